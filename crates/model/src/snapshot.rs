@@ -1,0 +1,198 @@
+//! What a connection holds at one instant: accounts, resources and grants,
+//! in the common vocabulary, plus the people derived from the directory.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::{ConnectionName, SystemKind};
+
+/// A human, keyed by work email (the canonical identifier across systems).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    pub email: String,
+    pub login: String,
+    pub display_name: String,
+    /// The directory's status for the person (for Okta: ACTIVE, SUSPENDED, …).
+    pub status: String,
+    /// Everything the directory knows (department, title, manager, location,
+    /// employment status, custom attributes), as policy conditions see it.
+    pub attributes: Map<String, Value>,
+}
+
+/// An identity inside one system; matched to a person by email.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    /// The system's own id for the account.
+    pub id: String,
+    pub login: String,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub status: String,
+    #[serde(default)]
+    pub attributes: Map<String, Value>,
+}
+
+/// What kind of thing a resource is inside its system ("group", "app",
+/// "team", "channel", …). A string so new systems bring their own kinds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ResourceKind(pub String);
+
+impl ResourceKind {
+    pub fn new(kind: impl Into<String>) -> Self {
+        Self(kind.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Anything access is granted on: an Okta group or app, a GitHub team, …
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    pub id: String,
+    pub kind: ResourceKind,
+    /// The human name policies refer to (an Okta group's name, an app's label).
+    pub name: String,
+    /// Entitlements a policy may ask for on this resource; the first is the
+    /// default when a policy names none.
+    pub entitlements: Vec<String>,
+    /// Whether grantflow may add and remove grants here (an Okta APP_GROUP or
+    /// the built-in Everyone group is read-only).
+    pub writable: bool,
+    #[serde(default)]
+    pub attributes: Map<String, Value>,
+}
+
+/// Why an account holds an entitlement.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum GrantSource {
+    /// Assigned to the account itself; the only kind grantflow adds or removes.
+    Direct,
+    /// Held because the account is in a group that holds it.
+    Group { group_id: String },
+    /// Made by the system's own automation (an Okta group rule).
+    Rule { rule_id: String },
+}
+
+/// An account holding one entitlement on one resource.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Grant {
+    pub account_id: String,
+    pub resource_id: String,
+    pub entitlement: String,
+    pub source: GrantSource,
+}
+
+/// A resource holding an entitlement on another resource, which its members
+/// inherit: an Okta group assigned to an app.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ResourceGrant {
+    pub holder_id: String,
+    pub resource_id: String,
+    pub entitlement: String,
+}
+
+/// Everything one connection held when it was synced.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub connection: Option<ConnectionName>,
+    pub system: Option<SystemKind>,
+    pub accounts: Vec<Account>,
+    pub resources: Vec<Resource>,
+    pub grants: Vec<Grant>,
+    #[serde(default)]
+    pub resource_grants: Vec<ResourceGrant>,
+}
+
+impl Snapshot {
+    pub fn new(connection: ConnectionName, system: SystemKind) -> Self {
+        Self {
+            connection: Some(connection),
+            system: Some(system),
+            ..Self::default()
+        }
+    }
+
+    pub fn account(&self, id: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.id == id)
+    }
+
+    pub fn resource(&self, id: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.id == id)
+    }
+
+    /// Finds a resource by kind and name, as a policy names it. Names are
+    /// compared exactly: two Okta groups may differ only in case.
+    pub fn resource_by_name(&self, kind: &str, name: &str) -> Option<&Resource> {
+        self.resources
+            .iter()
+            .find(|r| r.kind.as_str() == kind && r.name == name)
+    }
+
+    /// Finds the account for a login or email, case-insensitively as Okta does.
+    pub fn account_by_login_or_email(&self, login_or_email: &str) -> Option<&Account> {
+        let wanted = login_or_email.to_lowercase();
+        self.accounts.iter().find(|a| {
+            a.login.to_lowercase() == wanted
+                || a.email.as_deref().map(str::to_lowercase).as_deref() == Some(wanted.as_str())
+        })
+    }
+
+    /// What members of `holder_id` inherit: the resources it is granted on.
+    pub fn inherited_through(&self, holder_id: &str) -> Vec<&Resource> {
+        self.resource_grants
+            .iter()
+            .filter(|g| g.holder_id == holder_id)
+            .filter_map(|g| self.resource(&g.resource_id))
+            .collect()
+    }
+
+    /// Grants per account id, for lookups during planning.
+    pub fn grants_by_account(&self) -> BTreeMap<&str, Vec<&Grant>> {
+        let mut map: BTreeMap<&str, Vec<&Grant>> = BTreeMap::new();
+        for grant in &self.grants {
+            map.entry(grant.account_id.as_str()).or_default().push(grant);
+        }
+        map
+    }
+
+    /// The people this directory knows: every account with an email. The
+    /// directory connection (Okta) is the source of people and attributes.
+    pub fn people(&self) -> Vec<Person> {
+        self.accounts
+            .iter()
+            .filter_map(|account| {
+                let email = account.email.clone()?;
+                Some(Person {
+                    email,
+                    login: account.login.clone(),
+                    display_name: account.display_name.clone(),
+                    status: account.status.clone(),
+                    attributes: account.attributes.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// A stable digest of the snapshot's content; a plan records the digest
+    /// of the state it was computed from.
+    pub fn digest(&self) -> String {
+        let mut normalised = self.clone();
+        normalised.accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        normalised.resources.sort_by(|a, b| a.id.cmp(&b.id));
+        normalised.grants.sort();
+        normalised.resource_grants.sort();
+        let bytes = serde_json::to_vec(&normalised).unwrap_or_default();
+        crate::sha256_hex(&bytes)
+    }
+}

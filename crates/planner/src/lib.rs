@@ -1,0 +1,376 @@
+//! The planner: desired access (policies, requests) against actual access
+//! (the last sync) gives an ordered set of operations with dependencies.
+//!
+//! Architecture invariant: no IO. The planner reads snapshots and policies
+//! that were loaded elsewhere and returns a plan draft; storing it, giving
+//! it an id and executing it are other crates' business.
+
+mod request;
+
+pub use request::{Action, ChangeRequest, RequestError, parse_request};
+
+use chrono::{DateTime, Utc};
+use grantflow_model::{
+    AccountRef, Basis, ConnectionName, GrantSource, OpKind, Operation, OperationId, Plan,
+    ResourceRef, Review, ReviewItem, ReviewedResource, Snapshot,
+};
+use grantflow_policy::PolicySet;
+use petgraph::graph::DiGraph;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The synced state planning starts from: one snapshot (and its sync id)
+/// per connection, and which connection is the directory of people.
+pub struct ActualState {
+    pub directory: ConnectionName,
+    pub snapshots: BTreeMap<ConnectionName, Snapshot>,
+    pub sync_ids: BTreeMap<ConnectionName, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "the directory connection \"{0}\" has not been synced yet: run `grantflow sync` first"
+    )]
+    DirectoryNotSynced(ConnectionName),
+    #[error("{0}")]
+    Policy(String),
+    #[error("dependency cycle between operations {0}")]
+    Cycle(String),
+}
+
+/// One grant that should exist: (connection, account, resource, entitlement).
+type GrantKey = (ConnectionName, String, String, String);
+
+/// Computes the plan that makes actual access match the policies.
+///
+/// Only resources that some policy names are managed: a grant on any other
+/// resource is never removed, whoever made it.
+pub fn plan_policies(
+    policies: &PolicySet,
+    actual: &ActualState,
+    origin: &str,
+    now: DateTime<Utc>,
+) -> Result<Plan, PlanError> {
+    let directory = actual
+        .snapshots
+        .get(&actual.directory)
+        .ok_or_else(|| PlanError::DirectoryNotSynced(actual.directory.clone()))?;
+    policies
+        .check_references(&actual.snapshots)
+        .map_err(|d| PlanError::Policy(d.to_string()))?;
+
+    let mut desired: BTreeMap<GrantKey, BTreeSet<String>> = BTreeMap::new();
+    let mut managed: BTreeSet<(ConnectionName, String)> = BTreeSet::new();
+    let mut notes = Vec::new();
+
+    for policy in &policies.policies {
+        for grant in &policy.grants {
+            let (resource, _) = grantflow_policy::resolve(grant, &actual.snapshots)
+                .map_err(PlanError::Policy)?;
+            managed.insert((grant.connection.clone(), resource.id.clone()));
+        }
+    }
+
+    for person in directory.people() {
+        // A departed person is granted nothing; whatever they still hold on
+        // managed resources is planned for removal below.
+        if person.status == "DEPROVISIONED" {
+            continue;
+        }
+        let matched = policies.matching(&person).map_err(PlanError::Policy)?;
+        for policy in matched {
+            for grant in &policy.grants {
+                let (resource, entitlement) = grantflow_policy::resolve(grant, &actual.snapshots)
+                    .map_err(PlanError::Policy)?;
+                let Some(snapshot) = actual.snapshots.get(&grant.connection) else {
+                    continue;
+                };
+                let Some(account) = snapshot.account_by_login_or_email(&person.email) else {
+                    notes.push(format!(
+                        "{} has no account in {}; policy \"{}\" cannot grant {} \"{}\" yet",
+                        person.email, grant.connection, policy.name, resource.kind, resource.name
+                    ));
+                    continue;
+                };
+                desired
+                    .entry((
+                        grant.connection.clone(),
+                        account.id.clone(),
+                        resource.id.clone(),
+                        entitlement,
+                    ))
+                    .or_default()
+                    .insert(format!("policy {}", policy.name));
+            }
+        }
+    }
+
+    let mut changes: Vec<(OpKind, ConnectionName, Vec<String>)> = Vec::new();
+    for ((connection, account_id, resource_id, entitlement), reasons) in &desired {
+        let Some(snapshot) = actual.snapshots.get(connection) else {
+            continue;
+        };
+        let held = snapshot.grants.iter().any(|g| {
+            &g.account_id == account_id
+                && &g.resource_id == resource_id
+                && &g.entitlement == entitlement
+        });
+        if held {
+            continue;
+        }
+        if let Some(kind) = add_grant(snapshot, account_id, resource_id, entitlement) {
+            changes.push((kind, connection.clone(), reasons.iter().cloned().collect()));
+        }
+    }
+    for (connection, snapshot) in &actual.snapshots {
+        for grant in &snapshot.grants {
+            // Only direct grants are grantflow's to remove: a group-derived
+            // app assignment goes away with the membership, and a rule-made
+            // membership belongs to the rule.
+            if grant.source != GrantSource::Direct
+                || !managed.contains(&(connection.clone(), grant.resource_id.clone()))
+            {
+                continue;
+            }
+            let key = (
+                connection.clone(),
+                grant.account_id.clone(),
+                grant.resource_id.clone(),
+                grant.entitlement.clone(),
+            );
+            if desired.contains_key(&key) {
+                continue;
+            }
+            let (Some(account), Some(resource)) = (
+                snapshot.account(&grant.account_id),
+                snapshot.resource(&grant.resource_id),
+            ) else {
+                continue;
+            };
+            let kind = OpKind::RemoveGrant {
+                account: AccountRef {
+                    id: account.id.clone(),
+                    login: account.login.clone(),
+                },
+                resource: ResourceRef {
+                    id: resource.id.clone(),
+                    kind: resource.kind.clone(),
+                    name: resource.name.clone(),
+                },
+                entitlement: grant.entitlement.clone(),
+            };
+            changes.push((
+                kind,
+                connection.clone(),
+                vec!["no policy grants it (resource is managed by policy)".to_string()],
+            ));
+        }
+    }
+
+    build_plan(changes, actual, origin, now, notes)
+}
+
+/// Computes the plan for one requested change (`grantflow do`).
+pub fn plan_request(
+    request: &ChangeRequest,
+    actual: &ActualState,
+    now: DateTime<Utc>,
+) -> Result<Plan, RequestError> {
+    let (kind, connection, notes) = request::resolve(request, actual)?;
+    let reason = format!("request \"{}\"", request.text);
+    let changes = match kind {
+        Some(kind) => vec![(kind, connection, vec![reason])],
+        None => vec![],
+    };
+    build_plan(changes, actual, &format!("request \"{}\"", request.text), now, notes)
+        .map_err(|e| RequestError::Invalid(e.to_string()))
+}
+
+fn add_grant(
+    snapshot: &Snapshot,
+    account_id: &str,
+    resource_id: &str,
+    entitlement: &str,
+) -> Option<OpKind> {
+    let account = snapshot.account(account_id)?;
+    let resource = snapshot.resource(resource_id)?;
+    Some(OpKind::AddGrant {
+        account: AccountRef {
+            id: account.id.clone(),
+            login: account.login.clone(),
+        },
+        resource: ResourceRef {
+            id: resource.id.clone(),
+            kind: resource.kind.clone(),
+            name: resource.name.clone(),
+        },
+        entitlement: entitlement.to_string(),
+    })
+}
+
+/// Orders changes for review (by connection, person, resource), numbers
+/// them, adds dependencies and the review of what each change brings.
+fn build_plan(
+    mut changes: Vec<(OpKind, ConnectionName, Vec<String>)>,
+    actual: &ActualState,
+    origin: &str,
+    now: DateTime<Utc>,
+    notes: Vec<String>,
+) -> Result<Plan, PlanError> {
+    changes.sort_by(|a, b| sort_key(&a.0, &a.1).cmp(&sort_key(&b.0, &b.1)));
+    let mut operations: Vec<Operation> = changes
+        .into_iter()
+        .enumerate()
+        .map(|(index, (kind, connection, reasons))| Operation {
+            id: OperationId(u32::try_from(index).unwrap_or(u32::MAX)),
+            connection,
+            kind,
+            reasons,
+            depends_on: vec![],
+        })
+        .collect();
+    add_dependencies(&mut operations);
+    check_acyclic(&operations)?;
+
+    let review = Review {
+        items: operations
+            .iter()
+            .filter(|op| op.widens_access())
+            .filter_map(|op| review_item(op, actual))
+            .collect(),
+        notes,
+    };
+    let basis = actual
+        .snapshots
+        .iter()
+        .map(|(connection, snapshot)| Basis {
+            connection: connection.clone(),
+            sync_id: actual.sync_ids.get(connection).cloned().unwrap_or_default(),
+            digest: snapshot.digest(),
+        })
+        .collect();
+    let mut plan = Plan {
+        id: String::new(),
+        created_at: now,
+        origin: origin.to_string(),
+        basis,
+        operations,
+        review,
+    };
+    plan.id = plan_id(&plan);
+    Ok(plan)
+}
+
+fn sort_key(kind: &OpKind, connection: &ConnectionName) -> (String, String, String, String, u8) {
+    let (account, resource, entitlement, order) = match kind {
+        OpKind::AddGrant {
+            account,
+            resource,
+            entitlement,
+        } => (account, resource, entitlement, 1),
+        OpKind::RemoveGrant {
+            account,
+            resource,
+            entitlement,
+        } => (account, resource, entitlement, 0),
+    };
+    (
+        connection.to_string(),
+        account.login.to_lowercase(),
+        format!("{}/{}", resource.kind, resource.name),
+        entitlement.clone(),
+        order,
+    )
+}
+
+/// A removal and an addition on the same account and resource (an
+/// entitlement changing level) must not run at once: remove first, so a
+/// system that allows one entitlement per resource never sees two.
+fn add_dependencies(operations: &mut [Operation]) {
+    let removals: BTreeMap<(ConnectionName, String, String), OperationId> = operations
+        .iter()
+        .filter(|op| !op.widens_access())
+        .map(|op| {
+            (
+                (
+                    op.connection.clone(),
+                    op.account().id.clone(),
+                    op.resource().id.clone(),
+                ),
+                op.id,
+            )
+        })
+        .collect();
+    for op in operations.iter_mut().filter(|op| op.widens_access()) {
+        let key = (
+            op.connection.clone(),
+            op.account().id.clone(),
+            op.resource().id.clone(),
+        );
+        if let Some(removal) = removals.get(&key) {
+            op.depends_on.push(*removal);
+        }
+    }
+}
+
+fn check_acyclic(operations: &[Operation]) -> Result<(), PlanError> {
+    let mut graph = DiGraph::<OperationId, ()>::new();
+    let nodes: BTreeMap<OperationId, _> = operations
+        .iter()
+        .map(|op| (op.id, graph.add_node(op.id)))
+        .collect();
+    for op in operations {
+        for dependency in &op.depends_on {
+            if let (Some(from), Some(to)) = (nodes.get(dependency), nodes.get(&op.id)) {
+                graph.add_edge(*from, *to, ());
+            }
+        }
+    }
+    petgraph::algo::toposort(&graph, None)
+        .map(|_| ())
+        .map_err(|cycle| {
+            let id = graph.node_weight(cycle.node_id()).copied();
+            PlanError::Cycle(id.map(|id| id.to_string()).unwrap_or_default())
+        })
+}
+
+fn review_item(op: &Operation, actual: &ActualState) -> Option<ReviewItem> {
+    let snapshot = actual.snapshots.get(&op.connection)?;
+    let inherited = snapshot.inherited_through(&op.resource().id);
+    if inherited.is_empty() {
+        return None;
+    }
+    let held: BTreeSet<&str> = snapshot
+        .grants
+        .iter()
+        .filter(|g| g.account_id == op.account().id)
+        .map(|g| g.resource_id.as_str())
+        .collect();
+    Some(ReviewItem {
+        operation: op.id,
+        brings: inherited
+            .into_iter()
+            .map(|resource| ReviewedResource {
+                kind: resource.kind.to_string(),
+                name: resource.name.clone(),
+                already_held: held.contains(resource.id.as_str()),
+            })
+            .collect(),
+    })
+}
+
+/// Plans are named by their content and moment, so the same id always
+/// means the same operations computed from the same state.
+fn plan_id(plan: &Plan) -> String {
+    let content = serde_json::json!({
+        "created_at": plan.created_at,
+        "origin": plan.origin,
+        "basis": plan.basis,
+        "operations": plan.operations,
+    });
+    let digest = grantflow_model::sha256_hex(content.to_string().as_bytes());
+    format!("p-{}", &digest[..12])
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,195 @@
+//! Planning against small hand-made snapshots.
+
+use super::*;
+use grantflow_model::{Account, Grant, Resource, ResourceGrant, ResourceKind, SystemKind};
+use serde_json::json;
+use std::path::PathBuf;
+
+fn account(id: &str, email: &str, department: &str, status: &str) -> Account {
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("department".into(), json!(department));
+    Account {
+        id: id.into(),
+        login: email.into(),
+        email: Some(email.into()),
+        display_name: email.into(),
+        status: status.into(),
+        attributes,
+    }
+}
+
+fn resource(id: &str, kind: &str, name: &str) -> Resource {
+    Resource {
+        id: id.into(),
+        kind: ResourceKind::new(kind),
+        name: name.into(),
+        entitlements: vec![if kind == "app" { "assigned" } else { "member" }.into()],
+        writable: true,
+        attributes: Default::default(),
+    }
+}
+
+fn direct(account: &str, resource: &str, entitlement: &str) -> Grant {
+    Grant {
+        account_id: account.into(),
+        resource_id: resource.into(),
+        entitlement: entitlement.into(),
+        source: GrantSource::Direct,
+    }
+}
+
+fn state() -> ActualState {
+    let okta = ConnectionName::new("okta");
+    let mut snapshot = Snapshot::new(okta.clone(), SystemKind::new("okta"));
+    snapshot.accounts = vec![
+        account("u1", "ann@example.com", "Platform", "ACTIVE"),
+        account("u2", "bob@example.com", "Sales", "ACTIVE"),
+        account("u3", "cat@example.com", "Platform", "ACTIVE"),
+        account("u4", "dan@example.com", "Platform", "DEPROVISIONED"),
+    ];
+    snapshot.resources = vec![
+        resource("g1", "group", "Production Access Demo"),
+        resource("g2", "group", "Unmanaged"),
+        resource("a1", "app", "Checkout Production Access"),
+        resource("a2", "app", "Production Monitors"),
+    ];
+    snapshot.grants = vec![
+        direct("u3", "g1", "member"),
+        direct("u2", "g1", "member"),
+        direct("u4", "g1", "member"),
+        direct("u2", "g2", "member"),
+        Grant {
+            account_id: "u3".into(),
+            resource_id: "a1".into(),
+            entitlement: "assigned".into(),
+            source: GrantSource::Group {
+                group_id: "g1".into(),
+            },
+        },
+    ];
+    snapshot.resource_grants = vec![
+        ResourceGrant {
+            holder_id: "g1".into(),
+            resource_id: "a1".into(),
+            entitlement: "assigned".into(),
+        },
+        ResourceGrant {
+            holder_id: "g1".into(),
+            resource_id: "a2".into(),
+            entitlement: "assigned".into(),
+        },
+    ];
+    ActualState {
+        directory: okta.clone(),
+        snapshots: BTreeMap::from([(okta.clone(), snapshot)]),
+        sync_ids: BTreeMap::from([(okta, "s-1".to_string())]),
+    }
+}
+
+fn policies(text: &str) -> PolicySet {
+    PolicySet::from_sources(vec![(PathBuf::from("p.yaml"), text.to_string())]).expect("valid")
+}
+
+const PLATFORM: &str = r#"policies:
+  - name: platform-prod
+    when: person.department == "Platform"
+    grants:
+      - {system: okta, resource: group/Production Access Demo}
+"#;
+
+fn lines(plan: &Plan) -> Vec<String> {
+    plan.operations.iter().map(Operation::describe).collect()
+}
+
+#[test]
+fn policies_add_missing_grants_and_remove_unwanted_ones_on_managed_resources_only() {
+    let plan = plan_policies(&policies(PLATFORM), &state(), "test", Utc::now()).expect("plans");
+    assert_eq!(
+        lines(&plan),
+        vec![
+            "+ okta group \"Production Access Demo\" member for ann@example.com",
+            "- okta group \"Production Access Demo\" member for bob@example.com",
+            "- okta group \"Production Access Demo\" member for dan@example.com",
+        ]
+    );
+    assert_eq!(plan.operations[0].reasons, vec!["policy platform-prod"]);
+    // cat already holds the group; bob's membership of the unmanaged group stays.
+    assert!(!lines(&plan).iter().any(|l| l.contains("Unmanaged") || l.contains("cat@")));
+}
+
+#[test]
+fn the_review_lists_what_a_group_brings_and_what_the_person_already_has() {
+    let plan = plan_policies(&policies(PLATFORM), &state(), "test", Utc::now()).expect("plans");
+    assert_eq!(plan.review.items.len(), 1);
+    let brings: Vec<(String, bool)> = plan.review.items[0]
+        .brings
+        .iter()
+        .map(|b| (b.name.clone(), b.already_held))
+        .collect();
+    assert_eq!(
+        brings,
+        vec![
+            ("Checkout Production Access".to_string(), false),
+            ("Production Monitors".to_string(), false)
+        ]
+    );
+}
+
+#[test]
+fn a_plan_records_its_basis_and_its_id_depends_on_content() {
+    let now = Utc::now();
+    let a = plan_policies(&policies(PLATFORM), &state(), "test", now).expect("plans");
+    let b = plan_policies(&policies(PLATFORM), &state(), "test", now).expect("plans");
+    assert_eq!(a.id, b.id);
+    assert_eq!(a.basis.len(), 1);
+    assert_eq!(a.basis[0].sync_id, "s-1");
+    let other = plan_policies(&policies(&PLATFORM.replace("Platform\"", "Sales\"")), &state(), "test", now)
+        .expect("plans");
+    assert_ne!(a.id, other.id);
+}
+
+#[test]
+fn requests_are_understood_in_several_phrasings() {
+    let cases = [
+        ("assign okta-demo-user@example.com to the Production Access Demo group", Action::Add, "Production Access Demo", Some("group")),
+        ("add ann@example.com to Production Access Demo", Action::Add, "Production Access Demo", None),
+        ("map production reachability before assigning ann@example.com to the Production Access Demo Okta group", Action::Add, "Production Access Demo", Some("group")),
+        ("remove bob@example.com from the \"Production Access Demo\" group", Action::Remove, "Production Access Demo", Some("group")),
+        ("assign ann@example.com to the Production Monitors app", Action::Add, "Production Monitors", Some("app")),
+    ];
+    for (text, action, target, kind) in cases {
+        let request = parse_request(text).expect(text);
+        assert_eq!(request.action, action, "{text}");
+        assert_eq!(request.target, target, "{text}");
+        assert_eq!(request.target_kind.as_deref(), kind, "{text}");
+    }
+    assert!(matches!(parse_request("please do something"), Err(RequestError::Unparseable(_))));
+}
+
+#[test]
+fn a_request_becomes_a_one_operation_plan_with_its_review() {
+    let request = parse_request("assign ann@example.com to the production access demo group").expect("parses");
+    let plan = plan_request(&request, &state(), Utc::now()).expect("plans");
+    assert_eq!(lines(&plan), vec!["+ okta group \"Production Access Demo\" member for ann@example.com"]);
+    assert_eq!(plan.review.items[0].brings.len(), 2);
+}
+
+#[test]
+fn a_request_for_an_unknown_user_or_group_is_refused_by_name() {
+    let request = parse_request("assign nobody@example.com to Production Access Demo").expect("parses");
+    let error = plan_request(&request, &state(), Utc::now()).expect_err("unknown user");
+    assert!(error.to_string().contains("nobody@example.com"), "{error}");
+    let request = parse_request("assign ann@example.com to the Production Acess Demo group").expect("parses");
+    let error = plan_request(&request, &state(), Utc::now()).expect_err("unknown group");
+    let message = error.to_string();
+    assert!(message.contains("\"Production Acess Demo\""), "{message}");
+    assert!(message.contains("similar: \"Production Access Demo\""), "{message}");
+}
+
+#[test]
+fn a_request_for_access_already_held_plans_nothing() {
+    let request = parse_request("add cat@example.com to Production Access Demo").expect("parses");
+    let plan = plan_request(&request, &state(), Utc::now()).expect("plans");
+    assert!(plan.operations.is_empty());
+    assert!(plan.review.notes[0].contains("already holds"), "{:?}", plan.review.notes);
+}

@@ -1,0 +1,136 @@
+//! The one module that talks to the CEL interpreter. cel-rust still makes
+//! breaking changes in minor releases, so nothing else depends on its API.
+
+use cel::{Context, ExecutionError, Program, Value};
+use grantflow_model::Person;
+use serde_json::{Map, Value as Json};
+
+/// Attributes every person has in a condition, empty when the directory has
+/// no value, so `person.department == "X"` is false rather than an error.
+const CANONICAL_ATTRIBUTES: [&str; 6] = [
+    "department",
+    "title",
+    "manager",
+    "location",
+    "employment_status",
+    "employee_number",
+];
+
+/// A compiled policy condition.
+pub struct Condition {
+    source: String,
+    program: Option<Program>,
+}
+
+impl std::fmt::Debug for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Condition").field("source", &self.source).finish()
+    }
+}
+
+impl Condition {
+    /// The condition of a policy without `when`: every person matches.
+    pub fn always() -> Self {
+        Self {
+            source: "true".to_string(),
+            program: None,
+        }
+    }
+
+    /// Compiles `source` and checks its types against a person who has every
+    /// canonical attribute, so `person.department + 1` or a condition that is
+    /// not a boolean fails at load time, not in the middle of planning.
+    pub fn compile(source: &str) -> Result<Self, String> {
+        let program = Program::compile(source).map_err(|errors| {
+            let details: Vec<String> = errors
+                .errors
+                .iter()
+                .map(|e| format!("{} (at expression column {})", e.msg, e.pos.1 + 1))
+                .collect();
+            format!("invalid CEL condition: {}", details.join("; "))
+        })?;
+        let condition = Self {
+            source: source.to_string(),
+            program: Some(program),
+        };
+        let probe = Person {
+            email: "probe@example.com".into(),
+            login: "probe@example.com".into(),
+            display_name: "Probe".into(),
+            status: "ACTIVE".into(),
+            attributes: Map::new(),
+        };
+        match condition.execute(&probe) {
+            Ok(Value::Bool(_)) => Ok(condition),
+            Ok(other) => Err(format!(
+                "condition must be a boolean, but it is {}",
+                type_name(&other)
+            )),
+            // A custom attribute the probe lacks is not a type error.
+            Err(ExecutionError::NoSuchKey(_)) => Ok(condition),
+            Err(error) => Err(format!("type error in condition: {error}")),
+        }
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn evaluate(&self, person: &Person) -> Result<bool, String> {
+        if self.program.is_none() {
+            return Ok(true);
+        }
+        match self.execute(person) {
+            Ok(Value::Bool(matched)) => Ok(matched),
+            Ok(other) => Err(format!(
+                "condition must be a boolean, but it is {}",
+                type_name(&other)
+            )),
+            // A person without a custom attribute simply does not match.
+            Err(ExecutionError::NoSuchKey(_)) => Ok(false),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    fn execute(&self, person: &Person) -> Result<Value, ExecutionError> {
+        let Some(program) = &self.program else {
+            return Ok(Value::Bool(true));
+        };
+        let mut context = Context::default();
+        let value = cel::to_value(person_value(person))
+            .map_err(|e| ExecutionError::function_error("person", e.to_string()))?;
+        context.add_variable_from_value("person", value);
+        program.execute(&context)
+    }
+}
+
+/// The `person` a condition sees: the directory's attributes, the canonical
+/// ones always present, and identity fields that attributes cannot override.
+pub fn person_value(person: &Person) -> Json {
+    let mut map = Map::new();
+    for name in CANONICAL_ATTRIBUTES {
+        map.insert(name.to_string(), Json::String(String::new()));
+    }
+    for (key, value) in &person.attributes {
+        if !value.is_null() {
+            map.insert(key.clone(), value.clone());
+        }
+    }
+    map.insert("email".into(), Json::String(person.email.clone()));
+    map.insert("login".into(), Json::String(person.login.clone()));
+    map.insert("name".into(), Json::String(person.display_name.clone()));
+    map.insert("status".into(), Json::String(person.status.clone()));
+    Json::Object(map)
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Int(_) | Value::UInt(_) => "a number",
+        Value::Float(_) => "a number",
+        Value::String(_) => "a string",
+        Value::List(_) => "a list",
+        Value::Map(_) => "a map",
+        Value::Null => "null",
+        _ => "not a boolean",
+    }
+}

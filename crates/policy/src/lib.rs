@@ -1,0 +1,262 @@
+//! Policy files: who should have what, as code.
+//!
+//! A policy file is YAML with a list of policies; each has a name, a CEL
+//! condition over a person's attributes and the grants a matching person
+//! should hold. Loading reports every problem at once with file:line:column;
+//! nothing downstream ever sees a half-valid policy set.
+//!
+//! Architecture invariant: this crate knows no vendor API. It validates grant
+//! references against synced snapshots (common-model types), not against
+//! Okta or any other system directly.
+
+mod diagnostic;
+mod expr;
+mod file;
+mod located;
+
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use expr::{Condition, person_value};
+pub use file::{GrantDoc, PolicyDoc, PolicyFile};
+pub use located::Located;
+
+use grantflow_model::{ConnectionName, Person, Resource, Snapshot};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One loaded, compiled policy.
+#[derive(Debug)]
+pub struct Policy {
+    pub name: String,
+    pub description: Option<String>,
+    pub file: PathBuf,
+    pub condition: Condition,
+    pub grants: Vec<GrantSpec>,
+}
+
+/// A grant as a policy asks for it: which connection, which resource (kind
+/// and name, as people write them) and which entitlement.
+#[derive(Debug, Clone)]
+pub struct GrantSpec {
+    pub connection: ConnectionName,
+    pub resource_kind: String,
+    pub resource_name: String,
+    /// `None` means the resource's default entitlement.
+    pub entitlement: Option<String>,
+    /// Where the grant was written, for errors found after loading.
+    pub at: Located<()>,
+}
+
+/// Every policy loaded from a set of files.
+#[derive(Debug, Default)]
+pub struct PolicySet {
+    pub policies: Vec<Policy>,
+}
+
+impl PolicySet {
+    /// Loads every `*.yaml`/`*.yml` file under `path` (or the single file
+    /// `path`), in name order. All problems are returned together.
+    pub fn load(path: &Path) -> Result<PolicySet, Diagnostics> {
+        let files = policy_files(path).map_err(|message| {
+            Diagnostics(vec![Diagnostic::whole_file(path, message)])
+        })?;
+        let mut sources = Vec::new();
+        for file in files {
+            match std::fs::read_to_string(&file) {
+                Ok(text) => sources.push((file, text)),
+                Err(error) => {
+                    return Err(Diagnostics(vec![Diagnostic::whole_file(
+                        &file,
+                        format!("cannot read policy file: {error}"),
+                    )]));
+                }
+            }
+        }
+        Self::from_sources(sources)
+    }
+
+    /// Parses and compiles policies from in-memory sources (file name, text).
+    pub fn from_sources(sources: Vec<(PathBuf, String)>) -> Result<PolicySet, Diagnostics> {
+        let mut problems = Vec::new();
+        let mut policies = Vec::new();
+        let mut seen_names: BTreeMap<String, Diagnostic> = BTreeMap::new();
+        for (path, text) in &sources {
+            let parsed = match file::parse(path, text) {
+                Ok(parsed) => parsed,
+                Err(diagnostic) => {
+                    problems.push(diagnostic);
+                    continue;
+                }
+            };
+            for doc in parsed.policies {
+                let name = doc.name.value.clone();
+                if name.trim().is_empty() {
+                    problems.push(doc.name.diagnostic(path, "policy name must not be empty"));
+                }
+                if let Some(first) = seen_names.get(&name) {
+                    problems.push(doc.name.diagnostic(
+                        path,
+                        format!("policy name \"{name}\" is already used at {}", first.position()),
+                    ));
+                } else {
+                    seen_names.insert(name.clone(), doc.name.diagnostic(path, ""));
+                }
+                let condition = match &doc.when {
+                    Some(when) => match Condition::compile(&when.value) {
+                        Ok(condition) => condition,
+                        Err(message) => {
+                            problems.push(when.diagnostic(path, message));
+                            continue;
+                        }
+                    },
+                    None => Condition::always(),
+                };
+                let mut grants = Vec::new();
+                if doc.grants.is_empty() {
+                    problems.push(doc.name.diagnostic(
+                        path,
+                        format!("policy \"{name}\" grants nothing: add at least one entry under `grants`"),
+                    ));
+                }
+                for grant in &doc.grants {
+                    match grant.to_spec(path) {
+                        Ok(spec) => grants.push(spec),
+                        Err(diagnostic) => problems.push(diagnostic),
+                    }
+                }
+                policies.push(Policy {
+                    name,
+                    description: doc.description.clone(),
+                    file: path.clone(),
+                    condition,
+                    grants,
+                });
+            }
+        }
+        if problems.is_empty() {
+            Ok(PolicySet { policies })
+        } else {
+            Err(Diagnostics(problems))
+        }
+    }
+
+    /// Checks that every grant names a connection that was synced and a
+    /// resource (and entitlement) that the last sync of it knows.
+    pub fn check_references(
+        &self,
+        snapshots: &BTreeMap<ConnectionName, Snapshot>,
+    ) -> Result<(), Diagnostics> {
+        let mut problems = Vec::new();
+        for policy in &self.policies {
+            for grant in &policy.grants {
+                if let Err(message) = resolve(grant, snapshots) {
+                    problems.push(grant.at.diagnostic(&policy.file, message));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Diagnostics(problems))
+        }
+    }
+
+    /// The policies whose condition holds for `person`, or the first
+    /// evaluation error (with the policy that raised it).
+    pub fn matching<'a>(&'a self, person: &Person) -> Result<Vec<&'a Policy>, String> {
+        let mut matched = Vec::new();
+        for policy in &self.policies {
+            match policy.condition.evaluate(person) {
+                Ok(true) => matched.push(policy),
+                Ok(false) => {}
+                Err(message) => {
+                    return Err(format!(
+                        "policy \"{}\" ({}): condition failed for {}: {message}",
+                        policy.name,
+                        policy.file.display(),
+                        person.email
+                    ));
+                }
+            }
+        }
+        Ok(matched)
+    }
+}
+
+/// Finds the resource and entitlement a grant refers to in the snapshots.
+pub fn resolve<'s>(
+    grant: &GrantSpec,
+    snapshots: &'s BTreeMap<ConnectionName, Snapshot>,
+) -> Result<(&'s Resource, String), String> {
+    let Some(snapshot) = snapshots.get(&grant.connection) else {
+        let known: Vec<&str> = snapshots.keys().map(ConnectionName::as_str).collect();
+        return Err(format!(
+            "unknown system \"{}\": no connection of that name has been synced (synced: {})",
+            grant.connection,
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        ));
+    };
+    let Some(resource) = snapshot.resource_by_name(&grant.resource_kind, &grant.resource_name) else {
+        return Err(format!(
+            "{} {} \"{}\" does not exist in the last sync of \"{}\"",
+            grant.connection, grant.resource_kind, grant.resource_name, grant.connection
+        ));
+    };
+    let entitlement = match &grant.entitlement {
+        Some(wanted) => {
+            if !resource.entitlements.iter().any(|e| e == wanted) {
+                return Err(format!(
+                    "{} \"{}\" has no entitlement \"{wanted}\" (it has: {})",
+                    grant.resource_kind,
+                    grant.resource_name,
+                    resource.entitlements.join(", ")
+                ));
+            }
+            wanted.clone()
+        }
+        None => match resource.entitlements.first() {
+            Some(default) => default.clone(),
+            None => {
+                return Err(format!(
+                    "{} \"{}\" offers no entitlements",
+                    grant.resource_kind, grant.resource_name
+                ));
+            }
+        },
+    };
+    if !resource.writable {
+        return Err(format!(
+            "{} \"{}\" is managed by {} itself and cannot be granted by grantflow",
+            grant.resource_kind, grant.resource_name, grant.connection
+        ));
+    }
+    Ok((resource, entitlement))
+}
+
+fn policy_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(path)
+        .map_err(|error| format!("cannot read policy directory: {error}"))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| {
+            p.is_file()
+                && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err("no policy files (*.yaml) found".to_string());
+    }
+    Ok(files)
+}
+
+/// The JSON Schema of policy files, generated from the types above.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(PolicyFile)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

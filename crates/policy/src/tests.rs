@@ -1,0 +1,148 @@
+//! Policy loading: what authors see when they get it right and wrong.
+
+use super::*;
+use grantflow_model::{Account, ResourceKind, SystemKind};
+use serde_json::json;
+
+fn load(text: &str) -> Result<PolicySet, Diagnostics> {
+    PolicySet::from_sources(vec![(PathBuf::from("p.yaml"), text.to_string())])
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match load(text) {
+        Ok(_) => vec![],
+        Err(d) => d.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn person(department: &str) -> Person {
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("department".into(), json!(department));
+    attributes.insert("level".into(), json!(5));
+    Person {
+        email: "a@example.com".into(),
+        login: "a@example.com".into(),
+        display_name: "A".into(),
+        status: "ACTIVE".into(),
+        attributes,
+    }
+}
+
+const GOOD: &str = r#"policies:
+  - name: platform
+    when: person.department == "Platform" && person.level >= 3
+    grants:
+      - system: okta
+        resource: group/Production Access Demo
+"#;
+
+#[test]
+fn a_valid_policy_matches_by_its_condition() {
+    let set = load(GOOD).expect("valid");
+    assert_eq!(set.policies.len(), 1);
+    let matched = set.matching(&person("Platform")).expect("evaluates");
+    assert_eq!(matched.len(), 1);
+    assert!(set.matching(&person("Sales")).expect("evaluates").is_empty());
+}
+
+#[test]
+fn an_unknown_field_is_reported_with_its_line_and_column() {
+    let text = "policies:\n  - name: x\n    grantz: []\n";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("p.yaml:3:5: error:"), "{}", errors[0]);
+    assert!(errors[0].contains("grantz"), "{}", errors[0]);
+}
+
+#[test]
+fn a_wrong_type_is_reported_with_its_line_and_column() {
+    let text = "policies:\n  - name: x\n    grants: \"everything\"\n";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("p.yaml:3:13: error:"), "{}", errors[0]);
+}
+
+#[test]
+fn broken_yaml_is_reported_with_its_line_and_column() {
+    let text = "policies:\n  - name: [unclosed\n";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("p.yaml:"), "{}", errors[0]);
+    assert!(!errors[0].starts_with("p.yaml: "), "has a position: {}", errors[0]);
+}
+
+#[test]
+fn a_cel_syntax_error_points_at_the_condition() {
+    let text = "policies:\n  - name: x\n    when: person.department ==\n    grants:\n      - {system: okta, resource: group/G}\n";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("p.yaml:3:11: error: invalid CEL"), "{}", errors[0]);
+}
+
+#[test]
+fn a_cel_type_error_is_caught_at_load_time() {
+    let text = "policies:\n  - name: x\n    when: person.department + 1\n    grants:\n      - {system: okta, resource: group/G}\n";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("p.yaml:3:11: error: type error"), "{}", errors[0]);
+    let not_bool = "policies:\n  - name: x\n    when: person.department\n    grants:\n      - {system: okta, resource: group/G}\n";
+    let errors = super::tests::errors(not_bool);
+    assert!(errors[0].contains("must be a boolean"), "{}", errors[0]);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = "policies:\n  - name: a\n    grants:\n      - {system: okta, resource: nogroupslash}\n  - name: a\n    grants:\n      - {system: okta, resource: group/G}\n";
+    let errors = errors(text);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("<kind>/<name>"));
+    assert!(errors[1].contains("already used at p.yaml:2:11"), "{}", errors[1]);
+}
+
+fn snapshot() -> BTreeMap<ConnectionName, Snapshot> {
+    let mut snapshot = Snapshot::new(ConnectionName::new("okta"), SystemKind::new("okta"));
+    snapshot.accounts.push(Account {
+        id: "00u1".into(),
+        login: "a@example.com".into(),
+        email: Some("a@example.com".into()),
+        display_name: "A".into(),
+        status: "ACTIVE".into(),
+        attributes: Default::default(),
+    });
+    snapshot.resources.push(Resource {
+        id: "00g1".into(),
+        kind: ResourceKind::new("group"),
+        name: "Production Access Demo".into(),
+        entitlements: vec!["member".into()],
+        writable: true,
+        attributes: Default::default(),
+    });
+    BTreeMap::from([(ConnectionName::new("okta"), snapshot)])
+}
+
+#[test]
+fn a_grant_naming_an_unknown_group_is_an_error_naming_it() {
+    let text = GOOD.replace("Production Access Demo", "Prod Access Typo");
+    let set = load(&text).expect("parses");
+    let errors = set.check_references(&snapshot()).expect_err("unknown group");
+    let message = errors.to_string();
+    assert!(message.starts_with("p.yaml:6:19: error:"), "{message}");
+    assert!(message.contains("\"Prod Access Typo\" does not exist"), "{message}");
+    load(GOOD).expect("parses").check_references(&snapshot()).expect("known group");
+}
+
+#[test]
+fn a_grant_naming_an_unknown_system_is_an_error_naming_it() {
+    let set = load(&GOOD.replace("system: okta", "system: octa")).expect("parses");
+    let message = set.check_references(&snapshot()).expect_err("unknown").to_string();
+    assert!(message.contains("unknown system \"octa\""), "{message}");
+}
+
+#[test]
+fn the_json_schema_describes_the_policy_file() {
+    let schema = json_schema();
+    let text = schema.to_string();
+    assert!(text.contains("\"policies\""), "{text}");
+    assert!(text.contains("\"grants\""), "{text}");
+    assert!(text.contains("additionalProperties"), "{text}");
+}

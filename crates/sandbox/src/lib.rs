@@ -1,0 +1,16 @@
+//! Emulators of the vendor APIs grantflow talks to, the organisation files that seed them, and the server that runs them.
+//!
+//! Each emulated system is one module (`okta`, later `google`, `github`, …) with the same layout: router, state,
+//! the vendor's error, pagination and rate-limit rules, and an admin endpoint under `/__sandbox`. Systems are
+//! registered in one place, [`systems`], and [`start`] serves each on its own loopback port.
+
+pub mod clock;
+pub mod okta;
+pub mod org;
+mod server;
+mod systems;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use okta::{OktaConfig, okta_router};
+pub use org::{Org, demo_org, load_org};
+pub use server::{RunningSandbox, SandboxInfo, SandboxOptions, SystemInfo, start};
