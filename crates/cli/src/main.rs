@@ -1,1 +1,211 @@
-fn main() {}
+//! The `grantflow` binary: argument parsing and dispatch. Business rules
+//! live in the library crates; this crate wires them together and renders.
+
+mod app;
+mod commands;
+mod config;
+mod progress;
+mod render;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "grantflow",
+    version,
+    about = "Declare who should have what; grantflow plans, reviews, applies and audits it."
+)]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, env = "GRANTFLOW_CONFIG", default_value = config::DEFAULT_CONFIG)]
+    config: PathBuf,
+    /// Store URL (overrides the configuration), e.g. sqlite://grantflow.db.
+    #[arg(long, global = true, env = "GRANTFLOW_DATABASE")]
+    database: Option<String>,
+    /// No progress bars.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole story on the built-in sandbox: sync, plan, review, apply, verify.
+    Demo {
+        /// Keep the demo's store and files here instead of a temporary folder.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Policies to use instead of the examples.
+        #[arg(long)]
+        policies: Option<PathBuf>,
+    },
+    /// Local emulators of the systems grantflow manages.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
+    /// Write a starting grantflow.yaml.
+    Init {
+        /// Point the connections at a running sandbox (its --info file).
+        #[arg(long)]
+        sandbox: Option<PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Import users, groups, apps and assignments from each connection.
+    Sync {
+        /// Only this connection.
+        #[arg(long)]
+        system: Option<String>,
+    },
+    /// Compare the policies with the last sync and store the plan that closes the gap.
+    Plan {
+        /// Policy file or folder (default: from the configuration).
+        policies: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Execute a stored plan; resumable after a crash.
+    Apply {
+        plan_id: String,
+        #[arg(long)]
+        json: bool,
+        /// Operations in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// One change in words, e.g. "assign alice@example.com to the Engineering group".
+    Do {
+        request: String,
+        /// Apply without asking.
+        #[arg(long, short)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SandboxCommand {
+    /// Serve every emulator on 127.0.0.1 until interrupted.
+    Up {
+        /// Organisation file (default: the built-in demo organisation).
+        #[arg(long)]
+        org: Option<PathBuf>,
+        /// Write each system's base URL and credentials here (JSON).
+        #[arg(long)]
+        info: Option<PathBuf>,
+        /// Port for the Okta emulator (default: any free port).
+        #[arg(long, default_value_t = 0)]
+        okta_port: u16,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; names the first broken event.
+    Verify,
+    /// Write every event as JSON Lines.
+    Export {
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Print the JSON Schema of policy files.
+    Schema,
+    /// Load and check policies (against the last sync, when there is one).
+    Check { policies: Option<PathBuf> },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GRANTFLOW_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let options = app::Options {
+        config: cli.config,
+        database: cli.database,
+        quiet: cli.quiet,
+    };
+    match cli.command {
+        Command::Demo { dir, policies } => commands::demo::run(&options, dir, policies).await,
+        Command::Sandbox {
+            command: SandboxCommand::Up {
+                org,
+                info,
+                okta_port,
+            },
+        } => commands::sandbox::up(org, info, okta_port).await,
+        Command::Init { sandbox, force } => commands::init::run(&options.config, sandbox, force),
+        Command::Sync { system } => {
+            let app = app::App::open(&options).await?;
+            commands::sync::run(&app, system.as_deref()).await
+        }
+        Command::Plan { policies, json } => {
+            let app = app::App::open(&options).await?;
+            commands::plan::run(&app, policies, json).await
+        }
+        Command::Apply {
+            plan_id,
+            json,
+            concurrency,
+        } => {
+            let app = app::App::open(&options).await?;
+            commands::apply::run(&app, &plan_id, json, concurrency).await
+        }
+        Command::Do { request, yes, json } => {
+            let app = app::App::open(&options).await?;
+            commands::request::run(&app, &request, yes, json).await
+        }
+        Command::Audit { command } => {
+            let app = app::App::open_store_only(&options).await?;
+            match command {
+                AuditCommand::Verify => commands::audit::verify(&app).await,
+                AuditCommand::Export { output } => commands::audit::export(&app, output).await,
+            }
+        }
+        Command::Policy { command } => match command {
+            PolicyCommand::Schema => commands::policy::schema(),
+            PolicyCommand::Check { policies } => commands::policy::check(&options, policies).await,
+        },
+    }
+}

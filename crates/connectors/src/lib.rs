@@ -1,1 +1,129 @@
-//! placeholder
+//! Connectors: one module per system behind one `Connector` trait.
+//!
+//! A connector maps its system's native model into the common model
+//! (`sync`), performs one operation idempotently (`apply`), reads back
+//! whether an operation's effect is present (`observe`), and classifies
+//! every failure so the engine knows whether to wait, retry or stop.
+//!
+//! Architecture invariant: connectors never touch the store. They receive
+//! operations and return outcomes; recording them is the engine's job.
+//! Adding a system means one module here (config, client, mapping), one
+//! emulator module in the sandbox, one conformance test, and one line in
+//! [`ConnectionConfig`].
+
+mod failure;
+pub mod okta;
+mod secret;
+
+pub use failure::Failure;
+pub use secret::SecretSource;
+
+use async_trait::async_trait;
+use grantflow_model::{
+    Account, ConnectionName, Grant, Operation, Resource, ResourceGrant, Snapshot, SystemKind,
+};
+use serde::Deserialize;
+
+/// What a connector can do, for `describe()`.
+#[derive(Debug, Clone)]
+pub struct Description {
+    pub system: SystemKind,
+    pub connection: ConnectionName,
+    pub base_url: String,
+    /// Operation verbs (`Operation::verb`) this connector performs.
+    pub operations: Vec<&'static str>,
+    /// Rate-limit buckets the connector tracks.
+    pub rate_limit_buckets: Vec<&'static str>,
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The call made the change.
+    Changed,
+    /// The system said the effect was already there (e.g. Okta's 409
+    /// E0000062 for an existing app assignment); nothing changed.
+    AlreadyPresent,
+}
+
+/// Whether an operation's effect is present in the system now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    /// The operation's intended end state holds (for a removal: the grant is gone).
+    Done,
+    NotDone,
+}
+
+/// Where a sync sends what it reads. The caller owns the sink; a snapshot is
+/// the simplest one.
+pub trait SyncSink: Send {
+    fn account(&mut self, account: Account);
+    fn resource(&mut self, resource: Resource);
+    fn grant(&mut self, grant: Grant);
+    fn resource_grant(&mut self, grant: ResourceGrant);
+    /// `stage` is what is being read ("users", "groups", …); `done` counts
+    /// objects read so far in that stage.
+    fn progress(&mut self, _stage: &str, _done: u64) {}
+}
+
+impl SyncSink for Snapshot {
+    fn account(&mut self, account: Account) {
+        self.accounts.push(account);
+    }
+    fn resource(&mut self, resource: Resource) {
+        self.resources.push(resource);
+    }
+    fn grant(&mut self, grant: Grant) {
+        self.grants.push(grant);
+    }
+    fn resource_grant(&mut self, grant: ResourceGrant) {
+        self.resource_grants.push(grant);
+    }
+}
+
+#[async_trait]
+pub trait Connector: Send + Sync {
+    fn describe(&self) -> Description;
+
+    /// Checks credentials and reachability with one cheap call.
+    async fn health(&self) -> Result<(), Failure>;
+
+    /// Reads everything in scope into `sink`.
+    async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure>;
+
+    /// Performs one operation. Idempotent: applying an operation whose
+    /// effect is already present succeeds without a duplicate.
+    async fn apply(&self, op: &Operation) -> Result<Applied, Failure>;
+
+    /// Reads whether `op`'s effect is present, without changing anything.
+    async fn observe(&self, op: &Operation) -> Result<Observed, Failure>;
+}
+
+/// One connection as configured in grantflow.yaml. Secrets are never
+/// written here: only the name of an environment variable or a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConnectionConfig {
+    Okta(okta::OktaConfig),
+}
+
+impl ConnectionConfig {
+    pub fn system(&self) -> SystemKind {
+        match self {
+            ConnectionConfig::Okta(_) => SystemKind::new(okta::SYSTEM),
+        }
+    }
+}
+
+/// Builds the connector for one configured connection.
+pub fn build(
+    name: &ConnectionName,
+    config: &ConnectionConfig,
+) -> Result<Box<dyn Connector>, Failure> {
+    match config {
+        ConnectionConfig::Okta(config) => Ok(Box::new(okta::OktaConnector::new(
+            name.clone(),
+            config,
+        )?)),
+    }
+}

@@ -10,7 +10,7 @@ mod operation;
 mod snapshot;
 
 pub use clock::{Clock, SystemClock};
-pub use operation::{AccountRef, OpKind, Operation, OperationId, ResourceRef};
+pub use operation::{AccountRef, Holder, OpKind, Operation, OperationId, ResourceRef};
 mod plan;
 
 pub use plan::{Basis, Plan, Review, ReviewItem, ReviewedResource};

@@ -47,8 +47,20 @@ pub enum OpKind {
         resource: ResourceRef,
         entitlement: String,
     },
+    /// Give a group an entitlement on another resource, which its members
+    /// inherit (an Okta group assigned to an app).
+    AddGroupGrant {
+        group: ResourceRef,
+        resource: ResourceRef,
+        entitlement: String,
+    },
+    /// Take a group's entitlement on another resource away.
+    RemoveGroupGrant {
+        group: ResourceRef,
+        resource: ResourceRef,
+        entitlement: String,
+    },
 }
-
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operation {
@@ -63,32 +75,97 @@ pub struct Operation {
     pub depends_on: Vec<OperationId>,
 }
 
+/// Who receives or loses the entitlement: an account or a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder<'a> {
+    Account(&'a AccountRef),
+    Group(&'a ResourceRef),
+}
+
+impl Holder<'_> {
+    pub fn id(&self) -> &str {
+        match self {
+            Holder::Account(account) => &account.id,
+            Holder::Group(group) => &group.id,
+        }
+    }
+
+    /// How a reviewer reads the holder: a login, or `group "Name"`.
+    pub fn label(&self) -> String {
+        match self {
+            Holder::Account(account) => account.login.clone(),
+            Holder::Group(group) => format!("{} \"{}\"", group.kind, group.name),
+        }
+    }
+}
+
 impl Operation {
     /// The identity of the change itself, independent of the plan it is in:
     /// two plans that both add alice to a group have the same natural key.
     pub fn natural_key(&self) -> String {
-        let (verb, account, resource, entitlement) = self.parts();
         format!(
-            "{}:{verb}:{}:{}/{}:{entitlement}",
-            self.connection, account.id, resource.kind, resource.id
+            "{}:{}:{}:{}/{}:{}",
+            self.connection,
+            self.verb(),
+            self.holder().id(),
+            self.resource().kind,
+            self.resource().id,
+            self.entitlement()
         )
+    }
+
+    pub fn verb(&self) -> &'static str {
+        match self.kind {
+            OpKind::AddGrant { .. } => "add_grant",
+            OpKind::RemoveGrant { .. } => "remove_grant",
+            OpKind::AddGroupGrant { .. } => "add_group_grant",
+            OpKind::RemoveGroupGrant { .. } => "remove_group_grant",
+        }
     }
 
     /// `true` when the operation gives access rather than taking it away.
     pub fn widens_access(&self) -> bool {
-        matches!(self.kind, OpKind::AddGrant { .. })
+        matches!(
+            self.kind,
+            OpKind::AddGrant { .. } | OpKind::AddGroupGrant { .. }
+        )
     }
 
-    pub fn account(&self) -> &AccountRef {
-        self.parts().1
+    pub fn holder(&self) -> Holder<'_> {
+        match &self.kind {
+            OpKind::AddGrant { account, .. } | OpKind::RemoveGrant { account, .. } => {
+                Holder::Account(account)
+            }
+            OpKind::AddGroupGrant { group, .. } | OpKind::RemoveGroupGrant { group, .. } => {
+                Holder::Group(group)
+            }
+        }
+    }
+
+    /// The account the operation acts on, when it acts on an account.
+    pub fn account(&self) -> Option<&AccountRef> {
+        match self.holder() {
+            Holder::Account(account) => Some(account),
+            Holder::Group(_) => None,
+        }
     }
 
     pub fn resource(&self) -> &ResourceRef {
-        self.parts().2
+        match &self.kind {
+            OpKind::AddGrant { resource, .. }
+            | OpKind::RemoveGrant { resource, .. }
+            | OpKind::AddGroupGrant { resource, .. }
+            | OpKind::RemoveGroupGrant { resource, .. } => resource,
+        }
     }
 
     pub fn entitlement(&self) -> &str {
-        self.parts().3
+        match &self.kind {
+            OpKind::AddGrant { entitlement, .. }
+            | OpKind::RemoveGrant { entitlement, .. }
+            | OpKind::AddGroupGrant { entitlement, .. }
+            | OpKind::RemoveGroupGrant { entitlement, .. } => entitlement,
+        }
     }
 
     /// `+` or `-`, as a reviewer reads a plan.
@@ -98,31 +175,16 @@ impl Operation {
 
     /// One line a person can read: `+ okta group "Eng" member for alice@x`.
     pub fn describe(&self) -> String {
-        let (_, account, resource, entitlement) = self.parts();
+        let resource = self.resource();
         format!(
             "{} {} {} \"{}\" {} for {}",
             self.sign(),
             self.connection,
             resource.kind,
             resource.name,
-            entitlement,
-            account.login
+            self.entitlement(),
+            self.holder().label()
         )
-    }
-
-    fn parts(&self) -> (&'static str, &AccountRef, &ResourceRef, &str) {
-        match &self.kind {
-            OpKind::AddGrant {
-                account,
-                resource,
-                entitlement,
-            } => ("add_grant", account, resource, entitlement),
-            OpKind::RemoveGrant {
-                account,
-                resource,
-                entitlement,
-            } => ("remove_grant", account, resource, entitlement),
-        }
     }
 }
 

@@ -162,7 +162,10 @@ pub fn plan_policies(
             changes.push((
                 kind,
                 connection.clone(),
-                vec!["no policy grants it (resource is managed by policy)".to_string()],
+                vec![format!(
+                    "no policy grants it, and policy manages {} \"{}\"",
+                    resource.kind, resource.name
+                )],
             ));
         }
     }
@@ -262,24 +265,20 @@ fn build_plan(
 }
 
 fn sort_key(kind: &OpKind, connection: &ConnectionName) -> (String, String, String, String, u8) {
-    let (account, resource, entitlement, order) = match kind {
-        OpKind::AddGrant {
-            account,
-            resource,
-            entitlement,
-        } => (account, resource, entitlement, 1),
-        OpKind::RemoveGrant {
-            account,
-            resource,
-            entitlement,
-        } => (account, resource, entitlement, 0),
+    let op = Operation {
+        id: OperationId(0),
+        connection: connection.clone(),
+        kind: kind.clone(),
+        reasons: vec![],
+        depends_on: vec![],
     };
+    let resource = op.resource();
     (
         connection.to_string(),
-        account.login.to_lowercase(),
+        op.holder().label().to_lowercase(),
         format!("{}/{}", resource.kind, resource.name),
-        entitlement.clone(),
-        order,
+        op.entitlement().to_string(),
+        u8::from(op.widens_access()),
     )
 }
 
@@ -294,7 +293,7 @@ fn add_dependencies(operations: &mut [Operation]) {
             (
                 (
                     op.connection.clone(),
-                    op.account().id.clone(),
+                    op.holder().id().to_string(),
                     op.resource().id.clone(),
                 ),
                 op.id,
@@ -304,7 +303,7 @@ fn add_dependencies(operations: &mut [Operation]) {
     for op in operations.iter_mut().filter(|op| op.widens_access()) {
         let key = (
             op.connection.clone(),
-            op.account().id.clone(),
+            op.holder().id().to_string(),
             op.resource().id.clone(),
         );
         if let Some(removal) = removals.get(&key) {
@@ -343,7 +342,7 @@ fn review_item(op: &Operation, actual: &ActualState) -> Option<ReviewItem> {
     let held: BTreeSet<&str> = snapshot
         .grants
         .iter()
-        .filter(|g| g.account_id == op.account().id)
+        .filter(|g| g.account_id == op.holder().id())
         .map(|g| g.resource_id.as_str())
         .collect();
     Some(ReviewItem {

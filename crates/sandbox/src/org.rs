@@ -112,7 +112,8 @@ pub fn load_org(path: &Path) -> anyhow::Result<Org> {
 
 fn parse_org(text: &str, name: &str) -> anyhow::Result<Org> {
     let org: Org = serde_saphyr::from_str(text).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-    org.validate().with_context(|| format!("{name}: inconsistent organisation"))?;
+    org.validate()
+        .with_context(|| format!("{name}: inconsistent organisation"))?;
     Ok(org)
 }
 

@@ -1,1 +1,330 @@
-//! placeholder
+//! Durable storage: sync snapshots, plans, one job per operation, and the
+//! audit hash chain.
+//!
+//! Architecture invariant: the store knows no vendor. It stores common-model
+//! values (as JSON where they are read whole) and commits every job state
+//! change in the same transaction as the audit event that records it, so the
+//! audit trail can never disagree with what the engine believes happened.
+
+mod audit;
+mod jobs;
+
+pub use audit::{AuditEvent, Verification};
+pub use jobs::{Job, JobOutcome, JobState};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use grantflow_model::{Clock, Plan, Snapshot};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Row, Sqlite, Transaction};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {url}: {source}")]
+    Open {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot migrate the store: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("stored data is not valid JSON ({what}): {source}")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("unsupported database URL \"{0}\": use sqlite://PATH (PostgreSQL mode is not built yet)")]
+    Unsupported(String),
+    #[error("no plan with id \"{0}\"")]
+    UnknownPlan(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A completed sync of one connection.
+#[derive(Debug, Clone)]
+pub struct SyncRecord {
+    pub id: String,
+    pub connection: String,
+    pub system: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub digest: String,
+    pub accounts: i64,
+    pub resources: i64,
+    pub grants: i64,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    clock: Arc<dyn Clock>,
+}
+
+/// Timestamps are written with a fixed number of fractional digits so that
+/// the text that is hashed into the audit chain is reproducible.
+pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the store at `url`.
+    pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Store> {
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::Unsupported(url.to_string()));
+        }
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|source| StoreError::Open {
+                url: url.to_string(),
+                source,
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        // One connection: SQLite has one writer anyway, and serialising here
+        // avoids SQLITE_BUSY on read-to-write lock upgrades.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                url: url.to_string(),
+                source,
+            })?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Store { pool, clock })
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Stores a completed sync and its audit event; returns its record.
+    pub async fn record_sync(
+        &self,
+        snapshot: &Snapshot,
+        started_at: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<SyncRecord> {
+        let finished_at = self.clock.now();
+        let connection = snapshot
+            .connection
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let system = snapshot
+            .system
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let record = SyncRecord {
+            id: format!("s-{}", uuid::Uuid::now_v7().simple()),
+            connection: connection.clone(),
+            system,
+            started_at,
+            finished_at,
+            digest: snapshot.digest(),
+            accounts: snapshot.accounts.len() as i64,
+            resources: snapshot.resources.len() as i64,
+            grants: snapshot.grants.len() as i64,
+        };
+        let body = serde_json::to_string(snapshot).map_err(|source| StoreError::Corrupt {
+            what: "snapshot".into(),
+            source,
+        })?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO syncs (id, connection, system, started_at, finished_at, finished_ms, digest, accounts, resources, grants, snapshot)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&record.id)
+        .bind(&record.connection)
+        .bind(&record.system)
+        .bind(timestamp(started_at))
+        .bind(timestamp(finished_at))
+        .bind(finished_at.timestamp_millis())
+        .bind(&record.digest)
+        .bind(record.accounts)
+        .bind(record.resources)
+        .bind(record.grants)
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            self.clock.now(),
+            actor,
+            "sync.completed",
+            &connection,
+            serde_json::json!({
+                "sync_id": record.id,
+                "system": record.system,
+                "digest": record.digest,
+                "accounts": record.accounts,
+                "resources": record.resources,
+                "grants": record.grants,
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// The newest sync of every connection.
+    pub async fn latest_syncs(&self) -> Result<Vec<(SyncRecord, Snapshot)>> {
+        let rows = sqlx::query(
+            "SELECT s.* FROM syncs s
+             WHERE s.finished_ms = (SELECT MAX(finished_ms) FROM syncs t WHERE t.connection = s.connection)
+             ORDER BY s.connection",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let body: String = row.try_get("snapshot")?;
+            let snapshot: Snapshot =
+                serde_json::from_str(&body).map_err(|source| StoreError::Corrupt {
+                    what: "snapshot".into(),
+                    source,
+                })?;
+            let started: String = row.try_get("started_at")?;
+            let finished: String = row.try_get("finished_at")?;
+            out.push((
+                SyncRecord {
+                    id: row.try_get("id")?,
+                    connection: row.try_get("connection")?,
+                    system: row.try_get("system")?,
+                    started_at: parse_time(&started),
+                    finished_at: parse_time(&finished),
+                    digest: row.try_get("digest")?,
+                    accounts: row.try_get("accounts")?,
+                    resources: row.try_get("resources")?,
+                    grants: row.try_get("grants")?,
+                },
+                snapshot,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Stores a reviewed plan with one pending job per operation.
+    pub async fn save_plan(&self, plan: &Plan, actor: &str) -> Result<()> {
+        let body = serde_json::to_string(plan).map_err(|source| StoreError::Corrupt {
+            what: "plan".into(),
+            source,
+        })?;
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM plans WHERE id = $1")
+            .bind(&plan.id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if exists {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO plans (id, created_at, created_ms, origin, body) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&plan.id)
+        .bind(timestamp(plan.created_at))
+        .bind(plan.created_at.timestamp_millis())
+        .bind(&plan.origin)
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+        let now = timestamp(self.clock.now());
+        for op in &plan.operations {
+            sqlx::query(
+                "INSERT INTO jobs (plan_id, op_id, natural_key, state, updated_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&plan.id)
+            .bind(i64::from(op.id.0))
+            .bind(op.natural_key())
+            .bind(JobState::Pending.as_str())
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        audit::append(
+            &mut tx,
+            self.clock.now(),
+            actor,
+            "plan.created",
+            &plan.id,
+            serde_json::json!({
+                "origin": plan.origin,
+                "basis": plan.basis,
+                "operations": plan.operations.iter().map(|op| serde_json::json!({
+                    "id": op.id,
+                    "change": op.describe(),
+                    "natural_key": op.natural_key(),
+                    "reasons": op.reasons,
+                })).collect::<Vec<_>>(),
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn plan(&self, id: &str) -> Result<Plan> {
+        let row = sqlx::query("SELECT body FROM plans WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::UnknownPlan(id.to_string()))?;
+        let body: String = row.try_get("body")?;
+        serde_json::from_str(&body).map_err(|source| StoreError::Corrupt {
+            what: format!("plan {id}"),
+            source,
+        })
+    }
+
+    /// Appends one audit event on its own (a confirmation, an export, …).
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        details: serde_json::Value,
+    ) -> Result<AuditEvent> {
+        let mut tx = self.pool.begin().await?;
+        let event =
+            audit::append(&mut tx, self.clock.now(), actor, action, subject, details).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    pub async fn audit_events(&self) -> Result<Vec<AuditEvent>> {
+        audit::all(&self.pool).await
+    }
+
+    pub async fn verify_audit(&self) -> Result<Verification> {
+        audit::verify(&self.pool).await
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Direct access for tests that tamper with the database on purpose.
+    #[doc(hidden)]
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+pub(crate) fn parse_time(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

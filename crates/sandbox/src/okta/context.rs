@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::errors::{OktaError, OktaResult};
-use super::ids;
 
 /// Everything a handler needs to know about the request besides its path and body.
 #[derive(Debug, Clone)]
@@ -22,7 +21,7 @@ pub struct Ctx {
     pub now: DateTime<Utc>,
 }
 
-/// Set by the middleware and stored in request extensions; the extractor falls back to fresh values.
+/// Set by the middleware (which reads the emulator's clock) and stored in request extensions.
 #[derive(Debug, Clone)]
 pub struct Stamp {
     pub request_id: String,
@@ -30,13 +29,15 @@ pub struct Stamp {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
-    type Rejection = std::convert::Infallible;
+    type Rejection = OktaError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let stamp = parts.extensions.get::<Stamp>().cloned().unwrap_or(Stamp {
-            request_id: ids::request_id(),
-            now: Utc::now(),
-        });
+        // Without the middleware there is no clock reading; that is a wiring bug, reported as Okta's 500.
+        let stamp = parts
+            .extensions
+            .get::<Stamp>()
+            .cloned()
+            .ok_or_else(OktaError::internal)?;
         Ok(Ctx::from_parts(parts, stamp))
     }
 }
@@ -140,6 +141,12 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
 
 pub fn ok(body: &serde_json::Value) -> Response {
     json_response(StatusCode::OK, body)
+}
+
+/// A 200 whose spec response has no content (suspend, deactivate, …): empty body, no JSON content type,
+/// so the SDK takes its no-body path instead of parsing.
+pub fn ok_empty() -> Response {
+    StatusCode::OK.into_response()
 }
 
 /// Okta's 204: no body and, importantly for the Python SDK, no JSON content type.

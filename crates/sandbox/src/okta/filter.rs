@@ -222,7 +222,11 @@ impl Expr {
             Expr::Not(a) => !a.matches(obj),
             Expr::Cmp { attr, op, value } => {
                 let mut found = Vec::new();
-                resolve(obj, attr.split('.').collect::<Vec<_>>().as_slice(), &mut found);
+                resolve(
+                    obj,
+                    attr.split('.').collect::<Vec<_>>().as_slice(),
+                    &mut found,
+                );
                 if *op == Op::Pr {
                     return found.iter().any(|v| !v.is_null());
                 }
@@ -293,8 +297,10 @@ mod tests {
 
     #[test]
     fn precedence_and_case() {
-        let e = parse(r#"status eq "active" and (profile.department eq "Sales" or profile.login sw "OK")"#)
-            .unwrap();
+        let e = parse(
+            r#"status eq "active" and (profile.department eq "Sales" or profile.login sw "OK")"#,
+        )
+        .unwrap();
         let u = json!({"status":"ACTIVE","profile":{"department":"Eng","login":"okta@x"}});
         assert!(e.matches(&u));
         let u2 = json!({"status":"SUSPENDED","profile":{"department":"Sales","login":"a"}});

@@ -53,7 +53,9 @@ pub fn bucket_for(method: &Method, path: &str) -> &'static str {
         ["groups", ..] => "groups",
         ["users"] if read_or_create => "users",
         ["users", _] if *method == Method::GET => "user-get",
-        ["users", _] if *method == Method::POST || *method == Method::PUT || *method == Method::DELETE => {
+        ["users", _]
+            if *method == Method::POST || *method == Method::PUT || *method == Method::DELETE =>
+        {
             "user-write"
         }
         _ => "other",
@@ -171,19 +173,26 @@ mod tests {
         assert_eq!(bucket_for(&Method::POST, "/api/v1/users"), "users");
         assert_eq!(bucket_for(&Method::GET, "/api/v1/users/00u1"), "user-get");
         assert_eq!(bucket_for(&Method::PUT, "/api/v1/users/00u1"), "user-write");
-        assert_eq!(bucket_for(&Method::POST, "/api/v1/users/00u1/lifecycle/suspend"), "other");
+        assert_eq!(
+            bucket_for(&Method::POST, "/api/v1/users/00u1/lifecycle/suspend"),
+            "other"
+        );
         assert_eq!(bucket_for(&Method::GET, "/api/v1/apps"), "apps");
         assert_eq!(bucket_for(&Method::GET, "/api/v1/apps/0oa1"), "app");
         assert_eq!(bucket_for(&Method::GET, "/api/v1/apps/0oa1/users"), "apps");
         assert_eq!(bucket_for(&Method::GET, "/api/v1/groups/00g1"), "group");
-        assert_eq!(bucket_for(&Method::PUT, "/api/v1/groups/00g1/users/00u1"), "groups");
+        assert_eq!(
+            bucket_for(&Method::PUT, "/api/v1/groups/00g1/users/00u1"),
+            "groups"
+        );
         assert_eq!(bucket_for(&Method::GET, "/api/v1/logs"), "logs");
     }
 
     #[test]
     fn window_exhausts_and_resets() {
         let mut r = RateLimiter::new(2);
-        r.configure(None, None, &[("logs".to_owned(), 2)].into()).unwrap();
+        r.configure(None, None, &[("logs".to_owned(), 2)].into())
+            .unwrap();
         let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         assert!(r.charge("logs", t0).allowed);
         assert_eq!(r.charge("logs", t0).remaining, 0);

@@ -134,8 +134,14 @@ impl User {
                 links.insert("deactivate".into(), lc("deactivate"));
             }
         }
-        links.insert("schema".into(), ctx.href("/api/v1/meta/schemas/user/default"));
-        links.insert("type".into(), ctx.href(&format!("/api/v1/meta/types/user/{USER_TYPE_ID}")));
+        links.insert(
+            "schema".into(),
+            ctx.href("/api/v1/meta/schemas/user/default"),
+        );
+        links.insert(
+            "type".into(),
+            ctx.href(&format!("/api/v1/meta/types/user/{USER_TYPE_ID}")),
+        );
         let mut credentials = Map::new();
         if self.has_password {
             credentials.insert("password".into(), json!({}));
@@ -192,7 +198,10 @@ pub struct Group {
 
 impl Group {
     pub fn name(&self) -> &str {
-        self.profile.get("name").and_then(Value::as_str).unwrap_or("")
+        self.profile
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 
     pub fn to_json(&self, ctx: &Ctx, apps_count: Option<usize>) -> Value {
@@ -253,6 +262,8 @@ pub struct Counters {
     pub oauth_tokens_revoked: BTreeMap<String, u64>,
     pub factors_reset: BTreeMap<String, u64>,
     pub passwords_reset: BTreeMap<String, u64>,
+    /// 429s answered, per rate-limit bucket.
+    pub throttled: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -309,12 +320,7 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Okta {
-    pub fn new(
-        seed: OktaSeed,
-        token: String,
-        clock: Arc<dyn Clock>,
-        window_seconds: u64,
-    ) -> Self {
+    pub fn new(seed: OktaSeed, token: String, clock: Arc<dyn Clock>, window_seconds: u64) -> Self {
         let inner = Inner::seeded(&seed, clock.now());
         Self {
             inner: Mutex::new(inner),
@@ -347,7 +353,9 @@ impl Inner {
                 created: now,
                 last_updated: now,
                 last_membership_updated: now,
-                profile: json_map(json!({"name": "Everyone", "description": "All users in your organization"})),
+                profile: json_map(
+                    json!({"name": "Everyone", "description": "All users in your organization"}),
+                ),
                 members: BTreeSet::new(),
             },
         );
@@ -409,7 +417,11 @@ impl Inner {
             let users = sa
                 .users
                 .iter()
-                .filter_map(|l| by_login.get(&l.to_lowercase()).map(|u: &String| (u.clone(), now)))
+                .filter_map(|l| {
+                    by_login
+                        .get(&l.to_lowercase())
+                        .map(|u: &String| (u.clone(), now))
+                })
                 .collect();
             s.apps.insert(
                 id.clone(),
@@ -432,7 +444,10 @@ impl Inner {
             profile.insert("name".into(), sg.name.clone().into());
             profile.insert(
                 "description".into(),
-                sg.description.clone().map(Value::from).unwrap_or(Value::Null),
+                sg.description
+                    .clone()
+                    .map(Value::from)
+                    .unwrap_or(Value::Null),
             );
             let members = sg
                 .members
@@ -519,13 +534,21 @@ impl Inner {
 
     pub fn user_target(&self, uid: &str) -> Value {
         match self.users.get(uid) {
-            Some(u) => json!({"id": u.id, "type": "User", "alternateId": u.login(), "displayName": u.display_name()}),
-            None => json!({"id": uid, "type": "User", "alternateId": "unknown", "displayName": "unknown"}),
+            Some(u) => {
+                json!({"id": u.id, "type": "User", "alternateId": u.login(), "displayName": u.display_name()})
+            }
+            None => {
+                json!({"id": uid, "type": "User", "alternateId": "unknown", "displayName": "unknown"})
+            }
         }
     }
 
     pub fn group_target(&self, gid: &str) -> Value {
-        let name = self.groups.get(gid).map(|g| g.name().to_owned()).unwrap_or_default();
+        let name = self
+            .groups
+            .get(gid)
+            .map(|g| g.name().to_owned())
+            .unwrap_or_default();
         json!({"id": gid, "type": "UserGroup", "alternateId": "unknown", "displayName": name})
     }
 
@@ -574,7 +597,7 @@ impl Inner {
                 "url": ctx.path,
             }},
             "authenticationContext": {"authenticationStep": 0, "externalSessionId": "trs-sandbox"},
-            "request": {"ipChain": [{"ip": "127.0.0.1", "version": "V4", "source": null}]},
+            "request": {"ipChain": [{"ip": "127.0.0.1", "version": "V4"}]},
         });
         self.logs.push(LogRecord {
             seq: self.log_seq,
@@ -593,11 +616,21 @@ impl Inner {
         let after = self.user_apps(uid);
         for aid in after.keys().filter(|a| !before.contains_key(*a)) {
             let t = vec![self.app_target(aid), self.user_target(uid)];
-            self.log(ctx, "application.user_membership.add", "Add user to application membership", t);
+            self.log(
+                ctx,
+                "application.user_membership.add",
+                "Add user to application membership",
+                t,
+            );
         }
         for aid in before.keys().filter(|a| !after.contains_key(*a)) {
             let t = vec![self.app_target(aid), self.user_target(uid)];
-            self.log(ctx, "application.user_membership.remove", "Remove user's application membership", t);
+            self.log(
+                ctx,
+                "application.user_membership.remove",
+                "Remove user's application membership",
+                t,
+            );
         }
     }
 }

@@ -1,0 +1,175 @@
+"""Okta's official Python SDK (okta 3.x) against the emulator: the calls grantflow's flows depend on."""
+
+import time
+from urllib.parse import parse_qs, urlparse
+
+from conftest import link_urls, value
+from okta.models.add_group_request import AddGroupRequest
+from okta.models.create_user_request import CreateUserRequest
+from okta.models.update_user_request import UpdateUserRequest
+
+DEMO = "okta-demo-user@example.com"
+
+
+def new_user(login, password=None):
+    body = {"profile": {"firstName": "Conf", "lastName": "Ormance", "email": login, "login": login}}
+    if password:
+        body["credentials"] = {"password": {"value": password}}
+    return CreateUserRequest.from_dict(body)
+
+
+def test_create_and_activate_users(sdk, run):
+    async def go():
+        client = sdk()
+        user, _, err = await client.create_user(new_user("staged.conf@example.com"), activate=False)
+        assert err is None, err
+        assert value(user.status) == "STAGED"
+        assert user.id.startswith("00u") and len(user.id) == 20
+        token, _, err = await client.activate_user(user.id, send_email=False)
+        assert err is None, err
+        assert token.activation_token
+        fetched, _, err = await client.get_user(user.id)
+        assert err is None, err
+        # No password: activation leaves the user PROVISIONED until they finish the welcome flow.
+        assert value(fetched.status) == "PROVISIONED"
+
+        active, _, err = await client.create_user(new_user("active.conf@example.com", "Sup3r-Secret-pw!"))
+        assert err is None, err
+        assert value(active.status) == "ACTIVE"
+        assert active.activated is not None
+
+        _, _, err = await client.create_user(new_user("ACTIVE.conf@example.com"))
+        assert err is not None
+        assert err.status == 400 and err.error_code == "E0000001"
+        assert "already exists" in err.error_causes[0]["errorSummary"]
+
+    run(go())
+
+
+def test_list_users_follows_link_header_across_pages(sdk, run):
+    async def go():
+        client = sdk()
+        seen, pages, after = [], 0, None
+        while True:
+            kwargs = {"limit": 2}
+            if after:
+                kwargs["after"] = after
+            users, resp, err = await client.list_users(**kwargs)
+            assert err is None, err
+            pages += 1
+            assert len(users) <= 2
+            seen.extend(u.profile.login for u in users)
+            # ApiResponse.headers is a plain dict, so of the separate Link lines only the last survives here;
+            # the SDK's own pagination reads aiohttp's response.links instead.
+            nexts = link_urls(resp.headers, "next")
+            if not nexts:
+                break
+            after = parse_qs(urlparse(nexts[0]).query)["after"][0]
+        assert pages >= 3
+        assert len(seen) == len(set(seen)) == 29
+        assert "former.engineer@example.com" not in seen
+
+    run(go())
+
+
+def test_get_user_by_login(sdk, run):
+    async def go():
+        user, resp, err = await sdk().get_user(DEMO)
+        assert err is None, err
+        assert user.profile.login == DEMO
+        assert user.profile.department == "Platform"
+        assert user.profile.title == "Site Reliability Engineer"
+        assert value(user.status) == "ACTIVE"
+
+    run(go())
+
+
+def test_partial_update_keeps_other_fields(sdk, run):
+    async def go():
+        client = sdk()
+        user, _, err = await client.get_user(DEMO)
+        assert err is None, err
+        updated, _, err = await client.update_user(
+            user.id, UpdateUserRequest.from_dict({"profile": {"title": "Principal SRE"}})
+        )
+        assert err is None, err
+        assert updated.profile.title == "Principal SRE"
+        assert updated.profile.department == "Platform"
+        assert updated.profile.login == DEMO
+
+    run(go())
+
+
+def test_group_membership_add_list_remove(sdk, run, admin):
+    async def go():
+        client = sdk()
+        group, _, err = await client.add_group(
+            AddGroupRequest.from_dict({"profile": {"name": "Conformance Group", "description": "made by the SDK"}})
+        )
+        assert err is None, err
+        assert group.id.startswith("00g")
+        assert value(group.type) == "OKTA_GROUP"
+        user, _, err = await client.get_user(DEMO)
+        assert err is None, err
+
+        result = await client.assign_user_to_group(group.id, user.id)
+        assert result[-1] is None, result
+        members, _, err = await client.list_group_users(group.id)
+        assert err is None, err
+        assert [m.id for m in members] == [user.id]
+        assert admin.get("/writes")["writes"][f"group/{group.id}/user/{user.id}"] == 1
+
+        result = await client.unassign_user_from_group(group.id, user.id)
+        assert result[-1] is None, result
+        members, _, err = await client.list_group_users(group.id)
+        assert err is None, err
+        assert members == []
+
+    run(go())
+
+
+def test_list_application_group_assignments(sdk, run):
+    async def go():
+        client = sdk()
+        apps, _, err = await client.list_applications(q="Checkout")
+        assert err is None, err
+        assert [a.label for a in apps] == ["Checkout Production Access"]
+        groups, _, err = await client.list_groups(q="Production Access Demo")
+        assert err is None, err
+        assert len(groups) == 1
+        assignments, _, err = await client.list_application_group_assignments(apps[0].id)
+        assert err is None, err
+        # Payments Oncall is assigned to the same app in the demo org.
+        assert groups[0].id in [a.id for a in assignments]
+        assert len(assignments) == 2
+
+    run(go())
+
+
+def test_missing_user_is_404_e0000007(sdk, run):
+    async def go():
+        user, _, err = await sdk().get_user("missing@example.com")
+        assert user is None
+        assert err.status == 404
+        assert err.error_code == "E0000007"
+        assert err.error_summary == "Not found: Resource not found: missing@example.com (User)"
+
+    run(go())
+
+
+def test_sdk_retries_through_429(sdk, run, admin):
+    admin.post("/rate-limits", {"window_seconds": 1, "buckets": {"users": 1}})
+
+    async def go():
+        client = sdk(rateLimit={"maxRetries": 3})
+        started = time.monotonic()
+        for _ in range(3):
+            users, _, err = await client.list_users(limit=1)
+            assert err is None, err
+            assert len(users) == 1
+        return time.monotonic() - started
+
+    elapsed = run(go())
+    throttled = admin.get("/counters")["throttled"].get("users", 0)
+    assert throttled >= 1, "the emulator must actually have answered 429"
+    assert elapsed < 15

@@ -1,0 +1,73 @@
+//! `grantflow init`: a commented starting grantflow.yaml, optionally wired
+//! to a running sandbox.
+
+use grantflow_sandbox::SandboxInfo;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::commands::sandbox::write_private;
+
+const TEMPLATE: &str = r#"# grantflow configuration.
+# Secrets are never written here: each connection names an environment
+# variable (`env`) or a file (`file`) that holds its credential.
+
+# Where plans, jobs, syncs and the audit trail are kept.
+database: sqlite://.grantflow/grantflow.db
+
+# The connection whose users are the people policies talk about.
+directory: okta
+
+# Policy files (*.yaml), relative to this file.
+policies: policies
+
+connections:
+  okta:
+    kind: okta
+    base_url: https://your-org.okta.com
+    token:
+      env: GRANTFLOW_OKTA_TOKEN
+"#;
+
+pub fn run(config: &Path, sandbox: Option<PathBuf>, force: bool) -> anyhow::Result<ExitCode> {
+    if config.exists() && !force {
+        anyhow::bail!("{} already exists (use --force to overwrite)", config.display());
+    }
+    let base = config.parent().map(Path::to_path_buf).unwrap_or_default();
+    let text = match sandbox {
+        None => TEMPLATE.to_string(),
+        Some(info_path) => {
+            let info: SandboxInfo = serde_json::from_str(&std::fs::read_to_string(&info_path)?)
+                .map_err(|e| anyhow::anyhow!("{}: not a sandbox info file: {e}", info_path.display()))?;
+            sandbox_config(&info, &base)?
+        }
+    };
+    std::fs::write(config, text)?;
+    println!("wrote {}", config.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A configuration for the systems in a sandbox info file; each credential
+/// goes to its own owner-only file under `.grantflow/` beside the config.
+pub fn sandbox_config(info: &SandboxInfo, base: &Path) -> anyhow::Result<String> {
+    let mut text = String::from(
+        "# grantflow configuration for a local sandbox (grantflow sandbox up).\n\
+         database: sqlite://.grantflow/grantflow.db\n\
+         directory: okta\n\
+         policies: policies\n\
+         connections:\n",
+    );
+    for (name, system) in &info.systems {
+        let Some(token) = system.credentials.get("token") else {
+            continue;
+        };
+        let token_file = format!(".grantflow/{name}.token");
+        write_private(&base.join(&token_file), token)?;
+        let _ = write!(
+            text,
+            "  {name}:\n    kind: {}\n    base_url: {}\n    token:\n      file: {token_file}\n",
+            system.kind, system.base_url
+        );
+    }
+    Ok(text)
+}

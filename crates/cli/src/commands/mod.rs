@@ -1,0 +1,11 @@
+//! One module per subcommand.
+
+pub mod apply;
+pub mod audit;
+pub mod demo;
+pub mod init;
+pub mod plan;
+pub mod policy;
+pub mod request;
+pub mod sandbox;
+pub mod sync;

@@ -1,0 +1,77 @@
+//! `grantflow do "<request>"`: one change in words becomes a reviewed plan,
+//! confirmed by a person (or `--yes`) before anything is written.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use crate::app::App;
+use crate::commands::apply;
+use crate::render;
+
+pub async fn run(app: &App, text: &str, yes: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let request = match grantflow_planner::parse_request(text) {
+        Ok(request) => request,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let actual = app.actual_state().await?;
+    let plan = match grantflow_planner::plan_request(&request, &actual, app.store.now()) {
+        Ok(plan) => plan,
+        Err(error) => {
+            eprintln!("error: {error}\nNothing was changed.");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", render::plan(&plan));
+    }
+    if plan.operations.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    app.store.save_plan(&plan, &app.actor).await?;
+    let how = if yes {
+        "--yes"
+    } else if confirm(&plan.id)? {
+        "prompt"
+    } else {
+        app.store
+            .audit(&app.actor, "plan.declined", &plan.id, serde_json::json!({"request": request.text}))
+            .await?;
+        println!("Not applied. The plan is stored; apply it later with: grantflow apply {}", plan.id);
+        return Ok(ExitCode::SUCCESS);
+    };
+    app.store
+        .audit(
+            &app.actor,
+            "plan.confirmed",
+            &plan.id,
+            serde_json::json!({"request": request.text, "confirmed_by": app.actor, "via": how}),
+        )
+        .await?;
+    let report = apply::execute(app, &plan, 8).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render::report(&report));
+    }
+    Ok(apply::exit_code(&report))
+}
+
+/// Asks on the terminal; without one, refuses rather than guessing.
+fn confirm(plan_id: &str) -> anyhow::Result<bool> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        anyhow::bail!(
+            "plan {plan_id} needs confirmation but standard input is not a terminal; rerun with --yes to apply it"
+        );
+    }
+    print!("Apply plan {plan_id}? [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
+}

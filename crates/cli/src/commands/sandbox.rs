@@ -1,0 +1,77 @@
+//! `grantflow sandbox up`: every emulator on 127.0.0.1 until interrupted.
+
+use grantflow_sandbox::{SandboxInfo, SandboxOptions};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub async fn up(org: Option<PathBuf>, info: Option<PathBuf>, okta_port: u16) -> anyhow::Result<ExitCode> {
+    let org = match &org {
+        Some(path) => grantflow_sandbox::load_org(path)?,
+        None => grantflow_sandbox::demo_org(),
+    };
+    let options = SandboxOptions {
+        okta_port,
+        ..SandboxOptions::default()
+    };
+    let sandbox = grantflow_sandbox::start(&org, options).await?;
+    for (name, system) in &sandbox.info.systems {
+        println!("{name} ({}): {}  admin: {}", system.kind, system.base_url, system.admin_url);
+    }
+    if let Some(path) = &info {
+        write_info(path, &sandbox.info)?;
+        println!("connection details (with credentials) written to {}", path.display());
+        println!("point grantflow at it with: grantflow init --sandbox {}", path.display());
+    }
+    println!("serving until interrupted (Ctrl-C)");
+    tokio::select! {
+        result = sandbox.wait() => result?,
+        _ = shutdown_signal() => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the info file readable only by its owner: it holds credentials.
+pub fn write_info(path: &Path, info: &SandboxInfo) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(info)?;
+    write_private(path, &text)
+}
+
+pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, text)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))?;
+    }
+    // Renamed into place so a reader never sees half a file.
+    std::fs::rename(&temporary, path)?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,121 @@
+//! grantflow.yaml: connections, the store, the directory and the policies.
+//! Every problem is reported with its file, line and column.
+
+use grantflow_connectors::{ConnectionConfig, SecretSource};
+use grantflow_model::ConnectionName;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG: &str = "grantflow.yaml";
+pub const DEFAULT_DATABASE: &str = "sqlite://.grantflow/grantflow.db";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    database: Option<String>,
+    /// The connection whose users are the people policies are about.
+    #[serde(default)]
+    directory: Option<String>,
+    #[serde(default)]
+    policies: Option<PathBuf>,
+    #[serde(default)]
+    connections: BTreeMap<String, ConnectionConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: String,
+    pub directory: ConnectionName,
+    pub policies: PathBuf,
+    pub connections: BTreeMap<ConnectionName, ConnectionConfig>,
+}
+
+impl Config {
+    /// Reads the configuration; a missing default file gives a clear hint.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            anyhow::anyhow!(
+                "cannot read {}: {error}\nhint: run `grantflow init` (or `grantflow init --sandbox INFO.json` for the sandbox) to write one",
+                path.display()
+            )
+        })?;
+        let file: ConfigFile = serde_saphyr::from_str(&text).map_err(|error| {
+            let position = error
+                .location()
+                .map(|l| format!("{}:{}:{}", path.display(), l.line(), l.column()))
+                .unwrap_or_else(|| path.display().to_string());
+            let message = error.without_snippet().to_string();
+            anyhow::anyhow!(
+                "{position}: error: {}",
+                message.lines().next().unwrap_or_default()
+            )
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut connections = BTreeMap::new();
+        for (name, mut connection) in file.connections {
+            resolve_relative(&mut connection, &base);
+            connections.insert(ConnectionName::new(name), connection);
+        }
+        let directory = match file.directory {
+            Some(name) => ConnectionName::new(name),
+            None => connections
+                .keys()
+                .next()
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("{}: no connections configured", path.display()))?,
+        };
+        if !connections.contains_key(&directory) {
+            anyhow::bail!(
+                "{}: directory \"{directory}\" is not one of the configured connections",
+                path.display()
+            );
+        }
+        let database = file.database.unwrap_or_else(|| DEFAULT_DATABASE.to_string());
+        Ok(Config {
+            database: relative_sqlite(&database, &base),
+            directory,
+            policies: base.join(file.policies.unwrap_or_else(|| PathBuf::from("policies"))),
+            connections,
+        })
+    }
+}
+
+/// Secret files named relative to the config are relative to its folder.
+fn resolve_relative(connection: &mut ConnectionConfig, base: &Path) {
+    match connection {
+        ConnectionConfig::Okta(okta) => resolve_secret(&mut okta.token, base),
+    }
+}
+
+fn resolve_secret(secret: &mut SecretSource, base: &Path) {
+    if let Some(file) = &secret.file {
+        if file.is_relative() {
+            secret.file = Some(base.join(file));
+        }
+    }
+}
+
+/// `sqlite://relative/path` is relative to the config file's folder.
+pub fn relative_sqlite(url: &str, base: &Path) -> String {
+    match url.strip_prefix("sqlite://") {
+        Some(path) if !path.starts_with('/') && !path.starts_with(':') => {
+            format!("sqlite://{}", base.join(path).display())
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Makes sure the folder of a SQLite database exists.
+pub fn prepare_database(url: &str) -> anyhow::Result<()> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(parent) = Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! How plans and execution reports look to a reviewer.
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use grantflow_engine::Report;
+use grantflow_model::{Operation, Plan};
+use grantflow_store::JobState;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// The reviewable plan: per person (or group), per system, one line per
+/// change with `+`/`-`, the reason, and what a group brings with it.
+pub fn plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Plan {}  ({})", plan.id, plan.origin);
+    for basis in &plan.basis {
+        let _ = writeln!(
+            out,
+            "  computed from {} sync {} (digest {})",
+            basis.connection,
+            basis.sync_id,
+            basis.digest.get(..12).unwrap_or(&basis.digest)
+        );
+    }
+    let _ = writeln!(out);
+    if plan.operations.is_empty() {
+        let _ = writeln!(out, "No changes: actual access already matches.");
+    }
+    let mut by_holder: BTreeMap<String, BTreeMap<String, Vec<&Operation>>> = BTreeMap::new();
+    for op in &plan.operations {
+        by_holder
+            .entry(op.holder().label())
+            .or_default()
+            .entry(op.connection.to_string())
+            .or_default()
+            .push(op);
+    }
+    for (holder, systems) in &by_holder {
+        let _ = writeln!(out, "{holder}");
+        for (system, ops) in systems {
+            let _ = writeln!(out, "  {system}");
+            for op in ops {
+                let resource = op.resource();
+                let _ = writeln!(
+                    out,
+                    "    {} {} \"{}\" {}    [{}] ({})",
+                    op.sign(),
+                    resource.kind,
+                    resource.name,
+                    op.entitlement(),
+                    op.id,
+                    op.reasons.join("; ")
+                );
+                if let Some(item) = plan.review.items.iter().find(|i| i.operation == op.id) {
+                    for brought in &item.brings {
+                        let _ = writeln!(
+                            out,
+                            "        brings {} \"{}\"{}",
+                            brought.kind,
+                            brought.name,
+                            if brought.already_held {
+                                " (already held)"
+                            } else {
+                                " (new)"
+                            }
+                        );
+                    }
+                }
+                if !op.depends_on.is_empty() {
+                    let after: Vec<String> = op.depends_on.iter().map(ToString::to_string).collect();
+                    let _ = writeln!(out, "        after {}", after.join(", "));
+                }
+            }
+        }
+    }
+    for note in &plan.review.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    let adds = plan.operations.iter().filter(|op| op.widens_access()).count();
+    let removes = plan.operations.len() - adds;
+    let systems: std::collections::BTreeSet<_> =
+        plan.operations.iter().map(|op| &op.connection).collect();
+    let _ = writeln!(
+        out,
+        "\nSummary: {adds} to add, {removes} to remove, for {} holder(s) in {} system(s).",
+        by_holder.len(),
+        systems.len()
+    );
+    out
+}
+
+/// The execution report: one row per operation, then the totals.
+pub fn report(report: &Report) -> String {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header(vec!["op", "change", "state", "attempts", "detail"]);
+    for op in &report.operations {
+        let detail = match op.state {
+            JobState::Succeeded => op.outcome.clone().unwrap_or_default(),
+            JobState::Failed => format!(
+                "{}: {}",
+                op.error_code.clone().unwrap_or_default(),
+                op.error_message.clone().unwrap_or_default()
+            ),
+            JobState::Skipped => op.error_message.clone().unwrap_or_default(),
+            _ => String::new(),
+        };
+        table.add_row(vec![
+            format!("op{}", op.id),
+            op.change.clone(),
+            op.state.as_str().to_string(),
+            op.attempts.to_string(),
+            detail,
+        ]);
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "Execution report for plan {}", report.plan_id);
+    if !report.operations.is_empty() {
+        let _ = writeln!(out, "{table}");
+    }
+    let _ = writeln!(
+        out,
+        "{} succeeded, {} failed, {} skipped, {} not finished (of {}).",
+        report.succeeded,
+        report.failed,
+        report.skipped,
+        report.pending,
+        report.operations.len()
+    );
+    out
+}

@@ -1,0 +1,416 @@
+//! Okta's HTTP API: authentication, pagination by `Link` header, rate-limit
+//! headers, and Okta's error body turned into a classified `Failure`.
+
+use chrono::{DateTime, TimeZone, Utc};
+use reqwest::{Method, StatusCode, Url, header::HeaderMap};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::Failure;
+
+/// What one response told us about its rate-limit bucket.
+#[derive(Debug, Clone, Copy)]
+struct BucketState {
+    remaining: u64,
+    reset: DateTime<Utc>,
+}
+
+pub struct OktaClient {
+    http: reqwest::Client,
+    base: Url,
+    token: SecretString,
+    max_rate_limit_waits: u32,
+    buckets: Mutex<HashMap<&'static str, BucketState>>,
+}
+
+/// A successful response: status, the `rel="next"` link if any, and the JSON
+/// body (`Null` for 204).
+pub struct OktaResponse {
+    pub status: StatusCode,
+    pub next: Option<Url>,
+    pub body: Value,
+}
+
+/// Okta's rate-limit bucket for a request, after Okta's published table
+/// (notes/okta.md §3): the budget a response reports belongs to this bucket,
+/// so waiting for one bucket's reset must not hold back calls to another.
+pub fn bucket_for(method: &Method, path: &str) -> &'static str {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["api", "v1", "apps"] => "apps",
+        ["api", "v1", "apps", _] => "apps/{id}",
+        ["api", "v1", "apps", ..] => "apps",
+        ["api", "v1", "groups"] => "groups",
+        ["api", "v1", "groups", ..] => "groups/{id}",
+        ["api", "v1", "users"] => "users",
+        ["api", "v1", "users", _] if method == Method::GET => "users/{id}:get",
+        ["api", "v1", "users", ..] => "users/{id}",
+        ["api", "v1", "logs", ..] => "logs",
+        _ => "other",
+    }
+}
+
+/// The `rel="next"` URL among `Link` headers. Parsed by hand: the format is
+/// one `<url>; rel="next"` per header line, and no maintained crate adds
+/// anything for that.
+fn next_link(headers: &HeaderMap) -> Option<String> {
+    for value in headers.get_all(reqwest::header::LINK) {
+        let Ok(text) = value.to_str() else { continue };
+        for part in text.split(',') {
+            let mut pieces = part.split(';');
+            let url = pieces.next()?.trim();
+            let is_next = pieces.any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == "rel=\"next\"" || p == "rel=next"
+            });
+            if is_next && url.starts_with('<') && url.ends_with('>') {
+                return Some(url[1..url.len() - 1].to_string());
+            }
+        }
+    }
+    None
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn reset_time(headers: &HeaderMap) -> Option<DateTime<Utc>> {
+    let epoch = header_u64(headers, "x-rate-limit-reset")?;
+    Utc.timestamp_opt(i64::try_from(epoch).ok()?, 0).single()
+}
+
+/// Okta's error body: `errorCode`, `errorSummary`, `errorCauses[].errorSummary`.
+fn okta_error(body: &Value) -> (Option<String>, String) {
+    let code = body
+        .get("errorCode")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut summary = body
+        .get("errorSummary")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if let Some(causes) = body.get("errorCauses").and_then(Value::as_array) {
+        let causes: Vec<&str> = causes
+            .iter()
+            .filter_map(|c| c.get("errorSummary").and_then(Value::as_str))
+            .collect();
+        if !causes.is_empty() {
+            summary = format!("{summary} ({})", causes.join("; "));
+        }
+    }
+    (code, summary)
+}
+
+impl OktaClient {
+    pub fn new(
+        base_url: &str,
+        token: SecretString,
+        timeout: Duration,
+        max_rate_limit_waits: u32,
+    ) -> Result<Self, Failure> {
+        let base = Url::parse(base_url).map_err(|error| Failure::Config {
+            message: format!("okta base_url \"{base_url}\" is not a URL: {error}"),
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("grantflow/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| Failure::Config {
+                message: format!("cannot build the HTTP client: {error}"),
+            })?;
+        Ok(Self {
+            http,
+            base,
+            token,
+            max_rate_limit_waits,
+            buckets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// A URL on the org from a path (`/api/v1/users`) and query pairs.
+    pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, Failure> {
+        let mut url = self.base.join(path).map_err(|error| Failure::Config {
+            message: format!("bad Okta path {path}: {error}"),
+        })?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    /// Follows a `next` link, but only on the configured org: the token is
+    /// never sent to a host the response named.
+    fn same_origin(&self, link: &str) -> Option<Url> {
+        let parsed = Url::parse(link).ok()?;
+        let mut url = self.base.clone();
+        url.set_path(parsed.path());
+        url.set_query(parsed.query());
+        Some(url)
+    }
+
+    pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<OktaResponse, Failure> {
+        let url = self.url(path, query)?;
+        self.send(Method::GET, url, None).await
+    }
+
+    /// Every item of a paginated list, following `Link: <…>; rel="next"`.
+    pub async fn get_all(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        mut on_page: impl FnMut(usize),
+    ) -> Result<Vec<Value>, Failure> {
+        let mut items = Vec::new();
+        let mut url = Some(self.url(path, query)?);
+        while let Some(current) = url.take() {
+            let response = self.send(Method::GET, current, None).await?;
+            match response.body {
+                Value::Array(page) => items.extend(page),
+                other => {
+                    return Err(Failure::Permanent {
+                        vendor_code: "unexpected_response".into(),
+                        message: format!("expected a JSON array from {path}, got {}", kind_of(&other)),
+                        status: Some(response.status.as_u16()),
+                    });
+                }
+            }
+            on_page(items.len());
+            url = response.next;
+        }
+        Ok(items)
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Value>,
+    ) -> Result<OktaResponse, Failure> {
+        let bucket = bucket_for(&method, url.path());
+        let mut rate_limit_waits = 0;
+        let mut transient_retries = 0;
+        loop {
+            self.wait_for_budget(bucket).await;
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .header(
+                    reqwest::header::AUTHORIZATION,
+                    format!("SSWS {}", self.token.expose_secret()),
+                )
+                .header(reqwest::header::ACCEPT, "application/json");
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(error) => {
+                    // A read is safe to repeat; a write might have landed, so
+                    // the engine observes before it retries.
+                    if method == Method::GET && transient_retries < 3 {
+                        transient_retries += 1;
+                        tokio::time::sleep(backoff(transient_retries)).await;
+                        continue;
+                    }
+                    return Err(Failure::RetryLater {
+                        at: None,
+                        vendor_code: None,
+                        message: format!("{method} {} failed: {}", url.path(), without_url(&error)),
+                    });
+                }
+            };
+            let status = response.status();
+            let headers = response.headers().clone();
+            self.record_budget(bucket, &headers);
+            let next = next_link(&headers).and_then(|link| self.same_origin(&link));
+            let text = response.text().await.unwrap_or_default();
+            let body: Value = if text.trim().is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text.clone()))
+            };
+            if status.is_success() {
+                return Ok(OktaResponse { status, next, body });
+            }
+            let (code, summary) = okta_error(&body);
+            let summary = if summary.is_empty() {
+                format!("HTTP {status}")
+            } else {
+                summary
+            };
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let reset = reset_time(&headers).unwrap_or_else(|| Utc::now() + chrono::Duration::seconds(1));
+                if rate_limit_waits < self.max_rate_limit_waits {
+                    rate_limit_waits += 1;
+                    tracing::info!(message = "Okta rate limit reached; waiting for the reset.", bucket, %reset);
+                    sleep_until(reset).await;
+                    continue;
+                }
+                return Err(Failure::RateLimited {
+                    bucket: bucket.to_string(),
+                    reset,
+                    message: format!("{}: {summary}", code.unwrap_or_default()),
+                });
+            }
+            if status.is_server_error() {
+                if method == Method::GET && transient_retries < 3 {
+                    transient_retries += 1;
+                    tokio::time::sleep(backoff(transient_retries)).await;
+                    continue;
+                }
+                return Err(Failure::RetryLater {
+                    at: None,
+                    vendor_code: code,
+                    message: format!("{method} {} answered {status}: {summary}", url.path()),
+                });
+            }
+            if status == StatusCode::UNAUTHORIZED {
+                return Err(Failure::Unauthorized {
+                    vendor_code: code,
+                    message: summary,
+                });
+            }
+            if status == StatusCode::FORBIDDEN {
+                if let Some(scope) = missing_scope(&headers) {
+                    return Err(Failure::InsufficientScope {
+                        scope,
+                        message: summary,
+                    });
+                }
+            }
+            return Err(Failure::Permanent {
+                vendor_code: code.unwrap_or_else(|| format!("HTTP {}", status.as_u16())),
+                message: summary,
+                status: Some(status.as_u16()),
+            });
+        }
+    }
+
+    fn record_budget(&self, bucket: &'static str, headers: &HeaderMap) {
+        let (Some(remaining), Some(reset)) = (
+            header_u64(headers, "x-rate-limit-remaining"),
+            reset_time(headers),
+        ) else {
+            return;
+        };
+        if let Ok(mut buckets) = self.buckets.lock() {
+            buckets.insert(bucket, BucketState { remaining, reset });
+        }
+    }
+
+    /// Waits for the reset when the last response said the bucket is empty,
+    /// so the limit is respected rather than discovered by a 429.
+    async fn wait_for_budget(&self, bucket: &'static str) {
+        let state = self.buckets.lock().ok().and_then(|b| b.get(bucket).copied());
+        if let Some(state) = state {
+            if state.remaining == 0 && state.reset > Utc::now() {
+                sleep_until(state.reset).await;
+            }
+        }
+    }
+}
+
+/// The scope named in a `WWW-Authenticate: Bearer error="insufficient_scope",
+/// scope="…"` challenge, when Okta refuses a bearer token for lack of it.
+fn missing_scope(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(reqwest::header::WWW_AUTHENTICATE)?.to_str().ok()?;
+    if !value.contains("insufficient_scope") {
+        return None;
+    }
+    let start = value.find("scope=\"")? + "scope=\"".len();
+    let end = value[start..].find('"')? + start;
+    Some(value[start..end].to_string())
+}
+
+async fn sleep_until(at: DateTime<Utc>) {
+    let wait = (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50);
+    tokio::time::sleep(wait.min(Duration::from_secs(120))).await;
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let base = 200u64.saturating_mul(1 << attempt.min(6));
+    let jitter = rand::random_range(0..=base / 2);
+    Duration::from_millis(base + jitter)
+}
+
+/// reqwest's errors name the URL; ours name the path already, so keep only
+/// the cause (the URL may carry a login in its query).
+fn without_url(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "request error"
+    };
+    let mut source = std::error::Error::source(error);
+    let mut detail = String::new();
+    while let Some(cause) = source {
+        detail = cause.to_string();
+        source = cause.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing",
+        Value::Object(_) => "an object",
+        Value::Array(_) => "an array",
+        Value::String(_) => "text",
+        _ => "a scalar",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_follow_okta_published_table() {
+        assert_eq!(bucket_for(&Method::GET, "/api/v1/apps/0oa1/users"), "apps");
+        assert_eq!(bucket_for(&Method::GET, "/api/v1/apps/0oa1"), "apps/{id}");
+        assert_eq!(bucket_for(&Method::PUT, "/api/v1/groups/00g1/users/00u1"), "groups/{id}");
+        assert_eq!(bucket_for(&Method::GET, "/api/v1/users/00u1"), "users/{id}:get");
+        assert_eq!(bucket_for(&Method::POST, "/api/v1/users/00u1"), "users/{id}");
+        assert_eq!(bucket_for(&Method::GET, "/api/v1/users"), "users");
+    }
+
+    #[test]
+    fn the_next_link_is_found_among_several_link_headers() {
+        let mut headers = HeaderMap::new();
+        headers.append("link", "<http://x/api/v1/users?limit=2>; rel=\"self\"".parse().expect("h"));
+        headers.append("link", "<http://x/api/v1/users?after=00u2&limit=2>; rel=\"next\"".parse().expect("h"));
+        assert_eq!(next_link(&headers).as_deref(), Some("http://x/api/v1/users?after=00u2&limit=2"));
+    }
+
+    #[test]
+    fn a_next_link_to_another_host_is_rewritten_to_the_org() {
+        let client = OktaClient::new("http://127.0.0.1:9/", SecretString::from("t"), Duration::from_secs(1), 1)
+            .expect("client");
+        let url = client.same_origin("https://evil.example/api/v1/users?after=x").expect("url");
+        assert_eq!(url.as_str(), "http://127.0.0.1:9/api/v1/users?after=x");
+    }
+
+    #[test]
+    fn okta_errors_keep_the_code_summary_and_causes() {
+        let body = serde_json::json!({"errorCode": "E0000001", "errorSummary": "Api validation failed: login",
+            "errorCauses": [{"errorSummary": "login: An object with this field already exists"}]});
+        let (code, summary) = okta_error(&body);
+        assert_eq!(code.as_deref(), Some("E0000001"));
+        assert_eq!(summary, "Api validation failed: login (login: An object with this field already exists)");
+    }
+}

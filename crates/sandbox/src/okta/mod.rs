@@ -1,0 +1,209 @@
+//! Okta Management API emulator: the router, and the middleware that applies Okta's auth, rate limits, faults and headers.
+
+mod admin;
+mod apps;
+mod context;
+mod errors;
+mod filter;
+mod groups;
+mod ids;
+mod lifecycle;
+mod logs;
+mod pagination;
+mod rate_limit;
+mod state;
+mod users;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+
+pub use errors::OktaError;
+pub use rate_limit::BUCKETS;
+pub use state::{ACTOR_ID, Faults, Okta};
+
+use crate::clock::{Clock, SystemClock};
+use crate::org::OktaSeed;
+use context::Stamp;
+use state::lock;
+
+/// How to run one emulated Okta org.
+#[derive(Debug, Clone)]
+pub struct OktaConfig {
+    /// The API token (`SSWS`); a random 42-character `00…` token when `None`.
+    pub token: Option<String>,
+    pub clock: Arc<dyn Clock>,
+    /// Rate-limit window; Okta's is 60 s, tests shorten it.
+    pub rate_limit_window_seconds: u64,
+}
+
+impl Default for OktaConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            clock: Arc::new(SystemClock),
+            rate_limit_window_seconds: 60,
+        }
+    }
+}
+
+/// Builds the emulator for `seed`; returns the router and the org handle (its `token` is what clients must send).
+pub fn okta_router(seed: &OktaSeed, config: OktaConfig) -> (Router, Arc<Okta>) {
+    let token = config.token.unwrap_or_else(ids::token);
+    let okta = Arc::new(Okta::new(
+        seed.clone(),
+        token,
+        config.clock,
+        config.rate_limit_window_seconds,
+    ));
+    (router(okta.clone()), okta)
+}
+
+fn router(okta: Arc<Okta>) -> Router {
+    let api = Router::new()
+        .route("/api/v1/users", get(users::list).post(users::create))
+        .route(
+            "/api/v1/users/{id}",
+            get(users::get)
+                .post(users::partial_update)
+                .put(users::replace)
+                .delete(users::delete),
+        )
+        .route("/api/v1/users/{id}/groups", get(users::groups))
+        .route("/api/v1/users/{id}/appLinks", get(users::app_links))
+        .route(
+            "/api/v1/users/{id}/lifecycle/{op}",
+            post(lifecycle::lifecycle),
+        )
+        .route(
+            "/api/v1/users/{id}/sessions",
+            axum::routing::delete(lifecycle::clear_sessions),
+        )
+        .route("/api/v1/groups", get(groups::list).post(groups::create))
+        .route(
+            "/api/v1/groups/{id}",
+            get(groups::get).put(groups::replace).delete(groups::delete),
+        )
+        .route("/api/v1/groups/{id}/users", get(groups::members))
+        .route(
+            "/api/v1/groups/{id}/users/{uid}",
+            put(groups::add_member).delete(groups::remove_member),
+        )
+        .route("/api/v1/groups/{id}/apps", get(groups::apps))
+        .route("/api/v1/apps", get(apps::list))
+        .route("/api/v1/apps/{id}", get(apps::get))
+        .route(
+            "/api/v1/apps/{id}/users",
+            get(apps::list_users).post(apps::assign_user),
+        )
+        .route(
+            "/api/v1/apps/{id}/users/{uid}",
+            get(apps::get_user).delete(apps::unassign_user),
+        )
+        .route("/api/v1/apps/{id}/groups", get(apps::list_groups))
+        .route(
+            "/api/v1/apps/{id}/groups/{gid}",
+            get(apps::get_group)
+                .put(apps::assign_group)
+                .delete(apps::unassign_group),
+        )
+        .route("/api/v1/logs", get(logs::list))
+        .route("/__sandbox/writes", get(admin::writes))
+        .route("/__sandbox/counters", get(admin::counters))
+        .route(
+            "/__sandbox/faults",
+            get(admin::get_faults).post(admin::set_faults),
+        )
+        .route(
+            "/__sandbox/rate-limits",
+            get(admin::get_rate_limits).post(admin::set_rate_limits),
+        )
+        .route("/__sandbox/reset", post(admin::reset))
+        .fallback(|| async { OktaError::path_not_found() })
+        .method_not_allowed_fallback(|| async { OktaError::method_not_allowed() });
+    api.layer(middleware::from_fn_with_state(okta.clone(), okta_layer))
+        .with_state(okta)
+}
+
+/// Accepts `SSWS <token>` and the Python SDK's `SSWS<token>` (no space), nothing else.
+fn authorized(token: &str, headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(rest) = value.strip_prefix("SSWS") else {
+        return false;
+    };
+    let presented = rest.strip_prefix(' ').unwrap_or(rest);
+    !token.is_empty() && presented == token
+}
+
+fn set(resp: &mut Response, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(name, v);
+    }
+}
+
+async fn okta_layer(State(o): State<Arc<Okta>>, mut req: Request, next: Next) -> Response {
+    let now = o.clock.now();
+    let request_id = ids::request_id();
+    req.extensions_mut().insert(Stamp {
+        request_id: request_id.clone(),
+        now,
+    });
+    let path = req.uri().path().to_owned();
+    let mut resp = if path.starts_with("/__sandbox") {
+        let remote_ok = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_none_or(|ConnectInfo(addr)| addr.ip().is_loopback());
+        if remote_ok {
+            next.run(req).await
+        } else {
+            StatusCode::FORBIDDEN.into_response()
+        }
+    } else {
+        let bucket = rate_limit::bucket_for(req.method(), &path);
+        let decision = lock(&o.limiter).charge(bucket, now);
+        let mut resp = if !decision.allowed {
+            *lock(&o.inner)
+                .counters
+                .throttled
+                .entry(bucket.to_owned())
+                .or_default() += 1;
+            OktaError::rate_limited().into_response()
+        } else {
+            let faults = lock(&o.faults).clone();
+            if faults.latency_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+            }
+            if faults.error_rate > 0.0 && rand::random::<f64>() < faults.error_rate {
+                OktaError::injected(faults.error_status).into_response()
+            } else if !authorized(&o.token, req.headers()) {
+                OktaError::invalid_token().into_response()
+            } else {
+                next.run(req).await
+            }
+        };
+        set(&mut resp, "x-rate-limit-limit", &decision.limit.to_string());
+        set(
+            &mut resp,
+            "x-rate-limit-remaining",
+            &decision.remaining.to_string(),
+        );
+        set(&mut resp, "x-rate-limit-reset", &decision.reset.to_string());
+        resp
+    };
+    set(&mut resp, "date", &ids::http_date(now));
+    set(&mut resp, "x-okta-request-id", &request_id);
+    resp
+}

@@ -1,0 +1,41 @@
+//! The registry of emulated systems: the one place a new emulator (Google, GitHub, GitLab, Slack, …) is added.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::clock::{Clock, SystemClock};
+use crate::okta::{self, OktaConfig};
+use crate::org::Org;
+use crate::server::SandboxOptions;
+
+/// One emulator ready to serve: the router plus what clients need to reach it.
+pub(crate) struct BuiltSystem {
+    /// Key in `SandboxInfo.systems`.
+    pub key: &'static str,
+    pub kind: &'static str,
+    pub port: u16,
+    pub router: Router,
+    pub credentials: BTreeMap<String, String>,
+}
+
+/// Builds every emulator the organisation has a section for.
+pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
+    let clock: Arc<dyn Clock> = opts.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
+    let (router, handle) = okta::okta_router(
+        &org.okta,
+        OktaConfig {
+            token: opts.okta_token.clone(),
+            clock,
+            rate_limit_window_seconds: opts.rate_limit_window_seconds,
+        },
+    );
+    vec![BuiltSystem {
+        key: "okta",
+        kind: "okta",
+        port: opts.okta_port,
+        router,
+        credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
+    }]
+}
