@@ -173,3 +173,98 @@ def test_sdk_retries_through_429(sdk, run, admin):
     throttled = admin.get("/counters")["throttled"].get("users", 0)
     assert throttled >= 1, "the emulator must actually have answered 429"
     assert elapsed < 15
+
+
+def test_lifecycle_and_sessions_through_sdk(sdk, run, admin):
+    async def go():
+        client = sdk()
+        user, _, err = await client.get_user(DEMO)
+        assert err is None, err
+        result = await client.suspend_user(user.id)
+        assert result[-1] is None, result
+        fetched, _, _ = await client.get_user(user.id)
+        assert value(fetched.status) == "SUSPENDED"
+        result = await client.suspend_user(user.id)
+        err = result[-1]
+        assert err is not None and err.status == 400 and err.error_code == "E0000001"
+        result = await client.unsuspend_user(user.id)
+        assert result[-1] is None, result
+        result = await client.reset_factors(user.id)
+        assert result[-1] is None, result
+        result = await client.revoke_user_sessions(user.id, oauth_tokens=True)
+        assert result[-1] is None, result
+        return user.id
+
+    uid = run(go())
+    counters = admin.get("/counters")
+    assert counters["sessions_cleared"][uid] == 1
+    assert counters["oauth_tokens_revoked"][uid] == 1
+    assert counters["factors_reset"][uid] == 1
+
+
+def test_app_assignments_and_links_through_sdk(sdk, run, admin):
+    from okta.models.app_user_assign_request import AppUserAssignRequest
+    from okta.models.application_group_assignment import ApplicationGroupAssignment
+
+    async def go():
+        client = sdk()
+        user, _, err = await client.get_user(DEMO)
+        assert err is None, err
+        apps, _, err = await client.list_applications(q="Jira")
+        assert err is None, err
+        jira = apps[0].id
+        app_user, _, err = await client.assign_user_to_application(
+            jira, AppUserAssignRequest.from_dict({"id": user.id, "scope": "USER"})
+        )
+        assert err is None, err
+        assert app_user.id == user.id and value(app_user.scope) == "USER"
+        _, _, err = await client.assign_user_to_application(
+            jira, AppUserAssignRequest.from_dict({"id": user.id, "scope": "USER"})
+        )
+        assert err.status == 409 and err.error_code == "E0000062"
+        app_users, _, err = await client.list_application_users(jira)
+        assert err is None, err
+        assert user.id in [u.id for u in app_users]
+
+        groups, _, err = await client.list_groups(q="Sales")
+        assert err is None, err
+        assignment, _, err = await client.assign_group_to_application(
+            jira, groups[0].id, ApplicationGroupAssignment.from_dict({"priority": 3})
+        )
+        assert err is None, err
+        assert assignment.id == groups[0].id
+        assigned, _, err = await client.list_assigned_applications_for_group(groups[0].id)
+        assert err is None, err
+        assert jira in [a.id for a in assigned]
+
+        links, _, err = await client.list_app_links(user.id)
+        assert err is None, err
+        assert {"Jira", "Slack", "Google Workspace"} <= {link.label for link in links}
+
+        member_groups, _, err = await client.list_user_groups(user.id)
+        assert err is None, err
+        assert "Everyone" in [g.profile.name for g in member_groups]
+        return jira, groups[0].id
+
+    jira, gid = run(go())
+    writes = admin.get("/writes")["writes"]
+    assert writes[f"app/{jira}/group/{gid}"] == 1
+
+
+def test_system_log_through_sdk(sdk, run):
+    async def go():
+        client = sdk()
+        group, _, err = await client.add_group(AddGroupRequest.from_dict({"profile": {"name": "Audited"}}))
+        assert err is None, err
+        events, resp, err = await client.list_log_events(filter=f'target.id eq "{group.id}"')
+        assert err is None, err
+        assert [e.event_type for e in events] == ["group.lifecycle.create"]
+        event = events[0]
+        assert value(event.outcome.result) == "SUCCESS"
+        assert value(event.severity) == "INFO"
+        assert event.actor.type == "User"
+        assert event.target[0].display_name == "Audited"
+        # Polling (no `until`) always links onward.
+        assert link_urls(resp.headers, "next")
+
+    run(go())

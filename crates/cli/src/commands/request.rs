@@ -4,6 +4,8 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
+use grantflow_connectors::Observed;
+
 use crate::app::App;
 use crate::commands::apply;
 use crate::render;
@@ -17,13 +19,14 @@ pub async fn run(app: &App, text: &str, yes: bool, json: bool) -> anyhow::Result
         }
     };
     let actual = app.actual_state().await?;
-    let plan = match grantflow_planner::plan_request(&request, &actual, app.store.now()) {
+    let mut plan = match grantflow_planner::plan_request(&request, &actual, app.store.now()) {
         Ok(plan) => plan,
         Err(error) => {
             eprintln!("error: {error}\nNothing was changed.");
             return Ok(ExitCode::from(1));
         }
     };
+    drop_changes_already_live(app, &mut plan).await;
     if json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
@@ -59,6 +62,30 @@ pub async fn run(app: &App, text: &str, yes: bool, json: bool) -> anyhow::Result
         print!("{}", render::report(&report));
     }
     Ok(apply::exit_code(&report))
+}
+
+/// The last sync may predate changes made since (by an earlier `do`, or by
+/// hand): read the one object each operation touches, and drop operations
+/// whose effect is already there, so the review shows only real changes.
+async fn drop_changes_already_live(app: &App, plan: &mut grantflow_model::Plan) {
+    let mut kept = Vec::new();
+    for op in plan.operations.drain(..) {
+        let live = match app.connectors.get(&op.connection) {
+            Some(connector) => connector.observe(&op).await,
+            None => Ok(Observed::NotDone),
+        };
+        if let Ok(Observed::Done) = live {
+            plan.review.notes.push(format!(
+                "{} is already in effect in {} (checked live): nothing to do",
+                op.describe().trim_start_matches(['+', '-', ' ']),
+                op.connection
+            ));
+            plan.review.items.retain(|item| item.operation != op.id);
+        } else {
+            kept.push(op);
+        }
+    }
+    plan.operations = kept;
 }
 
 /// Asks on the terminal; without one, refuses rather than guessing.

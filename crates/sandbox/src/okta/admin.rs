@@ -62,6 +62,8 @@ struct RateLimitBody {
     buckets: BTreeMap<String, u32>,
     #[serde(default)]
     all: Option<u32>,
+    #[serde(default)]
+    concurrency: Option<u32>,
 }
 
 pub async fn get_rate_limits(State(o): State<Arc<Okta>>) -> Response {
@@ -74,7 +76,7 @@ pub async fn set_rate_limits(State(o): State<Arc<Okta>>, body: Bytes) -> Respons
         Err(e) => return bad_request(e),
     };
     let mut limiter = lock(&o.limiter);
-    match limiter.configure(b.window_seconds, b.all, &b.buckets) {
+    match limiter.configure(b.window_seconds, b.all, &b.buckets, b.concurrency) {
         Ok(()) => ok(&json!(limiter.config())),
         Err(e) => bad_request(e),
     }

@@ -153,6 +153,15 @@ fn set(resp: &mut Response, name: &'static str, value: &str) {
     }
 }
 
+/// Releases the in-flight slot however the request ends (including a dropped connection).
+struct InFlight<'a>(&'a Okta);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.limiter).leave();
+    }
+}
+
 async fn okta_layer(State(o): State<Arc<Okta>>, mut req: Request, next: Next) -> Response {
     let now = o.clock.now();
     let request_id = ids::request_id();
@@ -173,15 +182,34 @@ async fn okta_layer(State(o): State<Arc<Okta>>, mut req: Request, next: Next) ->
         }
     } else {
         let bucket = rate_limit::bucket_for(req.method(), &path);
-        let decision = lock(&o.limiter).charge(bucket, now);
-        let mut resp = if !decision.allowed {
+        let (decision, entered) = {
+            let mut limiter = lock(&o.limiter);
+            let d = limiter.charge(bucket, now);
+            (d, d.allowed && limiter.enter())
+        };
+        let mut decision = decision;
+        let mut resp = if !decision.allowed || !entered {
+            if decision.allowed {
+                // Concurrency violation: Okta reports it with a zero limit and an estimated reset.
+                decision.limit = 0;
+                decision.remaining = 0;
+                decision.reset = now.timestamp() + 1;
+            }
             *lock(&o.inner)
                 .counters
                 .throttled
-                .entry(bucket.to_owned())
+                .entry(
+                    if decision.limit == 0 {
+                        "concurrency"
+                    } else {
+                        bucket
+                    }
+                    .to_owned(),
+                )
                 .or_default() += 1;
             OktaError::rate_limited().into_response()
         } else {
+            let _slot = InFlight(&o);
             let faults = lock(&o.faults).clone();
             if faults.latency_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;

@@ -12,6 +12,9 @@
 //! | `logs`       | `/api/v1/logs`                                              | 50           |
 //! | `other`      | everything else under `/api/v1` (lifecycle, sessions, …)    | 600          |
 //!
+//! Concurrency is limited separately (Okta: 75 in-flight requests for Workforce orgs); a request over it gets
+//! a 429 with `X-Rate-Limit-Limit: 0` and `X-Rate-Limit-Remaining: 0`, as Okta signals concurrency violations.
+//!
 //! Windows start at a bucket's first request (Okta's are not aligned to wall-clock minutes) and last
 //! `window_seconds` (60 by default; tests shorten it so the SDK's reset-based sleep stays short).
 
@@ -81,13 +84,18 @@ pub struct Decision {
 pub struct RateLimitConfig {
     pub window_seconds: u64,
     pub buckets: BTreeMap<String, u32>,
+    pub concurrency: u32,
 }
+
+pub const DEFAULT_CONCURRENCY: u32 = 75;
 
 #[derive(Debug)]
 pub struct RateLimiter {
     window_seconds: u64,
     limits: BTreeMap<String, u32>,
     windows: BTreeMap<String, Window>,
+    concurrency: u32,
+    in_flight: u32,
 }
 
 impl RateLimiter {
@@ -96,13 +104,29 @@ impl RateLimiter {
             window_seconds: window_seconds.max(1),
             limits: BUCKETS.iter().map(|(n, l)| ((*n).to_owned(), *l)).collect(),
             windows: BTreeMap::new(),
+            concurrency: DEFAULT_CONCURRENCY,
+            in_flight: 0,
         }
+    }
+
+    /// Takes an in-flight slot; `false` means the org's concurrency limit is reached.
+    pub fn enter(&mut self) -> bool {
+        if self.in_flight >= self.concurrency {
+            return false;
+        }
+        self.in_flight += 1;
+        true
+    }
+
+    pub fn leave(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
     }
 
     pub fn config(&self) -> RateLimitConfig {
         RateLimitConfig {
             window_seconds: self.window_seconds,
             buckets: self.limits.clone(),
+            concurrency: self.concurrency,
         }
     }
 
@@ -112,12 +136,16 @@ impl RateLimiter {
         window_seconds: Option<u64>,
         all: Option<u32>,
         buckets: &BTreeMap<String, u32>,
+        concurrency: Option<u32>,
     ) -> Result<(), String> {
         if let Some(unknown) = buckets.keys().find(|b| !self.limits.contains_key(*b)) {
             return Err(format!("unknown bucket {unknown:?}"));
         }
         if let Some(w) = window_seconds {
             self.window_seconds = w.max(1);
+        }
+        if let Some(c) = concurrency {
+            self.concurrency = c;
         }
         if let Some(all) = all {
             self.limits.values_mut().for_each(|l| *l = all);
@@ -191,7 +219,7 @@ mod tests {
     #[test]
     fn window_exhausts_and_resets() {
         let mut r = RateLimiter::new(2);
-        r.configure(None, None, &[("logs".to_owned(), 2)].into())
+        r.configure(None, None, &[("logs".to_owned(), 2)].into(), None)
             .unwrap();
         let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         assert!(r.charge("logs", t0).allowed);

@@ -1,0 +1,9 @@
+//! grantflow's end-to-end tests: the real binary against the in-process
+//! sandbox, in temporary folders. One test binary for all of them, so the
+//! crate graph links once.
+
+mod testkit;
+
+mod apply_crash;
+mod commands;
+mod demo;

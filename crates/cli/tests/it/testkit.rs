@@ -1,0 +1,138 @@
+//! A sandbox on free ports, a temporary workspace wired to it with
+//! `grantflow init --sandbox`, and helpers to run the binary and to read
+//! the emulator's admin endpoint.
+
+use grantflow_sandbox::{RunningSandbox, SandboxOptions, SystemInfo};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_grantflow");
+
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub sandbox: RunningSandbox,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Both streams, for assertion messages.
+    pub fn all(&self) -> String {
+        format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+impl Workspace {
+    /// The demo organisation, or an organisation file's text.
+    pub async fn start(org_yaml: Option<&str>) -> Workspace {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let org = match org_yaml {
+            Some(text) => {
+                let path = dir.path().join("org.yaml");
+                std::fs::write(&path, text).expect("write org");
+                grantflow_sandbox::load_org(&path).expect("valid org")
+            }
+            None => grantflow_sandbox::demo_org(),
+        };
+        let sandbox = grantflow_sandbox::start(&org, SandboxOptions::default())
+            .await
+            .expect("sandbox starts");
+        let info = dir.path().join("sandbox.json");
+        std::fs::write(&info, serde_json::to_string(&sandbox.info).expect("json")).expect("write info");
+        let workspace = Workspace { dir, sandbox };
+        let init = workspace.run(&["init", "--sandbox", info.to_str().expect("utf8")]);
+        assert_eq!(init.code, 0, "{}", init.all());
+        std::fs::create_dir_all(workspace.path("policies")).expect("policies dir");
+        workspace
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn okta(&self) -> &SystemInfo {
+        self.sandbox.info.systems.get("okta").expect("okta in sandbox")
+    }
+
+    pub fn token(&self) -> String {
+        self.okta().credentials.get("token").cloned().expect("token")
+    }
+
+    pub fn write_policy(&self, name: &str, text: &str) {
+        std::fs::write(self.path("policies").join(name), text).expect("write policy");
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .arg("--quiet")
+            .current_dir(self.dir.path())
+            .env_remove("GRANTFLOW_CONFIG")
+            .env_remove("GRANTFLOW_DATABASE")
+            .stdin(std::process::Stdio::null());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("grantflow runs"))
+    }
+
+    /// `grantflow plan --json` → the plan id.
+    pub fn plan(&self) -> (String, Value) {
+        let run = self.run(&["plan", "--json"]);
+        assert_eq!(run.code, 0, "{}", run.all());
+        let plan: Value = serde_json::from_str(&run.stdout).expect("plan JSON");
+        let id = plan["id"].as_str().expect("plan id").to_string();
+        (id, plan)
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.path(".grantflow/grantflow.db")
+    }
+
+    pub async fn admin_post(&self, what: &str, body: Value) {
+        let url = format!("{}/{what}", self.okta().admin_url);
+        let response = reqwest::Client::new().post(&url).json(&body).send().await.expect("admin reachable");
+        assert!(response.status().is_success(), "{url}: {}", response.status());
+    }
+
+    /// Writes the emulator saw, per object.
+    pub async fn writes(&self) -> serde_json::Map<String, Value> {
+        let url = format!("{}/writes", self.okta().admin_url);
+        let body: Value = reqwest::get(&url).await.expect("admin").json().await.expect("json");
+        body["writes"].as_object().cloned().unwrap_or_default()
+    }
+
+    /// A GET on the Okta API with the sandbox's token.
+    pub async fn okta_get(&self, path: &str) -> Value {
+        let url = format!("{}{path}", self.okta().base_url);
+        reqwest::Client::new()
+            .get(&url)
+            .header("Authorization", format!("SSWS {}", self.token()))
+            .send()
+            .await
+            .expect("okta reachable")
+            .json()
+            .await
+            .expect("json")
+    }
+}
+
+/// Everything a file holds, or "" when it does not exist.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}

@@ -1,0 +1,7 @@
+//! The Okta emulator's rules over HTTP against an in-process sandbox, one module per concept.
+
+mod assignments;
+mod common;
+mod org;
+mod platform;
+mod users;
