@@ -85,6 +85,7 @@ class Checker:
 
     def done(self):
         assert not self.failures, "\n".join(self.failures)
+        assert self.checked > 0
 
 
 @pytest.fixture

@@ -243,7 +243,8 @@ def test_app_assignments_and_links_through_sdk(sdk, run, admin):
 
         member_groups, _, err = await client.list_user_groups(user.id)
         assert err is None, err
-        assert "Everyone" in [g.profile.name for g in member_groups]
+        # GroupProfile is an anyOf wrapper in the generated SDK; the concrete profile is actual_instance.
+        assert "Everyone" in [g.profile.actual_instance.name for g in member_groups]
         return jira, groups[0].id
 
     jira, gid = run(go())

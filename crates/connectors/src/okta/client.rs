@@ -37,18 +37,26 @@ pub struct OktaResponse {
 /// Okta's rate-limit bucket for a request, after Okta's published table
 /// (notes/okta.md §3): the budget a response reports belongs to this bucket,
 /// so waiting for one bucket's reset must not hold back calls to another.
+/// The sandbox's emulator keeps its own copy of this table on purpose: an
+/// emulator that imported the client's idea of the vendor could not catch
+/// the client's mistakes.
 pub fn bucket_for(method: &Method, path: &str) -> &'static str {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["api", "v1", "apps"] => "apps",
-        ["api", "v1", "apps", _] => "apps/{id}",
-        ["api", "v1", "apps", ..] => "apps",
-        ["api", "v1", "groups"] => "groups",
-        ["api", "v1", "groups", ..] => "groups/{id}",
-        ["api", "v1", "users"] => "users",
-        ["api", "v1", "users", _] if method == Method::GET => "users/{id}:get",
-        ["api", "v1", "users", ..] => "users/{id}",
-        ["api", "v1", "logs", ..] => "logs",
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let Some(rest) = segments.strip_prefix(&["api", "v1"]) else {
+        return "other";
+    };
+    let read_or_create = method == Method::GET || method == Method::POST;
+    match rest {
+        ["logs", ..] => "logs",
+        ["apps", _] => "app",
+        ["apps", ..] => "apps",
+        ["groups", id] if *id != "rules" => "group",
+        ["groups", ..] => "groups",
+        ["users"] if read_or_create => "users",
+        ["users", _] if method == Method::GET => "user-get",
+        ["users", _] if matches!(*method, Method::POST | Method::PUT | Method::DELETE) => {
+            "user-write"
+        }
         _ => "other",
     }
 }
@@ -199,7 +207,7 @@ impl OktaClient {
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
         loop {
-            self.wait_for_budget(bucket).await;
+            self.wait_for_budget(bucket)?.await;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -307,15 +315,29 @@ impl OktaClient {
         }
     }
 
-    /// Waits for the reset when the last response said the bucket is empty,
-    /// so the limit is respected rather than discovered by a 429.
-    async fn wait_for_budget(&self, bucket: &'static str) {
+    /// When the last response said the bucket is empty, waits for its reset,
+    /// so the limit is respected rather than discovered by a 429; with no
+    /// waiting allowed, reports the limit to the engine instead of calling.
+    fn wait_for_budget(
+        &self,
+        bucket: &'static str,
+    ) -> Result<impl std::future::Future<Output = ()>, Failure> {
         let state = self.buckets.lock().ok().and_then(|b| b.get(bucket).copied());
-        if let Some(state) = state {
-            if state.remaining == 0 && state.reset > Utc::now() {
-                sleep_until(state.reset).await;
-            }
+        let reset = state
+            .filter(|state| state.remaining == 0 && state.reset > Utc::now())
+            .map(|state| state.reset);
+        if let (Some(reset), 0) = (reset, self.max_rate_limit_waits) {
+            return Err(Failure::RateLimited {
+                bucket: bucket.to_string(),
+                reset,
+                message: "E0000047: the bucket's budget is spent until its reset".to_string(),
+            });
         }
+        Ok(async move {
+            if let Some(reset) = reset {
+                sleep_until(reset).await;
+            }
+        })
     }
 }
 
@@ -382,10 +404,12 @@ mod tests {
     #[test]
     fn buckets_follow_okta_published_table() {
         assert_eq!(bucket_for(&Method::GET, "/api/v1/apps/0oa1/users"), "apps");
-        assert_eq!(bucket_for(&Method::GET, "/api/v1/apps/0oa1"), "apps/{id}");
-        assert_eq!(bucket_for(&Method::PUT, "/api/v1/groups/00g1/users/00u1"), "groups/{id}");
-        assert_eq!(bucket_for(&Method::GET, "/api/v1/users/00u1"), "users/{id}:get");
-        assert_eq!(bucket_for(&Method::POST, "/api/v1/users/00u1"), "users/{id}");
+        assert_eq!(bucket_for(&Method::GET, "/api/v1/apps/0oa1"), "app");
+        assert_eq!(bucket_for(&Method::PUT, "/api/v1/groups/00g1/users/00u1"), "groups");
+        assert_eq!(bucket_for(&Method::GET, "/api/v1/groups/00g1"), "group");
+        assert_eq!(bucket_for(&Method::GET, "/api/v1/users/00u1"), "user-get");
+        assert_eq!(bucket_for(&Method::POST, "/api/v1/users/00u1"), "user-write");
+        assert_eq!(bucket_for(&Method::POST, "/api/v1/users/00u1/lifecycle/suspend"), "other");
         assert_eq!(bucket_for(&Method::GET, "/api/v1/users"), "users");
     }
 

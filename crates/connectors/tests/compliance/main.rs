@@ -1,0 +1,5 @@
+//! Every connector against its sandbox emulator: a sync round-trip, each
+//! operation twice (idempotency), and the 429, 5xx, permanent and
+//! unauthorized paths. One module per system.
+
+mod okta;
