@@ -50,8 +50,11 @@ impl App {
             config.database = database;
         }
         let mut connectors = BTreeMap::new();
+        let context = grantflow_connectors::BuildContext {
+            base_dir: config.base_dir.clone(),
+        };
         for (name, connection) in &config.connections {
-            let connector = grantflow_connectors::build(name, connection)
+            let connector = grantflow_connectors::build(name, connection, &context)
                 .map_err(|failure| anyhow::anyhow!("connection {name}: {failure}"))?;
             connectors.insert(name.clone(), connector);
         }

@@ -1,7 +1,7 @@
 //! grantflow.yaml: connections, the store, the directory and the policies.
 //! Every problem is reported with its file, line and column.
 
-use grantflow_connectors::{ConnectionConfig, SecretSource};
+use grantflow_connectors::ConnectionConfig;
 use grantflow_model::ConnectionName;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -30,6 +30,9 @@ pub struct Config {
     pub directory: ConnectionName,
     pub policies: PathBuf,
     pub connections: BTreeMap<ConnectionName, ConnectionConfig>,
+    /// The folder of the configuration file; relative paths in it
+    /// (secret files, the database, policies) are relative to this.
+    pub base_dir: PathBuf,
 }
 
 impl Config {
@@ -53,47 +56,38 @@ impl Config {
             )
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
         let mut connections = BTreeMap::new();
-        for (name, mut connection) in file.connections {
-            resolve_relative(&mut connection, &base);
+        for (name, connection) in file.connections {
             connections.insert(ConnectionName::new(name), connection);
         }
-        let directory = match file.directory {
-            Some(name) => ConnectionName::new(name),
-            None => connections
-                .keys()
-                .next()
-                .cloned()
-                .ok_or_else(|| anyhow::anyhow!("{}: no connections configured", path.display()))?,
-        };
+        let directory =
+            match file.directory {
+                Some(name) => ConnectionName::new(name),
+                None => connections.keys().next().cloned().ok_or_else(|| {
+                    anyhow::anyhow!("{}: no connections configured", path.display())
+                })?,
+            };
         if !connections.contains_key(&directory) {
             anyhow::bail!(
                 "{}: directory \"{directory}\" is not one of the configured connections",
                 path.display()
             );
         }
-        let database = file.database.unwrap_or_else(|| DEFAULT_DATABASE.to_string());
+        let database = file
+            .database
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
         Ok(Config {
             database: relative_sqlite(&database, &base),
             directory,
             policies: base.join(file.policies.unwrap_or_else(|| PathBuf::from("policies"))),
             connections,
+            base_dir: base,
         })
-    }
-}
-
-/// Secret files named relative to the config are relative to its folder.
-fn resolve_relative(connection: &mut ConnectionConfig, base: &Path) {
-    match connection {
-        ConnectionConfig::Okta(okta) => resolve_secret(&mut okta.token, base),
-    }
-}
-
-fn resolve_secret(secret: &mut SecretSource, base: &Path) {
-    if let Some(file) = &secret.file {
-        if file.is_relative() {
-            secret.file = Some(base.join(file));
-        }
     }
 }
 
@@ -111,10 +105,10 @@ pub fn relative_sqlite(url: &str, base: &Path) -> String {
 pub fn prepare_database(url: &str) -> anyhow::Result<()> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = path.split('?').next().unwrap_or(path);
-        if let Some(parent) = Path::new(path).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)?;
-            }
+        if let Some(parent) = Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
         }
     }
     Ok(())

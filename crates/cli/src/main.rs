@@ -169,11 +169,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo { dir, policies } => commands::demo::run(&options, dir, policies).await,
         Command::Sandbox {
-            command: SandboxCommand::Up {
-                org,
-                info,
-                okta_port,
-            },
+            command:
+                SandboxCommand::Up {
+                    org,
+                    info,
+                    okta_port,
+                },
         } => commands::sandbox::up(org, info, okta_port).await,
         Command::Init { sandbox, force } => commands::init::run(&options.config, sandbox, force),
         Command::Sync { system } => {

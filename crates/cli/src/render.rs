@@ -66,7 +66,8 @@ pub fn plan(plan: &Plan) -> String {
                     }
                 }
                 if !op.depends_on.is_empty() {
-                    let after: Vec<String> = op.depends_on.iter().map(ToString::to_string).collect();
+                    let after: Vec<String> =
+                        op.depends_on.iter().map(ToString::to_string).collect();
                     let _ = writeln!(out, "        after {}", after.join(", "));
                 }
             }
@@ -75,7 +76,11 @@ pub fn plan(plan: &Plan) -> String {
     for note in &plan.review.notes {
         let _ = writeln!(out, "note: {note}");
     }
-    let adds = plan.operations.iter().filter(|op| op.widens_access()).count();
+    let adds = plan
+        .operations
+        .iter()
+        .filter(|op| op.widens_access())
+        .count();
     let removes = plan.operations.len() - adds;
     let systems: std::collections::BTreeSet<_> =
         plan.operations.iter().map(|op| &op.connection).collect();

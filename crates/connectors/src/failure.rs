@@ -50,7 +50,9 @@ impl Failure {
     pub fn code(&self) -> String {
         match self {
             Failure::RetryLater { vendor_code, .. } | Failure::Unauthorized { vendor_code, .. } => {
-                vendor_code.clone().unwrap_or_else(|| self.kind().to_string())
+                vendor_code
+                    .clone()
+                    .unwrap_or_else(|| self.kind().to_string())
             }
             Failure::Permanent { vendor_code, .. } => vendor_code.clone(),
             _ => self.kind().to_string(),

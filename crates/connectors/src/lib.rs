@@ -115,15 +115,25 @@ impl ConnectionConfig {
     }
 }
 
+/// What building a connector may need besides its own settings.
+#[derive(Debug, Clone)]
+pub struct BuildContext {
+    /// The folder relative secret files are resolved against (the folder of
+    /// grantflow.yaml).
+    pub base_dir: std::path::PathBuf,
+}
+
 /// Builds the connector for one configured connection.
 pub fn build(
     name: &ConnectionName,
     config: &ConnectionConfig,
+    context: &BuildContext,
 ) -> Result<Box<dyn Connector>, Failure> {
     match config {
         ConnectionConfig::Okta(config) => Ok(Box::new(okta::OktaConnector::new(
             name.clone(),
             config,
+            context,
         )?)),
     }
 }

@@ -19,8 +19,10 @@ pub struct SecretSource {
 }
 
 impl SecretSource {
-    /// Reads the secret. Errors name the variable or file, never the value.
-    pub fn read(&self, what: &str) -> Result<SecretString, Failure> {
+    /// Reads the secret; a relative `file` is relative to `base` (the folder
+    /// of the configuration that named it). Errors name the variable or
+    /// file, never the value.
+    pub fn read(&self, what: &str, base: &std::path::Path) -> Result<SecretString, Failure> {
         match (&self.env, &self.file) {
             (Some(name), None) => match std::env::var(name) {
                 Ok(value) if !value.trim().is_empty() => {
@@ -30,7 +32,7 @@ impl SecretSource {
                     message: format!("{what}: environment variable {name} is not set or empty"),
                 }),
             },
-            (None, Some(path)) => match std::fs::read_to_string(path) {
+            (None, Some(path)) => match std::fs::read_to_string(base.join(path)) {
                 Ok(value) if !value.trim().is_empty() => {
                     Ok(SecretString::from(value.trim().to_string()))
                 }

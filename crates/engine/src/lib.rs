@@ -96,8 +96,10 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|job| (OperationId(job.op_id), job.state))
             .collect();
-        let mut by_id: BTreeMap<OperationId, Job> =
-            jobs.into_iter().map(|job| (OperationId(job.op_id), job)).collect();
+        let mut by_id: BTreeMap<OperationId, Job> = jobs
+            .into_iter()
+            .map(|job| (OperationId(job.op_id), job))
+            .collect();
         let already_final = states.values().filter(|s| s.is_final()).count();
         progress.start(plan.operations.len(), already_final);
 
@@ -108,10 +110,7 @@ impl<'a> Engine<'a> {
                     continue;
                 }
                 let blocked_by = op.depends_on.iter().find(|dep| {
-                    matches!(
-                        states.get(dep),
-                        Some(JobState::Failed | JobState::Skipped)
-                    )
+                    matches!(states.get(dep), Some(JobState::Failed | JobState::Skipped))
                 });
                 if let Some(dependency) = blocked_by {
                     let reason = format!("{dependency} did not succeed");
@@ -182,17 +181,32 @@ impl<'a> Engine<'a> {
         // An earlier attempt may have reached the vendor before the process
         // died: look before acting, so the effect is never applied twice.
         let interrupted = job.as_ref().is_some_and(|j| j.attempts > 0);
-        if interrupted || self.options.observe_first {
-            if let Ok(Observed::Done) = connector.observe(op).await {
-                return self
-                    .succeed(plan, op, "already_present", json!({"observed_before": if interrupted { "retrying an interrupted attempt" } else { "acting on a stale plan" }}))
-                    .await;
-            }
+        if (interrupted || self.options.observe_first)
+            && let Ok(Observed::Done) = connector.observe(op).await
+        {
+            let why = if interrupted {
+                "retrying an interrupted attempt"
+            } else {
+                "acting on a stale plan"
+            };
+            return self
+                .succeed(
+                    plan,
+                    op,
+                    "already_present",
+                    json!({ "observed_before": why }),
+                )
+                .await;
         }
         loop {
             let attempt = self
                 .store
-                .start_attempt(&plan.id, op, &self.actor, json!({"connection": op.connection}))
+                .start_attempt(
+                    &plan.id,
+                    op,
+                    &self.actor,
+                    json!({"connection": op.connection}),
+                )
                 .await?;
             let failure = match connector.apply(op).await {
                 Ok(Applied::Changed) => {
@@ -204,7 +218,9 @@ impl<'a> Engine<'a> {
                 Err(failure) => failure,
             };
             if !failure.is_transient() || attempt >= self.options.max_attempts {
-                return self.fail(plan, op, &failure.code(), failure.message()).await;
+                return self
+                    .fail(plan, op, &failure.code(), failure.message())
+                    .await;
             }
             tracing::info!(
                 message = "Operation failed transiently; will retry.",
@@ -230,7 +246,12 @@ impl<'a> Engine<'a> {
             // the vendor acted): look before trying again.
             if let Ok(Observed::Done) = connector.observe(op).await {
                 return self
-                    .succeed(plan, op, "already_present", json!({"observed_after": "failed attempt"}))
+                    .succeed(
+                        plan,
+                        op,
+                        "already_present",
+                        json!({"observed_after": "failed attempt"}),
+                    )
                     .await;
             }
         }

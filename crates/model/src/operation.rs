@@ -240,6 +240,9 @@ mod tests {
         let json = serde_json::to_string(&original).expect("serialize");
         let back: Operation = serde_json::from_str(&json).expect("deserialize");
         assert_eq!(original, back);
-        assert_eq!(back.describe(), "- okta group \"Eng\" member for a@example.com");
+        assert_eq!(
+            back.describe(),
+            "- okta group \"Eng\" member for a@example.com"
+        );
     }
 }

@@ -37,7 +37,6 @@ pub struct Review {
     pub notes: Vec<String>,
 }
 
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub id: String,

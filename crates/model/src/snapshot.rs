@@ -161,7 +161,9 @@ impl Snapshot {
     pub fn grants_by_account(&self) -> BTreeMap<&str, Vec<&Grant>> {
         let mut map: BTreeMap<&str, Vec<&Grant>> = BTreeMap::new();
         for grant in &self.grants {
-            map.entry(grant.account_id.as_str()).or_default().push(grant);
+            map.entry(grant.account_id.as_str())
+                .or_default()
+                .push(grant);
         }
         map
     }

@@ -28,9 +28,7 @@ pub struct ActualState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error(
-        "the directory connection \"{0}\" has not been synced yet: run `grantflow sync` first"
-    )]
+    #[error("the directory connection \"{0}\" has not been synced yet: run `grantflow sync` first")]
     DirectoryNotSynced(ConnectionName),
     #[error("{0}")]
     Policy(String),
@@ -65,8 +63,8 @@ pub fn plan_policies(
 
     for policy in &policies.policies {
         for grant in &policy.grants {
-            let (resource, _) = grantflow_policy::resolve(grant, &actual.snapshots)
-                .map_err(PlanError::Policy)?;
+            let (resource, _) =
+                grantflow_policy::resolve(grant, &actual.snapshots).map_err(PlanError::Policy)?;
             managed.insert((grant.connection.clone(), resource.id.clone()));
         }
     }
@@ -185,8 +183,14 @@ pub fn plan_request(
         Some(kind) => vec![(kind, connection, vec![reason])],
         None => vec![],
     };
-    build_plan(changes, actual, &format!("request \"{}\"", request.text), now, notes)
-        .map_err(|e| RequestError::Invalid(e.to_string()))
+    build_plan(
+        changes,
+        actual,
+        &format!("request \"{}\"", request.text),
+        now,
+        notes,
+    )
+    .map_err(|e| RequestError::Invalid(e.to_string()))
 }
 
 fn add_grant(
@@ -220,7 +224,7 @@ fn build_plan(
     now: DateTime<Utc>,
     notes: Vec<String>,
 ) -> Result<Plan, PlanError> {
-    changes.sort_by(|a, b| sort_key(&a.0, &a.1).cmp(&sort_key(&b.0, &b.1)));
+    changes.sort_by_key(|a| sort_key(&a.0, &a.1));
     let mut operations: Vec<Operation> = changes
         .into_iter()
         .enumerate()

@@ -49,10 +49,16 @@ pub enum RequestError {
 }
 
 static ADD: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:assign|assigning|add|adding|grant|granting)\s+(\S+)\s+(?:to|into)\s+(.+)$").ok()
+    Regex::new(
+        r"(?i)\b(?:assign|assigning|add|adding|grant|granting)\s+(\S+)\s+(?:to|into)\s+(.+)$",
+    )
+    .ok()
 });
 static REMOVE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:remove|removing|revoke|revoking|unassign|unassigning)\s+(\S+)\s+from\s+(.+)$").ok()
+    Regex::new(
+        r"(?i)\b(?:remove|removing|revoke|revoking|unassign|unassigning)\s+(\S+)\s+from\s+(.+)$",
+    )
+    .ok()
 });
 
 /// Parses "assign|add USER to [the] GROUP [Okta group]" and
@@ -103,7 +109,14 @@ fn clean_target(raw: &str) -> (String, Option<String>) {
     }
     for prefix in ["okta group ", "group ", "okta app ", "app "] {
         if target.to_lowercase().starts_with(prefix) {
-            kind = Some(if prefix.contains("app") { "app" } else { "group" }.to_string());
+            kind = Some(
+                if prefix.contains("app") {
+                    "app"
+                } else {
+                    "group"
+                }
+                .to_string(),
+            );
             target = target[prefix.len()..].to_string();
             break;
         }
@@ -117,7 +130,10 @@ fn clean_target(raw: &str) -> (String, Option<String>) {
 
 type Resolved = (Option<OpKind>, ConnectionName, Vec<String>);
 
-pub(crate) fn resolve(request: &ChangeRequest, actual: &ActualState) -> Result<Resolved, RequestError> {
+pub(crate) fn resolve(
+    request: &ChangeRequest,
+    actual: &ActualState,
+) -> Result<Resolved, RequestError> {
     let connection = actual.directory.clone();
     let snapshot = actual
         .snapshots
@@ -220,7 +236,9 @@ fn find_resource<'s>(
         .filter(|r| kinds.contains(&r.kind.as_str()))
         .filter(|r| {
             let name = r.name.to_lowercase();
-            wanted.split_whitespace().any(|word| word.len() > 2 && name.contains(word))
+            wanted
+                .split_whitespace()
+                .any(|word| word.len() > 2 && name.contains(word))
         })
         .take(5)
         .map(|r| format!("\"{}\"", r.name))

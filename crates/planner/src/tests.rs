@@ -114,7 +114,11 @@ fn policies_add_missing_grants_and_remove_unwanted_ones_on_managed_resources_onl
     );
     assert_eq!(plan.operations[0].reasons, vec!["policy platform-prod"]);
     // cat already holds the group; bob's membership of the unmanaged group stays.
-    assert!(!lines(&plan).iter().any(|l| l.contains("Unmanaged") || l.contains("cat@")));
+    assert!(
+        !lines(&plan)
+            .iter()
+            .any(|l| l.contains("Unmanaged") || l.contains("cat@"))
+    );
 }
 
 #[test]
@@ -143,19 +147,49 @@ fn a_plan_records_its_basis_and_its_id_depends_on_content() {
     assert_eq!(a.id, b.id);
     assert_eq!(a.basis.len(), 1);
     assert_eq!(a.basis[0].sync_id, "s-1");
-    let other = plan_policies(&policies(&PLATFORM.replace("Platform\"", "Sales\"")), &state(), "test", now)
-        .expect("plans");
+    let other = plan_policies(
+        &policies(&PLATFORM.replace("Platform\"", "Sales\"")),
+        &state(),
+        "test",
+        now,
+    )
+    .expect("plans");
     assert_ne!(a.id, other.id);
 }
 
 #[test]
 fn requests_are_understood_in_several_phrasings() {
     let cases = [
-        ("assign okta-demo-user@example.com to the Production Access Demo group", Action::Add, "Production Access Demo", Some("group")),
-        ("add ann@example.com to Production Access Demo", Action::Add, "Production Access Demo", None),
-        ("map production reachability before assigning ann@example.com to the Production Access Demo Okta group", Action::Add, "Production Access Demo", Some("group")),
-        ("remove bob@example.com from the \"Production Access Demo\" group", Action::Remove, "Production Access Demo", Some("group")),
-        ("assign ann@example.com to the Production Monitors app", Action::Add, "Production Monitors", Some("app")),
+        (
+            "assign okta-demo-user@example.com to the Production Access Demo group",
+            Action::Add,
+            "Production Access Demo",
+            Some("group"),
+        ),
+        (
+            "add ann@example.com to Production Access Demo",
+            Action::Add,
+            "Production Access Demo",
+            None,
+        ),
+        (
+            "map production reachability before assigning ann@example.com to the Production Access Demo Okta group",
+            Action::Add,
+            "Production Access Demo",
+            Some("group"),
+        ),
+        (
+            "remove bob@example.com from the \"Production Access Demo\" group",
+            Action::Remove,
+            "Production Access Demo",
+            Some("group"),
+        ),
+        (
+            "assign ann@example.com to the Production Monitors app",
+            Action::Add,
+            "Production Monitors",
+            Some("app"),
+        ),
     ];
     for (text, action, target, kind) in cases {
         let request = parse_request(text).expect(text);
@@ -163,27 +197,39 @@ fn requests_are_understood_in_several_phrasings() {
         assert_eq!(request.target, target, "{text}");
         assert_eq!(request.target_kind.as_deref(), kind, "{text}");
     }
-    assert!(matches!(parse_request("please do something"), Err(RequestError::Unparseable(_))));
+    assert!(matches!(
+        parse_request("please do something"),
+        Err(RequestError::Unparseable(_))
+    ));
 }
 
 #[test]
 fn a_request_becomes_a_one_operation_plan_with_its_review() {
-    let request = parse_request("assign ann@example.com to the production access demo group").expect("parses");
+    let request = parse_request("assign ann@example.com to the production access demo group")
+        .expect("parses");
     let plan = plan_request(&request, &state(), Utc::now()).expect("plans");
-    assert_eq!(lines(&plan), vec!["+ okta group \"Production Access Demo\" member for ann@example.com"]);
+    assert_eq!(
+        lines(&plan),
+        vec!["+ okta group \"Production Access Demo\" member for ann@example.com"]
+    );
     assert_eq!(plan.review.items[0].brings.len(), 2);
 }
 
 #[test]
 fn a_request_for_an_unknown_user_or_group_is_refused_by_name() {
-    let request = parse_request("assign nobody@example.com to Production Access Demo").expect("parses");
+    let request =
+        parse_request("assign nobody@example.com to Production Access Demo").expect("parses");
     let error = plan_request(&request, &state(), Utc::now()).expect_err("unknown user");
     assert!(error.to_string().contains("nobody@example.com"), "{error}");
-    let request = parse_request("assign ann@example.com to the Production Acess Demo group").expect("parses");
+    let request =
+        parse_request("assign ann@example.com to the Production Acess Demo group").expect("parses");
     let error = plan_request(&request, &state(), Utc::now()).expect_err("unknown group");
     let message = error.to_string();
     assert!(message.contains("\"Production Acess Demo\""), "{message}");
-    assert!(message.contains("similar: \"Production Access Demo\""), "{message}");
+    assert!(
+        message.contains("similar: \"Production Access Demo\""),
+        "{message}"
+    );
 }
 
 #[test]
@@ -191,5 +237,9 @@ fn a_request_for_access_already_held_plans_nothing() {
     let request = parse_request("add cat@example.com to Production Access Demo").expect("parses");
     let plan = plan_request(&request, &state(), Utc::now()).expect("plans");
     assert!(plan.operations.is_empty());
-    assert!(plan.review.notes[0].contains("already holds"), "{:?}", plan.review.notes);
+    assert!(
+        plan.review.notes[0].contains("already holds"),
+        "{:?}",
+        plan.review.notes
+    );
 }

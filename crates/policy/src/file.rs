@@ -59,7 +59,10 @@ impl GrantDoc {
         if kind.is_empty() || name.is_empty() {
             return Err(self.resource.diagnostic(
                 path,
-                format!("resource \"{}\" has an empty kind or name", self.resource.value),
+                format!(
+                    "resource \"{}\" has an empty kind or name",
+                    self.resource.value
+                ),
             ));
         }
         if self.system.value.trim().is_empty() {

@@ -56,9 +56,8 @@ impl PolicySet {
     /// Loads every `*.yaml`/`*.yml` file under `path` (or the single file
     /// `path`), in name order. All problems are returned together.
     pub fn load(path: &Path) -> Result<PolicySet, Diagnostics> {
-        let files = policy_files(path).map_err(|message| {
-            Diagnostics(vec![Diagnostic::whole_file(path, message)])
-        })?;
+        let files = policy_files(path)
+            .map_err(|message| Diagnostics(vec![Diagnostic::whole_file(path, message)]))?;
         let mut sources = Vec::new();
         for file in files {
             match std::fs::read_to_string(&file) {
@@ -95,7 +94,10 @@ impl PolicySet {
                 if let Some(first) = seen_names.get(&name) {
                     problems.push(doc.name.diagnostic(
                         path,
-                        format!("policy name \"{name}\" is already used at {}", first.position()),
+                        format!(
+                            "policy name \"{name}\" is already used at {}",
+                            first.position()
+                        ),
                     ));
                 } else {
                     seen_names.insert(name.clone(), doc.name.diagnostic(path, ""));
@@ -192,10 +194,15 @@ pub fn resolve<'s>(
         return Err(format!(
             "unknown system \"{}\": no connection of that name has been synced (synced: {})",
             grant.connection,
-            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
         ));
     };
-    let Some(resource) = snapshot.resource_by_name(&grant.resource_kind, &grant.resource_name) else {
+    let Some(resource) = snapshot.resource_by_name(&grant.resource_kind, &grant.resource_name)
+    else {
         return Err(format!(
             "{} {} \"{}\" does not exist in the last sync of \"{}\"",
             grant.connection, grant.resource_kind, grant.resource_name, grant.connection
@@ -242,8 +249,7 @@ fn policy_files(path: &Path) -> Result<Vec<PathBuf>, String> {
         .filter_map(Result::ok)
         .map(|entry| entry.path())
         .filter(|p| {
-            p.is_file()
-                && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
         })
         .collect();
     files.sort();

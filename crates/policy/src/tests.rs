@@ -42,7 +42,11 @@ fn a_valid_policy_matches_by_its_condition() {
     assert_eq!(set.policies.len(), 1);
     let matched = set.matching(&person("Platform")).expect("evaluates");
     assert_eq!(matched.len(), 1);
-    assert!(set.matching(&person("Sales")).expect("evaluates").is_empty());
+    assert!(
+        set.matching(&person("Sales"))
+            .expect("evaluates")
+            .is_empty()
+    );
 }
 
 #[test]
@@ -59,7 +63,11 @@ fn a_wrong_type_is_reported_with_its_line_and_column() {
     let text = "policies:\n  - name: x\n    grants: \"everything\"\n";
     let errors = errors(text);
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].starts_with("p.yaml:3:13: error:"), "{}", errors[0]);
+    assert!(
+        errors[0].starts_with("p.yaml:3:13: error:"),
+        "{}",
+        errors[0]
+    );
 }
 
 #[test]
@@ -68,7 +76,11 @@ fn broken_yaml_is_reported_with_its_line_and_column() {
     let errors = errors(text);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].starts_with("p.yaml:"), "{}", errors[0]);
-    assert!(!errors[0].starts_with("p.yaml: "), "has a position: {}", errors[0]);
+    assert!(
+        !errors[0].starts_with("p.yaml: "),
+        "has a position: {}",
+        errors[0]
+    );
 }
 
 #[test]
@@ -76,7 +88,11 @@ fn a_cel_syntax_error_points_at_the_condition() {
     let text = "policies:\n  - name: x\n    when: person.department ==\n    grants:\n      - {system: okta, resource: group/G}\n";
     let errors = errors(text);
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].starts_with("p.yaml:3:11: error: invalid CEL"), "{}", errors[0]);
+    assert!(
+        errors[0].starts_with("p.yaml:3:11: error: invalid CEL"),
+        "{}",
+        errors[0]
+    );
 }
 
 #[test]
@@ -84,7 +100,11 @@ fn a_cel_type_error_is_caught_at_load_time() {
     let text = "policies:\n  - name: x\n    when: person.department + 1\n    grants:\n      - {system: okta, resource: group/G}\n";
     let errors = errors(text);
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].starts_with("p.yaml:3:11: error: type error"), "{}", errors[0]);
+    assert!(
+        errors[0].starts_with("p.yaml:3:11: error: type error"),
+        "{}",
+        errors[0]
+    );
     let not_bool = "policies:\n  - name: x\n    when: person.department\n    grants:\n      - {system: okta, resource: group/G}\n";
     let errors = super::tests::errors(not_bool);
     assert!(errors[0].contains("must be a boolean"), "{}", errors[0]);
@@ -96,7 +116,11 @@ fn every_problem_is_reported_at_once() {
     let errors = errors(text);
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors[0].contains("<kind>/<name>"));
-    assert!(errors[1].contains("already used at p.yaml:2:11"), "{}", errors[1]);
+    assert!(
+        errors[1].contains("already used at p.yaml:2:11"),
+        "{}",
+        errors[1]
+    );
 }
 
 fn snapshot() -> BTreeMap<ConnectionName, Snapshot> {
@@ -124,17 +148,28 @@ fn snapshot() -> BTreeMap<ConnectionName, Snapshot> {
 fn a_grant_naming_an_unknown_group_is_an_error_naming_it() {
     let text = GOOD.replace("Production Access Demo", "Prod Access Typo");
     let set = load(&text).expect("parses");
-    let errors = set.check_references(&snapshot()).expect_err("unknown group");
+    let errors = set
+        .check_references(&snapshot())
+        .expect_err("unknown group");
     let message = errors.to_string();
     assert!(message.starts_with("p.yaml:6:19: error:"), "{message}");
-    assert!(message.contains("\"Prod Access Typo\" does not exist"), "{message}");
-    load(GOOD).expect("parses").check_references(&snapshot()).expect("known group");
+    assert!(
+        message.contains("\"Prod Access Typo\" does not exist"),
+        "{message}"
+    );
+    load(GOOD)
+        .expect("parses")
+        .check_references(&snapshot())
+        .expect("known group");
 }
 
 #[test]
 fn a_grant_naming_an_unknown_system_is_an_error_naming_it() {
     let set = load(&GOOD.replace("system: okta", "system: octa")).expect("parses");
-    let message = set.check_references(&snapshot()).expect_err("unknown").to_string();
+    let message = set
+        .check_references(&snapshot())
+        .expect_err("unknown")
+        .to_string();
     assert!(message.contains("unknown system \"octa\""), "{message}");
 }
 
@@ -145,4 +180,32 @@ fn the_json_schema_describes_the_policy_file() {
     assert!(text.contains("\"policies\""), "{text}");
     assert!(text.contains("\"grants\""), "{text}");
     assert!(text.contains("additionalProperties"), "{text}");
+}
+
+fn repository_file(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
+}
+
+#[test]
+fn the_shipped_schema_is_the_generated_one() {
+    let shipped = std::fs::read_to_string(repository_file("schemas/policy.schema.json"))
+        .expect("schemas/policy.schema.json is shipped");
+    let shipped: serde_json::Value = serde_json::from_str(&shipped).expect("valid JSON");
+    assert_eq!(
+        shipped,
+        json_schema(),
+        "regenerate with: cargo run -- policy schema > schemas/policy.schema.json"
+    );
+}
+
+#[test]
+fn the_example_policies_load() {
+    let set = PolicySet::load(&repository_file("examples/policies")).expect("examples are valid");
+    assert!(
+        set.policies
+            .iter()
+            .any(|p| p.name == "sre-production-access")
+    );
 }

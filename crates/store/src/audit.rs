@@ -29,32 +29,21 @@ pub struct AuditEvent {
 /// The outcome of `audit verify`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verification {
-    Intact { events: usize, head: String },
-    Broken { seq: i64, id: String, reason: String },
+    Intact {
+        events: usize,
+        head: String,
+    },
+    Broken {
+        seq: i64,
+        id: String,
+        reason: String,
+    },
 }
 
-/// The hash of one event: over every field and the previous hash, encoded
-/// as a JSON array of strings so no field boundary is ambiguous.
-fn event_hash(
-    seq: i64,
-    id: &str,
-    at: &str,
-    actor: &str,
-    action: &str,
-    subject: &str,
-    details: &str,
-    prev_hash: &str,
-) -> String {
-    let fields = [
-        seq.to_string(),
-        id.to_string(),
-        at.to_string(),
-        actor.to_string(),
-        action.to_string(),
-        subject.to_string(),
-        details.to_string(),
-        prev_hash.to_string(),
-    ];
+/// The hash of one event: over every field (sequence, id, time, actor,
+/// action, subject, details, previous hash, in that order) encoded as a JSON
+/// array of strings, so no field boundary is ambiguous.
+fn event_hash(fields: [&str; 8]) -> String {
     let encoded = serde_json::to_string(&fields).unwrap_or_default();
     grantflow_model::sha256_hex(encoded.as_bytes())
 }
@@ -71,14 +60,26 @@ pub(crate) async fn append(
         .fetch_optional(&mut **tx)
         .await?;
     let (prev_seq, prev_hash) = match head {
-        Some(row) => (row.try_get::<i64, _>("seq")?, row.try_get::<String, _>("hash")?),
+        Some(row) => (
+            row.try_get::<i64, _>("seq")?,
+            row.try_get::<String, _>("hash")?,
+        ),
         None => (0, GENESIS.to_string()),
     };
     let seq = prev_seq + 1;
     let id = format!("e-{}", uuid::Uuid::now_v7().simple());
     let at = timestamp(now);
     let details_text = details.to_string();
-    let hash = event_hash(seq, &id, &at, actor, action, subject, &details_text, &prev_hash);
+    let hash = event_hash([
+        &seq.to_string(),
+        &id,
+        &at,
+        actor,
+        action,
+        subject,
+        &details_text,
+        &prev_hash,
+    ]);
     sqlx::query(
         "INSERT INTO audit_events (seq, id, at, actor, action, subject, details, prev_hash, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -194,8 +195,8 @@ pub(crate) async fn verify(pool: &SqlitePool) -> Result<Verification> {
                     .to_string(),
             ));
         }
-        let recomputed = event_hash(
-            event.seq,
+        let recomputed = event_hash([
+            &event.seq.to_string(),
             &event.id,
             &event.at,
             &event.actor,
@@ -203,9 +204,11 @@ pub(crate) async fn verify(pool: &SqlitePool) -> Result<Verification> {
             &event.subject,
             &event.details,
             &event.prev_hash,
-        );
+        ]);
         if recomputed != event.hash {
-            return Ok(broken("its content does not match its hash: the event was edited".to_string()));
+            return Ok(broken(
+                "its content does not match its hash: the event was edited".to_string(),
+            ));
         }
         expected_prev = event.hash.clone();
         expected_seq += 1;

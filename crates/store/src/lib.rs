@@ -38,7 +38,9 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("unsupported database URL \"{0}\": use sqlite://PATH (PostgreSQL mode is not built yet)")]
+    #[error(
+        "unsupported database URL \"{0}\": use sqlite://PATH (PostgreSQL mode is not built yet)"
+    )]
     Unsupported(String),
     #[error("no plan with id \"{0}\"")]
     UnknownPlan(String),

@@ -7,7 +7,9 @@ use grantflow_model::{ConnectionName, SystemClock, SystemKind};
 async fn store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("g.db").display());
-    let store = Store::open(&url, Arc::new(SystemClock)).await.expect("open");
+    let store = Store::open(&url, Arc::new(SystemClock))
+        .await
+        .expect("open");
     (store, dir)
 }
 
@@ -15,7 +17,12 @@ async fn with_events(count: usize) -> (Store, tempfile::TempDir) {
     let (store, dir) = store().await;
     for index in 0..count {
         store
-            .audit("test", "test.event", &format!("subject-{index}"), serde_json::json!({"n": index}))
+            .audit(
+                "test",
+                "test.event",
+                &format!("subject-{index}"),
+                serde_json::json!({"n": index}),
+            )
             .await
             .expect("append");
     }
@@ -87,7 +94,10 @@ async fn removing_the_newest_event_is_detected_by_the_head() {
 async fn the_newest_sync_of_each_connection_is_returned_and_audited() {
     let (store, _dir) = store().await;
     let mut snapshot = Snapshot::new(ConnectionName::new("okta"), SystemKind::new("okta"));
-    let first = store.record_sync(&snapshot, store.now(), "test").await.expect("sync");
+    let first = store
+        .record_sync(&snapshot, store.now(), "test")
+        .await
+        .expect("sync");
     snapshot.accounts.push(grantflow_model::Account {
         id: "00u1".into(),
         login: "a@example.com".into(),
@@ -97,12 +107,21 @@ async fn the_newest_sync_of_each_connection_is_returned_and_audited() {
         attributes: Default::default(),
     });
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let second = store.record_sync(&snapshot, store.now(), "test").await.expect("sync");
+    let second = store
+        .record_sync(&snapshot, store.now(), "test")
+        .await
+        .expect("sync");
     assert_ne!(first.id, second.id);
     let latest = store.latest_syncs().await.expect("latest");
     assert_eq!(latest.len(), 1);
     assert_eq!(latest[0].0.id, second.id);
     assert_eq!(latest[0].1, snapshot);
     let events = store.audit_events().await.expect("events");
-    assert_eq!(events.iter().filter(|e| e.action == "sync.completed").count(), 2);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "sync.completed")
+            .count(),
+        2
+    );
 }

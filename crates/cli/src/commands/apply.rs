@@ -8,7 +8,12 @@ use crate::app::App;
 use crate::progress::ApplyProgress;
 use crate::render;
 
-pub async fn run(app: &App, plan_id: &str, json: bool, concurrency: usize) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    app: &App,
+    plan_id: &str,
+    json: bool,
+    concurrency: usize,
+) -> anyhow::Result<ExitCode> {
     let plan = app.store.plan(plan_id).await?;
     let report = execute(app, &plan, concurrency).await?;
     if json {

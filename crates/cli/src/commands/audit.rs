@@ -10,7 +10,10 @@ use grantflow_store::Verification;
 pub async fn verify(app: &StoreOnly) -> anyhow::Result<ExitCode> {
     match app.store.verify_audit().await? {
         Verification::Intact { events, head } => {
-            println!("OK: {events} audit events, chain intact (head {})", &head[..16.min(head.len())]);
+            println!(
+                "OK: {events} audit events, chain intact (head {})",
+                &head[..16.min(head.len())]
+            );
             Ok(ExitCode::SUCCESS)
         }
         Verification::Broken { seq, id, reason } => {

@@ -2,15 +2,13 @@
 //! sync, plan from the example policies, review, apply, show the result,
 //! verify the audit chain.
 
-use grantflow_connectors::{ConnectionConfig, SecretSource, okta::OktaConfig};
 use grantflow_model::ConnectionName;
 use grantflow_store::Verification;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::app::{App, Options};
-use crate::commands::{apply, plan, sandbox::write_private, sync};
+use crate::commands::{apply, init, plan, sync};
 use crate::config::Config;
 use crate::render;
 
@@ -29,7 +27,11 @@ const EXAMPLE_POLICIES: [(&str, &str); 2] = [
 /// The person of scenario 1.
 const DEMO_USER: &str = "okta-demo-user@example.com";
 
-pub async fn run(options: &Options, dir: Option<PathBuf>, policies: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    options: &Options,
+    dir: Option<PathBuf>,
+    policies: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let temporary = match &dir {
         Some(_) => None,
         None => Some(tempfile::tempdir()?),
@@ -42,26 +44,13 @@ pub async fn run(options: &Options, dir: Option<PathBuf>, policies: Option<PathB
     std::fs::create_dir_all(&dir)?;
 
     step("Starting the sandbox (built-in demo organisation)");
-    let sandbox = grantflow_sandbox::start(&grantflow_sandbox::demo_org(), Default::default()).await?;
-    let mut connections = BTreeMap::new();
+    let sandbox =
+        grantflow_sandbox::start(&grantflow_sandbox::demo_org(), Default::default()).await?;
     for (name, system) in &sandbox.info.systems {
-        let Some(token) = system.credentials.get("token") else { continue };
-        if system.kind != "okta" {
-            continue;
-        }
-        let token_file = dir.join(format!("{name}.token"));
-        write_private(&token_file, token)?;
         println!("  {name}: {}", system.base_url);
-        connections.insert(
-            ConnectionName::new(name.clone()),
-            ConnectionConfig::Okta(OktaConfig {
-                base_url: system.base_url.clone(),
-                token: SecretSource { env: None, file: Some(token_file) },
-                timeout_seconds: 30,
-                max_rate_limit_waits: 5,
-            }),
-        );
     }
+    let config_path = dir.join("grantflow.yaml");
+    std::fs::write(&config_path, init::sandbox_config(&sandbox.info, &dir)?)?;
     let policy_dir = match policies {
         Some(path) => path,
         None => {
@@ -73,21 +62,16 @@ pub async fn run(options: &Options, dir: Option<PathBuf>, policies: Option<PathB
             path
         }
     };
-    let config = Config {
-        database: options
-            .database
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", dir.join("grantflow.db").display())),
-        directory: ConnectionName::new("okta"),
-        policies: policy_dir.clone(),
-        connections,
-    };
-    let app = App::from_config(config, None, options.quiet).await?;
+    let config = Config::load(&config_path)?;
+    let app = App::from_config(config, options.database.clone(), options.quiet).await?;
 
     step("Syncing what people actually have");
     sync::run(&app, None).await?;
 
-    step(&format!("Planning from the policies in {}", policy_dir.display()));
+    step(&format!(
+        "Planning from the policies in {}",
+        policy_dir.display()
+    ));
     let plan = match plan::compute(&app, &policy_dir).await? {
         Ok(plan) => plan,
         Err(problems) => {
@@ -100,7 +84,12 @@ pub async fn run(options: &Options, dir: Option<PathBuf>, policies: Option<PathB
 
     step(&format!("Applying plan {}", plan.id));
     app.store
-        .audit(&app.actor, "plan.confirmed", &plan.id, serde_json::json!({"via": "grantflow demo"}))
+        .audit(
+            &app.actor,
+            "plan.confirmed",
+            &plan.id,
+            serde_json::json!({"via": "grantflow demo"}),
+        )
         .await?;
     let report = apply::execute(&app, &plan, 8).await?;
     print!("{}", render::report(&report));
@@ -108,27 +97,31 @@ pub async fn run(options: &Options, dir: Option<PathBuf>, policies: Option<PathB
     step("Syncing again to show the result");
     sync::run(&app, None).await?;
     let after = app.actual_state().await?;
-    if let Some(snapshot) = after.snapshots.get(&ConnectionName::new("okta")) {
-        if let Some(account) = snapshot.account_by_login_or_email(DEMO_USER) {
-            let mut groups = Vec::new();
-            let mut apps = Vec::new();
-            for grant in snapshot.grants.iter().filter(|g| g.account_id == account.id) {
-                if let Some(resource) = snapshot.resource(&grant.resource_id) {
-                    match resource.kind.as_str() {
-                        "group" => groups.push(resource.name.clone()),
-                        "app" => apps.push(resource.name.clone()),
-                        _ => {}
-                    }
+    if let Some(snapshot) = after.snapshots.get(&ConnectionName::new("okta"))
+        && let Some(account) = snapshot.account_by_login_or_email(DEMO_USER)
+    {
+        let mut groups = Vec::new();
+        let mut apps = Vec::new();
+        for grant in snapshot
+            .grants
+            .iter()
+            .filter(|g| g.account_id == account.id)
+        {
+            if let Some(resource) = snapshot.resource(&grant.resource_id) {
+                match resource.kind.as_str() {
+                    "group" => groups.push(resource.name.clone()),
+                    "app" => apps.push(resource.name.clone()),
+                    _ => {}
                 }
             }
-            groups.sort();
-            groups.dedup();
-            apps.sort();
-            apps.dedup();
-            println!("{DEMO_USER} in Okta now:");
-            println!("  groups: {}", groups.join(", "));
-            println!("  apps:   {}", apps.join(", "));
         }
+        groups.sort();
+        groups.dedup();
+        apps.sort();
+        apps.dedup();
+        println!("{DEMO_USER} in Okta now:");
+        println!("  groups: {}", groups.join(", "));
+        println!("  apps:   {}", apps.join(", "));
     }
     let replan = match plan::compute(&app, &policy_dir).await? {
         Ok(plan) => plan,

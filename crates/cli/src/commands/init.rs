@@ -31,14 +31,19 @@ connections:
 
 pub fn run(config: &Path, sandbox: Option<PathBuf>, force: bool) -> anyhow::Result<ExitCode> {
     if config.exists() && !force {
-        anyhow::bail!("{} already exists (use --force to overwrite)", config.display());
+        anyhow::bail!(
+            "{} already exists (use --force to overwrite)",
+            config.display()
+        );
     }
     let base = config.parent().map(Path::to_path_buf).unwrap_or_default();
     let text = match sandbox {
         None => TEMPLATE.to_string(),
         Some(info_path) => {
             let info: SandboxInfo = serde_json::from_str(&std::fs::read_to_string(&info_path)?)
-                .map_err(|e| anyhow::anyhow!("{}: not a sandbox info file: {e}", info_path.display()))?;
+                .map_err(|e| {
+                    anyhow::anyhow!("{}: not a sandbox info file: {e}", info_path.display())
+                })?;
             sandbox_config(&info, &base)?
         }
     };
@@ -47,27 +52,36 @@ pub fn run(config: &Path, sandbox: Option<PathBuf>, force: bool) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// A configuration for the systems in a sandbox info file; each credential
-/// goes to its own owner-only file under `.grantflow/` beside the config.
+/// A configuration for the systems in a sandbox info file. Each credential
+/// goes to its own owner-only file under `.grantflow/` beside the config,
+/// and is named in the connection by the same key the sandbox uses (by
+/// convention a connector's secret settings are named like the sandbox's
+/// credentials), so a new system needs no code here.
 pub fn sandbox_config(info: &SandboxInfo, base: &Path) -> anyhow::Result<String> {
-    let mut text = String::from(
+    let directory = info
+        .systems
+        .iter()
+        .find(|(_, system)| system.kind == "okta")
+        .map(|(name, _)| name.clone())
+        .unwrap_or_else(|| "okta".to_string());
+    let mut text = format!(
         "# grantflow configuration for a local sandbox (grantflow sandbox up).\n\
          database: sqlite://.grantflow/grantflow.db\n\
-         directory: okta\n\
+         directory: {directory}\n\
          policies: policies\n\
-         connections:\n",
+         connections:\n"
     );
     for (name, system) in &info.systems {
-        let Some(token) = system.credentials.get("token") else {
-            continue;
-        };
-        let token_file = format!(".grantflow/{name}.token");
-        write_private(&base.join(&token_file), token)?;
         let _ = write!(
             text,
-            "  {name}:\n    kind: {}\n    base_url: {}\n    token:\n      file: {token_file}\n",
+            "  {name}:\n    kind: {}\n    base_url: {}\n",
             system.kind, system.base_url
         );
+        for (key, secret) in &system.credentials {
+            let secret_file = format!(".grantflow/{name}.{key}");
+            write_private(&base.join(&secret_file), secret)?;
+            let _ = write!(text, "    {key}:\n      file: {secret_file}\n");
+        }
     }
     Ok(text)
 }

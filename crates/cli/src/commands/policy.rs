@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use crate::app::{App, Options};
 
 pub fn schema() -> anyhow::Result<ExitCode> {
-    println!("{}", serde_json::to_string_pretty(&grantflow_policy::json_schema())?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&grantflow_policy::json_schema())?
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -23,7 +26,10 @@ pub async fn check(options: &Options, policies: Option<PathBuf>) -> anyhow::Resu
     };
     let actual = app.actual_state().await?;
     if actual.snapshots.is_empty() {
-        println!("{} policies parse; run `grantflow sync` to check what they name", set.policies.len());
+        println!(
+            "{} policies parse; run `grantflow sync` to check what they name",
+            set.policies.len()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if let Err(diagnostics) = set.check_references(&actual.snapshots) {

@@ -42,9 +42,17 @@ pub async fn run(app: &App, text: &str, yes: bool, json: bool) -> anyhow::Result
         "prompt"
     } else {
         app.store
-            .audit(&app.actor, "plan.declined", &plan.id, serde_json::json!({"request": request.text}))
+            .audit(
+                &app.actor,
+                "plan.declined",
+                &plan.id,
+                serde_json::json!({"request": request.text}),
+            )
             .await?;
-        println!("Not applied. The plan is stored; apply it later with: grantflow apply {}", plan.id);
+        println!(
+            "Not applied. The plan is stored; apply it later with: grantflow apply {}",
+            plan.id
+        );
         return Ok(ExitCode::SUCCESS);
     };
     app.store

@@ -4,7 +4,11 @@ use grantflow_sandbox::{SandboxInfo, SandboxOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub async fn up(org: Option<PathBuf>, info: Option<PathBuf>, okta_port: u16) -> anyhow::Result<ExitCode> {
+pub async fn up(
+    org: Option<PathBuf>,
+    info: Option<PathBuf>,
+    okta_port: u16,
+) -> anyhow::Result<ExitCode> {
     let org = match &org {
         Some(path) => grantflow_sandbox::load_org(path)?,
         None => grantflow_sandbox::demo_org(),
@@ -15,12 +19,21 @@ pub async fn up(org: Option<PathBuf>, info: Option<PathBuf>, okta_port: u16) -> 
     };
     let sandbox = grantflow_sandbox::start(&org, options).await?;
     for (name, system) in &sandbox.info.systems {
-        println!("{name} ({}): {}  admin: {}", system.kind, system.base_url, system.admin_url);
+        println!(
+            "{name} ({}): {}  admin: {}",
+            system.kind, system.base_url, system.admin_url
+        );
     }
     if let Some(path) = &info {
         write_info(path, &sandbox.info)?;
-        println!("connection details (with credentials) written to {}", path.display());
-        println!("point grantflow at it with: grantflow init --sandbox {}", path.display());
+        println!(
+            "connection details (with credentials) written to {}",
+            path.display()
+        );
+        println!(
+            "point grantflow at it with: grantflow init --sandbox {}",
+            path.display()
+        );
     }
     println!("serving until interrupted (Ctrl-C)");
     tokio::select! {
@@ -37,10 +50,10 @@ pub fn write_info(path: &Path, info: &SandboxInfo) -> anyhow::Result<()> {
 }
 
 pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)?;
-        }
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
     }
     let temporary = path.with_extension("tmp");
     std::fs::write(&temporary, text)?;

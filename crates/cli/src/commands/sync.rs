@@ -8,17 +8,17 @@ use crate::app::App;
 use crate::progress::SyncProgress;
 
 pub async fn run(app: &App, only: Option<&str>) -> anyhow::Result<ExitCode> {
-    if let Some(name) = only {
-        if !app.connectors.keys().any(|c| c.as_str() == name) {
-            anyhow::bail!(
-                "no connection named \"{name}\" (configured: {})",
-                app.connectors
-                    .keys()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
+    if let Some(name) = only
+        && !app.connectors.keys().any(|c| c.as_str() == name)
+    {
+        anyhow::bail!(
+            "no connection named \"{name}\" (configured: {})",
+            app.connectors
+                .keys()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     for record in sync_all(app, only).await? {
         println!(
@@ -62,7 +62,11 @@ pub async fn sync_all(app: &App, only: Option<&str>) -> anyhow::Result<Vec<SyncR
                 .await?;
             anyhow::bail!("sync of {name} failed: {failure}");
         }
-        records.push(app.store.record_sync(&snapshot, started, &app.actor).await?);
+        records.push(
+            app.store
+                .record_sync(&snapshot, started, &app.actor)
+                .await?,
+        );
     }
     Ok(records)
 }

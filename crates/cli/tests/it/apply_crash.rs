@@ -15,7 +15,11 @@ fn org() -> String {
         let _ = writeln!(
             yaml,
             "    - {{ login: person{n}@example.com, firstName: Person, lastName: N{n}, department: Eng, title: {} }}",
-            if n < WITH_CONSOLE { "Operator" } else { "Engineer" }
+            if n < WITH_CONSOLE {
+                "Operator"
+            } else {
+                "Engineer"
+            }
         );
     }
     yaml.push_str("  groups:\n    - { name: Target, members: [] }\n");
@@ -71,20 +75,34 @@ async fn a_killed_apply_resumes_and_applies_every_operation_exactly_once() {
         let _ = child.wait();
         // Let requests the dead process already sent reach the vendor.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let after_kill: u64 = workspace.writes().await.values().filter_map(|v| v.as_u64()).sum();
+        let after_kill: u64 = workspace
+            .writes()
+            .await
+            .values()
+            .filter_map(|v| v.as_u64())
+            .sum();
         if after_kill > 0 && (after_kill as usize) < total {
             interrupted_midway += 1;
         }
 
         let rerun = workspace.run(&["apply", &plan_id, "--json"]);
-        assert_eq!(rerun.code, 0, "trial {trial} (killed after {kill_after:?}): {}", rerun.all());
+        assert_eq!(
+            rerun.code,
+            0,
+            "trial {trial} (killed after {kill_after:?}): {}",
+            rerun.all()
+        );
         let report: serde_json::Value = serde_json::from_str(&rerun.stdout).expect("report JSON");
         assert_eq!(report["succeeded"], total, "{}", rerun.stdout);
 
         let writes = workspace.writes().await;
         assert_eq!(writes.len(), total, "one object per operation: {writes:?}");
         for (object, count) in &writes {
-            assert_eq!(count.as_u64(), Some(1), "trial {trial}: {object} written {count} times");
+            assert_eq!(
+                count.as_u64(),
+                Some(1),
+                "trial {trial}: {object} written {count} times"
+            );
         }
         let members = workspace.okta_get("/api/v1/groups?q=Target").await;
         let group_id = members[0]["id"].as_str().expect("group id").to_string();
@@ -96,7 +114,9 @@ async fn a_killed_apply_resumes_and_applies_every_operation_exactly_once() {
         let verify = workspace.run(&["audit", "verify"]);
         assert_eq!(verify.code, 0, "{}", verify.all());
         assert!(verify.stdout.starts_with("OK:"), "{}", verify.stdout);
-        eprintln!("trial {trial}: killed after {kill_after:?} with {after_kill}/{total} writes done");
+        eprintln!(
+            "trial {trial}: killed after {kill_after:?} with {after_kill}/{total} writes done"
+        );
     }
     assert!(
         interrupted_midway > 0,

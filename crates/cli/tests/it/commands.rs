@@ -46,7 +46,12 @@ async fn a_policy_naming_an_unknown_group_is_an_error_naming_it() {
     );
     let run = workspace.run(&["plan"]);
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(run.stderr.contains("typo.yaml:4:34: error: okta group \"Production Acess Demo\" does not exist"), "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("typo.yaml:4:34: error: okta group \"Production Acess Demo\" does not exist"),
+        "{}",
+        run.all()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -54,46 +59,101 @@ async fn do_shows_the_reviewed_plan_then_assigns_and_the_group_apps_follow() {
     let workspace = synced_demo().await;
     let run = workspace.run(&["do", DEMO_REQUEST, "--yes"]);
     assert_eq!(run.code, 0, "{}", run.all());
-    let review = run.stdout.find("+ group \"Production Access Demo\" member").expect("change shown");
-    for app in ["Checkout Production Access", "Graph Connector Console", "Production Monitors"] {
-        assert!(run.stdout.contains(&format!("brings app \"{app}\"")), "{app}: {}", run.stdout);
+    let review = run
+        .stdout
+        .find("+ group \"Production Access Demo\" member")
+        .expect("change shown");
+    for app in [
+        "Checkout Production Access",
+        "Graph Connector Console",
+        "Production Monitors",
+    ] {
+        assert!(
+            run.stdout.contains(&format!("brings app \"{app}\"")),
+            "{app}: {}",
+            run.stdout
+        );
     }
     let report = run.stdout.find("Execution report").expect("report shown");
     assert!(review < report, "the review comes before the write");
-    assert!(run.stdout.contains("1 succeeded, 0 failed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("1 succeeded, 0 failed"),
+        "{}",
+        run.stdout
+    );
 
-    let links = workspace.okta_get("/api/v1/users/okta-demo-user%40example.com/appLinks").await;
+    let links = workspace
+        .okta_get("/api/v1/users/okta-demo-user%40example.com/appLinks")
+        .await;
     let labels: Vec<&str> = links
         .as_array()
         .expect("app links")
         .iter()
         .filter_map(|l| l["label"].as_str())
         .collect();
-    for app in ["Checkout Production Access", "Graph Connector Console", "Production Monitors"] {
+    for app in [
+        "Checkout Production Access",
+        "Graph Connector Console",
+        "Production Monitors",
+    ] {
         assert!(labels.contains(&app), "{app} missing from {labels:?}");
     }
     let export = workspace.path("audit.jsonl");
-    workspace.run(&["audit", "export", "--output", export.to_str().expect("utf8")]);
+    workspace.run(&[
+        "audit",
+        "export",
+        "--output",
+        export.to_str().expect("utf8"),
+    ]);
     let audit = read(&export);
-    for action in ["sync.completed", "plan.created", "plan.confirmed", "operation.attempt", "operation.succeeded"] {
+    for action in [
+        "sync.completed",
+        "plan.created",
+        "plan.confirmed",
+        "operation.attempt",
+        "operation.succeeded",
+    ] {
         assert!(audit.contains(action), "{action} not audited");
     }
     // Asking again changes nothing.
     let again = workspace.run(&["do", DEMO_REQUEST, "--yes"]);
     assert_eq!(again.code, 0, "{}", again.all());
-    assert!(again.stdout.contains("already in effect in okta (checked live)"), "{}", again.stdout);
+    assert!(
+        again
+            .stdout
+            .contains("already in effect in okta (checked live)"),
+        "{}",
+        again.stdout
+    );
     assert!(again.stdout.contains("No changes"), "{}", again.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn do_with_an_unknown_user_or_group_is_refused_and_writes_nothing() {
     let workspace = synced_demo().await;
-    let run = workspace.run(&["do", "assign nobody@example.com to the Production Access Demo group", "--yes"]);
+    let run = workspace.run(&[
+        "do",
+        "assign nobody@example.com to the Production Access Demo group",
+        "--yes",
+    ]);
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(run.stderr.contains("no user with login or email \"nobody@example.com\""), "{}", run.all());
-    let run = workspace.run(&["do", "assign okta-demo-user@example.com to the Prod Access group", "--yes"]);
+    assert!(
+        run.stderr
+            .contains("no user with login or email \"nobody@example.com\""),
+        "{}",
+        run.all()
+    );
+    let run = workspace.run(&[
+        "do",
+        "assign okta-demo-user@example.com to the Prod Access group",
+        "--yes",
+    ]);
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(run.stderr.contains("no group named \"Prod Access\""), "{}", run.all());
+    assert!(
+        run.stderr.contains("no group named \"Prod Access\""),
+        "{}",
+        run.all()
+    );
     let run = workspace.run(&["do", "make everyone admin", "--yes"]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("cannot understand"), "{}", run.all());
@@ -126,7 +186,11 @@ async fn an_edited_audit_event_makes_verify_fail_and_name_it() {
     pool.close().await;
     let broken = workspace.run(&["audit", "verify"]);
     assert_eq!(broken.code, 1, "{}", broken.all());
-    assert!(broken.stdout.starts_with("BROKEN at event #2 (e-"), "{}", broken.stdout);
+    assert!(
+        broken.stdout.starts_with("BROKEN at event #2 (e-"),
+        "{}",
+        broken.stdout
+    );
     assert!(broken.stdout.contains("edited"), "{}", broken.stdout);
 }
 
@@ -145,11 +209,18 @@ async fn the_token_never_appears_in_output_audit_or_errors() {
     }
     seen.push_str(&read(&workspace.path("grantflow.yaml")));
     // A refused token: the error says so without echoing any token.
-    std::fs::write(workspace.path(".grantflow/okta.token"), "00wrong-token-value-000000000000000000000").expect("write");
+    std::fs::write(
+        workspace.path(".grantflow/okta.token"),
+        "00wrong-token-value-000000000000000000000",
+    )
+    .expect("write");
     let refused = workspace.run(&["sync"]);
     assert_ne!(refused.code, 0, "{}", refused.all());
     assert!(refused.stderr.contains("E0000011"), "{}", refused.all());
     seen.push_str(&refused.all());
     assert!(!seen.contains(&token), "the token leaked");
-    assert!(!seen.contains("00wrong-token-value"), "the refused token leaked");
+    assert!(
+        !seen.contains("00wrong-token-value"),
+        "the refused token leaked"
+    );
 }

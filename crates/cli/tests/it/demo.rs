@@ -11,16 +11,30 @@ fn the_demo_ends_with_the_demo_user_holding_the_three_apps() {
         .output()
         .expect("demo runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let apps = stdout
         .lines()
         .skip_while(|l| !l.starts_with("okta-demo-user@example.com in Okta now:"))
         .find(|l| l.trim_start().starts_with("apps:"))
         .expect("the demo shows the user's apps");
-    for app in ["Checkout Production Access", "Graph Connector Console", "Production Monitors"] {
+    for app in [
+        "Checkout Production Access",
+        "Graph Connector Console",
+        "Production Monitors",
+    ] {
         assert!(apps.contains(app), "{app} missing: {apps}");
     }
-    assert!(stdout.contains("+ group \"Production Access Demo\" member"), "{stdout}");
-    assert!(stdout.contains("Planning again: 0 change(s) left."), "{stdout}");
+    assert!(
+        stdout.contains("+ group \"Production Access Demo\" member"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Planning again: 0 change(s) left."),
+        "{stdout}"
+    );
     assert!(stdout.contains("chain intact"), "{stdout}");
 }

@@ -31,7 +31,10 @@ impl Run {
 
     /// Both streams, for assertion messages.
     pub fn all(&self) -> String {
-        format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -51,7 +54,8 @@ impl Workspace {
             .await
             .expect("sandbox starts");
         let info = dir.path().join("sandbox.json");
-        std::fs::write(&info, serde_json::to_string(&sandbox.info).expect("json")).expect("write info");
+        std::fs::write(&info, serde_json::to_string(&sandbox.info).expect("json"))
+            .expect("write info");
         let workspace = Workspace { dir, sandbox };
         let init = workspace.run(&["init", "--sandbox", info.to_str().expect("utf8")]);
         assert_eq!(init.code, 0, "{}", init.all());
@@ -64,11 +68,19 @@ impl Workspace {
     }
 
     pub fn okta(&self) -> &SystemInfo {
-        self.sandbox.info.systems.get("okta").expect("okta in sandbox")
+        self.sandbox
+            .info
+            .systems
+            .get("okta")
+            .expect("okta in sandbox")
     }
 
     pub fn token(&self) -> String {
-        self.okta().credentials.get("token").cloned().expect("token")
+        self.okta()
+            .credentials
+            .get("token")
+            .cloned()
+            .expect("token")
     }
 
     pub fn write_policy(&self, name: &str, text: &str) {
@@ -106,14 +118,28 @@ impl Workspace {
 
     pub async fn admin_post(&self, what: &str, body: Value) {
         let url = format!("{}/{what}", self.okta().admin_url);
-        let response = reqwest::Client::new().post(&url).json(&body).send().await.expect("admin reachable");
-        assert!(response.status().is_success(), "{url}: {}", response.status());
+        let response = reqwest::Client::new()
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .expect("admin reachable");
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
     }
 
     /// Writes the emulator saw, per object.
     pub async fn writes(&self) -> serde_json::Map<String, Value> {
         let url = format!("{}/writes", self.okta().admin_url);
-        let body: Value = reqwest::get(&url).await.expect("admin").json().await.expect("json");
+        let body: Value = reqwest::get(&url)
+            .await
+            .expect("admin")
+            .json()
+            .await
+            .expect("json");
         body["writes"].as_object().cloned().unwrap_or_default()
     }
 

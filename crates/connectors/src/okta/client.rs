@@ -186,7 +186,10 @@ impl OktaClient {
                 other => {
                     return Err(Failure::Permanent {
                         vendor_code: "unexpected_response".into(),
-                        message: format!("expected a JSON array from {path}, got {}", kind_of(&other)),
+                        message: format!(
+                            "expected a JSON array from {path}, got {}",
+                            kind_of(&other)
+                        ),
                         status: Some(response.status.as_u16()),
                     });
                 }
@@ -256,7 +259,8 @@ impl OktaClient {
                 summary
             };
             if status == StatusCode::TOO_MANY_REQUESTS {
-                let reset = reset_time(&headers).unwrap_or_else(|| Utc::now() + chrono::Duration::seconds(1));
+                let reset = reset_time(&headers)
+                    .unwrap_or_else(|| Utc::now() + chrono::Duration::seconds(1));
                 if rate_limit_waits < self.max_rate_limit_waits {
                     rate_limit_waits += 1;
                     tracing::info!(message = "Okta rate limit reached; waiting for the reset.", bucket, %reset);
@@ -287,13 +291,13 @@ impl OktaClient {
                     message: summary,
                 });
             }
-            if status == StatusCode::FORBIDDEN {
-                if let Some(scope) = missing_scope(&headers) {
-                    return Err(Failure::InsufficientScope {
-                        scope,
-                        message: summary,
-                    });
-                }
+            if status == StatusCode::FORBIDDEN
+                && let Some(scope) = missing_scope(&headers)
+            {
+                return Err(Failure::InsufficientScope {
+                    scope,
+                    message: summary,
+                });
             }
             return Err(Failure::Permanent {
                 vendor_code: code.unwrap_or_else(|| format!("HTTP {}", status.as_u16())),
@@ -322,7 +326,11 @@ impl OktaClient {
         &self,
         bucket: &'static str,
     ) -> Result<impl std::future::Future<Output = ()>, Failure> {
-        let state = self.buckets.lock().ok().and_then(|b| b.get(bucket).copied());
+        let state = self
+            .buckets
+            .lock()
+            .ok()
+            .and_then(|b| b.get(bucket).copied());
         let reset = state
             .filter(|state| state.remaining == 0 && state.reset > Utc::now())
             .map(|state| state.reset);
@@ -344,7 +352,10 @@ impl OktaClient {
 /// The scope named in a `WWW-Authenticate: Bearer error="insufficient_scope",
 /// scope="…"` challenge, when Okta refuses a bearer token for lack of it.
 fn missing_scope(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(reqwest::header::WWW_AUTHENTICATE)?.to_str().ok()?;
+    let value = headers
+        .get(reqwest::header::WWW_AUTHENTICATE)?
+        .to_str()
+        .ok()?;
     if !value.contains("insufficient_scope") {
         return None;
     }
@@ -405,27 +416,56 @@ mod tests {
     fn buckets_follow_okta_published_table() {
         assert_eq!(bucket_for(&Method::GET, "/api/v1/apps/0oa1/users"), "apps");
         assert_eq!(bucket_for(&Method::GET, "/api/v1/apps/0oa1"), "app");
-        assert_eq!(bucket_for(&Method::PUT, "/api/v1/groups/00g1/users/00u1"), "groups");
+        assert_eq!(
+            bucket_for(&Method::PUT, "/api/v1/groups/00g1/users/00u1"),
+            "groups"
+        );
         assert_eq!(bucket_for(&Method::GET, "/api/v1/groups/00g1"), "group");
         assert_eq!(bucket_for(&Method::GET, "/api/v1/users/00u1"), "user-get");
-        assert_eq!(bucket_for(&Method::POST, "/api/v1/users/00u1"), "user-write");
-        assert_eq!(bucket_for(&Method::POST, "/api/v1/users/00u1/lifecycle/suspend"), "other");
+        assert_eq!(
+            bucket_for(&Method::POST, "/api/v1/users/00u1"),
+            "user-write"
+        );
+        assert_eq!(
+            bucket_for(&Method::POST, "/api/v1/users/00u1/lifecycle/suspend"),
+            "other"
+        );
         assert_eq!(bucket_for(&Method::GET, "/api/v1/users"), "users");
     }
 
     #[test]
     fn the_next_link_is_found_among_several_link_headers() {
         let mut headers = HeaderMap::new();
-        headers.append("link", "<http://x/api/v1/users?limit=2>; rel=\"self\"".parse().expect("h"));
-        headers.append("link", "<http://x/api/v1/users?after=00u2&limit=2>; rel=\"next\"".parse().expect("h"));
-        assert_eq!(next_link(&headers).as_deref(), Some("http://x/api/v1/users?after=00u2&limit=2"));
+        headers.append(
+            "link",
+            "<http://x/api/v1/users?limit=2>; rel=\"self\""
+                .parse()
+                .expect("h"),
+        );
+        headers.append(
+            "link",
+            "<http://x/api/v1/users?after=00u2&limit=2>; rel=\"next\""
+                .parse()
+                .expect("h"),
+        );
+        assert_eq!(
+            next_link(&headers).as_deref(),
+            Some("http://x/api/v1/users?after=00u2&limit=2")
+        );
     }
 
     #[test]
     fn a_next_link_to_another_host_is_rewritten_to_the_org() {
-        let client = OktaClient::new("http://127.0.0.1:9/", SecretString::from("t"), Duration::from_secs(1), 1)
-            .expect("client");
-        let url = client.same_origin("https://evil.example/api/v1/users?after=x").expect("url");
+        let client = OktaClient::new(
+            "http://127.0.0.1:9/",
+            SecretString::from("t"),
+            Duration::from_secs(1),
+            1,
+        )
+        .expect("client");
+        let url = client
+            .same_origin("https://evil.example/api/v1/users?after=x")
+            .expect("url");
         assert_eq!(url.as_str(), "http://127.0.0.1:9/api/v1/users?after=x");
     }
 
@@ -435,6 +475,9 @@ mod tests {
             "errorCauses": [{"errorSummary": "login: An object with this field already exists"}]});
         let (code, summary) = okta_error(&body);
         assert_eq!(code.as_deref(), Some("E0000001"));
-        assert_eq!(summary, "Api validation failed: login (login: An object with this field already exists)");
+        assert_eq!(
+            summary,
+            "Api validation failed: login (login: An object with this field already exists)"
+        );
     }
 }

@@ -9,7 +9,10 @@ pub const MEMBER: &str = "member";
 pub const ASSIGNED: &str = "assigned";
 
 fn text(value: &Value, pointer: &str) -> Option<String> {
-    value.pointer(pointer).and_then(Value::as_str).map(str::to_string)
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// An Okta user as an account; the profile becomes the attributes policies
@@ -47,7 +50,11 @@ pub fn account(user: &Value) -> Option<Account> {
     let display_name = format!("{first} {last}").trim().to_string();
     Some(Account {
         id,
-        display_name: if display_name.is_empty() { login.clone() } else { display_name },
+        display_name: if display_name.is_empty() {
+            login.clone()
+        } else {
+            display_name
+        },
         login,
         email,
         status,

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::{Applied, Connector, Description, Failure, Observed, SyncSink};
+use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{APP, ASSIGNED, GROUP, MEMBER};
 
 pub const SYSTEM: &str = "okta";
@@ -28,8 +28,15 @@ pub struct OktaConnector {
 }
 
 impl OktaConnector {
-    pub fn new(connection: ConnectionName, config: &OktaConfig) -> Result<Self, Failure> {
-        let token = config.token.read(&format!("connection {connection}: token"))?;
+    pub fn new(
+        connection: ConnectionName,
+        config: &OktaConfig,
+        context: &BuildContext,
+    ) -> Result<Self, Failure> {
+        let token = config.token.read(
+            &format!("connection {connection}: token"),
+            &context.base_dir,
+        )?;
         let client = OktaClient::new(
             &config.base_url,
             token,
@@ -138,7 +145,10 @@ impl Connector for OktaConnector {
         let mut read = 0u64;
         for group in groups.iter().filter_map(mapping::group) {
             let path = format!("/api/v1/groups/{}/users", group.id);
-            let members = self.client.get_all(&path, &[("limit", "200")], |_| {}).await?;
+            let members = self
+                .client
+                .get_all(&path, &[("limit", "200")], |_| {})
+                .await?;
             for user_id in members.iter().filter_map(id_of) {
                 members_of
                     .entry(user_id.clone())
@@ -188,7 +198,10 @@ impl Connector for OktaConnector {
                 let Some(user_id) = id_of(app_user) else {
                     continue;
                 };
-                let scope = app_user.get("scope").and_then(Value::as_str).unwrap_or("USER");
+                let scope = app_user
+                    .get("scope")
+                    .and_then(Value::as_str)
+                    .unwrap_or("USER");
                 let source = if scope == "GROUP" {
                     // Okta does not say which group; name one that gives it.
                     let via = members_of
@@ -286,7 +299,11 @@ impl Connector for OktaConnector {
                 let path = format!("/api/v1/apps/{}/users/{holder}", resource.id);
                 match self.client.get(&path, &[]).await {
                     Ok(response) => {
-                        response.body.get("scope").and_then(Value::as_str).unwrap_or("USER")
+                        response
+                            .body
+                            .get("scope")
+                            .and_then(Value::as_str)
+                            .unwrap_or("USER")
                             == "USER"
                     }
                     Err(failure) if is_not_found(&failure) => false,
