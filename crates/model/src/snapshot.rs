@@ -65,6 +65,11 @@ pub struct Resource {
     /// Entitlements a policy may ask for on this resource; the first is the
     /// default when a policy names none.
     pub entitlements: Vec<String>,
+    /// The common access vocabulary (`read`, `write`, `admin`, …) mapped to
+    /// this resource's native entitlements, so a policy may say `write` for a
+    /// GitHub repository (`push`) or a GitLab group (`access_level:30`).
+    #[serde(default)]
+    pub entitlement_aliases: BTreeMap<String, String>,
     /// Whether grantflow may add and remove grants here (an Okta APP_GROUP or
     /// the built-in Everyone group is read-only).
     pub writable: bool,

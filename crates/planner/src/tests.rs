@@ -24,6 +24,7 @@ fn resource(id: &str, kind: &str, name: &str) -> Resource {
         kind: ResourceKind::new(kind),
         name: name.into(),
         entitlements: vec![if kind == "app" { "assigned" } else { "member" }.into()],
+        entitlement_aliases: Default::default(),
         writable: true,
         attributes: Default::default(),
     }

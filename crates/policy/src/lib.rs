@@ -210,15 +210,20 @@ pub fn resolve<'s>(
     };
     let entitlement = match &grant.entitlement {
         Some(wanted) => {
-            if !resource.entitlements.iter().any(|e| e == wanted) {
+            if resource.entitlements.iter().any(|e| e == wanted) {
+                wanted.clone()
+            } else if let Some(native) = resource.entitlement_aliases.get(wanted) {
+                native.clone()
+            } else {
+                let mut offered = resource.entitlements.clone();
+                offered.extend(resource.entitlement_aliases.keys().cloned());
                 return Err(format!(
                     "{} \"{}\" has no entitlement \"{wanted}\" (it has: {})",
                     grant.resource_kind,
                     grant.resource_name,
-                    resource.entitlements.join(", ")
+                    offered.join(", ")
                 ));
             }
-            wanted.clone()
         }
         None => match resource.entitlements.first() {
             Some(default) => default.clone(),

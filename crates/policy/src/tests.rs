@@ -138,6 +138,7 @@ fn snapshot() -> BTreeMap<ConnectionName, Snapshot> {
         kind: ResourceKind::new("group"),
         name: "Production Access Demo".into(),
         entitlements: vec!["member".into()],
+        entitlement_aliases: Default::default(),
         writable: true,
         attributes: Default::default(),
     });

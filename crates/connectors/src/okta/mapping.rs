@@ -78,6 +78,7 @@ pub fn group(group: &Value) -> Option<Resource> {
         kind: ResourceKind::new(GROUP),
         name,
         entitlements: vec![MEMBER.to_string()],
+        entitlement_aliases: Default::default(),
         writable: group_type == "OKTA_GROUP",
         attributes,
     })
@@ -98,6 +99,7 @@ pub fn app(app: &Value) -> Option<Resource> {
         kind: ResourceKind::new(APP),
         name: label,
         entitlements: vec![ASSIGNED.to_string()],
+        entitlement_aliases: Default::default(),
         writable: status == "ACTIVE",
         attributes,
     })
