@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Any, AnyPool, Row, Transaction};
+
+use crate::Backend;
 
 use crate::{Result, timestamp};
 
@@ -49,13 +51,22 @@ fn event_hash(fields: [&str; 8]) -> String {
 }
 
 pub(crate) async fn append(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     now: DateTime<Utc>,
     actor: &str,
     action: &str,
     subject: &str,
     details: serde_json::Value,
 ) -> Result<AuditEvent> {
+    if backend == Backend::Postgres {
+        // Writers on several machines append to one chain: take the chain's
+        // lock for this transaction so heads are read and advanced in turn.
+        // (SQLite has one writer; its transaction already serialises this.)
+        sqlx::query("SELECT pg_advisory_xact_lock(7261626)")
+            .execute(&mut **tx)
+            .await?;
+    }
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE singleton = 1")
         .fetch_optional(&mut **tx)
         .await?;
@@ -128,7 +139,7 @@ struct RawEvent {
     hash: String,
 }
 
-async fn raw_events(pool: &SqlitePool) -> Result<Vec<RawEvent>> {
+async fn raw_events(pool: &AnyPool) -> Result<Vec<RawEvent>> {
     let rows = sqlx::query(
         "SELECT seq, id, at, actor, action, subject, details, prev_hash, hash FROM audit_events ORDER BY seq",
     )
@@ -151,7 +162,7 @@ async fn raw_events(pool: &SqlitePool) -> Result<Vec<RawEvent>> {
         .collect()
 }
 
-pub(crate) async fn all(pool: &SqlitePool) -> Result<Vec<AuditEvent>> {
+pub(crate) async fn all(pool: &AnyPool) -> Result<Vec<AuditEvent>> {
     Ok(raw_events(pool)
         .await?
         .into_iter()
@@ -173,7 +184,7 @@ pub(crate) async fn all(pool: &SqlitePool) -> Result<Vec<AuditEvent>> {
 /// Walks the chain from the first event: every event must follow the one
 /// before it (sequence and previous hash), hash to what it records, and the
 /// last one must be the recorded head.
-pub(crate) async fn verify(pool: &SqlitePool) -> Result<Verification> {
+pub(crate) async fn verify(pool: &AnyPool) -> Result<Verification> {
     let events = raw_events(pool).await?;
     let mut expected_prev = GENESIS.to_string();
     let mut expected_seq = 1;

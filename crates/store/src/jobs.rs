@@ -143,6 +143,7 @@ impl Store {
         }
         audit::append(
             &mut tx,
+            self.backend(),
             now,
             actor,
             "operation.attempt",
@@ -223,6 +224,7 @@ impl Store {
         .await?;
         audit::append(
             &mut tx,
+            self.backend(),
             now,
             actor,
             action,

@@ -8,15 +8,17 @@
 
 mod audit;
 mod jobs;
+#[doc(hidden)]
+pub mod testing;
 
 pub use audit::{AuditEvent, Verification};
 pub use jobs::{Job, JobOutcome, JobState};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use grantflow_model::{Clock, Plan, Snapshot};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Row, Sqlite, Transaction};
-use std::str::FromStr;
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, Row, Transaction};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,9 +64,22 @@ pub struct SyncRecord {
     pub grants: i64,
 }
 
+/// Which database is behind the store. Queries are shared; the few places
+/// that differ (locking, leasing) ask this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The store talks to SQLite and PostgreSQL through sqlx's `Any` driver:
+/// every column is TEXT or a 64-bit integer (timestamps are RFC 3339 text
+/// plus epoch-millisecond integers, JSON is text), which is exactly what
+/// `Any` carries, so one set of queries serves both databases.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
     clock: Arc<dyn Clock>,
 }
 
@@ -75,32 +90,62 @@ pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the store at `url`.
+    /// Opens (creating if needed) and migrates the store at `url`:
+    /// `sqlite://PATH` or `postgres://…`.
     pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Store> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::Unsupported(url.to_string()));
+        sqlx::any::install_default_drivers();
+        let open_error = |source| StoreError::Open {
+            url: redact_url(url),
+            source,
+        };
+        let (backend, pool) = if let Some(path) = url.strip_prefix("sqlite://") {
+            let url = if path.contains('?') {
+                url.to_string()
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            // One connection: SQLite has one writer anyway, and serialising
+            // here avoids SQLITE_BUSY on read-to-write lock upgrades.
+            let pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .after_connect(|connection, _| {
+                    Box::pin(async move {
+                        sqlx::raw_sql(
+                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON;",
+                        )
+                        .execute(connection)
+                        .await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await
+                .map_err(open_error)?;
+            (Backend::Sqlite, pool)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await
+                .map_err(open_error)?;
+            (Backend::Postgres, pool)
+        } else {
+            return Err(StoreError::Unsupported(redact_url(url)));
+        };
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|source| StoreError::Open {
-                url: url.to_string(),
-                source,
-            })?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
-        // One connection: SQLite has one writer anyway, and serialising here
-        // avoids SQLITE_BUSY on read-to-write lock upgrades.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open {
-                url: url.to_string(),
-                source,
-            })?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool, clock })
+        Ok(Store {
+            pool,
+            backend,
+            clock,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -160,6 +205,7 @@ impl Store {
         .await?;
         audit::append(
             &mut tx,
+            self.backend,
             self.clock.now(),
             actor,
             "sync.completed",
@@ -255,6 +301,7 @@ impl Store {
         }
         audit::append(
             &mut tx,
+            self.backend,
             self.clock.now(),
             actor,
             "plan.created",
@@ -297,8 +344,16 @@ impl Store {
         details: serde_json::Value,
     ) -> Result<AuditEvent> {
         let mut tx = self.pool.begin().await?;
-        let event =
-            audit::append(&mut tx, self.clock.now(), actor, action, subject, details).await?;
+        let event = audit::append(
+            &mut tx,
+            self.backend,
+            self.clock.now(),
+            actor,
+            action,
+            subject,
+            details,
+        )
+        .await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -311,14 +366,25 @@ impl Store {
         audit::verify(&self.pool).await
     }
 
-    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {
         Ok(self.pool.begin().await?)
     }
 
     /// Direct access for tests that tamper with the database on purpose.
     #[doc(hidden)]
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+}
+
+/// A database URL without its password, for error messages.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 

@@ -1,20 +1,29 @@
-//! Store behaviour on a temporary SQLite file, including tampering with the
+//! Store behaviour on a temporary SQLite file (and PostgreSQL when set), including tampering with the
 //! audit chain behind the store's back.
 
 use super::*;
 use grantflow_model::{ConnectionName, SystemClock, SystemKind};
 
-async fn store() -> (Store, tempfile::TempDir) {
+/// A SQLite store, and a PostgreSQL one when a server is configured.
+async fn stores(test: &str) -> Vec<(Store, tempfile::TempDir)> {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("g.db").display());
-    let store = Store::open(&url, Arc::new(SystemClock))
-        .await
-        .expect("open");
-    (store, dir)
+    let mut stores = vec![(
+        Store::open(&url, Arc::new(SystemClock))
+            .await
+            .expect("open"),
+        dir,
+    )];
+    if let Some(url) = testing::postgres_url(test).await {
+        let store = Store::open(&url, Arc::new(SystemClock))
+            .await
+            .expect("open postgres");
+        stores.push((store, tempfile::tempdir().expect("tempdir")));
+    }
+    stores
 }
 
-async fn with_events(count: usize) -> (Store, tempfile::TempDir) {
-    let (store, dir) = store().await;
+async fn with_events(store: Store, count: usize) -> Store {
     for index in 0..count {
         store
             .audit(
@@ -26,7 +35,7 @@ async fn with_events(count: usize) -> (Store, tempfile::TempDir) {
             .await
             .expect("append");
     }
-    (store, dir)
+    store
 }
 
 fn broken_at(verification: Verification) -> i64 {
@@ -38,90 +47,102 @@ fn broken_at(verification: Verification) -> i64 {
 
 #[tokio::test]
 async fn an_untouched_chain_verifies() {
-    let (store, _dir) = with_events(5).await;
-    match store.verify_audit().await.expect("verify") {
-        Verification::Intact { events, .. } => assert_eq!(events, 5),
-        other => panic!("{other:?}"),
+    for (store, _dir) in stores("an_untouched_chain_verifies").await {
+        let store = with_events(store, 5).await;
+        match store.verify_audit().await.expect("verify") {
+            Verification::Intact { events, .. } => assert_eq!(events, 5),
+            other => panic!("{other:?}"),
+        }
     }
 }
 
 #[tokio::test]
 async fn an_edited_event_is_named() {
-    let (store, _dir) = with_events(5).await;
-    sqlx::query("UPDATE audit_events SET details = '{\"n\":99}' WHERE seq = 3")
-        .execute(store.pool())
-        .await
-        .expect("tamper");
-    assert_eq!(broken_at(store.verify_audit().await.expect("verify")), 3);
+    for (store, _dir) in stores("an_edited_event_is_named").await {
+        let store = with_events(store, 5).await;
+        sqlx::query("UPDATE audit_events SET details = '{\"n\":99}' WHERE seq = 3")
+            .execute(store.pool())
+            .await
+            .expect("tamper");
+        assert_eq!(broken_at(store.verify_audit().await.expect("verify")), 3);
+    }
 }
 
 #[tokio::test]
 async fn a_deleted_event_is_detected_where_the_gap_is() {
-    let (store, _dir) = with_events(5).await;
-    sqlx::query("DELETE FROM audit_events WHERE seq = 2")
-        .execute(store.pool())
-        .await
-        .expect("tamper");
-    assert_eq!(broken_at(store.verify_audit().await.expect("verify")), 3);
+    for (store, _dir) in stores("a_deleted_event_is_detected_where_the_gap_is").await {
+        let store = with_events(store, 5).await;
+        sqlx::query("DELETE FROM audit_events WHERE seq = 2")
+            .execute(store.pool())
+            .await
+            .expect("tamper");
+        assert_eq!(broken_at(store.verify_audit().await.expect("verify")), 3);
+    }
 }
 
 #[tokio::test]
 async fn reordered_events_are_detected() {
-    let (store, _dir) = with_events(5).await;
-    // Swap the content of events 2 and 4, keeping their sequence numbers.
-    for (from, to) in [(2, -2), (4, 2), (-2, 4)] {
-        sqlx::query("UPDATE audit_events SET seq = $1 WHERE seq = $2")
-            .bind(to)
-            .bind(from)
-            .execute(store.pool())
-            .await
-            .expect("tamper");
+    for (store, _dir) in stores("reordered_events_are_detected").await {
+        let store = with_events(store, 5).await;
+        // Swap the content of events 2 and 4, keeping their sequence numbers.
+        for (from, to) in [(2, -2), (4, 2), (-2, 4)] {
+            sqlx::query("UPDATE audit_events SET seq = $1 WHERE seq = $2")
+                .bind(to)
+                .bind(from)
+                .execute(store.pool())
+                .await
+                .expect("tamper");
+        }
+        assert_eq!(broken_at(store.verify_audit().await.expect("verify")), 2);
     }
-    assert_eq!(broken_at(store.verify_audit().await.expect("verify")), 2);
 }
 
 #[tokio::test]
 async fn removing_the_newest_event_is_detected_by_the_head() {
-    let (store, _dir) = with_events(5).await;
-    sqlx::query("DELETE FROM audit_events WHERE seq = 5")
-        .execute(store.pool())
-        .await
-        .expect("tamper");
-    assert_eq!(broken_at(store.verify_audit().await.expect("verify")), 5);
+    for (store, _dir) in stores("removing_the_newest_event_is_detected_by_the_head").await {
+        let store = with_events(store, 5).await;
+        sqlx::query("DELETE FROM audit_events WHERE seq = 5")
+            .execute(store.pool())
+            .await
+            .expect("tamper");
+        assert_eq!(broken_at(store.verify_audit().await.expect("verify")), 5);
+    }
 }
 
 #[tokio::test]
 async fn the_newest_sync_of_each_connection_is_returned_and_audited() {
-    let (store, _dir) = store().await;
-    let mut snapshot = Snapshot::new(ConnectionName::new("okta"), SystemKind::new("okta"));
-    let first = store
-        .record_sync(&snapshot, store.now(), "test")
-        .await
-        .expect("sync");
-    snapshot.accounts.push(grantflow_model::Account {
-        id: "00u1".into(),
-        login: "a@example.com".into(),
-        email: Some("a@example.com".into()),
-        display_name: "A".into(),
-        status: "ACTIVE".into(),
-        attributes: Default::default(),
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let second = store
-        .record_sync(&snapshot, store.now(), "test")
-        .await
-        .expect("sync");
-    assert_ne!(first.id, second.id);
-    let latest = store.latest_syncs().await.expect("latest");
-    assert_eq!(latest.len(), 1);
-    assert_eq!(latest[0].0.id, second.id);
-    assert_eq!(latest[0].1, snapshot);
-    let events = store.audit_events().await.expect("events");
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e.action == "sync.completed")
-            .count(),
-        2
-    );
+    for (store, _dir) in stores("the_newest_sync_of_each_connection_is_returned_and_audited").await
+    {
+        let mut snapshot = Snapshot::new(ConnectionName::new("okta"), SystemKind::new("okta"));
+        let first = store
+            .record_sync(&snapshot, store.now(), "test")
+            .await
+            .expect("sync");
+        snapshot.accounts.push(grantflow_model::Account {
+            id: "00u1".into(),
+            login: "a@example.com".into(),
+            email: Some("a@example.com".into()),
+            display_name: "A".into(),
+            status: "ACTIVE".into(),
+            attributes: Default::default(),
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let second = store
+            .record_sync(&snapshot, store.now(), "test")
+            .await
+            .expect("sync");
+        assert_ne!(first.id, second.id);
+        let latest = store.latest_syncs().await.expect("latest");
+        assert_eq!(latest.len(), 1);
+        assert_eq!(latest[0].0.id, second.id);
+        assert_eq!(latest[0].1, snapshot);
+        let events = store.audit_events().await.expect("events");
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| e.action == "sync.completed")
+                .count(),
+            2
+        );
+    }
 }
