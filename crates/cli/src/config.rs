@@ -3,6 +3,7 @@
 
 use grantflow_connectors::ConnectionConfig;
 use grantflow_model::ConnectionName;
+use grantflow_planner::SafetyRail;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,9 @@ struct ConfigFile {
     policies: Option<PathBuf>,
     #[serde(default)]
     connections: BTreeMap<String, ConnectionConfig>,
+    /// Limits on mass removals (see `grantflow apply --allow-mass-removal`).
+    #[serde(default)]
+    safety: SafetyRail,
 }
 
 #[derive(Debug, Clone)]
@@ -33,6 +37,7 @@ pub struct Config {
     /// The folder of the configuration file; relative paths in it
     /// (secret files, the database, policies) are relative to this.
     pub base_dir: PathBuf,
+    pub safety: SafetyRail,
 }
 
 impl Config {
@@ -87,6 +92,7 @@ impl Config {
             policies: base.join(file.policies.unwrap_or_else(|| PathBuf::from("policies"))),
             connections,
             base_dir: base,
+            safety: file.safety,
         })
     }
 }

@@ -69,7 +69,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Execute a stored plan; resumable after a crash.
+    /// Execute a stored plan; resumable after a crash. Exit code 0: all
+    /// done; 1: something failed; 3: something is still waiting or retrying.
     Apply {
         plan_id: String,
         #[arg(long)]
@@ -77,6 +78,25 @@ enum Command {
         /// Operations in flight at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Apply even though the plan removes more than the safety rail
+        /// allows; must name the plan being applied.
+        #[arg(long, value_name = "PLAN_ID")]
+        allow_mass_removal: Option<String>,
+        /// How long this process holds an operation before another worker may take it over.
+        #[arg(long, default_value_t = 60)]
+        lease_seconds: u64,
+    },
+    /// Work on every queued plan (PostgreSQL mode: several workers share the work).
+    Worker {
+        /// Operations in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Exit once no queued plan has unfinished operations.
+        #[arg(long)]
+        exit_when_idle: bool,
+        /// How long this worker holds an operation before another may take it over.
+        #[arg(long, default_value_t = 60)]
+        lease_seconds: u64,
     },
     /// One change in words, e.g. "assign alice@example.com to the Engineering group".
     Do {
@@ -189,9 +209,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plan_id,
             json,
             concurrency,
+            allow_mass_removal,
+            lease_seconds,
         } => {
             let app = app::App::open(&options).await?;
-            commands::apply::run(&app, &plan_id, json, concurrency).await
+            let apply = commands::apply::ApplyOptions {
+                json,
+                concurrency,
+                allow_mass_removal,
+                lease_seconds,
+            };
+            commands::apply::run(&app, &plan_id, &apply).await
+        }
+        Command::Worker {
+            concurrency,
+            exit_when_idle,
+            lease_seconds,
+        } => {
+            let app = app::App::open(&options).await?;
+            commands::worker::run(&app, concurrency, exit_when_idle, lease_seconds).await
         }
         Command::Do { request, yes, json } => {
             let app = app::App::open(&options).await?;

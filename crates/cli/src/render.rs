@@ -97,7 +97,9 @@ pub fn plan(plan: &Plan) -> String {
 pub fn report(report: &Report) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
-    table.set_header(vec!["op", "change", "state", "attempts", "detail"]);
+    table.set_header(vec![
+        "op", "change", "state", "attempts", "updated", "detail",
+    ]);
     for op in &report.operations {
         let detail = match op.state {
             JobState::Succeeded => op.outcome.clone().unwrap_or_default(),
@@ -107,6 +109,17 @@ pub fn report(report: &Report) -> String {
                 op.error_message.clone().unwrap_or_default()
             ),
             JobState::Skipped => op.error_message.clone().unwrap_or_default(),
+            JobState::Waiting => format!(
+                "{}; re-check at {}",
+                op.error_message.clone().unwrap_or_default(),
+                op.next_attempt_at.clone().unwrap_or_default()
+            ),
+            JobState::Retrying => format!(
+                "{}: {}; next attempt at {}",
+                op.error_code.clone().unwrap_or_default(),
+                op.error_message.clone().unwrap_or_default(),
+                op.next_attempt_at.clone().unwrap_or_default()
+            ),
             _ => String::new(),
         };
         table.add_row(vec![
@@ -114,6 +127,7 @@ pub fn report(report: &Report) -> String {
             op.change.clone(),
             op.state.as_str().to_string(),
             op.attempts.to_string(),
+            op.updated_at.clone(),
             detail,
         ]);
     }
@@ -124,12 +138,22 @@ pub fn report(report: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "{} succeeded, {} failed, {} skipped, {} not finished (of {}).",
+        "{} succeeded, {} failed, {} skipped, {} waiting, {} retrying, {} not started (of {}); {:.0}% complete.",
         report.succeeded,
         report.failed,
         report.skipped,
+        report.waiting,
+        report.retrying,
         report.pending,
-        report.operations.len()
+        report.operations.len(),
+        report.completed_share * 100.0
     );
+    if let Some(next) = &report.next_attempt_at {
+        let _ = writeln!(
+            out,
+            "Next attempt at {next}: run `grantflow apply {}` again then (or keep `grantflow worker` running).",
+            report.plan_id
+        );
+    }
     out
 }

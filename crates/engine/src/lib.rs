@@ -1,10 +1,12 @@
-//! The engine: executes a stored plan's operations durably through the
+//! The engine: executes stored plans' operations durably through the
 //! connectors, in dependency order, and reports how each ended.
 //!
-//! Every attempt is committed as started before the vendor is called, and
-//! its end is committed after. A process killed anywhere in between leaves a
-//! job in `running`; the next `apply` observes the system before acting, so
-//! an operation that already took effect is recorded, not repeated.
+//! Work is taken from the store one job at a time by lease (`Store::claim`),
+//! so one process or several (`grantflow worker`, PostgreSQL mode) share a
+//! plan without running an operation twice. Every attempt is committed as
+//! started before the vendor is called, and its end after. A job whose
+//! lease ran out (its worker died mid-call) is observed before anything is
+//! sent: an operation that already took effect is recorded, not repeated.
 //!
 //! Architecture invariant: the engine never parses policies and never talks
 //! HTTP itself; it sees operations, connectors and the store.
@@ -15,11 +17,16 @@ pub use report::{OperationReport, Report};
 
 use chrono::Utc;
 use futures::StreamExt;
+use futures::future::Either;
+use futures::stream::FuturesUnordered;
+use std::future::Future;
+use std::pin::Pin;
 use grantflow_connectors::{Applied, Connector, Failure, Observed};
 use grantflow_model::{ConnectionName, Operation, OperationId, Plan};
 use grantflow_store::{Job, JobOutcome, JobState, Store, StoreError};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,12 +37,19 @@ pub enum EngineError {
 
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
-    /// Operations in flight at once.
+    /// Operations in flight at once in this process.
     pub concurrency: usize,
     /// Attempts per operation before a transient failure becomes final.
     pub max_attempts: u32,
-    /// Longest single wait between attempts.
+    /// Longest single backoff between attempts.
     pub max_backoff: Duration,
+    /// A retry due within this long is waited for in place; a later one is
+    /// recorded as `retrying` and left for a later run (or another worker).
+    pub max_inline_wait: Duration,
+    /// How long an operation may wait on an outside event before it fails.
+    pub wait_deadline: Duration,
+    /// How long a worker holds a job before others may take it over.
+    pub lease: Duration,
     /// Read each operation's effect before acting, e.g. because the plan was
     /// computed from a sync that is no longer the newest.
     pub observe_first: bool,
@@ -45,8 +59,11 @@ impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             concurrency: 8,
-            max_attempts: 5,
+            max_attempts: 6,
             max_backoff: Duration::from_secs(60),
+            max_inline_wait: Duration::from_secs(20),
+            wait_deadline: Duration::from_secs(7 * 24 * 3600),
+            lease: Duration::from_secs(60),
             observe_first: false,
         }
     }
@@ -70,7 +87,10 @@ pub struct Engine<'a> {
     store: &'a Store,
     connectors: &'a BTreeMap<ConnectionName, Box<dyn Connector>>,
     actor: String,
+    /// This process's name in job leases.
+    owner: String,
     options: EngineOptions,
+    plans: Mutex<HashMap<String, Arc<Plan>>>,
 }
 
 impl<'a> Engine<'a> {
@@ -80,94 +100,125 @@ impl<'a> Engine<'a> {
         actor: impl Into<String>,
         options: EngineOptions,
     ) -> Self {
+        let actor = actor.into();
+        let owner = format!("{actor}@{}:{}#{}", host_name(), std::process::id(), uuid_suffix());
         Self {
             store,
             connectors,
-            actor: actor.into(),
+            actor,
+            owner,
             options,
+            plans: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Runs every operation of `plan` that has not ended yet, then reports
-    /// on all of them. Safe to call again after a crash or a failure.
+    /// Queues `plan` and runs every operation of it that can run now, then
+    /// reports on all of them. Safe to call again after a crash or a
+    /// failure: finished operations are not touched again.
     pub async fn apply(&self, plan: &Plan, progress: &dyn Progress) -> Result<Report, EngineError> {
+        self.store.queue_plan(plan, &self.actor).await?;
+        self.remember(plan.clone());
+        self.release_leases_of_dead_processes(&plan.id).await?;
         let jobs = self.store.jobs(&plan.id).await?;
-        let mut states: BTreeMap<OperationId, JobState> = jobs
-            .iter()
-            .map(|job| (OperationId(job.op_id), job.state))
-            .collect();
-        let mut by_id: BTreeMap<OperationId, Job> = jobs
-            .into_iter()
-            .map(|job| (OperationId(job.op_id), job))
-            .collect();
-        let already_final = states.values().filter(|s| s.is_final()).count();
+        let already_final = jobs.iter().filter(|j| j.state.is_final()).count();
         progress.start(plan.operations.len(), already_final);
-
-        loop {
-            let mut ready = Vec::new();
-            for op in &plan.operations {
-                if states.get(&op.id).is_some_and(|s| s.is_final()) {
-                    continue;
-                }
-                let blocked_by = op.depends_on.iter().find(|dep| {
-                    matches!(states.get(dep), Some(JobState::Failed | JobState::Skipped))
-                });
-                if let Some(dependency) = blocked_by {
-                    let reason = format!("{dependency} did not succeed");
-                    self.store
-                        .finish_job(&plan.id, op, JobOutcome::Skipped { reason }, &self.actor)
-                        .await?;
-                    states.insert(op.id, JobState::Skipped);
-                    progress.finished(op, JobState::Skipped);
-                    continue;
-                }
-                let dependencies_done = op
-                    .depends_on
-                    .iter()
-                    .all(|dep| states.get(dep) == Some(&JobState::Succeeded));
-                if dependencies_done {
-                    ready.push(op);
-                }
-            }
-            if ready.is_empty() {
-                break;
-            }
-            let wave: Vec<(OperationId, Result<JobState, EngineError>)> =
-                futures::stream::iter(ready)
-                    .map(|op| {
-                        let job = by_id.get(&op.id).cloned();
-                        async move { (op.id, self.run(plan, op, job).await) }
-                    })
-                    .buffer_unordered(self.options.concurrency.max(1))
-                    .collect()
-                    .await;
-            for (id, result) in wave {
-                let state = result?;
-                states.insert(id, state);
-                if let Some(op) = plan.operation(id) {
-                    progress.finished(op, state);
-                }
-            }
-            by_id = self
-                .store
-                .jobs(&plan.id)
-                .await?
-                .into_iter()
-                .map(|job| (OperationId(job.op_id), job))
-                .collect();
-        }
-
+        self.drain(Some(&plan.id), progress).await?;
         let jobs = self.store.jobs(&plan.id).await?;
-        Ok(Report::new(plan, &jobs))
+        Ok(Report::new(plan, &jobs, Utc::now().timestamp_millis()))
     }
 
-    /// Runs one operation to an end state, recording every attempt.
-    async fn run(
-        &self,
-        plan: &Plan,
-        op: &Operation,
-        job: Option<Job>,
-    ) -> Result<JobState, EngineError> {
+    /// Runs every job of every queued plan that can run now (what
+    /// `grantflow worker` does in a loop); returns how many ran.
+    pub async fn run_available(&self) -> Result<usize, EngineError> {
+        self.drain(None, &Silent).await
+    }
+
+    /// Claims and runs jobs (of one plan, or of all queued plans) until none
+    /// can run now; returns how many ran.
+    ///
+    /// Running jobs keep being polled while the next claim waits for the
+    /// store: a job in the middle of a store transaction must be able to
+    /// finish it, or the claim would wait on a connection nobody releases.
+    async fn drain(&self, plan: Option<&str>, progress: &dyn Progress) -> Result<usize, EngineError> {
+        let mut in_flight = FuturesUnordered::new();
+        let mut claim: Option<Pin<Box<dyn Future<Output = ClaimResult> + Send + '_>>> = None;
+        let mut exhausted = false;
+        let mut ran = 0;
+        loop {
+            if claim.is_none() && !exhausted && in_flight.len() < self.options.concurrency.max(1) {
+                claim = Some(Box::pin(self.store.claim(&self.owner, plan, self.options.lease)));
+            }
+            let event = match (&mut claim, in_flight.is_empty()) {
+                (None, true) => return Ok(ran),
+                (None, false) => Event::Finished(in_flight.next().await),
+                (Some(pending), true) => Event::Claimed(pending.as_mut().await),
+                (Some(pending), false) => {
+                    match futures::future::select(pending.as_mut(), in_flight.next()).await {
+                        Either::Left((claimed, _)) => Event::Claimed(claimed),
+                        Either::Right((finished, _)) => Event::Finished(finished),
+                    }
+                }
+            };
+            match event {
+                Event::Claimed(claimed) => {
+                    claim = None;
+                    match claimed? {
+                        Some(job) => in_flight.push(self.run_job(job)),
+                        None => exhausted = true,
+                    }
+                }
+                Event::Finished(Some(outcome)) => {
+                    ran += 1;
+                    // A finished job may have unblocked its dependants.
+                    exhausted = false;
+                    if let Some((op, state)) = outcome? {
+                        progress.finished(&op, state);
+                    }
+                }
+                Event::Finished(None) => {}
+            }
+        }
+    }
+
+    /// A lease held by a process on this machine that no longer exists
+    /// (a killed `apply`) is released at once instead of after it runs out.
+    /// Leases of live processes, or of other machines, are left alone.
+    async fn release_leases_of_dead_processes(&self, plan_id: &str) -> Result<(), EngineError> {
+        for (op_id, owner) in self.store.leases(plan_id).await? {
+            if owner_is_gone(&owner) {
+                self.store.release_lease(plan_id, op_id, &owner).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn remember(&self, plan: Plan) -> Arc<Plan> {
+        let plan = Arc::new(plan);
+        if let Ok(mut plans) = self.plans.lock() {
+            plans.insert(plan.id.clone(), plan.clone());
+        }
+        plan
+    }
+
+    async fn plan(&self, id: &str) -> Result<Arc<Plan>, EngineError> {
+        let cached = self.plans.lock().ok().and_then(|p| p.get(id).cloned());
+        match cached {
+            Some(plan) => Ok(plan),
+            None => Ok(self.remember(self.store.plan(id).await?)),
+        }
+    }
+
+    async fn run_job(&self, job: Job) -> Result<Option<(Operation, JobState)>, EngineError> {
+        let plan = self.plan(&job.plan_id).await?;
+        let Some(op) = plan.operation(OperationId(job.op_id)).cloned() else {
+            return Ok(None);
+        };
+        let state = self.run(&plan, &op, &job).await?;
+        Ok(Some((op, state)))
+    }
+
+    /// Runs one leased operation until it ends, waits, or is rescheduled.
+    async fn run(&self, plan: &Plan, op: &Operation, job: &Job) -> Result<JobState, EngineError> {
         let Some(connector) = self.connectors.get(&op.connection) else {
             return self
                 .fail(
@@ -178,14 +229,15 @@ impl<'a> Engine<'a> {
                 )
                 .await;
         };
-        // An earlier attempt may have reached the vendor before the process
-        // died: look before acting, so the effect is never applied twice.
-        let interrupted = job.as_ref().is_some_and(|j| j.attempts > 0);
-        if (interrupted || self.options.observe_first)
+        // An earlier attempt may have reached the vendor before its process
+        // died or before it failed: look before acting, so the effect is
+        // never applied twice.
+        let tried_before = job.attempts > 0;
+        if (tried_before || self.options.observe_first)
             && let Ok(Observed::Done) = connector.observe(op).await
         {
-            let why = if interrupted {
-                "retrying an interrupted attempt"
+            let why = if tried_before {
+                "an earlier attempt took effect"
             } else {
                 "acting on a stale plan"
             };
@@ -205,29 +257,49 @@ impl<'a> Engine<'a> {
                     &plan.id,
                     op,
                     &self.actor,
-                    json!({"connection": op.connection}),
+                    json!({"connection": op.connection, "worker": self.owner}),
+                    self.options.lease,
                 )
                 .await?;
             let failure = match connector.apply(op).await {
-                Ok(Applied::Changed) => {
-                    return self.succeed(plan, op, "applied", json!({})).await;
-                }
+                Ok(Applied::Changed) => return self.succeed(plan, op, "applied", json!({})).await,
                 Ok(Applied::AlreadyPresent) => {
                     return self.succeed(plan, op, "already_present", json!({})).await;
                 }
                 Err(failure) => failure,
             };
-            if !failure.is_transient() || attempt >= self.options.max_attempts {
+            if let Failure::Waiting { reason, recheck_at } = &failure {
                 return self
-                    .fail(plan, op, &failure.code(), failure.message())
+                    .wait(plan, op, job, reason, recheck_at.timestamp_millis())
                     .await;
             }
-            tracing::info!(
-                message = "Operation failed transiently; will retry.",
-                operation = %op.id,
-                attempt,
-                error = %failure
-            );
+            if !failure.is_transient() || attempt >= self.options.max_attempts {
+                let message = if failure.is_transient() {
+                    format!("{} (gave up after {attempt} attempts)", failure.message())
+                } else {
+                    failure.message()
+                };
+                return self.fail(plan, op, &failure.code(), message).await;
+            }
+            let wait = self.wait_before_retry(&failure, attempt);
+            if wait > self.options.max_inline_wait {
+                let at_ms =
+                    Utc::now().timestamp_millis() + i64::try_from(wait.as_millis()).unwrap_or(0);
+                self.store
+                    .finish_job(
+                        &plan.id,
+                        op,
+                        JobOutcome::Retrying {
+                            at_ms,
+                            code: failure.code(),
+                            message: failure.message(),
+                        },
+                        &self.actor,
+                    )
+                    .await?;
+                return Ok(JobState::Retrying);
+            }
+            tracing::info!(message = "Operation failed transiently; retrying.", operation = %op.id, attempt, error = %failure);
             self.store
                 .audit(
                     &self.actor,
@@ -238,10 +310,11 @@ impl<'a> Engine<'a> {
                         "kind": failure.kind(),
                         "vendor_code": failure.code(),
                         "message": failure.message(),
+                        "wait_ms": wait.as_millis() as u64,
                     }),
                 )
                 .await?;
-            tokio::time::sleep(self.wait_before_retry(&failure, attempt)).await;
+            tokio::time::sleep(wait).await;
             // The failed call may still have taken effect (a timeout after
             // the vendor acted): look before trying again.
             if let Ok(Observed::Done) = connector.observe(op).await {
@@ -250,22 +323,58 @@ impl<'a> Engine<'a> {
                         plan,
                         op,
                         "already_present",
-                        json!({"observed_after": "failed attempt"}),
+                        json!({"observed_before": "a failed attempt took effect"}),
                     )
                     .await;
             }
         }
     }
 
+    async fn wait(
+        &self,
+        plan: &Plan,
+        op: &Operation,
+        job: &Job,
+        reason: &str,
+        recheck_ms: i64,
+    ) -> Result<JobState, EngineError> {
+        let now = Utc::now().timestamp_millis();
+        let deadline_ms = job.wait_deadline_ms.unwrap_or(
+            now + i64::try_from(self.options.wait_deadline.as_millis()).unwrap_or(i64::MAX / 2),
+        );
+        if now >= deadline_ms {
+            return self
+                .fail(
+                    plan,
+                    op,
+                    "wait_deadline",
+                    format!("gave up waiting at the deadline: {reason}"),
+                )
+                .await;
+        }
+        self.store
+            .finish_job(
+                &plan.id,
+                op,
+                JobOutcome::Waiting {
+                    reason: reason.to_string(),
+                    recheck_ms: recheck_ms.min(deadline_ms),
+                    deadline_ms,
+                },
+                &self.actor,
+            )
+            .await?;
+        Ok(JobState::Waiting)
+    }
+
     fn wait_before_retry(&self, failure: &Failure, attempt: u32) -> Duration {
         let until = match failure {
             Failure::RateLimited { reset, .. } => Some(*reset),
             Failure::RetryLater { at: Some(at), .. } => Some(*at),
-            Failure::Waiting { recheck_at, .. } => Some(*recheck_at),
             _ => None,
         };
         let wait = match until {
-            Some(at) => (at - Utc::now()).to_std().unwrap_or_default(),
+            Some(at) => (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50),
             None => {
                 // Exponential backoff with full jitter.
                 let ceiling = 250u64.saturating_mul(1 << attempt.min(8));
@@ -317,4 +426,40 @@ impl<'a> Engine<'a> {
             .await?;
         Ok(JobState::Failed)
     }
+}
+
+type ClaimResult = Result<Option<Job>, StoreError>;
+type JobResult = Result<Option<(Operation, JobState)>, EngineError>;
+
+enum Event {
+    Claimed(ClaimResult),
+    Finished(Option<JobResult>),
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".to_string())
+}
+
+/// Whether a lease owner (`actor@host:pid#suffix`) is a process of this
+/// machine that has exited.
+fn owner_is_gone(owner: &str) -> bool {
+    let Some((_, place)) = owner.rsplit_once('@') else {
+        return false;
+    };
+    let Some((host, rest)) = place.split_once(':') else {
+        return false;
+    };
+    let Some(pid) = rest.split('#').next().and_then(|p| p.parse::<u32>().ok()) else {
+        return false;
+    };
+    host == host_name()
+        && pid != std::process::id()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// A short random suffix so two workers in one process tree differ.
+fn uuid_suffix() -> String {
+    format!("{:08x}", rand::random::<u32>())
 }

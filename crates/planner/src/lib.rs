@@ -375,5 +375,85 @@ fn plan_id(plan: &Plan) -> String {
     format!("p-{}", &digest[..12])
 }
 
+/// Limits on how much one plan may take away before a person must name it
+/// explicitly (`grantflow apply --allow-mass-removal PLAN_ID`).
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyRail {
+    /// Largest share (0.0–1.0) of a connection's existing direct grants one
+    /// plan may remove.
+    #[serde(default = "default_removal_share")]
+    pub max_removal_share: f64,
+    /// Most distinct accounts one plan may take access from.
+    #[serde(default = "default_removed_accounts")]
+    pub max_removed_accounts: usize,
+}
+
+fn default_removal_share() -> f64 {
+    0.2
+}
+
+fn default_removed_accounts() -> usize {
+    25
+}
+
+impl Default for SafetyRail {
+    fn default() -> Self {
+        Self {
+            max_removal_share: default_removal_share(),
+            max_removed_accounts: default_removed_accounts(),
+        }
+    }
+}
+
+/// Why `plan` trips the safety rail, if it does.
+pub fn mass_removal(plan: &Plan, actual: &ActualState, rail: &SafetyRail) -> Option<String> {
+    let removals: Vec<&Operation> = plan
+        .operations
+        .iter()
+        .filter(|op| !op.widens_access())
+        .collect();
+    if removals.is_empty() {
+        return None;
+    }
+    let accounts: BTreeSet<(&ConnectionName, String)> = removals
+        .iter()
+        .map(|op| (&op.connection, op.holder().id().to_string()))
+        .collect();
+    if accounts.len() > rail.max_removed_accounts {
+        return Some(format!(
+            "it takes access from {} accounts (the limit is {})",
+            accounts.len(),
+            rail.max_removed_accounts
+        ));
+    }
+    let mut per_connection: BTreeMap<&ConnectionName, usize> = BTreeMap::new();
+    for op in &removals {
+        *per_connection.entry(&op.connection).or_default() += 1;
+    }
+    for (connection, removed) in per_connection {
+        let existing = actual
+            .snapshots
+            .get(connection)
+            .map(|s| {
+                s.grants
+                    .iter()
+                    .filter(|g| g.source == GrantSource::Direct)
+                    .count()
+            })
+            .unwrap_or(0)
+            .max(1);
+        let share = removed as f64 / existing as f64;
+        if share > rail.max_removal_share {
+            return Some(format!(
+                "it removes {removed} of {existing} direct grants in {connection} ({:.0}%, the limit is {:.0}%)",
+                share * 100.0,
+                rail.max_removal_share * 100.0
+            ));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests;

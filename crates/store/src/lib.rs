@@ -298,6 +298,16 @@ impl Store {
             .bind(&now)
             .execute(&mut *tx)
             .await?;
+            for dependency in &op.depends_on {
+                sqlx::query(
+                    "INSERT INTO job_deps (plan_id, op_id, depends_on) VALUES ($1, $2, $3)",
+                )
+                .bind(&plan.id)
+                .bind(i64::from(op.id.0))
+                .bind(i64::from(dependency.0))
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         audit::append(
             &mut tx,

@@ -9,3 +9,4 @@ pub mod policy;
 pub mod request;
 pub mod sandbox;
 pub mod sync;
+pub mod worker;
