@@ -85,6 +85,9 @@ enum Command {
         /// How long this process holds an operation before another worker may take it over.
         #[arg(long, default_value_t = 60)]
         lease_seconds: u64,
+        /// Only queue the plan for `grantflow worker` processes; do not run it here.
+        #[arg(long)]
+        queue: bool,
     },
     /// Work on every queued plan (PostgreSQL mode: several workers share the work).
     Worker {
@@ -211,6 +214,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             concurrency,
             allow_mass_removal,
             lease_seconds,
+            queue,
         } => {
             let app = app::App::open(&options).await?;
             let apply = commands::apply::ApplyOptions {
@@ -218,6 +222,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 concurrency,
                 allow_mass_removal,
                 lease_seconds,
+                queue_only: queue,
             };
             commands::apply::run(&app, &plan_id, &apply).await
         }

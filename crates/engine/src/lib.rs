@@ -19,13 +19,13 @@ use chrono::Utc;
 use futures::StreamExt;
 use futures::future::Either;
 use futures::stream::FuturesUnordered;
-use std::future::Future;
-use std::pin::Pin;
 use grantflow_connectors::{Applied, Connector, Failure, Observed};
 use grantflow_model::{ConnectionName, Operation, OperationId, Plan};
 use grantflow_store::{Job, JobOutcome, JobState, Store, StoreError};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,6 +50,10 @@ pub struct EngineOptions {
     pub wait_deadline: Duration,
     /// How long a worker holds a job before others may take it over.
     pub lease: Duration,
+    /// The soonest a waiting operation is looked at again, whatever the
+    /// connector asks, so a system that keeps saying "not yet" is not polled
+    /// in a tight loop.
+    pub min_recheck: Duration,
     /// Read each operation's effect before acting, e.g. because the plan was
     /// computed from a sync that is no longer the newest.
     pub observe_first: bool,
@@ -64,6 +68,7 @@ impl Default for EngineOptions {
             max_inline_wait: Duration::from_secs(20),
             wait_deadline: Duration::from_secs(7 * 24 * 3600),
             lease: Duration::from_secs(60),
+            min_recheck: Duration::from_secs(1),
             observe_first: false,
         }
     }
@@ -101,7 +106,12 @@ impl<'a> Engine<'a> {
         options: EngineOptions,
     ) -> Self {
         let actor = actor.into();
-        let owner = format!("{actor}@{}:{}#{}", host_name(), std::process::id(), uuid_suffix());
+        let owner = format!(
+            "{actor}@{}:{}#{}",
+            host_name(),
+            std::process::id(),
+            uuid_suffix()
+        );
         Self {
             store,
             connectors,
@@ -139,14 +149,22 @@ impl<'a> Engine<'a> {
     /// Running jobs keep being polled while the next claim waits for the
     /// store: a job in the middle of a store transaction must be able to
     /// finish it, or the claim would wait on a connection nobody releases.
-    async fn drain(&self, plan: Option<&str>, progress: &dyn Progress) -> Result<usize, EngineError> {
+    async fn drain(
+        &self,
+        plan: Option<&str>,
+        progress: &dyn Progress,
+    ) -> Result<usize, EngineError> {
         let mut in_flight = FuturesUnordered::new();
         let mut claim: Option<Pin<Box<dyn Future<Output = ClaimResult> + Send + '_>>> = None;
         let mut exhausted = false;
         let mut ran = 0;
         loop {
             if claim.is_none() && !exhausted && in_flight.len() < self.options.concurrency.max(1) {
-                claim = Some(Box::pin(self.store.claim(&self.owner, plan, self.options.lease)));
+                claim = Some(Box::pin(self.store.claim(
+                    &self.owner,
+                    plan,
+                    self.options.lease,
+                )));
             }
             let event = match (&mut claim, in_flight.is_empty()) {
                 (None, true) => return Ok(ran),
@@ -358,7 +376,9 @@ impl<'a> Engine<'a> {
                 op,
                 JobOutcome::Waiting {
                     reason: reason.to_string(),
-                    recheck_ms: recheck_ms.min(deadline_ms),
+                    recheck_ms: recheck_ms
+                        .max(now + i64::try_from(self.options.min_recheck.as_millis()).unwrap_or(0))
+                        .min(deadline_ms),
                     deadline_ms,
                 },
                 &self.actor,
@@ -373,15 +393,16 @@ impl<'a> Engine<'a> {
             Failure::RetryLater { at: Some(at), .. } => Some(*at),
             _ => None,
         };
-        let wait = match until {
+        match until {
+            // The vendor said when: honour it, however long.
             Some(at) => (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50),
             None => {
-                // Exponential backoff with full jitter.
+                // Exponential backoff with jitter, capped.
                 let ceiling = 250u64.saturating_mul(1 << attempt.min(8));
                 Duration::from_millis(rand::random_range(ceiling / 2..=ceiling))
+                    .min(self.options.max_backoff)
             }
-        };
-        wait.min(self.options.max_backoff)
+        }
     }
 
     async fn succeed(

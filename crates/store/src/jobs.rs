@@ -168,7 +168,10 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let op_id: i64 = row.try_get("op_id")?;
-                Ok((u32::try_from(op_id).unwrap_or_default(), row.try_get("lease_owner")?))
+                Ok((
+                    u32::try_from(op_id).unwrap_or_default(),
+                    row.try_get("lease_owner")?,
+                ))
             })
             .collect()
     }

@@ -13,6 +13,8 @@ pub struct ApplyOptions {
     pub concurrency: usize,
     pub allow_mass_removal: Option<String>,
     pub lease_seconds: u64,
+    /// Queue for workers instead of running here.
+    pub queue_only: bool,
 }
 
 pub async fn run(app: &App, plan_id: &str, options: &ApplyOptions) -> anyhow::Result<ExitCode> {
@@ -20,6 +22,14 @@ pub async fn run(app: &App, plan_id: &str, options: &ApplyOptions) -> anyhow::Re
     let plan = app.store.plan(plan_id).await?;
     if !safety_rail_allows(app, &plan, options.allow_mass_removal.as_deref()).await? {
         return Ok(ExitCode::from(1));
+    }
+    if options.queue_only {
+        app.store.queue_plan(&plan, &app.actor).await?;
+        println!(
+            "plan {} is queued; `grantflow worker` processes will run it",
+            plan.id
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     let report = execute_with(app, &plan, options.concurrency, options.lease_seconds).await?;
     if json {

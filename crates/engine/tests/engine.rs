@@ -1,0 +1,446 @@
+//! The engine against a scripted connector: ordering, failures and their
+//! dependants, retries, waiting operations, interrupted attempts, and two
+//! engines sharing one plan.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use grantflow_connectors::{Applied, Connector, Description, Failure, Observed, SyncSink};
+use grantflow_engine::{Engine, EngineOptions, Silent};
+use grantflow_model::{
+    AccountRef, ConnectionName, OpKind, Operation, OperationId, Plan, ResourceKind, ResourceRef,
+    Review, SystemClock, SystemKind,
+};
+use grantflow_store::{JobState, Store};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A connector whose answers are scripted per operation (by account id);
+/// once the script runs out, calls succeed. It remembers which effects are
+/// present and counts calls.
+#[derive(Default)]
+struct Scripted {
+    scripts: Mutex<BTreeMap<String, VecDeque<Result<Applied, Failure>>>>,
+    present: Mutex<BTreeSet<String>>,
+    applies: Mutex<BTreeMap<String, u32>>,
+    order: Mutex<Vec<String>>,
+}
+
+impl Scripted {
+    fn script(&self, account: &str, answers: Vec<Result<Applied, Failure>>) {
+        if let Ok(mut scripts) = self.scripts.lock() {
+            scripts.insert(account.to_string(), answers.into());
+        }
+    }
+    fn applies(&self, account: &str) -> u32 {
+        self.applies
+            .lock()
+            .map(|a| a.get(account).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+}
+
+/// The engine owns its connectors; the test keeps a handle to the script.
+struct Handle(Arc<Scripted>);
+
+#[async_trait]
+impl Connector for Handle {
+    fn describe(&self) -> Description {
+        Description {
+            system: SystemKind::new("fake"),
+            connection: ConnectionName::new("fake"),
+            base_url: String::new(),
+            operations: vec!["add_grant"],
+            rate_limit_buckets: vec![],
+        }
+    }
+    async fn health(&self) -> Result<(), Failure> {
+        Ok(())
+    }
+    async fn sync(&self, _sink: &mut dyn SyncSink) -> Result<(), Failure> {
+        Ok(())
+    }
+    async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        let account = op.holder().id().to_string();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if let Ok(mut applies) = self.0.applies.lock() {
+            *applies.entry(account.clone()).or_default() += 1;
+        }
+        if let Ok(mut order) = self.0.order.lock() {
+            order.push(account.clone());
+        }
+        let answer = self
+            .0
+            .scripts
+            .lock()
+            .ok()
+            .and_then(|mut s| s.get_mut(&account).and_then(VecDeque::pop_front))
+            .unwrap_or(Ok(Applied::Changed));
+        if answer.is_ok()
+            && let Ok(mut present) = self.0.present.lock()
+        {
+            present.insert(account);
+        }
+        answer
+    }
+    async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        let present = self
+            .0
+            .present
+            .lock()
+            .map(|p| p.contains(op.holder().id()))
+            .unwrap_or(false);
+        Ok(if present {
+            Observed::Done
+        } else {
+            Observed::NotDone
+        })
+    }
+}
+
+fn op(id: u32, account: &str, depends_on: &[u32]) -> Operation {
+    Operation {
+        id: OperationId(id),
+        connection: ConnectionName::new("fake"),
+        kind: OpKind::AddGrant {
+            account: AccountRef {
+                id: account.into(),
+                login: format!("{account}@example.com"),
+            },
+            resource: ResourceRef {
+                id: "g1".into(),
+                kind: ResourceKind::new("group"),
+                name: "G".into(),
+            },
+            entitlement: "member".into(),
+        },
+        reasons: vec!["test".into()],
+        depends_on: depends_on.iter().map(|d| OperationId(*d)).collect(),
+    }
+}
+
+fn plan(operations: Vec<Operation>) -> Plan {
+    Plan {
+        id: format!("p-{}", rand_id()),
+        created_at: Utc::now(),
+        origin: "test".into(),
+        basis: vec![],
+        operations,
+        review: Review::default(),
+    }
+}
+
+fn rand_id() -> String {
+    format!(
+        "{:012x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+            % 0xffff_ffff_ffff
+    )
+}
+
+struct World {
+    store: Store,
+    fake: Arc<Scripted>,
+    connectors: BTreeMap<ConnectionName, Box<dyn Connector>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("e.db").display());
+    let store = Store::open(&url, Arc::new(SystemClock))
+        .await
+        .expect("store");
+    let fake = Arc::new(Scripted::default());
+    let mut connectors: BTreeMap<ConnectionName, Box<dyn Connector>> = BTreeMap::new();
+    connectors.insert(ConnectionName::new("fake"), Box::new(Handle(fake.clone())));
+    World {
+        store,
+        fake,
+        connectors,
+        _dir: dir,
+    }
+}
+
+fn options() -> EngineOptions {
+    EngineOptions {
+        concurrency: 4,
+        max_attempts: 4,
+        max_backoff: Duration::from_millis(50),
+        max_inline_wait: Duration::from_millis(100),
+        min_recheck: Duration::from_millis(50),
+        ..EngineOptions::default()
+    }
+}
+
+fn permanent(code: &str) -> Failure {
+    Failure::Permanent {
+        vendor_code: code.into(),
+        message: format!("vendor says {code}"),
+        status: Some(400),
+    }
+}
+
+#[tokio::test]
+async fn a_permanent_failure_stops_its_dependants_but_not_unrelated_work() {
+    let w = world().await;
+    w.fake.script("a", vec![Err(permanent("E0000001"))]);
+    let plan = plan(vec![
+        op(0, "a", &[]),
+        op(1, "b", &[0]),
+        op(2, "c", &[1]),
+        op(3, "d", &[]),
+    ]);
+    w.store.save_plan(&plan, "test").await.expect("save");
+    let engine = Engine::new(&w.store, &w.connectors, "test", options());
+    let report = engine.apply(&plan, &Silent).await.expect("apply");
+    let states: Vec<JobState> = report.operations.iter().map(|o| o.state).collect();
+    assert_eq!(
+        states,
+        [
+            JobState::Failed,
+            JobState::Skipped,
+            JobState::Skipped,
+            JobState::Succeeded
+        ]
+    );
+    assert_eq!(report.operations[0].error_code.as_deref(), Some("E0000001"));
+    assert_eq!(
+        report.operations[0].error_message.as_deref(),
+        Some("vendor says E0000001")
+    );
+    assert_eq!(
+        report.operations[2].error_message.as_deref(),
+        Some("op1 did not succeed")
+    );
+    assert_eq!(w.fake.applies("b"), 0);
+    assert!(!report.is_success() && !report.is_incomplete());
+    assert!((report.completed_share - 0.25).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn dependencies_run_first() {
+    let w = world().await;
+    let plan = plan(vec![op(0, "late", &[1]), op(1, "early", &[])]);
+    w.store.save_plan(&plan, "test").await.expect("save");
+    let report = Engine::new(&w.store, &w.connectors, "test", options())
+        .apply(&plan, &Silent)
+        .await
+        .expect("apply");
+    assert!(report.is_success());
+    let order = w.fake.order.lock().map(|o| o.clone()).unwrap_or_default();
+    assert_eq!(order, ["early", "late"]);
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_each_attempt_is_audited() {
+    let w = world().await;
+    let retry = Failure::RetryLater {
+        at: None,
+        vendor_code: Some("E0000009".into()),
+        message: "503".into(),
+    };
+    let limited = Failure::RateLimited {
+        bucket: "x".into(),
+        reset: Utc::now(),
+        message: "E0000047".into(),
+    };
+    w.fake.script("a", vec![Err(retry), Err(limited)]);
+    let plan = plan(vec![op(0, "a", &[])]);
+    w.store.save_plan(&plan, "test").await.expect("save");
+    let report = Engine::new(&w.store, &w.connectors, "test", options())
+        .apply(&plan, &Silent)
+        .await
+        .expect("apply");
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(report.operations[0].attempts, 3);
+    let events = w.store.audit_events().await.expect("events");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "operation.attempt")
+            .count(),
+        3
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "operation.retry_scheduled")
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn too_many_transient_failures_end_as_a_failure_that_says_so() {
+    let w = world().await;
+    let retry = || {
+        Err(Failure::RetryLater {
+            at: None,
+            vendor_code: Some("E0000009".into()),
+            message: "Internal Server Error".into(),
+        })
+    };
+    w.fake
+        .script("a", vec![retry(), retry(), retry(), retry(), retry()]);
+    let plan = plan(vec![op(0, "a", &[])]);
+    w.store.save_plan(&plan, "test").await.expect("save");
+    let report = Engine::new(&w.store, &w.connectors, "test", options())
+        .apply(&plan, &Silent)
+        .await
+        .expect("apply");
+    assert_eq!(report.operations[0].state, JobState::Failed);
+    assert_eq!(report.operations[0].error_code.as_deref(), Some("E0000009"));
+    assert!(
+        report.operations[0]
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("gave up after 4 attempts")
+    );
+}
+
+#[tokio::test]
+async fn a_retry_due_later_is_left_for_the_next_run_with_its_time() {
+    let w = world().await;
+    let later = Utc::now() + chrono::Duration::milliseconds(400);
+    w.fake.script(
+        "a",
+        vec![Err(Failure::RetryLater {
+            at: Some(later),
+            vendor_code: Some("timeout".into()),
+            message: "Jira timed out".into(),
+        })],
+    );
+    let plan = plan(vec![op(0, "a", &[]), op(1, "b", &[])]);
+    w.store.save_plan(&plan, "test").await.expect("save");
+    let engine = Engine::new(&w.store, &w.connectors, "test", options());
+    let first = engine.apply(&plan, &Silent).await.expect("apply");
+    assert_eq!(first.operations[0].state, JobState::Retrying);
+    assert_eq!(first.operations[1].state, JobState::Succeeded);
+    assert!(first.is_incomplete());
+    assert!(first.next_attempt_at.is_some());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = engine.apply(&plan, &Silent).await.expect("apply");
+    assert!(second.is_success(), "{second:?}");
+}
+
+#[tokio::test]
+async fn a_waiting_operation_is_reported_then_resumed_by_a_later_apply() {
+    let w = world().await;
+    let recheck = Utc::now() + chrono::Duration::milliseconds(200);
+    let waiting = Failure::Waiting {
+        reason: "no GitLab account yet (pending first SSO login)".into(),
+        recheck_at: recheck,
+    };
+    w.fake.script("a", vec![Err(waiting)]);
+    let plan = plan(vec![op(0, "a", &[]), op(1, "b", &[0])]);
+    w.store.save_plan(&plan, "test").await.expect("save");
+    let engine = Engine::new(&w.store, &w.connectors, "test", options());
+    let first = engine.apply(&plan, &Silent).await.expect("apply");
+    assert_eq!(first.operations[0].state, JobState::Waiting);
+    assert_eq!(
+        first.operations[0].error_message.as_deref(),
+        Some("no GitLab account yet (pending first SSO login)")
+    );
+    assert_eq!(
+        first.operations[1].state,
+        JobState::Pending,
+        "its dependant waits too"
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let second = engine.apply(&plan, &Silent).await.expect("apply");
+    assert!(second.is_success(), "{second:?}");
+    let events = w.store.audit_events().await.expect("events");
+    assert!(events.iter().any(|e| e.action == "operation.waiting"));
+}
+
+#[tokio::test]
+async fn a_wait_past_its_deadline_fails_with_the_reason() {
+    let w = world().await;
+    let waiting = || {
+        Err(Failure::Waiting {
+            reason: "pending first SSO login".into(),
+            recheck_at: Utc::now(),
+        })
+    };
+    w.fake.script("a", vec![waiting(), waiting(), waiting()]);
+    let plan = plan(vec![op(0, "a", &[])]);
+    w.store.save_plan(&plan, "test").await.expect("save");
+    let engine = Engine::new(
+        &w.store,
+        &w.connectors,
+        "test",
+        EngineOptions {
+            wait_deadline: Duration::from_millis(100),
+            ..options()
+        },
+    );
+    let first = engine.apply(&plan, &Silent).await.expect("apply");
+    assert_eq!(first.operations[0].state, JobState::Waiting);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let second = engine.apply(&plan, &Silent).await.expect("apply");
+    assert_eq!(second.operations[0].state, JobState::Failed);
+    assert_eq!(
+        second.operations[0].error_code.as_deref(),
+        Some("wait_deadline")
+    );
+    assert!(
+        second.operations[0]
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("pending first SSO login")
+    );
+}
+
+#[tokio::test]
+async fn an_attempt_whose_effect_is_present_is_not_repeated() {
+    let w = world().await;
+    let plan = plan(vec![op(0, "a", &[])]);
+    w.store.save_plan(&plan, "test").await.expect("save");
+    // A previous process started the attempt and the vendor applied it,
+    // then the process died before recording the outcome.
+    w.store
+        .start_attempt(
+            &plan.id,
+            &plan.operations[0],
+            "test",
+            serde_json::json!({}),
+            Duration::from_millis(1),
+        )
+        .await
+        .expect("attempt");
+    if let Ok(mut present) = w.fake.present.lock() {
+        present.insert("a".into());
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let report = Engine::new(&w.store, &w.connectors, "test", options())
+        .apply(&plan, &Silent)
+        .await
+        .expect("apply");
+    assert!(report.is_success());
+    assert_eq!(
+        report.operations[0].outcome.as_deref(),
+        Some("already_present")
+    );
+    assert_eq!(w.fake.applies("a"), 0);
+}
+
+#[tokio::test]
+async fn two_engines_on_one_plan_apply_each_operation_once() {
+    let w = world().await;
+    let operations: Vec<Operation> = (0..40).map(|n| op(n, &format!("u{n}"), &[])).collect();
+    let plan = plan(operations);
+    w.store.save_plan(&plan, "test").await.expect("save");
+    let first = Engine::new(&w.store, &w.connectors, "worker-1", options());
+    let second = Engine::new(&w.store, &w.connectors, "worker-2", options());
+    let (a, b) = tokio::join!(first.apply(&plan, &Silent), second.apply(&plan, &Silent));
+    assert!(a.expect("first").succeeded + b.expect("second").succeeded >= 40);
+    for n in 0..40 {
+        assert_eq!(w.fake.applies(&format!("u{n}")), 1, "u{n}");
+    }
+}
