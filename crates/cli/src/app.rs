@@ -52,6 +52,9 @@ impl App {
         let mut connectors = BTreeMap::new();
         let context = grantflow_connectors::BuildContext {
             base_dir: config.base_dir.clone(),
+            budgets: Arc::new(grantflow_connectors::RateBudgets::new(
+                config.rate_limits.reserve_share,
+            )),
         };
         for (name, connection) in &config.connections {
             let connector = grantflow_connectors::build(name, connection, &context)

@@ -26,6 +26,29 @@ struct ConfigFile {
     /// Limits on mass removals (see `grantflow apply --allow-mass-removal`).
     #[serde(default)]
     safety: SafetyRail,
+    #[serde(default)]
+    rate_limits: RateLimitSettings,
+}
+
+/// How grantflow shares vendors' rate limits with the tenant's other users.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Share (0.0–0.9) of every rate-limit bucket left unused for others.
+    #[serde(default = "default_reserve_share")]
+    pub reserve_share: f64,
+}
+
+fn default_reserve_share() -> f64 {
+    0.1
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            reserve_share: default_reserve_share(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +61,7 @@ pub struct Config {
     /// (secret files, the database, policies) are relative to this.
     pub base_dir: PathBuf,
     pub safety: SafetyRail,
+    pub rate_limits: RateLimitSettings,
 }
 
 impl Config {
@@ -93,6 +117,7 @@ impl Config {
             connections,
             base_dir: base,
             safety: file.safety,
+            rate_limits: file.rate_limits,
         })
     }
 }

@@ -13,9 +13,11 @@
 
 mod failure;
 pub mod okta;
+pub mod ratelimit;
 mod secret;
 
 pub use failure::Failure;
+pub use ratelimit::RateBudgets;
 pub use secret::SecretSource;
 
 use async_trait::async_trait;
@@ -121,6 +123,8 @@ pub struct BuildContext {
     /// The folder relative secret files are resolved against (the folder of
     /// grantflow.yaml).
     pub base_dir: std::path::PathBuf,
+    /// Rate budgets shared by every connector built with this context.
+    pub budgets: std::sync::Arc<RateBudgets>,
 }
 
 /// Builds the connector for one configured connection.

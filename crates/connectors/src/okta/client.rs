@@ -5,25 +5,20 @@ use chrono::{DateTime, TimeZone, Utc};
 use reqwest::{Method, StatusCode, Url, header::HeaderMap};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Failure;
-
-/// What one response told us about its rate-limit bucket.
-#[derive(Debug, Clone, Copy)]
-struct BucketState {
-    remaining: u64,
-    reset: DateTime<Utc>,
-}
+use crate::ratelimit::RateBudgets;
 
 pub struct OktaClient {
     http: reqwest::Client,
     base: Url,
     token: SecretString,
     max_rate_limit_waits: u32,
-    buckets: Mutex<HashMap<&'static str, BucketState>>,
+    /// The connection's name, which keys its rate budgets.
+    connection: String,
+    budgets: Arc<RateBudgets>,
 }
 
 /// A successful response: status, the `rel="next"` link if any, and the JSON
@@ -120,6 +115,8 @@ impl OktaClient {
         token: SecretString,
         timeout: Duration,
         max_rate_limit_waits: u32,
+        connection: &str,
+        budgets: Arc<RateBudgets>,
     ) -> Result<Self, Failure> {
         let base = Url::parse(base_url).map_err(|error| Failure::Config {
             message: format!("okta base_url \"{base_url}\" is not a URL: {error}"),
@@ -136,7 +133,8 @@ impl OktaClient {
             base,
             token,
             max_rate_limit_waits,
-            buckets: Mutex::new(HashMap::new()),
+            connection: connection.to_string(),
+            budgets,
         })
     }
 
@@ -210,7 +208,9 @@ impl OktaClient {
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
         loop {
-            self.wait_for_budget(bucket)?.await;
+            self.refuse_when_exhausted(bucket)?;
+            // Held until the response's headers are recorded.
+            let _permit = self.budgets.acquire(&self.connection, bucket).await;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -308,44 +308,30 @@ impl OktaClient {
     }
 
     fn record_budget(&self, bucket: &'static str, headers: &HeaderMap) {
-        let (Some(remaining), Some(reset)) = (
+        if let (Some(limit), Some(remaining), Some(reset)) = (
+            header_u64(headers, "x-rate-limit-limit"),
             header_u64(headers, "x-rate-limit-remaining"),
             reset_time(headers),
-        ) else {
-            return;
-        };
-        if let Ok(mut buckets) = self.buckets.lock() {
-            buckets.insert(bucket, BucketState { remaining, reset });
+        ) {
+            self.budgets
+                .record(&self.connection, bucket, limit, remaining, reset);
         }
     }
 
-    /// When the last response said the bucket is empty, waits for its reset,
-    /// so the limit is respected rather than discovered by a 429; with no
-    /// waiting allowed, reports the limit to the engine instead of calling.
-    fn wait_for_budget(
-        &self,
-        bucket: &'static str,
-    ) -> Result<impl std::future::Future<Output = ()>, Failure> {
-        let state = self
-            .buckets
-            .lock()
-            .ok()
-            .and_then(|b| b.get(bucket).copied());
-        let reset = state
-            .filter(|state| state.remaining == 0 && state.reset > Utc::now())
-            .map(|state| state.reset);
-        if let (Some(reset), 0) = (reset, self.max_rate_limit_waits) {
-            return Err(Failure::RateLimited {
+    /// With no waiting allowed, a bucket known to be spent is reported to
+    /// the engine instead of being called (and waited for).
+    fn refuse_when_exhausted(&self, bucket: &'static str) -> Result<(), Failure> {
+        if self.max_rate_limit_waits > 0 {
+            return Ok(());
+        }
+        match self.budgets.snapshot(&self.connection, bucket) {
+            Some((_, 0, reset)) if reset > Utc::now() => Err(Failure::RateLimited {
                 bucket: bucket.to_string(),
                 reset,
                 message: "E0000047: the bucket's budget is spent until its reset".to_string(),
-            });
+            }),
+            _ => Ok(()),
         }
-        Ok(async move {
-            if let Some(reset) = reset {
-                sleep_until(reset).await;
-            }
-        })
     }
 }
 
@@ -461,6 +447,8 @@ mod tests {
             SecretString::from("t"),
             Duration::from_secs(1),
             1,
+            "okta",
+            Arc::default(),
         )
         .expect("client");
         let url = client

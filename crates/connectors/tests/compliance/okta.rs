@@ -45,6 +45,7 @@ impl Fixture {
         };
         let context = BuildContext {
             base_dir: std::path::PathBuf::new(),
+            budgets: Default::default(),
         };
         OktaConnector::new(ConnectionName::new("okta"), &config, &context).expect("connector")
     }
