@@ -5,6 +5,7 @@
 //! registered in one place, [`systems`], and [`start`] serves each on its own loopback port.
 
 pub mod clock;
+pub mod network_faults;
 pub mod okta;
 pub mod org;
 mod server;

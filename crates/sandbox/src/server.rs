@@ -83,8 +83,11 @@ pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSan
             },
         );
         let mut stopped = stopped.clone();
-        let service = sys
-            .router
+        let clock: Arc<dyn Clock> = opts
+            .clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(crate::clock::SystemClock));
+        let service = crate::network_faults::wrap(sys.router, clock)
             .into_make_service_with_connect_info::<SocketAddr>();
         tasks.push(tokio::spawn(async move {
             axum::serve(listener, service)

@@ -7,4 +7,5 @@ mod testkit;
 mod apply_crash;
 mod commands;
 mod demo;
+mod faults;
 mod workers;

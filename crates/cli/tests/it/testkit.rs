@@ -162,3 +162,30 @@ impl Workspace {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
+
+impl Workspace {
+    /// Adds a setting to the okta connection in grantflow.yaml (e.g.
+    /// `timeout_seconds: 1`).
+    pub fn set_okta_option(&self, line: &str) {
+        let path = self.path("grantflow.yaml");
+        let text = read(&path);
+        let updated = text.replacen(
+            "    kind: okta\n",
+            &format!("    kind: okta\n    {line}\n"),
+            1,
+        );
+        assert_ne!(text, updated, "grantflow.yaml has an okta connection");
+        std::fs::write(&path, updated).expect("write config");
+    }
+
+    /// `GET` on the emulator's admin endpoint.
+    pub async fn admin_get(&self, what: &str) -> Value {
+        let url = format!("{}/{what}", self.okta().admin_url);
+        reqwest::get(&url)
+            .await
+            .expect("admin")
+            .json()
+            .await
+            .expect("json")
+    }
+}

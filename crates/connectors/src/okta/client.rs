@@ -243,7 +243,27 @@ impl OktaClient {
             let headers = response.headers().clone();
             self.record_budget(bucket, &headers);
             let next = next_link(&headers).and_then(|link| self.same_origin(&link));
-            let text = response.text().await.unwrap_or_default();
+            let text = match response.text().await {
+                Ok(text) => text,
+                Err(error) => {
+                    // The answer was lost mid-way: the call may have taken
+                    // effect, so only a read is repeated here.
+                    if method == Method::GET && transient_retries < 3 {
+                        transient_retries += 1;
+                        tokio::time::sleep(backoff(transient_retries)).await;
+                        continue;
+                    }
+                    return Err(Failure::RetryLater {
+                        at: None,
+                        vendor_code: None,
+                        message: format!(
+                            "{method} {} lost its answer: {}",
+                            url.path(),
+                            without_url(&error)
+                        ),
+                    });
+                }
+            };
             let body: Value = if text.trim().is_empty() {
                 Value::Null
             } else {
