@@ -117,6 +117,11 @@ pub struct Snapshot {
     pub grants: Vec<Grant>,
     #[serde(default)]
     pub resource_grants: Vec<ResourceGrant>,
+    /// The system creates a person's account at their first sign-in (GitLab
+    /// with SSO): grants for people without an account yet are planned and
+    /// wait for it, instead of being skipped.
+    #[serde(default)]
+    pub accounts_created_on_first_login: bool,
 }
 
 impl Snapshot {

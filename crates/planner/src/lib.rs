@@ -11,9 +11,10 @@ pub use request::{Action, ChangeRequest, RequestError, parse_request};
 
 use chrono::{DateTime, Utc};
 use grantflow_model::{
-    AccountRef, Basis, ConnectionName, GrantSource, OpKind, Operation, OperationId, Plan,
-    ResourceRef, Review, ReviewItem, ReviewedResource, Snapshot,
+    Account, AccountRef, Basis, ConnectionName, GrantSource, OpKind, Operation, OperationId, Plan,
+    Resource, ResourceRef, Review, ReviewItem, ReviewedResource, Snapshot,
 };
+use std::collections::{HashMap, HashSet};
 use grantflow_policy::PolicySet;
 use petgraph::graph::DiGraph;
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,14 +61,30 @@ pub fn plan_policies(
     let mut desired: BTreeMap<GrantKey, BTreeSet<String>> = BTreeMap::new();
     let mut managed: BTreeSet<(ConnectionName, String)> = BTreeSet::new();
     let mut notes = Vec::new();
+    let indexes: BTreeMap<&ConnectionName, Index<'_>> = actual
+        .snapshots
+        .iter()
+        .map(|(name, snapshot)| (name, Index::new(snapshot)))
+        .collect();
 
+    // Each policy's grants resolve to the same resources for everyone.
+    let mut resolved: Vec<Vec<(&ConnectionName, &Resource, String)>> = Vec::new();
     for policy in &policies.policies {
+        let mut grants = Vec::new();
         for grant in &policy.grants {
-            let (resource, _) =
+            let (resource, entitlement) =
                 grantflow_policy::resolve(grant, &actual.snapshots).map_err(PlanError::Policy)?;
             managed.insert((grant.connection.clone(), resource.id.clone()));
+            grants.push((&grant.connection, resource, entitlement));
         }
+        resolved.push(grants);
     }
+    let position: BTreeMap<&str, usize> = policies
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(index, policy)| (policy.name.as_str(), index))
+        .collect();
 
     for person in directory.people() {
         // A departed person is granted nothing; whatever they still hold on
@@ -77,25 +94,35 @@ pub fn plan_policies(
         }
         let matched = policies.matching(&person).map_err(PlanError::Policy)?;
         for policy in matched {
-            for grant in &policy.grants {
-                let (resource, entitlement) = grantflow_policy::resolve(grant, &actual.snapshots)
-                    .map_err(PlanError::Policy)?;
-                let Some(snapshot) = actual.snapshots.get(&grant.connection) else {
+            let Some(grants) = position.get(policy.name.as_str()).and_then(|i| resolved.get(*i))
+            else {
+                continue;
+            };
+            for (connection, resource, entitlement) in grants {
+                let Some(index) = indexes.get(connection) else {
                     continue;
                 };
-                let Some(account) = snapshot.account_by_login_or_email(&person.email) else {
-                    notes.push(format!(
-                        "{} has no account in {}; policy \"{}\" cannot grant {} \"{}\" yet",
-                        person.email, grant.connection, policy.name, resource.kind, resource.name
-                    ));
-                    continue;
+                let account_id = match index.account_for(&person.email) {
+                    Some(account) => account.id.clone(),
+                    // The system makes the account itself at the person's
+                    // first sign-in: plan the grant; it waits until then.
+                    None if index.snapshot.accounts_created_on_first_login => {
+                        pending_account_id(&person.email)
+                    }
+                    None => {
+                        notes.push(format!(
+                            "{} has no account in {connection}; policy \"{}\" cannot grant {} \"{}\" yet",
+                            person.email, policy.name, resource.kind, resource.name
+                        ));
+                        continue;
+                    }
                 };
                 desired
                     .entry((
-                        grant.connection.clone(),
-                        account.id.clone(),
+                        (*connection).clone(),
+                        account_id,
                         resource.id.clone(),
-                        entitlement,
+                        entitlement.clone(),
                     ))
                     .or_default()
                     .insert(format!("policy {}", policy.name));
@@ -105,22 +132,36 @@ pub fn plan_policies(
 
     let mut changes: Vec<(OpKind, ConnectionName, Vec<String>)> = Vec::new();
     for ((connection, account_id, resource_id, entitlement), reasons) in &desired {
-        let Some(snapshot) = actual.snapshots.get(connection) else {
+        let Some(index) = indexes.get(connection) else {
             continue;
         };
-        let held = snapshot.grants.iter().any(|g| {
-            &g.account_id == account_id
-                && &g.resource_id == resource_id
-                && &g.entitlement == entitlement
-        });
-        if held {
+        if index.holds(account_id, resource_id, entitlement) {
             continue;
         }
-        if let Some(kind) = add_grant(snapshot, account_id, resource_id, entitlement) {
-            changes.push((kind, connection.clone(), reasons.iter().cloned().collect()));
-        }
+        let Some(resource) = index.resources.get(resource_id.as_str()) else {
+            continue;
+        };
+        let account = match index.accounts.get(account_id.as_str()) {
+            Some(account) => AccountRef {
+                id: account.id.clone(),
+                login: account.login.clone(),
+            },
+            None => AccountRef {
+                id: account_id.clone(),
+                login: account_id.trim_start_matches(PENDING_PREFIX).to_string(),
+            },
+        };
+        let kind = OpKind::AddGrant {
+            account,
+            resource: resource_ref(resource),
+            entitlement: entitlement.clone(),
+        };
+        changes.push((kind, connection.clone(), reasons.iter().cloned().collect()));
     }
     for (connection, snapshot) in &actual.snapshots {
+        let Some(index) = indexes.get(connection) else {
+            continue;
+        };
         for grant in &snapshot.grants {
             // Only direct grants are grantflow's to remove: a group-derived
             // app assignment goes away with the membership, and a rule-made
@@ -140,8 +181,8 @@ pub fn plan_policies(
                 continue;
             }
             let (Some(account), Some(resource)) = (
-                snapshot.account(&grant.account_id),
-                snapshot.resource(&grant.resource_id),
+                index.accounts.get(grant.account_id.as_str()),
+                index.resources.get(grant.resource_id.as_str()),
             ) else {
                 continue;
             };
@@ -150,11 +191,7 @@ pub fn plan_policies(
                     id: account.id.clone(),
                     login: account.login.clone(),
                 },
-                resource: ResourceRef {
-                    id: resource.id.clone(),
-                    kind: resource.kind.clone(),
-                    name: resource.name.clone(),
-                },
+                resource: resource_ref(resource),
                 entitlement: grant.entitlement.clone(),
             };
             changes.push((
@@ -193,26 +230,63 @@ pub fn plan_request(
     .map_err(|e| RequestError::Invalid(e.to_string()))
 }
 
-fn add_grant(
-    snapshot: &Snapshot,
-    account_id: &str,
-    resource_id: &str,
-    entitlement: &str,
-) -> Option<OpKind> {
-    let account = snapshot.account(account_id)?;
-    let resource = snapshot.resource(resource_id)?;
-    Some(OpKind::AddGrant {
-        account: AccountRef {
-            id: account.id.clone(),
-            login: account.login.clone(),
-        },
-        resource: ResourceRef {
-            id: resource.id.clone(),
-            kind: resource.kind.clone(),
-            name: resource.name.clone(),
-        },
-        entitlement: entitlement.to_string(),
-    })
+/// The account id planned for a person whose account does not exist yet;
+/// the connector resolves it when the account appears.
+pub const PENDING_PREFIX: &str = "pending:";
+
+fn pending_account_id(email: &str) -> String {
+    format!("{PENDING_PREFIX}{}", email.to_lowercase())
+}
+
+fn resource_ref(resource: &Resource) -> ResourceRef {
+    ResourceRef {
+        id: resource.id.clone(),
+        kind: resource.kind.clone(),
+        name: resource.name.clone(),
+    }
+}
+
+/// Lookups planning does for every person, built once per snapshot so a
+/// plan over 100,000 people stays linear.
+struct Index<'s> {
+    snapshot: &'s Snapshot,
+    by_login_or_email: HashMap<String, &'s Account>,
+    accounts: HashMap<&'s str, &'s Account>,
+    resources: HashMap<&'s str, &'s Resource>,
+    held: HashSet<(&'s str, &'s str, &'s str)>,
+}
+
+impl<'s> Index<'s> {
+    fn new(snapshot: &'s Snapshot) -> Self {
+        let mut by_login_or_email = HashMap::new();
+        for account in &snapshot.accounts {
+            by_login_or_email.insert(account.login.to_lowercase(), account);
+            if let Some(email) = &account.email {
+                by_login_or_email
+                    .entry(email.to_lowercase())
+                    .or_insert(account);
+            }
+        }
+        Self {
+            snapshot,
+            by_login_or_email,
+            accounts: snapshot.accounts.iter().map(|a| (a.id.as_str(), a)).collect(),
+            resources: snapshot.resources.iter().map(|r| (r.id.as_str(), r)).collect(),
+            held: snapshot
+                .grants
+                .iter()
+                .map(|g| (g.account_id.as_str(), g.resource_id.as_str(), g.entitlement.as_str()))
+                .collect(),
+        }
+    }
+
+    fn account_for(&self, email: &str) -> Option<&'s Account> {
+        self.by_login_or_email.get(&email.to_lowercase()).copied()
+    }
+
+    fn holds(&self, account: &str, resource: &str, entitlement: &str) -> bool {
+        self.held.contains(&(account, resource, entitlement))
+    }
 }
 
 /// Orders changes for review (by connection, person, resource), numbers

@@ -244,3 +244,20 @@ fn a_request_for_access_already_held_plans_nothing() {
         plan.review.notes
     );
 }
+
+#[test]
+fn a_person_without_an_account_in_a_first_login_system_gets_a_waiting_grant() {
+    let mut actual = state();
+    let gitlab = ConnectionName::new("gitlab");
+    let mut snapshot = Snapshot::new(gitlab.clone(), SystemKind::new("gitlab"));
+    snapshot.accounts_created_on_first_login = true;
+    snapshot.resources = vec![resource("7", "group", "platform")];
+    actual.snapshots.insert(gitlab.clone(), snapshot);
+    let policy = policies(
+        "policies:\n  - name: gl\n    when: person.email == \"ann@example.com\"\n    grants:\n      - {system: gitlab, resource: group/platform}\n",
+    );
+    let plan = plan_policies(&policy, &actual, "test", Utc::now()).expect("plans");
+    let op = plan.operations.iter().find(|op| op.connection == gitlab).expect("gitlab grant");
+    assert_eq!(op.holder().id(), "pending:ann@example.com");
+    assert_eq!(op.describe(), "+ gitlab group \"platform\" member for ann@example.com");
+}

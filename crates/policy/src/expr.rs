@@ -95,15 +95,53 @@ impl Condition {
     }
 
     fn execute(&self, person: &Person) -> Result<Value, ExecutionError> {
+        let context = context_for(person)?;
+        self.execute_in(&context)
+    }
+
+    fn execute_in(&self, context: &Context) -> Result<Value, ExecutionError> {
         let Some(program) = &self.program else {
             return Ok(Value::Bool(true));
         };
-        let mut context = Context::default();
-        let value = cel::to_value(person_value(person))
-            .map_err(|e| ExecutionError::function_error("person", e.to_string()))?;
-        context.add_variable_from_value("person", value);
-        program.execute(&context)
+        program.execute(context)
     }
+}
+
+fn context_for(person: &Person) -> Result<Context<'static, 'static>, ExecutionError> {
+    let mut context = Context::default();
+    let value = cel::to_value(person_value(person))
+        .map_err(|e| ExecutionError::function_error("person", e.to_string()))?;
+    context.add_variable_from_value("person", value);
+    Ok(context)
+}
+
+/// Evaluates several conditions for one person, building the person's CEL
+/// value once (planning evaluates every policy for every person).
+pub fn evaluate_all(conditions: &[&Condition], person: &Person) -> Vec<Result<bool, String>> {
+    let context = match context_for(person) {
+        Ok(context) => context,
+        Err(error) => return conditions.iter().map(|_| Err(error.to_string())).collect(),
+    };
+    conditions
+        .iter()
+        .map(|condition| {
+            if condition.program.is_none() {
+                return Ok(true);
+            }
+            match condition.execute_in(&context) {
+                Ok(Value::Bool(matched)) => Ok(matched),
+                Ok(other) => Err(format!(
+                    "condition must be a boolean, but it is {}",
+                    type_name(&other)
+                )),
+                Err(ExecutionError::NoSuchKey(_)) => Ok(false),
+                Err(error) => Err(error.to_string()),
+            }
+        })
+        .collect()
+}
+
+impl Condition {
 }
 
 /// The `person` a condition sees: the directory's attributes, the canonical

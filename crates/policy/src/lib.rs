@@ -166,8 +166,10 @@ impl PolicySet {
     /// evaluation error (with the policy that raised it).
     pub fn matching<'a>(&'a self, person: &Person) -> Result<Vec<&'a Policy>, String> {
         let mut matched = Vec::new();
-        for policy in &self.policies {
-            match policy.condition.evaluate(person) {
+        let conditions: Vec<&Condition> = self.policies.iter().map(|p| &p.condition).collect();
+        let outcomes = expr::evaluate_all(&conditions, person);
+        for (policy, outcome) in self.policies.iter().zip(outcomes) {
+            match outcome {
                 Ok(true) => matched.push(policy),
                 Ok(false) => {}
                 Err(message) => {
