@@ -14,10 +14,10 @@ use grantflow_model::{
     Account, AccountRef, Basis, ConnectionName, GrantSource, OpKind, Operation, OperationId, Plan,
     Resource, ResourceRef, Review, ReviewItem, ReviewedResource, Snapshot,
 };
-use std::collections::{HashMap, HashSet};
 use grantflow_policy::PolicySet;
 use petgraph::graph::DiGraph;
 use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{HashMap, HashSet};
 
 /// The synced state planning starts from: one snapshot (and its sync id)
 /// per connection, and which connection is the directory of people.
@@ -94,7 +94,9 @@ pub fn plan_policies(
         }
         let matched = policies.matching(&person).map_err(PlanError::Policy)?;
         for policy in matched {
-            let Some(grants) = position.get(policy.name.as_str()).and_then(|i| resolved.get(*i))
+            let Some(grants) = position
+                .get(policy.name.as_str())
+                .and_then(|i| resolved.get(*i))
             else {
                 continue;
             };
@@ -270,12 +272,26 @@ impl<'s> Index<'s> {
         Self {
             snapshot,
             by_login_or_email,
-            accounts: snapshot.accounts.iter().map(|a| (a.id.as_str(), a)).collect(),
-            resources: snapshot.resources.iter().map(|r| (r.id.as_str(), r)).collect(),
+            accounts: snapshot
+                .accounts
+                .iter()
+                .map(|a| (a.id.as_str(), a))
+                .collect(),
+            resources: snapshot
+                .resources
+                .iter()
+                .map(|r| (r.id.as_str(), r))
+                .collect(),
             held: snapshot
                 .grants
                 .iter()
-                .map(|g| (g.account_id.as_str(), g.resource_id.as_str(), g.entitlement.as_str()))
+                .map(|g| {
+                    (
+                        g.account_id.as_str(),
+                        g.resource_id.as_str(),
+                        g.entitlement.as_str(),
+                    )
+                })
                 .collect(),
         }
     }

@@ -257,7 +257,14 @@ fn a_person_without_an_account_in_a_first_login_system_gets_a_waiting_grant() {
         "policies:\n  - name: gl\n    when: person.email == \"ann@example.com\"\n    grants:\n      - {system: gitlab, resource: group/platform}\n",
     );
     let plan = plan_policies(&policy, &actual, "test", Utc::now()).expect("plans");
-    let op = plan.operations.iter().find(|op| op.connection == gitlab).expect("gitlab grant");
+    let op = plan
+        .operations
+        .iter()
+        .find(|op| op.connection == gitlab)
+        .expect("gitlab grant");
     assert_eq!(op.holder().id(), "pending:ann@example.com");
-    assert_eq!(op.describe(), "+ gitlab group \"platform\" member for ann@example.com");
+    assert_eq!(
+        op.describe(),
+        "+ gitlab group \"platform\" member for ann@example.com"
+    );
 }

@@ -141,8 +141,7 @@ pub fn evaluate_all(conditions: &[&Condition], person: &Person) -> Vec<Result<bo
         .collect()
 }
 
-impl Condition {
-}
+impl Condition {}
 
 /// The `person` a condition sees: the directory's attributes, the canonical
 /// ones always present, and identity fields that attributes cannot override.

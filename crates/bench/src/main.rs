@@ -1,0 +1,99 @@
+//! `grantflow-bench`: the figures in BENCHMARKS.md. Benchmarks, not tests:
+//! each prints what it measured; `--quick` runs a small version as a smoke
+//! check.
+//!
+//! - `apply`: operations through the engine against the Okta emulator's
+//!   rate limits; makespan against the rate-limit lower bound, 429s seen,
+//!   and (with `--baseline`) a sequential script using Okta's Python SDK.
+//! - `plan`: planning a generated organisation of N people.
+//! - `snapshot`: writing a sync snapshot of N grants to SQLite.
+
+mod apply;
+mod org;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "grantflow-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply N group-membership operations against the Okta emulator.
+    Apply {
+        #[arg(long, default_value_t = 2000)]
+        operations: usize,
+        /// Rate-limit window of the emulator (Okta's is 60 s).
+        #[arg(long, default_value_t = 60)]
+        window_seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Also time the same operations issued by a sequential script using
+        /// Okta's Python SDK (needs the conformance venv: `cargo test -p
+        /// grantflow-sandbox --test conformance` creates it).
+        #[arg(long)]
+        baseline: bool,
+        /// A small, fast run: 120 operations, 2 s windows.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Plan a generated organisation.
+    Plan {
+        #[arg(long, default_value_t = 100_000)]
+        people: usize,
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Write a sync snapshot with N grants to a fresh SQLite store.
+    Snapshot {
+        #[arg(long, default_value_t = 1_000_000)]
+        grants: usize,
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Apply {
+                operations,
+                window_seconds,
+                concurrency,
+                baseline,
+                quick,
+            } => {
+                let (operations, window_seconds) = if quick {
+                    (120, 2)
+                } else {
+                    (operations, window_seconds)
+                };
+                apply::run(operations, window_seconds, concurrency, baseline).await
+            }
+            Command::Plan { people, quick } => org::plan(if quick { 2_000 } else { people }),
+            Command::Snapshot { grants, quick } => {
+                org::snapshot(if quick { 20_000 } else { grants }).await
+            }
+        }
+    })
+}
+
+/// Peak resident memory of this process so far, from /proc.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
