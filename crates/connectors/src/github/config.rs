@@ -12,8 +12,10 @@ pub struct GithubConfig {
     pub base_url: String,
     /// A token with `admin:org` and `repo` (sent as `Authorization: Bearer …`).
     pub token: SecretSource,
-    /// The organisation's login, as in `/orgs/{org}`.
-    pub organization: String,
+    /// The organisation's login, as in `/orgs/{org}`; when left out, the one organisation the token belongs
+    /// to (`GET /user/orgs`), so a sandbox configuration needs no more than URL and token.
+    #[serde(default)]
+    pub organization: Option<String>,
     /// Per-request timeout.
     #[serde(default = "default_timeout_seconds")]
     pub timeout_seconds: u64,

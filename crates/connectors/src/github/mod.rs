@@ -28,7 +28,8 @@ pub const SYSTEM: &str = "github";
 pub struct GithubConnector {
     connection: ConnectionName,
     client: GithubClient,
-    org: String,
+    configured_org: Option<String>,
+    org: tokio::sync::OnceCell<String>,
 }
 
 fn is_not_found(failure: &Failure) -> bool {
@@ -48,7 +49,38 @@ impl GithubConnector {
             Duration::from_secs(config.timeout_seconds),
             config.max_rate_limit_waits,
         )?;
-        Ok(Self { connection, client, org: config.organization.clone() })
+        Ok(Self {
+            connection,
+            client,
+            configured_org: config.organization.clone(),
+            org: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The organisation: configured, or the token's only one.
+    async fn org(&self) -> Result<&str, Failure> {
+        let org = self
+            .org
+            .get_or_try_init(|| async {
+                if let Some(org) = &self.configured_org {
+                    return Ok(org.clone());
+                }
+                let orgs: Vec<String> =
+                    self.client.get_all(&["user", "orgs"], &[]).await?.iter().filter_map(login_of).collect();
+                match orgs.as_slice() {
+                    [only] => Ok(only.clone()),
+                    _ => Err(Failure::Config {
+                        message: format!(
+                            "connection {}: set `organization`; the token belongs to {} organisations ({})",
+                            self.connection,
+                            orgs.len(),
+                            orgs.join(", ")
+                        ),
+                    }),
+                }
+            })
+            .await?;
+        Ok(org.as_str())
     }
 
     fn unsupported(&self, op: &Operation) -> Failure {
@@ -76,7 +108,7 @@ impl GithubConnector {
     }
 
     async fn sync_accounts(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
-        let org = self.org.as_str();
+        let org = self.org().await?;
         let admins: BTreeSet<String> = self
             .client
             .get_all(&["orgs", org, "members"], &[("role", "admin")])
@@ -111,11 +143,12 @@ impl GithubConnector {
 
     /// The account's role on a team, `None` when not on it (pending memberships count: the invitation is out).
     async fn team_role(&self, team: &str, login: &str) -> Result<Option<String>, Failure> {
-        match self.client.get(&["orgs", &self.org, "teams", team, "memberships", login], None).await {
+        let org = self.org().await?;
+        match self.client.get(&["orgs", org, "teams", team, "memberships", login], None).await {
             Ok(r) => Ok(r.body.get("role").and_then(Value::as_str).map(str::to_string)),
             Err(failure) if is_not_found(&failure) => {
                 // A missing team is worth saying, not hiding as "not a member".
-                self.client.get(&["orgs", &self.org, "teams", team], None).await?;
+                self.client.get(&["orgs", org, "teams", team], None).await?;
                 Ok(None)
             }
             Err(failure) => Err(failure),
@@ -124,12 +157,13 @@ impl GithubConnector {
 
     /// The permission a team holds on a repository, `None` when it holds none.
     async fn team_permission(&self, team: &str, repo: &str) -> Result<Option<String>, Failure> {
-        let path = ["orgs", &self.org, "teams", team, "repos", &self.org, repo];
+        let org = self.org().await?;
+        let path = ["orgs", org, "teams", team, "repos", org, repo];
         match self.client.get(&path, Some(REPOSITORY_JSON)).await {
             Ok(r) => Ok(mapping::permission(&r.body)),
             Err(failure) if is_not_found(&failure) => {
-                self.client.get(&["orgs", &self.org, "teams", team], None).await?;
-                self.client.get(&["repos", &self.org, repo], None).await?;
+                self.client.get(&["orgs", org, "teams", team], None).await?;
+                self.client.get(&["repos", org, repo], None).await?;
                 Ok(None)
             }
             Err(failure) => Err(failure),
@@ -140,19 +174,20 @@ impl GithubConnector {
     async fn state(&self, op: &Operation) -> Result<(Option<String>, Vec<String>), Failure> {
         let resource = op.resource();
         let entitlement = op.entitlement();
+        let org = self.org().await?;
         match (&op.kind, resource.kind.as_str()) {
             (OpKind::AddGrant { account, .. } | OpKind::RemoveGrant { account, .. }, TEAM)
                 if TEAM_ROLES.contains(&entitlement) =>
             {
                 let current = self.team_role(&resource.id, &account.login).await?;
-                let path = ["orgs", &self.org, "teams", &resource.id, "memberships", &account.login];
+                let path = ["orgs", org, "teams", &resource.id, "memberships", &account.login];
                 Ok((current, path.iter().map(|s| s.to_string()).collect()))
             }
             (OpKind::AddGroupGrant { group, .. } | OpKind::RemoveGroupGrant { group, .. }, REPOSITORY)
                 if group.kind.as_str() == TEAM && PERMISSIONS.contains(&entitlement) =>
             {
                 let current = self.team_permission(&group.id, &resource.id).await?;
-                let path = ["orgs", &self.org, "teams", &group.id, "repos", &self.org, &resource.id];
+                let path = ["orgs", org, "teams", &group.id, "repos", org, &resource.id];
                 Ok((current, path.iter().map(|s| s.to_string()).collect()))
             }
             _ => Err(self.unsupported(op)),
@@ -173,12 +208,13 @@ impl Connector for GithubConnector {
     }
 
     async fn health(&self) -> Result<(), Failure> {
-        self.client.get(&["orgs", &self.org], None).await.map(|_| ())
+        let org = self.org().await?;
+        self.client.get(&["orgs", org], None).await.map(|_| ())
     }
 
     async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
         self.sync_accounts(sink).await?;
-        let org = self.org.as_str();
+        let org = self.org().await?;
         let repos = self.client.get_all(&["orgs", org, "repos"], &[]).await?;
         for repo in repos.iter().filter_map(mapping::repository) {
             sink.resource(repo);

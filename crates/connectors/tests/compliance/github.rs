@@ -12,7 +12,7 @@ fn connector(fixture: &Fixture, max_rate_limit_waits: u32) -> GithubConnector {
     let config = GithubConfig {
         base_url: fixture.base_url(),
         token: fixture.token(),
-        organization: "example-demo".into(),
+        organization: None,
         timeout_seconds: 10,
         max_rate_limit_waits,
     };

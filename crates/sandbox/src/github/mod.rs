@@ -61,6 +61,7 @@ pub fn github_router(seed: &GithubSeed, config: GithubConfig) -> (Router, Arc<Gi
 fn router(github: Arc<Github>) -> Router {
     Router::new()
         .route("/user", get(org::authenticated_user))
+        .route("/user/orgs", get(org::user_orgs))
         .route("/users/{user}", get(org::get_user))
         .route("/orgs/{org}", get(org::get_org))
         .route("/orgs/{org}/members", get(org::list_members))

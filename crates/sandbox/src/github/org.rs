@@ -173,6 +173,11 @@ pub async fn authenticated_user(ctx: Ctx) -> Response {
     }))
 }
 
+/// The organisations the token's owner belongs to: this one.
+pub async fn user_orgs(State(o): State<Arc<Github>>, ctx: Ctx) -> GithubResult<Response> {
+    paged(&ctx, vec![o.org_json(&ctx.base)])
+}
+
 pub async fn list_repos(State(o): State<Arc<Github>>, ctx: Ctx, Path(org): Path<String>) -> GithubResult<Response> {
     check_org(&o, &org)?;
     let inner = lock(&o.inner);
