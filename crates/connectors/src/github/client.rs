@@ -60,8 +60,15 @@ fn reset_time(headers: &HeaderMap) -> Option<DateTime<Utc>> {
 
 /// GitHub's error: `message`, and the first `errors[].code` when validation failed.
 pub fn github_error(body: &Value) -> (Option<String>, String) {
-    let code = body.pointer("/errors/0/code").and_then(Value::as_str).map(str::to_string);
-    let message = body.get("message").and_then(Value::as_str).unwrap_or("").to_string();
+    let code = body
+        .pointer("/errors/0/code")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let message = body
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     (code, message)
 }
 
@@ -73,7 +80,10 @@ fn rate_limit_wait(headers: &HeaderMap, message: &str) -> Option<(&'static str, 
         return Some((SECONDARY, now + chrono::Duration::seconds(seconds as i64)));
     }
     if header_u64(headers, "x-ratelimit-remaining") == Some(0) {
-        return Some((CORE, reset_time(headers).unwrap_or(now + chrono::Duration::seconds(60))));
+        return Some((
+            CORE,
+            reset_time(headers).unwrap_or(now + chrono::Duration::seconds(60)),
+        ));
     }
     let lower = message.to_lowercase();
     if lower.contains("secondary rate limit") || lower.starts_with("api rate limit exceeded") {
@@ -83,7 +93,12 @@ fn rate_limit_wait(headers: &HeaderMap, message: &str) -> Option<(&'static str, 
 }
 
 impl GithubClient {
-    pub fn new(base_url: &str, token: SecretString, timeout: Duration, max_rate_limit_waits: u32) -> Result<Self, Failure> {
+    pub fn new(
+        base_url: &str,
+        token: SecretString,
+        timeout: Duration,
+        max_rate_limit_waits: u32,
+    ) -> Result<Self, Failure> {
         let base = Url::parse(base_url.trim_end_matches('/')).map_err(|error| Failure::Config {
             message: format!("github base_url \"{base_url}\" is not a URL: {error}"),
         })?;
@@ -91,8 +106,16 @@ impl GithubClient {
             .timeout(timeout)
             .user_agent(concat!("grantflow/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|error| Failure::Config { message: format!("cannot build the HTTP client: {error}") })?;
-        Ok(Self { http, base, token, max_rate_limit_waits, exhausted_until: Mutex::new(None) })
+            .map_err(|error| Failure::Config {
+                message: format!("cannot build the HTTP client: {error}"),
+            })?;
+        Ok(Self {
+            http,
+            base,
+            token,
+            max_rate_limit_waits,
+            exhausted_until: Mutex::new(None),
+        })
     }
 
     pub fn base_url(&self) -> &Url {
@@ -123,13 +146,21 @@ impl GithubClient {
         Some(url)
     }
 
-    pub async fn get(&self, segments: &[&str], accept: Option<&str>) -> Result<GithubResponse, Failure> {
+    pub async fn get(
+        &self,
+        segments: &[&str],
+        accept: Option<&str>,
+    ) -> Result<GithubResponse, Failure> {
         let url = self.url(segments, &[])?;
         self.send(Method::GET, url, None, accept).await
     }
 
     /// Every item of a paginated list (100 per page), following `Link: <…>; rel="next"`.
-    pub async fn get_all(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Vec<Value>, Failure> {
+    pub async fn get_all(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Vec<Value>, Failure> {
         let mut query = query.to_vec();
         query.push(("per_page", "100"));
         let mut items = Vec::new();
@@ -151,11 +182,22 @@ impl GithubClient {
         Ok(items)
     }
 
-    pub async fn send(&self, method: Method, url: Url, body: Option<Value>, accept: Option<&str>) -> Result<GithubResponse, Failure> {
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Value>,
+        accept: Option<&str>,
+    ) -> Result<GithubResponse, Failure> {
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
         loop {
-            let spent = self.exhausted_until.lock().ok().and_then(|g| *g).filter(|reset| *reset > Utc::now());
+            let spent = self
+                .exhausted_until
+                .lock()
+                .ok()
+                .and_then(|g| *g)
+                .filter(|reset| *reset > Utc::now());
             if let Some(reset) = spent {
                 if self.max_rate_limit_waits == 0 {
                     return Err(Failure::RateLimited {
@@ -170,7 +212,10 @@ impl GithubClient {
                 .http
                 .request(method.clone(), url.clone())
                 .bearer_auth(self.token.expose_secret())
-                .header(reqwest::header::ACCEPT, accept.unwrap_or("application/vnd.github+json"))
+                .header(
+                    reqwest::header::ACCEPT,
+                    accept.unwrap_or("application/vnd.github+json"),
+                )
                 .header("x-github-api-version", "2022-11-28");
             if let Some(body) = &body {
                 request = request.json(body);
@@ -193,16 +238,26 @@ impl GithubClient {
             let status = response.status();
             let headers = response.headers().clone();
             if let Ok(mut guard) = self.exhausted_until.lock() {
-                *guard = (header_u64(&headers, "x-ratelimit-remaining") == Some(0)).then(|| reset_time(&headers)).flatten();
+                *guard = (header_u64(&headers, "x-ratelimit-remaining") == Some(0))
+                    .then(|| reset_time(&headers))
+                    .flatten();
             }
             let next = next_link(&headers).and_then(|link| self.same_origin(&link));
             let text = response.text().await.unwrap_or_default();
-            let body: Value = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+            let body: Value = if text.trim().is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            };
             if status.is_success() {
                 return Ok(GithubResponse { status, next, body });
             }
             let (code, message) = github_error(&body);
-            let message = if message.is_empty() { format!("HTTP {status}") } else { message };
+            let message = if message.is_empty() {
+                format!("HTTP {status}")
+            } else {
+                message
+            };
             if status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS {
                 if let Some((bucket, reset)) = rate_limit_wait(&headers, &message) {
                     if rate_limit_waits < self.max_rate_limit_waits {
@@ -211,7 +266,11 @@ impl GithubClient {
                         sleep_until(reset).await;
                         continue;
                     }
-                    return Err(Failure::RateLimited { bucket: bucket.into(), reset, message });
+                    return Err(Failure::RateLimited {
+                        bucket: bucket.into(),
+                        reset,
+                        message,
+                    });
                 }
             }
             if status.is_server_error() {
@@ -227,13 +286,21 @@ impl GithubClient {
                 });
             }
             if status == StatusCode::UNAUTHORIZED {
-                return Err(Failure::Unauthorized { vendor_code: Some("401".into()), message });
+                return Err(Failure::Unauthorized {
+                    vendor_code: Some("401".into()),
+                    message,
+                });
             }
             if status == StatusCode::FORBIDDEN
-                && let Some(scopes) = headers.get("x-accepted-oauth-scopes").and_then(|v| v.to_str().ok())
+                && let Some(scopes) = headers
+                    .get("x-accepted-oauth-scopes")
+                    .and_then(|v| v.to_str().ok())
                 && !scopes.trim().is_empty()
             {
-                return Err(Failure::InsufficientScope { scope: scopes.trim().to_string(), message });
+                return Err(Failure::InsufficientScope {
+                    scope: scopes.trim().to_string(),
+                    message,
+                });
             }
             return Err(Failure::Permanent {
                 vendor_code: code.unwrap_or_else(|| status.as_u16().to_string()),
@@ -282,19 +349,28 @@ mod tests {
                 .parse()
                 .expect("header"),
         );
-        assert_eq!(next_link(&headers).as_deref(), Some("http://x/orgs/o/members?per_page=2&page=2"));
+        assert_eq!(
+            next_link(&headers).as_deref(),
+            Some("http://x/orgs/o/members?per_page=2&page=2")
+        );
     }
 
     #[test]
     fn a_retry_after_is_a_secondary_limit_and_a_spent_budget_waits_for_its_reset() {
         let mut headers = HeaderMap::new();
         headers.insert("retry-after", "3".parse().expect("h"));
-        assert_eq!(rate_limit_wait(&headers, "").map(|(b, _)| b), Some(SECONDARY));
+        assert_eq!(
+            rate_limit_wait(&headers, "").map(|(b, _)| b),
+            Some(SECONDARY)
+        );
         let mut headers = HeaderMap::new();
         headers.insert("x-ratelimit-remaining", "0".parse().expect("h"));
         headers.insert("x-ratelimit-reset", "2000000000".parse().expect("h"));
-        let (bucket, reset) = rate_limit_wait(&headers, "API rate limit exceeded").expect("limited");
+        let (bucket, reset) =
+            rate_limit_wait(&headers, "API rate limit exceeded").expect("limited");
         assert_eq!((bucket, reset.timestamp()), (CORE, 2_000_000_000));
-        assert!(rate_limit_wait(&HeaderMap::new(), "Must have admin rights to Repository.").is_none());
+        assert!(
+            rate_limit_wait(&HeaderMap::new(), "Must have admin rights to Repository.").is_none()
+        );
     }
 }

@@ -12,24 +12,44 @@ pub const TEAM_ROLES: [&str; 2] = ["member", "maintainer"];
 pub const PERMISSIONS: [&str; 5] = ["pull", "triage", "push", "maintain", "admin"];
 
 fn text(value: &Value, pointer: &str) -> Option<String> {
-    value.pointer(pointer).and_then(Value::as_str).map(str::to_string)
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 fn aliases(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 /// A GitHub user as an account: id is GitHub's numeric id (stable across renames), login is used in paths,
 /// and the email (public profile email) is what correlates the account with a person.
-pub fn account(user: &Value, email: Option<String>, status: &str, org_role: Option<&str>) -> Option<Account> {
+pub fn account(
+    user: &Value,
+    email: Option<String>,
+    status: &str,
+    org_role: Option<&str>,
+) -> Option<Account> {
     let id = user.get("id").and_then(Value::as_u64)?.to_string();
     let login = text(user, "/login")?;
     let mut attributes = Map::new();
     if let Some(role) = org_role {
         attributes.insert("org_role".into(), Value::String(role.into()));
     }
-    let display_name = text(user, "/name").filter(|n| !n.trim().is_empty()).unwrap_or_else(|| login.clone());
-    Some(Account { id, login, email, display_name, status: status.into(), attributes })
+    let display_name = text(user, "/name")
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| login.clone());
+    Some(Account {
+        id,
+        login,
+        email,
+        display_name,
+        status: status.into(),
+        attributes,
+    })
 }
 
 /// A team, keyed by its slug (what every team path takes).
@@ -60,12 +80,19 @@ pub fn team(team: &Value) -> Option<Resource> {
 pub fn repository(repo: &Value) -> Option<Resource> {
     let name = text(repo, "/name")?;
     let mut attributes = Map::new();
-    for (key, pointer) in [("full_name", "/full_name"), ("visibility", "/visibility"), ("description", "/description")] {
+    for (key, pointer) in [
+        ("full_name", "/full_name"),
+        ("visibility", "/visibility"),
+        ("description", "/description"),
+    ] {
         if let Some(v) = text(repo, pointer) {
             attributes.insert(key.into(), Value::String(v));
         }
     }
-    let archived = repo.get("archived").and_then(Value::as_bool).unwrap_or(false);
+    let archived = repo
+        .get("archived")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     Some(Resource {
         id: name.clone(),
         kind: ResourceKind::new(REPOSITORY),
@@ -93,7 +120,11 @@ pub fn permission(repo: &Value) -> Option<String> {
             PERMISSIONS
                 .iter()
                 .rev()
-                .find(|p| repo.pointer(&format!("/permissions/{p}")).and_then(Value::as_bool) == Some(true))
+                .find(|p| {
+                    repo.pointer(&format!("/permissions/{p}"))
+                        .and_then(Value::as_bool)
+                        == Some(true)
+                })
                 .copied()
         })
         .map(str::to_string)

@@ -13,7 +13,9 @@ pub use client::GithubClient;
 pub use config::GithubConfig;
 
 use async_trait::async_trait;
-use grantflow_model::{ConnectionName, Grant, GrantSource, OpKind, Operation, ResourceGrant, SystemKind};
+use grantflow_model::{
+    ConnectionName, Grant, GrantSource, OpKind, Operation, ResourceGrant, SystemKind,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -33,16 +35,31 @@ pub struct GithubConnector {
 }
 
 fn is_not_found(failure: &Failure) -> bool {
-    matches!(failure, Failure::Permanent { status: Some(404), .. })
+    matches!(
+        failure,
+        Failure::Permanent {
+            status: Some(404),
+            ..
+        }
+    )
 }
 
 fn login_of(user: &Value) -> Option<String> {
-    user.get("login").and_then(Value::as_str).map(str::to_string)
+    user.get("login")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 impl GithubConnector {
-    pub fn new(connection: ConnectionName, config: &GithubConfig, context: &BuildContext) -> Result<Self, Failure> {
-        let token = config.token.read(&format!("connection {connection}: token"), &context.base_dir)?;
+    pub fn new(
+        connection: ConnectionName,
+        config: &GithubConfig,
+        context: &BuildContext,
+    ) -> Result<Self, Failure> {
+        let token = config.token.read(
+            &format!("connection {connection}: token"),
+            &context.base_dir,
+        )?;
         let client = GithubClient::new(
             &config.base_url,
             token,
@@ -99,12 +116,22 @@ impl GithubConnector {
 
     /// The account's email: from the listing when GitHub includes it, else from the user's profile.
     async fn email(&self, user: &Value) -> Result<Option<String>, Failure> {
-        if let Some(email) = user.get("email").and_then(Value::as_str).filter(|e| !e.is_empty()) {
+        if let Some(email) = user
+            .get("email")
+            .and_then(Value::as_str)
+            .filter(|e| !e.is_empty())
+        {
             return Ok(Some(email.to_string()));
         }
-        let Some(login) = login_of(user) else { return Ok(None) };
+        let Some(login) = login_of(user) else {
+            return Ok(None);
+        };
         let profile = self.client.get(&["users", &login], None).await?;
-        Ok(profile.body.get("email").and_then(Value::as_str).map(str::to_string))
+        Ok(profile
+            .body
+            .get("email")
+            .and_then(Value::as_str)
+            .map(str::to_string))
     }
 
     async fn sync_accounts(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
@@ -119,21 +146,36 @@ impl GithubConnector {
         let members = self.client.get_all(&["orgs", org, "members"], &[]).await?;
         sink.progress("members", members.len() as u64);
         for user in &members {
-            let role = login_of(user).map(|l| if admins.contains(&l) { "admin" } else { "member" });
+            let role = login_of(user).map(|l| {
+                if admins.contains(&l) {
+                    "admin"
+                } else {
+                    "member"
+                }
+            });
             let email = self.email(user).await?;
             if let Some(account) = mapping::account(user, email, "active", role) {
                 sink.account(account);
             }
         }
         // Invitees have no membership yet but may already sit in teams (pending); they are accounts too.
-        for invitation in self.client.get_all(&["orgs", org, "invitations"], &[]).await? {
-            let Some(login) = login_of(&invitation) else { continue };
+        for invitation in self
+            .client
+            .get_all(&["orgs", org, "invitations"], &[])
+            .await?
+        {
+            let Some(login) = login_of(&invitation) else {
+                continue;
+            };
             let user = self.client.get(&["users", &login], None).await?.body;
             let email = match invitation.get("email").and_then(Value::as_str) {
                 Some(e) => Some(e.to_string()),
                 None => self.email(&user).await?,
             };
-            let role = invitation.get("role").and_then(Value::as_str).map(|r| if r == "admin" { "admin" } else { "member" });
+            let role = invitation
+                .get("role")
+                .and_then(Value::as_str)
+                .map(|r| if r == "admin" { "admin" } else { "member" });
             if let Some(account) = mapping::account(&user, email, "invited", role) {
                 sink.account(account);
             }
@@ -144,8 +186,16 @@ impl GithubConnector {
     /// The account's role on a team, `None` when not on it (pending memberships count: the invitation is out).
     async fn team_role(&self, team: &str, login: &str) -> Result<Option<String>, Failure> {
         let org = self.org().await?;
-        match self.client.get(&["orgs", org, "teams", team, "memberships", login], None).await {
-            Ok(r) => Ok(r.body.get("role").and_then(Value::as_str).map(str::to_string)),
+        match self
+            .client
+            .get(&["orgs", org, "teams", team, "memberships", login], None)
+            .await
+        {
+            Ok(r) => Ok(r
+                .body
+                .get("role")
+                .and_then(Value::as_str)
+                .map(str::to_string)),
             Err(failure) if is_not_found(&failure) => {
                 // A missing team is worth saying, not hiding as "not a member".
                 self.client.get(&["orgs", org, "teams", team], None).await?;
@@ -180,12 +230,20 @@ impl GithubConnector {
                 if TEAM_ROLES.contains(&entitlement) =>
             {
                 let current = self.team_role(&resource.id, &account.login).await?;
-                let path = ["orgs", org, "teams", &resource.id, "memberships", &account.login];
+                let path = [
+                    "orgs",
+                    org,
+                    "teams",
+                    &resource.id,
+                    "memberships",
+                    &account.login,
+                ];
                 Ok((current, path.iter().map(|s| s.to_string()).collect()))
             }
-            (OpKind::AddGroupGrant { group, .. } | OpKind::RemoveGroupGrant { group, .. }, REPOSITORY)
-                if group.kind.as_str() == TEAM && PERMISSIONS.contains(&entitlement) =>
-            {
+            (
+                OpKind::AddGroupGrant { group, .. } | OpKind::RemoveGroupGrant { group, .. },
+                REPOSITORY,
+            ) if group.kind.as_str() == TEAM && PERMISSIONS.contains(&entitlement) => {
                 let current = self.team_permission(&group.id, &resource.id).await?;
                 let path = ["orgs", org, "teams", &group.id, "repos", org, &resource.id];
                 Ok((current, path.iter().map(|s| s.to_string()).collect()))
@@ -202,7 +260,12 @@ impl Connector for GithubConnector {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
             base_url: self.client.base_url().to_string(),
-            operations: vec!["add_grant", "remove_grant", "add_group_grant", "remove_group_grant"],
+            operations: vec![
+                "add_grant",
+                "remove_grant",
+                "add_group_grant",
+                "remove_group_grant",
+            ],
             rate_limit_buckets: vec![client::CORE, client::SECONDARY],
         }
     }
@@ -224,9 +287,17 @@ impl Connector for GithubConnector {
         for team in teams.iter().filter_map(mapping::team) {
             let mut members = Vec::new();
             for role in TEAM_ROLES {
-                let users = self.client.get_all(&["orgs", org, "teams", &team.id, "members"], &[("role", role)]).await?;
+                let users = self
+                    .client
+                    .get_all(
+                        &["orgs", org, "teams", &team.id, "members"],
+                        &[("role", role)],
+                    )
+                    .await?;
                 for user in users {
-                    let Some(id) = user.get("id").and_then(Value::as_u64) else { continue };
+                    let Some(id) = user.get("id").and_then(Value::as_u64) else {
+                        continue;
+                    };
                     members.push(id.to_string());
                     sink.grant(Grant {
                         account_id: id.to_string(),
@@ -236,8 +307,15 @@ impl Connector for GithubConnector {
                     });
                 }
             }
-            for repo in self.client.get_all(&["orgs", org, "teams", &team.id, "repos"], &[]).await? {
-                let (Some(name), Some(permission)) = (repo.get("name").and_then(Value::as_str), mapping::permission(&repo)) else {
+            for repo in self
+                .client
+                .get_all(&["orgs", org, "teams", &team.id, "repos"], &[])
+                .await?
+            {
+                let (Some(name), Some(permission)) = (
+                    repo.get("name").and_then(Value::as_str),
+                    mapping::permission(&repo),
+                ) else {
                     continue;
                 };
                 sink.resource_grant(ResourceGrant {
@@ -250,7 +328,9 @@ impl Connector for GithubConnector {
                         account_id: member.clone(),
                         resource_id: name.to_string(),
                         entitlement: permission.clone(),
-                        source: GrantSource::Group { group_id: team.id.clone() },
+                        source: GrantSource::Group {
+                            group_id: team.id.clone(),
+                        },
                     });
                 }
             }
@@ -272,8 +352,14 @@ impl Connector for GithubConnector {
                 return Ok(Applied::AlreadyPresent);
             }
             // PUT sets the role or permission, replacing a different one.
-            let key = if op.resource().kind.as_str() == TEAM { "role" } else { "permission" };
-            self.client.send(Method::PUT, url, Some(json!({ key: wanted })), None).await?;
+            let key = if op.resource().kind.as_str() == TEAM {
+                "role"
+            } else {
+                "permission"
+            };
+            self.client
+                .send(Method::PUT, url, Some(json!({ key: wanted })), None)
+                .await?;
             return Ok(Applied::Changed);
         }
         // Only take away what the operation names: removing `pull` must not strip a team's `admin`.
@@ -290,6 +376,10 @@ impl Connector for GithubConnector {
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
         let (current, _) = self.state(op).await?;
         let present = current.as_deref() == Some(op.entitlement());
-        Ok(if present == op.widens_access() { Observed::Done } else { Observed::NotDone })
+        Ok(if present == op.widens_access() {
+            Observed::Done
+        } else {
+            Observed::NotDone
+        })
     }
 }

@@ -13,7 +13,11 @@ use crate::Failure;
 pub const BUCKET: &str = "directory";
 
 /// Reasons Google uses for quota; the documented remedy is exponential backoff.
-const QUOTA_REASONS: [&str; 3] = ["userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"];
+const QUOTA_REASONS: [&str; 3] = [
+    "userRateLimitExceeded",
+    "rateLimitExceeded",
+    "quotaExceeded",
+];
 
 pub struct GoogleClient {
     http: reqwest::Client,
@@ -54,7 +58,12 @@ impl GoogleClient {
             .map_err(|error| Failure::Config {
                 message: format!("cannot build the HTTP client: {error}"),
             })?;
-        Ok(Self { http, base, token, max_rate_limit_waits })
+        Ok(Self {
+            http,
+            base,
+            token,
+            max_rate_limit_waits,
+        })
     }
 
     pub fn base_url(&self) -> &Url {
@@ -69,7 +78,9 @@ impl GoogleClient {
             let mut path = url.path_segments_mut().map_err(|()| Failure::Config {
                 message: format!("google base_url {} cannot carry a path", self.base),
             })?;
-            path.pop_if_empty().extend(["admin", "directory", "v1"]).extend(segments);
+            path.pop_if_empty()
+                .extend(["admin", "directory", "v1"])
+                .extend(segments);
         }
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
@@ -110,7 +121,12 @@ impl GoogleClient {
         }
     }
 
-    pub async fn send(&self, method: Method, url: Url, body: Option<Value>) -> Result<Value, Failure> {
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Value>,
+    ) -> Result<Value, Failure> {
         let mut quota_waits = 0;
         let mut transient_retries = 0;
         loop {
@@ -148,10 +164,16 @@ impl GoogleClient {
                 return Ok(body);
             }
             let (reason, message) = google_error(&body);
-            let message = if message.is_empty() { format!("HTTP {status}") } else { message };
+            let message = if message.is_empty() {
+                format!("HTTP {status}")
+            } else {
+                message
+            };
             let quota = status == StatusCode::TOO_MANY_REQUESTS
                 || (status == StatusCode::FORBIDDEN
-                    && reason.as_deref().is_some_and(|r| QUOTA_REASONS.contains(&r)));
+                    && reason
+                        .as_deref()
+                        .is_some_and(|r| QUOTA_REASONS.contains(&r)));
             if quota {
                 // No Retry-After is documented: back off exponentially, then hand the wait to the engine.
                 let wait = backoff(quota_waits + 1);
@@ -180,9 +202,14 @@ impl GoogleClient {
                 });
             }
             if status == StatusCode::UNAUTHORIZED {
-                return Err(Failure::Unauthorized { vendor_code: reason, message });
+                return Err(Failure::Unauthorized {
+                    vendor_code: reason,
+                    message,
+                });
             }
-            if status == StatusCode::FORBIDDEN && reason.as_deref() == Some("insufficientPermissions") {
+            if status == StatusCode::FORBIDDEN
+                && reason.as_deref() == Some("insufficientPermissions")
+            {
                 return Err(Failure::InsufficientScope {
                     scope: "https://www.googleapis.com/auth/admin.directory.group".into(),
                     message,
@@ -222,7 +249,11 @@ fn without_url(error: &reqwest::Error) -> String {
         detail = cause.to_string();
         source = cause.source();
     }
-    if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
 }
 
 #[cfg(test)]
@@ -233,14 +264,30 @@ mod tests {
     fn google_errors_give_the_reason_and_message() {
         let body = serde_json::json!({"error": {"code": 409, "message": "Member already exists.",
             "errors": [{"message": "Member already exists.", "domain": "global", "reason": "duplicate"}]}});
-        assert_eq!(google_error(&body), (Some("duplicate".into()), "Member already exists.".into()));
+        assert_eq!(
+            google_error(&body),
+            (Some("duplicate".into()), "Member already exists.".into())
+        );
     }
 
     #[test]
     fn emails_stay_inside_one_path_segment() {
-        let client = GoogleClient::new("http://127.0.0.1:9/", SecretString::from("t"), Duration::from_secs(1), 0)
-            .expect("client");
-        let url = client.url(&["groups", "eng@example.com", "members", "a/b@example.com"], &[]).expect("url");
-        assert_eq!(url.path(), "/admin/directory/v1/groups/eng@example.com/members/a%2Fb@example.com");
+        let client = GoogleClient::new(
+            "http://127.0.0.1:9/",
+            SecretString::from("t"),
+            Duration::from_secs(1),
+            0,
+        )
+        .expect("client");
+        let url = client
+            .url(
+                &["groups", "eng@example.com", "members", "a/b@example.com"],
+                &[],
+            )
+            .expect("url");
+        assert_eq!(
+            url.path(),
+            "/admin/directory/v1/groups/eng@example.com/members/a%2Fb@example.com"
+        );
     }
 }

@@ -10,15 +10,24 @@ pub const GROUP: &str = "group";
 pub const ENTITLEMENTS: [&str; 3] = ["member", "manager", "owner"];
 
 fn text(value: &Value, pointer: &str) -> Option<String> {
-    value.pointer(pointer).and_then(Value::as_str).map(str::to_string)
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// A Workspace user as an account; the primary email is both login and correlation key.
 pub fn account(user: &Value) -> Option<Account> {
     let id = text(user, "/id")?;
     let email = text(user, "/primaryEmail")?;
-    let suspended = user.get("suspended").and_then(Value::as_bool).unwrap_or(false);
-    let archived = user.get("archived").and_then(Value::as_bool).unwrap_or(false);
+    let suspended = user
+        .get("suspended")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let archived = user
+        .get("archived")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let status = if archived {
         "ARCHIVED"
     } else if suspended {
@@ -27,7 +36,11 @@ pub fn account(user: &Value) -> Option<Account> {
         "ACTIVE"
     };
     let mut attributes = Map::new();
-    for (name, pointer) in [("org_unit_path", "/orgUnitPath"), ("is_admin", "/isAdmin"), ("customer_id", "/customerId")] {
+    for (name, pointer) in [
+        ("org_unit_path", "/orgUnitPath"),
+        ("is_admin", "/isAdmin"),
+        ("customer_id", "/customerId"),
+    ] {
         if let Some(v) = user.pointer(pointer).filter(|v| !v.is_null()) {
             attributes.insert(name.into(), v.clone());
         }
@@ -35,7 +48,14 @@ pub fn account(user: &Value) -> Option<Account> {
     let display_name = text(user, "/name/fullName")
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| email.clone());
-    Some(Account { id, login: email.clone(), email: Some(email), display_name, status: status.into(), attributes })
+    Some(Account {
+        id,
+        login: email.clone(),
+        email: Some(email),
+        display_name,
+        status: status.into(),
+        attributes,
+    })
 }
 
 /// The common vocabulary on a Google group: reading is membership, writing is managing members, admin is
@@ -76,7 +96,9 @@ pub fn member(member: &Value) -> Option<(String, String)> {
         return None;
     }
     let id = text(member, "/id")?;
-    let role = text(member, "/role").unwrap_or_else(|| "MEMBER".into()).to_lowercase();
+    let role = text(member, "/role")
+        .unwrap_or_else(|| "MEMBER".into())
+        .to_lowercase();
     ENTITLEMENTS.contains(&role.as_str()).then_some((id, role))
 }
 
@@ -89,12 +111,21 @@ mod tests {
     fn a_suspended_user_keeps_its_email_for_correlation() {
         let user = json!({"id": "1", "primaryEmail": "a@example.com", "suspended": true, "name": {"fullName": "Ann Lee"}});
         let a = account(&user).expect("maps");
-        assert_eq!((a.status.as_str(), a.email.as_deref()), ("SUSPENDED", Some("a@example.com")));
+        assert_eq!(
+            (a.status.as_str(), a.email.as_deref()),
+            ("SUSPENDED", Some("a@example.com"))
+        );
     }
 
     #[test]
     fn member_roles_become_lower_case_entitlements_and_nested_groups_are_skipped() {
-        assert_eq!(member(&json!({"id": "1", "role": "MANAGER", "type": "USER"})), Some(("1".into(), "manager".into())));
-        assert_eq!(member(&json!({"id": "2", "role": "MEMBER", "type": "GROUP"})), None);
+        assert_eq!(
+            member(&json!({"id": "1", "role": "MANAGER", "type": "USER"})),
+            Some(("1".into(), "manager".into()))
+        );
+        assert_eq!(
+            member(&json!({"id": "2", "role": "MEMBER", "type": "GROUP"})),
+            None
+        );
     }
 }

@@ -34,15 +34,26 @@ fn is_code(failure: &Failure, code: &str) -> bool {
 }
 
 impl GoogleConnector {
-    pub fn new(connection: ConnectionName, config: &GoogleConfig, context: &BuildContext) -> Result<Self, Failure> {
-        let token = config.token.read(&format!("connection {connection}: token"), &context.base_dir)?;
+    pub fn new(
+        connection: ConnectionName,
+        config: &GoogleConfig,
+        context: &BuildContext,
+    ) -> Result<Self, Failure> {
+        let token = config.token.read(
+            &format!("connection {connection}: token"),
+            &context.base_dir,
+        )?;
         let client = GoogleClient::new(
             &config.base_url,
             token,
             Duration::from_secs(config.timeout_seconds),
             config.max_rate_limit_waits,
         )?;
-        Ok(Self { connection, client, customer: config.customer.clone() })
+        Ok(Self {
+            connection,
+            client,
+            customer: config.customer.clone(),
+        })
     }
 
     fn unsupported(&self, op: &Operation) -> Failure {
@@ -71,8 +82,15 @@ impl GoogleConnector {
 
     /// The member's current role, `None` when not a member (`members.get` reads through, not a listing).
     async fn current_role(&self, group: &str, user: &str) -> Result<Option<String>, Failure> {
-        match self.client.get(&["groups", group, "members", user], &[]).await {
-            Ok(member) => Ok(member.get("role").and_then(Value::as_str).map(str::to_string)),
+        match self
+            .client
+            .get(&["groups", group, "members", user], &[])
+            .await
+        {
+            Ok(member) => Ok(member
+                .get("role")
+                .and_then(Value::as_str)
+                .map(str::to_string)),
             Err(failure) if is_code(&failure, "notFound") => {
                 // A missing group is worth saying, not hiding as "not a member".
                 self.client.get(&["groups", group], &[]).await?;
@@ -84,7 +102,9 @@ impl GoogleConnector {
 
     async fn set_role(&self, group: &str, user: &str, role: &str) -> Result<Applied, Failure> {
         let url = self.client.url(&["groups", group, "members", user], &[])?;
-        self.client.send(Method::PATCH, url, Some(json!({ "role": role }))).await?;
+        self.client
+            .send(Method::PATCH, url, Some(json!({ "role": role })))
+            .await?;
         Ok(Applied::Changed)
     }
 
@@ -95,12 +115,18 @@ impl GoogleConnector {
             None => {}
         }
         let url = self.client.url(&["groups", group, "members"], &[])?;
-        match self.client.send(Method::POST, url, Some(json!({ "id": user, "role": role }))).await {
+        match self
+            .client
+            .send(Method::POST, url, Some(json!({ "id": user, "role": role })))
+            .await
+        {
             Ok(_) => Ok(Applied::Changed),
-            Err(failure) if is_code(&failure, "duplicate") => match self.current_role(group, user).await? {
-                Some(current) if current != role => self.set_role(group, user, role).await,
-                _ => Ok(Applied::AlreadyPresent),
-            },
+            Err(failure) if is_code(&failure, "duplicate") => {
+                match self.current_role(group, user).await? {
+                    Some(current) if current != role => self.set_role(group, user, role).await,
+                    _ => Ok(Applied::AlreadyPresent),
+                }
+            }
             Err(failure) => Err(failure),
         }
     }
@@ -135,24 +161,42 @@ impl Connector for GoogleConnector {
 
     async fn health(&self) -> Result<(), Failure> {
         self.client
-            .get(&["users"], &[("customer", &self.customer), ("maxResults", "1")])
+            .get(
+                &["users"],
+                &[("customer", &self.customer), ("maxResults", "1")],
+            )
             .await
             .map(|_| ())
     }
 
     async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
         let scope = [("customer", self.customer.as_str()), ("maxResults", "500")];
-        let users = self.client.get_all(&["users"], &scope, "users", |n| sink.progress("users", n as u64)).await?;
+        let users = self
+            .client
+            .get_all(&["users"], &scope, "users", |n| {
+                sink.progress("users", n as u64)
+            })
+            .await?;
         for account in users.iter().filter_map(mapping::account) {
             sink.account(account);
         }
         let scope = [("customer", self.customer.as_str()), ("maxResults", "200")];
-        let groups = self.client.get_all(&["groups"], &scope, "groups", |n| sink.progress("groups", n as u64)).await?;
+        let groups = self
+            .client
+            .get_all(&["groups"], &scope, "groups", |n| {
+                sink.progress("groups", n as u64)
+            })
+            .await?;
         let mut read = 0u64;
         for group in groups.iter().filter_map(mapping::group) {
             let members = self
                 .client
-                .get_all(&["groups", &group.id, "members"], &[("maxResults", "200")], "members", |_| {})
+                .get_all(
+                    &["groups", &group.id, "members"],
+                    &[("maxResults", "200")],
+                    "members",
+                    |_| {},
+                )
                 .await?;
             for (user_id, role) in members.iter().filter_map(mapping::member) {
                 sink.grant(Grant {
@@ -180,7 +224,14 @@ impl Connector for GoogleConnector {
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
         let (group, user, role) = self.target(op)?;
-        let present = self.current_role(group, user).await?.is_some_and(|r| r == role);
-        Ok(if present == op.widens_access() { Observed::Done } else { Observed::NotDone })
+        let present = self
+            .current_role(group, user)
+            .await?
+            .is_some_and(|r| r == role);
+        Ok(if present == op.widens_access() {
+            Observed::Done
+        } else {
+            Observed::NotDone
+        })
     }
 }

@@ -2,7 +2,7 @@
 //! modules of systems added after Okta.
 
 use grantflow_connectors::{BuildContext, SecretSource};
-use grantflow_model::{ConnectionName, Operation, OperationId, OpKind, Snapshot, SystemKind};
+use grantflow_model::{ConnectionName, OpKind, Operation, OperationId, Snapshot, SystemKind};
 use grantflow_sandbox::{RunningSandbox, SandboxOptions};
 
 pub struct Fixture {
@@ -14,13 +14,23 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn start(system: &'static str) -> Fixture {
-        let sandbox = grantflow_sandbox::start(&grantflow_sandbox::demo_org(), SandboxOptions::default())
-            .await
-            .expect("sandbox");
+        let sandbox =
+            grantflow_sandbox::start(&grantflow_sandbox::demo_org(), SandboxOptions::default())
+                .await
+                .expect("sandbox");
         let dir = tempfile::tempdir().expect("tempdir");
         let token_file = dir.path().join("token");
-        std::fs::write(&token_file, &sandbox.info.systems[system].credentials["token"]).expect("token file");
-        Fixture { sandbox, system, _dir: dir, token_file }
+        std::fs::write(
+            &token_file,
+            &sandbox.info.systems[system].credentials["token"],
+        )
+        .expect("token file");
+        Fixture {
+            sandbox,
+            system,
+            _dir: dir,
+            token_file,
+        }
     }
 
     pub fn base_url(&self) -> String {
@@ -28,28 +38,56 @@ impl Fixture {
     }
 
     pub fn token(&self) -> SecretSource {
-        SecretSource { env: None, file: Some(self.token_file.clone()) }
+        SecretSource {
+            env: None,
+            file: Some(self.token_file.clone()),
+        }
     }
 
     pub fn context() -> BuildContext {
-        BuildContext { base_dir: std::path::PathBuf::new() }
+        BuildContext {
+            base_dir: std::path::PathBuf::new(),
+        }
     }
 
     pub async fn admin(&self, what: &str, body: serde_json::Value) {
-        let url = format!("{}/{what}", self.sandbox.info.systems[self.system].admin_url);
-        let response = reqwest::Client::new().post(url).json(&body).send().await.expect("admin");
-        assert!(response.status().is_success(), "{what}: {}", response.status());
+        let url = format!(
+            "{}/{what}",
+            self.sandbox.info.systems[self.system].admin_url
+        );
+        let response = reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .expect("admin");
+        assert!(
+            response.status().is_success(),
+            "{what}: {}",
+            response.status()
+        );
     }
 
     /// Writes the emulator received, per object.
     pub async fn writes(&self) -> serde_json::Map<String, serde_json::Value> {
-        let url = format!("{}/writes", self.sandbox.info.systems[self.system].admin_url);
-        let body: serde_json::Value = reqwest::get(url).await.expect("admin").json().await.expect("json");
+        let url = format!(
+            "{}/writes",
+            self.sandbox.info.systems[self.system].admin_url
+        );
+        let body: serde_json::Value = reqwest::get(url)
+            .await
+            .expect("admin")
+            .json()
+            .await
+            .expect("json");
         body["writes"].as_object().cloned().unwrap_or_default()
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot::new(ConnectionName::new(self.system), SystemKind::new(self.system))
+        Snapshot::new(
+            ConnectionName::new(self.system),
+            SystemKind::new(self.system),
+        )
     }
 
     pub fn operation(&self, kind: OpKind) -> Operation {

@@ -19,7 +19,11 @@ fn bad_request(msg: String) -> Response {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
-    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     serde_json::from_slice(text).map_err(|e| bad_request(e.to_string()))
 }
 
@@ -122,7 +126,13 @@ pub async fn hand_change(State(o): State<Arc<Github>>, body: Bytes) -> Response 
     match c.op.as_str() {
         "add_team_member" if user_known => {
             let role = c.role.unwrap_or_else(|| "member".into());
-            team.members.insert(user, TeamMember { role, pending: false });
+            team.members.insert(
+                user,
+                TeamMember {
+                    role,
+                    pending: false,
+                },
+            );
         }
         "remove_team_member" => {
             team.members.remove(&user);

@@ -54,7 +54,9 @@ impl GithubError {
     pub fn primary_limit(status: StatusCode, user_id: u64) -> Self {
         Self::new(
             status,
-            format!("API rate limit exceeded for user ID {user_id}. If you reach out to GitHub Support for help, please include the request ID."),
+            format!(
+                "API rate limit exceeded for user ID {user_id}. If you reach out to GitHub Support for help, please include the request ID."
+            ),
         )
     }
 

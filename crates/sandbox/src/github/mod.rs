@@ -23,7 +23,9 @@ use axum::routing::{get, post};
 
 pub use errors::GithubError;
 pub use rate_limit::LimitsConfig;
-pub use state::{Github, GithubSeed, GithubSeedRepo, GithubSeedTeam, GithubSeedUser, SeedMembership};
+pub use state::{
+    Github, GithubSeed, GithubSeedRepo, GithubSeedTeam, GithubSeedUser, SeedMembership,
+};
 
 use crate::clock::{Clock, SystemClock};
 use rate_limit::Refusal;
@@ -41,20 +43,33 @@ pub struct GithubConfig {
 
 impl Default for GithubConfig {
     fn default() -> Self {
-        Self { token: None, clock: Arc::new(SystemClock), rate_limit_window_seconds: 3600 }
+        Self {
+            token: None,
+            clock: Arc::new(SystemClock),
+            rate_limit_window_seconds: 3600,
+        }
     }
 }
 
 fn random_token() -> String {
     use rand::Rng;
-    let tail: String = rand::rng().sample_iter(&rand::distr::Alphanumeric).take(36).map(char::from).collect();
+    let tail: String = rand::rng()
+        .sample_iter(&rand::distr::Alphanumeric)
+        .take(36)
+        .map(char::from)
+        .collect();
     format!("ghp_{tail}")
 }
 
 /// Builds the emulator for `seed`; returns the router and the org handle (its `token` is what clients send).
 pub fn github_router(seed: &GithubSeed, config: GithubConfig) -> (Router, Arc<Github>) {
     let token = config.token.unwrap_or_else(random_token);
-    let github = Arc::new(Github::new(seed.clone(), token, config.clock, config.rate_limit_window_seconds));
+    let github = Arc::new(Github::new(
+        seed.clone(),
+        token,
+        config.clock,
+        config.rate_limit_window_seconds,
+    ));
     (router(github.clone()), github)
 }
 
@@ -65,35 +80,62 @@ fn router(github: Arc<Github>) -> Router {
         .route("/users/{user}", get(org::get_user))
         .route("/orgs/{org}", get(org::get_org))
         .route("/orgs/{org}/members", get(org::list_members))
-        .route("/orgs/{org}/members/{user}", get(org::check_member).delete(org::remove_membership))
+        .route(
+            "/orgs/{org}/members/{user}",
+            get(org::check_member).delete(org::remove_membership),
+        )
         .route(
             "/orgs/{org}/memberships/{user}",
-            get(org::get_membership).put(org::set_membership).delete(org::remove_membership),
+            get(org::get_membership)
+                .put(org::set_membership)
+                .delete(org::remove_membership),
         )
         .route("/orgs/{org}/invitations", get(org::list_invitations))
         .route("/orgs/{org}/repos", get(org::list_repos))
         .route("/repos/{owner}/{repo}", get(org::get_repo))
-        .route("/orgs/{org}/teams", get(teams::list_teams).post(teams::create_team))
-        .route("/orgs/{org}/teams/{slug}", get(teams::get_team).delete(teams::delete_team))
-        .route("/orgs/{org}/teams/{slug}/members", get(teams::list_team_members))
+        .route(
+            "/orgs/{org}/teams",
+            get(teams::list_teams).post(teams::create_team),
+        )
+        .route(
+            "/orgs/{org}/teams/{slug}",
+            get(teams::get_team).delete(teams::delete_team),
+        )
+        .route(
+            "/orgs/{org}/teams/{slug}/members",
+            get(teams::list_team_members),
+        )
         .route(
             "/orgs/{org}/teams/{slug}/memberships/{user}",
             get(teams::get_team_membership)
                 .put(teams::set_team_membership)
                 .delete(teams::remove_team_membership),
         )
-        .route("/orgs/{org}/teams/{slug}/repos", get(teams::list_team_repos))
+        .route(
+            "/orgs/{org}/teams/{slug}/repos",
+            get(teams::list_team_repos),
+        )
         .route(
             "/orgs/{org}/teams/{slug}/repos/{owner}/{repo}",
-            get(teams::check_team_repo).put(teams::set_team_repo).delete(teams::remove_team_repo),
+            get(teams::check_team_repo)
+                .put(teams::set_team_repo)
+                .delete(teams::remove_team_repo),
         )
         .route("/__sandbox/writes", get(admin::writes))
-        .route("/__sandbox/faults", get(admin::get_faults).post(admin::set_faults))
-        .route("/__sandbox/rate-limits", get(admin::get_rate_limits).post(admin::set_rate_limits))
+        .route(
+            "/__sandbox/faults",
+            get(admin::get_faults).post(admin::set_faults),
+        )
+        .route(
+            "/__sandbox/rate-limits",
+            get(admin::get_rate_limits).post(admin::set_rate_limits),
+        )
         .route("/__sandbox/reset", post(admin::reset))
         .route("/__sandbox/hand-change", post(admin::hand_change))
         .fallback(|| async { GithubError::not_found() })
-        .method_not_allowed_fallback(|| async { GithubError::new(StatusCode::NOT_FOUND, "Not Found") })
+        .method_not_allowed_fallback(|| async {
+            GithubError::new(StatusCode::NOT_FOUND, "Not Found")
+        })
         .layer(middleware::from_fn_with_state(github.clone(), github_layer))
         .with_state(github)
 }
@@ -102,7 +144,8 @@ fn router(github: Arc<Github>) -> Router {
 fn presented(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = value.split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer")).then(|| rest.trim().to_owned())
+    (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
+        .then(|| rest.trim().to_owned())
 }
 
 fn set(resp: &mut Response, name: &'static str, value: String) {
@@ -117,11 +160,17 @@ async fn github_layer(State(g): State<Arc<Github>>, req: Request, next: Next) ->
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .is_none_or(|ConnectInfo(addr)| addr.ip().is_loopback());
-        return if loopback { next.run(req).await } else { StatusCode::FORBIDDEN.into_response() };
+        return if loopback {
+            next.run(req).await
+        } else {
+            StatusCode::FORBIDDEN.into_response()
+        };
     }
     match presented(req.headers()) {
         None => return GithubError::requires_authentication().into_response(),
-        Some(t) if g.token.is_empty() || t != g.token => return GithubError::bad_credentials().into_response(),
+        Some(t) if g.token.is_empty() || t != g.token => {
+            return GithubError::bad_credentials().into_response();
+        }
         Some(_) => {}
     }
     let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
@@ -131,7 +180,10 @@ async fn github_layer(State(g): State<Arc<Github>>, req: Request, next: Next) ->
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
             GithubError::primary_limit(status, 1).into_response()
         }
-        Some(Refusal::Secondary { status, retry_after }) => {
+        Some(Refusal::Secondary {
+            status,
+            retry_after,
+        }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
             GithubError::secondary_limit(status, retry_after).into_response()
         }
@@ -148,10 +200,18 @@ async fn github_layer(State(g): State<Arc<Github>>, req: Request, next: Next) ->
         }
     };
     set(&mut resp, "x-ratelimit-limit", decision.limit.to_string());
-    set(&mut resp, "x-ratelimit-remaining", decision.remaining.to_string());
+    set(
+        &mut resp,
+        "x-ratelimit-remaining",
+        decision.remaining.to_string(),
+    );
     set(&mut resp, "x-ratelimit-used", decision.used.to_string());
     set(&mut resp, "x-ratelimit-reset", decision.reset.to_string());
     set(&mut resp, "x-ratelimit-resource", "core".to_owned());
-    set(&mut resp, "x-github-api-version-selected", "2022-11-28".to_owned());
+    set(
+        &mut resp,
+        "x-github-api-version-selected",
+        "2022-11-28".to_owned(),
+    );
     resp
 }

@@ -23,16 +23,28 @@ pub fn check_org(o: &Github, org: &str) -> GithubResult<()> {
 }
 
 pub fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> GithubResult<T> {
-    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     serde_json::from_slice(text).map_err(|_| GithubError::problems_parsing())
 }
 
-pub async fn get_org(State(o): State<Arc<Github>>, ctx: Ctx, Path(org): Path<String>) -> GithubResult<Response> {
+pub async fn get_org(
+    State(o): State<Arc<Github>>,
+    ctx: Ctx,
+    Path(org): Path<String>,
+) -> GithubResult<Response> {
     check_org(&o, &org)?;
     Ok(ok(&o.org_json(&ctx.base)))
 }
 
-pub async fn list_members(State(o): State<Arc<Github>>, ctx: Ctx, Path(org): Path<String>) -> GithubResult<Response> {
+pub async fn list_members(
+    State(o): State<Arc<Github>>,
+    ctx: Ctx,
+    Path(org): Path<String>,
+) -> GithubResult<Response> {
     check_org(&o, &org)?;
     let role = ctx.param("role").unwrap_or("all").to_owned();
     if !["all", "admin", "member"].contains(&role.as_str()) {
@@ -49,7 +61,10 @@ pub async fn list_members(State(o): State<Arc<Github>>, ctx: Ctx, Path(org): Pat
     paged(&ctx, items)
 }
 
-pub async fn check_member(State(o): State<Arc<Github>>, Path((org, user)): Path<(String, String)>) -> GithubResult<Response> {
+pub async fn check_member(
+    State(o): State<Arc<Github>>,
+    Path((org, user)): Path<(String, String)>,
+) -> GithubResult<Response> {
     check_org(&o, &org)?;
     if lock(&o.inner).is_active_member(&user) {
         Ok(no_content())
@@ -59,8 +74,16 @@ pub async fn check_member(State(o): State<Arc<Github>>, Path((org, user)): Path<
 }
 
 fn membership_json(o: &Github, inner: &Inner, login: &str, m: &Membership, base: &str) -> Value {
-    let user = inner.users.get(login).map(|u| inner.user_json(u, base)).unwrap_or(Value::Null);
-    let shown = user.get("login").and_then(Value::as_str).unwrap_or(login).to_owned();
+    let user = inner
+        .users
+        .get(login)
+        .map(|u| inner.user_json(u, base))
+        .unwrap_or(Value::Null);
+    let shown = user
+        .get("login")
+        .and_then(Value::as_str)
+        .unwrap_or(login)
+        .to_owned();
     json!({
         "url": format!("{base}/orgs/{}/memberships/{shown}", o.org),
         "state": if m.pending { "pending" } else { "active" },
@@ -79,7 +102,10 @@ pub async fn get_membership(
     check_org(&o, &org)?;
     let inner = lock(&o.inner);
     let key = user.to_lowercase();
-    let m = inner.memberships.get(&key).ok_or_else(GithubError::not_found)?;
+    let m = inner
+        .memberships
+        .get(&key)
+        .ok_or_else(GithubError::not_found)?;
     Ok(ok(&membership_json(&o, &inner, &key, m, &ctx.base)))
 }
 
@@ -114,7 +140,12 @@ pub async fn set_membership(
         .memberships
         .entry(key.clone())
         .and_modify(|m| m.role = role.clone())
-        .or_insert(Membership { role, pending: true, invitation_id, since: now })
+        .or_insert(Membership {
+            role,
+            pending: true,
+            invitation_id,
+            since: now,
+        })
         .clone();
     Ok(ok(&membership_json(&o, &inner, &key, &m, &ctx.base)))
 }
@@ -128,14 +159,21 @@ pub async fn remove_membership(
     let mut inner = lock(&o.inner);
     let key = user.to_lowercase();
     inner.count_write(format!("org/membership/{key}"));
-    inner.memberships.remove(&key).ok_or_else(GithubError::not_found)?;
+    inner
+        .memberships
+        .remove(&key)
+        .ok_or_else(GithubError::not_found)?;
     for t in inner.teams.values_mut() {
         t.members.remove(&key);
     }
     Ok(no_content())
 }
 
-pub async fn list_invitations(State(o): State<Arc<Github>>, ctx: Ctx, Path(org): Path<String>) -> GithubResult<Response> {
+pub async fn list_invitations(
+    State(o): State<Arc<Github>>,
+    ctx: Ctx,
+    Path(org): Path<String>,
+) -> GithubResult<Response> {
     check_org(&o, &org)?;
     let inner = lock(&o.inner);
     let items = inner
@@ -159,9 +197,16 @@ pub async fn list_invitations(State(o): State<Arc<Github>>, ctx: Ctx, Path(org):
     paged(&ctx, items)
 }
 
-pub async fn get_user(State(o): State<Arc<Github>>, ctx: Ctx, Path(user): Path<String>) -> GithubResult<Response> {
+pub async fn get_user(
+    State(o): State<Arc<Github>>,
+    ctx: Ctx,
+    Path(user): Path<String>,
+) -> GithubResult<Response> {
     let inner = lock(&o.inner);
-    let u = inner.users.get(&user.to_lowercase()).ok_or_else(GithubError::not_found)?;
+    let u = inner
+        .users
+        .get(&user.to_lowercase())
+        .ok_or_else(GithubError::not_found)?;
     Ok(ok(&inner.user_json(u, &ctx.base)))
 }
 
@@ -178,10 +223,18 @@ pub async fn user_orgs(State(o): State<Arc<Github>>, ctx: Ctx) -> GithubResult<R
     paged(&ctx, vec![o.org_json(&ctx.base)])
 }
 
-pub async fn list_repos(State(o): State<Arc<Github>>, ctx: Ctx, Path(org): Path<String>) -> GithubResult<Response> {
+pub async fn list_repos(
+    State(o): State<Arc<Github>>,
+    ctx: Ctx,
+    Path(org): Path<String>,
+) -> GithubResult<Response> {
     check_org(&o, &org)?;
     let inner = lock(&o.inner);
-    let items = inner.repos.values().map(|r| inner.repo_json(r, &o.org, o.org_id, &ctx.base)).collect();
+    let items = inner
+        .repos
+        .values()
+        .map(|r| inner.repo_json(r, &o.org, o.org_id, &ctx.base))
+        .collect();
     paged(&ctx, items)
 }
 
@@ -192,6 +245,9 @@ pub async fn get_repo(
 ) -> GithubResult<Response> {
     check_org(&o, &owner)?;
     let inner = lock(&o.inner);
-    let r = inner.repos.get(&repo.to_lowercase()).ok_or_else(GithubError::not_found)?;
+    let r = inner
+        .repos
+        .get(&repo.to_lowercase())
+        .ok_or_else(GithubError::not_found)?;
     Ok(ok(&inner.repo_json(r, &o.org, o.org_id, &ctx.base)))
 }

@@ -23,7 +23,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let text = |name: header::HeaderName| {
-            parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
         };
         let host = text(header::HOST);
         let host = if !host.is_empty() && host.chars().all(|c| c.is_ascii_graphic()) {
@@ -37,7 +42,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             query: parts
                 .uri
                 .query()
-                .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .map(|q| {
+                    url::form_urlencoded::parse(q.as_bytes())
+                        .into_owned()
+                        .collect()
+                })
                 .unwrap_or_default(),
             accept: text(header::ACCEPT),
         })
@@ -46,7 +55,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 
 impl Ctx {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
     }
 
     fn page_url(&self, page: usize) -> String {
@@ -81,11 +94,17 @@ pub fn no_content() -> Response {
 pub fn paged(ctx: &Ctx, items: Vec<Value>) -> GithubResult<Response> {
     let per_page = match ctx.param("per_page") {
         None => 30,
-        Some(v) => v.parse::<usize>().map_err(|_| GithubError::validation("", "per_page", "invalid"))?.clamp(1, 100),
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| GithubError::validation("", "per_page", "invalid"))?
+            .clamp(1, 100),
     };
     let page = match ctx.param("page") {
         None => 1,
-        Some(v) => v.parse::<usize>().map_err(|_| GithubError::validation("", "page", "invalid"))?.max(1),
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| GithubError::validation("", "page", "invalid"))?
+            .max(1),
     };
     let last = items.len().div_ceil(per_page).max(1);
     let start = ((page - 1) * per_page).min(items.len());
@@ -93,7 +112,10 @@ pub fn paged(ctx: &Ctx, items: Vec<Value>) -> GithubResult<Response> {
     let mut resp = ok(&Value::Array(items[start..end].to_vec()));
     let mut links = Vec::new();
     if page > 1 {
-        links.push(format!("<{}>; rel=\"prev\"", ctx.page_url((page - 1).min(last))));
+        links.push(format!(
+            "<{}>; rel=\"prev\"",
+            ctx.page_url((page - 1).min(last))
+        ));
     }
     if page < last {
         links.push(format!("<{}>; rel=\"next\"", ctx.page_url(page + 1)));

@@ -41,7 +41,9 @@ impl LimitsConfig {
     pub fn check(&self) -> Result<(), String> {
         for s in [self.status, self.secondary_status] {
             if s != 403 && s != 429 {
-                return Err(format!("status {s}: GitHub answers rate limits with 403 or 429"));
+                return Err(format!(
+                    "status {s}: GitHub answers rate limits with 403 or 429"
+                ));
             }
         }
         if self.window_seconds == 0 || self.secondary_window_seconds == 0 {
@@ -83,13 +85,20 @@ pub enum Refusal {
 fn current(w: Option<Window>, length: Duration, now: DateTime<Utc>) -> Window {
     match w {
         Some(w) if now < w.start + length => w,
-        _ => Window { start: now, used: 0 },
+        _ => Window {
+            start: now,
+            used: 0,
+        },
     }
 }
 
 impl Limits {
     pub fn new(window_seconds: u64) -> Self {
-        Self { config: LimitsConfig::new(window_seconds), primary: None, secondary: None }
+        Self {
+            config: LimitsConfig::new(window_seconds),
+            primary: None,
+            secondary: None,
+        }
     }
 
     pub fn configure(&mut self, config: LimitsConfig) {
@@ -122,7 +131,13 @@ impl Limits {
                 let left = (s.start + s_length - now).num_milliseconds().max(0) as u64;
                 self.secondary = Some(s);
                 let retry_after = left.div_ceil(1000).max(1);
-                return decision(p.used, Some(Refusal::Secondary { status: c.secondary_status, retry_after }));
+                return decision(
+                    p.used,
+                    Some(Refusal::Secondary {
+                        status: c.secondary_status,
+                        retry_after,
+                    }),
+                );
             }
             s.used += 1;
             self.secondary = Some(s);
@@ -140,7 +155,10 @@ mod tests {
     #[test]
     fn the_primary_budget_is_spent_then_refused_until_the_window_ends() {
         let mut l = Limits::new(10);
-        l.configure(LimitsConfig { limit: 2, ..LimitsConfig::new(10) });
+        l.configure(LimitsConfig {
+            limit: 2,
+            ..LimitsConfig::new(10)
+        });
         let t = Utc::now();
         assert_eq!(l.charge(t, false).remaining, 1);
         assert_eq!(l.charge(t, false).remaining, 0);
@@ -153,13 +171,23 @@ mod tests {
     #[test]
     fn writes_over_the_secondary_limit_get_a_retry_after() {
         let mut l = Limits::new(60);
-        l.configure(LimitsConfig { secondary_limit: 1, secondary_window_seconds: 3, ..LimitsConfig::new(60) });
+        l.configure(LimitsConfig {
+            secondary_limit: 1,
+            secondary_window_seconds: 3,
+            ..LimitsConfig::new(60)
+        });
         let t = Utc::now();
         assert!(l.charge(t, true).refused.is_none());
-        assert!(l.charge(t, false).refused.is_none(), "reads are not content-creating");
+        assert!(
+            l.charge(t, false).refused.is_none(),
+            "reads are not content-creating"
+        );
         assert_eq!(
             l.charge(t, true).refused,
-            Some(Refusal::Secondary { status: 403, retry_after: 3 })
+            Some(Refusal::Secondary {
+                status: 403,
+                retry_after: 3
+            })
         );
     }
 }

@@ -94,7 +94,10 @@ impl GithubSeed {
         for t in &self.teams {
             for login in t.members.iter().chain(&t.maintainers) {
                 if !members.contains(&login.to_lowercase()) {
-                    anyhow::bail!("github team {:?} lists {login}, who is not an org member", t.name);
+                    anyhow::bail!(
+                        "github team {:?} lists {login}, who is not an org member",
+                        t.name
+                    );
                 }
             }
             for (repo, permission) in &t.repos {
@@ -102,7 +105,10 @@ impl GithubSeed {
                     anyhow::bail!("github team {:?} lists unknown repository {repo}", t.name);
                 }
                 if !PERMISSIONS.contains(&permission.as_str()) {
-                    anyhow::bail!("github team {:?} gives {repo} unknown permission {permission}", t.name);
+                    anyhow::bail!(
+                        "github team {:?} gives {repo} unknown permission {permission}",
+                        t.name
+                    );
                 }
             }
         }
@@ -211,8 +217,16 @@ pub fn slugify(name: &str) -> String {
 
 /// What a team permission grants, as `permissions` booleans and the `role_name` GitHub reports.
 pub fn permission_json(permission: &str) -> (Value, &'static str) {
-    let rank = PERMISSIONS.iter().position(|p| *p == permission).unwrap_or(0);
-    let has = |p: &str| PERMISSIONS.iter().position(|x| *x == p).is_some_and(|r| r <= rank);
+    let rank = PERMISSIONS
+        .iter()
+        .position(|p| *p == permission)
+        .unwrap_or(0);
+    let has = |p: &str| {
+        PERMISSIONS
+            .iter()
+            .position(|x| *x == p)
+            .is_some_and(|r| r <= rank)
+    };
     let role_name = match permission {
         "admin" => "admin",
         "maintain" => "maintain",
@@ -228,7 +242,12 @@ pub fn permission_json(permission: &str) -> (Value, &'static str) {
 }
 
 impl Github {
-    pub fn new(seed: GithubSeed, token: String, clock: Arc<dyn Clock>, window_seconds: u64) -> Self {
+    pub fn new(
+        seed: GithubSeed,
+        token: String,
+        clock: Arc<dyn Clock>,
+        window_seconds: u64,
+    ) -> Self {
         Self {
             inner: Mutex::new(Inner::seeded(&seed, clock.now())),
             faults: Mutex::new(Faults::default()),
@@ -271,7 +290,12 @@ impl Inner {
             let key = u.login.to_lowercase();
             inner.users.insert(
                 key.clone(),
-                User { id, login: u.login.clone(), name: u.name.clone(), email: u.email.clone() },
+                User {
+                    id,
+                    login: u.login.clone(),
+                    name: u.name.clone(),
+                    email: u.email.clone(),
+                },
             );
             let role = match u.membership {
                 SeedMembership::Admin => "admin",
@@ -294,7 +318,12 @@ impl Inner {
             let id = inner.new_id();
             inner.repos.insert(
                 r.name.to_lowercase(),
-                Repo { id, name: r.name.clone(), description: r.description.clone().unwrap_or_default(), private: r.private },
+                Repo {
+                    id,
+                    name: r.name.clone(),
+                    description: r.description.clone().unwrap_or_default(),
+                    private: r.private,
+                },
             );
         }
         for t in &seed.teams {
@@ -302,7 +331,13 @@ impl Inner {
             let mut members = BTreeMap::new();
             for (logins, role) in [(&t.members, "member"), (&t.maintainers, "maintainer")] {
                 for login in logins {
-                    members.insert(login.to_lowercase(), TeamMember { role: role.into(), pending: false });
+                    members.insert(
+                        login.to_lowercase(),
+                        TeamMember {
+                            role: role.into(),
+                            pending: false,
+                        },
+                    );
                 }
             }
             let slug = slugify(&t.name);
@@ -315,7 +350,11 @@ impl Inner {
                     description: t.description.clone().unwrap_or_default(),
                     created: now,
                     members,
-                    repos: t.repos.iter().map(|(r, p)| (r.to_lowercase(), p.clone())).collect(),
+                    repos: t
+                        .repos
+                        .iter()
+                        .map(|(r, p)| (r.to_lowercase(), p.clone()))
+                        .collect(),
                 },
             );
         }
@@ -332,7 +371,9 @@ impl Inner {
     }
 
     pub fn is_active_member(&self, login: &str) -> bool {
-        self.memberships.get(&login.to_lowercase()).is_some_and(|m| !m.pending)
+        self.memberships
+            .get(&login.to_lowercase())
+            .is_some_and(|m| !m.pending)
     }
 
     /// The simple-user shape; `email` is the user's public email, which grantflow correlates by.

@@ -13,16 +13,29 @@ use serde_json::json;
 use super::errors::{GithubError, GithubResult};
 use super::org::{check_org, parse};
 use super::pagination::{Ctx, json, no_content, ok, paged};
-use super::state::{Github, Inner, Membership, PERMISSIONS, Team, TeamMember, lock, permission_json, slugify};
+use super::state::{
+    Github, Inner, Membership, PERMISSIONS, Team, TeamMember, lock, permission_json, slugify,
+};
 
 fn team<'a>(inner: &'a Inner, slug: &str) -> GithubResult<&'a Team> {
-    inner.teams.get(&slug.to_lowercase()).ok_or_else(GithubError::not_found)
+    inner
+        .teams
+        .get(&slug.to_lowercase())
+        .ok_or_else(GithubError::not_found)
 }
 
-pub async fn list_teams(State(o): State<Arc<Github>>, ctx: Ctx, Path(org): Path<String>) -> GithubResult<Response> {
+pub async fn list_teams(
+    State(o): State<Arc<Github>>,
+    ctx: Ctx,
+    Path(org): Path<String>,
+) -> GithubResult<Response> {
     check_org(&o, &org)?;
     let inner = lock(&o.inner);
-    let items = inner.teams.values().map(|t| inner.team_json(t, &o.org, &ctx.base)).collect();
+    let items = inner
+        .teams
+        .values()
+        .map(|t| inner.team_json(t, &o.org, &ctx.base))
+        .collect();
     paged(&ctx, items)
 }
 
@@ -45,7 +58,10 @@ pub async fn create_team(
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
     let n: NewTeam = parse(&body)?;
-    let name = n.name.filter(|n| !n.trim().is_empty()).ok_or_else(|| GithubError::validation("Team", "name", "missing_field"))?;
+    let name = n
+        .name
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| GithubError::validation("Team", "name", "missing_field"))?;
     let slug = slugify(&name);
     let now = o.clock.now();
     let mut inner = lock(&o.inner);
@@ -57,7 +73,15 @@ pub async fn create_team(
         .maintainers
         .iter()
         .filter(|m| inner.is_active_member(m))
-        .map(|m| (m.to_lowercase(), TeamMember { role: "maintainer".into(), pending: false }))
+        .map(|m| {
+            (
+                m.to_lowercase(),
+                TeamMember {
+                    role: "maintainer".into(),
+                    pending: false,
+                },
+            )
+        })
         .collect();
     let repos = n
         .repo_names
@@ -66,14 +90,26 @@ pub async fn create_team(
         .filter(|r| inner.repos.contains_key(&r.to_lowercase()))
         .map(|r| (r.to_lowercase(), "pull".to_owned()))
         .collect();
-    let t = Team { id, name, slug: slug.clone(), description: n.description.unwrap_or_default(), created: now, members, repos };
+    let t = Team {
+        id,
+        name,
+        slug: slug.clone(),
+        description: n.description.unwrap_or_default(),
+        created: now,
+        members,
+        repos,
+    };
     let body = inner.team_json(&t, &o.org, &ctx.base);
     inner.teams.insert(slug.clone(), t);
     inner.count_write(format!("team/{slug}"));
     Ok(json(StatusCode::CREATED, &body))
 }
 
-pub async fn get_team(State(o): State<Arc<Github>>, ctx: Ctx, Path((org, slug)): Path<(String, String)>) -> GithubResult<Response> {
+pub async fn get_team(
+    State(o): State<Arc<Github>>,
+    ctx: Ctx,
+    Path((org, slug)): Path<(String, String)>,
+) -> GithubResult<Response> {
     check_org(&o, &org)?;
     let inner = lock(&o.inner);
     let t = team(&inner, &slug)?;
@@ -82,7 +118,10 @@ pub async fn get_team(State(o): State<Arc<Github>>, ctx: Ctx, Path((org, slug)):
     Ok(ok(&body))
 }
 
-pub async fn delete_team(State(o): State<Arc<Github>>, Path((org, slug)): Path<(String, String)>) -> GithubResult<Response> {
+pub async fn delete_team(
+    State(o): State<Arc<Github>>,
+    Path((org, slug)): Path<(String, String)>,
+) -> GithubResult<Response> {
     check_org(&o, &org)?;
     let mut inner = lock(&o.inner);
     let slug = team(&inner, &slug)?.slug.clone();
@@ -112,7 +151,13 @@ pub async fn list_team_members(
     paged(&ctx, items)
 }
 
-fn team_membership_json(ctx: &Ctx, org: &str, slug: &str, login: &str, m: &TeamMember) -> serde_json::Value {
+fn team_membership_json(
+    ctx: &Ctx,
+    org: &str,
+    slug: &str,
+    login: &str,
+    m: &TeamMember,
+) -> serde_json::Value {
     json!({
         "url": format!("{}/orgs/{org}/teams/{slug}/memberships/{login}", ctx.base),
         "role": m.role,
@@ -128,7 +173,10 @@ pub async fn get_team_membership(
     check_org(&o, &org)?;
     let inner = lock(&o.inner);
     let t = team(&inner, &slug)?;
-    let m = t.members.get(&user.to_lowercase()).ok_or_else(GithubError::not_found)?;
+    let m = t
+        .members
+        .get(&user.to_lowercase())
+        .ok_or_else(GithubError::not_found)?;
     Ok(ok(&team_membership_json(&ctx, &o.org, &t.slug, &user, m)))
 }
 
@@ -161,9 +209,20 @@ pub async fn set_team_membership(
     let pending = !inner.is_active_member(&key);
     if pending && !inner.memberships.contains_key(&key) {
         let invitation_id = inner.new_id();
-        inner.memberships.insert(key.clone(), Membership { role: "member".into(), pending: true, invitation_id, since: now });
+        inner.memberships.insert(
+            key.clone(),
+            Membership {
+                role: "member".into(),
+                pending: true,
+                invitation_id,
+                since: now,
+            },
+        );
     }
-    let t = inner.teams.get_mut(&slug).ok_or_else(GithubError::not_found)?;
+    let t = inner
+        .teams
+        .get_mut(&slug)
+        .ok_or_else(GithubError::not_found)?;
     let m = t
         .members
         .entry(key)
@@ -182,12 +241,21 @@ pub async fn remove_team_membership(
     let slug = team(&inner, &slug)?.slug.clone();
     let key = user.to_lowercase();
     inner.count_write(format!("team/{slug}/membership/{key}"));
-    let t = inner.teams.get_mut(&slug).ok_or_else(GithubError::not_found)?;
+    let t = inner
+        .teams
+        .get_mut(&slug)
+        .ok_or_else(GithubError::not_found)?;
     t.members.remove(&key).ok_or_else(GithubError::not_found)?;
     Ok(no_content())
 }
 
-fn repo_with_permission(o: &Github, inner: &Inner, repo: &str, permission: &str, base: &str) -> Option<serde_json::Value> {
+fn repo_with_permission(
+    o: &Github,
+    inner: &Inner,
+    repo: &str,
+    permission: &str,
+    base: &str,
+) -> Option<serde_json::Value> {
     let r = inner.repos.get(repo)?;
     let mut body = inner.repo_json(r, &o.org, o.org_id, base);
     let (permissions, role_name) = permission_json(permission);
@@ -222,9 +290,16 @@ pub async fn check_team_repo(
     check_org(&o, &owner)?;
     let inner = lock(&o.inner);
     let key = repo.to_lowercase();
-    let permission = team(&inner, &slug)?.repos.get(&key).ok_or_else(GithubError::not_found)?;
-    if ctx.accept.contains("application/vnd.github.v3.repository+json") {
-        let body = repo_with_permission(&o, &inner, &key, permission, &ctx.base).ok_or_else(GithubError::not_found)?;
+    let permission = team(&inner, &slug)?
+        .repos
+        .get(&key)
+        .ok_or_else(GithubError::not_found)?;
+    if ctx
+        .accept
+        .contains("application/vnd.github.v3.repository+json")
+    {
+        let body = repo_with_permission(&o, &inner, &key, permission, &ctx.base)
+            .ok_or_else(GithubError::not_found)?;
         Ok(ok(&body))
     } else {
         Ok(no_content())
@@ -246,7 +321,11 @@ pub async fn set_team_repo(
     let b: PermissionBody = parse(&body)?;
     let permission = b.permission.unwrap_or_else(|| "push".into());
     if !PERMISSIONS.contains(&permission.as_str()) {
-        return Err(GithubError::validation("TeamRepository", "permission", "invalid"));
+        return Err(GithubError::validation(
+            "TeamRepository",
+            "permission",
+            "invalid",
+        ));
     }
     let mut inner = lock(&o.inner);
     let slug = team(&inner, &slug)?.slug.clone();

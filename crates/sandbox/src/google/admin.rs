@@ -17,7 +17,11 @@ fn bad_request(msg: String) -> Response {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
-    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     serde_json::from_slice(text).map_err(|e| bad_request(e.to_string()))
 }
 
@@ -54,8 +58,16 @@ pub async fn set_rate_limits(State(o): State<Arc<Google>>, body: Bytes) -> Respo
         Ok(q) => q,
         Err(r) => return r,
     };
-    if !["userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"].contains(&q.reason.as_str()) {
-        return bad_request("reason must be userRateLimitExceeded, rateLimitExceeded or quotaExceeded".into());
+    if ![
+        "userRateLimitExceeded",
+        "rateLimitExceeded",
+        "quotaExceeded",
+    ]
+    .contains(&q.reason.as_str())
+    {
+        return bad_request(
+            "reason must be userRateLimitExceeded, rateLimitExceeded or quotaExceeded".into(),
+        );
     }
     *lock(&o.quota) = q.clone();
     ok(&json!(q))
@@ -100,7 +112,13 @@ pub async fn hand_change(State(o): State<Arc<Google>>, body: Bytes) -> Response 
     };
     match c.op.as_str() {
         "add_member" | "set_role" => {
-            group.members.insert(uid, Member { role, visible_at: now });
+            group.members.insert(
+                uid,
+                Member {
+                    role,
+                    visible_at: now,
+                },
+            );
         }
         "remove_member" => {
             group.members.remove(&uid);

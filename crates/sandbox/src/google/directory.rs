@@ -45,10 +45,14 @@ fn check_scope(o: &Google, q: &Query) -> GoogleResult<()> {
 }
 
 fn descending(q: &Query) -> bool {
-    q.get("sortOrder").is_some_and(|s| s.eq_ignore_ascii_case("DESCENDING"))
+    q.get("sortOrder")
+        .is_some_and(|s| s.eq_ignore_ascii_case("DESCENDING"))
 }
 
-pub async fn list_users(State(o): State<Arc<Google>>, RawQuery(raw): RawQuery) -> GoogleResult<Response> {
+pub async fn list_users(
+    State(o): State<Arc<Google>>,
+    RawQuery(raw): RawQuery,
+) -> GoogleResult<Response> {
     let q = Query::parse(raw.as_deref());
     check_scope(&o, &q)?;
     let size = q.max_results(100, 500)?;
@@ -58,14 +62,27 @@ pub async fn list_users(State(o): State<Arc<Google>>, RawQuery(raw): RawQuery) -
     if descending(&q) {
         users.reverse();
     }
-    let items = users.iter().map(|u| inner.user_json(u, &o.customer_id)).collect();
+    let items = users
+        .iter()
+        .map(|u| inner.user_json(u, &o.customer_id))
+        .collect();
     let (items, next) = page(items, q.get("pageToken"), size)?;
-    Ok(ok(&list_body("admin#directory#users", "users", items, next)))
+    Ok(ok(&list_body(
+        "admin#directory#users",
+        "users",
+        items,
+        next,
+    )))
 }
 
-pub async fn get_user(State(o): State<Arc<Google>>, Path(key): Path<String>) -> GoogleResult<Response> {
+pub async fn get_user(
+    State(o): State<Arc<Google>>,
+    Path(key): Path<String>,
+) -> GoogleResult<Response> {
     let inner = lock(&o.inner);
-    let u = inner.find_user(&key).ok_or_else(|| GoogleError::not_found("userKey"))?;
+    let u = inner
+        .find_user(&key)
+        .ok_or_else(|| GoogleError::not_found("userKey"))?;
     Ok(ok(&inner.user_json(u, &o.customer_id)))
 }
 
@@ -89,10 +106,16 @@ struct NewName {
 
 pub async fn insert_user(State(o): State<Arc<Google>>, body: Bytes) -> GoogleResult<Response> {
     let n: NewUser = parse(&body)?;
-    let email = n.primary_email.ok_or_else(|| GoogleError::required("primaryEmail"))?;
+    let email = n
+        .primary_email
+        .ok_or_else(|| GoogleError::required("primaryEmail"))?;
     let name = n.name.ok_or_else(|| GoogleError::required("name"))?;
-    let given = name.given_name.ok_or_else(|| GoogleError::required("name.givenName"))?;
-    let family = name.family_name.ok_or_else(|| GoogleError::required("name.familyName"))?;
+    let given = name
+        .given_name
+        .ok_or_else(|| GoogleError::required("name.givenName"))?;
+    let family = name
+        .family_name
+        .ok_or_else(|| GoogleError::required("name.familyName"))?;
     if n.password.is_none_or(|p| p.is_empty()) {
         return Err(GoogleError::required("password"));
     }
@@ -118,9 +141,15 @@ pub async fn insert_user(State(o): State<Arc<Google>>, body: Bytes) -> GoogleRes
     Ok(ok(&body))
 }
 
-pub async fn delete_user(State(o): State<Arc<Google>>, Path(key): Path<String>) -> GoogleResult<Response> {
+pub async fn delete_user(
+    State(o): State<Arc<Google>>,
+    Path(key): Path<String>,
+) -> GoogleResult<Response> {
     let mut inner = lock(&o.inner);
-    let id = inner.find_user(&key).map(|u| u.id.clone()).ok_or_else(|| GoogleError::not_found("userKey"))?;
+    let id = inner
+        .find_user(&key)
+        .map(|u| u.id.clone())
+        .ok_or_else(|| GoogleError::not_found("userKey"))?;
     inner.users.remove(&id);
     for g in inner.groups.values_mut() {
         g.members.remove(&id);
@@ -129,13 +158,21 @@ pub async fn delete_user(State(o): State<Arc<Google>>, Path(key): Path<String>) 
     Ok(no_content())
 }
 
-pub async fn list_groups(State(o): State<Arc<Google>>, RawQuery(raw): RawQuery) -> GoogleResult<Response> {
+pub async fn list_groups(
+    State(o): State<Arc<Google>>,
+    RawQuery(raw): RawQuery,
+) -> GoogleResult<Response> {
     let q = Query::parse(raw.as_deref());
     let size = q.max_results(200, 200)?;
     let now = o.clock.now();
     let inner = lock(&o.inner);
     let member_of = match q.get("userKey") {
-        Some(key) => Some(inner.find_user(key).map(|u| u.id.clone()).ok_or_else(|| GoogleError::not_found("userKey"))?),
+        Some(key) => Some(
+            inner
+                .find_user(key)
+                .map(|u| u.id.clone())
+                .ok_or_else(|| GoogleError::not_found("userKey"))?,
+        ),
         None => {
             check_scope(&o, &q)?;
             None
@@ -155,10 +192,18 @@ pub async fn list_groups(State(o): State<Arc<Google>>, RawQuery(raw): RawQuery) 
     }
     let items = groups.iter().map(|g| inner.group_json(g, now)).collect();
     let (items, next) = page(items, q.get("pageToken"), size)?;
-    Ok(ok(&list_body("admin#directory#groups", "groups", items, next)))
+    Ok(ok(&list_body(
+        "admin#directory#groups",
+        "groups",
+        items,
+        next,
+    )))
 }
 
-pub async fn get_group(State(o): State<Arc<Google>>, Path(key): Path<String>) -> GoogleResult<Response> {
+pub async fn get_group(
+    State(o): State<Arc<Google>>,
+    Path(key): Path<String>,
+) -> GoogleResult<Response> {
     let inner = lock(&o.inner);
     let gid = inner.group_key(&key)?;
     let g = &inner.groups[&gid];
@@ -193,7 +238,10 @@ pub async fn insert_group(State(o): State<Arc<Google>>, body: Bytes) -> GoogleRe
     Ok(ok(&body))
 }
 
-pub async fn delete_group(State(o): State<Arc<Google>>, Path(key): Path<String>) -> GoogleResult<Response> {
+pub async fn delete_group(
+    State(o): State<Arc<Google>>,
+    Path(key): Path<String>,
+) -> GoogleResult<Response> {
     let mut inner = lock(&o.inner);
     let gid = inner.group_key(&key)?;
     inner.groups.remove(&gid);
@@ -202,7 +250,9 @@ pub async fn delete_group(State(o): State<Arc<Google>>, Path(key): Path<String>)
 }
 
 fn roles_filter(q: &Query) -> GoogleResult<Option<Vec<String>>> {
-    let Some(raw) = q.get("roles") else { return Ok(None) };
+    let Some(raw) = q.get("roles") else {
+        return Ok(None);
+    };
     let roles: Vec<String> = raw.split(',').map(|r| r.trim().to_uppercase()).collect();
     if roles.iter().any(|r| !ROLES.contains(&r.as_str())) {
         return Err(GoogleError::invalid("roles"));
@@ -229,9 +279,17 @@ pub async fn list_members(
         .map(|(uid, m)| (uid.clone(), m))
         .collect();
     members.sort_by_key(|(uid, _)| inner.users.get(uid).map(|u| u.primary_email.to_lowercase()));
-    let items = members.iter().map(|(uid, m)| inner.member_json(uid, m)).collect();
+    let items = members
+        .iter()
+        .map(|(uid, m)| inner.member_json(uid, m))
+        .collect();
     let (items, next) = page(items, q.get("pageToken"), size)?;
-    Ok(ok(&list_body("admin#directory#members", "members", items, next)))
+    Ok(ok(&list_body(
+        "admin#directory#members",
+        "members",
+        items,
+        next,
+    )))
 }
 
 /// Resolves the group and the member (a user key); the membership itself may or may not exist.
@@ -245,18 +303,30 @@ fn member_target(o: &Google, group: &str, member: &str) -> GoogleResult<(String,
     Ok((gid, uid))
 }
 
-pub async fn get_member(State(o): State<Arc<Google>>, Path((g, m)): Path<(String, String)>) -> GoogleResult<Response> {
+pub async fn get_member(
+    State(o): State<Arc<Google>>,
+    Path((g, m)): Path<(String, String)>,
+) -> GoogleResult<Response> {
     let (gid, uid) = member_target(&o, &g, &m)?;
     let inner = lock(&o.inner);
-    let member = inner.groups[&gid].members.get(&uid).ok_or_else(|| GoogleError::not_found("memberKey"))?;
+    let member = inner.groups[&gid]
+        .members
+        .get(&uid)
+        .ok_or_else(|| GoogleError::not_found("memberKey"))?;
     Ok(ok(&inner.member_json(&uid, member)))
 }
 
-pub async fn has_member(State(o): State<Arc<Google>>, Path((g, m)): Path<(String, String)>) -> GoogleResult<Response> {
+pub async fn has_member(
+    State(o): State<Arc<Google>>,
+    Path((g, m)): Path<(String, String)>,
+) -> GoogleResult<Response> {
     let (gid, uid) = member_target(&o, &g, &m)?;
     let now = o.clock.now();
     let inner = lock(&o.inner);
-    let is = inner.groups[&gid].members.get(&uid).is_some_and(|m| m.visible_at <= now);
+    let is = inner.groups[&gid]
+        .members
+        .get(&uid)
+        .is_some_and(|m| m.visible_at <= now);
     Ok(ok(&serde_json::json!({ "isMember": is })))
 }
 
@@ -281,7 +351,11 @@ pub async fn insert_member(
     body: Bytes,
 ) -> GoogleResult<Response> {
     let b: MemberBody = parse(&body)?;
-    let key = b.email.clone().or(b.id.clone()).ok_or_else(|| GoogleError::required("memberKey"))?;
+    let key = b
+        .email
+        .clone()
+        .or(b.id.clone())
+        .ok_or_else(|| GoogleError::required("memberKey"))?;
     let role = role_of(&b)?.unwrap_or_else(|| "MEMBER".into());
     let (gid, uid) = member_target(&o, &g, &key)?;
     let now = o.clock.now();
@@ -289,7 +363,10 @@ pub async fn insert_member(
     let mut inner = lock(&o.inner);
     // Counted before the duplicate check: tests use the count to prove how many inserts were sent.
     inner.count_write(format!("group/{gid}/member/{uid}"));
-    let group = inner.groups.get_mut(&gid).ok_or_else(|| GoogleError::not_found("groupKey"))?;
+    let group = inner
+        .groups
+        .get_mut(&gid)
+        .ok_or_else(|| GoogleError::not_found("groupKey"))?;
     if group.members.contains_key(&uid) {
         return Err(GoogleError::member_exists());
     }
@@ -312,8 +389,14 @@ pub async fn update_member(
     let (gid, uid) = member_target(&o, &g, &m)?;
     let mut inner = lock(&o.inner);
     inner.count_write(format!("group/{gid}/member/{uid}"));
-    let group = inner.groups.get_mut(&gid).ok_or_else(|| GoogleError::not_found("groupKey"))?;
-    let member = group.members.get_mut(&uid).ok_or_else(|| GoogleError::not_found("memberKey"))?;
+    let group = inner
+        .groups
+        .get_mut(&gid)
+        .ok_or_else(|| GoogleError::not_found("groupKey"))?;
+    let member = group
+        .members
+        .get_mut(&uid)
+        .ok_or_else(|| GoogleError::not_found("memberKey"))?;
     if let Some(role) = role {
         member.role = role;
     }
@@ -328,7 +411,13 @@ pub async fn delete_member(
     let (gid, uid) = member_target(&o, &g, &m)?;
     let mut inner = lock(&o.inner);
     inner.count_write(format!("group/{gid}/member/{uid}"));
-    let group = inner.groups.get_mut(&gid).ok_or_else(|| GoogleError::not_found("groupKey"))?;
-    group.members.remove(&uid).ok_or_else(|| GoogleError::not_found("memberKey"))?;
+    let group = inner
+        .groups
+        .get_mut(&gid)
+        .ok_or_else(|| GoogleError::not_found("groupKey"))?;
+    group
+        .members
+        .remove(&uid)
+        .ok_or_else(|| GoogleError::not_found("memberKey"))?;
     Ok(no_content())
 }

@@ -90,7 +90,11 @@ impl GoogleError {
     }
 
     pub fn not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "httpMethodNotAllowed", "Method Not Allowed")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "httpMethodNotAllowed",
+            "Method Not Allowed",
+        )
     }
 
     /// An injected server failure with Google's backend-error body.

@@ -71,10 +71,22 @@ const V1: &str = "/admin/directory/v1";
 fn router(google: Arc<Google>) -> Router {
     use directory as d;
     Router::new()
-        .route(&format!("{V1}/users"), get(d::list_users).post(d::insert_user))
-        .route(&format!("{V1}/users/{{key}}"), get(d::get_user).delete(d::delete_user))
-        .route(&format!("{V1}/groups"), get(d::list_groups).post(d::insert_group))
-        .route(&format!("{V1}/groups/{{key}}"), get(d::get_group).delete(d::delete_group))
+        .route(
+            &format!("{V1}/users"),
+            get(d::list_users).post(d::insert_user),
+        )
+        .route(
+            &format!("{V1}/users/{{key}}"),
+            get(d::get_user).delete(d::delete_user),
+        )
+        .route(
+            &format!("{V1}/groups"),
+            get(d::list_groups).post(d::insert_group),
+        )
+        .route(
+            &format!("{V1}/groups/{{key}}"),
+            get(d::get_group).delete(d::delete_group),
+        )
         .route(
             &format!("{V1}/groups/{{key}}/members"),
             get(d::list_members).post(d::insert_member),
@@ -86,9 +98,15 @@ fn router(google: Arc<Google>) -> Router {
                 .patch(d::update_member)
                 .delete(d::delete_member),
         )
-        .route(&format!("{V1}/groups/{{key}}/hasMember/{{member}}"), get(d::has_member))
+        .route(
+            &format!("{V1}/groups/{{key}}/hasMember/{{member}}"),
+            get(d::has_member),
+        )
         .route("/__sandbox/writes", get(admin::writes))
-        .route("/__sandbox/faults", get(admin::get_faults).post(admin::set_faults))
+        .route(
+            "/__sandbox/faults",
+            get(admin::get_faults).post(admin::set_faults),
+        )
         .route(
             "/__sandbox/rate-limits",
             get(admin::get_rate_limits).post(admin::set_rate_limits),

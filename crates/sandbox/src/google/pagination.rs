@@ -11,8 +11,12 @@ pub struct Query(pub Vec<(String, String)>);
 impl Query {
     pub fn parse(raw: Option<&str>) -> Self {
         Query(
-            raw.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-                .unwrap_or_default(),
+            raw.map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
+            .unwrap_or_default(),
         )
     }
 
@@ -38,7 +42,11 @@ impl Query {
 
 /// The page after `token` and the token of the next page. Tokens are opaque to clients; an unknown one is
 /// `Invalid Input: pageToken`, as Google answers a stale or forged token.
-pub fn page(items: Vec<Value>, token: Option<&str>, size: usize) -> GoogleResult<(Vec<Value>, Option<String>)> {
+pub fn page(
+    items: Vec<Value>,
+    token: Option<&str>,
+    size: usize,
+) -> GoogleResult<(Vec<Value>, Option<String>)> {
     let start = match token {
         None => 0,
         Some(t) => t

@@ -80,7 +80,12 @@ impl GoogleSeed {
                     anyhow::bail!("google group {} lists unknown member {}", g.email, m.email);
                 }
                 if !ROLES.contains(&m.role.as_str()) {
-                    anyhow::bail!("google group {} gives {} unknown role {}", g.email, m.email, m.role);
+                    anyhow::bail!(
+                        "google group {} gives {} unknown role {}",
+                        g.email,
+                        m.email,
+                        m.role
+                    );
                 }
             }
         }
@@ -200,7 +205,12 @@ pub fn ts(t: DateTime<Utc>) -> String {
 }
 
 impl Google {
-    pub fn new(seed: GoogleSeed, token: String, clock: Arc<dyn Clock>, window_seconds: u64) -> Self {
+    pub fn new(
+        seed: GoogleSeed,
+        token: String,
+        clock: Arc<dyn Clock>,
+        window_seconds: u64,
+    ) -> Self {
         Self {
             inner: Mutex::new(Inner::seeded(&seed, clock.now())),
             faults: Mutex::new(Faults::default()),
