@@ -14,6 +14,7 @@
 mod failure;
 pub mod github;
 pub mod google;
+mod http;
 pub mod okta;
 mod secret;
 

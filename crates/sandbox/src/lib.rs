@@ -5,6 +5,7 @@
 //! registered in one place, [`systems`], and [`start`] serves each on its own loopback port.
 
 pub mod clock;
+mod control;
 pub mod github;
 pub mod google;
 pub mod okta;

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::Failure;
+use crate::http::{self, backoff, header_u64, next_link, sleep_until, without_url};
 
 /// The REST budget every call here is charged to.
 pub const CORE: &str = "core";
@@ -31,26 +32,6 @@ pub struct GithubResponse {
     pub status: StatusCode,
     pub next: Option<Url>,
     pub body: Value,
-}
-
-/// The `rel="next"` URL of a `Link` header (`<url>; rel="next", <url>; rel="last"`).
-fn next_link(headers: &HeaderMap) -> Option<String> {
-    for value in headers.get_all(reqwest::header::LINK) {
-        let Ok(text) = value.to_str() else { continue };
-        for part in text.split(',') {
-            let mut pieces = part.split(';');
-            let url = pieces.next()?.trim();
-            let is_next = pieces.any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
-            if is_next && url.starts_with('<') && url.ends_with('>') {
-                return Some(url[1..url.len() - 1].to_string());
-            }
-        }
-    }
-    None
-}
-
-fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
 fn reset_time(headers: &HeaderMap) -> Option<DateTime<Utc>> {
@@ -102,13 +83,7 @@ impl GithubClient {
         let base = Url::parse(base_url.trim_end_matches('/')).map_err(|error| Failure::Config {
             message: format!("github base_url \"{base_url}\" is not a URL: {error}"),
         })?;
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("grantflow/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| Failure::Config {
-                message: format!("cannot build the HTTP client: {error}"),
-            })?;
+        let http = http::client(timeout)?;
         Ok(Self {
             http,
             base,
@@ -225,7 +200,7 @@ impl GithubClient {
                 Err(error) => {
                     if method == Method::GET && transient_retries < 3 {
                         transient_retries += 1;
-                        tokio::time::sleep(backoff(transient_retries)).await;
+                        tokio::time::sleep(backoff(transient_retries, 200)).await;
                         continue;
                     }
                     return Err(Failure::RetryLater {
@@ -258,25 +233,25 @@ impl GithubClient {
             } else {
                 message
             };
-            if status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS {
-                if let Some((bucket, reset)) = rate_limit_wait(&headers, &message) {
-                    if rate_limit_waits < self.max_rate_limit_waits {
-                        rate_limit_waits += 1;
-                        tracing::info!(message = "GitHub rate limit reached; waiting.", bucket, %reset);
-                        sleep_until(reset).await;
-                        continue;
-                    }
-                    return Err(Failure::RateLimited {
-                        bucket: bucket.into(),
-                        reset,
-                        message,
-                    });
+            if (status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS)
+                && let Some((bucket, reset)) = rate_limit_wait(&headers, &message)
+            {
+                if rate_limit_waits < self.max_rate_limit_waits {
+                    rate_limit_waits += 1;
+                    tracing::info!(message = "GitHub rate limit reached; waiting.", bucket, %reset);
+                    sleep_until(reset).await;
+                    continue;
                 }
+                return Err(Failure::RateLimited {
+                    bucket: bucket.into(),
+                    reset,
+                    message,
+                });
             }
             if status.is_server_error() {
                 if method == Method::GET && transient_retries < 3 {
                     transient_retries += 1;
-                    tokio::time::sleep(backoff(transient_retries)).await;
+                    tokio::time::sleep(backoff(transient_retries, 200)).await;
                     continue;
                 }
                 return Err(Failure::RetryLater {
@@ -311,49 +286,9 @@ impl GithubClient {
     }
 }
 
-async fn sleep_until(at: DateTime<Utc>) {
-    let wait = (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50);
-    tokio::time::sleep(wait.min(Duration::from_secs(120))).await;
-}
-
-fn backoff(attempt: u32) -> Duration {
-    let base = 200u64.saturating_mul(1 << attempt.min(6));
-    Duration::from_millis(base + rand::random_range(0..=base / 2))
-}
-
-/// reqwest's errors name the URL; keep only the cause.
-fn without_url(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "request error"
-    };
-    match std::error::Error::source(error) {
-        Some(cause) => format!("{kind}: {cause}"),
-        None => kind.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_next_link_is_found_in_a_comma_separated_header() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "link",
-            "<http://x/orgs/o/members?per_page=2&page=2>; rel=\"next\", <http://x/orgs/o/members?per_page=2&page=3>; rel=\"last\""
-                .parse()
-                .expect("header"),
-        );
-        assert_eq!(
-            next_link(&headers).as_deref(),
-            Some("http://x/orgs/o/members?per_page=2&page=2")
-        );
-    }
 
     #[test]
     fn a_retry_after_is_a_secondary_limit_and_a_spent_budget_waits_for_its_reset() {

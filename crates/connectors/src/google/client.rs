@@ -8,6 +8,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 use crate::Failure;
+use crate::http::{self, backoff, without_url};
 
 /// The one quota bucket Google reports for the Directory API (queries per minute per user).
 pub const BUCKET: &str = "directory";
@@ -51,13 +52,7 @@ impl GoogleClient {
         let base = Url::parse(base_url).map_err(|error| Failure::Config {
             message: format!("google base_url \"{base_url}\" is not a URL: {error}"),
         })?;
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("grantflow/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| Failure::Config {
-                message: format!("cannot build the HTTP client: {error}"),
-            })?;
+        let http = http::client(timeout)?;
         Ok(Self {
             http,
             base,
@@ -143,7 +138,7 @@ impl GoogleClient {
                 Err(error) => {
                     if method == Method::GET && transient_retries < 3 {
                         transient_retries += 1;
-                        tokio::time::sleep(backoff(transient_retries)).await;
+                        tokio::time::sleep(backoff(transient_retries, 200)).await;
                         continue;
                     }
                     return Err(Failure::RetryLater {
@@ -176,7 +171,7 @@ impl GoogleClient {
                         .is_some_and(|r| QUOTA_REASONS.contains(&r)));
             if quota {
                 // No Retry-After is documented: back off exponentially, then hand the wait to the engine.
-                let wait = backoff(quota_waits + 1);
+                let wait = backoff(quota_waits + 1, 250);
                 if quota_waits < self.max_rate_limit_waits {
                     quota_waits += 1;
                     tracing::info!(message = "Google quota reached; backing off.", ?wait);
@@ -192,7 +187,7 @@ impl GoogleClient {
             if status.is_server_error() {
                 if method == Method::GET && transient_retries < 3 {
                     transient_retries += 1;
-                    tokio::time::sleep(backoff(transient_retries)).await;
+                    tokio::time::sleep(backoff(transient_retries, 200)).await;
                     continue;
                 }
                 return Err(Failure::RetryLater {
@@ -226,34 +221,6 @@ impl GoogleClient {
 
 fn reset_after(wait: Duration) -> DateTime<Utc> {
     Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(1))
-}
-
-/// `2^attempt × 250 ms` plus up to half again of jitter, capped at a minute.
-fn backoff(attempt: u32) -> Duration {
-    let base = 250u64.saturating_mul(1 << attempt.min(8)).min(60_000);
-    Duration::from_millis(base + rand::random_range(0..=base / 2))
-}
-
-/// reqwest's errors name the URL; keep only the cause.
-fn without_url(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "request error"
-    };
-    let mut source = std::error::Error::source(error);
-    let mut detail = String::new();
-    while let Some(cause) = source {
-        detail = cause.to_string();
-        source = cause.source();
-    }
-    if detail.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {detail}")
-    }
 }
 
 #[cfg(test)]

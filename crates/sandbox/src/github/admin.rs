@@ -13,19 +13,7 @@ use serde_json::json;
 use super::pagination::ok;
 use super::rate_limit::LimitsConfig;
 use super::state::{Faults, Github, PERMISSIONS, TeamMember, lock};
-
-fn bad_request(msg: String) -> Response {
-    (StatusCode::BAD_REQUEST, json!({ "error": msg }).to_string()).into_response()
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
-    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        body
-    };
-    serde_json::from_slice(text).map_err(|e| bad_request(e.to_string()))
-}
+use crate::control::{bad_request, check_faults, parse};
 
 pub async fn writes(State(o): State<Arc<Github>>) -> Response {
     ok(&json!({ "writes": lock(&o.inner).writes }))
@@ -38,13 +26,10 @@ pub async fn get_faults(State(o): State<Arc<Github>>) -> Response {
 pub async fn set_faults(State(o): State<Arc<Github>>, body: Bytes) -> Response {
     let f: Faults = match parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
-    if !(0.0..=1.0).contains(&f.error_rate) {
-        return bad_request("error_rate must be between 0 and 1".into());
-    }
-    if f.error_status != 0 && !(500..=599).contains(&f.error_status) {
-        return bad_request("error_status must be a 5xx status".into());
+    if let Err(e) = check_faults(f.error_rate, f.error_status) {
+        return bad_request(e);
     }
     *lock(&o.faults) = f.clone();
     ok(&json!(f))
@@ -59,7 +44,7 @@ pub async fn set_rate_limits(State(o): State<Arc<Github>>, body: Bytes) -> Respo
     let mut current = serde_json::to_value(&lock(&o.limits).config).unwrap_or_default();
     let patch: serde_json::Map<String, serde_json::Value> = match parse(&body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
     for (k, v) in patch {
         current[k] = v;
@@ -100,7 +85,7 @@ struct HandChange {
 pub async fn hand_change(State(o): State<Arc<Github>>, body: Bytes) -> Response {
     let c: HandChange = match parse(&body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
     let mut inner = lock(&o.inner);
     let user = c.user.as_deref().unwrap_or("").to_lowercase();

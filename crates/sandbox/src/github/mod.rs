@@ -10,12 +10,11 @@ mod rate_limit;
 mod state;
 mod teams;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -155,17 +154,10 @@ fn set(resp: &mut Response, name: &'static str, value: String) {
 }
 
 async fn github_layer(State(g): State<Arc<Github>>, req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with("/__sandbox") {
-        let loopback = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .is_none_or(|ConnectInfo(addr)| addr.ip().is_loopback());
-        return if loopback {
-            next.run(req).await
-        } else {
-            StatusCode::FORBIDDEN.into_response()
-        };
-    }
+    let (req, next) = match crate::control::admin_only_from_loopback(req, next).await {
+        Ok(admin) => return admin,
+        Err(api) => api,
+    };
     match presented(req.headers()) {
         None => return GithubError::requires_authentication().into_response(),
         Some(t) if g.token.is_empty() || t != g.token => {

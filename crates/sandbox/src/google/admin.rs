@@ -11,19 +11,7 @@ use serde_json::json;
 
 use super::directory::ok;
 use super::state::{Faults, Google, Member, Quota, ROLES, lock};
-
-fn bad_request(msg: String) -> Response {
-    (StatusCode::BAD_REQUEST, json!({ "error": msg }).to_string()).into_response()
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
-    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        body
-    };
-    serde_json::from_slice(text).map_err(|e| bad_request(e.to_string()))
-}
+use crate::control::{bad_request, check_faults, parse};
 
 pub async fn writes(State(o): State<Arc<Google>>) -> Response {
     ok(&json!({ "writes": lock(&o.inner).writes }))
@@ -36,13 +24,10 @@ pub async fn get_faults(State(o): State<Arc<Google>>) -> Response {
 pub async fn set_faults(State(o): State<Arc<Google>>, body: Bytes) -> Response {
     let f: Faults = match parse(&body) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
-    if !(0.0..=1.0).contains(&f.error_rate) {
-        return bad_request("error_rate must be between 0 and 1".into());
-    }
-    if f.error_status != 0 && !(500..=599).contains(&f.error_status) {
-        return bad_request("error_status must be a 5xx status".into());
+    if let Err(e) = check_faults(f.error_rate, f.error_status) {
+        return bad_request(e);
     }
     *lock(&o.faults) = f.clone();
     ok(&json!(f))
@@ -56,7 +41,7 @@ pub async fn get_rate_limits(State(o): State<Arc<Google>>) -> Response {
 pub async fn set_rate_limits(State(o): State<Arc<Google>>, body: Bytes) -> Response {
     let q: Quota = match parse(&body) {
         Ok(q) => q,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
     if ![
         "userRateLimitExceeded",
@@ -93,7 +78,7 @@ struct HandChange {
 pub async fn hand_change(State(o): State<Arc<Google>>, body: Bytes) -> Response {
     let c: HandChange = match parse(&body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return bad_request(e),
     };
     let role = c.role.unwrap_or_else(|| "MEMBER".into()).to_uppercase();
     if !ROLES.contains(&role.as_str()) {

@@ -7,13 +7,12 @@ mod errors;
 mod pagination;
 mod state;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -128,17 +127,10 @@ fn authorized(token: &str, headers: &HeaderMap) -> bool {
 }
 
 async fn google_layer(State(g): State<Arc<Google>>, req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with("/__sandbox") {
-        let loopback = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .is_none_or(|ConnectInfo(addr)| addr.ip().is_loopback());
-        return if loopback {
-            next.run(req).await
-        } else {
-            StatusCode::FORBIDDEN.into_response()
-        };
-    }
+    let (req, next) = match crate::control::admin_only_from_loopback(req, next).await {
+        Ok(admin) => return admin,
+        Err(api) => api,
+    };
     if !authorized(&g.token, req.headers()) {
         return GoogleError::unauthenticated().into_response();
     }
