@@ -469,6 +469,20 @@ async fn a_missing_team_is_permanent_in_github_words_and_a_bad_token_is_unauthor
         }
         other => panic!("expected Permanent, got {other:?}"),
     }
+    let config = GithubConfig {
+        base_url: fixture.base_url(),
+        token: fixture.token(),
+        organization: Some("not-our-org".into()),
+        timeout_seconds: 10,
+        max_rate_limit_waits: 0,
+    };
+    let elsewhere =
+        GithubConnector::new(ConnectionName::new("github"), &config, &Fixture::context())
+            .expect("connector");
+    assert_eq!(
+        elsewhere.health().await.expect_err("unknown org").code(),
+        "404"
+    );
     std::fs::write(&fixture.token_file, "ghp_wrong").expect("write");
     match self::connector(&fixture, 3)
         .health()

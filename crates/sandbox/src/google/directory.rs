@@ -206,7 +206,7 @@ pub async fn get_group(
 ) -> GoogleResult<Response> {
     let inner = lock(&o.inner);
     let gid = inner.group_key(&key)?;
-    let g = &inner.groups[&gid];
+    let g = group_of(&inner, &gid)?;
     Ok(ok(&inner.group_json(g, o.clock.now())))
 }
 
@@ -271,7 +271,7 @@ pub async fn list_members(
     let now = o.clock.now();
     let inner = lock(&o.inner);
     let gid = inner.group_key(&key)?;
-    let mut members: Vec<(String, &Member)> = inner.groups[&gid]
+    let mut members: Vec<(String, &Member)> = group_of(&inner, &gid)?
         .members
         .iter()
         .filter(|(_, m)| m.visible_at <= now)
@@ -292,6 +292,14 @@ pub async fn list_members(
     )))
 }
 
+/// The group by id; it may have been deleted since its key was resolved under an earlier lock.
+fn group_of<'a>(inner: &'a super::state::Inner, gid: &str) -> GoogleResult<&'a Group> {
+    inner
+        .groups
+        .get(gid)
+        .ok_or_else(|| GoogleError::not_found("groupKey"))
+}
+
 /// Resolves the group and the member (a user key); the membership itself may or may not exist.
 fn member_target(o: &Google, group: &str, member: &str) -> GoogleResult<(String, String)> {
     let inner = lock(&o.inner);
@@ -309,7 +317,7 @@ pub async fn get_member(
 ) -> GoogleResult<Response> {
     let (gid, uid) = member_target(&o, &g, &m)?;
     let inner = lock(&o.inner);
-    let member = inner.groups[&gid]
+    let member = group_of(&inner, &gid)?
         .members
         .get(&uid)
         .ok_or_else(|| GoogleError::not_found("memberKey"))?;
@@ -323,7 +331,7 @@ pub async fn has_member(
     let (gid, uid) = member_target(&o, &g, &m)?;
     let now = o.clock.now();
     let inner = lock(&o.inner);
-    let is = inner.groups[&gid]
+    let is = group_of(&inner, &gid)?
         .members
         .get(&uid)
         .is_some_and(|m| m.visible_at <= now);
