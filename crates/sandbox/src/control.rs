@@ -11,6 +11,17 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+/// A random credential such as `ya29.…` or `ghp_…`, for emulators started without a fixed one.
+pub(crate) fn random_token(prefix: &str, len: usize) -> String {
+    use rand::Rng;
+    let tail: String = rand::rng()
+        .sample_iter(&rand::distr::Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect();
+    format!("{prefix}{tail}")
+}
+
 pub(crate) fn bad_request(msg: String) -> Response {
     (StatusCode::BAD_REQUEST, json!({ "error": msg }).to_string()).into_response()
 }

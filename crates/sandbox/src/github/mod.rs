@@ -50,19 +50,11 @@ impl Default for GithubConfig {
     }
 }
 
-fn random_token() -> String {
-    use rand::Rng;
-    let tail: String = rand::rng()
-        .sample_iter(&rand::distr::Alphanumeric)
-        .take(36)
-        .map(char::from)
-        .collect();
-    format!("ghp_{tail}")
-}
-
 /// Builds the emulator for `seed`; returns the router and the org handle (its `token` is what clients send).
 pub fn github_router(seed: &GithubSeed, config: GithubConfig) -> (Router, Arc<Github>) {
-    let token = config.token.unwrap_or_else(random_token);
+    let token = config
+        .token
+        .unwrap_or_else(|| crate::control::random_token("ghp_", 36));
     let github = Arc::new(Github::new(
         seed.clone(),
         token,

@@ -43,19 +43,11 @@ impl Default for GoogleConfig {
     }
 }
 
-fn random_token() -> String {
-    use rand::Rng;
-    let tail: String = rand::rng()
-        .sample_iter(&rand::distr::Alphanumeric)
-        .take(40)
-        .map(char::from)
-        .collect();
-    format!("ya29.{tail}")
-}
-
 /// Builds the emulator for `seed`; returns the router and the customer handle (its `token` is what clients send).
 pub fn google_router(seed: &GoogleSeed, config: GoogleConfig) -> (Router, Arc<Google>) {
-    let token = config.token.unwrap_or_else(random_token);
+    let token = config
+        .token
+        .unwrap_or_else(|| crate::control::random_token("ya29.", 40));
     let google = Arc::new(Google::new(
         seed.clone(),
         token,
