@@ -12,6 +12,9 @@
 //! [`ConnectionConfig`].
 
 mod failure;
+pub mod github;
+pub mod google;
+mod http;
 pub mod okta;
 pub mod ratelimit;
 mod secret;
@@ -107,12 +110,16 @@ pub trait Connector: Send + Sync {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConnectionConfig {
     Okta(okta::OktaConfig),
+    Google(google::GoogleConfig),
+    Github(github::GithubConfig),
 }
 
 impl ConnectionConfig {
     pub fn system(&self) -> SystemKind {
         match self {
             ConnectionConfig::Okta(_) => SystemKind::new(okta::SYSTEM),
+            ConnectionConfig::Google(_) => SystemKind::new(google::SYSTEM),
+            ConnectionConfig::Github(_) => SystemKind::new(github::SYSTEM),
         }
     }
 }
@@ -135,6 +142,16 @@ pub fn build(
 ) -> Result<Box<dyn Connector>, Failure> {
     match config {
         ConnectionConfig::Okta(config) => Ok(Box::new(okta::OktaConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Google(config) => Ok(Box::new(google::GoogleConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Github(config) => Ok(Box::new(github::GithubConnector::new(
             name.clone(),
             config,
             context,

@@ -5,6 +5,9 @@
 //! registered in one place, [`systems`], and [`start`] serves each on its own loopback port.
 
 pub mod clock;
+mod control;
+pub mod github;
+pub mod google;
 pub mod network_faults;
 pub mod okta;
 pub mod org;

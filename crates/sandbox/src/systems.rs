@@ -27,15 +27,50 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
         &org.okta,
         OktaConfig {
             token: opts.okta_token.clone(),
-            clock,
+            clock: clock.clone(),
             rate_limit_window_seconds: opts.rate_limit_window_seconds,
         },
     );
-    vec![BuiltSystem {
+    let mut systems = vec![BuiltSystem {
         key: "okta",
         kind: "okta",
         port: opts.okta_port,
         router,
         credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
-    }]
+    }];
+    if let Some(seed) = &org.google {
+        let (router, handle) = crate::google::google_router(
+            seed,
+            crate::google::GoogleConfig {
+                token: None,
+                clock: clock.clone(),
+                rate_limit_window_seconds: opts.rate_limit_window_seconds,
+            },
+        );
+        systems.push(BuiltSystem {
+            key: "google",
+            kind: "google",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
+        });
+    }
+    if let Some(seed) = &org.github {
+        let (router, handle) = crate::github::github_router(
+            seed,
+            crate::github::GithubConfig {
+                token: None,
+                clock,
+                rate_limit_window_seconds: opts.rate_limit_window_seconds,
+            },
+        );
+        systems.push(BuiltSystem {
+            key: "github",
+            kind: "github",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
+        });
+    }
+    systems
 }

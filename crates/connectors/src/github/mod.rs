@@ -1,0 +1,385 @@
+//! The GitHub connector: organisation members and invitations as accounts, teams (member, maintainer) and
+//! repositories (a team's pull/triage/push/maintain/admin permission) through the REST API.
+//!
+//! Every write is preceded by a read of the one object it changes, so a replayed operation sends nothing.
+//! A team membership for someone outside the organisation is an invitation (`pending`), which counts as done:
+//! the rest is up to the invitee.
+
+mod client;
+mod config;
+mod mapping;
+
+pub use client::GithubClient;
+pub use config::GithubConfig;
+
+use async_trait::async_trait;
+use grantflow_model::{
+    ConnectionName, Grant, GrantSource, OpKind, Operation, ResourceGrant, SystemKind,
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
+use client::REPOSITORY_JSON;
+use mapping::{PERMISSIONS, REPOSITORY, TEAM, TEAM_ROLES};
+
+pub const SYSTEM: &str = "github";
+
+pub struct GithubConnector {
+    connection: ConnectionName,
+    client: GithubClient,
+    configured_org: Option<String>,
+    org: tokio::sync::OnceCell<String>,
+}
+
+fn is_not_found(failure: &Failure) -> bool {
+    matches!(
+        failure,
+        Failure::Permanent {
+            status: Some(404),
+            ..
+        }
+    )
+}
+
+fn login_of(user: &Value) -> Option<String> {
+    user.get("login")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+impl GithubConnector {
+    pub fn new(
+        connection: ConnectionName,
+        config: &GithubConfig,
+        context: &BuildContext,
+    ) -> Result<Self, Failure> {
+        let token = config.token.read(
+            &format!("connection {connection}: token"),
+            &context.base_dir,
+        )?;
+        let client = GithubClient::new(
+            &config.base_url,
+            token,
+            Duration::from_secs(config.timeout_seconds),
+            config.max_rate_limit_waits,
+        )?;
+        Ok(Self {
+            connection,
+            client,
+            configured_org: config.organization.clone(),
+            org: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The organisation: configured, or the token's only one.
+    async fn org(&self) -> Result<&str, Failure> {
+        let org = self
+            .org
+            .get_or_try_init(|| async {
+                if let Some(org) = &self.configured_org {
+                    return Ok(org.clone());
+                }
+                let orgs: Vec<String> =
+                    self.client.get_all(&["user", "orgs"], &[]).await?.iter().filter_map(login_of).collect();
+                match orgs.as_slice() {
+                    [only] => Ok(only.clone()),
+                    _ => Err(Failure::Config {
+                        message: format!(
+                            "connection {}: set `organization`; the token belongs to {} organisations ({})",
+                            self.connection,
+                            orgs.len(),
+                            orgs.join(", ")
+                        ),
+                    }),
+                }
+            })
+            .await?;
+        Ok(org.as_str())
+    }
+
+    fn unsupported(&self, op: &Operation) -> Failure {
+        Failure::Permanent {
+            vendor_code: "unsupported".into(),
+            message: format!(
+                "{}: github cannot {} \"{}\" on a {} resource",
+                self.connection,
+                op.verb(),
+                op.entitlement(),
+                op.resource().kind
+            ),
+            status: None,
+        }
+    }
+
+    /// The account's email: from the listing when GitHub includes it, else from the user's profile.
+    async fn email(&self, user: &Value) -> Result<Option<String>, Failure> {
+        if let Some(email) = user
+            .get("email")
+            .and_then(Value::as_str)
+            .filter(|e| !e.is_empty())
+        {
+            return Ok(Some(email.to_string()));
+        }
+        let Some(login) = login_of(user) else {
+            return Ok(None);
+        };
+        let profile = self.client.get(&["users", &login], None).await?;
+        Ok(profile
+            .body
+            .get("email")
+            .and_then(Value::as_str)
+            .map(str::to_string))
+    }
+
+    async fn sync_accounts(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
+        let org = self.org().await?;
+        let admins: BTreeSet<String> = self
+            .client
+            .get_all(&["orgs", org, "members"], &[("role", "admin")])
+            .await?
+            .iter()
+            .filter_map(login_of)
+            .collect();
+        let members = self.client.get_all(&["orgs", org, "members"], &[]).await?;
+        sink.progress("members", members.len() as u64);
+        for user in &members {
+            let role = login_of(user).map(|l| {
+                if admins.contains(&l) {
+                    "admin"
+                } else {
+                    "member"
+                }
+            });
+            let email = self.email(user).await?;
+            if let Some(account) = mapping::account(user, email, "active", role) {
+                sink.account(account);
+            }
+        }
+        // Invitees have no membership yet but may already sit in teams (pending); they are accounts too.
+        for invitation in self
+            .client
+            .get_all(&["orgs", org, "invitations"], &[])
+            .await?
+        {
+            let Some(login) = login_of(&invitation) else {
+                continue;
+            };
+            let user = self.client.get(&["users", &login], None).await?.body;
+            let email = match invitation.get("email").and_then(Value::as_str) {
+                Some(e) => Some(e.to_string()),
+                None => self.email(&user).await?,
+            };
+            let role = invitation
+                .get("role")
+                .and_then(Value::as_str)
+                .map(|r| if r == "admin" { "admin" } else { "member" });
+            if let Some(account) = mapping::account(&user, email, "invited", role) {
+                sink.account(account);
+            }
+        }
+        Ok(())
+    }
+
+    /// The account's role on a team, `None` when not on it (pending memberships count: the invitation is out).
+    async fn team_role(&self, team: &str, login: &str) -> Result<Option<String>, Failure> {
+        let org = self.org().await?;
+        match self
+            .client
+            .get(&["orgs", org, "teams", team, "memberships", login], None)
+            .await
+        {
+            Ok(r) => Ok(r
+                .body
+                .get("role")
+                .and_then(Value::as_str)
+                .map(str::to_string)),
+            Err(failure) if is_not_found(&failure) => {
+                // A missing team is worth saying, not hiding as "not a member".
+                self.client.get(&["orgs", org, "teams", team], None).await?;
+                Ok(None)
+            }
+            Err(failure) => Err(failure),
+        }
+    }
+
+    /// The permission a team holds on a repository, `None` when it holds none.
+    async fn team_permission(&self, team: &str, repo: &str) -> Result<Option<String>, Failure> {
+        let org = self.org().await?;
+        let path = ["orgs", org, "teams", team, "repos", org, repo];
+        match self.client.get(&path, Some(REPOSITORY_JSON)).await {
+            Ok(r) => Ok(mapping::permission(&r.body)),
+            Err(failure) if is_not_found(&failure) => {
+                self.client.get(&["orgs", org, "teams", team], None).await?;
+                self.client.get(&["repos", org, repo], None).await?;
+                Ok(None)
+            }
+            Err(failure) => Err(failure),
+        }
+    }
+
+    /// What `op` wants to hold, what holds now, and the path that changes it.
+    async fn state(&self, op: &Operation) -> Result<(Option<String>, Vec<String>), Failure> {
+        let resource = op.resource();
+        let entitlement = op.entitlement();
+        let org = self.org().await?;
+        match (&op.kind, resource.kind.as_str()) {
+            (OpKind::AddGrant { account, .. } | OpKind::RemoveGrant { account, .. }, TEAM)
+                if TEAM_ROLES.contains(&entitlement) =>
+            {
+                let current = self.team_role(&resource.id, &account.login).await?;
+                let path = [
+                    "orgs",
+                    org,
+                    "teams",
+                    &resource.id,
+                    "memberships",
+                    &account.login,
+                ];
+                Ok((current, path.iter().map(|s| s.to_string()).collect()))
+            }
+            (
+                OpKind::AddGroupGrant { group, .. } | OpKind::RemoveGroupGrant { group, .. },
+                REPOSITORY,
+            ) if group.kind.as_str() == TEAM && PERMISSIONS.contains(&entitlement) => {
+                let current = self.team_permission(&group.id, &resource.id).await?;
+                let path = ["orgs", org, "teams", &group.id, "repos", org, &resource.id];
+                Ok((current, path.iter().map(|s| s.to_string()).collect()))
+            }
+            _ => Err(self.unsupported(op)),
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for GithubConnector {
+    fn describe(&self) -> Description {
+        Description {
+            system: SystemKind::new(SYSTEM),
+            connection: self.connection.clone(),
+            base_url: self.client.base_url().to_string(),
+            operations: vec![
+                "add_grant",
+                "remove_grant",
+                "add_group_grant",
+                "remove_group_grant",
+            ],
+            rate_limit_buckets: vec![client::CORE, client::SECONDARY],
+        }
+    }
+
+    async fn health(&self) -> Result<(), Failure> {
+        let org = self.org().await?;
+        self.client.get(&["orgs", org], None).await.map(|_| ())
+    }
+
+    async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
+        self.sync_accounts(sink).await?;
+        let org = self.org().await?;
+        let repos = self.client.get_all(&["orgs", org, "repos"], &[]).await?;
+        for repo in repos.iter().filter_map(mapping::repository) {
+            sink.resource(repo);
+        }
+        let teams = self.client.get_all(&["orgs", org, "teams"], &[]).await?;
+        let mut read = 0u64;
+        for team in teams.iter().filter_map(mapping::team) {
+            let mut members = Vec::new();
+            for role in TEAM_ROLES {
+                let users = self
+                    .client
+                    .get_all(
+                        &["orgs", org, "teams", &team.id, "members"],
+                        &[("role", role)],
+                    )
+                    .await?;
+                for user in users {
+                    let Some(id) = user.get("id").and_then(Value::as_u64) else {
+                        continue;
+                    };
+                    members.push(id.to_string());
+                    sink.grant(Grant {
+                        account_id: id.to_string(),
+                        resource_id: team.id.clone(),
+                        entitlement: role.to_string(),
+                        source: GrantSource::Direct,
+                    });
+                }
+            }
+            for repo in self
+                .client
+                .get_all(&["orgs", org, "teams", &team.id, "repos"], &[])
+                .await?
+            {
+                let (Some(name), Some(permission)) = (
+                    repo.get("name").and_then(Value::as_str),
+                    mapping::permission(&repo),
+                ) else {
+                    continue;
+                };
+                sink.resource_grant(ResourceGrant {
+                    holder_id: team.id.clone(),
+                    resource_id: name.to_string(),
+                    entitlement: permission.clone(),
+                });
+                for member in &members {
+                    sink.grant(Grant {
+                        account_id: member.clone(),
+                        resource_id: name.to_string(),
+                        entitlement: permission.clone(),
+                        source: GrantSource::Group {
+                            group_id: team.id.clone(),
+                        },
+                    });
+                }
+            }
+            read += 1;
+            sink.progress("teams", read);
+            sink.resource(team);
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        let (current, path) = self.state(op).await?;
+        let wanted = op.entitlement();
+        let holds = current.as_deref() == Some(wanted);
+        let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+        let url = self.client.url(&segments, &[])?;
+        if op.widens_access() {
+            if holds {
+                return Ok(Applied::AlreadyPresent);
+            }
+            // PUT sets the role or permission, replacing a different one.
+            let key = if op.resource().kind.as_str() == TEAM {
+                "role"
+            } else {
+                "permission"
+            };
+            self.client
+                .send(Method::PUT, url, Some(json!({ key: wanted })), None)
+                .await?;
+            return Ok(Applied::Changed);
+        }
+        // Only take away what the operation names: removing `pull` must not strip a team's `admin`.
+        if !holds {
+            return Ok(Applied::AlreadyPresent);
+        }
+        match self.client.send(Method::DELETE, url, None, None).await {
+            Ok(_) => Ok(Applied::Changed),
+            Err(failure) if is_not_found(&failure) => Ok(Applied::AlreadyPresent),
+            Err(failure) => Err(failure),
+        }
+    }
+
+    async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        let (current, _) = self.state(op).await?;
+        let present = current.as_deref() == Some(op.entitlement());
+        Ok(if present == op.widens_access() {
+            Observed::Done
+        } else {
+            Observed::NotDone
+        })
+    }
+}

@@ -1,0 +1,102 @@
+//! A running demo sandbox plus one system's token in a file and its admin endpoint, for the compliance
+//! modules of systems added after Okta.
+
+use grantflow_connectors::{BuildContext, SecretSource};
+use grantflow_model::{ConnectionName, OpKind, Operation, OperationId, Snapshot, SystemKind};
+use grantflow_sandbox::{RunningSandbox, SandboxOptions};
+
+pub struct Fixture {
+    pub sandbox: RunningSandbox,
+    pub system: &'static str,
+    _dir: tempfile::TempDir,
+    pub token_file: std::path::PathBuf,
+}
+
+impl Fixture {
+    pub async fn start(system: &'static str) -> Fixture {
+        let sandbox =
+            grantflow_sandbox::start(&grantflow_sandbox::demo_org(), SandboxOptions::default())
+                .await
+                .expect("sandbox");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token_file = dir.path().join("token");
+        std::fs::write(
+            &token_file,
+            &sandbox.info.systems[system].credentials["token"],
+        )
+        .expect("token file");
+        Fixture {
+            sandbox,
+            system,
+            _dir: dir,
+            token_file,
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        self.sandbox.info.systems[self.system].base_url.clone()
+    }
+
+    pub fn token(&self) -> SecretSource {
+        SecretSource {
+            env: None,
+            file: Some(self.token_file.clone()),
+        }
+    }
+
+    pub fn context() -> BuildContext {
+        BuildContext {
+            base_dir: std::path::PathBuf::new(),
+        }
+    }
+
+    pub async fn admin(&self, what: &str, body: serde_json::Value) {
+        let url = format!(
+            "{}/{what}",
+            self.sandbox.info.systems[self.system].admin_url
+        );
+        let response = reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .expect("admin");
+        assert!(
+            response.status().is_success(),
+            "{what}: {}",
+            response.status()
+        );
+    }
+
+    /// Writes the emulator received, per object.
+    pub async fn writes(&self) -> serde_json::Map<String, serde_json::Value> {
+        let url = format!(
+            "{}/writes",
+            self.sandbox.info.systems[self.system].admin_url
+        );
+        let body: serde_json::Value = reqwest::get(url)
+            .await
+            .expect("admin")
+            .json()
+            .await
+            .expect("json");
+        body["writes"].as_object().cloned().unwrap_or_default()
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::new(
+            ConnectionName::new(self.system),
+            SystemKind::new(self.system),
+        )
+    }
+
+    pub fn operation(&self, kind: OpKind) -> Operation {
+        Operation {
+            id: OperationId(0),
+            connection: ConnectionName::new(self.system),
+            kind,
+            reasons: vec![],
+            depends_on: vec![],
+        }
+    }
+}

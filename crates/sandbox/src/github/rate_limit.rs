@@ -1,0 +1,193 @@
+//! GitHub's REST rate limits: the primary `core` budget (5,000 requests per window for a token, reported in
+//! `x-ratelimit-*` on every response) and the secondary limit on content-creating requests (80 per minute per
+//! GitHub's docs), answered with 403 (or 429) and `Retry-After`.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Settings, read and written through `/__sandbox/rate-limits`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Length of the primary window (GitHub: an hour; the sandbox default follows the sandbox option).
+    pub window_seconds: u64,
+    pub limit: u32,
+    /// 403 or 429: GitHub uses both for the primary limit.
+    pub status: u16,
+    pub secondary_window_seconds: u64,
+    /// Writes (POST, PUT, PATCH, DELETE) allowed per secondary window.
+    pub secondary_limit: u32,
+    pub secondary_status: u16,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self::new(3600)
+    }
+}
+
+impl LimitsConfig {
+    fn new(window_seconds: u64) -> Self {
+        Self {
+            window_seconds,
+            limit: 5000,
+            status: 403,
+            secondary_window_seconds: 60,
+            secondary_limit: 80,
+            secondary_status: 403,
+        }
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        for s in [self.status, self.secondary_status] {
+            if s != 403 && s != 429 {
+                return Err(format!(
+                    "status {s}: GitHub answers rate limits with 403 or 429"
+                ));
+            }
+        }
+        if self.window_seconds == 0 || self.secondary_window_seconds == 0 {
+            return Err("windows must be at least one second".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: DateTime<Utc>,
+    used: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub config: LimitsConfig,
+    primary: Option<Window>,
+    secondary: Option<Window>,
+}
+
+/// What one request is told: the `x-ratelimit-*` values, and whether it is refused (and how).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub limit: u32,
+    pub remaining: u32,
+    pub used: u32,
+    pub reset: i64,
+    pub refused: Option<Refusal>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Primary { status: u16 },
+    Secondary { status: u16, retry_after: u64 },
+}
+
+fn current(w: Option<Window>, length: Duration, now: DateTime<Utc>) -> Window {
+    match w {
+        Some(w) if now < w.start + length => w,
+        _ => Window {
+            start: now,
+            used: 0,
+        },
+    }
+}
+
+impl Limits {
+    pub fn new(window_seconds: u64) -> Self {
+        Self {
+            config: LimitsConfig::new(window_seconds),
+            primary: None,
+            secondary: None,
+        }
+    }
+
+    pub fn configure(&mut self, config: LimitsConfig) {
+        self.config = config;
+        self.primary = None;
+        self.secondary = None;
+    }
+
+    /// Charges one request; a refused request is not counted, as on GitHub.
+    pub fn charge(&mut self, now: DateTime<Utc>, write: bool) -> Decision {
+        let c = &self.config;
+        let length = Duration::seconds(c.window_seconds as i64);
+        let mut p = current(self.primary, length, now);
+        let reset = (p.start + length).timestamp();
+        let decision = |used: u32, refused| Decision {
+            limit: c.limit,
+            remaining: c.limit.saturating_sub(used),
+            used,
+            reset,
+            refused,
+        };
+        if p.used >= c.limit {
+            self.primary = Some(p);
+            return decision(p.used, Some(Refusal::Primary { status: c.status }));
+        }
+        if write {
+            let s_length = Duration::seconds(c.secondary_window_seconds as i64);
+            let mut s = current(self.secondary, s_length, now);
+            if s.used >= c.secondary_limit {
+                let left = (s.start + s_length - now).num_milliseconds().max(0) as u64;
+                self.secondary = Some(s);
+                let retry_after = left.div_ceil(1000).max(1);
+                return decision(
+                    p.used,
+                    Some(Refusal::Secondary {
+                        status: c.secondary_status,
+                        retry_after,
+                    }),
+                );
+            }
+            s.used += 1;
+            self.secondary = Some(s);
+        }
+        p.used += 1;
+        self.primary = Some(p);
+        decision(p.used, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_primary_budget_is_spent_then_refused_until_the_window_ends() {
+        let mut l = Limits::new(10);
+        l.configure(LimitsConfig {
+            limit: 2,
+            ..LimitsConfig::new(10)
+        });
+        let t = Utc::now();
+        assert_eq!(l.charge(t, false).remaining, 1);
+        assert_eq!(l.charge(t, false).remaining, 0);
+        let refused = l.charge(t, false);
+        assert_eq!(refused.refused, Some(Refusal::Primary { status: 403 }));
+        assert_eq!(refused.reset, (t + Duration::seconds(10)).timestamp());
+        assert!(l.charge(t + Duration::seconds(11), false).refused.is_none());
+    }
+
+    #[test]
+    fn writes_over_the_secondary_limit_get_a_retry_after() {
+        let mut l = Limits::new(60);
+        l.configure(LimitsConfig {
+            secondary_limit: 1,
+            secondary_window_seconds: 3,
+            ..LimitsConfig::new(60)
+        });
+        let t = Utc::now();
+        assert!(l.charge(t, true).refused.is_none());
+        assert!(
+            l.charge(t, false).refused.is_none(),
+            "reads are not content-creating"
+        );
+        assert_eq!(
+            l.charge(t, true).refused,
+            Some(Refusal::Secondary {
+                status: 403,
+                retry_after: 3
+            })
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! Google: google-api-python-client with its bundled Directory discovery document, against the Google emulator.
+
+use grantflow_sandbox::{SandboxOptions, demo_org, start};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_client_conformance() {
+    let sandbox = start(&demo_org(), SandboxOptions::default())
+        .await
+        .expect("sandbox starts");
+    let result = crate::run_pytest("google", &sandbox.info).await;
+    sandbox.shutdown().await;
+    if let Err(e) = result {
+        panic!("{e:#}");
+    }
+}
