@@ -5,6 +5,8 @@
 //! registered in one place, [`systems`], and [`start`] serves each on its own loopback port.
 
 pub mod clock;
+mod emulator;
+pub mod gitlab;
 pub mod okta;
 pub mod org;
 mod server;

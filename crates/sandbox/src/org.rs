@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct Org {
     pub okta: OktaSeed,
+    #[serde(default)]
+    pub gitlab: Option<crate::gitlab::GitlabSeed>,
 }
 
 /// What the Okta emulator is seeded with.
@@ -120,6 +122,7 @@ fn parse_org(text: &str, name: &str) -> anyhow::Result<Org> {
 impl Org {
     /// Cross-references that YAML typing can't check: member logins and app labels must exist.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.gitlab.as_ref().map_or(Ok(()), |g| g.validate())?;
         let seed = &self.okta;
         let mut logins = std::collections::BTreeSet::new();
         for u in &seed.users {

@@ -27,15 +27,33 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
         &org.okta,
         OktaConfig {
             token: opts.okta_token.clone(),
-            clock,
+            clock: clock.clone(),
             rate_limit_window_seconds: opts.rate_limit_window_seconds,
         },
     );
-    vec![BuiltSystem {
+    let mut systems = vec![BuiltSystem {
         key: "okta",
         kind: "okta",
         port: opts.okta_port,
         router,
         credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
-    }]
+    }];
+    if let Some(seed) = &org.gitlab {
+        let (router, handle) = crate::gitlab::gitlab_router(
+            seed,
+            crate::gitlab::GitlabConfig {
+                token: None,
+                clock: clock.clone(),
+                rate_limit_window_seconds: opts.rate_limit_window_seconds,
+            },
+        );
+        systems.push(BuiltSystem {
+            key: "gitlab",
+            kind: "gitlab",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
+        });
+    }
+    systems
 }
