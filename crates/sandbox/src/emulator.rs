@@ -71,6 +71,25 @@ impl Ctx {
     }
 }
 
+pub fn local_part(email: &str) -> &str {
+    email.split('@').next().unwrap_or(email)
+}
+
+/// "new.hire@example.com" → "New Hire", the display name GitLab's SSO would take from the IdP.
+pub fn name_from_email(email: &str) -> String {
+    local_part(email)
+        .split(['.', '_', '-'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub fn form_pairs(text: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(text.as_bytes())
         .into_owned()
@@ -209,9 +228,14 @@ impl FixedWindows {
     }
 
     pub fn charge(&mut self, bucket: &str, now: DateTime<Utc>) -> Decision {
+        self.charge_keyed(bucket, bucket, now)
+    }
+
+    /// Charges the window `key` against `bucket`'s limit: Slack counts each method on its own, at its tier's rate.
+    pub fn charge_keyed(&mut self, bucket: &str, key: &str, now: DateTime<Utc>) -> Decision {
         let limit = self.limits.get(bucket).copied().unwrap_or(u32::MAX);
         let len = chrono::Duration::seconds(i64::try_from(self.window_seconds).unwrap_or(60));
-        let w = self.windows.entry(bucket.to_owned()).or_insert(Window {
+        let w = self.windows.entry(key.to_owned()).or_insert(Window {
             start: now,
             used: 0,
         });

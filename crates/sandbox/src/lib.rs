@@ -10,6 +10,7 @@ pub mod gitlab;
 pub mod okta;
 pub mod org;
 mod server;
+pub mod slack;
 mod systems;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -13,6 +13,8 @@ pub struct Org {
     pub okta: OktaSeed,
     #[serde(default)]
     pub gitlab: Option<crate::gitlab::GitlabSeed>,
+    #[serde(default)]
+    pub slack: Option<crate::slack::SlackSeed>,
 }
 
 /// What the Okta emulator is seeded with.
@@ -123,6 +125,7 @@ impl Org {
     /// Cross-references that YAML typing can't check: member logins and app labels must exist.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.gitlab.as_ref().map_or(Ok(()), |g| g.validate())?;
+        self.slack.as_ref().map_or(Ok(()), |s| s.validate())?;
         let seed = &self.okta;
         let mut logins = std::collections::BTreeSet::new();
         for u in &seed.users {

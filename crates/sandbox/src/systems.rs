@@ -55,5 +55,22 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
             credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
         });
     }
+    if let Some(seed) = &org.slack {
+        let (router, handle) = crate::slack::slack_router(
+            seed,
+            crate::slack::SlackConfig {
+                token: None,
+                clock: clock.clone(),
+                rate_limit_window_seconds: opts.rate_limit_window_seconds,
+            },
+        );
+        systems.push(BuiltSystem {
+            key: "slack",
+            kind: "slack",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
+        });
+    }
     systems
 }

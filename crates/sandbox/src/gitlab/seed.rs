@@ -72,24 +72,7 @@ impl GitlabSeedGroup {
     }
 }
 
-pub fn local_part(email: &str) -> &str {
-    email.split('@').next().unwrap_or(email)
-}
-
-/// "new.hire@example.com" → "New Hire", the display name GitLab's SSO would take from the IdP.
-pub fn name_from_email(email: &str) -> String {
-    local_part(email)
-        .split(['.', '_', '-'])
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_uppercase().chain(c).collect::<String>())
-                .unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub use crate::emulator::{local_part, name_from_email};
 
 impl GitlabSeed {
     /// Members must name seeded users, levels must be GitLab's, and a pending person must not exist yet.
