@@ -12,8 +12,11 @@
 //! [`ConnectionConfig`].
 
 mod failure;
+pub mod gitlab;
+mod http;
 pub mod okta;
 mod secret;
+pub mod slack;
 
 pub use failure::Failure;
 pub use secret::SecretSource;
@@ -105,12 +108,16 @@ pub trait Connector: Send + Sync {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConnectionConfig {
     Okta(okta::OktaConfig),
+    Gitlab(gitlab::GitlabConfig),
+    Slack(slack::SlackConfig),
 }
 
 impl ConnectionConfig {
     pub fn system(&self) -> SystemKind {
         match self {
             ConnectionConfig::Okta(_) => SystemKind::new(okta::SYSTEM),
+            ConnectionConfig::Gitlab(_) => SystemKind::new(gitlab::SYSTEM),
+            ConnectionConfig::Slack(_) => SystemKind::new(slack::SYSTEM),
         }
     }
 }
@@ -131,6 +138,16 @@ pub fn build(
 ) -> Result<Box<dyn Connector>, Failure> {
     match config {
         ConnectionConfig::Okta(config) => Ok(Box::new(okta::OktaConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Gitlab(config) => Ok(Box::new(gitlab::GitlabConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Slack(config) => Ok(Box::new(slack::SlackConnector::new(
             name.clone(),
             config,
             context,

@@ -1,0 +1,146 @@
+//! HTTP helpers the GitLab and Slack clients share: building the client, `Link` headers, `Retry-After`,
+//! backoff, and transport errors without the URL.
+
+use chrono::{DateTime, Utc};
+use reqwest::Url;
+use reqwest::header::HeaderMap;
+use std::time::Duration;
+
+use crate::Failure;
+
+/// A reqwest client with grantflow's user agent and the connection's timeout.
+pub fn client(timeout: Duration) -> Result<reqwest::Client, Failure> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("grantflow/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|error| Failure::Config {
+            message: format!("cannot build the HTTP client: {error}"),
+        })
+}
+
+/// Parses a configured base URL, naming the system when it is not one.
+pub fn base_url(system: &str, text: &str) -> Result<Url, Failure> {
+    let mut url = Url::parse(text).map_err(|error| Failure::Config {
+        message: format!("{system} base_url \"{text}\" is not a URL: {error}"),
+    })?;
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// The URL of `rel` among `Link` headers (one header with comma-separated entries, or several headers).
+pub fn link(headers: &HeaderMap, rel: &str) -> Option<String> {
+    let wanted = format!("rel=\"{rel}\"");
+    for value in headers.get_all(reqwest::header::LINK) {
+        let Ok(text) = value.to_str() else { continue };
+        for part in text.split(',') {
+            let mut pieces = part.split(';');
+            let Some(url) = pieces.next().map(str::trim) else {
+                continue;
+            };
+            let matches = pieces.any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == wanted || p == format!("rel={rel}")
+            });
+            if matches && url.starts_with('<') && url.ends_with('>') {
+                return Some(url[1..url.len() - 1].to_string());
+            }
+        }
+    }
+    None
+}
+
+/// A link a server returned, moved onto the configured origin: the token is never sent to a host a response named.
+pub fn same_origin(base: &Url, link: &str) -> Option<Url> {
+    let parsed = Url::parse(link).ok()?;
+    let mut url = base.clone();
+    url.set_path(parsed.path());
+    url.set_query(parsed.query());
+    Some(url)
+}
+
+pub fn header_i64(headers: &HeaderMap, name: &str) -> Option<i64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// When a 429 says to come back: `Retry-After` seconds, else an epoch `reset_header`, else one second.
+pub fn retry_at(headers: &HeaderMap, reset_header: Option<&str>) -> DateTime<Utc> {
+    let now = Utc::now();
+    if let Some(seconds) = header_i64(headers, "retry-after") {
+        return now + chrono::Duration::seconds(seconds.max(0));
+    }
+    reset_header
+        .and_then(|name| header_i64(headers, name))
+        .and_then(|epoch| DateTime::from_timestamp(epoch, 0))
+        .filter(|reset| *reset > now)
+        .unwrap_or(now + chrono::Duration::seconds(1))
+}
+
+pub async fn sleep_until(at: DateTime<Utc>) {
+    let wait = (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50);
+    tokio::time::sleep(wait.min(Duration::from_secs(120))).await;
+}
+
+pub fn backoff(attempt: u32) -> Duration {
+    let base = 200u64.saturating_mul(1 << attempt.min(6));
+    let jitter = rand::random_range(0..=base / 2);
+    Duration::from_millis(base + jitter)
+}
+
+/// reqwest's errors name the URL, which may carry an email in its query; keep only the cause.
+pub fn without_url(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "request error"
+    };
+    let mut source = std::error::Error::source(error);
+    let mut detail = String::new();
+    while let Some(cause) = source {
+        detail = cause.to_string();
+        source = cause.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_found_in_gitlabs_single_comma_separated_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "link",
+            "<http://x/api/v4/users?page=1&per_page=2>; rel=\"prev\", <http://x/api/v4/users?page=3&per_page=2>; rel=\"next\""
+                .parse()
+                .expect("header"),
+        );
+        assert_eq!(
+            link(&headers, "next").as_deref(),
+            Some("http://x/api/v4/users?page=3&per_page=2")
+        );
+        let base = Url::parse("http://127.0.0.1:9/").expect("url");
+        let moved = same_origin(&base, "https://elsewhere.example/api/v4/users?page=3").expect("url");
+        assert_eq!(moved.as_str(), "http://127.0.0.1:9/api/v4/users?page=3");
+    }
+
+    #[test]
+    fn retry_after_seconds_win_over_the_reset_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "3".parse().expect("header"));
+        headers.insert("ratelimit-reset", "1".parse().expect("header"));
+        let at = retry_at(&headers, Some("ratelimit-reset"));
+        let secs = (at - Utc::now()).num_seconds();
+        assert!((2..=3).contains(&secs), "{secs}");
+    }
+}
