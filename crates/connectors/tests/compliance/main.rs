@@ -2,4 +2,7 @@
 //! operation twice (idempotency), and the 429, 5xx, permanent and
 //! unauthorized paths. One module per system.
 
+mod emulated;
+mod gitlab;
 mod okta;
+mod slack;
