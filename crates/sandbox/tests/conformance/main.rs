@@ -3,7 +3,9 @@
 //! One test binary for every system: each system is a module (`okta`, later `google`, `github`, …) that starts
 //! the sandbox in-process and runs `conformance/<system>` with the shared venv built here.
 
+mod gitlab;
 mod okta;
+mod slack;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
