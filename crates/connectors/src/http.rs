@@ -130,7 +130,8 @@ mod tests {
             Some("http://x/api/v4/users?page=3&per_page=2")
         );
         let base = Url::parse("http://127.0.0.1:9/").expect("url");
-        let moved = same_origin(&base, "https://elsewhere.example/api/v4/users?page=3").expect("url");
+        let moved =
+            same_origin(&base, "https://elsewhere.example/api/v4/users?page=3").expect("url");
         assert_eq!(moved.as_str(), "http://127.0.0.1:9/api/v4/users?page=3");
     }
 

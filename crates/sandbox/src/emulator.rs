@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::routing::{get, post};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -119,18 +119,21 @@ pub fn set_header(resp: &mut Response, name: &'static str, value: &str) {
 }
 
 /// Parses an admin body; an empty body is `{}`.
-pub fn parse_admin<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+pub fn parse_admin<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
     let text: &[u8] = if body.iter().all(|b| b.is_ascii_whitespace()) {
         b"{}"
     } else {
         body
     };
-    serde_json::from_slice(text).map_err(|e| {
-        json_response(
-            StatusCode::BAD_REQUEST,
-            &serde_json::json!({ "error": e.to_string() }),
-        )
-    })
+    serde_json::from_slice(text).map_err(|e| e.to_string())
+}
+
+/// An admin request the emulator cannot act on.
+pub fn admin_error(message: String) -> Response {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({ "error": message }),
+    )
 }
 
 /// Validates injected faults the same way for every emulator.
@@ -301,13 +304,10 @@ pub fn admin_routes<S: AdminState>() -> Router<Arc<S>> {
             .post(|State(s): State<Arc<S>>, body: Bytes| async move {
                 let f: Faults = match parse_admin(&body) {
                     Ok(f) => f,
-                    Err(resp) => return resp,
+                    Err(e) => return admin_error(e),
                 };
                 if let Err(e) = check_faults(&f) {
-                    return json_response(
-                        StatusCode::BAD_REQUEST,
-                        &serde_json::json!({ "error": e }),
-                    );
+                    return admin_error(e);
                 }
                 *lock(s.faults()) = f.clone();
                 json_response(StatusCode::OK, &serde_json::json!(f))
@@ -316,20 +316,22 @@ pub fn admin_routes<S: AdminState>() -> Router<Arc<S>> {
         .route(
             "/__sandbox/rate-limits",
             get(|State(s): State<Arc<S>>| async move {
-                json_response(StatusCode::OK, &serde_json::json!(lock(s.limiter()).config()))
+                json_response(
+                    StatusCode::OK,
+                    &serde_json::json!(lock(s.limiter()).config()),
+                )
             })
             .post(|State(s): State<Arc<S>>, body: Bytes| async move {
                 let b: RateLimitBody = match parse_admin(&body) {
                     Ok(b) => b,
-                    Err(resp) => return resp,
+                    Err(e) => return admin_error(e),
                 };
                 let mut limiter = lock(s.limiter());
                 match limiter.configure(b.window_seconds, b.all, &b.buckets) {
                     Ok(()) => json_response(StatusCode::OK, &serde_json::json!(limiter.config())),
-                    Err(e) => json_response(
-                        StatusCode::BAD_REQUEST,
-                        &serde_json::json!({ "error": e }),
-                    ),
+                    Err(e) => {
+                        json_response(StatusCode::BAD_REQUEST, &serde_json::json!({ "error": e }))
+                    }
                 }
             }),
         )

@@ -33,7 +33,9 @@ pub fn error_text(body: &Value) -> String {
                 .iter()
                 .map(|(field, msgs)| {
                     let msgs = match msgs {
-                        Value::Array(items) => items.iter().map(flatten).collect::<Vec<_>>().join(", "),
+                        Value::Array(items) => {
+                            items.iter().map(flatten).collect::<Vec<_>>().join(", ")
+                        }
                         other => flatten(other),
                     };
                     if field == "error" || field == "base" {
@@ -75,12 +77,12 @@ impl GitlabClient {
 
     /// A URL under `/api/v4` from a relative path (`groups/3/members`) and query pairs.
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, Failure> {
-        let mut url = self
-            .base
-            .join(&format!("api/v4/{path}"))
-            .map_err(|error| Failure::Config {
-                message: format!("bad GitLab path {path}: {error}"),
-            })?;
+        let mut url =
+            self.base
+                .join(&format!("api/v4/{path}"))
+                .map_err(|error| Failure::Config {
+                    message: format!("bad GitLab path {path}: {error}"),
+                })?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
@@ -236,14 +238,24 @@ mod tests {
 
     #[test]
     fn gitlab_error_bodies_read_as_gitlab_wrote_them() {
-        assert_eq!(error_text(&json!({"message": "404 Group Not Found"})), "404 Group Not Found");
         assert_eq!(
-            error_text(&json!({"message": {"access_level": ["should be greater than or equal to Developer inherited membership from group Acme"]}})),
+            error_text(&json!({"message": "404 Group Not Found"})),
+            "404 Group Not Found"
+        );
+        assert_eq!(
+            error_text(
+                &json!({"message": {"access_level": ["should be greater than or equal to Developer inherited membership from group Acme"]}})
+            ),
             "access_level should be greater than or equal to Developer inherited membership from group Acme"
         );
-        assert_eq!(error_text(&json!({"error": "access_level is missing"})), "access_level is missing");
         assert_eq!(
-            error_text(&json!({"message": {"error": "This endpoint has been requested too many times. Try again later."}})),
+            error_text(&json!({"error": "access_level is missing"})),
+            "access_level is missing"
+        );
+        assert_eq!(
+            error_text(
+                &json!({"message": {"error": "This endpoint has been requested too many times. Try again later."}})
+            ),
             "This endpoint has been requested too many times. Try again later."
         );
     }

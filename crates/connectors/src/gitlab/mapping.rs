@@ -74,7 +74,14 @@ pub fn group(group: &Value) -> Option<Resource> {
     let id = text(group, "id")?;
     let full_path = text(group, "full_path")?;
     let mut attributes = Map::new();
-    for key in ["name", "full_name", "description", "visibility", "web_url", "parent_id"] {
+    for key in [
+        "name",
+        "full_name",
+        "description",
+        "visibility",
+        "web_url",
+        "parent_id",
+    ] {
         if let Some(v) = group.get(key) {
             attributes.insert(key.to_string(), v.clone());
         }
@@ -101,13 +108,17 @@ mod tests {
 
     #[test]
     fn the_common_vocabulary_maps_to_gitlab_levels() {
-        let g = group(&json!({"id": 3, "full_path": "acme/platform", "name": "Platform"})).expect("maps");
+        let g = group(&json!({"id": 3, "full_path": "acme/platform", "name": "Platform"}))
+            .expect("maps");
         assert_eq!(g.name, "acme/platform");
         assert_eq!(g.entitlement_aliases["read"], "access_level:20");
         assert_eq!(g.entitlement_aliases["write"], "access_level:30");
         assert_eq!(g.entitlement_aliases["maintain"], "access_level:40");
         assert_eq!(g.entitlement_aliases["admin"], "access_level:50");
-        assert_eq!(g.entitlements.first().map(String::as_str), Some("access_level:10"));
+        assert_eq!(
+            g.entitlements.first().map(String::as_str),
+            Some("access_level:10")
+        );
         assert_eq!(level_of("access_level:40"), Some(40));
         assert_eq!(level_of("write"), Some(30));
         assert_eq!(level_of("access_level:60"), None);
@@ -115,8 +126,10 @@ mod tests {
 
     #[test]
     fn a_user_correlates_by_email() {
-        let a = account(&json!({"id": 7, "username": "priya.raman", "name": "Priya Raman",
-                                "email": "priya.raman@example.com", "state": "active"}))
+        let a = account(
+            &json!({"id": 7, "username": "priya.raman", "name": "Priya Raman",
+                                "email": "priya.raman@example.com", "state": "active"}),
+        )
         .expect("maps");
         assert_eq!(a.id, "7");
         assert_eq!(a.email.as_deref(), Some("priya.raman@example.com"));

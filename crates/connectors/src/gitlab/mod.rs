@@ -11,7 +11,9 @@ pub use config::GitlabConfig;
 pub use mapping::{ALIASES, level_of};
 
 use async_trait::async_trait;
-use grantflow_model::{AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, SystemKind};
+use grantflow_model::{
+    AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, SystemKind,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -96,20 +98,36 @@ impl GitlabConnector {
     /// have signed in since (searched by email, which GitLab matches only in full).
     async fn user_id(&self, account: &AccountRef) -> Result<Option<u64>, Failure> {
         let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
-            return account.id.parse().map(Some).map_err(|_| Failure::Permanent {
-                vendor_code: "invalid_account".into(),
-                message: format!("{}: {:?} is not a GitLab user id", self.connection, account.id),
-                status: None,
-            });
+            return account
+                .id
+                .parse()
+                .map(Some)
+                .map_err(|_| Failure::Permanent {
+                    vendor_code: "invalid_account".into(),
+                    message: format!(
+                        "{}: {:?} is not a GitLab user id",
+                        self.connection, account.id
+                    ),
+                    status: None,
+                });
         };
-        let email = if email.is_empty() { account.login.as_str() } else { email };
-        let users = self.client.get_all("users", &[("search", email)], |_| {}).await?;
+        let email = if email.is_empty() {
+            account.login.as_str()
+        } else {
+            email
+        };
+        let users = self
+            .client
+            .get_all("users", &[("search", email)], |_| {})
+            .await?;
         Ok(users
             .iter()
             .find(|u| {
-                ["email", "public_email"]
-                    .iter()
-                    .any(|k| u.get(*k).and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case(email)))
+                ["email", "public_email"].iter().any(|k| {
+                    u.get(*k)
+                        .and_then(Value::as_str)
+                        .is_some_and(|e| e.eq_ignore_ascii_case(email))
+                })
             })
             .and_then(id_of))
     }
@@ -132,8 +150,16 @@ impl GitlabConnector {
         &self,
         op: &'a Operation,
     ) -> Result<(Option<u64>, String, u8, &'a AccountRef), Failure> {
-        let (OpKind::AddGrant { account, resource, entitlement }
-        | OpKind::RemoveGrant { account, resource, entitlement }) = &op.kind
+        let (OpKind::AddGrant {
+            account,
+            resource,
+            entitlement,
+        }
+        | OpKind::RemoveGrant {
+            account,
+            resource,
+            entitlement,
+        }) = &op.kind
         else {
             return Err(self.unsupported(op, "only account grants are supported"));
         };
@@ -176,7 +202,9 @@ impl GitlabConnector {
     }
 
     async fn add(&self, t: &Target) -> Result<Applied, Failure> {
-        let url = self.client.url(&format!("groups/{}/members", t.group), &[])?;
+        let url = self
+            .client
+            .url(&format!("groups/{}/members", t.group), &[])?;
         let body = json!({ "user_id": t.user, "access_level": t.level });
         match self.client.send(Method::POST, url, Some(body)).await {
             Ok(_) => Ok(Applied::Changed),
@@ -320,7 +348,11 @@ impl Connector for GitlabConnector {
             };
         };
         let t = Target { group, user, level };
-        if widens { self.add(&t).await } else { self.remove(&t).await }
+        if widens {
+            self.add(&t).await
+        } else {
+            self.remove(&t).await
+        }
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
@@ -336,8 +368,7 @@ impl Connector for GitlabConnector {
         let direct = self.direct_level(&t).await?;
         let present = if op.widens_access() {
             direct == Some(level)
-                || (direct.is_none()
-                    && self.effective_level(&t).await?.is_some_and(|e| e >= level))
+                || (direct.is_none() && self.effective_level(&t).await?.is_some_and(|e| e >= level))
         } else {
             direct == Some(level)
         };

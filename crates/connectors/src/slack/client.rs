@@ -13,9 +13,10 @@ use crate::http;
 pub fn tier_of(method: &str) -> &'static str {
     match method {
         "users.list" | "conversations.list" | "conversations.create" => "tier2",
-        "users.lookupByEmail" | "conversations.invite" | "conversations.kick" | "conversations.info" => {
-            "tier3"
-        }
+        "users.lookupByEmail"
+        | "conversations.invite"
+        | "conversations.kick"
+        | "conversations.info" => "tier3",
         _ => "tier4",
     }
 }
@@ -83,7 +84,11 @@ impl SlackClient {
     }
 
     /// Calls one method with form arguments; the successful envelope's fields, or the classified failure.
-    pub async fn call(&self, method: &str, args: &[(&str, &str)]) -> Result<Map<String, Value>, Failure> {
+    pub async fn call(
+        &self,
+        method: &str,
+        args: &[(&str, &str)],
+    ) -> Result<Map<String, Value>, Failure> {
         let url = self.api.join(method).map_err(|error| Failure::Config {
             message: format!("bad Slack method {method}: {error}"),
         })?;
@@ -230,13 +235,26 @@ mod tests {
 
     #[test]
     fn slack_errors_keep_slacks_string_and_split_auth_from_permanent() {
-        let f = classify("conversations.invite", StatusCode::OK, &json!({"ok": false, "error": "channel_not_found"}));
+        let f = classify(
+            "conversations.invite",
+            StatusCode::OK,
+            &json!({"ok": false, "error": "channel_not_found"}),
+        );
         assert_eq!(f.code(), "channel_not_found");
         assert!(matches!(f, Failure::Permanent { .. }));
-        let f = classify("users.list", StatusCode::OK, &json!({"ok": false, "error": "invalid_auth"}));
+        let f = classify(
+            "users.list",
+            StatusCode::OK,
+            &json!({"ok": false, "error": "invalid_auth"}),
+        );
         assert!(matches!(f, Failure::Unauthorized { .. }));
-        let f = classify("users.list", StatusCode::OK,
-            &json!({"ok": false, "error": "missing_scope", "needed": "users:read.email"}));
-        assert!(matches!(f, Failure::InsufficientScope { ref scope, .. } if scope == "users:read.email"));
+        let f = classify(
+            "users.list",
+            StatusCode::OK,
+            &json!({"ok": false, "error": "missing_scope", "needed": "users:read.email"}),
+        );
+        assert!(
+            matches!(f, Failure::InsufficientScope { ref scope, .. } if scope == "users:read.email")
+        );
     }
 }

@@ -36,7 +36,12 @@ pub fn account(user: &Value) -> Option<Account> {
         id,
         login,
         email: text(user, "/profile/email"),
-        status: if flag(user, "deleted") { "deleted" } else { "active" }.to_string(),
+        status: if flag(user, "deleted") {
+            "deleted"
+        } else {
+            "active"
+        }
+        .to_string(),
         attributes,
     })
 }
@@ -77,14 +82,24 @@ mod tests {
         assert_eq!(c.entitlements, ["member"]);
         assert_eq!(c.entitlement_aliases["member"], "member");
         assert!(c.writable);
-        assert!(!channel(&json!({"id": "C2", "name": "general", "is_general": true})).expect("maps").writable);
-        assert!(!channel(&json!({"id": "C3", "name": "old", "is_archived": true})).expect("maps").writable);
+        assert!(
+            !channel(&json!({"id": "C2", "name": "general", "is_general": true}))
+                .expect("maps")
+                .writable
+        );
+        assert!(
+            !channel(&json!({"id": "C3", "name": "old", "is_archived": true}))
+                .expect("maps")
+                .writable
+        );
     }
 
     #[test]
     fn a_member_correlates_by_profile_email() {
-        let a = account(&json!({"id": "U1", "name": "priya", "real_name": "Priya Raman", "deleted": true,
-                                "profile": {"email": "priya.raman@example.com"}}))
+        let a = account(
+            &json!({"id": "U1", "name": "priya", "real_name": "Priya Raman", "deleted": true,
+                                "profile": {"email": "priya.raman@example.com"}}),
+        )
         .expect("maps");
         assert_eq!(a.email.as_deref(), Some("priya.raman@example.com"));
         assert_eq!(a.status, "deleted");

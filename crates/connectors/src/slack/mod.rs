@@ -8,7 +8,9 @@ pub use client::{SlackClient, tier_of};
 pub use config::SlackConfig;
 
 use async_trait::async_trait;
-use grantflow_model::{AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, SystemKind};
+use grantflow_model::{
+    AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, SystemKind,
+};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -65,8 +67,16 @@ impl SlackConnector {
     /// The channel and the member id of a membership operation; `None` for a `pending:<email>` person who
     /// has no Slack account.
     async fn target(&self, op: &Operation) -> Result<(String, Option<String>), Failure> {
-        let (OpKind::AddGrant { account, resource, entitlement }
-        | OpKind::RemoveGrant { account, resource, entitlement }) = &op.kind
+        let (OpKind::AddGrant {
+            account,
+            resource,
+            entitlement,
+        }
+        | OpKind::RemoveGrant {
+            account,
+            resource,
+            entitlement,
+        }) = &op.kind
         else {
             return Err(self.unsupported(op));
         };
@@ -80,8 +90,16 @@ impl SlackConnector {
         let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
             return Ok(Some(account.id.clone()));
         };
-        let email = if email.is_empty() { account.login.as_str() } else { email };
-        match self.client.call("users.lookupByEmail", &[("email", email)]).await {
+        let email = if email.is_empty() {
+            account.login.as_str()
+        } else {
+            email
+        };
+        match self
+            .client
+            .call("users.lookupByEmail", &[("email", email)])
+            .await
+        {
             Ok(fields) => Ok(fields
                 .get("user")
                 .and_then(|u| u.get("id"))
@@ -140,7 +158,10 @@ impl Connector for SlackConnector {
             .client
             .paginate(
                 "conversations.list",
-                &[("types", "public_channel,private_channel"), ("limit", "200")],
+                &[
+                    ("types", "public_channel,private_channel"),
+                    ("limit", "200"),
+                ],
                 "channels",
                 |n| sink.progress("channels", n as u64),
             )

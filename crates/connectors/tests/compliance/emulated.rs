@@ -49,7 +49,10 @@ impl Emulated {
     }
 
     pub async fn admin(&self, what: &str, body: serde_json::Value) -> reqwest::StatusCode {
-        let url = format!("{}/{what}", self.sandbox.info.systems[self.system].admin_url);
+        let url = format!(
+            "{}/{what}",
+            self.sandbox.info.systems[self.system].admin_url
+        );
         reqwest::Client::new()
             .post(url)
             .json(&body)
@@ -60,7 +63,10 @@ impl Emulated {
     }
 
     pub async fn writes(&self) -> serde_json::Map<String, serde_json::Value> {
-        let url = format!("{}/writes", self.sandbox.info.systems[self.system].admin_url);
+        let url = format!(
+            "{}/writes",
+            self.sandbox.info.systems[self.system].admin_url
+        );
         let body: serde_json::Value = reqwest::get(url)
             .await
             .expect("admin")

@@ -26,7 +26,15 @@ async fn sync(c: &SlackConnector) -> Snapshot {
 }
 
 fn member_op(s: &Snapshot, add: bool, email: &str, channel: &str) -> Operation {
-    grant_op("slack", add, account_ref(s, email), s, "channel", channel, "member")
+    grant_op(
+        "slack",
+        add,
+        account_ref(s, email),
+        s,
+        "channel",
+        channel,
+        "member",
+    )
 }
 
 fn members_of(s: &Snapshot, channel: &str) -> Vec<String> {
@@ -56,11 +64,21 @@ async fn a_sync_reads_members_by_email_and_public_and_private_channels() {
         ["nina.petrova@example.com", "sam.okafor@example.com"],
         "private channels are read"
     );
-    let eng = s.resource_by_name("channel", "eng").expect("public channel");
+    let eng = s
+        .resource_by_name("channel", "eng")
+        .expect("public channel");
     assert!(eng.writable);
     assert_eq!(eng.entitlement_aliases["member"], "member");
-    assert!(!s.resource_by_name("channel", "general").expect("general").writable);
-    assert!(!s.resource_by_name("channel", "old-launch").expect("archived").writable);
+    assert!(
+        !s.resource_by_name("channel", "general")
+            .expect("general")
+            .writable
+    );
+    assert!(
+        !s.resource_by_name("channel", "old-launch")
+            .expect("archived")
+            .writable
+    );
     assert!(members_of(&s, "general").len() > 10);
 }
 
@@ -69,20 +87,30 @@ async fn every_operation_applied_twice_takes_effect_once() {
     let e = Emulated::start("slack").await;
     let c = connector(&e, 3);
     let s = sync(&c).await;
-    let channel = s.resource_by_name("channel", "platform-oncall").expect("channel").id.clone();
+    let channel = s
+        .resource_by_name("channel", "platform-oncall")
+        .expect("channel")
+        .id
+        .clone();
     let demo = account_ref(&s, "okta-demo-user@example.com").id;
     let key = format!("channel/{channel}/member/{demo}");
 
     let add = member_op(&s, true, "okta-demo-user@example.com", "platform-oncall");
     assert_eq!(c.observe(&add).await.expect("observe"), Observed::NotDone);
     assert_eq!(c.apply(&add).await.expect("first"), Applied::Changed);
-    assert_eq!(c.apply(&add).await.expect("second"), Applied::AlreadyPresent);
+    assert_eq!(
+        c.apply(&add).await.expect("second"),
+        Applied::AlreadyPresent
+    );
     assert_eq!(c.observe(&add).await.expect("observe"), Observed::Done);
     assert_eq!(e.writes().await[&key], 1);
 
     let remove = member_op(&s, false, "okta-demo-user@example.com", "platform-oncall");
     assert_eq!(c.apply(&remove).await.expect("first"), Applied::Changed);
-    assert_eq!(c.apply(&remove).await.expect("second"), Applied::AlreadyPresent);
+    assert_eq!(
+        c.apply(&remove).await.expect("second"),
+        Applied::AlreadyPresent
+    );
     assert_eq!(c.observe(&remove).await.expect("observe"), Observed::Done);
     assert_eq!(e.writes().await[&key], 2);
     assert_eq!(
@@ -96,13 +124,27 @@ async fn a_rate_limited_call_waits_for_retry_after_and_succeeds() {
     let e = Emulated::start("slack").await;
     let c = connector(&e, 5);
     let s = sync(&c).await;
-    assert!(e.admin("rate-limits", json!({"window_seconds": 1, "all": 2})).await.is_success());
+    assert!(
+        e.admin("rate-limits", json!({"window_seconds": 1, "all": 2}))
+            .await
+            .is_success()
+    );
     let started = Instant::now();
-    for email in ["okta-demo-user@example.com", "diego.alvarez@example.com", "kim.tanaka@example.com"] {
+    for email in [
+        "okta-demo-user@example.com",
+        "diego.alvarez@example.com",
+        "kim.tanaka@example.com",
+    ] {
         let add = member_op(&s, true, email, "platform-oncall");
-        assert_eq!(c.apply(&add).await.expect("waits out the limit"), Applied::Changed);
+        assert_eq!(
+            c.apply(&add).await.expect("waits out the limit"),
+            Applied::Changed
+        );
     }
-    assert!(started.elapsed().as_millis() >= 900, "3 invites at 2 per second must wait");
+    assert!(
+        started.elapsed().as_millis() >= 900,
+        "3 invites at 2 per second must wait"
+    );
 }
 
 #[tokio::test]
@@ -110,13 +152,27 @@ async fn an_exhausted_rate_limit_is_reported_with_its_tier_and_reset() {
     let e = Emulated::start("slack").await;
     let c = connector(&e, 0);
     let s = sync(&c).await;
-    assert!(e.admin("rate-limits", json!({"window_seconds": 30, "buckets": {"tier3": 1}})).await.is_success());
+    assert!(
+        e.admin(
+            "rate-limits",
+            json!({"window_seconds": 30, "buckets": {"tier3": 1}})
+        )
+        .await
+        .is_success()
+    );
     let add = member_op(&s, true, "okta-demo-user@example.com", "platform-oncall");
     let _ = c.apply(&add).await;
     match c.apply(&add).await.expect_err("limited") {
-        Failure::RateLimited { bucket, reset, message } => {
+        Failure::RateLimited {
+            bucket,
+            reset,
+            message,
+        } => {
             assert_eq!(bucket, "tier3:conversations.invite");
-            assert!(reset > chrono::Utc::now() + chrono::Duration::seconds(20), "{reset}");
+            assert!(
+                reset > chrono::Utc::now() + chrono::Duration::seconds(20),
+                "{reset}"
+            );
             assert_eq!(message, "ratelimited");
         }
         other => panic!("expected RateLimited, got {other:?}"),
@@ -128,10 +184,18 @@ async fn a_server_error_on_a_write_is_retry_later() {
     let e = Emulated::start("slack").await;
     let c = connector(&e, 3);
     let s = sync(&c).await;
-    assert!(e.admin("faults", json!({"error_rate": 1.0, "error_status": 503})).await.is_success());
+    assert!(
+        e.admin("faults", json!({"error_rate": 1.0, "error_status": 503}))
+            .await
+            .is_success()
+    );
     let add = member_op(&s, true, "okta-demo-user@example.com", "platform-oncall");
     match c.apply(&add).await.expect_err("503") {
-        Failure::RetryLater { vendor_code, message, .. } => {
+        Failure::RetryLater {
+            vendor_code,
+            message,
+            ..
+        } => {
             assert_eq!(vendor_code.as_deref(), Some("service_unavailable"));
             assert!(message.contains("503"), "{message}");
         }
@@ -149,7 +213,11 @@ async fn a_missing_channel_is_permanent_in_slack_words_and_a_bad_token_is_unauth
         resource.id = "C0DOESNOTEXIST".into();
     }
     match c.apply(&add).await.expect_err("missing channel") {
-        Failure::Permanent { vendor_code, message, .. } => {
+        Failure::Permanent {
+            vendor_code,
+            message,
+            ..
+        } => {
             assert_eq!(vendor_code, "channel_not_found");
             assert!(message.contains("conversations.invite"), "{message}");
         }

@@ -104,8 +104,9 @@ impl Params {
         if content_type.starts_with("application/x-www-form-urlencoded") {
             map.extend(form_pairs(&String::from_utf8_lossy(body)));
         } else {
-            let value: Value = serde_json::from_slice(body)
-                .map_err(|_| GitlabError::param("The provided content-type '' is not supported.".into()))?;
+            let value: Value = serde_json::from_slice(body).map_err(|_| {
+                GitlabError::param("The provided content-type '' is not supported.".into())
+            })?;
             let Value::Object(obj) = value else {
                 return Err(GitlabError::param("body must be a JSON object".into()));
             };
@@ -122,7 +123,10 @@ impl Params {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|s| !s.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// Grape lists every missing required parameter in one message.

@@ -31,7 +31,12 @@ fn user_id(inner: &Inner, id: &str) -> GitlabResult<u64> {
 
 fn ordered_json(inner: &Inner, ids: impl Iterator<Item = u64>, ctx: &Ctx) -> Vec<Value> {
     let mut groups: Vec<&Group> = ids.filter_map(|id| inner.groups.get(&id)).collect();
-    groups.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
+    groups.sort_by(|a, b| {
+        a.name
+            .to_lowercase()
+            .cmp(&b.name.to_lowercase())
+            .then(a.id.cmp(&b.id))
+    });
     groups.iter().map(|g| inner.group_json(g, ctx)).collect()
 }
 
@@ -118,7 +123,10 @@ pub async fn create(
         .values()
         .any(|g| g.parent_id == parent_id && g.path.eq_ignore_ascii_case(&path));
     if taken {
-        return Err(GitlabError::invalid("path", "has already been taken".into()));
+        return Err(GitlabError::invalid(
+            "path",
+            "has already been taken".into(),
+        ));
     }
     let id = inner.next();
     let group = Group {
@@ -149,7 +157,11 @@ fn member_list(
         .query
         .iter()
         .filter(|(k, _)| k == "user_ids[]" || k == "user_ids")
-        .flat_map(|(_, v)| v.split(',').filter_map(|x| x.trim().parse().ok()).collect::<Vec<_>>())
+        .flat_map(|(_, v)| {
+            v.split(',')
+                .filter_map(|x| x.trim().parse().ok())
+                .collect::<Vec<_>>()
+        })
         .collect();
     members
         .filter(|(uid, _)| wanted.is_empty() || wanted.contains(uid))
@@ -204,7 +216,10 @@ pub async fn member_all(
         .get(&uid)
         .copied()
         .ok_or_else(|| GitlabError::not_found("Member"))?;
-    Ok(json_response(StatusCode::OK, &inner.member_json(uid, &m, &ctx)))
+    Ok(json_response(
+        StatusCode::OK,
+        &inner.member_json(uid, &m, &ctx),
+    ))
 }
 
 pub async fn member(
@@ -220,7 +235,10 @@ pub async fn member(
         .get(&(gid, uid))
         .copied()
         .ok_or_else(|| GitlabError::not_found("Member"))?;
-    Ok(json_response(StatusCode::OK, &inner.member_json(uid, &m, &ctx)))
+    Ok(json_response(
+        StatusCode::OK,
+        &inner.member_json(uid, &m, &ctx),
+    ))
 }
 
 fn access_level(p: &Params) -> GitlabResult<u8> {
@@ -236,7 +254,11 @@ fn check_inherited(inner: &Inner, gid: u64, uid: u64, level: u8) -> GitlabResult
     if let Some((from, m)) = inner.inherited(gid, uid)
         && level < m.access_level
     {
-        let group_name = inner.groups.get(&from).map(|g| g.name.clone()).unwrap_or_default();
+        let group_name = inner
+            .groups
+            .get(&from)
+            .map(|g| g.name.clone())
+            .unwrap_or_default();
         return Err(GitlabError::invalid(
             "access_level",
             format!(
@@ -281,7 +303,10 @@ pub async fn add_member(
     };
     inner.members.insert((gid, uid), m);
     inner.count_write(format!("group/{gid}/member/{uid}"));
-    Ok(json_response(StatusCode::CREATED, &inner.member_json(uid, &m, &ctx)))
+    Ok(json_response(
+        StatusCode::CREATED,
+        &inner.member_json(uid, &m, &ctx),
+    ))
 }
 
 pub async fn edit_member(

@@ -131,7 +131,7 @@ struct FirstLogin {
 async fn first_login(State(g): State<Arc<Gitlab>>, headers: HeaderMap, body: Bytes) -> Response {
     let req: FirstLogin = match parse_admin(&body) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(e) => return crate::emulator::admin_error(e),
     };
     let now = g.clock.now();
     let mut inner = lock(&g.inner);
@@ -212,7 +212,11 @@ async fn gitlab_layer(State(g): State<Arc<Gitlab>>, mut req: Request, next: Next
     };
     set_header(&mut resp, "ratelimit-limit", &decision.limit.to_string());
     set_header(&mut resp, "ratelimit-observed", &decision.used.to_string());
-    set_header(&mut resp, "ratelimit-remaining", &decision.remaining.to_string());
+    set_header(
+        &mut resp,
+        "ratelimit-remaining",
+        &decision.remaining.to_string(),
+    );
     set_header(&mut resp, "ratelimit-reset", &decision.reset.to_string());
     if let Some(reset) = chrono::DateTime::from_timestamp(decision.reset, 0) {
         set_header(

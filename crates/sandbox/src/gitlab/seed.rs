@@ -60,7 +60,9 @@ impl GitlabSeedUser {
     }
 
     pub fn name(&self) -> String {
-        self.name.clone().unwrap_or_else(|| name_from_email(&self.email))
+        self.name
+            .clone()
+            .unwrap_or_else(|| name_from_email(&self.email))
     }
 }
 

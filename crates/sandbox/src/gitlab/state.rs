@@ -129,9 +129,9 @@ impl Inner {
 
     /// By email or username, case-insensitively.
     pub fn find_user(&self, who: &str) -> Option<&User> {
-        self.users.values().find(|u| {
-            u.email.eq_ignore_ascii_case(who) || u.username.eq_ignore_ascii_case(who)
-        })
+        self.users
+            .values()
+            .find(|u| u.email.eq_ignore_ascii_case(who) || u.username.eq_ignore_ascii_case(who))
     }
 
     pub fn full_path(&self, gid: u64) -> String {
@@ -321,7 +321,12 @@ pub struct Gitlab {
 }
 
 impl Gitlab {
-    pub fn new(seed: GitlabSeed, token: String, clock: Arc<dyn Clock>, window_seconds: u64) -> Self {
+    pub fn new(
+        seed: GitlabSeed,
+        token: String,
+        clock: Arc<dyn Clock>,
+        window_seconds: u64,
+    ) -> Self {
         Self {
             inner: Mutex::new(Inner::seeded(&seed, clock.now())),
             limiter: Mutex::new(FixedWindows::new(window_seconds, &[("api", DEFAULT_LIMIT)])),

@@ -66,9 +66,16 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn parse(query: Option<&str>, headers: &HeaderMap, body: &Bytes) -> Result<Self, SlackError> {
-        let mut map: BTreeMap<String, String> =
-            query.map(form_pairs).unwrap_or_default().into_iter().collect();
+    pub fn parse(
+        query: Option<&str>,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Result<Self, SlackError> {
+        let mut map: BTreeMap<String, String> = query
+            .map(form_pairs)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -86,7 +93,11 @@ impl Args {
                         // `users: ["U1", "U2"]` is accepted as the comma list the form encoding uses.
                         Value::Array(items) => items
                             .iter()
-                            .map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string()))
+                            .map(|i| {
+                                i.as_str()
+                                    .map(str::to_owned)
+                                    .unwrap_or_else(|| i.to_string())
+                            })
                             .collect::<Vec<_>>()
                             .join(","),
                         Value::Null => continue,
@@ -102,7 +113,10 @@ impl Args {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.map.get(name).map(String::as_str).filter(|s| !s.is_empty())
+        self.map
+            .get(name)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     pub fn require(&self, name: &str) -> Result<&str, SlackError> {
@@ -119,7 +133,11 @@ const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 fn b64_encode(bytes: &[u8]) -> String {
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -202,7 +220,9 @@ mod tests {
     fn cursors_round_trip_and_garbage_is_invalid() {
         let c = cursor_for("user", "U000000001");
         assert_eq!(
-            b64_decode(&c).and_then(|b| String::from_utf8(b).ok()).as_deref(),
+            b64_decode(&c)
+                .and_then(|b| String::from_utf8(b).ok())
+                .as_deref(),
             Some("user:U000000001")
         );
         let args = Args {

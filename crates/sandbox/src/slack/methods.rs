@@ -13,10 +13,7 @@ fn fields(v: Value) -> Map<String, Value> {
 }
 
 fn with_cursor(mut m: Map<String, Value>, next: String) -> Map<String, Value> {
-    m.insert(
-        "response_metadata".into(),
-        json!({ "next_cursor": next }),
-    );
+    m.insert("response_metadata".into(), json!({ "next_cursor": next }));
     m
 }
 
@@ -69,7 +66,12 @@ pub fn dispatch(method: &str, inner: &mut Inner, args: &Args, now: i64) -> Slack
 
 fn users_list(inner: &Inner, args: &Args, now: i64) -> SlackResult {
     // users.list without a limit returns everyone in one page.
-    let (ids, next) = page(args, "user", inner.users.keys().cloned().collect(), usize::MAX)?;
+    let (ids, next) = page(
+        args,
+        "user",
+        inner.users.keys().cloned().collect(),
+        usize::MAX,
+    )?;
     let members: Vec<Value> = ids
         .iter()
         .filter_map(|id| inner.users.get(id))

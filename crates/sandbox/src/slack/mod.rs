@@ -22,7 +22,10 @@ pub use seed::{SlackSeed, SlackSeedChannel, SlackSeedUser};
 pub use state::Slack;
 
 use crate::clock::{Clock, SystemClock};
-use crate::emulator::{AdminState, Faults, FixedWindows, Now, admin_routes, from_loopback, injected_failure, lock, set_header};
+use crate::emulator::{
+    AdminState, Faults, FixedWindows, Now, admin_routes, from_loopback, injected_failure, lock,
+    set_header,
+};
 use envelope::{Args, SlackError, ok_response};
 
 /// How to run one emulated Slack workspace.
@@ -109,7 +112,11 @@ fn auth_error(token: &str, headers: &HeaderMap, args: &Args) -> Option<SlackErro
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let presented = bearer.or(if args.json_body { None } else { args.get("token") });
+    let presented = bearer.or(if args.json_body {
+        None
+    } else {
+        args.get("token")
+    });
     match presented {
         None => Some(SlackError::new("not_authed")),
         Some(t) if token.is_empty() || t != token => Some(SlackError::new("invalid_auth")),
@@ -131,7 +138,11 @@ async fn call(
         .unwrap_or_else(|| s.clock.now());
     let body: Bytes = match axum::body::to_bytes(req.into_body(), 1 << 20).await {
         Ok(b) => b,
-        Err(_) => return SlackError::new("request_too_large").with_status(StatusCode::PAYLOAD_TOO_LARGE).into_response(),
+        Err(_) => {
+            return SlackError::new("request_too_large")
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+                .into_response();
+        }
     };
     let decision = lock(&s.limiter).charge_keyed(state::tier_of(&method), &method, now);
     if !decision.allowed {

@@ -75,7 +75,11 @@ impl SlackSeed {
             if c.name.len() > 80 || c.name != c.name.to_lowercase() || c.name.contains(' ') {
                 anyhow::bail!("slack channel name {:?} is not a valid Slack name", c.name);
             }
-            if let Some(m) = c.members.iter().find(|m| !emails.contains(&m.to_lowercase())) {
+            if let Some(m) = c
+                .members
+                .iter()
+                .find(|m| !emails.contains(&m.to_lowercase()))
+            {
                 anyhow::bail!("slack channel {} lists unknown member {m}", c.name);
             }
         }
