@@ -1,35 +1,14 @@
 """Fixtures for running slack_sdk (Slack's official Python SDK) against the grantflow Slack emulator."""
 
-import json
-import os
-import pathlib
-
 import pytest
-import requests
 from slack_sdk import WebClient
+
+from conformance.sandbox_admin import Admin, system_info
 
 
 @pytest.fixture(scope="session")
 def info():
-    path = os.environ.get("GRANTFLOW_SANDBOX_INFO")
-    if not path:
-        pytest.fail("GRANTFLOW_SANDBOX_INFO must name the sandbox info JSON file")
-    return json.loads(pathlib.Path(path).read_text())["systems"]["slack"]
-
-
-class Admin:
-    def __init__(self, url):
-        self.url = url
-
-    def get(self, path):
-        r = requests.get(self.url + path, timeout=10)
-        r.raise_for_status()
-        return r.json()
-
-    def post(self, path, body=None):
-        r = requests.post(self.url + path, json=body or {}, timeout=10)
-        r.raise_for_status()
-        return r.json() if r.content else None
+    return system_info("slack")
 
 
 @pytest.fixture

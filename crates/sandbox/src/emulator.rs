@@ -18,6 +18,8 @@ use serde::de::DeserializeOwned;
 
 pub use crate::okta::Faults;
 
+use crate::clock::{Clock, SystemClock};
+
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in one handler must not wedge the emulator for every later test request.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -266,10 +268,55 @@ impl FixedWindows {
     }
 }
 
+/// How to run one emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// The API token clients must send; a random one in the vendor's format when `None`.
+    pub token: Option<String>,
+    pub clock: Arc<dyn Clock>,
+    /// Rate-limit window (vendors count per minute; tests shorten it).
+    pub rate_limit_window_seconds: u64,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            clock: Arc::new(SystemClock),
+            rate_limit_window_seconds: 60,
+        }
+    }
+}
+
+/// The knobs tests turn on every emulator: rate-limit windows and injected faults, with their defaults.
+#[derive(Debug)]
+pub struct Controls {
+    pub limiter: Mutex<FixedWindows>,
+    pub faults: Mutex<Faults>,
+    window_seconds: u64,
+    buckets: &'static [(&'static str, u32)],
+}
+
+impl Controls {
+    pub fn new(window_seconds: u64, buckets: &'static [(&'static str, u32)]) -> Self {
+        Self {
+            limiter: Mutex::new(FixedWindows::new(window_seconds, buckets)),
+            faults: Mutex::new(Faults::default()),
+            window_seconds,
+            buckets,
+        }
+    }
+
+    /// Default limits, fresh windows, no faults.
+    pub fn reset(&self) {
+        *lock(&self.limiter) = FixedWindows::new(self.window_seconds, self.buckets);
+        *lock(&self.faults) = Faults::default();
+    }
+}
+
 /// What the shared `/__sandbox` endpoints need from an emulator.
 pub trait AdminState: Send + Sync + 'static {
-    fn limiter(&self) -> &Mutex<FixedWindows>;
-    fn faults(&self) -> &Mutex<Faults>;
+    fn controls(&self) -> &Controls;
     /// Successful state-changing API requests, per object key.
     fn writes(&self) -> BTreeMap<String, u64>;
     /// Back to the seed with default limits and no faults.
@@ -299,7 +346,10 @@ pub fn admin_routes<S: AdminState>() -> Router<Arc<S>> {
         .route(
             "/__sandbox/faults",
             get(|State(s): State<Arc<S>>| async move {
-                json_response(StatusCode::OK, &serde_json::json!(*lock(s.faults())))
+                json_response(
+                    StatusCode::OK,
+                    &serde_json::json!(*lock(&s.controls().faults)),
+                )
             })
             .post(|State(s): State<Arc<S>>, body: Bytes| async move {
                 let f: Faults = match parse_admin(&body) {
@@ -309,7 +359,7 @@ pub fn admin_routes<S: AdminState>() -> Router<Arc<S>> {
                 if let Err(e) = check_faults(&f) {
                     return admin_error(e);
                 }
-                *lock(s.faults()) = f.clone();
+                *lock(&s.controls().faults) = f.clone();
                 json_response(StatusCode::OK, &serde_json::json!(f))
             }),
         )
@@ -318,7 +368,7 @@ pub fn admin_routes<S: AdminState>() -> Router<Arc<S>> {
             get(|State(s): State<Arc<S>>| async move {
                 json_response(
                     StatusCode::OK,
-                    &serde_json::json!(lock(s.limiter()).config()),
+                    &serde_json::json!(lock(&s.controls().limiter).config()),
                 )
             })
             .post(|State(s): State<Arc<S>>, body: Bytes| async move {
@@ -326,7 +376,7 @@ pub fn admin_routes<S: AdminState>() -> Router<Arc<S>> {
                     Ok(b) => b,
                     Err(e) => return admin_error(e),
                 };
-                let mut limiter = lock(s.limiter());
+                let mut limiter = lock(&s.controls().limiter);
                 match limiter.configure(b.window_seconds, b.all, &b.buckets) {
                     Ok(()) => json_response(StatusCode::OK, &serde_json::json!(limiter.config())),
                     Err(e) => {

@@ -12,7 +12,7 @@ mod state;
 mod users;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -28,31 +28,13 @@ pub use errors::GitlabError;
 pub use seed::{GitlabSeed, GitlabSeedGroup, GitlabSeedUser};
 pub use state::Gitlab;
 
-use crate::clock::{Clock, SystemClock};
 use crate::emulator::{
-    AdminState, Faults, FixedWindows, Now, admin_routes, from_loopback, injected_failure,
+    AdminState, Controls, EmulatorConfig, Now, admin_routes, from_loopback, injected_failure,
     json_response, lock, parse_admin, set_header,
 };
 
-/// How to run one emulated GitLab instance.
-#[derive(Debug, Clone)]
-pub struct GitlabConfig {
-    /// The personal access token; a random `glpat-…` when `None`.
-    pub token: Option<String>,
-    pub clock: Arc<dyn Clock>,
-    /// Rate-limit window (GitLab's is a minute; tests shorten it).
-    pub rate_limit_window_seconds: u64,
-}
-
-impl Default for GitlabConfig {
-    fn default() -> Self {
-        Self {
-            token: None,
-            clock: Arc::new(SystemClock),
-            rate_limit_window_seconds: 60,
-        }
-    }
-}
+/// How to run one emulated Gitlab instance.
+pub type GitlabConfig = EmulatorConfig;
 
 fn random_token() -> String {
     let tail: String = rand::rng()
@@ -76,11 +58,8 @@ pub fn gitlab_router(seed: &GitlabSeed, config: GitlabConfig) -> (Router, Arc<Gi
 }
 
 impl AdminState for Gitlab {
-    fn limiter(&self) -> &Mutex<FixedWindows> {
-        &self.limiter
-    }
-    fn faults(&self) -> &Mutex<Faults> {
-        &self.faults
+    fn controls(&self) -> &Controls {
+        &self.controls
     }
     fn writes(&self) -> BTreeMap<String, u64> {
         lock(&self.inner).writes.clone()
@@ -194,14 +173,14 @@ async fn gitlab_layer(State(g): State<Arc<Gitlab>>, mut req: Request, next: Next
             StatusCode::FORBIDDEN.into_response()
         };
     }
-    let decision = lock(&g.limiter).charge("api", now);
+    let decision = lock(&g.controls.limiter).charge("api", now);
     let mut resp = if !decision.allowed {
         lock(&g.inner).throttled += 1;
         let mut resp = GitlabError::rate_limited().into_response();
         set_header(&mut resp, "retry-after", &decision.retry_after.to_string());
         resp
     } else {
-        let faults = lock(&g.faults).clone();
+        let faults = lock(&g.controls.faults).clone();
         if let Some(status) = injected_failure(&faults).await {
             GitlabError::server(status).into_response()
         } else if !authorized(&g.token, &req) {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::seed::{GitlabSeed, GitlabSeedGroup, name_from_email};
 use crate::clock::Clock;
-use crate::emulator::{Ctx, Faults, FixedWindows, lock};
+use crate::emulator::{Controls, Ctx, lock};
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -306,18 +306,17 @@ impl Inner {
     }
 }
 
-pub const DEFAULT_LIMIT: u32 = 2000;
+/// GitLab's one bucket: authenticated API requests per user (GitLab.com's default is 2000 a minute).
+pub const BUCKETS: &[(&str, u32)] = &[("api", 2000)];
 
 /// One GitLab instance: everything behind the HTTP layer.
 #[derive(Debug)]
 pub struct Gitlab {
     pub(crate) inner: Mutex<Inner>,
-    pub(crate) limiter: Mutex<FixedWindows>,
-    pub(crate) faults: Mutex<Faults>,
+    pub(crate) controls: Controls,
     pub clock: Arc<dyn Clock>,
     pub token: String,
     seed: GitlabSeed,
-    window_seconds: u64,
 }
 
 impl Gitlab {
@@ -329,19 +328,16 @@ impl Gitlab {
     ) -> Self {
         Self {
             inner: Mutex::new(Inner::seeded(&seed, clock.now())),
-            limiter: Mutex::new(FixedWindows::new(window_seconds, &[("api", DEFAULT_LIMIT)])),
-            faults: Mutex::new(Faults::default()),
+            controls: Controls::new(window_seconds, BUCKETS),
             clock,
             token,
             seed,
-            window_seconds,
         }
     }
 
     /// Back to the seed, default limits, no faults.
     pub fn reset(&self) {
         *lock(&self.inner) = Inner::seeded(&self.seed, self.clock.now());
-        *lock(&self.limiter) = FixedWindows::new(self.window_seconds, &[("api", DEFAULT_LIMIT)]);
-        *lock(&self.faults) = Faults::default();
+        self.controls.reset();
     }
 }

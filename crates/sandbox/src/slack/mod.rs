@@ -7,7 +7,7 @@ mod seed;
 mod state;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -21,32 +21,14 @@ use rand::Rng;
 pub use seed::{SlackSeed, SlackSeedChannel, SlackSeedUser};
 pub use state::Slack;
 
-use crate::clock::{Clock, SystemClock};
 use crate::emulator::{
-    AdminState, Faults, FixedWindows, Now, admin_routes, from_loopback, injected_failure, lock,
+    AdminState, Controls, EmulatorConfig, Now, admin_routes, from_loopback, injected_failure, lock,
     set_header,
 };
 use envelope::{Args, SlackError, ok_response};
 
-/// How to run one emulated Slack workspace.
-#[derive(Debug, Clone)]
-pub struct SlackConfig {
-    /// The bot token; a random `xoxb-…` when `None`.
-    pub token: Option<String>,
-    pub clock: Arc<dyn Clock>,
-    /// Rate-limit window (Slack's tiers are per minute; tests shorten it).
-    pub rate_limit_window_seconds: u64,
-}
-
-impl Default for SlackConfig {
-    fn default() -> Self {
-        Self {
-            token: None,
-            clock: Arc::new(SystemClock),
-            rate_limit_window_seconds: 60,
-        }
-    }
-}
+/// How to run one emulated Slack instance.
+pub type SlackConfig = EmulatorConfig;
 
 fn random_token() -> String {
     let mut rng = rand::rng();
@@ -75,11 +57,8 @@ pub fn slack_router(seed: &SlackSeed, config: SlackConfig) -> (Router, Arc<Slack
 }
 
 impl AdminState for Slack {
-    fn limiter(&self) -> &Mutex<FixedWindows> {
-        &self.limiter
-    }
-    fn faults(&self) -> &Mutex<Faults> {
-        &self.faults
+    fn controls(&self) -> &Controls {
+        &self.controls
     }
     fn writes(&self) -> BTreeMap<String, u64> {
         lock(&self.inner).writes.clone()
@@ -144,7 +123,7 @@ async fn call(
                 .into_response();
         }
     };
-    let decision = lock(&s.limiter).charge_keyed(state::tier_of(&method), &method, now);
+    let decision = lock(&s.controls.limiter).charge_keyed(state::tier_of(&method), &method, now);
     if !decision.allowed {
         *lock(&s.inner).throttled.entry(method).or_default() += 1;
         let mut resp = SlackError::new("ratelimited")
@@ -153,7 +132,7 @@ async fn call(
         set_header(&mut resp, "retry-after", &decision.retry_after.to_string());
         return resp;
     }
-    let faults = lock(&s.faults).clone();
+    let faults = lock(&s.controls.faults).clone();
     if let Some(status) = injected_failure(&faults).await {
         let error = if status == StatusCode::SERVICE_UNAVAILABLE {
             "service_unavailable"

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::seed::SlackSeed;
 use crate::clock::Clock;
-use crate::emulator::{Faults, FixedWindows, lock};
+use crate::emulator::{Controls, lock};
 
 pub const TEAM_ID: &str = "T0SANDBOX1";
 /// The bot user behind the token; it creates channels and is the `user_id` of `auth.test`.
@@ -193,30 +193,25 @@ pub fn tier_of(method: &str) -> &'static str {
 #[derive(Debug)]
 pub struct Slack {
     pub(crate) inner: Mutex<Inner>,
-    pub(crate) limiter: Mutex<FixedWindows>,
-    pub(crate) faults: Mutex<Faults>,
+    pub(crate) controls: Controls,
     pub clock: Arc<dyn Clock>,
     pub token: String,
     seed: SlackSeed,
-    window_seconds: u64,
 }
 
 impl Slack {
     pub fn new(seed: SlackSeed, token: String, clock: Arc<dyn Clock>, window_seconds: u64) -> Self {
         Self {
             inner: Mutex::new(Inner::seeded(&seed, clock.now())),
-            limiter: Mutex::new(FixedWindows::new(window_seconds, TIERS)),
-            faults: Mutex::new(Faults::default()),
+            controls: Controls::new(window_seconds, TIERS),
             clock,
             token,
             seed,
-            window_seconds,
         }
     }
 
     pub fn reset(&self) {
         *lock(&self.inner) = Inner::seeded(&self.seed, self.clock.now());
-        *lock(&self.limiter) = FixedWindows::new(self.window_seconds, TIERS);
-        *lock(&self.faults) = Faults::default();
+        self.controls.reset();
     }
 }
