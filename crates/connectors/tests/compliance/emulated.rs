@@ -1,6 +1,6 @@
 //! A sandbox with one system's token in a file, and that system's admin endpoint, for the compliance modules.
 
-use grantflow_connectors::{BuildContext, SecretSource};
+use grantflow_connectors::{Applied, BuildContext, Connector, Observed, SecretSource};
 use grantflow_model::{
     AccountRef, ConnectionName, OpKind, Operation, OperationId, ResourceRef, Snapshot,
 };
@@ -122,4 +122,35 @@ pub fn account_ref(snapshot: &Snapshot, email: &str) -> AccountRef {
         id: account.id.clone(),
         login: account.login.clone(),
     }
+}
+
+/// Adds then removes one grant, each twice: the first call changes, the second finds it done, `observe` agrees,
+/// and the emulator counts exactly one write per effect under `key`.
+pub async fn each_twice_takes_effect_once(
+    e: &Emulated,
+    c: &dyn Connector,
+    add: &Operation,
+    remove: &Operation,
+    key: &str,
+) {
+    assert_eq!(c.observe(add).await.expect("observe"), Observed::NotDone);
+    assert_eq!(c.apply(add).await.expect("first add"), Applied::Changed);
+    assert_eq!(
+        c.apply(add).await.expect("second add"),
+        Applied::AlreadyPresent
+    );
+    assert_eq!(c.observe(add).await.expect("observe"), Observed::Done);
+    assert_eq!(e.writes().await[key], 1);
+
+    assert_eq!(c.observe(remove).await.expect("observe"), Observed::NotDone);
+    assert_eq!(
+        c.apply(remove).await.expect("first remove"),
+        Applied::Changed
+    );
+    assert_eq!(
+        c.apply(remove).await.expect("second remove"),
+        Applied::AlreadyPresent
+    );
+    assert_eq!(c.observe(remove).await.expect("observe"), Observed::Done);
+    assert_eq!(e.writes().await[key], 2);
 }

@@ -6,7 +6,7 @@ use grantflow_model::{AccountRef, ConnectionName, GrantSource, OpKind, Snapshot,
 use serde_json::json;
 use std::time::Instant;
 
-use crate::emulated::{Emulated, account_ref, grant_op};
+use crate::emulated::{Emulated, account_ref, each_twice_takes_effect_once, grant_op};
 
 fn connector(e: &Emulated, max_rate_limit_waits: u32) -> GitlabConnector {
     let config = GitlabConfig {
@@ -118,27 +118,8 @@ async fn every_operation_applied_twice_takes_effect_once() {
     let key = format!("group/{payments}/member/{tom}");
 
     let add = level_op(&s, true, "tom.baker@example.com", "acme/payments", 30);
-    assert_eq!(c.observe(&add).await.expect("observe"), Observed::NotDone);
-    assert_eq!(c.apply(&add).await.expect("first"), Applied::Changed);
-    assert_eq!(
-        c.apply(&add).await.expect("second"),
-        Applied::AlreadyPresent
-    );
-    assert_eq!(c.observe(&add).await.expect("observe"), Observed::Done);
-    assert_eq!(e.writes().await[&key], 1);
-
     let remove = level_op(&s, false, "tom.baker@example.com", "acme/payments", 30);
-    assert_eq!(
-        c.observe(&remove).await.expect("observe"),
-        Observed::NotDone
-    );
-    assert_eq!(c.apply(&remove).await.expect("first"), Applied::Changed);
-    assert_eq!(
-        c.apply(&remove).await.expect("second"),
-        Applied::AlreadyPresent
-    );
-    assert_eq!(c.observe(&remove).await.expect("observe"), Observed::Done);
-    assert_eq!(e.writes().await[&key], 2);
+    each_twice_takes_effect_once(&e, &c, &add, &remove, &key).await;
 
     // A different level on an existing member is a change of level, once.
     let raise = level_op(&s, true, "okta-demo-user@example.com", "acme/platform", 30);

@@ -1,12 +1,12 @@
 //! The Slack connector against the Slack emulator.
 
 use grantflow_connectors::slack::{SlackConfig, SlackConnector};
-use grantflow_connectors::{Applied, Connector, Failure, Observed};
+use grantflow_connectors::{Applied, Connector, Failure};
 use grantflow_model::{ConnectionName, GrantSource, OpKind, Operation, Snapshot, SystemKind};
 use serde_json::json;
 use std::time::Instant;
 
-use crate::emulated::{Emulated, account_ref, grant_op};
+use crate::emulated::{Emulated, account_ref, each_twice_takes_effect_once, grant_op};
 
 fn connector(e: &Emulated, max_rate_limit_waits: u32) -> SlackConnector {
     let config = SlackConfig {
@@ -96,23 +96,8 @@ async fn every_operation_applied_twice_takes_effect_once() {
     let key = format!("channel/{channel}/member/{demo}");
 
     let add = member_op(&s, true, "okta-demo-user@example.com", "platform-oncall");
-    assert_eq!(c.observe(&add).await.expect("observe"), Observed::NotDone);
-    assert_eq!(c.apply(&add).await.expect("first"), Applied::Changed);
-    assert_eq!(
-        c.apply(&add).await.expect("second"),
-        Applied::AlreadyPresent
-    );
-    assert_eq!(c.observe(&add).await.expect("observe"), Observed::Done);
-    assert_eq!(e.writes().await[&key], 1);
-
     let remove = member_op(&s, false, "okta-demo-user@example.com", "platform-oncall");
-    assert_eq!(c.apply(&remove).await.expect("first"), Applied::Changed);
-    assert_eq!(
-        c.apply(&remove).await.expect("second"),
-        Applied::AlreadyPresent
-    );
-    assert_eq!(c.observe(&remove).await.expect("observe"), Observed::Done);
-    assert_eq!(e.writes().await[&key], 2);
+    each_twice_takes_effect_once(&e, &c, &add, &remove, &key).await;
     assert_eq!(
         members_of(&sync(&c).await, "platform-oncall"),
         ["nina.petrova@example.com", "sam.okafor@example.com"]
