@@ -1,14 +1,15 @@
-//! HTTP plumbing shared by the connectors added after Okta: the client builder, `Link` parsing, backoff,
-//! waiting for a reset, and error text that never repeats a URL.
+//! HTTP helpers the connectors share: building the client, `Link` headers, `Retry-After`,
+//! backoff, waiting for a reset, and transport errors without the URL.
 
 use chrono::{DateTime, Utc};
+use reqwest::Url;
 use reqwest::header::HeaderMap;
 use std::time::Duration;
 
 use crate::Failure;
 
 /// A reqwest client with grantflow's user agent and the connection's timeout.
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, Failure> {
+pub fn client(timeout: Duration) -> Result<reqwest::Client, Failure> {
     reqwest::Client::builder()
         .timeout(timeout)
         .user_agent(concat!("grantflow/", env!("CARGO_PKG_VERSION")))
@@ -18,8 +19,21 @@ pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, Failure> {
         })
 }
 
-/// The `rel="next"` URL among `Link` headers, whether sent as one comma-separated header or several.
-pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
+/// Parses a configured base URL, naming the system when it is not one.
+pub fn base_url(system: &str, text: &str) -> Result<Url, Failure> {
+    let mut url = Url::parse(text).map_err(|error| Failure::Config {
+        message: format!("{system} base_url \"{text}\" is not a URL: {error}"),
+    })?;
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// The URL of `rel` among `Link` headers (one header with comma-separated entries, or several headers).
+pub fn link(headers: &HeaderMap, rel: &str) -> Option<String> {
+    let wanted = format!("rel=\"{rel}\"");
     for value in headers.get_all(reqwest::header::LINK) {
         let Ok(text) = value.to_str() else { continue };
         for part in text.split(',') {
@@ -27,11 +41,11 @@ pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
             let Some(url) = pieces.next().map(str::trim) else {
                 continue;
             };
-            let is_next = pieces.any(|p| {
+            let matches = pieces.any(|p| {
                 let p = p.trim().replace(' ', "");
-                p == "rel=\"next\"" || p == "rel=next"
+                p == wanted || p == format!("rel={rel}")
             });
-            if is_next && url.starts_with('<') && url.ends_with('>') {
+            if matches && url.starts_with('<') && url.ends_with('>') {
                 return Some(url[1..url.len() - 1].to_string());
             }
         }
@@ -39,24 +53,59 @@ pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
     None
 }
 
-pub(crate) fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+/// A link a server returned, moved onto the configured origin: the token is never sent to a host a response named.
+pub fn same_origin(base: &Url, link: &str) -> Option<Url> {
+    let parsed = Url::parse(link).ok()?;
+    let mut url = base.clone();
+    url.set_path(parsed.path());
+    url.set_query(parsed.query());
+    Some(url)
+}
+
+/// The `rel="next"` URL among `Link` headers.
+pub fn next_link(headers: &HeaderMap) -> Option<String> {
+    link(headers, "next")
+}
+
+pub fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// Sleeps until `at` (plus a little, so the vendor's window has surely turned), at most two minutes.
-pub(crate) async fn sleep_until(at: DateTime<Utc>) {
+pub fn header_i64(headers: &HeaderMap, name: &str) -> Option<i64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// When a 429 says to come back: `Retry-After` seconds, else an epoch `reset_header`, else one second.
+pub fn retry_at(headers: &HeaderMap, reset_header: Option<&str>) -> DateTime<Utc> {
+    let now = Utc::now();
+    if let Some(seconds) = header_i64(headers, "retry-after") {
+        return now + chrono::Duration::seconds(seconds.max(0));
+    }
+    reset_header
+        .and_then(|name| header_i64(headers, name))
+        .and_then(|epoch| DateTime::from_timestamp(epoch, 0))
+        .filter(|reset| *reset > now)
+        .unwrap_or(now + chrono::Duration::seconds(1))
+}
+
+pub async fn sleep_until(at: DateTime<Utc>) {
     let wait = (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50);
     tokio::time::sleep(wait.min(Duration::from_secs(120))).await;
 }
 
-/// `2^attempt × base_ms` plus up to half again of jitter, capped at a minute.
-pub(crate) fn backoff(attempt: u32, base_ms: u64) -> Duration {
+/// Exponential backoff with jitter from a 200 ms base.
+pub fn backoff(attempt: u32) -> Duration {
+    backoff_from(attempt, 200)
+}
+
+/// Exponential backoff with jitter from `base_ms`, capped at a minute.
+pub fn backoff_from(attempt: u32, base_ms: u64) -> Duration {
     let base = base_ms.saturating_mul(1 << attempt.min(8)).min(60_000);
     Duration::from_millis(base + rand::random_range(0..=base / 2))
 }
 
-/// reqwest's errors name the URL; callers name the path already, so keep only the cause.
-pub(crate) fn without_url(error: &reqwest::Error) -> String {
+/// reqwest's errors name the URL, which may carry an email in its query; keep only the cause.
+pub fn without_url(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
@@ -82,21 +131,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_next_link_is_found_in_one_header_or_several() {
-        let mut one = HeaderMap::new();
-        one.insert(
+    fn links_are_found_in_gitlabs_single_comma_separated_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
             "link",
-            "<http://x/a?page=2>; rel=\"next\", <http://x/a?page=3>; rel=\"last\""
+            "<http://x/api/v4/users?page=1&per_page=2>; rel=\"prev\", <http://x/api/v4/users?page=3&per_page=2>; rel=\"next\""
                 .parse()
-                .expect("h"),
+                .expect("header"),
         );
-        assert_eq!(next_link(&one).as_deref(), Some("http://x/a?page=2"));
-        let mut several = HeaderMap::new();
-        several.append("link", "<http://x/a>; rel=\"self\"".parse().expect("h"));
-        several.append(
-            "link",
-            "<http://x/a?after=2>; rel=\"next\"".parse().expect("h"),
+        assert_eq!(
+            link(&headers, "next").as_deref(),
+            Some("http://x/api/v4/users?page=3&per_page=2")
         );
-        assert_eq!(next_link(&several).as_deref(), Some("http://x/a?after=2"));
+        let base = Url::parse("http://127.0.0.1:9/").expect("url");
+        let moved =
+            same_origin(&base, "https://elsewhere.example/api/v4/users?page=3").expect("url");
+        assert_eq!(moved.as_str(), "http://127.0.0.1:9/api/v4/users?page=3");
+    }
+
+    #[test]
+    fn retry_after_seconds_win_over_the_reset_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "3".parse().expect("header"));
+        headers.insert("ratelimit-reset", "1".parse().expect("header"));
+        let at = retry_at(&headers, Some("ratelimit-reset"));
+        let secs = (at - Utc::now()).num_seconds();
+        assert!((2..=3).contains(&secs), "{secs}");
     }
 }

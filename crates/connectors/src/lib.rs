@@ -13,11 +13,13 @@
 
 mod failure;
 pub mod github;
+pub mod gitlab;
 pub mod google;
 mod http;
 pub mod okta;
 pub mod ratelimit;
 mod secret;
+pub mod slack;
 
 pub use failure::Failure;
 pub use ratelimit::RateBudgets;
@@ -112,6 +114,8 @@ pub enum ConnectionConfig {
     Okta(okta::OktaConfig),
     Google(google::GoogleConfig),
     Github(github::GithubConfig),
+    Gitlab(gitlab::GitlabConfig),
+    Slack(slack::SlackConfig),
 }
 
 impl ConnectionConfig {
@@ -120,6 +124,8 @@ impl ConnectionConfig {
             ConnectionConfig::Okta(_) => SystemKind::new(okta::SYSTEM),
             ConnectionConfig::Google(_) => SystemKind::new(google::SYSTEM),
             ConnectionConfig::Github(_) => SystemKind::new(github::SYSTEM),
+            ConnectionConfig::Gitlab(_) => SystemKind::new(gitlab::SYSTEM),
+            ConnectionConfig::Slack(_) => SystemKind::new(slack::SYSTEM),
         }
     }
 }
@@ -152,6 +158,16 @@ pub fn build(
             context,
         )?)),
         ConnectionConfig::Github(config) => Ok(Box::new(github::GithubConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Gitlab(config) => Ok(Box::new(gitlab::GitlabConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Slack(config) => Ok(Box::new(slack::SlackConnector::new(
             name.clone(),
             config,
             context,

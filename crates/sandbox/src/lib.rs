@@ -9,9 +9,12 @@ mod control;
 pub mod github;
 pub mod google;
 pub mod network_faults;
+mod emulator;
+pub mod gitlab;
 pub mod okta;
 pub mod org;
 mod server;
+pub mod slack;
 mod systems;
 
 pub use clock::{Clock, ManualClock, SystemClock};

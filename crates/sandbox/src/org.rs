@@ -15,6 +15,9 @@ pub struct Org {
     pub google: Option<crate::google::GoogleSeed>,
     #[serde(default)]
     pub github: Option<crate::github::GithubSeed>,
+    pub gitlab: Option<crate::gitlab::GitlabSeed>,
+    #[serde(default)]
+    pub slack: Option<crate::slack::SlackSeed>,
 }
 
 /// What the Okta emulator is seeded with.
@@ -126,6 +129,8 @@ impl Org {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.google.as_ref().map_or(Ok(()), |g| g.validate())?;
         self.github.as_ref().map_or(Ok(()), |g| g.validate())?;
+        self.gitlab.as_ref().map_or(Ok(()), |g| g.validate())?;
+        self.slack.as_ref().map_or(Ok(()), |s| s.validate())?;
         let seed = &self.okta;
         let mut logins = std::collections::BTreeSet::new();
         for u in &seed.users {

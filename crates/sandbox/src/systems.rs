@@ -38,6 +38,40 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
         router,
         credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
     }];
+    if let Some(seed) = &org.gitlab {
+        let (router, handle) = crate::gitlab::gitlab_router(
+            seed,
+            crate::gitlab::GitlabConfig {
+                token: None,
+                clock: clock.clone(),
+                rate_limit_window_seconds: opts.rate_limit_window_seconds,
+            },
+        );
+        systems.push(BuiltSystem {
+            key: "gitlab",
+            kind: "gitlab",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
+        });
+    }
+    if let Some(seed) = &org.slack {
+        let (router, handle) = crate::slack::slack_router(
+            seed,
+            crate::slack::SlackConfig {
+                token: None,
+                clock: clock.clone(),
+                rate_limit_window_seconds: opts.rate_limit_window_seconds,
+            },
+        );
+        systems.push(BuiltSystem {
+            key: "slack",
+            kind: "slack",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
+        });
+    }
     if let Some(seed) = &org.google {
         let (router, handle) = crate::google::google_router(
             seed,
@@ -60,7 +94,7 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
             seed,
             crate::github::GithubConfig {
                 token: None,
-                clock,
+                clock: clock.clone(),
                 rate_limit_window_seconds: opts.rate_limit_window_seconds,
             },
         );

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::Failure;
-use crate::http::{self, backoff, header_u64, next_link, sleep_until, without_url};
+use crate::http::{self, backoff_from, header_u64, next_link, sleep_until, without_url};
 
 /// The REST budget every call here is charged to.
 pub const CORE: &str = "core";
@@ -200,7 +200,7 @@ impl GithubClient {
                 Err(error) => {
                     if method == Method::GET && transient_retries < 3 {
                         transient_retries += 1;
-                        tokio::time::sleep(backoff(transient_retries, 200)).await;
+                        tokio::time::sleep(backoff_from(transient_retries, 200)).await;
                         continue;
                     }
                     return Err(Failure::RetryLater {
@@ -251,7 +251,7 @@ impl GithubClient {
             if status.is_server_error() {
                 if method == Method::GET && transient_retries < 3 {
                     transient_retries += 1;
-                    tokio::time::sleep(backoff(transient_retries, 200)).await;
+                    tokio::time::sleep(backoff_from(transient_retries, 200)).await;
                     continue;
                 }
                 return Err(Failure::RetryLater {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 use crate::Failure;
-use crate::http::{self, backoff, without_url};
+use crate::http::{self, backoff_from, without_url};
 
 /// The one quota bucket Google reports for the Directory API (queries per minute per user).
 pub const BUCKET: &str = "directory";
@@ -138,7 +138,7 @@ impl GoogleClient {
                 Err(error) => {
                     if method == Method::GET && transient_retries < 3 {
                         transient_retries += 1;
-                        tokio::time::sleep(backoff(transient_retries, 200)).await;
+                        tokio::time::sleep(backoff_from(transient_retries, 200)).await;
                         continue;
                     }
                     return Err(Failure::RetryLater {
@@ -171,7 +171,7 @@ impl GoogleClient {
                         .is_some_and(|r| QUOTA_REASONS.contains(&r)));
             if quota {
                 // No Retry-After is documented: back off exponentially, then hand the wait to the engine.
-                let wait = backoff(quota_waits + 1, 250);
+                let wait = backoff_from(quota_waits + 1, 250);
                 if quota_waits < self.max_rate_limit_waits {
                     quota_waits += 1;
                     tracing::info!(message = "Google quota reached; backing off.", ?wait);
@@ -187,7 +187,7 @@ impl GoogleClient {
             if status.is_server_error() {
                 if method == Method::GET && transient_retries < 3 {
                     transient_retries += 1;
-                    tokio::time::sleep(backoff(transient_retries, 200)).await;
+                    tokio::time::sleep(backoff_from(transient_retries, 200)).await;
                     continue;
                 }
                 return Err(Failure::RetryLater {

@@ -47,6 +47,7 @@ impl Fixture {
     pub fn context() -> BuildContext {
         BuildContext {
             base_dir: std::path::PathBuf::new(),
+            budgets: Default::default(),
         }
     }
 

@@ -5,4 +5,7 @@
 mod fixture;
 mod github;
 mod google;
+mod emulated;
+mod gitlab;
 mod okta;
+mod slack;

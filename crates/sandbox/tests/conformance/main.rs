@@ -5,7 +5,9 @@
 
 mod github;
 mod google;
+mod gitlab;
 mod okta;
+mod slack;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,35 @@
+//! GitLab connection settings, as written under `connections:` in grantflow.yaml.
+
+use serde::Deserialize;
+
+use crate::SecretSource;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitlabConfig {
+    /// The instance URL, e.g. `https://gitlab.com` (or the sandbox's URL); `/api/v4` is added.
+    pub base_url: String,
+    /// A personal, group or project access token with `api` scope (sent as `PRIVATE-TOKEN`).
+    pub token: SecretSource,
+    /// Per-request timeout.
+    #[serde(default = "default_timeout_seconds")]
+    pub timeout_seconds: u64,
+    /// How many times one call may wait out a 429 before reporting the rate limit to the engine.
+    #[serde(default = "default_rate_limit_waits")]
+    pub max_rate_limit_waits: u32,
+    /// How soon to look again for a person whose GitLab user appears only at their first SSO login.
+    #[serde(default = "default_pending_recheck_seconds")]
+    pub pending_recheck_seconds: u64,
+}
+
+fn default_timeout_seconds() -> u64 {
+    30
+}
+
+fn default_rate_limit_waits() -> u32 {
+    5
+}
+
+fn default_pending_recheck_seconds() -> u64 {
+    5
+}

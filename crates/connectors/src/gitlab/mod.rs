@@ -1,0 +1,381 @@
+//! The GitLab connector: users, nested groups, and direct and inherited group membership by access level,
+//! through GitLab's REST v4 API. A person whose GitLab user appears only at their first SSO login is addressed
+//! as `pending:<email>` and makes `apply` wait instead of fail.
+
+mod client;
+mod config;
+mod mapping;
+
+pub use client::{GitlabClient, error_text};
+pub use config::GitlabConfig;
+pub use mapping::{ALIASES, level_of};
+
+use async_trait::async_trait;
+use grantflow_model::{
+    AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, SystemKind,
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
+use mapping::GROUP;
+
+pub const SYSTEM: &str = "gitlab";
+
+/// The account id the planner gives a person who has no account in the system yet.
+pub const PENDING_PREFIX: &str = "pending:";
+
+pub struct GitlabConnector {
+    connection: ConnectionName,
+    client: GitlabClient,
+    pending_recheck: chrono::Duration,
+}
+
+fn id_of(value: &Value) -> Option<u64> {
+    value.get("id").and_then(Value::as_u64)
+}
+
+fn level_in(value: &Value) -> Option<u8> {
+    value
+        .get("access_level")
+        .and_then(Value::as_u64)
+        .and_then(|l| u8::try_from(l).ok())
+}
+
+fn is_status(failure: &Failure, code: u16) -> bool {
+    matches!(failure, Failure::Permanent { status: Some(s), .. } if *s == code)
+}
+
+/// The target of one membership operation, once the user is known.
+struct Target {
+    group: String,
+    user: u64,
+    level: u8,
+}
+
+impl GitlabConnector {
+    pub fn new(
+        connection: ConnectionName,
+        config: &GitlabConfig,
+        context: &BuildContext,
+    ) -> Result<Self, Failure> {
+        let token = config.token.read(
+            &format!("connection {connection}: token"),
+            &context.base_dir,
+        )?;
+        let client = GitlabClient::new(
+            &config.base_url,
+            token,
+            Duration::from_secs(config.timeout_seconds),
+            config.max_rate_limit_waits,
+        )?;
+        Ok(Self {
+            connection,
+            client,
+            pending_recheck: chrono::Duration::seconds(
+                i64::try_from(config.pending_recheck_seconds).unwrap_or(5),
+            ),
+        })
+    }
+
+    fn unsupported(&self, op: &Operation, why: &str) -> Failure {
+        Failure::Permanent {
+            vendor_code: "unsupported".into(),
+            message: format!(
+                "{}: gitlab cannot {} {} on a {} resource: {why}",
+                self.connection,
+                op.verb(),
+                op.entitlement(),
+                op.resource().kind
+            ),
+            status: None,
+        }
+    }
+
+    /// The GitLab user id for an account: its id, or for `pending:<email>` the user with that email if they
+    /// have signed in since (searched by email, which GitLab matches only in full).
+    async fn user_id(&self, account: &AccountRef) -> Result<Option<u64>, Failure> {
+        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
+            return account
+                .id
+                .parse()
+                .map(Some)
+                .map_err(|_| Failure::Permanent {
+                    vendor_code: "invalid_account".into(),
+                    message: format!(
+                        "{}: {:?} is not a GitLab user id",
+                        self.connection, account.id
+                    ),
+                    status: None,
+                });
+        };
+        let email = if email.is_empty() {
+            account.login.as_str()
+        } else {
+            email
+        };
+        let users = self
+            .client
+            .get_all("users", &[("search", email)], |_| {})
+            .await?;
+        Ok(users
+            .iter()
+            .find(|u| {
+                ["email", "public_email"].iter().any(|k| {
+                    u.get(*k)
+                        .and_then(Value::as_str)
+                        .is_some_and(|e| e.eq_ignore_ascii_case(email))
+                })
+            })
+            .and_then(id_of))
+    }
+
+    fn waiting(&self, account: &AccountRef) -> Failure {
+        let who = account
+            .id
+            .strip_prefix(PENDING_PREFIX)
+            .filter(|e| !e.is_empty())
+            .unwrap_or(&account.login);
+        Failure::Waiting {
+            reason: format!("{who} has no GitLab account yet (pending first SSO login)"),
+            recheck_at: chrono::Utc::now() + self.pending_recheck,
+        }
+    }
+
+    /// The group, the wanted level and the account of a membership operation; `None` for the user while a
+    /// pending person has not signed in yet.
+    async fn target<'a>(
+        &self,
+        op: &'a Operation,
+    ) -> Result<(Option<u64>, String, u8, &'a AccountRef), Failure> {
+        let (OpKind::AddGrant {
+            account,
+            resource,
+            entitlement,
+        }
+        | OpKind::RemoveGrant {
+            account,
+            resource,
+            entitlement,
+        }) = &op.kind
+        else {
+            return Err(self.unsupported(op, "only account grants are supported"));
+        };
+        if resource.kind.as_str() != GROUP {
+            return Err(self.unsupported(op, "only groups are supported"));
+        }
+        let level = level_of(entitlement)
+            .ok_or_else(|| self.unsupported(op, "the entitlement is not a GitLab access level"))?;
+        let user = self.user_id(account).await?;
+        Ok((user, resource.id.clone(), level, account))
+    }
+
+    /// The user's direct level in the group, if a direct member.
+    async fn direct_level(&self, t: &Target) -> Result<Option<u8>, Failure> {
+        let path = format!("groups/{}/members/{}", t.group, t.user);
+        match self.client.get(&path, &[]).await {
+            Ok(r) => Ok(level_in(&r.body)),
+            Err(f) if is_status(&f, 404) => Ok(None),
+            Err(f) => Err(f),
+        }
+    }
+
+    /// The user's effective level (direct or inherited, the highest), if any.
+    async fn effective_level(&self, t: &Target) -> Result<Option<u8>, Failure> {
+        let path = format!("groups/{}/members/all/{}", t.group, t.user);
+        match self.client.get(&path, &[]).await {
+            Ok(r) => Ok(level_in(&r.body)),
+            Err(f) if is_status(&f, 404) => Ok(None),
+            Err(f) => Err(f),
+        }
+    }
+
+    /// GitLab refuses a direct level below an inherited one; that refusal means the wanted access is already
+    /// held when the inherited level is at least the one wanted.
+    async fn below_inherited(&self, t: &Target, refusal: Failure) -> Result<Applied, Failure> {
+        match self.effective_level(t).await? {
+            Some(effective) if effective >= t.level => Ok(Applied::AlreadyPresent),
+            _ => Err(refusal),
+        }
+    }
+
+    async fn add(&self, t: &Target) -> Result<Applied, Failure> {
+        let url = self
+            .client
+            .url(&format!("groups/{}/members", t.group), &[])?;
+        let body = json!({ "user_id": t.user, "access_level": t.level });
+        match self.client.send(Method::POST, url, Some(body)).await {
+            Ok(_) => Ok(Applied::Changed),
+            Err(f) if is_status(&f, 409) => {
+                // Already a direct member: the same level is the effect we want; another level is changed.
+                if self.direct_level(t).await? == Some(t.level) {
+                    return Ok(Applied::AlreadyPresent);
+                }
+                let url = self
+                    .client
+                    .url(&format!("groups/{}/members/{}", t.group, t.user), &[])?;
+                let body = json!({ "access_level": t.level });
+                match self.client.send(Method::PUT, url, Some(body)).await {
+                    Ok(_) => Ok(Applied::Changed),
+                    Err(f) if is_status(&f, 400) => self.below_inherited(t, f).await,
+                    Err(f) => Err(f),
+                }
+            }
+            Err(f) if is_status(&f, 400) && f.message().contains("inherited membership") => {
+                self.below_inherited(t, f).await
+            }
+            Err(f) => Err(f),
+        }
+    }
+
+    /// Removes the direct membership only when it is at the level the operation names; any other level is
+    /// not this grant (a level change is an addition at the new level).
+    async fn remove(&self, t: &Target) -> Result<Applied, Failure> {
+        if self.direct_level(t).await? != Some(t.level) {
+            return Ok(Applied::AlreadyPresent);
+        }
+        let url = self
+            .client
+            .url(&format!("groups/{}/members/{}", t.group, t.user), &[])?;
+        match self.client.send(Method::DELETE, url, None).await {
+            Ok(_) => Ok(Applied::Changed),
+            Err(f) if is_status(&f, 404) => Ok(Applied::AlreadyPresent),
+            Err(f) => Err(f),
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for GitlabConnector {
+    fn describe(&self) -> Description {
+        Description {
+            system: SystemKind::new(SYSTEM),
+            connection: self.connection.clone(),
+            base_url: self.client.base_url().to_string(),
+            operations: vec!["add_grant", "remove_grant"],
+            rate_limit_buckets: vec!["api"],
+        }
+    }
+
+    async fn health(&self) -> Result<(), Failure> {
+        self.client.get("user", &[]).await.map(|_| ())
+    }
+
+    async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
+        let users = self
+            .client
+            .get_all("users", &[], |n| sink.progress("users", n as u64))
+            .await?;
+        for account in users.iter().filter_map(mapping::account) {
+            sink.account(account);
+        }
+        let groups = self
+            .client
+            .get_all("groups", &[("all_available", "true")], |n| {
+                sink.progress("groups", n as u64)
+            })
+            .await?;
+        let parents: BTreeMap<u64, Option<u64>> = groups
+            .iter()
+            .filter_map(|g| Some((id_of(g)?, g.get("parent_id").and_then(Value::as_u64))))
+            .collect();
+        // Direct members per group: user id → level.
+        let mut direct: BTreeMap<u64, BTreeMap<u64, u8>> = BTreeMap::new();
+        for (read, gid) in parents.keys().enumerate() {
+            let members = self
+                .client
+                .get_all(&format!("groups/{gid}/members"), &[], |_| {})
+                .await?;
+            let levels = members
+                .iter()
+                .filter_map(|m| Some((id_of(m)?, level_in(m)?)))
+                .collect();
+            direct.insert(*gid, levels);
+            sink.progress("memberships", read as u64 + 1);
+        }
+        for group in &groups {
+            let (Some(gid), Some(resource)) = (id_of(group), mapping::group(group)) else {
+                continue;
+            };
+            for (uid, level) in direct.get(&gid).into_iter().flatten() {
+                sink.grant(Grant {
+                    account_id: uid.to_string(),
+                    resource_id: resource.id.clone(),
+                    entitlement: mapping::entitlement(*level),
+                    source: GrantSource::Direct,
+                });
+            }
+            // Members of ancestors are members here too, at their highest inherited level.
+            let mut inherited: BTreeMap<u64, (u8, u64)> = BTreeMap::new();
+            let mut seen = vec![gid];
+            let mut parent = parents.get(&gid).copied().flatten();
+            while let Some(ancestor) = parent.filter(|a| !seen.contains(a)) {
+                seen.push(ancestor);
+                for (uid, level) in direct.get(&ancestor).into_iter().flatten() {
+                    let entry = inherited.entry(*uid).or_insert((*level, ancestor));
+                    if *level > entry.0 {
+                        *entry = (*level, ancestor);
+                    }
+                }
+                parent = parents.get(&ancestor).copied().flatten();
+            }
+            for (uid, (level, from)) in inherited {
+                sink.grant(Grant {
+                    account_id: uid.to_string(),
+                    resource_id: resource.id.clone(),
+                    entitlement: mapping::entitlement(level),
+                    source: GrantSource::Group {
+                        group_id: from.to_string(),
+                    },
+                });
+            }
+            sink.resource(resource);
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        let (user, group, level, account) = self.target(op).await?;
+        let widens = op.widens_access();
+        let Some(user) = user else {
+            // Nobody to remove; someone to wait for.
+            return if widens {
+                Err(self.waiting(account))
+            } else {
+                Ok(Applied::AlreadyPresent)
+            };
+        };
+        let t = Target { group, user, level };
+        if widens {
+            self.add(&t).await
+        } else {
+            self.remove(&t).await
+        }
+    }
+
+    async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        let (user, group, level, _) = self.target(op).await?;
+        let Some(user) = user else {
+            return Ok(if op.widens_access() {
+                Observed::NotDone
+            } else {
+                Observed::Done
+            });
+        };
+        let t = Target { group, user, level };
+        let direct = self.direct_level(&t).await?;
+        let present = if op.widens_access() {
+            direct == Some(level)
+                || (direct.is_none() && self.effective_level(&t).await?.is_some_and(|e| e >= level))
+        } else {
+            direct == Some(level)
+        };
+        Ok(if present == op.widens_access() {
+            Observed::Done
+        } else {
+            Observed::NotDone
+        })
+    }
+}

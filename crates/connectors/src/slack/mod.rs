@@ -1,0 +1,233 @@
+//! The Slack connector: workspace members and public and private channel membership through the Web API.
+
+mod client;
+mod config;
+mod mapping;
+
+pub use client::{SlackClient, tier_of};
+pub use config::SlackConfig;
+
+use async_trait::async_trait;
+use grantflow_model::{
+    AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, SystemKind,
+};
+use serde_json::Value;
+use std::time::Duration;
+
+use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
+use mapping::{CHANNEL, MEMBER};
+
+pub const SYSTEM: &str = "slack";
+
+/// The account id the planner gives a person who has no account in the system yet.
+const PENDING_PREFIX: &str = "pending:";
+
+pub struct SlackConnector {
+    connection: ConnectionName,
+    client: SlackClient,
+}
+
+fn has_error(failure: &Failure, error: &str) -> bool {
+    matches!(failure, Failure::Permanent { vendor_code, .. } if vendor_code == error)
+}
+
+impl SlackConnector {
+    pub fn new(
+        connection: ConnectionName,
+        config: &SlackConfig,
+        context: &BuildContext,
+    ) -> Result<Self, Failure> {
+        let token = config.token.read(
+            &format!("connection {connection}: token"),
+            &context.base_dir,
+        )?;
+        let client = SlackClient::new(
+            &config.base_url,
+            token,
+            Duration::from_secs(config.timeout_seconds),
+            config.max_rate_limit_waits,
+        )?;
+        Ok(Self { connection, client })
+    }
+
+    fn unsupported(&self, op: &Operation) -> Failure {
+        Failure::Permanent {
+            vendor_code: "unsupported".into(),
+            message: format!(
+                "{}: slack can only add or remove channel members, not {} {} on a {}",
+                self.connection,
+                op.verb(),
+                op.entitlement(),
+                op.resource().kind
+            ),
+            status: None,
+        }
+    }
+
+    /// The channel and the member id of a membership operation; `None` for a `pending:<email>` person who
+    /// has no Slack account.
+    async fn target(&self, op: &Operation) -> Result<(String, Option<String>), Failure> {
+        let (OpKind::AddGrant {
+            account,
+            resource,
+            entitlement,
+        }
+        | OpKind::RemoveGrant {
+            account,
+            resource,
+            entitlement,
+        }) = &op.kind
+        else {
+            return Err(self.unsupported(op));
+        };
+        if resource.kind.as_str() != CHANNEL || entitlement != MEMBER {
+            return Err(self.unsupported(op));
+        }
+        Ok((resource.id.clone(), self.user_id(account).await?))
+    }
+
+    async fn user_id(&self, account: &AccountRef) -> Result<Option<String>, Failure> {
+        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
+            return Ok(Some(account.id.clone()));
+        };
+        let email = if email.is_empty() {
+            account.login.as_str()
+        } else {
+            email
+        };
+        match self
+            .client
+            .call("users.lookupByEmail", &[("email", email)])
+            .await
+        {
+            Ok(fields) => Ok(fields
+                .get("user")
+                .and_then(|u| u.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_string)),
+            Err(f) if has_error(&f, "users_not_found") => Ok(None),
+            Err(f) => Err(f),
+        }
+    }
+
+    async fn members(&self, channel: &str) -> Result<Vec<String>, Failure> {
+        let members = self
+            .client
+            .paginate(
+                "conversations.members",
+                &[("channel", channel), ("limit", "200")],
+                "members",
+                |_| {},
+            )
+            .await?;
+        Ok(members
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Connector for SlackConnector {
+    fn describe(&self) -> Description {
+        Description {
+            system: SystemKind::new(SYSTEM),
+            connection: self.connection.clone(),
+            base_url: self.client.api_url().to_string(),
+            operations: vec!["add_grant", "remove_grant"],
+            rate_limit_buckets: vec!["tier2", "tier3", "tier4"],
+        }
+    }
+
+    async fn health(&self) -> Result<(), Failure> {
+        self.client.call("auth.test", &[]).await.map(|_| ())
+    }
+
+    async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
+        let users = self
+            .client
+            .paginate("users.list", &[("limit", "200")], "members", |n| {
+                sink.progress("users", n as u64)
+            })
+            .await?;
+        for account in users.iter().filter_map(mapping::account) {
+            sink.account(account);
+        }
+        let channels = self
+            .client
+            .paginate(
+                "conversations.list",
+                &[
+                    ("types", "public_channel,private_channel"),
+                    ("limit", "200"),
+                ],
+                "channels",
+                |n| sink.progress("channels", n as u64),
+            )
+            .await?;
+        for (read, channel) in channels.iter().filter_map(mapping::channel).enumerate() {
+            for member in self.members(&channel.id).await? {
+                sink.grant(Grant {
+                    account_id: member,
+                    resource_id: channel.id.clone(),
+                    entitlement: MEMBER.into(),
+                    source: GrantSource::Direct,
+                });
+            }
+            sink.progress("memberships", read as u64 + 1);
+            sink.resource(channel);
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        let (channel, user) = self.target(op).await?;
+        let Some(user) = user else {
+            return if op.widens_access() {
+                Err(Failure::Permanent {
+                    vendor_code: "users_not_found".into(),
+                    message: format!(
+                        "{}: {} has no Slack account",
+                        self.connection,
+                        op.holder().label()
+                    ),
+                    status: None,
+                })
+            } else {
+                Ok(Applied::AlreadyPresent)
+            };
+        };
+        let (method, args, already) = if op.widens_access() {
+            (
+                "conversations.invite",
+                [("channel", channel.as_str()), ("users", user.as_str())],
+                "already_in_channel",
+            )
+        } else {
+            (
+                "conversations.kick",
+                [("channel", channel.as_str()), ("user", user.as_str())],
+                "not_in_channel",
+            )
+        };
+        match self.client.call(method, &args).await {
+            Ok(_) => Ok(Applied::Changed),
+            Err(f) if has_error(&f, already) => Ok(Applied::AlreadyPresent),
+            Err(f) => Err(f),
+        }
+    }
+
+    async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        let (channel, user) = self.target(op).await?;
+        let present = match user {
+            Some(user) => self.members(&channel).await?.contains(&user),
+            None => false,
+        };
+        Ok(if present == op.widens_access() {
+            Observed::Done
+        } else {
+            Observed::NotDone
+        })
+    }
+}

@@ -1,0 +1,208 @@
+//! GitLab REST v4 emulator: the router, and the middleware that applies `PRIVATE-TOKEN` auth, the `RateLimit-*`
+//! headers and 429s, and injected faults.
+//!
+//! Routes match on the raw path, so `groups/acme%2Fplatform/members` keeps the encoded full path in one segment
+//! as GitLab (and python-gitlab, which sends it) expect.
+
+mod errors;
+mod groups;
+mod pagination;
+mod seed;
+mod state;
+mod users;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+pub use errors::GitlabError;
+pub use seed::{GitlabSeed, GitlabSeedGroup, GitlabSeedUser};
+pub use state::Gitlab;
+
+use crate::emulator::{
+    AdminState, Controls, EmulatorConfig, Now, admin_routes, from_loopback, injected_failure,
+    json_response, lock, parse_admin, set_header,
+};
+
+/// How to run one emulated Gitlab instance.
+pub type GitlabConfig = EmulatorConfig;
+
+fn random_token() -> String {
+    let tail: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect();
+    format!("glpat-{tail}")
+}
+
+/// Builds the emulator for `seed`; returns the router and the instance (its `token` is what clients send).
+pub fn gitlab_router(seed: &GitlabSeed, config: GitlabConfig) -> (Router, Arc<Gitlab>) {
+    let token = config.token.unwrap_or_else(random_token);
+    let gitlab = Arc::new(Gitlab::new(
+        seed.clone(),
+        token,
+        config.clock,
+        config.rate_limit_window_seconds,
+    ));
+    (router(gitlab.clone()), gitlab)
+}
+
+impl AdminState for Gitlab {
+    fn controls(&self) -> &Controls {
+        &self.controls
+    }
+    fn writes(&self) -> BTreeMap<String, u64> {
+        lock(&self.inner).writes.clone()
+    }
+    fn reset(&self) {
+        Gitlab::reset(self);
+    }
+}
+
+fn router(gitlab: Arc<Gitlab>) -> Router {
+    const G: &str = "/api/v4/groups/{id}";
+    Router::new()
+        .route("/api/v4/user", get(users::current))
+        .route("/api/v4/users", get(users::list).post(users::create))
+        .route("/api/v4/users/{id}", get(users::get))
+        .route("/api/v4/groups", get(groups::list).post(groups::create))
+        .route(G, get(groups::get))
+        .route(&format!("{G}/subgroups"), get(groups::subgroups))
+        .route(&format!("{G}/descendant_groups"), get(groups::descendants))
+        .route(
+            &format!("{G}/members"),
+            get(groups::members).post(groups::add_member),
+        )
+        .route(&format!("{G}/members/all"), get(groups::members_all))
+        .route(&format!("{G}/members/all/{{uid}}"), get(groups::member_all))
+        .route(
+            &format!("{G}/members/{{uid}}"),
+            get(groups::member)
+                .put(groups::edit_member)
+                .delete(groups::remove_member),
+        )
+        .route("/__sandbox/first-login", post(first_login))
+        .merge(admin_routes::<Gitlab>())
+        .fallback(|| async { GitlabError::route_not_found() })
+        .method_not_allowed_fallback(|| async { GitlabError::method_not_allowed() })
+        .layer(middleware::from_fn_with_state(gitlab.clone(), gitlab_layer))
+        .with_state(gitlab)
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FirstLogin {
+    email: String,
+}
+
+/// `POST /__sandbox/first-login {"email"}`: the person signs in through SSO for the first time, which creates
+/// their GitLab user. Repeating it is harmless; a person not pending (and not a user) is a 404.
+async fn first_login(State(g): State<Arc<Gitlab>>, headers: HeaderMap, body: Bytes) -> Response {
+    let req: FirstLogin = match parse_admin(&body) {
+        Ok(r) => r,
+        Err(e) => return crate::emulator::admin_error(e),
+    };
+    let now = g.clock.now();
+    let mut inner = lock(&g.inner);
+    let Some(id) = inner.first_login(&req.email, now) else {
+        return json_response(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({ "error": format!("{} is not waiting for a first login", req.email) }),
+        );
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let ctx = crate::emulator::Ctx {
+        base: format!("http://{host}"),
+        path: String::new(),
+        query: Vec::new(),
+        now,
+    };
+    let body = inner
+        .users
+        .get(&id)
+        .map(|u| inner.user_json(u, &ctx))
+        .unwrap_or_default();
+    json_response(StatusCode::OK, &body)
+}
+
+/// `PRIVATE-TOKEN`, `Authorization: Bearer`, or the `private_token` query parameter.
+fn authorized(token: &str, req: &Request) -> bool {
+    let headers = req.headers();
+    let presented = headers
+        .get("private-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::to_owned)
+        })
+        .or_else(|| {
+            req.uri().query().and_then(|q| {
+                crate::emulator::form_pairs(q)
+                    .into_iter()
+                    .find(|(k, _)| k == "private_token")
+                    .map(|(_, v)| v)
+            })
+        });
+    !token.is_empty() && presented.as_deref() == Some(token)
+}
+
+async fn gitlab_layer(State(g): State<Arc<Gitlab>>, mut req: Request, next: Next) -> Response {
+    let now = g.clock.now();
+    req.extensions_mut().insert(Now(now));
+    if req.uri().path().starts_with("/__sandbox") {
+        return if from_loopback(&req) {
+            next.run(req).await
+        } else {
+            StatusCode::FORBIDDEN.into_response()
+        };
+    }
+    let decision = lock(&g.controls.limiter).charge("api", now);
+    let mut resp = if !decision.allowed {
+        lock(&g.inner).throttled += 1;
+        let mut resp = GitlabError::rate_limited().into_response();
+        set_header(&mut resp, "retry-after", &decision.retry_after.to_string());
+        resp
+    } else {
+        let faults = lock(&g.controls.faults).clone();
+        if let Some(status) = injected_failure(&faults).await {
+            GitlabError::server(status).into_response()
+        } else if !authorized(&g.token, &req) {
+            GitlabError::unauthorized().into_response()
+        } else {
+            next.run(req).await
+        }
+    };
+    set_header(&mut resp, "ratelimit-limit", &decision.limit.to_string());
+    set_header(&mut resp, "ratelimit-observed", &decision.used.to_string());
+    set_header(
+        &mut resp,
+        "ratelimit-remaining",
+        &decision.remaining.to_string(),
+    );
+    set_header(&mut resp, "ratelimit-reset", &decision.reset.to_string());
+    if let Some(reset) = chrono::DateTime::from_timestamp(decision.reset, 0) {
+        set_header(
+            &mut resp,
+            "ratelimit-resettime",
+            &reset.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+        );
+    }
+    resp
+}

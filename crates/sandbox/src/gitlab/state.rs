@@ -1,0 +1,343 @@
+//! The emulated GitLab instance in memory: users, nested groups, direct memberships, pending SSO people, write counts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use super::seed::{GitlabSeed, GitlabSeedGroup, name_from_email};
+use crate::clock::Clock;
+use crate::emulator::{Controls, Ctx, lock};
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: u64,
+    pub username: String,
+    pub name: String,
+    pub email: String,
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub id: u64,
+    pub name: String,
+    pub path: String,
+    pub description: String,
+    pub parent_id: Option<u64>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Membership {
+    pub access_level: u8,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+pub struct Inner {
+    pub users: BTreeMap<u64, User>,
+    pub groups: BTreeMap<u64, Group>,
+    /// Direct memberships: (group id, user id).
+    pub members: BTreeMap<(u64, u64), Membership>,
+    /// Lower-cased emails of people who get a user at their first SSO login.
+    pub pending: BTreeSet<String>,
+    pub writes: BTreeMap<String, u64>,
+    pub throttled: u64,
+    next_id: u64,
+}
+
+/// GitLab's role names, used in its validation messages.
+pub fn role_name(level: u8) -> &'static str {
+    match level {
+        5 => "Minimal Access",
+        10 => "Guest",
+        15 => "Planner",
+        20 => "Reporter",
+        30 => "Developer",
+        40 => "Maintainer",
+        50 => "Owner",
+        _ => "No access",
+    }
+}
+
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl Inner {
+    pub fn seeded(seed: &GitlabSeed, now: DateTime<Utc>) -> Self {
+        let mut s = Inner::default();
+        for u in &seed.users {
+            let id = s.next();
+            s.users.insert(
+                id,
+                User {
+                    id,
+                    username: u.username(),
+                    name: u.name(),
+                    email: u.email.clone(),
+                    state: u.state.clone().unwrap_or_else(|| "active".into()),
+                    created_at: now,
+                },
+            );
+        }
+        s.pending = seed.pending_sso.iter().map(|e| e.to_lowercase()).collect();
+        s.seed_groups(&seed.groups, None, now);
+        s
+    }
+
+    fn seed_groups(&mut self, groups: &[GitlabSeedGroup], parent: Option<u64>, now: DateTime<Utc>) {
+        for g in groups {
+            let id = self.next();
+            self.groups.insert(
+                id,
+                Group {
+                    id,
+                    name: g.name.clone(),
+                    path: g.path(),
+                    description: g.description.clone().unwrap_or_default(),
+                    parent_id: parent,
+                    created_at: now,
+                },
+            );
+            for (who, level) in &g.members {
+                if let Some(uid) = self.find_user(who).map(|u| u.id) {
+                    self.members.insert(
+                        (id, uid),
+                        Membership {
+                            access_level: *level,
+                            created_at: now,
+                        },
+                    );
+                }
+            }
+            self.seed_groups(&g.subgroups, Some(id), now);
+        }
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub fn count_write(&mut self, key: String) {
+        *self.writes.entry(key).or_default() += 1;
+    }
+
+    /// By email or username, case-insensitively.
+    pub fn find_user(&self, who: &str) -> Option<&User> {
+        self.users
+            .values()
+            .find(|u| u.email.eq_ignore_ascii_case(who) || u.username.eq_ignore_ascii_case(who))
+    }
+
+    pub fn full_path(&self, gid: u64) -> String {
+        self.ancestry(gid)
+            .iter()
+            .rev()
+            .filter_map(|id| self.groups.get(id))
+            .map(|g| g.path.as_str())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// The group and its ancestors, nearest first.
+    pub fn ancestry(&self, gid: u64) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut cur = Some(gid);
+        while let Some(id) = cur {
+            if out.contains(&id) {
+                break;
+            }
+            out.push(id);
+            cur = self.groups.get(&id).and_then(|g| g.parent_id);
+        }
+        out
+    }
+
+    /// A group by numeric id or (already decoded) full path, as GitLab's `:id` accepts both.
+    pub fn find_group(&self, id_or_path: &str) -> Option<u64> {
+        if let Ok(id) = id_or_path.parse::<u64>() {
+            return self.groups.contains_key(&id).then_some(id);
+        }
+        self.groups
+            .keys()
+            .copied()
+            .find(|id| self.full_path(*id).eq_ignore_ascii_case(id_or_path))
+    }
+
+    pub fn descendants(&self, gid: u64) -> Vec<u64> {
+        self.groups
+            .keys()
+            .copied()
+            .filter(|id| *id != gid && self.ancestry(*id).contains(&gid))
+            .collect()
+    }
+
+    /// The highest membership a user holds in the group's ancestors (not the group itself), and where.
+    pub fn inherited(&self, gid: u64, uid: u64) -> Option<(u64, Membership)> {
+        self.ancestry(gid)
+            .into_iter()
+            .skip(1)
+            .filter_map(|a| self.members.get(&(a, uid)).map(|m| (a, *m)))
+            .max_by_key(|(_, m)| m.access_level)
+    }
+
+    /// Effective members (direct and inherited), each once with the highest level, as `members/all` lists them.
+    pub fn effective(&self, gid: u64) -> BTreeMap<u64, Membership> {
+        let mut out: BTreeMap<u64, Membership> = BTreeMap::new();
+        for a in self.ancestry(gid) {
+            for ((g, uid), m) in self.members.range((a, 0)..=(a, u64::MAX)) {
+                debug_assert_eq!(*g, a);
+                let better = out
+                    .get(uid)
+                    .is_none_or(|cur| m.access_level > cur.access_level);
+                if better {
+                    out.insert(*uid, *m);
+                }
+            }
+        }
+        out
+    }
+
+    /// Creates the GitLab user for a person at their first SSO login; `None` if they were not pending.
+    pub fn first_login(&mut self, email: &str, now: DateTime<Utc>) -> Option<u64> {
+        if let Some(existing) = self.find_user(email) {
+            return Some(existing.id);
+        }
+        if !self.pending.remove(&email.to_lowercase()) {
+            return None;
+        }
+        let id = self.next();
+        let base = super::seed::local_part(email).to_owned();
+        let mut username = base.clone();
+        let mut n = 1;
+        while self.find_user(&username).is_some() {
+            n += 1;
+            username = format!("{base}{n}");
+        }
+        self.users.insert(
+            id,
+            User {
+                id,
+                username,
+                name: name_from_email(email),
+                email: email.to_owned(),
+                state: "active".into(),
+                created_at: now,
+            },
+        );
+        self.count_write(format!("user/{id}"));
+        Some(id)
+    }
+
+    pub fn user_json(&self, u: &User, ctx: &Ctx) -> Value {
+        json!({
+            "id": u.id,
+            "username": u.username,
+            "name": u.name,
+            "state": u.state,
+            "locked": false,
+            "avatar_url": format!("{}/uploads/-/system/user/avatar/{}/avatar.png", ctx.base, u.id),
+            "web_url": format!("{}/{}", ctx.base, u.username),
+            "created_at": ts(u.created_at),
+            "email": u.email,
+            "public_email": "",
+            "is_admin": false,
+            "bot": false,
+            "external": false,
+        })
+    }
+
+    pub fn group_json(&self, g: &Group, ctx: &Ctx) -> Value {
+        let full_path = self.full_path(g.id);
+        let full_name = self
+            .ancestry(g.id)
+            .iter()
+            .rev()
+            .filter_map(|id| self.groups.get(id))
+            .map(|g| g.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" / ");
+        json!({
+            "id": g.id,
+            "web_url": format!("{}/groups/{full_path}", ctx.base),
+            "name": g.name,
+            "path": g.path,
+            "description": g.description,
+            "visibility": "private",
+            "full_name": full_name,
+            "full_path": full_path,
+            "parent_id": g.parent_id,
+            "created_at": ts(g.created_at),
+        })
+    }
+
+    pub fn member_json(&self, uid: u64, m: &Membership, ctx: &Ctx) -> Value {
+        let mut v = self
+            .users
+            .get(&uid)
+            .map(|u| self.user_json(u, ctx))
+            .unwrap_or_else(|| json!({ "id": uid }));
+        if let Value::Object(map) = &mut v {
+            map.retain(|k, _| {
+                [
+                    "id",
+                    "username",
+                    "name",
+                    "state",
+                    "locked",
+                    "avatar_url",
+                    "web_url",
+                    "email",
+                ]
+                .contains(&k.as_str())
+            });
+            map.insert("access_level".into(), m.access_level.into());
+            map.insert("created_at".into(), ts(m.created_at).into());
+            map.insert("expires_at".into(), Value::Null);
+            map.insert("membership_state".into(), "active".into());
+            map.insert("group_saml_identity".into(), Value::Null);
+        }
+        v
+    }
+}
+
+/// GitLab's one bucket: authenticated API requests per user (GitLab.com's default is 2000 a minute).
+pub const BUCKETS: &[(&str, u32)] = &[("api", 2000)];
+
+/// One GitLab instance: everything behind the HTTP layer.
+#[derive(Debug)]
+pub struct Gitlab {
+    pub(crate) inner: Mutex<Inner>,
+    pub(crate) controls: Controls,
+    pub clock: Arc<dyn Clock>,
+    pub token: String,
+    seed: GitlabSeed,
+}
+
+impl Gitlab {
+    pub fn new(
+        seed: GitlabSeed,
+        token: String,
+        clock: Arc<dyn Clock>,
+        window_seconds: u64,
+    ) -> Self {
+        Self {
+            inner: Mutex::new(Inner::seeded(&seed, clock.now())),
+            controls: Controls::new(window_seconds, BUCKETS),
+            clock,
+            token,
+            seed,
+        }
+    }
+
+    /// Back to the seed, default limits, no faults.
+    pub fn reset(&self) {
+        *lock(&self.inner) = Inner::seeded(&self.seed, self.clock.now());
+        self.controls.reset();
+    }
+}

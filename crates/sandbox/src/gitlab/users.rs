@@ -1,0 +1,118 @@
+//! `/api/v4/users` and `/api/v4/user`: listing with `search`/`username`, lookup, and admin creation.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::errors::{GitlabError, GitlabResult, Params};
+use super::pagination::paged;
+use super::state::{Gitlab, User};
+use crate::emulator::{Ctx, json_response, lock};
+
+pub async fn list(State(g): State<Arc<Gitlab>>, ctx: Ctx) -> GitlabResult<Response> {
+    let inner = lock(&g.inner);
+    let search = ctx.param("search").map(str::to_lowercase);
+    let username = ctx.param("username");
+    let items = inner
+        .users
+        .values()
+        .filter(|u| username.is_none_or(|n| u.username.eq_ignore_ascii_case(n)))
+        .filter(|u| {
+            // GitLab matches name and username by substring, but an email only in full.
+            search.as_deref().is_none_or(|s| {
+                u.email.eq_ignore_ascii_case(s)
+                    || u.username.to_lowercase().contains(s)
+                    || u.name.to_lowercase().contains(s)
+            })
+        })
+        .filter(|u| ctx.param("active") != Some("true") || u.state == "active")
+        .filter(|u| ctx.param("blocked") != Some("true") || u.state == "blocked")
+        .map(|u| inner.user_json(u, &ctx))
+        .collect();
+    paged(&ctx, items)
+}
+
+pub async fn get(
+    State(g): State<Arc<Gitlab>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> GitlabResult<Response> {
+    let inner = lock(&g.inner);
+    let user = id
+        .parse::<u64>()
+        .ok()
+        .and_then(|id| inner.users.get(&id))
+        .ok_or_else(|| GitlabError::not_found("User"))?;
+    Ok(json_response(StatusCode::OK, &inner.user_json(user, &ctx)))
+}
+
+/// The token's own user: an administrator that exists only for the API.
+pub async fn current(ctx: Ctx) -> Response {
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "id": 1_000_000,
+            "username": "sandbox-admin",
+            "name": "Sandbox Admin",
+            "state": "active",
+            "is_admin": true,
+            "web_url": format!("{}/sandbox-admin", ctx.base),
+        }),
+    )
+}
+
+pub async fn create(
+    State(g): State<Arc<Gitlab>>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    body: Bytes,
+) -> GitlabResult<Response> {
+    let p = Params::from(&ctx, &headers, &body)?;
+    p.require(&["email", "name", "username"])?;
+    let has_password = ["password", "reset_password", "force_random_password"]
+        .iter()
+        .any(|k| p.get(k).is_some());
+    if !has_password {
+        return Err(GitlabError::param(
+            "password, reset_password, force_random_password are missing, at least one parameter must be provided"
+                .into(),
+        ));
+    }
+    let (email, name, username) = (
+        p.get("email").unwrap_or_default(),
+        p.get("name").unwrap_or_default(),
+        p.get("username").unwrap_or_default(),
+    );
+    let mut inner = lock(&g.inner);
+    if inner
+        .users
+        .values()
+        .any(|u| u.email.eq_ignore_ascii_case(email))
+    {
+        return Err(GitlabError::conflict("Email has already been taken"));
+    }
+    if inner
+        .users
+        .values()
+        .any(|u| u.username.eq_ignore_ascii_case(username))
+    {
+        return Err(GitlabError::conflict("Username has already been taken"));
+    }
+    let id = inner.next();
+    let user = User {
+        id,
+        username: username.to_owned(),
+        name: name.to_owned(),
+        email: email.to_owned(),
+        state: "active".into(),
+        created_at: ctx.now,
+    };
+    let body = inner.user_json(&user, &ctx);
+    inner.pending.remove(&email.to_lowercase());
+    inner.users.insert(id, user);
+    inner.count_write(format!("user/{id}"));
+    Ok(json_response(StatusCode::CREATED, &body))
+}

@@ -1,0 +1,15 @@
+//! GitLab: the official `python-gitlab` client against the GitLab emulator.
+
+use grantflow_sandbox::{SandboxOptions, demo_org, start};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_gitlab_conformance() {
+    let sandbox = start(&demo_org(), SandboxOptions::default())
+        .await
+        .expect("sandbox starts");
+    let result = crate::run_pytest("gitlab", &sandbox.info).await;
+    sandbox.shutdown().await;
+    if let Err(e) = result {
+        panic!("{e:#}");
+    }
+}
