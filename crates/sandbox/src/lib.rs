@@ -5,6 +5,8 @@
 //! registered in one place, [`systems`], and [`start`] serves each on its own loopback port.
 
 pub mod clock;
+pub mod datadog;
+pub mod demo_reach;
 pub mod okta;
 pub mod org;
 mod server;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 
 use crate::clock::{Clock, SystemClock};
+use crate::datadog;
 use crate::okta::{self, OktaConfig};
 use crate::org::Org;
 use crate::server::SandboxOptions;
@@ -31,11 +32,25 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
             rate_limit_window_seconds: opts.rate_limit_window_seconds,
         },
     );
-    vec![BuiltSystem {
+    let mut systems = vec![BuiltSystem {
         key: "okta",
         kind: "okta",
         port: opts.okta_port,
         router,
         credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
-    }]
+    }];
+    if let Some(seed) = &org.datadog {
+        let (router, dd) = datadog::datadog_router(seed);
+        systems.push(BuiltSystem {
+            key: "datadog",
+            kind: "datadog",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([
+                ("api_key".to_owned(), dd.api_key.clone()),
+                ("application_key".to_owned(), dd.application_key.clone()),
+            ]),
+        });
+    }
+    systems
 }
