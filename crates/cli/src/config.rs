@@ -22,6 +22,9 @@ struct ConfigFile {
     policies: Option<PathBuf>,
     #[serde(default)]
     connections: BTreeMap<String, ConnectionConfig>,
+    /// Production reachability: app links, environments and source files (relative to this file).
+    #[serde(default)]
+    reachability: Option<grantflow_graph::ReachConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +33,7 @@ pub struct Config {
     pub directory: ConnectionName,
     pub policies: PathBuf,
     pub connections: BTreeMap<ConnectionName, ConnectionConfig>,
+    pub reachability: Option<grantflow_graph::ReachConfig>,
     /// The folder of the configuration file; relative paths in it
     /// (secret files, the database, policies) are relative to this.
     pub base_dir: PathBuf,
@@ -86,6 +90,7 @@ impl Config {
             directory,
             policies: base.join(file.policies.unwrap_or_else(|| PathBuf::from("policies"))),
             connections,
+            reachability: file.reachability,
             base_dir: base,
         })
     }

@@ -147,6 +147,9 @@ fn glob(pattern: &str, text: &str) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sources {
+    /// The folder the paths below are relative to, itself relative to the configuration's folder.
+    #[serde(default)]
+    pub root: Option<PathBuf>,
     /// The AWS IAM Identity Center export (JSON; see `sources::aws`).
     #[serde(default)]
     pub aws_identity_center: Option<PathBuf>,

@@ -239,6 +239,15 @@ pub fn who_reaches(graph: &Graph, service: &str) -> Result<Vec<HolderReport>, Qu
         .collect())
 }
 
+/// The dashboard scopes an app gives every holder alike.
+fn shared_scopes(graph: &Graph, app: &str) -> Vec<NodeId> {
+    let prefix = format!("{app}|");
+    graph
+        .nodes_of(NodeKind::DashboardScope)
+        .filter(|&n| graph.key(n).starts_with(&prefix))
+        .collect()
+}
+
 /// For each operation of `plan` on the `directory` connection that widens access, what it adds to
 /// the holder's production reach; then every non-production system met, once.
 pub fn review_plan(graph: &Graph, directory: &ConnectionName, plan: &Plan) -> PlanReach {
@@ -252,10 +261,15 @@ pub fn review_plan(graph: &Graph, directory: &ConnectionName, plan: &Plan) -> Pl
             ),
             OpKind::AddGrant { account, resource, .. } if resource.kind.as_str() == "app" => (
                 graph.find(NodeKind::User, &user_key(&account.login)).into_iter().collect(),
-                graph
-                    .find(NodeKind::AppAccess, &app_access_key(false, &user_key(&account.login), &resource.name))
-                    .into_iter()
-                    .collect(),
+                match graph.find(
+                    NodeKind::AppAccess,
+                    &app_access_key(false, &user_key(&account.login), &resource.name),
+                ) {
+                    Some(access) => vec![access],
+                    // A first direct assignment has no access node yet: what the app gives any
+                    // holder alike (its dashboard scopes) is what it adds.
+                    None => shared_scopes(graph, &resource.name),
+                },
             ),
             OpKind::AddGroupGrant { group, resource, .. } => (
                 graph.find(NodeKind::Group, &group.name).into_iter().collect(),

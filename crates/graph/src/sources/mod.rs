@@ -49,6 +49,8 @@ fn read(base: &Path, path: &PathBuf) -> Result<(String, String), SourceError> {
 /// Reads and parses every file `config` names, relative to `base`.
 pub fn load(config: &ReachConfig, base: &Path) -> Result<Inputs, SourceError> {
     let sources = &config.sources;
+    let root = sources.root.as_ref().map(|r| base.join(r));
+    let base = root.as_deref().unwrap_or(base);
     let mut inputs = Inputs::default();
     if let Some(path) = &sources.aws_identity_center {
         let (name, text) = read(base, path)?;
