@@ -183,23 +183,35 @@ impl<'g> Searcher<'g> {
     /// What `added` (the starts a change would give the holder) adds to what `held` (the holder's
     /// own node, or nothing for a new group assignment) reaches: services with at least one new
     /// last hop, each with all the change's ways in, marked held or new.
+    ///
+    /// The change's side is searched first and its paths extracted; the holder's side is then a
+    /// plain traversal whose visit marks answer "already reached?" for each last hop and service,
+    /// stopping early once every one of them is found.
     pub fn delta(&mut self, held: &[NodeId], added: &[NodeId]) -> Delta {
-        self.run(held);
-        let before = std::mem::take(&mut self.entries);
         self.run(added);
         let after = self.collect();
+        let mut targets: Vec<NodeId> = after
+            .services
+            .iter()
+            .flat_map(|s| {
+                s.paths
+                    .iter()
+                    .filter_map(|p| p.len().checked_sub(2).and_then(|i| p.get(i)).copied())
+                    .chain(std::iter::once(s.service))
+            })
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        self.mark_reached(held, &targets);
         let mut services = Vec::new();
         for reached in after.services {
-            let held_before =
-                |via: NodeId| before.binary_search(&(reached.service, via)).is_ok();
-            let first = before.partition_point(|(s, _)| *s < reached.service);
-            let new_service = before.get(first).is_none_or(|(s, _)| *s != reached.service);
+            let new_service = !self.visited(reached.service);
             let paths: Vec<DeltaPath> = reached
                 .paths
                 .into_iter()
                 .map(|path| {
                     let via = path.len().checked_sub(2).and_then(|i| path.get(i)).copied();
-                    let held = via.is_some_and(held_before);
+                    let held = via.is_some_and(|v| self.visited(v));
                     DeltaPath { path, held }
                 })
                 .collect();
@@ -214,6 +226,43 @@ impl<'g> Searcher<'g> {
         Delta {
             services,
             skipped: after.skipped,
+        }
+    }
+
+    /// Marks what `starts` reach in production (as [`Self::run`] would), stopping once every node
+    /// of `targets` (sorted) is marked.
+    fn mark_reached(&mut self, starts: &[NodeId], targets: &[NodeId]) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.fill(0);
+            self.epoch = 1;
+        }
+        self.queue.clear();
+        let mut remaining = targets.len();
+        for &s in starts {
+            if (s as usize) < self.stamp.len() && !self.visited(s) {
+                self.visit(s, NONE);
+                self.queue.push(s);
+                remaining -= usize::from(targets.binary_search(&s).is_ok());
+            }
+        }
+        let graph = self.graph;
+        let mut head = 0;
+        while let Some(&u) = self.queue.get(head) {
+            head += 1;
+            if remaining == 0 {
+                return;
+            }
+            for (v, _) in graph.out(u) {
+                if self.visited(v) {
+                    continue;
+                }
+                self.visit(v, u);
+                remaining -= usize::from(targets.binary_search(&v).is_ok());
+                if graph.is_production(v) && graph.kind(v) != Some(NodeKind::Service) {
+                    self.queue.push(v);
+                }
+            }
         }
     }
 
