@@ -59,14 +59,22 @@ fn main() {
         .collect();
     let workloads: Vec<NodeId> = (0..WORKLOADS)
         .map(|i| {
-            let w = b.node(NodeKind::Workload, &format!("prod/ns-{}/Deployment/w-{i}", i / 5), None);
+            let w = b.node(
+                NodeKind::Workload,
+                &format!("prod/ns-{}/Deployment/w-{i}", i / 5),
+                None,
+            );
             b.edge(w, services[i % SERVICES], EdgeKind::Runs);
             w
         })
         .collect();
     let bindings: Vec<NodeId> = (0..BINDINGS)
         .map(|i| {
-            let id = b.node(NodeKind::Binding, &format!("prod/ns-{i}/RoleBinding/edit"), None);
+            let id = b.node(
+                NodeKind::Binding,
+                &format!("prod/ns-{i}/RoleBinding/edit"),
+                None,
+            );
             for j in 0..5 {
                 b.edge(id, workloads[(i * 5 + j) % WORKLOADS], EdgeKind::Grants);
             }
@@ -84,7 +92,11 @@ fn main() {
         .collect();
     let roles: Vec<NodeId> = (0..ROLES)
         .map(|i| {
-            let id = b.node(NodeKind::AwsRole, &format!("111122223333/AWSReservedSSO_ps-{i}"), None);
+            let id = b.node(
+                NodeKind::AwsRole,
+                &format!("111122223333/AWSReservedSSO_ps-{i}"),
+                None,
+            );
             for _ in 0..2 {
                 b.edge(id, kgroups[rng.below(KGROUPS)], EdgeKind::AwsAuth);
             }
@@ -95,10 +107,18 @@ fn main() {
         .map(|i| {
             let g = b.node(NodeKind::Group, &format!("group-{i}"), None);
             for a in 0..APPS_PER_GROUP {
-                let access = b.node(NodeKind::AppAccess, &format!("group:group-{i}|app-{a}"), None);
+                let access = b.node(
+                    NodeKind::AppAccess,
+                    &format!("group:group-{i}|app-{a}"),
+                    None,
+                );
                 b.edge(g, access, EdgeKind::AssignedApp);
                 for _ in 0..2 {
-                    b.edge(access, roles[rng.below(ROLES)], EdgeKind::IdentityCenterAssignment);
+                    b.edge(
+                        access,
+                        roles[rng.below(ROLES)],
+                        EdgeKind::IdentityCenterAssignment,
+                    );
                 }
             }
             g
@@ -110,7 +130,11 @@ fn main() {
         let binding = b.node(NodeKind::Binding, &format!("prod/_cluster/{name}"), None);
         b.edge(g, binding, EdgeKind::Subject);
         for w in 0..width {
-            b.edge(binding, workloads[(offset + w) % WORKLOADS], EdgeKind::Grants);
+            b.edge(
+                binding,
+                workloads[(offset + w) % WORKLOADS],
+                EdgeKind::Grants,
+            );
         }
         g
     };
@@ -125,7 +149,8 @@ fn main() {
         + GROUPS * (1 + APPS_PER_GROUP)
         + 2;
     let users = NODES - fixed;
-    let edges_so_far = WORKLOADS + BINDINGS * 5 + KGROUPS * 2 + ROLES * 2 + GROUPS * APPS_PER_GROUP * 3 + 11_002;
+    let edges_so_far =
+        WORKLOADS + BINDINGS * 5 + KGROUPS * 2 + ROLES * 2 + GROUPS * APPS_PER_GROUP * 3 + 11_002;
     let memberships = EDGES - edges_so_far;
     let mut user_ids = Vec::with_capacity(users);
     for i in 0..users {
@@ -163,7 +188,10 @@ fn main() {
         samples.push(t.elapsed());
         max_delta = max_delta.max(delta.services.len());
     }
-    println!("delta (person, group):        {}  largest result {max_delta} services", percentiles(samples));
+    println!(
+        "delta (person, group):        {}  largest result {max_delta} services",
+        percentiles(samples)
+    );
 
     let mut samples = Vec::new();
     let mut size = 0;
@@ -174,7 +202,10 @@ fn main() {
         samples.push(t.elapsed());
         size = size.max(delta.services.len());
     }
-    println!("delta (person, 1k group):     {}  result {size} services", percentiles(samples));
+    println!(
+        "delta (person, 1k group):     {}  result {size} services",
+        percentiles(samples)
+    );
 
     let mut samples = Vec::new();
     let mut largest = 0;
@@ -185,7 +216,10 @@ fn main() {
         samples.push(t.elapsed());
         largest = largest.max(reach.services.len());
     }
-    println!("reach (group):                {}  largest result {largest} services", percentiles(samples));
+    println!(
+        "reach (group):                {}  largest result {largest} services",
+        percentiles(samples)
+    );
 
     let mut samples = Vec::new();
     let mut size = 0;
@@ -195,7 +229,10 @@ fn main() {
         samples.push(t.elapsed());
         size = reach.services.len();
     }
-    println!("reach (10k group):            {}  result {size} services", percentiles(samples));
+    println!(
+        "reach (10k group):            {}  result {size} services",
+        percentiles(samples)
+    );
 
     let mut samples = Vec::new();
     for _ in 0..200 {

@@ -89,9 +89,15 @@ fn add_services(
             environment: event.environment.clone(),
         });
     }
-    let ids: Vec<NodeId> = b.nodes_of(NodeKind::Service).into_iter().map(|(id, _)| id).collect();
+    let ids: Vec<NodeId> = b
+        .nodes_of(NodeKind::Service)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     for id in ids {
-        b.service_info(id).deploys.sort_by(|x, y| y.at.cmp(&x.at));
+        b.service_info(id)
+            .deploys
+            .sort_by_key(|d| std::cmp::Reverse(d.at));
     }
     by_kubernetes_id
 }
@@ -106,7 +112,10 @@ fn account_environments(
         let name = account.name.clone().unwrap_or_else(|| account.id.clone());
         let env = match account.tag(&rules.account_tag) {
             Some(value) if !rules.is_production_value(value) => Environment::NonProduction {
-                reason: format!("AWS account {} ({name}) is tagged {}={value}", account.id, rules.account_tag),
+                reason: format!(
+                    "AWS account {} ({name}) is tagged {}={value}",
+                    account.id, rules.account_tag
+                ),
             },
             _ => Environment::Production,
         };
@@ -122,7 +131,10 @@ fn role_node(
     role_name: &str,
     arn: Option<&str>,
 ) -> NodeId {
-    let account_name = accounts.get(account).map(|(n, _)| n.as_str()).unwrap_or(account);
+    let account_name = accounts
+        .get(account)
+        .map(|(n, _)| n.as_str())
+        .unwrap_or(account);
     let what = match permission_set_of_role(role_name) {
         Some(ps) => format!("AWS Identity Center role {ps}"),
         None => format!("IAM role {role_name}"),
@@ -131,7 +143,11 @@ fn role_node(
         Some(arn) => format!("{what} in account {account} ({account_name}) [{arn}]"),
         None => format!("{what} in account {account} ({account_name})"),
     };
-    let id = b.node(NodeKind::AwsRole, &role_key(account, role_name), Some(label));
+    let id = b.node(
+        NodeKind::AwsRole,
+        &role_key(account, role_name),
+        Some(label),
+    );
     if let Some((_, env)) = accounts.get(account) {
         b.set_environment(id, env.clone());
     }
@@ -201,10 +217,16 @@ fn add_cluster(
         (None, None) => Environment::Production,
     };
     let namespace_env = |ns: &str| -> Environment {
-        let label = data.namespaces.get(ns).and_then(|l| l.get(&rules.namespace_label));
+        let label = data
+            .namespaces
+            .get(ns)
+            .and_then(|l| l.get(&rules.namespace_label));
         match label {
             Some(value) if !rules.is_production_value(value) => Environment::NonProduction {
-                reason: format!("namespace {ns} ({c}) is labelled {}={value}", rules.namespace_label),
+                reason: format!(
+                    "namespace {ns} ({c}) is labelled {}={value}",
+                    rules.namespace_label
+                ),
             },
             Some(_) => cluster_env.clone(),
             None if rules.namespace_is_listed_non_production(ns) => Environment::NonProduction {
@@ -248,7 +270,10 @@ fn add_cluster(
         let key = format!("{c}/{scope}/{}/{}", binding.kind, binding.name);
         let label = match &binding.namespace {
             Some(ns) => format!("RoleBinding {ns}/{} → {} ({c})", binding.name, binding.role),
-            None => format!("ClusterRoleBinding {} → {} ({c})", binding.name, binding.role),
+            None => format!(
+                "ClusterRoleBinding {} → {} ({c})",
+                binding.name, binding.role
+            ),
         };
         let id = b.node(NodeKind::Binding, &key, Some(label));
         let targets = match &binding.namespace {
@@ -294,11 +319,22 @@ fn add_cluster(
             }
         }
         for policy in &m.access_policies {
-            let scope = policy.namespaces.as_ref().map(|n| n.join(",")).unwrap_or_else(|| "cluster".to_string());
+            let scope = policy
+                .namespaces
+                .as_ref()
+                .map(|n| n.join(","))
+                .unwrap_or_else(|| "cluster".to_string());
             let id = b.node(
                 NodeKind::Binding,
-                &format!("{c}/access-policy/{}/{}/{scope}", role_key(&m.account, &m.role_name), policy.policy),
-                Some(format!("EKS access policy {} on {scope} ({c})", policy.policy)),
+                &format!(
+                    "{c}/access-policy/{}/{}/{scope}",
+                    role_key(&m.account, &m.role_name),
+                    policy.policy
+                ),
+                Some(format!(
+                    "EKS access policy {} on {scope} ({c})",
+                    policy.policy
+                )),
             );
             b.edge(role, id, EdgeKind::AccessPolicy);
             let targets: Vec<NodeId> = match &policy.namespaces {
@@ -330,7 +366,11 @@ fn add_okta(
     principals: &HashMap<String, Vec<NodeId>>,
     inputs: &Inputs,
 ) {
-    let links: BTreeMap<&str, &AppLink> = config.okta_apps.iter().map(|l| (l.app.as_str(), l)).collect();
+    let links: BTreeMap<&str, &AppLink> = config
+        .okta_apps
+        .iter()
+        .map(|l| (l.app.as_str(), l))
+        .collect();
     let mut logins: HashMap<&str, String> = HashMap::new();
     for account in &okta.accounts {
         let key = user_key(&account.login);
@@ -342,7 +382,11 @@ fn add_okta(
     for r in &okta.resources {
         match r.kind.as_str() {
             "group" => {
-                b.node(NodeKind::Group, &r.name, Some(format!("group \"{}\"", r.name)));
+                b.node(
+                    NodeKind::Group,
+                    &r.name,
+                    Some(format!("group \"{}\"", r.name)),
+                );
                 groups.insert(&r.id, &r.name);
             }
             "app" => {

@@ -20,7 +20,10 @@ pub fn path_line(hops: &[Hop]) -> String {
 /// The lines describing one service, indented by `indent`.
 pub fn service_lines(service: &ServiceReport, indent: &str, delta: bool) -> Vec<String> {
     let mut lines = Vec::new();
-    let owner = service.owner.as_deref().unwrap_or("unknown (not in the catalog)");
+    let owner = service
+        .owner
+        .as_deref()
+        .unwrap_or("unknown (not in the catalog)");
     let mark = match (delta, service.new_service) {
         (true, true) => " (new)",
         (true, false) => " (already reached another way; new path)",
@@ -29,24 +32,42 @@ pub fn service_lines(service: &ServiceReport, indent: &str, delta: bool) -> Vec<
     lines.push(format!(
         "{indent}service {}, owned by {owner}{}{mark}",
         service.service,
-        service.system.as_deref().map(|s| format!(", system {s}")).unwrap_or_default()
+        service
+            .system
+            .as_deref()
+            .map(|s| format!(", system {s}"))
+            .unwrap_or_default()
     ));
     for path in &service.paths {
-        let held = if delta && path.held { "  (already held)" } else { "" };
+        let held = if delta && path.held {
+            "  (already held)"
+        } else {
+            ""
+        };
         lines.push(format!("{indent}  via {}{held}", path_line(&path.hops)));
     }
     if service.monitors.is_empty() {
         lines.push(format!("{indent}  monitors: none"));
     }
     for m in &service.monitors {
-        let state = m.state.as_deref().map(|s| format!(" [{s}]")).unwrap_or_default();
-        lines.push(format!("{indent}  monitor {} {} \"{}\"{state}", m.source, m.id, m.name));
+        let state = m
+            .state
+            .as_deref()
+            .map(|s| format!(" [{s}]"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "{indent}  monitor {} {} \"{}\"{state}",
+            m.source, m.id, m.name
+        ));
     }
     if service.recent_deploys.is_empty() {
         lines.push(format!("{indent}  recent deploys: none recorded"));
     }
     for d in &service.recent_deploys {
-        let by = d.by.as_deref().map(|b| format!(" by {b}")).unwrap_or_default();
+        let by =
+            d.by.as_deref()
+                .map(|b| format!(" by {b}"))
+                .unwrap_or_default();
         lines.push(format!(
             "{indent}  deployed {} at {}{by}",
             d.version,
@@ -83,8 +104,15 @@ pub fn text(report: &ReachReport, delta: bool) -> String {
     out
 }
 
+/// A picture's content: node labels, edges between their indexes (with how), skipped nodes.
+struct Picture {
+    names: Vec<String>,
+    edges: Vec<(usize, usize, Option<&'static str>)>,
+    skipped: Vec<usize>,
+}
+
 /// Every distinct node and edge of the report's paths, numbered in order of appearance.
-fn edges(report: &ReachReport) -> (Vec<String>, Vec<(usize, usize, Option<&'static str>)>, Vec<usize>) {
+fn edges(report: &ReachReport) -> Picture {
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
     let mut names = Vec::new();
     let mut edges = Vec::new();
@@ -95,24 +123,25 @@ fn edges(report: &ReachReport) -> (Vec<String>, Vec<(usize, usize, Option<&'stat
             names.len() - 1
         })
     };
-    let mut add_path = |hops: &[Hop], end: Option<&str>, names: &mut Vec<String>| -> Option<usize> {
-        let mut prev: Option<usize> = None;
-        for h in hops {
-            let n = id(&h.label, names);
-            if let Some(p) = prev {
-                edges.push((p, n, h.via));
+    let mut add_path =
+        |hops: &[Hop], end: Option<&str>, names: &mut Vec<String>| -> Option<usize> {
+            let mut prev: Option<usize> = None;
+            for h in hops {
+                let n = id(&h.label, names);
+                if let Some(p) = prev {
+                    edges.push((p, n, h.via));
+                }
+                prev = Some(n);
             }
-            prev = Some(n);
-        }
-        if let Some(end) = end {
-            let n = id(&format!("service {end}"), names);
-            if let Some(p) = prev {
-                edges.push((p, n, None));
+            if let Some(end) = end {
+                let n = id(&format!("service {end}"), names);
+                if let Some(p) = prev {
+                    edges.push((p, n, None));
+                }
+                prev = Some(n);
             }
-            prev = Some(n);
-        }
-        prev
-    };
+            prev
+        };
     for s in &report.services {
         for p in &s.paths {
             add_path(&p.hops, Some(&s.service), &mut names);
@@ -125,7 +154,11 @@ fn edges(report: &ReachReport) -> (Vec<String>, Vec<(usize, usize, Option<&'stat
     }
     edges.sort_unstable();
     edges.dedup();
-    (names, edges, skipped)
+    Picture {
+        names,
+        edges,
+        skipped,
+    }
 }
 
 fn escape(label: &str) -> String {
@@ -133,10 +166,18 @@ fn escape(label: &str) -> String {
 }
 
 pub fn dot(report: &ReachReport) -> String {
-    let (names, edges, skipped) = edges(report);
+    let Picture {
+        names,
+        edges,
+        skipped,
+    } = edges(report);
     let mut out = String::from("digraph reach {\n  rankdir=LR;\n  node [shape=box];\n");
     for (i, name) in names.iter().enumerate() {
-        let style = if skipped.contains(&i) { ", style=dashed, color=gray" } else { "" };
+        let style = if skipped.contains(&i) {
+            ", style=dashed, color=gray"
+        } else {
+            ""
+        };
         let _ = writeln!(out, "  n{i} [label=\"{}\"{style}];", escape(name));
     }
     for (a, b, via) in edges {
@@ -154,7 +195,11 @@ pub fn dot(report: &ReachReport) -> String {
 }
 
 pub fn mermaid(report: &ReachReport) -> String {
-    let (names, edges, skipped) = edges(report);
+    let Picture {
+        names,
+        edges,
+        skipped,
+    } = edges(report);
     let mut out = String::from("flowchart LR\n");
     for (i, name) in names.iter().enumerate() {
         let _ = writeln!(out, "  n{i}[\"{}\"]", name.replace('"', "#quot;"));

@@ -31,12 +31,17 @@ impl Target {
     pub fn starts(&self, graph: &Graph) -> Result<Vec<NodeId>, QueryError> {
         let found = match self {
             Target::Group(name) => graph.find(NodeKind::Group, name).into_iter().collect(),
-            Target::User(login) => graph.find(NodeKind::User, &user_key(login)).into_iter().collect(),
+            Target::User(login) => graph
+                .find(NodeKind::User, &user_key(login))
+                .into_iter()
+                .collect(),
             Target::App(app) => {
                 let suffix = format!("|{app}");
                 graph
                     .nodes_of(NodeKind::AppAccess)
-                    .filter(|&n| graph.key(n).ends_with(&suffix) && graph.incoming(n).next().is_some())
+                    .filter(|&n| {
+                        graph.key(n).ends_with(&suffix) && graph.incoming(n).next().is_some()
+                    })
                     .collect()
             }
         };
@@ -132,7 +137,11 @@ pub struct HolderReport {
 }
 
 fn hops(graph: &Graph, path: &Path, include_last: bool) -> Vec<Hop> {
-    let end = if include_last { path.len() } else { path.len().saturating_sub(1) };
+    let end = if include_last {
+        path.len()
+    } else {
+        path.len().saturating_sub(1)
+    };
     let mut out = Vec::with_capacity(end);
     for (i, &node) in path.iter().take(end).enumerate() {
         let via = i
@@ -142,7 +151,10 @@ fn hops(graph: &Graph, path: &Path, include_last: bool) -> Vec<Hop> {
             .filter(|k| {
                 matches!(
                     k,
-                    EdgeKind::AwsAuth | EdgeKind::AccessEntry | EdgeKind::AccessPolicy | EdgeKind::OidcGroup
+                    EdgeKind::AwsAuth
+                        | EdgeKind::AccessEntry
+                        | EdgeKind::AccessPolicy
+                        | EdgeKind::OidcGroup
                 )
             })
             .map(EdgeKind::label);
@@ -155,7 +167,12 @@ fn hops(graph: &Graph, path: &Path, include_last: bool) -> Vec<Hop> {
     out
 }
 
-fn service_report(graph: &Graph, service: NodeId, new_service: bool, paths: Vec<PathReport>) -> ServiceReport {
+fn service_report(
+    graph: &Graph,
+    service: NodeId,
+    new_service: bool,
+    paths: Vec<PathReport>,
+) -> ServiceReport {
     let info = graph.service(service).cloned().unwrap_or_default();
     ServiceReport {
         service: graph.label(service).to_string(),
@@ -192,7 +209,10 @@ pub fn reach_report(graph: &Graph, target: &str, reach: &Reach) -> ReachReport {
                 let paths = s
                     .paths
                     .iter()
-                    .map(|p| PathReport { hops: hops(graph, p, false), held: false })
+                    .map(|p| PathReport {
+                        hops: hops(graph, p, false),
+                        held: false,
+                    })
                     .collect();
                 service_report(graph, s.service, true, paths)
             })
@@ -211,7 +231,10 @@ pub fn delta_report(graph: &Graph, target: &str, delta: &Delta) -> ReachReport {
                 let paths = s
                     .paths
                     .iter()
-                    .map(|p| PathReport { hops: hops(graph, &p.path, false), held: p.held })
+                    .map(|p| PathReport {
+                        hops: hops(graph, &p.path, false),
+                        held: p.held,
+                    })
                     .collect();
                 service_report(graph, s.service, s.new_service, paths)
             })
@@ -253,14 +276,31 @@ fn shared_scopes(graph: &Graph, app: &str) -> Vec<NodeId> {
 pub fn review_plan(graph: &Graph, directory: &ConnectionName, plan: &Plan) -> PlanReach {
     let mut searcher = Searcher::new(graph);
     let mut review = PlanReach::default();
-    for op in plan.operations.iter().filter(|op| op.widens_access() && &op.connection == directory) {
+    for op in plan
+        .operations
+        .iter()
+        .filter(|op| op.widens_access() && &op.connection == directory)
+    {
         let (held, added): (Vec<NodeId>, Vec<NodeId>) = match &op.kind {
-            OpKind::AddGrant { account, resource, .. } if resource.kind.as_str() == "group" => (
-                graph.find(NodeKind::User, &user_key(&account.login)).into_iter().collect(),
-                graph.find(NodeKind::Group, &resource.name).into_iter().collect(),
+            OpKind::AddGrant {
+                account, resource, ..
+            } if resource.kind.as_str() == "group" => (
+                graph
+                    .find(NodeKind::User, &user_key(&account.login))
+                    .into_iter()
+                    .collect(),
+                graph
+                    .find(NodeKind::Group, &resource.name)
+                    .into_iter()
+                    .collect(),
             ),
-            OpKind::AddGrant { account, resource, .. } if resource.kind.as_str() == "app" => (
-                graph.find(NodeKind::User, &user_key(&account.login)).into_iter().collect(),
+            OpKind::AddGrant {
+                account, resource, ..
+            } if resource.kind.as_str() == "app" => (
+                graph
+                    .find(NodeKind::User, &user_key(&account.login))
+                    .into_iter()
+                    .collect(),
                 match graph.find(
                     NodeKind::AppAccess,
                     &app_access_key(false, &user_key(&account.login), &resource.name),
@@ -271,10 +311,18 @@ pub fn review_plan(graph: &Graph, directory: &ConnectionName, plan: &Plan) -> Pl
                     None => shared_scopes(graph, &resource.name),
                 },
             ),
-            OpKind::AddGroupGrant { group, resource, .. } => (
-                graph.find(NodeKind::Group, &group.name).into_iter().collect(),
+            OpKind::AddGroupGrant {
+                group, resource, ..
+            } => (
                 graph
-                    .find(NodeKind::AppAccess, &app_access_key(true, &group.name, &resource.name))
+                    .find(NodeKind::Group, &group.name)
+                    .into_iter()
+                    .collect(),
+                graph
+                    .find(
+                        NodeKind::AppAccess,
+                        &app_access_key(true, &group.name, &resource.name),
+                    )
                     .into_iter()
                     .collect(),
             ),

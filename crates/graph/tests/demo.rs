@@ -104,8 +104,12 @@ fn graph() -> Graph {
 #[test]
 fn adding_the_demo_user_to_the_group_adds_checkout_api_and_a_deploy_path_to_graph_connector() {
     let graph = graph();
-    let user = graph.find(NodeKind::User, "okta-demo-user@example.com").expect("user");
-    let group = graph.find(NodeKind::Group, "Production Access Demo").expect("group");
+    let user = graph
+        .find(NodeKind::User, "okta-demo-user@example.com")
+        .expect("user");
+    let group = graph
+        .find(NodeKind::Group, "Production Access Demo")
+        .expect("group");
     let delta = Searcher::new(&graph).delta(&[user], &[group]);
     let report = delta_report(&graph, "okta-demo-user@example.com", &delta);
     let names: Vec<&str> = report.services.iter().map(|s| s.service.as_str()).collect();
@@ -115,40 +119,76 @@ fn adding_the_demo_user_to_the_group_adds_checkout_api_and_a_deploy_path_to_grap
     assert!(checkout.new_service);
     assert_eq!(checkout.owner.as_deref(), Some("payments-platform"));
     assert_eq!(checkout.paths.len(), 1);
-    let hops: Vec<&str> = checkout.paths[0].hops.iter().map(|h| h.label.as_str()).collect();
+    let hops: Vec<&str> = checkout.paths[0]
+        .hops
+        .iter()
+        .map(|h| h.label.as_str())
+        .collect();
     assert_eq!(hops[0], "group \"Production Access Demo\"");
     assert_eq!(hops[1], "app \"Checkout Production Access\"");
-    assert!(hops[2].starts_with("AWS Identity Center role prod-payments-admin in account 111122223333"), "{hops:?}");
+    assert!(
+        hops[2].starts_with("AWS Identity Center role prod-payments-admin in account 111122223333"),
+        "{hops:?}"
+    );
     assert!(hops[2].contains("aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_prod-payments-admin_0a1b2c3d4e5f6789"), "{hops:?}");
-    assert_eq!(hops.last().copied(), Some("Kubernetes Deployment payments/checkout-api (prod-eks)"));
+    assert_eq!(
+        hops.last().copied(),
+        Some("Kubernetes Deployment payments/checkout-api (prod-eks)")
+    );
     let monitors: Vec<&str> = checkout.monitors.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(
         monitors,
-        ["Checkout API error rate above 2%", "Checkout API p99 latency above 800ms", "CheckoutApiHighErrorRate"]
+        [
+            "Checkout API error rate above 2%",
+            "Checkout API p99 latency above 800ms",
+            "CheckoutApiHighErrorRate"
+        ]
     );
     assert_eq!(checkout.recent_deploys[0].version, "2026.11.20-1");
 
     let connector = &report.services[1];
-    assert!(!connector.new_service, "the user already sees its dashboards through Platform");
+    assert!(
+        !connector.new_service,
+        "the user already sees its dashboards through Platform"
+    );
     assert_eq!(connector.owner.as_deref(), Some("platform"));
     let ways: Vec<(bool, &str)> = connector
         .paths
         .iter()
-        .map(|p| (p.held, p.hops.last().map(|h| h.label.as_str()).unwrap_or("")))
+        .map(|p| {
+            (
+                p.held,
+                p.hops.last().map(|h| h.label.as_str()).unwrap_or(""),
+            )
+        })
         .collect();
     assert_eq!(
         ways,
         [
-            (false, "Kubernetes Deployment graph-connector/graph-connector (prod-eks)"),
+            (
+                false,
+                "Kubernetes Deployment graph-connector/graph-connector (prod-eks)"
+            ),
             (true, "Datadog dashboards and monitors tagged team:platform"),
         ]
     );
-    assert_eq!(connector.monitors[0].name, "Graph connector sync lag above 15 minutes");
+    assert_eq!(
+        connector.monitors[0].name,
+        "Graph connector sync lag above 15 minutes"
+    );
 
     // The staging path is reported, not followed.
     assert_eq!(report.skipped.len(), 1, "{:?}", report.skipped);
-    assert!(report.skipped[0].what.starts_with("AWS Identity Center role staging-payments-admin in account 444455556666"));
-    assert!(report.skipped[0].reason.contains("environment=staging"), "{}", report.skipped[0].reason);
+    assert!(
+        report.skipped[0]
+            .what
+            .starts_with("AWS Identity Center role staging-payments-admin in account 444455556666")
+    );
+    assert!(
+        report.skipped[0].reason.contains("environment=staging"),
+        "{}",
+        report.skipped[0].reason
+    );
 }
 
 #[test]
@@ -163,15 +203,32 @@ fn aws_auth_and_the_access_entry_with_a_path_join_the_same_role() {
         .map(|m| (m.source, m.arn.as_str()))
         .collect();
     assert_eq!(sources.len(), 2);
-    assert!(sources.iter().any(|(s, arn)| *s == MappingSource::AwsAuth && !arn.contains("aws-reserved")));
-    assert!(sources.iter().any(|(s, arn)| *s == MappingSource::AccessEntry && arn.contains("aws-reserved")));
+    assert!(
+        sources
+            .iter()
+            .any(|(s, arn)| *s == MappingSource::AwsAuth && !arn.contains("aws-reserved"))
+    );
+    assert!(
+        sources
+            .iter()
+            .any(|(s, arn)| *s == MappingSource::AccessEntry && arn.contains("aws-reserved"))
+    );
 
     let graph = build(&config, &okta(), &inputs);
     let role = graph
-        .find(NodeKind::AwsRole, "111122223333/AWSReservedSSO_prod-payments-admin")
+        .find(
+            NodeKind::AwsRole,
+            "111122223333/AWSReservedSSO_prod-payments-admin",
+        )
         .expect("one role node for both ARNs");
-    let admins = graph.find(NodeKind::KubernetesGroup, "prod-eks/payments-admins").expect("k8s group");
-    let kinds: Vec<EdgeKind> = graph.out(role).filter(|(t, _)| *t == admins).map(|(_, k)| k).collect();
+    let admins = graph
+        .find(NodeKind::KubernetesGroup, "prod-eks/payments-admins")
+        .expect("k8s group");
+    let kinds: Vec<EdgeKind> = graph
+        .out(role)
+        .filter(|(t, _)| *t == admins)
+        .map(|(_, k)| k)
+        .collect();
     assert_eq!(kinds, [EdgeKind::AwsAuth, EdgeKind::AccessEntry]);
 }
 
@@ -186,7 +243,10 @@ fn who_reaches_checkout_api_names_both_groups_and_their_members() {
         "sam.okafor@example.com",
         "olivia.smith@example.com",
     ] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     assert!(!names.contains(&"okta-demo-user@example.com"));
     assert!(who_reaches(&graph, "no-such-service").is_err());
@@ -195,8 +255,14 @@ fn who_reaches_checkout_api_names_both_groups_and_their_members() {
 #[test]
 fn an_app_reaches_what_its_assigned_groups_reach_through_it() {
     let graph = graph();
-    let starts = Target::App("Checkout Production Access".into()).starts(&graph).expect("app");
-    assert_eq!(starts.len(), 2, "Production Access Demo and Payments Oncall");
+    let starts = Target::App("Checkout Production Access".into())
+        .starts(&graph)
+        .expect("app");
+    assert_eq!(
+        starts.len(),
+        2,
+        "Production Access Demo and Payments Oncall"
+    );
     let reach = Searcher::new(&graph).reach(&starts);
     let report = reach_report(&graph, "app", &reach);
     let names: Vec<&str> = report.services.iter().map(|s| s.service.as_str()).collect();
@@ -210,25 +276,44 @@ fn a_namespace_listed_as_non_production_is_skipped_even_in_a_production_account(
     config.environments.non_production_namespaces = vec!["graph-*".into()];
     // The namespace's own label would say production; an explicit label wins over the list, so drop it.
     let mut inputs = sources::load(&config, &demo_dir()).expect("load");
-    inputs.clusters[0].namespaces.insert("graph-connector".into(), Default::default());
+    inputs.clusters[0]
+        .namespaces
+        .insert("graph-connector".into(), Default::default());
     let graph = build(&config, &okta(), &inputs);
-    let group = graph.find(NodeKind::Group, "Production Access Demo").expect("group");
+    let group = graph
+        .find(NodeKind::Group, "Production Access Demo")
+        .expect("group");
     let report = reach_report(&graph, "g", &Searcher::new(&graph).reach(&[group]));
-    let connector = report.services.iter().find(|s| s.service == "graph-connector").expect("still via dashboards");
+    let connector = report
+        .services
+        .iter()
+        .find(|s| s.service == "graph-connector")
+        .expect("still via dashboards");
     assert_eq!(connector.paths.len(), 1, "only the dashboard path remains");
-    assert!(report.skipped.iter().any(|s| s.reason.contains("namespace graph-connector (prod-eks) is listed as non-production")), "{:?}", report.skipped);
+    assert!(
+        report.skipped.iter().any(|s| s
+            .reason
+            .contains("namespace graph-connector (prod-eks) is listed as non-production")),
+        "{:?}",
+        report.skipped
+    );
 }
 
 #[test]
 fn pictures_name_every_hop() {
     let graph = graph();
-    let group = graph.find(NodeKind::Group, "Production Access Demo").expect("group");
+    let group = graph
+        .find(NodeKind::Group, "Production Access Demo")
+        .expect("group");
     let report = reach_report(&graph, "g", &Searcher::new(&graph).reach(&[group]));
     let dot = grantflow_graph::render::dot(&report);
     assert!(dot.starts_with("digraph reach {"));
     assert!(dot.contains("service checkout-api"));
     assert!(dot.contains("label=\"aws-auth mapRoles\""));
-    assert!(dot.contains("style=dashed"), "skipped staging role is drawn dashed");
+    assert!(
+        dot.contains("style=dashed"),
+        "skipped staging role is drawn dashed"
+    );
     let mermaid = grantflow_graph::render::mermaid(&report);
     assert!(mermaid.starts_with("flowchart LR"));
     assert!(mermaid.contains("-->|OIDC groups claim|"));

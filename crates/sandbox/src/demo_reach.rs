@@ -40,7 +40,10 @@ pub const FILES: [(&str, &str); 10] = [
         "prometheus-rules.yaml",
         include_str!("../orgs/demo-reach/prometheus-rules.yaml"),
     ),
-    ("deploys.json", include_str!("../orgs/demo-reach/deploys.json")),
+    (
+        "deploys.json",
+        include_str!("../orgs/demo-reach/deploys.json"),
+    ),
 ];
 
 const DATADOG_MONITORS: &str = include_str!("../orgs/demo-reach/datadog-monitors.json");

@@ -92,7 +92,10 @@ pub async fn run(app: &App, query: Query) -> anyhow::Result<ExitCode> {
     let Some(graph) = load_graph(app).await? else {
         eprintln!(
             "error: no `reachability:` section in {}; see grantflow init --sandbox for an example",
-            app.config.base_dir.join(crate::config::DEFAULT_CONFIG).display()
+            app.config
+                .base_dir
+                .join(crate::config::DEFAULT_CONFIG)
+                .display()
         );
         return Ok(ExitCode::from(1));
     };
@@ -125,22 +128,40 @@ pub async fn run(app: &App, query: Query) -> anyhow::Result<ExitCode> {
                 Target::User(user.clone()).starts(&graph),
                 Target::Group(group.clone()).starts(&graph),
             ) else {
-                eprintln!("error: user {user} or group \"{group}\" is not in the reachability graph");
+                eprintln!(
+                    "error: user {user} or group \"{group}\" is not in the reachability graph"
+                );
                 return Ok(ExitCode::from(1));
             };
             let delta = searcher.delta(&held, &added);
             let target = format!("adding {user} to group \"{group}\"");
             (review::delta_report(&graph, &target, &delta), output, true)
         }
-        Query::Group { name, output } => (reach(&graph, &mut searcher, Target::Group(name))?, output, false),
-        Query::User { login, output } => (reach(&graph, &mut searcher, Target::User(login))?, output, false),
-        Query::App { label, output } => (reach(&graph, &mut searcher, Target::App(label))?, output, false),
+        Query::Group { name, output } => (
+            reach(&graph, &mut searcher, Target::Group(name))?,
+            output,
+            false,
+        ),
+        Query::User { login, output } => (
+            reach(&graph, &mut searcher, Target::User(login))?,
+            output,
+            false,
+        ),
+        Query::App { label, output } => (
+            reach(&graph, &mut searcher, Target::App(label))?,
+            output,
+            false,
+        ),
     };
     print_report(&report, &output, delta)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn reach(graph: &Graph, searcher: &mut Searcher<'_>, target: Target) -> anyhow::Result<ReachReport> {
+fn reach(
+    graph: &Graph,
+    searcher: &mut Searcher<'_>,
+    target: Target,
+) -> anyhow::Result<ReachReport> {
     let starts = target.starts(graph)?;
     let reach = searcher.reach(&starts);
     Ok(review::reach_report(graph, &target.to_string(), &reach))

@@ -148,11 +148,15 @@ mod tests {
     #[test]
     fn aws_auth_and_access_entry_arns_of_one_sso_role_normalise_to_the_same_key() {
         let with_path = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_prod-payments-admin_0123456789abcdef";
-        let without = "arn:aws:iam::111122223333:role/AWSReservedSSO_prod-payments-admin_0123456789abcdef";
+        let without =
+            "arn:aws:iam::111122223333:role/AWSReservedSSO_prod-payments-admin_0123456789abcdef";
         let a = normalise_role_arn(with_path).expect("arn with path");
         let b = normalise_role_arn(without).expect("arn without path");
         assert_eq!(a, b);
-        assert_eq!(role_key(&a.0, &a.1), "111122223333/AWSReservedSSO_prod-payments-admin");
+        assert_eq!(
+            role_key(&a.0, &a.1),
+            "111122223333/AWSReservedSSO_prod-payments-admin"
+        );
         // us-east-1 identity sources have no region segment.
         let east = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_prod-payments-admin_fedcba9876543210";
         let c = normalise_role_arn(east).expect("arn without region");
@@ -166,7 +170,10 @@ mod tests {
             Some("Read_Only")
         );
         assert_eq!(permission_set_of_role("eks-nodes"), None);
-        assert_eq!(normalise_role_arn("arn:aws:iam::111122223333:user/admin"), None);
+        assert_eq!(
+            normalise_role_arn("arn:aws:iam::111122223333:user/admin"),
+            None
+        );
         assert_eq!(normalise_role_arn("not an arn"), None);
     }
 }

@@ -16,7 +16,9 @@ pub struct Component {
 
 /// The short name of an entity reference `[kind:][namespace/]name`.
 fn short_ref(reference: &str) -> String {
-    let without_kind = reference.split_once(':').map_or(reference, |(_, rest)| rest);
+    let without_kind = reference
+        .split_once(':')
+        .map_or(reference, |(_, rest)| rest);
     without_kind
         .rsplit_once('/')
         .map_or(without_kind, |(_, name)| name)
@@ -54,7 +56,10 @@ pub fn parse(text: &str) -> Result<Vec<Component>, String> {
 mod tests {
     #[test]
     fn owner_references_lose_their_kind_and_namespace() {
-        assert_eq!(super::short_ref("group:default/payments-platform"), "payments-platform");
+        assert_eq!(
+            super::short_ref("group:default/payments-platform"),
+            "payments-platform"
+        );
         assert_eq!(super::short_ref("platform"), "platform");
         assert_eq!(super::short_ref("group:platform"), "platform");
     }

@@ -109,7 +109,9 @@ struct MapRole {
 pub fn parse_manifests(text: &str, data: &mut ClusterData) -> Result<(), String> {
     for object in documents(text)? {
         let kind = str_at(&object, &["kind"]).unwrap_or_default();
-        let name = str_at(&object, &["metadata", "name"]).unwrap_or_default().to_string();
+        let name = str_at(&object, &["metadata", "name"])
+            .unwrap_or_default()
+            .to_string();
         let namespace = str_at(&object, &["metadata", "namespace"]).map(str::to_string);
         match kind {
             "ConfigMap" if name == "aws-auth" => {
@@ -119,7 +121,10 @@ pub fn parse_manifests(text: &str, data: &mut ClusterData) -> Result<(), String>
                         .map_err(|e| format!("aws-auth mapRoles: {e}"))?;
                     for role in roles {
                         let Some((account, role_name)) = normalise_role_arn(&role.rolearn) else {
-                            return Err(format!("aws-auth mapRoles: {} is not an IAM role ARN", role.rolearn));
+                            return Err(format!(
+                                "aws-auth mapRoles: {} is not an IAM role ARN",
+                                role.rolearn
+                            ));
                         };
                         data.role_mappings.push(RoleMapping {
                             account,
@@ -149,9 +154,15 @@ pub fn parse_manifests(text: &str, data: &mut ClusterData) -> Result<(), String>
                     .unwrap_or_default();
                 data.bindings.push(Binding {
                     kind: kind.to_string(),
-                    namespace: if kind == "RoleBinding" { namespace } else { None },
+                    namespace: if kind == "RoleBinding" {
+                        namespace
+                    } else {
+                        None
+                    },
                     name,
-                    role: str_at(&object, &["roleRef", "name"]).unwrap_or_default().to_string(),
+                    role: str_at(&object, &["roleRef", "name"])
+                        .unwrap_or_default()
+                        .to_string(),
                     groups,
                 });
             }
@@ -214,15 +225,22 @@ pub fn parse_access_entries(text: &str, data: &mut ClusterData) -> Result<(), St
     let file: AccessEntriesFile =
         serde_json::from_str(text).map_err(|e| format!("not an access-entries export: {e}"))?;
     for item in file.access_entries {
-        let Some((account, role_name)) = normalise_role_arn(&item.access_entry.principal_arn) else {
+        let Some((account, role_name)) = normalise_role_arn(&item.access_entry.principal_arn)
+        else {
             continue;
         };
         let access_policies = item
             .associated_access_policies
             .into_iter()
             .map(|p| AccessPolicy {
-                policy: p.policy_arn.rsplit('/').next().unwrap_or(&p.policy_arn).to_string(),
-                namespaces: (p.access_scope.kind == "namespace").then_some(p.access_scope.namespaces),
+                policy: p
+                    .policy_arn
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(&p.policy_arn)
+                    .to_string(),
+                namespaces: (p.access_scope.kind == "namespace")
+                    .then_some(p.access_scope.namespaces),
             })
             .collect();
         data.role_mappings.push(RoleMapping {

@@ -109,7 +109,12 @@ pub(crate) fn documents(text: &str) -> Result<Vec<serde_json::Value>, String> {
             continue;
         }
         match doc.get("items").and_then(|i| i.as_array()) {
-            Some(items) if doc.get("kind").and_then(|k| k.as_str()).is_some_and(|k| k.ends_with("List")) => {
+            Some(items)
+                if doc
+                    .get("kind")
+                    .and_then(|k| k.as_str())
+                    .is_some_and(|k| k.ends_with("List")) =>
+            {
                 out.extend(items.iter().cloned());
             }
             _ => out.push(doc),

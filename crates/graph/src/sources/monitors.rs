@@ -26,8 +26,8 @@ struct DatadogMonitor {
 
 /// Monitors without a `service:` tag are not joined to anything and so are dropped.
 pub fn parse_datadog(text: &str) -> Result<Vec<ServiceMonitor>, String> {
-    let monitors: Vec<DatadogMonitor> = serde_json::from_str(text)
-        .map_err(|e| format!("not a Datadog monitor list: {e}"))?;
+    let monitors: Vec<DatadogMonitor> =
+        serde_json::from_str(text).map_err(|e| format!("not a Datadog monitor list: {e}"))?;
     Ok(monitors
         .into_iter()
         .flat_map(|m| {
@@ -62,8 +62,16 @@ pub fn parse_prometheus(text: &str) -> Result<Vec<ServiceMonitor>, String> {
             .and_then(Value::as_array)
             .ok_or("no rule groups (expected `groups:` or a PrometheusRule's `spec.groups`)")?;
         for group in groups {
-            let group_name = group.get("name").and_then(Value::as_str).unwrap_or_default();
-            for rule in group.get("rules").and_then(Value::as_array).into_iter().flatten() {
+            let group_name = group
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            for rule in group
+                .get("rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let (Some(alert), Some(service)) = (
                     rule.get("alert").and_then(Value::as_str),
                     rule.pointer("/labels/service").and_then(Value::as_str),

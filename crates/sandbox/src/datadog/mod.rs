@@ -258,6 +258,10 @@ mod tests {
         assert_eq!(ids(&after), vec![4019930, 4020001]);
         let (status, body) = get(&router, "/api/v1/monitor?page_size=5000", keys).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(body["errors"][0].as_str().is_some_and(|e| e.contains("page_size")));
+        assert!(
+            body["errors"][0]
+                .as_str()
+                .is_some_and(|e| e.contains("page_size"))
+        );
     }
 }
