@@ -178,68 +178,141 @@ fn main() {
     );
 
     let mut searcher = Searcher::new(&graph);
-    let mut max_delta = 0;
-    let mut samples = Vec::new();
-    for _ in 0..20_000 {
-        let user = user_ids[rng.below(user_ids.len())];
-        let group = groups[rng.below(GROUPS)];
-        let t = Instant::now();
-        let delta = searcher.delta(&[user], &[group]);
-        samples.push(t.elapsed());
-        max_delta = max_delta.max(delta.services.len());
-    }
-    println!(
-        "delta (person, group):        {}  largest result {max_delta} services",
-        percentiles(samples)
+    let pick_user = |rng: &mut Rng| user_ids[rng.below(user_ids.len())];
+    let pick_group = |rng: &mut Rng| groups[rng.below(GROUPS)];
+    report(
+        "delta (person, group)",
+        measure(20_000, &mut rng, |rng| {
+            let (user, group) = (pick_user(rng), pick_group(rng));
+            searcher.delta(&[user], &[group]).services.len()
+        }),
     );
-
-    let mut samples = Vec::new();
-    let mut size = 0;
-    for _ in 0..2_000 {
-        let user = user_ids[rng.below(user_ids.len())];
-        let t = Instant::now();
-        let delta = searcher.delta(&[user], &[wide_1k]);
-        samples.push(t.elapsed());
-        size = size.max(delta.services.len());
-    }
-    println!(
-        "delta (person, 1k group):     {}  result {size} services",
-        percentiles(samples)
+    report(
+        "delta (person, 1k group)",
+        measure(2_000, &mut rng, |rng| {
+            let user = pick_user(rng);
+            searcher.delta(&[user], &[wide_1k]).services.len()
+        }),
     );
+    report(
+        "reach (group)",
+        measure(5_000, &mut rng, |rng| {
+            let group = pick_group(rng);
+            searcher.reach(&[group]).services.len()
+        }),
+    );
+    report(
+        "reach (10k group)",
+        measure(500, &mut rng, |_| {
+            searcher.reach(&[wide_10k]).services.len()
+        }),
+    );
+    report(
+        "reach (person)",
+        measure(500, &mut rng, |rng| {
+            let user = pick_user(rng);
+            searcher.reach(&[user]).services.len()
+        }),
+    );
+    drop(graph);
+    snapshot_build(&mut rng);
+}
 
-    let mut samples = Vec::new();
+/// Times `query` `n` times; returns the samples and the largest result size.
+fn measure(
+    n: usize,
+    rng: &mut Rng,
+    mut query: impl FnMut(&mut Rng) -> usize,
+) -> (Vec<Duration>, usize) {
+    let mut samples = Vec::with_capacity(n);
     let mut largest = 0;
-    for _ in 0..5_000 {
-        let group = groups[rng.below(GROUPS)];
+    for _ in 0..n {
         let t = Instant::now();
-        let reach = searcher.reach(&[group]);
+        let size = query(rng);
         samples.push(t.elapsed());
-        largest = largest.max(reach.services.len());
+        largest = largest.max(size);
     }
+    (samples, largest)
+}
+
+fn report(name: &str, (samples, largest): (Vec<Duration>, usize)) {
     println!(
-        "reach (group):                {}  largest result {largest} services",
+        "{:<26} {}  largest result {largest} services",
+        format!("{name}:"),
         percentiles(samples)
     );
+}
 
-    let mut samples = Vec::new();
-    let mut size = 0;
-    for _ in 0..500 {
-        let t = Instant::now();
-        let reach = searcher.reach(&[wide_10k]);
-        samples.push(t.elapsed());
-        size = reach.services.len();
+/// The real ingestion path, `grantflow_graph::build`, from an Okta snapshot of 100,000 people
+/// (the design's planning scale) plus the demo's other sources.
+fn snapshot_build(rng: &mut Rng) {
+    use grantflow_model::{
+        Account, Grant, GrantSource, Resource, ResourceGrant, ResourceKind, Snapshot,
+    };
+    const PEOPLE: usize = 100_000;
+    const OKTA_GROUPS: usize = 5_000;
+    let mut snapshot = Snapshot::default();
+    snapshot.accounts = (0..PEOPLE)
+        .map(|i| Account {
+            id: format!("00u{i:08}"),
+            login: format!("person-{i}@example.com"),
+            email: Some(format!("person-{i}@example.com")),
+            display_name: format!("Person {i}"),
+            status: "ACTIVE".into(),
+            attributes: Default::default(),
+        })
+        .collect();
+    let resource = |id: String, kind: &str, name: String| Resource {
+        id,
+        kind: ResourceKind::new(kind),
+        name,
+        entitlements: vec!["member".into()],
+        entitlement_aliases: Default::default(),
+        writable: true,
+        attributes: Default::default(),
+    };
+    snapshot.resources = (0..OKTA_GROUPS)
+        .map(|i| resource(format!("00g{i:08}"), "group", format!("Group {i}")))
+        .chain(std::iter::once(resource(
+            "0oa-checkout".into(),
+            "app",
+            "Checkout Production Access".into(),
+        )))
+        .collect();
+    for i in 0..PEOPLE {
+        for _ in 0..13 {
+            snapshot.grants.push(Grant {
+                account_id: format!("00u{i:08}"),
+                resource_id: format!("00g{:08}", rng.below(OKTA_GROUPS)),
+                entitlement: "member".into(),
+                source: GrantSource::Direct,
+            });
+        }
     }
+    snapshot.resource_grants = (0..OKTA_GROUPS)
+        .step_by(10)
+        .map(|i| ResourceGrant {
+            holder_id: format!("00g{i:08}"),
+            resource_id: "0oa-checkout".into(),
+            entitlement: "assigned".into(),
+        })
+        .collect();
+    let config = grantflow_graph::ReachConfig {
+        okta_apps: vec![grantflow_graph::config::AppLink {
+            app: "Checkout Production Access".into(),
+            identity_center: Some(Default::default()),
+            kubernetes_oidc: None,
+            datadog_dashboards: None,
+        }],
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let graph = grantflow_graph::build(&config, &snapshot, &Default::default());
     println!(
-        "reach (10k group):            {}  result {size} services",
-        percentiles(samples)
+        "build from an Okta snapshot of {PEOPLE} people, {OKTA_GROUPS} groups, {} memberships: {:.2} s ({} nodes, {} edges)",
+        snapshot.grants.len(),
+        t.elapsed().as_secs_f64(),
+        graph.node_count(),
+        graph.edge_count()
     );
-
-    let mut samples = Vec::new();
-    for _ in 0..200 {
-        let user = user_ids[rng.below(user_ids.len())];
-        let t = Instant::now();
-        let _ = searcher.reach(&[user]);
-        samples.push(t.elapsed());
-    }
-    println!("reach (person):               {}", percentiles(samples));
 }

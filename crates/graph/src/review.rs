@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::build::{app_access_key, user_key};
 use crate::graph::{Deploy, EdgeKind, Environment, Graph, Monitor, NodeId, NodeKind};
-use crate::search::{Delta, Path, Reach, Searcher, Skipped};
+use crate::search::{Delta, DeltaPath, DeltaService, Path, Reach, Searcher, Skipped};
 
 /// Recent deploys shown per service.
 const DEPLOYS_SHOWN: usize = 3;
@@ -200,25 +200,27 @@ fn skipped_reports(graph: &Graph, skipped: &[Skipped]) -> Vec<SkippedReport> {
 }
 
 pub fn reach_report(graph: &Graph, target: &str, reach: &Reach) -> ReachReport {
-    ReachReport {
-        target: target.to_string(),
+    // A plain reach reads as a delta from nothing: every service new, no path held.
+    let as_delta = Delta {
         services: reach
             .services
             .iter()
-            .map(|s| {
-                let paths = s
+            .map(|s| DeltaService {
+                service: s.service,
+                new_service: true,
+                paths: s
                     .paths
                     .iter()
-                    .map(|p| PathReport {
-                        hops: hops(graph, p, false),
+                    .map(|p| DeltaPath {
+                        path: p.clone(),
                         held: false,
                     })
-                    .collect();
-                service_report(graph, s.service, true, paths)
+                    .collect(),
             })
             .collect(),
-        skipped: skipped_reports(graph, &reach.skipped),
-    }
+        skipped: reach.skipped.clone(),
+    };
+    delta_report(graph, target, &as_delta)
 }
 
 pub fn delta_report(graph: &Graph, target: &str, delta: &Delta) -> ReachReport {

@@ -85,6 +85,15 @@ impl<'g> Searcher<'g> {
         self.graph
     }
 
+    /// Starts a new search: every node reads as unvisited without clearing the arrays.
+    fn next_epoch(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.fill(0);
+            self.epoch = 1;
+        }
+    }
+
     fn visited(&self, n: NodeId) -> bool {
         self.stamp.get(n as usize) == Some(&self.epoch)
     }
@@ -102,11 +111,7 @@ impl<'g> Searcher<'g> {
     /// Breadth-first from `starts`, stopping at non-production nodes; leaves the (service, last hop)
     /// pairs in `entries` sorted, and the skipped nodes in `skipped`.
     fn run(&mut self, starts: &[NodeId]) {
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.stamp.fill(0);
-            self.epoch = 1;
-        }
+        self.next_epoch();
         self.queue.clear();
         self.entries.clear();
         self.skipped.clear();
@@ -232,11 +237,7 @@ impl<'g> Searcher<'g> {
     /// Marks what `starts` reach in production (as [`Self::run`] would), stopping once every node
     /// of `targets` (sorted) is marked.
     fn mark_reached(&mut self, starts: &[NodeId], targets: &[NodeId]) {
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.stamp.fill(0);
-            self.epoch = 1;
-        }
+        self.next_epoch();
         self.queue.clear();
         let mut remaining = targets.len();
         for &s in starts {
@@ -268,11 +269,7 @@ impl<'g> Searcher<'g> {
 
     /// Groups and users that reach `service`, each with one path (holder first).
     pub fn who_reaches(&mut self, service: NodeId) -> Vec<Path> {
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.stamp.fill(0);
-            self.epoch = 1;
-        }
+        self.next_epoch();
         self.queue.clear();
         let graph = self.graph;
         let mut holders = Vec::new();
