@@ -91,11 +91,7 @@ pub async fn review(app: &App, plan: &Plan) -> anyhow::Result<Option<PlanReach>>
 pub async fn run(app: &App, query: Query) -> anyhow::Result<ExitCode> {
     let Some(graph) = load_graph(app).await? else {
         eprintln!(
-            "error: no `reachability:` section in {}; see grantflow init --sandbox for an example",
-            app.config
-                .base_dir
-                .join(crate::config::DEFAULT_CONFIG)
-                .display()
+            "error: the configuration has no `reachability:` section (grantflow init --sandbox writes an example)"
         );
         return Ok(ExitCode::from(1));
     };
