@@ -251,8 +251,7 @@ fn snapshot_build(rng: &mut Rng) {
     };
     const PEOPLE: usize = 100_000;
     const OKTA_GROUPS: usize = 5_000;
-    let mut snapshot = Snapshot::default();
-    snapshot.accounts = (0..PEOPLE)
+    let accounts = (0..PEOPLE)
         .map(|i| Account {
             id: format!("00u{i:08}"),
             login: format!("person-{i}@example.com"),
@@ -271,7 +270,7 @@ fn snapshot_build(rng: &mut Rng) {
         writable: true,
         attributes: Default::default(),
     };
-    snapshot.resources = (0..OKTA_GROUPS)
+    let resources = (0..OKTA_GROUPS)
         .map(|i| resource(format!("00g{i:08}"), "group", format!("Group {i}")))
         .chain(std::iter::once(resource(
             "0oa-checkout".into(),
@@ -279,9 +278,10 @@ fn snapshot_build(rng: &mut Rng) {
             "Checkout Production Access".into(),
         )))
         .collect();
+    let mut grants = Vec::with_capacity(PEOPLE * 13);
     for i in 0..PEOPLE {
         for _ in 0..13 {
-            snapshot.grants.push(Grant {
+            grants.push(Grant {
                 account_id: format!("00u{i:08}"),
                 resource_id: format!("00g{:08}", rng.below(OKTA_GROUPS)),
                 entitlement: "member".into(),
@@ -289,7 +289,7 @@ fn snapshot_build(rng: &mut Rng) {
             });
         }
     }
-    snapshot.resource_grants = (0..OKTA_GROUPS)
+    let resource_grants = (0..OKTA_GROUPS)
         .step_by(10)
         .map(|i| ResourceGrant {
             holder_id: format!("00g{i:08}"),
@@ -297,6 +297,13 @@ fn snapshot_build(rng: &mut Rng) {
             entitlement: "assigned".into(),
         })
         .collect();
+    let snapshot = Snapshot {
+        accounts,
+        resources,
+        grants,
+        resource_grants,
+        ..Snapshot::default()
+    };
     let config = grantflow_graph::ReachConfig {
         okta_apps: vec![grantflow_graph::config::AppLink {
             app: "Checkout Production Access".into(),
