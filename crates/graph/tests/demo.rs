@@ -318,3 +318,95 @@ fn pictures_name_every_hop() {
     assert!(mermaid.starts_with("flowchart LR"));
     assert!(mermaid.contains("-->|OIDC groups claim|"));
 }
+
+fn plan(kinds: Vec<grantflow_model::OpKind>) -> grantflow_model::Plan {
+    grantflow_model::Plan {
+        id: "p-test".into(),
+        created_at: chrono::DateTime::UNIX_EPOCH,
+        origin: "test".into(),
+        basis: vec![],
+        operations: kinds
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| grantflow_model::Operation {
+                id: grantflow_model::OperationId(i as u32),
+                connection: ConnectionName::new("okta"),
+                kind,
+                reasons: vec![],
+                depends_on: vec![],
+            })
+            .collect(),
+        review: Default::default(),
+    }
+}
+
+fn resource_ref(id: &str, kind: &str, name: &str) -> grantflow_model::ResourceRef {
+    grantflow_model::ResourceRef {
+        id: id.into(),
+        kind: ResourceKind::new(kind),
+        name: name.into(),
+    }
+}
+
+#[test]
+fn a_plan_review_covers_group_app_assignments_and_first_direct_app_assignments_but_not_removals() {
+    use grantflow_model::{AccountRef, OpKind};
+    let graph = graph();
+    let olivia = AccountRef {
+        id: "00u-olivia".into(),
+        login: "olivia.smith@example.com".into(),
+    };
+    let plan = plan(vec![
+        // Payments Oncall gets the dashboards app.
+        OpKind::AddGroupGrant {
+            group: resource_ref("00g-payments", "group", "Payments Oncall"),
+            resource: resource_ref("0oa-monitors", "app", "Production Monitors"),
+            entitlement: "assigned".into(),
+        },
+        // A first direct assignment of the dashboards app.
+        OpKind::AddGrant {
+            account: olivia.clone(),
+            resource: resource_ref("0oa-monitors", "app", "Production Monitors"),
+            entitlement: "assigned".into(),
+        },
+        // Pushing Platform to Identity Center grants nothing until a permission set is assigned to it.
+        OpKind::AddGroupGrant {
+            group: resource_ref("00g-platform", "group", "Platform"),
+            resource: resource_ref("0oa-checkout", "app", "Checkout Production Access"),
+            entitlement: "assigned".into(),
+        },
+        OpKind::RemoveGrant {
+            account: olivia,
+            resource: resource_ref("00g-payments", "group", "Payments Oncall"),
+            entitlement: "member".into(),
+        },
+    ]);
+    let review = grantflow_graph::review_plan(&graph, &ConnectionName::new("okta"), &plan);
+    let services = |op: u32| -> Vec<String> {
+        review
+            .for_operation(grantflow_model::OperationId(op))
+            .map(|o| o.services.iter().map(|s| s.service.clone()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(services(0), ["graph-connector"]);
+    assert_eq!(services(1), ["graph-connector"]);
+    assert!(
+        review
+            .for_operation(grantflow_model::OperationId(2))
+            .is_some_and(|o| o.services.is_empty())
+    );
+    assert!(
+        review
+            .for_operation(grantflow_model::OperationId(3))
+            .is_none(),
+        "removals are not reach-reviewed"
+    );
+    assert!(
+        review.skipped.is_empty(),
+        "no change leads to staging: {:?}",
+        review.skipped
+    );
+    // Another connection's operations are not the directory's to review.
+    let other = grantflow_graph::review_plan(&graph, &ConnectionName::new("okta-partner"), &plan);
+    assert!(other.operations.is_empty());
+}

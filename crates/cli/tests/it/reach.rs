@@ -159,3 +159,22 @@ async fn reach_answers_group_delta_service_and_pictures() {
         unknown.all()
     );
 }
+
+#[test]
+fn the_demo_reviews_production_reach_before_applying() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = std::process::Command::new(crate::testkit::BIN)
+        .args(["demo", "--quiet"])
+        .current_dir(dir.path())
+        .output()
+        .expect("demo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let reach = position(&stdout, "production reach added (2 service(s)):");
+    let skipped = position(
+        &stdout,
+        "skipped non-production: AWS Identity Center role staging-payments-admin",
+    );
+    let applying = position(&stdout, "== Applying plan");
+    assert!(reach < skipped && skipped < applying);
+}
