@@ -220,3 +220,24 @@ fn deploy_events() {
     let error = deploys::parse("{\"events\": [{\"service\": \"x\"}]}").expect_err("missing fields");
     assert!(error.contains("not a deploy-events file"), "{error}");
 }
+
+#[test]
+fn a_missing_or_malformed_source_file_is_named_in_the_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("deploys.json"), "{\"events\": 3}").expect("write");
+    let mut config = grantflow_graph::ReachConfig::default();
+    config.sources.deploys = vec!["deploys.json".into()];
+    let error = grantflow_graph::sources::load(&config, dir.path()).expect_err("malformed");
+    assert!(
+        error
+            .to_string()
+            .contains("deploys.json: not a deploy-events file"),
+        "{error}"
+    );
+    config.sources.catalog = vec!["missing/catalog-info.yaml".into()];
+    let error = grantflow_graph::sources::load(&config, dir.path()).expect_err("missing");
+    assert!(
+        error.to_string().contains("missing/catalog-info.yaml"),
+        "{error}"
+    );
+}

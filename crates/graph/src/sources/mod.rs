@@ -69,31 +69,29 @@ pub fn load(config: &ReachConfig, base: &Path) -> Result<Inputs, SourceError> {
         }
         inputs.clusters.push(data);
     }
-    for path in &sources.catalog {
-        let (name, text) = read(base, path)?;
-        inputs
-            .components
-            .extend(catalog::parse(&text).map_err(|e| SourceError::new(name, e))?);
-    }
-    for path in &sources.datadog_monitors {
-        let (name, text) = read(base, path)?;
-        inputs
-            .monitors
-            .extend(monitors::parse_datadog(&text).map_err(|e| SourceError::new(name, e))?);
-    }
-    for path in &sources.prometheus_rules {
-        let (name, text) = read(base, path)?;
-        inputs
-            .monitors
-            .extend(monitors::parse_prometheus(&text).map_err(|e| SourceError::new(name, e))?);
-    }
-    for path in &sources.deploys {
-        let (name, text) = read(base, path)?;
-        inputs
-            .deploys
-            .extend(deploys::parse(&text).map_err(|e| SourceError::new(name, e))?);
-    }
+    inputs.components = parse_each(base, &sources.catalog, catalog::parse)?;
+    inputs.monitors = parse_each(base, &sources.datadog_monitors, monitors::parse_datadog)?;
+    inputs.monitors.extend(parse_each(
+        base,
+        &sources.prometheus_rules,
+        monitors::parse_prometheus,
+    )?);
+    inputs.deploys = parse_each(base, &sources.deploys, deploys::parse)?;
     Ok(inputs)
+}
+
+/// Reads and parses each file, naming the file in any error.
+fn parse_each<T>(
+    base: &Path,
+    paths: &[PathBuf],
+    parse: fn(&str) -> Result<Vec<T>, String>,
+) -> Result<Vec<T>, SourceError> {
+    let mut out = Vec::new();
+    for path in paths {
+        let (name, text) = read(base, path)?;
+        out.extend(parse(&text).map_err(|e| SourceError::new(name, e))?);
+    }
+    Ok(out)
 }
 
 /// Parses YAML documents (or one JSON document) into values; `List` objects are flattened.
