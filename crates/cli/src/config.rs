@@ -28,6 +28,9 @@ struct ConfigFile {
     safety: SafetyRail,
     #[serde(default)]
     rate_limits: RateLimitSettings,
+    /// Production reachability: app links, environments and source files (relative to this file).
+    #[serde(default)]
+    reachability: Option<grantflow_graph::ReachConfig>,
 }
 
 /// How grantflow shares vendors' rate limits with the tenant's other users.
@@ -57,6 +60,7 @@ pub struct Config {
     pub directory: ConnectionName,
     pub policies: PathBuf,
     pub connections: BTreeMap<ConnectionName, ConnectionConfig>,
+    pub reachability: Option<grantflow_graph::ReachConfig>,
     /// The folder of the configuration file; relative paths in it
     /// (secret files, the database, policies) are relative to this.
     pub base_dir: PathBuf,
@@ -115,6 +119,7 @@ impl Config {
             directory,
             policies: base.join(file.policies.unwrap_or_else(|| PathBuf::from("policies"))),
             connections,
+            reachability: file.reachability,
             base_dir: base,
             safety: file.safety,
             rate_limits: file.rate_limits,

@@ -110,6 +110,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What access reaches in production: services, paths, owners, monitors, deploys.
+    Reach {
+        #[command(subcommand)]
+        query: commands::reach::Query,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -237,6 +242,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Do { request, yes, json } => {
             let app = app::App::open(&options).await?;
             commands::request::run(&app, &request, yes, json).await
+        }
+        Command::Reach { query } => {
+            let app = app::App::open(&options).await?;
+            commands::reach::run(&app, query).await
         }
         Command::Audit { command } => {
             let app = app::App::open_store_only(&options).await?;

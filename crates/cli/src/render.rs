@@ -2,14 +2,16 @@
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use grantflow_engine::Report;
+use grantflow_graph::review::{OperationReach, PlanReach};
 use grantflow_model::{Operation, Plan};
 use grantflow_store::JobState;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// The reviewable plan: per person (or group), per system, one line per
-/// change with `+`/`-`, the reason, and what a group brings with it.
-pub fn plan(plan: &Plan) -> String {
+/// change with `+`/`-`, the reason, what a group brings with it, and (when
+/// reachability is configured) the production reach each widening change adds.
+pub fn plan(plan: &Plan, reach: Option<&PlanReach>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Plan {}  ({})", plan.id, plan.origin);
     for basis in &plan.basis {
@@ -65,6 +67,9 @@ pub fn plan(plan: &Plan) -> String {
                         );
                     }
                 }
+                if let Some(added) = reach.and_then(|r| r.for_operation(op.id)) {
+                    reach_lines(&mut out, added);
+                }
                 if !op.depends_on.is_empty() {
                     let after: Vec<String> =
                         op.depends_on.iter().map(ToString::to_string).collect();
@@ -75,6 +80,16 @@ pub fn plan(plan: &Plan) -> String {
     }
     for note in &plan.review.notes {
         let _ = writeln!(out, "note: {note}");
+    }
+    if let Some(reach) = reach
+        && !reach.skipped.is_empty()
+    {
+        let skipped: Vec<String> = reach
+            .skipped
+            .iter()
+            .map(grantflow_graph::render::skipped_line)
+            .collect();
+        let _ = writeln!(out, "skipped non-production: {}", skipped.join("; "));
     }
     let adds = plan
         .operations
@@ -91,6 +106,24 @@ pub fn plan(plan: &Plan) -> String {
         systems.len()
     );
     out
+}
+
+/// What one widening operation adds in production, under the operation.
+fn reach_lines(out: &mut String, added: &OperationReach) {
+    if added.services.is_empty() {
+        let _ = writeln!(out, "        production reach added: none");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "        production reach added ({} service(s)):",
+        added.services.len()
+    );
+    for service in &added.services {
+        for line in grantflow_graph::render::service_lines(service, "          ", true) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
 }
 
 /// The execution report: one row per operation, then the totals.

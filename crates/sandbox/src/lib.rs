@@ -11,6 +11,8 @@ pub mod google;
 pub mod network_faults;
 mod emulator;
 pub mod gitlab;
+pub mod datadog;
+pub mod demo_reach;
 pub mod okta;
 pub mod org;
 mod server;

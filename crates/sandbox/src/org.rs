@@ -15,9 +15,13 @@ pub struct Org {
     pub google: Option<crate::google::GoogleSeed>,
     #[serde(default)]
     pub github: Option<crate::github::GithubSeed>,
+    #[serde(default)]
     pub gitlab: Option<crate::gitlab::GitlabSeed>,
     #[serde(default)]
     pub slack: Option<crate::slack::SlackSeed>,
+    /// The Datadog Monitors emulator; absent means no Datadog.
+    #[serde(default)]
+    pub datadog: Option<crate::datadog::DatadogSeed>,
 }
 
 /// What the Okta emulator is seeded with.
@@ -107,7 +111,11 @@ const DEMO_YAML: &str = include_str!("../orgs/demo.yaml");
 /// The demo organisation shipped with the crate.
 pub fn demo_org() -> Org {
     // The file is part of the crate and covered by tests; failing here is a build defect, not input error.
-    parse_org(DEMO_YAML, "orgs/demo.yaml").expect("embedded demo org must parse")
+    let mut org = parse_org(DEMO_YAML, "orgs/demo.yaml").expect("embedded demo org must parse");
+    // One copy of the monitors: the emulator serves what the demo's reach data ingests.
+    org.datadog
+        .get_or_insert_with(crate::demo_reach::datadog_seed);
+    org
 }
 
 /// Reads an organisation file; YAML errors carry the line and column.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 
 use crate::clock::{Clock, SystemClock};
+use crate::datadog;
 use crate::okta::{self, OktaConfig};
 use crate::org::Org;
 use crate::server::SandboxOptions;
@@ -104,6 +105,19 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
             port: 0,
             router,
             credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
+        });
+    }
+    if let Some(seed) = &org.datadog {
+        let (router, dd) = datadog::datadog_router(seed);
+        systems.push(BuiltSystem {
+            key: "datadog",
+            kind: "datadog",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([
+                ("api_key".to_owned(), dd.api_key.clone()),
+                ("application_key".to_owned(), dd.application_key.clone()),
+            ]),
         });
     }
     systems

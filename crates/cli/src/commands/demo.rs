@@ -80,7 +80,8 @@ pub async fn run(
         }
     };
     app.store.save_plan(&plan, &app.actor).await?;
-    print!("{}", render::plan(&plan));
+    let reach = crate::commands::reach::review(&app, &plan).await?;
+    print!("{}", render::plan(&plan, reach.as_ref()));
 
     step(&format!("Applying plan {}", plan.id));
     app.store

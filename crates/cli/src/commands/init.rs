@@ -72,6 +72,10 @@ pub fn sandbox_config(info: &SandboxInfo, base: &Path) -> anyhow::Result<String>
          connections:\n"
     );
     for (name, system) in &info.systems {
+        // Datadog is read by the reachability graph (its monitors), not managed as a connection.
+        if system.kind == "datadog" {
+            continue;
+        }
         let _ = write!(
             text,
             "  {name}:\n    kind: {}\n    base_url: {}\n",
@@ -83,5 +87,24 @@ pub fn sandbox_config(info: &SandboxInfo, base: &Path) -> anyhow::Result<String>
             let _ = write!(text, "    {key}:\n      file: {secret_file}\n");
         }
     }
+    if info.systems.values().any(|s| s.kind == "datadog") {
+        text.push_str(&demo_reachability(base)?);
+    }
     Ok(text)
+}
+
+/// The sandbox's demo organisation comes with production-reach data: write it under `reach/` and
+/// point a `reachability:` section at it.
+fn demo_reachability(base: &Path) -> anyhow::Result<String> {
+    grantflow_sandbox::demo_reach::write_files(&base.join("reach"))?;
+    let mut section = String::from(
+        "# Production reachability of the demo organisation (files under reach/).\nreachability:\n",
+    );
+    for line in grantflow_sandbox::demo_reach::CONFIG.lines() {
+        let _ = writeln!(section, "  {line}");
+        if line == "sources:" {
+            section.push_str("    root: reach\n");
+        }
+    }
+    Ok(section)
 }

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod init;
 pub mod plan;
 pub mod policy;
+pub mod reach;
 pub mod request;
 pub mod sandbox;
 pub mod sync;

@@ -22,7 +22,8 @@ pub async fn run(app: &App, policies: Option<PathBuf>, json: bool) -> anyhow::Re
     if json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
-        print!("{}", render::plan(&plan));
+        let reach = crate::commands::reach::review(app, &plan).await?;
+        print!("{}", render::plan(&plan, reach.as_ref()));
         if !plan.operations.is_empty() {
             println!("Apply with: grantflow apply {}", plan.id);
         }

@@ -30,7 +30,8 @@ pub async fn run(app: &App, text: &str, yes: bool, json: bool) -> anyhow::Result
     if json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
-        print!("{}", render::plan(&plan));
+        let reach = crate::commands::reach::review(app, &plan).await?;
+        print!("{}", render::plan(&plan, reach.as_ref()));
     }
     if plan.operations.is_empty() {
         return Ok(ExitCode::SUCCESS);

@@ -9,3 +9,4 @@ mod commands;
 mod demo;
 mod faults;
 mod workers;
+mod reach;

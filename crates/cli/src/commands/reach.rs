@@ -1,0 +1,174 @@
+//! `grantflow reach`: what a group, user or app reaches in production, what a change adds for a
+//! person, and who reaches a service; as text, JSON, DOT or Mermaid. Also loads the graph for the
+//! plan review of `plan`, `do` and `demo`.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use grantflow_graph::review::{self, ReachReport};
+use grantflow_graph::{Graph, PlanReach, Searcher, Target};
+use grantflow_model::Plan;
+
+use crate::app::App;
+
+#[derive(Subcommand)]
+pub enum Query {
+    /// What an Okta group reaches.
+    Group {
+        name: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// What a person reaches, through every group and app they hold.
+    User {
+        login: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// What an Okta app reaches for the holders assigned to it.
+    App {
+        label: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// What joining a group would add to what a person already reaches.
+    Delta {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        group: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Who reaches a service (catalog Component name).
+    Service {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct Output {
+    #[arg(long)]
+    json: bool,
+    /// Print a picture instead of text.
+    #[arg(long, value_enum)]
+    picture: Option<Picture>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Picture {
+    Dot,
+    Mermaid,
+}
+
+/// The graph from the newest directory sync and the configured files; `None` without a
+/// `reachability:` section.
+pub async fn load_graph(app: &App) -> anyhow::Result<Option<Graph>> {
+    let Some(config) = &app.config.reachability else {
+        return Ok(None);
+    };
+    let actual = app.actual_state().await?;
+    let snapshot = actual
+        .snapshots
+        .get(&app.config.directory)
+        .cloned()
+        .unwrap_or_default();
+    let inputs = grantflow_graph::sources::load(config, &app.config.base_dir)
+        .context("reading the reachability sources")?;
+    Ok(Some(grantflow_graph::build(config, &snapshot, &inputs)))
+}
+
+/// The reach review of a plan, when reachability is configured.
+pub async fn review(app: &App, plan: &Plan) -> anyhow::Result<Option<PlanReach>> {
+    Ok(load_graph(app)
+        .await?
+        .map(|graph| grantflow_graph::review_plan(&graph, &app.config.directory, plan)))
+}
+
+pub async fn run(app: &App, query: Query) -> anyhow::Result<ExitCode> {
+    let Some(graph) = load_graph(app).await? else {
+        eprintln!(
+            "error: the configuration has no `reachability:` section (grantflow init --sandbox writes an example)"
+        );
+        return Ok(ExitCode::from(1));
+    };
+    let mut searcher = Searcher::new(&graph);
+    let (report, output, delta) = match query {
+        Query::Service { name, json } => {
+            let holders = match review::who_reaches(&graph, &name) {
+                Ok(holders) => holders,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&holders)?);
+            } else {
+                println!("{} holder(s) reach service {name}", holders.len());
+                for h in holders {
+                    println!("  {}", grantflow_graph::render::path_line(&h.path));
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Query::Delta {
+            user,
+            group,
+            output,
+        } => {
+            let (Ok(held), Ok(added)) = (
+                Target::User(user.clone()).starts(&graph),
+                Target::Group(group.clone()).starts(&graph),
+            ) else {
+                eprintln!(
+                    "error: user {user} or group \"{group}\" is not in the reachability graph"
+                );
+                return Ok(ExitCode::from(1));
+            };
+            let delta = searcher.delta(&held, &added);
+            let target = format!("adding {user} to group \"{group}\"");
+            (review::delta_report(&graph, &target, &delta), output, true)
+        }
+        Query::Group { name, output } => (
+            reach(&graph, &mut searcher, Target::Group(name))?,
+            output,
+            false,
+        ),
+        Query::User { login, output } => (
+            reach(&graph, &mut searcher, Target::User(login))?,
+            output,
+            false,
+        ),
+        Query::App { label, output } => (
+            reach(&graph, &mut searcher, Target::App(label))?,
+            output,
+            false,
+        ),
+    };
+    print_report(&report, &output, delta)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reach(
+    graph: &Graph,
+    searcher: &mut Searcher<'_>,
+    target: Target,
+) -> anyhow::Result<ReachReport> {
+    let starts = target.starts(graph)?;
+    let reach = searcher.reach(&starts);
+    Ok(review::reach_report(graph, &target.to_string(), &reach))
+}
+
+fn print_report(report: &ReachReport, output: &Output, delta: bool) -> anyhow::Result<()> {
+    match (output.json, output.picture) {
+        (true, _) => println!("{}", serde_json::to_string_pretty(report)?),
+        (false, Some(Picture::Dot)) => print!("{}", grantflow_graph::render::dot(report)),
+        (false, Some(Picture::Mermaid)) => print!("{}", grantflow_graph::render::mermaid(report)),
+        (false, None) => print!("{}", grantflow_graph::render::text(report, delta)),
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Production reachability end to end: the seed-000 review in `grantflow do`, before anything is
+//! written, and the `grantflow reach` queries, on the sandbox's demo organisation.
+
+use crate::testkit::Workspace;
+
+const DEMO_REQUEST: &str = "assign okta-demo-user@example.com to the Production Access Demo group";
+
+async fn synced_demo() -> Workspace {
+    let workspace = Workspace::start(None).await;
+    let sync = workspace.run(&["sync"]);
+    assert_eq!(sync.code, 0, "{}", sync.all());
+    workspace
+}
+
+fn position(haystack: &str, needle: &str) -> usize {
+    haystack
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} missing from:\n{haystack}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn do_shows_the_seed_000_reach_review_before_applying() {
+    let workspace = synced_demo().await;
+    let run = workspace.run(&["do", DEMO_REQUEST, "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let out = &run.stdout;
+    let change = position(out, "+ group \"Production Access Demo\" member");
+    let checkout = position(out, "service checkout-api, owned by payments-platform");
+    let checkout_path = position(
+        out,
+        "via group \"Production Access Demo\" → app \"Checkout Production Access\" → AWS Identity Center role prod-payments-admin in account 111122223333",
+    );
+    let deployment = position(
+        out,
+        "Kubernetes Deployment payments/checkout-api (prod-eks)",
+    );
+    let checkout_monitor = position(
+        out,
+        "monitor datadog 4012871 \"Checkout API error rate above 2%\"",
+    );
+    let connector = position(out, "service graph-connector, owned by platform");
+    let deploy_access = position(
+        out,
+        "app \"Graph Connector Console\" → (OIDC groups claim) Kubernetes group okta:Production Access Demo (prod-eks)",
+    );
+    let dashboard_access = position(
+        out,
+        "app \"Production Monitors\" → Datadog dashboards and monitors tagged team:platform  (already held)",
+    );
+    let sync_monitor = position(out, "\"Graph connector sync lag above 15 minutes\"");
+    let skipped = position(
+        out,
+        "skipped non-production: AWS Identity Center role staging-payments-admin in account 444455556666",
+    );
+    let report = position(out, "Execution report");
+    assert!(change < checkout && checkout < checkout_path && checkout_path < deployment);
+    assert!(deployment < checkout_monitor && checkout_monitor < connector);
+    assert!(
+        connector < deploy_access
+            && deploy_access < dashboard_access
+            && dashboard_access < sync_monitor
+    );
+    assert!(
+        sync_monitor < skipped,
+        "skipped systems are listed at the end of the plan"
+    );
+    assert!(skipped < report, "the whole review comes before the write");
+    assert!(out.contains("environment=staging"), "{out}");
+    assert!(out.contains("1 succeeded, 0 failed"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reach_answers_group_delta_service_and_pictures() {
+    let workspace = synced_demo().await;
+
+    let group = workspace.run(&["reach", "group", "Production Access Demo"]);
+    assert_eq!(group.code, 0, "{}", group.all());
+    assert!(
+        group
+            .stdout
+            .starts_with("group \"Production Access Demo\" reaches 2 production service(s)"),
+        "{}",
+        group.stdout
+    );
+    assert!(
+        group.stdout.contains("skipped non-production:"),
+        "{}",
+        group.stdout
+    );
+
+    let json = workspace.run(&["reach", "group", "Production Access Demo", "--json"]);
+    assert_eq!(json.code, 0, "{}", json.all());
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON report");
+    assert_eq!(report["services"][0]["service"], "checkout-api");
+    assert_eq!(report["services"][0]["owner"], "payments-platform");
+    assert_eq!(report["skipped"].as_array().map(Vec::len), Some(1));
+
+    let delta = workspace.run(&[
+        "reach",
+        "delta",
+        "--user",
+        "okta-demo-user@example.com",
+        "--group",
+        "Production Access Demo",
+    ]);
+    assert_eq!(delta.code, 0, "{}", delta.all());
+    assert!(
+        delta
+            .stdout
+            .contains("service checkout-api, owned by payments-platform, system checkout (new)"),
+        "{}",
+        delta.stdout
+    );
+
+    let user = workspace.run(&["reach", "user", "okta-demo-user@example.com"]);
+    assert_eq!(user.code, 0, "{}", user.all());
+    assert!(
+        user.stdout.contains("reaches 1 production service(s)"),
+        "Platform's dashboards only:\n{}",
+        user.stdout
+    );
+
+    let who = workspace.run(&["reach", "service", "checkout-api"]);
+    assert_eq!(who.code, 0, "{}", who.all());
+    assert!(
+        who.stdout.contains("group \"Payments Oncall\""),
+        "{}",
+        who.stdout
+    );
+    assert!(
+        who.stdout.contains("olivia.smith@example.com"),
+        "{}",
+        who.stdout
+    );
+
+    let mermaid = workspace.run(&[
+        "reach",
+        "app",
+        "Checkout Production Access",
+        "--picture",
+        "mermaid",
+    ]);
+    assert_eq!(mermaid.code, 0, "{}", mermaid.all());
+    assert!(
+        mermaid.stdout.starts_with("flowchart LR"),
+        "{}",
+        mermaid.stdout
+    );
+    let dot = workspace.run(&["reach", "group", "Payments Oncall", "--picture", "dot"]);
+    assert!(dot.stdout.starts_with("digraph reach {"), "{}", dot.all());
+
+    let unknown = workspace.run(&["reach", "group", "No Such Group"]);
+    assert_ne!(unknown.code, 0);
+    assert!(
+        unknown
+            .stderr
+            .contains("group \"No Such Group\" is not in the reachability graph"),
+        "{}",
+        unknown.all()
+    );
+}
+
+#[test]
+fn the_demo_reviews_production_reach_before_applying() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = std::process::Command::new(crate::testkit::BIN)
+        .args(["demo", "--quiet"])
+        .current_dir(dir.path())
+        .output()
+        .expect("demo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let reach = position(&stdout, "production reach added (2 service(s)):");
+    let skipped = position(
+        &stdout,
+        "skipped non-production: AWS Identity Center role staging-payments-admin",
+    );
+    let applying = position(&stdout, "== Applying plan");
+    assert!(reach < skipped && skipped < applying);
+}

@@ -1,0 +1,350 @@
+//! Reports a person reads: what a holder reaches, what a plan's widening operations add, and who
+//! reaches a service, as self-contained records (labels, owners, monitors, deploys) ready to print
+//! or serialise.
+
+use grantflow_model::{ConnectionName, OpKind, Plan};
+use serde::Serialize;
+
+use crate::build::{app_access_key, user_key};
+use crate::graph::{Deploy, EdgeKind, Environment, Graph, Monitor, NodeId, NodeKind};
+use crate::search::{Delta, DeltaPath, DeltaService, Path, Reach, Searcher, Skipped};
+
+/// Recent deploys shown per service.
+const DEPLOYS_SHOWN: usize = 3;
+
+/// What a query starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Group(String),
+    User(String),
+    App(String),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QueryError {
+    #[error("{0} is not in the reachability graph (was it synced?)")]
+    Unknown(String),
+}
+
+impl Target {
+    /// The start nodes: the group or user, or every holder's access to the app.
+    pub fn starts(&self, graph: &Graph) -> Result<Vec<NodeId>, QueryError> {
+        let found = match self {
+            Target::Group(name) => graph.find(NodeKind::Group, name).into_iter().collect(),
+            Target::User(login) => graph
+                .find(NodeKind::User, &user_key(login))
+                .into_iter()
+                .collect(),
+            Target::App(app) => {
+                let suffix = format!("|{app}");
+                graph
+                    .nodes_of(NodeKind::AppAccess)
+                    .filter(|&n| {
+                        graph.key(n).ends_with(&suffix) && graph.incoming(n).next().is_some()
+                    })
+                    .collect()
+            }
+        };
+        let found: Vec<NodeId> = found;
+        if found.is_empty() {
+            return Err(QueryError::Unknown(self.to_string()));
+        }
+        Ok(found)
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Group(name) => write!(f, "group \"{name}\""),
+            Target::User(login) => write!(f, "user {login}"),
+            Target::App(app) => write!(f, "app \"{app}\""),
+        }
+    }
+}
+
+/// One hop of a path as a reviewer reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hop {
+    pub kind: NodeKind,
+    pub label: String,
+    /// How this hop was entered from the previous one (`aws-auth mapRoles`, …), when it matters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathReport {
+    pub hops: Vec<Hop>,
+    /// The holder already had this way in (delta reports only).
+    pub held: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceReport {
+    pub service: String,
+    pub owner: Option<String>,
+    pub system: Option<String>,
+    /// `false` when the holder already reached the service another way (delta reports only).
+    pub new_service: bool,
+    pub paths: Vec<PathReport>,
+    pub monitors: Vec<Monitor>,
+    pub recent_deploys: Vec<Deploy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedReport {
+    pub what: String,
+    pub reason: String,
+    pub path: Vec<Hop>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReachReport {
+    pub target: String,
+    pub services: Vec<ServiceReport>,
+    pub skipped: Vec<SkippedReport>,
+}
+
+/// What one widening operation of a plan adds in production.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperationReach {
+    pub operation: grantflow_model::OperationId,
+    pub services: Vec<ServiceReport>,
+    pub skipped: Vec<SkippedReport>,
+}
+
+/// The reach review of a whole plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PlanReach {
+    pub operations: Vec<OperationReach>,
+    /// Every non-production system the plan's changes lead to, once.
+    pub skipped: Vec<SkippedReport>,
+}
+
+impl PlanReach {
+    pub fn for_operation(&self, id: grantflow_model::OperationId) -> Option<&OperationReach> {
+        self.operations.iter().find(|o| o.operation == id)
+    }
+}
+
+/// Who reaches a service, one path each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HolderReport {
+    pub holder: String,
+    pub kind: NodeKind,
+    pub path: Vec<Hop>,
+}
+
+fn hops(graph: &Graph, path: &Path, include_last: bool) -> Vec<Hop> {
+    let end = if include_last {
+        path.len()
+    } else {
+        path.len().saturating_sub(1)
+    };
+    let mut out = Vec::with_capacity(end);
+    for (i, &node) in path.iter().take(end).enumerate() {
+        let via = i
+            .checked_sub(1)
+            .and_then(|p| path.get(p))
+            .and_then(|&prev| graph.edge_kind(prev, node))
+            .filter(|k| {
+                matches!(
+                    k,
+                    EdgeKind::AwsAuth
+                        | EdgeKind::AccessEntry
+                        | EdgeKind::AccessPolicy
+                        | EdgeKind::OidcGroup
+                )
+            })
+            .map(EdgeKind::label);
+        out.push(Hop {
+            kind: graph.kind(node).unwrap_or(NodeKind::Service),
+            label: graph.label(node).to_string(),
+            via,
+        });
+    }
+    out
+}
+
+fn service_report(
+    graph: &Graph,
+    service: NodeId,
+    new_service: bool,
+    paths: Vec<PathReport>,
+) -> ServiceReport {
+    let info = graph.service(service).cloned().unwrap_or_default();
+    ServiceReport {
+        service: graph.label(service).to_string(),
+        owner: info.owner,
+        system: info.system,
+        new_service,
+        paths,
+        monitors: info.monitors,
+        recent_deploys: info.deploys.into_iter().take(DEPLOYS_SHOWN).collect(),
+    }
+}
+
+fn skipped_reports(graph: &Graph, skipped: &[Skipped]) -> Vec<SkippedReport> {
+    skipped
+        .iter()
+        .map(|s| SkippedReport {
+            what: graph.label(s.node).to_string(),
+            reason: match graph.environment(s.node) {
+                Environment::NonProduction { reason } => reason,
+                Environment::Production => String::new(),
+            },
+            path: hops(graph, &s.path, true),
+        })
+        .collect()
+}
+
+pub fn reach_report(graph: &Graph, target: &str, reach: &Reach) -> ReachReport {
+    // A plain reach reads as a delta from nothing: every service new, no path held.
+    let as_delta = Delta {
+        services: reach
+            .services
+            .iter()
+            .map(|s| DeltaService {
+                service: s.service,
+                new_service: true,
+                paths: s
+                    .paths
+                    .iter()
+                    .map(|p| DeltaPath {
+                        path: p.clone(),
+                        held: false,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        skipped: reach.skipped.clone(),
+    };
+    delta_report(graph, target, &as_delta)
+}
+
+pub fn delta_report(graph: &Graph, target: &str, delta: &Delta) -> ReachReport {
+    ReachReport {
+        target: target.to_string(),
+        services: delta
+            .services
+            .iter()
+            .map(|s| {
+                let paths = s
+                    .paths
+                    .iter()
+                    .map(|p| PathReport {
+                        hops: hops(graph, &p.path, false),
+                        held: p.held,
+                    })
+                    .collect();
+                service_report(graph, s.service, s.new_service, paths)
+            })
+            .collect(),
+        skipped: skipped_reports(graph, &delta.skipped),
+    }
+}
+
+pub fn who_reaches(graph: &Graph, service: &str) -> Result<Vec<HolderReport>, QueryError> {
+    let id = graph
+        .find(NodeKind::Service, service)
+        .ok_or_else(|| QueryError::Unknown(format!("service {service}")))?;
+    let mut searcher = Searcher::new(graph);
+    Ok(searcher
+        .who_reaches(id)
+        .into_iter()
+        .filter_map(|path| {
+            let &holder = path.first()?;
+            Some(HolderReport {
+                holder: graph.label(holder).to_string(),
+                kind: graph.kind(holder)?,
+                path: hops(graph, &path, true),
+            })
+        })
+        .collect())
+}
+
+/// The dashboard scopes an app gives every holder alike.
+fn shared_scopes(graph: &Graph, app: &str) -> Vec<NodeId> {
+    let prefix = format!("{app}|");
+    graph
+        .nodes_of(NodeKind::DashboardScope)
+        .filter(|&n| graph.key(n).starts_with(&prefix))
+        .collect()
+}
+
+/// For each operation of `plan` on the `directory` connection that widens access, what it adds to
+/// the holder's production reach; then every non-production system met, once.
+pub fn review_plan(graph: &Graph, directory: &ConnectionName, plan: &Plan) -> PlanReach {
+    let mut searcher = Searcher::new(graph);
+    let mut review = PlanReach::default();
+    for op in plan
+        .operations
+        .iter()
+        .filter(|op| op.widens_access() && &op.connection == directory)
+    {
+        let (held, added): (Vec<NodeId>, Vec<NodeId>) = match &op.kind {
+            OpKind::AddGrant {
+                account, resource, ..
+            } if resource.kind.as_str() == "group" => (
+                graph
+                    .find(NodeKind::User, &user_key(&account.login))
+                    .into_iter()
+                    .collect(),
+                graph
+                    .find(NodeKind::Group, &resource.name)
+                    .into_iter()
+                    .collect(),
+            ),
+            OpKind::AddGrant {
+                account, resource, ..
+            } if resource.kind.as_str() == "app" => (
+                graph
+                    .find(NodeKind::User, &user_key(&account.login))
+                    .into_iter()
+                    .collect(),
+                match graph.find(
+                    NodeKind::AppAccess,
+                    &app_access_key(false, &user_key(&account.login), &resource.name),
+                ) {
+                    Some(access) => vec![access],
+                    // A first direct assignment has no access node yet: what the app gives any
+                    // holder alike (its dashboard scopes) is what it adds.
+                    None => shared_scopes(graph, &resource.name),
+                },
+            ),
+            OpKind::AddGroupGrant {
+                group, resource, ..
+            } => (
+                graph
+                    .find(NodeKind::Group, &group.name)
+                    .into_iter()
+                    .collect(),
+                graph
+                    .find(
+                        NodeKind::AppAccess,
+                        &app_access_key(true, &group.name, &resource.name),
+                    )
+                    .into_iter()
+                    .collect(),
+            ),
+            _ => continue,
+        };
+        if added.is_empty() {
+            continue;
+        }
+        let delta = searcher.delta(&held, &added);
+        let report = delta_report(graph, "", &delta);
+        for s in &report.skipped {
+            if !review.skipped.iter().any(|k| k.what == s.what) {
+                review.skipped.push(s.clone());
+            }
+        }
+        review.operations.push(OperationReach {
+            operation: op.id,
+            services: report.services,
+            skipped: report.skipped,
+        });
+    }
+    review
+}

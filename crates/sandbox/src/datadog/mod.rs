@@ -1,0 +1,267 @@
+//! Datadog Monitors API emulator: `GET /api/v1/monitor` with `DD-API-KEY` and `DD-APPLICATION-KEY`,
+//! Datadog's monitor JSON, its `monitor_tags`/`tags`/`name`/`id_offset`/`page`/`page_size` filters and
+//! its `{"errors": [...]}` bodies; plus an admin endpoint to read and replace the monitors.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// What the Datadog emulator is seeded with: monitors in the shape `GET /api/v1/monitor` returns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatadogSeed {
+    #[serde(default)]
+    pub monitors: Vec<Value>,
+}
+
+/// Datadog caps `page_size` at 1000.
+const MAX_PAGE_SIZE: usize = 1000;
+
+/// One emulated Datadog organisation.
+#[derive(Debug)]
+pub struct Datadog {
+    pub api_key: String,
+    pub application_key: String,
+    seed: DatadogSeed,
+    monitors: Mutex<Vec<Value>>,
+}
+
+impl Datadog {
+    fn monitors(&self) -> MutexGuard<'_, Vec<Value>> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.monitors.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn hex_key(len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// Builds the emulator; the handle carries the keys clients must send.
+pub fn datadog_router(seed: &DatadogSeed) -> (Router, Arc<Datadog>) {
+    let dd = Arc::new(Datadog {
+        api_key: hex_key(32),
+        application_key: hex_key(40),
+        seed: seed.clone(),
+        monitors: Mutex::new(seed.monitors.clone()),
+    });
+    let router = Router::new()
+        .route("/api/v1/monitor", get(list_monitors))
+        .route(
+            "/__sandbox/monitors",
+            get(admin_monitors).post(admin_set_monitors),
+        )
+        .route("/__sandbox/reset", axum::routing::post(admin_reset))
+        .with_state(dd.clone());
+    (router, dd)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "errors": [message] }))).into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    tags: Option<String>,
+    #[serde(default)]
+    monitor_tags: Option<String>,
+    #[serde(default)]
+    id_offset: Option<i64>,
+    #[serde(default)]
+    page: Option<usize>,
+    #[serde(default)]
+    page_size: Option<usize>,
+    #[serde(default)]
+    group_states: Option<String>,
+    #[serde(default)]
+    with_downtimes: Option<bool>,
+}
+
+fn has_all_tags(monitor: &Value, wanted: &str) -> bool {
+    let tags: Vec<&str> = monitor
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    wanted
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .all(|w| tags.contains(&w))
+}
+
+/// Scope tags (`tags=`) are matched against the `{...}` scopes in the monitor's query.
+fn query_has_scopes(monitor: &Value, wanted: &str) -> bool {
+    let query = monitor.get("query").and_then(Value::as_str).unwrap_or("");
+    wanted
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .all(|w| query.contains(w))
+}
+
+async fn list_monitors(
+    State(dd): State<Arc<Datadog>>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let api = headers.get("DD-API-KEY").and_then(|v| v.to_str().ok());
+    let app = headers
+        .get("DD-APPLICATION-KEY")
+        .and_then(|v| v.to_str().ok());
+    if api != Some(dd.api_key.as_str()) || app != Some(dd.application_key.as_str()) {
+        return error(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    let Ok(Query(q)) = query else {
+        return error(StatusCode::BAD_REQUEST, "Invalid query parameters");
+    };
+    let _ = (&q.group_states, q.with_downtimes);
+    if q.page_size.is_some_and(|s| s > MAX_PAGE_SIZE) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "page_size must be less than or equal to 1000",
+        );
+    }
+    let mut monitors: Vec<Value> = dd
+        .monitors()
+        .iter()
+        .filter(|m| {
+            q.name.as_deref().is_none_or(|n| {
+                m.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|name| name.to_lowercase().contains(&n.to_lowercase()))
+            })
+        })
+        .filter(|m| q.monitor_tags.as_deref().is_none_or(|t| has_all_tags(m, t)))
+        .filter(|m| q.tags.as_deref().is_none_or(|t| query_has_scopes(m, t)))
+        .filter(|m| {
+            q.id_offset.is_none_or(|offset| {
+                m.get("id")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|id| id > offset)
+            })
+        })
+        .cloned()
+        .collect();
+    monitors.sort_by_key(|m| m.get("id").and_then(Value::as_i64).unwrap_or(0));
+    if let Some(page) = q.page {
+        let size = q.page_size.unwrap_or(100);
+        monitors = monitors.into_iter().skip(page * size).take(size).collect();
+    } else if let Some(size) = q.page_size {
+        monitors.truncate(size);
+    }
+    Json(monitors).into_response()
+}
+
+async fn admin_monitors(State(dd): State<Arc<Datadog>>) -> Response {
+    Json(json!({ "monitors": *dd.monitors() })).into_response()
+}
+
+async fn admin_set_monitors(
+    State(dd): State<Arc<Datadog>>,
+    body: Result<Json<DatadogSeed>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(seed)) => {
+            *dd.monitors() = seed.monitors;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(rejection) => error(StatusCode::BAD_REQUEST, &rejection.body_text()),
+    }
+}
+
+async fn admin_reset(State(dd): State<Arc<Datadog>>) -> Response {
+    *dd.monitors() = dd.seed.monitors.clone();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    async fn get(router: &Router, uri: &str, keys: Option<(&str, &str)>) -> (StatusCode, Value) {
+        let mut request = Request::get(uri);
+        if let Some((api, app)) = keys {
+            request = request
+                .header("DD-API-KEY", api)
+                .header("DD-APPLICATION-KEY", app);
+        }
+        let response = router
+            .clone()
+            .oneshot(request.body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json body"))
+    }
+
+    fn ids(body: &Value) -> Vec<i64> {
+        body.as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|m| m["id"].as_i64())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn monitors_need_both_keys_and_filter_by_service_tag_like_datadog() {
+        let (router, dd) = datadog_router(&crate::demo_reach::datadog_seed());
+        let keys = Some((dd.api_key.as_str(), dd.application_key.as_str()));
+        let (status, body) = get(&router, "/api/v1/monitor", None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body, json!({"errors": ["Forbidden"]}));
+        let (status, _) = get(
+            &router,
+            "/api/v1/monitor",
+            Some((dd.api_key.as_str(), "wrong")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        let (status, all) = get(&router, "/api/v1/monitor", keys).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(ids(&all), vec![4012871, 4012872, 4019930, 4020001]);
+        assert_eq!(all[0]["overall_state"], "OK");
+        assert_eq!(all[0]["type"], "query alert");
+
+        let (_, checkout) = get(
+            &router,
+            "/api/v1/monitor?monitor_tags=service:checkout-api,env:prod",
+            keys,
+        )
+        .await;
+        assert_eq!(ids(&checkout), vec![4012871, 4012872]);
+        let (_, named) = get(&router, "/api/v1/monitor?name=graph%20connector", keys).await;
+        assert_eq!(ids(&named), vec![4019930]);
+        let (_, paged) = get(&router, "/api/v1/monitor?page=1&page_size=2", keys).await;
+        assert_eq!(ids(&paged), vec![4019930, 4020001]);
+        let (_, after) = get(&router, "/api/v1/monitor?id_offset=4012872", keys).await;
+        assert_eq!(ids(&after), vec![4019930, 4020001]);
+        let (status, body) = get(&router, "/api/v1/monitor?page_size=5000", keys).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["errors"][0]
+                .as_str()
+                .is_some_and(|e| e.contains("page_size"))
+        );
+    }
+}
