@@ -6,13 +6,13 @@
 
 pub mod clock;
 mod control;
-pub mod github;
-pub mod google;
-pub mod network_faults;
-mod emulator;
-pub mod gitlab;
 pub mod datadog;
 pub mod demo_reach;
+mod emulator;
+pub mod github;
+pub mod gitlab;
+pub mod google;
+pub mod network_faults;
 pub mod okta;
 pub mod org;
 mod server;

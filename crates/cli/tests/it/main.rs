@@ -8,5 +8,5 @@ mod apply_crash;
 mod commands;
 mod demo;
 mod faults;
-mod workers;
 mod reach;
+mod workers;

@@ -2,10 +2,10 @@
 //! operation twice (idempotency), and the 429, 5xx, permanent and
 //! unauthorized paths. One module per system.
 
+mod emulated;
 mod fixture;
 mod github;
-mod google;
-mod emulated;
 mod gitlab;
+mod google;
 mod okta;
 mod slack;

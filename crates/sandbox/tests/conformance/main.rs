@@ -4,8 +4,8 @@
 //! the sandbox in-process and runs `conformance/<system>` with the shared venv built here.
 
 mod github;
-mod google;
 mod gitlab;
+mod google;
 mod okta;
 mod slack;
 
