@@ -41,6 +41,9 @@ pub struct Description {
     pub operations: Vec<&'static str>,
     /// Rate-limit buckets the connector tracks.
     pub rate_limit_buckets: Vec<&'static str>,
+    /// The system creates a person's account at their first sign-in (GitLab
+    /// with SSO): grants for people without an account are planned and wait.
+    pub accounts_created_on_first_login: bool,
 }
 
 /// What `apply` did.

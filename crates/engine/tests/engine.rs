@@ -52,6 +52,7 @@ impl Connector for Handle {
             base_url: String::new(),
             operations: vec!["add_grant"],
             rate_limit_buckets: vec![],
+            accounts_created_on_first_login: false,
         }
     }
     async fn health(&self) -> Result<(), Failure> {

@@ -50,7 +50,8 @@ pub async fn sync_all(app: &App, only: Option<&str>) -> anyhow::Result<Vec<SyncR
             app.quiet,
         );
         let outcome = connector.sync(&mut sink).await;
-        let snapshot = sink.finish();
+        let mut snapshot = sink.finish();
+        snapshot.accounts_created_on_first_login = description.accounts_created_on_first_login;
         if let Err(failure) = outcome {
             app.store
                 .audit(

@@ -6,6 +6,7 @@ mod testkit;
 
 mod apply_crash;
 mod commands;
+mod cross_system;
 mod demo;
 mod faults;
 mod reach;

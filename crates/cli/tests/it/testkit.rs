@@ -167,15 +167,39 @@ impl Workspace {
     /// Adds a setting to the okta connection in grantflow.yaml (e.g.
     /// `timeout_seconds: 1`).
     pub fn set_okta_option(&self, line: &str) {
+        self.set_connection_option("okta", line);
+    }
+
+    /// Adds a setting to the connection of that kind in grantflow.yaml.
+    pub fn set_connection_option(&self, kind: &str, line: &str) {
         let path = self.path("grantflow.yaml");
         let text = read(&path);
-        let updated = text.replacen(
-            "    kind: okta\n",
-            &format!("    kind: okta\n    {line}\n"),
-            1,
-        );
-        assert_ne!(text, updated, "grantflow.yaml has an okta connection");
+        let marker = format!("    kind: {kind}\n");
+        let updated = text.replacen(&marker, &format!("{marker}    {line}\n"), 1);
+        assert_ne!(text, updated, "grantflow.yaml has a {kind} connection");
         std::fs::write(&path, updated).expect("write config");
+    }
+
+    /// `POST` on another emulator's admin endpoint.
+    pub async fn admin_post_to(&self, system: &str, what: &str, body: Value) {
+        let info = self
+            .sandbox
+            .info
+            .systems
+            .get(system)
+            .expect("system in sandbox");
+        let url = format!("{}/{what}", info.admin_url);
+        let response = reqwest::Client::new()
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .expect("admin reachable");
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
     }
 
     /// `GET` on the emulator's admin endpoint.

@@ -134,7 +134,13 @@ impl GithubConnector {
             .map(str::to_string))
     }
 
-    async fn sync_accounts(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
+    /// Emits the accounts; returns the invitees (id, login), whose team
+    /// memberships are pending and not listed among team members.
+    async fn sync_accounts(
+        &self,
+        sink: &mut dyn SyncSink,
+    ) -> Result<Vec<(String, String)>, Failure> {
+        let mut invitees = Vec::new();
         let org = self.org().await?;
         let admins: BTreeSet<String> = self
             .client
@@ -177,10 +183,11 @@ impl GithubConnector {
                 .and_then(Value::as_str)
                 .map(|r| if r == "admin" { "admin" } else { "member" });
             if let Some(account) = mapping::account(&user, email, "invited", role) {
+                invitees.push((account.id.clone(), login.clone()));
                 sink.account(account);
             }
         }
-        Ok(())
+        Ok(invitees)
     }
 
     /// The account's role on a team, `None` when not on it (pending memberships count: the invitation is out).
@@ -267,6 +274,7 @@ impl Connector for GithubConnector {
                 "remove_group_grant",
             ],
             rate_limit_buckets: vec![client::CORE, client::SECONDARY],
+            accounts_created_on_first_login: false,
         }
     }
 
@@ -276,7 +284,7 @@ impl Connector for GithubConnector {
     }
 
     async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
-        self.sync_accounts(sink).await?;
+        let invitees = self.sync_accounts(sink).await?;
         let org = self.org().await?;
         let repos = self.client.get_all(&["orgs", org, "repos"], &[]).await?;
         for repo in repos.iter().filter_map(mapping::repository) {
@@ -331,6 +339,19 @@ impl Connector for GithubConnector {
                         source: GrantSource::Group {
                             group_id: team.id.clone(),
                         },
+                    });
+                }
+            }
+            // A pending team membership is access grantflow asked for and the
+            // invitee completes by accepting: it is held as far as planning
+            // goes, so a second plan does not ask for it again.
+            for (id, login) in &invitees {
+                if let Some(role) = self.team_role(&team.id, login).await? {
+                    sink.grant(Grant {
+                        account_id: id.clone(),
+                        resource_id: team.id.clone(),
+                        entitlement: role,
+                        source: GrantSource::Direct,
                     });
                 }
             }

@@ -20,6 +20,15 @@ pub struct GitlabConfig {
     /// How soon to look again for a person whose GitLab user appears only at their first SSO login.
     #[serde(default = "default_pending_recheck_seconds")]
     pub pending_recheck_seconds: u64,
+    /// GitLab creates users at their first SSO sign-in (just-in-time
+    /// provisioning). When true, grants for people without a GitLab user are
+    /// planned and wait for that sign-in instead of being skipped.
+    #[serde(default = "default_true")]
+    pub accounts_created_on_first_login: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_timeout_seconds() -> u64 {

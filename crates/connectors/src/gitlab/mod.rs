@@ -31,6 +31,7 @@ pub struct GitlabConnector {
     connection: ConnectionName,
     client: GitlabClient,
     pending_recheck: chrono::Duration,
+    accounts_created_on_first_login: bool,
 }
 
 fn id_of(value: &Value) -> Option<u64> {
@@ -74,6 +75,7 @@ impl GitlabConnector {
         Ok(Self {
             connection,
             client,
+            accounts_created_on_first_login: config.accounts_created_on_first_login,
             pending_recheck: chrono::Duration::seconds(
                 i64::try_from(config.pending_recheck_seconds).unwrap_or(5),
             ),
@@ -256,6 +258,7 @@ impl Connector for GitlabConnector {
             base_url: self.client.base_url().to_string(),
             operations: vec!["add_grant", "remove_grant"],
             rate_limit_buckets: vec!["api"],
+            accounts_created_on_first_login: self.accounts_created_on_first_login,
         }
     }
 

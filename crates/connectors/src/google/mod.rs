@@ -156,6 +156,7 @@ impl Connector for GoogleConnector {
             base_url: self.client.base_url().to_string(),
             operations: vec!["add_grant", "remove_grant"],
             rate_limit_buckets: vec![client::BUCKET],
+            accounts_created_on_first_login: false,
         }
     }
 

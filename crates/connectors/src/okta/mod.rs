@@ -120,6 +120,7 @@ impl Connector for OktaConnector {
                 "logs",
                 "other",
             ],
+            accounts_created_on_first_login: false,
         }
     }
 

@@ -137,6 +137,7 @@ impl Connector for SlackConnector {
             base_url: self.client.api_url().to_string(),
             operations: vec!["add_grant", "remove_grant"],
             rate_limit_buckets: vec!["tier2", "tier3", "tier4"],
+            accounts_created_on_first_login: false,
         }
     }
 
