@@ -20,6 +20,41 @@ const CANONICAL_ATTRIBUTES: [&str; 6] = [
 pub struct Condition {
     source: String,
     program: Option<Program>,
+    /// `person.<field> == "<text>"`, the commonest condition, answered
+    /// without the interpreter: planning evaluates every condition for every
+    /// person, and a map lookup is a thousand times cheaper.
+    equality: Option<(String, String)>,
+}
+
+/// Recognises `person.<field> == "<text>"` (nothing else) in `source`.
+fn simple_equality(source: &str) -> Option<(String, String)> {
+    let (left, right) = source.split_once("==")?;
+    let field = left.trim().strip_prefix("person.")?;
+    if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    let right = right.trim();
+    let text = right.strip_prefix('"')?.strip_suffix('"')?;
+    if text.contains(['"', '\\']) {
+        return None;
+    }
+    Some((field.to_string(), text.to_string()))
+}
+
+/// The value of `person.<field>` when it is text; `None` when the field is
+/// missing or not text (the interpreter then decides).
+fn text_field<'p>(person: &'p Person, field: &str) -> Option<&'p str> {
+    match field {
+        "email" => Some(&person.email),
+        "login" => Some(&person.login),
+        "name" => Some(&person.display_name),
+        "status" => Some(&person.status),
+        _ => match person.attributes.get(field) {
+            Some(serde_json::Value::String(text)) => Some(text),
+            Some(serde_json::Value::Null) | None if CANONICAL_ATTRIBUTES.contains(&field) => Some(""),
+            _ => None,
+        },
+    }
 }
 
 impl std::fmt::Debug for Condition {
@@ -36,6 +71,7 @@ impl Condition {
         Self {
             source: "true".to_string(),
             program: None,
+            equality: None,
         }
     }
 
@@ -54,6 +90,7 @@ impl Condition {
         let condition = Self {
             source: source.to_string(),
             program: Some(program),
+            equality: simple_equality(source),
         };
         let probe = Person {
             email: "probe@example.com".into(),
@@ -118,17 +155,24 @@ fn context_for(person: &Person) -> Result<Context<'static, 'static>, ExecutionEr
 /// Evaluates several conditions for one person, building the person's CEL
 /// value once (planning evaluates every policy for every person).
 pub fn evaluate_all(conditions: &[&Condition], person: &Person) -> Vec<Result<bool, String>> {
-    let context = match context_for(person) {
-        Ok(context) => context,
-        Err(error) => return conditions.iter().map(|_| Err(error.to_string())).collect(),
-    };
-    conditions
-        .iter()
-        .map(|condition| {
-            if condition.program.is_none() {
-                return Ok(true);
-            }
-            match condition.execute_in(&context) {
+    // Built only when some condition needs the interpreter.
+    let mut context: Option<Result<Context<'static, 'static>, String>> = None;
+    let mut outcomes = Vec::with_capacity(conditions.len());
+    for condition in conditions {
+        if condition.program.is_none() {
+            outcomes.push(Ok(true));
+            continue;
+        }
+        if let Some((field, text)) = &condition.equality
+            && let Some(value) = text_field(person, field)
+        {
+            outcomes.push(Ok(value == text));
+            continue;
+        }
+        let built = context.get_or_insert_with(|| context_for(person).map_err(|e| e.to_string()));
+        let outcome = match built {
+            Err(error) => Err(error.clone()),
+            Ok(context) => match condition.execute_in(context) {
                 Ok(Value::Bool(matched)) => Ok(matched),
                 Ok(other) => Err(format!(
                     "condition must be a boolean, but it is {}",
@@ -136,9 +180,11 @@ pub fn evaluate_all(conditions: &[&Condition], person: &Person) -> Vec<Result<bo
                 )),
                 Err(ExecutionError::NoSuchKey(_)) => Ok(false),
                 Err(error) => Err(error.to_string()),
-            }
-        })
-        .collect()
+            },
+        };
+        outcomes.push(outcome);
+    }
+    outcomes
 }
 
 impl Condition {}

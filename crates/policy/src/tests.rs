@@ -210,3 +210,21 @@ fn the_example_policies_load() {
             .any(|p| p.name == "sre-production-access")
     );
 }
+
+#[test]
+fn the_equality_shortcut_agrees_with_the_interpreter() {
+    let set = load(
+        "policies:\n  - name: eq\n    when: person.department == \"Platform\"\n    grants:\n      - {system: okta, resource: group/G}\n  - name: cel\n    when: person.department == \"Platform\" && true\n    grants:\n      - {system: okta, resource: group/G}\n  - name: number\n    when: person.level == \"5\"\n    grants:\n      - {system: okta, resource: group/G}\n  - name: missing\n    when: person.costCenter == \"42\"\n    grants:\n      - {system: okta, resource: group/G}\n",
+    )
+    .expect("valid");
+    for department in ["Platform", "Sales", ""] {
+        let names: Vec<&str> = set
+            .matching(&person(department))
+            .expect("evaluates")
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        let expected: Vec<&str> = if department == "Platform" { vec!["eq", "cel"] } else { vec![] };
+        assert_eq!(names, expected, "department {department:?}");
+    }
+}
