@@ -102,7 +102,7 @@ fn assignment_json(app: &App, gid: &str, a: &GroupAssignment, ctx: &Ctx) -> Valu
     })
 }
 
-fn find_app<'a>(inner: &'a Inner, id: &str) -> OktaResult<&'a App> {
+pub fn find_app<'a>(inner: &'a Inner, id: &str) -> OktaResult<&'a App> {
     inner
         .apps
         .get(id)

@@ -286,6 +286,20 @@ pub struct Inner {
     pub everyone: String,
     /// Stable AppLink `appAssignmentId`s per (app, user).
     pub assignment_ids: BTreeMap<(String, String), String>,
+    /// Group push mappings by id.
+    pub push_mappings: BTreeMap<String, PushMapping>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PushMapping {
+    pub id: String,
+    pub app_id: String,
+    pub source_group_id: String,
+    pub target_group_id: String,
+    pub active: bool,
+    pub created: DateTime<Utc>,
+    pub last_updated: DateTime<Utc>,
+    pub last_push: Option<DateTime<Utc>>,
 }
 
 /// Injected failures, set through `/__sandbox/faults`.
@@ -308,6 +322,8 @@ pub struct Okta {
     pub(crate) inner: Mutex<Inner>,
     pub(crate) limiter: Mutex<RateLimiter>,
     pub(crate) faults: Mutex<Faults>,
+    pub(crate) oauth: Mutex<super::oauth::OAuthState>,
+    pub(crate) hooks: Mutex<super::hooks::Hooks>,
     pub clock: Arc<dyn Clock>,
     pub token: String,
     seed: OktaSeed,
@@ -326,6 +342,8 @@ impl Okta {
             inner: Mutex::new(inner),
             limiter: Mutex::new(RateLimiter::new(window_seconds)),
             faults: Mutex::new(Faults::default()),
+            oauth: Mutex::new(Default::default()),
+            hooks: Mutex::new(Default::default()),
             clock,
             token,
             seed,
