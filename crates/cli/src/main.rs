@@ -56,11 +56,42 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Import users, groups, apps and assignments from each connection.
+    /// Import users, groups, apps and assignments from each connection
+    /// (after the first time, only what changed, where the system allows).
     Sync {
         /// Only this connection.
         #[arg(long)]
         system: Option<String>,
+        /// Read everything, even when the changes since the last sync could be read instead.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Run one action on an account (suspend, reset_mfa, clear_sessions, …),
+    /// assign or remove an app (`assign-app`/`remove-app --app LABEL`), or
+    /// push a group to an app (`push-group GROUP --app LABEL`).
+    Action {
+        connection: String,
+        verb: String,
+        who: String,
+        #[arg(long)]
+        app: Option<String>,
+        #[arg(long)]
+        target_name: Option<String>,
+        /// Action options as key=value (e.g. -o oauth_tokens=true).
+        #[arg(long = "option", short = 'o')]
+        options: Vec<String>,
+        #[arg(long, short)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sync on an interval and receive event hooks.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: String,
+        /// Seconds between scheduled syncs (0: only on event hooks).
+        #[arg(long, default_value_t = 300)]
+        interval: u64,
     },
     /// Compare the policies with the last sync and store the plan that closes the gap.
     Plan {
@@ -177,9 +208,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => commands::sandbox::up(org, info, okta_port).await,
         Command::Init { sandbox, force } => commands::init::run(&options.config, sandbox, force),
-        Command::Sync { system } => {
+        Command::Sync { system, full } => {
             let app = app::App::open(&options).await?;
-            commands::sync::run(&app, system.as_deref()).await
+            commands::sync::run_with(&app, system.as_deref(), full).await
+        }
+        Command::Action {
+            connection,
+            verb,
+            who,
+            app: app_label,
+            target_name,
+            options: action_options,
+            yes,
+            json,
+        } => {
+            let app = app::App::open(&options).await?;
+            let args = commands::action::ActionArgs {
+                connection,
+                verb,
+                who,
+                app: app_label,
+                target_name,
+                options: action_options,
+                yes,
+                json,
+            };
+            commands::action::run(&app, args).await
+        }
+        Command::Serve { listen, interval } => {
+            let app = app::App::open(&options).await?;
+            commands::serve::run(app, &listen, interval).await
         }
         Command::Plan { policies, json } => {
             let app = app::App::open(&options).await?;

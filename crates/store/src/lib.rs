@@ -7,9 +7,11 @@
 //! audit trail can never disagree with what the engine believes happened.
 
 mod audit;
+mod cursors;
 mod jobs;
 
 pub use audit::{AuditEvent, Verification};
+pub use cursors::SyncCursor;
 pub use jobs::{Job, JobOutcome, JobState};
 
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod action;
 pub mod apply;
 pub mod audit;
 pub mod demo;
@@ -8,4 +9,5 @@ pub mod plan;
 pub mod policy;
 pub mod request;
 pub mod sandbox;
+pub mod serve;
 pub mod sync;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::auth::Auth;
 use crate::Failure;
 
 /// What one response told us about its rate-limit bucket.
@@ -21,7 +22,7 @@ struct BucketState {
 pub struct OktaClient {
     http: reqwest::Client,
     base: Url,
-    token: SecretString,
+    auth: Auth,
     max_rate_limit_waits: u32,
     buckets: Mutex<HashMap<&'static str, BucketState>>,
 }
@@ -115,9 +116,19 @@ fn okta_error(body: &Value) -> (Option<String>, String) {
 }
 
 impl OktaClient {
+    /// A client that authenticates with an API token.
     pub fn new(
         base_url: &str,
         token: SecretString,
+        timeout: Duration,
+        max_rate_limit_waits: u32,
+    ) -> Result<Self, Failure> {
+        Self::with_auth(base_url, Auth::Ssws(token), timeout, max_rate_limit_waits)
+    }
+
+    pub(super) fn with_auth(
+        base_url: &str,
+        auth: Auth,
         timeout: Duration,
         max_rate_limit_waits: u32,
     ) -> Result<Self, Failure> {
@@ -134,7 +145,7 @@ impl OktaClient {
         Ok(Self {
             http,
             base,
-            token,
+            auth,
             max_rate_limit_waits,
             buckets: Mutex::new(HashMap::new()),
         })
@@ -209,14 +220,19 @@ impl OktaClient {
         let bucket = bucket_for(&method, url.path());
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
+        let mut renewed_token = false;
         loop {
             self.wait_for_budget(bucket)?.await;
+            let authorization = self
+                .auth
+                .header(&self.http, &self.base, &method, url.path())
+                .await?;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
                 .header(
                     reqwest::header::AUTHORIZATION,
-                    format!("SSWS {}", self.token.expose_secret()),
+                    authorization.expose_secret(),
                 )
                 .header(reqwest::header::ACCEPT, "application/json");
             if let Some(body) = &body {
@@ -286,6 +302,12 @@ impl OktaClient {
                 });
             }
             if status == StatusCode::UNAUTHORIZED {
+                // A cached access token may have been revoked: get a new one, once.
+                if self.auth.is_oauth() && !renewed_token {
+                    renewed_token = true;
+                    self.auth.forget().await;
+                    continue;
+                }
                 return Err(Failure::Unauthorized {
                     vendor_code: code,
                     message: summary,
@@ -296,7 +318,7 @@ impl OktaClient {
             {
                 return Err(Failure::InsufficientScope {
                     scope,
-                    message: summary,
+                    message: format!("{}: {summary}", code.unwrap_or_default()),
                 });
             }
             return Err(Failure::Permanent {
@@ -377,7 +399,7 @@ fn backoff(attempt: u32) -> Duration {
 
 /// reqwest's errors name the URL; ours name the path already, so keep only
 /// the cause (the URL may carry a login in its query).
-fn without_url(error: &reqwest::Error) -> String {
+pub(super) fn without_url(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {

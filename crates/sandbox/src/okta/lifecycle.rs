@@ -142,6 +142,31 @@ pub async fn lifecycle(
                 .unwrap_or(Value::Null);
             ("user.account.expire_password", "Expire user password", body)
         }
+        "expire_password_with_temp_password" => {
+            if !matches!(status, UserStatus::Active | UserStatus::PasswordExpired) {
+                return Err(OktaError::wrong_status());
+            }
+            *inner
+                .counters
+                .passwords_reset
+                .entry(uid.clone())
+                .or_default() += 1;
+            if revoke_sessions {
+                *inner
+                    .counters
+                    .sessions_cleared
+                    .entry(uid.clone())
+                    .or_default() += 1;
+            }
+            set_status(&mut inner, &uid, UserStatus::PasswordExpired, now);
+            // Shown to the caller once; the emulator keeps no copy.
+            let temp: String = ids::request_id().chars().take(10).collect();
+            (
+                "user.account.expire_password",
+                "Expire user password",
+                json!({ "tempPassword": temp }),
+            )
+        }
         "reset_factors" => {
             if status == UserStatus::Deprovisioned {
                 return Err(OktaError::wrong_status());
