@@ -3,3 +3,5 @@
 //! unauthorized paths. One module per system.
 
 mod okta;
+mod okta_full;
+mod okta_incremental;
