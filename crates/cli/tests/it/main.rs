@@ -7,3 +7,4 @@ mod testkit;
 mod apply_crash;
 mod commands;
 mod demo;
+mod okta_full;

@@ -316,10 +316,11 @@ impl OktaClient {
             if status == StatusCode::FORBIDDEN
                 && let Some(scope) = missing_scope(&headers)
             {
-                return Err(Failure::InsufficientScope {
-                    scope,
-                    message: format!("{}: {summary}", code.unwrap_or_default()),
-                });
+                let message = format!(
+                    "{}: {summary} (the token lacks the scope {scope})",
+                    code.unwrap_or_default()
+                );
+                return Err(Failure::InsufficientScope { scope, message });
             }
             return Err(Failure::Permanent {
                 vendor_code: code.unwrap_or_else(|| format!("HTTP {}", status.as_u16())),
