@@ -264,12 +264,13 @@ async fn challenge(hook: &Hook) -> bool {
 /// Delivers every System Log event not yet handed to each active, verified hook that subscribes to its type.
 /// A 5xx or timeout is retried once with the same `eventId`; a 4xx is not retried.
 pub async fn deliver_pending(o: &Okta, base: &str) {
-    let work: Vec<(Hook, Vec<Value>, u64)> = {
+    // Taken and marked delivered under one lock, so a concurrent flush cannot send the same events twice.
+    let work: Vec<(Hook, Vec<Value>)> = {
         let inner = lock(&o.inner);
-        let hooks = lock(&o.hooks);
+        let mut hooks = lock(&o.hooks);
         hooks
             .hooks
-            .values()
+            .values_mut()
             .filter(|h| h.active && h.verified)
             .map(|h| {
                 let events: Vec<Value> = inner
@@ -284,15 +285,13 @@ pub async fn deliver_pending(o: &Okta, base: &str) {
                     })
                     .map(|r| r.event.clone())
                     .collect();
-                (h.clone(), events, inner.log_seq)
+                h.delivered_seq = inner.log_seq;
+                (h.clone(), events)
             })
             .collect()
     };
     let Some(http) = client() else { return };
-    for (hook, events, upto) in work {
-        if let Some(h) = lock(&o.hooks).hooks.get_mut(&hook.id) {
-            h.delivered_seq = upto;
-        }
+    for (hook, events) in work {
         if events.is_empty() {
             continue;
         }

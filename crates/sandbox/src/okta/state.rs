@@ -356,6 +356,8 @@ impl Okta {
         *lock(&self.inner) = Inner::seeded(&self.seed, self.clock.now());
         *lock(&self.limiter) = RateLimiter::new(self.default_window_seconds);
         *lock(&self.faults) = Faults::default();
+        *lock(&self.oauth) = Default::default();
+        *lock(&self.hooks) = Default::default();
     }
 }
 
