@@ -133,6 +133,10 @@ pub async fn sync_changes(
     for app in &apps {
         patch_app(client, scope, snapshot, app, &members_of).await?;
     }
+    let rule_of = rule_groups(client).await?;
+    for grant in &mut snapshot.grants {
+        mark_rules(grant, &rule_of);
+    }
     Ok(SyncChanges::Applied {
         cursor: next_cursor,
         events: events.len() as u64,
@@ -248,6 +252,46 @@ pub(super) fn membership(account_id: String, group_id: String) -> Grant {
         resource_id: group_id,
         entitlement: MEMBER.into(),
         source: GrantSource::Direct,
+    }
+}
+
+/// The active group rule that assigns users to each group. Okta does not say which memberships a rule
+/// made, so every membership of a rule's target group counts as rule-managed: grantflow never removes it
+/// and does not add it again.
+pub(super) async fn rule_groups(client: &OktaClient) -> Result<BTreeMap<String, String>, Failure> {
+    let rules = client
+        .get_all("/api/v1/groups/rules", &[("limit", "200")], |_| {})
+        .await?;
+    let mut rule_of = BTreeMap::new();
+    for rule in rules
+        .iter()
+        .filter(|r| r.get("status").and_then(Value::as_str) == Some("ACTIVE"))
+    {
+        let Some(rule_id) = id_of(rule) else { continue };
+        let groups = rule
+            .pointer("/actions/assignUserToGroups/groupIds")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str);
+        for group in groups {
+            rule_of
+                .entry(group.to_string())
+                .or_insert_with(|| rule_id.clone());
+        }
+    }
+    Ok(rule_of)
+}
+
+/// Marks memberships of rule-managed groups as made by their rule.
+pub(super) fn mark_rules(grant: &mut Grant, rule_of: &BTreeMap<String, String>) {
+    if grant.entitlement == MEMBER {
+        grant.source = match rule_of.get(&grant.resource_id) {
+            Some(rule_id) => GrantSource::Rule {
+                rule_id: rule_id.clone(),
+            },
+            None => GrantSource::Direct,
+        };
     }
 }
 

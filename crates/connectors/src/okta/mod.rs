@@ -272,6 +272,7 @@ impl Connector for OktaConnector {
                 sink.progress("groups", n as u64)
             })
             .await?;
+        let rule_of = incremental::rule_groups(&self.client).await?;
         let mut members_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut read = 0u64;
         for group in groups
@@ -287,7 +288,9 @@ impl Connector for OktaConnector {
                     .entry(user_id.clone())
                     .or_default()
                     .insert(group.id.clone());
-                sink.grant(incremental::membership(user_id, group.id.clone()));
+                let mut grant = incremental::membership(user_id, group.id.clone());
+                incremental::mark_rules(&mut grant, &rule_of);
+                sink.grant(grant);
             }
             read += 1;
             sink.progress("memberships", read);

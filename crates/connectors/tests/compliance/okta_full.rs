@@ -351,3 +351,83 @@ async fn a_cursor_older_than_the_log_retention_asks_for_a_full_sync() {
         other => panic!("expected an expired cursor, got {other:?}"),
     }
 }
+
+async fn okta_call(org: &Org, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    let token = org.sandbox.info.systems["okta"].credentials["token"].clone();
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}{path}", org.base_url()))
+        .header("Authorization", format!("SSWS {token}"));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("okta");
+    assert!(response.status().is_success(), "{path}: {}", response.status());
+    response.json().await.unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn memberships_a_group_rule_makes_are_synced_as_rule_managed() {
+    use reqwest::Method as M;
+    let org = Org::start().await;
+    let connector = org.token_connector();
+    let cursor = connector.change_cursor().await.expect("cursor").expect("some");
+    let mut snapshot = sync(&connector).await;
+    let group = okta_call(
+        &org,
+        M::POST,
+        "/api/v1/groups",
+        Some(json!({"profile": {"name": "Engineering (rule)"}})),
+    )
+    .await;
+    let gid = group["id"].as_str().expect("group id").to_string();
+    let rule = okta_call(&org, M::POST, "/api/v1/groups/rules", Some(json!({
+        "type": "group_rule", "name": "Engineers",
+        "conditions": {"expression": {"value": "user.department == \"Engineering\"", "type": "urn:okta:expression:1.0"}},
+        "actions": {"assignUserToGroups": {"groupIds": [gid]}}})))
+    .await;
+    assert_eq!(rule["status"], "INACTIVE");
+    let rule_id = rule["id"].as_str().expect("rule id").to_string();
+    okta_call(
+        &org,
+        M::POST,
+        &format!("/api/v1/groups/rules/{rule_id}/lifecycle/activate"),
+        None,
+    )
+    .await;
+    // A user who leaves Engineering leaves the rule's group.
+    okta_call(
+        &org,
+        M::POST,
+        "/api/v1/users/tom.baker@example.com",
+        Some(json!({"profile": {"department": "Sales"}})),
+    )
+    .await;
+
+    let full = sync(&connector).await;
+    let members: Vec<_> = full
+        .grants
+        .iter()
+        .filter(|g| g.resource_id == gid)
+        .collect();
+    assert!(members.len() >= 5, "{members:?}");
+    assert!(members.iter().all(|g| g.source
+        == grantflow_model::GrantSource::Rule {
+            rule_id: rule_id.clone()
+        }));
+    let tom = full
+        .account_by_login_or_email("tom.baker@example.com")
+        .expect("tom");
+    assert!(!members.iter().any(|g| g.account_id == tom.id));
+
+    connector
+        .sync_changes(&cursor, &mut snapshot)
+        .await
+        .expect("incremental");
+    let (mut a, mut b) = (snapshot, full);
+    grantflow_connectors::okta::canonical(&mut a);
+    grantflow_connectors::okta::canonical(&mut b);
+    assert_eq!(
+        serde_json::to_value(&a).expect("json"),
+        serde_json::to_value(&b).expect("json")
+    );
+}

@@ -12,8 +12,10 @@ mod group_push;
 mod hooks;
 mod logs;
 mod oauth;
+mod oel;
 mod pagination;
 mod rate_limit;
+mod rules;
 mod state;
 mod users;
 
@@ -93,6 +95,15 @@ fn router(okta: Arc<Okta>) -> Router {
             axum::routing::delete(lifecycle::clear_sessions),
         )
         .route("/api/v1/groups", get(groups::list).post(groups::create))
+        .route("/api/v1/groups/rules", get(rules::list).post(rules::create))
+        .route(
+            "/api/v1/groups/rules/{id}",
+            get(rules::get).put(rules::replace).delete(rules::delete),
+        )
+        .route(
+            "/api/v1/groups/rules/{id}/lifecycle/{op}",
+            post(rules::lifecycle),
+        )
         .route(
             "/api/v1/groups/{id}",
             get(groups::get).put(groups::replace).delete(groups::delete),

@@ -288,6 +288,10 @@ pub struct Inner {
     pub assignment_ids: BTreeMap<(String, String), String>,
     /// Group push mappings by id.
     pub push_mappings: BTreeMap<String, PushMapping>,
+    /// Group rules by id.
+    pub rules: BTreeMap<String, super::rules::Rule>,
+    /// Memberships a rule made: (group id, user id) → rule id.
+    pub rule_members: BTreeMap<(String, String), String>,
 }
 
 #[derive(Debug, Clone)]
