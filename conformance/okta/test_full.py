@@ -254,6 +254,26 @@ def test_new_endpoints_validate_against_the_spec(api, openapi):  # noqa: F811
     check("GET", f"/api/v1/eventHooks/{hook}", 200)
     check("POST", f"/api/v1/eventHooks/{hook}/lifecycle/deactivate", 200)
     check("DELETE", f"/api/v1/eventHooks/{hook}", 204)
+    target = api.post(api.base + "/api/v1/groups", json={"profile": {"name": "Rule target"}}).json()["id"]
+    rule = check(
+        "POST",
+        "/api/v1/groups/rules",
+        200,
+        json={
+            "type": "group_rule",
+            "name": "Engineers",
+            "conditions": {"expression": {"value": 'user.department == "Engineering"', "type": "urn:okta:expression:1.0"}},
+            "actions": {"assignUserToGroups": {"groupIds": [target]}},
+        },
+    ).json()["id"]
+    check("GET", "/api/v1/groups/rules", 200)
+    check("GET", f"/api/v1/groups/rules/{rule}", 200)
+    check("POST", f"/api/v1/groups/rules/{rule}/lifecycle/activate", 204)
+    members = api.get(f"{api.base}/api/v1/groups/{target}/users").json()
+    assert members and all(m["profile"].get("department") == "Engineering" for m in members)
+    check("POST", f"/api/v1/groups/rules/{rule}/lifecycle/deactivate", 204)
+    check("DELETE", f"/api/v1/groups/rules/{rule}", 202, params={"removeUsers": "true"})
+    assert api.get(f"{api.base}/api/v1/groups/{target}/users").json() == []
     users = api.get(api.base + "/api/v1/users", params={"limit": 1}).json()
     check("POST", f"/api/v1/users/{users[0]['id']}/lifecycle/expire_password_with_temp_password", 200)
     assert not check.failures, "\n".join(check.failures)
