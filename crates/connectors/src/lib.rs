@@ -19,10 +19,10 @@ pub use failure::Failure;
 pub use secret::SecretSource;
 
 use async_trait::async_trait;
-use secrecy::SecretString;
 use grantflow_model::{
     Account, ConnectionName, Grant, Operation, Resource, ResourceGrant, Snapshot, SystemKind,
 };
+use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 

@@ -82,7 +82,9 @@ mod tests {
 
     async fn store(dir: &tempfile::TempDir) -> Store {
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        Store::open(&url, Arc::new(SystemClock)).await.expect("store")
+        Store::open(&url, Arc::new(SystemClock))
+            .await
+            .expect("store")
     }
 
     #[tokio::test]
@@ -93,7 +95,11 @@ mod tests {
         store.set_sync_cursor("okta", "1_1").await.expect("set");
         store.set_sync_cursor("okta", "2_9").await.expect("set");
         store.set_sync_cursor("other", "x").await.expect("set");
-        let cursor = store.sync_cursor("okta").await.expect("read").expect("some");
+        let cursor = store
+            .sync_cursor("okta")
+            .await
+            .expect("read")
+            .expect("some");
         assert_eq!(cursor.cursor, "2_9");
     }
 

@@ -95,12 +95,7 @@ pub async fn run(app: &App, args: ActionArgs) -> anyhow::Result<ExitCode> {
         "prompt"
     } else {
         app.store
-            .audit(
-                &app.actor,
-                "plan.declined",
-                &plan.id,
-                serde_json::json!({}),
-            )
+            .audit(&app.actor, "plan.declined", &plan.id, serde_json::json!({}))
             .await?;
         println!(
             "Not applied. The plan is stored; apply it later with: grantflow apply {}",
@@ -190,10 +185,6 @@ fn operation_kind(snapshot: &Snapshot, args: &ActionArgs) -> Result<OpKind, Stri
             resource: resource(snapshot, "app", args.app.as_deref())?,
             target_name: args.target_name.clone(),
         },
-        _ => OpKind::account_action(
-            account(snapshot, &args.who)?,
-            verb,
-            options(&args.options)?,
-        ),
+        _ => OpKind::account_action(account(snapshot, &args.who)?, verb, options(&args.options)?),
     })
 }

@@ -40,10 +40,7 @@ pub async fn run(app: App, listen: &str, interval_seconds: u64) -> anyhow::Resul
         wake,
     });
     let router = Router::new()
-        .route(
-            "/hooks/{system}/{connection}",
-            get(verify).post(deliver),
-        )
+        .route("/hooks/{system}/{connection}", get(verify).post(deliver))
         .with_state(shared.clone());
     println!("grantflow serve: listening on http://{address}");
     for (name, connector) in &shared.app.connectors {
@@ -103,7 +100,10 @@ fn lower_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
     headers
         .iter()
         .filter_map(|(name, value)| {
-            Some((name.as_str().to_ascii_lowercase(), value.to_str().ok()?.to_string()))
+            Some((
+                name.as_str().to_ascii_lowercase(),
+                value.to_str().ok()?.to_string(),
+            ))
         })
         .collect()
 }
@@ -132,7 +132,10 @@ fn receiver<'a>(
     system: &str,
     connection: &str,
 ) -> Option<&'a dyn grantflow_connectors::HookReceiver> {
-    let connector = shared.app.connectors.get(&ConnectionName::new(connection))?;
+    let connector = shared
+        .app
+        .connectors
+        .get(&ConnectionName::new(connection))?;
     if connector.describe().system.as_str() != system {
         return None;
     }
@@ -151,7 +154,10 @@ async fn deliver(
         return refuse(StatusCode::NOT_FOUND, "no event hook configured here");
     };
     if !receiver.authenticate(&lower_headers(&headers)) {
-        return refuse(StatusCode::UNAUTHORIZED, "the delivery is not authenticated");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "the delivery is not authenticated",
+        );
     }
     let delivery = match receiver.delivery(&body) {
         Ok(delivery) => delivery,

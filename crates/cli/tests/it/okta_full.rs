@@ -48,24 +48,42 @@ async fn every_action_runs_as_a_plan_and_a_wrong_status_shows_okta_code() {
         args.extend_from_slice(&step[1..]);
         let run = ws.run(&args);
         assert_eq!(run.code, 0, "{step:?}: {}", run.all());
-        assert!(run.stdout.contains("1 succeeded"), "{step:?}: {}", run.all());
+        assert!(
+            run.stdout.contains("1 succeeded"),
+            "{step:?}: {}",
+            run.all()
+        );
     }
 
-    let push = ws.run(&["action", "okta", "push-group", "Engineering", "--app", "GitHub", "--yes"]);
+    let push = ws.run(&[
+        "action",
+        "okta",
+        "push-group",
+        "Engineering",
+        "--app",
+        "GitHub",
+        "--yes",
+    ]);
     assert_eq!(push.code, 0, "{}", push.all());
 
     let wrong = ws.run(&["action", "okta", "unsuspend", user, "--yes"]);
     assert_eq!(wrong.code, 1, "{}", wrong.all());
     assert!(wrong.stdout.contains("E0000001"), "{}", wrong.all());
     assert!(
-        wrong.stdout.contains("Cannot unsuspend a user that is not suspended"),
+        wrong
+            .stdout
+            .contains("Cannot unsuspend a user that is not suspended"),
         "{}",
         wrong.all()
     );
 
     let unknown = ws.run(&["action", "okta", "explode", user, "--yes"]);
     assert_eq!(unknown.code, 1, "{}", unknown.all());
-    assert!(unknown.stderr.contains("no action \"explode\""), "{}", unknown.all());
+    assert!(
+        unknown.stderr.contains("no action \"explode\""),
+        "{}",
+        unknown.all()
+    );
 
     // Changes made above are read back from the System Log, not by reading everything again.
     let again = ws.run(&["sync"]);
@@ -117,7 +135,12 @@ async fn a_temporary_password_is_shown_once_and_stored_nowhere() {
 async fn a_token_without_the_needed_scope_is_refused_and_the_scope_named() {
     let ws = Workspace::start(None).await;
     let key = grantflow_sandbox::okta::ServiceKey::generate("k1").expect("key");
-    let scopes = ["okta.users.read", "okta.groups.read", "okta.apps.read", "okta.logs.read"];
+    let scopes = [
+        "okta.users.read",
+        "okta.groups.read",
+        "okta.apps.read",
+        "okta.logs.read",
+    ];
     ws.admin_post(
         "oauth/clients",
         json!({"client_id": "0oacli", "jwks": {"keys": [key.jwk]}, "scopes": scopes}),
@@ -133,7 +156,13 @@ async fn a_token_without_the_needed_scope_is_refused_and_the_scope_named() {
 
     let sync = ws.run(&["sync"]);
     assert_eq!(sync.code, 0, "{}", sync.all());
-    let run = ws.run(&["action", "okta", "clear_sessions", "aisha.khan@example.com", "--yes"]);
+    let run = ws.run(&[
+        "action",
+        "okta",
+        "clear_sessions",
+        "aisha.khan@example.com",
+        "--yes",
+    ]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stdout.contains("okta.users.manage"), "{}", run.all());
     assert!(!run.all().contains("BEGIN PRIVATE KEY"));
@@ -170,13 +199,7 @@ impl Serve {
     async fn wait_until(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(line) = self
-                .lines
-                .lock()
-                .expect("lines")
-                .iter()
-                .find(|l| wanted(l))
-            {
+            if let Some(line) = self.lines.lock().expect("lines").iter().find(|l| wanted(l)) {
                 return line.clone();
             }
             assert!(
@@ -200,7 +223,10 @@ impl Drop for Serve {
 async fn serve_verifies_authenticates_and_deduplicates_event_hooks() {
     let ws = Workspace::start(None).await;
     std::fs::write(ws.path(".grantflow/hook.secret"), "hook-secret-123").expect("secret");
-    extend_okta(&ws, "    event_hook:\n      secret:\n        file: .grantflow/hook.secret\n");
+    extend_okta(
+        &ws,
+        "    event_hook:\n      secret:\n        file: .grantflow/hook.secret\n",
+    );
     assert_eq!(ws.run(&["sync"]).code, 0);
     let serve = Serve::start(&ws);
     let listening = serve.wait_for("listening on ").await;
@@ -215,10 +241,19 @@ async fn serve_verifies_authenticates_and_deduplicates_event_hooks() {
         .await
         .expect("serve");
     assert_eq!(challenge.status(), 200);
-    assert_eq!(challenge.json::<Value>().await.expect("json"), json!({"verification": "abc123"}));
+    assert_eq!(
+        challenge.json::<Value>().await.expect("json"),
+        json!({"verification": "abc123"})
+    );
 
-    let delivery = json!({"eventType": "com.okta.event_hook", "eventId": "evt-1", "data": {"events": []}});
-    let forged = http.post(&hook).json(&delivery).send().await.expect("serve");
+    let delivery =
+        json!({"eventType": "com.okta.event_hook", "eventId": "evt-1", "data": {"events": []}});
+    let forged = http
+        .post(&hook)
+        .json(&delivery)
+        .send()
+        .await
+        .expect("serve");
     assert_eq!(forged.status(), 401);
     let wrong = http
         .post(&hook)
@@ -258,13 +293,16 @@ async fn serve_verifies_authenticates_and_deduplicates_event_hooks() {
         .expect("json");
     assert_eq!(created["verificationStatus"], "UNVERIFIED");
     let id = created["id"].as_str().expect("id");
-    let verified: Value = okta(reqwest::Method::POST, &format!("/api/v1/eventHooks/{id}/lifecycle/verify"))
-        .send()
-        .await
-        .expect("okta")
-        .json()
-        .await
-        .expect("json");
+    let verified: Value = okta(
+        reqwest::Method::POST,
+        &format!("/api/v1/eventHooks/{id}/lifecycle/verify"),
+    )
+    .send()
+    .await
+    .expect("okta")
+    .json()
+    .await
+    .expect("json");
     assert_eq!(verified["verificationStatus"], "VERIFIED", "{verified}");
 
     let user = ws.okta_get("/api/v1/users/aisha.khan@example.com").await;
@@ -274,7 +312,10 @@ async fn serve_verifies_authenticates_and_deduplicates_event_hooks() {
         groups[0]["id"].as_str().expect("group"),
         user["id"].as_str().expect("user")
     );
-    let added = okta(reqwest::Method::PUT, &path).send().await.expect("okta");
+    let added = okta(reqwest::Method::PUT, &path)
+        .send()
+        .await
+        .expect("okta");
     assert_eq!(added.status(), 204);
     ws.admin_post("hooks/deliver", json!({})).await;
     // The delivery triggers an incremental sync that reads the membership change from the System Log.

@@ -145,9 +145,11 @@ impl ServiceApp {
         {
             return Ok(token.clone());
         }
-        let url = base.join("/oauth2/v1/token").map_err(|error| Failure::Config {
-            message: format!("bad Okta token URL: {error}"),
-        })?;
+        let url = base
+            .join("/oauth2/v1/token")
+            .map_err(|error| Failure::Config {
+                message: format!("bad Okta token URL: {error}"),
+            })?;
         let assertion = self.assertion(url.to_string())?;
         let form = [
             ("grant_type", "client_credentials"),

@@ -53,10 +53,7 @@ impl HookReceiver for OktaHooks {
 
     fn authenticate(&self, headers: &BTreeMap<String, String>) -> bool {
         headers.get(&self.header).is_some_and(|presented| {
-            same(
-                presented.as_bytes(),
-                self.secret.expose_secret().as_bytes(),
-            )
+            same(presented.as_bytes(), self.secret.expose_secret().as_bytes())
         })
     }
 

@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use grantflow_model::{
     ConnectionName, Grant, GrantSource, OpKind, Operation, ResourceGrant, Snapshot, SystemKind,
 };
-use secrecy::SecretString;
 use reqwest::Method;
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -51,9 +51,10 @@ impl OktaConnector {
         context: &BuildContext,
     ) -> Result<Self, Failure> {
         let auth = match (&config.token, &config.auth) {
-            (Some(token), None) => Auth::Ssws(
-                token.read(&format!("connection {connection}: token"), &context.base_dir)?,
-            ),
+            (Some(token), None) => Auth::Ssws(token.read(
+                &format!("connection {connection}: token"),
+                &context.base_dir,
+            )?),
             (
                 None,
                 Some(OktaAuth::Oauth {

@@ -155,12 +155,25 @@ fn vendor_code(failure: Failure) -> String {
 async fn a_service_app_syncs_and_acts_with_a_private_key_jwt_token() {
     let org = Org::start().await;
     let connector = org.oauth_connector("0oaservice1", ALL_SCOPES, None).await;
-    connector.health().await.expect("token obtained and accepted");
+    connector
+        .health()
+        .await
+        .expect("token obtained and accepted");
     let snapshot = sync(&connector).await;
-    assert!(snapshot.account_by_login_or_email("marco.rossi@example.com").is_some());
+    assert!(
+        snapshot
+            .account_by_login_or_email("marco.rossi@example.com")
+            .is_some()
+    );
     let op = action(&snapshot, "marco.rossi@example.com", "suspend", &[]);
-    assert_eq!(connector.apply(&op).await.expect("suspend"), Applied::Changed);
-    assert_eq!(connector.observe(&op).await.expect("observe"), Observed::Done);
+    assert_eq!(
+        connector.apply(&op).await.expect("suspend"),
+        Applied::Changed
+    );
+    assert_eq!(
+        connector.observe(&op).await.expect("observe"),
+        Observed::Done
+    );
 }
 
 #[tokio::test]
@@ -251,7 +264,10 @@ async fn every_action_moves_the_user_through_okta_statuses() {
         let (result, op) = apply(verb, params).await;
         assert_eq!(result.expect(verb), Applied::Changed, "{verb}");
         assert_eq!(status().await.as_deref(), Some(expected), "after {verb}");
-        assert!(connector.take_secret(&op).is_none(), "{verb} gives no secret");
+        assert!(
+            connector.take_secret(&op).is_none(),
+            "{verb} gives no secret"
+        );
     }
 
     let (result, op) = apply("reset_password", &[("temp_password", "true")]).await;
@@ -259,11 +275,18 @@ async fn every_action_moves_the_user_through_okta_statuses() {
     let secret = connector.take_secret(&op).expect("the temporary password");
     assert!(secret.expose_secret().len() >= 8);
     assert!(connector.take_secret(&op).is_none(), "handed out once");
-    assert!(!serde_json::to_string(&op).expect("json").contains(secret.expose_secret()));
+    assert!(
+        !serde_json::to_string(&op)
+            .expect("json")
+            .contains(secret.expose_secret())
+    );
 
     let (result, op) = apply("delete", &[]).await;
     result.expect("delete");
-    assert_eq!(connector.observe(&op).await.expect("observe"), Observed::Done);
+    assert_eq!(
+        connector.observe(&op).await.expect("observe"),
+        Observed::Done
+    );
     assert_eq!(status().await, None, "the user is gone");
 }
 
@@ -325,10 +348,19 @@ async fn pushing_a_group_creates_one_active_mapping_and_is_idempotent() {
         resource: app.clone(),
         target_name: Some("eng".into()),
     });
-    assert_eq!(connector.observe(&op).await.expect("observe"), Observed::NotDone);
+    assert_eq!(
+        connector.observe(&op).await.expect("observe"),
+        Observed::NotDone
+    );
     assert_eq!(connector.apply(&op).await.expect("push"), Applied::Changed);
-    assert_eq!(connector.apply(&op).await.expect("again"), Applied::AlreadyPresent);
-    assert_eq!(connector.observe(&op).await.expect("observe"), Observed::Done);
+    assert_eq!(
+        connector.apply(&op).await.expect("again"),
+        Applied::AlreadyPresent
+    );
+    assert_eq!(
+        connector.observe(&op).await.expect("observe"),
+        Observed::Done
+    );
     let mappings = mappings(&org, &app.id).await;
     assert_eq!(mappings.len(), 1);
     assert_eq!(mappings[0]["status"], "ACTIVE");
@@ -361,7 +393,11 @@ async fn okta_call(org: &Org, method: reqwest::Method, path: &str, body: Option<
         request = request.json(&body);
     }
     let response = request.send().await.expect("okta");
-    assert!(response.status().is_success(), "{path}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
     response.json().await.unwrap_or(Value::Null)
 }
 
@@ -370,7 +406,11 @@ async fn memberships_a_group_rule_makes_are_synced_as_rule_managed() {
     use reqwest::Method as M;
     let org = Org::start().await;
     let connector = org.token_connector();
-    let cursor = connector.change_cursor().await.expect("cursor").expect("some");
+    let cursor = connector
+        .change_cursor()
+        .await
+        .expect("cursor")
+        .expect("some");
     let mut snapshot = sync(&connector).await;
     let group = okta_call(
         &org,

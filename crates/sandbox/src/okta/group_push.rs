@@ -82,7 +82,10 @@ pub async fn list(
         .push_mappings
         .values()
         .filter(|m| m.app_id == app)
-        .filter(|m| ctx.param("sourceGroupId").is_none_or(|g| g == m.source_group_id))
+        .filter(|m| {
+            ctx.param("sourceGroupId")
+                .is_none_or(|g| g == m.source_group_id)
+        })
         .filter(|m| status.is_none_or(|s| s == m.active))
         .collect();
     let (items, next) = page(matching, ctx.param("after"), limit, |m| m.id.clone());
@@ -120,7 +123,9 @@ pub async fn create(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| bad_request("sourceGroupId is required"))?;
     if !inner.groups.contains_key(&source) {
-        return Err(bad_request(&format!("source group {source} does not exist")));
+        return Err(bad_request(&format!(
+            "source group {source} does not exist"
+        )));
     }
     let target = match (req.target_group_id, req.target_group_name) {
         (Some(id), None) => id,
@@ -129,7 +134,13 @@ pub async fn create(
             let existing = inner
                 .push_mappings
                 .values()
-                .find(|m| m.app_id == app && inner.groups.get(&m.source_group_id).is_some_and(|g| g.name() == name))
+                .find(|m| {
+                    m.app_id == app
+                        && inner
+                            .groups
+                            .get(&m.source_group_id)
+                            .is_some_and(|g| g.name() == name)
+                })
                 .map(|m| m.target_group_id.clone());
             match existing {
                 Some(id) => id,

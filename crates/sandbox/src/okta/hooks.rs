@@ -233,7 +233,10 @@ pub async fn lifecycle(
 }
 
 fn client() -> Option<reqwest::Client> {
-    reqwest::Client::builder().timeout(HOOK_TIMEOUT).build().ok()
+    reqwest::Client::builder()
+        .timeout(HOOK_TIMEOUT)
+        .build()
+        .ok()
 }
 
 /// The one-time GET with `x-okta-verification-challenge`; the hook must echo it as `{"verification": …}`.

@@ -5,11 +5,11 @@ mod apps;
 mod context;
 mod errors;
 mod filter;
+mod group_push;
 mod groups;
+mod hooks;
 mod ids;
 mod lifecycle;
-mod group_push;
-mod hooks;
 mod logs;
 mod oauth;
 mod oel;
@@ -31,8 +31,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
 pub use errors::OktaError;
-pub use rate_limit::BUCKETS;
 pub use oauth::{ServiceApp, ServiceKey, required_scope};
+pub use rate_limit::BUCKETS;
 pub use state::{ACTOR_ID, Faults, Okta};
 
 use crate::clock::{Clock, SystemClock};

@@ -78,11 +78,12 @@ pub fn required_scope(method: &Method, path: &str) -> Option<&'static str> {
 
 /// Group push needs the groups scope besides the apps one (spec: `okta.apps.*` + `okta.groups.*`).
 fn extra_scope(method: &Method, path: &str) -> Option<&'static str> {
-    path.contains("/group-push/").then_some(if *method == Method::GET {
-        "okta.groups.read"
-    } else {
-        "okta.groups.manage"
-    })
+    path.contains("/group-push/")
+        .then_some(if *method == Method::GET {
+            "okta.groups.read"
+        } else {
+            "okta.groups.manage"
+        })
 }
 
 fn covers(granted: &BTreeSet<String>, needed: &str) -> bool {
@@ -219,7 +220,10 @@ pub async fn token(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> Respons
             "The client_assertion token has already been used.",
         );
     }
-    let requested: BTreeSet<String> = field("scope").split_whitespace().map(str::to_owned).collect();
+    let requested: BTreeSet<String> = field("scope")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     if requested.is_empty() {
         return oauth_error(
             StatusCode::BAD_REQUEST,

@@ -285,7 +285,10 @@ mod tests {
         for e in yes {
             assert!(eval(&parse(e).expect(e), &s), "{e}");
         }
-        assert!(!eval(&parse(r#"user.department != "Engineering""#).expect("p"), &s));
+        assert!(!eval(
+            &parse(r#"user.department != "Engineering""#).expect("p"),
+            &s
+        ));
         assert!(parse("Convert.toInt(user.x) == 1").is_err());
         assert!(parse(r#"user.department == "x"#).is_err());
     }

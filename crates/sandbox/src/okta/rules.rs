@@ -114,13 +114,12 @@ fn validated(inner: &Inner, body: &Bytes) -> OktaResult<(Body, oel::Expr)> {
             vec!["groupIds: at least one group is required".into()],
         ));
     }
-    if let Some(g) = b
-        .actions
-        .assign_user_to_groups
-        .group_ids
-        .iter()
-        .find(|g| inner.groups.get(*g).is_none_or(|g| g.kind != super::state::GroupType::OktaGroup))
-    {
+    if let Some(g) = b.actions.assign_user_to_groups.group_ids.iter().find(|g| {
+        inner
+            .groups
+            .get(*g)
+            .is_none_or(|g| g.kind != super::state::GroupType::OktaGroup)
+    }) {
         return Err(OktaError::validation(
             "actions.assignUserToGroups.groupIds",
             vec![format!("groupIds: {g} is not an Okta group")],
@@ -148,7 +147,10 @@ impl Inner {
             });
             for gid in &rule.group_ids {
                 let key = (gid.clone(), uid.to_string());
-                let member = self.groups.get(gid).is_some_and(|g| g.members.contains(uid));
+                let member = self
+                    .groups
+                    .get(gid)
+                    .is_some_and(|g| g.members.contains(uid));
                 let by_rule = self.rule_members.get(&key) == Some(&rule.id);
                 let change = if matches && !member {
                     self.rule_members.insert(key, rule.id.clone());
@@ -179,7 +181,10 @@ impl Inner {
         let (event, message) = if add {
             ("group.user_membership.add", "Add user to group membership")
         } else {
-            ("group.user_membership.remove", "Remove user from group membership")
+            (
+                "group.user_membership.remove",
+                "Remove user from group membership",
+            )
         };
         let t = vec![self.user_target(uid), self.group_target(gid)];
         self.log(ctx, event, message, t);
@@ -237,10 +242,7 @@ pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaRe
     Ok(ok(&body))
 }
 
-pub async fn get(
-    State(o): State<Arc<Okta>>,
-    Path(id): Path<String>,
-) -> OktaResult<Response> {
+pub async fn get(State(o): State<Arc<Okta>>, Path(id): Path<String>) -> OktaResult<Response> {
     let inner = lock(&o.inner);
     Ok(ok(&find(&inner, &id)?.to_json()))
 }
