@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use grantflow_connectors::okta::{OktaAuth, OktaConfig, OktaConnector};
+use grantflow_connectors::okta::{OktaAuth, OktaConfig, OktaConnector, SyncScope};
 use grantflow_connectors::{Applied, BuildContext, Connector, Failure, Observed, SecretSource};
 use grantflow_model::{
     AccountRef, ConnectionName, OpKind, Operation, OperationId, ResourceRef, Snapshot, SystemKind,
@@ -29,10 +29,14 @@ pub const ALL_SCOPES: &[&str] = &[
 
 impl Org {
     pub async fn start() -> Org {
-        let sandbox =
-            grantflow_sandbox::start(&grantflow_sandbox::demo_org(), SandboxOptions::default())
-                .await
-                .expect("sandbox");
+        // One-second rate-limit windows: many syncs in a row would otherwise wait out Okta's minute.
+        let options = SandboxOptions {
+            rate_limit_window_seconds: 1,
+            ..SandboxOptions::default()
+        };
+        let sandbox = grantflow_sandbox::start(&grantflow_sandbox::demo_org(), options)
+            .await
+            .expect("sandbox");
         Org {
             sandbox,
             dir: tempfile::tempdir().expect("tempdir"),
@@ -53,6 +57,18 @@ impl Org {
             sync: Default::default(),
             event_hook: None,
         }
+    }
+
+    /// A token connector that syncs only `scope`.
+    pub fn scoped_connector(&self, scope: SyncScope) -> OktaConnector {
+        self.token_connector();
+        let source = SecretSource {
+            env: None,
+            file: Some("token".into()),
+        };
+        let mut config = self.config(Some(source), None);
+        config.sync = scope;
+        self.build(&config)
     }
 
     fn build(&self, config: &OktaConfig) -> OktaConnector {
@@ -160,6 +176,19 @@ async fn a_service_app_syncs_and_acts_with_a_private_key_jwt_token() {
         .await
         .expect("token obtained and accepted");
     let snapshot = sync(&connector).await;
+    let snapshot_again = sync(&connector).await;
+    assert_eq!(snapshot.accounts.len(), snapshot_again.accounts.len());
+    // One token per scope the calls need (users, groups and rules, apps), reused until near expiry.
+    let counters: Value = reqwest::get(format!(
+        "{}/counters",
+        org.sandbox.info.systems["okta"].admin_url
+    ))
+    .await
+    .expect("admin")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(counters["tokens_issued"]["0oaservice1"], 3, "{counters}");
     assert!(
         snapshot
             .account_by_login_or_email("marco.rossi@example.com")
@@ -464,6 +493,40 @@ async fn memberships_a_group_rule_makes_are_synced_as_rule_managed() {
         .await
         .expect("incremental");
     let (mut a, mut b) = (snapshot, full);
+    grantflow_connectors::okta::canonical(&mut a);
+    grantflow_connectors::okta::canonical(&mut b);
+    assert_eq!(
+        serde_json::to_value(&a).expect("json"),
+        serde_json::to_value(&b).expect("json")
+    );
+}
+
+#[tokio::test]
+async fn a_scoped_sync_reads_only_chosen_groups_apps_and_statuses_incrementally_too() {
+    use reqwest::Method as M;
+    let org = Org::start().await;
+    let connector = org.scoped_connector(SyncScope {
+        groups: vec!["Engineering".into()],
+        apps: vec!["GitHub".into()],
+        user_statuses: vec!["ACTIVE".into()],
+    });
+    let cursor = connector.change_cursor().await.expect("cursor").expect("some");
+    let mut snapshot = sync(&connector).await;
+    let names: Vec<&str> = snapshot.resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"Engineering") && names.contains(&"GitHub"));
+    assert!(snapshot.accounts.iter().all(|a| a.status == "ACTIVE"));
+    assert!(snapshot.account_by_login_or_email("chen.wei@example.com").is_none());
+
+    okta_call(&org, M::POST, "/api/v1/users/marco.rossi@example.com/lifecycle/suspend", None).await;
+    okta_call(&org, M::POST, "/api/v1/users/chen.wei@example.com/lifecycle/unsuspend", None).await;
+    connector
+        .sync_changes(&cursor, &mut snapshot)
+        .await
+        .expect("incremental");
+    assert!(snapshot.account_by_login_or_email("marco.rossi@example.com").is_none());
+    assert!(snapshot.account_by_login_or_email("chen.wei@example.com").is_some());
+    let (mut a, mut b) = (snapshot, sync(&connector).await);
     grantflow_connectors::okta::canonical(&mut a);
     grantflow_connectors::okta::canonical(&mut b);
     assert_eq!(

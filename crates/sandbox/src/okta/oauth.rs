@@ -246,6 +246,11 @@ pub async fn token(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> Respons
             ),
         );
     }
+    *lock(&o.inner)
+        .counters
+        .tokens_issued
+        .entry(app.client_id.clone())
+        .or_default() += 1;
     let access_token = format!("eyJ{}", ids::token());
     state.tokens.insert(
         access_token.clone(),

@@ -264,6 +264,8 @@ pub struct Counters {
     pub passwords_reset: BTreeMap<String, u64>,
     /// 429s answered, per rate-limit bucket.
     pub throttled: BTreeMap<String, u64>,
+    /// OAuth access tokens issued, per service app.
+    pub tokens_issued: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone)]
