@@ -175,9 +175,9 @@ struct Serve {
 }
 
 impl Serve {
-    fn start(ws: &Workspace) -> Serve {
+    fn start(ws: &Workspace, interval: &str) -> Serve {
         let mut child = ws
-            .command(&["serve", "--listen", "127.0.0.1:0", "--interval", "0"])
+            .command(&["serve", "--listen", "127.0.0.1:0", "--interval", interval])
             .stdout(Stdio::piped())
             .spawn()
             .expect("serve starts");
@@ -228,7 +228,7 @@ async fn serve_verifies_authenticates_and_deduplicates_event_hooks() {
         "    event_hook:\n      secret:\n        file: .grantflow/hook.secret\n",
     );
     assert_eq!(ws.run(&["sync"]).code, 0);
-    let serve = Serve::start(&ws);
+    let serve = Serve::start(&ws, "0");
     let listening = serve.wait_for("listening on ").await;
     let base = listening.rsplit(' ').next().expect("url").to_string();
     let hook = format!("{base}/hooks/okta/okta");
@@ -323,5 +323,16 @@ async fn serve_verifies_authenticates_and_deduplicates_event_hooks() {
         .wait_until("a sync with changes", |l| {
             l.starts_with("sync (event hook) okta:") && !l.contains(": 0 change event(s)")
         })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_syncs_on_its_interval() {
+    let ws = Workspace::start(None).await;
+    let serve = Serve::start(&ws, "1");
+    // No sync yet: the first scheduled one is full, the next ones read only the changes.
+    serve.wait_for("sync (schedule) okta: full").await;
+    serve
+        .wait_for("sync (schedule) okta: 0 change event(s)")
         .await;
 }

@@ -510,22 +510,50 @@ async fn a_scoped_sync_reads_only_chosen_groups_apps_and_statuses_incrementally_
         apps: vec!["GitHub".into()],
         user_statuses: vec!["ACTIVE".into()],
     });
-    let cursor = connector.change_cursor().await.expect("cursor").expect("some");
+    let cursor = connector
+        .change_cursor()
+        .await
+        .expect("cursor")
+        .expect("some");
     let mut snapshot = sync(&connector).await;
     let names: Vec<&str> = snapshot.resources.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(names.contains(&"Engineering") && names.contains(&"GitHub"));
     assert!(snapshot.accounts.iter().all(|a| a.status == "ACTIVE"));
-    assert!(snapshot.account_by_login_or_email("chen.wei@example.com").is_none());
+    assert!(
+        snapshot
+            .account_by_login_or_email("chen.wei@example.com")
+            .is_none()
+    );
 
-    okta_call(&org, M::POST, "/api/v1/users/marco.rossi@example.com/lifecycle/suspend", None).await;
-    okta_call(&org, M::POST, "/api/v1/users/chen.wei@example.com/lifecycle/unsuspend", None).await;
+    okta_call(
+        &org,
+        M::POST,
+        "/api/v1/users/marco.rossi@example.com/lifecycle/suspend",
+        None,
+    )
+    .await;
+    okta_call(
+        &org,
+        M::POST,
+        "/api/v1/users/chen.wei@example.com/lifecycle/unsuspend",
+        None,
+    )
+    .await;
     connector
         .sync_changes(&cursor, &mut snapshot)
         .await
         .expect("incremental");
-    assert!(snapshot.account_by_login_or_email("marco.rossi@example.com").is_none());
-    assert!(snapshot.account_by_login_or_email("chen.wei@example.com").is_some());
+    assert!(
+        snapshot
+            .account_by_login_or_email("marco.rossi@example.com")
+            .is_none()
+    );
+    assert!(
+        snapshot
+            .account_by_login_or_email("chen.wei@example.com")
+            .is_some()
+    );
     let (mut a, mut b) = (snapshot, sync(&connector).await);
     grantflow_connectors::okta::canonical(&mut a);
     grantflow_connectors::okta::canonical(&mut b);
