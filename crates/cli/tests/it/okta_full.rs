@@ -336,3 +336,22 @@ async fn serve_syncs_on_its_interval() {
         .wait_for("sync (schedule) okta: 0 change event(s)")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cursor_beyond_the_log_retention_falls_back_to_a_full_sync() {
+    let ws = Workspace::start(None).await;
+    assert_eq!(ws.run(&["sync"]).code, 0);
+    let url = format!("sqlite://{}", ws.database().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("open db");
+    sqlx::query("UPDATE sync_cursors SET cursor = '1000000000000_1'")
+        .execute(&pool)
+        .await
+        .expect("age the cursor");
+    pool.close().await;
+    let run = ws.run(&["sync"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stderr.contains("retention"), "{}", run.all());
+    assert!(run.stdout.contains("in full"), "{}", run.all());
+    let next = ws.run(&["sync"]);
+    assert!(next.stdout.contains("incrementally"), "{}", next.all());
+}
