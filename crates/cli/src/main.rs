@@ -70,18 +70,28 @@ enum Command {
     /// assign or remove an app (`assign-app`/`remove-app --app LABEL`), or
     /// push a group to an app (`push-group GROUP --app LABEL`).
     Action {
+        /// The connection, e.g. okta.
         connection: String,
+        /// activate, reactivate, suspend, unsuspend, unlock, deactivate, delete,
+        /// reset_password, expire_password, reset_mfa, clear_sessions,
+        /// assign-app, remove-app or push-group.
         verb: String,
+        /// The account's login, email or id (for push-group: the group's name).
         who: String,
+        /// The app's label (assign-app, remove-app, push-group).
         #[arg(long)]
         app: Option<String>,
+        /// push-group: the group's name in the app (default: the same name).
         #[arg(long)]
         target_name: Option<String>,
-        /// Action options as key=value (e.g. -o oauth_tokens=true).
+        /// Action options as key=value: send_email (activate, reset_password, …),
+        /// temp_password and revoke_sessions (reset_password), oauth_tokens (clear_sessions).
         #[arg(long = "option", short = 'o')]
         options: Vec<String>,
+        /// Apply without asking.
         #[arg(long, short)]
         yes: bool,
+        /// Print the plan and the report as JSON.
         #[arg(long)]
         json: bool,
     },
