@@ -7,14 +7,14 @@ import yaml
 
 from conftest import Admin
 
-SPEC = (
-    pathlib.Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "vendor-specs"
-    / "okta"
-    / "management-minimal.yaml"
-).resolve()
+def _find_spec():
+    """`shared/vendor-specs` beside the checkout, found from any depth (a worktree sits one level deeper)."""
+    here = pathlib.Path(__file__).resolve()
+    candidates = [p / "shared" / "vendor-specs" / "okta" / "management-minimal.yaml" for p in here.parents]
+    return next((c for c in candidates if c.exists()), candidates[0])
+
+
+SPEC = _find_spec()
 
 DEMO = "okta-demo-user@example.com"
 

@@ -120,12 +120,15 @@ pub async fn run(
     };
     let config = OktaConfig {
         base_url: sandbox.info.systems["okta"].base_url.clone(),
-        token: SecretSource {
+        token: Some(SecretSource {
             env: None,
             file: Some(token_file),
-        },
+        }),
+        auth: None,
         timeout_seconds: 30,
         max_rate_limit_waits: 100,
+        sync: Default::default(),
+        event_hook: None,
     };
     let connector = OktaConnector::new(ConnectionName::new("okta"), &config, &context)
         .map_err(|f| anyhow::anyhow!("{f}"))?;
@@ -196,10 +199,10 @@ pub async fn run(
         )?;
         let config = OktaConfig {
             base_url: fresh.info.systems["okta"].base_url.clone(),
-            token: SecretSource {
+            token: Some(SecretSource {
                 env: None,
                 file: Some(token_file),
-            },
+            }),
             ..config
         };
         let reader = OktaConnector::new(ConnectionName::new("okta"), &config, &context)

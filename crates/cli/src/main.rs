@@ -56,11 +56,52 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Import users, groups, apps and assignments from each connection.
+    /// Import users, groups, apps and assignments from each connection
+    /// (after the first time, only what changed, where the system allows).
     Sync {
         /// Only this connection.
         #[arg(long)]
         system: Option<String>,
+        /// Read everything, even when the changes since the last sync could be read instead.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Run one action on an account (suspend, reset_mfa, clear_sessions, …),
+    /// assign or remove an app (`assign-app`/`remove-app --app LABEL`), or
+    /// push a group to an app (`push-group GROUP --app LABEL`).
+    Action {
+        /// The connection, e.g. okta.
+        connection: String,
+        /// activate, reactivate, suspend, unsuspend, unlock, deactivate, delete,
+        /// reset_password, expire_password, reset_mfa, clear_sessions,
+        /// assign-app, remove-app or push-group.
+        verb: String,
+        /// The account's login, email or id (for push-group: the group's name).
+        who: String,
+        /// The app's label (assign-app, remove-app, push-group).
+        #[arg(long)]
+        app: Option<String>,
+        /// push-group: the group's name in the app (default: the same name).
+        #[arg(long)]
+        target_name: Option<String>,
+        /// Action options as key=value: send_email (activate, reset_password, …),
+        /// temp_password and revoke_sessions (reset_password), oauth_tokens (clear_sessions).
+        #[arg(long = "option", short = 'o')]
+        options: Vec<String>,
+        /// Apply without asking.
+        #[arg(long, short)]
+        yes: bool,
+        /// Print the plan and the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sync on an interval and receive event hooks.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: String,
+        /// Seconds between scheduled syncs (0: only on event hooks).
+        #[arg(long, default_value_t = 300)]
+        interval: u64,
     },
     /// Compare the policies with the last sync and store the plan that closes the gap.
     Plan {
@@ -205,9 +246,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => commands::sandbox::up(org, info, okta_port).await,
         Command::Init { sandbox, force } => commands::init::run(&options.config, sandbox, force),
-        Command::Sync { system } => {
+        Command::Sync { system, full } => {
             let app = app::App::open(&options).await?;
-            commands::sync::run(&app, system.as_deref()).await
+            commands::sync::run_with(&app, system.as_deref(), full).await
+        }
+        Command::Action {
+            connection,
+            verb,
+            who,
+            app: app_label,
+            target_name,
+            options: action_options,
+            yes,
+            json,
+        } => {
+            let app = app::App::open(&options).await?;
+            let args = commands::action::ActionArgs {
+                connection,
+                verb,
+                who,
+                app: app_label,
+                target_name,
+                options: action_options,
+                yes,
+                json,
+            };
+            commands::action::run(&app, args).await
+        }
+        Command::Serve { listen, interval } => {
+            let app = app::App::open(&options).await?;
+            commands::serve::run(app, &listen, interval).await
         }
         Command::Plan { policies, json } => {
             let app = app::App::open(&options).await?;

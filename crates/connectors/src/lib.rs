@@ -29,7 +29,9 @@ use async_trait::async_trait;
 use grantflow_model::{
     Account, ConnectionName, Grant, Operation, Resource, ResourceGrant, Snapshot, SystemKind,
 };
+use secrecy::SecretString;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// What a connector can do, for `describe()`.
 #[derive(Debug, Clone)]
@@ -62,6 +64,36 @@ pub enum Observed {
     /// The operation's intended end state holds (for a removal: the grant is gone).
     Done,
     NotDone,
+}
+
+/// What an incremental sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncChanges {
+    /// The snapshot now reflects every change up to `cursor`; `events` were read.
+    Applied { cursor: String, events: u64 },
+    /// The connector cannot sync incrementally: do a full sync.
+    Unsupported,
+    /// The cursor is older than the system keeps changes for: do a full sync.
+    CursorExpired { message: String },
+}
+
+/// One event-hook delivery, as far as grantflow cares: its id (to
+/// de-duplicate on) and how many change events it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookDelivery {
+    pub id: String,
+    pub events: usize,
+}
+
+/// How a system calls grantflow back with changes (Okta event hooks).
+/// Header names are lower case.
+pub trait HookReceiver: Send + Sync {
+    /// The answer to a one-time verification request, when `headers` carry one.
+    fn verification(&self, headers: &BTreeMap<String, String>) -> Option<serde_json::Value>;
+    /// Whether a delivery carries the configured shared secret.
+    fn authenticate(&self, headers: &BTreeMap<String, String>) -> bool;
+    /// Reads a delivery's body.
+    fn delivery(&self, body: &[u8]) -> Result<HookDelivery, Failure>;
 }
 
 /// Where a sync sends what it reads. The caller owns the sink; a snapshot is
@@ -107,6 +139,42 @@ pub trait Connector: Send + Sync {
 
     /// Reads whether `op`'s effect is present, without changing anything.
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure>;
+
+    /// Refuses an operation this connector cannot perform (an unknown
+    /// action, a bad option) before it is planned or stored.
+    fn check(&self, _op: &Operation) -> Result<(), Failure> {
+        Ok(())
+    }
+
+    /// The position in the system's change feed to resume from after a
+    /// full sync that starts now; `None` when there is no change feed.
+    async fn change_cursor(&self) -> Result<Option<String>, Failure> {
+        Ok(None)
+    }
+
+    /// Brings `snapshot` (the result of an earlier sync) up to date with the
+    /// changes made since `cursor`, reading only what changed. The result
+    /// must equal what a full sync would read now.
+    async fn sync_changes(
+        &self,
+        _cursor: &str,
+        _snapshot: &mut Snapshot,
+    ) -> Result<SyncChanges, Failure> {
+        Ok(SyncChanges::Unsupported)
+    }
+
+    /// The receiver for the system's event hooks, when it has them and
+    /// they are configured.
+    fn hook_receiver(&self) -> Option<&dyn HookReceiver> {
+        None
+    }
+
+    /// A secret an applied operation produced for a person to see once
+    /// (e.g. a temporary password). It is handed out at most once and is
+    /// never part of the operation, the plan, the store or the audit trail.
+    fn take_secret(&self, _op: &Operation) -> Option<SecretString> {
+        None
+    }
 }
 
 /// One connection as configured in grantflow.yaml. Secrets are never

@@ -2,6 +2,7 @@
 //! with a natural key used for idempotency, de-duplication and audit.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::{ConnectionName, ResourceKind};
@@ -60,7 +61,57 @@ pub enum OpKind {
         resource: ResourceRef,
         entitlement: String,
     },
+    /// A one-off action on an account (suspend, reset MFA, …). `action` is
+    /// the system's verb; `params` are its options (never a secret: a
+    /// temporary password is returned by the connector, not stored here).
+    /// `target` is the account seen as the resource acted on (kind
+    /// `account`), built by [`OpKind::account_action`].
+    AccountAction {
+        account: AccountRef,
+        action: String,
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+        target: ResourceRef,
+    },
+    /// Push a group (and its members) into an app, e.g. an Okta group push
+    /// mapping; `target_name` names the group to create or link in the app.
+    PushGroup {
+        group: ResourceRef,
+        resource: ResourceRef,
+        #[serde(default)]
+        target_name: Option<String>,
+    },
 }
+
+/// The kind of the resource an account action acts on: the account itself.
+pub const ACCOUNT_KIND: &str = "account";
+/// The entitlement a group push gives a group on an app.
+pub const PUSH_ENTITLEMENT: &str = "push";
+
+impl OpKind {
+    /// An account action whose target is the account itself.
+    pub fn account_action(
+        account: AccountRef,
+        action: impl Into<String>,
+        params: BTreeMap<String, String>,
+    ) -> Self {
+        let target = ResourceRef {
+            id: account.id.clone(),
+            kind: ResourceKind::new(ACCOUNT_KIND),
+            name: account.login.clone(),
+        };
+        OpKind::AccountAction {
+            account,
+            action: action.into(),
+            params,
+            target,
+        }
+    }
+}
+
+/// Account actions that give access back (the rest take it away or leave
+/// it as it is, e.g. a password reset).
+const WIDENING_ACTIONS: &[&str] = &["activate", "reactivate", "unsuspend", "unlock"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operation {
@@ -120,25 +171,30 @@ impl Operation {
             OpKind::RemoveGrant { .. } => "remove_grant",
             OpKind::AddGroupGrant { .. } => "add_group_grant",
             OpKind::RemoveGroupGrant { .. } => "remove_group_grant",
+            OpKind::AccountAction { .. } => "account_action",
+            OpKind::PushGroup { .. } => "push_group",
         }
     }
 
     /// `true` when the operation gives access rather than taking it away.
     pub fn widens_access(&self) -> bool {
-        matches!(
-            self.kind,
-            OpKind::AddGrant { .. } | OpKind::AddGroupGrant { .. }
-        )
+        match &self.kind {
+            OpKind::AddGrant { .. } | OpKind::AddGroupGrant { .. } | OpKind::PushGroup { .. } => {
+                true
+            }
+            OpKind::AccountAction { action, .. } => WIDENING_ACTIONS.contains(&action.as_str()),
+            OpKind::RemoveGrant { .. } | OpKind::RemoveGroupGrant { .. } => false,
+        }
     }
 
     pub fn holder(&self) -> Holder<'_> {
         match &self.kind {
-            OpKind::AddGrant { account, .. } | OpKind::RemoveGrant { account, .. } => {
-                Holder::Account(account)
-            }
-            OpKind::AddGroupGrant { group, .. } | OpKind::RemoveGroupGrant { group, .. } => {
-                Holder::Group(group)
-            }
+            OpKind::AddGrant { account, .. }
+            | OpKind::RemoveGrant { account, .. }
+            | OpKind::AccountAction { account, .. } => Holder::Account(account),
+            OpKind::AddGroupGrant { group, .. }
+            | OpKind::RemoveGroupGrant { group, .. }
+            | OpKind::PushGroup { group, .. } => Holder::Group(group),
         }
     }
 
@@ -155,7 +211,9 @@ impl Operation {
             OpKind::AddGrant { resource, .. }
             | OpKind::RemoveGrant { resource, .. }
             | OpKind::AddGroupGrant { resource, .. }
-            | OpKind::RemoveGroupGrant { resource, .. } => resource,
+            | OpKind::RemoveGroupGrant { resource, .. }
+            | OpKind::PushGroup { resource, .. } => resource,
+            OpKind::AccountAction { target, .. } => target,
         }
     }
 
@@ -165,6 +223,8 @@ impl Operation {
             | OpKind::RemoveGrant { entitlement, .. }
             | OpKind::AddGroupGrant { entitlement, .. }
             | OpKind::RemoveGroupGrant { entitlement, .. } => entitlement,
+            OpKind::AccountAction { action, .. } => action,
+            OpKind::PushGroup { .. } => PUSH_ENTITLEMENT,
         }
     }
 
@@ -175,6 +235,26 @@ impl Operation {
 
     /// One line a person can read: `+ okta group "Eng" member for alice@x`.
     pub fn describe(&self) -> String {
+        if let OpKind::AccountAction {
+            account,
+            action,
+            params,
+            ..
+        } = &self.kind
+        {
+            let options: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let options = if options.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", options.join(", "))
+            };
+            return format!(
+                "{} {} {action} account {}{options}",
+                self.sign(),
+                self.connection,
+                account.login
+            );
+        }
         let resource = self.resource();
         format!(
             "{} {} {} \"{}\" {} for {}",
@@ -232,6 +312,40 @@ mod tests {
         assert_eq!(add.natural_key(), add_elsewhere.natural_key());
         assert_ne!(add.natural_key(), op(false).natural_key());
         assert_eq!(add.natural_key(), "okta:add_grant:00u1:group/00g1:member");
+    }
+
+    #[test]
+    fn account_actions_have_a_key_a_description_and_a_direction() {
+        let account = AccountRef {
+            id: "00u1".into(),
+            login: "a@example.com".into(),
+        };
+        let params = BTreeMap::from([("oauth_tokens".to_string(), "true".to_string())]);
+        let op = Operation {
+            id: OperationId(0),
+            connection: ConnectionName::new("okta"),
+            kind: OpKind::account_action(account.clone(), "clear_sessions", params),
+            reasons: vec![],
+            depends_on: vec![],
+        };
+        assert_eq!(
+            op.natural_key(),
+            "okta:account_action:00u1:account/00u1:clear_sessions"
+        );
+        assert_eq!(
+            op.describe(),
+            "- okta clear_sessions account a@example.com (oauth_tokens=true)"
+        );
+        assert!(!op.widens_access());
+        let unsuspend = OpKind::account_action(account, "unsuspend", BTreeMap::new());
+        let op = Operation {
+            kind: unsuspend,
+            ..op
+        };
+        assert!(op.widens_access());
+        let json = serde_json::to_string(&op).expect("serialize");
+        let back: Operation = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(op, back);
     }
 
     #[test]

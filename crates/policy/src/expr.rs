@@ -51,7 +51,9 @@ fn text_field<'p>(person: &'p Person, field: &str) -> Option<&'p str> {
         "status" => Some(&person.status),
         _ => match person.attributes.get(field) {
             Some(serde_json::Value::String(text)) => Some(text),
-            Some(serde_json::Value::Null) | None if CANONICAL_ATTRIBUTES.contains(&field) => Some(""),
+            Some(serde_json::Value::Null) | None if CANONICAL_ATTRIBUTES.contains(&field) => {
+                Some("")
+            }
             _ => None,
         },
     }

@@ -224,7 +224,11 @@ fn the_equality_shortcut_agrees_with_the_interpreter() {
             .iter()
             .map(|p| p.name.as_str())
             .collect();
-        let expected: Vec<&str> = if department == "Platform" { vec!["eq", "cel"] } else { vec![] };
+        let expected: Vec<&str> = if department == "Platform" {
+            vec!["eq", "cel"]
+        } else {
+            vec![]
+        };
         assert_eq!(names, expected, "department {department:?}");
     }
 }

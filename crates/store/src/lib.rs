@@ -7,11 +7,13 @@
 //! audit trail can never disagree with what the engine believes happened.
 
 mod audit;
+mod cursors;
 mod jobs;
 #[doc(hidden)]
 pub mod testing;
 
 pub use audit::{AuditEvent, Verification};
+pub use cursors::SyncCursor;
 pub use jobs::{Job, JobOutcome, JobState};
 
 use chrono::{DateTime, SecondsFormat, Utc};

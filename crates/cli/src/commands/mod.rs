@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod action;
 pub mod apply;
 pub mod audit;
 pub mod demo;
@@ -9,5 +10,6 @@ pub mod policy;
 pub mod reach;
 pub mod request;
 pub mod sandbox;
+pub mod serve;
 pub mod sync;
 pub mod worker;

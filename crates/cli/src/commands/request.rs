@@ -98,7 +98,7 @@ async fn drop_changes_already_live(app: &App, plan: &mut grantflow_model::Plan) 
 }
 
 /// Asks on the terminal; without one, refuses rather than guessing.
-fn confirm(plan_id: &str) -> anyhow::Result<bool> {
+pub(crate) fn confirm(plan_id: &str) -> anyhow::Result<bool> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         anyhow::bail!(

@@ -9,5 +9,6 @@ mod commands;
 mod cross_system;
 mod demo;
 mod faults;
+mod okta_full;
 mod reach;
 mod workers;

@@ -8,13 +8,14 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::auth::Auth;
 use crate::Failure;
 use crate::ratelimit::RateBudgets;
 
 pub struct OktaClient {
     http: reqwest::Client,
     base: Url,
-    token: SecretString,
+    auth: Auth,
     max_rate_limit_waits: u32,
     /// The connection's name, which keys its rate budgets.
     connection: String,
@@ -110,9 +111,28 @@ fn okta_error(body: &Value) -> (Option<String>, String) {
 }
 
 impl OktaClient {
+    /// A client that authenticates with an API token.
     pub fn new(
         base_url: &str,
         token: SecretString,
+        timeout: Duration,
+        max_rate_limit_waits: u32,
+        connection: &str,
+        budgets: Arc<RateBudgets>,
+    ) -> Result<Self, Failure> {
+        Self::with_auth(
+            base_url,
+            Auth::Ssws(token),
+            timeout,
+            max_rate_limit_waits,
+            connection,
+            budgets,
+        )
+    }
+
+    pub(super) fn with_auth(
+        base_url: &str,
+        auth: Auth,
         timeout: Duration,
         max_rate_limit_waits: u32,
         connection: &str,
@@ -131,7 +151,7 @@ impl OktaClient {
         Ok(Self {
             http,
             base,
-            token,
+            auth,
             max_rate_limit_waits,
             connection: connection.to_string(),
             budgets,
@@ -207,16 +227,21 @@ impl OktaClient {
         let bucket = bucket_for(&method, url.path());
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
+        let mut renewed_token = false;
         loop {
             self.refuse_when_exhausted(bucket)?;
             // Held until the response's headers are recorded.
             let _permit = self.budgets.acquire(&self.connection, bucket).await;
+            let authorization = self
+                .auth
+                .header(&self.http, &self.base, &method, url.path())
+                .await?;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
                 .header(
                     reqwest::header::AUTHORIZATION,
-                    format!("SSWS {}", self.token.expose_secret()),
+                    authorization.expose_secret(),
                 )
                 .header(reqwest::header::ACCEPT, "application/json");
             if let Some(body) = &body {
@@ -306,6 +331,12 @@ impl OktaClient {
                 });
             }
             if status == StatusCode::UNAUTHORIZED {
+                // A cached access token may have been revoked: get a new one, once.
+                if self.auth.is_oauth() && !renewed_token {
+                    renewed_token = true;
+                    self.auth.forget().await;
+                    continue;
+                }
                 return Err(Failure::Unauthorized {
                     vendor_code: code,
                     message: summary,
@@ -314,10 +345,11 @@ impl OktaClient {
             if status == StatusCode::FORBIDDEN
                 && let Some(scope) = missing_scope(&headers)
             {
-                return Err(Failure::InsufficientScope {
-                    scope,
-                    message: summary,
-                });
+                let message = format!(
+                    "{}: {summary} (the token lacks the scope {scope})",
+                    code.unwrap_or_default()
+                );
+                return Err(Failure::InsufficientScope { scope, message });
             }
             return Err(Failure::Permanent {
                 vendor_code: code.unwrap_or_else(|| format!("HTTP {}", status.as_u16())),
@@ -383,7 +415,7 @@ fn backoff(attempt: u32) -> Duration {
 
 /// reqwest's errors name the URL; ours name the path already, so keep only
 /// the cause (the URL may carry a login in its query).
-fn without_url(error: &reqwest::Error) -> String {
+pub(super) fn without_url(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {

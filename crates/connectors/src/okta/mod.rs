@@ -1,30 +1,47 @@
 //! The Okta connector: users, groups, memberships, apps and app assignments
 //! through Okta's Management API.
 
+mod actions;
+mod auth;
 mod client;
 mod config;
+mod hooks;
+mod incremental;
 mod mapping;
 
+pub use actions::ACTIONS;
+pub use auth::scopes_for;
 pub use client::{OktaClient, bucket_for};
-pub use config::OktaConfig;
+pub use config::{EventHookConfig, OktaAuth, OktaConfig, SyncScope};
+pub use incremental::canonical;
 
 use async_trait::async_trait;
 use grantflow_model::{
-    ConnectionName, Grant, GrantSource, OpKind, Operation, ResourceGrant, SystemKind,
+    ConnectionName, Grant, GrantSource, OpKind, Operation, ResourceGrant, Snapshot, SystemKind,
 };
 use reqwest::Method;
+use secrecy::SecretString;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
-use mapping::{APP, ASSIGNED, GROUP, MEMBER};
+use crate::{
+    Applied, BuildContext, Connector, Description, Failure, Observed, SyncChanges, SyncSink,
+};
+use auth::{Auth, ServiceApp};
+use mapping::{APP, ASSIGNED, GROUP};
 
 pub const SYSTEM: &str = "okta";
 
 pub struct OktaConnector {
     connection: ConnectionName,
     client: OktaClient,
+    scope: SyncScope,
+    /// Secrets an applied operation produced (temporary passwords), by
+    /// natural key, until the caller takes them.
+    secrets: Mutex<HashMap<String, SecretString>>,
+    hooks: Option<hooks::OktaHooks>,
 }
 
 impl OktaConnector {
@@ -33,19 +50,64 @@ impl OktaConnector {
         config: &OktaConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
-        let client = OktaClient::new(
+        let auth = match (&config.token, &config.auth) {
+            (Some(token), None) => Auth::Ssws(token.read(
+                &format!("connection {connection}: token"),
+                &context.base_dir,
+            )?),
+            (
+                None,
+                Some(OktaAuth::Oauth {
+                    client_id,
+                    private_key,
+                    key_id,
+                    scopes,
+                }),
+            ) => {
+                let pem = private_key.read(
+                    &format!("connection {connection}: auth.private_key"),
+                    &context.base_dir,
+                )?;
+                Auth::OAuth(Box::new(ServiceApp::new(
+                    client_id.clone(),
+                    &pem,
+                    key_id.clone(),
+                    scopes.clone(),
+                )?))
+            }
+            _ => {
+                return Err(Failure::Config {
+                    message: format!(
+                        "connection {connection}: give exactly one of `token` (API token) or `auth` (OAuth service app)"
+                    ),
+                });
+            }
+        };
+        let client = OktaClient::with_auth(
             &config.base_url,
-            token,
+            auth,
             Duration::from_secs(config.timeout_seconds),
             config.max_rate_limit_waits,
             connection.as_str(),
             context.budgets.clone(),
         )?;
-        Ok(Self { connection, client })
+        let hooks = match &config.event_hook {
+            Some(hook) => Some(hooks::OktaHooks::new(
+                &hook.header,
+                hook.secret.read(
+                    &format!("connection {connection}: event_hook.secret"),
+                    &context.base_dir,
+                )?,
+            )),
+            None => None,
+        };
+        Ok(Self {
+            connection,
+            client,
+            scope: config.sync.clone(),
+            secrets: Mutex::new(HashMap::new()),
+            hooks,
+        })
     }
 
     /// Every user, including DEPROVISIONED ones, which a plain list omits.
@@ -91,6 +153,70 @@ fn id_of(value: &Value) -> Option<String> {
     value.get("id").and_then(Value::as_str).map(str::to_string)
 }
 
+/// The ids of a group's members.
+async fn group_members(client: &OktaClient, group_id: &str) -> Result<Vec<String>, Failure> {
+    let path = format!("/api/v1/groups/{group_id}/users");
+    let members = client.get_all(&path, &[("limit", "200")], |_| {}).await?;
+    Ok(members.iter().filter_map(id_of).collect())
+}
+
+/// An app's group assignments and its users' grants (of `known` accounts).
+/// Okta does not say through which group a GROUP-scope user holds the app;
+/// the first of the user's groups assigned to it is named.
+async fn app_grants(
+    client: &OktaClient,
+    app_id: &str,
+    members_of: &BTreeMap<String, BTreeSet<String>>,
+    known: &BTreeSet<String>,
+) -> Result<(Vec<ResourceGrant>, Vec<Grant>), Failure> {
+    let groups_path = format!("/api/v1/apps/{app_id}/groups");
+    let app_groups: BTreeSet<String> = client
+        .get_all(&groups_path, &[("limit", "200")], |_| {})
+        .await?
+        .iter()
+        .filter_map(id_of)
+        .collect();
+    let held = app_groups
+        .iter()
+        .map(|group_id| ResourceGrant {
+            holder_id: group_id.clone(),
+            resource_id: app_id.to_string(),
+            entitlement: ASSIGNED.into(),
+        })
+        .collect();
+    let users_path = format!("/api/v1/apps/{app_id}/users");
+    let app_users = client
+        .get_all(&users_path, &[("limit", "500")], |_| {})
+        .await?;
+    let mut grants = Vec::new();
+    for app_user in &app_users {
+        let Some(user_id) = id_of(app_user).filter(|id| known.contains(id)) else {
+            continue;
+        };
+        let scope = app_user
+            .get("scope")
+            .and_then(Value::as_str)
+            .unwrap_or("USER");
+        let source = if scope == "GROUP" {
+            let via = members_of
+                .get(&user_id)
+                .and_then(|groups| groups.iter().find(|g| app_groups.contains(*g)))
+                .cloned()
+                .unwrap_or_default();
+            GrantSource::Group { group_id: via }
+        } else {
+            GrantSource::Direct
+        };
+        grants.push(Grant {
+            account_id: user_id,
+            resource_id: app_id.to_string(),
+            entitlement: ASSIGNED.into(),
+            source,
+        });
+    }
+    Ok((held, grants))
+}
+
 /// `E0000007` (not found) when removing means the grant is already gone.
 fn is_not_found(failure: &Failure) -> bool {
     matches!(failure, Failure::Permanent { vendor_code, .. } if vendor_code == "E0000007")
@@ -108,6 +234,8 @@ impl Connector for OktaConnector {
                 "remove_grant",
                 "add_group_grant",
                 "remove_group_grant",
+                "account_action",
+                "push_group",
             ],
             rate_limit_buckets: vec![
                 "apps",
@@ -132,8 +260,12 @@ impl Connector for OktaConnector {
     }
 
     async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
+        let mut known = BTreeSet::new();
         for user in self.users(sink).await? {
-            if let Some(account) = mapping::account(&user) {
+            if let Some(account) =
+                mapping::account(&user).filter(|a| self.scope.wants_status(&a.status))
+            {
+                known.insert(account.id.clone());
                 sink.account(account);
             }
         }
@@ -144,25 +276,25 @@ impl Connector for OktaConnector {
                 sink.progress("groups", n as u64)
             })
             .await?;
+        let rule_of = incremental::rule_groups(&self.client).await?;
         let mut members_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut read = 0u64;
-        for group in groups.iter().filter_map(mapping::group) {
-            let path = format!("/api/v1/groups/{}/users", group.id);
-            let members = self
-                .client
-                .get_all(&path, &[("limit", "200")], |_| {})
-                .await?;
-            for user_id in members.iter().filter_map(id_of) {
+        for group in groups
+            .iter()
+            .filter_map(mapping::group)
+            .filter(|g| self.scope.wants_group(&g.name))
+        {
+            for user_id in group_members(&self.client, &group.id).await? {
+                if !known.contains(&user_id) {
+                    continue;
+                }
                 members_of
                     .entry(user_id.clone())
                     .or_default()
                     .insert(group.id.clone());
-                sink.grant(Grant {
-                    account_id: user_id,
-                    resource_id: group.id.clone(),
-                    entitlement: MEMBER.into(),
-                    source: GrantSource::Direct,
-                });
+                let mut grant = incremental::membership(user_id, group.id.clone());
+                incremental::mark_rules(&mut grant, &rule_of);
+                sink.grant(grant);
             }
             read += 1;
             sink.progress("memberships", read);
@@ -176,52 +308,17 @@ impl Connector for OktaConnector {
             })
             .await?;
         let mut read = 0u64;
-        for app in apps.iter().filter_map(mapping::app) {
-            let groups_path = format!("/api/v1/apps/{}/groups", app.id);
-            let app_groups: BTreeSet<String> = self
-                .client
-                .get_all(&groups_path, &[("limit", "200")], |_| {})
-                .await?
-                .iter()
-                .filter_map(id_of)
-                .collect();
-            for group_id in &app_groups {
-                sink.resource_grant(ResourceGrant {
-                    holder_id: group_id.clone(),
-                    resource_id: app.id.clone(),
-                    entitlement: ASSIGNED.into(),
-                });
+        for app in apps
+            .iter()
+            .filter_map(mapping::app)
+            .filter(|a| self.scope.wants_app(&a.name))
+        {
+            let (held, grants) = app_grants(&self.client, &app.id, &members_of, &known).await?;
+            for grant in held {
+                sink.resource_grant(grant);
             }
-            let users_path = format!("/api/v1/apps/{}/users", app.id);
-            let app_users = self
-                .client
-                .get_all(&users_path, &[("limit", "500")], |_| {})
-                .await?;
-            for app_user in &app_users {
-                let Some(user_id) = id_of(app_user) else {
-                    continue;
-                };
-                let scope = app_user
-                    .get("scope")
-                    .and_then(Value::as_str)
-                    .unwrap_or("USER");
-                let source = if scope == "GROUP" {
-                    // Okta does not say which group; name one that gives it.
-                    let via = members_of
-                        .get(&user_id)
-                        .and_then(|groups| groups.iter().find(|g| app_groups.contains(*g)))
-                        .cloned()
-                        .unwrap_or_default();
-                    GrantSource::Group { group_id: via }
-                } else {
-                    GrantSource::Direct
-                };
-                sink.grant(Grant {
-                    account_id: user_id,
-                    resource_id: app.id.clone(),
-                    entitlement: ASSIGNED.into(),
-                    source,
-                });
+            for grant in grants {
+                sink.grant(grant);
             }
             read += 1;
             sink.progress("app assignments", read);
@@ -231,6 +328,30 @@ impl Connector for OktaConnector {
     }
 
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        match &op.kind {
+            OpKind::AccountAction {
+                account,
+                action,
+                params,
+                ..
+            } => {
+                let (applied, secret) =
+                    actions::apply(&self.client, account, action, params).await?;
+                if let (Some(secret), Ok(mut secrets)) = (secret, self.secrets.lock()) {
+                    secrets.insert(op.natural_key(), secret);
+                }
+                return Ok(applied);
+            }
+            OpKind::PushGroup {
+                group,
+                resource,
+                target_name,
+            } => {
+                return actions::push_group(&self.client, group, resource, target_name.as_deref())
+                    .await;
+            }
+            _ => {}
+        }
         let resource = op.resource();
         let holder = op.holder().id().to_string();
         let (method, path, body) = match (&op.kind, resource.kind.as_str()) {
@@ -286,6 +407,15 @@ impl Connector for OktaConnector {
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        match &op.kind {
+            OpKind::AccountAction {
+                account, action, ..
+            } => return actions::observe(&self.client, account, action).await,
+            OpKind::PushGroup {
+                group, resource, ..
+            } => return actions::pushed(&self.client, group, resource).await,
+            _ => {}
+        }
         let resource = op.resource();
         let holder = op.holder().id().to_string();
         let present = match (&op.kind, resource.kind.as_str()) {
@@ -328,5 +458,32 @@ impl Connector for OktaConnector {
         } else {
             Observed::NotDone
         })
+    }
+
+    fn check(&self, op: &Operation) -> Result<(), Failure> {
+        match &op.kind {
+            OpKind::AccountAction { action, params, .. } => actions::validate(action, params),
+            _ => Ok(()),
+        }
+    }
+
+    async fn change_cursor(&self) -> Result<Option<String>, Failure> {
+        incremental::head(&self.client).await.map(Some)
+    }
+
+    async fn sync_changes(
+        &self,
+        cursor: &str,
+        snapshot: &mut Snapshot,
+    ) -> Result<SyncChanges, Failure> {
+        incremental::sync_changes(&self.client, &self.scope, cursor, snapshot).await
+    }
+
+    fn hook_receiver(&self) -> Option<&dyn crate::HookReceiver> {
+        self.hooks.as_ref().map(|h| h as &dyn crate::HookReceiver)
+    }
+
+    fn take_secret(&self, op: &Operation) -> Option<SecretString> {
+        self.secrets.lock().ok()?.remove(&op.natural_key())
     }
 }

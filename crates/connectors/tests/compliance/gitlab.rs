@@ -15,6 +15,7 @@ fn connector(e: &Emulated, max_rate_limit_waits: u32) -> GitlabConnector {
         timeout_seconds: 10,
         max_rate_limit_waits,
         pending_recheck_seconds: 3,
+        accounts_created_on_first_login: true,
     };
     GitlabConnector::new(ConnectionName::new("gitlab"), &config, &Emulated::context())
         .expect("connector")

@@ -8,4 +8,6 @@ mod github;
 mod gitlab;
 mod google;
 mod okta;
+mod okta_full;
+mod okta_incremental;
 mod slack;

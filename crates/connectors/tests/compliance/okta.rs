@@ -36,12 +36,15 @@ impl Fixture {
     fn connector(&self, max_rate_limit_waits: u32) -> OktaConnector {
         let config = OktaConfig {
             base_url: self.sandbox.info.systems["okta"].base_url.clone(),
-            token: SecretSource {
+            token: Some(SecretSource {
                 env: None,
                 file: Some(self.token_file.clone()),
-            },
+            }),
+            auth: None,
             timeout_seconds: 10,
             max_rate_limit_waits,
+            sync: Default::default(),
+            event_hook: None,
         };
         let context = BuildContext {
             base_dir: std::path::PathBuf::new(),

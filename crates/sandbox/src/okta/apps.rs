@@ -102,7 +102,7 @@ fn assignment_json(app: &App, gid: &str, a: &GroupAssignment, ctx: &Ctx) -> Valu
     })
 }
 
-fn find_app<'a>(inner: &'a Inner, id: &str) -> OktaResult<&'a App> {
+pub fn find_app<'a>(inner: &'a Inner, id: &str) -> OktaResult<&'a App> {
     inner
         .apps
         .get(id)
@@ -262,7 +262,6 @@ pub async fn assign_user(
             "Cannot assign apps or update app profiles for an inactive user.",
         ));
     }
-    let before = inner.user_apps(&uid);
     let now = ctx.now;
     let Some(app) = inner.apps.get_mut(&id) else {
         return Err(OktaError::not_found(&id, "AppInstance"));
@@ -277,15 +276,14 @@ pub async fn assign_user(
     app.users.insert(uid.clone(), now);
     app.last_updated = now;
     inner.count_write(format!("app/{id}/user/{uid}"));
-    if !before.contains_key(&id) {
-        let t = vec![inner.app_target(&id), inner.user_target(&uid)];
-        inner.log(
-            &ctx,
-            "application.user_membership.add",
-            "Add user to application membership",
-            t,
-        );
-    }
+    // Logged even when a group already gave access: the assignment itself (scope USER) is new.
+    let t = vec![inner.app_target(&id), inner.user_target(&uid)];
+    inner.log(
+        &ctx,
+        "application.user_membership.add",
+        "Add user to application membership",
+        t,
+    );
     let app = find_app(&inner, &id)?;
     Ok(ok(&app_user_json(&inner, app, &uid, "USER", &ctx)))
 }
@@ -307,12 +305,18 @@ pub async fn unassign_user(
         }
         Some(_) => {}
     }
-    let before = inner.user_apps(&uid);
     if let Some(app) = inner.apps.get_mut(&id) {
         app.users.remove(&uid);
     }
     inner.count_write(format!("app/{id}/user/{uid}"));
-    inner.log_app_access_diff(&ctx, &uid, &before);
+    // Logged even when a group still gives access: the direct assignment is gone.
+    let t = vec![inner.app_target(&id), inner.user_target(&uid)];
+    inner.log(
+        &ctx,
+        "application.user_membership.remove",
+        "Remove user's application membership",
+        t,
+    );
     Ok(no_content())
 }
 

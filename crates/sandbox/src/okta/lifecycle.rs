@@ -106,18 +106,7 @@ pub async fn lifecycle(
             ) {
                 return Err(OktaError::wrong_status());
             }
-            *inner
-                .counters
-                .passwords_reset
-                .entry(uid.clone())
-                .or_default() += 1;
-            if revoke_sessions {
-                *inner
-                    .counters
-                    .sessions_cleared
-                    .entry(uid.clone())
-                    .or_default() += 1;
-            }
+            count_password_reset(&mut inner, &uid, revoke_sessions);
             set_status(&mut inner, &uid, UserStatus::Recovery, now);
             let body = if send_email {
                 json!({})
@@ -142,6 +131,20 @@ pub async fn lifecycle(
                 .unwrap_or(Value::Null);
             ("user.account.expire_password", "Expire user password", body)
         }
+        "expire_password_with_temp_password" => {
+            if !matches!(status, UserStatus::Active | UserStatus::PasswordExpired) {
+                return Err(OktaError::wrong_status());
+            }
+            count_password_reset(&mut inner, &uid, revoke_sessions);
+            set_status(&mut inner, &uid, UserStatus::PasswordExpired, now);
+            // Shown to the caller once; the emulator keeps no copy.
+            let temp: String = ids::request_id().chars().take(10).collect();
+            (
+                "user.account.expire_password",
+                "Expire user password",
+                json!({ "tempPassword": temp }),
+            )
+        }
         "reset_factors" => {
             if status == UserStatus::Deprovisioned {
                 return Err(OktaError::wrong_status());
@@ -164,6 +167,22 @@ pub async fn lifecycle(
     } else {
         ok(&body)
     })
+}
+
+/// Password resets leave nothing readable through the API; count them (and any sessions revoked with them).
+fn count_password_reset(inner: &mut Inner, uid: &str, revoke_sessions: bool) {
+    *inner
+        .counters
+        .passwords_reset
+        .entry(uid.to_owned())
+        .or_default() += 1;
+    if revoke_sessions {
+        *inner
+            .counters
+            .sessions_cleared
+            .entry(uid.to_owned())
+            .or_default() += 1;
+    }
 }
 
 fn set_status(

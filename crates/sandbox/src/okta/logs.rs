@@ -32,11 +32,20 @@ fn cursor(r: &LogRecord) -> String {
     format!("{}_{}", r.published.timestamp_millis(), r.seq)
 }
 
-fn parse_cursor(s: &str) -> OktaResult<u64> {
-    s.rsplit('_')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| OktaError::log_param("after"))
+/// Okta keeps System Log events for 90 days; a cursor from before that cannot resume.
+const RETENTION_DAYS: i64 = 90;
+
+fn parse_cursor(s: &str, now: DateTime<Utc>) -> OktaResult<u64> {
+    let (millis, seq) = s
+        .split_once('_')
+        .and_then(|(m, n)| Some((m.parse::<i64>().ok()?, n.parse::<u64>().ok()?)))
+        .ok_or_else(|| OktaError::log_param("after"))?;
+    if millis < (now - Duration::days(RETENTION_DAYS)).timestamp_millis() {
+        return Err(OktaError::log_param(
+            "after: the cursor is older than the System Log's retention",
+        ));
+    }
+    Ok(seq)
 }
 
 pub async fn list(State(o): State<Arc<Okta>>, ctx: Ctx) -> OktaResult<Response> {
@@ -46,7 +55,7 @@ pub async fn list(State(o): State<Arc<Okta>>, ctx: Ctx) -> OktaResult<Response> 
     let after = ctx
         .param("after")
         .filter(|a| !a.is_empty())
-        .map(parse_cursor)
+        .map(|a| parse_cursor(a, ctx.now))
         .transpose()?;
     let descending = match ctx.param("sortOrder") {
         None | Some("") | Some("ASCENDING") => false,

@@ -5,12 +5,17 @@ mod apps;
 mod context;
 mod errors;
 mod filter;
+mod group_push;
 mod groups;
+mod hooks;
 mod ids;
 mod lifecycle;
 mod logs;
+mod oauth;
+mod oel;
 mod pagination;
 mod rate_limit;
+mod rules;
 mod state;
 mod users;
 
@@ -20,12 +25,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
 pub use errors::OktaError;
+pub use oauth::{ServiceApp, ServiceKey, required_scope};
 pub use rate_limit::BUCKETS;
 pub use state::{ACTOR_ID, Faults, Okta};
 
@@ -63,6 +69,8 @@ pub fn okta_router(seed: &OktaSeed, config: OktaConfig) -> (Router, Arc<Okta>) {
         config.clock,
         config.rate_limit_window_seconds,
     ));
+    // Deliveries to event hooks run in the background, as Okta's do; tests can also flush them.
+    hooks::spawn_delivery(&okta, Duration::from_millis(300));
     (router(okta.clone()), okta)
 }
 
@@ -87,6 +95,15 @@ fn router(okta: Arc<Okta>) -> Router {
             axum::routing::delete(lifecycle::clear_sessions),
         )
         .route("/api/v1/groups", get(groups::list).post(groups::create))
+        .route("/api/v1/groups/rules", get(rules::list).post(rules::create))
+        .route(
+            "/api/v1/groups/rules/{id}",
+            get(rules::get).put(rules::replace).delete(rules::delete),
+        )
+        .route(
+            "/api/v1/groups/rules/{id}/lifecycle/{op}",
+            post(rules::lifecycle),
+        )
         .route(
             "/api/v1/groups/{id}",
             get(groups::get).put(groups::replace).delete(groups::delete),
@@ -115,6 +132,28 @@ fn router(okta: Arc<Okta>) -> Router {
                 .delete(apps::unassign_group),
         )
         .route("/api/v1/logs", get(logs::list))
+        .route(
+            "/api/v1/apps/{id}/group-push/mappings",
+            get(group_push::list).post(group_push::create),
+        )
+        .route(
+            "/api/v1/apps/{id}/group-push/mappings/{mid}",
+            get(group_push::get)
+                .patch(group_push::update)
+                .delete(group_push::delete),
+        )
+        .route("/api/v1/eventHooks", get(hooks::list).post(hooks::create))
+        .route(
+            "/api/v1/eventHooks/{id}",
+            get(hooks::get).delete(hooks::delete),
+        )
+        .route(
+            "/api/v1/eventHooks/{id}/lifecycle/{op}",
+            post(hooks::lifecycle),
+        )
+        .route("/oauth2/v1/token", post(oauth::token))
+        .route("/__sandbox/oauth/clients", post(oauth::register))
+        .route("/__sandbox/hooks/deliver", post(hooks::deliver_now))
         .route("/__sandbox/writes", get(admin::writes))
         .route("/__sandbox/counters", get(admin::counters))
         .route(
@@ -132,19 +171,38 @@ fn router(okta: Arc<Okta>) -> Router {
         .with_state(okta)
 }
 
-/// Accepts `SSWS <token>` and the Python SDK's `SSWS<token>` (no space), nothing else.
-fn authorized(token: &str, headers: &HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
+/// Accepts `SSWS <token>` and the Python SDK's `SSWS<token>` (no space).
+fn ssws_authorized(token: &str, value: &str) -> bool {
     let Some(rest) = value.strip_prefix("SSWS") else {
         return false;
     };
     let presented = rest.strip_prefix(' ').unwrap_or(rest);
     !token.is_empty() && presented == token
+}
+
+/// The API token, or an OAuth Bearer token carrying the scope the call needs; anything else is refused.
+async fn authenticate(o: &Okta, req: Request, next: Next) -> Response {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if req.uri().path() == "/oauth2/v1/token" || ssws_authorized(&o.token, &value) {
+        return next.run(req).await;
+    }
+    match o.check_bearer(&value, req.method(), req.uri().path()) {
+        Some(oauth::BearerCheck::Allowed) => next.run(req).await,
+        Some(oauth::BearerCheck::MissingScope(scope)) => {
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("127.0.0.1");
+            oauth::insufficient_scope(&format!("http://{host}"), scope, req.uri().path())
+        }
+        Some(oauth::BearerCheck::Invalid) | None => OktaError::invalid_token().into_response(),
+    }
 }
 
 fn set(resp: &mut Response, name: &'static str, value: &str) {
@@ -216,10 +274,8 @@ async fn okta_layer(State(o): State<Arc<Okta>>, mut req: Request, next: Next) ->
             }
             if faults.error_rate > 0.0 && rand::random::<f64>() < faults.error_rate {
                 OktaError::injected(faults.error_status).into_response()
-            } else if !authorized(&o.token, req.headers()) {
-                OktaError::invalid_token().into_response()
             } else {
-                next.run(req).await
+                authenticate(&o, req, next).await
             }
         };
         set(&mut resp, "x-rate-limit-limit", &decision.limit.to_string());

@@ -264,6 +264,8 @@ pub struct Counters {
     pub passwords_reset: BTreeMap<String, u64>,
     /// 429s answered, per rate-limit bucket.
     pub throttled: BTreeMap<String, u64>,
+    /// OAuth access tokens issued, per service app.
+    pub tokens_issued: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -286,6 +288,24 @@ pub struct Inner {
     pub everyone: String,
     /// Stable AppLink `appAssignmentId`s per (app, user).
     pub assignment_ids: BTreeMap<(String, String), String>,
+    /// Group push mappings by id.
+    pub push_mappings: BTreeMap<String, PushMapping>,
+    /// Group rules by id.
+    pub rules: BTreeMap<String, super::rules::Rule>,
+    /// Memberships a rule made: (group id, user id) → rule id.
+    pub rule_members: BTreeMap<(String, String), String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PushMapping {
+    pub id: String,
+    pub app_id: String,
+    pub source_group_id: String,
+    pub target_group_id: String,
+    pub active: bool,
+    pub created: DateTime<Utc>,
+    pub last_updated: DateTime<Utc>,
+    pub last_push: Option<DateTime<Utc>>,
 }
 
 /// Injected failures, set through `/__sandbox/faults`.
@@ -308,6 +328,8 @@ pub struct Okta {
     pub(crate) inner: Mutex<Inner>,
     pub(crate) limiter: Mutex<RateLimiter>,
     pub(crate) faults: Mutex<Faults>,
+    pub(crate) oauth: Mutex<super::oauth::OAuthState>,
+    pub(crate) hooks: Mutex<super::hooks::Hooks>,
     pub clock: Arc<dyn Clock>,
     pub token: String,
     seed: OktaSeed,
@@ -326,6 +348,8 @@ impl Okta {
             inner: Mutex::new(inner),
             limiter: Mutex::new(RateLimiter::new(window_seconds)),
             faults: Mutex::new(Faults::default()),
+            oauth: Mutex::new(Default::default()),
+            hooks: Mutex::new(Default::default()),
             clock,
             token,
             seed,
@@ -338,6 +362,8 @@ impl Okta {
         *lock(&self.inner) = Inner::seeded(&self.seed, self.clock.now());
         *lock(&self.limiter) = RateLimiter::new(self.default_window_seconds);
         *lock(&self.faults) = Faults::default();
+        *lock(&self.oauth) = Default::default();
+        *lock(&self.hooks) = Default::default();
     }
 }
 

@@ -186,6 +186,7 @@ pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaRe
         );
         inner.log_app_access_diff(&ctx, &id, &before);
     }
+    inner.apply_rules(&ctx, &id);
     let body = inner
         .users
         .get(&id)
@@ -360,6 +361,7 @@ async fn update(
             t,
         );
     }
+    inner.apply_rules(&ctx, &uid);
     let body = inner
         .users
         .get(&uid)

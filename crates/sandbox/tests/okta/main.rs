@@ -2,6 +2,7 @@
 
 mod assignments;
 mod common;
+mod oauth;
 mod org;
 mod platform;
 mod users;

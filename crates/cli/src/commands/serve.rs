@@ -1,0 +1,190 @@
+//! `grantflow serve`: syncs every connection on an interval and receives
+//! event hooks at `/hooks/{system}/{connection}`. A hook delivery is
+//! verified, authenticated and de-duplicated by its id, then triggers an
+//! incremental sync of its connection (the change feed is the source of
+//! truth, so late, repeated or out-of-order deliveries cannot corrupt state).
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use grantflow_model::ConnectionName;
+use tokio::sync::{Mutex, mpsc};
+
+use crate::app::App;
+use crate::commands::sync;
+
+struct Shared {
+    app: App,
+    /// One sync at a time: the interval and hook-triggered syncs share the store's cursor.
+    syncing: Mutex<()>,
+    wake: mpsc::UnboundedSender<ConnectionName>,
+}
+
+pub async fn run(app: App, listen: &str, interval_seconds: u64) -> anyhow::Result<ExitCode> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
+    let address = listener.local_addr()?;
+    let (wake, mut woken) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        app,
+        syncing: Mutex::new(()),
+        wake,
+    });
+    let router = Router::new()
+        .route("/hooks/{system}/{connection}", get(verify).post(deliver))
+        .with_state(shared.clone());
+    println!("grantflow serve: listening on http://{address}");
+    for (name, connector) in &shared.app.connectors {
+        if connector.hook_receiver().is_some() {
+            println!(
+                "  event hooks for {name}: http://{address}/hooks/{}/{name}",
+                connector.describe().system
+            );
+        }
+    }
+    let hooks = shared.clone();
+    tokio::spawn(async move {
+        while let Some(connection) = woken.recv().await {
+            run_sync(&hooks, Some(connection.as_str()), "event hook").await;
+        }
+    });
+    if interval_seconds > 0 {
+        let scheduled = shared.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_secs(interval_seconds));
+            loop {
+                ticks.tick().await;
+                run_sync(&scheduled, None, "schedule").await;
+            }
+        });
+    }
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One sync (incremental where possible), with its outcome on the console.
+async fn run_sync(shared: &Shared, only: Option<&str>, why: &str) {
+    let _one_at_a_time = shared.syncing.lock().await;
+    match sync::sync_connections(&shared.app, only, false).await {
+        Ok(done) => {
+            for synced in done {
+                let record = &synced.record;
+                let how = match synced.incremental {
+                    Some(events) => format!("{events} change event(s)"),
+                    None => "full".to_string(),
+                };
+                println!(
+                    "sync ({why}) {}: {how}; {} accounts, {} grants [sync {}]",
+                    record.connection, record.accounts, record.grants, record.id
+                );
+            }
+        }
+        Err(error) => eprintln!("sync ({why}) failed: {error:#}"),
+    }
+}
+
+fn lower_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.as_str().to_ascii_lowercase(),
+                value.to_str().ok()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// The one-time verification GET.
+async fn verify(
+    State(shared): State<Arc<Shared>>,
+    Path((system, connection)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(receiver) = receiver(&shared, &system, &connection) else {
+        return refuse(StatusCode::NOT_FOUND, "no event hook configured here");
+    };
+    match receiver.verification(&lower_headers(&headers)) {
+        Some(answer) => Json(answer).into_response(),
+        None => refuse(StatusCode::BAD_REQUEST, "not a verification request"),
+    }
+}
+
+fn receiver<'a>(
+    shared: &'a Shared,
+    system: &str,
+    connection: &str,
+) -> Option<&'a dyn grantflow_connectors::HookReceiver> {
+    let connector = shared
+        .app
+        .connectors
+        .get(&ConnectionName::new(connection))?;
+    if connector.describe().system.as_str() != system {
+        return None;
+    }
+    connector.hook_receiver()
+}
+
+/// A delivery: authenticated, de-duplicated on its id, then a sync is queued.
+/// The answer comes at once; the vendor's timeout is short (Okta: 3 s).
+async fn deliver(
+    State(shared): State<Arc<Shared>>,
+    Path((system, connection)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(receiver) = receiver(&shared, &system, &connection) else {
+        return refuse(StatusCode::NOT_FOUND, "no event hook configured here");
+    };
+    if !receiver.authenticate(&lower_headers(&headers)) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "the delivery is not authenticated",
+        );
+    }
+    let delivery = match receiver.delivery(&body) {
+        Ok(delivery) => delivery,
+        Err(failure) => return refuse(StatusCode::BAD_REQUEST, &failure.message()),
+    };
+    match shared
+        .app
+        .store
+        .first_delivery(&connection, &delivery.id)
+        .await
+    {
+        Ok(true) => {
+            println!(
+                "event hook {connection}: delivery {} with {} event(s)",
+                delivery.id, delivery.events
+            );
+            let _ = shared.wake.send(ConnectionName::new(connection));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => {
+            println!(
+                "event hook {connection}: delivery {} already handled; ignored",
+                delivery.id
+            );
+            StatusCode::NO_CONTENT.into_response()
+        }
+        // Answering 5xx makes the vendor retry, which is what we want when the store is unavailable.
+        Err(error) => refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    }
+}

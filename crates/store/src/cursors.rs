@@ -1,0 +1,114 @@
+//! Change-feed cursors per connection and the ids of event-hook deliveries
+//! already handled. Portable SQL: `$n` placeholders, no dialect extensions.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use crate::{Result, Store, parse_time, timestamp};
+
+/// A stored change-feed position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncCursor {
+    pub cursor: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Store {
+    pub async fn sync_cursor(&self, connection: &str) -> Result<Option<SyncCursor>> {
+        let row = sqlx::query("SELECT cursor, updated_at FROM sync_cursors WHERE connection = $1")
+            .bind(connection)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => Some(SyncCursor {
+                cursor: row.try_get("cursor")?,
+                updated_at: parse_time(&row.try_get::<String, _>("updated_at")?),
+            }),
+            None => None,
+        })
+    }
+
+    pub async fn set_sync_cursor(&self, connection: &str, cursor: &str) -> Result<()> {
+        let now = timestamp(self.now());
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM sync_cursors WHERE connection = $1")
+            .bind(connection)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sync_cursors (connection, cursor, updated_at) VALUES ($1, $2, $3)",
+        )
+        .bind(connection)
+        .bind(cursor)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a delivery id; `false` when it was already recorded (a
+    /// duplicate delivery to ignore).
+    pub async fn first_delivery(&self, connection: &str, event_id: &str) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let seen = sqlx::query(
+            "SELECT event_id FROM hook_deliveries WHERE connection = $1 AND event_id = $2",
+        )
+        .bind(connection)
+        .bind(event_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if seen.is_some() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO hook_deliveries (connection, event_id, received_at) VALUES ($1, $2, $3)",
+        )
+        .bind(connection)
+        .bind(event_id)
+        .bind(timestamp(self.now()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use grantflow_model::SystemClock;
+    use std::sync::Arc;
+
+    async fn store(dir: &tempfile::TempDir) -> Store {
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        Store::open(&url, Arc::new(SystemClock))
+            .await
+            .expect("store")
+    }
+
+    #[tokio::test]
+    async fn a_cursor_is_replaced_and_read_back_per_connection() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store(&dir).await;
+        assert_eq!(store.sync_cursor("okta").await.expect("read"), None);
+        store.set_sync_cursor("okta", "1_1").await.expect("set");
+        store.set_sync_cursor("okta", "2_9").await.expect("set");
+        store.set_sync_cursor("other", "x").await.expect("set");
+        let cursor = store
+            .sync_cursor("okta")
+            .await
+            .expect("read")
+            .expect("some");
+        assert_eq!(cursor.cursor, "2_9");
+    }
+
+    #[tokio::test]
+    async fn a_delivery_id_is_handled_once_per_connection() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store(&dir).await;
+        assert!(store.first_delivery("okta", "e1").await.expect("first"));
+        assert!(!store.first_delivery("okta", "e1").await.expect("again"));
+        assert!(store.first_delivery("okta2", "e1").await.expect("other"));
+    }
+}
