@@ -182,7 +182,8 @@ pub trait Connector: Send + Sync {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConnectionConfig {
-    Okta(okta::OktaConfig),
+    // Boxed: OAuth, scoped sync and hook settings make it much larger than the rest.
+    Okta(Box<okta::OktaConfig>),
     Google(google::GoogleConfig),
     Github(github::GithubConfig),
     Gitlab(gitlab::GitlabConfig),

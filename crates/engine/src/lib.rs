@@ -124,15 +124,36 @@ impl<'a> Engine<'a> {
 
     /// Queues `plan` and runs every operation of it that can run now, then
     /// reports on all of them. Safe to call again after a crash or a
-    /// failure: finished operations are not touched again.
+    /// failure: succeeded operations are not touched again, failed and
+    /// skipped ones are tried again.
     pub async fn apply(&self, plan: &Plan, progress: &dyn Progress) -> Result<Report, EngineError> {
         self.store.queue_plan(plan, &self.actor).await?;
+        self.store.requeue_failed(&plan.id, &self.actor).await?;
         self.remember(plan.clone());
         self.release_leases_of_dead_processes(&plan.id).await?;
         let jobs = self.store.jobs(&plan.id).await?;
         let already_final = jobs.iter().filter(|j| j.state.is_final()).count();
         progress.start(plan.operations.len(), already_final);
-        self.drain(Some(&plan.id), progress).await?;
+        loop {
+            self.drain(Some(&plan.id), progress).await?;
+            // A retry due soon is waited for here; a later one, and anything
+            // waiting on an outside event, is left for a later run or a worker.
+            let jobs = self.store.jobs(&plan.id).await?;
+            let now = Utc::now().timestamp_millis();
+            let next_due = jobs
+                .iter()
+                .filter(|j| j.state == JobState::Retrying)
+                .map(|j| j.run_after_ms)
+                .min();
+            let horizon = i64::try_from(self.options.max_inline_wait.as_millis()).unwrap_or(0);
+            match next_due {
+                Some(due) if due - now <= horizon => {
+                    let wait = u64::try_from((due - now).max(0)).unwrap_or(0);
+                    tokio::time::sleep(Duration::from_millis(wait + 10)).await;
+                }
+                _ => break,
+            }
+        }
         let jobs = self.store.jobs(&plan.id).await?;
         Ok(Report::new(plan, &jobs, Utc::now().timestamp_millis()))
     }
@@ -251,22 +272,28 @@ impl<'a> Engine<'a> {
         // died or before it failed: look before acting, so the effect is
         // never applied twice.
         let tried_before = job.attempts > 0;
-        if (tried_before || self.options.observe_first)
-            && let Ok(Observed::Done) = connector.observe(op).await
-        {
-            let why = if tried_before {
-                "an earlier attempt took effect"
-            } else {
-                "acting on a stale plan"
-            };
-            return self
-                .succeed(
-                    plan,
-                    op,
-                    "already_present",
-                    json!({ "observed_before": why }),
-                )
-                .await;
+        if tried_before || self.options.observe_first {
+            match self.observe(connector.as_ref(), op).await {
+                Ok(Observed::Done) => {
+                    let why = if tried_before {
+                        "an earlier attempt took effect"
+                    } else {
+                        "acting on a stale plan"
+                    };
+                    return self
+                        .succeed(
+                            plan,
+                            op,
+                            "already_present",
+                            json!({ "observed_before": why }),
+                        )
+                        .await;
+                }
+                Ok(Observed::NotDone) => {}
+                // Not knowing whether the last call landed, do not call
+                // again: come back when the system answers reads.
+                Err(failure) => return self.unknown_outcome(plan, op, job.attempts, failure).await,
+            }
         }
         loop {
             let attempt = self
@@ -335,17 +362,74 @@ impl<'a> Engine<'a> {
             tokio::time::sleep(wait).await;
             // The failed call may still have taken effect (a timeout after
             // the vendor acted): look before trying again.
-            if let Ok(Observed::Done) = connector.observe(op).await {
-                return self
-                    .succeed(
-                        plan,
-                        op,
-                        "already_present",
-                        json!({"observed_before": "a failed attempt took effect"}),
-                    )
-                    .await;
+            match self.observe(connector.as_ref(), op).await {
+                Ok(Observed::Done) => {
+                    return self
+                        .succeed(
+                            plan,
+                            op,
+                            "already_present",
+                            json!({"observed_before": "a failed attempt took effect"}),
+                        )
+                        .await;
+                }
+                Ok(Observed::NotDone) => {}
+                Err(failure) => return self.unknown_outcome(plan, op, attempt, failure).await,
             }
         }
+    }
+
+    /// Reads whether `op` took effect, trying a few times through transient
+    /// failures of the read itself.
+    async fn observe(
+        &self,
+        connector: &dyn Connector,
+        op: &Operation,
+    ) -> Result<Observed, Failure> {
+        let mut tries = 0;
+        loop {
+            match connector.observe(op).await {
+                Err(failure) if failure.is_transient() && tries < 3 => {
+                    tries += 1;
+                    tokio::time::sleep(self.wait_before_retry(&failure, tries)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// The last call's outcome is unknown and the system does not answer
+    /// reads: retry later (the read comes first again), or give up.
+    async fn unknown_outcome(
+        &self,
+        plan: &Plan,
+        op: &Operation,
+        attempts: u32,
+        failure: Failure,
+    ) -> Result<JobState, EngineError> {
+        if !failure.is_transient() || attempts >= self.options.max_attempts {
+            return self
+                .fail(plan, op, &failure.code(), failure.message())
+                .await;
+        }
+        let wait = self.wait_before_retry(&failure, attempts.max(1));
+        let at_ms = Utc::now().timestamp_millis() + i64::try_from(wait.as_millis()).unwrap_or(0);
+        self.store
+            .finish_job(
+                &plan.id,
+                op,
+                JobOutcome::Retrying {
+                    at_ms,
+                    code: failure.code(),
+                    message: format!(
+                        "cannot tell whether the last attempt took effect: {}",
+                        failure.message()
+                    ),
+                },
+                &self.actor,
+            )
+            .await?;
+        Ok(JobState::Retrying)
     }
 
     async fn wait(

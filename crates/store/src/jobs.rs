@@ -190,6 +190,39 @@ impl Store {
         Ok(())
     }
 
+    /// Puts the plan's failed and skipped operations back to pending (a
+    /// person ran `apply` again: the vendor may have recovered, or the cause
+    /// was fixed). Attempts already made stay counted and audited.
+    pub async fn requeue_failed(&self, plan_id: &str, actor: &str) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let requeued = sqlx::query(
+            "UPDATE jobs SET state = 'pending', run_after_ms = 0, lease_owner = NULL, lease_until_ms = 0
+             WHERE plan_id = $1 AND state IN ('failed', 'skipped')",
+        )
+        .bind(plan_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if requeued > 0 {
+            sqlx::query("UPDATE plans SET status = 'queued' WHERE id = $1")
+                .bind(plan_id)
+                .execute(&mut *tx)
+                .await?;
+            audit::append(
+                &mut tx,
+                self.backend(),
+                self.now(),
+                actor,
+                "plan.requeued",
+                plan_id,
+                serde_json::json!({ "operations": requeued }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(requeued)
+    }
+
     /// Records that a person asked for the plan to run; workers only take
     /// jobs of queued plans.
     pub async fn queue_plan(&self, plan: &Plan, actor: &str) -> Result<()> {
