@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::render;
 
 /// The example policies, built in so the demo runs from any folder.
-const EXAMPLE_POLICIES: [(&str, &str); 2] = [
+const EXAMPLE_POLICIES: [(&str, &str); 3] = [
     (
         "production-access.yaml",
         include_str!("../../../../examples/policies/production-access.yaml"),
@@ -21,6 +21,10 @@ const EXAMPLE_POLICIES: [(&str, &str); 2] = [
     (
         "departments.yaml",
         include_str!("../../../../examples/policies/departments.yaml"),
+    ),
+    (
+        "engineering-tools.yaml",
+        include_str!("../../../../examples/policies/engineering-tools.yaml"),
     ),
 ];
 

@@ -5,16 +5,8 @@
 use crate::testkit::Workspace;
 use serde_json::Value;
 
-const PLATFORM_TOOLS: &str = r#"policies:
-  - name: platform-tools
-    when: person.department == "Platform" && person.status == "ACTIVE"
-    grants:
-      - { system: okta, resource: group/Platform }
-      - { system: google, resource: group/platform@example.com }
-      - { system: github, resource: team/Platform }
-      - { system: gitlab, resource: group/acme/platform, entitlement: write }
-      - { system: slack, resource: channel/platform-oncall }
-"#;
+/// The shipped example: one policy over Okta, Google, GitHub, GitLab, Slack.
+const PLATFORM_TOOLS: &str = include_str!("../../../../examples/policies/engineering-tools.yaml");
 
 fn operations(plan: &Value) -> Vec<String> {
     plan["operations"]
