@@ -9,6 +9,7 @@ mod commands;
 mod cross_system;
 mod demo;
 mod faults;
+mod faults_all;
 mod okta_full;
 mod reach;
 mod workers;

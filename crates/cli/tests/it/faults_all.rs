@@ -1,0 +1,141 @@
+//! The fault matrix for every other system in the sandbox: the platform
+//! team's grants in one system at a time, applied while that system drops
+//! answers, answers late, is down for a while, or fails with 5xx. Each run
+//! converges (a fresh sync then plans nothing) or ends with vendor-coded
+//! failures that a rerun of `apply` picks up.
+
+use crate::testkit::Workspace;
+use serde_json::{Value, json};
+
+/// (system, resource, entitlement) that the demo organisation lacks for
+/// some platform engineers and has for others.
+const TARGETS: [(&str, &str, &str); 4] = [
+    ("google", "group/platform@example.com", "member"),
+    ("github", "team/Platform", "member"),
+    ("gitlab", "group/acme/platform", "write"),
+    ("slack", "channel/platform-oncall", "member"),
+];
+
+fn policy(system: &str, resource: &str, entitlement: &str) -> String {
+    format!(
+        "policies:\n  - name: platform-{system}\n    when: person.department == \"Platform\" && person.status == \"ACTIVE\"\n    grants:\n      - {{ system: {system}, resource: \"{resource}\", entitlement: {entitlement} }}\n"
+    )
+}
+
+/// (admin path, body) for each fault, on the system under test.
+fn faults() -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        (
+            "connection resets after the effect",
+            "network",
+            json!({"reset_rate": 0.4}),
+        ),
+        (
+            "answers later than the client waits",
+            "network",
+            json!({"timeout_rate": 0.4, "timeout_ms": 1500}),
+        ),
+        (
+            "an outage window",
+            "network",
+            json!({"outage_seconds": 2.0}),
+        ),
+        (
+            "5xx errors",
+            "faults",
+            json!({"error_rate": 0.4, "error_status": 503}),
+        ),
+        ("added latency", "faults", json!({"latency_ms": 120})),
+    ]
+}
+
+async fn matrix(system: &str, resource: &str, entitlement: &str) {
+    for (fault, path, body) in faults() {
+        let workspace = Workspace::start(None).await;
+        workspace.set_connection_option(system, "timeout_seconds: 1");
+        workspace.write_policy("p.yaml", &policy(system, resource, entitlement));
+        let sync = workspace.run(&["sync"]);
+        assert_eq!(sync.code, 0, "{system}/{fault}: {}", sync.all());
+        let (plan_id, plan) = workspace.plan();
+        let total = plan["operations"].as_array().map(Vec::len).unwrap_or(0);
+        assert!(total > 0, "{system}: the policy changes nothing: {plan}");
+        workspace.admin_post_to(system, path, body).await;
+
+        let mut run = workspace.run(&[
+            "apply",
+            &plan_id,
+            "--json",
+            "--concurrency",
+            "2",
+            "--allow-mass-removal",
+            &plan_id,
+        ]);
+        for _ in 0..2 {
+            if run.code == 0 {
+                break;
+            }
+            let report: Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+            for op in report["operations"].as_array().into_iter().flatten() {
+                if op["state"] == "failed" {
+                    let code = op["error_code"].as_str().unwrap_or_default();
+                    assert!(
+                        !code.is_empty(),
+                        "{system}/{fault}: a failure without a code: {op}"
+                    );
+                }
+            }
+            run = workspace.run(&[
+                "apply",
+                &plan_id,
+                "--json",
+                "--concurrency",
+                "2",
+                "--allow-mass-removal",
+                &plan_id,
+            ]);
+        }
+        assert_eq!(run.code, 0, "{system}/{fault}: {}", run.all());
+        let report: Value = serde_json::from_str(&run.stdout).expect("report");
+        assert_eq!(
+            report["succeeded"], total,
+            "{system}/{fault}: {}",
+            run.stdout
+        );
+
+        // Faults off: what the system now holds is what the policy says.
+        workspace.admin_post_to(system, "network", json!({})).await;
+        workspace.admin_post_to(system, "faults", json!({})).await;
+        let resync = workspace.run(&["sync", "--system", system, "--full"]);
+        assert_eq!(resync.code, 0, "{system}/{fault}: {}", resync.all());
+        let (_, again) = workspace.plan();
+        assert_eq!(
+            again["operations"].as_array().map(Vec::len),
+            Some(0),
+            "{system}/{fault}: the system does not hold what was applied: {again}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_converges_under_every_fault() {
+    let (system, resource, entitlement) = TARGETS[0];
+    matrix(system, resource, entitlement).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_converges_under_every_fault() {
+    let (system, resource, entitlement) = TARGETS[1];
+    matrix(system, resource, entitlement).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gitlab_converges_under_every_fault() {
+    let (system, resource, entitlement) = TARGETS[2];
+    matrix(system, resource, entitlement).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slack_converges_under_every_fault() {
+    let (system, resource, entitlement) = TARGETS[3];
+    matrix(system, resource, entitlement).await;
+}
