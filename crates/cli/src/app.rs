@@ -49,19 +49,26 @@ impl App {
         if let Some(database) = database {
             config.database = database;
         }
+        let store = open_store(&config.database).await?;
         let mut connectors = BTreeMap::new();
         let context = grantflow_connectors::BuildContext {
             base_dir: config.base_dir.clone(),
-            budgets: Arc::new(grantflow_connectors::RateBudgets::new(
-                config.rate_limits.reserve_share,
-            )),
+            budgets: Arc::new(match store.backend() {
+                // Several workers may call the same tenant: share budgets.
+                grantflow_store::Backend::Postgres => grantflow_connectors::RateBudgets::shared(
+                    config.rate_limits.reserve_share,
+                    Arc::new(crate::ledger::StoreLedger(store.clone())),
+                ),
+                grantflow_store::Backend::Sqlite => {
+                    grantflow_connectors::RateBudgets::new(config.rate_limits.reserve_share)
+                }
+            }),
         };
         for (name, connection) in &config.connections {
             let connector = grantflow_connectors::build(name, connection, &context)
                 .map_err(|failure| anyhow::anyhow!("connection {name}: {failure}"))?;
             connectors.insert(name.clone(), connector);
         }
-        let store = open_store(&config.database).await?;
         Ok(App {
             config,
             store,

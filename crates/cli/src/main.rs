@@ -4,6 +4,7 @@
 mod app;
 mod commands;
 mod config;
+mod ledger;
 mod progress;
 mod render;
 

@@ -22,7 +22,7 @@ mod secret;
 pub mod slack;
 
 pub use failure::Failure;
-pub use ratelimit::RateBudgets;
+pub use ratelimit::{BudgetLedger, RateBudgets};
 pub use secret::SecretSource;
 
 use async_trait::async_trait;

@@ -24,11 +24,36 @@ struct Bucket {
     in_flight: u64,
 }
 
+/// Where budgets are shared between processes (the store, in PostgreSQL
+/// mode, where several workers call one tenant): every process publishes
+/// what its responses said and reads what the others saw before calling.
+#[async_trait::async_trait]
+pub trait BudgetLedger: Send + Sync {
+    async fn publish(
+        &self,
+        connection: &str,
+        bucket: &str,
+        limit: u64,
+        remaining: u64,
+        reset: DateTime<Utc>,
+    );
+    async fn latest(&self, connection: &str, bucket: &str) -> Option<(u64, u64, DateTime<Utc>)>;
+}
+
 /// Budgets per (connection, bucket), learned from responses.
-#[derive(Debug)]
 pub struct RateBudgets {
     reserve_share: f64,
     buckets: Mutex<HashMap<(String, String), Bucket>>,
+    ledger: Option<Arc<dyn BudgetLedger>>,
+}
+
+impl std::fmt::Debug for RateBudgets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateBudgets")
+            .field("reserve_share", &self.reserve_share)
+            .field("shared", &self.ledger.is_some())
+            .finish()
+    }
 }
 
 impl Default for RateBudgets {
@@ -59,6 +84,15 @@ impl RateBudgets {
         Self {
             reserve_share: reserve_share.clamp(0.0, 0.9),
             buckets: Mutex::new(HashMap::new()),
+            ledger: None,
+        }
+    }
+
+    /// Budgets shared with other processes through `ledger`.
+    pub fn shared(reserve_share: f64, ledger: Arc<dyn BudgetLedger>) -> Self {
+        Self {
+            ledger: Some(ledger),
+            ..Self::new(reserve_share)
         }
     }
 
@@ -71,6 +105,11 @@ impl RateBudgets {
     pub async fn acquire(self: &Arc<Self>, connection: &str, bucket: &str) -> BudgetPermit {
         let key = (connection.to_string(), bucket.to_string());
         loop {
+            if let Some(ledger) = &self.ledger
+                && let Some((limit, remaining, reset)) = ledger.latest(connection, bucket).await
+            {
+                self.merge(connection, bucket, limit, remaining, reset);
+            }
             let wait_until = {
                 let Ok(mut buckets) = self.buckets.lock() else {
                     break;
@@ -122,9 +161,27 @@ impl RateBudgets {
         }
     }
 
-    /// Records what a response said about its bucket. Within one window the
-    /// lowest `remaining` seen wins: responses may arrive out of order.
-    pub fn record(
+    /// Records what a response said about its bucket (and publishes it to
+    /// the other processes, when shared).
+    pub async fn record(
+        &self,
+        connection: &str,
+        bucket: &str,
+        limit: u64,
+        remaining: u64,
+        reset: DateTime<Utc>,
+    ) {
+        self.merge(connection, bucket, limit, remaining, reset);
+        if let Some(ledger) = &self.ledger {
+            ledger
+                .publish(connection, bucket, limit, remaining, reset)
+                .await;
+        }
+    }
+
+    /// Within one window the lowest `remaining` seen wins: responses may
+    /// arrive out of order.
+    fn merge(
         &self,
         connection: &str,
         bucket: &str,
@@ -174,12 +231,12 @@ mod tests {
     async fn the_reserve_is_left_unused_until_the_reset() {
         let budgets = Arc::new(RateBudgets::new(0.5));
         let reset = Utc::now() + chrono::Duration::milliseconds(300);
-        budgets.record("okta", "groups", 10, 6, reset);
+        budgets.record("okta", "groups", 10, 6, reset).await;
         // 6 remaining, 5 reserved: one call fits now.
         let first = budgets.acquire("okta", "groups").await;
         let started = std::time::Instant::now();
         drop(first);
-        budgets.record("okta", "groups", 10, 5, reset);
+        budgets.record("okta", "groups", 10, 5, reset).await;
         let _second = budgets.acquire("okta", "groups").await;
         assert!(
             started.elapsed() >= Duration::from_millis(250),
@@ -187,11 +244,53 @@ mod tests {
         );
     }
 
+    /// A ledger in memory, standing in for the store.
+    #[derive(Default)]
+    struct Ledger(Mutex<HashMap<(String, String), (u64, u64, DateTime<Utc>)>>);
+
+    #[async_trait::async_trait]
+    impl BudgetLedger for Ledger {
+        async fn publish(
+            &self,
+            c: &str,
+            b: &str,
+            limit: u64,
+            remaining: u64,
+            reset: DateTime<Utc>,
+        ) {
+            if let Ok(mut map) = self.0.lock() {
+                map.insert((c.into(), b.into()), (limit, remaining, reset));
+            }
+        }
+        async fn latest(&self, c: &str, b: &str) -> Option<(u64, u64, DateTime<Utc>)> {
+            self.0
+                .lock()
+                .ok()?
+                .get(&(c.to_string(), b.to_string()))
+                .copied()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_budget_spent_by_another_process_is_respected() {
+        let ledger: Arc<dyn BudgetLedger> = Arc::new(Ledger::default());
+        let first = Arc::new(RateBudgets::shared(0.0, ledger.clone()));
+        let second = Arc::new(RateBudgets::shared(0.0, ledger));
+        let reset = Utc::now() + chrono::Duration::milliseconds(300);
+        first.record("okta", "groups", 600, 0, reset).await;
+        let started = std::time::Instant::now();
+        let _permit = second.acquire("okta", "groups").await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "the second process waited for the reset"
+        );
+    }
+
     #[tokio::test]
     async fn calls_in_flight_count_against_the_budget() {
         let budgets = Arc::new(RateBudgets::new(0.0));
         let reset = Utc::now() + chrono::Duration::milliseconds(200);
-        budgets.record("okta", "apps", 100, 2, reset);
+        budgets.record("okta", "apps", 100, 2, reset).await;
         let _a = budgets.acquire("okta", "apps").await;
         let _b = budgets.acquire("okta", "apps").await;
         let started = std::time::Instant::now();

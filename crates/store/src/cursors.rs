@@ -50,27 +50,19 @@ impl Store {
     /// Records a delivery id; `false` when it was already recorded (a
     /// duplicate delivery to ignore).
     pub async fn first_delivery(&self, connection: &str, event_id: &str) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let seen = sqlx::query(
-            "SELECT event_id FROM hook_deliveries WHERE connection = $1 AND event_id = $2",
-        )
-        .bind(connection)
-        .bind(event_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if seen.is_some() {
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO hook_deliveries (connection, event_id, received_at) VALUES ($1, $2, $3)",
+        // One statement, so two processes receiving the same delivery at
+        // once cannot both see it as new.
+        let inserted = sqlx::query(
+            "INSERT INTO hook_deliveries (connection, event_id, received_at) VALUES ($1, $2, $3)
+             ON CONFLICT (connection, event_id) DO NOTHING",
         )
         .bind(connection)
         .bind(event_id)
         .bind(timestamp(self.now()))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(inserted > 0)
     }
 }
 

@@ -7,12 +7,14 @@
 //! audit trail can never disagree with what the engine believes happened.
 
 mod audit;
+mod budgets;
 mod cursors;
 mod jobs;
 #[doc(hidden)]
 pub mod testing;
 
 pub use audit::{AuditEvent, Verification};
+pub use budgets::SharedBudget;
 pub use cursors::SyncCursor;
 pub use jobs::{Job, JobOutcome, JobState};
 

@@ -266,7 +266,7 @@ impl OktaClient {
             };
             let status = response.status();
             let headers = response.headers().clone();
-            self.record_budget(bucket, &headers);
+            self.record_budget(bucket, &headers).await;
             let next = next_link(&headers).and_then(|link| self.same_origin(&link));
             let text = match response.text().await {
                 Ok(text) => text,
@@ -359,14 +359,15 @@ impl OktaClient {
         }
     }
 
-    fn record_budget(&self, bucket: &'static str, headers: &HeaderMap) {
+    async fn record_budget(&self, bucket: &'static str, headers: &HeaderMap) {
         if let (Some(limit), Some(remaining), Some(reset)) = (
             header_u64(headers, "x-rate-limit-limit"),
             header_u64(headers, "x-rate-limit-remaining"),
             reset_time(headers),
         ) {
             self.budgets
-                .record(&self.connection, bucket, limit, remaining, reset);
+                .record(&self.connection, bucket, limit, remaining, reset)
+                .await;
         }
     }
 
