@@ -245,8 +245,10 @@ mod tests {
     }
 
     /// A ledger in memory, standing in for the store.
+    type Seen = (u64, u64, DateTime<Utc>);
+
     #[derive(Default)]
-    struct Ledger(Mutex<HashMap<(String, String), (u64, u64, DateTime<Utc>)>>);
+    struct Ledger(Mutex<HashMap<(String, String), Seen>>);
 
     #[async_trait::async_trait]
     impl BudgetLedger for Ledger {
