@@ -208,6 +208,20 @@ impl RateBudgets {
         state.reset = state.reset.max(reset);
     }
 
+    /// For a connection configured not to wait out rate limits: the bucket's
+    /// budget is known to be spent, so report that to the engine (with the
+    /// reset) instead of calling.
+    pub fn refuse_if_spent(&self, connection: &str, bucket: &str) -> Result<(), crate::Failure> {
+        match self.snapshot(connection, bucket) {
+            Some((_, 0, reset)) if reset > Utc::now() => Err(crate::Failure::RateLimited {
+                bucket: bucket.to_string(),
+                reset,
+                message: format!("the {bucket} budget is spent until its reset"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// What is known of a bucket: (limit, remaining, reset).
     pub fn snapshot(&self, connection: &str, bucket: &str) -> Option<(u64, u64, DateTime<Utc>)> {
         let buckets = self.buckets.lock().ok()?;

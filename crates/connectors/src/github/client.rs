@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use crate::Failure;
 use crate::http::{self, backoff_from, header_u64, next_link, sleep_until, without_url};
+use crate::ratelimit::RateBudgets;
+use std::sync::Arc;
 
 /// The REST budget every call here is charged to.
 pub const CORE: &str = "core";
@@ -26,6 +28,9 @@ pub struct GithubClient {
     max_rate_limit_waits: u32,
     /// When the last response said the core budget is spent: its reset.
     exhausted_until: Mutex<Option<DateTime<Utc>>>,
+    /// The connection's name, which keys its shared rate budgets.
+    connection: String,
+    budgets: Arc<RateBudgets>,
 }
 
 pub struct GithubResponse {
@@ -79,6 +84,8 @@ impl GithubClient {
         token: SecretString,
         timeout: Duration,
         max_rate_limit_waits: u32,
+        connection: &str,
+        budgets: Arc<RateBudgets>,
     ) -> Result<Self, Failure> {
         let base = Url::parse(base_url.trim_end_matches('/')).map_err(|error| Failure::Config {
             message: format!("github base_url \"{base_url}\" is not a URL: {error}"),
@@ -90,6 +97,8 @@ impl GithubClient {
             token,
             max_rate_limit_waits,
             exhausted_until: Mutex::new(None),
+            connection: connection.to_string(),
+            budgets,
         })
     }
 
@@ -183,6 +192,12 @@ impl GithubClient {
                 }
                 sleep_until(reset).await;
             }
+            if self.max_rate_limit_waits == 0 {
+                self.budgets.refuse_if_spent(&self.connection, CORE)?;
+            }
+            // Held until the response's budget is recorded; GitHub names the
+            // bucket (`x-ratelimit-resource`), the REST API's is `core`.
+            let _permit = self.budgets.acquire(&self.connection, CORE).await;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -216,6 +231,15 @@ impl GithubClient {
                 *guard = (header_u64(&headers, "x-ratelimit-remaining") == Some(0))
                     .then(|| reset_time(&headers))
                     .flatten();
+            }
+            if let (Some(limit), Some(remaining), Some(reset)) = (
+                header_u64(&headers, "x-ratelimit-limit"),
+                header_u64(&headers, "x-ratelimit-remaining"),
+                reset_time(&headers),
+            ) {
+                self.budgets
+                    .record(&self.connection, CORE, limit, remaining, reset)
+                    .await;
             }
             let next = next_link(&headers).and_then(|link| self.same_origin(&link));
             let text = response.text().await.unwrap_or_default();

@@ -65,6 +65,8 @@ impl GithubConnector {
             token,
             Duration::from_secs(config.timeout_seconds),
             config.max_rate_limit_waits,
+            connection.as_str(),
+            context.budgets.clone(),
         )?;
         Ok(Self {
             connection,

@@ -8,13 +8,22 @@ use std::time::Duration;
 
 use crate::Failure;
 use crate::http;
+use crate::ratelimit::RateBudgets;
+use chrono::DateTime;
+use std::sync::Arc;
 
 pub struct GitlabClient {
     http: reqwest::Client,
     base: Url,
     token: SecretString,
     max_rate_limit_waits: u32,
+    /// The connection's name, which keys its shared rate budgets.
+    connection: String,
+    budgets: Arc<RateBudgets>,
 }
+
+/// GitLab's one API-wide bucket, as its `RateLimit-*` headers describe it.
+const API_BUCKET: &str = "api";
 
 /// A successful response: status, the `rel="next"` link if any, and the JSON body (`Null` for 204).
 pub struct GitlabResponse {
@@ -62,12 +71,16 @@ impl GitlabClient {
         token: SecretString,
         timeout: Duration,
         max_rate_limit_waits: u32,
+        connection: &str,
+        budgets: Arc<RateBudgets>,
     ) -> Result<Self, Failure> {
         Ok(Self {
             http: http::client(timeout)?,
             base: http::base_url("gitlab", base_url)?,
             token,
             max_rate_limit_waits,
+            connection: connection.to_string(),
+            budgets,
         })
     }
 
@@ -132,6 +145,11 @@ impl GitlabClient {
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
         loop {
+            if self.max_rate_limit_waits == 0 {
+                self.budgets.refuse_if_spent(&self.connection, API_BUCKET)?;
+            }
+            // Held until the response's `RateLimit-*` budget is recorded.
+            let _permit = self.budgets.acquire(&self.connection, API_BUCKET).await;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -162,6 +180,16 @@ impl GitlabClient {
             };
             let status = response.status();
             let headers = response.headers().clone();
+            if let (Some(limit), Some(remaining), Some(reset)) = (
+                http::header_u64(&headers, "ratelimit-limit"),
+                http::header_u64(&headers, "ratelimit-remaining"),
+                http::header_i64(&headers, "ratelimit-reset")
+                    .and_then(|epoch| DateTime::from_timestamp(epoch, 0)),
+            ) {
+                self.budgets
+                    .record(&self.connection, API_BUCKET, limit, remaining, reset)
+                    .await;
+            }
             let next = http::link(&headers, "next").and_then(|l| http::same_origin(&self.base, &l));
             let text = response.text().await.unwrap_or_default();
             let body: Value = if text.trim().is_empty() {

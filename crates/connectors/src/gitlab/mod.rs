@@ -71,6 +71,8 @@ impl GitlabConnector {
             token,
             Duration::from_secs(config.timeout_seconds),
             config.max_rate_limit_waits,
+            connection.as_str(),
+            context.budgets.clone(),
         )?;
         Ok(Self {
             connection,

@@ -377,14 +377,16 @@ impl OktaClient {
         if self.max_rate_limit_waits > 0 {
             return Ok(());
         }
-        match self.budgets.snapshot(&self.connection, bucket) {
-            Some((_, 0, reset)) if reset > Utc::now() => Err(Failure::RateLimited {
-                bucket: bucket.to_string(),
-                reset,
-                message: "E0000047: the bucket's budget is spent until its reset".to_string(),
-            }),
-            _ => Ok(()),
-        }
+        self.budgets
+            .refuse_if_spent(&self.connection, bucket)
+            .map_err(|failure| match failure {
+                Failure::RateLimited { bucket, reset, .. } => Failure::RateLimited {
+                    bucket,
+                    reset,
+                    message: "E0000047: the bucket's budget is spent until its reset".to_string(),
+                },
+                other => other,
+            })
     }
 }
 
