@@ -1,82 +1,12 @@
-//! A sandbox with one system's token in a file, and that system's admin endpoint, for the compliance modules.
+//! Helpers the GitLab and Slack compliance modules share: grant operations, and "each operation twice".
 
-use grantflow_connectors::{Applied, BuildContext, Connector, Observed, SecretSource};
+use grantflow_connectors::{Applied, Connector, Observed};
 use grantflow_model::{
     AccountRef, ConnectionName, OpKind, Operation, OperationId, ResourceRef, Snapshot,
 };
-use grantflow_sandbox::{RunningSandbox, SandboxOptions};
 
-pub struct Emulated {
-    pub sandbox: RunningSandbox,
-    pub system: &'static str,
-    _dir: tempfile::TempDir,
-    pub token_file: std::path::PathBuf,
-}
-
-impl Emulated {
-    pub async fn start(system: &'static str) -> Emulated {
-        let sandbox =
-            grantflow_sandbox::start(&grantflow_sandbox::demo_org(), SandboxOptions::default())
-                .await
-                .expect("sandbox");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let token_file = dir.path().join(format!("{system}.token"));
-        let token = sandbox.info.systems[system].credentials["token"].clone();
-        std::fs::write(&token_file, token).expect("token file");
-        Emulated {
-            sandbox,
-            system,
-            _dir: dir,
-            token_file,
-        }
-    }
-
-    pub fn base_url(&self) -> String {
-        self.sandbox.info.systems[self.system].base_url.clone()
-    }
-
-    pub fn token(&self) -> SecretSource {
-        SecretSource {
-            env: None,
-            file: Some(self.token_file.clone()),
-        }
-    }
-
-    pub fn context() -> BuildContext {
-        BuildContext {
-            base_dir: std::path::PathBuf::new(),
-            budgets: Default::default(),
-        }
-    }
-
-    pub async fn admin(&self, what: &str, body: serde_json::Value) -> reqwest::StatusCode {
-        let url = format!(
-            "{}/{what}",
-            self.sandbox.info.systems[self.system].admin_url
-        );
-        reqwest::Client::new()
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .expect("admin")
-            .status()
-    }
-
-    pub async fn writes(&self) -> serde_json::Map<String, serde_json::Value> {
-        let url = format!(
-            "{}/writes",
-            self.sandbox.info.systems[self.system].admin_url
-        );
-        let body: serde_json::Value = reqwest::get(url)
-            .await
-            .expect("admin")
-            .json()
-            .await
-            .expect("json");
-        body["writes"].as_object().cloned().unwrap_or_default()
-    }
-}
+/// The same fixture the Google and GitHub modules use.
+pub use crate::fixture::Fixture as Emulated;
 
 /// An add or remove of `entitlement` for `account` on `resource` (found by kind and name in `snapshot`).
 pub fn grant_op(
