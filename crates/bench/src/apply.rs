@@ -103,6 +103,7 @@ fn throttled(counters: &serde_json::Value) -> u64 {
 pub async fn run(
     count: usize,
     window_seconds: u64,
+    bucket_limit: Option<u32>,
     concurrency: usize,
     baseline: bool,
 ) -> anyhow::Result<()> {
@@ -138,15 +139,21 @@ pub async fn run(
         .await
         .map_err(|f| anyhow::anyhow!("{f}"))?;
     let operations = operations(&snapshot, count);
-    let limits = admin(&sandbox, "rate-limits").await?;
-    let limit = limits["buckets"]["groups"].as_u64().unwrap_or(600);
-    // Start the measured run in fresh windows, as a new tenant would be.
+    // Start the measured run in fresh windows, as a new tenant would be
+    // (and with a smaller budget, when asked, so a short run is still bound
+    // by it).
+    let settings = match bucket_limit {
+        Some(limit) => serde_json::json!({"buckets": {"groups": limit}}),
+        None => serde_json::json!({}),
+    };
     let url = format!("{}/rate-limits", sandbox.info.systems["okta"].admin_url);
     reqwest::Client::new()
         .post(url)
-        .json(&serde_json::json!({}))
+        .json(&settings)
         .send()
         .await?;
+    let limits = admin(&sandbox, "rate-limits").await?;
+    let limit = limits["buckets"]["groups"].as_u64().unwrap_or(600);
     let before = throttled(&admin(&sandbox, "counters").await?);
 
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
@@ -221,7 +228,7 @@ pub async fn run(
         let url = format!("{}/rate-limits", fresh.info.systems["okta"].admin_url);
         reqwest::Client::new()
             .post(url)
-            .json(&serde_json::json!({}))
+            .json(&settings)
             .send()
             .await?;
         let python =

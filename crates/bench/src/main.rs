@@ -36,7 +36,10 @@ enum Command {
         /// grantflow-sandbox --test conformance` creates it).
         #[arg(long)]
         baseline: bool,
-        /// A small, fast run: 120 operations, 2 s windows.
+        /// Lower the `groups` bucket's budget per window (default: Okta's).
+        #[arg(long)]
+        bucket_limit: Option<u32>,
+        /// A small, fast run: 120 operations, 40 per 2 s window.
         #[arg(long)]
         quick: bool,
     },
@@ -66,14 +69,22 @@ fn main() -> anyhow::Result<()> {
                 window_seconds,
                 concurrency,
                 baseline,
+                bucket_limit,
                 quick,
             } => {
-                let (operations, window_seconds) = if quick {
-                    (120, 2)
+                let (operations, window_seconds, bucket_limit) = if quick {
+                    (120, 2, Some(40))
                 } else {
-                    (operations, window_seconds)
+                    (operations, window_seconds, bucket_limit)
                 };
-                apply::run(operations, window_seconds, concurrency, baseline).await
+                apply::run(
+                    operations,
+                    window_seconds,
+                    bucket_limit,
+                    concurrency,
+                    baseline,
+                )
+                .await
             }
             Command::Plan { people, quick } => org::plan(if quick { 2_000 } else { people }),
             Command::Snapshot { grants, quick } => {

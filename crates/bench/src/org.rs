@@ -135,10 +135,13 @@ pub fn plan(people: usize) -> anyhow::Result<()> {
     let policies = policies()?;
     let grants = snapshot.grants.len();
     let okta = ConnectionName::new("okta");
+    // The store records each snapshot's digest when it is synced.
+    let digest = snapshot.digest();
     let actual = ActualState {
         directory: okta.clone(),
         snapshots: BTreeMap::from([(okta.clone(), snapshot)]),
-        sync_ids: BTreeMap::from([(okta, "s-bench".to_string())]),
+        sync_ids: BTreeMap::from([(okta.clone(), "s-bench".to_string())]),
+        digests: BTreeMap::from([(okta, digest)]),
     };
     let setup = generated.elapsed();
     let started = Instant::now();

@@ -97,15 +97,18 @@ impl App {
     pub async fn actual_state(&self) -> anyhow::Result<ActualState> {
         let mut snapshots = BTreeMap::new();
         let mut sync_ids = BTreeMap::new();
+        let mut digests = BTreeMap::new();
         for (record, snapshot) in self.store.latest_syncs().await? {
             let name = ConnectionName::new(record.connection.clone());
             sync_ids.insert(name.clone(), record.id.clone());
+            digests.insert(name.clone(), record.digest.clone());
             snapshots.insert(name, snapshot);
         }
         Ok(ActualState {
             directory: self.config.directory.clone(),
             snapshots,
             sync_ids,
+            digests,
         })
     }
 }

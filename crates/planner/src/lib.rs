@@ -16,6 +16,7 @@ use grantflow_model::{
 };
 use grantflow_policy::PolicySet;
 use petgraph::graph::DiGraph;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::collections::{HashMap, HashSet};
 
@@ -25,6 +26,9 @@ pub struct ActualState {
     pub directory: ConnectionName,
     pub snapshots: BTreeMap<ConnectionName, Snapshot>,
     pub sync_ids: BTreeMap<ConnectionName, String>,
+    /// Each snapshot's digest as recorded when it was synced; computed here
+    /// for a snapshot that has none (hashing a large snapshot takes a while).
+    pub digests: BTreeMap<ConnectionName, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +42,9 @@ pub enum PlanError {
 }
 
 /// One grant that should exist: (connection, account, resource, entitlement).
-type GrantKey = (ConnectionName, String, String, String);
+/// Borrowed from the snapshots, except a pending account's id, so a plan
+/// over 100,000 people does not copy every key.
+type GrantKey<'s> = (&'s ConnectionName, Cow<'s, str>, &'s str, &'s str);
 
 /// Computes the plan that makes actual access match the policies.
 ///
@@ -58,8 +64,9 @@ pub fn plan_policies(
         .check_references(&actual.snapshots)
         .map_err(|d| PlanError::Policy(d.to_string()))?;
 
-    let mut desired: BTreeMap<GrantKey, BTreeSet<String>> = BTreeMap::new();
-    let mut managed: BTreeSet<(ConnectionName, String)> = BTreeSet::new();
+    // Values: the policies (by position) that want the grant.
+    let mut desired: HashMap<GrantKey<'_>, BTreeSet<usize>> = HashMap::new();
+    let mut managed: HashSet<(&ConnectionName, &str)> = HashSet::new();
     let mut notes = Vec::new();
     let indexes: BTreeMap<&ConnectionName, Index<'_>> = actual
         .snapshots
@@ -74,7 +81,7 @@ pub fn plan_policies(
         for grant in &policy.grants {
             let (resource, entitlement) =
                 grantflow_policy::resolve(grant, &actual.snapshots).map_err(PlanError::Policy)?;
-            managed.insert((grant.connection.clone(), resource.id.clone()));
+            managed.insert((&grant.connection, resource.id.as_str()));
             grants.push((&grant.connection, resource, entitlement));
         }
         resolved.push(grants);
@@ -104,12 +111,12 @@ pub fn plan_policies(
                 let Some(index) = indexes.get(connection) else {
                     continue;
                 };
-                let account_id = match index.account_for(&person.email) {
-                    Some(account) => account.id.clone(),
+                let account_id: Cow<'_, str> = match index.account_for(&person.email) {
+                    Some(account) => Cow::Borrowed(account.id.as_str()),
                     // The system makes the account itself at the person's
                     // first sign-in: plan the grant; it waits until then.
                     None if index.snapshot.accounts_created_on_first_login => {
-                        pending_account_id(&person.email)
+                        Cow::Owned(pending_account_id(&person.email))
                     }
                     None => {
                         notes.push(format!(
@@ -119,46 +126,54 @@ pub fn plan_policies(
                         continue;
                     }
                 };
+                let Some(position) = position.get(policy.name.as_str()) else {
+                    continue;
+                };
                 desired
                     .entry((
-                        (*connection).clone(),
+                        *connection,
                         account_id,
-                        resource.id.clone(),
-                        entitlement.clone(),
+                        resource.id.as_str(),
+                        entitlement.as_str(),
                     ))
                     .or_default()
-                    .insert(format!("policy {}", policy.name));
+                    .insert(*position);
             }
         }
     }
 
     let mut changes: Vec<(OpKind, ConnectionName, Vec<String>)> = Vec::new();
-    for ((connection, account_id, resource_id, entitlement), reasons) in &desired {
+    for ((connection, account_id, resource_id, entitlement), wanted_by) in &desired {
         let Some(index) = indexes.get(connection) else {
             continue;
         };
         if index.holds(account_id, resource_id, entitlement) {
             continue;
         }
-        let Some(resource) = index.resources.get(resource_id.as_str()) else {
+        let Some(resource) = index.resources.get(resource_id) else {
             continue;
         };
-        let account = match index.accounts.get(account_id.as_str()) {
+        let account = match index.accounts.get(account_id.as_ref()) {
             Some(account) => AccountRef {
                 id: account.id.clone(),
                 login: account.login.clone(),
             },
             None => AccountRef {
-                id: account_id.clone(),
+                id: account_id.to_string(),
                 login: account_id.trim_start_matches(PENDING_PREFIX).to_string(),
             },
         };
         let kind = OpKind::AddGrant {
             account,
             resource: resource_ref(resource),
-            entitlement: entitlement.clone(),
+            entitlement: entitlement.to_string(),
         };
-        changes.push((kind, connection.clone(), reasons.iter().cloned().collect()));
+        let reasons = wanted_by
+            .iter()
+            .filter_map(|i| policies.policies.get(*i))
+            .map(|policy| format!("policy {}", policy.name))
+            .collect();
+        changes.push((kind, (*connection).clone(), reasons));
     }
     for (connection, snapshot) in &actual.snapshots {
         let Some(index) = indexes.get(connection) else {
@@ -169,15 +184,15 @@ pub fn plan_policies(
             // app assignment goes away with the membership, and a rule-made
             // membership belongs to the rule.
             if grant.source != GrantSource::Direct
-                || !managed.contains(&(connection.clone(), grant.resource_id.clone()))
+                || !managed.contains(&(connection, grant.resource_id.as_str()))
             {
                 continue;
             }
             let key = (
-                connection.clone(),
-                grant.account_id.clone(),
-                grant.resource_id.clone(),
-                grant.entitlement.clone(),
+                connection,
+                Cow::Borrowed(grant.account_id.as_str()),
+                grant.resource_id.as_str(),
+                grant.entitlement.as_str(),
             );
             if desired.contains_key(&key) {
                 continue;
@@ -343,7 +358,11 @@ fn build_plan(
         .map(|(connection, snapshot)| Basis {
             connection: connection.clone(),
             sync_id: actual.sync_ids.get(connection).cloned().unwrap_or_default(),
-            digest: snapshot.digest(),
+            digest: actual
+                .digests
+                .get(connection)
+                .cloned()
+                .unwrap_or_else(|| snapshot.digest()),
         })
         .collect();
     let mut plan = Plan {

@@ -84,6 +84,7 @@ fn state() -> ActualState {
         directory: okta.clone(),
         snapshots: BTreeMap::from([(okta.clone(), snapshot)]),
         sync_ids: BTreeMap::from([(okta, "s-1".to_string())]),
+        digests: BTreeMap::new(),
     }
 }
 

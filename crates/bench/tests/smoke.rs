@@ -1,0 +1,35 @@
+//! The benchmarks' `--quick` modes, run as a smoke test: each completes and
+//! reports what the full run measures (the figures themselves belong in
+//! BENCHMARKS.md, not in assertions).
+
+use std::process::Command;
+
+fn quick(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_grantflow-bench"))
+        .args(args)
+        .arg("--quick")
+        .output()
+        .expect("grantflow-bench runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{args:?}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn the_quick_apply_benchmark_finishes_within_the_rate_limit_and_without_429s() {
+    let out = quick(&["apply"]);
+    assert!(out.contains("succeeded 120"), "{out}");
+    assert!(out.contains("429s 0;"), "{out}");
+}
+
+#[test]
+fn the_quick_plan_and_snapshot_benchmarks_run() {
+    let plan = quick(&["plan"]);
+    assert!(plan.contains("plan: 2000 people"), "{plan}");
+    let snapshot = quick(&["snapshot"]);
+    assert!(snapshot.contains("snapshot: wrote 2000 accounts"), "{snapshot}");
+}
