@@ -31,5 +31,8 @@ fn the_quick_plan_and_snapshot_benchmarks_run() {
     let plan = quick(&["plan"]);
     assert!(plan.contains("plan: 2000 people"), "{plan}");
     let snapshot = quick(&["snapshot"]);
-    assert!(snapshot.contains("snapshot: wrote 2000 accounts"), "{snapshot}");
+    assert!(
+        snapshot.contains("snapshot: wrote 2000 accounts"),
+        "{snapshot}"
+    );
 }
