@@ -182,6 +182,9 @@ enum SandboxCommand {
         /// Port for the Okta emulator (default: any free port).
         #[arg(long, default_value_t = 0)]
         okta_port: u16,
+        /// Faults to start with (YAML: system → network | faults | rate-limits → settings).
+        #[arg(long)]
+        faults: Option<PathBuf>,
     },
 }
 
@@ -244,8 +247,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     org,
                     info,
                     okta_port,
+                    faults,
                 },
-        } => commands::sandbox::up(org, info, okta_port).await,
+        } => commands::sandbox::up(org, info, okta_port, faults).await,
         Command::Init { sandbox, force } => commands::init::run(&options.config, sandbox, force),
         Command::Sync { system, full } => {
             let app = app::App::open(&options).await?;

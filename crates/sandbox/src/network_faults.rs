@@ -36,12 +36,27 @@ pub struct NetworkFaultSettings {
     pub timeout_rate: f64,
     #[serde(default)]
     pub timeout_ms: u64,
+    /// Eventual consistency: for this long after any write, a read the
+    /// system answered before is answered the same way again (stale), as
+    /// Google documents for its directory.
+    #[serde(default)]
+    pub consistency_delay_ms: u64,
+}
+
+/// A read's answer, kept to be served stale after a write.
+#[derive(Debug, Clone)]
+struct CachedRead {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
 }
 
 #[derive(Debug, Default)]
 struct Active {
     settings: NetworkFaultSettings,
     outage_until: Option<DateTime<Utc>>,
+    last_write: Option<DateTime<Utc>>,
+    reads: std::collections::HashMap<String, CachedRead>,
 }
 
 #[derive(Clone)]
@@ -102,6 +117,7 @@ async fn set(State(faults): State<Faults>, body: Bytes) -> Response {
         *active = Active {
             settings: settings.clone(),
             outage_until,
+            ..Active::default()
         };
     }
     axum::Json(settings).into_response()
@@ -127,7 +143,18 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
         )
             .into_response();
     }
+    let is_read = request.method() == axum::http::Method::GET;
+    let key = request.uri().to_string();
+    if settings.consistency_delay_ms > 0 && is_read {
+        return consistent_later(&faults, &settings, key, request, next).await;
+    }
     let response = next.run(request).await;
+    if settings.consistency_delay_ms > 0
+        && !is_read
+        && let Ok(mut active) = faults.active.lock()
+    {
+        active.last_write = Some(faults.clock.now());
+    }
     if settings.reset_rate > 0.0 && rand::random::<f64>() < settings.reset_rate {
         // The change was made; the answer is lost with the connection.
         let broken = broken_body();
@@ -138,6 +165,56 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
         tokio::time::sleep(Duration::from_millis(settings.timeout_ms)).await;
     }
     response
+}
+
+/// Serves a read stale (the answer cached before the last write) while the
+/// last write is younger than the delay; otherwise answers and caches it.
+async fn consistent_later(
+    faults: &Faults,
+    settings: &NetworkFaultSettings,
+    key: String,
+    request: Request,
+    next: Next,
+) -> Response {
+    let now = faults.clock.now();
+    let delay =
+        chrono::Duration::milliseconds(i64::try_from(settings.consistency_delay_ms).unwrap_or(0));
+    let stale = faults.active.lock().ok().and_then(|active| {
+        let recent = active.last_write.is_some_and(|at| now - at < delay);
+        if recent {
+            active.reads.get(&key).cloned()
+        } else {
+            None
+        }
+    });
+    if let Some(cached) = stale {
+        let mut response = Response::new(Body::from(cached.body));
+        *response.status_mut() = cached.status;
+        *response.headers_mut() = cached.headers;
+        return response;
+    }
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024 * 1024).await else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "sandbox: answer too large to cache",
+        )
+            .into_response();
+    };
+    if parts.status.is_success()
+        && let Ok(mut active) = faults.active.lock()
+    {
+        active.reads.insert(
+            key,
+            CachedRead {
+                status: parts.status,
+                headers: parts.headers.clone(),
+                body: bytes.clone(),
+            },
+        );
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// A body whose first read fails, which makes the server drop the

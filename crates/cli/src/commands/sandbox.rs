@@ -8,6 +8,7 @@ pub async fn up(
     org: Option<PathBuf>,
     info: Option<PathBuf>,
     okta_port: u16,
+    faults: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let org = match &org {
         Some(path) => grantflow_sandbox::load_org(path)?,
@@ -18,6 +19,9 @@ pub async fn up(
         ..SandboxOptions::default()
     };
     let sandbox = grantflow_sandbox::start(&org, options).await?;
+    if let Some(path) = &faults {
+        apply_faults(path, &sandbox.info).await?;
+    }
     for (name, system) in &sandbox.info.systems {
         println!(
             "{name} ({}): {}  admin: {}",
@@ -41,6 +45,54 @@ pub async fn up(
         _ = shutdown_signal() => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Applies a faults file: per system, per admin endpoint (`network`,
+/// `faults`, `rate-limits`), the settings that endpoint takes, e.g.
+/// `okta: {network: {reset_rate: 0.1}, faults: {latency_ms: 50}}`.
+async fn apply_faults(path: &Path, info: &SandboxInfo) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let systems: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, serde_json::Value>,
+    > = serde_saphyr::from_str(&text).map_err(|error| {
+        let at = error
+            .location()
+            .map(|l| format!("{}:{}:{}", path.display(), l.line(), l.column()))
+            .unwrap_or_else(|| path.display().to_string());
+        anyhow::anyhow!(
+            "{at}: error: {}",
+            error
+                .without_snippet()
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+        )
+    })?;
+    let client = reqwest::Client::new();
+    for (system, endpoints) in systems {
+        let Some(target) = info.systems.get(&system) else {
+            anyhow::bail!("{}: no system \"{system}\" in this sandbox", path.display());
+        };
+        for (endpoint, settings) in endpoints {
+            if !matches!(endpoint.as_str(), "network" | "faults" | "rate-limits") {
+                anyhow::bail!(
+                    "{}: {system}: unknown fault kind \"{endpoint}\" (network, faults or rate-limits)",
+                    path.display()
+                );
+            }
+            let url = format!("{}/{endpoint}", target.admin_url);
+            let response = client.post(&url).json(&settings).send().await?;
+            if !response.status().is_success() {
+                let body = response.text().await.unwrap_or_default();
+                anyhow::bail!("{}: {system} {endpoint}: {body}", path.display());
+            }
+            println!("{system}: {endpoint} faults set");
+        }
+    }
+    Ok(())
 }
 
 /// Writes the info file readable only by its owner: it holds credentials.

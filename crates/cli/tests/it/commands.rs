@@ -224,3 +224,65 @@ async fn the_token_never_appears_in_output_audit_or_errors() {
         "the refused token leaked"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sandbox_up_starts_with_the_faults_its_file_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let faults = dir.path().join("faults.yaml");
+    std::fs::write(
+        &faults,
+        "okta:\n  network: {reset_rate: 0.25, consistency_delay_ms: 500}\n  faults: {latency_ms: 30}\ngitlab:\n  rate-limits: {window_seconds: 5}\n",
+    )
+    .expect("faults file");
+    let info = dir.path().join("info.json");
+    let mut child = std::process::Command::new(crate::testkit::BIN)
+        .args(["sandbox", "up", "--info"])
+        .arg(&info)
+        .arg("--faults")
+        .arg(&faults)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sandbox starts");
+    let started = std::time::Instant::now();
+    let text = loop {
+        if let Ok(text) = std::fs::read_to_string(&info) {
+            break text;
+        }
+        assert!(started.elapsed().as_secs() < 30, "no info file");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    // The faults are set once the info file is written.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let info: serde_json::Value = serde_json::from_str(&text).expect("info JSON");
+    let admin = info["systems"]["okta"]["admin_url"]
+        .as_str()
+        .expect("admin url")
+        .to_string();
+    let network: serde_json::Value = reqwest::get(format!("{admin}/network"))
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json");
+    let vendor: serde_json::Value = reqwest::get(format!("{admin}/faults"))
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(network["reset_rate"], 0.25, "{network}");
+    assert_eq!(network["consistency_delay_ms"], 500, "{network}");
+    assert_eq!(vendor["latency_ms"], 30, "{vendor}");
+
+    std::fs::write(&faults, "nosuch:\n  network: {reset_rate: 0.1}\n").expect("faults file");
+    let bad = std::process::Command::new(crate::testkit::BIN)
+        .args(["sandbox", "up", "--faults"])
+        .arg(&faults)
+        .output()
+        .expect("runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no system \"nosuch\""));
+}
