@@ -1,7 +1,7 @@
 //! A running demo sandbox plus one system's token in a file and its admin endpoint, for the compliance
 //! modules of systems added after Okta.
 
-use grantflow_connectors::{BuildContext, SecretSource};
+use grantflow_connectors::{BuildContext, Connector, SecretSource};
 use grantflow_model::{ConnectionName, OpKind, Operation, OperationId, Snapshot, SystemKind};
 use grantflow_sandbox::{RunningSandbox, SandboxOptions};
 
@@ -100,4 +100,25 @@ impl Fixture {
             depends_on: vec![],
         }
     }
+}
+
+/// The 5xx path every connector must take the same way: with every call
+/// failing with `status`, applying `op` is a transient failure (the engine
+/// observes, then retries) that carries the vendor's own code.
+pub async fn server_errors_are_retry_later(
+    fixture: &Fixture,
+    connector: &dyn Connector,
+    op: &Operation,
+    status: u16,
+    vendor_code: &str,
+) {
+    fixture
+        .admin(
+            "faults",
+            serde_json::json!({"error_rate": 1.0, "error_status": status}),
+        )
+        .await;
+    let failure = connector.apply(op).await.expect_err("server error");
+    assert!(failure.is_transient(), "{failure:?}");
+    assert_eq!(failure.code(), vendor_code, "{failure}");
 }

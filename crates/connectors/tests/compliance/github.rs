@@ -1,5 +1,6 @@
 //! The GitHub connector against the GitHub emulator.
 
+use crate::fixture::server_errors_are_retry_later;
 use grantflow_connectors::github::{GithubConfig, GithubConnector};
 use grantflow_connectors::{Applied, Connector, Failure, Observed};
 use grantflow_model::{
@@ -434,12 +435,7 @@ async fn a_server_error_on_a_write_is_retry_later() {
     let connector = connector(&fixture, 3);
     let snapshot = sync(&fixture, &connector).await;
     let add = repo_op(&fixture, true, &snapshot, "Backend", "handbook", "push");
-    fixture
-        .admin("faults", json!({"error_rate": 1.0, "error_status": 502}))
-        .await;
-    let failure = connector.apply(&add).await.expect_err("502");
-    assert!(failure.is_transient(), "{failure:?}");
-    assert!(failure.message().contains("502"), "{failure}");
+    server_errors_are_retry_later(&fixture, &connector, &add, 502, "retry_later").await;
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The GitLab connector against the GitLab emulator.
 
+use crate::fixture::server_errors_are_retry_later;
 use grantflow_connectors::gitlab::{GitlabConfig, GitlabConnector};
 use grantflow_connectors::{Applied, Connector, Failure, Observed};
 use grantflow_model::{AccountRef, ConnectionName, GrantSource, OpKind, Snapshot, SystemKind};
@@ -285,20 +286,8 @@ async fn a_server_error_on_a_write_is_retry_later() {
     let e = Emulated::start("gitlab").await;
     let c = connector(&e, 3);
     let s = sync(&c).await;
-    e.admin("faults", json!({"error_rate": 1.0, "error_status": 503}))
-        .await;
     let add = level_op(&s, true, "tom.baker@example.com", "acme/payments", 30);
-    match c.apply(&add).await.expect_err("503") {
-        Failure::RetryLater {
-            vendor_code,
-            message,
-            ..
-        } => {
-            assert_eq!(vendor_code.as_deref(), Some("503"));
-            assert!(message.contains("503 Service Unavailable"), "{message}");
-        }
-        other => panic!("expected RetryLater, got {other:?}"),
-    }
+    server_errors_are_retry_later(&e, &c, &add, 503, "503").await;
 }
 
 #[tokio::test]

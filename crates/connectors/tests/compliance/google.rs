@@ -1,5 +1,6 @@
 //! The Google Workspace connector against the Google emulator.
 
+use crate::fixture::server_errors_are_retry_later;
 use grantflow_connectors::google::{GoogleConfig, GoogleConnector};
 use grantflow_connectors::{Applied, Connector, Failure, Observed};
 use grantflow_model::{AccountRef, ConnectionName, OpKind, Operation, ResourceRef, Snapshot};
@@ -363,9 +364,6 @@ async fn a_server_error_on_a_write_is_retry_later() {
     let fixture = Fixture::start("google").await;
     let connector = connector(&fixture, 3);
     let snapshot = sync(&fixture, &connector).await;
-    fixture
-        .admin("faults", json!({"error_rate": 1.0, "error_status": 503}))
-        .await;
     let add = op(
         &fixture,
         true,
@@ -374,9 +372,7 @@ async fn a_server_error_on_a_write_is_retry_later() {
         "platform@example.com",
         "member",
     );
-    let failure = connector.apply(&add).await.expect_err("503");
-    assert!(failure.is_transient(), "{failure:?}");
-    assert_eq!(failure.code(), "backendError");
+    server_errors_are_retry_later(&fixture, &connector, &add, 503, "backendError").await;
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The Slack connector against the Slack emulator.
 
+use crate::fixture::server_errors_are_retry_later;
 use grantflow_connectors::slack::{SlackConfig, SlackConnector};
 use grantflow_connectors::{Applied, Connector, Failure};
 use grantflow_model::{ConnectionName, GrantSource, OpKind, Operation, Snapshot, SystemKind};
@@ -163,20 +164,8 @@ async fn a_server_error_on_a_write_is_retry_later() {
     let e = Emulated::start("slack").await;
     let c = connector(&e, 3);
     let s = sync(&c).await;
-    e.admin("faults", json!({"error_rate": 1.0, "error_status": 503}))
-        .await;
     let add = member_op(&s, true, "okta-demo-user@example.com", "platform-oncall");
-    match c.apply(&add).await.expect_err("503") {
-        Failure::RetryLater {
-            vendor_code,
-            message,
-            ..
-        } => {
-            assert_eq!(vendor_code.as_deref(), Some("service_unavailable"));
-            assert!(message.contains("503"), "{message}");
-        }
-        other => panic!("expected RetryLater, got {other:?}"),
-    }
+    server_errors_are_retry_later(&e, &c, &add, 503, "service_unavailable").await;
 }
 
 #[tokio::test]
