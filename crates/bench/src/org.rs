@@ -142,6 +142,7 @@ pub fn plan(people: usize) -> anyhow::Result<()> {
         snapshots: BTreeMap::from([(okta.clone(), snapshot)]),
         sync_ids: BTreeMap::from([(okta.clone(), "s-bench".to_string())]),
         digests: BTreeMap::from([(okta, digest)]),
+        correlation: Default::default(),
     };
     let setup = generated.elapsed();
     let started = Instant::now();

@@ -109,6 +109,7 @@ impl App {
             snapshots,
             sync_ids,
             digests,
+            correlation: self.config.drift.correlation.clone(),
         })
     }
 }

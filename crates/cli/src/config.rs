@@ -31,6 +31,9 @@ struct ConfigFile {
     /// Production reachability: app links, environments and source files (relative to this file).
     #[serde(default)]
     reachability: Option<grantflow_graph::ReachConfig>,
+    /// Drift detection: remediation modes, extra managed scope, correlation.
+    #[serde(default)]
+    drift: grantflow_drift::DriftSettings,
 }
 
 /// How grantflow shares vendors' rate limits with the tenant's other users.
@@ -66,6 +69,7 @@ pub struct Config {
     pub base_dir: PathBuf,
     pub safety: SafetyRail,
     pub rate_limits: RateLimitSettings,
+    pub drift: grantflow_drift::DriftSettings,
 }
 
 impl Config {
@@ -123,6 +127,7 @@ impl Config {
             base_dir: base,
             safety: file.safety,
             rate_limits: file.rate_limits,
+            drift: file.drift,
         })
     }
 }

@@ -103,6 +103,11 @@ enum Command {
         /// Seconds between scheduled syncs (0: only on event hooks).
         #[arg(long, default_value_t = 300)]
         interval: u64,
+        /// Seconds between drift checks, each after a sync (default:
+        /// `drift.interval_seconds` from the configuration; 0: only after
+        /// the other syncs). Every sync is followed by a drift check.
+        #[arg(long)]
+        drift_interval: Option<u64>,
     },
     /// Compare the policies with the last sync and store the plan that closes the gap.
     Plan {
@@ -131,6 +136,26 @@ enum Command {
         #[arg(long)]
         queue: bool,
     },
+    /// Compare what people hold in every system with what the policies want,
+    /// after a sync; record each finding and remediate as configured
+    /// (`drift:` in grantflow.yaml, `drift:` on a policy). Exit code 0: no
+    /// drift (or all of it fixed); 1: a fix failed; 4: drift is flagged or
+    /// waits for approval.
+    Drift {
+        /// Policy file or folder (default: from the configuration).
+        policies: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        /// Judge the last sync instead of syncing first.
+        #[arg(long)]
+        no_sync: bool,
+        /// Operations in flight at once while remediating.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// Approve a plan that waits for approval (drift remediation); nobody
+    /// approves their own request.
+    Approve { plan_id: String },
     /// Work on every queued plan (PostgreSQL mode: several workers share the work).
     Worker {
         /// Operations in flight at once.
@@ -278,9 +303,33 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             commands::action::run(&app, args).await
         }
-        Command::Serve { listen, interval } => {
+        Command::Serve {
+            listen,
+            interval,
+            drift_interval,
+        } => {
             let app = app::App::open(&options).await?;
-            commands::serve::run(app, &listen, interval).await
+            let drift_interval = drift_interval.unwrap_or(app.config.drift.interval_seconds);
+            commands::serve::run(app, &listen, interval, drift_interval).await
+        }
+        Command::Drift {
+            policies,
+            json,
+            no_sync,
+            concurrency,
+        } => {
+            let app = app::App::open(&options).await?;
+            let drift = commands::drift::DriftOptions {
+                policies,
+                json,
+                no_sync,
+                concurrency,
+            };
+            commands::drift::run(&app, drift).await
+        }
+        Command::Approve { plan_id } => {
+            let app = app::App::open(&options).await?;
+            commands::drift::approve(&app, &plan_id).await
         }
         Command::Plan { policies, json } => {
             let app = app::App::open(&options).await?;

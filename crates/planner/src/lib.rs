@@ -5,14 +5,17 @@
 //! that were loaded elsewhere and returns a plan draft; storing it, giving
 //! it an id and executing it are other crates' business.
 
+mod correlate;
 mod request;
+
+pub use correlate::{Ambiguity, Correlated, Correlation, MatchField, correlate};
 
 pub use request::{Action, ChangeRequest, RequestError, parse_request};
 
 use chrono::{DateTime, Utc};
 use grantflow_model::{
-    Account, AccountRef, Basis, ConnectionName, GrantSource, OpKind, Operation, OperationId, Plan,
-    Resource, ResourceRef, Review, ReviewItem, ReviewedResource, Snapshot,
+    Account, AccountRef, Basis, ConnectionName, GrantSource, OpKind, Operation, OperationId,
+    Person, Plan, Resource, ResourceRef, Review, ReviewItem, ReviewedResource, Snapshot,
 };
 use grantflow_policy::PolicySet;
 use petgraph::graph::DiGraph;
@@ -29,6 +32,8 @@ pub struct ActualState {
     /// Each snapshot's digest as recorded when it was synced; computed here
     /// for a snapshot that has none (hashing a large snapshot takes a while).
     pub digests: BTreeMap<ConnectionName, String>,
+    /// How each system's accounts are matched to the directory's people.
+    pub correlation: Correlation,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +49,20 @@ pub enum PlanError {
 /// One grant that should exist: (connection, account, resource, entitlement).
 /// Borrowed from the snapshots, except a pending account's id, so a plan
 /// over 100,000 people does not copy every key.
-type GrantKey<'s> = (&'s ConnectionName, Cow<'s, str>, &'s str, &'s str);
+pub type GrantKey<'s> = (&'s ConnectionName, Cow<'s, str>, &'s str, &'s str);
+
+/// Who should hold what, according to the policies, over the actual state.
+pub struct Desired<'s> {
+    /// Each wanted grant, with the policies (by position in the set) that want it.
+    pub grants: HashMap<GrantKey<'s>, BTreeSet<usize>>,
+    /// Every resource some policy names, with the policies that name it:
+    /// grantflow judges and changes grants on these only.
+    pub managed: HashMap<(&'s ConnectionName, &'s str), BTreeSet<usize>>,
+    /// Each connection's accounts matched to the directory's people.
+    pub correlated: BTreeMap<&'s ConnectionName, Correlated<'s>>,
+    /// What could not be planned, and why (no account, ambiguous match).
+    pub notes: Vec<String>,
+}
 
 /// Computes the plan that makes actual access match the policies.
 ///
@@ -56,94 +74,16 @@ pub fn plan_policies(
     origin: &str,
     now: DateTime<Utc>,
 ) -> Result<Plan, PlanError> {
-    let directory = actual
-        .snapshots
-        .get(&actual.directory)
-        .ok_or_else(|| PlanError::DirectoryNotSynced(actual.directory.clone()))?;
-    policies
-        .check_references(&actual.snapshots)
-        .map_err(|d| PlanError::Policy(d.to_string()))?;
-
-    // Values: the policies (by position) that want the grant.
-    let mut desired: HashMap<GrantKey<'_>, BTreeSet<usize>> = HashMap::new();
-    let mut managed: HashSet<(&ConnectionName, &str)> = HashSet::new();
-    let mut notes = Vec::new();
+    let people = directory_people(actual)?;
+    let desired = desired_access(policies, actual, &people)?;
     let indexes: BTreeMap<&ConnectionName, Index<'_>> = actual
         .snapshots
         .iter()
         .map(|(name, snapshot)| (name, Index::new(snapshot)))
         .collect();
 
-    // Each policy's grants resolve to the same resources for everyone.
-    let mut resolved: Vec<Vec<(&ConnectionName, &Resource, String)>> = Vec::new();
-    for policy in &policies.policies {
-        let mut grants = Vec::new();
-        for grant in &policy.grants {
-            let (resource, entitlement) =
-                grantflow_policy::resolve(grant, &actual.snapshots).map_err(PlanError::Policy)?;
-            managed.insert((&grant.connection, resource.id.as_str()));
-            grants.push((&grant.connection, resource, entitlement));
-        }
-        resolved.push(grants);
-    }
-    let position: BTreeMap<&str, usize> = policies
-        .policies
-        .iter()
-        .enumerate()
-        .map(|(index, policy)| (policy.name.as_str(), index))
-        .collect();
-
-    for person in directory.people() {
-        // A departed person is granted nothing; whatever they still hold on
-        // managed resources is planned for removal below.
-        if person.status == "DEPROVISIONED" {
-            continue;
-        }
-        let matched = policies.matching(&person).map_err(PlanError::Policy)?;
-        for policy in matched {
-            let Some(grants) = position
-                .get(policy.name.as_str())
-                .and_then(|i| resolved.get(*i))
-            else {
-                continue;
-            };
-            for (connection, resource, entitlement) in grants {
-                let Some(index) = indexes.get(connection) else {
-                    continue;
-                };
-                let account_id: Cow<'_, str> = match index.account_for(&person.email) {
-                    Some(account) => Cow::Borrowed(account.id.as_str()),
-                    // The system makes the account itself at the person's
-                    // first sign-in: plan the grant; it waits until then.
-                    None if index.snapshot.accounts_created_on_first_login => {
-                        Cow::Owned(pending_account_id(&person.email))
-                    }
-                    None => {
-                        notes.push(format!(
-                            "{} has no account in {connection}; policy \"{}\" cannot grant {} \"{}\" yet",
-                            person.email, policy.name, resource.kind, resource.name
-                        ));
-                        continue;
-                    }
-                };
-                let Some(position) = position.get(policy.name.as_str()) else {
-                    continue;
-                };
-                desired
-                    .entry((
-                        *connection,
-                        account_id,
-                        resource.id.as_str(),
-                        entitlement.as_str(),
-                    ))
-                    .or_default()
-                    .insert(*position);
-            }
-        }
-    }
-
     let mut changes: Vec<(OpKind, ConnectionName, Vec<String>)> = Vec::new();
-    for ((connection, account_id, resource_id, entitlement), wanted_by) in &desired {
+    for ((connection, account_id, resource_id, entitlement), wanted_by) in &desired.grants {
         let Some(index) = indexes.get(connection) else {
             continue;
         };
@@ -168,12 +108,11 @@ pub fn plan_policies(
             resource: resource_ref(resource),
             entitlement: entitlement.to_string(),
         };
-        let reasons = wanted_by
-            .iter()
-            .filter_map(|i| policies.policies.get(*i))
-            .map(|policy| format!("policy {}", policy.name))
-            .collect();
-        changes.push((kind, (*connection).clone(), reasons));
+        changes.push((
+            kind,
+            (*connection).clone(),
+            policy_reasons(policies, wanted_by),
+        ));
     }
     for (connection, snapshot) in &actual.snapshots {
         let Some(index) = indexes.get(connection) else {
@@ -184,7 +123,9 @@ pub fn plan_policies(
             // app assignment goes away with the membership, and a rule-made
             // membership belongs to the rule.
             if grant.source != GrantSource::Direct
-                || !managed.contains(&(connection, grant.resource_id.as_str()))
+                || !desired
+                    .managed
+                    .contains_key(&(connection, grant.resource_id.as_str()))
             {
                 continue;
             }
@@ -194,7 +135,15 @@ pub fn plan_policies(
                 grant.resource_id.as_str(),
                 grant.entitlement.as_str(),
             );
-            if desired.contains_key(&key) {
+            if desired.grants.contains_key(&key) {
+                continue;
+            }
+            // An account two people match is reported, not acted on.
+            if desired.correlated.get(connection).is_some_and(|c| {
+                c.ambiguous
+                    .iter()
+                    .any(|a| a.accounts.contains(&grant.account_id))
+            }) {
                 continue;
             }
             let (Some(account), Some(resource)) = (
@@ -222,7 +171,143 @@ pub fn plan_policies(
         }
     }
 
-    build_plan(changes, actual, origin, now, notes)
+    build_plan(changes, actual, origin, now, desired.notes)
+}
+
+/// `policy <name>` for each policy position, as a change's reasons.
+pub fn policy_reasons(policies: &PolicySet, positions: &BTreeSet<usize>) -> Vec<String> {
+    positions
+        .iter()
+        .filter_map(|i| policies.policies.get(*i))
+        .map(|policy| format!("policy {}", policy.name))
+        .collect()
+}
+
+/// The people of the directory connection.
+pub fn directory_people(actual: &ActualState) -> Result<Vec<Person>, PlanError> {
+    actual
+        .snapshots
+        .get(&actual.directory)
+        .map(Snapshot::people)
+        .ok_or_else(|| PlanError::DirectoryNotSynced(actual.directory.clone()))
+}
+
+/// Evaluates every policy for every person of `people` (the directory's).
+pub fn desired_access<'s>(
+    policies: &PolicySet,
+    actual: &'s ActualState,
+    people: &[Person],
+) -> Result<Desired<'s>, PlanError> {
+    policies
+        .check_references(&actual.snapshots)
+        .map_err(|d| PlanError::Policy(d.to_string()))?;
+
+    let mut desired: HashMap<GrantKey<'s>, BTreeSet<usize>> = HashMap::new();
+    let mut managed: HashMap<(&'s ConnectionName, &'s str), BTreeSet<usize>> = HashMap::new();
+    let mut notes = Vec::new();
+    let correlated: BTreeMap<&'s ConnectionName, Correlated<'s>> = actual
+        .snapshots
+        .iter()
+        .map(|(name, snapshot)| (name, correlate(snapshot, people, &actual.correlation)))
+        .collect();
+    for (connection, matches) in &correlated {
+        for ambiguity in &matches.ambiguous {
+            notes.push(format!(
+                "{} matches more than one account in {connection} by {} ({}); nothing is granted or removed for it until that is resolved",
+                ambiguity.person,
+                ambiguity.matched_on,
+                ambiguity.accounts.join(", ")
+            ));
+        }
+    }
+
+    // Each policy's grants resolve to the same resources for everyone.
+    let mut resolved: Vec<Vec<(&'s ConnectionName, &'s Resource, &'s str)>> = Vec::new();
+    for (position, policy) in policies.policies.iter().enumerate() {
+        let mut grants = Vec::new();
+        for grant in &policy.grants {
+            let (resource, entitlement) =
+                grantflow_policy::resolve(grant, &actual.snapshots).map_err(PlanError::Policy)?;
+            let Some((connection, _)) = actual.snapshots.get_key_value(&grant.connection) else {
+                continue;
+            };
+            // Keys borrow from the snapshot: the native entitlement is one the resource lists.
+            let Some(entitlement) = resource
+                .entitlements
+                .iter()
+                .find(|e| **e == entitlement)
+                .map(String::as_str)
+            else {
+                return Err(PlanError::Policy(format!(
+                    "{} \"{}\": entitlement \"{entitlement}\" is not one it offers",
+                    resource.kind, resource.name
+                )));
+            };
+            managed
+                .entry((connection, resource.id.as_str()))
+                .or_default()
+                .insert(position);
+            grants.push((connection, resource, entitlement));
+        }
+        resolved.push(grants);
+    }
+    let position: BTreeMap<&str, usize> = policies
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(index, policy)| (policy.name.as_str(), index))
+        .collect();
+
+    for person in people {
+        // A departed person is granted nothing; whatever they still hold on
+        // managed resources is planned for removal.
+        if person.status == "DEPROVISIONED" {
+            continue;
+        }
+        let matched = policies.matching(person).map_err(PlanError::Policy)?;
+        for policy in matched {
+            let Some(position) = position.get(policy.name.as_str()) else {
+                continue;
+            };
+            let Some(grants) = resolved.get(*position) else {
+                continue;
+            };
+            for (connection, resource, entitlement) in grants {
+                let (Some(matches), Some(snapshot)) = (
+                    correlated.get(connection),
+                    actual.snapshots.get(*connection),
+                ) else {
+                    continue;
+                };
+                let account_id: Cow<'s, str> = match matches.account_for(&person.email) {
+                    Some(account) => Cow::Borrowed(account.id.as_str()),
+                    None if matches.is_ambiguous(&person.email) => continue,
+                    // The system makes the account itself at the person's
+                    // first sign-in: plan the grant; it waits until then.
+                    None if snapshot.accounts_created_on_first_login => {
+                        Cow::Owned(pending_account_id(&person.email))
+                    }
+                    None => {
+                        notes.push(format!(
+                            "{} has no account in {connection}; policy \"{}\" cannot grant {} \"{}\" yet",
+                            person.email, policy.name, resource.kind, resource.name
+                        ));
+                        continue;
+                    }
+                };
+                desired
+                    .entry((*connection, account_id, resource.id.as_str(), *entitlement))
+                    .or_default()
+                    .insert(*position);
+            }
+        }
+    }
+    Ok(Desired {
+        grants: desired,
+        managed,
+        correlated,
+        notes,
+    })
 }
 
 /// Computes the plan for one requested change (`grantflow do`).
@@ -255,7 +340,7 @@ fn pending_account_id(email: &str) -> String {
     format!("{PENDING_PREFIX}{}", email.to_lowercase())
 }
 
-fn resource_ref(resource: &Resource) -> ResourceRef {
+pub fn resource_ref(resource: &Resource) -> ResourceRef {
     ResourceRef {
         id: resource.id.clone(),
         kind: resource.kind.clone(),
@@ -266,8 +351,6 @@ fn resource_ref(resource: &Resource) -> ResourceRef {
 /// Lookups planning does for every person, built once per snapshot so a
 /// plan over 100,000 people stays linear.
 struct Index<'s> {
-    snapshot: &'s Snapshot,
-    by_login_or_email: HashMap<String, &'s Account>,
     accounts: HashMap<&'s str, &'s Account>,
     resources: HashMap<&'s str, &'s Resource>,
     held: HashSet<(&'s str, &'s str, &'s str)>,
@@ -275,18 +358,7 @@ struct Index<'s> {
 
 impl<'s> Index<'s> {
     fn new(snapshot: &'s Snapshot) -> Self {
-        let mut by_login_or_email = HashMap::new();
-        for account in &snapshot.accounts {
-            by_login_or_email.insert(account.login.to_lowercase(), account);
-            if let Some(email) = &account.email {
-                by_login_or_email
-                    .entry(email.to_lowercase())
-                    .or_insert(account);
-            }
-        }
         Self {
-            snapshot,
-            by_login_or_email,
             accounts: snapshot
                 .accounts
                 .iter()
@@ -311,13 +383,21 @@ impl<'s> Index<'s> {
         }
     }
 
-    fn account_for(&self, email: &str) -> Option<&'s Account> {
-        self.by_login_or_email.get(&email.to_lowercase()).copied()
-    }
-
     fn holds(&self, account: &str, resource: &str, entitlement: &str) -> bool {
         self.held.contains(&(account, resource, entitlement))
     }
+}
+
+/// A plan from changes decided elsewhere (drift remediation): ordered,
+/// numbered, with dependencies and review, like every other plan.
+pub fn plan_changes(
+    changes: Vec<(OpKind, ConnectionName, Vec<String>)>,
+    actual: &ActualState,
+    origin: &str,
+    now: DateTime<Utc>,
+    notes: Vec<String>,
+) -> Result<Plan, PlanError> {
+    build_plan(changes, actual, origin, now, notes)
 }
 
 /// Orders changes for review (by connection, person, resource), numbers

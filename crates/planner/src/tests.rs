@@ -85,6 +85,7 @@ fn state() -> ActualState {
         snapshots: BTreeMap::from([(okta.clone(), snapshot)]),
         sync_ids: BTreeMap::from([(okta, "s-1".to_string())]),
         digests: BTreeMap::new(),
+        correlation: Correlation::default(),
     }
 }
 

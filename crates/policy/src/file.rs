@@ -29,6 +29,48 @@ pub struct PolicyDoc {
     #[serde(default)]
     pub when: Option<Located<String>>,
     pub grants: Vec<GrantDoc>,
+    /// What `grantflow drift` does when access to this policy's resources
+    /// differs from it: `report` (the default), `approval` (a remediation
+    /// plan waits for an approver) or `auto` (remediated through the engine).
+    /// A system set more cautiously in grantflow.yaml caps it.
+    #[serde(default)]
+    pub drift: Option<RemediationMode>,
+}
+
+/// What drift detection does about a finding.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    serde::Serialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RemediationMode {
+    /// Report the finding; change nothing.
+    #[default]
+    Report,
+    /// Plan the fix and wait for a person to approve it.
+    Approval,
+    /// Plan the fix and apply it through the engine.
+    Auto,
+}
+
+impl RemediationMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemediationMode::Report => "report",
+            RemediationMode::Approval => "approval",
+            RemediationMode::Auto => "auto",
+        }
+    }
 }
 
 /// One grant: a resource in a system, and the entitlement on it.

@@ -16,7 +16,7 @@ mod located;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use expr::{Condition, person_value};
-pub use file::{GrantDoc, PolicyDoc, PolicyFile};
+pub use file::{GrantDoc, PolicyDoc, PolicyFile, RemediationMode};
 pub use located::Located;
 
 use grantflow_model::{ConnectionName, Person, Resource, Snapshot};
@@ -31,6 +31,8 @@ pub struct Policy {
     pub file: PathBuf,
     pub condition: Condition,
     pub grants: Vec<GrantSpec>,
+    /// How drift on this policy's resources is handled, when the policy says.
+    pub drift: Option<RemediationMode>,
 }
 
 /// A grant as a policy asks for it: which connection, which resource (kind
@@ -131,6 +133,7 @@ impl PolicySet {
                     file: path.clone(),
                     condition,
                     grants,
+                    drift: doc.drift,
                 });
             }
         }

@@ -9,6 +9,7 @@
 mod audit;
 mod budgets;
 mod cursors;
+mod drift;
 mod jobs;
 #[doc(hidden)]
 pub mod testing;
@@ -16,6 +17,7 @@ pub mod testing;
 pub use audit::{AuditEvent, Verification};
 pub use budgets::SharedBudget;
 pub use cursors::SyncCursor;
+pub use drift::{Approval, ApprovalError, DriftChanges, FindingRecord};
 pub use jobs::{Job, JobOutcome, JobState};
 
 use chrono::{DateTime, SecondsFormat, Utc};

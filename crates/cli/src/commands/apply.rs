@@ -20,6 +20,15 @@ pub struct ApplyOptions {
 pub async fn run(app: &App, plan_id: &str, options: &ApplyOptions) -> anyhow::Result<ExitCode> {
     let json = options.json;
     let plan = app.store.plan(plan_id).await?;
+    if let Some(approval) = app.store.approval(&plan.id).await?
+        && approval.approved_by.is_none()
+    {
+        eprintln!(
+            "refused: plan {} ({}, requested by {}) needs an approval first: grantflow approve {}",
+            plan.id, approval.reason, approval.requested_by, plan.id
+        );
+        return Ok(ExitCode::from(1));
+    }
     if !safety_rail_allows(app, &plan, options.allow_mass_removal.as_deref()).await? {
         return Ok(ExitCode::from(1));
     }

@@ -4,6 +4,7 @@ pub mod action;
 pub mod apply;
 pub mod audit;
 pub mod demo;
+pub mod drift;
 pub mod init;
 pub mod plan;
 pub mod policy;

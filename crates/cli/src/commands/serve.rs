@@ -3,6 +3,8 @@
 //! verified, authenticated and de-duplicated by its id, then triggers an
 //! incremental sync of its connection (the change feed is the source of
 //! truth, so late, repeated or out-of-order deliveries cannot corrupt state).
+//! Every sync is followed by a drift check; `/metrics` serves the open drift
+//! findings per connection and kind for Prometheus.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -16,19 +18,74 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use grantflow_model::ConnectionName;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use tokio::sync::{Mutex, mpsc};
 
 use crate::app::App;
-use crate::commands::sync;
+use crate::commands::{drift, sync};
 
 struct Shared {
     app: App,
     /// One sync at a time: the interval and hook-triggered syncs share the store's cursor.
     syncing: Mutex<()>,
     wake: mpsc::UnboundedSender<ConnectionName>,
+    metrics: DriftMetrics,
 }
 
-pub async fn run(app: App, listen: &str, interval_seconds: u64) -> anyhow::Result<ExitCode> {
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FindingLabels {
+    connection: String,
+    kind: String,
+}
+
+/// What Prometheus scrapes at `/metrics`.
+struct DriftMetrics {
+    registry: Registry,
+    open: Family<FindingLabels, Gauge>,
+    checks: Counter,
+    failed_checks: Counter,
+}
+
+impl DriftMetrics {
+    fn new() -> Self {
+        let mut registry = Registry::default();
+        let open = Family::<FindingLabels, Gauge>::default();
+        let checks = Counter::default();
+        let failed_checks = Counter::default();
+        registry.register(
+            "grantflow_drift_open_findings",
+            "Drift findings open after the last check, per connection and kind",
+            open.clone(),
+        );
+        registry.register(
+            "grantflow_drift_checks",
+            "Drift checks completed",
+            checks.clone(),
+        );
+        registry.register(
+            "grantflow_drift_failed_checks",
+            "Drift checks that could not run (policy errors, store or sync failures)",
+            failed_checks.clone(),
+        );
+        Self {
+            registry,
+            open,
+            checks,
+            failed_checks,
+        }
+    }
+}
+
+pub async fn run(
+    app: App,
+    listen: &str,
+    interval_seconds: u64,
+    drift_interval_seconds: u64,
+) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
@@ -38,11 +95,13 @@ pub async fn run(app: App, listen: &str, interval_seconds: u64) -> anyhow::Resul
         app,
         syncing: Mutex::new(()),
         wake,
+        metrics: DriftMetrics::new(),
     });
     let router = Router::new()
         .route("/hooks/{system}/{connection}", get(verify).post(deliver))
+        .route("/metrics", get(metrics))
         .with_state(shared.clone());
-    println!("grantflow serve: listening on http://{address}");
+    println!("grantflow serve: listening on http://{address} (metrics at /metrics)");
     for (name, connector) in &shared.app.connectors {
         if connector.hook_receiver().is_some() {
             println!(
@@ -64,6 +123,18 @@ pub async fn run(app: App, listen: &str, interval_seconds: u64) -> anyhow::Resul
             loop {
                 ticks.tick().await;
                 run_sync(&scheduled, None, "schedule").await;
+            }
+        });
+    }
+    if drift_interval_seconds > 0 {
+        let scheduled = shared.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_secs(drift_interval_seconds));
+            // The first tick is immediate; the sync schedule already starts with a check.
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                run_sync(&scheduled, None, "drift schedule").await;
             }
         });
     }
@@ -92,7 +163,73 @@ async fn run_sync(shared: &Shared, only: Option<&str>, why: &str) {
                 );
             }
         }
-        Err(error) => eprintln!("sync ({why}) failed: {error:#}"),
+        Err(error) => {
+            eprintln!("sync ({why}) failed: {error:#}");
+            return;
+        }
+    }
+    check_drift(shared, why).await;
+}
+
+/// A drift check on what was just synced, with its outcome on the console
+/// and in the metrics.
+async fn check_drift(shared: &Shared, why: &str) {
+    let app = &shared.app;
+    match drift::check(app, &app.config.policies, 8).await {
+        Ok(Ok(checked)) => {
+            shared.metrics.checks.inc();
+            shared.metrics.open.clear();
+            for ((connection, kind), count) in &checked.open.open {
+                shared
+                    .metrics
+                    .open
+                    .get_or_create(&FindingLabels {
+                        connection: connection.clone(),
+                        kind: kind.clone(),
+                    })
+                    .set(*count);
+            }
+            println!(
+                "drift ({why}): {} finding(s), {} new, {} resolved{}{}",
+                checked.report.drift().count(),
+                checked.opened.len(),
+                checked.resolved.len(),
+                checked
+                    .remediated
+                    .as_ref()
+                    .map(|r| format!("; remediated with plan {}", r.plan))
+                    .unwrap_or_default(),
+                checked
+                    .awaiting_approval
+                    .as_ref()
+                    .map(|p| format!("; plan {p} awaits approval"))
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(Err(problems)) => {
+            shared.metrics.failed_checks.inc();
+            eprintln!("drift ({why}) not checked: {problems}");
+        }
+        Err(error) => {
+            shared.metrics.failed_checks.inc();
+            eprintln!("drift ({why}) failed: {error:#}");
+        }
+    }
+}
+
+/// Prometheus text exposition.
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let mut body = String::new();
+    match prometheus_client::encoding::text::encode(&mut body, &shared.metrics.registry) {
+        Ok(()) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(error) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string()),
     }
 }
 
