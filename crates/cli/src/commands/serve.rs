@@ -101,7 +101,8 @@ pub async fn run(
         .route("/hooks/{system}/{connection}", get(verify).post(deliver))
         .route("/metrics", get(metrics))
         .with_state(shared.clone());
-    println!("grantflow serve: listening on http://{address} (metrics at /metrics)");
+    println!("grantflow serve: listening on http://{address}");
+    println!("  drift metrics for Prometheus: http://{address}/metrics");
     for (name, connector) in &shared.app.connectors {
         if connector.hook_receiver().is_some() {
             println!(

@@ -8,6 +8,7 @@ mod apply_crash;
 mod commands;
 mod cross_system;
 mod demo;
+mod drift;
 mod faults;
 mod faults_all;
 mod okta_full;

@@ -2,14 +2,9 @@
 //! code), a temporary password shown once and stored nowhere, a missing OAuth scope named, incremental
 //! `sync`, and `serve` receiving event hooks (verification, authentication, de-duplication).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
-use crate::testkit::{Workspace, read};
+use crate::testkit::{Serve, Workspace, read};
 
 fn config_path(ws: &Workspace) -> std::path::PathBuf {
     ws.path("grantflow.yaml")
@@ -170,57 +165,6 @@ async fn a_token_without_the_needed_scope_is_refused_and_the_scope_named() {
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stdout.contains("okta.users.manage"), "{}", run.all());
     assert!(!run.all().contains("BEGIN PRIVATE KEY"));
-}
-
-/// `grantflow serve` in the background, its output collected line by line.
-struct Serve {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Serve {
-    fn start(ws: &Workspace, interval: &str) -> Serve {
-        let mut child = ws
-            .command(&["serve", "--listen", "127.0.0.1:0", "--interval", interval])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("serve starts");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().expect("stdout");
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                sink.lock().expect("lines").push(line);
-            }
-        });
-        Serve { child, lines }
-    }
-
-    async fn wait_for(&self, needle: &str) -> String {
-        self.wait_until(needle, |l| l.contains(needle)).await
-    }
-
-    async fn wait_until(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(line) = self.lines.lock().expect("lines").iter().find(|l| wanted(l)) {
-                return line.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no line with {what:?} in {:?}",
-                self.lines.lock().expect("lines")
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

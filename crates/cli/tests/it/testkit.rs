@@ -4,8 +4,11 @@
 
 use grantflow_sandbox::{RunningSandbox, SandboxOptions, SystemInfo};
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_grantflow");
 
@@ -211,5 +214,56 @@ impl Workspace {
             .json()
             .await
             .expect("json")
+    }
+}
+
+/// `grantflow serve` in the background, its output collected line by line.
+pub struct Serve {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Serve {
+    pub fn start(ws: &Workspace, interval: &str) -> Serve {
+        let mut child = ws
+            .command(&["serve", "--listen", "127.0.0.1:0", "--interval", interval])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().expect("stdout");
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().expect("lines").push(line);
+            }
+        });
+        Serve { child, lines }
+    }
+
+    pub async fn wait_for(&self, needle: &str) -> String {
+        self.wait_until(needle, |l| l.contains(needle)).await
+    }
+
+    pub async fn wait_until(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(line) = self.lines.lock().expect("lines").iter().find(|l| wanted(l)) {
+                return line.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no line with {what:?} in {:?}",
+                self.lines.lock().expect("lines")
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
