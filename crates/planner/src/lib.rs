@@ -171,7 +171,72 @@ pub fn plan_policies(
         }
     }
 
-    build_plan(changes, actual, origin, now, desired.notes)
+    let mut plan = build_plan(changes, actual, origin, now, desired.notes)?;
+    order_directory_first(&mut plan, actual, &desired.correlated);
+    check_acyclic(&plan.operations)?;
+    plan.id = plan_id(&plan);
+    Ok(plan)
+}
+
+/// A person's access elsewhere follows their directory access (single
+/// sign-on and provisioning key off the directory's groups): their additions
+/// in other systems wait for their additions in the directory, and their
+/// removals from the directory wait until the other systems took access away.
+fn order_directory_first(
+    plan: &mut Plan,
+    actual: &ActualState,
+    correlated: &BTreeMap<&ConnectionName, Correlated<'_>>,
+) {
+    let person_of = |op: &Operation| -> Option<String> {
+        let account = op.account()?;
+        if let Some(email) = account.id.strip_prefix(PENDING_PREFIX) {
+            return Some(email.to_string());
+        }
+        correlated
+            .get(&op.connection)?
+            .person_of
+            .get(account.id.as_str())
+            .cloned()
+    };
+    let mut directory_adds: HashMap<String, Vec<OperationId>> = HashMap::new();
+    let mut downstream_removals: HashMap<String, Vec<OperationId>> = HashMap::new();
+    for op in &plan.operations {
+        let Some(person) = person_of(op) else {
+            continue;
+        };
+        let in_directory = op.connection == actual.directory;
+        match (&op.kind, in_directory) {
+            (OpKind::AddGrant { .. }, true) => {
+                directory_adds.entry(person).or_default().push(op.id)
+            }
+            (OpKind::RemoveGrant { .. }, false) => {
+                downstream_removals.entry(person).or_default().push(op.id)
+            }
+            _ => {}
+        }
+    }
+    for index in 0..plan.operations.len() {
+        let op = &plan.operations[index];
+        let Some(person) = person_of(op) else {
+            continue;
+        };
+        let in_directory = op.connection == actual.directory;
+        let before = match (&op.kind, in_directory) {
+            (OpKind::AddGrant { .. }, false) => directory_adds.get(&person),
+            (OpKind::RemoveGrant { .. }, true) => downstream_removals.get(&person),
+            _ => None,
+        };
+        let Some(before) = before.cloned() else {
+            continue;
+        };
+        let depends_on = &mut plan.operations[index].depends_on;
+        for id in before {
+            if !depends_on.contains(&id) {
+                depends_on.push(id);
+            }
+        }
+        depends_on.sort();
+    }
 }
 
 /// `policy <name>` for each policy position, as a change's reasons.

@@ -270,3 +270,31 @@ fn a_person_without_an_account_in_a_first_login_system_gets_a_waiting_grant() {
         "+ gitlab group \"platform\" member for ann@example.com"
     );
 }
+
+#[test]
+fn access_elsewhere_waits_for_the_directory_and_leaves_before_it() {
+    let mut actual = state();
+    let chat = ConnectionName::new("chat");
+    let mut snapshot = Snapshot::new(chat.clone(), SystemKind::new("slack"));
+    snapshot.accounts = vec![
+        account("c-ann", "ann@example.com", "", "ACTIVE"),
+        account("c-bob", "bob@example.com", "", "ACTIVE"),
+    ];
+    snapshot.resources = vec![resource("ch1", "channel", "prod")];
+    snapshot.grants = vec![direct("c-bob", "ch1", "member")];
+    actual.snapshots.insert(chat, snapshot);
+    let text = format!("{PLATFORM}      - {{system: chat, resource: channel/prod}}\n");
+    let plan = plan_policies(&policies(&text), &actual, "test", Utc::now()).expect("plans");
+    let find = |needle: &str| {
+        plan.operations
+            .iter()
+            .find(|op| op.describe().contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in {:#?}", lines(&plan)))
+    };
+    let okta_add = find("+ okta group \"Production Access Demo\" member for ann@");
+    let chat_add = find("+ chat channel \"prod\" member for ann@");
+    assert_eq!(chat_add.depends_on, vec![okta_add.id]);
+    let okta_remove = find("- okta group \"Production Access Demo\" member for bob@");
+    let chat_remove = find("- chat channel \"prod\" member for bob@");
+    assert_eq!(okta_remove.depends_on, vec![chat_remove.id]);
+}
