@@ -36,6 +36,10 @@ pub struct NetworkFaultSettings {
     pub timeout_rate: f64,
     #[serde(default)]
     pub timeout_ms: u64,
+    /// The next this many writes (non-GET requests) are answered only after
+    /// `timeout_ms`, after they took effect: a deterministic timeout.
+    #[serde(default)]
+    pub timeout_next_writes: u32,
     /// Eventual consistency: for this long after any write, a read the
     /// system answered before is answered the same way again (stale), as
     /// Google documents for its directory.
@@ -56,6 +60,8 @@ struct Active {
     settings: NetworkFaultSettings,
     outage_until: Option<DateTime<Utc>>,
     last_write: Option<DateTime<Utc>>,
+    /// Writes still to time out (`timeout_next_writes`).
+    timeouts_left: u32,
     reads: std::collections::HashMap<String, CachedRead>,
 }
 
@@ -117,6 +123,7 @@ async fn set(State(faults): State<Faults>, body: Bytes) -> Response {
         *active = Active {
             settings: settings.clone(),
             outage_until,
+            timeouts_left: settings.timeout_next_writes,
             ..Active::default()
         };
     }
@@ -161,7 +168,15 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
         let (parts, _) = response.into_parts();
         return Response::from_parts(parts, broken);
     }
-    if settings.timeout_rate > 0.0 && rand::random::<f64>() < settings.timeout_rate {
+    let scheduled_timeout = !is_read
+        && faults.active.lock().is_ok_and(|mut active| {
+            let due = active.timeouts_left > 0;
+            active.timeouts_left = active.timeouts_left.saturating_sub(1);
+            due
+        });
+    if scheduled_timeout
+        || (settings.timeout_rate > 0.0 && rand::random::<f64>() < settings.timeout_rate)
+    {
         tokio::time::sleep(Duration::from_millis(settings.timeout_ms)).await;
     }
     response
