@@ -1,7 +1,7 @@
 //! `POST /__sandbox/hand-change` on every emulator: a change made directly in the system (add, remove,
 //! suspend) is what the connector's next full sync reads, and no emulator counts it as an API write.
 
-use grantflow_connectors::{ConnectionConfig, Connector, build};
+use grantflow_connectors::{ConnectionConfig, Connector, SyncChanges, build};
 use grantflow_model::{ConnectionName, GrantSource, Snapshot};
 use serde_json::{Value, json};
 
@@ -200,6 +200,41 @@ async fn okta_group_and_app_changes_and_a_suspension_by_hand() {
     ] {
         assert!(logged(event_type, login), "{event_type} for {login}");
     }
+}
+
+#[tokio::test]
+async fn okta_changes_by_hand_reach_an_incremental_sync() {
+    let fixture = Fixture::start("okta").await;
+    let connector = connector(&fixture);
+    let cursor = connector
+        .change_cursor()
+        .await
+        .expect("cursor")
+        .expect("okta has a change feed");
+    let mut snapshot = sync(&fixture, connector.as_ref()).await;
+    let user = "tom.baker@example.com";
+    for body in [
+        json!({"op": "add", "user": user, "resource": "group/Payments Oncall"}),
+        json!({"op": "remove", "user": user, "resource": "group/Engineering"}),
+        json!({"op": "suspend", "user": user}),
+    ] {
+        assert_eq!(hand_change(&fixture, body.clone()).await.0, 204, "{body}");
+    }
+    match connector
+        .sync_changes(&cursor, &mut snapshot)
+        .await
+        .expect("incremental sync")
+    {
+        SyncChanges::Applied { .. } => {}
+        other => panic!("expected the changes to be applied, got {other:?}"),
+    }
+    assert_eq!(held(&snapshot, user, "group/Payments Oncall"), ["member"]);
+    assert_eq!(
+        held(&snapshot, user, "group/Engineering"),
+        Vec::<String>::new()
+    );
+    let account = snapshot.account_by_login_or_email(user).expect("account");
+    assert_eq!(account.status, "SUSPENDED");
 }
 
 #[tokio::test]
