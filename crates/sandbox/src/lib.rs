@@ -12,6 +12,7 @@ mod emulator;
 pub mod github;
 pub mod gitlab;
 pub mod google;
+mod hand_change;
 pub mod network_faults;
 pub mod okta;
 pub mod org;

@@ -11,6 +11,17 @@ pub const TEAM_ROLES: [&str; 2] = ["member", "maintainer"];
 /// Repository permissions from least to most, as the API takes them.
 pub const PERMISSIONS: [&str; 5] = ["pull", "triage", "push", "maintain", "admin"];
 
+/// Account statuses: an org member, someone invited who has not accepted, and a member a GitHub Enterprise
+/// Server site administrator suspended.
+pub const ACTIVE: &str = "ACTIVE";
+pub const INVITED: &str = "INVITED";
+pub const SUSPENDED: &str = "SUSPENDED";
+
+/// Whether a user object carries a `suspended_at` timestamp (GitHub Enterprise Server; absent on github.com).
+pub fn suspended(user: &Value) -> bool {
+    user.get("suspended_at").is_some_and(|v| !v.is_null())
+}
+
 fn text(value: &Value, pointer: &str) -> Option<String> {
     value
         .pointer(pointer)

@@ -118,22 +118,31 @@ impl GithubConnector {
 
     /// The account's email: from the listing when GitHub includes it, else from the user's profile.
     async fn email(&self, user: &Value) -> Result<Option<String>, Failure> {
+        Ok(self.profile(user).await?.0)
+    }
+
+    /// The public email and whether a site administrator suspended the account (GitHub Enterprise Server's
+    /// `suspended_at`), from the listed user, or from the full profile when the listing lacks the email.
+    async fn profile(&self, user: &Value) -> Result<(Option<String>, bool), Failure> {
         if let Some(email) = user
             .get("email")
             .and_then(Value::as_str)
             .filter(|e| !e.is_empty())
         {
-            return Ok(Some(email.to_string()));
+            return Ok((Some(email.to_string()), mapping::suspended(user)));
         }
         let Some(login) = login_of(user) else {
-            return Ok(None);
+            return Ok((None, mapping::suspended(user)));
         };
         let profile = self.client.get(&["users", &login], None).await?;
-        Ok(profile
-            .body
-            .get("email")
-            .and_then(Value::as_str)
-            .map(str::to_string))
+        Ok((
+            profile
+                .body
+                .get("email")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            mapping::suspended(user) || mapping::suspended(&profile.body),
+        ))
     }
 
     /// Emits the accounts; returns the invitees (id, login), whose team
@@ -161,8 +170,13 @@ impl GithubConnector {
                     "member"
                 }
             });
-            let email = self.email(user).await?;
-            if let Some(account) = mapping::account(user, email, "active", role) {
+            let (email, suspended) = self.profile(user).await?;
+            let status = if suspended {
+                mapping::SUSPENDED
+            } else {
+                mapping::ACTIVE
+            };
+            if let Some(account) = mapping::account(user, email, status, role) {
                 sink.account(account);
             }
         }
@@ -184,7 +198,7 @@ impl GithubConnector {
                 .get("role")
                 .and_then(Value::as_str)
                 .map(|r| if r == "admin" { "admin" } else { "member" });
-            if let Some(account) = mapping::account(&user, email, "invited", role) {
+            if let Some(account) = mapping::account(&user, email, mapping::INVITED, role) {
                 invitees.push((account.id.clone(), login.clone()));
                 sink.account(account);
             }

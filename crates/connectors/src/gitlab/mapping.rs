@@ -64,9 +64,23 @@ pub fn account(user: &Value) -> Option<Account> {
         display_name: text(user, "name").unwrap_or_else(|| login.clone()),
         login,
         email,
-        status: text(user, "state").unwrap_or_else(|| "unknown".into()),
+        status: status(text(user, "state").as_deref()),
         attributes,
     })
+}
+
+/// GitLab's user `state` in the common upper-case vocabulary: every kind of block (by an administrator, by LDAP,
+/// awaiting approval, banned) is BLOCKED, a dormant account an administrator deactivated is DEACTIVATED.
+pub fn status(state: Option<&str>) -> String {
+    match state {
+        Some("active") => "ACTIVE".into(),
+        Some("blocked" | "ldap_blocked" | "blocked_pending_approval" | "banned") => {
+            "BLOCKED".into()
+        }
+        Some("deactivated") => "DEACTIVATED".into(),
+        Some(other) => other.to_uppercase(),
+        None => "UNKNOWN".into(),
+    }
 }
 
 /// A group or subgroup as a resource named by its full path (`acme/platform`), which is unique.
@@ -133,5 +147,8 @@ mod tests {
         .expect("maps");
         assert_eq!(a.id, "7");
         assert_eq!(a.email.as_deref(), Some("priya.raman@example.com"));
+        assert_eq!(a.status, "ACTIVE");
+        assert_eq!(status(Some("ldap_blocked")), "BLOCKED");
+        assert_eq!(status(Some("deactivated")), "DEACTIVATED");
     }
 }

@@ -36,10 +36,11 @@ pub fn account(user: &Value) -> Option<Account> {
         id,
         login,
         email: text(user, "/profile/email"),
+        // Slack's deactivation sets `deleted`; the account stays listed so grants on it can be seen.
         status: if flag(user, "deleted") {
-            "deleted"
+            "DELETED"
         } else {
-            "active"
+            "ACTIVE"
         }
         .to_string(),
         attributes,
@@ -102,6 +103,6 @@ mod tests {
         )
         .expect("maps");
         assert_eq!(a.email.as_deref(), Some("priya.raman@example.com"));
-        assert_eq!(a.status, "deleted");
+        assert_eq!(a.status, "DELETED");
     }
 }

@@ -109,7 +109,7 @@ async fn a_sync_reads_members_by_work_email_teams_roles_and_team_repository_perm
     let invited = snapshot
         .account_by_login_or_email("okta-demo-user@example.com")
         .expect("invitee");
-    assert_eq!(invited.status, "invited");
+    assert_eq!(invited.status, "INVITED");
     assert!(
         snapshot
             .account_by_login_or_email("emma.jones@example.com")
@@ -351,7 +351,7 @@ async fn a_team_grant_for_an_invitee_is_pending_and_counts_as_done() {
     let demo = accepted
         .account_by_login_or_email("okta-demo-user@example.com")
         .expect("demo");
-    assert_eq!(demo.status, "active");
+    assert_eq!(demo.status, "ACTIVE");
     assert!(
         accepted
             .grants

@@ -59,7 +59,7 @@ async fn a_sync_reads_members_by_email_and_public_and_private_channels() {
     let former = s
         .account_by_login_or_email("former.engineer@example.com")
         .expect("deactivated members are read too");
-    assert_eq!(former.status, "deleted");
+    assert_eq!(former.status, "DELETED");
     assert_eq!(
         members_of(&s, "platform-oncall"),
         ["nina.petrova@example.com", "sam.okafor@example.com"],

@@ -14,6 +14,10 @@ use super::pagination::ok;
 use super::rate_limit::LimitsConfig;
 use super::state::{Faults, Github, PERMISSIONS, TeamMember, lock};
 use crate::control::{bad_request, check_faults, parse};
+use crate::hand_change::{self, HandChange};
+
+/// A team's roles, as the connector names its entitlements.
+const TEAM_ROLES: [&str; 2] = ["member", "maintainer"];
 
 pub async fn writes(State(o): State<Arc<Github>>) -> Response {
     ok(&json!({ "writes": lock(&o.inner).writes }))
@@ -65,9 +69,18 @@ pub async fn reset(State(o): State<Arc<Github>>) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Ops this emulator took before the shared contract; tests still use them.
+const LEGACY_OPS: [&str; 5] = [
+    "accept_invitation",
+    "add_team_member",
+    "remove_team_member",
+    "set_team_repo",
+    "remove_team_repo",
+];
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HandChange {
+struct LegacyChange {
     /// `accept_invitation`, `add_team_member`, `remove_team_member`, `set_team_repo` or `remove_team_repo`.
     op: String,
     #[serde(default)]
@@ -81,9 +94,65 @@ struct HandChange {
     role: Option<String>,
 }
 
-/// A change made on github.com rather than through the API: not counted as a write.
+/// A change made on github.com rather than through the API: not counted as a write. Takes the shared contract
+/// (`crate::hand_change`: `team/<team name or slug>`, entitlements `member`, `maintainer`; suspend sets
+/// `suspended_at`) and the older ops in [`LEGACY_OPS`].
 pub async fn hand_change(State(o): State<Arc<Github>>, body: Bytes) -> Response {
-    let c: HandChange = match parse(&body) {
+    match hand_change::parse(&body, &LEGACY_OPS) {
+        Ok(Some(change)) => hand_change::respond(apply(&o, &change)),
+        Ok(None) => legacy(&o, &body),
+        Err(e) => hand_change::error(e),
+    }
+}
+
+fn apply(o: &Github, change: &HandChange) -> Result<(), String> {
+    let now = o.clock.now();
+    let mut inner = lock(&o.inner);
+    let Some(login) = inner.find_user(change.user()) else {
+        return Err(format!("unknown user {}", change.user()));
+    };
+    let Some((resource, entitlement)) = change.target("member") else {
+        if let Some(u) = inner.users.get_mut(&login) {
+            u.suspended_at.get_or_insert(now);
+        }
+        return Ok(());
+    };
+    // Repository grants are held by teams, not people, so a person cannot be given one here.
+    if resource.kind != "team" {
+        return Err(hand_change::unknown_kind(resource, &["team"]));
+    }
+    if let Some(role) = entitlement.filter(|r| !TEAM_ROLES.contains(r)) {
+        return Err(hand_change::unknown_entitlement(
+            role,
+            resource,
+            &TEAM_ROLES,
+        ));
+    }
+    let pending = !inner.is_active_member(&login);
+    let Some(team) = inner.teams.values_mut().find(|t| {
+        t.name.eq_ignore_ascii_case(&resource.name) || t.slug.eq_ignore_ascii_case(&resource.name)
+    }) else {
+        return Err(format!("unknown team {}", resource.name));
+    };
+    match entitlement {
+        Some(role) => {
+            team.members.insert(
+                login,
+                TeamMember {
+                    role: role.to_owned(),
+                    pending,
+                },
+            );
+        }
+        None => {
+            team.members.remove(&login);
+        }
+    }
+    Ok(())
+}
+
+fn legacy(o: &Github, body: &Bytes) -> Response {
+    let c: LegacyChange = match parse(body) {
         Ok(c) => c,
         Err(e) => return bad_request(e),
     };

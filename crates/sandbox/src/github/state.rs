@@ -122,6 +122,8 @@ pub struct User {
     pub login: String,
     pub name: String,
     pub email: String,
+    /// When a site administrator suspended the account (GitHub Enterprise Server's `suspended_at`).
+    pub suspended_at: Option<DateTime<Utc>>,
 }
 
 /// An org membership; `pending` is an invitation not yet accepted.
@@ -295,6 +297,7 @@ impl Inner {
                     login: u.login.clone(),
                     name: u.name.clone(),
                     email: u.email.clone(),
+                    suspended_at: None,
                 },
             );
             let role = match u.membership {
@@ -370,13 +373,26 @@ impl Inner {
         *self.writes.entry(key).or_default() += 1;
     }
 
+    /// A user by login or public email, case-insensitively; the key is the lower-case login.
+    pub fn find_user(&self, who: &str) -> Option<String> {
+        let key = who.to_lowercase();
+        if self.users.contains_key(&key) {
+            return Some(key);
+        }
+        self.users
+            .iter()
+            .find(|(_, u)| u.email.eq_ignore_ascii_case(who))
+            .map(|(k, _)| k.clone())
+    }
+
     pub fn is_active_member(&self, login: &str) -> bool {
         self.memberships
             .get(&login.to_lowercase())
             .is_some_and(|m| !m.pending)
     }
 
-    /// The simple-user shape; `email` is the user's public email, which grantflow correlates by.
+    /// The simple-user shape; `email` is the user's public email, which grantflow correlates by, and
+    /// `suspended_at` is GitHub Enterprise Server's (null while the account is usable).
     pub fn user_json(&self, u: &User, base: &str) -> Value {
         json!({
             "login": u.login, "id": u.id, "node_id": format!("U_sbx{}", u.id),
@@ -385,6 +401,7 @@ impl Inner {
             "html_url": format!("https://github.com/{}", u.login),
             "type": "User", "site_admin": false,
             "name": u.name, "email": u.email,
+            "suspended_at": u.suspended_at.map(ts),
         })
     }
 

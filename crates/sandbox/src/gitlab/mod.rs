@@ -92,6 +92,7 @@ fn router(gitlab: Arc<Gitlab>) -> Router {
                 .delete(groups::remove_member),
         )
         .route("/__sandbox/first-login", post(first_login))
+        .route("/__sandbox/hand-change", post(hand_change))
         .merge(admin_routes::<Gitlab>())
         .fallback(|| async { GitlabError::route_not_found() })
         .method_not_allowed_fallback(|| async { GitlabError::method_not_allowed() })
@@ -136,6 +137,65 @@ async fn first_login(State(g): State<Arc<Gitlab>>, headers: HeaderMap, body: Byt
         .map(|u| inner.user_json(u, &ctx))
         .unwrap_or_default();
     json_response(StatusCode::OK, &body)
+}
+
+/// `POST /__sandbox/hand-change` (`crate::hand_change`): an administrator changes a direct membership of
+/// `group/<full path>` (entitlements `access_level:10` … `access_level:50`, default 10) or blocks a user in the
+/// Admin Area. Not counted as API writes.
+async fn hand_change(State(g): State<Arc<Gitlab>>, body: Bytes) -> Response {
+    crate::hand_change::handle(&body, |change| {
+        let now = g.clock.now();
+        let mut inner = lock(&g.inner);
+        let user = change.user();
+        let Some(uid) = inner.find_user(user).map(|u| u.id) else {
+            return Err(format!("unknown user {user}"));
+        };
+        let Some((resource, entitlement)) = change.target("access_level:10") else {
+            if let Some(u) = inner.users.get_mut(&uid) {
+                u.state = "blocked".into();
+            }
+            return Ok(());
+        };
+        if resource.kind != "group" {
+            return Err(crate::hand_change::unknown_kind(resource, &["group"]));
+        }
+        let Some(gid) = inner.find_group(&resource.name) else {
+            return Err(format!("unknown group {}", resource.name));
+        };
+        match entitlement {
+            Some(e) => {
+                let Some(level) = e
+                    .strip_prefix("access_level:")
+                    .and_then(|l| l.parse::<u8>().ok())
+                    .filter(|l| [10, 20, 30, 40, 50].contains(l))
+                else {
+                    return Err(crate::hand_change::unknown_entitlement(
+                        e,
+                        resource,
+                        &[
+                            "access_level:10",
+                            "access_level:20",
+                            "access_level:30",
+                            "access_level:40",
+                            "access_level:50",
+                        ],
+                    ));
+                };
+                let created_at = inner.members.get(&(gid, uid)).map_or(now, |m| m.created_at);
+                inner.members.insert(
+                    (gid, uid),
+                    state::Membership {
+                        access_level: level,
+                        created_at,
+                    },
+                );
+            }
+            None => {
+                inner.members.remove(&(gid, uid));
+            }
+        }
+        Ok(())
+    })
 }
 
 /// `PRIVATE-TOKEN`, `Authorization: Bearer`, or the `private_token` query parameter.

@@ -12,6 +12,7 @@ use serde_json::json;
 use super::directory::ok;
 use super::state::{Faults, Google, Member, Quota, ROLES, lock};
 use crate::control::{bad_request, check_faults, parse};
+use crate::hand_change::{self, HandChange};
 
 pub async fn writes(State(o): State<Arc<Google>>) -> Response {
     ok(&json!({ "writes": lock(&o.inner).writes }))
@@ -63,9 +64,12 @@ pub async fn reset(State(o): State<Arc<Google>>) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Ops this emulator took before the shared contract; tests still use them.
+const LEGACY_OPS: [&str; 3] = ["add_member", "remove_member", "set_role"];
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct HandChange {
+struct LegacyChange {
     /// `add_member`, `remove_member` or `set_role`.
     op: String,
     group: String,
@@ -74,9 +78,68 @@ struct HandChange {
     role: Option<String>,
 }
 
-/// A change made "directly in the Admin console": not counted as an API write, visible at once.
+/// A change made "directly in the Admin console": not counted as an API write, visible at once. Takes the shared
+/// contract (`crate::hand_change`: `group/<group email>`, entitlements `member`, `manager`, `owner`) and the
+/// older `add_member` / `remove_member` / `set_role` bodies.
 pub async fn hand_change(State(o): State<Arc<Google>>, body: Bytes) -> Response {
-    let c: HandChange = match parse(&body) {
+    match hand_change::parse(&body, &LEGACY_OPS) {
+        Ok(Some(change)) => hand_change::respond(apply(&o, &change)),
+        Ok(None) => legacy(&o, &body),
+        Err(e) => hand_change::error(e),
+    }
+}
+
+fn apply(o: &Google, change: &HandChange) -> Result<(), String> {
+    let now = o.clock.now();
+    let mut inner = lock(&o.inner);
+    let user = change.user();
+    let Some(uid) = inner.find_user(user).map(|u| u.id.clone()) else {
+        return Err(format!("unknown user {user}"));
+    };
+    // The connector's entitlements are the member roles in lower case, `member` first.
+    let Some((resource, entitlement)) = change.target("member") else {
+        if let Some(u) = inner.users.get_mut(&uid) {
+            u.suspended = true;
+        }
+        return Ok(());
+    };
+    if resource.kind != "group" {
+        return Err(hand_change::unknown_kind(resource, &["group"]));
+    }
+    let role = entitlement.map(str::to_uppercase);
+    if let Some(role) = role.as_deref().filter(|r| !ROLES.contains(r)) {
+        return Err(hand_change::unknown_entitlement(
+            &role.to_lowercase(),
+            resource,
+            &["member", "manager", "owner"],
+        ));
+    }
+    let Some(group) = inner
+        .group_key(&resource.name)
+        .ok()
+        .and_then(|gid| inner.groups.get_mut(&gid))
+    else {
+        return Err(format!("unknown group {}", resource.name));
+    };
+    match role {
+        Some(role) => {
+            group.members.insert(
+                uid,
+                Member {
+                    role,
+                    visible_at: now,
+                },
+            );
+        }
+        None => {
+            group.members.remove(&uid);
+        }
+    }
+    Ok(())
+}
+
+fn legacy(o: &Google, body: &Bytes) -> Response {
+    let c: LegacyChange = match parse(body) {
         Ok(c) => c,
         Err(e) => return bad_request(e),
     };

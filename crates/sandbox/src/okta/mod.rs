@@ -165,6 +165,7 @@ fn router(okta: Arc<Okta>) -> Router {
             get(admin::get_rate_limits).post(admin::set_rate_limits),
         )
         .route("/__sandbox/reset", post(admin::reset))
+        .route("/__sandbox/hand-change", post(admin::hand_change))
         .fallback(|| async { OktaError::path_not_found() })
         .method_not_allowed_fallback(|| async { OktaError::method_not_allowed() });
     api.layer(middleware::from_fn_with_state(okta.clone(), okta_layer))

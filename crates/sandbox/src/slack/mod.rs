@@ -71,6 +71,7 @@ impl AdminState for Slack {
 fn router(slack: Arc<Slack>) -> Router {
     Router::new()
         .route("/api/{method}", any(call))
+        .route("/__sandbox/hand-change", axum::routing::post(hand_change))
         .merge(admin_routes::<Slack>())
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found").into_response() })
         .layer(middleware::from_fn_with_state(slack.clone(), slack_layer))
@@ -153,4 +154,50 @@ async fn call(
         Ok(fields) => ok_response(fields),
         Err(e) => e.into_response(),
     }
+}
+
+/// `POST /__sandbox/hand-change` (`crate::hand_change`): a workspace admin adds someone to or removes them from
+/// `channel/<name>` (entitlement `member`), or deactivates them (`deleted: true`). Not counted as API writes.
+async fn hand_change(State(s): State<Arc<Slack>>, body: Bytes) -> Response {
+    crate::hand_change::handle(&body, |change| {
+        let mut inner = lock(&s.inner);
+        let who = change.user();
+        let Some(uid) = inner
+            .users
+            .values()
+            .find(|u| u.name.eq_ignore_ascii_case(who) || u.email.eq_ignore_ascii_case(who))
+            .map(|u| u.id.clone())
+        else {
+            return Err(format!("unknown user {who}"));
+        };
+        let Some((resource, entitlement)) = change.target("member") else {
+            if let Some(u) = inner.users.get_mut(&uid) {
+                u.deleted = true;
+            }
+            return Ok(());
+        };
+        if resource.kind != "channel" {
+            return Err(crate::hand_change::unknown_kind(resource, &["channel"]));
+        }
+        if let Some(e) = entitlement.filter(|e| *e != "member") {
+            return Err(crate::hand_change::unknown_entitlement(
+                e,
+                resource,
+                &["member"],
+            ));
+        }
+        let name = resource.name.trim_start_matches('#');
+        let Some(channel) = inner.channels.values_mut().find(|c| c.name == name) else {
+            return Err(format!("unknown channel {}", resource.name));
+        };
+        if channel.is_archived {
+            return Err(format!("channel {name} is archived"));
+        }
+        if entitlement.is_some() {
+            channel.members.insert(uid);
+        } else {
+            channel.members.remove(&uid);
+        }
+        Ok(())
+    })
 }
