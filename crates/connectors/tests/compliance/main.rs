@@ -3,6 +3,7 @@
 //! unauthorized paths. One module per system.
 
 mod aws;
+mod aws_moto;
 mod emulated;
 mod fixture;
 mod github;
