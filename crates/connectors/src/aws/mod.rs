@@ -4,7 +4,7 @@
 //! Common model:
 //! - users → accounts (login `UserName`, email the primary email, matched to people by work email);
 //! - groups → resources `group/<DisplayName>` with the one entitlement `member`
-//!   (`CreateGroupMembership` / `DeleteGroupMembership`, made idempotent by reading `ListGroupMemberships`
+//!   (`CreateGroupMembership` / `DeleteGroupMembership`, made idempotent by asking `GetGroupMembershipId`
 //!   first; `ConflictException` on create means already a member);
 //! - AWS accounts → resources `account/<name>` (the id, or its `account_names` alias) whose entitlements are
 //!   permission set names. A user's assignment is a direct grant (`CreateAccountAssignment` /
@@ -25,17 +25,22 @@
 //! (`UnrecognizedClientException`, `InvalidSignatureException`, …) → unauthorized; 5xx, timeouts and connection
 //! failures → retry later.
 //!
-//! Where moto (5.2, `moto_server`) differs from AWS, as the moto compliance test found and works around:
+//! Where moto (5.2.5, `moto_server`; the compliance module `aws_moto` runs the connector against it) differs
+//! from AWS, checked with boto3 against it:
 //! - `CreateAccountAssignment` answers `SUCCEEDED` at once and every status read says `SUCCEEDED`: moto never
 //!   exercises the `IN_PROGRESS` or `FAILED` paths (the sandbox emulator does);
-//! - it validates nothing in an assignment (unknown permission set, principal or account all "succeed"), and a
-//!   duplicate create stores a second, identical row; `CreateGroupMembership` likewise accepts a duplicate
-//!   membership instead of `ConflictException`. The connector reads before it writes, so it never sends them;
+//! - it validates nothing in an assignment (an unknown permission set or account "succeeds"), and a duplicate
+//!   create stores a second, identical row; `CreateGroupMembership` likewise accepts a duplicate membership
+//!   instead of `ConflictException`. The connector reads before it writes, so it never sends either;
 //! - assignments do not provision: `ListAccountsForProvisionedPermissionSet` stays empty, so against moto the
 //!   accounts come from `account_names`;
-//! - `GetGroupMembershipId`, `IsMemberInGroups` and `DescribeGroupMembership` are not implemented (HTTP 500,
-//!   which an SDK retries) — one reason the connector lists memberships instead;
-//! - the identity store accepts any `IdentityStoreId` and creates it on first use.
+//! - `DeleteAccountAssignment` of an assignment that does not exist is `ResourceNotFoundException` with an
+//!   empty message (the connector then checks and reports it already gone); `DeleteGroupMembership` of an
+//!   unknown membership id succeeds;
+//! - the identity store accepts any `IdentityStoreId`, and permission set ARNs look like
+//!   `arn:aws:sso:::instance/ssoins-…/ps-…` rather than AWS's `arn:aws:sso:::permissionSet/ssoins-…/ps-…`
+//!   (the connector never parses them);
+//! - operations moto lacks answer HTTP 500, which the SDK retries; the moto test uses one attempt.
 
 mod client;
 mod config;
@@ -329,13 +334,33 @@ impl AwsConnector {
         Ok(out)
     }
 
+    /// The membership id of `user` in `group` (`GetGroupMembershipId`), `None` when not a member.
     async fn membership_of(&self, group: &str, user: &str) -> Result<Option<String>, Failure> {
-        Ok(self
-            .memberships(group)
-            .await?
-            .into_iter()
-            .find(|(_, u)| u == user)
-            .map(|(id, _)| id))
+        let store = self.client.instance().await?.identity_store_id.clone();
+        match self
+            .client
+            .store
+            .get_group_membership_id()
+            .identity_store_id(&store)
+            .group_id(group)
+            .member_id(MemberId::UserId(user.to_string()))
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out.membership_id().to_string())),
+            Err(e) => {
+                let f = self.client.fail(
+                    Api::IdentityStore,
+                    &format!("GetGroupMembershipId of {user} in group {group}"),
+                    e,
+                );
+                if is_code(&f, "ResourceNotFoundException") {
+                    Ok(None)
+                } else {
+                    Err(f)
+                }
+            }
+        }
     }
 
     /// Permission set name → ARN, read from AWS (`ListPermissionSets`, then `DescribePermissionSet` each).

@@ -381,7 +381,7 @@ async fn refusals_are_permanent_in_aws_words_and_a_bad_key_is_unauthorized() {
         } => {
             assert_eq!(vendor_code, "ResourceNotFoundException");
             assert_eq!(status, Some(400));
-            assert!(message.contains("ListGroupMemberships"), "{message}");
+            assert!(message.contains("CreateGroupMembership"), "{message}");
             assert!(message.contains("GROUP not found"), "{message}");
         }
         other => panic!("expected Permanent, got {other:?}"),
