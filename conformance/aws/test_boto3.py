@@ -150,7 +150,7 @@ def test_account_assignment_is_in_progress_then_succeeds(store, sso, instance):
 
 
 def test_longer_provisioning_and_a_failed_request(store, sso, instance, admin):
-    admin.post("/assignments", {"in_progress_reads": 3})
+    admin.post("/assignments", {"in_progress_reads": 3, "in_progress_seconds": 600})
     arn = permission_sets(sso, instance)["PowerUserAccess"]
     user = user_id(store, instance, "tom.baker@example.com")
     status = sso.create_account_assignment(

@@ -114,7 +114,10 @@ where
         }
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
-            let code = err.code().unwrap_or("UnknownError").to_string();
+            // A proxy or load balancer in front of AWS may answer without AWS's error shape.
+            let code = err
+                .code()
+                .map_or_else(|| format!("http_{status}"), str::to_string);
             let message = err.message().unwrap_or_default().to_string();
             if THROTTLED.contains(&code.as_str()) {
                 Failure::RateLimited {

@@ -269,7 +269,10 @@ async fn an_assignment_in_progress_is_polled_until_it_succeeds_or_handed_back_to
     );
 
     aws.e
-        .admin("assignments", json!({"in_progress_reads": 50}))
+        .admin(
+            "assignments",
+            json!({"in_progress_reads": 50, "in_progress_seconds": 600}),
+        )
         .await;
     let patient = aws.connector(1, 2);
     match patient.apply(&op(false)).await.expect_err("still running") {

@@ -2,9 +2,11 @@
 //! protocol (`POST /`, `X-Amz-Target: AWSIdentityStore.<Op>` or `SWBExternalService.<Op>`, the target prefixes
 //! in botocore's service models). A SigV4 `Authorization` header must name the sandbox's access key id; the
 //! signature itself is not checked. Account assignment requests answer `IN_PROGRESS` for a configurable number
-//! of status answers, then `SUCCEEDED` (or `FAILED` for an unknown permission set or account).
+//! of status answers or seconds (whichever comes first), then `SUCCEEDED` (or `FAILED` for an unknown permission
+//! set or account).
 //!
-//! Admin endpoints besides the shared ones: `POST /__sandbox/assignments {"in_progress_reads": N}` and
+//! Admin endpoints besides the shared ones: `POST /__sandbox/assignments {"in_progress_reads": N,
+//! "in_progress_seconds": S}` (S optional) and
 //! `POST /__sandbox/throttle {"requests": N}` (the next N API calls fail with `ThrottlingException`).
 
 mod ops;
@@ -87,6 +89,8 @@ pub(crate) fn json_1_1(status: StatusCode, body: &Value) -> Response {
 #[serde(deny_unknown_fields)]
 struct AssignmentsBody {
     in_progress_reads: u32,
+    #[serde(default)]
+    in_progress_seconds: Option<f64>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -105,10 +109,19 @@ fn router(aws: Arc<Aws>) -> Router {
                     Ok(b) => b,
                     Err(e) => return admin_error(e),
                 };
-                lock(&s.inner).set_in_progress_reads(b.in_progress_reads);
+                if b.in_progress_seconds
+                    .is_some_and(|s| !(0.0..=86_400.0).contains(&s))
+                {
+                    return admin_error("in_progress_seconds must be between 0 and 86400".into());
+                }
+                let mut inner = lock(&s.inner);
+                inner.set_in_progress(b.in_progress_reads, b.in_progress_seconds);
                 json_response(
                     StatusCode::OK,
-                    &serde_json::json!({"in_progress_reads": b.in_progress_reads}),
+                    &serde_json::json!({
+                        "in_progress_reads": inner.in_progress_reads,
+                        "in_progress_seconds": inner.in_progress_seconds,
+                    }),
                 )
             }),
         )
@@ -255,6 +268,7 @@ async fn call(State(s): State<Arc<Aws>>, headers: HeaderMap, req: Request) -> Re
         }
     };
     let mut inner = lock(&s.inner);
+    inner.sweep(now);
     let result = if service == "identitystore" {
         ops::identity_store(&op, &mut inner, &body)
     } else {

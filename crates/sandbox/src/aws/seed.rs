@@ -18,6 +18,9 @@ pub struct AwsSeed {
     /// How many `Describe…Status` reads an assignment request answers `IN_PROGRESS` before it settles.
     #[serde(default = "default_in_progress_reads")]
     pub in_progress_reads: u32,
+    /// A request also settles this long after it was made, read or not, as AWS's do.
+    #[serde(default = "default_in_progress_seconds")]
+    pub in_progress_seconds: f64,
     #[serde(default)]
     pub users: Vec<AwsSeedUser>,
     #[serde(default)]
@@ -36,6 +39,10 @@ fn default_owner() -> String {
 
 fn default_in_progress_reads() -> u32 {
     1
+}
+
+fn default_in_progress_seconds() -> f64 {
+    2.0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +117,9 @@ impl AwsSeed {
                 "aws instance_arn {:?} is not an instance ARN",
                 self.instance_arn
             );
+        }
+        if !(0.0..=86_400.0).contains(&self.in_progress_seconds) {
+            anyhow::bail!("aws in_progress_seconds must be between 0 and 86400");
         }
         let mut emails = BTreeSet::new();
         for u in &self.users {

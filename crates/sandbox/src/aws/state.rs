@@ -79,6 +79,8 @@ pub struct Request {
     /// `None` while in progress; then `Ok(())` or the failure reason.
     pub outcome: Option<Result<(), String>>,
     pub created: f64,
+    /// When it settles even if nobody reads its status (epoch seconds).
+    pub settle_at: f64,
 }
 
 impl Request {
@@ -121,6 +123,7 @@ pub struct Inner {
     pub assignments: BTreeSet<Assignment>,
     pub requests: BTreeMap<String, Request>,
     pub in_progress_reads: u32,
+    pub in_progress_seconds: f64,
     /// The next this many API requests fail with `ThrottlingException`.
     pub throttle_next: u32,
     pub writes: BTreeMap<String, u64>,
@@ -146,6 +149,7 @@ impl Inner {
             owner_account_id: seed.owner_account_id.clone(),
             created,
             in_progress_reads: seed.in_progress_reads,
+            in_progress_seconds: seed.in_progress_seconds,
             ..Inner::default()
         };
         let mut by_email = BTreeMap::new();
@@ -354,6 +358,20 @@ impl Inner {
         }
     }
 
+    /// Settles every request whose time is up.
+    pub fn sweep(&mut self, now: DateTime<Utc>) {
+        let now = now.timestamp_millis() as f64 / 1000.0;
+        let due: Vec<String> = self
+            .requests
+            .values()
+            .filter(|r| r.outcome.is_none() && r.settle_at <= now)
+            .map(|r| r.id.clone())
+            .collect();
+        for id in due {
+            self.settle(&id);
+        }
+    }
+
     /// Whether a request for the same assignment is still in progress.
     pub fn pending_for(&self, a: &Assignment) -> bool {
         self.requests
@@ -361,9 +379,13 @@ impl Inner {
             .any(|r| r.outcome.is_none() && &r.assignment == a)
     }
 
-    /// A new in-progress default: requests already waiting wait at most that many more answers.
-    pub fn set_in_progress_reads(&mut self, reads: u32) {
+    /// A new in-progress default: requests already waiting wait at most that many more answers, and new
+    /// ones settle after `seconds` when given.
+    pub fn set_in_progress(&mut self, reads: u32, seconds: Option<f64>) {
         self.in_progress_reads = reads;
+        if let Some(seconds) = seconds {
+            self.in_progress_seconds = seconds;
+        }
         let pending: Vec<String> = self
             .requests
             .values_mut()
