@@ -911,3 +911,55 @@ impl Connector for AwsConnector {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ConnectionConfig;
+    use serde_json::json;
+
+    fn context() -> BuildContext {
+        BuildContext {
+            base_dir: std::env::temp_dir(),
+            budgets: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_sandbox_configuration_builds_and_a_real_one_needs_a_region() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for key in ["id", "secret"] {
+            std::fs::write(dir.path().join(key), "AKIAEXAMPLE").expect("key");
+        }
+        let keys = |extra: serde_json::Value| {
+            let mut v = json!({
+                "kind": "aws",
+                "access_key_id": {"file": dir.path().join("id")},
+                "secret_access_key": {"file": dir.path().join("secret")},
+            });
+            if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+                v.extend(extra.clone());
+            }
+            v
+        };
+        // What `grantflow init --sandbox` writes: `base_url`, no region.
+        let sandbox: ConnectionConfig =
+            serde_json::from_value(keys(json!({"base_url": "http://127.0.0.1:9"})))
+                .expect("parses");
+        assert_eq!(sandbox.system().as_str(), "aws");
+        let built =
+            crate::build(&ConnectionName::new("aws"), &sandbox, &context()).expect("builds");
+        assert_eq!(built.describe().base_url, "http://127.0.0.1:9");
+
+        let real: ConnectionConfig = serde_json::from_value(keys(json!({}))).expect("parses");
+        match crate::build(&ConnectionName::new("aws"), &real, &context()) {
+            Err(Failure::Config { message }) => assert!(message.contains("region"), "{message}"),
+            other => panic!("expected a configuration error, got {:?}", other.err()),
+        }
+        assert!(
+            serde_json::from_value::<ConnectionConfig>(keys(json!({"token": {"env": "X"}})))
+                .is_err(),
+            "unknown settings are refused"
+        );
+    }
+}
