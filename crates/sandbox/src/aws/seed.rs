@@ -15,7 +15,8 @@ pub struct AwsSeed {
     /// The management account that owns the instance.
     #[serde(default = "default_owner")]
     pub owner_account_id: String,
-    /// How many `Describe…Status` reads an assignment request answers `IN_PROGRESS` before it settles.
+    /// How many answers about an assignment request (its own create or delete answer included) say
+    /// `IN_PROGRESS` before it settles; 0 settles at once, as moto does.
     #[serde(default = "default_in_progress_reads")]
     pub in_progress_reads: u32,
     /// A request also settles this long after it was made, read or not, as AWS's do.
