@@ -11,6 +11,7 @@
 //! emulator module in the sandbox, one conformance test, and one line in
 //! [`ConnectionConfig`].
 
+pub mod aws;
 mod failure;
 pub mod github;
 pub mod gitlab;
@@ -188,6 +189,7 @@ pub enum ConnectionConfig {
     Github(github::GithubConfig),
     Gitlab(gitlab::GitlabConfig),
     Slack(slack::SlackConfig),
+    Aws(aws::AwsConfig),
 }
 
 impl ConnectionConfig {
@@ -198,6 +200,7 @@ impl ConnectionConfig {
             ConnectionConfig::Github(_) => SystemKind::new(github::SYSTEM),
             ConnectionConfig::Gitlab(_) => SystemKind::new(gitlab::SYSTEM),
             ConnectionConfig::Slack(_) => SystemKind::new(slack::SYSTEM),
+            ConnectionConfig::Aws(_) => SystemKind::new(aws::SYSTEM),
         }
     }
 }
@@ -240,6 +243,11 @@ pub fn build(
             context,
         )?)),
         ConnectionConfig::Slack(config) => Ok(Box::new(slack::SlackConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Aws(config) => Ok(Box::new(aws::AwsConnector::new(
             name.clone(),
             config,
             context,

@@ -4,6 +4,7 @@
 //! the vendor's error, pagination and rate-limit rules, and an admin endpoint under `/__sandbox`. Systems are
 //! registered in one place, [`systems`], and [`start`] serves each on its own loopback port.
 
+pub mod aws;
 pub mod clock;
 mod control;
 pub mod datadog;

@@ -22,6 +22,9 @@ pub struct Org {
     /// The Datadog Monitors emulator; absent means no Datadog.
     #[serde(default)]
     pub datadog: Option<crate::datadog::DatadogSeed>,
+    /// AWS IAM Identity Center (identity store and sso-admin); absent means no AWS.
+    #[serde(default)]
+    pub aws: Option<crate::aws::AwsSeed>,
 }
 
 /// What the Okta emulator is seeded with.
@@ -139,6 +142,7 @@ impl Org {
         self.github.as_ref().map_or(Ok(()), |g| g.validate())?;
         self.gitlab.as_ref().map_or(Ok(()), |g| g.validate())?;
         self.slack.as_ref().map_or(Ok(()), |s| s.validate())?;
+        self.aws.as_ref().map_or(Ok(()), |a| a.validate())?;
         let seed = &self.okta;
         let mut logins = std::collections::BTreeSet::new();
         for u in &seed.users {

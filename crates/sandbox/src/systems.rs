@@ -120,5 +120,28 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
             ]),
         });
     }
+    if let Some(seed) = &org.aws {
+        let (router, handle) = crate::aws::aws_router(
+            seed,
+            crate::aws::AwsConfig {
+                token: None,
+                clock: clock.clone(),
+                rate_limit_window_seconds: opts.rate_limit_window_seconds,
+            },
+        );
+        systems.push(BuiltSystem {
+            key: "aws",
+            kind: "aws",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([
+                ("access_key_id".to_owned(), handle.access_key_id.clone()),
+                (
+                    "secret_access_key".to_owned(),
+                    handle.secret_access_key.clone(),
+                ),
+            ]),
+        });
+    }
     systems
 }

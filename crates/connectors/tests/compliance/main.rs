@@ -2,6 +2,8 @@
 //! operation twice (idempotency), and the 429, 5xx, permanent and
 //! unauthorized paths. One module per system.
 
+mod aws;
+mod aws_moto;
 mod emulated;
 mod fixture;
 mod github;

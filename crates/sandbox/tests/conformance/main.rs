@@ -3,6 +3,7 @@
 //! One test binary for every system: each system is a module (`okta`, later `google`, `github`, …) that starts
 //! the sandbox in-process and runs `conformance/<system>` with the shared venv built here.
 
+mod aws;
 mod github;
 mod gitlab;
 mod google;
