@@ -15,6 +15,7 @@ pub mod google;
 pub mod network_faults;
 pub mod okta;
 pub mod org;
+pub mod scim;
 mod server;
 pub mod slack;
 mod systems;

@@ -22,6 +22,9 @@ pub struct Org {
     /// The Datadog Monitors emulator; absent means no Datadog.
     #[serde(default)]
     pub datadog: Option<crate::datadog::DatadogSeed>,
+    /// A generic SCIM 2.0 service provider; absent means none.
+    #[serde(default)]
+    pub scim: Option<crate::scim::ScimSeed>,
 }
 
 /// What the Okta emulator is seeded with.
@@ -139,6 +142,7 @@ impl Org {
         self.github.as_ref().map_or(Ok(()), |g| g.validate())?;
         self.gitlab.as_ref().map_or(Ok(()), |g| g.validate())?;
         self.slack.as_ref().map_or(Ok(()), |s| s.validate())?;
+        self.scim.as_ref().map_or(Ok(()), |s| s.validate())?;
         let seed = &self.okta;
         let mut logins = std::collections::BTreeSet::new();
         for u in &seed.users {

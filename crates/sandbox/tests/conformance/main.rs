@@ -7,6 +7,7 @@ mod github;
 mod gitlab;
 mod google;
 mod okta;
+mod scim;
 mod slack;
 
 use std::io::Read as _;
