@@ -66,12 +66,12 @@ def test_pages_follow_start_index_and_count(scim):
     while True:
         page = scim.query(User, query_parameters=SearchRequest(start_index=start, count=3))
         assert isinstance(page, ListResponse)
-        assert page.total_results == 10 and page.start_index == start
+        assert page.total_results == 11 and page.start_index == start
         seen += [u.id for u in page.resources or []]
         if start + 3 > page.total_results:
             break
         start += 3
-    assert len(seen) == len(set(seen)) == 10
+    assert len(seen) == len(set(seen)) == 11
 
 
 def test_group_members_are_patched_by_value_path_and_by_value_list(scim):

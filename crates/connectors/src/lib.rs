@@ -18,6 +18,7 @@ pub mod google;
 mod http;
 pub mod okta;
 pub mod ratelimit;
+pub mod scim;
 mod secret;
 pub mod slack;
 
@@ -188,6 +189,7 @@ pub enum ConnectionConfig {
     Github(github::GithubConfig),
     Gitlab(gitlab::GitlabConfig),
     Slack(slack::SlackConfig),
+    Scim(scim::ScimConfig),
 }
 
 impl ConnectionConfig {
@@ -198,6 +200,7 @@ impl ConnectionConfig {
             ConnectionConfig::Github(_) => SystemKind::new(github::SYSTEM),
             ConnectionConfig::Gitlab(_) => SystemKind::new(gitlab::SYSTEM),
             ConnectionConfig::Slack(_) => SystemKind::new(slack::SYSTEM),
+            ConnectionConfig::Scim(_) => SystemKind::new(scim::SYSTEM),
         }
     }
 }
@@ -240,6 +243,11 @@ pub fn build(
             context,
         )?)),
         ConnectionConfig::Slack(config) => Ok(Box::new(slack::SlackConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Scim(config) => Ok(Box::new(scim::ScimConnector::new(
             name.clone(),
             config,
             context,
