@@ -451,12 +451,11 @@ fn projection(
     Vec<scim_v2::filter::PatchPath>,
     Vec<scim_v2::filter::PatchPath>,
 )> {
-    use std::str::FromStr as _;
     let parse = |names: &[String]| {
         names
             .iter()
             .map(|n| {
-                scim_v2::filter::PatchPath::from_str(n).map_err(|e| {
+                filter::parse_path(n).map_err(|e| {
                     ScimError::bad("invalidValue", format!("invalid attribute {n:?}: {e}"))
                 })
             })

@@ -3,8 +3,6 @@
 //! filters (`members[value eq "x"]`, `emails[type eq "work"].value`); `add`/`replace` without a path; and
 //! `remove` of `members` with a `value` list, the form several identity providers use instead of a filter.
 
-use std::str::FromStr as _;
-
 use scim_v2::filter::{AttrPath, PatchPath, PatchValuePath};
 use serde_json::{Map, Value};
 
@@ -63,7 +61,7 @@ pub fn apply(kind: Kind, attrs: &mut Map<String, Value>, body: &Value) -> ScimRe
         let value = o.get("value").filter(|v| !v.is_null());
         match path {
             Some(p) => {
-                let parsed = PatchPath::from_str(p).map_err(|e| {
+                let parsed = filter::parse_path(p).map_err(|e| {
                     ScimError::bad("invalidPath", format!("invalid path {p:?}: {e}"))
                 })?;
                 at_path(kind, attrs, op, &parsed, value)?;
@@ -106,7 +104,7 @@ fn keyed(
     if key.eq_ignore_ascii_case("schemas") {
         return Ok(());
     }
-    let parsed = PatchPath::from_str(key)
+    let parsed = filter::parse_path(key)
         .map_err(|e| ScimError::bad("invalidPath", format!("invalid path {key:?}: {e}")))?;
     // Extension schemas the emulator does not serve are ignored, as on create.
     if let PatchPath::Attr(AttrPath { uri: Some(uri), .. }) = &parsed

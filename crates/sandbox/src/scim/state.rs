@@ -2,7 +2,6 @@
 //! `attributes`/`excludedAttributes`), listed (filter, `startIndex`/`count`) and changed.
 
 use std::collections::BTreeMap;
-use std::str::FromStr as _;
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
@@ -209,7 +208,7 @@ impl Inner {
         let parsed: Option<Filter> =
             match q.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
                 None => None,
-                Some(text) => Some(Filter::from_str(text).map_err(|e| {
+                Some(text) => Some(filter::parse_filter(text).map_err(|e| {
                     ScimError::bad("invalidFilter", format!("invalid filter {text:?}: {e}"))
                 })?),
             };
@@ -230,7 +229,7 @@ impl Inner {
             names
                 .iter()
                 .map(|n| {
-                    PatchPath::from_str(n).map_err(|e| {
+                    filter::parse_path(n).map_err(|e| {
                         ScimError::bad("invalidValue", format!("invalid attribute {n:?}: {e}"))
                     })
                 })
