@@ -385,7 +385,10 @@ mod tests {
     #[test]
     fn not_without_a_space_is_spaced_only_where_it_is_the_operator() {
         assert_eq!(spaced_not("not(a pr)"), "not (a pr)");
-        assert_eq!(spaced_not(r#"a eq "not(" and Not(b pr)"#), r#"a eq "not(" and Not (b pr)"#);
+        assert_eq!(
+            spaced_not(r#"a eq "not(" and Not(b pr)"#),
+            r#"a eq "not(" and Not (b pr)"#
+        );
         assert_eq!(spaced_not("knot(x"), "knot(x");
         for odd in ["", "n", "no", "not", "not(", "é not(", "\"\\\"not(", "))(("] {
             assert!(parse_filter(odd).is_err(), "{odd}");

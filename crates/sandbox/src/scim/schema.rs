@@ -378,7 +378,7 @@ impl Attr {
 
 // RFC 7643 §8.7.2's definitions of the three core schemas, as published in the MIT-licensed `scim_v2` crate
 // (its `src/schemas/`), with the ServiceProviderConfig schema's `name` set to the id's last segment as
-// scim2-tester checks.
+// scim2-tester checks, and its `etag` attribute (RFC 7643 §5), which that copy lacks, added.
 const RESOURCE_TYPE_SCHEMA: &str = include_str!("schemas/resource_type.json");
 const SCHEMA_SCHEMA: &str = include_str!("schemas/scim_schema.json");
 const SPC_SCHEMA: &str = include_str!("schemas/service_provider_config.json");
