@@ -288,6 +288,15 @@ mod tests {
         );
         assert!(f.is_transient());
         assert_eq!(f.code(), "503");
+        let f = classify(
+            "app PATCH /Groups/g",
+            StatusCode::PRECONDITION_FAILED,
+            &json!({"status": "412"}),
+        );
+        assert!(
+            f.is_transient(),
+            "a changed ETag is read again, not given up on"
+        );
         let f = classify("app GET /Users", StatusCode::UNAUTHORIZED, &Value::Null);
         assert!(matches!(f, Failure::Unauthorized { .. }));
     }

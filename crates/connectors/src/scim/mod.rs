@@ -177,10 +177,20 @@ impl ScimConnector {
             email
         };
         for attr in ["userName", "emails.value"] {
-            let found = self
+            let found = match self
                 .client
                 .list("Users", Some(&eq_filter(attr, email)), |_| {})
-                .await?;
+                .await
+            {
+                Ok(found) => found,
+                // Not every provider filters on emails.value; for this lookup that only means "not found".
+                Err(Failure::Permanent { vendor_code, .. })
+                    if attr != "userName" && vendor_code == "invalidFilter" =>
+                {
+                    continue;
+                }
+                Err(f) => return Err(f),
+            };
             if let Some(id) = found
                 .first()
                 .and_then(|u| u.get("id"))
