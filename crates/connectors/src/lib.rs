@@ -19,6 +19,7 @@ pub mod google;
 mod http;
 pub mod okta;
 pub mod ratelimit;
+pub mod scim;
 mod secret;
 pub mod slack;
 
@@ -190,6 +191,7 @@ pub enum ConnectionConfig {
     Gitlab(gitlab::GitlabConfig),
     Slack(slack::SlackConfig),
     Aws(aws::AwsConfig),
+    Scim(scim::ScimConfig),
 }
 
 impl ConnectionConfig {
@@ -201,6 +203,7 @@ impl ConnectionConfig {
             ConnectionConfig::Gitlab(_) => SystemKind::new(gitlab::SYSTEM),
             ConnectionConfig::Slack(_) => SystemKind::new(slack::SYSTEM),
             ConnectionConfig::Aws(_) => SystemKind::new(aws::SYSTEM),
+            ConnectionConfig::Scim(_) => SystemKind::new(scim::SYSTEM),
         }
     }
 }
@@ -248,6 +251,11 @@ pub fn build(
             context,
         )?)),
         ConnectionConfig::Aws(config) => Ok(Box::new(aws::AwsConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Scim(config) => Ok(Box::new(scim::ScimConnector::new(
             name.clone(),
             config,
             context,

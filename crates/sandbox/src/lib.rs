@@ -17,6 +17,7 @@ mod hand_change;
 pub mod network_faults;
 pub mod okta;
 pub mod org;
+pub mod scim;
 mod server;
 pub mod slack;
 mod systems;

@@ -25,6 +25,9 @@ pub struct Org {
     /// AWS IAM Identity Center (identity store and sso-admin); absent means no AWS.
     #[serde(default)]
     pub aws: Option<crate::aws::AwsSeed>,
+    /// A generic SCIM 2.0 service provider; absent means none.
+    #[serde(default)]
+    pub scim: Option<crate::scim::ScimSeed>,
 }
 
 /// What the Okta emulator is seeded with.
@@ -143,6 +146,7 @@ impl Org {
         self.gitlab.as_ref().map_or(Ok(()), |g| g.validate())?;
         self.slack.as_ref().map_or(Ok(()), |s| s.validate())?;
         self.aws.as_ref().map_or(Ok(()), |a| a.validate())?;
+        self.scim.as_ref().map_or(Ok(()), |s| s.validate())?;
         let seed = &self.okta;
         let mut logins = std::collections::BTreeSet::new();
         for u in &seed.users {

@@ -107,6 +107,23 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
             credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
         });
     }
+    if let Some(seed) = &org.scim {
+        let (router, handle) = crate::scim::scim_router(
+            seed,
+            crate::scim::ScimConfig {
+                token: None,
+                clock: clock.clone(),
+                rate_limit_window_seconds: opts.rate_limit_window_seconds,
+            },
+        );
+        systems.push(BuiltSystem {
+            key: "scim",
+            kind: "scim",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
+        });
+    }
     if let Some(seed) = &org.datadog {
         let (router, dd) = datadog::datadog_router(seed);
         systems.push(BuiltSystem {

@@ -10,13 +10,14 @@ use serde_json::{Value, json};
 
 /// (system, resource, entitlement) that the demo organisation lacks for
 /// some platform engineers and has for others.
-const TARGETS: [(&str, &str, &str); 6] = [
+const TARGETS: [(&str, &str, &str); 7] = [
     ("google", "group/platform@example.com", "member"),
     ("github", "team/Platform", "member"),
     ("gitlab", "group/acme/platform", "write"),
     ("slack", "channel/platform-oncall", "member"),
     ("okta", "group/Production Access Demo", "member"),
     ("aws", "account/222233334444", "PowerUserAccess"),
+    ("scim", "group/Platform", "member"),
 ];
 
 fn policy(system: &str, resource: &str, entitlement: &str) -> String {
@@ -165,5 +166,11 @@ async fn slack_converges_under_every_fault() {
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_converges_under_every_fault() {
     let (system, resource, entitlement) = TARGETS[5];
+    matrix(system, resource, entitlement).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scim_converges_under_every_fault() {
+    let (system, resource, entitlement) = TARGETS[6];
     matrix(system, resource, entitlement).await;
 }

@@ -13,4 +13,5 @@ mod hand_change;
 mod okta;
 mod okta_full;
 mod okta_incremental;
+mod scim;
 mod slack;

@@ -8,6 +8,7 @@ mod github;
 mod gitlab;
 mod google;
 mod okta;
+mod scim;
 mod slack;
 
 use std::io::Read as _;
