@@ -14,6 +14,7 @@ pub mod gitlab;
 pub mod google;
 pub mod network_faults;
 pub mod okta;
+pub mod opa;
 pub mod org;
 mod server;
 pub mod slack;
