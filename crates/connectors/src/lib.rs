@@ -17,6 +17,7 @@ pub mod gitlab;
 pub mod google;
 mod http;
 pub mod okta;
+pub mod opa;
 pub mod ratelimit;
 mod secret;
 pub mod slack;
@@ -188,6 +189,7 @@ pub enum ConnectionConfig {
     Github(github::GithubConfig),
     Gitlab(gitlab::GitlabConfig),
     Slack(slack::SlackConfig),
+    Opa(opa::OpaConfig),
 }
 
 impl ConnectionConfig {
@@ -198,6 +200,7 @@ impl ConnectionConfig {
             ConnectionConfig::Github(_) => SystemKind::new(github::SYSTEM),
             ConnectionConfig::Gitlab(_) => SystemKind::new(gitlab::SYSTEM),
             ConnectionConfig::Slack(_) => SystemKind::new(slack::SYSTEM),
+            ConnectionConfig::Opa(_) => SystemKind::new(opa::SYSTEM),
         }
     }
 }
@@ -240,6 +243,11 @@ pub fn build(
             context,
         )?)),
         ConnectionConfig::Slack(config) => Ok(Box::new(slack::SlackConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Opa(config) => Ok(Box::new(opa::OpaConnector::new(
             name.clone(),
             config,
             context,

@@ -420,7 +420,10 @@ mod tests {
             "opa:create_resource:secret_folder/payments-secrets"
         );
         assert!(op.widens_access());
-        assert_eq!(op.describe(), "+ opa create secret_folder \"payments-secrets\"");
+        assert_eq!(
+            op.describe(),
+            "+ opa create secret_folder \"payments-secrets\""
+        );
         let json = serde_json::to_string(&op).expect("serialize");
         let back: Operation = serde_json::from_str(&json).expect("deserialize");
         assert_eq!(op, back);

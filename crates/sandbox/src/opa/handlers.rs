@@ -23,7 +23,9 @@ fn param<'a>(p: &'a HashMap<String, String>, name: &str) -> &'a str {
 fn body_object(body: &Bytes) -> Result<Map<String, Value>, OpaError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(OpaError::bad_request("The request body is not a JSON object")),
+        _ => Err(OpaError::bad_request(
+            "The request body is not a JSON object",
+        )),
     }
 }
 
@@ -57,7 +59,10 @@ fn page(ctx: &Ctx, items: Vec<Value>) -> OpaResult {
         .filter(|c| *c > 0)
         .unwrap_or(100)
         .min(1000);
-    let offset: usize = ctx.param("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+    let offset: usize = ctx
+        .param("offset")
+        .and_then(|o| o.parse().ok())
+        .unwrap_or(0);
     let total = items.len();
     let list: Vec<Value> = items.into_iter().skip(offset).take(count).collect();
     let mut resp = json_response(StatusCode::OK, &json!({ "list": list }));
@@ -151,7 +156,12 @@ fn roles_of(body: &Map<String, Value>) -> Result<Vec<String>, OpaError> {
     let roles: Vec<String> = body
         .get("roles")
         .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(bad) = roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
         return Err(OpaError::bad_request(format!("unknown role {bad}")));
@@ -165,11 +175,17 @@ pub async fn create_group(State(o): State<Arc<Opa>>, body: Bytes) -> OpaResult {
     let roles = roles_of(&body)?;
     let mut inner = lock(&o.inner);
     if inner.group_by_name(&name).is_some() {
-        return Err(OpaError::conflict(format!("A group named {name} already exists")));
+        return Err(OpaError::conflict(format!(
+            "A group named {name} already exists"
+        )));
     }
     let id = inner.insert_group(&name, &roles, BTreeSet::new(), false);
     inner.count_write(format!("group/{name}"));
-    let group = inner.groups.get(&id).map(Inner::group_json).unwrap_or(Value::Null);
+    let group = inner
+        .groups
+        .get(&id)
+        .map(Inner::group_json)
+        .unwrap_or(Value::Null);
     created(&group)
 }
 
@@ -185,13 +201,20 @@ pub async fn update_group(State(o): State<Arc<Opa>>, Path(p): Params, body: Byte
     let body = body_object(&body)?;
     let name = param(&p, "group").to_owned();
     let mut inner = lock(&o.inner);
-    let rename = text(&body, "name").filter(|n| *n != name).map(str::to_owned);
+    let rename = text(&body, "name")
+        .filter(|n| *n != name)
+        .map(str::to_owned);
     if let Some(new) = &rename
         && inner.group_by_name(new).is_some()
     {
-        return Err(OpaError::conflict(format!("A group named {new} already exists")));
+        return Err(OpaError::conflict(format!(
+            "A group named {new} already exists"
+        )));
     }
-    let roles = body.contains_key("roles").then(|| roles_of(&body)).transpose()?;
+    let roles = body
+        .contains_key("roles")
+        .then(|| roles_of(&body))
+        .transpose()?;
     let g = inner
         .group_by_name_mut(&name)
         .ok_or_else(|| OpaError::not_found("group"))?;
@@ -286,7 +309,9 @@ pub async fn create_resource_group(State(o): State<Arc<Opa>>, body: Bytes) -> Op
     let name = required(&body, "name")?.to_owned();
     let mut inner = lock(&o.inner);
     if inner.resource_groups.values().any(|r| r.name == name) {
-        return Err(OpaError::conflict(format!("A resource group named {name} already exists")));
+        return Err(OpaError::conflict(format!(
+            "A resource group named {name} already exists"
+        )));
     }
     let id = new_id();
     let rg = ResourceGroup {
@@ -341,8 +366,14 @@ pub async fn create_project(State(o): State<Arc<Opa>>, Path(p): Params, body: By
     let rg = param(&p, "rg").to_owned();
     let mut inner = lock(&o.inner);
     resource_group(&inner, &rg)?;
-    if inner.projects.values().any(|pr| pr.resource_group == rg && pr.name == name) {
-        return Err(OpaError::conflict(format!("A project named {name} already exists")));
+    if inner
+        .projects
+        .values()
+        .any(|pr| pr.resource_group == rg && pr.name == name)
+    {
+        return Err(OpaError::conflict(format!(
+            "A project named {name} already exists"
+        )));
     }
     let id = new_id();
     let pr = Project {
@@ -377,7 +408,13 @@ pub async fn list_folders(State(o): State<Arc<Opa>>, ctx: Ctx, Path(p): Params) 
             let mut v = inner.folder_json(f);
             if let Some(obj) = v.as_object_mut() {
                 // The list answer carries the summary fields only.
-                for key in ["path", "created_at", "created_by", "updated_at", "updated_by"] {
+                for key in [
+                    "path",
+                    "created_at",
+                    "created_by",
+                    "updated_at",
+                    "updated_by",
+                ] {
                     obj.remove(key);
                 }
             }
@@ -406,11 +443,16 @@ pub async fn create_folder(
     let body = body_object(&body)?;
     let name = required(&body, "name")?.to_owned();
     check_folder_name(&name)?;
-    let parent = text(&body, "parent_folder_id").filter(|s| !s.is_empty()).map(str::to_owned);
+    let parent = text(&body, "parent_folder_id")
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
     let mut inner = lock(&o.inner);
     let pr = project(&inner, param(&p, "rg"), param(&p, "project"))?.clone();
     if let Some(parent) = &parent
-        && !inner.folders.get(parent).is_some_and(|f| f.project == pr.id)
+        && !inner
+            .folders
+            .get(parent)
+            .is_some_and(|f| f.project == pr.id)
     {
         return Err(OpaError::not_found("parent folder"));
     }
@@ -419,7 +461,9 @@ pub async fn create_folder(
         .values()
         .any(|f| f.project == pr.id && f.parent == parent && f.name == name)
     {
-        return Err(OpaError::conflict(format!("A secret folder named {name} already exists")));
+        return Err(OpaError::conflict(format!(
+            "A secret folder named {name} already exists"
+        )));
     }
     let id = new_id();
     let folder = Folder {
@@ -478,7 +522,11 @@ pub async fn update_folder(
 pub async fn delete_folder(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult {
     let mut inner = lock(&o.inner);
     let f = folder(&inner, &p)?.clone();
-    if inner.folders.values().any(|c| c.parent.as_deref() == Some(f.id.as_str())) {
+    if inner
+        .folders
+        .values()
+        .any(|c| c.parent.as_deref() == Some(f.id.as_str()))
+    {
         return Err(OpaError::bad_request("The secret folder is not empty"));
     }
     inner.folders.remove(&f.id);
@@ -490,7 +538,10 @@ pub async fn list_policies(State(o): State<Arc<Opa>>, ctx: Ctx) -> OpaResult {
     let inner = lock(&o.inner);
     let mut policies: Vec<&Policy> = inner.policies.values().collect();
     policies.sort_by(|a, b| a.name.cmp(&b.name));
-    page(&ctx, policies.into_iter().map(|p| inner.policy_json(p)).collect())
+    page(
+        &ctx,
+        policies.into_iter().map(|p| inner.policy_json(p)).collect(),
+    )
 }
 
 /// Reads a policy body: groups must exist, folders named by rules must exist, limits hold; unknown keys are kept.
@@ -509,10 +560,14 @@ fn read_policy(inner: &Inner, body: &Map<String, Value>, id: &str) -> Result<Pol
         .map(|g| g.get("id").and_then(Value::as_str).unwrap_or("").to_owned())
         .collect();
     if groups.len() > 40 {
-        return Err(OpaError::bad_request("principals.user_groups allows at most 40 groups"));
+        return Err(OpaError::bad_request(
+            "principals.user_groups allows at most 40 groups",
+        ));
     }
     if let Some(missing) = groups.iter().find(|g| !inner.groups.contains_key(*g)) {
-        return Err(OpaError::bad_request(format!("user group {missing} does not exist")));
+        return Err(OpaError::bad_request(format!(
+            "user group {missing} does not exist"
+        )));
     }
     let rules = body
         .get("rules")
@@ -531,7 +586,9 @@ fn read_policy(inner: &Inner, body: &Map<String, Value>, id: &str) -> Result<Pol
         let selectors = rule
             .pointer("/resource_selector/selectors")
             .and_then(Value::as_array)
-            .ok_or_else(|| OpaError::bad_request("rules[].resource_selector.selectors is required"))?;
+            .ok_or_else(|| {
+                OpaError::bad_request("rules[].resource_selector.selectors is required")
+            })?;
         for s in selectors {
             if s.get("selector_type").and_then(Value::as_str) == Some("secret_folder") {
                 let folder = s
@@ -539,11 +596,17 @@ fn read_policy(inner: &Inner, body: &Map<String, Value>, id: &str) -> Result<Pol
                     .and_then(Value::as_str)
                     .unwrap_or("");
                 if !inner.folders.contains_key(folder) {
-                    return Err(OpaError::bad_request(format!("secret folder {folder} does not exist")));
+                    return Err(OpaError::bad_request(format!(
+                        "secret folder {folder} does not exist"
+                    )));
                 }
             }
         }
-        if rule.get("privileges").and_then(Value::as_array).is_none_or(Vec::is_empty) {
+        if rule
+            .get("privileges")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
+        {
             return Err(OpaError::bad_request("rules[].privileges is required"));
         }
         let mut obj = obj.clone();
@@ -595,7 +658,11 @@ pub async fn update_policy(State(o): State<Arc<Opa>>, Path(p): Params, body: Byt
         return Err(OpaError::not_found("security policy"));
     }
     let policy = read_policy(&inner, &body, &id)?;
-    if inner.policies.values().any(|q| q.name == policy.name && q.id != id) {
+    if inner
+        .policies
+        .values()
+        .any(|q| q.name == policy.name && q.id != id)
+    {
         return Err(OpaError::conflict(format!(
             "A security policy named {} already exists",
             policy.name

@@ -211,7 +211,11 @@ async fn opa_layer(State(o): State<Arc<Opa>>, mut req: Request, next: Next) -> R
             "Too many requests",
         )
         .into_response();
-        set_header(&mut resp, "x-ratelimit-retry-at", &decision.reset.to_string());
+        set_header(
+            &mut resp,
+            "x-ratelimit-retry-at",
+            &decision.reset.to_string(),
+        );
         return resp;
     }
     let faults = lock(&o.controls.faults).clone();

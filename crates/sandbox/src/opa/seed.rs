@@ -110,7 +110,11 @@ impl OpaSeed {
             if !groups.insert(g.name.as_str()) {
                 anyhow::bail!("opa group {} is listed twice", g.name);
             }
-            if let Some(m) = g.members.iter().find(|m| !emails.contains(&m.to_lowercase())) {
+            if let Some(m) = g
+                .members
+                .iter()
+                .find(|m| !emails.contains(&m.to_lowercase()))
+            {
                 anyhow::bail!("opa group {} lists unknown member {m}", g.name);
             }
         }
