@@ -12,7 +12,7 @@ mod snapshot;
 pub use clock::{Clock, SystemClock};
 pub use operation::{
     AccountRef, CREATE_ENTITLEMENT, Holder, OpKind, Operation, OperationId, PENDING_PREFIX,
-    ResourceRef,
+    PUSH_ENTITLEMENT, ResourceRef,
 };
 mod plan;
 

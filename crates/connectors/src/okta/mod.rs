@@ -217,6 +217,30 @@ async fn app_grants(
     Ok((held, grants))
 }
 
+/// The groups an app's ACTIVE group push mappings push, as the group holding `push` on the app. An app
+/// that cannot push groups answers the listing with an error; it pushes nothing.
+async fn pushed_groups(client: &OktaClient, app_id: &str) -> Result<Vec<ResourceGrant>, Failure> {
+    let path = format!("/api/v1/apps/{app_id}/group-push/mappings");
+    let mappings = match client
+        .get_all(&path, &[("status", "ACTIVE"), ("limit", "1000")], |_| {})
+        .await
+    {
+        Ok(mappings) => mappings,
+        Err(Failure::Permanent { .. }) => return Ok(vec![]),
+        Err(failure) => return Err(failure),
+    };
+    Ok(mappings
+        .iter()
+        .filter(|m| m.get("status").and_then(Value::as_str) == Some("ACTIVE"))
+        .filter_map(|m| m.get("sourceGroupId").and_then(Value::as_str))
+        .map(|group| ResourceGrant {
+            holder_id: group.to_string(),
+            resource_id: app_id.to_string(),
+            entitlement: grantflow_model::PUSH_ENTITLEMENT.into(),
+        })
+        .collect())
+}
+
 /// `E0000007` (not found) when removing means the grant is already gone.
 fn is_not_found(failure: &Failure) -> bool {
     matches!(failure, Failure::Permanent { vendor_code, .. } if vendor_code == "E0000007")
@@ -390,6 +414,9 @@ impl Connector for OktaConnector {
         {
             let (held, grants) = app_grants(&self.client, &app.id, &members_of, &known).await?;
             for grant in held {
+                sink.resource_grant(grant);
+            }
+            for grant in pushed_groups(&self.client, &app.id).await? {
                 sink.resource_grant(grant);
             }
             for grant in grants {
