@@ -10,4 +10,5 @@ mod google;
 mod okta;
 mod okta_full;
 mod okta_incremental;
+mod opa;
 mod slack;
