@@ -7,6 +7,7 @@ mod github;
 mod gitlab;
 mod google;
 mod okta;
+mod opa;
 mod slack;
 
 use std::io::Read as _;
