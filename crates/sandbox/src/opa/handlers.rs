@@ -449,10 +449,7 @@ pub async fn create_folder(
     let mut inner = lock(&o.inner);
     let pr = project(&inner, param(&p, "rg"), param(&p, "project"))?.clone();
     if let Some(parent) = &parent
-        && !inner
-            .folders
-            .get(parent)
-            .is_some_and(|f| f.project == pr.id)
+        && inner.folders.get(parent).is_none_or(|f| f.project != pr.id)
     {
         return Err(OpaError::not_found("parent folder"));
     }
