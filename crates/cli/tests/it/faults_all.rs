@@ -10,12 +10,13 @@ use serde_json::{Value, json};
 
 /// (system, resource, entitlement) that the demo organisation lacks for
 /// some platform engineers and has for others.
-const TARGETS: [(&str, &str, &str); 5] = [
+const TARGETS: [(&str, &str, &str); 6] = [
     ("google", "group/platform@example.com", "member"),
     ("github", "team/Platform", "member"),
     ("gitlab", "group/acme/platform", "write"),
     ("slack", "channel/platform-oncall", "member"),
     ("okta", "group/Production Access Demo", "member"),
+    ("opa", "group/opa-admins", "member"),
 ];
 
 fn policy(system: &str, resource: &str, entitlement: &str) -> String {
@@ -158,5 +159,11 @@ async fn okta_converges_under_every_fault() {
 #[tokio::test(flavor = "multi_thread")]
 async fn slack_converges_under_every_fault() {
     let (system, resource, entitlement) = TARGETS[3];
+    matrix(system, resource, entitlement).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn opa_converges_under_every_fault() {
+    let (system, resource, entitlement) = TARGETS[5];
     matrix(system, resource, entitlement).await;
 }

@@ -90,7 +90,25 @@ impl OpaClient {
                 ),
             })?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(Failure::RateLimited {
+                bucket: "api".into(),
+                reset: retry_at(&headers),
+                message: message_of(&body).unwrap_or_else(|| "Too many requests".into()),
+            });
+        }
+        if status.is_server_error() {
+            return Err(Failure::RetryLater {
+                at: None,
+                vendor_code: code_of(&body),
+                message: format!(
+                    "OPA POST service_token answered HTTP {status}: {}",
+                    message_of(&body).unwrap_or_default()
+                ),
+            });
+        }
         if !status.is_success() {
             let failure = classify(status, &body, "POST service_token");
             return Err(match failure {
