@@ -250,3 +250,56 @@ async fn opa_layer(State(o): State<Arc<Opa>>, mut req: Request, next: Next) -> R
     }
     next.run(req).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn team() -> Arc<Opa> {
+        let seed = OpaSeed {
+            team: "t".into(),
+            users: vec![OpaSeedUser {
+                email: "ravi.patel@example.com".into(),
+                name: None,
+                disabled: false,
+            }],
+            groups: vec![OpaSeedGroup {
+                name: "local".into(),
+                roles: vec![],
+                members: vec!["ravi.patel@example.com".into()],
+            }],
+            ..OpaSeed::default()
+        };
+        opa_router(&seed, OpaConfig::default()).1
+    }
+
+    #[test]
+    fn a_pushed_group_follows_okta_membership_and_new_members_become_users() {
+        let opa = team();
+        let pushed = |members: &[&str]| {
+            BTreeMap::from([(
+                "OPA Payments Secrets".to_string(),
+                members.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+            )])
+        };
+        opa.sync_pushed_groups(&pushed(&["RAVI.PATEL@example.com", "new.hire@example.com"]));
+        let members = |opa: &Opa| {
+            let inner = lock(&opa.inner);
+            let group = inner.group_by_name("OPA Payments Secrets").expect("pushed");
+            assert!(group.pushed);
+            group.members.iter().cloned().collect::<Vec<_>>()
+        };
+        assert_eq!(members(&opa), ["new.hire", "ravi.patel"]);
+        assert_eq!(
+            lock(&opa.inner).users["new.hire"].email,
+            "new.hire@example.com"
+        );
+        opa.sync_pushed_groups(&pushed(&["ravi.patel@example.com"]));
+        assert_eq!(members(&opa), ["ravi.patel"]);
+        let inner = lock(&opa.inner);
+        assert!(inner.writes.is_empty(), "pushes are not API writes");
+        assert_eq!(inner.pushed["group/OPA Payments Secrets"], 2);
+        assert!(!inner.group_by_name("local").expect("seeded").pushed);
+    }
+}
