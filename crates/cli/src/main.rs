@@ -42,6 +42,10 @@ enum Command {
         /// Policies to use instead of the examples.
         #[arg(long)]
         policies: Option<PathBuf>,
+        /// Run a built-in scenario instead of the example policies: `group-push` (scenario 3: an OPA secret
+        /// folder, an Okta group pushed to Okta Privileged Access, and an OPA security policy for it).
+        #[arg(long, conflicts_with = "policies")]
+        scenario: Option<String>,
     },
     /// Local emulators of the systems grantflow manages.
     Sandbox {
@@ -265,7 +269,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         quiet: cli.quiet,
     };
     match cli.command {
-        Command::Demo { dir, policies } => commands::demo::run(&options, dir, policies).await,
+        Command::Demo {
+            dir,
+            policies,
+            scenario,
+        } => commands::demo::run(&options, dir, policies, scenario).await,
         Command::Sandbox {
             command:
                 SandboxCommand::Up {

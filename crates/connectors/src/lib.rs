@@ -18,6 +18,7 @@ pub mod gitlab;
 pub mod google;
 mod http;
 pub mod okta;
+pub mod opa;
 pub mod ratelimit;
 pub mod scim;
 mod secret;
@@ -192,6 +193,7 @@ pub enum ConnectionConfig {
     Slack(slack::SlackConfig),
     Aws(aws::AwsConfig),
     Scim(scim::ScimConfig),
+    Opa(opa::OpaConfig),
 }
 
 impl ConnectionConfig {
@@ -204,6 +206,7 @@ impl ConnectionConfig {
             ConnectionConfig::Slack(_) => SystemKind::new(slack::SYSTEM),
             ConnectionConfig::Aws(_) => SystemKind::new(aws::SYSTEM),
             ConnectionConfig::Scim(_) => SystemKind::new(scim::SYSTEM),
+            ConnectionConfig::Opa(_) => SystemKind::new(opa::SYSTEM),
         }
     }
 }
@@ -256,6 +259,11 @@ pub fn build(
             context,
         )?)),
         ConnectionConfig::Scim(config) => Ok(Box::new(scim::ScimConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Opa(config) => Ok(Box::new(opa::OpaConnector::new(
             name.clone(),
             config,
             context,

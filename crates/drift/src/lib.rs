@@ -20,7 +20,7 @@ use grantflow_model::{
 };
 use grantflow_planner::{
     ActualState, Correlation, PENDING_PREFIX, PlanError, desired_access, directory_people,
-    plan_changes, policy_reasons, resource_ref,
+    plan_changes, policy_reasons, resource_ref, with_declared,
 };
 use grantflow_policy::PolicySet;
 pub use grantflow_policy::RemediationMode;
@@ -229,6 +229,10 @@ pub fn detect(
     actual: &ActualState,
     settings: &DriftSettings,
 ) -> Result<DriftReport, PlanError> {
+    // Resources the policy files declare but nobody created yet are the
+    // planner's business (`grantflow plan` creates them), not drift.
+    let declared = with_declared(policies, actual);
+    let actual = declared.as_ref();
     let people = directory_people(actual)?;
     let desired = desired_access(policies, actual, &people)?;
     let people_by_email: HashMap<String, &Person> =
@@ -305,6 +309,7 @@ pub fn detect(
         {
             if *grant_connection != connection
                 || account_id.starts_with(PENDING_PREFIX)
+                || resource_id.starts_with(PENDING_PREFIX)
                 || held.contains(&(account_id.as_ref(), *resource_id, *entitlement))
             {
                 continue;

@@ -10,7 +10,10 @@ mod operation;
 mod snapshot;
 
 pub use clock::{Clock, SystemClock};
-pub use operation::{AccountRef, Holder, OpKind, Operation, OperationId, ResourceRef};
+pub use operation::{
+    AccountRef, CREATE_ENTITLEMENT, Holder, OpKind, Operation, OperationId, PENDING_PREFIX,
+    PUSH_ENTITLEMENT, ResourceRef,
+};
 mod plan;
 
 pub use plan::{Basis, Plan, Review, ReviewItem, ReviewedResource};

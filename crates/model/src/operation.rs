@@ -81,12 +81,42 @@ pub enum OpKind {
         #[serde(default)]
         target_name: Option<String>,
     },
+    /// Create a resource (a group, a secret folder, a security policy) that
+    /// a policy file declares. Until it exists its id is `pending:<name>`;
+    /// the connector looks it up by name, so creating twice is a no-op.
+    /// `spec` holds the resource's settings in the system's terms.
+    CreateResource {
+        resource: ResourceRef,
+        #[serde(default)]
+        spec: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 /// The kind of the resource an account action acts on: the account itself.
 pub const ACCOUNT_KIND: &str = "account";
 /// The entitlement a group push gives a group on an app.
 pub const PUSH_ENTITLEMENT: &str = "push";
+/// What a resource creation reads as in a plan, in place of an entitlement.
+pub const CREATE_ENTITLEMENT: &str = "create";
+/// The id of a resource a plan creates, until it exists: `pending:<name>`.
+pub const PENDING_PREFIX: &str = "pending:";
+
+impl ResourceRef {
+    /// A resource the plan creates; its id is `pending:<name>` until it exists.
+    pub fn pending(kind: impl Into<String>, name: impl Into<String>) -> Self {
+        let name = name.into();
+        Self {
+            id: format!("{PENDING_PREFIX}{name}"),
+            kind: ResourceKind::new(kind),
+            name,
+        }
+    }
+
+    /// `true` while the resource is yet to be created.
+    pub fn is_pending(&self) -> bool {
+        self.id.starts_with(PENDING_PREFIX)
+    }
+}
 
 impl OpKind {
     /// An account action whose target is the account itself.
@@ -154,6 +184,13 @@ impl Operation {
     /// The identity of the change itself, independent of the plan it is in:
     /// two plans that both add alice to a group have the same natural key.
     pub fn natural_key(&self) -> String {
+        if let OpKind::CreateResource { resource, .. } = &self.kind {
+            // Named, not by id: the id does not exist until the creation.
+            return format!(
+                "{}:create_resource:{}/{}",
+                self.connection, resource.kind, resource.name
+            );
+        }
         format!(
             "{}:{}:{}:{}/{}:{}",
             self.connection,
@@ -173,15 +210,17 @@ impl Operation {
             OpKind::RemoveGroupGrant { .. } => "remove_group_grant",
             OpKind::AccountAction { .. } => "account_action",
             OpKind::PushGroup { .. } => "push_group",
+            OpKind::CreateResource { .. } => "create_resource",
         }
     }
 
     /// `true` when the operation gives access rather than taking it away.
     pub fn widens_access(&self) -> bool {
         match &self.kind {
-            OpKind::AddGrant { .. } | OpKind::AddGroupGrant { .. } | OpKind::PushGroup { .. } => {
-                true
-            }
+            OpKind::AddGrant { .. }
+            | OpKind::AddGroupGrant { .. }
+            | OpKind::PushGroup { .. }
+            | OpKind::CreateResource { .. } => true,
             OpKind::AccountAction { action, .. } => WIDENING_ACTIONS.contains(&action.as_str()),
             OpKind::RemoveGrant { .. } | OpKind::RemoveGroupGrant { .. } => false,
         }
@@ -195,6 +234,8 @@ impl Operation {
             OpKind::AddGroupGrant { group, .. }
             | OpKind::RemoveGroupGrant { group, .. }
             | OpKind::PushGroup { group, .. } => Holder::Group(group),
+            // The resource being created stands for itself.
+            OpKind::CreateResource { resource, .. } => Holder::Group(resource),
         }
     }
 
@@ -212,7 +253,8 @@ impl Operation {
             | OpKind::RemoveGrant { resource, .. }
             | OpKind::AddGroupGrant { resource, .. }
             | OpKind::RemoveGroupGrant { resource, .. }
-            | OpKind::PushGroup { resource, .. } => resource,
+            | OpKind::PushGroup { resource, .. }
+            | OpKind::CreateResource { resource, .. } => resource,
             OpKind::AccountAction { target, .. } => target,
         }
     }
@@ -225,6 +267,7 @@ impl Operation {
             | OpKind::RemoveGroupGrant { entitlement, .. } => entitlement,
             OpKind::AccountAction { action, .. } => action,
             OpKind::PushGroup { .. } => PUSH_ENTITLEMENT,
+            OpKind::CreateResource { .. } => CREATE_ENTITLEMENT,
         }
     }
 
@@ -256,6 +299,15 @@ impl Operation {
             );
         }
         let resource = self.resource();
+        if let OpKind::CreateResource { .. } = &self.kind {
+            return format!(
+                "{} {} create {} \"{}\"",
+                self.sign(),
+                self.connection,
+                resource.kind,
+                resource.name
+            );
+        }
         format!(
             "{} {} {} \"{}\" {} for {}",
             self.sign(),
@@ -343,6 +395,35 @@ mod tests {
             ..op
         };
         assert!(op.widens_access());
+        let json = serde_json::to_string(&op).expect("serialize");
+        let back: Operation = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(op, back);
+    }
+
+    #[test]
+    fn a_created_resource_is_keyed_by_name_and_widens_access() {
+        let resource = ResourceRef::pending("secret_folder", "payments-secrets");
+        assert!(resource.is_pending());
+        let spec = serde_json::json!({"resource_group": "payments"});
+        let op = Operation {
+            id: OperationId(3),
+            connection: ConnectionName::new("opa"),
+            kind: OpKind::CreateResource {
+                resource,
+                spec: spec.as_object().cloned().unwrap_or_default(),
+            },
+            reasons: vec![],
+            depends_on: vec![],
+        };
+        assert_eq!(
+            op.natural_key(),
+            "opa:create_resource:secret_folder/payments-secrets"
+        );
+        assert!(op.widens_access());
+        assert_eq!(
+            op.describe(),
+            "+ opa create secret_folder \"payments-secrets\""
+        );
         let json = serde_json::to_string(&op).expect("serialize");
         let back: Operation = serde_json::from_str(&json).expect("deserialize");
         assert_eq!(op, back);

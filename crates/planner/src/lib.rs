@@ -25,6 +25,7 @@ use std::collections::{HashMap, HashSet};
 
 /// The synced state planning starts from: one snapshot (and its sync id)
 /// per connection, and which connection is the directory of people.
+#[derive(Clone)]
 pub struct ActualState {
     pub directory: ConnectionName,
     pub snapshots: BTreeMap<ConnectionName, Snapshot>,
@@ -74,9 +75,11 @@ pub fn plan_policies(
     origin: &str,
     now: DateTime<Utc>,
 ) -> Result<Plan, PlanError> {
+    let augmented = with_declared(policies, actual);
+    let actual_declared = augmented.as_ref();
     let people = directory_people(actual)?;
-    let desired = desired_access(policies, actual, &people)?;
-    let indexes: BTreeMap<&ConnectionName, Index<'_>> = actual
+    let desired = desired_access(policies, actual_declared, &people)?;
+    let indexes: BTreeMap<&ConnectionName, Index<'_>> = actual_declared
         .snapshots
         .iter()
         .map(|(name, snapshot)| (name, Index::new(snapshot)))
@@ -171,22 +174,51 @@ pub fn plan_policies(
         }
     }
 
-    let mut plan = build_plan(changes, actual, origin, now, desired.notes)?;
-    order_directory_first(&mut plan, actual, &desired.correlated);
-    check_acyclic(&plan.operations)?;
-    plan.id = plan_id(&plan);
-    Ok(plan)
+    let wiring = plan_creations(policies, actual, &actual_declared.snapshots, &mut changes);
+    let directory_first = DirectoryFirst {
+        directory: &actual.directory,
+        correlated: &desired.correlated,
+    };
+    build_plan(
+        changes,
+        actual,
+        origin,
+        now,
+        desired.notes,
+        &wiring,
+        Some(&directory_first),
+    )
+}
+
+/// The actual state with every resource the policy files declare (and every
+/// resource a push creates) that the last sync lacks added as pending
+/// (`pending:<name>`), so grants on it can be planned. Borrowed as it is
+/// when nothing is missing.
+pub fn with_declared<'a>(policies: &PolicySet, actual: &'a ActualState) -> Cow<'a, ActualState> {
+    match policies.with_declared(&actual.snapshots) {
+        Cow::Borrowed(_) => Cow::Borrowed(actual),
+        Cow::Owned(snapshots) => Cow::Owned(ActualState {
+            directory: actual.directory.clone(),
+            snapshots,
+            sync_ids: actual.sync_ids.clone(),
+            digests: actual.digests.clone(),
+            correlation: actual.correlation.clone(),
+        }),
+    }
+}
+
+/// What ordering a person's access directory-first needs.
+struct DirectoryFirst<'a, 's> {
+    directory: &'a ConnectionName,
+    correlated: &'a BTreeMap<&'s ConnectionName, Correlated<'s>>,
 }
 
 /// A person's access elsewhere follows their directory access (single
 /// sign-on and provisioning key off the directory's groups): their additions
 /// in other systems wait for their additions in the directory, and their
 /// removals from the directory wait until the other systems took access away.
-fn order_directory_first(
-    plan: &mut Plan,
-    actual: &ActualState,
-    correlated: &BTreeMap<&ConnectionName, Correlated<'_>>,
-) {
+fn order_directory_first(operations: &mut [Operation], first: &DirectoryFirst<'_, '_>) {
+    let correlated = first.correlated;
     let person_of = |op: &Operation| -> Option<String> {
         let account = op.account()?;
         if let Some(email) = account.id.strip_prefix(PENDING_PREFIX) {
@@ -200,11 +232,11 @@ fn order_directory_first(
     };
     let mut directory_adds: HashMap<String, Vec<OperationId>> = HashMap::new();
     let mut downstream_removals: HashMap<String, Vec<OperationId>> = HashMap::new();
-    for op in &plan.operations {
+    for op in operations.iter() {
         let Some(person) = person_of(op) else {
             continue;
         };
-        let in_directory = op.connection == actual.directory;
+        let in_directory = op.connection == *first.directory;
         match (&op.kind, in_directory) {
             (OpKind::AddGrant { .. }, true) => {
                 directory_adds.entry(person).or_default().push(op.id)
@@ -215,12 +247,12 @@ fn order_directory_first(
             _ => {}
         }
     }
-    for index in 0..plan.operations.len() {
-        let op = &plan.operations[index];
+    for index in 0..operations.len() {
+        let op = &operations[index];
         let Some(person) = person_of(op) else {
             continue;
         };
-        let in_directory = op.connection == actual.directory;
+        let in_directory = op.connection == *first.directory;
         let before = match (&op.kind, in_directory) {
             (OpKind::AddGrant { .. }, false) => directory_adds.get(&person),
             (OpKind::RemoveGrant { .. }, true) => downstream_removals.get(&person),
@@ -229,7 +261,7 @@ fn order_directory_first(
         let Some(before) = before.cloned() else {
             continue;
         };
-        let depends_on = &mut plan.operations[index].depends_on;
+        let depends_on = &mut operations[index].depends_on;
         for id in before {
             if !depends_on.contains(&id) {
                 depends_on.push(id);
@@ -375,6 +407,208 @@ pub fn desired_access<'s>(
     })
 }
 
+/// A resource by connection, kind and name: what creations and pushes produce and what others need.
+type ResourceKey = (ConnectionName, String, String);
+
+/// Dependencies beyond those an operation implies by itself: what each declared creation requires
+/// (keyed by the creation's natural key), and what each push creates in another system.
+#[derive(Default)]
+struct Wiring {
+    requires: HashMap<String, Vec<ResourceKey>>,
+    push_creates: HashMap<String, ResourceKey>,
+}
+
+/// Adds a creation for every declared resource the last sync lacks and a push for every declared push that
+/// is not mapped yet, and returns how they depend on one another.
+fn plan_creations(
+    policies: &PolicySet,
+    actual: &ActualState,
+    snapshots: &BTreeMap<ConnectionName, Snapshot>,
+    changes: &mut Vec<(OpKind, ConnectionName, Vec<String>)>,
+) -> Wiring {
+    let mut wiring = Wiring::default();
+    for declared in &policies.resources {
+        let target = &declared.target;
+        let exists = actual
+            .snapshots
+            .get(&target.connection)
+            .and_then(|s| s.resource_by_name(&target.kind, &target.name))
+            .is_some();
+        if exists {
+            continue;
+        }
+        let kind = OpKind::CreateResource {
+            resource: ResourceRef::pending(target.kind.clone(), target.name.clone()),
+            spec: declared.spec.clone(),
+        };
+        let op = probe(&kind, &target.connection);
+        wiring.requires.insert(
+            op.natural_key(),
+            declared.requires.iter().map(|r| r.key()).collect(),
+        );
+        changes.push((
+            kind,
+            target.connection.clone(),
+            vec![format!("declared in {}", declared.file.display())],
+        ));
+    }
+    for push in &policies.pushes {
+        let Some(snapshot) = snapshots.get(&push.group.connection) else {
+            continue;
+        };
+        let (Some(group), Some(app)) = (
+            snapshot.resource_by_name(&push.group.kind, &push.group.name),
+            snapshot.resource_by_name(&push.app.kind, &push.app.name),
+        ) else {
+            continue;
+        };
+        let mapped = snapshot.resource_grants.iter().any(|g| {
+            g.holder_id == group.id
+                && g.resource_id == app.id
+                && g.entitlement == grantflow_model::PUSH_ENTITLEMENT
+        });
+        if mapped {
+            continue;
+        }
+        let kind = OpKind::PushGroup {
+            group: resource_ref(group),
+            resource: resource_ref(app),
+            target_name: push.target_name.clone(),
+        };
+        if let Some(creates) = &push.creates {
+            let op = probe(&kind, &push.group.connection);
+            wiring.push_creates.insert(op.natural_key(), creates.key());
+        }
+        changes.push((
+            kind,
+            push.group.connection.clone(),
+            vec![format!("push declared in {}", push.file.display())],
+        ));
+    }
+    wiring
+}
+
+/// An operation around `kind`, for its natural key and other derived values.
+fn probe(kind: &OpKind, connection: &ConnectionName) -> Operation {
+    Operation {
+        id: OperationId(0),
+        connection: connection.clone(),
+        kind: kind.clone(),
+        reasons: vec![],
+        depends_on: vec![],
+    }
+}
+
+/// Wires what creations imply: an operation on a pending resource waits for its creation (or for the push
+/// that makes it), a push waits for its group's creation, and a declared `requires` waits for whatever
+/// produces the required resource in this plan.
+fn add_creation_dependencies(operations: &mut [Operation], wiring: &Wiring) {
+    let mut producers: HashMap<ResourceKey, OperationId> = HashMap::new();
+    for op in operations.iter() {
+        if let OpKind::CreateResource { resource, .. } = &op.kind {
+            producers.insert(
+                (
+                    op.connection.clone(),
+                    resource.kind.to_string(),
+                    resource.name.clone(),
+                ),
+                op.id,
+            );
+        }
+        if let Some(key) = wiring.push_creates.get(&op.natural_key()) {
+            producers.insert(key.clone(), op.id);
+        }
+    }
+    for op in operations.iter_mut() {
+        let mut needs: Vec<ResourceKey> = Vec::new();
+        let pending = |r: &ResourceRef| {
+            r.is_pending()
+                .then(|| (op.connection.clone(), r.kind.to_string(), r.name.clone()))
+        };
+        match &op.kind {
+            OpKind::AddGrant { resource, .. } | OpKind::RemoveGrant { resource, .. } => {
+                needs.extend(pending(resource));
+            }
+            OpKind::AddGroupGrant {
+                group, resource, ..
+            }
+            | OpKind::RemoveGroupGrant {
+                group, resource, ..
+            }
+            | OpKind::PushGroup {
+                group, resource, ..
+            } => {
+                needs.extend(pending(group));
+                needs.extend(pending(resource));
+            }
+            OpKind::AccountAction { .. } | OpKind::CreateResource { .. } => {}
+        }
+        if let Some(required) = wiring.requires.get(&op.natural_key()) {
+            needs.extend(required.iter().cloned());
+        }
+        for need in needs {
+            if let Some(producer) = producers.get(&need)
+                && *producer != op.id
+                && !op.depends_on.contains(producer)
+            {
+                op.depends_on.push(*producer);
+            }
+        }
+    }
+}
+
+/// Reorders operations so each comes after what it depends on, keeping the review order otherwise, and
+/// renumbers them. Leaves a cyclic plan as it is (the cycle check reports it).
+fn order_by_dependencies(operations: Vec<Operation>) -> Vec<Operation> {
+    let count = operations.len();
+    let mut placed = vec![false; count];
+    let mut order = Vec::with_capacity(count);
+    let index_of: HashMap<OperationId, usize> = operations
+        .iter()
+        .enumerate()
+        .map(|(i, op)| (op.id, i))
+        .collect();
+    while order.len() < count {
+        let next = (0..count).find(|&i| {
+            !placed[i]
+                && operations[i]
+                    .depends_on
+                    .iter()
+                    .all(|d| index_of.get(d).is_none_or(|&j| placed[j]))
+        });
+        let Some(next) = next else {
+            return operations;
+        };
+        placed[next] = true;
+        order.push(next);
+    }
+    let renumber: HashMap<OperationId, OperationId> = order
+        .iter()
+        .enumerate()
+        .map(|(new, &old)| {
+            (
+                operations[old].id,
+                OperationId(u32::try_from(new).unwrap_or(u32::MAX)),
+            )
+        })
+        .collect();
+    let mut slots: Vec<Option<Operation>> = operations.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|old| slots[old].take())
+        .map(|mut op| {
+            op.id = renumber.get(&op.id).copied().unwrap_or(op.id);
+            op.depends_on = op
+                .depends_on
+                .iter()
+                .map(|d| renumber.get(d).copied().unwrap_or(*d))
+                .collect();
+            op.depends_on.sort();
+            op
+        })
+        .collect()
+}
+
 /// Computes the plan for one requested change (`grantflow do`).
 pub fn plan_request(
     request: &ChangeRequest,
@@ -393,6 +627,8 @@ pub fn plan_request(
         &format!("request \"{}\"", request.text),
         now,
         notes,
+        &Wiring::default(),
+        None,
     )
     .map_err(|e| RequestError::Invalid(e.to_string()))
 }
@@ -462,7 +698,15 @@ pub fn plan_changes(
     now: DateTime<Utc>,
     notes: Vec<String>,
 ) -> Result<Plan, PlanError> {
-    build_plan(changes, actual, origin, now, notes)
+    build_plan(
+        changes,
+        actual,
+        origin,
+        now,
+        notes,
+        &Wiring::default(),
+        None,
+    )
 }
 
 /// Orders changes for review (by connection, person, resource), numbers
@@ -473,6 +717,8 @@ fn build_plan(
     origin: &str,
     now: DateTime<Utc>,
     notes: Vec<String>,
+    wiring: &Wiring,
+    directory_first: Option<&DirectoryFirst<'_, '_>>,
 ) -> Result<Plan, PlanError> {
     changes.sort_by_key(|a| sort_key(&a.0, &a.1));
     let mut operations: Vec<Operation> = changes
@@ -487,7 +733,12 @@ fn build_plan(
         })
         .collect();
     add_dependencies(&mut operations);
+    add_creation_dependencies(&mut operations, wiring);
+    if let Some(first) = directory_first {
+        order_directory_first(&mut operations, first);
+    }
     check_acyclic(&operations)?;
+    let operations = order_by_dependencies(operations);
 
     let review = Review {
         items: operations

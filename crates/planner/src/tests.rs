@@ -298,3 +298,111 @@ fn access_elsewhere_waits_for_the_directory_and_leaves_before_it() {
     let chat_remove = find("- chat channel \"prod\" member for bob@");
     assert_eq!(okta_remove.depends_on, vec![chat_remove.id]);
 }
+
+const DECLARED: &str = r#"resources:
+  - {system: opa, resource: secret_folder/rg/proj/team-secrets}
+  - {system: okta, resource: group/Team Secrets}
+  - system: opa
+    resource: security_policy/team-access
+    spec: {groups: [Team Secrets], folders: [rg/proj/team-secrets]}
+    requires:
+      - {system: opa, resource: group/Team Secrets}
+      - {system: opa, resource: secret_folder/rg/proj/team-secrets}
+pushes:
+  - {system: okta, group: Team Secrets, app: Production Monitors, creates: {system: opa, resource: group/Team Secrets}}
+policies:
+  - name: team
+    when: person.email == "ann@example.com"
+    grants:
+      - {system: okta, resource: group/Team Secrets}
+"#;
+
+fn with_opa() -> ActualState {
+    let mut actual = state();
+    let opa = ConnectionName::new("opa");
+    actual
+        .snapshots
+        .insert(opa.clone(), Snapshot::new(opa, SystemKind::new("opa")));
+    actual
+}
+
+#[test]
+fn declared_resources_are_created_pushed_and_granted_in_dependency_order() {
+    let actual = with_opa();
+    let plan = plan_policies(&policies(DECLARED), &actual, "p", Utc::now()).expect("plans");
+    let find = |text: &str| {
+        plan.operations
+            .iter()
+            .find(|op| op.describe() == text)
+            .unwrap_or_else(|| panic!("{text} not in {:#?}", lines(&plan)))
+    };
+    let group = find("+ okta create group \"Team Secrets\"");
+    let member = find("+ okta group \"Team Secrets\" member for ann@example.com");
+    let push = find("+ okta app \"Production Monitors\" push for group \"Team Secrets\"");
+    let folder = find("+ opa create secret_folder \"rg/proj/team-secrets\"");
+    let policy = find("+ opa create security_policy \"team-access\"");
+    assert_eq!(plan.operations.len(), 5, "{:#?}", lines(&plan));
+    assert_eq!(member.depends_on, [group.id]);
+    assert_eq!(push.depends_on, [group.id]);
+    let mut after = vec![push.id, folder.id];
+    after.sort();
+    assert_eq!(policy.depends_on, after);
+    for (position, op) in plan.operations.iter().enumerate() {
+        assert_eq!(op.id, OperationId(position as u32));
+        assert!(op.depends_on.iter().all(|d| *d < op.id), "{op:?}");
+    }
+    if let OpKind::CreateResource { resource, spec } = &policy.kind {
+        assert_eq!(resource.id, "pending:team-access");
+        assert_eq!(spec["groups"], json!(["Team Secrets"]));
+    }
+}
+
+#[test]
+fn existing_declared_resources_and_active_pushes_plan_nothing() {
+    let mut actual = with_opa();
+    let okta = ConnectionName::new("okta");
+    let opa = ConnectionName::new("opa");
+    let snapshot = actual.snapshots.get_mut(&okta).expect("okta");
+    snapshot
+        .resources
+        .push(resource("g9", "group", "Team Secrets"));
+    snapshot.grants.push(direct("u1", "g9", "member"));
+    snapshot.resource_grants.push(ResourceGrant {
+        holder_id: "g9".into(),
+        resource_id: "a2".into(),
+        entitlement: "push".into(),
+    });
+    let snapshot = actual.snapshots.get_mut(&opa).expect("opa");
+    snapshot
+        .resources
+        .push(resource("o1", "group", "Team Secrets"));
+    snapshot
+        .resources
+        .push(resource("f1", "secret_folder", "rg/proj/team-secrets"));
+    snapshot
+        .resources
+        .push(resource("p1", "security_policy", "team-access"));
+    let plan = plan_policies(&policies(DECLARED), &actual, "p", Utc::now()).expect("plans");
+    assert!(plan.operations.is_empty(), "{:#?}", lines(&plan));
+}
+
+#[test]
+fn a_declared_resource_in_an_unknown_system_is_an_error_at_its_place() {
+    let text = "resources:\n  - system: vault\n    resource: folder/x\n";
+    let error =
+        plan_policies(&policies(text), &with_opa(), "p", Utc::now()).expect_err("unknown system");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("p.yaml:2:13: error: unknown system \"vault\""),
+        "{message}"
+    );
+    let text = "resources:\n  - system: opa\n    resource: security_policy/x\n    requires:\n      - {system: opa, resource: group/Nowhere}\n";
+    let message = plan_policies(&policies(text), &with_opa(), "p", Utc::now())
+        .expect_err("unknown requirement")
+        .to_string();
+    assert!(message.starts_with("p.yaml:5:33: error:"), "{message}");
+    assert!(
+        message.contains("group \"Nowhere\" does not exist"),
+        "{message}"
+    );
+}

@@ -8,11 +8,115 @@ use std::path::Path;
 use crate::{Diagnostic, GrantSpec, Located};
 use grantflow_model::ConnectionName;
 
-/// A policy file: a list of policies.
+/// A policy file: policies, the resources they need created, and the group pushes that link systems.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
+    #[serde(default)]
     pub policies: Vec<PolicyDoc>,
+    /// Resources that must exist (created when the last sync does not have them).
+    #[serde(default)]
+    pub resources: Vec<ResourceDoc>,
+    /// Directory groups pushed to an app, which creates (and keeps in step) a group in the app's system.
+    #[serde(default)]
+    pub pushes: Vec<PushDoc>,
+}
+
+/// A resource that must exist, e.g. an Okta group or an OPA secret folder or security policy.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceDoc {
+    /// The connection name from grantflow.yaml.
+    pub system: Located<String>,
+    /// `<kind>/<name>`, e.g. `group/OPA Payments Secrets` or `secret_folder/payments/payments-prod/payments-secrets`.
+    pub resource: Located<String>,
+    /// The resource's settings in the system's terms (an OPA security policy's `groups`, `folders`, `privileges`).
+    #[serde(default)]
+    pub spec: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Resources that must exist before this one is created; when grantflow creates or pushes them in the
+    /// same plan, this one waits for that.
+    #[serde(default)]
+    pub requires: Vec<ResourceRefDoc>,
+}
+
+/// A resource in a system, by kind and name.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRefDoc {
+    pub system: Located<String>,
+    /// `<kind>/<name>`.
+    pub resource: Located<String>,
+}
+
+/// A group push: the directory `group` pushed to `app`, which `creates` a group in the app's system.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushDoc {
+    /// The directory connection (e.g. `okta`).
+    pub system: Located<String>,
+    /// The group's name in the directory.
+    pub group: Located<String>,
+    /// The app's label in the directory.
+    pub app: Located<String>,
+    /// The pushed group's name in the app, when not the group's own name.
+    #[serde(default)]
+    pub target_name: Option<String>,
+    /// What the push makes in the target system, so other resources may require it.
+    #[serde(default)]
+    pub creates: Option<ResourceRefDoc>,
+}
+
+/// Splits `<kind>/<name>` at the first `/`, with a located error otherwise.
+pub(crate) fn split_resource(
+    resource: &Located<String>,
+    path: &Path,
+) -> Result<(String, String), Diagnostic> {
+    let Some((kind, name)) = resource.value.split_once('/') else {
+        return Err(resource.diagnostic(
+            path,
+            format!(
+                "resource \"{}\" must be written as <kind>/<name>, e.g. group/Engineering",
+                resource.value
+            ),
+        ));
+    };
+    if kind.is_empty() || name.is_empty() {
+        return Err(resource.diagnostic(
+            path,
+            format!("resource \"{}\" has an empty kind or name", resource.value),
+        ));
+    }
+    Ok((kind.to_string(), name.to_string()))
+}
+
+impl ResourceDoc {
+    pub(crate) fn to_ref_parts(&self, path: &Path) -> Result<crate::ResourceSpecRef, Diagnostic> {
+        ResourceRefDoc::to_ref_of(&self.system, &self.resource, path)
+    }
+}
+
+impl ResourceRefDoc {
+    pub(crate) fn to_ref(&self, path: &Path) -> Result<crate::ResourceSpecRef, Diagnostic> {
+        Self::to_ref_of(&self.system, &self.resource, path)
+    }
+
+    fn to_ref_of(
+        system: &Located<String>,
+        resource: &Located<String>,
+        path: &Path,
+    ) -> Result<crate::ResourceSpecRef, Diagnostic> {
+        let (kind, name) = split_resource(resource, path)?;
+        if system.value.trim().is_empty() {
+            return Err(system.diagnostic(path, "system must not be empty"));
+        }
+        Ok(crate::ResourceSpecRef {
+            connection: ConnectionName::new(system.value.clone()),
+            kind,
+            name,
+            at: resource.position(),
+            system_at: system.position(),
+        })
+    }
 }
 
 /// Who should have what: people matching `when` hold every grant.
@@ -89,31 +193,14 @@ pub struct GrantDoc {
 
 impl GrantDoc {
     pub(crate) fn to_spec(&self, path: &Path) -> Result<GrantSpec, Diagnostic> {
-        let Some((kind, name)) = self.resource.value.split_once('/') else {
-            return Err(self.resource.diagnostic(
-                path,
-                format!(
-                    "resource \"{}\" must be written as <kind>/<name>, e.g. group/Engineering",
-                    self.resource.value
-                ),
-            ));
-        };
-        if kind.is_empty() || name.is_empty() {
-            return Err(self.resource.diagnostic(
-                path,
-                format!(
-                    "resource \"{}\" has an empty kind or name",
-                    self.resource.value
-                ),
-            ));
-        }
+        let (kind, name) = split_resource(&self.resource, path)?;
         if self.system.value.trim().is_empty() {
             return Err(self.system.diagnostic(path, "system must not be empty"));
         }
         Ok(GrantSpec {
             connection: ConnectionName::new(self.system.value.clone()),
-            resource_kind: kind.to_string(),
-            resource_name: name.to_string(),
+            resource_kind: kind,
+            resource_name: name,
             entitlement: self.entitlement.as_ref().map(|e| e.value.clone()),
             at: self.resource.position(),
         })

@@ -16,10 +16,13 @@ mod located;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use expr::{Condition, person_value};
-pub use file::{GrantDoc, PolicyDoc, PolicyFile, RemediationMode};
+pub use file::{
+    GrantDoc, PolicyDoc, PolicyFile, PushDoc, RemediationMode, ResourceDoc, ResourceRefDoc,
+};
 pub use located::Located;
 
-use grantflow_model::{ConnectionName, Person, Resource, Snapshot};
+use grantflow_model::{ConnectionName, PENDING_PREFIX, Person, Resource, ResourceKind, Snapshot};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -48,10 +51,59 @@ pub struct GrantSpec {
     pub at: Located<()>,
 }
 
+/// A resource in a system by kind and name, as a policy file names it.
+#[derive(Debug, Clone)]
+pub struct ResourceSpecRef {
+    pub connection: ConnectionName,
+    pub kind: String,
+    pub name: String,
+    /// Where the resource and the system were written.
+    pub at: Located<()>,
+    pub system_at: Located<()>,
+}
+
+impl ResourceSpecRef {
+    /// `(connection, kind, name)`, the key a plan's creations are found by.
+    pub fn key(&self) -> (ConnectionName, String, String) {
+        (
+            self.connection.clone(),
+            self.kind.clone(),
+            self.name.clone(),
+        )
+    }
+}
+
+/// A resource a policy file declares: it is created when the last sync does not have it.
+#[derive(Debug, Clone)]
+pub struct DeclaredResource {
+    pub file: PathBuf,
+    pub target: ResourceSpecRef,
+    pub spec: serde_json::Map<String, serde_json::Value>,
+    pub requires: Vec<ResourceSpecRef>,
+}
+
+/// A group push a policy file declares.
+#[derive(Debug, Clone)]
+pub struct DeclaredPush {
+    pub file: PathBuf,
+    /// The directory group (kind `group`) in `connection`.
+    pub group: ResourceSpecRef,
+    /// The directory app (kind `app`), by label.
+    pub app: ResourceSpecRef,
+    pub target_name: Option<String>,
+    pub creates: Option<ResourceSpecRef>,
+}
+
+/// The kind of a directory group and app, as connectors name them.
+const GROUP_KIND: &str = "group";
+const APP_KIND: &str = "app";
+
 /// Every policy loaded from a set of files.
 #[derive(Debug, Default)]
 pub struct PolicySet {
     pub policies: Vec<Policy>,
+    pub resources: Vec<DeclaredResource>,
+    pub pushes: Vec<DeclaredPush>,
 }
 
 impl PolicySet {
@@ -79,6 +131,8 @@ impl PolicySet {
     pub fn from_sources(sources: Vec<(PathBuf, String)>) -> Result<PolicySet, Diagnostics> {
         let mut problems = Vec::new();
         let mut policies = Vec::new();
+        let mut resources = Vec::new();
+        let mut pushes = Vec::new();
         let mut seen_names: BTreeMap<String, Diagnostic> = BTreeMap::new();
         for (path, text) in &sources {
             let parsed = match file::parse(path, text) {
@@ -88,6 +142,58 @@ impl PolicySet {
                     continue;
                 }
             };
+            for doc in &parsed.resources {
+                let target = doc.to_ref_parts(path);
+                let requires: Vec<_> = doc.requires.iter().map(|r| r.to_ref(path)).collect();
+                match target {
+                    Ok(target) => {
+                        let mut ok = Vec::new();
+                        for r in requires {
+                            match r {
+                                Ok(r) => ok.push(r),
+                                Err(d) => problems.push(d),
+                            }
+                        }
+                        resources.push(DeclaredResource {
+                            file: path.clone(),
+                            target,
+                            spec: doc.spec.clone().unwrap_or_default(),
+                            requires: ok,
+                        });
+                    }
+                    Err(d) => problems.push(d),
+                }
+            }
+            for doc in &parsed.pushes {
+                let named = |value: &Located<String>, kind: &str| ResourceSpecRef {
+                    connection: ConnectionName::new(doc.system.value.clone()),
+                    kind: kind.to_string(),
+                    name: value.value.clone(),
+                    at: value.position(),
+                    system_at: doc.system.position(),
+                };
+                if doc.group.value.trim().is_empty() || doc.app.value.trim().is_empty() {
+                    problems.push(
+                        doc.system
+                            .diagnostic(path, "a push names its `group` and `app`"),
+                    );
+                    continue;
+                }
+                let creates = match doc.creates.as_ref().map(|c| c.to_ref(path)).transpose() {
+                    Ok(creates) => creates,
+                    Err(d) => {
+                        problems.push(d);
+                        continue;
+                    }
+                };
+                pushes.push(DeclaredPush {
+                    file: path.clone(),
+                    group: named(&doc.group, GROUP_KIND),
+                    app: named(&doc.app, APP_KIND),
+                    target_name: doc.target_name.clone(),
+                    creates,
+                });
+            }
             for doc in parsed.policies {
                 let name = doc.name.value.clone();
                 if name.trim().is_empty() {
@@ -138,19 +244,115 @@ impl PolicySet {
             }
         }
         if problems.is_empty() {
-            Ok(PolicySet { policies })
+            Ok(PolicySet {
+                policies,
+                resources,
+                pushes,
+            })
         } else {
             Err(Diagnostics(problems))
         }
     }
 
+    /// The snapshots with every declared resource (and every resource a push creates) that the last sync
+    /// does not have added as pending (`pending:<name>`), so grants on it can be planned. Borrowed as they
+    /// are when nothing is missing.
+    pub fn with_declared<'s>(
+        &self,
+        snapshots: &'s BTreeMap<ConnectionName, Snapshot>,
+    ) -> Cow<'s, BTreeMap<ConnectionName, Snapshot>> {
+        let declared = self
+            .resources
+            .iter()
+            .map(|r| &r.target)
+            .chain(self.pushes.iter().filter_map(|p| p.creates.as_ref()));
+        let missing: Vec<&ResourceSpecRef> = declared
+            .filter(|r| {
+                snapshots
+                    .get(&r.connection)
+                    .is_some_and(|s| s.resource_by_name(&r.kind, &r.name).is_none())
+            })
+            .collect();
+        if missing.is_empty() {
+            return Cow::Borrowed(snapshots);
+        }
+        let mut augmented = snapshots.clone();
+        for r in missing {
+            let Some(snapshot) = augmented.get_mut(&r.connection) else {
+                continue;
+            };
+            if snapshot.resource_by_name(&r.kind, &r.name).is_some() {
+                continue;
+            }
+            // A group's members are what policies grant; other kinds are reached through their settings.
+            let entitlements = if r.kind == GROUP_KIND {
+                vec!["member".to_string()]
+            } else {
+                vec![]
+            };
+            snapshot.resources.push(Resource {
+                id: format!("{PENDING_PREFIX}{}", r.name),
+                kind: ResourceKind::new(r.kind.clone()),
+                name: r.name.clone(),
+                entitlement_aliases: entitlements
+                    .iter()
+                    .map(|e| (e.clone(), e.clone()))
+                    .collect(),
+                entitlements,
+                writable: true,
+                attributes: Default::default(),
+            });
+        }
+        Cow::Owned(augmented)
+    }
+
     /// Checks that every grant names a connection that was synced and a
-    /// resource (and entitlement) that the last sync of it knows.
+    /// resource (and entitlement) that the last sync of it knows or a policy
+    /// file declares, and that declared resources and pushes name synced
+    /// systems and resources that exist or are declared.
     pub fn check_references(
         &self,
         snapshots: &BTreeMap<ConnectionName, Snapshot>,
     ) -> Result<(), Diagnostics> {
+        let snapshots = self.with_declared(snapshots);
+        let snapshots = snapshots.as_ref();
         let mut problems = Vec::new();
+        let unknown_system = |r: &ResourceSpecRef, file: &Path| -> Option<Diagnostic> {
+            (!snapshots.contains_key(&r.connection)).then(|| {
+                r.system_at
+                    .diagnostic(file, unknown_system_message(&r.connection, snapshots))
+            })
+        };
+        let missing = |r: &ResourceSpecRef, file: &Path| -> Option<Diagnostic> {
+            if let Some(d) = unknown_system(r, file) {
+                return Some(d);
+            }
+            let snapshot = snapshots.get(&r.connection)?;
+            snapshot.resource_by_name(&r.kind, &r.name).is_none().then(|| {
+                r.at.diagnostic(
+                    file,
+                    format!(
+                        "{} {} \"{}\" does not exist in the last sync of \"{}\" and no policy file declares it",
+                        r.connection, r.kind, r.name, r.connection
+                    ),
+                )
+            })
+        };
+        for declared in &self.resources {
+            problems.extend(unknown_system(&declared.target, &declared.file));
+            for required in &declared.requires {
+                problems.extend(missing(required, &declared.file));
+            }
+        }
+        for push in &self.pushes {
+            problems.extend(missing(&push.group, &push.file));
+            if unknown_system(&push.group, &push.file).is_none() {
+                problems.extend(missing(&push.app, &push.file));
+            }
+            if let Some(creates) = &push.creates {
+                problems.extend(unknown_system(creates, &push.file));
+            }
+        }
         for policy in &self.policies {
             for grant in &policy.grants {
                 if let Err(message) = resolve(grant, snapshots) {
@@ -195,16 +397,7 @@ pub fn resolve<'s>(
     snapshots: &'s BTreeMap<ConnectionName, Snapshot>,
 ) -> Result<(&'s Resource, String), String> {
     let Some(snapshot) = snapshots.get(&grant.connection) else {
-        let known: Vec<&str> = snapshots.keys().map(ConnectionName::as_str).collect();
-        return Err(format!(
-            "unknown system \"{}\": no connection of that name has been synced (synced: {})",
-            grant.connection,
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
-        ));
+        return Err(unknown_system_message(&grant.connection, snapshots));
     };
     let Some(resource) = snapshot.resource_by_name(&grant.resource_kind, &grant.resource_name)
     else {
@@ -247,6 +440,21 @@ pub fn resolve<'s>(
         ));
     }
     Ok((resource, entitlement))
+}
+
+fn unknown_system_message(
+    connection: &ConnectionName,
+    snapshots: &BTreeMap<ConnectionName, Snapshot>,
+) -> String {
+    let known: Vec<&str> = snapshots.keys().map(ConnectionName::as_str).collect();
+    format!(
+        "unknown system \"{connection}\": no connection of that name has been synced (synced: {})",
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
+    )
 }
 
 fn policy_files(path: &Path) -> Result<Vec<PathBuf>, String> {

@@ -232,3 +232,34 @@ fn the_equality_shortcut_agrees_with_the_interpreter() {
         assert_eq!(names, expected, "department {department:?}");
     }
 }
+
+#[test]
+fn resources_and_pushes_are_read_with_their_places_and_bad_refs_are_located() {
+    let text = r#"resources:
+  - system: opa
+    resource: security_policy/access
+    spec: {groups: [G], privileges: {secret_reveal: true}}
+    requires:
+      - {system: opa, resource: group/G}
+pushes:
+  - {system: okta, group: G, app: OPA, creates: {system: opa, resource: group/G}}
+"#;
+    let set = load(text).expect("valid");
+    assert!(set.policies.is_empty());
+    let declared = &set.resources[0];
+    assert_eq!(declared.target.kind, "security_policy");
+    assert_eq!(declared.spec["privileges"]["secret_reveal"], json!(true));
+    assert_eq!(declared.requires[0].name, "G");
+    assert_eq!(set.pushes[0].app.name, "OPA");
+    assert_eq!(
+        set.pushes[0].creates.as_ref().map(|c| c.kind.as_str()),
+        Some("group")
+    );
+    let errors = errors("resources:\n  - system: opa\n    resource: no-kind\n");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("p.yaml:3:15: error:"),
+        "{}",
+        errors[0]
+    );
+}

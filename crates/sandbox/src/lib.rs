@@ -16,6 +16,7 @@ pub mod google;
 mod hand_change;
 pub mod network_faults;
 pub mod okta;
+pub mod opa;
 pub mod org;
 pub mod scim;
 mod server;

@@ -19,6 +19,9 @@ pub struct Org {
     pub gitlab: Option<crate::gitlab::GitlabSeed>,
     #[serde(default)]
     pub slack: Option<crate::slack::SlackSeed>,
+    /// Okta Privileged Access; absent means no OPA.
+    #[serde(default)]
+    pub opa: Option<crate::opa::OpaSeed>,
     /// The Datadog Monitors emulator; absent means no Datadog.
     #[serde(default)]
     pub datadog: Option<crate::datadog::DatadogSeed>,
@@ -147,6 +150,7 @@ impl Org {
         self.slack.as_ref().map_or(Ok(()), |s| s.validate())?;
         self.aws.as_ref().map_or(Ok(()), |a| a.validate())?;
         self.scim.as_ref().map_or(Ok(()), |s| s.validate())?;
+        self.opa.as_ref().map_or(Ok(()), |s| s.validate())?;
         let seed = &self.okta;
         let mut logins = std::collections::BTreeSet::new();
         for u in &seed.users {

@@ -21,6 +21,16 @@ pub(crate) struct BuiltSystem {
     pub credentials: BTreeMap<String, String>,
 }
 
+/// Okta's group push into the OPA emulator: the Okta module knows only the trait.
+#[derive(Debug)]
+struct OpaPush(Arc<crate::opa::Opa>);
+
+impl okta::GroupPushTarget for OpaPush {
+    fn pushed_groups(&self, groups: &BTreeMap<String, Vec<String>>) {
+        self.0.sync_pushed_groups(groups);
+    }
+}
+
 /// Builds every emulator the organisation has a section for.
 pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
     let clock: Arc<dyn Clock> = opts.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
@@ -108,7 +118,7 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
         });
     }
     if let Some(seed) = &org.scim {
-        let (router, handle) = crate::scim::scim_router(
+        let (router, scim) = crate::scim::scim_router(
             seed,
             crate::scim::ScimConfig {
                 token: None,
@@ -121,7 +131,32 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
             kind: "scim",
             port: 0,
             router,
-            credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
+            credentials: BTreeMap::from([("token".to_owned(), scim.token.clone())]),
+        });
+    }
+    if let Some(seed) = &org.opa {
+        let (router, opa) = crate::opa::opa_router(
+            seed,
+            crate::opa::OpaConfig {
+                token: None,
+                clock: clock.clone(),
+                rate_limit_window_seconds: opts.rate_limit_window_seconds,
+            },
+        );
+        if let Some(app) = &seed.okta_app {
+            // The Okta app that represents OPA pushes its mapped groups (and their members) into the team.
+            handle.on_group_push(app, Arc::new(OpaPush(opa.clone())));
+        }
+        systems.push(BuiltSystem {
+            key: "opa",
+            kind: "opa",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([
+                ("team".to_owned(), opa.team.clone()),
+                ("key_id".to_owned(), opa.key_id.clone()),
+                ("key_secret".to_owned(), opa.key_secret.clone()),
+            ]),
         });
     }
     if let Some(seed) = &org.datadog {

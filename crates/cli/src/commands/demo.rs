@@ -28,14 +28,34 @@ const EXAMPLE_POLICIES: [(&str, &str); 3] = [
     ),
 ];
 
+/// Scenario 3: a secret folder, an Okta group pushed to Okta Privileged Access, and a security policy.
+const GROUP_PUSH_POLICIES: [(&str, &str); 1] = [(
+    "group-push.yaml",
+    include_str!("../../../../examples/scenarios/opa-secrets/group-push.yaml"),
+)];
+
+/// The scenarios `--scenario` runs instead of the example policies.
+pub const SCENARIOS: &[&str] = &["group-push"];
+
 /// The person of scenario 1.
 const DEMO_USER: &str = "okta-demo-user@example.com";
+/// The person of scenario 3.
+const GROUP_PUSH_USER: &str = "ravi.patel@example.com";
 
 pub async fn run(
     options: &Options,
     dir: Option<PathBuf>,
     policies: Option<PathBuf>,
+    scenario: Option<String>,
 ) -> anyhow::Result<ExitCode> {
+    let (builtin, person): (&[(&str, &str)], &str) = match scenario.as_deref() {
+        None => (&EXAMPLE_POLICIES, DEMO_USER),
+        Some("group-push") => (&GROUP_PUSH_POLICIES, GROUP_PUSH_USER),
+        Some(other) => anyhow::bail!(
+            "unknown scenario \"{other}\" (scenarios: {})",
+            SCENARIOS.join(", ")
+        ),
+    };
     let temporary = match &dir {
         Some(_) => None,
         None => Some(tempfile::tempdir()?),
@@ -60,7 +80,7 @@ pub async fn run(
         None => {
             let path = dir.join("policies");
             std::fs::create_dir_all(&path)?;
-            for (name, text) in EXAMPLE_POLICIES {
+            for (name, text) in builtin {
                 std::fs::write(path.join(name), text)?;
             }
             path
@@ -103,7 +123,7 @@ pub async fn run(
     sync::run(&app, None).await?;
     let after = app.actual_state().await?;
     if let Some(snapshot) = after.snapshots.get(&ConnectionName::new("okta"))
-        && let Some(account) = snapshot.account_by_login_or_email(DEMO_USER)
+        && let Some(account) = snapshot.account_by_login_or_email(person)
     {
         let mut groups = Vec::new();
         let mut apps = Vec::new();
@@ -124,9 +144,14 @@ pub async fn run(
         groups.dedup();
         apps.sort();
         apps.dedup();
-        println!("{DEMO_USER} in Okta now:");
+        println!("{person} in Okta now:");
         println!("  groups: {}", groups.join(", "));
         println!("  apps:   {}", apps.join(", "));
+    }
+    if scenario.is_some()
+        && let Some(snapshot) = after.snapshots.get(&ConnectionName::new("opa"))
+    {
+        print_security_policies(snapshot);
     }
     let replan = match plan::compute(&app, &policy_dir).await? {
         Ok(plan) => plan,
@@ -157,6 +182,44 @@ pub async fn run(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Each OPA security policy with the groups it names (and their members) and its secret folders.
+fn print_security_policies(snapshot: &grantflow_model::Snapshot) {
+    println!("Okta Privileged Access now:");
+    for policy in snapshot
+        .resources
+        .iter()
+        .filter(|r| r.kind.as_str() == "security_policy")
+    {
+        let folders: Vec<&str> = policy
+            .attributes
+            .get("secret_folders")
+            .and_then(serde_json::Value::as_array)
+            .map(|f| f.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        let groups: Vec<String> = snapshot
+            .resource_grants
+            .iter()
+            .filter(|g| g.resource_id == policy.id)
+            .filter_map(|g| snapshot.resource(&g.holder_id))
+            .map(|group| {
+                let members: Vec<&str> = snapshot
+                    .grants
+                    .iter()
+                    .filter(|m| m.resource_id == group.id)
+                    .map(|m| m.account_id.as_str())
+                    .collect();
+                format!("{} ({})", group.name, members.join(", "))
+            })
+            .collect();
+        println!(
+            "  security policy {}: groups {}; folders {}",
+            policy.name,
+            groups.join(", "),
+            folders.join(", ")
+        );
+    }
 }
 
 fn step(title: &str) {

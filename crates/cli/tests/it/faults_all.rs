@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 /// (system, resource, entitlement) that the demo organisation lacks for
 /// some platform engineers and has for others.
-const TARGETS: [(&str, &str, &str); 7] = [
+const TARGETS: [(&str, &str, &str); 8] = [
     ("google", "group/platform@example.com", "member"),
     ("github", "team/Platform", "member"),
     ("gitlab", "group/acme/platform", "write"),
@@ -18,6 +18,7 @@ const TARGETS: [(&str, &str, &str); 7] = [
     ("okta", "group/Production Access Demo", "member"),
     ("aws", "account/222233334444", "PowerUserAccess"),
     ("scim", "group/Platform", "member"),
+    ("opa", "group/opa-admins", "member"),
 ];
 
 fn policy(system: &str, resource: &str, entitlement: &str) -> String {
@@ -172,5 +173,11 @@ async fn aws_converges_under_every_fault() {
 #[tokio::test(flavor = "multi_thread")]
 async fn scim_converges_under_every_fault() {
     let (system, resource, entitlement) = TARGETS[6];
+    matrix(system, resource, entitlement).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn opa_converges_under_every_fault() {
+    let (system, resource, entitlement) = TARGETS[7];
     matrix(system, resource, entitlement).await;
 }

@@ -13,4 +13,5 @@ mod faults;
 mod faults_all;
 mod okta_full;
 mod reach;
+mod scenario_group_push;
 mod workers;

@@ -352,6 +352,9 @@ async fn patch_app(
     let known: BTreeSet<String> = snapshot.accounts.iter().map(|a| a.id.clone()).collect();
     let (held, grants) = super::app_grants(client, id, members_of, &known).await?;
     snapshot.resource_grants.extend(held);
+    snapshot
+        .resource_grants
+        .extend(super::pushed_groups(client, id).await?);
     snapshot.grants.extend(grants);
     Ok(())
 }

@@ -217,9 +217,107 @@ async fn app_grants(
     Ok((held, grants))
 }
 
+/// The groups an app's ACTIVE group push mappings push, as the group holding `push` on the app. An app
+/// that cannot push groups answers the listing with an error; it pushes nothing.
+async fn pushed_groups(client: &OktaClient, app_id: &str) -> Result<Vec<ResourceGrant>, Failure> {
+    let path = format!("/api/v1/apps/{app_id}/group-push/mappings");
+    let mappings = match client
+        .get_all(&path, &[("status", "ACTIVE"), ("limit", "1000")], |_| {})
+        .await
+    {
+        Ok(mappings) => mappings,
+        Err(Failure::Permanent { .. }) => return Ok(vec![]),
+        Err(failure) => return Err(failure),
+    };
+    Ok(mappings
+        .iter()
+        .filter(|m| m.get("status").and_then(Value::as_str) == Some("ACTIVE"))
+        .filter_map(|m| m.get("sourceGroupId").and_then(Value::as_str))
+        .map(|group| ResourceGrant {
+            holder_id: group.to_string(),
+            resource_id: app_id.to_string(),
+            entitlement: grantflow_model::PUSH_ENTITLEMENT.into(),
+        })
+        .collect())
+}
+
 /// `E0000007` (not found) when removing means the grant is already gone.
 fn is_not_found(failure: &Failure) -> bool {
     matches!(failure, Failure::Permanent { vendor_code, .. } if vendor_code == "E0000007")
+}
+
+/// The id of the group named exactly `name`, if one exists (`q` matches name prefixes).
+async fn group_id_by_name(client: &OktaClient, name: &str) -> Result<Option<String>, Failure> {
+    let groups = client
+        .get_all("/api/v1/groups", &[("q", name), ("limit", "200")], |_| {})
+        .await?;
+    Ok(groups
+        .iter()
+        .find(|g| g.pointer("/profile/name").and_then(Value::as_str) == Some(name))
+        .and_then(id_of))
+}
+
+impl OktaConnector {
+    /// `op` with every `pending:<name>` group replaced by the group's id, looked up by name; `None` when
+    /// such a group does not exist (yet).
+    async fn resolve_pending(&self, op: &Operation) -> Result<Option<Operation>, Failure> {
+        let mut resolved = op.clone();
+        let refs: Vec<&mut grantflow_model::ResourceRef> = match &mut resolved.kind {
+            OpKind::AddGrant { resource, .. } | OpKind::RemoveGrant { resource, .. } => {
+                vec![resource]
+            }
+            OpKind::AddGroupGrant {
+                group, resource, ..
+            }
+            | OpKind::RemoveGroupGrant {
+                group, resource, ..
+            }
+            | OpKind::PushGroup {
+                group, resource, ..
+            } => vec![group, resource],
+            OpKind::AccountAction { .. } | OpKind::CreateResource { .. } => vec![],
+        };
+        for reference in refs {
+            if !reference.is_pending() {
+                continue;
+            }
+            if reference.kind.as_str() != GROUP {
+                return Err(self.unsupported(op));
+            }
+            match group_id_by_name(&self.client, &reference.name).await? {
+                Some(id) => reference.id = id,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(resolved))
+    }
+
+    /// Creates the group a policy file declares, unless a group of that name exists.
+    async fn create_group(
+        &self,
+        op: &Operation,
+        resource: &grantflow_model::ResourceRef,
+        spec: &serde_json::Map<String, Value>,
+    ) -> Result<Applied, Failure> {
+        if resource.kind.as_str() != GROUP {
+            return Err(self.unsupported(op));
+        }
+        if group_id_by_name(&self.client, &resource.name)
+            .await?
+            .is_some()
+        {
+            return Ok(Applied::AlreadyPresent);
+        }
+        let mut profile = json!({"name": resource.name});
+        if let Some(description) = spec.get("description").and_then(Value::as_str) {
+            profile["description"] = json!(description);
+        }
+        let url = self.client.url("/api/v1/groups", &[])?;
+        self.client
+            .send(Method::POST, url, Some(json!({ "profile": profile })))
+            .await?;
+        Ok(Applied::Changed)
+    }
 }
 
 #[async_trait]
@@ -236,6 +334,7 @@ impl Connector for OktaConnector {
                 "remove_group_grant",
                 "account_action",
                 "push_group",
+                "create_resource",
             ],
             rate_limit_buckets: vec![
                 "apps",
@@ -317,6 +416,9 @@ impl Connector for OktaConnector {
             for grant in held {
                 sink.resource_grant(grant);
             }
+            for grant in pushed_groups(&self.client, &app.id).await? {
+                sink.resource_grant(grant);
+            }
             for grant in grants {
                 sink.grant(grant);
             }
@@ -328,6 +430,22 @@ impl Connector for OktaConnector {
     }
 
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        if let OpKind::CreateResource { resource, spec } = &op.kind {
+            return self.create_group(op, resource, spec).await;
+        }
+        let Some(resolved) = self.resolve_pending(op).await? else {
+            // Its dependency (the group's creation) succeeded, so the group should be readable soon.
+            return Err(Failure::RetryLater {
+                at: None,
+                vendor_code: None,
+                message: format!(
+                    "{}: a group that {} names does not exist yet",
+                    self.connection,
+                    op.describe()
+                ),
+            });
+        };
+        let op = &resolved;
         match &op.kind {
             OpKind::AccountAction {
                 account,
@@ -407,6 +525,25 @@ impl Connector for OktaConnector {
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        if let OpKind::CreateResource { resource, .. } = &op.kind {
+            let exists = group_id_by_name(&self.client, &resource.name)
+                .await?
+                .is_some();
+            return Ok(if exists {
+                Observed::Done
+            } else {
+                Observed::NotDone
+            });
+        }
+        let Some(resolved) = self.resolve_pending(op).await? else {
+            // No group yet: nothing is granted through it, nothing removed from it.
+            return Ok(if op.widens_access() {
+                Observed::NotDone
+            } else {
+                Observed::Done
+            });
+        };
+        let op = &resolved;
         match &op.kind {
             OpKind::AccountAction {
                 account, action, ..

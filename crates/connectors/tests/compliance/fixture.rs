@@ -20,10 +20,10 @@ impl Fixture {
                 .expect("sandbox");
         let dir = tempfile::tempdir().expect("tempdir");
         let token_file = dir.path().join("token");
-        // AWS signs with a key pair instead of a token; its module writes its own files.
-        if let Some(token) = sandbox.info.systems[system].credentials.get("token") {
-            std::fs::write(&token_file, token).expect("token file");
-        }
+        // Systems without a single token (AWS's key pair, OPA's key id and secret) read their credentials themselves.
+        let token = sandbox.info.systems[system].credentials.get("token");
+        std::fs::write(&token_file, token.map(String::as_str).unwrap_or_default())
+            .expect("token file");
         Fixture {
             sandbox,
             system,

@@ -13,5 +13,6 @@ mod hand_change;
 mod okta;
 mod okta_full;
 mod okta_incremental;
+mod opa;
 mod scim;
 mod slack;

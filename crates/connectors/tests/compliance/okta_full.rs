@@ -179,7 +179,8 @@ async fn a_service_app_syncs_and_acts_with_a_private_key_jwt_token() {
     let snapshot = sync(&connector).await;
     let snapshot_again = sync(&connector).await;
     assert_eq!(snapshot.accounts.len(), snapshot_again.accounts.len());
-    // One token per scope the calls need (users, groups and rules, apps), reused until near expiry.
+    // One token per scope set the calls need (users, groups and rules, apps, and apps with groups for
+    // the group push mappings), reused until near expiry.
     let counters: Value = reqwest::get(format!(
         "{}/counters",
         org.sandbox.info.systems["okta"].admin_url
@@ -189,7 +190,7 @@ async fn a_service_app_syncs_and_acts_with_a_private_key_jwt_token() {
     .json()
     .await
     .expect("json");
-    assert_eq!(counters["tokens_issued"]["0oaservice1"], 3, "{counters}");
+    assert_eq!(counters["tokens_issued"]["0oaservice1"], 4, "{counters}");
     assert!(
         snapshot
             .account_by_login_or_email("marco.rossi@example.com")

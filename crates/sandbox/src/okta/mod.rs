@@ -33,7 +33,7 @@ use axum::routing::{get, post, put};
 pub use errors::OktaError;
 pub use oauth::{ServiceApp, ServiceKey, required_scope};
 pub use rate_limit::BUCKETS;
-pub use state::{ACTOR_ID, Faults, Okta};
+pub use state::{ACTOR_ID, Faults, GroupPushTarget, Okta};
 
 use crate::clock::{Clock, SystemClock};
 use crate::org::OktaSeed;
@@ -229,6 +229,7 @@ async fn okta_layer(State(o): State<Arc<Okta>>, mut req: Request, next: Next) ->
         now,
     });
     let path = req.uri().path().to_owned();
+    let writes = req.method() != axum::http::Method::GET;
     let mut resp = if path.starts_with("/__sandbox") {
         let remote_ok = req
             .extensions()
@@ -288,6 +289,10 @@ async fn okta_layer(State(o): State<Arc<Okta>>, mut req: Request, next: Next) ->
         set(&mut resp, "x-rate-limit-reset", &decision.reset.to_string());
         resp
     };
+    if writes && (resp.status().is_success() || path == "/__sandbox/reset") {
+        // Group push keeps the target's groups in step with every change that may touch them.
+        o.notify_group_push();
+    }
     set(&mut resp, "date", &ids::http_date(now));
     set(&mut resp, "x-okta-request-id", &request_id);
     resp

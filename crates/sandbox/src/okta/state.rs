@@ -322,6 +322,12 @@ pub const ACTOR_ID: &str = "00uSANDBOXADMIN00001";
 pub const ACTOR_LOGIN: &str = "sandbox-admin@example.com";
 pub const API_TOKEN_ID: &str = "00TSANDBOXTOKEN00001";
 
+/// A system an app's group push mappings feed: it is told, after every change, the groups actively pushed to
+/// the app (group name → member emails), and makes its own groups match.
+pub trait GroupPushTarget: Send + Sync + std::fmt::Debug {
+    fn pushed_groups(&self, groups: &BTreeMap<String, Vec<String>>);
+}
+
 /// One Okta org: everything behind the HTTP layer.
 #[derive(Debug)]
 pub struct Okta {
@@ -330,6 +336,8 @@ pub struct Okta {
     pub(crate) faults: Mutex<Faults>,
     pub(crate) oauth: Mutex<super::oauth::OAuthState>,
     pub(crate) hooks: Mutex<super::hooks::Hooks>,
+    /// Systems that receive the groups pushed to an app (by the app's `name`).
+    pub(crate) push_targets: Mutex<Vec<(String, Arc<dyn GroupPushTarget>)>>,
     pub clock: Arc<dyn Clock>,
     pub token: String,
     seed: OktaSeed,
@@ -350,10 +358,61 @@ impl Okta {
             faults: Mutex::new(Faults::default()),
             oauth: Mutex::new(Default::default()),
             hooks: Mutex::new(Default::default()),
+            push_targets: Mutex::new(Vec::new()),
             clock,
             token,
             seed,
             default_window_seconds: window_seconds,
+        }
+    }
+
+    /// Sends `target` the groups pushed to the app named `app_name` now and after every later change.
+    pub fn on_group_push(&self, app_name: &str, target: Arc<dyn GroupPushTarget>) {
+        lock(&self.push_targets).push((app_name.to_owned(), target));
+        self.notify_group_push();
+    }
+
+    /// Tells every push target what its app's ACTIVE mappings push: each source group with its active members.
+    pub(crate) fn notify_group_push(&self) {
+        let targets = lock(&self.push_targets).clone();
+        if targets.is_empty() {
+            return;
+        }
+        let mut outgoing = Vec::new();
+        {
+            let inner = lock(&self.inner);
+            for (app_name, target) in targets {
+                let mut groups = BTreeMap::new();
+                for app in inner.apps.values().filter(|a| a.name == app_name) {
+                    for m in inner
+                        .push_mappings
+                        .values()
+                        .filter(|m| m.app_id == app.id && m.active)
+                    {
+                        let Some(group) = inner.groups.get(&m.source_group_id) else {
+                            continue;
+                        };
+                        let emails = group
+                            .members
+                            .iter()
+                            .filter_map(|uid| inner.users.get(uid))
+                            .filter(|u| u.status == UserStatus::Active)
+                            .map(|u| {
+                                u.profile
+                                    .get("email")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or(u.login())
+                                    .to_owned()
+                            })
+                            .collect();
+                        groups.insert(group.name().to_owned(), emails);
+                    }
+                }
+                outgoing.push((target, groups));
+            }
+        }
+        for (target, groups) in outgoing {
+            target.pushed_groups(&groups);
         }
     }
 

@@ -8,6 +8,7 @@ mod github;
 mod gitlab;
 mod google;
 mod okta;
+mod opa;
 mod scim;
 mod slack;
 
