@@ -25,7 +25,7 @@ def test_users_are_listed_across_pages(directory):
     svc = directory()
     users, pages = list_all(svc.users(), "users", customer="my_customer", maxResults=5)
     emails = [u["primaryEmail"] for u in users]
-    assert len(emails) == 13 and len(set(emails)) == 13
+    assert len(emails) == 14 and len(set(emails)) == 14
     assert pages == 3
     assert "okta-demo-user@example.com" in emails
     assert all(u["kind"] == "admin#directory#user" for u in users)

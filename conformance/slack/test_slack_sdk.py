@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-SEEDED_USERS = 20
+SEEDED_USERS = 21
 
 
 def uid(client, email):

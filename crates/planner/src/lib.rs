@@ -340,10 +340,12 @@ pub fn desired_access<'s>(
                     resource.kind, resource.name
                 )));
             };
-            managed
-                .entry((connection, resource.id.as_str()))
-                .or_default()
-                .insert(position);
+            if grant.authoritative {
+                managed
+                    .entry((connection, resource.id.as_str()))
+                    .or_default()
+                    .insert(position);
+            }
             grants.push((connection, resource, entitlement));
         }
         resolved.push(grants);

@@ -406,3 +406,19 @@ fn a_declared_resource_in_an_unknown_system_is_an_error_at_its_place() {
         "{message}"
     );
 }
+
+#[test]
+fn a_non_authoritative_grant_adds_without_managing_the_resource() {
+    let text = r#"policies:
+  - name: platform-prod
+    when: person.department == "Platform"
+    grants:
+      - {system: okta, resource: group/Production Access Demo, authoritative: false}
+"#;
+    let plan = plan_policies(&policies(text), &state(), "test", Utc::now()).expect("plans");
+    assert_eq!(
+        lines(&plan),
+        vec!["+ okta group \"Production Access Demo\" member for ann@example.com"],
+        "bob's and dan's memberships are not this policy's to remove"
+    );
+}

@@ -189,6 +189,17 @@ pub struct GrantDoc {
     /// group, `assigned` for an Okta app).
     #[serde(default)]
     pub entitlement: Option<Located<String>>,
+    /// `true` (the default): the policy manages the resource, so grants on
+    /// it that no policy wants are removed (and judged by drift). `false`:
+    /// the policy only adds this grant for the people it matches; other
+    /// holders of a shared resource (the #eng channel, the Engineering
+    /// group) are left alone.
+    #[serde(default = "authoritative_by_default")]
+    pub authoritative: bool,
+}
+
+fn authoritative_by_default() -> bool {
+    true
 }
 
 impl GrantDoc {
@@ -202,6 +213,7 @@ impl GrantDoc {
             resource_kind: kind,
             resource_name: name,
             entitlement: self.entitlement.as_ref().map(|e| e.value.clone()),
+            authoritative: self.authoritative,
             at: self.resource.position(),
         })
     }

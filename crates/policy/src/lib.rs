@@ -47,6 +47,8 @@ pub struct GrantSpec {
     pub resource_name: String,
     /// `None` means the resource's default entitlement.
     pub entitlement: Option<String>,
+    /// Whether the policy manages the resource (removes what it does not grant).
+    pub authoritative: bool,
     /// Where the grant was written, for errors found after loading.
     pub at: Located<()>,
 }

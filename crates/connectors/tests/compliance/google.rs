@@ -158,7 +158,7 @@ async fn a_sync_follows_page_tokens_past_two_hundred_members() {
             .count(),
         4 + 205
     );
-    assert_eq!(snapshot.accounts.len(), 13 + 205);
+    assert_eq!(snapshot.accounts.len(), 14 + 205);
 }
 
 #[tokio::test]
