@@ -41,17 +41,6 @@ async fn opa_get(workspace: &Workspace, path: &str) -> Value {
         .expect("json")
 }
 
-async fn writes_of(workspace: &Workspace, system: &str) -> serde_json::Map<String, Value> {
-    let info = workspace.sandbox.info.systems.get(system).expect("system");
-    let body: Value = reqwest::get(format!("{}/writes", info.admin_url))
-        .await
-        .expect("admin")
-        .json()
-        .await
-        .expect("json");
-    body["writes"].as_object().cloned().unwrap_or_default()
-}
-
 fn list(value: &Value) -> Vec<Value> {
     value["list"].as_array().cloned().unwrap_or_default()
 }
@@ -202,13 +191,13 @@ async fn group_push_scenario_creates_pushes_and_grants_in_order_across_okta_and_
     let (_, again) = workspace.plan();
     assert_eq!(again["operations"], json!([]), "{again:#}");
     for system in ["okta", "opa"] {
-        let writes = writes_of(&workspace, system).await;
+        let writes = workspace.writes_to(system).await;
         assert!(!writes.is_empty(), "{system} saw writes");
         for (key, count) in &writes {
             assert_eq!(count, 1, "{system} {key} written {count} times");
         }
     }
-    let opa_writes = writes_of(&workspace, "opa").await;
+    let opa_writes = workspace.writes_to("opa").await;
     assert!(
         opa_writes.contains_key("secret_folder/payments-secrets"),
         "{opa_writes:?}"

@@ -146,6 +146,18 @@ impl Workspace {
         body["writes"].as_object().cloned().unwrap_or_default()
     }
 
+    /// Writes another emulator saw, per object (its `/__sandbox/writes`).
+    pub async fn writes_to(&self, system: &str) -> serde_json::Map<String, Value> {
+        let info = self.sandbox.info.systems.get(system).expect("system");
+        let body: Value = reqwest::get(format!("{}/writes", info.admin_url))
+            .await
+            .expect("admin")
+            .json()
+            .await
+            .expect("json");
+        body["writes"].as_object().cloned().unwrap_or_default()
+    }
+
     /// A GET on the Okta API with the sandbox's token.
     pub async fn okta_get(&self, path: &str) -> Value {
         let url = format!("{}{path}", self.okta().base_url);
