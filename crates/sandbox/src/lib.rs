@@ -12,6 +12,7 @@ mod emulator;
 pub mod github;
 pub mod gitlab;
 pub mod google;
+pub mod jira;
 pub mod network_faults;
 pub mod okta;
 pub mod org;

@@ -22,6 +22,8 @@ pub struct Org {
     /// The Datadog Monitors emulator; absent means no Datadog.
     #[serde(default)]
     pub datadog: Option<crate::datadog::DatadogSeed>,
+    #[serde(default)]
+    pub jira: Option<crate::jira::JiraSeed>,
 }
 
 /// What the Okta emulator is seeded with.
@@ -139,6 +141,7 @@ impl Org {
         self.github.as_ref().map_or(Ok(()), |g| g.validate())?;
         self.gitlab.as_ref().map_or(Ok(()), |g| g.validate())?;
         self.slack.as_ref().map_or(Ok(()), |s| s.validate())?;
+        self.jira.as_ref().map_or(Ok(()), |j| j.validate())?;
         let seed = &self.okta;
         let mut logins = std::collections::BTreeSet::new();
         for u in &seed.users {

@@ -107,6 +107,26 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
             credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
         });
     }
+    if let Some(seed) = &org.jira {
+        let (router, handle) = crate::jira::jira_router(
+            seed,
+            crate::jira::JiraConfig {
+                token: None,
+                clock: clock.clone(),
+                rate_limit_window_seconds: opts.rate_limit_window_seconds,
+            },
+        );
+        systems.push(BuiltSystem {
+            key: "jira",
+            kind: "jira",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([
+                ("email".to_owned(), handle.email.clone()),
+                ("token".to_owned(), handle.token.clone()),
+            ]),
+        });
+    }
     if let Some(seed) = &org.datadog {
         let (router, dd) = datadog::datadog_router(seed);
         systems.push(BuiltSystem {

@@ -6,6 +6,7 @@
 mod github;
 mod gitlab;
 mod google;
+mod jira;
 mod okta;
 mod slack;
 
