@@ -16,6 +16,7 @@ pub mod github;
 pub mod gitlab;
 pub mod google;
 mod http;
+pub mod jira;
 pub mod okta;
 pub mod ratelimit;
 mod secret;
@@ -188,6 +189,7 @@ pub enum ConnectionConfig {
     Github(github::GithubConfig),
     Gitlab(gitlab::GitlabConfig),
     Slack(slack::SlackConfig),
+    Jira(jira::JiraConfig),
 }
 
 impl ConnectionConfig {
@@ -198,6 +200,7 @@ impl ConnectionConfig {
             ConnectionConfig::Github(_) => SystemKind::new(github::SYSTEM),
             ConnectionConfig::Gitlab(_) => SystemKind::new(gitlab::SYSTEM),
             ConnectionConfig::Slack(_) => SystemKind::new(slack::SYSTEM),
+            ConnectionConfig::Jira(_) => SystemKind::new(jira::SYSTEM),
         }
     }
 }
@@ -240,6 +243,11 @@ pub fn build(
             context,
         )?)),
         ConnectionConfig::Slack(config) => Ok(Box::new(slack::SlackConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Jira(config) => Ok(Box::new(jira::JiraConnector::new(
             name.clone(),
             config,
             context,

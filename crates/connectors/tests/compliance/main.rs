@@ -7,6 +7,7 @@ mod fixture;
 mod github;
 mod gitlab;
 mod google;
+mod jira;
 mod okta;
 mod okta_full;
 mod okta_incremental;
