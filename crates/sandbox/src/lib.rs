@@ -16,9 +16,11 @@ pub mod jira;
 pub mod network_faults;
 pub mod okta;
 pub mod org;
+pub mod salesforce;
 mod server;
 pub mod slack;
 mod systems;
+mod tls;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use okta::{OktaConfig, okta_router};

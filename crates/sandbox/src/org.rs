@@ -24,6 +24,8 @@ pub struct Org {
     pub datadog: Option<crate::datadog::DatadogSeed>,
     #[serde(default)]
     pub jira: Option<crate::jira::JiraSeed>,
+    #[serde(default)]
+    pub salesforce: Option<crate::salesforce::SalesforceSeed>,
 }
 
 /// What the Okta emulator is seeded with.
@@ -142,6 +144,7 @@ impl Org {
         self.gitlab.as_ref().map_or(Ok(()), |g| g.validate())?;
         self.slack.as_ref().map_or(Ok(()), |s| s.validate())?;
         self.jira.as_ref().map_or(Ok(()), |j| j.validate())?;
+        self.salesforce.as_ref().map_or(Ok(()), |s| s.validate())?;
         let seed = &self.okta;
         let mut logins = std::collections::BTreeSet::new();
         for u in &seed.users {

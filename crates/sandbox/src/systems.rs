@@ -21,6 +21,9 @@ pub(crate) struct BuiltSystem {
     pub credentials: BTreeMap<String, String>,
 }
 
+/// Kinds served over HTTPS only, as their vendors' clients insist.
+pub(crate) const TLS_KINDS: &[&str] = &["salesforce"];
+
 /// Builds every emulator the organisation has a section for.
 pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
     let clock: Arc<dyn Clock> = opts.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
@@ -125,6 +128,23 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
                 ("email".to_owned(), handle.email.clone()),
                 ("token".to_owned(), handle.token.clone()),
             ]),
+        });
+    }
+    if let Some(seed) = &org.salesforce {
+        let (router, handle) = crate::salesforce::salesforce_router(
+            seed,
+            crate::salesforce::SalesforceConfig {
+                token: None,
+                clock: clock.clone(),
+                rate_limit_window_seconds: opts.rate_limit_window_seconds,
+            },
+        );
+        systems.push(BuiltSystem {
+            key: "salesforce",
+            kind: "salesforce",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
         });
     }
     if let Some(seed) = &org.datadog {

@@ -8,6 +8,7 @@ mod gitlab;
 mod google;
 mod jira;
 mod okta;
+mod salesforce;
 mod slack;
 
 use std::io::Read as _;
