@@ -19,6 +19,7 @@ mod http;
 pub mod jira;
 pub mod okta;
 pub mod ratelimit;
+pub mod salesforce;
 mod secret;
 pub mod slack;
 
@@ -190,6 +191,7 @@ pub enum ConnectionConfig {
     Gitlab(gitlab::GitlabConfig),
     Slack(slack::SlackConfig),
     Jira(jira::JiraConfig),
+    Salesforce(salesforce::SalesforceConfig),
 }
 
 impl ConnectionConfig {
@@ -201,6 +203,7 @@ impl ConnectionConfig {
             ConnectionConfig::Gitlab(_) => SystemKind::new(gitlab::SYSTEM),
             ConnectionConfig::Slack(_) => SystemKind::new(slack::SYSTEM),
             ConnectionConfig::Jira(_) => SystemKind::new(jira::SYSTEM),
+            ConnectionConfig::Salesforce(_) => SystemKind::new(salesforce::SYSTEM),
         }
     }
 }
@@ -248,6 +251,11 @@ pub fn build(
             context,
         )?)),
         ConnectionConfig::Jira(config) => Ok(Box::new(jira::JiraConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Salesforce(config) => Ok(Box::new(salesforce::SalesforceConnector::new(
             name.clone(),
             config,
             context,

@@ -51,12 +51,24 @@ impl Fixture {
         }
     }
 
+    /// A client for the admin endpoint, trusting the sandbox's CA when the system is served over HTTPS.
+    fn admin_client(&self) -> reqwest::Client {
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = &self.sandbox.info.systems[self.system].ca_certificate {
+            let pem = std::fs::read(pem).expect("sandbox CA");
+            builder =
+                builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).expect("PEM"));
+        }
+        builder.build().expect("admin client")
+    }
+
     pub async fn admin(&self, what: &str, body: serde_json::Value) {
         let url = format!(
             "{}/{what}",
             self.sandbox.info.systems[self.system].admin_url
         );
-        let response = reqwest::Client::new()
+        let response = self
+            .admin_client()
             .post(url)
             .json(&body)
             .send()
@@ -75,7 +87,10 @@ impl Fixture {
             "{}/writes",
             self.sandbox.info.systems[self.system].admin_url
         );
-        let body: serde_json::Value = reqwest::get(url)
+        let body: serde_json::Value = self
+            .admin_client()
+            .get(url)
+            .send()
             .await
             .expect("admin")
             .json()

@@ -11,4 +11,5 @@ mod jira;
 mod okta;
 mod okta_full;
 mod okta_incremental;
+mod salesforce;
 mod slack;

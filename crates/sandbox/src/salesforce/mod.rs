@@ -377,7 +377,7 @@ fn check_create(inner: &Inner, object: &str, fields: &Map<String, Value>) -> Res
         SfError::new(
             400,
             "INVALID_CROSS_REFERENCE_KEY",
-            format!("invalid cross reference id"),
+            "invalid cross reference id",
         )
         .with_fields(vec![field.to_owned()])
     };
