@@ -48,6 +48,19 @@ pub struct SystemInfo {
     pub ca_certificate: Option<std::path::PathBuf>,
 }
 
+impl SystemInfo {
+    /// An HTTP client for this system's API and admin endpoint; it trusts the sandbox's CA when the system is
+    /// served over HTTPS.
+    pub fn http_client(&self) -> anyhow::Result<reqwest::Client> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = &self.ca_certificate {
+            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            builder = builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem)?);
+        }
+        Ok(builder.build()?)
+    }
+}
+
 /// Written to a file for out-of-process clients (conformance suites, the CLI).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxInfo {

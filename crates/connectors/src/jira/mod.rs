@@ -458,7 +458,16 @@ impl Connector for JiraConnector {
         match self.change(&target, &actor, role_id, add).await {
             Ok(()) => Ok(Applied::Changed),
             Err(f) if is_status(&f, 400) || is_status(&f, 404) => {
-                // Someone else may have made the same change since the read.
+                // Someone else may have made the same change since the read, or the read was stale: Jira's
+                // refusal says so, else a second read decides.
+                let said = f.message().to_lowercase();
+                if said.contains(if add {
+                    "already a member"
+                } else {
+                    "not a member"
+                }) {
+                    return Ok(Applied::AlreadyPresent);
+                }
                 match self.holds(&target, &actor).await? {
                     (now, _) if now == add => Ok(Applied::AlreadyPresent),
                     _ => Err(f),

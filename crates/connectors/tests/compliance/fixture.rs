@@ -51,15 +51,10 @@ impl Fixture {
         }
     }
 
-    /// A client for the admin endpoint, trusting the sandbox's CA when the system is served over HTTPS.
     fn admin_client(&self) -> reqwest::Client {
-        let mut builder = reqwest::Client::builder();
-        if let Some(pem) = &self.sandbox.info.systems[self.system].ca_certificate {
-            let pem = std::fs::read(pem).expect("sandbox CA");
-            builder =
-                builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).expect("PEM"));
-        }
-        builder.build().expect("admin client")
+        self.sandbox.info.systems[self.system]
+            .http_client()
+            .expect("admin client")
     }
 
     pub async fn admin(&self, what: &str, body: serde_json::Value) {
