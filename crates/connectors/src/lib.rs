@@ -17,10 +17,12 @@ pub mod github;
 pub mod gitlab;
 pub mod google;
 mod http;
+pub mod jira;
 pub mod okta;
 pub mod opa;
 pub mod ratelimit;
 pub mod scim;
+pub mod salesforce;
 mod secret;
 pub mod slack;
 
@@ -194,6 +196,8 @@ pub enum ConnectionConfig {
     Aws(aws::AwsConfig),
     Scim(scim::ScimConfig),
     Opa(opa::OpaConfig),
+    Jira(jira::JiraConfig),
+    Salesforce(salesforce::SalesforceConfig),
 }
 
 impl ConnectionConfig {
@@ -207,6 +211,8 @@ impl ConnectionConfig {
             ConnectionConfig::Aws(_) => SystemKind::new(aws::SYSTEM),
             ConnectionConfig::Scim(_) => SystemKind::new(scim::SYSTEM),
             ConnectionConfig::Opa(_) => SystemKind::new(opa::SYSTEM),
+            ConnectionConfig::Jira(_) => SystemKind::new(jira::SYSTEM),
+            ConnectionConfig::Salesforce(_) => SystemKind::new(salesforce::SYSTEM),
         }
     }
 }
@@ -264,6 +270,16 @@ pub fn build(
             context,
         )?)),
         ConnectionConfig::Opa(config) => Ok(Box::new(opa::OpaConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Jira(config) => Ok(Box::new(jira::JiraConnector::new(
+            name.clone(),
+            config,
+            context,
+        )?)),
+        ConnectionConfig::Salesforce(config) => Ok(Box::new(salesforce::SalesforceConnector::new(
             name.clone(),
             config,
             context,

@@ -14,14 +14,17 @@ pub mod github;
 pub mod gitlab;
 pub mod google;
 mod hand_change;
+pub mod jira;
 pub mod network_faults;
 pub mod okta;
 pub mod opa;
 pub mod org;
 pub mod scim;
+pub mod salesforce;
 mod server;
 pub mod slack;
 mod systems;
+mod tls;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use okta::{OktaConfig, okta_router};

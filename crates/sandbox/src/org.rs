@@ -31,6 +31,10 @@ pub struct Org {
     /// A generic SCIM 2.0 service provider; absent means none.
     #[serde(default)]
     pub scim: Option<crate::scim::ScimSeed>,
+    #[serde(default)]
+    pub jira: Option<crate::jira::JiraSeed>,
+    #[serde(default)]
+    pub salesforce: Option<crate::salesforce::SalesforceSeed>,
 }
 
 /// What the Okta emulator is seeded with.
@@ -151,6 +155,8 @@ impl Org {
         self.aws.as_ref().map_or(Ok(()), |a| a.validate())?;
         self.scim.as_ref().map_or(Ok(()), |s| s.validate())?;
         self.opa.as_ref().map_or(Ok(()), |s| s.validate())?;
+        self.jira.as_ref().map_or(Ok(()), |j| j.validate())?;
+        self.salesforce.as_ref().map_or(Ok(()), |s| s.validate())?;
         let seed = &self.okta;
         let mut logins = std::collections::BTreeSet::new();
         for u in &seed.users {

@@ -43,6 +43,22 @@ pub struct SystemInfo {
     pub base_url: String,
     pub admin_url: String,
     pub credentials: BTreeMap<String, String>,
+    /// For a system served over HTTPS: the PEM file of the CA its certificate is signed by, for clients to trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_certificate: Option<std::path::PathBuf>,
+}
+
+impl SystemInfo {
+    /// An HTTP client for this system's API and admin endpoint; it trusts the sandbox's CA when the system is
+    /// served over HTTPS.
+    pub fn http_client(&self) -> anyhow::Result<reqwest::Client> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = &self.ca_certificate {
+            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            builder = builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem)?);
+        }
+        Ok(builder.build()?)
+    }
 }
 
 /// Written to a file for out-of-process clients (conformance suites, the CLI).
@@ -57,6 +73,8 @@ pub struct RunningSandbox {
     pub info: SandboxInfo,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
+    /// Holds the CA certificate that HTTPS systems' `ca_certificate` names, while the sandbox runs.
+    _tls_dir: Option<tempfile::TempDir>,
 }
 
 /// Starts every emulator in `org` on 127.0.0.1.
@@ -67,12 +85,29 @@ pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSan
         systems: BTreeMap::new(),
     };
     let mut tasks = Vec::new();
+    // One CA for every HTTPS system of this sandbox, made only when one is configured.
+    let mut tls: Option<(
+        crate::tls::TlsIdentity,
+        tempfile::TempDir,
+        std::path::PathBuf,
+    )> = None;
     for sys in systems::build(org, &opts) {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, sys.port))
             .await
             .with_context(|| format!("binding 127.0.0.1:{} for {}", sys.port, sys.key))?;
         let addr = listener.local_addr()?;
-        let base_url = format!("http://{addr}");
+        let https = systems::TLS_KINDS.contains(&sys.kind);
+        if https && tls.is_none() {
+            let identity = crate::tls::identity()?;
+            let dir = tempfile::Builder::new()
+                .prefix("grantflow-sandbox-tls")
+                .tempdir()?;
+            let pem = dir.path().join("sandbox-ca.pem");
+            std::fs::write(&pem, &identity.ca_pem)
+                .with_context(|| format!("writing {}", pem.display()))?;
+            tls = Some((identity, dir, pem));
+        }
+        let base_url = format!("{}://{addr}", if https { "https" } else { "http" });
         info.systems.insert(
             sys.key.to_owned(),
             SystemInfo {
@@ -80,6 +115,10 @@ pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSan
                 admin_url: format!("{base_url}/__sandbox"),
                 base_url,
                 credentials: sys.credentials,
+                ca_certificate: tls
+                    .as_ref()
+                    .filter(|_| https)
+                    .map(|(_, _, pem)| pem.clone()),
             },
         );
         let mut stopped = stopped.clone();
@@ -89,6 +128,19 @@ pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSan
             .unwrap_or_else(|| Arc::new(crate::clock::SystemClock));
         let service = crate::network_faults::wrap(sys.router, clock)
             .into_make_service_with_connect_info::<SocketAddr>();
+        if let Some((identity, _, _)) = tls.as_ref().filter(|_| https) {
+            let config =
+                axum_server::tls_rustls::RustlsConfig::from_config(identity.config.clone());
+            let handle = axum_server::Handle::new();
+            let server =
+                axum_server::from_tcp_rustls(listener.into_std()?, config)?.handle(handle.clone());
+            tokio::spawn(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+                handle.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+            });
+            tasks.push(tokio::spawn(server.serve(service)));
+            continue;
+        }
         tasks.push(tokio::spawn(async move {
             axum::serve(listener, service)
                 .with_graceful_shutdown(async move {
@@ -97,7 +149,12 @@ pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSan
                 .await
         }));
     }
-    Ok(RunningSandbox { info, stop, tasks })
+    Ok(RunningSandbox {
+        info,
+        stop,
+        tasks,
+        _tls_dir: tls.map(|(_, dir, _)| dir),
+    })
 }
 
 impl RunningSandbox {

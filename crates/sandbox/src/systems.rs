@@ -30,6 +30,8 @@ impl okta::GroupPushTarget for OpaPush {
         self.0.sync_pushed_groups(groups);
     }
 }
+/// Kinds served over HTTPS only, as their vendors' clients insist.
+pub(crate) const TLS_KINDS: &[&str] = &["salesforce"];
 
 /// Builds every emulator the organisation has a section for.
 pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
@@ -157,6 +159,43 @@ pub(crate) fn build(org: &Org, opts: &SandboxOptions) -> Vec<BuiltSystem> {
                 ("key_id".to_owned(), opa.key_id.clone()),
                 ("key_secret".to_owned(), opa.key_secret.clone()),
             ]),
+        });
+    }
+    if let Some(seed) = &org.jira {
+        let (router, jira) = crate::jira::jira_router(
+            seed,
+            crate::jira::JiraConfig {
+                token: None,
+                clock: clock.clone(),
+                rate_limit_window_seconds: opts.rate_limit_window_seconds,
+            },
+        );
+        systems.push(BuiltSystem {
+            key: "jira",
+            kind: "jira",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([
+                ("email".to_owned(), jira.email.clone()),
+                ("token".to_owned(), jira.token.clone()),
+            ]),
+        });
+    }
+    if let Some(seed) = &org.salesforce {
+        let (router, handle) = crate::salesforce::salesforce_router(
+            seed,
+            crate::salesforce::SalesforceConfig {
+                token: None,
+                clock: clock.clone(),
+                rate_limit_window_seconds: opts.rate_limit_window_seconds,
+            },
+        );
+        systems.push(BuiltSystem {
+            key: "salesforce",
+            kind: "salesforce",
+            port: 0,
+            router,
+            credentials: BTreeMap::from([("token".to_owned(), handle.token.clone())]),
         });
     }
     if let Some(seed) = &org.datadog {

@@ -86,6 +86,10 @@ pub fn sandbox_config(info: &SandboxInfo, base: &Path) -> anyhow::Result<String>
             write_private(&base.join(&secret_file), secret)?;
             let _ = write!(text, "    {key}:\n      file: {secret_file}\n");
         }
+        // A system served over HTTPS (Salesforce) is trusted through the sandbox's own CA.
+        if let Some(ca) = &system.ca_certificate {
+            let _ = writeln!(text, "    ca_certificate: {}", ca.display());
+        }
     }
     if info.systems.values().any(|s| s.kind == "datadog") {
         text.push_str(&demo_reachability(base)?);

@@ -71,7 +71,6 @@ async fn apply_faults(path: &Path, info: &SandboxInfo) -> anyhow::Result<()> {
                 .unwrap_or_default()
         )
     })?;
-    let client = reqwest::Client::new();
     for (system, endpoints) in systems {
         let Some(target) = info.systems.get(&system) else {
             anyhow::bail!("{}: no system \"{system}\" in this sandbox", path.display());
@@ -84,7 +83,12 @@ async fn apply_faults(path: &Path, info: &SandboxInfo) -> anyhow::Result<()> {
                 );
             }
             let url = format!("{}/{endpoint}", target.admin_url);
-            let response = client.post(&url).json(&settings).send().await?;
+            let response = target
+                .http_client()?
+                .post(&url)
+                .json(&settings)
+                .send()
+                .await?;
             if !response.status().is_success() {
                 let body = response.text().await.unwrap_or_default();
                 anyhow::bail!("{}: {system} {endpoint}: {body}", path.display());

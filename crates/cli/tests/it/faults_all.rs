@@ -181,3 +181,20 @@ async fn opa_converges_under_every_fault() {
     let (system, resource, entitlement) = TARGETS[7];
     matrix(system, resource, entitlement).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jira_converges_under_every_fault() {
+    // Platform people lack PLAT's Administrators role except its lead; `admin` is the role's alias.
+    matrix("jira", "project/Platform", "admin").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn salesforce_converges_under_every_fault() {
+    // Over HTTPS with the sandbox's CA; Platform people with a Salesforce user lack this permission set.
+    matrix(
+        "salesforce",
+        "permission_set/Engineering_Read_Only",
+        "assigned",
+    )
+    .await;
+}

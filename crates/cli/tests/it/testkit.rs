@@ -204,7 +204,9 @@ impl Workspace {
             .get(system)
             .expect("system in sandbox");
         let url = format!("{}/{what}", info.admin_url);
-        let response = reqwest::Client::new()
+        let response = info
+            .http_client()
+            .expect("admin client")
             .post(&url)
             .json(&body)
             .send()

@@ -50,12 +50,19 @@ impl Fixture {
         }
     }
 
+    fn admin_client(&self) -> reqwest::Client {
+        self.sandbox.info.systems[self.system]
+            .http_client()
+            .expect("admin client")
+    }
+
     pub async fn admin(&self, what: &str, body: serde_json::Value) {
         let url = format!(
             "{}/{what}",
             self.sandbox.info.systems[self.system].admin_url
         );
-        let response = reqwest::Client::new()
+        let response = self
+            .admin_client()
             .post(url)
             .json(&body)
             .send()
@@ -74,7 +81,10 @@ impl Fixture {
             "{}/writes",
             self.sandbox.info.systems[self.system].admin_url
         );
-        let body: serde_json::Value = reqwest::get(url)
+        let body: serde_json::Value = self
+            .admin_client()
+            .get(url)
+            .send()
             .await
             .expect("admin")
             .json()

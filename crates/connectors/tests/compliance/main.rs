@@ -15,4 +15,6 @@ mod okta_full;
 mod okta_incremental;
 mod opa;
 mod scim;
+mod jira;
+mod salesforce;
 mod slack;

@@ -7,9 +7,11 @@ mod aws;
 mod github;
 mod gitlab;
 mod google;
+mod jira;
 mod okta;
 mod opa;
 mod scim;
+mod salesforce;
 mod slack;
 
 use std::io::Read as _;

@@ -1,0 +1,42 @@
+//! Salesforce connection settings, as written under `connections:` in grantflow.yaml.
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+use crate::SecretSource;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SalesforceConfig {
+    /// The org's instance URL, e.g. `https://example.my.salesforce.com` (or the sandbox's URL).
+    pub base_url: String,
+    /// An OAuth access token (session id) of an integration user who may manage users and permission sets;
+    /// sent as `Authorization: Bearer`.
+    pub token: SecretSource,
+    /// REST API version, without the `v`.
+    #[serde(default = "default_api_version")]
+    pub api_version: String,
+    /// A PEM file of an extra CA certificate to trust, besides the system's (the sandbox's own CA). Relative
+    /// paths are relative to grantflow.yaml.
+    #[serde(default)]
+    pub ca_certificate: Option<PathBuf>,
+    /// Per-request timeout.
+    #[serde(default = "default_timeout_seconds")]
+    pub timeout_seconds: u64,
+    /// Salesforce reports a spent API request limit (403 REQUEST_LIMIT_EXCEEDED) without saying when it frees
+    /// up (the limit is a rolling 24 hours); how long the engine waits before trying again.
+    #[serde(default = "default_limit_retry_seconds")]
+    pub limit_retry_seconds: u64,
+}
+
+fn default_api_version() -> String {
+    "59.0".into()
+}
+
+fn default_timeout_seconds() -> u64 {
+    30
+}
+
+fn default_limit_retry_seconds() -> u64 {
+    3600
+}

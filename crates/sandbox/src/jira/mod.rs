@@ -1,0 +1,182 @@
+//! Jira Cloud REST emulator: the same handlers under `/rest/api/2`, `/3` and `latest` (the `jira` library uses
+//! `2` and `latest`, Atlassian documents `3`), Basic auth with email and API token, Jira's error body, and 429s
+//! with an integer `Retry-After` and the `X-RateLimit-*` headers.
+
+mod errors;
+mod handlers;
+mod seed;
+mod state;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+pub use errors::JiraError;
+pub use seed::{JiraSeed, JiraSeedActors, JiraSeedGroup, JiraSeedProject, JiraSeedUser};
+pub use state::{ADMIN_EMAIL, Jira};
+
+use crate::emulator::{
+    AdminState, Controls, EmulatorConfig, Now, admin_routes, from_loopback, injected_failure, lock,
+    set_header,
+};
+
+/// How to run one emulated Jira site.
+pub type JiraConfig = EmulatorConfig;
+
+/// Atlassian API tokens are opaque; this one looks like them (`ATATT3xFfGF0…`).
+fn random_token() -> String {
+    let tail: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(48)
+        .map(char::from)
+        .collect();
+    format!("ATATT3xFfGF0{tail}")
+}
+
+/// Builds the emulator for `seed`; returns the router and the site (its `email` and `token` are what clients send).
+pub fn jira_router(seed: &JiraSeed, config: JiraConfig) -> (Router, Arc<Jira>) {
+    let token = config.token.unwrap_or_else(random_token);
+    let jira = Arc::new(Jira::new(
+        seed.clone(),
+        token,
+        config.clock,
+        config.rate_limit_window_seconds,
+    ));
+    (router(jira.clone()), jira)
+}
+
+impl AdminState for Jira {
+    fn controls(&self) -> &Controls {
+        &self.controls
+    }
+    fn writes(&self) -> BTreeMap<String, u64> {
+        lock(&self.inner).writes.clone()
+    }
+    fn reset(&self) {
+        Jira::reset(self);
+    }
+}
+
+fn router(jira: Arc<Jira>) -> Router {
+    use handlers as h;
+    let mut r = Router::new();
+    for version in ["2", "3", "latest"] {
+        let p = format!("/rest/api/{version}");
+        r = r
+            .route(&format!("{p}/serverInfo"), get(h::server_info))
+            .route(&format!("{p}/myself"), get(h::myself))
+            .route(&format!("{p}/project"), get(h::projects))
+            .route(&format!("{p}/project/search"), get(h::project_search))
+            .route(&format!("{p}/project/{{key}}"), get(h::project))
+            .route(&format!("{p}/project/{{key}}/role"), get(h::project_roles))
+            .route(
+                &format!("{p}/project/{{key}}/role/{{id}}"),
+                get(h::project_role)
+                    .post(h::add_actors)
+                    .put(h::set_actors)
+                    .delete(h::remove_actor),
+            )
+            .route(&format!("{p}/role"), get(h::roles))
+            .route(
+                &format!("{p}/group"),
+                get(h::group_legacy)
+                    .post(h::create_group)
+                    .delete(h::delete_group),
+            )
+            .route(&format!("{p}/group/bulk"), get(h::group_bulk))
+            .route(&format!("{p}/groups/picker"), get(h::groups_picker))
+            .route(&format!("{p}/group/member"), get(h::group_members))
+            .route(
+                &format!("{p}/group/user"),
+                axum::routing::post(h::add_group_user).delete(h::remove_group_user),
+            )
+            .route(&format!("{p}/user"), get(h::user))
+            .route(&format!("{p}/user/search"), get(h::user_search))
+            .route(&format!("{p}/users/search"), get(h::users))
+            .route(&format!("{p}/users"), get(h::users));
+    }
+    r.merge(admin_routes::<Jira>())
+        .fallback(|| async { JiraError::not_found("Not Found") })
+        .method_not_allowed_fallback(|| async {
+            JiraError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+        })
+        .layer(middleware::from_fn_with_state(jira.clone(), jira_layer))
+        .with_state(jira)
+}
+
+/// `Authorization: Basic base64(email:api_token)`.
+fn authorized(j: &Jira, req: &Request) -> bool {
+    let Some(encoded) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    let Ok(text) = String::from_utf8(decoded) else {
+        return false;
+    };
+    match text.split_once(':') {
+        Some((email, token)) => {
+            !j.token.is_empty() && email.eq_ignore_ascii_case(&j.email) && token == j.token
+        }
+        None => false,
+    }
+}
+
+async fn jira_layer(State(j): State<Arc<Jira>>, mut req: Request, next: Next) -> Response {
+    let now = j.clock.now();
+    req.extensions_mut().insert(Now(now));
+    if req.uri().path().starts_with("/__sandbox") {
+        return if from_loopback(&req) {
+            next.run(req).await
+        } else {
+            StatusCode::FORBIDDEN.into_response()
+        };
+    }
+    let decision = lock(&j.controls.limiter).charge("api", now);
+    if !decision.allowed {
+        lock(&j.inner).throttled += 1;
+        let mut resp = JiraError::rate_limited().into_response();
+        set_header(&mut resp, "retry-after", &decision.retry_after.to_string());
+        set_header(&mut resp, "x-ratelimit-limit", &decision.limit.to_string());
+        set_header(&mut resp, "x-ratelimit-remaining", "0");
+        if let Some(reset) = chrono::DateTime::from_timestamp(decision.reset, 0) {
+            set_header(
+                &mut resp,
+                "x-ratelimit-reset",
+                &reset.format("%Y-%m-%dT%H:%MZ").to_string(),
+            );
+        }
+        set_header(&mut resp, "ratelimit-reason", "jira-burst-based");
+        return resp;
+    }
+    let faults = lock(&j.controls.faults).clone();
+    if let Some(status) = injected_failure(&faults).await {
+        return JiraError::server(status).into_response();
+    }
+    // Jira Cloud answers serverInfo anonymously.
+    let anonymous = req.uri().path().ends_with("/serverInfo");
+    if !anonymous && !authorized(&j, &req) {
+        return JiraError::unauthorized().into_response();
+    }
+    let mut resp = next.run(req).await;
+    // Jira only warns when a caller is close to its limit.
+    if decision.remaining * 5 < decision.limit {
+        set_header(&mut resp, "x-ratelimit-nearlimit", "true");
+    }
+    resp
+}

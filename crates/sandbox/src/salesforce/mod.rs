@@ -1,0 +1,628 @@
+//! Salesforce REST emulator (served over HTTPS by the sandbox): `/services/data/` versions, SOQL `query/` and
+//! `queryAll/` with `nextRecordsUrl` paging, sObject create/get/update/delete for User, Profile, PermissionSet
+//! and PermissionSetAssignment, errors as `[{message, errorCode, fields}]`, Bearer session auth, and
+//! `Sforce-Limit-Info` on every answer with 403 `REQUEST_LIMIT_EXCEEDED` once the org's budget is spent.
+
+mod seed;
+mod soql;
+mod state;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use serde_json::{Map, Value, json};
+
+pub use seed::{SalesforceSeed, SalesforceSeedPermissionSet, SalesforceSeedUser};
+pub use state::Salesforce;
+
+use crate::emulator::{
+    AdminState, Controls, Ctx, EmulatorConfig, Now, admin_routes, from_loopback, injected_failure,
+    json_response, lock, set_header,
+};
+use state::{Inner, SfError, schema};
+
+/// How to run one emulated Salesforce org.
+pub type SalesforceConfig = EmulatorConfig;
+
+/// API versions the emulator answers for (simple-salesforce defaults to 59.0).
+const VERSIONS: &[(&str, &str)] = &[
+    ("57.0", "Spring '23"),
+    ("58.0", "Summer '23"),
+    ("59.0", "Winter '24"),
+    ("60.0", "Spring '24"),
+    ("61.0", "Summer '24"),
+    ("62.0", "Winter '25"),
+];
+
+/// A session id shaped like Salesforce's (`00D…!…`).
+fn random_token() -> String {
+    let tail: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(96)
+        .map(char::from)
+        .collect();
+    format!("00D8d000000SANDBX!{tail}")
+}
+
+pub fn salesforce_router(
+    seed: &SalesforceSeed,
+    config: SalesforceConfig,
+) -> (Router, Arc<Salesforce>) {
+    let token = config.token.unwrap_or_else(random_token);
+    let sf = Arc::new(Salesforce::new(
+        seed.clone(),
+        token,
+        config.clock,
+        config.rate_limit_window_seconds,
+    ));
+    (router(sf.clone()), sf)
+}
+
+impl AdminState for Salesforce {
+    fn controls(&self) -> &Controls {
+        &self.controls
+    }
+    fn writes(&self) -> BTreeMap<String, u64> {
+        lock(&self.inner).writes.clone()
+    }
+    fn reset(&self) {
+        Salesforce::reset(self);
+    }
+}
+
+impl IntoResponse for SfError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        json_response(
+            status,
+            &json!([{ "message": self.message, "errorCode": self.code, "fields": self.fields }]),
+        )
+    }
+}
+
+fn router(sf: Arc<Salesforce>) -> Router {
+    const V: &str = "/services/data/{version}";
+    Router::new()
+        .route("/services/data", get(versions))
+        .route("/services/data/", get(versions))
+        .route(&format!("{V}/limits"), get(limits))
+        .route(&format!("{V}/limits/"), get(limits))
+        .route(&format!("{V}/query"), get(query))
+        .route(&format!("{V}/query/"), get(query))
+        .route(&format!("{V}/queryAll"), get(query))
+        .route(&format!("{V}/queryAll/"), get(query))
+        .route(&format!("{V}/query/{{locator}}"), get(query_more))
+        .route(&format!("{V}/queryAll/{{locator}}"), get(query_more))
+        .route(
+            &format!("{V}/sobjects/{{object}}"),
+            axum::routing::post(create),
+        )
+        .route(
+            &format!("{V}/sobjects/{{object}}/"),
+            axum::routing::post(create),
+        )
+        .route(
+            &format!("{V}/sobjects/{{object}}/{{id}}"),
+            get(read).patch(update).delete(remove),
+        )
+        .merge(admin_routes::<Salesforce>())
+        .fallback(|| async { SfError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            SfError::new(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "HTTP Method is not allowed for this resource",
+            )
+        })
+        .layer(middleware::from_fn_with_state(sf.clone(), sf_layer))
+        .with_state(sf)
+}
+
+fn authorized(token: &str, headers: &HeaderMap) -> bool {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("OAuth "))
+        });
+    !token.is_empty() && presented == Some(token)
+}
+
+async fn sf_layer(State(s): State<Arc<Salesforce>>, mut req: Request, next: Next) -> Response {
+    let now = s.clock.now();
+    req.extensions_mut().insert(Now(now));
+    if req.uri().path().starts_with("/__sandbox") {
+        return if from_loopback(&req) {
+            next.run(req).await
+        } else {
+            StatusCode::FORBIDDEN.into_response()
+        };
+    }
+    // The versions list is public; everything else needs a session.
+    let public = matches!(req.uri().path(), "/services/data" | "/services/data/");
+    if !public && !authorized(&s.token, req.headers()) {
+        return SfError::new(401, "INVALID_SESSION_ID", "Session expired or invalid")
+            .into_response();
+    }
+    let decision = lock(&s.controls.limiter).charge("api", now);
+    let mut resp = if !decision.allowed {
+        lock(&s.inner).refused += 1;
+        SfError::new(
+            403,
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+        )
+        .into_response()
+    } else {
+        let faults = lock(&s.controls.faults).clone();
+        match injected_failure(&faults).await {
+            Some(status) => SfError::new(
+                status.as_u16(),
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    "SERVER_UNAVAILABLE"
+                } else {
+                    "UNKNOWN_EXCEPTION"
+                },
+                "An unexpected error occurred. Please include this ErrorId if you contact support: 1234567890-12345 (-1234567890)",
+            )
+            .into_response(),
+            None => next.run(req).await,
+        }
+    };
+    let used = if decision.allowed {
+        decision.used
+    } else {
+        decision.limit.saturating_add(1)
+    };
+    set_header(
+        &mut resp,
+        "sforce-limit-info",
+        &format!("api-usage={used}/{}", decision.limit),
+    );
+    resp
+}
+
+async fn versions(ctx: Ctx) -> Response {
+    let _ = ctx;
+    json_response(
+        StatusCode::OK,
+        &Value::Array(
+            VERSIONS
+                .iter()
+                .map(|(v, label)| json!({"label": label, "url": format!("/services/data/v{v}"), "version": v}))
+                .collect(),
+        ),
+    )
+}
+
+/// `vXX.X` → `XX.X`, for versions the emulator knows.
+fn version(v: &str) -> Result<&str, SfError> {
+    v.strip_prefix('v')
+        .filter(|n| VERSIONS.iter().any(|(k, _)| k == n))
+        .ok_or_else(SfError::not_found)
+}
+
+async fn limits(State(s): State<Arc<Salesforce>>, Path(v): Path<String>) -> Response {
+    if let Err(e) = version(&v) {
+        return e.into_response();
+    }
+    let config = lock(&s.controls.limiter).config();
+    let max = config.buckets.get("api").copied().unwrap_or(0);
+    json_response(
+        StatusCode::OK,
+        &json!({"DailyApiRequests": {"Max": max, "Remaining": max}}),
+    )
+}
+
+/// Records per page unless `Sforce-Query-Options: batchSize=n` asks otherwise. Salesforce takes 200–2000; the
+/// emulator takes any positive size so small seeds can exercise paging.
+fn batch_size(headers: &HeaderMap) -> usize {
+    headers
+        .get("sforce-query-options")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',')
+                .filter_map(|kv| kv.trim().split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("batchSize"))
+                .and_then(|(_, n)| n.trim().parse::<usize>().ok())
+        })
+        .filter(|n| *n > 0)
+        .unwrap_or(2000)
+        .min(2000)
+}
+
+/// One page of a result from `offset`, with `nextRecordsUrl` when more remain.
+fn page(
+    inner: &mut Inner,
+    v: &str,
+    kind: &str,
+    rows: Vec<Value>,
+    offset: usize,
+    size: usize,
+    locator: Option<String>,
+) -> Value {
+    let total = rows.len();
+    let records: Vec<Value> = rows.iter().skip(offset).take(size).cloned().collect();
+    let end = offset + records.len();
+    let mut body = json!({"totalSize": total, "done": end >= total, "records": records});
+    if end < total {
+        let locator = locator.unwrap_or_else(|| {
+            let n = inner.cursors.len() + 1;
+            format!("01g8d00000{n:05}QAA")
+        });
+        inner.cursors.insert(locator.clone(), rows);
+        body["nextRecordsUrl"] =
+            Value::String(format!("/services/data/v{v}/{kind}/{locator}-{end}"));
+    }
+    body
+}
+
+async fn query(
+    State(s): State<Arc<Salesforce>>,
+    Path(v): Path<String>,
+    ctx: Ctx,
+    headers: HeaderMap,
+) -> Response {
+    let kind = if ctx.path.contains("/queryAll") {
+        "queryAll"
+    } else {
+        "query"
+    };
+    let result: Result<_, SfError> = (|| {
+        let v = version(&v)?;
+        let text = ctx.param("q").ok_or_else(|| {
+            SfError::malformed("A query string must be provided with the 'q' parameter".into())
+        })?;
+        let q = soql::parse(text).map_err(SfError::malformed)?;
+        let mut inner = lock(&s.inner);
+        let rows = inner.run(&q, v)?;
+        Ok(page(
+            &mut inner,
+            v,
+            kind,
+            rows,
+            0,
+            batch_size(&headers),
+            None,
+        ))
+    })();
+    match result {
+        Ok(body) => json_response(StatusCode::OK, &body),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn query_more(
+    State(s): State<Arc<Salesforce>>,
+    Path((v, locator)): Path<(String, String)>,
+    ctx: Ctx,
+    headers: HeaderMap,
+) -> Response {
+    let kind = if ctx.path.contains("/queryAll/") {
+        "queryAll"
+    } else {
+        "query"
+    };
+    let result: Result<_, SfError> = (|| {
+        let v = version(&v)?;
+        let invalid = || SfError::new(400, "INVALID_QUERY_LOCATOR", "invalid query locator");
+        let (id, offset) = locator.rsplit_once('-').ok_or_else(invalid)?;
+        let offset: usize = offset.parse().map_err(|_| invalid())?;
+        let mut inner = lock(&s.inner);
+        let rows = inner.cursors.get(id).cloned().ok_or_else(invalid)?;
+        Ok(page(
+            &mut inner,
+            v,
+            kind,
+            rows,
+            offset,
+            batch_size(&headers),
+            Some(id.to_owned()),
+        ))
+    })();
+    match result {
+        Ok(body) => json_response(StatusCode::OK, &body),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn object_of(name: &str) -> Result<&'static state::Schema, SfError> {
+    schema(name).ok_or_else(SfError::not_found)
+}
+
+/// The JSON object body with canonical field names; an unknown field is `INVALID_FIELD`.
+fn fields_of(schema: &state::Schema, body: &Bytes) -> Result<Map<String, Value>, SfError> {
+    let Ok(Value::Object(given)) = serde_json::from_slice::<Value>(body) else {
+        return Err(SfError::new(
+            400,
+            "JSON_PARSER_ERROR",
+            "The request body is not a JSON object.",
+        ));
+    };
+    let mut out = Map::new();
+    for (k, v) in given {
+        let field = schema.field(&k).filter(|f| *f != "Id").ok_or_else(|| {
+            SfError::new(
+                400,
+                "INVALID_FIELD",
+                format!("No such column '{k}' on sobject of type {}", schema.name),
+            )
+        })?;
+        out.insert(field.to_owned(), v);
+    }
+    Ok(out)
+}
+
+fn text<'a>(record: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
+    record
+        .get(field)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// Cross-object rules of create: references exist, unique values stay unique.
+fn check_create(inner: &Inner, object: &str, fields: &Map<String, Value>) -> Result<(), SfError> {
+    let exists = |id: &str, want: &str| inner.find(id).is_some_and(|(t, _)| t == want);
+    let cross = |field: &str| {
+        SfError::new(
+            400,
+            "INVALID_CROSS_REFERENCE_KEY",
+            "invalid cross reference id",
+        )
+        .with_fields(vec![field.to_owned()])
+    };
+    let table = |t: &str| inner.records.get(t).into_iter().flat_map(|m| m.values());
+    match object {
+        "PermissionSetAssignment" => {
+            let assignee = text(fields, "AssigneeId").unwrap_or_default();
+            if !exists(assignee, "User") {
+                return Err(cross("AssigneeId"));
+            }
+            let Some(set) = text(fields, "PermissionSetId") else {
+                return Err(SfError::new(
+                    400,
+                    "REQUIRED_FIELD_MISSING",
+                    "Required fields are missing: [PermissionSetId]",
+                )
+                .with_fields(vec!["PermissionSetId".into()]));
+            };
+            if !exists(set, "PermissionSet") {
+                return Err(cross("PermissionSetId"));
+            }
+            let same = |r: &&Map<String, Value>| {
+                text(r, "AssigneeId").is_some_and(|a| a.eq_ignore_ascii_case(assignee))
+                    && text(r, "PermissionSetId").is_some_and(|p| p.eq_ignore_ascii_case(set))
+            };
+            if table("PermissionSetAssignment").any(|r| same(&r)) {
+                return Err(SfError::new(
+                    400,
+                    "DUPLICATE_VALUE",
+                    "duplicate value found: <unknown> duplicates value on record with id: <unknown>",
+                ));
+            }
+        }
+        "User" => {
+            let username = text(fields, "Username").unwrap_or_default();
+            if table("User")
+                .any(|r| text(r, "Username").is_some_and(|u| u.eq_ignore_ascii_case(username)))
+            {
+                return Err(SfError::new(
+                    400,
+                    "DUPLICATE_USERNAME",
+                    "Duplicate Username.<br>The username already exists in this or another Salesforce organization. Usernames must be unique across all Salesforce organizations. To resolve, use a different username (it doesn't need to match the user's email address). ",
+                )
+                .with_fields(vec!["Username".into()]));
+            }
+            if !exists(text(fields, "ProfileId").unwrap_or_default(), "Profile") {
+                return Err(cross("ProfileId"));
+            }
+        }
+        "PermissionSet" | "Profile" => {
+            let name = text(fields, "Name").unwrap_or_default();
+            if table(object).any(|r| text(r, "Name").is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            {
+                return Err(SfError::new(
+                    400,
+                    "DUPLICATE_VALUE",
+                    format!(
+                        "duplicate value found: Name duplicates value on record with id: {name}"
+                    ),
+                )
+                .with_fields(vec!["Name".into()]));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn write_key(inner: &Inner, object: &str, record: &Map<String, Value>) -> String {
+    if object == "PermissionSetAssignment" {
+        let set = text(record, "PermissionSetId")
+            .and_then(|id| inner.find(id))
+            .and_then(|(_, r)| text(r, "Name").map(str::to_owned))
+            .unwrap_or_default();
+        let user = text(record, "AssigneeId").unwrap_or_default();
+        return format!("permission_set/{set}/assigned/{user}");
+    }
+    format!("{object}/{}", text(record, "Id").unwrap_or_default())
+}
+
+/// `POST sobjects/{Type}/`: 201 `{id, success, errors}`.
+async fn create(
+    State(s): State<Arc<Salesforce>>,
+    Path((v, object)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let result: Result<_, SfError> = (|| {
+        version(&v)?;
+        let schema = object_of(&object)?;
+        let mut fields = fields_of(schema, &body)?;
+        let missing: Vec<String> = schema
+            .required
+            .iter()
+            .filter(|f| {
+                fields
+                    .get(**f)
+                    .is_none_or(|v| v.is_null() || v.as_str() == Some(""))
+            })
+            .map(|f| (*f).to_owned())
+            .collect();
+        if !missing.is_empty() {
+            return Err(SfError::new(
+                400,
+                "REQUIRED_FIELD_MISSING",
+                format!("Required fields are missing: [{}]", missing.join(", ")),
+            )
+            .with_fields(missing));
+        }
+        let mut inner = lock(&s.inner);
+        check_create(&inner, schema.name, &fields)?;
+        match schema.name {
+            "User" => {
+                fields.entry("IsActive").or_insert(Value::Bool(true));
+                let name = format!(
+                    "{} {}",
+                    text(&fields, "FirstName").unwrap_or_default(),
+                    text(&fields, "LastName").unwrap_or_default()
+                );
+                fields.insert("Name".into(), Value::String(name.trim().to_owned()));
+            }
+            "PermissionSetAssignment" => {
+                fields.entry("IsActive").or_insert(Value::Bool(true));
+            }
+            "PermissionSet" => {
+                fields.insert("IsOwnedByProfile".into(), Value::Bool(false));
+                fields
+                    .entry("Type")
+                    .or_insert(Value::String("Regular".into()));
+            }
+            _ => {}
+        }
+        let id = inner.insert(schema.name, Value::Object(fields));
+        let key = inner
+            .records
+            .get(schema.name)
+            .and_then(|t| t.get(&id))
+            .map(|r| write_key(&inner, schema.name, r))
+            .unwrap_or_default();
+        inner.count_write(key);
+        Ok(json!({"id": id, "success": true, "errors": []}))
+    })();
+    match result {
+        Ok(body) => json_response(StatusCode::CREATED, &body),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn located<'a>(
+    inner: &'a Inner,
+    object: &str,
+    id: &str,
+) -> Result<(&'static state::Schema, &'a Map<String, Value>), SfError> {
+    let schema = object_of(object)?;
+    let record = inner
+        .records
+        .get(schema.name)
+        .and_then(|t| {
+            t.get(id).or_else(|| {
+                t.iter()
+                    .find(|(k, _)| id.len() == 15 && k.starts_with(id))
+                    .map(|(_, r)| r)
+            })
+        })
+        .ok_or_else(SfError::not_found)?;
+    Ok((schema, record))
+}
+
+async fn read(
+    State(s): State<Arc<Salesforce>>,
+    Path((v, object, id)): Path<(String, String, String)>,
+    ctx: Ctx,
+) -> Response {
+    let result: Result<_, SfError> = (|| {
+        let v = version(&v)?;
+        let inner = lock(&s.inner);
+        let (schema, record) = located(&inner, &object, &id)?;
+        let fields: Vec<String> = match ctx.param("fields") {
+            Some(list) => list
+                .split(',')
+                .map(|f| f.trim().to_owned())
+                .filter(|f| !f.is_empty())
+                .collect(),
+            None => schema.fields.iter().map(|f| (*f).to_owned()).collect(),
+        };
+        inner.shape(schema, record, &fields, v)
+    })();
+    match result {
+        Ok(body) => json_response(StatusCode::OK, &body),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `PATCH sobjects/{Type}/{id}`: 204.
+async fn update(
+    State(s): State<Arc<Salesforce>>,
+    Path((v, object, id)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let result: Result<_, SfError> = (|| {
+        version(&v)?;
+        let mut inner = lock(&s.inner);
+        let (schema, record) = located(&inner, &object, &id)?;
+        let fields = fields_of(schema, &body)?;
+        let full_id = text(record, "Id").unwrap_or_default().to_owned();
+        let mut updated = record.clone();
+        updated.extend(fields);
+        let key = write_key(&inner, schema.name, &updated);
+        if let Some(table) = inner.records.get_mut(schema.name) {
+            table.insert(full_id, updated);
+        }
+        inner.count_write(key);
+        Ok(())
+    })();
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `DELETE sobjects/{Type}/{id}`: 204. Users cannot be deleted, only deactivated.
+async fn remove(
+    State(s): State<Arc<Salesforce>>,
+    Path((v, object, id)): Path<(String, String, String)>,
+) -> Response {
+    let result: Result<_, SfError> = (|| {
+        version(&v)?;
+        let mut inner = lock(&s.inner);
+        let (schema, record) = located(&inner, &object, &id)?;
+        if !schema.deletable {
+            return Err(SfError::new(
+                400,
+                "DELETE_FAILED",
+                "Users can't be deleted. Deactivate the user instead (IsActive = false).",
+            ));
+        }
+        let full_id = text(record, "Id").unwrap_or_default().to_owned();
+        let key = write_key(&inner, schema.name, record);
+        if let Some(table) = inner.records.get_mut(schema.name) {
+            table.remove(&full_id);
+        }
+        inner.count_write(key);
+        Ok(())
+    })();
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
