@@ -52,7 +52,8 @@ pub fn account(user: &User) -> Account {
         email: email_of(user),
         id,
         login,
-        status: if disabled { "disabled" } else { "active" }.into(),
+        // Identity Center says ENABLED; ACTIVE is the word the other systems use for a usable account.
+        status: if disabled { "DISABLED" } else { "ACTIVE" }.into(),
         attributes,
     }
 }
@@ -122,6 +123,20 @@ mod tests {
         assert_eq!(a.email.as_deref(), Some("lena.fischer@example.com"));
         assert_eq!(a.login, "lena");
         assert_eq!(a.display_name, "lena");
+        assert_eq!(a.status, "ACTIVE");
+    }
+
+    #[test]
+    fn a_disabled_user_is_an_inactive_account() {
+        let user = User::builder()
+            .identity_store_id("d-1")
+            .user_id("u-1")
+            .user_status(aws_sdk_identitystore::types::UserStatus::Disabled)
+            .build()
+            .expect("user");
+        let a = account(&user);
+        assert_eq!(a.status, "DISABLED");
+        assert_eq!(a.attributes["user_status"], "DISABLED");
     }
 
     #[test]

@@ -34,9 +34,10 @@ pub fn account(user: &Value) -> Option<Account> {
         login: name.clone(),
         email: text(user, "/details/email"),
         display_name: text(user, "/details/full_name").unwrap_or_else(|| name.clone()),
+        // OPA's own words (ACTIVE, DISABLED, DELETED), upper case like the other systems' statuses.
         status: text(user, "/status")
             .unwrap_or_else(|| "ACTIVE".into())
-            .to_lowercase(),
+            .to_uppercase(),
         attributes,
     })
 }
@@ -157,7 +158,7 @@ mod tests {
         .expect("maps");
         assert_eq!(a.id, "ravi.patel");
         assert_eq!(a.email.as_deref(), Some("ravi.patel@example.com"));
-        assert_eq!(a.status, "active");
+        assert_eq!(a.status, "ACTIVE");
     }
 
     #[test]

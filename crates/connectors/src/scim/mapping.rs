@@ -65,10 +65,11 @@ pub fn account(user: &Value) -> Option<Account> {
         login,
         email,
         display_name,
+        // Upper case like the other systems' statuses; drift reads INACTIVE as "cannot sign in".
         status: if is_active(user) {
-            "active"
+            "ACTIVE"
         } else {
-            "inactive"
+            "INACTIVE"
         }
         .to_string(),
         attributes,
@@ -123,10 +124,10 @@ mod tests {
         .expect("maps");
         assert_eq!(a.email.as_deref(), Some("priya@example.com"));
         assert_eq!(a.display_name, "Priya Raman");
-        assert_eq!(a.status, "inactive");
+        assert_eq!(a.status, "INACTIVE");
         let b = account(&json!({"id": "u2", "userName": "sam@example.com"})).expect("maps");
         assert_eq!(b.email.as_deref(), Some("sam@example.com"));
-        assert_eq!(b.status, "active");
+        assert_eq!(b.status, "ACTIVE");
     }
 
     #[test]

@@ -18,13 +18,39 @@ struct Case {
     suspended_status: &'static str,
 }
 
+/// Each credential of the system in a file next to the token, as `grantflow init --sandbox` writes them.
+fn credential_file(fixture: &Fixture, key: &str) -> Value {
+    let path = fixture
+        .token_file
+        .with_file_name(format!("credential-{key}"));
+    std::fs::write(
+        &path,
+        &fixture.sandbox.info.systems[fixture.system].credentials[key],
+    )
+    .expect("credential file");
+    json!({"file": path})
+}
+
 fn connector(fixture: &Fixture) -> Box<dyn Connector> {
-    let config: ConnectionConfig = serde_json::from_value(json!({
-        "kind": fixture.system,
-        "base_url": fixture.base_url(),
-        "token": {"file": fixture.token_file},
-    }))
-    .expect("config");
+    let mut config = json!({"kind": fixture.system, "base_url": fixture.base_url()});
+    let extra = match fixture.system {
+        "aws" => json!({
+            "region": "eu-west-1",
+            "access_key_id": credential_file(fixture, "access_key_id"),
+            "secret_access_key": credential_file(fixture, "secret_access_key"),
+            "account_names": {"111122223333": "prod-payments"},
+        }),
+        "opa" => json!({
+            "team": fixture.sandbox.info.systems["opa"].credentials["team"],
+            "key_id": credential_file(fixture, "key_id"),
+            "key_secret": credential_file(fixture, "key_secret"),
+        }),
+        _ => json!({"token": {"file": fixture.token_file}}),
+    };
+    if let (Some(config), Value::Object(extra)) = (config.as_object_mut(), extra) {
+        config.extend(extra);
+    }
+    let config: ConnectionConfig = serde_json::from_value(config).expect("config");
     build(
         &ConnectionName::new(fixture.system),
         &config,
@@ -285,6 +311,76 @@ async fn slack_channel_changes_and_a_deactivation_by_hand() {
         add: ("channel/platform", "member"),
         remove: "channel/eng",
         suspended_status: "DELETED",
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn aws_group_and_account_changes_and_a_disabled_user_by_hand() {
+    let fixture = changes_by_hand_are_synced_and_not_counted(Case {
+        system: "aws",
+        user: "marco.rossi@example.com",
+        email: "marco.rossi@example.com",
+        add: ("account/prod-payments", "prod-payments-admin"),
+        remove: "group/Engineering",
+        suspended_status: "DISABLED",
+    })
+    .await;
+    // A second permission set in the same account is another assignment: the first stays. The account is
+    // named by its id as well as by its name; a remove drops every direct assignment there.
+    let connector = connector(&fixture);
+    let writes = fixture.writes().await;
+    let user = "marco.rossi@example.com";
+    for body in [
+        json!({"op": "add", "user": user, "resource": "account/111122223333", "entitlement": "PowerUserAccess"}),
+        json!({"op": "add", "user": user, "resource": "group/Platform Engineers"}),
+        json!({"op": "remove", "user": user, "resource": "account/444455556666"}),
+    ] {
+        assert_eq!(hand_change(&fixture, body.clone()).await.0, 204, "{body}");
+    }
+    let s = sync(&fixture, connector.as_ref()).await;
+    let mut held_in_prod = held(&s, user, "account/prod-payments");
+    held_in_prod.sort();
+    assert_eq!(held_in_prod, ["PowerUserAccess", "prod-payments-admin"]);
+    assert_eq!(held(&s, user, "group/Platform Engineers"), ["member"]);
+    assert_eq!(held(&s, user, "account/444455556666"), Vec::<String>::new());
+    assert_eq!(fixture.writes().await, writes);
+    let (status, error) = hand_change(
+        &fixture,
+        json!({"op": "add", "user": user, "resource": "account/prod-payments"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("needs an entitlement") && e.contains("PowerUserAccess")),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn scim_group_changes_and_a_deactivation_by_hand() {
+    changes_by_hand_are_synced_and_not_counted(Case {
+        system: "scim",
+        user: "lena.fischer@example.com",
+        email: "lena.fischer@example.com",
+        add: ("group/Platform", "member"),
+        remove: "group/Engineering",
+        suspended_status: "INACTIVE",
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn opa_group_changes_and_a_disabled_user_by_hand() {
+    changes_by_hand_are_synced_and_not_counted(Case {
+        system: "opa",
+        user: "olivia.smith",
+        email: "olivia.smith@example.com",
+        add: ("group/opa-admins", "member"),
+        remove: "group/payments-engineers",
+        suspended_status: "DISABLED",
     })
     .await;
 }

@@ -85,7 +85,7 @@ async fn a_sync_reads_users_groups_folders_and_policies_with_their_groups() {
         s.account_by_login_or_email("former.engineer@example.com")
             .expect("disabled users are read")
             .status,
-        "disabled"
+        "DISABLED"
     );
     assert_eq!(
         members(&s, "payments-engineers"),

@@ -73,7 +73,7 @@ async fn a_sync_reads_users_by_email_and_groups_with_members_across_pages() {
     let former = s
         .account_by_login_or_email("former.engineer@example.com")
         .expect("inactive users are read too");
-    assert_eq!(former.status, "inactive");
+    assert_eq!(former.status, "INACTIVE");
     assert_eq!(former.display_name, "Former Engineer");
     assert_eq!(
         members_of(&s, "Platform"),
@@ -139,7 +139,7 @@ async fn every_operation_applied_twice_takes_effect_once() {
         s.account_by_login_or_email("diego.alvarez@example.com")
             .expect("account")
             .status,
-        "inactive"
+        "INACTIVE"
     );
     assert_eq!(
         c.apply(&action(diego.clone(), "reactivate"))

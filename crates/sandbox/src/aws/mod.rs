@@ -6,8 +6,9 @@
 //! set or account).
 //!
 //! Admin endpoints besides the shared ones: `POST /__sandbox/assignments {"in_progress_reads": N,
-//! "in_progress_seconds": S}` (S optional) and
-//! `POST /__sandbox/throttle {"requests": N}` (the next N API calls fail with `ThrottlingException`).
+//! "in_progress_seconds": S}` (S optional),
+//! `POST /__sandbox/throttle {"requests": N}` (the next N API calls fail with `ThrottlingException`) and
+//! `POST /__sandbox/hand-change` (`crate::hand_change`, see `Inner::hand_change`).
 
 mod ops;
 mod seed;
@@ -134,6 +135,17 @@ fn router(aws: Arc<Aws>) -> Router {
                 };
                 lock(&s.inner).throttle_next = b.requests;
                 json_response(StatusCode::OK, &serde_json::json!({"requests": b.requests}))
+            }),
+        )
+        .route(
+            "/__sandbox/hand-change",
+            post(|State(s): State<Arc<Aws>>, body: Bytes| async move {
+                let now = s.clock.now();
+                crate::hand_change::handle(&body, |change| {
+                    let mut inner = lock(&s.inner);
+                    inner.sweep(now);
+                    inner.hand_change(change)
+                })
             }),
         )
         .merge(admin_routes::<Aws>())

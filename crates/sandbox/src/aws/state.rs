@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::seed::AwsSeed;
 use crate::clock::Clock;
 use crate::emulator::{Controls, lock, name_from_email};
+use crate::hand_change::{self, HandChange};
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -17,6 +18,8 @@ pub struct User {
     pub user_name: String,
     pub display_name: String,
     pub email: String,
+    /// `UserStatus` DISABLED: the user cannot sign in to the AWS access portal.
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +121,8 @@ pub struct Inner {
     pub memberships: BTreeMap<String, Membership>,
     pub permission_sets: BTreeMap<String, PermissionSet>,
     pub accounts: BTreeSet<String>,
+    /// Account id → its Organizations name, which only a change made by hand (in the console) can name it by.
+    pub account_names: BTreeMap<String, String>,
     /// (permission set ARN, account id) pairs the permission set is provisioned to.
     pub provisioned: BTreeSet<(String, String)>,
     pub assignments: BTreeSet<Assignment>,
@@ -166,6 +171,7 @@ impl Inner {
                         .clone()
                         .unwrap_or_else(|| name_from_email(&u.email)),
                     email: u.email.clone(),
+                    disabled: false,
                 },
             );
         }
@@ -196,6 +202,11 @@ impl Inner {
             }
         }
         s.accounts = seed.accounts.iter().map(|a| a.id.clone()).collect();
+        s.account_names = seed
+            .accounts
+            .iter()
+            .filter_map(|a| Some((a.id.clone(), a.name.clone()?)))
+            .collect();
         let instance_id = seed
             .instance_arn
             .rsplit('/')
@@ -270,6 +281,7 @@ impl Inner {
             "DisplayName": u.display_name,
             "Name": {"Formatted": u.display_name, "GivenName": given, "FamilyName": family},
             "Emails": [{"Value": u.email, "Type": "work", "Primary": true}],
+            "UserStatus": if u.disabled { "DISABLED" } else { "ENABLED" },
         })
     }
 
@@ -289,6 +301,116 @@ impl Inner {
             "GroupId": m.group_id,
             "MemberId": {"UserId": m.user_id},
         })
+    }
+
+    /// A change made by hand in the Identity Center console (`crate::hand_change`): a member added to or removed
+    /// from `group/<DisplayName>` (`member`); a permission set assigned directly to the user in
+    /// `account/<id or name>` (entitlement = the permission set's name), effective at once as no request is
+    /// left in progress; every direct assignment in the account removed; or the user disabled.
+    pub fn hand_change(&mut self, change: &HandChange) -> Result<(), String> {
+        let who = change.user();
+        let Some(uid) = self
+            .users
+            .values()
+            .find(|u| u.user_name.eq_ignore_ascii_case(who) || u.email.eq_ignore_ascii_case(who))
+            .map(|u| u.id.clone())
+        else {
+            return Err(format!("unknown user {who}"));
+        };
+        // An account has no default permission set; "" marks an add that names none.
+        let Some((resource, entitlement)) = change.target("") else {
+            if let Some(u) = self.users.get_mut(&uid) {
+                u.disabled = true;
+            }
+            return Ok(());
+        };
+        match resource.kind.as_str() {
+            "group" => {
+                if let Some(e) = entitlement.filter(|e| !e.is_empty() && *e != "member") {
+                    return Err(hand_change::unknown_entitlement(e, resource, &["member"]));
+                }
+                let Some(gid) = self
+                    .groups
+                    .values()
+                    .find(|g| g.display_name == resource.name)
+                    .map(|g| g.id.clone())
+                else {
+                    return Err(format!("unknown group {}", resource.name));
+                };
+                let held: Vec<String> = self
+                    .memberships
+                    .values()
+                    .filter(|m| m.group_id == gid && m.user_id == uid)
+                    .map(|m| m.id.clone())
+                    .collect();
+                if entitlement.is_some() {
+                    if held.is_empty() {
+                        let id = self.new_store_id(3);
+                        self.memberships.insert(
+                            id.clone(),
+                            Membership {
+                                id,
+                                group_id: gid,
+                                user_id: uid,
+                            },
+                        );
+                    }
+                } else {
+                    for id in held {
+                        self.memberships.remove(&id);
+                    }
+                }
+                Ok(())
+            }
+            "account" => {
+                let Some(account) = self
+                    .accounts
+                    .iter()
+                    .find(|id| {
+                        **id == resource.name || self.account_names.get(*id) == Some(&resource.name)
+                    })
+                    .cloned()
+                else {
+                    return Err(format!("unknown account {}", resource.name));
+                };
+                let direct = |a: &Assignment| {
+                    a.account_id == account && a.principal_type == "USER" && a.principal_id == uid
+                };
+                let Some(set) = entitlement else {
+                    self.assignments.retain(|a| !direct(a));
+                    return Ok(());
+                };
+                let Some(arn) = self
+                    .permission_sets
+                    .values()
+                    .find(|p| p.name == set)
+                    .map(|p| p.arn.clone())
+                else {
+                    let known: Vec<&str> = self
+                        .permission_sets
+                        .values()
+                        .map(|p| p.name.as_str())
+                        .collect();
+                    if set.is_empty() {
+                        return Err(format!(
+                            "add to {resource} needs an entitlement: a permission set, one of {}",
+                            known.join(", ")
+                        ));
+                    }
+                    return Err(hand_change::unknown_entitlement(set, resource, &known));
+                };
+                // The console provisions the permission set to the account as it assigns it.
+                self.provisioned.insert((arn.clone(), account.clone()));
+                self.assignments.insert(Assignment {
+                    account_id: account,
+                    permission_set_arn: arn,
+                    principal_type: "USER".into(),
+                    principal_id: uid,
+                });
+                Ok(())
+            }
+            _ => Err(hand_change::unknown_kind(resource, &["group", "account"])),
+        }
     }
 
     /// A key for the writes counter that names the assignment by its permission set's name.

@@ -181,6 +181,14 @@ fn router(opa: Arc<Opa>) -> Router {
         )
         .route("/__sandbox/expire-tokens", post(h::expire_tokens))
         .route("/__sandbox/pushed", get(h::pushed_counts))
+        .route(
+            "/__sandbox/hand-change",
+            post(
+                |State(o): State<Arc<Opa>>, body: axum::body::Bytes| async move {
+                    crate::hand_change::handle(&body, |change| lock(&o.inner).hand_change(change))
+                },
+            ),
+        )
         .merge(admin_routes::<Opa>())
         .fallback(|| async { OpaError::not_found("path") })
         .layer(middleware::from_fn_with_state(opa.clone(), opa_layer))
@@ -301,5 +309,49 @@ mod tests {
         assert!(inner.writes.is_empty(), "pushes are not API writes");
         assert_eq!(inner.pushed["group/OPA Payments Secrets"], 2);
         assert!(!inner.group_by_name("local").expect("seeded").pushed);
+    }
+
+    #[test]
+    fn a_change_by_hand_to_a_pushed_group_is_refused_like_the_api_refuses_it() {
+        let opa = team();
+        opa.sync_pushed_groups(&BTreeMap::from([(
+            "OPA Payments Secrets".to_string(),
+            vec!["ravi.patel@example.com".to_string()],
+        )]));
+        let change = |body: &str| {
+            crate::hand_change::parse(&axum::body::Bytes::from(body.to_owned()), &[])
+                .expect("parses")
+                .expect("shared op")
+        };
+        let mut inner = lock(&opa.inner);
+        let err = inner
+            .hand_change(&change(
+                r#"{"op": "remove", "user": "ravi.patel", "resource": "group/OPA Payments Secrets"}"#,
+            ))
+            .expect_err("pushed");
+        assert!(err.contains("managed by Okta group push"), "{err}");
+        assert!(
+            inner
+                .group_by_name("OPA Payments Secrets")
+                .expect("pushed")
+                .members
+                .contains("ravi.patel")
+        );
+        inner
+            .hand_change(&change(
+                r#"{"op": "remove", "user": "ravi.patel@example.com", "resource": "group/local"}"#,
+            ))
+            .expect("a local group changes");
+        assert!(
+            inner
+                .group_by_name("local")
+                .expect("seeded")
+                .members
+                .is_empty()
+        );
+        assert!(
+            inner.writes.is_empty(),
+            "changes by hand are not API writes"
+        );
     }
 }

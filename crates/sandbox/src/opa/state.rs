@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::seed::OpaSeed;
 use crate::clock::Clock;
 use crate::emulator::{Controls, lock};
+use crate::hand_change::{self, HandChange};
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -233,6 +234,48 @@ impl Inner {
 
     pub fn group_by_name_mut(&mut self, name: &str) -> Option<&mut Group> {
         self.groups.values_mut().find(|g| g.name == name)
+    }
+
+    /// A change made by hand in the OPA console (`crate::hand_change`): a member added to or removed from
+    /// `group/<name>` (entitlement `member`), or a user disabled (status `DISABLED`). Groups pushed from Okta are
+    /// refused as the API refuses them: Okta owns their membership.
+    pub fn hand_change(&mut self, change: &HandChange) -> Result<(), String> {
+        let who = change.user();
+        let Some(user) = self
+            .users
+            .values()
+            .find(|u| u.name.eq_ignore_ascii_case(who) || u.email.eq_ignore_ascii_case(who))
+            .map(|u| u.name.clone())
+        else {
+            return Err(format!("unknown user {who}"));
+        };
+        let Some((resource, entitlement)) = change.target("member") else {
+            if let Some(u) = self.users.get_mut(&user) {
+                u.status = "DISABLED";
+            }
+            return Ok(());
+        };
+        if resource.kind != "group" {
+            return Err(hand_change::unknown_kind(resource, &["group"]));
+        }
+        if let Some(e) = entitlement.filter(|e| *e != "member") {
+            return Err(hand_change::unknown_entitlement(e, resource, &["member"]));
+        }
+        let Some(group) = self.group_by_name_mut(&resource.name) else {
+            return Err(format!("unknown group {}", resource.name));
+        };
+        if group.pushed {
+            return Err(format!(
+                "The membership of {} is managed by Okta group push",
+                resource.name
+            ));
+        }
+        if entitlement.is_some() {
+            group.members.insert(user);
+        } else {
+            group.members.remove(&user);
+        }
+        Ok(())
     }
 
     pub fn user_json(u: &User) -> Value {

@@ -81,10 +81,18 @@ fn router(scim: Arc<Scim>) -> Router {
     Router::new()
         .route(BASE_PATH, any(api))
         .route(&format!("{BASE_PATH}/{{*rest}}"), any(api))
+        .route("/__sandbox/hand-change", axum::routing::post(hand_change))
         .merge(admin_routes::<Scim>())
         .fallback(|| async { ScimError::not_found("Not Found").into_response() })
         .layer(middleware::from_fn_with_state(scim.clone(), scim_layer))
         .with_state(scim)
+}
+
+/// `POST /__sandbox/hand-change` (`crate::hand_change`): `group/<displayName>` membership (`member`) and
+/// deactivation (`active: false`), as the application's own console would change them. Not API writes.
+async fn hand_change(State(s): State<Arc<Scim>>, body: Bytes) -> Response {
+    let now = s.clock.now();
+    crate::hand_change::handle(&body, |change| lock(&s.inner).hand_change(change, now))
 }
 
 async fn scim_layer(State(s): State<Arc<Scim>>, mut req: Request, next: Next) -> Response {

@@ -15,6 +15,7 @@ use super::schema::{Kind, LIST, MAX_RESULTS};
 use super::seed::ScimSeed;
 use crate::clock::Clock;
 use crate::emulator::{Controls, lock};
+use crate::hand_change::{self, HandChange};
 
 #[derive(Debug, Clone)]
 pub struct Resource {
@@ -379,6 +380,94 @@ impl Inner {
             self.count_write(format!("group/{id}/member/{m}"));
         }
         Ok(())
+    }
+
+    /// A change made by hand in the provider's console (`crate::hand_change`): a member added to or removed from
+    /// `group/<displayName>` (entitlement `member`), or a user deactivated (`active: false`). Like any change it
+    /// moves the resource's version and `lastModified`; it is not an API write.
+    pub fn hand_change(&mut self, change: &HandChange, now: DateTime<Utc>) -> Result<(), String> {
+        let who = change.user();
+        let Some(uid) = self
+            .sorted(Kind::User)
+            .into_iter()
+            .find(|u| {
+                let named = |v: Option<&Value>| {
+                    v.and_then(Value::as_str)
+                        .is_some_and(|n| n.eq_ignore_ascii_case(who))
+                };
+                named(u.attrs.get("userName"))
+                    || u.attrs
+                        .get("emails")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .any(|e| named(e.get("value")))
+            })
+            .map(|u| u.id.clone())
+        else {
+            return Err(format!("unknown user {who}"));
+        };
+        let Some((resource, entitlement)) = change.target("member") else {
+            self.touch(&uid, now, |attrs| {
+                attrs.insert("active".into(), json!(false));
+            });
+            return Ok(());
+        };
+        if resource.kind != "group" {
+            return Err(hand_change::unknown_kind(resource, &["group"]));
+        }
+        if let Some(e) = entitlement.filter(|e| *e != "member") {
+            return Err(hand_change::unknown_entitlement(e, resource, &["member"]));
+        }
+        let Some(gid) = self
+            .sorted(Kind::Group)
+            .into_iter()
+            .find(|g| g.attrs.get("displayName").and_then(Value::as_str) == Some(&resource.name))
+            .map(|g| g.id.clone())
+        else {
+            return Err(format!("unknown group {}", resource.name));
+        };
+        let held = self
+            .resources
+            .get(&gid)
+            .is_some_and(|g| members(g).any(|m| m == uid));
+        match (entitlement.is_some(), held) {
+            (true, false) => self.touch(&gid, now, |attrs| {
+                let member = json!({"value": uid, "type": "User"});
+                match attrs.get_mut("members") {
+                    Some(Value::Array(ms)) => ms.push(member),
+                    _ => {
+                        attrs.insert("members".into(), json!([member]));
+                    }
+                }
+            }),
+            (false, true) => self.touch(&gid, now, |attrs| {
+                if let Some(Value::Array(ms)) = attrs.get_mut("members") {
+                    ms.retain(|m| m.get("value").and_then(Value::as_str) != Some(uid.as_str()));
+                    if ms.is_empty() {
+                        attrs.remove("members");
+                    }
+                }
+            }),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Changes a resource's attributes outside the API: a new version, no write counted.
+    fn touch(
+        &mut self,
+        id: &str,
+        now: DateTime<Utc>,
+        change: impl FnOnce(&mut Map<String, Value>),
+    ) {
+        self.next += 1;
+        let version = self.next;
+        if let Some(r) = self.resources.get_mut(id) {
+            change(&mut r.attrs);
+            r.modified = now;
+            r.version = version;
+        }
     }
 
     pub fn delete(&mut self, kind: Kind, id: &str, now: DateTime<Utc>) -> ScimResult<()> {
