@@ -43,7 +43,9 @@ enum Command {
         #[arg(long)]
         policies: Option<PathBuf>,
         /// Run a built-in scenario instead of the example policies: `group-push` (scenario 3: an OPA secret
-        /// folder, an Okta group pushed to Okta Privileged Access, and an OPA security policy for it).
+        /// folder, an Okta group pushed to Okta Privileged Access, and an OPA security policy for it) or
+        /// `senior-engineer` (scenario 4: "Senior Engineer Access" for a new hire across seven systems,
+        /// through a Jira timeout and a GitLab account that appears at the first SSO login).
         #[arg(long, conflicts_with = "policies")]
         scenario: Option<String>,
     },

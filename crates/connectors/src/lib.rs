@@ -21,8 +21,8 @@ pub mod jira;
 pub mod okta;
 pub mod opa;
 pub mod ratelimit;
-pub mod scim;
 pub mod salesforce;
+pub mod scim;
 mod secret;
 pub mod slack;
 

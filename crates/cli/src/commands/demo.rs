@@ -34,8 +34,17 @@ const GROUP_PUSH_POLICIES: [(&str, &str); 1] = [(
     include_str!("../../../../examples/scenarios/opa-secrets/group-push.yaml"),
 )];
 
+/// Scenario 4: "Senior Engineer Access" over seven systems for a new hire.
+const SENIOR_ENGINEER_POLICIES: [(&str, &str); 1] = [(
+    "senior-engineer-access.yaml",
+    include_str!("../../../../examples/scenarios/senior-engineer/senior-engineer-access.yaml"),
+)];
+
 /// The scenarios `--scenario` runs instead of the example policies.
-pub const SCENARIOS: &[&str] = &["group-push"];
+pub const SCENARIOS: &[&str] = &["group-push", "senior-engineer"];
+
+/// The person of scenario 4: starts today, has no GitLab account until the first SSO login.
+const NEW_HIRE: &str = "new.hire@example.com";
 
 /// The person of scenario 1.
 const DEMO_USER: &str = "okta-demo-user@example.com";
@@ -51,6 +60,7 @@ pub async fn run(
     let (builtin, person): (&[(&str, &str)], &str) = match scenario.as_deref() {
         None => (&EXAMPLE_POLICIES, DEMO_USER),
         Some("group-push") => (&GROUP_PUSH_POLICIES, GROUP_PUSH_USER),
+        Some("senior-engineer") => (&SENIOR_ENGINEER_POLICIES, NEW_HIRE),
         Some(other) => anyhow::bail!(
             "unknown scenario \"{other}\" (scenarios: {})",
             SCENARIOS.join(", ")
@@ -74,7 +84,14 @@ pub async fn run(
         println!("  {name}: {}", system.base_url);
     }
     let config_path = dir.join("grantflow.yaml");
-    std::fs::write(&config_path, init::sandbox_config(&sandbox.info, &dir)?)?;
+    let mut config_text = init::sandbox_config(&sandbox.info, &dir)?;
+    let senior_engineer = scenario.as_deref() == Some("senior-engineer");
+    if senior_engineer {
+        // Short waits so the demo shows a timeout retried and a wait resumed within seconds.
+        config_text = with_option(&config_text, "jira", "timeout_seconds: 1");
+        config_text = with_option(&config_text, "gitlab", "pending_recheck_seconds: 1");
+    }
+    std::fs::write(&config_path, config_text)?;
     let policy_dir = match policies {
         Some(path) => path,
         None => {
@@ -116,8 +133,34 @@ pub async fn run(
             serde_json::json!({"via": "grantflow demo"}),
         )
         .await?;
-    let report = apply::execute(&app, &plan, 8).await?;
+    if senior_engineer {
+        println!("(Jira is set to answer its next write too late, after making the change.)");
+        admin_post(
+            &sandbox.info,
+            "jira",
+            "network",
+            serde_json::json!({"timeout_next_writes": 1, "timeout_ms": 2500}),
+        )
+        .await?;
+    }
+    let mut report = apply::execute(&app, &plan, 8).await?;
     print!("{}", render::report(&report));
+    if senior_engineer && report.is_incomplete() {
+        step(&format!("{NEW_HIRE} signs in to GitLab for the first time"));
+        admin_post(
+            &sandbox.info,
+            "gitlab",
+            "first-login",
+            serde_json::json!({"email": NEW_HIRE}),
+        )
+        .await?;
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        step(&format!("Resuming plan {}", plan.id));
+        report = apply::execute(&app, &plan, 8).await?;
+        print!("{}", render::report(&report));
+        step("The audit trail of every step");
+        print_timeline(&app, &plan.id).await?;
+    }
 
     step("Syncing again to show the result");
     sync::run(&app, None).await?;
@@ -148,7 +191,7 @@ pub async fn run(
         println!("  groups: {}", groups.join(", "));
         println!("  apps:   {}", apps.join(", "));
     }
-    if scenario.is_some()
+    if scenario.as_deref() == Some("group-push")
         && let Some(snapshot) = after.snapshots.get(&ConnectionName::new("opa"))
     {
         print_security_policies(snapshot);
@@ -182,6 +225,54 @@ pub async fn run(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Adds a setting to the connection of `kind` in a sandbox configuration.
+fn with_option(config: &str, kind: &str, line: &str) -> String {
+    let marker = format!("    kind: {kind}\n");
+    config.replacen(&marker, &format!("{marker}    {line}\n"), 1)
+}
+
+/// A POST on one emulator's admin endpoint (faults, first logins).
+async fn admin_post(
+    info: &grantflow_sandbox::SandboxInfo,
+    system: &str,
+    what: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<()> {
+    let Some(system_info) = info.systems.get(system) else {
+        anyhow::bail!("the sandbox has no {system}");
+    };
+    let url = format!("{}/{what}", system_info.admin_url);
+    let response = system_info
+        .http_client()?
+        .post(&url)
+        .json(&body)
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        anyhow::bail!("{url}: {}", response.status());
+    }
+    Ok(())
+}
+
+/// Every audit event of one plan, in order, with its time.
+async fn print_timeline(app: &App, plan_id: &str) -> anyhow::Result<()> {
+    for event in app.store.audit_events().await? {
+        if !event.subject.starts_with(plan_id) {
+            continue;
+        }
+        let detail = ["outcome", "reason", "error_code", "message"]
+            .iter()
+            .filter_map(|key| event.details.get(*key).and_then(|v| v.as_str()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!(
+            "  {}  {:<26} {:<20} {detail}",
+            event.at, event.action, event.subject
+        );
+    }
+    Ok(())
 }
 
 /// Each OPA security policy with the groups it names (and their members) and its secret folders.

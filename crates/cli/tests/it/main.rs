@@ -14,4 +14,5 @@ mod faults_all;
 mod okta_full;
 mod reach;
 mod scenario_group_push;
+mod scenario_senior_engineer;
 mod workers;

@@ -149,7 +149,11 @@ impl Workspace {
     /// Writes another emulator saw, per object (its `/__sandbox/writes`).
     pub async fn writes_to(&self, system: &str) -> serde_json::Map<String, Value> {
         let info = self.sandbox.info.systems.get(system).expect("system");
-        let body: Value = reqwest::get(format!("{}/writes", info.admin_url))
+        let body: Value = info
+            .http_client()
+            .expect("client")
+            .get(format!("{}/writes", info.admin_url))
+            .send()
             .await
             .expect("admin")
             .json()

@@ -10,8 +10,8 @@ mod google;
 mod jira;
 mod okta;
 mod opa;
-mod scim;
 mod salesforce;
+mod scim;
 mod slack;
 
 use std::io::Read as _;
