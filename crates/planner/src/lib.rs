@@ -247,8 +247,7 @@ fn order_directory_first(operations: &mut [Operation], first: &DirectoryFirst<'_
             _ => {}
         }
     }
-    for index in 0..operations.len() {
-        let op = &operations[index];
+    for op in operations.iter_mut() {
         let Some(person) = person_of(op) else {
             continue;
         };
@@ -261,7 +260,7 @@ fn order_directory_first(operations: &mut [Operation], first: &DirectoryFirst<'_
         let Some(before) = before.cloned() else {
             continue;
         };
-        let depends_on = &mut operations[index].depends_on;
+        let depends_on = &mut op.depends_on;
         for id in before {
             if !depends_on.contains(&id) {
                 depends_on.push(id);

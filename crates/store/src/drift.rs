@@ -207,7 +207,7 @@ impl Store {
             return Ok(approval);
         }
         let now = self.now();
-        let mut tx = self.begin().await.map_err(crate::StoreError::from)?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE plan_approvals SET approved_by = $1, approved_at = $2 WHERE plan_id = $3 AND approved_by IS NULL",
         )
