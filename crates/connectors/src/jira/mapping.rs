@@ -37,7 +37,8 @@ pub fn account(user: &Value) -> Option<Account> {
         display_name: text(user, "displayName").unwrap_or_else(|| id.clone()),
         id,
         email,
-        status: if active { "active" } else { "inactive" }.to_string(),
+        // Upper case like the other systems' statuses; drift reads INACTIVE as "cannot sign in".
+        status: if active { "ACTIVE" } else { "INACTIVE" }.to_string(),
         attributes,
     })
 }
@@ -134,7 +135,7 @@ mod tests {
         )
         .expect("maps");
         assert_eq!(a.login, "a@example.com");
-        assert_eq!(a.status, "inactive");
+        assert_eq!(a.status, "INACTIVE");
         assert!(
             account(&json!({"accountId": "557058:x", "accountType": "app", "displayName": "Bot"}))
                 .is_none()

@@ -37,7 +37,8 @@ pub fn account(user: &Value) -> Option<Account> {
         id,
         email: text(user, "/Email"),
         login,
-        status: if active { "active" } else { "inactive" }.to_string(),
+        // Upper case like the other systems' statuses; drift reads INACTIVE as "cannot sign in".
+        status: if active { "ACTIVE" } else { "INACTIVE" }.to_string(),
         attributes,
     })
 }
@@ -96,7 +97,7 @@ mod tests {
         .expect("maps");
         assert_eq!(a.login, "liam@example.com.prod");
         assert_eq!(a.email.as_deref(), Some("liam@example.com"));
-        assert_eq!(a.status, "inactive");
+        assert_eq!(a.status, "INACTIVE");
         assert_eq!(a.attributes["profile"], "Sales User");
     }
 }

@@ -45,6 +45,14 @@ fn connector(fixture: &Fixture) -> Box<dyn Connector> {
             "key_id": credential_file(fixture, "key_id"),
             "key_secret": credential_file(fixture, "key_secret"),
         }),
+        "jira" => json!({
+            "email": credential_file(fixture, "email"),
+            "token": {"file": fixture.token_file},
+        }),
+        "salesforce" => json!({
+            "token": {"file": fixture.token_file},
+            "ca_certificate": fixture.sandbox.info.systems["salesforce"].ca_certificate,
+        }),
         _ => json!({"token": {"file": fixture.token_file}}),
     };
     if let (Some(config), Value::Object(extra)) = (config.as_object_mut(), extra) {
@@ -86,7 +94,10 @@ async fn hand_change(fixture: &Fixture, body: Value) -> (u16, Value) {
         "{}/hand-change",
         fixture.sandbox.info.systems[fixture.system].admin_url
     );
-    let response = reqwest::Client::new()
+    // Salesforce is served over HTTPS with the sandbox's own CA.
+    let response = fixture.sandbox.info.systems[fixture.system]
+        .http_client()
+        .expect("client")
         .post(url)
         .json(&body)
         .send()
@@ -383,6 +394,94 @@ async fn opa_group_changes_and_a_disabled_user_by_hand() {
         suspended_status: "DISABLED",
     })
     .await;
+}
+
+#[tokio::test]
+async fn jira_project_role_and_group_changes_and_a_deactivation_by_hand() {
+    let fixture = changes_by_hand_are_synced_and_not_counted(Case {
+        system: "jira",
+        user: "lena.fischer@example.com",
+        email: "lena.fischer@example.com",
+        add: ("project/Platform", "role:Administrators"),
+        remove: "project/Engineering",
+        suspended_status: "INACTIVE",
+    })
+    .await;
+    // Each project role is its own actor list: a second role keeps the first. Projects are found by key too;
+    // group membership changes the same way, and removing a user actor leaves the role's group actors.
+    let connector = connector(&fixture);
+    let writes = fixture.writes().await;
+    let user = "lena.fischer@example.com";
+    for body in [
+        json!({"op": "add", "user": user, "resource": "project/PLAT", "entitlement": "role:Developers"}),
+        json!({"op": "add", "user": "5b10ac8d82e05b22cc7d0004", "resource": "project/Payments", "entitlement": "role:Viewers"}),
+        json!({"op": "add", "user": user, "resource": "group/platform-team"}),
+        json!({"op": "remove", "user": user, "resource": "group/engineering"}),
+        json!({"op": "remove", "user": "diego.alvarez@example.com", "resource": "project/Platform"}),
+    ] {
+        assert_eq!(hand_change(&fixture, body.clone()).await.0, 204, "{body}");
+    }
+    let s = sync(&fixture, connector.as_ref()).await;
+    let mut on_platform = held(&s, user, "project/Platform");
+    on_platform.sort();
+    assert_eq!(on_platform, ["role:Administrators", "role:Developers"]);
+    assert_eq!(held(&s, user, "project/Payments"), ["role:Viewers"]);
+    assert_eq!(held(&s, user, "group/platform-team"), ["member"]);
+    assert_eq!(held(&s, user, "group/engineering"), Vec::<String>::new());
+    assert_eq!(
+        held(&s, "diego.alvarez@example.com", "project/Platform"),
+        Vec::<String>::new()
+    );
+    let platform = s.resource_by_name("project", "Platform").expect("Platform");
+    assert!(
+        s.resource_grants
+            .iter()
+            .any(|g| g.holder_id == "platform-team"
+                && g.resource_id == platform.id
+                && g.entitlement == "role:Developers"),
+        "the group actor stays"
+    );
+    assert_eq!(fixture.writes().await, writes);
+    let (status, error) = hand_change(
+        &fixture,
+        json!({"op": "add", "user": user, "resource": "project/Platform"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("needs an entitlement") && e.contains("role:Viewers")),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn salesforce_permission_set_changes_and_a_deactivation_by_hand() {
+    let fixture = changes_by_hand_are_synced_and_not_counted(Case {
+        system: "salesforce",
+        user: "marco.rossi@example.com",
+        email: "marco.rossi@example.com",
+        add: ("permission_set/Reports_Admin", "assigned"),
+        remove: "permission_set/Sandbox_Deploy",
+        suspended_status: "INACTIVE",
+    })
+    .await;
+    // Deactivation keeps a user's assignments, as in Salesforce; adding one already held changes nothing.
+    let connector = connector(&fixture);
+    let user = "marco.rossi@example.com";
+    let (status, _) = hand_change(
+        &fixture,
+        json!({"op": "add", "user": user, "resource": "permission_set/Reports_Admin"}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let s = sync(&fixture, connector.as_ref()).await;
+    assert_eq!(held(&s, user, "permission_set/Reports_Admin"), ["assigned"]);
+    assert_eq!(
+        held(&s, user, "permission_set/Engineering_Read_Only"),
+        ["assigned"]
+    );
 }
 
 #[tokio::test]

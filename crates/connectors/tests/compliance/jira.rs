@@ -106,7 +106,7 @@ async fn a_sync_reads_accounts_project_roles_group_actors_and_groups() {
         s.account_by_login_or_email("former.engineer@example.com")
             .expect("inactive accounts are read")
             .status,
-        "inactive"
+        "INACTIVE"
     );
     let plat = s.resource_by_name("project", "Platform").expect("PLAT");
     assert_eq!(plat.id, "PLAT");

@@ -64,7 +64,7 @@ async fn a_sync_reads_users_and_permission_sets_but_not_those_profiles_own() {
     let liam = s
         .account_by_login_or_email("liam.miller@example.com")
         .expect("inactive users are read");
-    assert_eq!(liam.status, "inactive");
+    assert_eq!(liam.status, "INACTIVE");
     assert_eq!(liam.attributes["profile"], "Sales User");
     assert!(
         s.account_by_login_or_email("new.hire@example.com")

@@ -104,13 +104,20 @@ fn router(jira: Arc<Jira>) -> Router {
             .route(&format!("{p}/users/search"), get(h::users))
             .route(&format!("{p}/users"), get(h::users));
     }
-    r.merge(admin_routes::<Jira>())
+    r.route("/__sandbox/hand-change", axum::routing::post(hand_change))
+        .merge(admin_routes::<Jira>())
         .fallback(|| async { JiraError::not_found("Not Found") })
         .method_not_allowed_fallback(|| async {
             JiraError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
         })
         .layer(middleware::from_fn_with_state(jira.clone(), jira_layer))
         .with_state(jira)
+}
+
+/// `POST /__sandbox/hand-change` (`crate::hand_change`): project role actors, group membership and deactivation
+/// as an administrator changes them in Jira's own pages. Not API writes.
+async fn hand_change(State(j): State<Arc<Jira>>, body: axum::body::Bytes) -> Response {
+    crate::hand_change::handle(&body, |change| lock(&j.inner).hand_change(change))
 }
 
 /// `Authorization: Basic base64(email:api_token)`.

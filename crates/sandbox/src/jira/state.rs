@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::seed::JiraSeed;
 use crate::clock::Clock;
 use crate::emulator::{Controls, lock};
+use crate::hand_change::{self, HandChange};
 
 /// The account behind the API token: `GET myself` answers with it.
 pub const ADMIN_EMAIL: &str = "jira-admin@example.com";
@@ -187,6 +188,101 @@ impl Inner {
 
     pub fn role(&self, id: u64) -> Option<&Role> {
         self.roles.iter().find(|r| r.id == id)
+    }
+
+    /// A change made by hand in Jira's admin pages (`crate::hand_change`): the user as a user actor on a role of
+    /// `project/<name or key>` (entitlement `role:<Name>`, required), a member of `group/<name>` (`member`), or
+    /// deactivated (`active: false`). A user may be an actor on several roles of a project, as in Jira's People
+    /// page, so an add keeps the other roles and a remove drops the user from every role there; group actors
+    /// are left alone. Not API writes.
+    pub fn hand_change(&mut self, change: &HandChange) -> Result<(), String> {
+        let who = change.user();
+        let Some(account) = self
+            .users
+            .values()
+            .find(|u| u.email.eq_ignore_ascii_case(who) || u.account_id == who)
+            .map(|u| u.account_id.clone())
+        else {
+            return Err(format!("unknown user {who}"));
+        };
+        let Some((resource, entitlement)) = change.target("") else {
+            if let Some(u) = self.users.get_mut(&account) {
+                u.active = false;
+            }
+            return Ok(());
+        };
+        match resource.kind.as_str() {
+            "project" => {
+                let Some(project) = self
+                    .projects
+                    .values()
+                    .find(|p| p.name == resource.name)
+                    .or_else(|| {
+                        self.projects
+                            .values()
+                            .find(|p| p.key.eq_ignore_ascii_case(&resource.name))
+                    })
+                    .map(|p| p.id)
+                else {
+                    return Err(format!("unknown project {}", resource.name));
+                };
+                let Some(entitlement) = entitlement else {
+                    if let Some(p) = self.projects.get_mut(&project) {
+                        for actors in p.roles.values_mut() {
+                            actors.users.remove(&account);
+                        }
+                    }
+                    return Ok(());
+                };
+                let known: Vec<String> = self
+                    .roles
+                    .iter()
+                    .map(|r| format!("role:{}", r.name))
+                    .collect();
+                let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                if entitlement.is_empty() {
+                    return Err(format!(
+                        "add to {resource} needs an entitlement: one of {}",
+                        known.join(", ")
+                    ));
+                }
+                let Some(role) = entitlement.strip_prefix("role:").and_then(|name| {
+                    self.roles
+                        .iter()
+                        .find(|r| r.name.eq_ignore_ascii_case(name))
+                        .map(|r| r.id)
+                }) else {
+                    return Err(hand_change::unknown_entitlement(
+                        entitlement,
+                        resource,
+                        &known,
+                    ));
+                };
+                if let Some(p) = self.projects.get_mut(&project) {
+                    p.roles.entry(role).or_default().users.insert(account);
+                }
+                Ok(())
+            }
+            "group" => {
+                if let Some(e) = entitlement.filter(|e| !e.is_empty() && *e != "member") {
+                    return Err(hand_change::unknown_entitlement(e, resource, &["member"]));
+                }
+                let Some(group) = self
+                    .groups
+                    .values_mut()
+                    .find(|g| g.name.eq_ignore_ascii_case(&resource.name))
+                else {
+                    return Err(format!("unknown group {}", resource.name));
+                };
+                if entitlement.is_some() {
+                    group.members.insert(account);
+                } else {
+                    group.members.remove(&account);
+                }
+                Ok(())
+            }
+            _ => Err(hand_change::unknown_kind(resource, &["project", "group"])),
+        }
     }
 
     pub fn user_json(&self, u: &User, api: &str) -> Value {

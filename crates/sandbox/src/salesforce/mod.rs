@@ -114,6 +114,7 @@ fn router(sf: Arc<Salesforce>) -> Router {
             &format!("{V}/sobjects/{{object}}/{{id}}"),
             get(read).patch(update).delete(remove),
         )
+        .route("/__sandbox/hand-change", axum::routing::post(hand_change))
         .merge(admin_routes::<Salesforce>())
         .fallback(|| async { SfError::not_found() })
         .method_not_allowed_fallback(|| async {
@@ -125,6 +126,12 @@ fn router(sf: Arc<Salesforce>) -> Router {
         })
         .layer(middleware::from_fn_with_state(sf.clone(), sf_layer))
         .with_state(sf)
+}
+
+/// `POST /__sandbox/hand-change` (`crate::hand_change`): permission set assignments and deactivation as an
+/// administrator changes them in Setup. Not API writes.
+async fn hand_change(State(s): State<Arc<Salesforce>>, body: Bytes) -> Response {
+    crate::hand_change::handle(&body, |change| lock(&s.inner).hand_change(change))
 }
 
 fn authorized(token: &str, headers: &HeaderMap) -> bool {

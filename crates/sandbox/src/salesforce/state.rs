@@ -10,6 +10,7 @@ use super::seed::SalesforceSeed;
 use super::soql::{Condition, Literal, Query};
 use crate::clock::Clock;
 use crate::emulator::{Controls, lock};
+use crate::hand_change::{self, HandChange};
 
 /// One sObject type: key prefix, fields (canonical names), fields required on create, lookups.
 pub struct Schema {
@@ -270,6 +271,84 @@ impl Inner {
             .or_default()
             .insert(id.clone(), record);
         id
+    }
+
+    /// A change made by hand in Setup (`crate::hand_change`): a PermissionSetAssignment of
+    /// `permission_set/<Name>` (entitlement `assigned`) created or deleted, or the User deactivated
+    /// (`IsActive = false`; its assignments stay, as in Salesforce). Users are found by `Username`, then `Email`.
+    /// Not API writes.
+    pub fn hand_change(&mut self, change: &HandChange) -> Result<(), String> {
+        let who = change.user();
+        let field_is = |r: &Map<String, Value>, field: &str, want: &str| {
+            r.get(field)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case(want))
+        };
+        let users = || self.records.get("User").into_iter().flatten();
+        let Some(user) = users()
+            .find(|(_, r)| field_is(r, "Username", who))
+            .or_else(|| users().find(|(_, r)| field_is(r, "Email", who)))
+            .map(|(id, _)| id.clone())
+        else {
+            return Err(format!("unknown user {who}"));
+        };
+        let Some((resource, entitlement)) = change.target("assigned") else {
+            if let Some(r) = self.records.get_mut("User").and_then(|t| t.get_mut(&user)) {
+                r.insert("IsActive".into(), Value::Bool(false));
+            }
+            return Ok(());
+        };
+        if resource.kind != "permission_set" {
+            return Err(hand_change::unknown_kind(resource, &["permission_set"]));
+        }
+        if let Some(e) = entitlement.filter(|e| *e != "assigned") {
+            return Err(hand_change::unknown_entitlement(e, resource, &["assigned"]));
+        }
+        let Some((set, owned)) = self
+            .records
+            .get("PermissionSet")
+            .into_iter()
+            .flatten()
+            .find(|(_, r)| field_is(r, "Name", &resource.name))
+            .map(|(id, r)| {
+                (
+                    id.clone(),
+                    r.get("IsOwnedByProfile") == Some(&Value::Bool(true)),
+                )
+            })
+        else {
+            return Err(format!("unknown permission set {}", resource.name));
+        };
+        if owned {
+            // The connector does not read these: they change only with their profile.
+            return Err(format!(
+                "permission set {} is owned by a profile; change the user's profile instead",
+                resource.name
+            ));
+        }
+        let assigned: Vec<String> = self
+            .records
+            .get("PermissionSetAssignment")
+            .into_iter()
+            .flatten()
+            .filter(|(_, r)| {
+                field_is(r, "AssigneeId", &user) && field_is(r, "PermissionSetId", &set)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        if entitlement.is_some() {
+            if assigned.is_empty() {
+                self.insert(
+                    "PermissionSetAssignment",
+                    json!({"AssigneeId": user, "PermissionSetId": set, "IsActive": true}),
+                );
+            }
+        } else if let Some(table) = self.records.get_mut("PermissionSetAssignment") {
+            for id in assigned {
+                table.remove(&id);
+            }
+        }
+        Ok(())
     }
 
     pub fn count_write(&mut self, key: String) {
