@@ -1,9 +1,11 @@
 //! HTTP helpers the connectors share: building the client, `Link` headers, `Retry-After`,
-//! backoff, waiting for a reset, and transport errors without the URL.
+//! backoff, waiting for a reset, transport errors without the URL, sending with transient retries,
+//! and reading an answer. Each connector keeps its vendor's own classification of errors.
 
 use chrono::{DateTime, Utc};
-use reqwest::Url;
 use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, Response, StatusCode, Url};
+use serde_json::Value;
 use std::time::Duration;
 
 use crate::Failure;
@@ -123,6 +125,79 @@ pub fn without_url(error: &reqwest::Error) -> String {
         kind.to_string()
     } else {
         format!("{kind}: {detail}")
+    }
+}
+
+/// How often a call that is safe to repeat is tried again after a transport error or a 5xx.
+pub const TRANSIENT_RETRIES: u32 = 3;
+
+/// Whether to try a call again after a transport error or a 5xx, having waited the backoff: only a call that
+/// is safe to repeat (a read; a write might have landed, so the engine observes first), and only while
+/// `retries` (shared by both kinds of error) is below [`TRANSIENT_RETRIES`].
+pub async fn retry_transient(repeatable: bool, retries: &mut u32) -> bool {
+    if !repeatable || *retries >= TRANSIENT_RETRIES {
+        return false;
+    }
+    *retries += 1;
+    tokio::time::sleep(backoff(*retries)).await;
+    true
+}
+
+/// Sends one request. `Ok(None)` after a transport error the caller should try again after (see
+/// [`retry_transient`], whose backoff has been waited); otherwise the error as `RetryLater`, its message
+/// `"{what} failed: {cause}"`.
+pub async fn send(
+    request: RequestBuilder,
+    repeatable: bool,
+    retries: &mut u32,
+    what: &str,
+) -> Result<Option<Response>, Failure> {
+    match request.send().await {
+        Ok(response) => Ok(Some(response)),
+        Err(_) if retry_transient(repeatable, retries).await => Ok(None),
+        Err(error) => Err(Failure::RetryLater {
+            at: None,
+            vendor_code: None,
+            message: format!("{what} failed: {}", without_url(&error)),
+        }),
+    }
+}
+
+/// An answer read whole: status, headers and body.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+/// A body as JSON: `Null` when empty, the text itself (as a JSON string) when it is not JSON.
+pub fn json_or_text(text: String) -> Value {
+    if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+}
+
+/// Reads an answer, its body as [`json_or_text`] (a body that cannot be read counts as empty).
+pub async fn read(response: Response) -> Answer {
+    let (status, headers) = (response.status(), response.headers().clone());
+    let text = response.text().await.unwrap_or_default();
+    Answer {
+        status,
+        headers,
+        body: json_or_text(text),
+    }
+}
+
+/// Reads an answer whose body is JSON or nothing to us: a body that is not JSON (or cannot be read) is `Null`.
+pub async fn read_json(response: Response) -> Answer {
+    let (status, headers) = (response.status(), response.headers().clone());
+    let text = response.text().await.unwrap_or_default();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
     }
 }
 

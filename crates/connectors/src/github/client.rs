@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::Failure;
-use crate::http::{self, backoff_from, header_u64, next_link, sleep_until, without_url};
+use crate::http::{self, header_u64, next_link, sleep_until};
 use crate::ratelimit::RateBudgets;
 use std::sync::Arc;
 
@@ -121,15 +121,6 @@ impl GithubClient {
         Ok(url)
     }
 
-    /// Follows a `next` link only on the configured host: the token is never sent where a response points.
-    fn same_origin(&self, link: &str) -> Option<Url> {
-        let parsed = Url::parse(link).ok()?;
-        let mut url = self.base.clone();
-        url.set_path(parsed.path());
-        url.set_query(parsed.query());
-        Some(url)
-    }
-
     pub async fn get(
         &self,
         segments: &[&str],
@@ -173,6 +164,8 @@ impl GithubClient {
         body: Option<Value>,
         accept: Option<&str>,
     ) -> Result<GithubResponse, Failure> {
+        let what = format!("{method} {}", url.path());
+        let repeatable = method == Method::GET;
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
         loop {
@@ -210,23 +203,16 @@ impl GithubClient {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) => {
-                    if method == Method::GET && transient_retries < 3 {
-                        transient_retries += 1;
-                        tokio::time::sleep(backoff_from(transient_retries, 200)).await;
-                        continue;
-                    }
-                    return Err(Failure::RetryLater {
-                        at: None,
-                        vendor_code: None,
-                        message: format!("{method} {} failed: {}", url.path(), without_url(&error)),
-                    });
-                }
+            let Some(response) =
+                http::send(request, repeatable, &mut transient_retries, &what).await?
+            else {
+                continue;
             };
-            let status = response.status();
-            let headers = response.headers().clone();
+            let http::Answer {
+                status,
+                headers,
+                body,
+            } = http::read(response).await;
             if let Ok(mut guard) = self.exhausted_until.lock() {
                 *guard = (header_u64(&headers, "x-ratelimit-remaining") == Some(0))
                     .then(|| reset_time(&headers))
@@ -241,13 +227,7 @@ impl GithubClient {
                     .record(&self.connection, CORE, limit, remaining, reset)
                     .await;
             }
-            let next = next_link(&headers).and_then(|link| self.same_origin(&link));
-            let text = response.text().await.unwrap_or_default();
-            let body: Value = if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            };
+            let next = next_link(&headers).and_then(|link| http::same_origin(&self.base, &link));
             if status.is_success() {
                 return Ok(GithubResponse { status, next, body });
             }
@@ -273,15 +253,13 @@ impl GithubClient {
                 });
             }
             if status.is_server_error() {
-                if method == Method::GET && transient_retries < 3 {
-                    transient_retries += 1;
-                    tokio::time::sleep(backoff_from(transient_retries, 200)).await;
+                if http::retry_transient(repeatable, &mut transient_retries).await {
                     continue;
                 }
                 return Err(Failure::RetryLater {
                     at: None,
                     vendor_code: code,
-                    message: format!("{method} {} answered {status}: {message}", url.path()),
+                    message: format!("{what} answered {status}: {message}"),
                 });
             }
             if status == StatusCode::UNAUTHORIZED {

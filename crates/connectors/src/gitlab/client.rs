@@ -142,6 +142,8 @@ impl GitlabClient {
         url: Url,
         body: Option<Value>,
     ) -> Result<GitlabResponse, Failure> {
+        let what = format!("GitLab {method} {}", url.path());
+        let repeatable = method == Method::GET;
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
         loop {
@@ -158,28 +160,16 @@ impl GitlabClient {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) => {
-                    // A read is safe to repeat; a write might have landed, so the engine observes first.
-                    if method == Method::GET && transient_retries < 3 {
-                        transient_retries += 1;
-                        tokio::time::sleep(http::backoff(transient_retries)).await;
-                        continue;
-                    }
-                    return Err(Failure::RetryLater {
-                        at: None,
-                        vendor_code: None,
-                        message: format!(
-                            "GitLab {method} {} failed: {}",
-                            url.path(),
-                            http::without_url(&error)
-                        ),
-                    });
-                }
+            let Some(response) =
+                http::send(request, repeatable, &mut transient_retries, &what).await?
+            else {
+                continue;
             };
-            let status = response.status();
-            let headers = response.headers().clone();
+            let http::Answer {
+                status,
+                headers,
+                body,
+            } = http::read(response).await;
             if let (Some(limit), Some(remaining), Some(reset)) = (
                 http::header_u64(&headers, "ratelimit-limit"),
                 http::header_u64(&headers, "ratelimit-remaining"),
@@ -191,12 +181,6 @@ impl GitlabClient {
                     .await;
             }
             let next = http::link(&headers, "next").and_then(|l| http::same_origin(&self.base, &l));
-            let text = response.text().await.unwrap_or_default();
-            let body: Value = if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            };
             if status.is_success() {
                 return Ok(GitlabResponse { status, next, body });
             }
@@ -219,15 +203,13 @@ impl GitlabClient {
                 });
             }
             if status.is_server_error() {
-                if method == Method::GET && transient_retries < 3 {
-                    transient_retries += 1;
-                    tokio::time::sleep(http::backoff(transient_retries)).await;
+                if http::retry_transient(repeatable, &mut transient_retries).await {
                     continue;
                 }
                 return Err(Failure::RetryLater {
                     at: None,
                     vendor_code: Some(status.as_u16().to_string()),
-                    message: format!("GitLab {method} {} answered {message}", url.path()),
+                    message: format!("{what} answered {message}"),
                 });
             }
             if status == StatusCode::UNAUTHORIZED {

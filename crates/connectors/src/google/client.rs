@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 use crate::Failure;
-use crate::http::{self, backoff_from, without_url};
+use crate::http::{self, backoff_from};
 
 /// The one quota bucket Google reports for the Directory API (queries per minute per user).
 pub const BUCKET: &str = "directory";
@@ -122,6 +122,8 @@ impl GoogleClient {
         url: Url,
         body: Option<Value>,
     ) -> Result<Value, Failure> {
+        let what = format!("{method} {}", url.path());
+        let repeatable = method == Method::GET;
         let mut quota_waits = 0;
         let mut transient_retries = 0;
         loop {
@@ -133,28 +135,12 @@ impl GoogleClient {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) => {
-                    if method == Method::GET && transient_retries < 3 {
-                        transient_retries += 1;
-                        tokio::time::sleep(backoff_from(transient_retries, 200)).await;
-                        continue;
-                    }
-                    return Err(Failure::RetryLater {
-                        at: None,
-                        vendor_code: None,
-                        message: format!("{method} {} failed: {}", url.path(), without_url(&error)),
-                    });
-                }
+            let Some(response) =
+                http::send(request, repeatable, &mut transient_retries, &what).await?
+            else {
+                continue;
             };
-            let status = response.status();
-            let text = response.text().await.unwrap_or_default();
-            let body: Value = if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            };
+            let http::Answer { status, body, .. } = http::read(response).await;
             if status.is_success() {
                 return Ok(body);
             }
@@ -185,15 +171,13 @@ impl GoogleClient {
                 });
             }
             if status.is_server_error() {
-                if method == Method::GET && transient_retries < 3 {
-                    transient_retries += 1;
-                    tokio::time::sleep(backoff_from(transient_retries, 200)).await;
+                if http::retry_transient(repeatable, &mut transient_retries).await {
                     continue;
                 }
                 return Err(Failure::RetryLater {
                     at: None,
                     vendor_code: reason,
-                    message: format!("{method} {} answered {status}: {message}", url.path()),
+                    message: format!("{what} answered {status}: {message}"),
                 });
             }
             if status == StatusCode::UNAUTHORIZED {

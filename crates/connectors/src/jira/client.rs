@@ -150,6 +150,8 @@ impl JiraClient {
         body: Option<Value>,
     ) -> Result<Value, Failure> {
         let url = self.url(path, query)?;
+        let what = format!("Jira {method} {}", url.path());
+        let repeatable = method == Method::GET;
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
         loop {
@@ -161,33 +163,16 @@ impl JiraClient {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) => {
-                    if method == Method::GET && transient_retries < 3 {
-                        transient_retries += 1;
-                        tokio::time::sleep(http::backoff(transient_retries)).await;
-                        continue;
-                    }
-                    return Err(Failure::RetryLater {
-                        at: None,
-                        vendor_code: None,
-                        message: format!(
-                            "Jira {method} {} failed: {}",
-                            url.path(),
-                            http::without_url(&error)
-                        ),
-                    });
-                }
+            let Some(response) =
+                http::send(request, repeatable, &mut transient_retries, &what).await?
+            else {
+                continue;
             };
-            let status = response.status();
-            let headers = response.headers().clone();
-            let text = response.text().await.unwrap_or_default();
-            let body: Value = if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            };
+            let http::Answer {
+                status,
+                headers,
+                body,
+            } = http::read(response).await;
             if status.is_success() {
                 return Ok(body);
             }
@@ -210,9 +195,7 @@ impl JiraClient {
                 });
             }
             if status.is_server_error() {
-                if method == Method::GET && transient_retries < 3 {
-                    transient_retries += 1;
-                    tokio::time::sleep(http::backoff(transient_retries)).await;
+                if http::retry_transient(repeatable, &mut transient_retries).await {
                     continue;
                 }
                 // Jira sends Retry-After on some 503s.
@@ -222,7 +205,7 @@ impl JiraClient {
                 return Err(Failure::RetryLater {
                     at,
                     vendor_code: Some(status.as_u16().to_string()),
-                    message: format!("Jira {method} {} answered {message}", url.path()),
+                    message: format!("{what} answered {message}"),
                 });
             }
             if status == StatusCode::UNAUTHORIZED {
@@ -233,7 +216,7 @@ impl JiraClient {
             }
             return Err(Failure::Permanent {
                 vendor_code: status.as_u16().to_string(),
-                message: format!("Jira {method} {}: {message}", url.path()),
+                message: format!("{what}: {message}"),
                 status: Some(status.as_u16()),
             });
         }

@@ -168,7 +168,7 @@ impl ServiceApp {
                 vendor_code: None,
                 message: format!(
                     "POST /oauth2/v1/token failed: {}",
-                    super::client::without_url(&error)
+                    crate::http::without_url(&error)
                 ),
             })?;
         let status = response.status();

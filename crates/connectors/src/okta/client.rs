@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::auth::Auth;
 use crate::Failure;
+use crate::http::{self, header_u64, next_link, sleep_until};
 use crate::ratelimit::RateBudgets;
 
 pub struct OktaClient {
@@ -55,31 +56,6 @@ pub fn bucket_for(method: &Method, path: &str) -> &'static str {
         }
         _ => "other",
     }
-}
-
-/// The `rel="next"` URL among `Link` headers. Parsed by hand: the format is
-/// one `<url>; rel="next"` per header line, and no maintained crate adds
-/// anything for that.
-fn next_link(headers: &HeaderMap) -> Option<String> {
-    for value in headers.get_all(reqwest::header::LINK) {
-        let Ok(text) = value.to_str() else { continue };
-        for part in text.split(',') {
-            let mut pieces = part.split(';');
-            let url = pieces.next()?.trim();
-            let is_next = pieces.any(|p| {
-                let p = p.trim().replace(' ', "");
-                p == "rel=\"next\"" || p == "rel=next"
-            });
-            if is_next && url.starts_with('<') && url.ends_with('>') {
-                return Some(url[1..url.len() - 1].to_string());
-            }
-        }
-    }
-    None
-}
-
-fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
 fn reset_time(headers: &HeaderMap) -> Option<DateTime<Utc>> {
@@ -141,13 +117,7 @@ impl OktaClient {
         let base = Url::parse(base_url).map_err(|error| Failure::Config {
             message: format!("okta base_url \"{base_url}\" is not a URL: {error}"),
         })?;
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("grantflow/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| Failure::Config {
-                message: format!("cannot build the HTTP client: {error}"),
-            })?;
+        let http = http::client(timeout)?;
         Ok(Self {
             http,
             base,
@@ -176,11 +146,7 @@ impl OktaClient {
     /// Follows a `next` link, but only on the configured org: the token is
     /// never sent to a host the response named.
     fn same_origin(&self, link: &str) -> Option<Url> {
-        let parsed = Url::parse(link).ok()?;
-        let mut url = self.base.clone();
-        url.set_path(parsed.path());
-        url.set_query(parsed.query());
-        Some(url)
+        http::same_origin(&self.base, link)
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<OktaResponse, Failure> {
@@ -225,6 +191,8 @@ impl OktaClient {
         body: Option<Value>,
     ) -> Result<OktaResponse, Failure> {
         let bucket = bucket_for(&method, url.path());
+        let what = format!("{method} {}", url.path());
+        let repeatable = method == Method::GET;
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
         let mut renewed_token = false;
@@ -247,22 +215,10 @@ impl OktaClient {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) => {
-                    // A read is safe to repeat; a write might have landed, so
-                    // the engine observes before it retries.
-                    if method == Method::GET && transient_retries < 3 {
-                        transient_retries += 1;
-                        tokio::time::sleep(backoff(transient_retries)).await;
-                        continue;
-                    }
-                    return Err(Failure::RetryLater {
-                        at: None,
-                        vendor_code: None,
-                        message: format!("{method} {} failed: {}", url.path(), without_url(&error)),
-                    });
-                }
+            let Some(response) =
+                http::send(request, repeatable, &mut transient_retries, &what).await?
+            else {
+                continue;
             };
             let status = response.status();
             let headers = response.headers().clone();
@@ -273,27 +229,17 @@ impl OktaClient {
                 Err(error) => {
                     // The answer was lost mid-way: the call may have taken
                     // effect, so only a read is repeated here.
-                    if method == Method::GET && transient_retries < 3 {
-                        transient_retries += 1;
-                        tokio::time::sleep(backoff(transient_retries)).await;
+                    if http::retry_transient(repeatable, &mut transient_retries).await {
                         continue;
                     }
                     return Err(Failure::RetryLater {
                         at: None,
                         vendor_code: None,
-                        message: format!(
-                            "{method} {} lost its answer: {}",
-                            url.path(),
-                            without_url(&error)
-                        ),
+                        message: format!("{what} lost its answer: {}", http::without_url(&error)),
                     });
                 }
             };
-            let body: Value = if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::String(text.clone()))
-            };
+            let body = http::json_or_text(text);
             if status.is_success() {
                 return Ok(OktaResponse { status, next, body });
             }
@@ -319,15 +265,13 @@ impl OktaClient {
                 });
             }
             if status.is_server_error() {
-                if method == Method::GET && transient_retries < 3 {
-                    transient_retries += 1;
-                    tokio::time::sleep(backoff(transient_retries)).await;
+                if http::retry_transient(repeatable, &mut transient_retries).await {
                     continue;
                 }
                 return Err(Failure::RetryLater {
                     at: None,
                     vendor_code: code,
-                    message: format!("{method} {} answered {status}: {summary}", url.path()),
+                    message: format!("{what} answered {status}: {summary}"),
                 });
             }
             if status == StatusCode::UNAUTHORIZED {
@@ -403,40 +347,6 @@ fn missing_scope(headers: &HeaderMap) -> Option<String> {
     let start = value.find("scope=\"")? + "scope=\"".len();
     let end = value[start..].find('"')? + start;
     Some(value[start..end].to_string())
-}
-
-async fn sleep_until(at: DateTime<Utc>) {
-    let wait = (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50);
-    tokio::time::sleep(wait.min(Duration::from_secs(120))).await;
-}
-
-fn backoff(attempt: u32) -> Duration {
-    let base = 200u64.saturating_mul(1 << attempt.min(6));
-    let jitter = rand::random_range(0..=base / 2);
-    Duration::from_millis(base + jitter)
-}
-
-/// reqwest's errors name the URL; ours name the path already, so keep only
-/// the cause (the URL may carry a login in its query).
-pub(super) fn without_url(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "request error"
-    };
-    let mut source = std::error::Error::source(error);
-    let mut detail = String::new();
-    while let Some(cause) = source {
-        detail = cause.to_string();
-        source = cause.source();
-    }
-    if detail.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {detail}")
-    }
 }
 
 fn kind_of(value: &Value) -> &'static str {

@@ -165,6 +165,7 @@ impl OpaClient {
         body: Option<Value>,
     ) -> Result<OpaResponse, Failure> {
         let what = format!("{method} {}", url.path());
+        let label = format!("OPA {what}");
         let read = method == Method::GET;
         let mut reminted = false;
         let mut rate_limit_waits = 0;
@@ -179,25 +180,15 @@ impl OpaClient {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let response = match request.send().await {
-                Ok(r) => r,
-                Err(error) => {
-                    if read && transient_retries < 3 {
-                        transient_retries += 1;
-                        tokio::time::sleep(http::backoff(transient_retries)).await;
-                        continue;
-                    }
-                    return Err(Failure::RetryLater {
-                        at: None,
-                        vendor_code: None,
-                        message: format!("OPA {what} failed: {}", http::without_url(&error)),
-                    });
-                }
+            let Some(response) = http::send(request, read, &mut transient_retries, &label).await?
+            else {
+                continue;
             };
-            let status = response.status();
-            let headers = response.headers().clone();
-            let text = response.text().await.unwrap_or_default();
-            let parsed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let http::Answer {
+                status,
+                headers,
+                body: parsed,
+            } = http::read_json(response).await;
             if status == StatusCode::UNAUTHORIZED && !reminted {
                 // Tokens may expire at any time: mint a new one, once.
                 reminted = true;
@@ -219,9 +210,7 @@ impl OpaClient {
                 });
             }
             if status.is_server_error() {
-                if read && transient_retries < 3 {
-                    transient_retries += 1;
-                    tokio::time::sleep(http::backoff(transient_retries)).await;
+                if http::retry_transient(read, &mut transient_retries).await {
                     continue;
                 }
                 return Err(Failure::RetryLater {

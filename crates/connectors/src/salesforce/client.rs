@@ -158,6 +158,8 @@ impl SalesforceClient {
     }
 
     async fn send(&self, method: Method, url: Url, body: Option<Value>) -> Result<Value, Failure> {
+        let what = format!("Salesforce {method} {}", url.path());
+        let repeatable = method == Method::GET;
         let mut transient_retries = 0;
         loop {
             self.budgets.refuse_if_spent(&self.connection, API_BUCKET)?;
@@ -169,28 +171,17 @@ impl SalesforceClient {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) => {
-                    if method == Method::GET && transient_retries < 3 {
-                        transient_retries += 1;
-                        tokio::time::sleep(http::backoff(transient_retries)).await;
-                        continue;
-                    }
-                    return Err(Failure::RetryLater {
-                        at: None,
-                        vendor_code: None,
-                        message: format!(
-                            "Salesforce {method} {} failed: {}",
-                            url.path(),
-                            http::without_url(&error)
-                        ),
-                    });
-                }
+            let Some(response) =
+                http::send(request, repeatable, &mut transient_retries, &what).await?
+            else {
+                continue;
             };
-            let status = response.status();
-            if let Some((used, limit)) = response
-                .headers()
+            let http::Answer {
+                status,
+                headers,
+                body,
+            } = http::read(response).await;
+            if let Some((used, limit)) = headers
                 .get("sforce-limit-info")
                 .and_then(|v| v.to_str().ok())
                 .and_then(api_usage)
@@ -205,18 +196,12 @@ impl SalesforceClient {
                     )
                     .await;
             }
-            let text = response.text().await.unwrap_or_default();
-            let body: Value = if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            };
             if status.is_success() {
                 return Ok(body);
             }
             let (code, message) = error_of(&body);
             let code = code.unwrap_or_else(|| status.as_u16().to_string());
-            let described = format!("Salesforce {method} {}: {code}: {message}", url.path());
+            let described = format!("{what}: {code}: {message}");
             if code == "REQUEST_LIMIT_EXCEEDED" {
                 return Err(Failure::RateLimited {
                     bucket: API_BUCKET.into(),
@@ -225,9 +210,7 @@ impl SalesforceClient {
                 });
             }
             if status.is_server_error() {
-                if method == Method::GET && transient_retries < 3 {
-                    transient_retries += 1;
-                    tokio::time::sleep(http::backoff(transient_retries)).await;
+                if http::retry_transient(repeatable, &mut transient_retries).await {
                     continue;
                 }
                 return Err(Failure::RetryLater {

@@ -82,6 +82,7 @@ impl ScimClient {
     ) -> Result<Reply, Failure> {
         let url = self.url(segments);
         let what = format!("{} {method} /{}", self.app, segments.join("/"));
+        let label = format!("SCIM {what}");
         let is_read = method == Method::GET;
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
@@ -103,29 +104,16 @@ impl ScimClient {
             if let Some(etag) = if_match {
                 request = request.header(reqwest::header::IF_MATCH, etag);
             }
-            let response = match request.send().await {
-                Ok(r) => r,
-                Err(error) => {
-                    if is_read && transient_retries < 3 {
-                        transient_retries += 1;
-                        tokio::time::sleep(http::backoff(transient_retries)).await;
-                        continue;
-                    }
-                    return Err(Failure::RetryLater {
-                        at: None,
-                        vendor_code: None,
-                        message: format!("SCIM {what} failed: {}", http::without_url(&error)),
-                    });
-                }
+            let Some(response) =
+                http::send(request, is_read, &mut transient_retries, &label).await?
+            else {
+                continue;
             };
-            let status = response.status();
-            let headers = response.headers().clone();
-            let text = response.text().await.unwrap_or_default();
-            let body: Value = if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::Null)
-            };
+            let http::Answer {
+                status,
+                headers,
+                body,
+            } = http::read_json(response).await;
             if status.is_success() {
                 let etag = headers
                     .get(reqwest::header::ETAG)
@@ -147,9 +135,9 @@ impl ScimClient {
                     message: describe(&what, status, &body),
                 });
             }
-            if status.is_server_error() && is_read && transient_retries < 3 {
-                transient_retries += 1;
-                tokio::time::sleep(http::backoff(transient_retries)).await;
+            if status.is_server_error()
+                && http::retry_transient(is_read, &mut transient_retries).await
+            {
                 continue;
             }
             return Err(classify(&what, status, &body));

@@ -93,35 +93,25 @@ impl SlackClient {
             message: format!("bad Slack method {method}: {error}"),
         })?;
         let tier = tier_of(method);
+        let what = format!("Slack {method}");
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
         loop {
-            let sent = self
+            let request = self
                 .http
                 .post(url.clone())
                 .bearer_auth(self.token.expose_secret())
-                .form(args)
-                .send()
-                .await;
-            let response = match sent {
-                Ok(r) => r,
-                Err(error) => {
-                    if is_read(method) && transient_retries < 3 {
-                        transient_retries += 1;
-                        tokio::time::sleep(http::backoff(transient_retries)).await;
-                        continue;
-                    }
-                    return Err(Failure::RetryLater {
-                        at: None,
-                        vendor_code: None,
-                        message: format!("Slack {method} failed: {}", http::without_url(&error)),
-                    });
-                }
+                .form(args);
+            let Some(response) =
+                http::send(request, is_read(method), &mut transient_retries, &what).await?
+            else {
+                continue;
             };
-            let status = response.status();
-            let headers = response.headers().clone();
-            let text = response.text().await.unwrap_or_default();
-            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let http::Answer {
+                status,
+                headers,
+                body,
+            } = http::read_json(response).await;
             let error = body.get("error").and_then(Value::as_str).unwrap_or("");
             if status == StatusCode::TOO_MANY_REQUESTS || error == "ratelimited" {
                 let reset = http::retry_at(&headers, None);
@@ -139,15 +129,13 @@ impl SlackClient {
             }
             let transient = status.is_server_error() || TRANSIENT_ERRORS.contains(&error);
             if transient {
-                if is_read(method) && transient_retries < 3 {
-                    transient_retries += 1;
-                    tokio::time::sleep(http::backoff(transient_retries)).await;
+                if http::retry_transient(is_read(method), &mut transient_retries).await {
                     continue;
                 }
                 return Err(Failure::RetryLater {
                     at: None,
                     vendor_code: (!error.is_empty()).then(|| error.to_string()),
-                    message: format!("Slack {method} answered HTTP {status} {error}"),
+                    message: format!("{what} answered HTTP {status} {error}"),
                 });
             }
             return match body {
