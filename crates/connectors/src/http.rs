@@ -164,11 +164,7 @@ pub async fn send(
 }
 
 /// An answer read whole: status, headers and body.
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Value,
-}
+pub type Answer = (StatusCode, HeaderMap, Value);
 
 /// A body as JSON: `Null` when empty, the text itself (as a JSON string) when it is not JSON.
 pub fn json_or_text(text: String) -> Value {
@@ -179,26 +175,43 @@ pub fn json_or_text(text: String) -> Value {
     }
 }
 
-/// Reads an answer, its body as [`json_or_text`] (a body that cannot be read counts as empty).
-pub async fn read(response: Response) -> Answer {
-    let (status, headers) = (response.status(), response.headers().clone());
-    let text = response.text().await.unwrap_or_default();
-    Answer {
-        status,
-        headers,
-        body: json_or_text(text),
-    }
+/// [`send`], then the answer read whole, its body as [`json_or_text`] (a body that cannot be read counts as
+/// empty). `Ok(None)`: try again, as with [`send`].
+pub async fn exchange(
+    request: RequestBuilder,
+    repeatable: bool,
+    retries: &mut u32,
+    what: &str,
+) -> Result<Option<Answer>, Failure> {
+    exchange_parsed(request, repeatable, retries, what, json_or_text).await
 }
 
-/// Reads an answer whose body is JSON or nothing to us: a body that is not JSON (or cannot be read) is `Null`.
-pub async fn read_json(response: Response) -> Answer {
+/// [`exchange`] for an API whose bodies are JSON or nothing to us: a body that is not JSON is `Null`.
+pub async fn exchange_json(
+    request: RequestBuilder,
+    repeatable: bool,
+    retries: &mut u32,
+    what: &str,
+) -> Result<Option<Answer>, Failure> {
+    exchange_parsed(request, repeatable, retries, what, |text| {
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    })
+    .await
+}
+
+async fn exchange_parsed(
+    request: RequestBuilder,
+    repeatable: bool,
+    retries: &mut u32,
+    what: &str,
+    parse: fn(String) -> Value,
+) -> Result<Option<Answer>, Failure> {
+    let Some(response) = send(request, repeatable, retries, what).await? else {
+        return Ok(None);
+    };
     let (status, headers) = (response.status(), response.headers().clone());
     let text = response.text().await.unwrap_or_default();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-    }
+    Ok(Some((status, headers, parse(text))))
 }
 
 #[cfg(test)]

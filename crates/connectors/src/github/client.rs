@@ -203,16 +203,11 @@ impl GithubClient {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let Some(response) =
-                http::send(request, repeatable, &mut transient_retries, &what).await?
+            let Some((status, headers, body)) =
+                http::exchange(request, repeatable, &mut transient_retries, &what).await?
             else {
                 continue;
             };
-            let http::Answer {
-                status,
-                headers,
-                body,
-            } = http::read(response).await;
             if let Ok(mut guard) = self.exhausted_until.lock() {
                 *guard = (header_u64(&headers, "x-ratelimit-remaining") == Some(0))
                     .then(|| reset_time(&headers))

@@ -160,16 +160,11 @@ impl GitlabClient {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let Some(response) =
-                http::send(request, repeatable, &mut transient_retries, &what).await?
+            let Some((status, headers, body)) =
+                http::exchange(request, repeatable, &mut transient_retries, &what).await?
             else {
                 continue;
             };
-            let http::Answer {
-                status,
-                headers,
-                body,
-            } = http::read(response).await;
             if let (Some(limit), Some(remaining), Some(reset)) = (
                 http::header_u64(&headers, "ratelimit-limit"),
                 http::header_u64(&headers, "ratelimit-remaining"),

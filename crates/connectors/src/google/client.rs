@@ -135,12 +135,11 @@ impl GoogleClient {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let Some(response) =
-                http::send(request, repeatable, &mut transient_retries, &what).await?
+            let Some((status, _, body)) =
+                http::exchange(request, repeatable, &mut transient_retries, &what).await?
             else {
                 continue;
             };
-            let http::Answer { status, body, .. } = http::read(response).await;
             if status.is_success() {
                 return Ok(body);
             }

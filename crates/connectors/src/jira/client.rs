@@ -163,16 +163,11 @@ impl JiraClient {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let Some(response) =
-                http::send(request, repeatable, &mut transient_retries, &what).await?
+            let Some((status, headers, body)) =
+                http::exchange(request, repeatable, &mut transient_retries, &what).await?
             else {
                 continue;
             };
-            let http::Answer {
-                status,
-                headers,
-                body,
-            } = http::read(response).await;
             if status.is_success() {
                 return Ok(body);
             }

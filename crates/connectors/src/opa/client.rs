@@ -180,15 +180,11 @@ impl OpaClient {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let Some(response) = http::send(request, read, &mut transient_retries, &label).await?
+            let Some((status, headers, parsed)) =
+                http::exchange_json(request, read, &mut transient_retries, &label).await?
             else {
                 continue;
             };
-            let http::Answer {
-                status,
-                headers,
-                body: parsed,
-            } = http::read_json(response).await;
             if status == StatusCode::UNAUTHORIZED && !reminted {
                 // Tokens may expire at any time: mint a new one, once.
                 reminted = true;

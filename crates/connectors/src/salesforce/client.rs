@@ -171,16 +171,11 @@ impl SalesforceClient {
             if let Some(body) = &body {
                 request = request.json(body);
             }
-            let Some(response) =
-                http::send(request, repeatable, &mut transient_retries, &what).await?
+            let Some((status, headers, body)) =
+                http::exchange(request, repeatable, &mut transient_retries, &what).await?
             else {
                 continue;
             };
-            let http::Answer {
-                status,
-                headers,
-                body,
-            } = http::read(response).await;
             if let Some((used, limit)) = headers
                 .get("sforce-limit-info")
                 .and_then(|v| v.to_str().ok())

@@ -104,16 +104,11 @@ impl ScimClient {
             if let Some(etag) = if_match {
                 request = request.header(reqwest::header::IF_MATCH, etag);
             }
-            let Some(response) =
-                http::send(request, is_read, &mut transient_retries, &label).await?
+            let Some((status, headers, body)) =
+                http::exchange_json(request, is_read, &mut transient_retries, &label).await?
             else {
                 continue;
             };
-            let http::Answer {
-                status,
-                headers,
-                body,
-            } = http::read_json(response).await;
             if status.is_success() {
                 let etag = headers
                     .get(reqwest::header::ETAG)

@@ -102,16 +102,12 @@ impl SlackClient {
                 .post(url.clone())
                 .bearer_auth(self.token.expose_secret())
                 .form(args);
-            let Some(response) =
-                http::send(request, is_read(method), &mut transient_retries, &what).await?
+            let Some((status, headers, body)) =
+                http::exchange_json(request, is_read(method), &mut transient_retries, &what)
+                    .await?
             else {
                 continue;
             };
-            let http::Answer {
-                status,
-                headers,
-                body,
-            } = http::read_json(response).await;
             let error = body.get("error").and_then(Value::as_str).unwrap_or("");
             if status == StatusCode::TOO_MANY_REQUESTS || error == "ratelimited" {
                 let reset = http::retry_at(&headers, None);
