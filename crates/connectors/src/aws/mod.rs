@@ -508,35 +508,31 @@ impl AwsConnector {
             },
             principal_type.as_str()
         );
+        // The two calls take the same arguments but are distinct SDK types, so one macro fills either.
+        macro_rules! send_assignment {
+            ($builder:expr, $status:ident) => {
+                $builder
+                    .instance_arn(&instance)
+                    .target_id(account)
+                    .target_type(TargetType::AwsAccount)
+                    .permission_set_arn(arn)
+                    .principal_type(principal_type.clone())
+                    .principal_id(principal)
+                    .send()
+                    .await
+                    .map(|o| o.$status().cloned())
+                    .map_err(|e| self.client.fail(Api::SsoAdmin, &what, e))
+            };
+        }
         let sent = match direction {
-            Direction::Create => self
-                .client
-                .sso
-                .create_account_assignment()
-                .instance_arn(&instance)
-                .target_id(account)
-                .target_type(TargetType::AwsAccount)
-                .permission_set_arn(arn)
-                .principal_type(principal_type.clone())
-                .principal_id(principal)
-                .send()
-                .await
-                .map(|o| o.account_assignment_creation_status().cloned())
-                .map_err(|e| self.client.fail(Api::SsoAdmin, &what, e)),
-            Direction::Delete => self
-                .client
-                .sso
-                .delete_account_assignment()
-                .instance_arn(&instance)
-                .target_id(account)
-                .target_type(TargetType::AwsAccount)
-                .permission_set_arn(arn)
-                .principal_type(principal_type.clone())
-                .principal_id(principal)
-                .send()
-                .await
-                .map(|o| o.account_assignment_deletion_status().cloned())
-                .map_err(|e| self.client.fail(Api::SsoAdmin, &what, e)),
+            Direction::Create => send_assignment!(
+                self.client.sso.create_account_assignment(),
+                account_assignment_creation_status
+            ),
+            Direction::Delete => send_assignment!(
+                self.client.sso.delete_account_assignment(),
+                account_assignment_deletion_status
+            ),
         };
         let mut status = match sent {
             Ok(status) => status,
