@@ -181,33 +181,24 @@ impl Connector for SalesforceConnector {
     }
 
     async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
-        let users = self
-            .client
-            .query(
-                "SELECT Id, Username, Email, Name, IsActive, ProfileId, Profile.Name, FederationIdentifier FROM User",
-                |n| sink.progress("users", n as u64),
-            )
-            .await?;
+        /// Every record of `soql`, reporting progress under `label`.
+        async fn query(
+            client: &SalesforceClient,
+            sink: &mut dyn SyncSink,
+            label: &str,
+            soql: &str,
+        ) -> Result<Vec<Value>, Failure> {
+            client.query(soql, |n| sink.progress(label, n as u64)).await
+        }
+        let users = query(&self.client, sink, "users", "SELECT Id, Username, Email, Name, IsActive, ProfileId, Profile.Name, FederationIdentifier FROM User").await?;
         for account in users.iter().filter_map(mapping::account) {
             sink.account(account);
         }
-        let sets = self
-            .client
-            .query(
-                "SELECT Id, Name, Label, Type, IsOwnedByProfile FROM PermissionSet WHERE IsOwnedByProfile = false",
-                |n| sink.progress("permission sets", n as u64),
-            )
-            .await?;
+        let sets = query(&self.client, sink, "permission sets", "SELECT Id, Name, Label, Type, IsOwnedByProfile FROM PermissionSet WHERE IsOwnedByProfile = false").await?;
         for set in sets.iter().filter_map(mapping::permission_set) {
             sink.resource(set);
         }
-        let assignments = self
-            .client
-            .query(
-                "SELECT Id, AssigneeId, PermissionSet.Name FROM PermissionSetAssignment WHERE PermissionSet.IsOwnedByProfile = false",
-                |n| sink.progress("assignments", n as u64),
-            )
-            .await?;
+        let assignments = query(&self.client, sink, "assignments", "SELECT Id, AssigneeId, PermissionSet.Name FROM PermissionSetAssignment WHERE PermissionSet.IsOwnedByProfile = false").await?;
         for a in &assignments {
             let (Some(user), Some(set)) = (
                 a.get("AssigneeId").and_then(Value::as_str),
