@@ -6,6 +6,7 @@
 //!   rate limits; makespan against the rate-limit lower bound, 429s seen,
 //!   and (with `--baseline`) a sequential script using Okta's Python SDK.
 //! - `plan`: planning a generated organisation of N people.
+//! - `drift`: drift detection over the same organisation.
 //! - `snapshot`: writing a sync snapshot of N grants to SQLite.
 
 mod apply;
@@ -50,6 +51,13 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Detect drift over a generated organisation.
+    Drift {
+        #[arg(long, default_value_t = 100_000)]
+        people: usize,
+        #[arg(long)]
+        quick: bool,
+    },
     /// Write a sync snapshot with N grants to a fresh SQLite store.
     Snapshot {
         #[arg(long, default_value_t = 1_000_000)]
@@ -87,6 +95,7 @@ fn main() -> anyhow::Result<()> {
                 .await
             }
             Command::Plan { people, quick } => org::plan(if quick { 2_000 } else { people }),
+            Command::Drift { people, quick } => org::drift(if quick { 2_000 } else { people }),
             Command::Snapshot { grants, quick } => {
                 org::snapshot(if quick { 20_000 } else { grants }).await
             }

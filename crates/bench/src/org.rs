@@ -129,10 +129,10 @@ pub fn policies() -> anyhow::Result<PolicySet> {
         .map_err(|d| anyhow::anyhow!("{d}"))
 }
 
-pub fn plan(people: usize) -> anyhow::Result<()> {
-    let generated = Instant::now();
+/// A generated organisation as the planner and drift see it, with its
+/// grant count.
+fn generated_state(people: usize) -> (ActualState, usize) {
     let snapshot = generate(people, 3);
-    let policies = policies()?;
     let grants = snapshot.grants.len();
     let okta = ConnectionName::new("okta");
     // The store records each snapshot's digest when it is synced.
@@ -144,6 +144,38 @@ pub fn plan(people: usize) -> anyhow::Result<()> {
         digests: BTreeMap::from([(okta, digest)]),
         correlation: Default::default(),
     };
+    (actual, grants)
+}
+
+/// Drift detection over a generated organisation: every policy-managed
+/// group judged for every person.
+pub fn drift(people: usize) -> anyhow::Result<()> {
+    let generated = Instant::now();
+    let (actual, grants) = generated_state(people);
+    let policies = policies()?;
+    let setup = generated.elapsed();
+    let started = Instant::now();
+    let report = grantflow_drift::detect(&policies, &actual, &Default::default())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let elapsed = started.elapsed();
+    println!(
+        "drift: {people} people, {grants} grants, {} policies -> {} findings",
+        policies.policies.len(),
+        report.drift().count(),
+    );
+    println!(
+        "drift time {:.3} s (generation {:.3} s); peak RSS {:.0} MB",
+        elapsed.as_secs_f64(),
+        setup.as_secs_f64(),
+        crate::peak_rss_mb()
+    );
+    Ok(())
+}
+
+pub fn plan(people: usize) -> anyhow::Result<()> {
+    let generated = Instant::now();
+    let (actual, grants) = generated_state(people);
+    let policies = policies()?;
     let setup = generated.elapsed();
     let started = Instant::now();
     let plan = grantflow_planner::plan_policies(&policies, &actual, "bench", chrono::Utc::now())

@@ -27,9 +27,11 @@ fn the_quick_apply_benchmark_finishes_within_the_rate_limit_and_without_429s() {
 }
 
 #[test]
-fn the_quick_plan_and_snapshot_benchmarks_run() {
+fn the_quick_plan_drift_and_snapshot_benchmarks_run() {
     let plan = quick(&["plan"]);
     assert!(plan.contains("plan: 2000 people"), "{plan}");
+    let drift = quick(&["drift"]);
+    assert!(drift.contains("drift: 2000 people"), "{drift}");
     let snapshot = quick(&["snapshot"]);
     assert!(
         snapshot.contains("snapshot: wrote 2000 accounts"),
