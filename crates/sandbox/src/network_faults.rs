@@ -40,6 +40,10 @@ pub struct NetworkFaultSettings {
     /// `timeout_ms`, after they took effect: a deterministic timeout.
     #[serde(default)]
     pub timeout_next_writes: u32,
+    /// The next this many writes lose their answer to a connection reset
+    /// after they took effect: a deterministic reset.
+    #[serde(default)]
+    pub reset_next_writes: u32,
     /// Eventual consistency: for this long after any write, a read the
     /// system answered before is answered the same way again (stale), as
     /// Google documents for its directory.
@@ -62,6 +66,8 @@ struct Active {
     last_write: Option<DateTime<Utc>>,
     /// Writes still to time out (`timeout_next_writes`).
     timeouts_left: u32,
+    /// Writes still to lose their answer (`reset_next_writes`).
+    resets_left: u32,
     reads: std::collections::HashMap<String, CachedRead>,
 }
 
@@ -124,6 +130,7 @@ async fn set(State(faults): State<Faults>, body: Bytes) -> Response {
             settings: settings.clone(),
             outage_until,
             timeouts_left: settings.timeout_next_writes,
+            resets_left: settings.reset_next_writes,
             ..Active::default()
         };
     }
@@ -162,7 +169,14 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
     {
         active.last_write = Some(faults.clock.now());
     }
-    if settings.reset_rate > 0.0 && rand::random::<f64>() < settings.reset_rate {
+    let scheduled_reset = !is_read
+        && faults.active.lock().is_ok_and(|mut active| {
+            let due = active.resets_left > 0;
+            active.resets_left = active.resets_left.saturating_sub(1);
+            due
+        });
+    if scheduled_reset || (settings.reset_rate > 0.0 && rand::random::<f64>() < settings.reset_rate)
+    {
         // The change was made; the answer is lost with the connection.
         let broken = broken_body();
         let (parts, _) = response.into_parts();

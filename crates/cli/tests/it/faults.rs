@@ -163,8 +163,12 @@ async fn answers_lost_to_timeouts_are_observed_not_repeated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn answers_lost_to_connection_resets_are_observed_not_repeated() {
     let (workspace, plan_id) = planned().await;
+    // The first three writes surely lose their answer; then half of all calls may.
     workspace
-        .admin_post("network", json!({"reset_rate": 0.5}))
+        .admin_post(
+            "network",
+            json!({"reset_next_writes": 3, "reset_rate": 0.5}),
+        )
         .await;
     let report = assert_converges(&workspace, &plan_id, "resets").await;
     assert!(
