@@ -8,19 +8,6 @@
 use crate::testkit::Workspace;
 use serde_json::{Value, json};
 
-/// (system, resource, entitlement) that the demo organisation lacks for
-/// some platform engineers and has for others.
-const TARGETS: [(&str, &str, &str); 8] = [
-    ("google", "group/platform@example.com", "member"),
-    ("github", "team/Platform", "member"),
-    ("gitlab", "group/acme/platform", "write"),
-    ("slack", "channel/platform-oncall", "member"),
-    ("okta", "group/Production Access Demo", "member"),
-    ("aws", "account/222233334444", "PowerUserAccess"),
-    ("scim", "group/Platform", "member"),
-    ("opa", "group/opa-admins", "member"),
-];
-
 fn policy(system: &str, resource: &str, entitlement: &str) -> String {
     format!(
         "policies:\n  - name: platform-{system}\n    when: person.department == \"Platform\" && person.status == \"ACTIVE\"\n    grants:\n      - {{ system: {system}, resource: \"{resource}\", entitlement: {entitlement} }}\n"
@@ -134,67 +121,30 @@ async fn matrix(system: &str, resource: &str, entitlement: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn google_converges_under_every_fault() {
-    let (system, resource, entitlement) = TARGETS[0];
-    matrix(system, resource, entitlement).await;
+/// One test per system: (system, resource, entitlement) that the demo
+/// organisation lacks for some platform engineers and has for others.
+macro_rules! converges_under_every_fault {
+    ($($test:ident: $system:literal, $resource:literal, $entitlement:literal;)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread")]
+            async fn $test() {
+                matrix($system, $resource, $entitlement).await;
+            }
+        )*
+    };
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn github_converges_under_every_fault() {
-    let (system, resource, entitlement) = TARGETS[1];
-    matrix(system, resource, entitlement).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn gitlab_converges_under_every_fault() {
-    let (system, resource, entitlement) = TARGETS[2];
-    matrix(system, resource, entitlement).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn okta_converges_under_every_fault() {
-    let (system, resource, entitlement) = TARGETS[4];
-    matrix(system, resource, entitlement).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn slack_converges_under_every_fault() {
-    let (system, resource, entitlement) = TARGETS[3];
-    matrix(system, resource, entitlement).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn aws_converges_under_every_fault() {
-    let (system, resource, entitlement) = TARGETS[5];
-    matrix(system, resource, entitlement).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn scim_converges_under_every_fault() {
-    let (system, resource, entitlement) = TARGETS[6];
-    matrix(system, resource, entitlement).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn opa_converges_under_every_fault() {
-    let (system, resource, entitlement) = TARGETS[7];
-    matrix(system, resource, entitlement).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn jira_converges_under_every_fault() {
+converges_under_every_fault! {
+    google_converges_under_every_fault: "google", "group/platform@example.com", "member";
+    github_converges_under_every_fault: "github", "team/Platform", "member";
+    gitlab_converges_under_every_fault: "gitlab", "group/acme/platform", "write";
+    slack_converges_under_every_fault: "slack", "channel/platform-oncall", "member";
+    okta_converges_under_every_fault: "okta", "group/Production Access Demo", "member";
+    aws_converges_under_every_fault: "aws", "account/222233334444", "PowerUserAccess";
+    scim_converges_under_every_fault: "scim", "group/Platform", "member";
+    opa_converges_under_every_fault: "opa", "group/opa-admins", "member";
     // Platform people lack PLAT's Administrators role except its lead; `admin` is the role's alias.
-    matrix("jira", "project/Platform", "admin").await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn salesforce_converges_under_every_fault() {
+    jira_converges_under_every_fault: "jira", "project/Platform", "admin";
     // Over HTTPS with the sandbox's CA; Platform people with a Salesforce user lack this permission set.
-    matrix(
-        "salesforce",
-        "permission_set/Engineering_Read_Only",
-        "assigned",
-    )
-    .await;
+    salesforce_converges_under_every_fault: "salesforce", "permission_set/Engineering_Read_Only", "assigned";
 }
