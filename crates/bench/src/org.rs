@@ -87,6 +87,7 @@ pub fn generate(people: usize, extra_grants_per_person: usize) -> Snapshot {
             email: Some(format!("person{i}@example.com")),
             display_name: format!("Person {i}"),
             status: "ACTIVE".into(),
+            state: Default::default(),
             attributes,
         });
         // Most people already hold what policy says; some drift either way.

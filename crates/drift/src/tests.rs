@@ -16,6 +16,7 @@ fn person_account(id: &str, email: &str, department: &str, status: &str) -> Acco
         email: Some(email.into()),
         display_name: email.into(),
         status: status.into(),
+        state: grantflow_model::LifecycleState::parse(&status.to_lowercase()).unwrap_or_default(),
         attributes,
     }
 }
@@ -27,6 +28,7 @@ fn handle_account(id: &str, login: &str, status: &str) -> Account {
         email: None,
         display_name: login.into(),
         status: status.into(),
+        state: grantflow_model::LifecycleState::parse(&status.to_lowercase()).unwrap_or_default(),
         attributes: Default::default(),
     }
 }

@@ -258,6 +258,7 @@ fn snapshot_build(rng: &mut Rng) {
             email: Some(format!("person-{i}@example.com")),
             display_name: format!("Person {i}"),
             status: "ACTIVE".into(),
+            state: Default::default(),
             attributes: Default::default(),
         })
         .collect();

@@ -28,6 +28,7 @@ fn account(id: &str, login: &str) -> Account {
         email: Some(login.into()),
         display_name: login.into(),
         status: "ACTIVE".into(),
+        state: Default::default(),
         attributes: Default::default(),
     }
 }

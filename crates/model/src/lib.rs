@@ -6,14 +6,18 @@
 //! engine only ever see these types.
 
 mod clock;
+mod lifecycle;
 mod operation;
+mod schema;
 mod snapshot;
 
 pub use clock::{Clock, SystemClock};
+pub use lifecycle::LifecycleState;
 pub use operation::{
     AccountRef, CREATE_ENTITLEMENT, Holder, OpKind, Operation, OperationId, PENDING_PREFIX,
-    PUSH_ENTITLEMENT, ResourceRef,
+    PUSH_ENTITLEMENT, PlannedId, ResourceRef, pending_id,
 };
+pub use schema::{AttributeDecl, AttributeType, ProfileSchema};
 mod plan;
 
 pub use plan::{Basis, Plan, Review, ReviewItem, ReviewedResource};

@@ -98,15 +98,47 @@ pub const ACCOUNT_KIND: &str = "account";
 pub const PUSH_ENTITLEMENT: &str = "push";
 /// What a resource creation reads as in a plan, in place of an entitlement.
 pub const CREATE_ENTITLEMENT: &str = "create";
-/// The id of a resource a plan creates, until it exists: `pending:<name>`.
+/// The id of a resource a plan creates, or of an account that appears at a
+/// first sign-in, until it exists: `pending:<name>`.
 pub const PENDING_PREFIX: &str = "pending:";
+
+/// An id as a plan carries it: an object the system knows, or one that does
+/// not exist yet and is found by name (a resource by its name, an account by
+/// its email) when the operation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlannedId<'a> {
+    Existing(&'a str),
+    Pending(&'a str),
+}
+
+impl<'a> PlannedId<'a> {
+    pub fn parse(id: &'a str) -> Self {
+        match id.strip_prefix(PENDING_PREFIX) {
+            Some(name) => PlannedId::Pending(name),
+            None => PlannedId::Existing(id),
+        }
+    }
+
+    /// The name an object that does not exist yet is found by.
+    pub fn pending_name(self) -> Option<&'a str> {
+        match self {
+            PlannedId::Pending(name) => Some(name),
+            PlannedId::Existing(_) => None,
+        }
+    }
+}
+
+/// The id a plan gives an object that does not exist yet: `pending:<name>`.
+pub fn pending_id(name: &str) -> String {
+    format!("{PENDING_PREFIX}{name}")
+}
 
 impl ResourceRef {
     /// A resource the plan creates; its id is `pending:<name>` until it exists.
     pub fn pending(kind: impl Into<String>, name: impl Into<String>) -> Self {
         let name = name.into();
         Self {
-            id: format!("{PENDING_PREFIX}{name}"),
+            id: pending_id(&name),
             kind: ResourceKind::new(kind),
             name,
         }
@@ -114,7 +146,32 @@ impl ResourceRef {
 
     /// `true` while the resource is yet to be created.
     pub fn is_pending(&self) -> bool {
-        self.id.starts_with(PENDING_PREFIX)
+        self.planned_id().pending_name().is_some()
+    }
+
+    pub fn planned_id(&self) -> PlannedId<'_> {
+        PlannedId::parse(&self.id)
+    }
+}
+
+impl AccountRef {
+    /// An account the system makes itself (at a first sign-in), planned by
+    /// the person's email until it exists.
+    pub fn pending(email: &str) -> Self {
+        let email = email.to_lowercase();
+        Self {
+            id: pending_id(&email),
+            login: email,
+        }
+    }
+
+    pub fn planned_id(&self) -> PlannedId<'_> {
+        PlannedId::parse(&self.id)
+    }
+
+    /// The email a pending account will be found by, once it exists.
+    pub fn pending_email(&self) -> Option<&str> {
+        self.planned_id().pending_name()
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::{ConnectionName, SystemKind};
+use crate::{ConnectionName, LifecycleState, ProfileSchema, SystemKind};
 
 /// A human, keyed by work email (the canonical identifier across systems).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,8 +14,13 @@ pub struct Person {
     pub email: String,
     pub login: String,
     pub display_name: String,
-    /// The directory's status for the person (for Okta: ACTIVE, SUSPENDED, …).
+    /// The directory's own status for the person (for Okta: ACTIVE,
+    /// PASSWORD_EXPIRED, SUSPENDED, …), as people read it.
     pub status: String,
+    /// The common lifecycle state the directory's status maps to; what
+    /// conditions (`person.active`, `person.state`) and drift decide on.
+    #[serde(default)]
+    pub state: LifecycleState,
     /// Everything the directory knows (department, title, manager, location,
     /// employment status, custom attributes), as policy conditions see it.
     pub attributes: Map<String, Value>,
@@ -29,7 +34,11 @@ pub struct Account {
     pub login: String,
     pub email: Option<String>,
     pub display_name: String,
+    /// The system's own status for the account, as people read it.
     pub status: String,
+    /// The common lifecycle state the connector maps `status` to.
+    #[serde(default)]
+    pub state: LifecycleState,
     #[serde(default)]
     pub attributes: Map<String, Value>,
 }
@@ -122,6 +131,10 @@ pub struct Snapshot {
     /// wait for it, instead of being skipped.
     #[serde(default)]
     pub accounts_created_on_first_login: bool,
+    /// The profile attributes the system declares for its users (the
+    /// directory's user schema), when it publishes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_schema: Option<ProfileSchema>,
 }
 
 impl Snapshot {
@@ -190,6 +203,7 @@ impl Snapshot {
                     login: account.login.clone(),
                     display_name: account.display_name.clone(),
                     status: account.status.clone(),
+                    state: account.state,
                     attributes: account.attributes.clone(),
                 })
             })

@@ -14,6 +14,7 @@ fn account(id: &str, email: &str, department: &str, status: &str) -> Account {
         email: Some(email.into()),
         display_name: email.into(),
         status: status.into(),
+        state: grantflow_model::LifecycleState::parse(&status.to_lowercase()).unwrap_or_default(),
         attributes,
     }
 }

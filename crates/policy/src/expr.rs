@@ -99,6 +99,7 @@ impl Condition {
             login: "probe@example.com".into(),
             display_name: "Probe".into(),
             status: "ACTIVE".into(),
+            state: Default::default(),
             attributes: Map::new(),
         };
         match condition.execute(&probe) {

@@ -24,6 +24,7 @@ fn person(department: &str) -> Person {
         login: "a@example.com".into(),
         display_name: "A".into(),
         status: "ACTIVE".into(),
+        state: Default::default(),
         attributes,
     }
 }
@@ -131,6 +132,7 @@ fn snapshot() -> BTreeMap<ConnectionName, Snapshot> {
         email: Some("a@example.com".into()),
         display_name: "A".into(),
         status: "ACTIVE".into(),
+        state: Default::default(),
         attributes: Default::default(),
     });
     snapshot.resources.push(Resource {

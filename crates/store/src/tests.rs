@@ -124,6 +124,7 @@ async fn the_newest_sync_of_each_connection_is_returned_and_audited() {
             email: Some("a@example.com".into()),
             display_name: "A".into(),
             status: "ACTIVE".into(),
+            state: Default::default(),
             attributes: Default::default(),
         });
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;

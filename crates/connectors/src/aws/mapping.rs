@@ -2,7 +2,7 @@
 //! one entitlement `member`, AWS accounts as resources whose entitlements are permission set names.
 
 use aws_sdk_identitystore::types::{Group, User};
-use grantflow_model::{Account, Resource, ResourceKind};
+use grantflow_model::{Account, LifecycleState, Resource, ResourceKind};
 use serde_json::{Map, Value};
 
 pub const GROUP: &str = "group";
@@ -54,6 +54,7 @@ pub fn account(user: &User) -> Account {
         login,
         // Identity Center says ENABLED; ACTIVE is the word the other systems use for a usable account.
         status: if disabled { "DISABLED" } else { "ACTIVE" }.into(),
+        state: LifecycleState::from_active_flag(!disabled),
         attributes,
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use grantflow_model::{Account, Resource, ResourceKind};
+use grantflow_model::{Account, LifecycleState, Resource, ResourceKind};
 use serde_json::{Map, Value};
 
 pub const TEAM: &str = "team";
@@ -16,6 +16,16 @@ pub const PERMISSIONS: [&str; 5] = ["pull", "triage", "push", "maintain", "admin
 pub const ACTIVE: &str = "ACTIVE";
 pub const INVITED: &str = "INVITED";
 pub const SUSPENDED: &str = "SUSPENDED";
+
+/// GitHub's account statuses in the common lifecycle: an invitation not yet
+/// accepted is pending.
+pub fn lifecycle_state(status: &str) -> LifecycleState {
+    match status {
+        ACTIVE => LifecycleState::Active,
+        INVITED => LifecycleState::Pending,
+        _ => LifecycleState::Suspended,
+    }
+}
 
 /// Whether a user object carries a `suspended_at` timestamp (GitHub Enterprise Server; absent on github.com).
 pub fn suspended(user: &Value) -> bool {
@@ -58,6 +68,7 @@ pub fn account(
         login,
         email,
         display_name,
+        state: lifecycle_state(status),
         status: status.into(),
         attributes,
     })

@@ -1,7 +1,7 @@
 //! GitLab's JSON objects to the common model: users as accounts, groups (by full path) as resources whose
 //! entitlements are access levels, and the common vocabulary mapped onto them.
 
-use grantflow_model::{Account, Resource, ResourceKind};
+use grantflow_model::{Account, LifecycleState, Resource, ResourceKind};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -64,6 +64,7 @@ pub fn account(user: &Value) -> Option<Account> {
         display_name: text(user, "name").unwrap_or_else(|| login.clone()),
         login,
         email,
+        state: lifecycle_state(text(user, "state").as_deref()),
         status: status(text(user, "state").as_deref()),
         attributes,
     })
@@ -80,6 +81,16 @@ pub fn status(state: Option<&str>) -> String {
         Some("deactivated") => "DEACTIVATED".into(),
         Some(other) => other.to_uppercase(),
         None => "UNKNOWN".into(),
+    }
+}
+
+/// GitLab's user `state` in the common lifecycle: a block or a deactivation
+/// keeps the person from signing in; one awaiting approval has not started.
+pub fn lifecycle_state(state: Option<&str>) -> LifecycleState {
+    match state {
+        Some("active") => LifecycleState::Active,
+        Some("blocked_pending_approval") => LifecycleState::Pending,
+        _ => LifecycleState::Suspended,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use grantflow_model::{Account, Resource, ResourceKind};
+use grantflow_model::{Account, LifecycleState, Resource, ResourceKind};
 use serde_json::{Map, Value};
 
 pub const GROUP: &str = "group";
@@ -53,6 +53,14 @@ pub fn account(user: &Value) -> Option<Account> {
         login: email.clone(),
         email: Some(email),
         display_name,
+        // An archived user has left (Google keeps the data, not the access).
+        state: if archived {
+            LifecycleState::Deprovisioned
+        } else if suspended {
+            LifecycleState::Suspended
+        } else {
+            LifecycleState::Active
+        },
         status: status.into(),
         attributes,
     })

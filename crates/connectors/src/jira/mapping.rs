@@ -1,7 +1,7 @@
 //! Jira's JSON objects to the common model: Atlassian accounts, projects with one entitlement per project role
 //! (`role:<Name>`), and groups with the one entitlement `member`.
 
-use grantflow_model::{Account, Resource, ResourceKind};
+use grantflow_model::{Account, LifecycleState, Resource, ResourceKind};
 use serde_json::{Map, Value};
 
 pub const PROJECT: &str = "project";
@@ -39,6 +39,7 @@ pub fn account(user: &Value) -> Option<Account> {
         email,
         // Upper case like the other systems' statuses; drift reads INACTIVE as "cannot sign in".
         status: if active { "ACTIVE" } else { "INACTIVE" }.to_string(),
+        state: LifecycleState::from_active_flag(active),
         attributes,
     })
 }

@@ -1,6 +1,6 @@
 //! Okta's JSON objects to the common model.
 
-use grantflow_model::{Account, Resource, ResourceKind};
+use grantflow_model::{Account, LifecycleState, Resource, ResourceKind};
 use serde_json::{Map, Value};
 
 pub const GROUP: &str = "group";
@@ -57,9 +57,26 @@ pub fn account(user: &Value) -> Option<Account> {
         },
         login,
         email,
+        state: lifecycle_state(&status),
         status,
         attributes,
     })
+}
+
+/// Okta's user statuses in the common lifecycle. A lockout, an expired
+/// password or a recovery in progress leave the person's access as it is.
+pub fn lifecycle_state(status: &str) -> LifecycleState {
+    match status {
+        "ACTIVE" => LifecycleState::Active,
+        "STAGED" | "PROVISIONED" | "ACTIVATING" => LifecycleState::Pending,
+        "LOCKED_OUT" => LifecycleState::Locked,
+        "PASSWORD_EXPIRED" => LifecycleState::PasswordExpired,
+        "RECOVERY" => LifecycleState::Recovery,
+        "SUSPENDED" => LifecycleState::Suspended,
+        "DEPROVISIONED" => LifecycleState::Deprovisioned,
+        // A status Okta adds later: not known to keep access.
+        _ => LifecycleState::Suspended,
+    }
 }
 
 /// An Okta group as a resource. Only OKTA_GROUP memberships can be changed

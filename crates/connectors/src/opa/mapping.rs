@@ -2,7 +2,7 @@
 //! groups as resources with the entitlement `member`, top-level secret folders named
 //! `<resource group>/<project>/<folder>`, and security policies, whose principal groups hold them.
 
-use grantflow_model::{Account, Resource, ResourceKind};
+use grantflow_model::{Account, LifecycleState, Resource, ResourceKind};
 use serde_json::{Map, Value};
 
 pub const GROUP: &str = "group";
@@ -29,17 +29,28 @@ pub fn account(user: &Value) -> Option<Account> {
             attributes.insert(key.to_string(), v.clone());
         }
     }
+    let status = text(user, "/status")
+        .unwrap_or_else(|| "ACTIVE".into())
+        .to_uppercase();
     Some(Account {
         id: name.clone(),
         login: name.clone(),
         email: text(user, "/details/email"),
         display_name: text(user, "/details/full_name").unwrap_or_else(|| name.clone()),
         // OPA's own words (ACTIVE, DISABLED, DELETED), upper case like the other systems' statuses.
-        status: text(user, "/status")
-            .unwrap_or_else(|| "ACTIVE".into())
-            .to_uppercase(),
+        state: lifecycle_state(&status),
+        status,
         attributes,
     })
+}
+
+/// Okta Privileged Access user statuses in the common lifecycle.
+pub fn lifecycle_state(status: &str) -> LifecycleState {
+    match status {
+        "ACTIVE" => LifecycleState::Active,
+        "DELETED" => LifecycleState::Deprovisioned,
+        _ => LifecycleState::Suspended,
+    }
 }
 
 pub fn group(group: &Value) -> Option<Resource> {

@@ -1,7 +1,7 @@
 //! Salesforce records to the common model: Users as accounts, permission sets (not those a profile owns) as
 //! resources with the one entitlement `assigned`.
 
-use grantflow_model::{Account, Resource, ResourceKind};
+use grantflow_model::{Account, LifecycleState, Resource, ResourceKind};
 use serde_json::{Map, Value};
 
 pub const PERMISSION_SET: &str = "permission_set";
@@ -39,6 +39,7 @@ pub fn account(user: &Value) -> Option<Account> {
         login,
         // Upper case like the other systems' statuses; drift reads INACTIVE as "cannot sign in".
         status: if active { "ACTIVE" } else { "INACTIVE" }.to_string(),
+        state: LifecycleState::from_active_flag(active),
         attributes,
     })
 }

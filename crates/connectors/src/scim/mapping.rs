@@ -1,7 +1,7 @@
 //! SCIM resources to the common model: Users as accounts (userName, the primary email), Groups as resources
 //! `group/<displayName>` with the one entitlement `member`.
 
-use grantflow_model::{Account, Resource, ResourceKind};
+use grantflow_model::{Account, LifecycleState, Resource, ResourceKind};
 use serde_json::{Map, Value};
 
 pub const GROUP: &str = "group";
@@ -65,7 +65,8 @@ pub fn account(user: &Value) -> Option<Account> {
         login,
         email,
         display_name,
-        // Upper case like the other systems' statuses; drift reads INACTIVE as "cannot sign in".
+        state: LifecycleState::from_active_flag(is_active(user)),
+        // Upper case like the other systems' statuses.
         status: if is_active(user) {
             "ACTIVE"
         } else {

@@ -1,7 +1,7 @@
 //! Slack's JSON objects to the common model: workspace members as accounts, channels as resources with the
 //! one entitlement `member`.
 
-use grantflow_model::{Account, Resource, ResourceKind};
+use grantflow_model::{Account, LifecycleState, Resource, ResourceKind};
 use serde_json::{Map, Value};
 
 pub const CHANNEL: &str = "channel";
@@ -37,6 +37,11 @@ pub fn account(user: &Value) -> Option<Account> {
         login,
         email: text(user, "/profile/email"),
         // Slack's deactivation sets `deleted`; the account stays listed so grants on it can be seen.
+        state: if flag(user, "deleted") {
+            LifecycleState::Deprovisioned
+        } else {
+            LifecycleState::Active
+        },
         status: if flag(user, "deleted") {
             "DELETED"
         } else {
