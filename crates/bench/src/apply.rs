@@ -118,6 +118,7 @@ pub async fn run(
     let context = BuildContext {
         base_dir: dir.path().to_path_buf(),
         budgets,
+        clock: std::sync::Arc::new(grantflow_model::SystemClock),
     };
     let config = OktaConfig {
         base_url: sandbox.info.systems["okta"].base_url.clone(),

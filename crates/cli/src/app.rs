@@ -63,6 +63,7 @@ impl App {
                     grantflow_connectors::RateBudgets::new(config.rate_limits.reserve_share)
                 }
             }),
+            clock: Arc::new(SystemClock),
         };
         for (name, connection) in &config.connections {
             let connector = grantflow_connectors::build(name, connection, &context)

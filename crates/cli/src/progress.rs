@@ -59,6 +59,9 @@ impl SyncSink for SyncProgress {
     fn resource_grant(&mut self, grant: ResourceGrant) {
         SyncSink::resource_grant(&mut self.snapshot, grant);
     }
+    fn profile_schema(&mut self, schema: grantflow_model::ProfileSchema) {
+        SyncSink::profile_schema(&mut self.snapshot, schema);
+    }
     fn progress(&mut self, stage: &str, done: u64) {
         self.bar.set_message(format!("{stage} {done}"));
     }

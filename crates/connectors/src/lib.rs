@@ -32,7 +32,8 @@ pub use secret::SecretSource;
 
 use async_trait::async_trait;
 use grantflow_model::{
-    Account, ConnectionName, Grant, Operation, Resource, ResourceGrant, Snapshot, SystemKind,
+    Account, ConnectionName, Grant, Operation, ProfileSchema, Resource, ResourceGrant, Snapshot,
+    SystemKind,
 };
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -108,6 +109,9 @@ pub trait SyncSink: Send {
     fn resource(&mut self, resource: Resource);
     fn grant(&mut self, grant: Grant);
     fn resource_grant(&mut self, grant: ResourceGrant);
+    /// The profile attributes the system declares for its users (the
+    /// directory's user schema), when it publishes one.
+    fn profile_schema(&mut self, _schema: ProfileSchema) {}
     /// `stage` is what is being read ("users", "groups", …); `done` counts
     /// objects read so far in that stage.
     fn progress(&mut self, _stage: &str, _done: u64) {}
@@ -125,6 +129,9 @@ impl SyncSink for Snapshot {
     }
     fn resource_grant(&mut self, grant: ResourceGrant) {
         self.resource_grants.push(grant);
+    }
+    fn profile_schema(&mut self, schema: ProfileSchema) {
+        self.profile_schema = Some(schema);
     }
 }
 
@@ -218,13 +225,35 @@ impl ConnectionConfig {
 }
 
 /// What building a connector may need besides its own settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BuildContext {
     /// The folder relative secret files are resolved against (the folder of
     /// grantflow.yaml).
     pub base_dir: std::path::PathBuf,
     /// Rate budgets shared by every connector built with this context.
     pub budgets: std::sync::Arc<RateBudgets>,
+    /// The one clock: rate-limit resets, token expiry and polling read it.
+    pub clock: std::sync::Arc<dyn grantflow_model::Clock>,
+}
+
+impl BuildContext {
+    /// A context for connections whose relative secret files live in `base_dir`,
+    /// with budgets of their own and the wall clock.
+    pub fn new(base_dir: impl Into<std::path::PathBuf>) -> Self {
+        Self {
+            base_dir: base_dir.into(),
+            budgets: Default::default(),
+            clock: std::sync::Arc::new(grantflow_model::SystemClock),
+        }
+    }
+}
+
+impl std::fmt::Debug for BuildContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildContext")
+            .field("base_dir", &self.base_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Builds the connector for one configured connection.

@@ -915,10 +915,7 @@ mod tests {
     use serde_json::json;
 
     fn context() -> BuildContext {
-        BuildContext {
-            base_dir: std::env::temp_dir(),
-            budgets: Default::default(),
-        }
+        BuildContext::new(std::env::temp_dir())
     }
 
     #[test]

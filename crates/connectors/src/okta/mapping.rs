@@ -1,6 +1,8 @@
 //! Okta's JSON objects to the common model.
 
-use grantflow_model::{Account, LifecycleState, Resource, ResourceKind};
+use grantflow_model::{
+    Account, AttributeDecl, AttributeType, LifecycleState, ProfileSchema, Resource, ResourceKind,
+};
 use serde_json::{Map, Value};
 
 pub const GROUP: &str = "group";
@@ -61,6 +63,55 @@ pub fn account(user: &Value) -> Option<Account> {
         status,
         attributes,
     })
+}
+
+/// Okta's user schema (`/api/v1/meta/schemas/user/default`): the `#base` and
+/// `#custom` properties with their JSON Schema types, and which are required
+/// (a property's own `required: true`, or the subschema's `required` list).
+pub fn profile_schema(schema: &Value) -> ProfileSchema {
+    let mut attributes = std::collections::BTreeMap::new();
+    for part in ["base", "custom"] {
+        let Some(definition) = schema.pointer(&format!("/definitions/{part}")) else {
+            continue;
+        };
+        let listed: Vec<&str> = definition
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|names| names.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let Some(properties) = definition.get("properties").and_then(Value::as_object) else {
+            continue;
+        };
+        for (name, property) in properties {
+            let required = listed.contains(&name.as_str())
+                || property.get("required").and_then(Value::as_bool) == Some(true);
+            attributes.insert(
+                name.clone(),
+                AttributeDecl {
+                    ty: attribute_type(property),
+                    required,
+                },
+            );
+        }
+    }
+    ProfileSchema { attributes }
+}
+
+fn attribute_type(property: &Value) -> AttributeType {
+    let kind = |v: &Value| v.get("type").and_then(Value::as_str).map(str::to_string);
+    match kind(property).as_deref() {
+        Some("string") => AttributeType::String,
+        Some("boolean") => AttributeType::Boolean,
+        Some("integer") => AttributeType::Integer,
+        Some("number") => AttributeType::Number,
+        Some("array") => match property.get("items").and_then(kind).as_deref() {
+            Some("integer") => AttributeType::IntegerArray,
+            Some("number") => AttributeType::NumberArray,
+            Some("string") | None => AttributeType::StringArray,
+            Some(_) => AttributeType::Any,
+        },
+        _ => AttributeType::Any,
+    }
 }
 
 /// Okta's user statuses in the common lifecycle. A lockout, an expired

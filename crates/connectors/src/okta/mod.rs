@@ -17,7 +17,8 @@ pub use incremental::canonical;
 
 use async_trait::async_trait;
 use grantflow_model::{
-    ConnectionName, Grant, GrantSource, OpKind, Operation, ResourceGrant, Snapshot, SystemKind,
+    ConnectionName, Grant, GrantSource, OpKind, Operation, ProfileSchema, ResourceGrant, Snapshot,
+    SystemKind,
 };
 use reqwest::Method;
 use secrecy::SecretString;
@@ -133,6 +134,25 @@ impl OktaConnector {
                 .filter(|u| id_of(u).is_some_and(|id| !seen.contains(&id))),
         );
         Ok(users)
+    }
+
+    /// The default user type's profile schema. A token without
+    /// `okta.schemas.read` (or an org that hides it) leaves conditions checked
+    /// against the attributes the sync saw, so that is not a sync failure.
+    async fn user_schema(&self) -> Result<Option<ProfileSchema>, Failure> {
+        match self
+            .client
+            .get("/api/v1/meta/schemas/user/default", &[])
+            .await
+        {
+            Ok(response) => Ok(Some(mapping::profile_schema(&response.body))),
+            Err(Failure::InsufficientScope { .. }) => Ok(None),
+            Err(Failure::Permanent {
+                status: Some(403 | 404),
+                ..
+            }) => Ok(None),
+            Err(failure) => Err(failure),
+        }
     }
 
     fn unsupported(&self, op: &Operation) -> Failure {
@@ -359,6 +379,9 @@ impl Connector for OktaConnector {
     }
 
     async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
+        if let Some(schema) = self.user_schema().await? {
+            sink.profile_schema(schema);
+        }
         let mut known = BTreeSet::new();
         for user in self.users(sink).await? {
             if let Some(account) =

@@ -273,10 +273,7 @@ async fn the_connector_syncs_and_changes_moto() {
         status_polls: 3,
         status_poll_ms: 20,
     };
-    let context = BuildContext {
-        base_dir: PathBuf::new(),
-        budgets: Default::default(),
-    };
+    let context = BuildContext::new(PathBuf::new());
     let c = AwsConnector::new(ConnectionName::new("aws"), &config, &context).expect("connector");
     c.health().await.expect("health");
 

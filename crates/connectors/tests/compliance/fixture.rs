@@ -44,10 +44,7 @@ impl Fixture {
     }
 
     pub fn context() -> BuildContext {
-        BuildContext {
-            base_dir: std::path::PathBuf::new(),
-            budgets: Default::default(),
-        }
+        BuildContext::new(std::path::PathBuf::new())
     }
 
     fn admin_client(&self) -> reqwest::Client {

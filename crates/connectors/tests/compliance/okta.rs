@@ -3,8 +3,8 @@
 use grantflow_connectors::okta::{OktaConfig, OktaConnector};
 use grantflow_connectors::{Applied, BuildContext, Connector, Failure, Observed, SecretSource};
 use grantflow_model::{
-    AccountRef, ConnectionName, GrantSource, OpKind, Operation, OperationId, ResourceKind,
-    ResourceRef, Snapshot, SystemKind,
+    AccountRef, AttributeType, ConnectionName, GrantSource, LifecycleState, OpKind, Operation,
+    OperationId, ResourceKind, ResourceRef, Snapshot, SystemKind,
 };
 use grantflow_sandbox::{RunningSandbox, SandboxOptions};
 use serde_json::json;
@@ -46,10 +46,7 @@ impl Fixture {
             sync: Default::default(),
             event_hook: None,
         };
-        let context = BuildContext {
-            base_dir: std::path::PathBuf::new(),
-            budgets: Default::default(),
-        };
+        let context = BuildContext::new(std::path::PathBuf::new());
         OktaConnector::new(ConnectionName::new("okta"), &config, &context).expect("connector")
     }
 
@@ -132,6 +129,28 @@ async fn a_sync_reads_people_groups_memberships_apps_and_how_each_is_held() {
         .account_by_login_or_email("okta-demo-user@example.com")
         .expect("demo user");
     assert_eq!(demo.attributes["department"], "Platform");
+    assert_eq!(demo.state, LifecycleState::Active);
+    let suspended = snapshot
+        .account_by_login_or_email("chen.wei@example.com")
+        .expect("suspended user");
+    assert_eq!(
+        (suspended.status.as_str(), suspended.state),
+        ("SUSPENDED", LifecycleState::Suspended)
+    );
+    // The user schema Okta publishes: base properties (some required) and the org's custom ones.
+    let schema = snapshot.profile_schema.as_ref().expect("user schema");
+    assert!(schema.get("login").expect("login").required);
+    let department = schema.get("department").expect("department");
+    assert_eq!(
+        (department.ty, department.required),
+        (AttributeType::String, false)
+    );
+    assert_eq!(
+        schema.get("employmentStatus").map(|a| a.ty),
+        Some(AttributeType::String),
+        "a custom attribute the org's users carry"
+    );
+    assert!(schema.get("departmnt").is_none());
     assert!(
         snapshot
             .account_by_login_or_email("former.engineer@example.com")

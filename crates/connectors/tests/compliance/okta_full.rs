@@ -72,10 +72,7 @@ impl Org {
     }
 
     fn build(&self, config: &OktaConfig) -> OktaConnector {
-        let context = BuildContext {
-            base_dir: self.dir.path().to_path_buf(),
-            budgets: Default::default(),
-        };
+        let context = BuildContext::new(self.dir.path().to_path_buf());
         OktaConnector::new(ConnectionName::new("okta"), config, &context).expect("connector")
     }
 

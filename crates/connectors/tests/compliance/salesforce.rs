@@ -133,6 +133,7 @@ async fn the_request_budget_is_read_from_sforce_limit_info_and_a_spent_limit_is_
     let context = BuildContext {
         base_dir: std::path::PathBuf::new(),
         budgets: budgets.clone(),
+        clock: std::sync::Arc::new(grantflow_model::SystemClock),
     };
     let c = SalesforceConnector::new(
         ConnectionName::new("salesforce"),

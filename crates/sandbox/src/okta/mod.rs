@@ -16,6 +16,7 @@ mod oel;
 mod pagination;
 mod rate_limit;
 mod rules;
+mod schemas;
 mod state;
 mod users;
 
@@ -132,6 +133,7 @@ fn router(okta: Arc<Okta>) -> Router {
                 .delete(apps::unassign_group),
         )
         .route("/api/v1/logs", get(logs::list))
+        .route("/api/v1/meta/schemas/user/{id}", get(schemas::get))
         .route(
             "/api/v1/apps/{id}/group-push/mappings",
             get(group_push::list).post(group_push::create),

@@ -72,6 +72,9 @@ pub fn required_scope(method: &Method, path: &str) -> Option<&'static str> {
         "apps" => pick("okta.apps.read", "okta.apps.manage"),
         "logs" => Some("okta.logs.read"),
         "eventHooks" => pick("okta.eventHooks.read", "okta.eventHooks.manage"),
+        "meta" if rest.get(1) == Some(&"schemas") => {
+            pick("okta.schemas.read", "okta.schemas.manage")
+        }
         _ => None,
     }
 }
