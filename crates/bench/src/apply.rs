@@ -159,14 +159,16 @@ pub async fn run(
 
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let store = grantflow_store::Store::open(&url, Arc::new(SystemClock)).await?;
-    let plan = Plan {
-        id: "p-bench".into(),
+    let mut plan = Plan {
+        id: String::new(),
         created_at: chrono::Utc::now(),
         origin: "bench".into(),
         basis: vec![],
         operations: operations.clone(),
         review: Review::default(),
+        preconditions: vec![],
     };
+    plan.seal();
     store.save_plan(&plan, "bench").await?;
     let mut connectors: BTreeMap<ConnectionName, Box<dyn Connector>> = BTreeMap::new();
     connectors.insert(ConnectionName::new("okta"), Box::new(connector));
@@ -179,8 +181,17 @@ pub async fn run(
             ..EngineOptions::default()
         },
     );
+    let snapshots = BTreeMap::from([(ConnectionName::new("okta"), snapshot.clone())]);
+    let request = grantflow_engine::GateRequest {
+        snapshots: &snapshots,
+        allow_mass_removal: None,
+        actor: "bench",
+    };
+    let cleared = grantflow_engine::clear(&store, &plan.id, &request, &Default::default())
+        .await?
+        .map_err(|refusal| anyhow::anyhow!("{}", refusal.explain(&plan.id)))?;
     let started = Instant::now();
-    let report = engine.apply(&plan, &Silent).await?;
+    let report = engine.apply(&cleared, &Silent).await?;
     let makespan = started.elapsed().as_secs_f64();
     let after = throttled(&admin(&sandbox, "counters").await?);
     let bound = operations.len() as f64 / limit as f64 * window_seconds as f64;

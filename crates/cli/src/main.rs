@@ -3,10 +3,10 @@
 
 mod app;
 mod commands;
-mod config;
-mod ledger;
 mod progress;
 mod render;
+#[cfg(feature = "sandbox")]
+mod sandbox_config;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ use std::process::ExitCode;
 )]
 struct Cli {
     /// Configuration file.
-    #[arg(long, global = true, env = "GRANTFLOW_CONFIG", default_value = config::DEFAULT_CONFIG)]
+    #[arg(long, global = true, env = "GRANTFLOW_CONFIG", default_value = grantflow_service::config::DEFAULT_CONFIG)]
     config: PathBuf,
     /// Store URL (overrides the configuration), e.g. sqlite://grantflow.db.
     #[arg(long, global = true, env = "GRANTFLOW_DATABASE")]
@@ -35,6 +35,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole story on the built-in sandbox: sync, plan, review, apply, verify.
+    #[cfg(feature = "sandbox")]
     Demo {
         /// Keep the demo's store and files here instead of a temporary folder.
         #[arg(long)]
@@ -50,6 +51,7 @@ enum Command {
         scenario: Option<String>,
     },
     /// Local emulators of the systems grantflow manages.
+    #[cfg(feature = "sandbox")]
     Sandbox {
         #[command(subcommand)]
         command: SandboxCommand,
@@ -200,6 +202,7 @@ enum Command {
     },
 }
 
+#[cfg(feature = "sandbox")]
 #[derive(Subcommand)]
 enum SandboxCommand {
     /// Serve every emulator on 127.0.0.1 until interrupted.
@@ -270,12 +273,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         database: cli.database,
         quiet: cli.quiet,
     };
+    let quiet = options.quiet;
     match cli.command {
+        #[cfg(feature = "sandbox")]
         Command::Demo {
             dir,
             policies,
             scenario,
         } => commands::demo::run(&options, dir, policies, scenario).await,
+        #[cfg(feature = "sandbox")]
         Command::Sandbox {
             command:
                 SandboxCommand::Up {
@@ -287,8 +293,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => commands::sandbox::up(org, info, okta_port, faults).await,
         Command::Init { sandbox, force } => commands::init::run(&options.config, sandbox, force),
         Command::Sync { system, full } => {
-            let app = app::App::open(&options).await?;
-            commands::sync::run_with(&app, system.as_deref(), full).await
+            let service = options.open().await?;
+            commands::sync::run(&service, system.as_deref(), full, quiet).await
         }
         Command::Action {
             connection,
@@ -300,27 +306,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             yes,
             json,
         } => {
-            let app = app::App::open(&options).await?;
-            let args = commands::action::ActionArgs {
+            let service = options.open().await?;
+            let action = grantflow_service::ActionRequest {
                 connection,
                 verb,
                 who,
                 app: app_label,
                 target_name,
                 options: action_options,
-                yes,
-                json,
             };
-            commands::action::run(&app, args).await
+            commands::action::run(&service, action, yes, json, quiet).await
         }
         Command::Serve {
             listen,
             interval,
             drift_interval,
         } => {
-            let app = app::App::open(&options).await?;
-            let drift_interval = drift_interval.unwrap_or(app.config.drift.interval_seconds);
-            commands::serve::run(app, &listen, interval, drift_interval).await
+            let service = options.open().await?;
+            let drift_interval = drift_interval.unwrap_or(service.config.drift.interval_seconds);
+            commands::serve::run(service, &listen, interval, drift_interval).await
         }
         Command::Drift {
             policies,
@@ -328,22 +332,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_sync,
             concurrency,
         } => {
-            let app = app::App::open(&options).await?;
+            let service = options.open().await?;
             let drift = commands::drift::DriftOptions {
                 policies,
                 json,
                 no_sync,
                 concurrency,
+                quiet,
             };
-            commands::drift::run(&app, drift).await
+            commands::drift::run(&service, drift).await
         }
         Command::Approve { plan_id } => {
-            let app = app::App::open(&options).await?;
-            commands::drift::approve(&app, &plan_id).await
+            let service = options.open().await?;
+            commands::drift::approve(&service, &plan_id).await
         }
         Command::Plan { policies, json } => {
-            let app = app::App::open(&options).await?;
-            commands::plan::run(&app, policies, json).await
+            let service = options.open().await?;
+            commands::plan::run(&service, policies, json).await
         }
         Command::Apply {
             plan_id,
@@ -353,42 +358,52 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             lease_seconds,
             queue,
         } => {
-            let app = app::App::open(&options).await?;
-            let apply = commands::apply::ApplyOptions {
-                json,
+            let service = options.open().await?;
+            let apply = grantflow_service::ApplyOptions {
                 concurrency,
                 allow_mass_removal,
-                lease_seconds,
+                lease: std::time::Duration::from_secs(lease_seconds),
                 queue_only: queue,
             };
-            commands::apply::run(&app, &plan_id, &apply).await
+            commands::apply::run(&service, &plan_id, &apply, json, quiet).await
         }
         Command::Worker {
             concurrency,
             exit_when_idle,
             lease_seconds,
         } => {
-            let app = app::App::open(&options).await?;
-            commands::worker::run(&app, concurrency, exit_when_idle, lease_seconds).await
+            let service = options.open().await?;
+            let apply = grantflow_service::ApplyOptions {
+                concurrency,
+                lease: std::time::Duration::from_secs(lease_seconds),
+                ..Default::default()
+            };
+            commands::worker::run(&service, &apply, exit_when_idle).await
         }
         Command::Do { request, yes, json } => {
-            let app = app::App::open(&options).await?;
-            commands::request::run(&app, &request, yes, json).await
+            let service = options.open().await?;
+            commands::request::run(&service, &request, yes, json, quiet).await
         }
         Command::Reach { query } => {
-            let app = app::App::open(&options).await?;
-            commands::reach::run(&app, query).await
+            let service = options.open().await?;
+            commands::reach::run(&service, query).await
         }
         Command::Audit { command } => {
-            let app = app::App::open_store_only(&options).await?;
+            let config = options.load_config().ok();
+            let store =
+                grantflow_service::open_store_only(config.as_ref(), options.database.as_deref())
+                    .await?;
             match command {
-                AuditCommand::Verify => commands::audit::verify(&app).await,
-                AuditCommand::Export { output } => commands::audit::export(&app, output).await,
+                AuditCommand::Verify => commands::audit::verify(&store).await,
+                AuditCommand::Export { output } => commands::audit::export(&store, output).await,
             }
         }
         Command::Policy { command } => match command {
             PolicyCommand::Schema => commands::policy::schema(),
-            PolicyCommand::Check { policies } => commands::policy::check(&options, policies).await,
+            PolicyCommand::Check { policies } => {
+                let service = options.open().await?;
+                commands::policy::check(&service, policies).await
+            }
         },
     }
 }

@@ -1,12 +1,14 @@
 //! Progress bars on standard error, hidden when it is not a terminal or
 //! with `--quiet`, so piped output and tests stay clean.
 
-use grantflow_connectors::SyncSink;
 use grantflow_engine::Progress;
-use grantflow_model::{Account, Grant, Operation, Resource, ResourceGrant, Snapshot};
+use grantflow_model::{ConnectionName, Operation};
+use grantflow_service::sync::SyncReporter;
 use grantflow_store::JobState;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
+use std::sync::Mutex;
 
 fn target(quiet: bool) -> ProgressDrawTarget {
     if quiet || !std::io::stderr().is_terminal() {
@@ -16,54 +18,52 @@ fn target(quiet: bool) -> ProgressDrawTarget {
     }
 }
 
-/// A spinner that counts what a sync has read, stage by stage.
+/// A spinner per connection that counts what a sync has read, stage by stage.
 pub struct SyncProgress {
-    pub snapshot: Snapshot,
-    bar: ProgressBar,
-    connection: String,
+    quiet: bool,
+    bars: Mutex<BTreeMap<ConnectionName, ProgressBar>>,
 }
 
 impl SyncProgress {
-    pub fn new(snapshot: Snapshot, connection: &str, quiet: bool) -> Self {
-        let bar = ProgressBar::with_draw_target(None, target(quiet));
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.set_prefix(format!("sync {connection}"));
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    pub fn new(quiet: bool) -> Self {
         Self {
-            snapshot,
-            bar,
-            connection: connection.to_string(),
+            quiet,
+            bars: Mutex::new(BTreeMap::new()),
         }
     }
 
-    pub fn finish(self) -> Snapshot {
-        self.bar.finish_and_clear();
-        let _ = &self.connection;
-        self.snapshot
+    fn bar(&self, connection: &ConnectionName) -> Option<ProgressBar> {
+        let mut bars = self.bars.lock().ok()?;
+        Some(
+            bars.entry(connection.clone())
+                .or_insert_with(|| {
+                    let bar = ProgressBar::with_draw_target(None, target(self.quiet));
+                    bar.set_style(
+                        ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                    bar.set_prefix(format!("sync {connection}"));
+                    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                    bar
+                })
+                .clone(),
+        )
     }
 }
 
-impl SyncSink for SyncProgress {
-    fn account(&mut self, account: Account) {
-        SyncSink::account(&mut self.snapshot, account);
+impl SyncReporter for SyncProgress {
+    fn progress(&self, connection: &ConnectionName, stage: &str, done: u64) {
+        if let Some(bar) = self.bar(connection) {
+            bar.set_message(format!("{stage} {done}"));
+        }
     }
-    fn resource(&mut self, resource: Resource) {
-        SyncSink::resource(&mut self.snapshot, resource);
+    fn finished(&self, connection: &ConnectionName) {
+        if let Some(bar) = self.bars.lock().ok().and_then(|mut b| b.remove(connection)) {
+            bar.finish_and_clear();
+        }
     }
-    fn grant(&mut self, grant: Grant) {
-        SyncSink::grant(&mut self.snapshot, grant);
-    }
-    fn resource_grant(&mut self, grant: ResourceGrant) {
-        SyncSink::resource_grant(&mut self.snapshot, grant);
-    }
-    fn profile_schema(&mut self, schema: grantflow_model::ProfileSchema) {
-        SyncSink::profile_schema(&mut self.snapshot, schema);
-    }
-    fn progress(&mut self, stage: &str, done: u64) {
-        self.bar.set_message(format!("{stage} {done}"));
+    fn note(&self, connection: &ConnectionName, message: &str) {
+        eprintln!("note: {connection}: {message}");
     }
 }
 

@@ -4,14 +4,42 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use grantflow_engine::Report;
 use grantflow_graph::review::{OperationReach, PlanReach};
 use grantflow_model::{Operation, Plan};
+use grantflow_planner::{ChangesFor, GroupKind};
+use grantflow_service::{Proposal, ServiceError};
 use grantflow_store::JobState;
-use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::process::ExitCode;
 
-/// The reviewable plan: per person (or group), per system, one line per
-/// change with `+`/`-`, the reason, what a group brings with it, and (when
-/// reachability is configured) the production reach each widening change adds.
-pub fn plan(plan: &Plan, reach: Option<&PlanReach>) -> String {
+/// A refusal or an error from the service, on standard error, and exit code
+/// 1; `then` says what did (not) happen.
+pub fn refused(error: &ServiceError, then: &str) -> anyhow::Result<ExitCode> {
+    let prefix = match error {
+        ServiceError::Policy(_) => "",
+        ServiceError::Refused { .. } | ServiceError::Forbidden(_) => "refused: ",
+        _ => "error: ",
+    };
+    match error {
+        ServiceError::Store(_) | ServiceError::Engine(_) | ServiceError::Other(_) => {
+            return Err(anyhow::anyhow!("{error}"));
+        }
+        _ => {}
+    }
+    if then.is_empty() {
+        eprintln!("{prefix}{error}");
+    } else {
+        eprintln!("{prefix}{error}\n{then}");
+    }
+    Ok(ExitCode::from(1))
+}
+
+/// The reviewable plan: per person (name and work email), per system and
+/// account, one line per change with `+`/`-`, the reason, what a group
+/// brings with it, and (when reachability is configured) the production
+/// reach each widening change adds. Accounts that match no person, and
+/// changes to groups and resources themselves, come apart.
+pub fn plan(proposal: &Proposal) -> String {
+    let plan = &proposal.plan;
+    let reach = proposal.reach.as_ref();
     let mut out = String::new();
     let _ = writeln!(out, "Plan {}  ({})", plan.id, plan.origin);
     for basis in &plan.basis {
@@ -27,54 +55,16 @@ pub fn plan(plan: &Plan, reach: Option<&PlanReach>) -> String {
     if plan.operations.is_empty() {
         let _ = writeln!(out, "No changes: actual access already matches.");
     }
-    let mut by_holder: BTreeMap<String, BTreeMap<String, Vec<&Operation>>> = BTreeMap::new();
-    for op in &plan.operations {
-        by_holder
-            .entry(op.holder().label())
-            .or_default()
-            .entry(op.connection.to_string())
-            .or_default()
-            .push(op);
-    }
-    for (holder, systems) in &by_holder {
-        let _ = writeln!(out, "{holder}");
-        for (system, ops) in systems {
-            let _ = writeln!(out, "  {system}");
-            for op in ops {
-                let resource = op.resource();
-                let _ = writeln!(
-                    out,
-                    "    {} {} \"{}\" {}    [{}] ({})",
-                    op.sign(),
-                    resource.kind,
-                    resource.name,
-                    op.entitlement(),
-                    op.id,
-                    op.reasons.join("; ")
-                );
-                if let Some(item) = plan.review.items.iter().find(|i| i.operation == op.id) {
-                    for brought in &item.brings {
-                        let _ = writeln!(
-                            out,
-                            "        brings {} \"{}\"{}",
-                            brought.kind,
-                            brought.name,
-                            if brought.already_held {
-                                " (already held)"
-                            } else {
-                                " (new)"
-                            }
-                        );
-                    }
-                }
-                if let Some(added) = reach.and_then(|r| r.for_operation(op.id)) {
-                    reach_lines(&mut out, added);
-                }
-                if !op.depends_on.is_empty() {
-                    let after: Vec<String> =
-                        op.depends_on.iter().map(ToString::to_string).collect();
-                    let _ = writeln!(out, "        after {}", after.join(", "));
-                }
+    for group in &proposal.people {
+        let _ = writeln!(out, "{}", group.heading());
+        for account in &group.accounts {
+            let _ = writeln!(out, "  {} {}", account.connection, account.holder);
+            for op in account
+                .operations
+                .iter()
+                .filter_map(|id| plan.operation(*id))
+            {
+                operation_lines(&mut out, plan, op, reach);
             }
         }
     }
@@ -99,13 +89,53 @@ pub fn plan(plan: &Plan, reach: Option<&PlanReach>) -> String {
     let removes = plan.operations.len() - adds;
     let systems: std::collections::BTreeSet<_> =
         plan.operations.iter().map(|op| &op.connection).collect();
+    let people = proposal
+        .people
+        .iter()
+        .filter(|g| g.kind == GroupKind::Person)
+        .count();
     let _ = writeln!(
         out,
-        "\nSummary: {adds} to add, {removes} to remove, for {} holder(s) in {} system(s).",
-        by_holder.len(),
+        "\nSummary: {adds} to add, {removes} to remove, for {people} person(s) in {} system(s).",
         systems.len()
     );
     out
+}
+
+fn operation_lines(out: &mut String, plan: &Plan, op: &Operation, reach: Option<&PlanReach>) {
+    let resource = op.resource();
+    let _ = writeln!(
+        out,
+        "    {} {} \"{}\" {}    [{}] ({})",
+        op.sign(),
+        resource.kind,
+        resource.name,
+        op.entitlement(),
+        op.id,
+        op.reasons.join("; ")
+    );
+    if let Some(item) = plan.review.items.iter().find(|i| i.operation == op.id) {
+        for brought in &item.brings {
+            let _ = writeln!(
+                out,
+                "        brings {} \"{}\"{}",
+                brought.kind,
+                brought.name,
+                if brought.already_held {
+                    " (already held)"
+                } else {
+                    " (new)"
+                }
+            );
+        }
+    }
+    if let Some(added) = reach.and_then(|r| r.for_operation(op.id)) {
+        reach_lines(out, added);
+    }
+    if !op.depends_on.is_empty() {
+        let after: Vec<String> = op.depends_on.iter().map(ToString::to_string).collect();
+        let _ = writeln!(out, "        after {}", after.join(", "));
+    }
 }
 
 /// What one widening operation adds in production, under the operation.
@@ -126,14 +156,36 @@ fn reach_lines(out: &mut String, added: &OperationReach) {
     }
 }
 
-/// The execution report: one row per operation, then the totals.
-pub fn report(report: &Report) -> String {
+/// The execution report: one row per operation, grouped under the person
+/// it belongs to when `people` says, then the totals.
+pub fn report(report: &Report, people: &[ChangesFor]) -> String {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
     table.set_header(vec![
         "op", "change", "state", "attempts", "updated", "detail",
     ]);
+    let mut order: Vec<(Option<String>, u32)> = Vec::new();
+    for group in people {
+        for account in &group.accounts {
+            for id in &account.operations {
+                order.push((Some(group.heading()), id.0));
+            }
+        }
+    }
     for op in &report.operations {
+        if !order.iter().any(|(_, id)| *id == op.id) {
+            order.push((None, op.id));
+        }
+    }
+    let mut heading: Option<String> = None;
+    for (group, id) in order {
+        let Some(op) = report.operations.iter().find(|o| o.id == id) else {
+            continue;
+        };
+        if group.is_some() && group != heading {
+            heading = group.clone();
+            table.add_row(vec![String::new(), group.unwrap_or_default()]);
+        }
         let detail = match op.state {
             JobState::Succeeded => op.outcome.clone().unwrap_or_default(),
             JobState::Failed => format!(

@@ -158,6 +158,12 @@ pub trait Connector: Send + Sync {
         Ok(())
     }
 
+    /// How long the system keeps its change feed; a cursor older than this
+    /// cannot resume and the next sync is a full one.
+    fn change_feed_retention(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// The position in the system's change feed to resume from after a
     /// full sync that starts now; `None` when there is no change feed.
     async fn change_cursor(&self) -> Result<Option<String>, Failure> {

@@ -16,11 +16,12 @@ mod tests;
 
 use chrono::{DateTime, Utc};
 use grantflow_model::{
-    Account, AccountRef, ConnectionName, GrantSource, OpKind, Person, Plan, ResourceRef, Snapshot,
+    Account, AccountRef, ConnectionName, GrantSource, LifecycleState, OpKind, Person, Plan,
+    PlannedId, ResourceRef, Snapshot,
 };
 use grantflow_planner::{
-    ActualState, Correlation, PENDING_PREFIX, PlanError, desired_access, directory_people,
-    plan_changes, policy_reasons, resource_ref, with_declared,
+    ActualState, Correlation, PlanError, desired_access, directory_people, plan_changes,
+    policy_reasons, resource_ref, with_declared,
 };
 use grantflow_policy::PolicySet;
 pub use grantflow_policy::RemediationMode;
@@ -206,21 +207,14 @@ pub struct Remediation {
     pub needs_approval: Option<Plan>,
 }
 
-/// Statuses of an account that cannot be used to sign in, across systems.
-const INACTIVE_STATUSES: &[&str] = &[
-    "SUSPENDED",
-    "DEPROVISIONED",
-    "DEACTIVATED",
-    "DISABLED",
-    "BLOCKED",
-    "DELETED",
-    "INACTIVE",
-    "LOCKED_OUT",
-];
-
-/// Whether `status` (any system's wording) means the account cannot be used.
-pub fn is_inactive(status: &str) -> bool {
-    INACTIVE_STATUSES.contains(&status.to_ascii_uppercase().as_str())
+/// Whether an account was switched off (suspended, deactivated, deleted):
+/// it cannot be used to sign in. A lockout, an expired password or a reset
+/// in progress is not: the account is still the person's, with its access.
+pub fn switched_off(state: LifecycleState) -> bool {
+    matches!(
+        state,
+        LifecycleState::Suspended | LifecycleState::Deprovisioned
+    )
 }
 
 /// Finds drift between the policies and the newest syncs.
@@ -308,8 +302,8 @@ pub fn detect(
         for ((grant_connection, account_id, resource_id, entitlement), wanted_by) in &desired.grants
         {
             if *grant_connection != connection
-                || account_id.starts_with(PENDING_PREFIX)
-                || resource_id.starts_with(PENDING_PREFIX)
+                || PlannedId::parse(account_id).pending_name().is_some()
+                || PlannedId::parse(resource_id).pending_name().is_some()
                 || held.contains(&(account_id.as_ref(), *resource_id, *entitlement))
             {
                 continue;
@@ -416,7 +410,7 @@ pub fn detect(
                 GrantSource::Direct => {
                     let why = match person_email.as_deref().and_then(|e| people_by_email.get(e)) {
                         None => "an account that matches no person".to_string(),
-                        Some(person) if person.status != "ACTIVE" => {
+                        Some(person) if !person.state.is_active() => {
                             format!(
                                 "{}, whose directory status is {}",
                                 person.email, person.status
@@ -490,16 +484,14 @@ pub fn detect(
                 .get(account.id.as_str())
                 .and_then(|e| people_by_email.get(e));
             let finding = match person {
-                None if !is_inactive(&account.status) => Some((
+                None if !switched_off(account.state) => Some((
                     FindingKind::OrphanAccount,
                     format!(
                         "active account {} matches no person in the directory",
                         account.login
                     ),
                 )),
-                Some(person)
-                    if person.status == "DEPROVISIONED" && !is_inactive(&account.status) =>
-                {
+                Some(person) if person.state.is_deprovisioned() && !switched_off(account.state) => {
                     Some((
                         FindingKind::OrphanAccount,
                         format!(
@@ -508,7 +500,7 @@ pub fn detect(
                         ),
                     ))
                 }
-                Some(person) if is_inactive(&person.status) && !is_inactive(&account.status) => {
+                Some(person) if person.state.is_suspended() && !switched_off(account.state) => {
                     Some((
                         FindingKind::InactivePersonWithAccess,
                         format!(
@@ -518,14 +510,14 @@ pub fn detect(
                     ))
                 }
                 Some(person)
-                    if person.status == "ACTIVE"
-                        && is_inactive(&account.status)
+                    if person.state.is_active()
+                        && switched_off(account.state)
                         && wanted_here.contains(account.id.as_str()) =>
                 {
                     Some((
                         FindingKind::SuspendedAccount,
                         format!(
-                            "account {} is {} but {} is ACTIVE and policies grant access here",
+                            "account {} is {} but {} is active and policies grant access here",
                             account.login, account.status, person.email
                         ),
                     ))

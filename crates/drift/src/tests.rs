@@ -101,7 +101,7 @@ fn okta(accounts: Vec<Account>, grants: Vec<Grant>) -> Snapshot {
 const ENGINEERING: &str = r#"
 policies:
   - name: engineering
-    when: person.department == "Engineering" && person.status == "ACTIVE"
+    when: person.department == "Engineering" && person.active
     grants:
       - { system: okta, resource: group/Engineering }
       - { system: okta, resource: app/CI }
@@ -173,7 +173,7 @@ fn every_kind_of_finding_is_classified() {
         person_account("c1", "ann@example.com", "", "ACTIVE"),
         person_account("c3", "cat@example.com", "", "ACTIVE"),
         handle_account("c9", "ghost", "ACTIVE"),
-        person_account("c4", "dan@example.com", "", "DEACTIVATED"),
+        person_account("c4", "dan@example.com", "", "DEPROVISIONED"),
     ];
     let chat_grants = vec![
         grant("c1", "c-eng", GrantSource::Direct),
@@ -581,6 +581,7 @@ proptest! {
                     let id = format!("a{person}");
                     if let Some(a) = app.accounts.iter_mut().find(|a| a.id == id) {
                         a.status = "SUSPENDED".into();
+                        a.state = grantflow_model::LifecycleState::Suspended;
                     }
                     if (0..APP_TEAMS).any(|t| wants(*person, 1, t)) {
                         expected.insert((FindingKind::SuspendedAccount, format!("app:{id}:-")));

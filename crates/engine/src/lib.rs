@@ -11,17 +11,22 @@
 //! Architecture invariant: the engine never parses policies and never talks
 //! HTTP itself; it sees operations, connectors and the store.
 
+mod gate;
+mod process;
 mod report;
 
+pub use gate::{
+    Cleared, GateRequest, GateSettings, Refusal, SafetyRail, clear, integrity as plan_integrity,
+    plan_rail_violations, removal_weight,
+};
 pub use report::{OperationReport, Report};
 
-use chrono::Utc;
 use futures::StreamExt;
 use futures::future::Either;
 use futures::stream::FuturesUnordered;
 use grantflow_connectors::{Applied, Connector, Failure, Observed};
 use grantflow_model::{ConnectionName, Operation, OperationId, Plan};
-use grantflow_store::{Job, JobOutcome, JobState, Store, StoreError};
+use grantflow_store::{Job, JobOutcome, JobState, Lease, Store, StoreError};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -106,12 +111,7 @@ impl<'a> Engine<'a> {
         options: EngineOptions,
     ) -> Self {
         let actor = actor.into();
-        let owner = format!(
-            "{actor}@{}:{}#{}",
-            host_name(),
-            std::process::id(),
-            uuid_suffix()
-        );
+        let owner = process::lease_owner(&actor);
         Self {
             store,
             connectors,
@@ -122,11 +122,22 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Queues `plan` and runs every operation of it that can run now, then
-    /// reports on all of them. Safe to call again after a crash or a
-    /// failure: succeeded operations are not touched again, failed and
-    /// skipped ones are tried again.
-    pub async fn apply(&self, plan: &Plan, progress: &dyn Progress) -> Result<Report, EngineError> {
+    /// Queues a plan that passed the gate, for this process or workers.
+    pub async fn queue(&self, cleared: &Cleared) -> Result<(), EngineError> {
+        self.store.queue_plan(&cleared.plan, &self.actor).await?;
+        Ok(())
+    }
+
+    /// Queues a plan that passed the gate and runs every operation of it
+    /// that can run now, then reports on all of them. Safe to call again
+    /// after a crash or a failure: succeeded operations are not touched
+    /// again, failed and skipped ones are tried again.
+    pub async fn apply(
+        &self,
+        cleared: &Cleared,
+        progress: &dyn Progress,
+    ) -> Result<Report, EngineError> {
+        let plan = &cleared.plan;
         self.store.queue_plan(plan, &self.actor).await?;
         self.store.requeue_failed(&plan.id, &self.actor).await?;
         self.remember(plan.clone());
@@ -139,7 +150,7 @@ impl<'a> Engine<'a> {
             // A retry due soon is waited for here; a later one, and anything
             // waiting on an outside event, is left for a later run or a worker.
             let jobs = self.store.jobs(&plan.id).await?;
-            let now = Utc::now().timestamp_millis();
+            let now = self.store.now().timestamp_millis();
             let next_due = jobs
                 .iter()
                 .filter(|j| j.state == JobState::Retrying)
@@ -155,7 +166,11 @@ impl<'a> Engine<'a> {
             }
         }
         let jobs = self.store.jobs(&plan.id).await?;
-        Ok(Report::new(plan, &jobs, Utc::now().timestamp_millis()))
+        Ok(Report::new(
+            plan,
+            &jobs,
+            self.store.now().timestamp_millis(),
+        ))
     }
 
     /// Runs every job of every queued plan that can run now (what
@@ -224,7 +239,7 @@ impl<'a> Engine<'a> {
     /// Leases of live processes, or of other machines, are left alone.
     async fn release_leases_of_dead_processes(&self, plan_id: &str) -> Result<(), EngineError> {
         for (op_id, owner) in self.store.leases(plan_id).await? {
-            if owner_is_gone(&owner) {
+            if process::owner_is_gone(&owner) {
                 self.store.release_lease(plan_id, op_id, &owner).await?;
             }
         }
@@ -239,30 +254,129 @@ impl<'a> Engine<'a> {
         plan
     }
 
-    async fn plan(&self, id: &str) -> Result<Arc<Plan>, EngineError> {
+    /// The plan a claimed job belongs to. Read from the store (a worker's
+    /// case), it must still hash to what was recorded when it was stored.
+    async fn plan(&self, id: &str) -> Result<Result<Arc<Plan>, String>, EngineError> {
         let cached = self.plans.lock().ok().and_then(|p| p.get(id).cloned());
-        match cached {
-            Some(plan) => Ok(plan),
-            None => Ok(self.remember(self.store.plan(id).await?)),
+        if let Some(plan) = cached {
+            return Ok(Ok(plan));
         }
+        let stored = self.store.stored_plan(id).await?;
+        let jobs = self.store.jobs(id).await?;
+        if let Err(why) = gate::integrity(&stored, &jobs) {
+            return Ok(Err(why));
+        }
+        Ok(Ok(self.remember(stored.plan)))
     }
 
     async fn run_job(&self, job: Job) -> Result<Option<(Operation, JobState)>, EngineError> {
-        let plan = self.plan(&job.plan_id).await?;
+        let Some(lease) = job.lease.clone() else {
+            return Ok(None);
+        };
+        let plan = match self.plan(&job.plan_id).await? {
+            Ok(plan) => plan,
+            Err(why) => {
+                // Not the plan that was made: run nothing of it, and say so where auditors look.
+                self.store
+                    .audit(
+                        &self.actor,
+                        "plan.tampered",
+                        &job.plan_id,
+                        json!({ "why": why }),
+                    )
+                    .await?;
+                self.store
+                    .release_lease(&job.plan_id, job.op_id, &lease.owner)
+                    .await?;
+                tracing::error!(plan = %job.plan_id, why, "Refusing to run a plan that was changed after it was stored.");
+                return Ok(None);
+            }
+        };
         let Some(op) = plan.operation(OperationId(job.op_id)).cloned() else {
             return Ok(None);
         };
-        let state = self.run(&plan, &op, &job).await?;
-        Ok(Some((op, state)))
+        if job.natural_key != op.natural_key() {
+            let why = format!(
+                "job op{} is keyed {} but its operation is {}",
+                job.op_id,
+                job.natural_key,
+                op.natural_key()
+            );
+            self.store
+                .audit(
+                    &self.actor,
+                    "plan.tampered",
+                    &job.plan_id,
+                    json!({ "why": why }),
+                )
+                .await?;
+            let held = Held { lease, job: &job };
+            self.fail(&plan, &op, &held, "plan_tampered", why)
+                .await
+                .or_else(lost_lease)?;
+            return Ok(Some((op, JobState::Failed)));
+        }
+        let held = Held { lease, job: &job };
+        // Keep the lease alive while the job is in hand (vendor calls, in-place waits).
+        let renewal = self.keep_alive(&job, &held.lease);
+        let outcome = self.run(&plan, &op, &held).await;
+        renewal.abort();
+        match outcome {
+            Ok(state) => Ok(Some((op, state))),
+            Err(EngineError::Store(StoreError::LeaseLost { job, owner })) => {
+                tracing::warn!(
+                    job,
+                    owner,
+                    "Lost the lease on a job to another worker; it decides how the job ends."
+                );
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Renews the lease on `job` every third of the lease while it is held,
+    /// so a slow vendor call or a wait for a rate-limit reset never lets
+    /// another worker take the job over.
+    fn keep_alive(&self, job: &Job, lease: &Lease) -> tokio::task::AbortHandle {
+        let store = self.store.clone();
+        let (plan_id, op_id, lease, every) = (
+            job.plan_id.clone(),
+            job.op_id,
+            lease.clone(),
+            self.options.lease,
+        );
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every / 3).await;
+                match store.renew_lease(&plan_id, op_id, &lease, every).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(plan = %plan_id, op = op_id, "The lease could not be renewed: another worker took the job over.");
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::warn!(plan = %plan_id, op = op_id, %error, "Renewing a lease failed; trying again.");
+                    }
+                }
+            }
+        })
+        .abort_handle()
     }
 
     /// Runs one leased operation until it ends, waits, or is rescheduled.
-    async fn run(&self, plan: &Plan, op: &Operation, job: &Job) -> Result<JobState, EngineError> {
+    async fn run(
+        &self,
+        plan: &Plan,
+        op: &Operation,
+        held: &Held<'_>,
+    ) -> Result<JobState, EngineError> {
         let Some(connector) = self.connectors.get(&op.connection) else {
             return self
                 .fail(
                     plan,
                     op,
+                    held,
                     "no_connection",
                     format!("no connection named \"{}\" is configured", op.connection),
                 )
@@ -271,7 +385,7 @@ impl<'a> Engine<'a> {
         // An earlier attempt may have reached the vendor before its process
         // died or before it failed: look before acting, so the effect is
         // never applied twice.
-        let tried_before = job.attempts > 0;
+        let tried_before = held.job.attempts > 0;
         if tried_before || self.options.observe_first {
             match self.observe(connector.as_ref(), op).await {
                 Ok(Observed::Done) => {
@@ -284,6 +398,7 @@ impl<'a> Engine<'a> {
                         .succeed(
                             plan,
                             op,
+                            held,
                             "already_present",
                             json!({ "observed_before": why }),
                         )
@@ -292,7 +407,11 @@ impl<'a> Engine<'a> {
                 Ok(Observed::NotDone) => {}
                 // Not knowing whether the last call landed, do not call
                 // again: come back when the system answers reads.
-                Err(failure) => return self.unknown_outcome(plan, op, job.attempts, failure).await,
+                Err(failure) => {
+                    return self
+                        .unknown_outcome(plan, op, held, held.job.attempts, failure)
+                        .await;
+                }
             }
         }
         loop {
@@ -303,19 +422,24 @@ impl<'a> Engine<'a> {
                     op,
                     &self.actor,
                     json!({"connection": op.connection, "worker": self.owner}),
+                    &held.lease,
                     self.options.lease,
                 )
                 .await?;
             let failure = match connector.apply(op).await {
-                Ok(Applied::Changed) => return self.succeed(plan, op, "applied", json!({})).await,
+                Ok(Applied::Changed) => {
+                    return self.succeed(plan, op, held, "applied", json!({})).await;
+                }
                 Ok(Applied::AlreadyPresent) => {
-                    return self.succeed(plan, op, "already_present", json!({})).await;
+                    return self
+                        .succeed(plan, op, held, "already_present", json!({}))
+                        .await;
                 }
                 Err(failure) => failure,
             };
             if let Failure::Waiting { reason, recheck_at } = &failure {
                 return self
-                    .wait(plan, op, job, reason, recheck_at.timestamp_millis())
+                    .wait(plan, op, held, reason, recheck_at.timestamp_millis())
                     .await;
             }
             if !failure.is_transient() || attempt >= self.options.max_attempts {
@@ -324,12 +448,12 @@ impl<'a> Engine<'a> {
                 } else {
                     failure.message()
                 };
-                return self.fail(plan, op, &failure.code(), message).await;
+                return self.fail(plan, op, held, &failure.code(), message).await;
             }
             let wait = self.wait_before_retry(&failure, attempt);
             if wait > self.options.max_inline_wait {
-                let at_ms =
-                    Utc::now().timestamp_millis() + i64::try_from(wait.as_millis()).unwrap_or(0);
+                let at_ms = self.store.now().timestamp_millis()
+                    + i64::try_from(wait.as_millis()).unwrap_or(0);
                 self.store
                     .finish_job(
                         &plan.id,
@@ -340,6 +464,7 @@ impl<'a> Engine<'a> {
                             message: failure.message(),
                         },
                         &self.actor,
+                        &held.lease,
                     )
                     .await?;
                 return Ok(JobState::Retrying);
@@ -368,13 +493,16 @@ impl<'a> Engine<'a> {
                         .succeed(
                             plan,
                             op,
+                            held,
                             "already_present",
                             json!({"observed_before": "a failed attempt took effect"}),
                         )
                         .await;
                 }
                 Ok(Observed::NotDone) => {}
-                Err(failure) => return self.unknown_outcome(plan, op, attempt, failure).await,
+                Err(failure) => {
+                    return self.unknown_outcome(plan, op, held, attempt, failure).await;
+                }
             }
         }
     }
@@ -404,16 +532,18 @@ impl<'a> Engine<'a> {
         &self,
         plan: &Plan,
         op: &Operation,
+        held: &Held<'_>,
         attempts: u32,
         failure: Failure,
     ) -> Result<JobState, EngineError> {
         if !failure.is_transient() || attempts >= self.options.max_attempts {
             return self
-                .fail(plan, op, &failure.code(), failure.message())
+                .fail(plan, op, held, &failure.code(), failure.message())
                 .await;
         }
         let wait = self.wait_before_retry(&failure, attempts.max(1));
-        let at_ms = Utc::now().timestamp_millis() + i64::try_from(wait.as_millis()).unwrap_or(0);
+        let at_ms =
+            self.store.now().timestamp_millis() + i64::try_from(wait.as_millis()).unwrap_or(0);
         self.store
             .finish_job(
                 &plan.id,
@@ -427,6 +557,7 @@ impl<'a> Engine<'a> {
                     ),
                 },
                 &self.actor,
+                &held.lease,
             )
             .await?;
         Ok(JobState::Retrying)
@@ -436,12 +567,12 @@ impl<'a> Engine<'a> {
         &self,
         plan: &Plan,
         op: &Operation,
-        job: &Job,
+        held: &Held<'_>,
         reason: &str,
         recheck_ms: i64,
     ) -> Result<JobState, EngineError> {
-        let now = Utc::now().timestamp_millis();
-        let deadline_ms = job.wait_deadline_ms.unwrap_or(
+        let now = self.store.now().timestamp_millis();
+        let deadline_ms = held.job.wait_deadline_ms.unwrap_or(
             now + i64::try_from(self.options.wait_deadline.as_millis()).unwrap_or(i64::MAX / 2),
         );
         if now >= deadline_ms {
@@ -449,6 +580,7 @@ impl<'a> Engine<'a> {
                 .fail(
                     plan,
                     op,
+                    held,
                     "wait_deadline",
                     format!("gave up waiting at the deadline: {reason}"),
                 )
@@ -466,11 +598,17 @@ impl<'a> Engine<'a> {
                     deadline_ms,
                 },
                 &self.actor,
+                &held.lease,
             )
             .await?;
         Ok(JobState::Waiting)
     }
 
+    /// How long to wait before trying again: when the vendor said when,
+    /// until then (but never longer than an hour, so a hostile or broken
+    /// reset time cannot park a job for ever); else exponential backoff with
+    /// jitter. A wait longer than `max_inline_wait` is not slept through: the
+    /// job is rescheduled.
     fn wait_before_retry(&self, failure: &Failure, attempt: u32) -> Duration {
         let until = match failure {
             Failure::RateLimited { reset, .. } => Some(*reset),
@@ -478,10 +616,10 @@ impl<'a> Engine<'a> {
             _ => None,
         };
         match until {
-            // The vendor said when: honour it, however long.
-            Some(at) => (at - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(50),
+            Some(at) => ((at - self.store.now()).to_std().unwrap_or_default()
+                + Duration::from_millis(50))
+            .min(MAX_VENDOR_WAIT),
             None => {
-                // Exponential backoff with jitter, capped.
                 let ceiling = 250u64.saturating_mul(1 << attempt.min(8));
                 Duration::from_millis(rand::random_range(ceiling / 2..=ceiling))
                     .min(self.options.max_backoff)
@@ -493,6 +631,7 @@ impl<'a> Engine<'a> {
         &self,
         plan: &Plan,
         op: &Operation,
+        held: &Held<'_>,
         how: &str,
         details: serde_json::Value,
     ) -> Result<JobState, EngineError> {
@@ -505,6 +644,7 @@ impl<'a> Engine<'a> {
                     details,
                 },
                 &self.actor,
+                &held.lease,
             )
             .await?;
         Ok(JobState::Succeeded)
@@ -514,6 +654,7 @@ impl<'a> Engine<'a> {
         &self,
         plan: &Plan,
         op: &Operation,
+        held: &Held<'_>,
         code: &str,
         message: String,
     ) -> Result<JobState, EngineError> {
@@ -527,9 +668,27 @@ impl<'a> Engine<'a> {
                     details: json!({"connection": op.connection}),
                 },
                 &self.actor,
+                &held.lease,
             )
             .await?;
         Ok(JobState::Failed)
+    }
+}
+
+/// The longest a vendor's "try again at" is honoured.
+const MAX_VENDOR_WAIT: Duration = Duration::from_secs(3600);
+
+/// A claimed job and the lease this worker holds on it.
+struct Held<'j> {
+    lease: Lease,
+    job: &'j Job,
+}
+
+/// A lost lease is not this worker's failure: the job is another's now.
+fn lost_lease(error: EngineError) -> Result<JobState, EngineError> {
+    match error {
+        EngineError::Store(StoreError::LeaseLost { .. }) => Ok(JobState::Running),
+        other => Err(other),
     }
 }
 
@@ -539,32 +698,4 @@ type JobResult = Result<Option<(Operation, JobState)>, EngineError>;
 enum Event {
     Claimed(ClaimResult),
     Finished(Option<JobResult>),
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".to_string())
-}
-
-/// Whether a lease owner (`actor@host:pid#suffix`) is a process of this
-/// machine that has exited.
-fn owner_is_gone(owner: &str) -> bool {
-    let Some((_, place)) = owner.rsplit_once('@') else {
-        return false;
-    };
-    let Some((host, rest)) = place.split_once(':') else {
-        return false;
-    };
-    let Some(pid) = rest.split('#').next().and_then(|p| p.parse::<u32>().ok()) else {
-        return false;
-    };
-    host == host_name()
-        && pid != std::process::id()
-        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// A short random suffix so two workers in one process tree differ.
-fn uuid_suffix() -> String {
-    format!("{:08x}", rand::random::<u32>())
 }

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use grantflow_connectors::{Applied, Connector, Description, Failure, Observed, SyncSink};
-use grantflow_engine::{Engine, EngineOptions, Silent};
+use grantflow_engine::{Cleared, Engine, EngineOptions, GateRequest, GateSettings, Silent};
 use grantflow_model::{
     AccountRef, ConnectionName, OpKind, Operation, OperationId, Plan, ResourceKind, ResourceRef,
     Review, SystemClock, SystemKind,
@@ -24,6 +24,8 @@ struct Scripted {
     present: Mutex<BTreeSet<String>>,
     applies: Mutex<BTreeMap<String, u32>>,
     order: Mutex<Vec<String>>,
+    /// How long each call takes (a slow vendor, or a 429 waited out inside the call).
+    call_takes: Mutex<Option<Duration>>,
 }
 
 impl Scripted {
@@ -63,7 +65,14 @@ impl Connector for Handle {
     }
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
         let account = op.holder().id().to_string();
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        let takes = self
+            .0
+            .call_takes
+            .lock()
+            .ok()
+            .and_then(|t| *t)
+            .unwrap_or(Duration::from_millis(5));
+        tokio::time::sleep(takes).await;
         if let Ok(mut applies) = self.0.applies.lock() {
             *applies.entry(account.clone()).or_default() += 1;
         }
@@ -121,14 +130,31 @@ fn op(id: u32, account: &str, depends_on: &[u32]) -> Operation {
 }
 
 fn plan(operations: Vec<Operation>) -> Plan {
-    Plan {
-        id: format!("p-{}", rand_id()),
+    let mut plan = Plan {
+        id: String::new(),
         created_at: Utc::now(),
-        origin: "test".into(),
+        origin: format!("test {}", rand_id()),
         basis: vec![],
         operations,
         review: Review::default(),
-    }
+        preconditions: vec![],
+    };
+    plan.seal();
+    plan
+}
+
+/// The plan through the engine's gate (nothing synced: no rail to trip).
+async fn cleared(store: &Store, plan: &Plan) -> Cleared {
+    let snapshots = BTreeMap::new();
+    let request = GateRequest {
+        snapshots: &snapshots,
+        allow_mass_removal: None,
+        actor: "test",
+    };
+    grantflow_engine::clear(store, &plan.id, &request, &GateSettings::default())
+        .await
+        .expect("store")
+        .expect("passes the gate")
 }
 
 fn rand_id() -> String {
@@ -197,7 +223,10 @@ async fn a_permanent_failure_stops_its_dependants_but_not_unrelated_work() {
     ]);
     w.store.save_plan(&plan, "test").await.expect("save");
     let engine = Engine::new(&w.store, &w.connectors, "test", options());
-    let report = engine.apply(&plan, &Silent).await.expect("apply");
+    let report = engine
+        .apply(&cleared(&w.store, &plan).await, &Silent)
+        .await
+        .expect("apply");
     let states: Vec<JobState> = report.operations.iter().map(|o| o.state).collect();
     assert_eq!(
         states,
@@ -228,7 +257,7 @@ async fn dependencies_run_first() {
     let plan = plan(vec![op(0, "late", &[1]), op(1, "early", &[])]);
     w.store.save_plan(&plan, "test").await.expect("save");
     let report = Engine::new(&w.store, &w.connectors, "test", options())
-        .apply(&plan, &Silent)
+        .apply(&cleared(&w.store, &plan).await, &Silent)
         .await
         .expect("apply");
     assert!(report.is_success());
@@ -253,7 +282,7 @@ async fn transient_failures_are_retried_and_each_attempt_is_audited() {
     let plan = plan(vec![op(0, "a", &[])]);
     w.store.save_plan(&plan, "test").await.expect("save");
     let report = Engine::new(&w.store, &w.connectors, "test", options())
-        .apply(&plan, &Silent)
+        .apply(&cleared(&w.store, &plan).await, &Silent)
         .await
         .expect("apply");
     assert!(report.is_success(), "{report:?}");
@@ -290,7 +319,7 @@ async fn too_many_transient_failures_end_as_a_failure_that_says_so() {
     let plan = plan(vec![op(0, "a", &[])]);
     w.store.save_plan(&plan, "test").await.expect("save");
     let report = Engine::new(&w.store, &w.connectors, "test", options())
-        .apply(&plan, &Silent)
+        .apply(&cleared(&w.store, &plan).await, &Silent)
         .await
         .expect("apply");
     assert_eq!(report.operations[0].state, JobState::Failed);
@@ -319,13 +348,19 @@ async fn a_retry_due_later_is_left_for_the_next_run_with_its_time() {
     let plan = plan(vec![op(0, "a", &[]), op(1, "b", &[])]);
     w.store.save_plan(&plan, "test").await.expect("save");
     let engine = Engine::new(&w.store, &w.connectors, "test", options());
-    let first = engine.apply(&plan, &Silent).await.expect("apply");
+    let first = engine
+        .apply(&cleared(&w.store, &plan).await, &Silent)
+        .await
+        .expect("apply");
     assert_eq!(first.operations[0].state, JobState::Retrying);
     assert_eq!(first.operations[1].state, JobState::Succeeded);
     assert!(first.is_incomplete());
     assert!(first.next_attempt_at.is_some());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let second = engine.apply(&plan, &Silent).await.expect("apply");
+    let second = engine
+        .apply(&cleared(&w.store, &plan).await, &Silent)
+        .await
+        .expect("apply");
     assert!(second.is_success(), "{second:?}");
 }
 
@@ -341,7 +376,10 @@ async fn a_waiting_operation_is_reported_then_resumed_by_a_later_apply() {
     let plan = plan(vec![op(0, "a", &[]), op(1, "b", &[0])]);
     w.store.save_plan(&plan, "test").await.expect("save");
     let engine = Engine::new(&w.store, &w.connectors, "test", options());
-    let first = engine.apply(&plan, &Silent).await.expect("apply");
+    let first = engine
+        .apply(&cleared(&w.store, &plan).await, &Silent)
+        .await
+        .expect("apply");
     assert_eq!(first.operations[0].state, JobState::Waiting);
     assert_eq!(
         first.operations[0].error_message.as_deref(),
@@ -353,7 +391,10 @@ async fn a_waiting_operation_is_reported_then_resumed_by_a_later_apply() {
         "its dependant waits too"
     );
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let second = engine.apply(&plan, &Silent).await.expect("apply");
+    let second = engine
+        .apply(&cleared(&w.store, &plan).await, &Silent)
+        .await
+        .expect("apply");
     assert!(second.is_success(), "{second:?}");
     let events = w.store.audit_events().await.expect("events");
     assert!(events.iter().any(|e| e.action == "operation.waiting"));
@@ -380,10 +421,16 @@ async fn a_wait_past_its_deadline_fails_with_the_reason() {
             ..options()
         },
     );
-    let first = engine.apply(&plan, &Silent).await.expect("apply");
+    let first = engine
+        .apply(&cleared(&w.store, &plan).await, &Silent)
+        .await
+        .expect("apply");
     assert_eq!(first.operations[0].state, JobState::Waiting);
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let second = engine.apply(&plan, &Silent).await.expect("apply");
+    let second = engine
+        .apply(&cleared(&w.store, &plan).await, &Silent)
+        .await
+        .expect("apply");
     assert_eq!(second.operations[0].state, JobState::Failed);
     assert_eq!(
         second.operations[0].error_code.as_deref(),
@@ -405,12 +452,20 @@ async fn an_attempt_whose_effect_is_present_is_not_repeated() {
     w.store.save_plan(&plan, "test").await.expect("save");
     // A previous process started the attempt and the vendor applied it,
     // then the process died before recording the outcome.
+    let claimed = w
+        .store
+        .claim("dead-worker", Some(&plan.id), Duration::from_millis(1))
+        .await
+        .expect("claim")
+        .expect("a job");
+    let lease = claimed.lease.expect("leased");
     w.store
         .start_attempt(
             &plan.id,
             &plan.operations[0],
             "test",
             serde_json::json!({}),
+            &lease,
             Duration::from_millis(1),
         )
         .await
@@ -420,7 +475,7 @@ async fn an_attempt_whose_effect_is_present_is_not_repeated() {
     }
     tokio::time::sleep(Duration::from_millis(5)).await;
     let report = Engine::new(&w.store, &w.connectors, "test", options())
-        .apply(&plan, &Silent)
+        .apply(&cleared(&w.store, &plan).await, &Silent)
         .await
         .expect("apply");
     assert!(report.is_success());
@@ -439,9 +494,134 @@ async fn two_engines_on_one_plan_apply_each_operation_once() {
     w.store.save_plan(&plan, "test").await.expect("save");
     let first = Engine::new(&w.store, &w.connectors, "worker-1", options());
     let second = Engine::new(&w.store, &w.connectors, "worker-2", options());
-    let (a, b) = tokio::join!(first.apply(&plan, &Silent), second.apply(&plan, &Silent));
+    let go = cleared(&w.store, &plan).await;
+    let (a, b) = tokio::join!(first.apply(&go, &Silent), second.apply(&go, &Silent));
     assert!(a.expect("first").succeeded + b.expect("second").succeeded >= 40);
     for n in 0..40 {
         assert_eq!(w.fake.applies(&format!("u{n}")), 1, "u{n}");
     }
+}
+
+/// Issue: job leases were neither fenced nor renewed, so a second process
+/// took over a job whose first holder was still in a slow call (or waiting
+/// out a vendor's 429 inside the call), and the vendor saw the call twice.
+#[tokio::test]
+async fn a_call_longer_than_the_lease_is_made_once_and_nothing_is_written_after_the_plan_finished()
+{
+    for why in ["a slow vendor", "a 429 waited out inside the call"] {
+        let w = world().await;
+        if let Ok(mut takes) = w.fake.call_takes.lock() {
+            *takes = Some(Duration::from_secs(3));
+        }
+        let plan = plan(vec![op(0, "a", &[])]);
+        w.store.save_plan(&plan, "test").await.expect("save");
+        let lease = EngineOptions {
+            lease: Duration::from_secs(1),
+            ..options()
+        };
+        let go = cleared(&w.store, &plan).await;
+        let first = Engine::new(&w.store, &w.connectors, "worker-1", lease.clone());
+        let second = Engine::new(&w.store, &w.connectors, "worker-2", lease);
+        let late = async {
+            // Well past the first worker's 1 s lease, while its call is still in flight.
+            tokio::time::sleep(Duration::from_millis(1600)).await;
+            second.apply(&go, &Silent).await
+        };
+        let (a, b) = tokio::join!(first.apply(&go, &Silent), late);
+        a.expect("first");
+        b.expect("second");
+        assert_eq!(
+            w.fake.applies("a"),
+            1,
+            "{why}: the vendor saw the call once"
+        );
+        let events = w.store.audit_events().await.expect("events");
+        let succeeded = events
+            .iter()
+            .filter(|e| e.action == "operation.succeeded")
+            .count();
+        assert_eq!(succeeded, 1, "{why}");
+        let finished = events
+            .iter()
+            .position(|e| e.action == "plan.finished")
+            .expect("finished");
+        assert!(
+            events[finished + 1..]
+                .iter()
+                .all(|e| !e.subject.starts_with(&plan.id) || e.action == "plan.queued"),
+            "{why}: nothing about the plan's operations after plan.finished: {:?}",
+            &events[finished + 1..]
+        );
+    }
+}
+
+/// A worker whose lease was taken over (it stalled past its lease and
+/// another worker claimed the job) writes nothing: not the job's state, not
+/// an audit event.
+#[tokio::test]
+async fn a_worker_that_lost_its_lease_writes_nothing() {
+    let w = world().await;
+    let plan = plan(vec![op(0, "a", &[])]);
+    w.store.save_plan(&plan, "test").await.expect("save");
+    let stalled = w
+        .store
+        .claim("worker-1", Some(&plan.id), Duration::from_millis(1))
+        .await
+        .expect("claim")
+        .expect("job");
+    let stalled_lease = stalled.lease.clone().expect("leased");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let taken = w
+        .store
+        .claim("worker-2", Some(&plan.id), Duration::from_secs(60))
+        .await
+        .expect("claim")
+        .expect("the expired lease is taken over");
+    assert!(taken.lease.expect("leased").fence > stalled_lease.fence);
+    let before = w.store.audit_events().await.expect("events").len();
+    let attempt = w
+        .store
+        .start_attempt(
+            &plan.id,
+            &plan.operations[0],
+            "worker-1",
+            serde_json::json!({}),
+            &stalled_lease,
+            Duration::from_secs(60),
+        )
+        .await;
+    assert!(matches!(
+        attempt,
+        Err(grantflow_store::StoreError::LeaseLost { .. })
+    ));
+    let finish = w
+        .store
+        .finish_job(
+            &plan.id,
+            &plan.operations[0],
+            grantflow_store::JobOutcome::Succeeded {
+                how: "applied".into(),
+                details: serde_json::json!({}),
+            },
+            "worker-1",
+            &stalled_lease,
+        )
+        .await;
+    assert!(matches!(
+        finish,
+        Err(grantflow_store::StoreError::LeaseLost { .. })
+    ));
+    assert!(
+        !w.store
+            .renew_lease(&plan.id, 0, &stalled_lease, Duration::from_secs(60))
+            .await
+            .expect("renew")
+    );
+    assert_eq!(w.store.audit_events().await.expect("events").len(), before);
+    let jobs = w.store.jobs(&plan.id).await.expect("jobs");
+    assert_eq!(jobs[0].state, JobState::Running);
+    assert_eq!(
+        jobs[0].lease.as_ref().map(|l| l.owner.as_str()),
+        Some("worker-2")
+    );
 }

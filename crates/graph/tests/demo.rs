@@ -338,6 +338,7 @@ fn plan(kinds: Vec<grantflow_model::OpKind>) -> grantflow_model::Plan {
             })
             .collect(),
         review: Default::default(),
+        preconditions: vec![],
     }
 }
 

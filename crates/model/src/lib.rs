@@ -20,7 +20,7 @@ pub use operation::{
 pub use schema::{AttributeDecl, AttributeType, ProfileSchema};
 mod plan;
 
-pub use plan::{Basis, Plan, Review, ReviewItem, ReviewedResource};
+pub use plan::{Basis, Plan, Precondition, Review, ReviewItem, ReviewedResource};
 pub use snapshot::{
     Account, Grant, GrantSource, Person, Resource, ResourceGrant, ResourceKind, Snapshot,
 };

@@ -222,3 +222,180 @@ impl Snapshot {
         crate::sha256_hex(&bytes)
     }
 }
+
+impl Snapshot {
+    /// Brings the snapshot up to date with an operation grantflow applied
+    /// after it was synced, so the next command reads its own writes without
+    /// a sync (a later sync supersedes this). Applying a change that is
+    /// already reflected changes nothing. Objects a plan names by a pending
+    /// id keep that id until a sync learns the real one.
+    pub fn apply_change(&mut self, op: &crate::Operation) {
+        use crate::OpKind;
+        match &op.kind {
+            OpKind::AddGrant {
+                account,
+                resource,
+                entitlement,
+            } => {
+                if self.account(&account.id).is_none() {
+                    return;
+                }
+                self.add_grant(Grant {
+                    account_id: account.id.clone(),
+                    resource_id: resource.id.clone(),
+                    entitlement: entitlement.clone(),
+                    source: GrantSource::Direct,
+                });
+                // Members inherit what their new group holds.
+                let inherited: Vec<(String, String)> = self
+                    .resource_grants
+                    .iter()
+                    .filter(|g| g.holder_id == resource.id)
+                    .map(|g| (g.resource_id.clone(), g.entitlement.clone()))
+                    .collect();
+                for (target, entitlement) in inherited {
+                    self.add_grant(Grant {
+                        account_id: account.id.clone(),
+                        resource_id: target,
+                        entitlement,
+                        source: GrantSource::Group {
+                            group_id: resource.id.clone(),
+                        },
+                    });
+                }
+            }
+            OpKind::RemoveGrant {
+                account,
+                resource,
+                entitlement,
+            } => {
+                let group = GrantSource::Group {
+                    group_id: resource.id.clone(),
+                };
+                self.grants.retain(|g| {
+                    let removed_itself = g.account_id == account.id
+                        && g.resource_id == resource.id
+                        && g.entitlement == *entitlement
+                        && g.source == GrantSource::Direct;
+                    let inherited_through_it = g.account_id == account.id && g.source == group;
+                    !(removed_itself || inherited_through_it)
+                });
+            }
+            OpKind::AddGroupGrant {
+                group,
+                resource,
+                entitlement,
+            } => {
+                self.add_resource_grant(&group.id, &resource.id, entitlement);
+                // The group's members inherit it.
+                let members: Vec<String> = self
+                    .grants
+                    .iter()
+                    .filter(|g| g.resource_id == group.id && g.source == GrantSource::Direct)
+                    .map(|g| g.account_id.clone())
+                    .collect();
+                for member in members {
+                    self.add_grant(Grant {
+                        account_id: member,
+                        resource_id: resource.id.clone(),
+                        entitlement: entitlement.clone(),
+                        source: GrantSource::Group {
+                            group_id: group.id.clone(),
+                        },
+                    });
+                }
+            }
+            OpKind::PushGroup {
+                group, resource, ..
+            } => {
+                self.add_resource_grant(&group.id, &resource.id, crate::PUSH_ENTITLEMENT);
+            }
+            OpKind::RemoveGroupGrant {
+                group,
+                resource,
+                entitlement,
+            } => {
+                self.resource_grants.retain(|g| {
+                    !(g.holder_id == group.id
+                        && g.resource_id == resource.id
+                        && g.entitlement == *entitlement)
+                });
+                let source = GrantSource::Group {
+                    group_id: group.id.clone(),
+                };
+                self.grants
+                    .retain(|g| !(g.resource_id == resource.id && g.source == source));
+            }
+            OpKind::AccountAction {
+                account, action, ..
+            } => {
+                let Some(now) = account_state_after(action) else {
+                    return;
+                };
+                if action == "delete" {
+                    self.accounts.retain(|a| a.id != account.id);
+                    self.grants.retain(|g| g.account_id != account.id);
+                    return;
+                }
+                if let Some(found) = self.accounts.iter_mut().find(|a| a.id == account.id) {
+                    found.state = now;
+                    found.status = now.as_str().to_ascii_uppercase();
+                }
+            }
+            OpKind::CreateResource { resource, .. } => {
+                if self
+                    .resource_by_name(resource.kind.as_str(), &resource.name)
+                    .is_some()
+                {
+                    return;
+                }
+                let entitlements = if resource.kind.as_str() == "group" {
+                    vec!["member".to_string()]
+                } else {
+                    vec![]
+                };
+                self.resources.push(Resource {
+                    id: resource.id.clone(),
+                    kind: resource.kind.clone(),
+                    name: resource.name.clone(),
+                    entitlement_aliases: entitlements
+                        .iter()
+                        .map(|e| (e.clone(), e.clone()))
+                        .collect(),
+                    entitlements,
+                    writable: true,
+                    attributes: Map::new(),
+                });
+            }
+        }
+    }
+
+    fn add_resource_grant(&mut self, holder: &str, resource: &str, entitlement: &str) {
+        let held = ResourceGrant {
+            holder_id: holder.to_string(),
+            resource_id: resource.to_string(),
+            entitlement: entitlement.to_string(),
+        };
+        if !self.resource_grants.contains(&held) {
+            self.resource_grants.push(held);
+        }
+    }
+
+    fn add_grant(&mut self, grant: Grant) {
+        if !self.grants.contains(&grant) {
+            self.grants.push(grant);
+        }
+    }
+}
+
+/// The lifecycle state an account action leaves the account in, for the
+/// actions that change it.
+fn account_state_after(action: &str) -> Option<LifecycleState> {
+    Some(match action {
+        "suspend" => LifecycleState::Suspended,
+        "unsuspend" | "activate" | "reactivate" | "unlock" => LifecycleState::Active,
+        "deactivate" | "deprovision" | "delete" => LifecycleState::Deprovisioned,
+        "expire_password" => LifecycleState::PasswordExpired,
+        _ => return None,
+    })
+}

@@ -7,17 +7,20 @@
 
 mod correlate;
 mod declared;
+mod people;
 mod request;
 
 pub use correlate::{Ambiguity, Correlated, Correlation, MatchField, correlate};
 use declared::{Wiring, add_creation_dependencies, order_by_dependencies, plan_creations};
+pub use people::{AccountChanges, ChangesFor, GroupKind, by_person};
 
 pub use request::{Action, ChangeRequest, RequestError, parse_request};
 
 use chrono::{DateTime, Utc};
 use grantflow_model::{
     Account, AccountRef, Basis, ConnectionName, GrantSource, OpKind, Operation, OperationId,
-    Person, Plan, Resource, ResourceRef, Review, ReviewItem, ReviewedResource, Snapshot,
+    Person, Plan, PlannedId, Precondition, Resource, ResourceRef, Review, ReviewItem,
+    ReviewedResource, Snapshot,
 };
 use grantflow_policy::PolicySet;
 use petgraph::graph::DiGraph;
@@ -105,7 +108,10 @@ pub fn plan_policies(
             },
             None => AccountRef {
                 id: account_id.to_string(),
-                login: account_id.trim_start_matches(PENDING_PREFIX).to_string(),
+                login: PlannedId::parse(account_id)
+                    .pending_name()
+                    .unwrap_or(account_id)
+                    .to_string(),
             },
         };
         let kind = OpKind::AddGrant {
@@ -223,7 +229,7 @@ fn order_directory_first(operations: &mut [Operation], first: &DirectoryFirst<'_
     let correlated = first.correlated;
     let person_of = |op: &Operation| -> Option<String> {
         let account = op.account()?;
-        if let Some(email) = account.id.strip_prefix(PENDING_PREFIX) {
+        if let Some(email) = account.pending_email() {
             return Some(email.to_string());
         }
         correlated
@@ -297,7 +303,7 @@ pub fn desired_access<'s>(
     people: &[Person],
 ) -> Result<Desired<'s>, PlanError> {
     policies
-        .check_references(&actual.snapshots)
+        .check(&actual.snapshots, &actual.directory)
         .map_err(|d| PlanError::Policy(d.to_string()))?;
 
     let mut desired: HashMap<GrantKey<'s>, BTreeSet<usize>> = HashMap::new();
@@ -361,7 +367,7 @@ pub fn desired_access<'s>(
     for person in people {
         // A departed person is granted nothing; whatever they still hold on
         // managed resources is planned for removal.
-        if person.status == "DEPROVISIONED" {
+        if person.state.is_deprovisioned() {
             continue;
         }
         let matched = policies.matching(person).map_err(PlanError::Policy)?;
@@ -385,7 +391,7 @@ pub fn desired_access<'s>(
                     // The system makes the account itself at the person's
                     // first sign-in: plan the grant; it waits until then.
                     None if snapshot.accounts_created_on_first_login => {
-                        Cow::Owned(pending_account_id(&person.email))
+                        Cow::Owned(AccountRef::pending(&person.email).id)
                     }
                     None => {
                         notes.push(format!(
@@ -432,14 +438,6 @@ pub fn plan_request(
         None,
     )
     .map_err(|e| RequestError::Invalid(e.to_string()))
-}
-
-/// The account id planned for a person whose account does not exist yet;
-/// the connector resolves it when the account appears.
-pub const PENDING_PREFIX: &str = "pending:";
-
-fn pending_account_id(email: &str) -> String {
-    format!("{PENDING_PREFIX}{}", email.to_lowercase())
 }
 
 pub fn resource_ref(resource: &Resource) -> ResourceRef {
@@ -562,6 +560,7 @@ fn build_plan(
                 .unwrap_or_else(|| snapshot.digest()),
         })
         .collect();
+    let preconditions = preconditions(&operations, actual);
     let mut plan = Plan {
         id: String::new(),
         created_at: now,
@@ -569,9 +568,46 @@ fn build_plan(
         basis,
         operations,
         review,
+        preconditions,
     };
-    plan.id = plan_id(&plan);
+    plan.seal();
     Ok(plan)
+}
+
+/// The states, as planned from, of every account a plan gives access to:
+/// the account itself and the person's directory account.
+pub fn preconditions(operations: &[Operation], actual: &ActualState) -> Vec<Precondition> {
+    let mut found: BTreeMap<(ConnectionName, String), Precondition> = BTreeMap::new();
+    let directory = actual.snapshots.get(&actual.directory);
+    for op in operations.iter().filter(|op| op.widens_access()) {
+        let (OpKind::AddGrant { account, .. }, Some(snapshot)) =
+            (&op.kind, actual.snapshots.get(&op.connection))
+        else {
+            continue;
+        };
+        let Some(held) = snapshot.account(&account.id) else {
+            continue;
+        };
+        let mut note = |connection: &ConnectionName, a: &Account| {
+            found
+                .entry((connection.clone(), a.id.clone()))
+                .or_insert_with(|| Precondition {
+                    connection: connection.clone(),
+                    account_id: a.id.clone(),
+                    login: a.login.clone(),
+                    state: a.state,
+                });
+        };
+        note(&op.connection, held);
+        let person = held
+            .email
+            .as_deref()
+            .and_then(|email| directory?.account_by_login_or_email(email));
+        if let Some(person) = person {
+            note(&actual.directory, person);
+        }
+    }
+    found.into_values().collect()
 }
 
 fn sort_key(kind: &OpKind, connection: &ConnectionName) -> (String, String, String, String, u8) {
@@ -666,19 +702,6 @@ fn review_item(op: &Operation, actual: &ActualState) -> Option<ReviewItem> {
             })
             .collect(),
     })
-}
-
-/// Plans are named by their content and moment, so the same id always
-/// means the same operations computed from the same state.
-fn plan_id(plan: &Plan) -> String {
-    let content = serde_json::json!({
-        "created_at": plan.created_at,
-        "origin": plan.origin,
-        "basis": plan.basis,
-        "operations": plan.operations,
-    });
-    let digest = grantflow_model::sha256_hex(content.to_string().as_bytes());
-    format!("p-{}", &digest[..12])
 }
 
 /// Limits on how much one plan may take away before a person must name it

@@ -165,7 +165,7 @@ fn a_plan_records_its_basis_and_its_id_depends_on_content() {
 fn requests_are_understood_in_several_phrasings() {
     let cases = [
         (
-            "assign okta-demo-user@example.com to the Production Access Demo group",
+            "assign ann@example.com to the Production Access Demo group",
             Action::Add,
             "Production Access Demo",
             Some("group"),
@@ -198,8 +198,25 @@ fn requests_are_understood_in_several_phrasings() {
     for (text, action, target, kind) in cases {
         let request = parse_request(text).expect(text);
         assert_eq!(request.action, action, "{text}");
-        assert_eq!(request.target, target, "{text}");
-        assert_eq!(request.target_kind.as_deref(), kind, "{text}");
+        let (_, connection, _) = request::resolve(&request, &state()).expect(text);
+        assert_eq!(connection.as_str(), "okta", "{text}");
+        let plan = plan_request(&request, &state(), Utc::now()).expect(text);
+        let named: Vec<String> = plan
+            .operations
+            .iter()
+            .map(|op| op.resource().name.clone())
+            .chain(
+                plan.review
+                    .notes
+                    .iter()
+                    .filter(|n| n.contains(target))
+                    .map(|_| target.to_string()),
+            )
+            .collect();
+        assert!(named.iter().any(|n| n == target), "{text}: {named:?}");
+        if let (Some(kind), Some(op)) = (kind, plan.operations.first()) {
+            assert_eq!(op.resource().kind.as_str(), kind, "{text}");
+        }
     }
     assert!(matches!(
         parse_request("please do something"),
@@ -231,7 +248,7 @@ fn a_request_for_an_unknown_user_or_group_is_refused_by_name() {
     let message = error.to_string();
     assert!(message.contains("\"Production Acess Demo\""), "{message}");
     assert!(
-        message.contains("similar: \"Production Access Demo\""),
+        message.contains("did you mean: okta group \"Production Access Demo\""),
         "{message}"
     );
 }
@@ -421,5 +438,127 @@ fn a_non_authoritative_grant_adds_without_managing_the_resource() {
         lines(&plan),
         vec!["+ okta group \"Production Access Demo\" member for ann@example.com"],
         "bob's and dan's memberships are not this policy's to remove"
+    );
+}
+
+/// A directory plus one system of each kind `do` is asked about in words.
+fn several_systems() -> ActualState {
+    let mut actual = state();
+    let mut add = |name: &str,
+                   kind: &str,
+                   accounts: Vec<Account>,
+                   resources: Vec<Resource>,
+                   grants: Vec<Grant>| {
+        let connection = ConnectionName::new(name);
+        let mut snapshot = Snapshot::new(connection.clone(), SystemKind::new(kind));
+        snapshot.accounts = accounts;
+        snapshot.resources = resources;
+        snapshot.grants = grants;
+        actual.snapshots.insert(connection, snapshot);
+    };
+    add(
+        "slack",
+        "slack",
+        vec![account("U1", "ann@example.com", "", "ACTIVE")],
+        vec![resource("C1", "channel", "platform-oncall")],
+        vec![],
+    );
+    let mut prod = resource("111122223333", "account", "prod-payments");
+    prod.entitlements = vec!["ReadOnlyAccess".into(), "PowerUserAccess".into()];
+    add(
+        "aws",
+        "aws",
+        vec![account("a-1", "bob@example.com", "", "ACTIVE")],
+        vec![prod],
+        vec![],
+    );
+    let mut platform = resource("7", "group", "acme/platform");
+    platform.entitlements = vec!["access_level:10".into(), "access_level:30".into()];
+    platform.entitlement_aliases =
+        [("developer".to_string(), "access_level:30".to_string())].into();
+    add(
+        "gitlab",
+        "gitlab",
+        vec![account("g-3", "cat@example.com", "", "ACTIVE")],
+        vec![platform],
+        vec![],
+    );
+    let mut team = resource("platform", "team", "Platform");
+    team.entitlements = vec!["member".into(), "maintainer".into()];
+    add(
+        "github",
+        "github",
+        vec![account("42", "bob@example.com", "", "ACTIVE")],
+        vec![team],
+        vec![direct("42", "platform", "maintainer")],
+    );
+    actual
+}
+
+#[test]
+fn requests_name_resources_of_every_system_in_peoples_words() {
+    let actual = several_systems();
+    let cases = [
+        (
+            "add ann to the slack channel platform-oncall",
+            "+ slack channel \"platform-oncall\" member for ann@example.com",
+        ),
+        (
+            "give bob PowerUserAccess in AWS account prod-payments",
+            "+ aws account \"prod-payments\" PowerUserAccess for bob@example.com",
+        ),
+        (
+            "make cat a Developer in gitlab group acme/platform",
+            "+ gitlab group \"acme/platform\" access_level:30 for cat@example.com",
+        ),
+        (
+            "remove bob from the github team Platform",
+            "- github team \"Platform\" maintainer for bob@example.com",
+        ),
+    ];
+    for (text, expected) in cases {
+        let request = parse_request(text).expect(text);
+        let plan = plan_request(&request, &actual, Utc::now()).expect(text);
+        assert_eq!(lines(&plan), vec![expected.to_string()], "{text}");
+    }
+}
+
+#[test]
+fn unknown_or_ambiguous_names_list_the_close_matches() {
+    let actual = several_systems();
+    let unknown = parse_request("add ann to the slack channel platform-oncal").expect("parses");
+    let error = plan_request(&unknown, &actual, Utc::now())
+        .expect_err("unknown channel")
+        .to_string();
+    assert!(
+        error.contains("did you mean: slack channel \"platform-oncall\""),
+        "{error}"
+    );
+    let nobody = parse_request("add annie to the slack channel platform-oncall").expect("parses");
+    let error = plan_request(&nobody, &actual, Utc::now())
+        .expect_err("unknown person")
+        .to_string();
+    assert!(error.contains("annie"), "{error}");
+    let bad_role =
+        parse_request("make cat a Wizard in gitlab group acme/platform").expect("parses");
+    let error = plan_request(&bad_role, &actual, Utc::now())
+        .expect_err("unknown role")
+        .to_string();
+    assert!(
+        error.contains("no entitlement \"Wizard\"") && error.contains("developer"),
+        "{error}"
+    );
+    // "Platform" is a team in GitHub and the start of a group name in GitLab, but only the team is called that.
+    let mut twice = several_systems();
+    if let Some(gitlab) = twice.snapshots.get_mut(&ConnectionName::new("gitlab")) {
+        gitlab.resources.push(resource("8", "group", "Platform"));
+    }
+    let request = parse_request("remove bob from Platform").expect("parses");
+    let error = plan_request(&request, &twice, Utc::now())
+        .expect_err("ambiguous")
+        .to_string();
+    assert!(
+        error.contains("github team \"Platform\"") && error.contains("gitlab group \"Platform\""),
+        "{error}"
     );
 }

@@ -9,11 +9,14 @@
 //! references against synced snapshots (common-model types), not against
 //! Okta or any other system directly.
 
+mod attributes;
+mod check;
 mod diagnostic;
 mod expr;
 mod file;
 mod located;
 
+pub use attributes::{AttributeCatalog, CANONICAL_ATTRIBUTES, KnownAttribute, Origin};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use expr::{Condition, person_value};
 pub use file::{
@@ -33,6 +36,8 @@ pub struct Policy {
     pub description: Option<String>,
     pub file: PathBuf,
     pub condition: Condition,
+    /// Where `when` was written (none for a policy without one).
+    pub condition_at: Option<Located<()>>,
     pub grants: Vec<GrantSpec>,
     /// How drift on this policy's resources is handled, when the policy says.
     pub drift: Option<RemediationMode>,
@@ -106,6 +111,8 @@ pub struct PolicySet {
     pub policies: Vec<Policy>,
     pub resources: Vec<DeclaredResource>,
     pub pushes: Vec<DeclaredPush>,
+    /// Each file's text, to place problems found inside a condition.
+    sources: BTreeMap<PathBuf, String>,
 }
 
 impl PolicySet {
@@ -240,17 +247,25 @@ impl PolicySet {
                     description: doc.description.clone(),
                     file: path.clone(),
                     condition,
+                    condition_at: doc.when.as_ref().map(Located::position),
                     grants,
                     drift: doc.drift,
                 });
             }
         }
+        let set = PolicySet {
+            policies,
+            resources,
+            pushes,
+            sources: sources.into_iter().collect(),
+        };
+        // What is wrong whatever the directory holds (types of the built-in
+        // attributes, a condition that is not a boolean) is wrong now.
+        if let Err(Diagnostics(found)) = set.check_conditions(None) {
+            problems.extend(found);
+        }
         if problems.is_empty() {
-            Ok(PolicySet {
-                policies,
-                resources,
-                pushes,
-            })
+            Ok(set)
         } else {
             Err(Diagnostics(problems))
         }
@@ -369,8 +384,117 @@ impl PolicySet {
         }
     }
 
+    /// Everything that can be checked before planning, against the last
+    /// syncs: each grant's connection, resource and entitlement, and each
+    /// condition's attributes and types against the directory's (its
+    /// published schema and what its last sync saw). Without a sync of the
+    /// directory, conditions are checked against the built-in attributes only.
+    pub fn check(
+        &self,
+        snapshots: &BTreeMap<ConnectionName, Snapshot>,
+        directory: &ConnectionName,
+    ) -> Result<(), Diagnostics> {
+        let catalog = snapshots
+            .get(directory)
+            .map(AttributeCatalog::for_directory);
+        let mut problems = match self.check_references(snapshots) {
+            Ok(()) => vec![],
+            Err(Diagnostics(problems)) => problems,
+        };
+        if let Err(Diagnostics(more)) = self.check_conditions(catalog.as_ref()) {
+            problems.extend(more);
+        }
+        problems.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Diagnostics(problems))
+        }
+    }
+
+    /// Checks every condition's attributes and types against `catalog`;
+    /// `None` checks the built-in attributes' types and lets other names
+    /// pass (nothing is known of the directory yet).
+    pub fn check_conditions(&self, catalog: Option<&AttributeCatalog>) -> Result<(), Diagnostics> {
+        let mut problems = Vec::new();
+        for policy in &self.policies {
+            let found = match catalog {
+                Some(catalog) => policy.condition.check(catalog),
+                None => policy
+                    .condition
+                    .check(&AttributeCatalog::built_in())
+                    .into_iter()
+                    .filter(|p| {
+                        !p.message.starts_with("unknown attribute")
+                            && !p.message.contains("is not set for every person")
+                    })
+                    .collect(),
+            };
+            for problem in found {
+                problems.push(self.condition_diagnostic(policy, problem.offset, &problem.message));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Diagnostics(problems))
+        }
+    }
+
+    /// Advice that is not an error: conditions on `person.status`, the
+    /// directory's raw status, which a lockout or an expired password
+    /// changes although the person keeps their access.
+    pub fn warnings(&self) -> Vec<Diagnostic> {
+        let mut found = Vec::new();
+        for policy in &self.policies {
+            let source = policy.condition.source();
+            if let Some(offset) = source.find("person.status") {
+                let mut diagnostic = self.condition_diagnostic(
+                    policy,
+                    Some(offset),
+                    "`person.status` is the directory's raw status: a locked-out or password-expired person has another one and would lose access; use `person.active` (or `person.state`)",
+                );
+                diagnostic.message = format!("(warning) {}", diagnostic.message);
+                found.push(diagnostic);
+            }
+        }
+        found
+    }
+
+    /// A problem inside `policy`'s condition, placed at its line and column
+    /// in the file when the offset is known, else at the `when:` itself.
+    fn condition_diagnostic(
+        &self,
+        policy: &Policy,
+        offset: Option<usize>,
+        message: &str,
+    ) -> Diagnostic {
+        let at = policy.condition_at.clone().unwrap_or(Located {
+            value: (),
+            line: 0,
+            column: 0,
+        });
+        let (line, column) = match (offset, self.sources.get(&policy.file)) {
+            (Some(offset), Some(text)) if at.line > 0 => located::position_in_scalar(
+                text,
+                at.line,
+                at.column,
+                policy.condition.source(),
+                offset,
+            ),
+            _ => (at.line, at.column),
+        };
+        Diagnostic {
+            file: policy.file.clone(),
+            line,
+            column,
+            message: format!("policy \"{}\": {message}", policy.name),
+        }
+    }
+
     /// The policies whose condition holds for `person`, or the first
-    /// evaluation error (with the policy that raised it).
+    /// evaluation error: it names the policy (and where its condition is
+    /// written) and the person.
     pub fn matching<'a>(&'a self, person: &Person) -> Result<Vec<&'a Policy>, String> {
         let mut matched = Vec::new();
         let conditions: Vec<&Condition> = self.policies.iter().map(|p| &p.condition).collect();
@@ -380,10 +504,11 @@ impl PolicySet {
                 Ok(true) => matched.push(policy),
                 Ok(false) => {}
                 Err(message) => {
+                    let at = self.condition_diagnostic(policy, None, "");
                     return Err(format!(
-                        "policy \"{}\" ({}): condition failed for {}: {message}",
+                        "{}: error: policy \"{}\": the condition cannot be decided for {}: {message}; nothing was planned",
+                        at.position(),
                         policy.name,
-                        policy.file.display(),
                         person.email
                     ));
                 }

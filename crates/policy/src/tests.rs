@@ -102,7 +102,7 @@ fn a_cel_type_error_is_caught_at_load_time() {
     let errors = errors(text);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
-        errors[0].starts_with("p.yaml:3:11: error: type error"),
+        errors[0].starts_with("p.yaml:3:11: error: policy \"x\": adds a string to a number"),
         "{}",
         errors[0]
     );
@@ -216,7 +216,7 @@ fn the_example_policies_load() {
 #[test]
 fn the_equality_shortcut_agrees_with_the_interpreter() {
     let set = load(
-        "policies:\n  - name: eq\n    when: person.department == \"Platform\"\n    grants:\n      - {system: okta, resource: group/G}\n  - name: cel\n    when: person.department == \"Platform\" && true\n    grants:\n      - {system: okta, resource: group/G}\n  - name: number\n    when: person.level == \"5\"\n    grants:\n      - {system: okta, resource: group/G}\n  - name: missing\n    when: person.costCenter == \"42\"\n    grants:\n      - {system: okta, resource: group/G}\n",
+        "policies:\n  - name: eq\n    when: person.department == \"Platform\"\n    grants:\n      - {system: okta, resource: group/G}\n  - name: cel\n    when: person.department == \"Platform\" && true\n    grants:\n      - {system: okta, resource: group/G}\n  - name: number\n    when: person.level == \"5\"\n    grants:\n      - {system: okta, resource: group/G}\n  - name: missing\n    when: has(person.costCenter) && person.costCenter == \"42\"\n    grants:\n      - {system: okta, resource: group/G}\n",
     )
     .expect("valid");
     for department in ["Platform", "Sales", ""] {
@@ -264,4 +264,125 @@ pushes:
         "{}",
         errors[0]
     );
+}
+
+fn directory_with(attributes: &[serde_json::Value]) -> BTreeMap<ConnectionName, Snapshot> {
+    let mut snapshot = Snapshot::new(ConnectionName::new("okta"), SystemKind::new("okta"));
+    for (index, attrs) in attributes.iter().enumerate() {
+        snapshot.accounts.push(Account {
+            id: format!("00u{index}"),
+            login: format!("p{index}@example.com"),
+            email: Some(format!("p{index}@example.com")),
+            display_name: format!("P{index}"),
+            status: "ACTIVE".into(),
+            state: Default::default(),
+            attributes: attrs.as_object().cloned().unwrap_or_default(),
+        });
+    }
+    snapshot.resources.push(grantflow_model::Resource {
+        id: "00g1".into(),
+        kind: ResourceKind::new("group"),
+        name: "G".into(),
+        entitlements: vec!["member".into()],
+        entitlement_aliases: Default::default(),
+        writable: true,
+        attributes: Default::default(),
+    });
+    BTreeMap::from([(ConnectionName::new("okta"), snapshot)])
+}
+
+fn check_errors(text: &str, snapshots: &BTreeMap<ConnectionName, Snapshot>) -> Vec<String> {
+    let set = load(text).expect("loads");
+    match set.check(snapshots, &ConnectionName::new("okta")) {
+        Ok(()) => vec![],
+        Err(d) => d.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn a_misspelt_attribute_is_located_with_a_suggestion() {
+    let snapshots = directory_with(&[json!({"department": "Engineering", "level": 3})]);
+    let text = "policies:\n  - name: eng\n    when: person.active && person.departmnt == \"Engineering\"\n    grants:\n      - {system: okta, resource: group/G}\n";
+    let errors = check_errors(text, &snapshots);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("p.yaml:3:28: error: policy \"eng\": unknown attribute `person.departmnt`: did you mean `person.department`?"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn comparing_a_string_attribute_with_a_number_is_located() {
+    // A built-in attribute's type is known before any sync: the file does not even load.
+    let builtin = "policies:\n  - name: eng\n    when: person.department == 5\n    grants:\n      - {system: okta, resource: group/G}\n";
+    let errors = errors(builtin);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("p.yaml:3:11: error:"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[0].contains("compares `person.department` (a string) with 5"),
+        "{}",
+        errors[0]
+    );
+    // A directory attribute's type is known from the last sync.
+    let snapshots = directory_with(&[json!({"level": 3})]);
+    let synced = "policies:\n  - name: eng\n    when: person.active && person.level == \"3\"\n    grants:\n      - {system: okta, resource: group/G}\n";
+    let errors = check_errors(synced, &snapshots);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("p.yaml:3:28: error:"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[0].contains("`person.level` (a number)"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn an_attribute_not_everyone_has_is_tested_with_has_first() {
+    let snapshots = directory_with(&[json!({"costCenter": "CC-1"}), json!({})]);
+    let unguarded = "policies:\n  - name: cc\n    when: person.costCenter == \"CC-1\"\n    grants:\n      - {system: okta, resource: group/G}\n";
+    let errors = check_errors(unguarded, &snapshots);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("has(person.costCenter)"),
+        "{}",
+        errors[0]
+    );
+    for guarded in [
+        "has(person.costCenter) && person.costCenter == \\\"CC-1\\\"",
+        "!has(person.costCenter) || person.costCenter != \\\"CC-1\\\"",
+        "has(person.costCenter) ? person.costCenter == \\\"CC-1\\\" : false",
+    ] {
+        let text = format!(
+            "policies:\n  - name: cc\n    when: \"{guarded}\"\n    grants:\n      - {{system: okta, resource: group/G}}\n"
+        );
+        assert_eq!(
+            check_errors(&text, &snapshots),
+            Vec::<String>::new(),
+            "{guarded}"
+        );
+    }
+}
+
+#[test]
+fn a_condition_that_cannot_be_decided_names_the_person_and_the_policy() {
+    let set = load("policies:\n  - name: numbered\n    when: int(person.employee_number) > 1000\n    grants:\n      - {system: okta, resource: group/G}\n").expect("loads");
+    let mut someone = person("Platform");
+    someone
+        .attributes
+        .insert("employee_number".into(), json!("E1000"));
+    let error = set.matching(&someone).expect_err("cannot convert");
+    assert!(
+        error.starts_with("p.yaml:3:11: error: policy \"numbered\""),
+        "{error}"
+    );
+    assert!(error.contains("a@example.com"), "{error}");
 }

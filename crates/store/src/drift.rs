@@ -1,4 +1,4 @@
-//! Drift findings as last seen, and approvals of plans that need one.
+//! Drift findings as last seen.
 //! Portable SQL: `$n` placeholders, no dialect extensions.
 
 use sqlx::Row;
@@ -23,25 +23,6 @@ pub struct DriftChanges {
     pub resolved: Vec<String>,
     /// Open findings per (connection, kind) after the check.
     pub open: BTreeMap<(String, String), i64>,
-}
-
-/// A plan's approval state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Approval {
-    pub plan_id: String,
-    pub requested_by: String,
-    pub reason: String,
-    pub approved_by: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ApprovalError {
-    #[error("plan {0} does not need an approval")]
-    NotRequired(String),
-    #[error("plan {plan} was requested by {actor}; somebody else must approve it")]
-    OwnRequest { plan: String, actor: String },
-    #[error(transparent)]
-    Store(#[from] crate::StoreError),
 }
 
 impl Store {
@@ -140,99 +121,6 @@ impl Store {
         tx.commit().await?;
         Ok(changes)
     }
-
-    /// Marks `plan_id` as needing an approval before it may run.
-    pub async fn request_approval(&self, plan_id: &str, actor: &str, reason: &str) -> Result<()> {
-        let now = self.now();
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO plan_approvals (plan_id, requested_by, requested_at, reason) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (plan_id) DO NOTHING",
-        )
-        .bind(plan_id)
-        .bind(actor)
-        .bind(timestamp(now))
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?;
-        audit::append(
-            &mut tx,
-            self.backend,
-            now,
-            actor,
-            "plan.approval_requested",
-            plan_id,
-            serde_json::json!({ "reason": reason }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The plan's approval state; `None` when it needs none.
-    pub async fn approval(&self, plan_id: &str) -> Result<Option<Approval>> {
-        let row = sqlx::query(
-            "SELECT plan_id, requested_by, reason, approved_by FROM plan_approvals WHERE plan_id = $1",
-        )
-        .bind(plan_id)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(match row {
-            Some(row) => Some(Approval {
-                plan_id: row.try_get("plan_id")?,
-                requested_by: row.try_get("requested_by")?,
-                reason: row.try_get("reason")?,
-                approved_by: row.try_get("approved_by")?,
-            }),
-            None => None,
-        })
-    }
-
-    /// Approves a plan that needs it; nobody approves their own request.
-    pub async fn approve(
-        &self,
-        plan_id: &str,
-        approver: &str,
-    ) -> std::result::Result<Approval, ApprovalError> {
-        let Some(approval) = self.approval(plan_id).await? else {
-            return Err(ApprovalError::NotRequired(plan_id.to_string()));
-        };
-        if approval.requested_by == approver {
-            return Err(ApprovalError::OwnRequest {
-                plan: plan_id.to_string(),
-                actor: approver.to_string(),
-            });
-        }
-        if approval.approved_by.is_some() {
-            return Ok(approval);
-        }
-        let now = self.now();
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE plan_approvals SET approved_by = $1, approved_at = $2 WHERE plan_id = $3 AND approved_by IS NULL",
-        )
-        .bind(approver)
-        .bind(timestamp(now))
-        .bind(plan_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(crate::StoreError::from)?;
-        audit::append(
-            &mut tx,
-            self.backend,
-            now,
-            approver,
-            "plan.approved",
-            plan_id,
-            serde_json::json!({ "requested_by": approval.requested_by }),
-        )
-        .await?;
-        tx.commit().await.map_err(crate::StoreError::from)?;
-        Ok(Approval {
-            approved_by: Some(approver.to_string()),
-            ..approval
-        })
-    }
 }
 
 #[cfg(test)]
@@ -319,32 +207,6 @@ mod tests {
                 store.verify_audit().await.expect("verify"),
                 crate::Verification::Intact { .. }
             ));
-        }
-    }
-
-    #[tokio::test]
-    async fn nobody_approves_their_own_request() {
-        let dir = tempfile::tempdir().expect("dir");
-        for store in stores("plan_approvals", &dir).await {
-            assert!(store.approval("p-1").await.expect("read").is_none());
-            assert!(matches!(
-                store.approve("p-1", "cli:bob").await,
-                Err(ApprovalError::NotRequired(_))
-            ));
-            store
-                .request_approval("p-1", "drift", "drift remediation")
-                .await
-                .expect("request");
-            store
-                .request_approval("p-1", "drift", "drift remediation")
-                .await
-                .expect("asking twice is harmless");
-            assert!(matches!(
-                store.approve("p-1", "drift").await,
-                Err(ApprovalError::OwnRequest { .. })
-            ));
-            let approved = store.approve("p-1", "cli:bob").await.expect("approve");
-            assert_eq!(approved.approved_by.as_deref(), Some("cli:bob"));
         }
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row, Transaction};
 use std::time::Duration;
 
-use crate::{Backend, Result, Store, audit, timestamp};
+use crate::{Backend, Result, Store, StoreError, audit, timestamp};
 use grantflow_model::{Operation, Plan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,16 +42,17 @@ impl JobState {
         }
     }
 
-    fn parse(text: &str) -> JobState {
-        match text {
+    fn parse(text: &str) -> Option<JobState> {
+        Some(match text {
+            "pending" => JobState::Pending,
             "running" => JobState::Running,
             "succeeded" => JobState::Succeeded,
             "failed" => JobState::Failed,
             "skipped" => JobState::Skipped,
             "waiting" => JobState::Waiting,
             "retrying" => JobState::Retrying,
-            _ => JobState::Pending,
-        }
+            _ => return None,
+        })
     }
 
     pub fn is_final(self) -> bool {
@@ -78,6 +79,17 @@ pub struct Job {
     pub run_after_ms: i64,
     pub wait_reason: Option<String>,
     pub wait_deadline_ms: Option<i64>,
+    /// Who holds the job now, and the fencing token of their claim.
+    pub lease: Option<Lease>,
+}
+
+/// A worker's hold on a job: its name and the fencing token its claim took.
+/// Every change a worker makes to a job presents both; once another worker
+/// claimed the job (a higher token), the first one's writes are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub fence: i64,
 }
 
 /// How an attempt ended, as recorded.
@@ -112,18 +124,28 @@ pub enum JobOutcome {
     },
 }
 
-const JOB_COLUMNS: &str = "plan_id, op_id, natural_key, state, attempts, outcome, error_code, error_message, updated_at, run_after_ms, wait_reason, wait_deadline_ms";
+const JOB_COLUMNS: &str = "plan_id, op_id, natural_key, state, attempts, outcome, error_code, error_message, updated_at, run_after_ms, wait_reason, wait_deadline_ms, lease_owner, fence";
 
 fn job_from_row(row: &sqlx::any::AnyRow) -> Result<Job> {
     let state: String = row.try_get("state")?;
+    let plan_id: String = row.try_get("plan_id")?;
     let op_id: i64 = row.try_get("op_id")?;
     let attempts: i64 = row.try_get("attempts")?;
+    let corrupt = |what: &str| StoreError::CorruptRow {
+        table: "jobs",
+        key: format!("{plan_id}/op{op_id}"),
+        problem: what.to_string(),
+    };
+    let owner: Option<String> = row.try_get("lease_owner")?;
+    let fence: i64 = row.try_get("fence")?;
     Ok(Job {
-        plan_id: row.try_get("plan_id")?,
-        op_id: u32::try_from(op_id).unwrap_or_default(),
+        op_id: u32::try_from(op_id).map_err(|_| corrupt("operation number out of range"))?,
         natural_key: row.try_get("natural_key")?,
-        state: JobState::parse(&state),
-        attempts: u32::try_from(attempts).unwrap_or_default(),
+        state: JobState::parse(&state)
+            .ok_or_else(|| corrupt(&format!("unknown state \"{state}\"")))?,
+        attempts: u32::try_from(attempts).map_err(|_| corrupt("attempt count out of range"))?,
+        lease: owner.map(|owner| Lease { owner, fence }),
+        plan_id,
         outcome: row.try_get("outcome")?,
         error_code: row.try_get("error_code")?,
         error_message: row.try_get("error_message")?,
@@ -168,10 +190,12 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let op_id: i64 = row.try_get("op_id")?;
-                Ok((
-                    u32::try_from(op_id).unwrap_or_default(),
-                    row.try_get("lease_owner")?,
-                ))
+                let op_id = u32::try_from(op_id).map_err(|_| StoreError::CorruptRow {
+                    table: "jobs",
+                    key: format!("{plan_id}/op{op_id}"),
+                    problem: "operation number out of range".into(),
+                })?;
+                Ok((op_id, row.try_get("lease_owner")?))
             })
             .collect()
     }
@@ -271,7 +295,7 @@ impl Store {
             "j.plan_id IN (SELECT id FROM plans WHERE status = 'queued')"
         };
         let sql = format!(
-            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until_ms = $2
+            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until_ms = $2, fence = fence + 1
              WHERE (plan_id, op_id) = (
                 SELECT j.plan_id, j.op_id FROM jobs j
                 WHERE {plan_filter}
@@ -304,23 +328,35 @@ impl Store {
         op: &Operation,
         actor: &str,
         details: serde_json::Value,
-        lease: Duration,
+        lease: &Lease,
+        duration: Duration,
     ) -> Result<u32> {
         let now = self.now();
         let lease_until =
-            now.timestamp_millis() + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+            now.timestamp_millis() + i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 2);
         let mut tx = self.begin().await?;
         let row = sqlx::query(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = $1, lease_until_ms = $2
-             WHERE plan_id = $3 AND op_id = $4 RETURNING attempts",
+             WHERE plan_id = $3 AND op_id = $4 AND lease_owner = $5 AND fence = $6 RETURNING attempts",
         )
         .bind(timestamp(now))
         .bind(lease_until)
         .bind(plan_id)
         .bind(i64::from(op.id.0))
-        .fetch_one(&mut *tx)
-        .await?;
+        .bind(&lease.owner)
+        .bind(lease.fence)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::LeaseLost {
+            job: format!("{plan_id}/{}", op.id),
+            owner: lease.owner.clone(),
+        })?;
         let attempt: i64 = row.try_get("attempts")?;
+        let attempt = u32::try_from(attempt).map_err(|_| StoreError::CorruptRow {
+            table: "jobs",
+            key: format!("{plan_id}/{}", op.id),
+            problem: "attempt count out of range".into(),
+        })?;
         let mut details = details;
         if let Some(map) = details.as_object_mut() {
             map.insert("attempt".into(), attempt.into());
@@ -340,7 +376,33 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(u32::try_from(attempt).unwrap_or_default())
+        Ok(attempt)
+    }
+
+    /// Extends a lease its holder still has; `false` when another worker
+    /// claimed the job since (its token is higher) or it ended.
+    pub async fn renew_lease(
+        &self,
+        plan_id: &str,
+        op_id: u32,
+        lease: &Lease,
+        duration: Duration,
+    ) -> Result<bool> {
+        let until = self.now().timestamp_millis()
+            + i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 2);
+        let renewed = sqlx::query(
+            "UPDATE jobs SET lease_until_ms = $1
+             WHERE plan_id = $2 AND op_id = $3 AND state = 'running' AND lease_owner = $4 AND fence = $5",
+        )
+        .bind(until)
+        .bind(plan_id)
+        .bind(i64::from(op_id))
+        .bind(&lease.owner)
+        .bind(lease.fence)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(renewed > 0)
     }
 
     /// Commits how an attempt ended, with its audit event; a failure also
@@ -351,10 +413,36 @@ impl Store {
         op: &Operation,
         outcome: JobOutcome,
         actor: &str,
+        lease: &Lease,
     ) -> Result<()> {
         let now = self.now();
         let subject = format!("{plan_id}/{}", op.id);
         let mut tx = self.begin().await?;
+        // Locked on PostgreSQL so no claim slips in between this check and the update.
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let held = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT 1 FROM jobs WHERE plan_id = $1 AND op_id = $2 AND lease_owner = $3 AND fence = $4{lock}"
+        )))
+        .bind(plan_id)
+        .bind(i64::from(op.id.0))
+        .bind(&lease.owner)
+        .bind(lease.fence)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if held.is_none() {
+            // Another worker claimed the job since: it decides what happened; this one writes nothing.
+            return Err(StoreError::LeaseLost {
+                job: subject,
+                owner: lease.owner.clone(),
+            });
+        }
+        if let JobOutcome::Succeeded { .. } = &outcome {
+            self.record_applied_change(&mut tx, plan_id, op, now)
+                .await?;
+        }
         let failed = matches!(outcome, JobOutcome::Failed { .. });
         let (state, action, mut details) = match outcome {
             JobOutcome::Succeeded { how, details } => {

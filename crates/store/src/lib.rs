@@ -6,22 +6,29 @@
 //! change in the same transaction as the audit event that records it, so the
 //! audit trail can never disagree with what the engine believes happened.
 
+mod approvals;
 mod audit;
 mod budgets;
 mod cursors;
 mod drift;
 mod jobs;
+mod overlay;
+mod plans;
+mod removals;
 #[doc(hidden)]
 pub mod testing;
 
+pub use approvals::{Approval, ApprovalError};
 pub use audit::{AuditEvent, Verification};
 pub use budgets::SharedBudget;
 pub use cursors::SyncCursor;
-pub use drift::{Approval, ApprovalError, DriftChanges, FindingRecord};
-pub use jobs::{Job, JobOutcome, JobState};
+pub use drift::{DriftChanges, FindingRecord};
+pub use jobs::{Job, JobOutcome, JobState, Lease};
+pub use plans::StoredPlan;
+pub use removals::BudgetExceeded;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use grantflow_model::{Clock, Plan, Snapshot};
+use grantflow_model::{Clock, Snapshot};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, Row, Transaction};
@@ -46,12 +53,21 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
-    #[error(
-        "unsupported database URL \"{0}\": use sqlite://PATH (PostgreSQL mode is not built yet)"
-    )]
+    #[error("unsupported database URL \"{0}\": use sqlite://PATH or postgres://USER@HOST/DATABASE")]
     Unsupported(String),
     #[error("no plan with id \"{0}\"")]
     UnknownPlan(String),
+    /// A worker's lease on a job was taken over (it ran out, and another
+    /// worker claimed the job): the first worker's change is refused.
+    #[error("the lease of {owner} on job {job} was taken over; its result was not recorded")]
+    LeaseLost { job: String, owner: String },
+    /// A row holds a value no version of grantflow writes.
+    #[error("corrupt row in {table} ({key}): {problem}")]
+    CorruptRow {
+        table: &'static str,
+        key: String,
+        problem: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -131,7 +147,7 @@ impl Store {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = AnyPoolOptions::new()
                 .max_connections(8)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await
                 .map_err(open_error)?;
@@ -265,90 +281,6 @@ impl Store {
             ));
         }
         Ok(out)
-    }
-
-    /// Stores a reviewed plan with one pending job per operation.
-    pub async fn save_plan(&self, plan: &Plan, actor: &str) -> Result<()> {
-        let body = serde_json::to_string(plan).map_err(|source| StoreError::Corrupt {
-            what: "plan".into(),
-            source,
-        })?;
-        let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT 1 FROM plans WHERE id = $1")
-            .bind(&plan.id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if exists {
-            return Ok(());
-        }
-        sqlx::query(
-            "INSERT INTO plans (id, created_at, created_ms, origin, body) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&plan.id)
-        .bind(timestamp(plan.created_at))
-        .bind(plan.created_at.timestamp_millis())
-        .bind(&plan.origin)
-        .bind(body)
-        .execute(&mut *tx)
-        .await?;
-        let now = timestamp(self.clock.now());
-        for op in &plan.operations {
-            sqlx::query(
-                "INSERT INTO jobs (plan_id, op_id, natural_key, state, updated_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&plan.id)
-            .bind(i64::from(op.id.0))
-            .bind(op.natural_key())
-            .bind(JobState::Pending.as_str())
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-            for dependency in &op.depends_on {
-                sqlx::query(
-                    "INSERT INTO job_deps (plan_id, op_id, depends_on) VALUES ($1, $2, $3)",
-                )
-                .bind(&plan.id)
-                .bind(i64::from(op.id.0))
-                .bind(i64::from(dependency.0))
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        audit::append(
-            &mut tx,
-            self.backend,
-            self.clock.now(),
-            actor,
-            "plan.created",
-            &plan.id,
-            serde_json::json!({
-                "origin": plan.origin,
-                "basis": plan.basis,
-                "operations": plan.operations.iter().map(|op| serde_json::json!({
-                    "id": op.id,
-                    "change": op.describe(),
-                    "natural_key": op.natural_key(),
-                    "reasons": op.reasons,
-                })).collect::<Vec<_>>(),
-            }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn plan(&self, id: &str) -> Result<Plan> {
-        let row = sqlx::query("SELECT body FROM plans WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::UnknownPlan(id.to_string()))?;
-        let body: String = row.try_get("body")?;
-        serde_json::from_str(&body).map_err(|source| StoreError::Corrupt {
-            what: format!("plan {id}"),
-            source,
-        })
     }
 
     /// Appends one audit event on its own (a confirmation, an export, …).

@@ -1,14 +1,15 @@
 //! `grantflow audit verify | export`.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::app::StoreOnly;
-use grantflow_store::Verification;
+use grantflow_service::audit;
+use grantflow_store::{Store, Verification};
 
-pub async fn verify(app: &StoreOnly) -> anyhow::Result<ExitCode> {
-    match app.store.verify_audit().await? {
+use crate::app::actor;
+
+pub async fn verify(store: &Store) -> anyhow::Result<ExitCode> {
+    match audit::verify(store).await? {
         Verification::Intact { events, head } => {
             println!(
                 "OK: {events} audit events, chain intact (head {})",
@@ -28,26 +29,16 @@ pub async fn verify(app: &StoreOnly) -> anyhow::Result<ExitCode> {
     }
 }
 
-pub async fn export(app: &StoreOnly, output: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let events = app.store.audit_events().await?;
-    let mut writer: Box<dyn Write> = match &output {
-        Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    for event in &events {
-        writeln!(writer, "{}", serde_json::to_string(event)?)?;
-    }
-    writer.flush()?;
-    app.store
-        .audit(
-            &app.actor,
-            "audit.exported",
-            "audit",
-            serde_json::json!({"events": events.len(), "to": output.as_ref().map(|p| p.display().to_string())}),
-        )
-        .await?;
-    if let Some(path) = output {
-        eprintln!("wrote {} events to {}", events.len(), path.display());
+pub async fn export(store: &Store, output: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    match output {
+        Some(path) => {
+            let count = audit::export_file(store, &actor(), &path).await?;
+            eprintln!("wrote {count} events to {}", path.display());
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            audit::export_to(store, &actor(), &mut out, None).await?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

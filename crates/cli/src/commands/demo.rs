@@ -2,14 +2,17 @@
 //! sync, plan from the example policies, review, apply, show the result,
 //! verify the audit chain.
 
+use grantflow_engine::Report;
 use grantflow_model::ConnectionName;
+use grantflow_service::{ApplyOptions, ApplyOutcome, Service};
 use grantflow_store::Verification;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::app::{App, Options};
-use crate::commands::{apply, init, plan, sync};
-use crate::config::Config;
+use crate::app::{Options, actor};
+use crate::commands::{apply, sync};
+use crate::progress::ApplyProgress;
 use crate::render;
 
 /// The example policies, built in so the demo runs from any folder.
@@ -84,14 +87,25 @@ pub async fn run(
         println!("  {name}: {}", system.base_url);
     }
     let config_path = dir.join("grantflow.yaml");
-    let mut config_text = init::sandbox_config(&sandbox.info, &dir)?;
     let senior_engineer = scenario.as_deref() == Some("senior-engineer");
+    let mut settings: BTreeMap<&str, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
     if senior_engineer {
         // Short waits so the demo shows a timeout retried and a wait resumed within seconds.
-        config_text = with_option(&config_text, "jira", "timeout_seconds: 1");
-        config_text = with_option(&config_text, "gitlab", "pending_recheck_seconds: 1");
+        settings.insert(
+            "jira",
+            [("timeout_seconds".to_string(), 1.into())]
+                .into_iter()
+                .collect(),
+        );
+        settings.insert(
+            "gitlab",
+            [("pending_recheck_seconds".to_string(), 1.into())]
+                .into_iter()
+                .collect(),
+        );
     }
-    std::fs::write(&config_path, config_text)?;
+    let config_text = crate::sandbox_config::for_sandbox(&sandbox.info, &dir, &settings)?;
+    grantflow_service::files::write_private(&config_path, config_text.as_bytes())?;
     let policy_dir = match policies {
         Some(path) => path,
         None => {
@@ -103,35 +117,31 @@ pub async fn run(
             path
         }
     };
-    let config = Config::load(&config_path)?;
-    let app = App::from_config(config, options.database.clone(), options.quiet).await?;
+    let demo_options = Options {
+        config: config_path,
+        database: options.database.clone(),
+        quiet: options.quiet,
+    };
+    let service = demo_options.open().await?;
+    let actor = actor();
 
     step("Syncing what people actually have");
-    sync::run(&app, None).await?;
+    sync::run(&service, None, false, options.quiet).await?;
 
     step(&format!(
         "Planning from the policies in {}",
         policy_dir.display()
     ));
-    let plan = match plan::compute(&app, &policy_dir).await? {
-        Ok(plan) => plan,
-        Err(problems) => {
-            eprintln!("{problems}");
-            return Ok(ExitCode::from(1));
-        }
+    let proposal = match service.plan_policies(&actor, &policy_dir).await {
+        Ok(proposal) => proposal,
+        Err(error) => return crate::render::refused(&error, ""),
     };
-    app.store.save_plan(&plan, &app.actor).await?;
-    let reach = crate::commands::reach::review(&app, &plan).await?;
-    print!("{}", render::plan(&plan, reach.as_ref()));
+    let plan = proposal.plan.clone();
+    print!("{}", render::plan(&proposal));
 
     step(&format!("Applying plan {}", plan.id));
-    app.store
-        .audit(
-            &app.actor,
-            "plan.confirmed",
-            &plan.id,
-            serde_json::json!({"via": "grantflow demo"}),
-        )
+    service
+        .confirm(&actor, &plan.id, "grantflow demo", serde_json::json!({}))
         .await?;
     if senior_engineer {
         println!("(Jira is set to answer its next write too late, after making the change.)");
@@ -143,8 +153,7 @@ pub async fn run(
         )
         .await?;
     }
-    let mut report = apply::execute(&app, &plan, 8).await?;
-    print!("{}", render::report(&report));
+    let mut report = execute(&service, &plan.id, options.quiet).await?;
     if senior_engineer && report.is_incomplete() {
         step(&format!("{NEW_HIRE} signs in to GitLab for the first time"));
         admin_post(
@@ -156,15 +165,14 @@ pub async fn run(
         .await?;
         tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
         step(&format!("Resuming plan {}", plan.id));
-        report = apply::execute(&app, &plan, 8).await?;
-        print!("{}", render::report(&report));
+        report = execute(&service, &plan.id, options.quiet).await?;
         step("The audit trail of every step");
-        print_timeline(&app, &plan.id).await?;
+        print_timeline(&service, &plan.id).await?;
     }
 
     step("Syncing again to show the result");
-    sync::run(&app, None).await?;
-    let after = app.actual_state().await?;
+    sync::run(&service, None, false, options.quiet).await?;
+    let after = service.actual_state().await?;
     if let Some(snapshot) = after.snapshots.get(&ConnectionName::new("okta"))
         && let Some(account) = snapshot.account_by_login_or_email(person)
     {
@@ -196,17 +204,17 @@ pub async fn run(
     {
         print_security_policies(snapshot);
     }
-    let replan = match plan::compute(&app, &policy_dir).await? {
-        Ok(plan) => plan,
-        Err(problems) => anyhow::bail!("{problems}"),
-    };
+    let replan = service
+        .plan_policies(&actor, &policy_dir)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "Planning again: {} change(s) left.",
-        replan.operations.len()
+        replan.plan.operations.len()
     );
 
     step("Verifying the audit trail");
-    let verified = match app.store.verify_audit().await? {
+    let verified = match service.store.verify_audit().await? {
         Verification::Intact { events, .. } => {
             println!("OK: {events} audit events, chain intact");
             true
@@ -227,10 +235,19 @@ pub async fn run(
     })
 }
 
-/// Adds a setting to the connection of `kind` in a sandbox configuration.
-fn with_option(config: &str, kind: &str, line: &str) -> String {
-    let marker = format!("    kind: {kind}\n");
-    config.replacen(&marker, &format!("{marker}    {line}\n"), 1)
+/// Applies the plan (through the engine's gate) and prints its report.
+async fn execute(service: &Service, plan_id: &str, quiet: bool) -> anyhow::Result<Report> {
+    let progress = ApplyProgress::new(quiet);
+    let outcome = service
+        .apply(&actor(), plan_id, &ApplyOptions::default(), &progress)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    progress.finish();
+    let ApplyOutcome::Ran { report, .. } = outcome else {
+        anyhow::bail!("plan {plan_id} was queued instead of run");
+    };
+    apply::print_report(service, &report, false).await?;
+    Ok(report)
 }
 
 /// A POST on one emulator's admin endpoint (faults, first logins).
@@ -257,8 +274,8 @@ async fn admin_post(
 }
 
 /// Every audit event of one plan, in order, with its time.
-async fn print_timeline(app: &App, plan_id: &str) -> anyhow::Result<()> {
-    for event in app.store.audit_events().await? {
+async fn print_timeline(service: &Service, plan_id: &str) -> anyhow::Result<()> {
+    for event in service.store.audit_events().await? {
         if !event.subject.starts_with(plan_id) {
             continue;
         }

@@ -3,6 +3,7 @@
 pub mod action;
 pub mod apply;
 pub mod audit;
+#[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod drift;
 pub mod init;
@@ -10,6 +11,7 @@ pub mod plan;
 pub mod policy;
 pub mod reach;
 pub mod request;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod serve;
 pub mod sync;

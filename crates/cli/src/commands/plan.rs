@@ -1,48 +1,39 @@
 //! `grantflow plan`: policies against the last sync, stored for review.
 
-use grantflow_model::Plan;
-use grantflow_policy::PolicySet;
+use grantflow_service::{Proposal, Service};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::app::App;
+use crate::app::actor;
 use crate::render;
 
-pub async fn run(app: &App, policies: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
-    let path = policies.unwrap_or_else(|| app.config.policies.clone());
-    let plan = match compute(app, &path).await? {
-        Ok(plan) => plan,
-        Err(problems) => {
-            eprintln!("{problems}");
-            eprintln!("No plan was stored.");
-            return Ok(ExitCode::from(1));
-        }
+pub async fn run(
+    service: &Service,
+    policies: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let path = policies.unwrap_or_else(|| service.config.policies.clone());
+    let proposal = match service.plan_policies(&actor(), &path).await {
+        Ok(proposal) => proposal,
+        Err(error) => return render::refused(&error, "No plan was stored."),
     };
-    app.store.save_plan(&plan, &app.actor).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
-    } else {
-        let reach = crate::commands::reach::review(app, &plan).await?;
-        print!("{}", render::plan(&plan, reach.as_ref()));
-        if !plan.operations.is_empty() {
-            println!("Apply with: grantflow apply {}", plan.id);
-        }
+    for warning in &proposal.warnings {
+        eprintln!("{warning}");
+    }
+    print_proposal(&proposal, json)?;
+    if !json && !proposal.plan.operations.is_empty() {
+        println!("Apply with: grantflow apply {}", proposal.plan.id);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Loads the policies and plans them against the newest syncs. The inner
-/// error is the policy problems, already located (file:line:column).
-pub async fn compute(app: &App, path: &std::path::Path) -> anyhow::Result<Result<Plan, String>> {
-    let policies = match PolicySet::load(path) {
-        Ok(policies) => policies,
-        Err(diagnostics) => return Ok(Err(diagnostics.to_string())),
-    };
-    let actual = app.actual_state().await?;
-    let origin = format!("policies {}", path.display());
-    match grantflow_planner::plan_policies(&policies, &actual, &origin, app.store.now()) {
-        Ok(plan) => Ok(Ok(plan)),
-        Err(grantflow_planner::PlanError::Policy(problems)) => Ok(Err(problems)),
-        Err(other) => Err(other.into()),
+/// The plan for a reviewer, or as JSON (the plan, its reach review and the
+/// changes grouped by person).
+pub fn print_proposal(proposal: &Proposal, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(proposal)?);
+    } else {
+        print!("{}", render::plan(proposal));
     }
+    Ok(())
 }

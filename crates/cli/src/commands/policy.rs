@@ -1,10 +1,8 @@
 //! `grantflow policy schema | check`.
 
-use grantflow_policy::PolicySet;
+use grantflow_service::Service;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-use crate::app::{App, Options};
 
 pub fn schema() -> anyhow::Result<ExitCode> {
     println!(
@@ -14,28 +12,22 @@ pub fn schema() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn check(options: &Options, policies: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let app = App::open(options).await?;
-    let path = policies.unwrap_or_else(|| app.config.policies.clone());
-    let set = match PolicySet::load(&path) {
-        Ok(set) => set,
-        Err(diagnostics) => {
-            eprintln!("{diagnostics}");
-            return Ok(ExitCode::from(1));
-        }
+pub async fn check(service: &Service, policies: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let path = policies.unwrap_or_else(|| service.config.policies.clone());
+    let checked = match service.check_policies(&path).await {
+        Ok(checked) => checked,
+        Err(error) => return crate::render::refused(&error, ""),
     };
-    let actual = app.actual_state().await?;
-    if actual.snapshots.is_empty() {
+    for warning in &checked.warnings {
+        eprintln!("{warning}");
+    }
+    if checked.against_sync {
+        println!("{} policies OK", checked.policies);
+    } else {
         println!(
             "{} policies parse; run `grantflow sync` to check what they name",
-            set.policies.len()
+            checked.policies
         );
-        return Ok(ExitCode::SUCCESS);
     }
-    if let Err(diagnostics) = set.check_references(&actual.snapshots) {
-        eprintln!("{diagnostics}");
-        return Ok(ExitCode::from(1));
-    }
-    println!("{} policies OK", set.policies.len());
     Ok(ExitCode::SUCCESS)
 }

@@ -1,16 +1,12 @@
 //! `grantflow reach`: what a group, user or app reaches in production, what a change adds for a
-//! person, and who reaches a service; as text, JSON, DOT or Mermaid. Also loads the graph for the
-//! plan review of `plan`, `do` and `demo`.
+//! person, and who reaches a service; as text, JSON, DOT or Mermaid.
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use grantflow_graph::review::{self, ReachReport};
-use grantflow_graph::{Graph, PlanReach, Searcher, Target};
-use grantflow_model::Plan;
-
-use crate::app::App;
+use grantflow_graph::{Graph, Searcher, Target};
+use grantflow_service::Service;
 
 #[derive(Subcommand)]
 pub enum Query {
@@ -64,32 +60,8 @@ pub enum Picture {
     Mermaid,
 }
 
-/// The graph from the newest directory sync and the configured files; `None` without a
-/// `reachability:` section.
-pub async fn load_graph(app: &App) -> anyhow::Result<Option<Graph>> {
-    let Some(config) = &app.config.reachability else {
-        return Ok(None);
-    };
-    let actual = app.actual_state().await?;
-    let snapshot = actual
-        .snapshots
-        .get(&app.config.directory)
-        .cloned()
-        .unwrap_or_default();
-    let inputs = grantflow_graph::sources::load(config, &app.config.base_dir)
-        .context("reading the reachability sources")?;
-    Ok(Some(grantflow_graph::build(config, &snapshot, &inputs)))
-}
-
-/// The reach review of a plan, when reachability is configured.
-pub async fn review(app: &App, plan: &Plan) -> anyhow::Result<Option<PlanReach>> {
-    Ok(load_graph(app)
-        .await?
-        .map(|graph| grantflow_graph::review_plan(&graph, &app.config.directory, plan)))
-}
-
-pub async fn run(app: &App, query: Query) -> anyhow::Result<ExitCode> {
-    let Some(graph) = load_graph(app).await? else {
+pub async fn run(service: &Service, query: Query) -> anyhow::Result<ExitCode> {
+    let Some(graph) = service.graph().await? else {
         eprintln!(
             "error: the configuration has no `reachability:` section (grantflow init --sandbox writes an example)"
         );

@@ -102,24 +102,7 @@ async fn apply_faults(path: &Path, info: &SandboxInfo) -> anyhow::Result<()> {
 /// Writes the info file readable only by its owner: it holds credentials.
 pub fn write_info(path: &Path, info: &SandboxInfo) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(info)?;
-    write_private(path, &text)
-}
-
-pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)?;
-    }
-    let temporary = path.with_extension("tmp");
-    std::fs::write(&temporary, text)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))?;
-    }
-    // Renamed into place so a reader never sees half a file.
-    std::fs::rename(&temporary, path)?;
+    grantflow_service::files::write_private(path, text.as_bytes())?;
     Ok(())
 }
 

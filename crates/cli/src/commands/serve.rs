@@ -25,11 +25,12 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::sync::{Mutex, mpsc};
 
-use crate::app::App;
-use crate::commands::{drift, sync};
+use grantflow_service::Service;
+
+use crate::app::actor;
 
 struct Shared {
-    app: App,
+    service: Service,
     /// One sync at a time: the interval and hook-triggered syncs share the store's cursor.
     syncing: Mutex<()>,
     wake: mpsc::UnboundedSender<ConnectionName>,
@@ -42,12 +43,19 @@ struct FindingLabels {
     kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabels {
+    task: String,
+}
+
 /// What Prometheus scrapes at `/metrics`.
 struct DriftMetrics {
     registry: Registry,
     open: Family<FindingLabels, Gauge>,
     checks: Counter,
     failed_checks: Counter,
+    /// Background tasks that failed and were started again.
+    restarts: Family<TaskLabels, Counter>,
 }
 
 impl DriftMetrics {
@@ -56,6 +64,12 @@ impl DriftMetrics {
         let open = Family::<FindingLabels, Gauge>::default();
         let checks = Counter::default();
         let failed_checks = Counter::default();
+        let restarts = Family::<TaskLabels, Counter>::default();
+        registry.register(
+            "grantflow_task_restarts",
+            "Background tasks (schedules, hook-triggered syncs) that failed and were restarted",
+            restarts.clone(),
+        );
         registry.register(
             "grantflow_drift_open_findings",
             "Drift findings open after the last check, per connection and kind",
@@ -76,12 +90,13 @@ impl DriftMetrics {
             open,
             checks,
             failed_checks,
+            restarts,
         }
     }
 }
 
 pub async fn run(
-    app: App,
+    service: Service,
     listen: &str,
     interval_seconds: u64,
     drift_interval_seconds: u64,
@@ -90,9 +105,9 @@ pub async fn run(
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
     let address = listener.local_addr()?;
-    let (wake, mut woken) = mpsc::unbounded_channel();
+    let (wake, woken) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
-        app,
+        service,
         syncing: Mutex::new(()),
         wake,
         metrics: DriftMetrics::new(),
@@ -103,7 +118,7 @@ pub async fn run(
         .with_state(shared.clone());
     println!("grantflow serve: listening on http://{address}");
     println!("  drift metrics for Prometheus: http://{address}/metrics");
-    for (name, connector) in &shared.app.connectors {
+    for (name, connector) in &shared.service.connectors {
         if connector.hook_receiver().is_some() {
             println!(
                 "  event hooks for {name}: http://{address}/hooks/{}/{name}",
@@ -111,31 +126,41 @@ pub async fn run(
             );
         }
     }
+    let woken = Arc::new(Mutex::new(woken));
     let hooks = shared.clone();
-    tokio::spawn(async move {
-        while let Some(connection) = woken.recv().await {
-            run_sync(&hooks, Some(connection.as_str()), "event hook").await;
+    supervise(shared.clone(), "hook-syncs", move || {
+        let (hooks, woken) = (hooks.clone(), woken.clone());
+        async move {
+            while let Some(connection) = woken.lock().await.recv().await {
+                run_sync(&hooks, Some(connection.as_str()), "event hook").await;
+            }
         }
     });
     if interval_seconds > 0 {
         let scheduled = shared.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(Duration::from_secs(interval_seconds));
-            loop {
-                ticks.tick().await;
-                run_sync(&scheduled, None, "schedule").await;
+        supervise(shared.clone(), "sync-schedule", move || {
+            let scheduled = scheduled.clone();
+            async move {
+                let mut ticks = tokio::time::interval(Duration::from_secs(interval_seconds));
+                loop {
+                    ticks.tick().await;
+                    run_sync(&scheduled, None, "schedule").await;
+                }
             }
         });
     }
     if drift_interval_seconds > 0 {
         let scheduled = shared.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(Duration::from_secs(drift_interval_seconds));
-            // The first tick is immediate; the sync schedule already starts with a check.
-            ticks.tick().await;
-            loop {
+        supervise(shared.clone(), "drift-schedule", move || {
+            let scheduled = scheduled.clone();
+            async move {
+                let mut ticks = tokio::time::interval(Duration::from_secs(drift_interval_seconds));
+                // The first tick is immediate; the sync schedule already starts with a check.
                 ticks.tick().await;
-                run_sync(&scheduled, None, "drift schedule").await;
+                loop {
+                    ticks.tick().await;
+                    run_sync(&scheduled, None, "drift schedule").await;
+                }
             }
         });
     }
@@ -147,10 +172,43 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Runs a background task, and starts it again (after a pause) whenever it
+/// ends by failing or panicking, saying so in the log and the metrics: a
+/// schedule must not stop silently while `/metrics` keeps answering.
+fn supervise<F, Fut>(shared: Arc<Shared>, task: &'static str, start: F)
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            let outcome = tokio::spawn(start()).await;
+            let why = match outcome {
+                Ok(()) => "ended".to_string(),
+                Err(error) if error.is_panic() => "panicked".to_string(),
+                Err(error) => error.to_string(),
+            };
+            shared
+                .metrics
+                .restarts
+                .get_or_create(&TaskLabels {
+                    task: task.to_string(),
+                })
+                .inc();
+            eprintln!("task {task} {why}; restarting it in 1 s");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
 /// One sync (incremental where possible), with its outcome on the console.
 async fn run_sync(shared: &Shared, only: Option<&str>, why: &str) {
     let _one_at_a_time = shared.syncing.lock().await;
-    match sync::sync_connections(&shared.app, only, false).await {
+    match shared
+        .service
+        .sync(&actor(), only, false, &grantflow_service::sync::Quiet)
+        .await
+    {
         Ok(done) => {
             for synced in done {
                 let record = &synced.record;
@@ -175,9 +233,9 @@ async fn run_sync(shared: &Shared, only: Option<&str>, why: &str) {
 /// A drift check on what was just synced, with its outcome on the console
 /// and in the metrics.
 async fn check_drift(shared: &Shared, why: &str) {
-    let app = &shared.app;
-    match drift::check(app, &app.config.policies, 8).await {
-        Ok(Ok(checked)) => {
+    let service = &shared.service;
+    match service.check_drift(&service.config.policies, 8).await {
+        Ok(checked) => {
             shared.metrics.checks.inc();
             shared.metrics.open.clear();
             for ((connection, kind), count) in &checked.open.open {
@@ -206,10 +264,6 @@ async fn check_drift(shared: &Shared, why: &str) {
                     .map(|p| format!("; plan {p} awaits approval"))
                     .unwrap_or_default(),
             );
-        }
-        Ok(Err(problems)) => {
-            shared.metrics.failed_checks.inc();
-            eprintln!("drift ({why}) not checked: {problems}");
         }
         Err(error) => {
             shared.metrics.failed_checks.inc();
@@ -271,7 +325,7 @@ fn receiver<'a>(
     connection: &str,
 ) -> Option<&'a dyn grantflow_connectors::HookReceiver> {
     let connector = shared
-        .app
+        .service
         .connectors
         .get(&ConnectionName::new(connection))?;
     if connector.describe().system.as_str() != system {
@@ -302,7 +356,7 @@ async fn deliver(
         Err(failure) => return refuse(StatusCode::BAD_REQUEST, &failure.message()),
     };
     match shared
-        .app
+        .service
         .store
         .first_delivery(&connection, &delivery.id)
         .await

@@ -627,6 +627,11 @@ impl Connector for OktaConnector {
         }
     }
 
+    /// Okta keeps System Log events for 90 days.
+    fn change_feed_retention(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_secs(90 * 24 * 3600))
+    }
+
     async fn change_cursor(&self) -> Result<Option<String>, Failure> {
         incremental::head(&self.client).await.map(Some)
     }

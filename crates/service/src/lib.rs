@@ -1,0 +1,219 @@
+//! The service layer: the operations a person or a program performs with
+//! grantflow — sync, plan, ask for one change or one action, approve,
+//! apply, check drift, ask what access reaches, read and verify the audit
+//! trail — each by an authenticated [`Actor`].
+//!
+//! Architecture invariant: every business rule of these operations lives
+//! here or in the crates below (planner, engine, drift, graph); the command
+//! line and the server only parse input, call these and render the answer.
+//! Nothing here speaks HTTP or parses arguments.
+
+pub mod actor;
+pub mod audit;
+pub mod config;
+pub mod drift;
+pub mod files;
+mod ledger;
+pub mod plans;
+pub mod reach;
+pub mod sync;
+
+pub use actor::{Actor, Role};
+pub use config::Config;
+pub use plans::{ActionRequest, ApplyOptions, ApplyOutcome, Proposal};
+
+use grantflow_connectors::Connector;
+use grantflow_engine::EngineError;
+use grantflow_model::{Clock, ConnectionName, SystemClock};
+use grantflow_planner::ActualState;
+use grantflow_store::{Store, StoreError};
+use secrecy::ExposeSecret;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Why an operation of the service did not happen. Each has a stable code
+/// that programs (and the HTTP API's problem details) can rely on.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input is wrong (an unknown person or group, a bad option).
+    #[error("{0}")]
+    Invalid(String),
+    /// Policy files have problems, each located as `file:line:column`.
+    #[error("{0}")]
+    Policy(String),
+    /// A rule refused the operation (the gate, an approval, a capability).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+    /// Something named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The actor may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl ServiceError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::Invalid(_) => "invalid_request",
+            ServiceError::Policy(_) => "policy_invalid",
+            ServiceError::Refused { code, .. } => code,
+            ServiceError::NotFound(_) => "not_found",
+            ServiceError::Forbidden(_) => "forbidden",
+            ServiceError::Store(StoreError::UnknownPlan(_)) => "not_found",
+            ServiceError::Store(_) => "store_error",
+            ServiceError::Engine(_) => "engine_error",
+            ServiceError::Config(_) => "configuration_error",
+            ServiceError::Other(_) => "internal_error",
+        }
+    }
+
+    fn refused(code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::Refused {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ServiceError>;
+
+/// grantflow, opened on its configuration: the store, a connector per
+/// connection, and the one clock everything reads.
+pub struct Service {
+    pub config: Config,
+    pub store: Store,
+    pub connectors: BTreeMap<ConnectionName, Box<dyn Connector>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Service {
+    /// Opens the store and builds every configured connector.
+    pub async fn open(config: Config) -> anyhow::Result<Service> {
+        Self::open_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn open_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Service> {
+        let store = open_store(&config, clock.clone()).await?;
+        let context = grantflow_connectors::BuildContext {
+            base_dir: config.base_dir.clone(),
+            budgets: Arc::new(match store.backend() {
+                // Several workers may call the same tenant: share budgets.
+                grantflow_store::Backend::Postgres => grantflow_connectors::RateBudgets::shared(
+                    config.rate_limits.reserve_share,
+                    Arc::new(ledger::StoreLedger(store.clone())),
+                ),
+                grantflow_store::Backend::Sqlite => {
+                    grantflow_connectors::RateBudgets::new(config.rate_limits.reserve_share)
+                }
+            }),
+            clock: clock.clone(),
+        };
+        let mut connectors = BTreeMap::new();
+        for (name, connection) in &config.connections {
+            let connector = grantflow_connectors::build(name, connection, &context)
+                .map_err(|failure| anyhow::anyhow!("connection {name}: {failure}"))?;
+            connectors.insert(name.clone(), connector);
+        }
+        Ok(Service {
+            config,
+            store,
+            connectors,
+            clock,
+        })
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// The newest sync of every connection, with every change grantflow
+    /// applied since layered on top, so a command reads what grantflow
+    /// itself just did without waiting for a sync. A sync started after a
+    /// change supersedes it.
+    pub async fn actual_state(&self) -> Result<ActualState> {
+        let mut snapshots = BTreeMap::new();
+        let mut sync_ids = BTreeMap::new();
+        let mut digests = BTreeMap::new();
+        for (record, mut snapshot) in self.store.latest_syncs().await? {
+            let name = ConnectionName::new(record.connection.clone());
+            for change in self.store.changes_since(&name, record.started_at).await? {
+                snapshot.apply_change(&change);
+            }
+            sync_ids.insert(name.clone(), record.id.clone());
+            digests.insert(name.clone(), record.digest.clone());
+            snapshots.insert(name, snapshot);
+        }
+        Ok(ActualState {
+            directory: self.config.directory.clone(),
+            snapshots,
+            sync_ids,
+            digests,
+            correlation: self.config.drift.correlation.clone(),
+        })
+    }
+
+    pub(crate) fn connector(&self, name: &ConnectionName) -> Result<&dyn Connector> {
+        self.connectors
+            .get(name)
+            .map(|c| c.as_ref())
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!(
+                    "no connection named \"{name}\" (configured: {})",
+                    self.connectors
+                        .keys()
+                        .map(ConnectionName::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    }
+}
+
+/// Opens the store a configuration names, creating a SQLite database
+/// owner-only; errors never show the database password.
+pub async fn open_store(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
+    config::prepare_database(&config.database)?;
+    let url = config.database_url()?;
+    Store::open(url.expose_secret(), clock)
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "opening the store {}: {error}",
+                config::redacted(&config.database)
+            )
+        })
+}
+
+/// Opens only the store (commands that read the audit trail need no
+/// credentials): the configured database, or the one named.
+pub async fn open_store_only(
+    config: Option<&Config>,
+    database: Option<&str>,
+) -> anyhow::Result<Store> {
+    match (database, config) {
+        (Some(url), _) => {
+            config::prepare_database(url)?;
+            Store::open(url, Arc::new(SystemClock))
+                .await
+                .map_err(|error| {
+                    anyhow::anyhow!("opening the store {}: {error}", config::redacted(url))
+                })
+        }
+        (None, Some(config)) => open_store(config, Arc::new(SystemClock)).await,
+        (None, None) => {
+            config::prepare_database(config::DEFAULT_DATABASE)?;
+            Store::open(config::DEFAULT_DATABASE, Arc::new(SystemClock))
+                .await
+                .map_err(|error| anyhow::anyhow!("opening the store: {error}"))
+        }
+    }
+}

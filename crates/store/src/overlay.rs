@@ -1,0 +1,64 @@
+//! What grantflow changed since each connection's last sync: every
+//! operation that succeeded, recorded in the transaction that records its
+//! success, so the next command can read its own writes without a sync.
+
+use chrono::{DateTime, Utc};
+use grantflow_model::{ConnectionName, Operation};
+use sqlx::{Any, Row, Transaction};
+
+use crate::{Result, Store, StoreError};
+
+impl Store {
+    pub(crate) async fn record_applied_change(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        plan_id: &str,
+        op: &Operation,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let body = serde_json::to_string(op).map_err(|source| StoreError::Corrupt {
+            what: format!("operation {plan_id}/{}", op.id),
+            source,
+        })?;
+        sqlx::query(
+            "INSERT INTO applied_changes (id, connection, plan_id, op_id, operation, applied_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(format!("c-{}", uuid::Uuid::now_v7().simple()))
+        .bind(op.connection.as_str())
+        .bind(plan_id)
+        .bind(i64::from(op.id.0))
+        .bind(body)
+        .bind(now.timestamp_millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The operations applied in `connection` at or after `since`, oldest
+    /// first.
+    pub async fn changes_since(
+        &self,
+        connection: &ConnectionName,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Operation>> {
+        let rows = sqlx::query(
+            "SELECT id, operation FROM applied_changes WHERE connection = $1 AND applied_ms >= $2
+             ORDER BY applied_ms, id",
+        )
+        .bind(connection.as_str())
+        .bind(since.timestamp_millis())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                let body: String = row.try_get("operation")?;
+                serde_json::from_str(&body).map_err(|source| StoreError::Corrupt {
+                    what: format!("applied change {id}"),
+                    source,
+                })
+            })
+            .collect()
+    }
+}
