@@ -64,6 +64,7 @@ impl App {
                 }
             }),
             clock: Arc::new(SystemClock),
+            limits: Default::default(),
         };
         for (name, connection) in &config.connections {
             let connector = grantflow_connectors::build(name, connection, &context)

@@ -32,6 +32,10 @@ pub struct AwsConfig {
     /// Per-attempt timeout.
     #[serde(default = "default_timeout_seconds")]
     pub timeout_seconds: u64,
+    /// Allows a plain `http` base URL to a host that is not loopback (the credential then crosses the
+    /// network in clear). Loopback (127.0.0.0/8, ::1, localhost) never needs it.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// Attempts per call, the SDK's standard retry (throttling and 5xx are retried with backoff).
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,

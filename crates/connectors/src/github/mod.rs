@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::transport::Options;
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use client::REPOSITORY_JSON;
 use mapping::{PERMISSIONS, REPOSITORY, TEAM, TEAM_ROLES};
@@ -35,13 +36,7 @@ pub struct GithubConnector {
 }
 
 fn is_not_found(failure: &Failure) -> bool {
-    matches!(
-        failure,
-        Failure::Permanent {
-            status: Some(404),
-            ..
-        }
-    )
+    failure.is_status(404)
 }
 
 fn login_of(user: &Value) -> Option<String> {
@@ -62,11 +57,14 @@ impl GithubConnector {
         )?;
         let client = GithubClient::new(
             &config.base_url,
+            config.allow_insecure_http,
             token,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
-            connection.as_str(),
-            context.budgets.clone(),
+            &connection,
+            context,
+            Options {
+                timeout: Duration::from_secs(config.timeout_seconds),
+                max_rate_limit_waits: config.max_rate_limit_waits,
+            },
         )?;
         Ok(Self {
             connection,
@@ -103,17 +101,13 @@ impl GithubConnector {
     }
 
     fn unsupported(&self, op: &Operation) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: github cannot {} \"{}\" on a {} resource",
-                self.connection,
-                op.verb(),
-                op.entitlement(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: github cannot {} \"{}\" on a {} resource",
+            self.connection,
+            op.verb(),
+            op.entitlement(),
+            op.resource().kind
+        ))
     }
 
     /// The account's email: from the listing when GitHub includes it, else from the user's profile.

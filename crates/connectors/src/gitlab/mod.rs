@@ -19,13 +19,11 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::transport::Options;
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::GROUP;
 
 pub const SYSTEM: &str = "gitlab";
-
-/// The account id the planner gives a person who has no account in the system yet.
-pub const PENDING_PREFIX: &str = "pending:";
 
 pub struct GitlabConnector {
     connection: ConnectionName,
@@ -46,7 +44,7 @@ fn level_in(value: &Value) -> Option<u8> {
 }
 
 fn is_status(failure: &Failure, code: u16) -> bool {
-    matches!(failure, Failure::Permanent { status: Some(s), .. } if *s == code)
+    failure.is_status(code)
 }
 
 /// The target of one membership operation, once the user is known.
@@ -68,11 +66,14 @@ impl GitlabConnector {
         )?;
         let client = GitlabClient::new(
             &config.base_url,
+            config.allow_insecure_http,
             token,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
-            connection.as_str(),
-            context.budgets.clone(),
+            &connection,
+            context,
+            Options {
+                timeout: Duration::from_secs(config.timeout_seconds),
+                max_rate_limit_waits: config.max_rate_limit_waits,
+            },
         )?;
         Ok(Self {
             connection,
@@ -85,40 +86,29 @@ impl GitlabConnector {
     }
 
     fn unsupported(&self, op: &Operation, why: &str) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: gitlab cannot {} {} on a {} resource: {why}",
-                self.connection,
-                op.verb(),
-                op.entitlement(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: gitlab cannot {} {} on a {} resource: {why}",
+            self.connection,
+            op.verb(),
+            op.entitlement(),
+            op.resource().kind
+        ))
     }
 
     /// The GitLab user id for an account: its id, or for `pending:<email>` the user with that email if they
     /// have signed in since (searched by email, which GitLab matches only in full).
     async fn user_id(&self, account: &AccountRef) -> Result<Option<u64>, Failure> {
-        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
-            return account
-                .id
-                .parse()
-                .map(Some)
-                .map_err(|_| Failure::Permanent {
-                    vendor_code: "invalid_account".into(),
-                    message: format!(
+        let Some(email) = crate::pending_email(account) else {
+            return account.id.parse().map(Some).map_err(|_| {
+                Failure::permanent(
+                    "invalid_account",
+                    format!(
                         "{}: {:?} is not a GitLab user id",
                         self.connection, account.id
                     ),
-                    status: None,
-                });
-        };
-        let email = if email.is_empty() {
-            account.login.as_str()
-        } else {
-            email
+                    None,
+                )
+            });
         };
         let users = self
             .client
@@ -137,14 +127,10 @@ impl GitlabConnector {
     }
 
     fn waiting(&self, account: &AccountRef) -> Failure {
-        let who = account
-            .id
-            .strip_prefix(PENDING_PREFIX)
-            .filter(|e| !e.is_empty())
-            .unwrap_or(&account.login);
+        let who = crate::pending_email(account).unwrap_or(&account.login);
         Failure::Waiting {
             reason: format!("{who} has no GitLab account yet (pending first SSO login)"),
-            recheck_at: chrono::Utc::now() + self.pending_recheck,
+            recheck_at: self.client.now() + self.pending_recheck,
         }
     }
 

@@ -18,6 +18,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 
+use crate::transport::Options;
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{ENTITLEMENTS, GROUP};
 
@@ -30,7 +31,7 @@ pub struct GoogleConnector {
 }
 
 fn is_code(failure: &Failure, code: &str) -> bool {
-    matches!(failure, Failure::Permanent { vendor_code, .. } if vendor_code == code)
+    failure.is_vendor_code(code)
 }
 
 impl GoogleConnector {
@@ -45,9 +46,14 @@ impl GoogleConnector {
         )?;
         let client = GoogleClient::new(
             &config.base_url,
+            config.allow_insecure_http,
             token,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
+            &connection,
+            context,
+            Options {
+                timeout: Duration::from_secs(config.timeout_seconds),
+                max_rate_limit_waits: config.max_rate_limit_waits,
+            },
         )?;
         Ok(Self {
             connection,
@@ -57,17 +63,13 @@ impl GoogleConnector {
     }
 
     fn unsupported(&self, op: &Operation) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: google cannot {} \"{}\" on a {} resource",
-                self.connection,
-                op.verb(),
-                op.entitlement(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: google cannot {} \"{}\" on a {} resource",
+            self.connection,
+            op.verb(),
+            op.entitlement(),
+            op.resource().kind
+        ))
     }
 
     /// The (group id, user id, native role) an operation acts on, or why it cannot be done here.

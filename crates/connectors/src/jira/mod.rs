@@ -18,13 +18,11 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::transport::Options;
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{GROUP, MEMBER, PROJECT, ROLE_PREFIX};
 
 pub const SYSTEM: &str = "jira";
-
-/// The account id the planner gives a person who has no account in the system yet.
-const PENDING_PREFIX: &str = "pending:";
 
 pub struct JiraConnector {
     connection: ConnectionName,
@@ -46,7 +44,7 @@ enum Target {
 }
 
 fn is_status(failure: &Failure, code: u16) -> bool {
-    matches!(failure, Failure::Permanent { status: Some(s), .. } if *s == code)
+    failure.is_status(code)
 }
 
 /// The role id at the end of a role URL (`…/project/10000/role/10002`), as the jira library reads it.
@@ -107,37 +105,33 @@ impl JiraConnector {
         )?;
         let client = JiraClient::new(
             &config.base_url,
+            config.allow_insecure_http,
             email,
             token,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
+            &connection,
+            context,
+            Options {
+                timeout: Duration::from_secs(config.timeout_seconds),
+                max_rate_limit_waits: config.max_rate_limit_waits,
+            },
         )?;
         Ok(Self { connection, client })
     }
 
     fn unsupported(&self, op: &Operation, why: &str) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: jira cannot {} {} on a {} resource: {why}",
-                self.connection,
-                op.verb(),
-                op.entitlement(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: jira cannot {} {} on a {} resource: {why}",
+            self.connection,
+            op.verb(),
+            op.entitlement(),
+            op.resource().kind
+        ))
     }
 
     /// The account id; for `pending:<email>`, the account with that email if there is one now.
     async fn account_id(&self, account: &AccountRef) -> Result<Option<String>, Failure> {
-        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
+        let Some(email) = crate::pending_email(account) else {
             return Ok(Some(account.id.clone()));
-        };
-        let email = if email.is_empty() {
-            account.login.as_str()
-        } else {
-            email
         };
         let found = self.client.get("user/search", &[("query", email)]).await?;
         Ok(found

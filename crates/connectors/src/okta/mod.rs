@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::transport::Options;
 use crate::{
     Applied, BuildContext, Connector, Description, Failure, Observed, SyncChanges, SyncSink,
 };
@@ -77,20 +78,21 @@ impl OktaConnector {
                 )?))
             }
             _ => {
-                return Err(Failure::Config {
-                    message: format!(
-                        "connection {connection}: give exactly one of `token` (API token) or `auth` (OAuth service app)"
-                    ),
-                });
+                return Err(Failure::config(format!(
+                    "connection {connection}: give exactly one of `token` (API token) or `auth` (OAuth service app)"
+                )));
             }
         };
-        let client = OktaClient::with_auth(
+        let client = OktaClient::new(
             &config.base_url,
+            config.allow_insecure_http,
             auth,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
-            connection.as_str(),
-            context.budgets.clone(),
+            &connection,
+            context,
+            Options {
+                timeout: Duration::from_secs(config.timeout_seconds),
+                max_rate_limit_waits: config.max_rate_limit_waits,
+            },
         )?;
         let hooks = match &config.event_hook {
             Some(hook) => Some(hooks::OktaHooks::new(
@@ -156,16 +158,12 @@ impl OktaConnector {
     }
 
     fn unsupported(&self, op: &Operation) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: okta cannot {} on a {} resource",
-                self.connection,
-                op.verb(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: okta cannot {} on a {} resource",
+            self.connection,
+            op.verb(),
+            op.resource().kind
+        ))
     }
 }
 
@@ -263,7 +261,7 @@ async fn pushed_groups(client: &OktaClient, app_id: &str) -> Result<Vec<Resource
 
 /// `E0000007` (not found) when removing means the grant is already gone.
 fn is_not_found(failure: &Failure) -> bool {
-    matches!(failure, Failure::Permanent { vendor_code, .. } if vendor_code == "E0000007")
+    failure.is_vendor_code("E0000007")
 }
 
 /// The id of the group named exactly `name`, if one exists (`q` matches name prefixes).
@@ -458,15 +456,14 @@ impl Connector for OktaConnector {
         }
         let Some(resolved) = self.resolve_pending(op).await? else {
             // Its dependency (the group's creation) succeeded, so the group should be readable soon.
-            return Err(Failure::RetryLater {
-                at: None,
-                vendor_code: None,
-                message: format!(
+            return Err(Failure::retry_later(
+                None,
+                format!(
                     "{}: a group that {} names does not exist yet",
                     self.connection,
                     op.describe()
                 ),
-            });
+            ));
         };
         let op = &resolved;
         match &op.kind {
@@ -532,9 +529,7 @@ impl Connector for OktaConnector {
         match self.client.send(method.clone(), url, body).await {
             Ok(_) => Ok(Applied::Changed),
             // Okta's own "already assigned" is the effect we wanted.
-            Err(Failure::Permanent { vendor_code, .. }) if vendor_code == "E0000062" => {
-                Ok(Applied::AlreadyPresent)
-            }
+            Err(failure) if failure.is_vendor_code("E0000062") => Ok(Applied::AlreadyPresent),
             Err(failure) if method == Method::DELETE && is_not_found(&failure) => {
                 // The grant is gone; but if the user or group itself is
                 // missing, that is worth saying rather than hiding.

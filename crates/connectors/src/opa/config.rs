@@ -17,6 +17,10 @@ pub struct OpaConfig {
     /// Per-request timeout.
     #[serde(default = "default_timeout_seconds")]
     pub timeout_seconds: u64,
+    /// Allows a plain `http` base URL to a host that is not loopback (the credential then crosses the
+    /// network in clear). Loopback (127.0.0.0/8, ::1, localhost) never needs it.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// How many times one call may wait out a 429 before reporting the rate limit to the engine.
     #[serde(default = "default_rate_limit_waits")]
     pub max_rate_limit_waits: u32,

@@ -9,7 +9,6 @@ pub use client::OpaClient;
 pub use config::{OpaConfig, TeamName};
 
 use async_trait::async_trait;
-use chrono::Utc;
 use grantflow_model::{
     AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, ResourceGrant, ResourceRef,
     SystemKind,
@@ -20,12 +19,11 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::transport::Options;
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{GROUP, MEMBER, PRINCIPAL, SECRET_FOLDER, SECURITY_POLICY, text};
 
 pub const SYSTEM: &str = "opa";
-
-const PENDING_PREFIX: &str = "pending:";
 
 /// How long a security policy waits for a group that Okta's group push has not delivered yet.
 const GROUP_PUSH_RECHECK_SECONDS: i64 = 30;
@@ -36,23 +34,11 @@ pub struct OpaConnector {
 }
 
 fn is_not_found(failure: &Failure) -> bool {
-    matches!(
-        failure,
-        Failure::Permanent {
-            status: Some(404),
-            ..
-        }
-    )
+    failure.is_status(404)
 }
 
 fn is_conflict(failure: &Failure) -> bool {
-    matches!(
-        failure,
-        Failure::Permanent {
-            status: Some(409),
-            ..
-        }
-    )
+    failure.is_status(409)
 }
 
 fn done(present: bool) -> Observed {
@@ -103,42 +89,41 @@ impl OpaConnector {
                 .expose_secret()
                 .to_string(),
         };
-        let client = OpaClient::new(
-            &config.base_url,
-            team,
+        let key = (
             config.key_id.read(&what("key_id"), &context.base_dir)?,
             config
                 .key_secret
                 .read(&what("key_secret"), &context.base_dir)?,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
+        );
+        let client = OpaClient::new(
+            &config.base_url,
+            config.allow_insecure_http,
+            team,
+            key,
+            &connection,
+            context,
+            Options {
+                timeout: Duration::from_secs(config.timeout_seconds),
+                max_rate_limit_waits: config.max_rate_limit_waits,
+            },
         )?;
         Ok(Self { connection, client })
     }
 
     fn refuse(&self, op: &Operation, why: &str) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: opa cannot {} on {} \"{}\": {why}",
-                self.connection,
-                op.verb(),
-                op.resource().kind,
-                op.resource().name
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: opa cannot {} on {} \"{}\": {why}",
+            self.connection,
+            op.verb(),
+            op.resource().kind,
+            op.resource().name
+        ))
     }
 
     /// The OPA user name of an account; `None` for a `pending:<email>` person OPA does not know.
     async fn user_name(&self, account: &AccountRef) -> Result<Option<String>, Failure> {
-        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
+        let Some(email) = crate::pending_email(account) else {
             return Ok(Some(account.id.clone()));
-        };
-        let email = if email.is_empty() {
-            account.login.as_str()
-        } else {
-            email
         };
         let users = self.client.get_all(&["users"], &[]).await?;
         Ok(users
@@ -344,7 +329,7 @@ impl OpaConnector {
                             "{}: group \"{name}\" does not exist in OPA yet (it arrives through Okta's group push)",
                             self.connection
                         ),
-                        recheck_at: Utc::now()
+                        recheck_at: self.client.now()
                             + chrono::Duration::seconds(GROUP_PUSH_RECHECK_SECONDS),
                     });
                 }
@@ -371,7 +356,7 @@ impl OpaConnector {
                             "{}: secret folder \"{path}\" does not exist in OPA yet",
                             self.connection
                         ),
-                        recheck_at: Utc::now()
+                        recheck_at: self.client.now()
                             + chrono::Duration::seconds(GROUP_PUSH_RECHECK_SECONDS),
                     });
                 }
@@ -447,11 +432,12 @@ impl Connector for OpaConnector {
         }
     }
 
+    /// One page of users and one of groups: the service user can read the two listings a sync needs.
     async fn health(&self) -> Result<(), Failure> {
-        self.client
-            .get_all(&["groups"], &[("count", "1")])
-            .await
-            .map(|_| ())
+        for listing in ["users", "groups"] {
+            self.client.get_with(&[listing], &[("count", "1")]).await?;
+        }
+        Ok(())
     }
 
     async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {

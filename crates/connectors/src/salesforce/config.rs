@@ -23,6 +23,10 @@ pub struct SalesforceConfig {
     /// Per-request timeout.
     #[serde(default = "default_timeout_seconds")]
     pub timeout_seconds: u64,
+    /// Allows a plain `http` base URL to a host that is not loopback (the credential then crosses the
+    /// network in clear). Loopback (127.0.0.0/8, ::1, localhost) never needs it.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// Salesforce reports a spent API request limit (403 REQUEST_LIMIT_EXCEEDED) without saying when it frees
     /// up (the limit is a rolling 24 hours); how long the engine waits before trying again.
     #[serde(default = "default_limit_retry_seconds")]

@@ -21,16 +21,13 @@ use mapping::{ASSIGNED, PERMISSION_SET};
 
 pub const SYSTEM: &str = "salesforce";
 
-/// The account id the planner gives a person who has no account in the system yet.
-const PENDING_PREFIX: &str = "pending:";
-
 pub struct SalesforceConnector {
     connection: ConnectionName,
     client: SalesforceClient,
 }
 
 fn has_code(failure: &Failure, code: &str) -> bool {
-    matches!(failure, Failure::Permanent { vendor_code, .. } if vendor_code == code)
+    failure.is_vendor_code(code)
 }
 
 fn id_of(record: &Value) -> Option<String> {
@@ -58,39 +55,24 @@ impl SalesforceConnector {
             })?),
             None => None,
         };
-        let client = SalesforceClient::new(
-            config,
-            token,
-            ca.as_deref(),
-            connection.as_str(),
-            context.budgets.clone(),
-        )?;
+        let client = SalesforceClient::new(config, token, ca.as_deref(), &connection, context)?;
         Ok(Self { connection, client })
     }
 
     fn unsupported(&self, op: &Operation, why: &str) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: salesforce cannot {} {} on a {} resource: {why}",
-                self.connection,
-                op.verb(),
-                op.entitlement(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: salesforce cannot {} {} on a {} resource: {why}",
+            self.connection,
+            op.verb(),
+            op.entitlement(),
+            op.resource().kind
+        ))
     }
 
     /// The User Id; for `pending:<email>`, the user with that email if there is one now.
     async fn user_id(&self, account: &AccountRef) -> Result<Option<String>, Failure> {
-        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
+        let Some(email) = crate::pending_email(account) else {
             return Ok(Some(account.id.clone()));
-        };
-        let email = if email.is_empty() {
-            account.login.as_str()
-        } else {
-            email
         };
         let soql = format!("SELECT Id FROM User WHERE Email = {} LIMIT 1", quote(email));
         Ok(self

@@ -14,13 +14,11 @@ use grantflow_model::{
 use serde_json::Value;
 use std::time::Duration;
 
+use crate::transport::Options;
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{CHANNEL, MEMBER};
 
 pub const SYSTEM: &str = "slack";
-
-/// The account id the planner gives a person who has no account in the system yet.
-const PENDING_PREFIX: &str = "pending:";
 
 pub struct SlackConnector {
     connection: ConnectionName,
@@ -28,7 +26,7 @@ pub struct SlackConnector {
 }
 
 fn has_error(failure: &Failure, error: &str) -> bool {
-    matches!(failure, Failure::Permanent { vendor_code, .. } if vendor_code == error)
+    failure.is_vendor_code(error)
 }
 
 impl SlackConnector {
@@ -43,25 +41,26 @@ impl SlackConnector {
         )?;
         let client = SlackClient::new(
             &config.base_url,
+            config.allow_insecure_http,
             token,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
+            &connection,
+            context,
+            Options {
+                timeout: Duration::from_secs(config.timeout_seconds),
+                max_rate_limit_waits: config.max_rate_limit_waits,
+            },
         )?;
         Ok(Self { connection, client })
     }
 
     fn unsupported(&self, op: &Operation) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: slack can only add or remove channel members, not {} {} on a {}",
-                self.connection,
-                op.verb(),
-                op.entitlement(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: slack can only add or remove channel members, not {} {} on a {}",
+            self.connection,
+            op.verb(),
+            op.entitlement(),
+            op.resource().kind
+        ))
     }
 
     /// The channel and the member id of a membership operation; `None` for a `pending:<email>` person who
@@ -87,13 +86,8 @@ impl SlackConnector {
     }
 
     async fn user_id(&self, account: &AccountRef) -> Result<Option<String>, Failure> {
-        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
+        let Some(email) = crate::pending_email(account) else {
             return Ok(Some(account.id.clone()));
-        };
-        let email = if email.is_empty() {
-            account.login.as_str()
-        } else {
-            email
         };
         match self
             .client
@@ -186,15 +180,15 @@ impl Connector for SlackConnector {
         let (channel, user) = self.target(op).await?;
         let Some(user) = user else {
             return if op.widens_access() {
-                Err(Failure::Permanent {
-                    vendor_code: "users_not_found".into(),
-                    message: format!(
+                Err(Failure::permanent(
+                    "users_not_found",
+                    format!(
                         "{}: {} has no Slack account",
                         self.connection,
                         op.holder().label()
                     ),
-                    status: None,
-                })
+                    None,
+                ))
             } else {
                 Ok(Applied::AlreadyPresent)
             };
