@@ -78,6 +78,24 @@ pub enum Observed {
     NotDone,
 }
 
+impl Observed {
+    /// `Done` when the effect `op` wants holds: `present` for an addition, absent for a removal.
+    pub fn of(op: &Operation, present: bool) -> Self {
+        Observed::from(present == op.widens_access())
+    }
+}
+
+impl From<bool> for Observed {
+    /// `Done` when the effect is there.
+    fn from(done: bool) -> Self {
+        if done {
+            Observed::Done
+        } else {
+            Observed::NotDone
+        }
+    }
+}
+
 /// What an incremental sync did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncChanges {
@@ -269,6 +287,16 @@ impl BuildContext {
             clock: std::sync::Arc::new(grantflow_model::SystemClock),
             limits: TransportLimits::default(),
         }
+    }
+
+    /// A connection's secret (`field` in its settings), read from its environment variable or file.
+    pub fn secret(
+        &self,
+        connection: &ConnectionName,
+        field: &str,
+        source: &SecretSource,
+    ) -> Result<SecretString, Failure> {
+        source.read(&format!("connection {connection}: {field}"), &self.base_dir)
     }
 
     /// The budgets of one connection, read with this context's clock.

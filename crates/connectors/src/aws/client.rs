@@ -194,6 +194,14 @@ pub fn is_code(failure: &Failure, code: &str) -> bool {
     failure.is_vendor_code(code)
 }
 
+/// `result`, with the failure AWS answers as `code` taken to mean `instead`.
+fn unless_code<T>(result: Result<T, Failure>, code: &str, instead: T) -> Result<T, Failure> {
+    match result {
+        Err(failure) if is_code(&failure, code) => Ok(instead),
+        other => other,
+    }
+}
+
 /// One account assignment: a permission set in an account for a principal.
 #[derive(Debug, Clone, Copy)]
 pub struct AssignmentTarget<'a> {
@@ -392,7 +400,7 @@ impl AwsClient {
     /// The membership id of `user` in `group` (`GetGroupMembershipId`), `None` when not a member.
     pub async fn membership_of(&self, group: &str, user: &str) -> Result<Option<String>, Failure> {
         let store = self.store_id().await?;
-        match self
+        let read = self
             .store
             .get_group_membership_id()
             .identity_store_id(&store)
@@ -400,27 +408,18 @@ impl AwsClient {
             .member_id(MemberId::UserId(user.to_string()))
             .send()
             .await
-        {
-            Ok(out) => Ok(Some(out.membership_id().to_string())),
-            Err(e) => {
-                let f = self.fail(
-                    Api::IdentityStore,
-                    &format!("GetGroupMembershipId of {user} in group {group}"),
-                    e,
-                );
-                if is_code(&f, "ResourceNotFoundException") {
-                    Ok(None)
-                } else {
-                    Err(f)
-                }
-            }
-        }
+            .map(|out| Some(out.membership_id().to_string()))
+            .map_err(|e| {
+                let what = format!("GetGroupMembershipId of {user} in group {group}");
+                self.fail(Api::IdentityStore, &what, e)
+            });
+        unless_code(read, "ResourceNotFoundException", None)
     }
 
     /// Makes `user` a member of `group`; a `ConflictException` means they already are.
     pub async fn add_member(&self, group: &str, user: &str) -> Result<Applied, Failure> {
         let store = self.store_id().await?;
-        match self
+        let sent = self
             .store
             .create_group_membership()
             .identity_store_id(&store)
@@ -428,21 +427,12 @@ impl AwsClient {
             .member_id(MemberId::UserId(user.to_string()))
             .send()
             .await
-        {
-            Ok(_) => Ok(Applied::Changed),
-            Err(e) => {
-                let f = self.fail(
-                    Api::IdentityStore,
-                    &format!("CreateGroupMembership of {user} in group {group}"),
-                    e,
-                );
-                if is_code(&f, "ConflictException") {
-                    Ok(Applied::AlreadyPresent)
-                } else {
-                    Err(f)
-                }
-            }
-        }
+            .map(|_| Applied::Changed)
+            .map_err(|e| {
+                let what = format!("CreateGroupMembership of {user} in group {group}");
+                self.fail(Api::IdentityStore, &what, e)
+            });
+        unless_code(sent, "ConflictException", Applied::AlreadyPresent)
     }
 
     /// Deletes the membership `membership` (of `user` in `group`); a missing one is already gone.
@@ -453,28 +443,19 @@ impl AwsClient {
         user: &str,
     ) -> Result<Applied, Failure> {
         let store = self.store_id().await?;
-        match self
+        let sent = self
             .store
             .delete_group_membership()
             .identity_store_id(&store)
             .membership_id(membership)
             .send()
             .await
-        {
-            Ok(_) => Ok(Applied::Changed),
-            Err(e) => {
-                let f = self.fail(
-                    Api::IdentityStore,
-                    &format!("DeleteGroupMembership {membership} of {user} in group {group}"),
-                    e,
-                );
-                if is_code(&f, "ResourceNotFoundException") {
-                    Ok(Applied::AlreadyPresent)
-                } else {
-                    Err(f)
-                }
-            }
-        }
+            .map(|_| Applied::Changed)
+            .map_err(|e| {
+                let what = format!("DeleteGroupMembership {membership} of {user} in group {group}");
+                self.fail(Api::IdentityStore, &what, e)
+            });
+        unless_code(sent, "ResourceNotFoundException", Applied::AlreadyPresent)
     }
 
     /// Permission set name → ARN, read from AWS (`ListPermissionSets`, then `DescribePermissionSet` each).

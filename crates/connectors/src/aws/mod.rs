@@ -100,14 +100,8 @@ impl AwsConnector {
         context: &BuildContext,
     ) -> Result<Self, Failure> {
         let keys = (
-            config.access_key_id.read(
-                &format!("connection {connection}: access_key_id"),
-                &context.base_dir,
-            )?,
-            config.secret_access_key.read(
-                &format!("connection {connection}: secret_access_key"),
-                &context.base_dir,
-            )?,
+            context.secret(&connection, "access_key_id", &config.access_key_id)?,
+            context.secret(&connection, "secret_access_key", &config.secret_access_key)?,
         );
         let region = match (&config.region, &config.endpoint_url) {
             (Some(region), _) => region.clone(),
@@ -439,11 +433,7 @@ impl Connector for AwsConnector {
                     .await?
             }
         };
-        Ok(if present == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, present))
     }
 }
 

@@ -3,18 +3,17 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use grantflow_model::ConnectionName;
 use reqwest::{Method, StatusCode, Url, header::HeaderMap};
 use secrecy::SecretString;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::time::Duration;
 
+use crate::Failure;
 use crate::ratelimit::Budget;
 use crate::transport::{
-    Answer, Call, Credentials, Ctx, Dialect, Items, Options, Paging, Transport, Wire, number,
+    Answer, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire, number,
 };
-use crate::{BuildContext, Failure};
 
 /// The REST budget every call here is charged to.
 pub const CORE: &str = "core";
@@ -27,12 +26,11 @@ pub const REPOSITORY_JSON: &str = "application/vnd.github.v3.repository+json";
 /// How long a secondary limit without `Retry-After` is waited out (GitHub's docs: at least a minute).
 const SECONDARY_WAIT: Duration = Duration::from_secs(60);
 
-pub struct GithubClient {
-    transport: Transport<GithubDialect>,
-}
+/// GitHub's client: the shared transport with GitHub's dialect.
+pub type GithubClient = Transport<GithubDialect>;
 
-struct GithubDialect {
-    token: SecretString,
+pub struct GithubDialect {
+    pub(super) token: SecretString,
 }
 
 /// GitHub's error: `message`, and the first `errors[].code` when validation failed.
@@ -87,11 +85,14 @@ impl Dialect for GithubDialect {
     }
 
     fn budget(&self, answer: &Answer, ctx: &Ctx<'_>) -> Option<Budget> {
-        Some(Budget {
-            limit: number(&answer.headers, "x-ratelimit-limit")?,
-            remaining: number(&answer.headers, "x-ratelimit-remaining")?,
-            reset: ctx.epoch(&answer.headers, "x-ratelimit-reset")?,
-        })
+        ctx.budget(
+            &answer.headers,
+            [
+                "x-ratelimit-limit",
+                "x-ratelimit-remaining",
+                "x-ratelimit-reset",
+            ],
+        )
     }
 
     fn failure(&self, call: &Call, answer: &Answer, ctx: &Ctx<'_>) -> Option<Failure> {
@@ -138,57 +139,20 @@ impl Dialect for GithubDialect {
 }
 
 impl GithubClient {
-    pub fn new(
-        base_url: &str,
-        allow_insecure_http: bool,
-        token: SecretString,
-        connection: &ConnectionName,
-        context: &BuildContext,
-        options: Options,
-    ) -> Result<Self, Failure> {
-        let base = crate::transport::base_url("github", base_url, allow_insecure_http)?;
-        let dialect = GithubDialect { token };
-        Ok(Self {
-            transport: Transport::new("github", dialect, base, connection, context, options, None)?,
-        })
-    }
-
-    pub fn base_url(&self) -> &Url {
-        self.transport.base()
-    }
-
     /// The base URL plus `segments`, each percent-encoded as one path segment.
     pub fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, Failure> {
-        let mut url = self.base_url().clone();
-        {
-            let mut path = url.path_segments_mut().map_err(|()| {
-                Failure::config(format!(
-                    "github base_url {} cannot carry a path",
-                    self.base_url()
-                ))
-            })?;
-            path.pop_if_empty().extend(segments);
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        Ok(url)
+        self.url_segments(segments, query)
     }
 
     fn call(method: Method, url: Url, body: Option<Value>, accept: Option<&str>) -> Call {
-        let call = Call::new(method, url)
-            .header(
-                reqwest::header::ACCEPT,
-                accept.unwrap_or("application/vnd.github+json"),
-            )
-            .header(
-                reqwest::header::HeaderName::from_static("x-github-api-version"),
-                "2022-11-28",
-            );
-        match body {
-            Some(body) => call.json(body),
-            None => call,
-        }
+        let call = Call::json_api(method, url, body).header(
+            reqwest::header::HeaderName::from_static("x-github-api-version"),
+            "2022-11-28",
+        );
+        call.header(
+            reqwest::header::ACCEPT,
+            accept.unwrap_or("application/vnd.github+json"),
+        )
     }
 
     pub async fn get(&self, segments: &[&str], accept: Option<&str>) -> Result<Answer, Failure> {
@@ -205,8 +169,7 @@ impl GithubClient {
         let mut query = query.to_vec();
         query.push(("per_page", "100"));
         let first = Self::call(Method::GET, self.url(segments, &query)?, None, None);
-        self.transport
-            .list(first, Paging::Link, Items::Array, |_| {})
+        self.list_all(first, Paging::Link, Items::Array, |_| {})
             .await
     }
 
@@ -217,9 +180,7 @@ impl GithubClient {
         body: Option<Value>,
         accept: Option<&str>,
     ) -> Result<Answer, Failure> {
-        self.transport
-            .send(&Self::call(method, url, body, accept))
-            .await
+        self.request(&Self::call(method, url, body, accept)).await
     }
 }
 

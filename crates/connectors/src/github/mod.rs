@@ -9,7 +9,7 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::GithubClient;
+pub use client::{GithubClient, GithubDialect};
 pub use config::GithubConfig;
 
 use async_trait::async_trait;
@@ -19,9 +19,7 @@ use grantflow_model::{
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use crate::transport::Options;
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use client::REPOSITORY_JSON;
 use mapping::{PERMISSIONS, REPOSITORY, TEAM, TEAM_ROLES};
@@ -51,20 +49,14 @@ impl GithubConnector {
         config: &GithubConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let client = GithubClient::new(
-            &config.base_url,
-            config.allow_insecure_http,
-            token,
+            SYSTEM,
+            GithubDialect { token },
+            config,
             &connection,
             context,
-            Options {
-                timeout: Duration::from_secs(config.timeout_seconds),
-                max_rate_limit_waits: config.max_rate_limit_waits,
-            },
+            None,
         )?;
         Ok(Self {
             connection,
@@ -276,7 +268,7 @@ impl Connector for GithubConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.base_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec![
                 "add_grant",
                 "remove_grant",
@@ -407,10 +399,6 @@ impl Connector for GithubConnector {
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
         let (current, _) = self.state(op).await?;
         let present = current.as_deref() == Some(op.entitlement());
-        Ok(if present == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, present))
     }
 }

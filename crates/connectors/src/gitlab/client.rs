@@ -2,7 +2,6 @@
 //! `Retry-After` on 429, and GitLab's `message`/`error` bodies turned into a classified `Failure`.
 
 use async_trait::async_trait;
-use grantflow_model::ConnectionName;
 use reqwest::header::HeaderName;
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
@@ -10,18 +9,15 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::time::Duration;
 
+use crate::Failure;
 use crate::ratelimit::Budget;
-use crate::transport::{
-    Answer, Call, Credentials, Ctx, Dialect, Items, Options, Paging, Transport, Wire, number,
-};
-use crate::{BuildContext, Failure};
+use crate::transport::{Answer, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire};
 
-pub struct GitlabClient {
-    transport: Transport<GitlabDialect>,
-}
+/// GitLab's client: the shared transport with GitLab's dialect.
+pub type GitlabClient = Transport<GitlabDialect>;
 
-struct GitlabDialect {
-    token: SecretString,
+pub struct GitlabDialect {
+    pub(super) token: SecretString,
 }
 
 /// GitLab's one API-wide bucket, as its `RateLimit-*` headers describe it.
@@ -74,11 +70,10 @@ impl Dialect for GitlabDialect {
     }
 
     fn budget(&self, answer: &Answer, ctx: &Ctx<'_>) -> Option<Budget> {
-        Some(Budget {
-            limit: number(&answer.headers, "ratelimit-limit")?,
-            remaining: number(&answer.headers, "ratelimit-remaining")?,
-            reset: ctx.epoch(&answer.headers, "ratelimit-reset")?,
-        })
+        ctx.budget(
+            &answer.headers,
+            ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"],
+        )
     }
 
     fn failure(&self, call: &Call, answer: &Answer, ctx: &Ctx<'_>) -> Option<Failure> {
@@ -123,53 +118,14 @@ impl Dialect for GitlabDialect {
 }
 
 impl GitlabClient {
-    pub fn new(
-        base_url: &str,
-        allow_insecure_http: bool,
-        token: SecretString,
-        connection: &ConnectionName,
-        context: &BuildContext,
-        options: Options,
-    ) -> Result<Self, Failure> {
-        let base = crate::transport::base_url("gitlab", base_url, allow_insecure_http)?;
-        let dialect = GitlabDialect { token };
-        Ok(Self {
-            transport: Transport::new("gitlab", dialect, base, connection, context, options, None)?,
-        })
-    }
-
-    pub fn base_url(&self) -> &Url {
-        self.transport.base()
-    }
-
-    /// The injected clock's reading.
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.transport.now()
-    }
-
     /// A URL under `/api/v4` from a relative path (`groups/3/members`) and query pairs.
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, Failure> {
-        let mut url = self
-            .base_url()
-            .join(&format!("api/v4/{path}"))
-            .map_err(|error| Failure::config(format!("bad GitLab path {path}: {error}")))?;
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        Ok(url)
-    }
-
-    fn call(method: Method, url: Url, body: Option<Value>) -> Call {
-        let call = Call::new(method, url).header(reqwest::header::ACCEPT, "application/json");
-        match body {
-            Some(body) => call.json(body),
-            None => call,
-        }
+        self.url_path(&format!("api/v4/{path}"), query)
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Answer, Failure> {
         let url = self.url(path, query)?;
-        self.send(Method::GET, url, None).await
+        self.send_json(Method::GET, url, None).await
     }
 
     /// Every item of a paginated list (100 per page), following `Link: <…>; rel="next"`.
@@ -181,19 +137,9 @@ impl GitlabClient {
     ) -> Result<Vec<Value>, Failure> {
         let mut query = query.to_vec();
         query.push(("per_page", "100"));
-        let first = Self::call(Method::GET, self.url(path, &query)?, None);
-        self.transport
-            .list(first, Paging::Link, Items::Array, on_page)
+        let first = Call::json_api(Method::GET, self.url(path, &query)?, None);
+        self.list_all(first, Paging::Link, Items::Array, on_page)
             .await
-    }
-
-    pub async fn send(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<Value>,
-    ) -> Result<Answer, Failure> {
-        self.transport.send(&Self::call(method, url, body)).await
     }
 }
 

@@ -6,7 +6,7 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::{GitlabClient, error_text};
+pub use client::{GitlabClient, GitlabDialect, error_text};
 pub use config::GitlabConfig;
 pub use mapping::{ALIASES, level_of};
 
@@ -17,9 +17,7 @@ use grantflow_model::{
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use crate::transport::Options;
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::GROUP;
 
@@ -60,20 +58,14 @@ impl GitlabConnector {
         config: &GitlabConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let client = GitlabClient::new(
-            &config.base_url,
-            config.allow_insecure_http,
-            token,
+            SYSTEM,
+            GitlabDialect { token },
+            config,
             &connection,
             context,
-            Options {
-                timeout: Duration::from_secs(config.timeout_seconds),
-                max_rate_limit_waits: config.max_rate_limit_waits,
-            },
+            None,
         )?;
         Ok(Self {
             connection,
@@ -196,7 +188,7 @@ impl GitlabConnector {
             .client
             .url(&format!("groups/{}/members", t.group), &[])?;
         let body = json!({ "user_id": t.user, "access_level": t.level });
-        match self.client.send(Method::POST, url, Some(body)).await {
+        match self.client.send_json(Method::POST, url, Some(body)).await {
             Ok(_) => Ok(Applied::Changed),
             Err(f) if is_status(&f, 409) => {
                 // Already a direct member: the same level is the effect we want; another level is changed.
@@ -207,7 +199,7 @@ impl GitlabConnector {
                     .client
                     .url(&format!("groups/{}/members/{}", t.group, t.user), &[])?;
                 let body = json!({ "access_level": t.level });
-                match self.client.send(Method::PUT, url, Some(body)).await {
+                match self.client.send_json(Method::PUT, url, Some(body)).await {
                     Ok(_) => Ok(Applied::Changed),
                     Err(f) if is_status(&f, 400) => self.below_inherited(t, f).await,
                     Err(f) => Err(f),
@@ -229,7 +221,7 @@ impl GitlabConnector {
         let url = self
             .client
             .url(&format!("groups/{}/members/{}", t.group, t.user), &[])?;
-        match self.client.send(Method::DELETE, url, None).await {
+        match self.client.send_json(Method::DELETE, url, None).await {
             Ok(_) => Ok(Applied::Changed),
             Err(f) if is_status(&f, 404) => Ok(Applied::AlreadyPresent),
             Err(f) => Err(f),
@@ -243,7 +235,7 @@ impl Connector for GitlabConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.base_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec!["add_grant", "remove_grant"],
             rate_limit_buckets: vec!["api"],
             accounts_created_on_first_login: self.accounts_created_on_first_login,
@@ -349,11 +341,7 @@ impl Connector for GitlabConnector {
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
         let (user, group, level, _) = self.target(op).await?;
         let Some(user) = user else {
-            return Ok(if op.widens_access() {
-                Observed::NotDone
-            } else {
-                Observed::Done
-            });
+            return Ok(Observed::of(op, false));
         };
         let t = Target { group, user, level };
         let direct = self.direct_level(&t).await?;
@@ -363,10 +351,6 @@ impl Connector for GitlabConnector {
         } else {
             direct == Some(level)
         };
-        Ok(if present == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, present))
     }
 }

@@ -3,16 +3,15 @@
 //! backoff. Google announces no budget, so its bucket is never held back before a call.
 
 use async_trait::async_trait;
-use grantflow_model::ConnectionName;
 use reqwest::{Method, StatusCode, Url};
 use secrecy::SecretString;
 use serde_json::Value;
 use std::borrow::Cow;
 
+use crate::Failure;
 use crate::transport::{
-    Answer, Call, Credentials, Ctx, Dialect, Items, Options, Paging, Transport, Wire, backoff_from,
+    Answer, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire, backoff_from,
 };
-use crate::{BuildContext, Failure};
 
 /// The one quota bucket Google reports for the Directory API (queries per minute per user).
 pub const BUCKET: &str = "directory";
@@ -24,12 +23,11 @@ const QUOTA_REASONS: [&str; 3] = [
     "quotaExceeded",
 ];
 
-pub struct GoogleClient {
-    transport: Transport<GoogleDialect>,
-}
+/// The Directory API's client: the shared transport with Google's dialect.
+pub type GoogleClient = Transport<GoogleDialect>;
 
-struct GoogleDialect {
-    token: SecretString,
+pub struct GoogleDialect {
+    pub(super) token: SecretString,
 }
 
 /// Google's error: `error.errors[0].reason` (the code to act on) and `error.message`.
@@ -108,57 +106,19 @@ impl Dialect for GoogleDialect {
 }
 
 impl GoogleClient {
-    pub fn new(
-        base_url: &str,
-        allow_insecure_http: bool,
-        token: SecretString,
-        connection: &ConnectionName,
-        context: &BuildContext,
-        options: Options,
-    ) -> Result<Self, Failure> {
-        let base = crate::transport::base_url("google", base_url, allow_insecure_http)?;
-        let dialect = GoogleDialect { token };
-        Ok(Self {
-            transport: Transport::new("google", dialect, base, connection, context, options, None)?,
-        })
-    }
-
-    pub fn base_url(&self) -> &Url {
-        self.transport.base()
-    }
-
     /// `admin/directory/v1/` plus `segments`, each percent-encoded as one path segment (an email's `@`
     /// stays inside its segment).
     pub fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, Failure> {
-        let mut url = self.base_url().clone();
-        {
-            let mut path = url.path_segments_mut().map_err(|()| {
-                Failure::config(format!(
-                    "google base_url {} cannot carry a path",
-                    self.base_url()
-                ))
-            })?;
-            path.pop_if_empty()
-                .extend(["admin", "directory", "v1"])
-                .extend(segments);
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        Ok(url)
-    }
-
-    fn call(method: Method, url: Url, body: Option<Value>) -> Call {
-        let call = Call::new(method, url).header(reqwest::header::ACCEPT, "application/json");
-        match body {
-            Some(body) => call.json(body),
-            None => call,
-        }
+        let path: Vec<&str> = ["admin", "directory", "v1"]
+            .into_iter()
+            .chain(segments.iter().copied())
+            .collect();
+        self.url_segments(&path, query)
     }
 
     pub async fn get(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Value, Failure> {
         let url = self.url(segments, query)?;
-        self.send(Method::GET, url, None).await
+        Ok(self.send_json(Method::GET, url, None).await?.body)
     }
 
     /// Every item under `field` across pages, following `nextPageToken`.
@@ -169,27 +129,13 @@ impl GoogleClient {
         field: &'static str,
         on_page: impl FnMut(usize),
     ) -> Result<Vec<Value>, Failure> {
-        let first = Self::call(Method::GET, self.url(segments, query)?, None);
+        let first = Call::json_api(Method::GET, self.url(segments, query)?, None);
         let paging = Paging::Cursor {
             token: "/nextPageToken",
             param: "pageToken",
         };
-        self.transport
-            .list(first, paging, Items::Field(field), on_page)
+        self.list_all(first, paging, Items::Field(field), on_page)
             .await
-    }
-
-    pub async fn send(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<Value>,
-    ) -> Result<Value, Failure> {
-        Ok(self
-            .transport
-            .send(&Self::call(method, url, body))
-            .await?
-            .body)
     }
 }
 
@@ -209,16 +155,21 @@ mod tests {
 
     #[test]
     fn emails_stay_inside_one_path_segment() {
+        let config: crate::google::GoogleConfig = serde_json::from_value(serde_json::json!({
+            "base_url": "http://127.0.0.1:9/",
+            "token": {"env": "UNUSED"},
+        }))
+        .expect("config");
+        let dialect = GoogleDialect {
+            token: SecretString::from("t"),
+        };
         let client = GoogleClient::new(
-            "http://127.0.0.1:9/",
-            false,
-            SecretString::from("t"),
-            &ConnectionName::new("google"),
-            &BuildContext::new("."),
-            Options {
-                timeout: std::time::Duration::from_secs(1),
-                max_rate_limit_waits: 0,
-            },
+            crate::google::SYSTEM,
+            dialect,
+            &config,
+            &grantflow_model::ConnectionName::new("google"),
+            &crate::BuildContext::new("."),
+            None,
         )
         .expect("client");
         let url = client

@@ -9,16 +9,14 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::GoogleClient;
+pub use client::{GoogleClient, GoogleDialect};
 pub use config::GoogleConfig;
 
 use async_trait::async_trait;
 use grantflow_model::{ConnectionName, Grant, GrantSource, OpKind, Operation, SystemKind};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::time::Duration;
 
-use crate::transport::Options;
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{ENTITLEMENTS, GROUP};
 
@@ -40,20 +38,14 @@ impl GoogleConnector {
         config: &GoogleConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let client = GoogleClient::new(
-            &config.base_url,
-            config.allow_insecure_http,
-            token,
+            SYSTEM,
+            GoogleDialect { token },
+            config,
             &connection,
             context,
-            Options {
-                timeout: Duration::from_secs(config.timeout_seconds),
-                max_rate_limit_waits: config.max_rate_limit_waits,
-            },
+            None,
         )?;
         Ok(Self {
             connection,
@@ -105,7 +97,7 @@ impl GoogleConnector {
     async fn set_role(&self, group: &str, user: &str, role: &str) -> Result<Applied, Failure> {
         let url = self.client.url(&["groups", group, "members", user], &[])?;
         self.client
-            .send(Method::PATCH, url, Some(json!({ "role": role })))
+            .send_json(Method::PATCH, url, Some(json!({ "role": role })))
             .await?;
         Ok(Applied::Changed)
     }
@@ -119,7 +111,7 @@ impl GoogleConnector {
         let url = self.client.url(&["groups", group, "members"], &[])?;
         match self
             .client
-            .send(Method::POST, url, Some(json!({ "id": user, "role": role })))
+            .send_json(Method::POST, url, Some(json!({ "id": user, "role": role })))
             .await
         {
             Ok(_) => Ok(Applied::Changed),
@@ -141,7 +133,7 @@ impl GoogleConnector {
             _ => return Ok(Applied::AlreadyPresent),
         }
         let url = self.client.url(&["groups", group, "members", user], &[])?;
-        match self.client.send(Method::DELETE, url, None).await {
+        match self.client.send_json(Method::DELETE, url, None).await {
             Ok(_) => Ok(Applied::Changed),
             Err(failure) if is_code(&failure, "notFound") => Ok(Applied::AlreadyPresent),
             Err(failure) => Err(failure),
@@ -155,7 +147,7 @@ impl Connector for GoogleConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.base_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec!["add_grant", "remove_grant"],
             rate_limit_buckets: vec![client::BUCKET],
             accounts_created_on_first_login: false,
@@ -231,10 +223,6 @@ impl Connector for GoogleConnector {
             .current_role(group, user)
             .await?
             .is_some_and(|r| r == role);
-        Ok(if present == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, present))
     }
 }

@@ -3,17 +3,16 @@
 //! a classified `Failure`.
 
 use async_trait::async_trait;
-use grantflow_model::ConnectionName;
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::time::Duration;
 
+use crate::Failure;
 use crate::transport::{
-    Answer, Call, Credentials, Ctx, Dialect, Items, OffsetEnd, Options, Paging, Transport, Wire,
+    Answer, Call, Credentials, Ctx, Dialect, Items, OffsetEnd, Paging, Transport, Wire,
 };
-use crate::{BuildContext, Failure};
 
 /// Jira Cloud's one cost-based budget, as far as its headers tell.
 pub const API_BUCKET: &str = "api";
@@ -21,13 +20,12 @@ pub const API_BUCKET: &str = "api";
 /// Items asked for per page.
 const PAGE: u64 = 100;
 
-pub struct JiraClient {
-    transport: Transport<JiraDialect>,
-}
+/// Jira's client: the shared transport with Jira's dialect.
+pub type JiraClient = Transport<JiraDialect>;
 
-struct JiraDialect {
-    email: SecretString,
-    token: SecretString,
+pub struct JiraDialect {
+    pub(super) email: SecretString,
+    pub(super) token: SecretString,
 }
 
 /// Jira's error text, verbatim: `errorMessages` joined, then each field error as `field: message`; the library
@@ -109,26 +107,6 @@ impl Dialect for JiraDialect {
 }
 
 impl JiraClient {
-    pub fn new(
-        base_url: &str,
-        allow_insecure_http: bool,
-        email: SecretString,
-        token: SecretString,
-        connection: &ConnectionName,
-        context: &BuildContext,
-        options: Options,
-    ) -> Result<Self, Failure> {
-        let base = crate::transport::base_url("jira", base_url, allow_insecure_http)?;
-        let dialect = JiraDialect { email, token };
-        Ok(Self {
-            transport: Transport::new("jira", dialect, base, connection, context, options, None)?,
-        })
-    }
-
-    pub fn base_url(&self) -> &Url {
-        self.transport.base()
-    }
-
     fn call(
         &self,
         method: Method,
@@ -136,21 +114,9 @@ impl JiraClient {
         query: &[(&str, &str)],
         body: Option<Value>,
     ) -> Result<Call, Failure> {
-        let mut url = self
-            .base_url()
-            .join(&format!("rest/api/3/{path}"))
-            .map_err(|error| Failure::config(format!("bad Jira path {path}: {error}")))?;
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
+        let url = self.url_path(&format!("rest/api/3/{path}"), query)?;
         let label = format!("Jira {method} {}", url.path());
-        let call = Call::new(method, url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .label(label);
-        Ok(match body {
-            Some(body) => call.json(body),
-            None => call,
-        })
+        Ok(Call::json_api(method, url, body).label(label))
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, Failure> {
@@ -173,8 +139,7 @@ impl JiraClient {
             end: OffsetEnd::LastFlagOrShort("/isLast"),
         };
         let first = self.call(Method::GET, path, query, None)?;
-        self.transport
-            .list(first, paging, Items::ArrayOrField("values"), on_page)
+        self.list_all(first, paging, Items::ArrayOrField("values"), on_page)
             .await
     }
 
@@ -188,7 +153,7 @@ impl JiraClient {
         body: Option<Value>,
     ) -> Result<Value, Failure> {
         let call = self.call(method, path, query, body)?;
-        Ok(self.transport.send(&call).await?.body)
+        Ok(self.request(&call).await?.body)
     }
 }
 

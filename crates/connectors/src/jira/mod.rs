@@ -5,7 +5,7 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::{JiraClient, error_text};
+pub use client::{JiraClient, JiraDialect, error_text};
 pub use config::JiraConfig;
 
 use async_trait::async_trait;
@@ -16,9 +16,7 @@ use grantflow_model::{
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use crate::transport::Options;
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{GROUP, MEMBER, PROJECT, ROLE_PREFIX};
 
@@ -95,25 +93,15 @@ impl JiraConnector {
         config: &JiraConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let email = config.email.read(
-            &format!("connection {connection}: email"),
-            &context.base_dir,
-        )?;
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let email = context.secret(&connection, "email", &config.email)?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let client = JiraClient::new(
-            &config.base_url,
-            config.allow_insecure_http,
-            email,
-            token,
+            SYSTEM,
+            JiraDialect { email, token },
+            config,
             &connection,
             context,
-            Options {
-                timeout: Duration::from_secs(config.timeout_seconds),
-                max_rate_limit_waits: config.max_rate_limit_waits,
-            },
+            None,
         )?;
         Ok(Self { connection, client })
     }
@@ -323,7 +311,7 @@ impl Connector for JiraConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.base_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec![
                 "add_grant",
                 "remove_grant",
@@ -477,10 +465,6 @@ impl Connector for JiraConnector {
             Some(actor) => self.holds(&target, &actor).await?.0,
             None => false,
         };
-        Ok(if held == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, held))
     }
 }

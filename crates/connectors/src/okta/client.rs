@@ -10,19 +10,17 @@ use std::ops::ControlFlow;
 use std::time::Duration;
 
 use super::auth::Auth;
+use crate::Failure;
 use crate::ratelimit::Budget;
 use crate::transport::{
-    Answer, Call, Credentials, Ctx, Dialect, Items, Options, Page, Paging, Transport, Wire, number,
+    Answer, Call, Credentials, Ctx, Dialect, Items, Page, Paging, Transport, Wire,
 };
-use crate::{BuildContext, Failure};
-use grantflow_model::ConnectionName;
 
-pub struct OktaClient {
-    transport: Transport<OktaDialect>,
-}
+/// Okta's client: the shared transport with Okta's dialect.
+pub type OktaClient = Transport<OktaDialect>;
 
-pub(super) struct OktaDialect {
-    auth: Auth,
+pub struct OktaDialect {
+    pub(super) auth: Auth,
 }
 
 /// Okta's rate-limit bucket for a request, after Okta's published table
@@ -111,11 +109,14 @@ impl Dialect for OktaDialect {
     }
 
     fn budget(&self, answer: &Answer, ctx: &Ctx<'_>) -> Option<Budget> {
-        Some(Budget {
-            limit: number(&answer.headers, "x-rate-limit-limit")?,
-            remaining: number(&answer.headers, "x-rate-limit-remaining")?,
-            reset: ctx.epoch(&answer.headers, "x-rate-limit-reset")?,
-        })
+        ctx.budget(
+            &answer.headers,
+            [
+                "x-rate-limit-limit",
+                "x-rate-limit-remaining",
+                "x-rate-limit-reset",
+            ],
+        )
     }
 
     fn failure(&self, call: &Call, answer: &Answer, ctx: &Ctx<'_>) -> Option<Failure> {
@@ -166,62 +167,14 @@ impl Dialect for OktaDialect {
 }
 
 impl OktaClient {
-    pub(super) fn new(
-        base_url: &str,
-        allow_insecure_http: bool,
-        auth: Auth,
-        connection: &ConnectionName,
-        context: &BuildContext,
-        options: Options,
-    ) -> Result<Self, Failure> {
-        let base = crate::transport::base_url("okta", base_url, allow_insecure_http)?;
-        let dialect = OktaDialect { auth };
-        Ok(Self {
-            transport: Transport::new("okta", dialect, base, connection, context, options, None)?,
-        })
-    }
-
-    pub fn base_url(&self) -> &Url {
-        self.transport.base()
-    }
-
-    /// The injected clock's reading.
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.transport.now()
-    }
-
     /// A URL on the org from a path (`/api/v1/users`) and query pairs.
     pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, Failure> {
-        let mut url = self
-            .base_url()
-            .join(path)
-            .map_err(|error| Failure::config(format!("bad Okta path {path}: {error}")))?;
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        Ok(url)
-    }
-
-    fn call(method: Method, url: Url, body: Option<Value>) -> Call {
-        let call = Call::new(method, url).header(reqwest::header::ACCEPT, "application/json");
-        match body {
-            Some(body) => call.json(body),
-            None => call,
-        }
+        self.url_path(path, query)
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Answer, Failure> {
         let url = self.url(path, query)?;
-        self.send(Method::GET, url, None).await
-    }
-
-    pub async fn send(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<Value>,
-    ) -> Result<Answer, Failure> {
-        self.transport.send(&Self::call(method, url, body)).await
+        self.send_json(Method::GET, url, None).await
     }
 
     /// Every item of a paginated list, following `Link: <…>; rel="next"`.
@@ -231,9 +184,8 @@ impl OktaClient {
         query: &[(&str, &str)],
         on_page: impl FnMut(usize),
     ) -> Result<Vec<Value>, Failure> {
-        let first = Self::call(Method::GET, self.url(path, query)?, None);
-        self.transport
-            .list(first, Paging::Link, Items::Array, on_page)
+        let first = Call::json_api(Method::GET, self.url(path, query)?, None);
+        self.list_all(first, Paging::Link, Items::Array, on_page)
             .await
     }
 
@@ -243,9 +195,8 @@ impl OktaClient {
         url: Url,
         visit: impl FnMut(Page<'_>) -> ControlFlow<()>,
     ) -> Result<(), Failure> {
-        let first = Self::call(Method::GET, url, None);
-        self.transport
-            .pages(first, Paging::Link, Items::Array, visit)
+        let first = Call::json_api(Method::GET, url, None);
+        self.each_page(first, Paging::Link, Items::Array, visit)
             .await
     }
 }

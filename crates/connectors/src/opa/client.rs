@@ -5,17 +5,14 @@
 //! (`oktapam/client/okta_pam_client.go`).
 
 use async_trait::async_trait;
-use grantflow_model::ConnectionName;
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::transport::{
-    Answer, Call, Credentials, Ctx, Dialect, Items, Options, Paging, Transport, Wire,
-};
-use crate::{BuildContext, Failure};
+use crate::Failure;
+use crate::transport::{Answer, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire};
 
 /// The one bucket OPA's limit is reported under.
 const BUCKET: &str = "api";
@@ -23,11 +20,10 @@ const BUCKET: &str = "api";
 /// Without `X-RateLimit-Retry-At` the provider waits 5–10 s, so 5 s.
 const DEFAULT_RETRY: Duration = Duration::from_secs(5);
 
-pub struct OpaClient {
-    transport: Transport<OpaDialect>,
-}
+/// OPA's client: the shared transport with OPA's dialect.
+pub type OpaClient = Transport<OpaDialect>;
 
-struct OpaDialect {
+pub struct OpaDialect {
     team: String,
     key_id: SecretString,
     key_secret: SecretString,
@@ -55,6 +51,15 @@ fn request(method: Method, url: Url) -> Call {
 }
 
 impl OpaDialect {
+    pub(super) fn new(team: String, (key_id, key_secret): (SecretString, SecretString)) -> Self {
+        Self {
+            team,
+            key_id,
+            key_secret,
+            token: tokio::sync::Mutex::new(None),
+        }
+    }
+
     /// A new service token for the key; refused keys are unauthorized.
     async fn mint(&self, wire: &Wire, ctx: &Ctx<'_>) -> Result<SecretString, Failure> {
         let url = team_url(wire.base(), &self.team, &["service_token"])?;
@@ -160,39 +165,9 @@ impl Dialect for OpaDialect {
 }
 
 impl OpaClient {
-    pub fn new(
-        base_url: &str,
-        allow_insecure_http: bool,
-        team: String,
-        (key_id, key_secret): (SecretString, SecretString),
-        connection: &ConnectionName,
-        context: &BuildContext,
-        options: Options,
-    ) -> Result<Self, Failure> {
-        let base = crate::transport::base_url("opa", base_url, allow_insecure_http)?;
-        let dialect = OpaDialect {
-            team,
-            key_id,
-            key_secret,
-            token: tokio::sync::Mutex::new(None),
-        };
-        Ok(Self {
-            transport: Transport::new("opa", dialect, base, connection, context, options, None)?,
-        })
-    }
-
-    pub fn base_url(&self) -> &Url {
-        self.transport.base()
-    }
-
-    /// The injected clock's reading.
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.transport.now()
-    }
-
     /// `{base}/v1/teams/{team}/{segments…}`, each segment percent-encoded (group names have spaces).
     pub fn url(&self, segments: &[&str]) -> Result<Url, Failure> {
-        team_url(self.base_url(), &self.transport.dialect().team, segments)
+        team_url(self.base(), &self.dialect().team, segments)
     }
 
     /// One call with token refresh, rate-limit waits and retries of reads; the answer or the classified failure.
@@ -207,7 +182,7 @@ impl OpaClient {
             Some(body) => call.json(body),
             None => call,
         };
-        self.transport.send(&call).await
+        self.request(&call).await
     }
 
     pub async fn get(&self, segments: &[&str]) -> Result<Value, Failure> {
@@ -237,14 +212,13 @@ impl OpaClient {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        self.transport
-            .list(
-                request(Method::GET, url),
-                Paging::Link,
-                Items::Field("list"),
-                |_| {},
-            )
-            .await
+        self.list_all(
+            request(Method::GET, url),
+            Paging::Link,
+            Items::Field("list"),
+            |_| {},
+        )
+        .await
     }
 }
 

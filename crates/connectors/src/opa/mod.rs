@@ -5,7 +5,7 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::OpaClient;
+pub use client::{OpaClient, OpaDialect};
 pub use config::{OpaConfig, TeamName};
 
 use async_trait::async_trait;
@@ -17,9 +17,7 @@ use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use crate::transport::Options;
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{GROUP, MEMBER, PRINCIPAL, SECRET_FOLDER, SECURITY_POLICY, text};
 
@@ -39,14 +37,6 @@ fn is_not_found(failure: &Failure) -> bool {
 
 fn is_conflict(failure: &Failure) -> bool {
     failure.is_status(409)
-}
-
-fn done(present: bool) -> Observed {
-    if present {
-        Observed::Done
-    } else {
-        Observed::NotDone
-    }
 }
 
 /// A top-level folder's place: resource group, project, folder name.
@@ -81,31 +71,24 @@ impl OpaConnector {
         config: &OpaConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let what = |field: &str| format!("connection {connection}: {field}");
         let team = match &config.team {
             TeamName::Name(name) => name.clone(),
-            TeamName::From(source) => source
-                .read(&what("team"), &context.base_dir)?
+            TeamName::From(source) => context
+                .secret(&connection, "team", source)?
                 .expose_secret()
                 .to_string(),
         };
         let key = (
-            config.key_id.read(&what("key_id"), &context.base_dir)?,
-            config
-                .key_secret
-                .read(&what("key_secret"), &context.base_dir)?,
+            context.secret(&connection, "key_id", &config.key_id)?,
+            context.secret(&connection, "key_secret", &config.key_secret)?,
         );
         let client = OpaClient::new(
-            &config.base_url,
-            config.allow_insecure_http,
-            team,
-            key,
+            SYSTEM,
+            OpaDialect::new(team, key),
+            config,
             &connection,
             context,
-            Options {
-                timeout: Duration::from_secs(config.timeout_seconds),
-                max_rate_limit_waits: config.max_rate_limit_waits,
-            },
+            None,
         )?;
         Ok(Self { connection, client })
     }
@@ -425,7 +408,7 @@ impl Connector for OpaConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.base_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec!["add_grant", "remove_grant", "create_resource"],
             rate_limit_buckets: vec!["api"],
             accounts_created_on_first_login: false,
@@ -567,7 +550,7 @@ impl Connector for OpaConnector {
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
         if let OpKind::CreateResource { resource, .. } = &op.kind {
-            return self.exists(op, resource).await.map(done);
+            return self.exists(op, resource).await.map(Observed::from);
         }
         let (group, user) = self.membership(op).await?;
         let present = match user {
@@ -577,7 +560,7 @@ impl Connector for OpaConnector {
                 .is_some_and(|m| m.contains(&user)),
             None => false,
         };
-        Ok(done(present == op.widens_access()))
+        Ok(Observed::of(op, present))
     }
 
     fn check(&self, op: &Operation) -> Result<(), Failure> {

@@ -3,7 +3,6 @@
 //! `REQUEST_LIMIT_EXCEEDED` once spent; Salesforce sends no 429, so a call never waits for it).
 
 use async_trait::async_trait;
-use grantflow_model::ConnectionName;
 use reqwest::{Method, StatusCode, Url};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -11,26 +10,39 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use super::SalesforceConfig;
+use crate::Failure;
 use crate::ratelimit::Budget;
 use crate::transport::{
-    Answer, Call, Credentials, Ctx, Dialect, Items, Options, Paging, Transport, Wire, text,
+    Answer, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire, text,
 };
-use crate::{BuildContext, Failure};
 
 /// The org's one budget (`DailyApiRequests`).
 pub const API_BUCKET: &str = "api";
 
-pub struct SalesforceClient {
-    transport: Transport<SalesforceDialect>,
-}
+/// Salesforce's client: the shared transport with Salesforce's dialect.
+pub type SalesforceClient = Transport<SalesforceDialect>;
 
-struct SalesforceDialect {
+pub struct SalesforceDialect {
     token: SecretString,
+    /// The REST API version, without the `v`.
+    api_version: String,
     /// How long a spent request limit is taken to last: Salesforce does not say.
     limit_retry: chrono::Duration,
 }
 
 impl SalesforceDialect {
+    /// The dialect of the org `config` describes.
+    pub(super) fn new(config: &SalesforceConfig, token: SecretString) -> Self {
+        Self {
+            token,
+            api_version: config.api_version.clone(),
+            limit_retry: chrono::Duration::from_std(Duration::from_secs(
+                config.limit_retry_seconds,
+            ))
+            .unwrap_or_else(|_| chrono::Duration::hours(1)),
+        }
+    }
+
     fn limit_reset(&self, ctx: &Ctx<'_>) -> chrono::DateTime<chrono::Utc> {
         ctx.now
             .checked_add_signed(self.limit_retry)
@@ -75,6 +87,15 @@ impl Dialect for SalesforceDialect {
         Credentials::bearer(&self.token)
     }
 
+    /// The REST API's root, `services/data/vXX.X/`.
+    fn api_base(&self, base: Url) -> Result<Url, Failure> {
+        let version = &self.api_version;
+        base.join(&format!("services/data/v{version}/"))
+            .map_err(|error| {
+                Failure::config(format!("salesforce api_version {version:?}: {error}"))
+            })
+    }
+
     fn bucket(&self, _: &Call) -> Cow<'static, str> {
         Cow::Borrowed(API_BUCKET)
     }
@@ -113,64 +134,10 @@ impl Dialect for SalesforceDialect {
 }
 
 impl SalesforceClient {
-    /// A client for the connection `config` describes; `extra_ca_pem` is the content of its `ca_certificate`.
-    pub fn new(
-        config: &SalesforceConfig,
-        token: SecretString,
-        extra_ca_pem: Option<&[u8]>,
-        connection: &ConnectionName,
-        context: &BuildContext,
-    ) -> Result<Self, Failure> {
-        let api_version = config.api_version.as_str();
-        let base =
-            crate::transport::base_url("salesforce", &config.base_url, config.allow_insecure_http)?;
-        let api = base
-            .join(&format!("services/data/v{api_version}/"))
-            .map_err(|error| {
-                Failure::config(format!("salesforce api_version {api_version:?}: {error}"))
-            })?;
-        let dialect = SalesforceDialect {
-            token,
-            limit_retry: chrono::Duration::from_std(Duration::from_secs(
-                config.limit_retry_seconds,
-            ))
-            .unwrap_or_else(|_| chrono::Duration::hours(1)),
-        };
-        let options = Options {
-            timeout: Duration::from_secs(config.timeout_seconds),
-            // Salesforce's limits are daily: a call never waits for one.
-            max_rate_limit_waits: 0,
-        };
-        Ok(Self {
-            transport: Transport::new(
-                "salesforce",
-                dialect,
-                api,
-                connection,
-                context,
-                options,
-                extra_ca_pem,
-            )?,
-        })
-    }
-
-    pub fn api_url(&self) -> &Url {
-        self.transport.base()
-    }
-
-    fn request(&self, method: Method, path: &str, body: Option<Value>) -> Result<Call, Failure> {
-        let url = self
-            .api_url()
-            .join(path)
-            .map_err(|error| Failure::config(format!("bad Salesforce path {path}: {error}")))?;
+    fn api_call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Call, Failure> {
+        let url = self.url_path(path, &[])?;
         let label = format!("Salesforce {method} {}", url.path());
-        let call = Call::new(method, url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .label(label);
-        Ok(match body {
-            Some(body) => call.json(body),
-            None => call,
-        })
+        Ok(Call::json_api(method, url, body).label(label))
     }
 
     /// Every record of a SOQL query, following `nextRecordsUrl`.
@@ -179,14 +146,13 @@ impl SalesforceClient {
         soql: &str,
         on_page: impl FnMut(usize),
     ) -> Result<Vec<Value>, Failure> {
-        let mut first = self.request(Method::GET, "query/", None)?;
+        let mut first = self.api_call(Method::GET, "query/", None)?;
         first.url.query_pairs_mut().append_pair("q", soql);
         let paging = Paging::NextUrl {
             url: "/nextRecordsUrl",
             done: "/done",
         };
-        self.transport
-            .list(first, paging, Items::Field("records"), on_page)
+        self.list_all(first, paging, Items::Field("records"), on_page)
             .await
     }
 
@@ -197,8 +163,8 @@ impl SalesforceClient {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, Failure> {
-        let call = self.request(method, path, body)?;
-        Ok(self.transport.send(&call).await?.body)
+        let call = self.api_call(method, path, body)?;
+        Ok(self.request(&call).await?.body)
     }
 }
 

@@ -6,7 +6,7 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::{SalesforceClient, api_usage, error_of, quote};
+pub use client::{SalesforceClient, SalesforceDialect, api_usage, error_of, quote};
 pub use config::SalesforceConfig;
 
 use async_trait::async_trait;
@@ -40,10 +40,7 @@ impl SalesforceConnector {
         config: &SalesforceConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let ca = match &config.ca_certificate {
             Some(path) => Some(std::fs::read(context.base_dir.join(path)).map_err(|error| {
                 Failure::Config {
@@ -55,7 +52,14 @@ impl SalesforceConnector {
             })?),
             None => None,
         };
-        let client = SalesforceClient::new(config, token, ca.as_deref(), &connection, context)?;
+        let client = SalesforceClient::new(
+            SYSTEM,
+            SalesforceDialect::new(config, token),
+            config,
+            &connection,
+            context,
+            ca.as_deref(),
+        )?;
         Ok(Self { connection, client })
     }
 
@@ -148,7 +152,7 @@ impl Connector for SalesforceConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.api_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec!["add_grant", "remove_grant"],
             rate_limit_buckets: vec![client::API_BUCKET],
             accounts_created_on_first_login: false,
@@ -257,10 +261,6 @@ impl Connector for SalesforceConnector {
             Some(user) => self.assignment(&user, &set).await?.is_some(),
             None => false,
         };
-        Ok(if present == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, present))
     }
 }

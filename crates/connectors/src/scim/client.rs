@@ -3,7 +3,6 @@
 //! 5xx, turned into classified `Failure`s.
 
 use async_trait::async_trait;
-use grantflow_model::ConnectionName;
 use reqwest::{Method, StatusCode, Url};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -11,11 +10,10 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use super::ScimConfig;
+use crate::Failure;
 use crate::transport::{
-    Answer, Body, Call, Credentials, Ctx, Dialect, Items, OffsetEnd, Options, Paging, Transport,
-    Wire,
+    Answer, Body, Call, Credentials, Ctx, Dialect, Items, OffsetEnd, Paging, Transport, Wire,
 };
-use crate::{BuildContext, Failure};
 
 /// The one bucket a SCIM provider's limit is tracked under: SCIM names none.
 pub const BUCKET: &str = "scim";
@@ -28,21 +26,40 @@ pub struct Reply {
     pub body: Value,
 }
 
-pub struct ScimClient {
-    transport: Transport<ScimDialect>,
+/// A SCIM app's client: the shared transport with the SCIM dialect.
+pub type ScimClient = Transport<ScimDialect>;
+
+pub struct ScimDialect {
+    token: SecretString,
     /// The app's name in messages.
     app: String,
+    /// Resources asked for per list page.
     page_size: u32,
 }
 
-struct ScimDialect {
-    token: SecretString,
+impl ScimDialect {
+    /// The dialect of the app `config` describes, named `app` in messages.
+    pub(super) fn new(app: String, config: &ScimConfig, token: SecretString) -> Self {
+        Self {
+            token,
+            app,
+            page_size: config.page_size.max(1),
+        }
+    }
 }
 
 #[async_trait]
 impl Dialect for ScimDialect {
     async fn credentials(&self, _: &Wire, _: &Call, _: &Ctx<'_>) -> Result<Credentials, Failure> {
         Credentials::bearer(&self.token)
+    }
+
+    /// A bare origin (what `grantflow init --sandbox` writes) means the conventional `/scim/v2`.
+    fn api_base(&self, mut base: Url) -> Result<Url, Failure> {
+        if base.path() == "/" {
+            base.set_path("/scim/v2/");
+        }
+        Ok(base)
     }
 
     fn bucket(&self, _: &Call) -> Cow<'static, str> {
@@ -66,54 +83,26 @@ impl Dialect for ScimDialect {
 }
 
 impl ScimClient {
-    /// A client for the app `config` describes, named `app` in messages.
-    pub fn new(
-        app: String,
-        config: &ScimConfig,
-        token: SecretString,
-        connection: &ConnectionName,
-        context: &BuildContext,
-    ) -> Result<Self, Failure> {
-        let options = Options {
-            timeout: Duration::from_secs(config.timeout_seconds),
-            max_rate_limit_waits: config.max_rate_limit_waits,
-        };
-        let page_size = config.page_size;
-        let mut base =
-            crate::transport::base_url("scim", &config.base_url, config.allow_insecure_http)?;
-        // A bare origin (what `grantflow init --sandbox` writes) means the conventional `/scim/v2`.
-        if base.path() == "/" {
-            base.set_path("/scim/v2/");
-        }
-        let dialect = ScimDialect { token };
-        Ok(Self {
-            transport: Transport::new("scim", dialect, base, connection, context, options, None)?,
-            app,
-            page_size: page_size.max(1),
-        })
-    }
-
-    pub fn base(&self) -> &Url {
-        self.transport.base()
-    }
-
     /// `segments` under the base URL, each percent-encoded as one path segment (ids are the provider's),
     /// labelled `SCIM <app> <METHOD> /<segments>`.
-    fn request(&self, method: Method, segments: &[&str], query: &[(&str, &str)]) -> Call {
-        let mut url = self.base().clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        let label = format!("SCIM {} {method} /{}", self.app, segments.join("/"));
-        Call::new(method, url)
+    fn scim_call(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Call, Failure> {
+        let url = self.url_segments(segments, query)?;
+        let label = format!(
+            "SCIM {} {method} /{}",
+            self.dialect().app,
+            segments.join("/")
+        );
+        Ok(Call::new(method, url)
             .header(
                 reqwest::header::ACCEPT,
                 "application/scim+json, application/json",
             )
-            .label(label)
+            .label(label))
     }
 
     /// One call; reads are retried on transport errors and 5xx, every call waits out a few 429s.
@@ -125,7 +114,7 @@ impl ScimClient {
         body: Option<&Value>,
         if_match: Option<&str>,
     ) -> Result<Reply, Failure> {
-        let mut call = self.request(method, segments, query);
+        let mut call = self.scim_call(method, segments, query)?;
         if let Some(body) = body {
             call = call.body(Body::Raw {
                 content_type: "application/scim+json",
@@ -135,7 +124,7 @@ impl ScimClient {
         if let Some(etag) = if_match {
             call = call.header(reqwest::header::IF_MATCH, etag);
         }
-        let answer = self.transport.send(&call).await?;
+        let answer = self.request(&call).await?;
         let etag = answer
             .headers
             .get(reqwest::header::ETAG)
@@ -165,12 +154,11 @@ impl ScimClient {
             start: "startIndex",
             size: "count",
             first: 1,
-            page_size: self.page_size.into(),
+            page_size: self.dialect().page_size.into(),
             end: OffsetEnd::Total("/totalResults"),
         };
-        let first = self.request(Method::GET, &[endpoint], &query);
-        self.transport
-            .list(first, paging, Items::Field("Resources"), on_page)
+        let first = self.scim_call(Method::GET, &[endpoint], &query)?;
+        self.list_all(first, paging, Items::Field("Resources"), on_page)
             .await
     }
 }

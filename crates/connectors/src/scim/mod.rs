@@ -6,7 +6,7 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::{BUCKET, Reply, ScimClient};
+pub use client::{BUCKET, Reply, ScimClient, ScimDialect};
 pub use config::ScimConfig;
 
 use async_trait::async_trait;
@@ -61,12 +61,16 @@ impl ScimConnector {
         config: &ScimConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let app = config.app.clone().unwrap_or_else(|| connection.to_string());
-        let client = ScimClient::new(app.clone(), config, token, &connection, context)?;
+        let client = ScimClient::new(
+            SYSTEM,
+            ScimDialect::new(app.clone(), config, token),
+            config,
+            &connection,
+            context,
+            None,
+        )?;
         Ok(Self {
             connection,
             app,
@@ -336,10 +340,6 @@ impl Connector for ScimConnector {
                 None => false,
             },
         };
-        Ok(if done {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::from(done))
     }
 }

@@ -2,17 +2,16 @@
 //! tiered rate limits (429 + `Retry-After`), turned into classified `Failure`s.
 
 use async_trait::async_trait;
-use grantflow_model::ConnectionName;
 use reqwest::{Method, StatusCode, Url};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::time::Duration;
 
+use crate::Failure;
 use crate::transport::{
-    Answer, Body, Call, Credentials, Ctx, Dialect, Items, Options, Paging, Transport, Wire,
+    Answer, Body, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire,
 };
-use crate::{BuildContext, Failure};
 
 /// Slack's rate-limit tier for a method (per method, per workspace); our own copy of the published table.
 pub fn tier_of(method: &str) -> &'static str {
@@ -54,12 +53,11 @@ const TRANSIENT_ERRORS: &[&str] = &[
     "request_timeout",
 ];
 
-pub struct SlackClient {
-    transport: Transport<SlackDialect>,
-}
+/// Slack's client: the shared transport with Slack's dialect.
+pub type SlackClient = Transport<SlackDialect>;
 
-struct SlackDialect {
-    token: SecretString,
+pub struct SlackDialect {
+    pub(super) token: SecretString,
 }
 
 /// The Web API method a call is to (the last segment of its URL).
@@ -74,6 +72,15 @@ fn method_of(call: &Call) -> &str {
 impl Dialect for SlackDialect {
     async fn credentials(&self, _: &Wire, _: &Call, _: &Ctx<'_>) -> Result<Credentials, Failure> {
         Credentials::bearer(&self.token)
+    }
+
+    /// Web API methods are under `/api/`.
+    fn api_base(&self, base: Url) -> Result<Url, Failure> {
+        if base.path().ends_with("/api/") {
+            return Ok(base);
+        }
+        base.join("api/")
+            .map_err(|error| Failure::config(format!("slack base_url {base}: {error}")))
     }
 
     /// Slack limits each method per workspace by its tier, and announces no budget.
@@ -109,42 +116,12 @@ impl Dialect for SlackDialect {
 }
 
 impl SlackClient {
-    pub fn new(
-        base_url: &str,
-        allow_insecure_http: bool,
-        token: SecretString,
-        connection: &ConnectionName,
-        context: &BuildContext,
-        options: Options,
-    ) -> Result<Self, Failure> {
-        let base = crate::transport::base_url("slack", base_url, allow_insecure_http)?;
-        let api = if base.path().ends_with("/api/") {
-            base
-        } else {
-            base.join("api/").map_err(|error| {
-                Failure::config(format!("slack base_url \"{base_url}\": {error}"))
-            })?
-        };
-        let dialect = SlackDialect { token };
-        Ok(Self {
-            transport: Transport::new("slack", dialect, api, connection, context, options, None)?,
-        })
-    }
-
-    pub fn api_url(&self) -> &Url {
-        self.transport.base()
-    }
-
-    fn request(&self, method: &str, args: &[(&str, &str)]) -> Result<Call, Failure> {
-        let url = self
-            .api_url()
-            .join(method)
-            .map_err(|error| Failure::config(format!("bad Slack method {method}: {error}")))?;
+    fn method_call(&self, method: &str, args: &[(&str, &str)]) -> Result<Call, Failure> {
         let form = args
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Ok(Call::new(Method::POST, url)
+        Ok(Call::new(Method::POST, self.url_path(method, &[])?)
             .body(Body::Form(form))
             .repeatable(is_read(method))
             .label(format!("Slack {method}")))
@@ -156,7 +133,7 @@ impl SlackClient {
         method: &str,
         args: &[(&str, &str)],
     ) -> Result<Map<String, Value>, Failure> {
-        let answer = self.transport.send(&self.request(method, args)?).await?;
+        let answer = self.request(&self.method_call(method, args)?).await?;
         match answer.body {
             Value::Object(fields) => Ok(fields),
             _ => Err(classify(method, answer.status, &Value::Null)),
@@ -175,14 +152,13 @@ impl SlackClient {
             token: "/response_metadata/next_cursor",
             param: "cursor",
         };
-        self.transport
-            .list(
-                self.request(method, args)?,
-                paging,
-                Items::Field(key),
-                on_page,
-            )
-            .await
+        self.list_all(
+            self.method_call(method, args)?,
+            paging,
+            Items::Field(key),
+            on_page,
+        )
+        .await
     }
 }
 

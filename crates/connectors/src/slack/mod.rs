@@ -4,7 +4,7 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::{SlackClient, tier_of};
+pub use client::{SlackClient, SlackDialect, tier_of};
 pub use config::SlackConfig;
 
 use async_trait::async_trait;
@@ -12,9 +12,7 @@ use grantflow_model::{
     AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, SystemKind,
 };
 use serde_json::Value;
-use std::time::Duration;
 
-use crate::transport::Options;
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{CHANNEL, MEMBER};
 
@@ -35,20 +33,14 @@ impl SlackConnector {
         config: &SlackConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let client = SlackClient::new(
-            &config.base_url,
-            config.allow_insecure_http,
-            token,
+            SYSTEM,
+            SlackDialect { token },
+            config,
             &connection,
             context,
-            Options {
-                timeout: Duration::from_secs(config.timeout_seconds),
-                max_rate_limit_waits: config.max_rate_limit_waits,
-            },
+            None,
         )?;
         Ok(Self { connection, client })
     }
@@ -128,7 +120,7 @@ impl Connector for SlackConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.api_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec!["add_grant", "remove_grant"],
             rate_limit_buckets: vec!["tier2", "tier3", "tier4"],
             accounts_created_on_first_login: false,
@@ -219,10 +211,6 @@ impl Connector for SlackConnector {
             Some(user) => self.members(&channel).await?.contains(&user),
             None => false,
         };
-        Ok(if present == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, present))
     }
 }

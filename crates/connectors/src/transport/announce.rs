@@ -9,6 +9,7 @@ use reqwest::header::HeaderMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::TransportLimits;
+use crate::ratelimit::Budget;
 
 /// The moment an answer arrived and the limits its announcements are read within. Dialects read the
 /// vendor's rate-limit headers through it.
@@ -47,6 +48,20 @@ impl<'a> Ctx<'a> {
             Some(at) => self.bound(at),
             // Past anything a clock can hold: as late as believed.
             None => self.limits.latest(self.now),
+        })
+    }
+
+    /// The budget announced by three headers: the window's limit, what is left, and its reset (epoch
+    /// seconds); `None` unless all three are there and readable.
+    pub fn budget(
+        &self,
+        headers: &HeaderMap,
+        [limit, remaining, reset]: [&str; 3],
+    ) -> Option<Budget> {
+        Some(Budget {
+            limit: number(headers, limit)?,
+            remaining: number(headers, remaining)?,
+            reset: self.epoch(headers, reset)?,
         })
     }
 

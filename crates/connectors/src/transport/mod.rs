@@ -88,6 +88,15 @@ impl Call {
         Self::new(Method::GET, url)
     }
 
+    /// A call to a JSON API: `Accept: application/json`, and `body` as JSON when there is one.
+    pub fn json_api(method: Method, url: Url, body: Option<Value>) -> Self {
+        let call = Self::new(method, url).header(reqwest::header::ACCEPT, "application/json");
+        match body {
+            Some(body) => call.json(body),
+            None => call,
+        }
+    }
+
     pub fn json(mut self, body: Value) -> Self {
         self.body = Body::Json(body);
         self
@@ -176,6 +185,12 @@ pub trait Dialect: Send + Sync {
         false
     }
 
+    /// Where the API is, from the configured base URL (`/api/` under Slack's, `services/data/vXX.X/` under
+    /// Salesforce's); every call's URL and every next page stays on its origin.
+    fn api_base(&self, base: Url) -> Result<Url, Failure> {
+        Ok(base)
+    }
+
     /// The rate-limit bucket `call` is charged to.
     fn bucket(&self, call: &Call) -> Cow<'static, str>;
 
@@ -196,18 +211,59 @@ pub trait Dialect: Send + Sync {
     }
 }
 
-/// Per-connection settings of a transport.
-#[derive(Debug, Clone)]
-pub struct Options {
+/// What a connection's settings say about its transport; each HTTP system's config implements it (most
+/// with [`http_settings!`]).
+pub trait HttpSettings {
+    /// The configured base URL.
+    fn base_url(&self) -> &str;
+    /// Allows plain `http` to a host that is not loopback.
+    fn allow_insecure_http(&self) -> bool;
     /// Per-attempt timeout (connect to last byte).
-    pub timeout: Duration,
+    fn timeout(&self) -> Duration;
     /// How many times one call may wait out a rate limit before reporting it to the engine; with 0, a call
     /// to a bucket known to be spent is not sent at all.
-    pub max_rate_limit_waits: u32,
+    fn max_rate_limit_waits(&self) -> u32;
 }
+
+/// The per-attempt timeout of a connection that names none.
+pub fn default_timeout_seconds() -> u64 {
+    30
+}
+
+/// How many rate-limit waits one call makes on a connection that names no number.
+pub fn default_rate_limit_waits() -> u32 {
+    5
+}
+
+/// Implements [`HttpSettings`] for a config with `base_url`, `allow_insecure_http`, `timeout_seconds` and
+/// `max_rate_limit_waits` fields (or a function of the config giving the number of waits).
+#[macro_export]
+macro_rules! http_settings {
+    ($config:ty) => {
+        $crate::http_settings!($config, |config: &$config| config.max_rate_limit_waits);
+    };
+    ($config:ty, $waits:expr) => {
+        impl $crate::transport::HttpSettings for $config {
+            fn base_url(&self) -> &str {
+                &self.base_url
+            }
+            fn allow_insecure_http(&self) -> bool {
+                self.allow_insecure_http
+            }
+            fn timeout(&self) -> std::time::Duration {
+                std::time::Duration::from_secs(self.timeout_seconds)
+            }
+            fn max_rate_limit_waits(&self) -> u32 {
+                ($waits)(self)
+            }
+        }
+    };
+}
+pub use http_settings;
 
 /// One connection's transport: its client, its dialect and its budgets.
 pub struct Transport<D> {
+    system: &'static str,
     wire: Wire,
     dialect: D,
     budgets: BudgetHandle,
@@ -217,25 +273,59 @@ pub struct Transport<D> {
 }
 
 impl<D: Dialect> Transport<D> {
-    /// A transport for `connection` on `base` (already checked by [`base_url`]), with the context's budgets,
-    /// clock and limits.
+    /// The transport of `connection` to `system` as `settings` configure it (its base URL checked by
+    /// [`base_url`], then placed by [`Dialect::api_base`]), with the context's budgets, clock and limits;
+    /// `extra_ca_pem` is trusted besides the system's roots.
     pub fn new(
-        system: &str,
+        system: &'static str,
         dialect: D,
-        base: Url,
+        settings: &impl HttpSettings,
         connection: &ConnectionName,
         context: &BuildContext,
-        options: Options,
         extra_ca_pem: Option<&[u8]>,
     ) -> Result<Self, Failure> {
+        let base = base_url(system, settings.base_url(), settings.allow_insecure_http())?;
+        let base = dialect.api_base(base)?;
         Ok(Self {
-            wire: Wire::new(system, base, options.timeout, extra_ca_pem)?,
+            system,
+            wire: Wire::new(system, base, settings.timeout(), extra_ca_pem)?,
             dialect,
             budgets: context.budget_handle(connection),
             clock: context.clock.clone(),
             limits: context.limits,
-            max_rate_limit_waits: options.max_rate_limit_waits,
+            max_rate_limit_waits: settings.max_rate_limit_waits(),
         })
+    }
+
+    /// `path` (relative to the base URL, or absolute on its origin) with `query`.
+    pub fn url_path(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, Failure> {
+        let mut url = self.base().join(path).map_err(|error| {
+            Failure::config(format!("bad {} path {path}: {error}", self.system))
+        })?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    /// The base URL plus `segments`, each percent-encoded as one path segment (an email's `@` or a group
+    /// name's `/` stays inside its segment), with `query`.
+    pub fn url_segments(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, Failure> {
+        let mut url = self.base().clone();
+        url.path_segments_mut()
+            .map_err(|()| {
+                Failure::config(format!(
+                    "{} base_url {} cannot carry a path",
+                    self.system,
+                    self.base()
+                ))
+            })?
+            .pop_if_empty()
+            .extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
     }
 
     pub fn base(&self) -> &Url {
@@ -260,7 +350,7 @@ impl<D: Dialect> Transport<D> {
     }
 
     /// Sends one call: the successful answer, or the classified failure.
-    pub async fn send(&self, call: &Call) -> Result<Answer, Failure> {
+    pub async fn request(&self, call: &Call) -> Result<Answer, Failure> {
         let bucket = self.dialect.bucket(call);
         let mut waits = WaitBudget::new(self.limits.max_wait);
         let mut rate_limit_waits = 0;
@@ -325,9 +415,19 @@ impl<D: Dialect> Transport<D> {
         }
     }
 
+    /// Sends one call to a JSON API ([`Call::json_api`]).
+    pub async fn send_json(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Value>,
+    ) -> Result<Answer, Failure> {
+        self.request(&Call::json_api(method, url, body)).await
+    }
+
     /// Reads a listing page by page, handing each to `visit` until it breaks or the listing ends. The
     /// listing is an error when it pages past [`MAX_PAGES`] or a next page is the page just read.
-    pub async fn pages(
+    pub async fn each_page(
         &self,
         first: Call,
         paging: Paging,
@@ -336,7 +436,7 @@ impl<D: Dialect> Transport<D> {
     ) -> Result<(), Failure> {
         let mut call = paging.first(first);
         for _ in 0..MAX_PAGES {
-            let mut answer = self.send(&call).await?;
+            let mut answer = self.request(&call).await?;
             let page = items.take(&mut answer.body, &call.label)?;
             let read = page.len();
             let next = paging.next(self.wire.base(), &call, &answer, read)?;
@@ -363,7 +463,7 @@ impl<D: Dialect> Transport<D> {
     }
 
     /// Every item of a listing; `on_page` hears the count read so far after each page.
-    pub async fn list(
+    pub async fn list_all(
         &self,
         first: Call,
         paging: Paging,
@@ -371,7 +471,7 @@ impl<D: Dialect> Transport<D> {
         mut on_page: impl FnMut(usize),
     ) -> Result<Vec<Value>, Failure> {
         let mut all = Vec::new();
-        self.pages(first, paging, items, |page| {
+        self.each_page(first, paging, items, |page| {
             all.extend(page.items);
             on_page(all.len());
             ControlFlow::Continue(())
