@@ -41,6 +41,9 @@ use crate::{BuildContext, Failure};
 /// How often a call that is safe to repeat is tried again after a transport error or a transient answer.
 pub const TRANSIENT_RETRIES: u32 = 3;
 
+/// Redirects followed within one call, all on the origin the call went to.
+pub const MAX_REDIRECTS: u32 = 5;
+
 /// A body to send.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
@@ -355,8 +358,11 @@ impl<D: Dialect> Transport<D> {
         let mut waits = WaitBudget::new(self.limits.max_wait);
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
+        let mut redirects = 0;
         let mut renewed = false;
+        let mut moved: Option<Call> = None;
         loop {
+            let call = moved.as_ref().unwrap_or(call);
             if self.max_rate_limit_waits == 0 {
                 self.budgets
                     .refuse_if_spent(&bucket, || self.dialect.spent(&bucket))?;
@@ -374,11 +380,21 @@ impl<D: Dialect> Transport<D> {
                     if let Some(budget) = self.dialect.budget(&answer, &ctx) {
                         self.budgets.record(&bucket, budget).await;
                     }
-                    match redirected(call, &answer)
-                        .or_else(|| self.dialect.failure(call, &answer, &ctx))
-                    {
-                        None => return Ok(answer),
-                        Some(failure) => failure,
+                    if answer.status.is_redirection() {
+                        match follow(call, &answer) {
+                            Ok(next) if redirects < MAX_REDIRECTS => {
+                                redirects += 1;
+                                moved = Some(next);
+                                continue;
+                            }
+                            Ok(_) => redirected(call, &answer, "too many redirects"),
+                            Err(failure) => failure,
+                        }
+                    } else {
+                        match self.dialect.failure(call, &answer, &ctx) {
+                            None => return Ok(answer),
+                            Some(failure) => failure,
+                        }
                     }
                 }
                 Err(failure) => failure,
@@ -481,27 +497,43 @@ impl<D: Dialect> Transport<D> {
     }
 }
 
-/// A redirect the client did not follow (to another origin, or too many): never followed with a credential.
-fn redirected(call: &Call, answer: &Answer) -> Option<Failure> {
-    if !answer.status.is_redirection() {
-        return None;
-    }
+/// The call a redirect leads to, when it may be followed: to the same origin, and either a read or a
+/// redirect that keeps the method and body (307, 308). Anything else is a failure: a credential never
+/// follows a redirect to another origin, and a write is never turned into a read.
+fn follow(call: &Call, answer: &Answer) -> Result<Call, Failure> {
     let target = answer
         .headers
         .get(reqwest::header::LOCATION)
         .and_then(|l| l.to_str().ok())
-        .and_then(|l| call.url.join(l).ok())
-        .map_or_else(|| "nowhere readable".to_string(), |url| origin(&url));
-    Some(Failure::permanent(
+        .and_then(|l| call.url.join(l).ok());
+    let Some(target) = target else {
+        return Err(redirected(call, answer, "to nowhere readable"));
+    };
+    if !wire::same_origin(&call.url, &target) {
+        return Err(redirected(
+            call,
+            answer,
+            &format!("to {}, another origin", origin(&target)),
+        ));
+    }
+    let keeps_method = matches!(answer.status.as_u16(), 307 | 308);
+    if call.method != Method::GET && !keeps_method {
+        return Err(redirected(call, answer, "which would turn it into a GET"));
+    }
+    Ok(call.at(target))
+}
+
+/// A redirect that is not followed, as a permanent failure.
+fn redirected(call: &Call, answer: &Answer, why: &str) -> Failure {
+    Failure::permanent(
         "redirect",
         format!(
-            "{} was redirected ({}) to {target}; grantflow follows redirects only within {}",
+            "{} was redirected ({}) {why}; not followed",
             call.label,
-            answer.status.as_u16(),
-            origin(&call.url)
+            answer.status.as_u16()
         ),
         Some(answer.status.as_u16()),
-    ))
+    )
 }
 
 /// Exponential backoff with jitter from a 200 ms base.
@@ -518,6 +550,38 @@ pub fn backoff_from(attempt: u32, base_ms: u64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn redirect(status: u16, location: &str) -> Answer {
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::LOCATION, location.parse().expect("header"));
+        Answer {
+            status: reqwest::StatusCode::from_u16(status).expect("status"),
+            headers,
+            body: Value::Null,
+        }
+    }
+
+    #[test]
+    fn redirects_are_followed_only_within_the_origin_and_never_turn_a_write_into_a_read() {
+        let url = Url::parse("http://127.0.0.1:9/api/v1/users?limit=1").expect("url");
+        let read = Call::get(url.clone());
+        let moved = follow(&read, &redirect(301, "/api/v1/people?limit=1")).expect("followed");
+        assert_eq!(
+            moved.url.as_str(),
+            "http://127.0.0.1:9/api/v1/people?limit=1"
+        );
+        for elsewhere in [
+            "http://127.0.0.2:9/x",
+            "https://127.0.0.1:9/x",
+            "http://127.0.0.1:10/x",
+        ] {
+            let failure = follow(&read, &redirect(302, elsewhere)).expect_err(elsewhere);
+            assert!(failure.is_vendor_code("redirect"), "{failure:?}");
+        }
+        let write = Call::new(Method::POST, url);
+        assert!(follow(&write, &redirect(302, "/api/v1/people")).is_err());
+        assert!(follow(&write, &redirect(307, "/api/v1/people")).is_ok());
+    }
 
     #[test]
     fn parameters_go_to_the_form_when_there_is_one_else_to_the_query() {

@@ -1,9 +1,10 @@
-//! The HTTP client and one exchange on it: base URLs that must be `https` outside loopback, redirects
-//! followed only within one origin (so a credential never leaves it), no `Referer`, answers read whole but
-//! bounded, and transport errors told without the URL.
+//! The HTTP client and one exchange on it: base URLs that must be `https` outside loopback, no redirect
+//! followed by the client (the transport follows those it may, within the origin, so a credential never
+//! leaves it), no `Referer`, answers read whole but bounded, and transport errors told without the URL.
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url, redirect};
+
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::net::IpAddr;
@@ -14,9 +15,6 @@ use crate::Failure;
 
 /// The largest answer read; a larger one is refused rather than held in memory.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
-
-/// Redirects followed within one call, all on the origin the call went to.
-const MAX_REDIRECTS: usize = 5;
 
 /// Parses a configured base URL (ending it with `/`), naming the system when it is not one. Plain `http` is
 /// refused outside loopback (127.0.0.0/8, ::1, localhost) unless the connection allows it: the credential
@@ -196,17 +194,9 @@ impl Wire {
             .timeout(timeout)
             .user_agent(concat!("grantflow/", env!("CARGO_PKG_VERSION")))
             .referer(false)
-            .redirect(redirect::Policy::custom(|attempt| {
-                let same = attempt
-                    .previous()
-                    .first()
-                    .is_some_and(|first| same_origin(first, attempt.url()));
-                if same && attempt.previous().len() <= MAX_REDIRECTS {
-                    attempt.follow()
-                } else {
-                    attempt.stop()
-                }
-            }));
+            // reqwest would follow a redirect anywhere with every header but `Authorization`, and turn a
+            // POST into a GET on a 301-303; the transport decides instead.
+            .redirect(redirect::Policy::none());
         if let Some(pem) = extra_ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|error| {
                 Failure::config(format!(
