@@ -51,7 +51,8 @@ pub struct Description {
     pub system: SystemKind,
     pub connection: ConnectionName,
     pub base_url: String,
-    /// Operation verbs (`Operation::verb`) this connector performs.
+    /// The operation verbs (`Operation::verb`) this connector performs: all of them and only them, so a
+    /// plan can refuse any other before it is stored.
     pub operations: Vec<&'static str>,
     /// Rate-limit buckets the connector tracks.
     pub rate_limit_buckets: Vec<&'static str>,
@@ -163,7 +164,8 @@ impl SyncSink for Snapshot {
 pub trait Connector: Send + Sync {
     fn describe(&self) -> Description;
 
-    /// Checks credentials and reachability with one cheap call.
+    /// Checks credentials and reachability with a cheap authenticated call: at most one page of one or two
+    /// listings, never a whole listing.
     async fn health(&self) -> Result<(), Failure>;
 
     /// Reads everything in scope into `sink`.

@@ -41,10 +41,6 @@ fn level_in(value: &Value) -> Option<u8> {
         .and_then(|l| u8::try_from(l).ok())
 }
 
-fn is_status(failure: &Failure, code: u16) -> bool {
-    failure.is_status(code)
-}
-
 /// The target of one membership operation, once the user is known.
 struct Target {
     group: String,
@@ -159,7 +155,7 @@ impl GitlabConnector {
         let path = format!("groups/{}/members/{}", t.group, t.user);
         match self.client.get(&path, &[]).await {
             Ok(r) => Ok(level_in(&r.body)),
-            Err(f) if is_status(&f, 404) => Ok(None),
+            Err(f) if f.is_status(404) => Ok(None),
             Err(f) => Err(f),
         }
     }
@@ -169,7 +165,7 @@ impl GitlabConnector {
         let path = format!("groups/{}/members/all/{}", t.group, t.user);
         match self.client.get(&path, &[]).await {
             Ok(r) => Ok(level_in(&r.body)),
-            Err(f) if is_status(&f, 404) => Ok(None),
+            Err(f) if f.is_status(404) => Ok(None),
             Err(f) => Err(f),
         }
     }
@@ -190,7 +186,7 @@ impl GitlabConnector {
         let body = json!({ "user_id": t.user, "access_level": t.level });
         match self.client.send_json(Method::POST, url, Some(body)).await {
             Ok(_) => Ok(Applied::Changed),
-            Err(f) if is_status(&f, 409) => {
+            Err(f) if f.is_status(409) => {
                 // Already a direct member: the same level is the effect we want; another level is changed.
                 if self.direct_level(t).await? == Some(t.level) {
                     return Ok(Applied::AlreadyPresent);
@@ -201,11 +197,11 @@ impl GitlabConnector {
                 let body = json!({ "access_level": t.level });
                 match self.client.send_json(Method::PUT, url, Some(body)).await {
                     Ok(_) => Ok(Applied::Changed),
-                    Err(f) if is_status(&f, 400) => self.below_inherited(t, f).await,
+                    Err(f) if f.is_status(400) => self.below_inherited(t, f).await,
                     Err(f) => Err(f),
                 }
             }
-            Err(f) if is_status(&f, 400) && f.message().contains("inherited membership") => {
+            Err(f) if f.is_status(400) && f.message().contains("inherited membership") => {
                 self.below_inherited(t, f).await
             }
             Err(f) => Err(f),
@@ -223,7 +219,7 @@ impl GitlabConnector {
             .url(&format!("groups/{}/members/{}", t.group, t.user), &[])?;
         match self.client.send_json(Method::DELETE, url, None).await {
             Ok(_) => Ok(Applied::Changed),
-            Err(f) if is_status(&f, 404) => Ok(Applied::AlreadyPresent),
+            Err(f) if f.is_status(404) => Ok(Applied::AlreadyPresent),
             Err(f) => Err(f),
         }
     }

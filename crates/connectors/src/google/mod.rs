@@ -28,10 +28,6 @@ pub struct GoogleConnector {
     customer: String,
 }
 
-fn is_code(failure: &Failure, code: &str) -> bool {
-    failure.is_vendor_code(code)
-}
-
 impl GoogleConnector {
     pub fn new(
         connection: ConnectionName,
@@ -85,7 +81,7 @@ impl GoogleConnector {
                 .get("role")
                 .and_then(Value::as_str)
                 .map(str::to_string)),
-            Err(failure) if is_code(&failure, "notFound") => {
+            Err(failure) if failure.is_vendor_code("notFound") => {
                 // A missing group is worth saying, not hiding as "not a member".
                 self.client.get(&["groups", group], &[]).await?;
                 Ok(None)
@@ -115,7 +111,7 @@ impl GoogleConnector {
             .await
         {
             Ok(_) => Ok(Applied::Changed),
-            Err(failure) if is_code(&failure, "duplicate") => {
+            Err(failure) if failure.is_vendor_code("duplicate") => {
                 match self.current_role(group, user).await? {
                     Some(current) if current != role => self.set_role(group, user, role).await,
                     _ => Ok(Applied::AlreadyPresent),
@@ -135,7 +131,7 @@ impl GoogleConnector {
         let url = self.client.url(&["groups", group, "members", user], &[])?;
         match self.client.send_json(Method::DELETE, url, None).await {
             Ok(_) => Ok(Applied::Changed),
-            Err(failure) if is_code(&failure, "notFound") => Ok(Applied::AlreadyPresent),
+            Err(failure) if failure.is_vendor_code("notFound") => Ok(Applied::AlreadyPresent),
             Err(failure) => Err(failure),
         }
     }

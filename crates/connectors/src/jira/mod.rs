@@ -41,10 +41,6 @@ enum Target {
     Group(String),
 }
 
-fn is_status(failure: &Failure, code: u16) -> bool {
-    failure.is_status(code)
-}
-
 /// The role id at the end of a role URL (`…/project/10000/role/10002`), as the jira library reads it.
 fn trailing_id(url: &str) -> Option<String> {
     url.rsplit('/')
@@ -439,7 +435,7 @@ impl Connector for JiraConnector {
         }
         match self.change(&target, &actor, role_id, add).await {
             Ok(()) => Ok(Applied::Changed),
-            Err(f) if is_status(&f, 400) || is_status(&f, 404) => {
+            Err(f) if f.is_status(400) || f.is_status(404) => {
                 // Someone else may have made the same change since the read, or the read was stale: Jira's
                 // refusal says so, else a second read decides.
                 let said = f.message().to_lowercase();

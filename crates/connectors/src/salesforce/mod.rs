@@ -26,10 +26,6 @@ pub struct SalesforceConnector {
     client: SalesforceClient,
 }
 
-fn has_code(failure: &Failure, code: &str) -> bool {
-    failure.is_vendor_code(code)
-}
-
 fn id_of(record: &Value) -> Option<String> {
     record.get("Id").and_then(Value::as_str).map(str::to_string)
 }
@@ -231,7 +227,7 @@ impl Connector for SalesforceConnector {
                 .await
             {
                 Ok(_) => Ok(Applied::Changed),
-                Err(f) if has_code(&f, "DUPLICATE_VALUE") => Ok(Applied::AlreadyPresent),
+                Err(f) if f.is_vendor_code("DUPLICATE_VALUE") => Ok(Applied::AlreadyPresent),
                 Err(f) => Err(f),
             };
         }
@@ -248,7 +244,7 @@ impl Connector for SalesforceConnector {
             .await
         {
             Ok(_) => Ok(Applied::Changed),
-            Err(f) if has_code(&f, "NOT_FOUND") || has_code(&f, "ENTITY_IS_DELETED") => {
+            Err(f) if f.is_vendor_code("NOT_FOUND") || f.is_vendor_code("ENTITY_IS_DELETED") => {
                 Ok(Applied::AlreadyPresent)
             }
             Err(f) => Err(f),

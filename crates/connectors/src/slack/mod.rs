@@ -23,10 +23,6 @@ pub struct SlackConnector {
     client: SlackClient,
 }
 
-fn has_error(failure: &Failure, error: &str) -> bool {
-    failure.is_vendor_code(error)
-}
-
 impl SlackConnector {
     pub fn new(
         connection: ConnectionName,
@@ -91,7 +87,7 @@ impl SlackConnector {
                 .and_then(|u| u.get("id"))
                 .and_then(Value::as_str)
                 .map(str::to_string)),
-            Err(f) if has_error(&f, "users_not_found") => Ok(None),
+            Err(f) if f.is_vendor_code("users_not_found") => Ok(None),
             Err(f) => Err(f),
         }
     }
@@ -200,7 +196,7 @@ impl Connector for SlackConnector {
         };
         match self.client.call(method, &args).await {
             Ok(_) => Ok(Applied::Changed),
-            Err(f) if has_error(&f, already) => Ok(Applied::AlreadyPresent),
+            Err(f) if f.is_vendor_code(already) => Ok(Applied::AlreadyPresent),
             Err(f) => Err(f),
         }
     }
