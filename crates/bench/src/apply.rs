@@ -119,6 +119,7 @@ pub async fn run(
         base_dir: dir.path().to_path_buf(),
         budgets,
         clock: std::sync::Arc::new(grantflow_model::SystemClock),
+        limits: Default::default(),
     };
     let config = OktaConfig {
         base_url: sandbox.info.systems["okta"].base_url.clone(),
@@ -128,6 +129,7 @@ pub async fn run(
         }),
         auth: None,
         timeout_seconds: 30,
+        allow_insecure_http: false,
         max_rate_limit_waits: 100,
         sync: Default::default(),
         event_hook: None,

@@ -45,6 +45,89 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The system refused for good: its `code` and `message` verbatim, and the HTTP status when there was one.
+    pub fn permanent(
+        code: impl Into<String>,
+        message: impl Into<String>,
+        status: Option<u16>,
+    ) -> Self {
+        Failure::Permanent {
+            vendor_code: code.into(),
+            message: message.into(),
+            status,
+        }
+    }
+
+    /// An operation this connector does not perform (refused before anything is sent).
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::permanent("unsupported", message, None)
+    }
+
+    /// An answer that is not what the API documents (a list that is not a list, a missing field).
+    pub fn unexpected_response(message: impl Into<String>, status: Option<u16>) -> Self {
+        Self::permanent("unexpected_response", message, status)
+    }
+
+    /// A transient problem (5xx, timeout, lost answer): try again, whenever the engine sees fit.
+    pub fn retry_later(vendor_code: Option<String>, message: impl Into<String>) -> Self {
+        Failure::RetryLater {
+            at: None,
+            vendor_code,
+            message: message.into(),
+        }
+    }
+
+    /// A transient problem the system (or the connector) says to try again after at `at`.
+    pub fn retry_at(
+        at: DateTime<Utc>,
+        vendor_code: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Failure::RetryLater {
+            at: Some(at),
+            vendor_code,
+            message: message.into(),
+        }
+    }
+
+    /// The rate limit of `bucket` is spent until `reset`.
+    pub fn rate_limited(
+        bucket: impl Into<String>,
+        reset: DateTime<Utc>,
+        message: impl Into<String>,
+    ) -> Self {
+        Failure::RateLimited {
+            bucket: bucket.into(),
+            reset,
+            message: message.into(),
+        }
+    }
+
+    /// The credentials were refused.
+    pub fn unauthorized(vendor_code: Option<String>, message: impl Into<String>) -> Self {
+        Failure::Unauthorized {
+            vendor_code,
+            message: message.into(),
+        }
+    }
+
+    /// The configuration is wrong; nothing was sent.
+    pub fn config(message: impl Into<String>) -> Self {
+        Failure::Config {
+            message: message.into(),
+        }
+    }
+
+    /// A permanent refusal with this vendor code.
+    pub fn is_vendor_code(&self, code: &str) -> bool {
+        matches!(self, Failure::Permanent { vendor_code, .. } if vendor_code == code)
+    }
+
+    /// A permanent refusal answered with this HTTP status.
+    pub fn is_status(&self, status: u16) -> bool {
+        matches!(self, Failure::Permanent { status: Some(s), .. } if *s == status)
+    }
+
     /// The vendor's code, or grantflow's own classification when the vendor
     /// gave none.
     pub fn code(&self) -> String {

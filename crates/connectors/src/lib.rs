@@ -5,18 +5,22 @@
 //! whether an operation's effect is present (`observe`), and classifies
 //! every failure so the engine knows whether to wait, retry or stop.
 //!
+//! Every HTTP connector sends through the one [`transport`]: it supplies a
+//! [`transport::Dialect`] (credentials, rate-limit headers, error bodies) and
+//! says how each listing pages; the transport owns retries, rate-limit waits,
+//! budgets, redirects and their bounds. AWS goes through the official SDK.
+//!
 //! Architecture invariant: connectors never touch the store. They receive
 //! operations and return outcomes; recording them is the engine's job.
-//! Adding a system means one module here (config, client, mapping), one
-//! emulator module in the sandbox, one conformance test, and one line in
-//! [`ConnectionConfig`].
+//! Adding a system means one module here (config, client, mapping, mod), one
+//! line in the `systems!` list below, one emulator module in the sandbox,
+//! one conformance test, and one compliance module.
 
 pub mod aws;
 mod failure;
 pub mod github;
 pub mod gitlab;
 pub mod google;
-mod http;
 pub mod jira;
 pub mod okta;
 pub mod opa;
@@ -25,10 +29,12 @@ pub mod salesforce;
 pub mod scim;
 mod secret;
 pub mod slack;
+pub mod transport;
 
 pub use failure::Failure;
-pub use ratelimit::{BudgetLedger, RateBudgets};
+pub use ratelimit::{Budget, BudgetHandle, BudgetLedger, RateBudgets};
 pub use secret::SecretSource;
+pub use transport::{Dialect, TransportLimits};
 
 use async_trait::async_trait;
 use grantflow_model::{
@@ -45,7 +51,8 @@ pub struct Description {
     pub system: SystemKind,
     pub connection: ConnectionName,
     pub base_url: String,
-    /// Operation verbs (`Operation::verb`) this connector performs.
+    /// The operation verbs (`Operation::verb`) this connector performs: all of them and only them, so a
+    /// plan can refuse any other before it is stored.
     pub operations: Vec<&'static str>,
     /// Rate-limit buckets the connector tracks.
     pub rate_limit_buckets: Vec<&'static str>,
@@ -70,6 +77,24 @@ pub enum Observed {
     /// The operation's intended end state holds (for a removal: the grant is gone).
     Done,
     NotDone,
+}
+
+impl Observed {
+    /// `Done` when the effect `op` wants holds: `present` for an addition, absent for a removal.
+    pub fn of(op: &Operation, present: bool) -> Self {
+        Observed::from(present == op.widens_access())
+    }
+}
+
+impl From<bool> for Observed {
+    /// `Done` when the effect is there.
+    fn from(done: bool) -> Self {
+        if done {
+            Observed::Done
+        } else {
+            Observed::NotDone
+        }
+    }
 }
 
 /// What an incremental sync did.
@@ -139,7 +164,8 @@ impl SyncSink for Snapshot {
 pub trait Connector: Send + Sync {
     fn describe(&self) -> Description;
 
-    /// Checks credentials and reachability with one cheap call.
+    /// Checks credentials and reachability with a cheap authenticated call: at most one page of one or two
+    /// listings, never a whole listing.
     async fn health(&self) -> Result<(), Failure>;
 
     /// Reads everything in scope into `sink`.
@@ -195,39 +221,53 @@ pub trait Connector: Send + Sync {
     }
 }
 
-/// One connection as configured in grantflow.yaml. Secrets are never
-/// written here: only the name of an environment variable or a file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ConnectionConfig {
-    // Boxed: OAuth, scoped sync and hook settings make it much larger than the rest.
-    Okta(Box<okta::OktaConfig>),
-    Google(google::GoogleConfig),
-    Github(github::GithubConfig),
-    Gitlab(gitlab::GitlabConfig),
-    Slack(slack::SlackConfig),
-    Aws(aws::AwsConfig),
-    Scim(scim::ScimConfig),
-    Opa(opa::OpaConfig),
-    Jira(jira::JiraConfig),
-    Salesforce(salesforce::SalesforceConfig),
+/// The systems, one line each: the `kind:` in grantflow.yaml (the variant, in snake case), its settings and
+/// its connector. The list makes [`ConnectionConfig`], [`ConnectionConfig::system`] and [`build`].
+macro_rules! systems {
+    ($($(#[$meta:meta])* $variant:ident($config:ty) => $module:ident::$connector:ident,)*) => {
+        /// One connection as configured in grantflow.yaml. Secrets are never
+        /// written here: only the name of an environment variable or a file.
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+        pub enum ConnectionConfig {
+            $($(#[$meta])* $variant($config),)*
+        }
+
+        impl ConnectionConfig {
+            pub fn system(&self) -> SystemKind {
+                match self {
+                    $(ConnectionConfig::$variant(_) => SystemKind::new($module::SYSTEM),)*
+                }
+            }
+        }
+
+        /// Builds the connector for one configured connection.
+        pub fn build(
+            name: &ConnectionName,
+            config: &ConnectionConfig,
+            context: &BuildContext,
+        ) -> Result<Box<dyn Connector>, Failure> {
+            match config {
+                $(ConnectionConfig::$variant(config) => {
+                    Ok(Box::new($module::$connector::new(name.clone(), config, context)?))
+                })*
+            }
+        }
+    };
 }
 
-impl ConnectionConfig {
-    pub fn system(&self) -> SystemKind {
-        match self {
-            ConnectionConfig::Okta(_) => SystemKind::new(okta::SYSTEM),
-            ConnectionConfig::Google(_) => SystemKind::new(google::SYSTEM),
-            ConnectionConfig::Github(_) => SystemKind::new(github::SYSTEM),
-            ConnectionConfig::Gitlab(_) => SystemKind::new(gitlab::SYSTEM),
-            ConnectionConfig::Slack(_) => SystemKind::new(slack::SYSTEM),
-            ConnectionConfig::Aws(_) => SystemKind::new(aws::SYSTEM),
-            ConnectionConfig::Scim(_) => SystemKind::new(scim::SYSTEM),
-            ConnectionConfig::Opa(_) => SystemKind::new(opa::SYSTEM),
-            ConnectionConfig::Jira(_) => SystemKind::new(jira::SYSTEM),
-            ConnectionConfig::Salesforce(_) => SystemKind::new(salesforce::SYSTEM),
-        }
-    }
+systems! {
+    // Boxed: OAuth, scoped sync and hook settings make it much larger than the rest.
+    Okta(Box<okta::OktaConfig>) => okta::OktaConnector,
+    Google(google::GoogleConfig) => google::GoogleConnector,
+    Github(github::GithubConfig) => github::GithubConnector,
+    Gitlab(gitlab::GitlabConfig) => gitlab::GitlabConnector,
+    Slack(slack::SlackConfig) => slack::SlackConnector,
+    Aws(aws::AwsConfig) => aws::AwsConnector,
+    Scim(scim::ScimConfig) => scim::ScimConnector,
+    Opa(opa::OpaConfig) => opa::OpaConnector,
+    Jira(jira::JiraConfig) => jira::JiraConnector,
+    Salesforce(salesforce::SalesforceConfig) => salesforce::SalesforceConnector,
 }
 
 /// What building a connector may need besides its own settings.
@@ -240,17 +280,36 @@ pub struct BuildContext {
     pub budgets: std::sync::Arc<RateBudgets>,
     /// The one clock: rate-limit resets, token expiry and polling read it.
     pub clock: std::sync::Arc<dyn grantflow_model::Clock>,
+    /// How long one call may wait in all, and how far ahead a vendor's reset is believed. The engine keeps
+    /// `limits.max_wait` below its job lease, so no call outlives the lease by waiting.
+    pub limits: TransportLimits,
 }
 
 impl BuildContext {
     /// A context for connections whose relative secret files live in `base_dir`,
-    /// with budgets of their own and the wall clock.
+    /// with budgets of their own, the wall clock and the default limits.
     pub fn new(base_dir: impl Into<std::path::PathBuf>) -> Self {
         Self {
             base_dir: base_dir.into(),
             budgets: Default::default(),
             clock: std::sync::Arc::new(grantflow_model::SystemClock),
+            limits: TransportLimits::default(),
         }
+    }
+
+    /// A connection's secret (`field` in its settings), read from its environment variable or file.
+    pub fn secret(
+        &self,
+        connection: &ConnectionName,
+        field: &str,
+        source: &SecretSource,
+    ) -> Result<SecretString, Failure> {
+        source.read(&format!("connection {connection}: {field}"), &self.base_dir)
+    }
+
+    /// The budgets of one connection, read with this context's clock.
+    pub fn budget_handle(&self, connection: &ConnectionName) -> BudgetHandle {
+        self.budgets.handle(connection.clone(), self.clock.clone())
     }
 }
 
@@ -258,66 +317,19 @@ impl std::fmt::Debug for BuildContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BuildContext")
             .field("base_dir", &self.base_dir)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
 
-/// Builds the connector for one configured connection.
-pub fn build(
-    name: &ConnectionName,
-    config: &ConnectionConfig,
-    context: &BuildContext,
-) -> Result<Box<dyn Connector>, Failure> {
-    match config {
-        ConnectionConfig::Okta(config) => Ok(Box::new(okta::OktaConnector::new(
-            name.clone(),
-            config,
-            context,
-        )?)),
-        ConnectionConfig::Google(config) => Ok(Box::new(google::GoogleConnector::new(
-            name.clone(),
-            config,
-            context,
-        )?)),
-        ConnectionConfig::Github(config) => Ok(Box::new(github::GithubConnector::new(
-            name.clone(),
-            config,
-            context,
-        )?)),
-        ConnectionConfig::Gitlab(config) => Ok(Box::new(gitlab::GitlabConnector::new(
-            name.clone(),
-            config,
-            context,
-        )?)),
-        ConnectionConfig::Slack(config) => Ok(Box::new(slack::SlackConnector::new(
-            name.clone(),
-            config,
-            context,
-        )?)),
-        ConnectionConfig::Aws(config) => Ok(Box::new(aws::AwsConnector::new(
-            name.clone(),
-            config,
-            context,
-        )?)),
-        ConnectionConfig::Scim(config) => Ok(Box::new(scim::ScimConnector::new(
-            name.clone(),
-            config,
-            context,
-        )?)),
-        ConnectionConfig::Opa(config) => Ok(Box::new(opa::OpaConnector::new(
-            name.clone(),
-            config,
-            context,
-        )?)),
-        ConnectionConfig::Jira(config) => Ok(Box::new(jira::JiraConnector::new(
-            name.clone(),
-            config,
-            context,
-        )?)),
-        ConnectionConfig::Salesforce(config) => Ok(Box::new(salesforce::SalesforceConnector::new(
-            name.clone(),
-            config,
-            context,
-        )?)),
-    }
+/// The email a `pending:<email>` account is found by once it exists (its login when the id names none);
+/// `None` for an account the system already knows.
+pub(crate) fn pending_email(account: &grantflow_model::AccountRef) -> Option<&str> {
+    account.pending_email().map(|email| {
+        if email.is_empty() {
+            account.login.as_str()
+        } else {
+            email
+        }
+    })
 }

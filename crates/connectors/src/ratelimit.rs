@@ -3,18 +3,36 @@
 //! within the budget instead of discovering it by 429s.
 //!
 //! A share of each bucket (`reserve_share`) is left unused for the other
-//! users of the tenant (Okta's admin console, other integrations). Calls in
-//! flight count against the budget before their responses arrive, so
+//! users of the tenant (Okta's admin console, other integrations), but never
+//! the whole bucket: a budget of one call a window still allows that call.
+//! Calls in flight count against the budget before their responses arrive, so
 //! concurrent calls cannot overshoot it together.
 //!
 //! Hand-written rather than `governor`: governor enforces a rate we choose,
 //! while here the vendor tells us the budget and its reset in every
 //! response, and the budget must be shared by all calls of a connection.
+//! Google and Slack announce no budget (Google answers a quota error, Slack a
+//! tiered 429), so their buckets stay unknown and are never held back.
+//!
+//! Time comes from the injected clock; a wait for a reset is drawn from the
+//! call's [`WaitBudget`], so no call waits longer than the transport allows.
 
 use chrono::{DateTime, Utc};
+use grantflow_model::{Clock, ConnectionName};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::Failure;
+use crate::transport::{WaitBudget, until};
+
+/// What one answer said about its bucket: the window's limit, what is left of it, and when it resets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub limit: u64,
+    pub remaining: u64,
+    pub reset: DateTime<Utc>,
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -31,19 +49,25 @@ struct Bucket {
 pub trait BudgetLedger: Send + Sync {
     async fn publish(
         &self,
-        connection: &str,
+        connection: &ConnectionName,
         bucket: &str,
         limit: u64,
         remaining: u64,
         reset: DateTime<Utc>,
     );
-    async fn latest(&self, connection: &str, bucket: &str) -> Option<(u64, u64, DateTime<Utc>)>;
+    async fn latest(
+        &self,
+        connection: &ConnectionName,
+        bucket: &str,
+    ) -> Option<(u64, u64, DateTime<Utc>)>;
 }
+
+type Key = (ConnectionName, String);
 
 /// Budgets per (connection, bucket), learned from responses.
 pub struct RateBudgets {
     reserve_share: f64,
-    buckets: Mutex<HashMap<(String, String), Bucket>>,
+    buckets: Mutex<HashMap<Key, Bucket>>,
     ledger: Option<Arc<dyn BudgetLedger>>,
 }
 
@@ -65,7 +89,7 @@ impl Default for RateBudgets {
 /// Holds a place in a bucket's budget until the response has been recorded.
 pub struct BudgetPermit {
     budgets: Arc<RateBudgets>,
-    key: (String, String),
+    key: Key,
 }
 
 impl Drop for BudgetPermit {
@@ -82,7 +106,11 @@ impl RateBudgets {
     /// `reserve_share` (0.0–0.9) of every bucket is left for others.
     pub fn new(reserve_share: f64) -> Self {
         Self {
-            reserve_share: reserve_share.clamp(0.0, 0.9),
+            reserve_share: if reserve_share.is_finite() {
+                reserve_share.clamp(0.0, 0.9)
+            } else {
+                0.0
+            },
             buckets: Mutex::new(HashMap::new()),
             ledger: None,
         }
@@ -100,15 +128,58 @@ impl RateBudgets {
         self.reserve_share
     }
 
-    /// Waits until one more call to `bucket` fits in its budget (or the
-    /// budget is not known yet), and takes a place in it.
-    pub async fn acquire(self: &Arc<Self>, connection: &str, bucket: &str) -> BudgetPermit {
-        let key = (connection.to_string(), bucket.to_string());
+    /// The budgets of one connection, read with `clock`.
+    pub fn handle(
+        self: &Arc<Self>,
+        connection: ConnectionName,
+        clock: Arc<dyn Clock>,
+    ) -> BudgetHandle {
+        BudgetHandle {
+            connection,
+            budgets: self.clone(),
+            clock,
+        }
+    }
+
+    /// The calls of a `limit` left for others: the share, rounded up, but never the whole bucket.
+    fn reserve(&self, limit: u64) -> u64 {
+        let share = (limit as f64 * self.reserve_share).ceil() as u64;
+        share.min(limit.saturating_sub(1))
+    }
+
+    /// What is known of a bucket: (limit, remaining, reset).
+    pub fn snapshot(
+        &self,
+        connection: &ConnectionName,
+        bucket: &str,
+    ) -> Option<(u64, u64, DateTime<Utc>)> {
+        let buckets = self.buckets.lock().ok()?;
+        let state = buckets.get(&(connection.clone(), bucket.to_string()))?;
+        Some((state.limit, state.remaining, state.reset))
+    }
+
+    /// Waits until one more call to `bucket` fits in its budget (or the budget is not known yet), and takes a
+    /// place in it; the reset it would have to wait for when that wait does not fit in `waits`.
+    async fn acquire(
+        self: &Arc<Self>,
+        connection: &ConnectionName,
+        bucket: &str,
+        clock: &dyn Clock,
+        waits: &mut WaitBudget,
+    ) -> Result<BudgetPermit, DateTime<Utc>> {
+        let key = (connection.clone(), bucket.to_string());
         loop {
             if let Some(ledger) = &self.ledger
                 && let Some((limit, remaining, reset)) = ledger.latest(connection, bucket).await
             {
-                self.merge(connection, bucket, limit, remaining, reset);
+                self.merge(
+                    &key,
+                    Budget {
+                        limit,
+                        remaining,
+                        reset,
+                    },
+                );
             }
             let wait_until = {
                 let Ok(mut buckets) = self.buckets.lock() else {
@@ -117,32 +188,33 @@ impl RateBudgets {
                 match buckets.get_mut(&key) {
                     None => break,
                     Some(state) => {
-                        let now = Utc::now();
+                        let now = clock.now();
                         if now >= state.reset {
                             // A new window: the vendor will tell us the new
                             // figures; until then assume the full budget.
                             state.remaining = state.limit;
                             state.reset = now + chrono::Duration::seconds(1);
                         }
-                        let reserve = (state.limit as f64 * self.reserve_share).ceil() as u64;
                         let usable = state
                             .remaining
                             .saturating_sub(state.in_flight)
-                            .saturating_sub(reserve);
+                            .saturating_sub(self.reserve(state.limit));
                         if usable > 0 || state.limit == 0 {
                             state.in_flight += 1;
-                            return BudgetPermit {
+                            return Ok(BudgetPermit {
                                 budgets: self.clone(),
                                 key,
-                            };
+                            });
                         }
                         state.reset
                     }
                 }
             };
-            let wait = (wait_until - Utc::now()).to_std().unwrap_or_default();
-            tokio::time::sleep(wait.max(Duration::from_millis(10)) + Duration::from_millis(25))
-                .await;
+            let wait = until(clock.now(), wait_until).max(Duration::from_millis(10))
+                + Duration::from_millis(25);
+            if !waits.sleep(wait).await {
+                return Err(wait_until);
+            }
         }
         if let Ok(mut buckets) = self.buckets.lock() {
             buckets
@@ -150,139 +222,271 @@ impl RateBudgets {
                 .or_insert(Bucket {
                     limit: 0,
                     remaining: 0,
-                    reset: Utc::now(),
+                    reset: clock.now(),
                     in_flight: 0,
                 })
                 .in_flight += 1;
         }
-        BudgetPermit {
+        Ok(BudgetPermit {
             budgets: self.clone(),
             key,
-        }
+        })
     }
 
     /// Records what a response said about its bucket (and publishes it to
     /// the other processes, when shared).
-    pub async fn record(
-        &self,
-        connection: &str,
-        bucket: &str,
-        limit: u64,
-        remaining: u64,
-        reset: DateTime<Utc>,
-    ) {
-        self.merge(connection, bucket, limit, remaining, reset);
+    async fn record(&self, connection: &ConnectionName, bucket: &str, budget: Budget) {
+        self.merge(&(connection.clone(), bucket.to_string()), budget);
         if let Some(ledger) = &self.ledger {
             ledger
-                .publish(connection, bucket, limit, remaining, reset)
+                .publish(
+                    connection,
+                    bucket,
+                    budget.limit,
+                    budget.remaining,
+                    budget.reset,
+                )
                 .await;
         }
     }
 
     /// Within one window the lowest `remaining` seen wins: responses may
     /// arrive out of order.
-    fn merge(
-        &self,
-        connection: &str,
-        bucket: &str,
-        limit: u64,
-        remaining: u64,
-        reset: DateTime<Utc>,
-    ) {
+    fn merge(&self, key: &Key, budget: Budget) {
         let Ok(mut buckets) = self.buckets.lock() else {
             return;
         };
-        let key = (connection.to_string(), bucket.to_string());
-        let state = buckets.entry(key).or_insert(Bucket {
-            limit,
-            remaining,
-            reset,
+        let state = buckets.entry(key.clone()).or_insert(Bucket {
+            limit: budget.limit,
+            remaining: budget.remaining,
+            reset: budget.reset,
             in_flight: 0,
         });
-        if reset > state.reset {
-            state.remaining = remaining;
+        if budget.limit != state.limit {
+            // Another limit is another budget (the vendor changed the window): its figures stand as they are.
+            state.remaining = budget.remaining;
+            state.reset = budget.reset;
+        } else if budget.reset > state.reset {
+            state.remaining = budget.remaining;
         } else {
-            state.remaining = state.remaining.min(remaining);
+            state.remaining = state.remaining.min(budget.remaining);
         }
-        state.limit = limit;
-        state.reset = state.reset.max(reset);
+        state.limit = budget.limit;
+        state.reset = state.reset.max(budget.reset);
+    }
+}
+
+/// One connection's view of the shared budgets: its name, the budgets and the clock they are read with.
+#[derive(Clone)]
+pub struct BudgetHandle {
+    connection: ConnectionName,
+    budgets: Arc<RateBudgets>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for BudgetHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BudgetHandle")
+            .field("connection", &self.connection)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BudgetHandle {
+    pub fn connection(&self) -> &ConnectionName {
+        &self.connection
     }
 
-    /// For a connection configured not to wait out rate limits: the bucket's
-    /// budget is known to be spent, so report that to the engine (with the
-    /// reset) instead of calling.
-    pub fn refuse_if_spent(&self, connection: &str, bucket: &str) -> Result<(), crate::Failure> {
-        match self.snapshot(connection, bucket) {
-            Some((_, 0, reset)) if reset > Utc::now() => Err(crate::Failure::RateLimited {
-                bucket: bucket.to_string(),
+    /// Waits until one more call to `bucket` fits in its budget, drawing the wait from `waits`; a wait that
+    /// does not fit is `RateLimited` with the reset and the message `spent` gives.
+    pub async fn acquire(
+        &self,
+        bucket: &str,
+        waits: &mut WaitBudget,
+        spent: impl FnOnce() -> String,
+    ) -> Result<BudgetPermit, Failure> {
+        self.budgets
+            .acquire(&self.connection, bucket, self.clock.as_ref(), waits)
+            .await
+            .map_err(|reset| Failure::rate_limited(bucket, reset, spent()))
+    }
+
+    /// Records what an answer said about `bucket`.
+    pub async fn record(&self, bucket: &str, budget: Budget) {
+        self.budgets.record(&self.connection, bucket, budget).await;
+    }
+
+    /// For a connection configured not to wait out rate limits: the bucket's budget is known to be spent,
+    /// so that is reported to the engine (with the reset) instead of calling.
+    pub fn refuse_if_spent(
+        &self,
+        bucket: &str,
+        spent: impl FnOnce() -> String,
+    ) -> Result<(), Failure> {
+        match self.snapshot(bucket) {
+            // A limit of 0 is a bucket whose budget nobody announced.
+            Some(Budget {
+                limit: 1..,
+                remaining: 0,
                 reset,
-                message: format!("the {bucket} budget is spent until its reset"),
-            }),
+            }) if reset > self.clock.now() => Err(Failure::rate_limited(bucket, reset, spent())),
             _ => Ok(()),
         }
     }
 
-    /// What is known of a bucket: (limit, remaining, reset).
-    pub fn snapshot(&self, connection: &str, bucket: &str) -> Option<(u64, u64, DateTime<Utc>)> {
-        let buckets = self.buckets.lock().ok()?;
-        let state = buckets.get(&(connection.to_string(), bucket.to_string()))?;
-        Some((state.limit, state.remaining, state.reset))
+    /// What is known of `bucket`.
+    pub fn snapshot(&self, bucket: &str) -> Option<Budget> {
+        let (limit, remaining, reset) = self.budgets.snapshot(&self.connection, bucket)?;
+        Some(Budget {
+            limit,
+            remaining,
+            reset,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use grantflow_model::SystemClock;
+
+    fn handle(budgets: &Arc<RateBudgets>) -> BudgetHandle {
+        budgets.handle(ConnectionName::new("okta"), Arc::new(SystemClock))
+    }
+
+    fn waits() -> WaitBudget {
+        WaitBudget::new(Duration::from_secs(10))
+    }
+
+    fn spent() -> String {
+        "spent".into()
+    }
+
+    fn budget(limit: u64, remaining: u64, reset: DateTime<Utc>) -> Budget {
+        Budget {
+            limit,
+            remaining,
+            reset,
+        }
+    }
 
     #[tokio::test]
     async fn an_unknown_bucket_is_not_held_back() {
         let budgets = Arc::new(RateBudgets::new(0.1));
-        let _permit = budgets.acquire("okta", "groups").await;
-        assert!(budgets.snapshot("okta", "groups").is_some());
+        let okta = handle(&budgets);
+        let _permit = okta
+            .acquire("groups", &mut waits(), spent)
+            .await
+            .expect("permit");
+        assert!(okta.snapshot("groups").is_some());
     }
 
     #[tokio::test]
     async fn the_reserve_is_left_unused_until_the_reset() {
         let budgets = Arc::new(RateBudgets::new(0.5));
+        let okta = handle(&budgets);
         let reset = Utc::now() + chrono::Duration::milliseconds(300);
-        budgets.record("okta", "groups", 10, 6, reset).await;
+        okta.record("groups", budget(10, 6, reset)).await;
         // 6 remaining, 5 reserved: one call fits now.
-        let first = budgets.acquire("okta", "groups").await;
+        let first = okta
+            .acquire("groups", &mut waits(), spent)
+            .await
+            .expect("permit");
         let started = std::time::Instant::now();
         drop(first);
-        budgets.record("okta", "groups", 10, 5, reset).await;
-        let _second = budgets.acquire("okta", "groups").await;
+        okta.record("groups", budget(10, 5, reset)).await;
+        let _second = okta
+            .acquire("groups", &mut waits(), spent)
+            .await
+            .expect("permit");
         assert!(
             started.elapsed() >= Duration::from_millis(250),
             "waited for the reset"
         );
     }
 
+    #[tokio::test]
+    async fn a_budget_of_one_call_still_allows_that_call_whatever_the_reserve() {
+        let budgets = Arc::new(RateBudgets::new(0.9));
+        let okta = handle(&budgets);
+        let reset = Utc::now() + chrono::Duration::seconds(60);
+        okta.record("groups", budget(1, 1, reset)).await;
+        let mut short = WaitBudget::new(Duration::from_millis(100));
+        let permit = okta.acquire("groups", &mut short, spent).await;
+        assert!(permit.is_ok(), "the one call of the window is allowed");
+    }
+
+    #[tokio::test]
+    async fn a_wait_longer_than_the_call_may_wait_is_reported_with_the_reset() {
+        let budgets = Arc::new(RateBudgets::new(0.0));
+        let okta = handle(&budgets);
+        let reset = Utc::now() + chrono::Duration::seconds(600);
+        okta.record("groups", budget(100, 0, reset)).await;
+        let started = std::time::Instant::now();
+        let mut short = WaitBudget::new(Duration::from_millis(200));
+        match okta.acquire("groups", &mut short, spent).await {
+            Err(Failure::RateLimited {
+                reset: at, message, ..
+            }) => {
+                assert_eq!((at, message.as_str()), (reset, "spent"));
+            }
+            Err(other) => panic!("expected RateLimited, got {other:?}"),
+            Ok(_) => panic!("expected RateLimited, got a permit"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    /// A clock that never moves: waits are still bounded, because they count time slept.
+    struct Frozen(DateTime<Utc>);
+
+    impl Clock for Frozen {
+        fn now(&self) -> DateTime<Utc> {
+            self.0
+        }
+    }
+
+    #[tokio::test]
+    async fn a_clock_that_stands_still_cannot_make_a_call_wait_forever() {
+        let budgets = Arc::new(RateBudgets::new(0.0));
+        let now = Utc::now();
+        let frozen = budgets.handle(ConnectionName::new("okta"), Arc::new(Frozen(now)));
+        frozen
+            .record(
+                "groups",
+                budget(10, 0, now + chrono::Duration::milliseconds(100)),
+            )
+            .await;
+        let mut short = WaitBudget::new(Duration::from_millis(500));
+        let started = std::time::Instant::now();
+        assert!(frozen.acquire("groups", &mut short, spent).await.is_err());
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
     /// A ledger in memory, standing in for the store.
     type Seen = (u64, u64, DateTime<Utc>);
 
     #[derive(Default)]
-    struct Ledger(Mutex<HashMap<(String, String), Seen>>);
+    struct Ledger(Mutex<HashMap<(ConnectionName, String), Seen>>);
 
     #[async_trait::async_trait]
     impl BudgetLedger for Ledger {
         async fn publish(
             &self,
-            c: &str,
+            c: &ConnectionName,
             b: &str,
             limit: u64,
             remaining: u64,
             reset: DateTime<Utc>,
         ) {
             if let Ok(mut map) = self.0.lock() {
-                map.insert((c.into(), b.into()), (limit, remaining, reset));
+                map.insert((c.clone(), b.into()), (limit, remaining, reset));
             }
         }
-        async fn latest(&self, c: &str, b: &str) -> Option<(u64, u64, DateTime<Utc>)> {
+        async fn latest(&self, c: &ConnectionName, b: &str) -> Option<(u64, u64, DateTime<Utc>)> {
             self.0
                 .lock()
                 .ok()?
-                .get(&(c.to_string(), b.to_string()))
+                .get(&(c.clone(), b.to_string()))
                 .copied()
         }
     }
@@ -290,12 +494,15 @@ mod tests {
     #[tokio::test]
     async fn a_budget_spent_by_another_process_is_respected() {
         let ledger: Arc<dyn BudgetLedger> = Arc::new(Ledger::default());
-        let first = Arc::new(RateBudgets::shared(0.0, ledger.clone()));
-        let second = Arc::new(RateBudgets::shared(0.0, ledger));
+        let first = handle(&Arc::new(RateBudgets::shared(0.0, ledger.clone())));
+        let second = handle(&Arc::new(RateBudgets::shared(0.0, ledger)));
         let reset = Utc::now() + chrono::Duration::milliseconds(300);
-        first.record("okta", "groups", 600, 0, reset).await;
+        first.record("groups", budget(600, 0, reset)).await;
         let started = std::time::Instant::now();
-        let _permit = second.acquire("okta", "groups").await;
+        let _permit = second
+            .acquire("groups", &mut waits(), spent)
+            .await
+            .expect("permit");
         assert!(
             started.elapsed() >= Duration::from_millis(250),
             "the second process waited for the reset"
@@ -305,12 +512,22 @@ mod tests {
     #[tokio::test]
     async fn calls_in_flight_count_against_the_budget() {
         let budgets = Arc::new(RateBudgets::new(0.0));
+        let okta = handle(&budgets);
         let reset = Utc::now() + chrono::Duration::milliseconds(200);
-        budgets.record("okta", "apps", 100, 2, reset).await;
-        let _a = budgets.acquire("okta", "apps").await;
-        let _b = budgets.acquire("okta", "apps").await;
+        okta.record("apps", budget(100, 2, reset)).await;
+        let _a = okta
+            .acquire("apps", &mut waits(), spent)
+            .await
+            .expect("permit");
+        let _b = okta
+            .acquire("apps", &mut waits(), spent)
+            .await
+            .expect("permit");
         let started = std::time::Instant::now();
-        let _c = budgets.acquire("okta", "apps").await;
+        let _c = okta
+            .acquire("apps", &mut waits(), spent)
+            .await
+            .expect("permit");
         assert!(
             started.elapsed() >= Duration::from_millis(150),
             "the third call waited"

@@ -181,24 +181,26 @@ mod tests {
 
     #[test]
     fn schema_and_sync_both_declare_attributes_and_misspellings_find_their_match() {
-        let mut directory = Snapshot::default();
-        directory.accounts = vec![
-            account(
-                "a@x",
-                json!({"department": "Eng", "level": 3, "costCenter": "CC-1"}),
-            ),
-            account("b@x", json!({"department": "Ops", "level": 4})),
-        ];
-        directory.profile_schema = Some(ProfileSchema {
-            attributes: [(
-                "division".to_string(),
-                AttributeDecl {
-                    ty: AttributeType::String,
-                    required: false,
-                },
-            )]
-            .into(),
-        });
+        let directory = Snapshot {
+            accounts: vec![
+                account(
+                    "a@x",
+                    json!({"department": "Eng", "level": 3, "costCenter": "CC-1"}),
+                ),
+                account("b@x", json!({"department": "Ops", "level": 4})),
+            ],
+            profile_schema: Some(ProfileSchema {
+                attributes: [(
+                    "division".to_string(),
+                    AttributeDecl {
+                        ty: AttributeType::String,
+                        required: false,
+                    },
+                )]
+                .into(),
+            }),
+            ..Snapshot::default()
+        };
         let catalog = AttributeCatalog::for_directory(&directory);
         assert_eq!(
             catalog.get("division").map(|a| a.origin),

@@ -448,7 +448,7 @@ impl Checker<'_> {
 fn describe(expr: &IdedExpr, ty: &Ty) -> String {
     match (&expr.expr, person_attribute(&expr.expr)) {
         (_, Some(field)) => format!("`person.{field}` ({})", ty.name()),
-        (Expr::Literal(LiteralValue::String(text)), _) => format!("\"{}\"", text.to_string()),
+        (Expr::Literal(LiteralValue::String(text)), _) => format!("\"{}\"", &**text),
         (Expr::Literal(LiteralValue::Int(n)), _) => n.to_string(),
         (Expr::Literal(LiteralValue::Double(n)), _) => n.to_string(),
         _ => ty.name(),

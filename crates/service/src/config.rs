@@ -52,6 +52,31 @@ pub struct RateLimitSettings {
     /// Share (0.0–0.9) of every rate-limit bucket left unused for others.
     #[serde(default = "default_reserve_share")]
     pub reserve_share: f64,
+    /// The longest one vendor call waits in all (for a rate-limit reset, a
+    /// `Retry-After`, backoff); a longer wait is handed to the engine, which
+    /// reschedules the operation. Keep it below the job lease (60 s by default).
+    #[serde(default = "default_max_wait_seconds")]
+    pub max_wait_seconds: u64,
+    /// How far ahead a vendor's announced reset is believed.
+    #[serde(default = "default_max_reset_seconds")]
+    pub max_reset_seconds: u64,
+}
+
+fn default_max_wait_seconds() -> u64 {
+    30
+}
+
+fn default_max_reset_seconds() -> u64 {
+    15 * 60
+}
+
+impl RateLimitSettings {
+    pub fn transport_limits(&self) -> grantflow_connectors::TransportLimits {
+        grantflow_connectors::TransportLimits {
+            max_wait: Duration::from_secs(self.max_wait_seconds),
+            max_reset: Duration::from_secs(self.max_reset_seconds.max(1)),
+        }
+    }
 }
 
 fn default_reserve_share() -> f64 {
@@ -91,6 +116,8 @@ impl Default for RateLimitSettings {
     fn default() -> Self {
         Self {
             reserve_share: default_reserve_share(),
+            max_wait_seconds: default_max_wait_seconds(),
+            max_reset_seconds: default_max_reset_seconds(),
         }
     }
 }
@@ -371,7 +398,7 @@ mod tests {
             ..NewConnection::default()
         };
         let text = new_config(
-            &[okta.clone()],
+            std::slice::from_ref(&okta),
             "okta",
             dir.path(),
             Default::default(),

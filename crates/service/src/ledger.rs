@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use grantflow_connectors::BudgetLedger;
+use grantflow_model::ConnectionName;
 use grantflow_store::Store;
 
 pub struct StoreLedger(pub Store);
@@ -12,7 +13,7 @@ pub struct StoreLedger(pub Store);
 impl BudgetLedger for StoreLedger {
     async fn publish(
         &self,
-        connection: &str,
+        connection: &ConnectionName,
         bucket: &str,
         limit: u64,
         remaining: u64,
@@ -23,19 +24,26 @@ impl BudgetLedger for StoreLedger {
         if let Err(error) = self
             .0
             .publish_budget(
-                connection,
+                connection.as_str(),
                 bucket,
                 (limit, remaining, reset.timestamp_millis()),
             )
             .await
         {
-            tracing::warn!(message = "Could not share a rate budget.", connection, bucket, %error);
+            tracing::warn!(message = "Could not share a rate budget.", %connection, bucket, %error);
         }
     }
 
-    async fn latest(&self, connection: &str, bucket: &str) -> Option<(u64, u64, DateTime<Utc>)> {
-        let (limit, remaining, reset_ms) =
-            self.0.shared_budget(connection, bucket).await.ok()??;
+    async fn latest(
+        &self,
+        connection: &ConnectionName,
+        bucket: &str,
+    ) -> Option<(u64, u64, DateTime<Utc>)> {
+        let (limit, remaining, reset_ms) = self
+            .0
+            .shared_budget(connection.as_str(), bucket)
+            .await
+            .ok()??;
         Some((limit, remaining, DateTime::from_timestamp_millis(reset_ms)?))
     }
 }
@@ -43,7 +51,8 @@ impl BudgetLedger for StoreLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use grantflow_connectors::RateBudgets;
+    use grantflow_connectors::transport::WaitBudget;
+    use grantflow_connectors::{Budget, RateBudgets};
     use grantflow_model::SystemClock;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
@@ -71,18 +80,34 @@ mod tests {
     #[tokio::test]
     async fn a_budget_one_worker_spent_holds_back_another() {
         for (store, _dir) in stores().await {
+            let okta = || ConnectionName::new("okta");
             let first = Arc::new(RateBudgets::shared(
                 0.0,
                 Arc::new(StoreLedger(store.clone())),
-            ));
+            ))
+            .handle(okta(), Arc::new(SystemClock));
             let second = Arc::new(RateBudgets::shared(
                 0.0,
                 Arc::new(StoreLedger(store.clone())),
-            ));
+            ))
+            .handle(okta(), Arc::new(SystemClock));
             let reset = Utc::now() + chrono::Duration::milliseconds(400);
-            first.record("okta", "groups", 600, 0, reset).await;
+            first
+                .record(
+                    "groups",
+                    Budget {
+                        limit: 600,
+                        remaining: 0,
+                        reset,
+                    },
+                )
+                .await;
             let started = Instant::now();
-            let _permit = second.acquire("okta", "groups").await;
+            let mut waits = WaitBudget::new(Duration::from_secs(10));
+            let _permit = second
+                .acquire("groups", &mut waits, String::new)
+                .await
+                .expect("a place in the budget");
             assert!(
                 started.elapsed() >= Duration::from_millis(300),
                 "waited for the shared reset"

@@ -116,6 +116,7 @@ impl Service {
                 }
             }),
             clock: clock.clone(),
+            limits: config.rate_limits.transport_limits(),
         };
         let mut connectors = BTreeMap::new();
         for (name, connection) in &config.connections {

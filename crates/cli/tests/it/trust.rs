@@ -185,15 +185,10 @@ async fn a_plan_removing_every_holder_of_one_group_is_refused_and_names_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn consecutive_commands_read_their_own_writes_without_a_sync() {
     let workspace = Workspace::start(None).await;
-    for file in ["production-access.yaml"] {
-        let text = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../examples/policies")
-                .join(file),
-        )
-        .expect("example");
-        workspace.write_policy(file, &text);
-    }
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/policies/production-access.yaml");
+    let text = std::fs::read_to_string(example).expect("example");
+    workspace.write_policy("production-access.yaml", &text);
     assert_eq!(workspace.run(&["sync"]).code, 0);
     let request = "the Production Access Demo group";
     let add = workspace.run(&[

@@ -16,6 +16,9 @@ pub struct AwsConfig {
     /// accepted too, the name `grantflow init --sandbox` writes for every system.
     #[serde(default, alias = "base_url")]
     pub endpoint_url: Option<String>,
+    /// Allows plain `http` to a host that is not loopback: the credential would cross the network in clear.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// `arn:aws:sso:::instance/ssoins-…`; found with `ListInstances` when absent.
     #[serde(default)]
     pub instance_arn: Option<String>,
@@ -30,7 +33,7 @@ pub struct AwsConfig {
     #[serde(default)]
     pub account_names: BTreeMap<String, String>,
     /// Per-attempt timeout.
-    #[serde(default = "default_timeout_seconds")]
+    #[serde(default = "crate::transport::default_timeout_seconds")]
     pub timeout_seconds: u64,
     /// Attempts per call, the SDK's standard retry (throttling and 5xx are retried with backoff).
     #[serde(default = "default_max_attempts")]
@@ -42,10 +45,6 @@ pub struct AwsConfig {
     /// The first wait between status reads; each further wait doubles, up to 5 s.
     #[serde(default = "default_status_poll_ms")]
     pub status_poll_ms: u64,
-}
-
-fn default_timeout_seconds() -> u64 {
-    30
 }
 
 fn default_max_attempts() -> u32 {

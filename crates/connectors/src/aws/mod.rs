@@ -46,15 +46,12 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::{Api, AwsClient, Instance, classify};
+pub use client::{Api, AssignmentTarget, AwsClient, Direction, Instance, classify};
 pub use config::AwsConfig;
 pub use mapping::{ACCOUNT, GROUP, MEMBER};
 
 use async_trait::async_trait;
-use aws_sdk_identitystore::types::{Group, MemberId, User};
-use aws_sdk_ssoadmin::types::{
-    AccountAssignmentOperationStatus, PrincipalType, StatusValues, TargetType,
-};
+use aws_sdk_ssoadmin::types::PrincipalType;
 use grantflow_model::{
     AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, ResourceGrant, SystemKind,
 };
@@ -62,15 +59,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
-use client::{ClientSettings, is_code};
+use client::ClientSettings;
 
 pub const SYSTEM: &str = "aws";
 
-/// The account id the planner gives a person who has no account in the system yet.
-const PENDING_PREFIX: &str = "pending:";
-
-/// How long the engine is asked to wait before looking again at an assignment AWS is still provisioning.
-const IN_PROGRESS_RECHECK_SECONDS: i64 = 10;
+/// The operations this connector performs.
+const OPERATIONS: [&str; 4] = [
+    "add_grant",
+    "remove_grant",
+    "add_group_grant",
+    "remove_group_grant",
+];
 
 pub struct AwsConnector {
     connection: ConnectionName,
@@ -78,8 +77,6 @@ pub struct AwsConnector {
     account_names: BTreeMap<String, String>,
     status_polls: u32,
     status_poll: Duration,
-    /// Permission set name → ARN, read once and again when a name is missing.
-    permission_sets: tokio::sync::Mutex<Option<BTreeMap<String, String>>>,
 }
 
 /// What one operation changes.
@@ -96,50 +93,39 @@ enum Target {
     },
 }
 
-/// Which way an assignment request goes.
-#[derive(Clone, Copy)]
-enum Direction {
-    Create,
-    Delete,
-}
-
 impl AwsConnector {
     pub fn new(
         connection: ConnectionName,
         config: &AwsConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let access_key_id = config.access_key_id.read(
-            &format!("connection {connection}: access_key_id"),
-            &context.base_dir,
-        )?;
-        let secret_access_key = config.secret_access_key.read(
-            &format!("connection {connection}: secret_access_key"),
-            &context.base_dir,
-        )?;
+        let keys = (
+            context.secret(&connection, "access_key_id", &config.access_key_id)?,
+            context.secret(&connection, "secret_access_key", &config.secret_access_key)?,
+        );
         let region = match (&config.region, &config.endpoint_url) {
             (Some(region), _) => region.clone(),
             (None, Some(_)) => "us-east-1".to_string(),
             (None, None) => {
-                return Err(Failure::Config {
-                    message: format!(
-                        "connection {connection}: `region` is required (the region of the Identity Center instance)"
-                    ),
-                });
+                return Err(Failure::config(format!(
+                    "connection {connection}: `region` is required (the region of the Identity Center instance)"
+                )));
             }
         };
         let client = AwsClient::new(
-            connection.as_str(),
+            &connection,
             ClientSettings {
                 region,
                 endpoint_url: config.endpoint_url.clone(),
+                allow_insecure_http: config.allow_insecure_http,
                 instance_arn: config.instance_arn.clone(),
                 identity_store_id: config.identity_store_id.clone(),
                 timeout: Duration::from_secs(config.timeout_seconds.max(1)),
                 max_attempts: config.max_attempts,
             },
-            access_key_id,
-            secret_access_key,
+            keys,
+            context.clock.clone(),
+            context.limits,
         )?;
         Ok(Self {
             connection,
@@ -147,23 +133,18 @@ impl AwsConnector {
             account_names: config.account_names.clone(),
             status_polls: config.status_polls,
             status_poll: Duration::from_millis(config.status_poll_ms),
-            permission_sets: tokio::sync::Mutex::new(None),
         })
     }
 
     fn unsupported(&self, op: &Operation) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: aws can add or remove group members and account assignments (a permission set on an \
-                 account, for a user or a group), not {} {} on a {}",
-                self.connection,
-                op.verb(),
-                op.entitlement(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: aws can add or remove group members and account assignments (a permission set on an \
+             account, for a user or a group), not {} {} on a {}",
+            self.connection,
+            op.verb(),
+            op.entitlement(),
+            op.resource().kind
+        ))
     }
 
     /// The operation's shape, before any id is looked up.
@@ -242,15 +223,11 @@ impl AwsConnector {
 
     /// The user id of an account, or for `pending:<email>` the user whose UserName or email it is, if any.
     async fn user_id(&self, account: &AccountRef) -> Result<Option<String>, Failure> {
-        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
+        let Some(email) = crate::pending_email(account) else {
             return Ok(Some(account.id.clone()));
         };
-        let email = if email.is_empty() {
-            account.login.as_str()
-        } else {
-            email
-        };
         Ok(self
+            .client
             .users(|_| {})
             .await?
             .iter()
@@ -263,406 +240,16 @@ impl AwsConnector {
             .map(|u| u.user_id().to_string()))
     }
 
-    async fn users(&self, mut progress: impl FnMut(usize)) -> Result<Vec<User>, Failure> {
-        let store = self.client.instance().await?.identity_store_id.clone();
-        let mut pages = self
-            .client
-            .store
-            .list_users()
-            .identity_store_id(&store)
-            .into_paginator()
-            .items()
-            .send();
-        let mut out = Vec::new();
-        while let Some(user) = pages
-            .try_next()
-            .await
-            .map_err(|e| self.client.fail(Api::IdentityStore, "ListUsers", e))?
-        {
-            out.push(user);
-            progress(out.len());
-        }
-        Ok(out)
-    }
-
-    async fn groups(&self, mut progress: impl FnMut(usize)) -> Result<Vec<Group>, Failure> {
-        let store = self.client.instance().await?.identity_store_id.clone();
-        let mut pages = self
-            .client
-            .store
-            .list_groups()
-            .identity_store_id(&store)
-            .into_paginator()
-            .items()
-            .send();
-        let mut out = Vec::new();
-        while let Some(group) = pages
-            .try_next()
-            .await
-            .map_err(|e| self.client.fail(Api::IdentityStore, "ListGroups", e))?
-        {
-            out.push(group);
-            progress(out.len());
-        }
-        Ok(out)
-    }
-
-    /// (membership id, user id) of every member of `group`.
-    async fn memberships(&self, group: &str) -> Result<Vec<(String, String)>, Failure> {
-        let store = self.client.instance().await?.identity_store_id.clone();
-        let mut pages = self
-            .client
-            .store
-            .list_group_memberships()
-            .identity_store_id(&store)
-            .group_id(group)
-            .into_paginator()
-            .items()
-            .send();
-        let mut out = Vec::new();
-        while let Some(m) = pages.try_next().await.map_err(|e| {
-            self.client.fail(
-                Api::IdentityStore,
-                &format!("ListGroupMemberships {group}"),
-                e,
-            )
-        })? {
-            if let (Some(id), Some(MemberId::UserId(user))) = (m.membership_id(), m.member_id()) {
-                out.push((id.to_string(), user.clone()));
-            }
-        }
-        Ok(out)
-    }
-
-    /// The membership id of `user` in `group` (`GetGroupMembershipId`), `None` when not a member.
-    async fn membership_of(&self, group: &str, user: &str) -> Result<Option<String>, Failure> {
-        let store = self.client.instance().await?.identity_store_id.clone();
-        match self
-            .client
-            .store
-            .get_group_membership_id()
-            .identity_store_id(&store)
-            .group_id(group)
-            .member_id(MemberId::UserId(user.to_string()))
-            .send()
-            .await
-        {
-            Ok(out) => Ok(Some(out.membership_id().to_string())),
-            Err(e) => {
-                let f = self.client.fail(
-                    Api::IdentityStore,
-                    &format!("GetGroupMembershipId of {user} in group {group}"),
-                    e,
-                );
-                if is_code(&f, "ResourceNotFoundException") {
-                    Ok(None)
-                } else {
-                    Err(f)
-                }
-            }
-        }
-    }
-
-    /// Permission set name → ARN, read from AWS (`ListPermissionSets`, then `DescribePermissionSet` each).
-    async fn read_permission_sets(&self) -> Result<BTreeMap<String, String>, Failure> {
-        let instance = self.client.instance().await?.arn.clone();
-        let mut pages = self
-            .client
-            .sso
-            .list_permission_sets()
-            .instance_arn(&instance)
-            .into_paginator()
-            .items()
-            .send();
-        let mut arns = Vec::new();
-        while let Some(arn) = pages
-            .try_next()
-            .await
-            .map_err(|e| self.client.fail(Api::SsoAdmin, "ListPermissionSets", e))?
-        {
-            arns.push(arn);
-        }
-        let mut by_name = BTreeMap::new();
-        for arn in arns {
-            let out = self
-                .client
-                .sso
-                .describe_permission_set()
-                .instance_arn(&instance)
-                .permission_set_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| {
-                    self.client
-                        .fail(Api::SsoAdmin, &format!("DescribePermissionSet {arn}"), e)
-                })?;
-            if let Some(name) = out.permission_set().and_then(|p| p.name()) {
-                by_name.insert(name.to_string(), arn);
-            }
-        }
-        *self.permission_sets.lock().await = Some(by_name.clone());
-        Ok(by_name)
-    }
-
-    async fn permission_set_arn(&self, name: &str) -> Result<String, Failure> {
-        let cached = self.permission_sets.lock().await.clone();
-        let known = match cached {
-            Some(sets) if sets.contains_key(name) => sets,
-            _ => self.read_permission_sets().await?,
-        };
-        known.get(name).cloned().ok_or_else(|| Failure::Permanent {
-            vendor_code: "PermissionSetNotFound".into(),
-            message: format!(
-                "{}: no permission set named {name:?} in the Identity Center instance",
-                self.connection
-            ),
-            status: None,
-        })
-    }
-
-    async fn provisioned_accounts(&self, arn: &str) -> Result<Vec<String>, Failure> {
-        let instance = self.client.instance().await?.arn.clone();
-        let mut pages = self
-            .client
-            .sso
-            .list_accounts_for_provisioned_permission_set()
-            .instance_arn(&instance)
-            .permission_set_arn(arn)
-            .into_paginator()
-            .items()
-            .send();
-        let mut out = Vec::new();
-        while let Some(account) = pages.try_next().await.map_err(|e| {
-            self.client.fail(
-                Api::SsoAdmin,
-                &format!("ListAccountsForProvisionedPermissionSet {arn}"),
-                e,
-            )
-        })? {
-            out.push(account);
-        }
-        Ok(out)
-    }
-
-    /// (principal type, principal id) of every assignment of permission set `arn` in `account`.
-    async fn assignments(
-        &self,
-        account: &str,
-        arn: &str,
-    ) -> Result<BTreeSet<(String, String)>, Failure> {
-        let instance = self.client.instance().await?.arn.clone();
-        let mut pages = self
-            .client
-            .sso
-            .list_account_assignments()
-            .instance_arn(&instance)
-            .account_id(account)
-            .permission_set_arn(arn)
-            .into_paginator()
-            .items()
-            .send();
-        let mut out = BTreeSet::new();
-        while let Some(a) = pages.try_next().await.map_err(|e| {
-            self.client.fail(
-                Api::SsoAdmin,
-                &format!("ListAccountAssignments {account} {arn}"),
-                e,
-            )
-        })? {
-            if let (Some(t), Some(id)) = (a.principal_type(), a.principal_id()) {
-                out.insert((t.as_str().to_string(), id.to_string()));
-            }
-        }
-        Ok(out)
-    }
-
-    async fn assigned(
-        &self,
-        account: &str,
-        arn: &str,
-        principal_type: &PrincipalType,
-        principal: &str,
-    ) -> Result<bool, Failure> {
-        Ok(self
-            .assignments(account, arn)
-            .await?
-            .contains(&(principal_type.as_str().to_string(), principal.to_string())))
-    }
-
-    /// Sends a create or delete request and reads its status until it settles or the budget is spent.
-    async fn request(
-        &self,
-        direction: Direction,
-        account: &str,
-        arn: &str,
-        permission_set: &str,
-        principal_type: &PrincipalType,
-        principal: &str,
-    ) -> Result<Applied, Failure> {
-        let instance = self.client.instance().await?.arn.clone();
-        let what = format!(
-            "{} of {permission_set} in account {account} for {} {principal}",
-            match direction {
-                Direction::Create => "CreateAccountAssignment",
-                Direction::Delete => "DeleteAccountAssignment",
-            },
-            principal_type.as_str()
-        );
-        // The two calls take the same arguments but are distinct SDK types, so one macro fills either.
-        macro_rules! send_assignment {
-            ($builder:expr, $status:ident) => {
-                $builder
-                    .instance_arn(&instance)
-                    .target_id(account)
-                    .target_type(TargetType::AwsAccount)
-                    .permission_set_arn(arn)
-                    .principal_type(principal_type.clone())
-                    .principal_id(principal)
-                    .send()
-                    .await
-                    .map(|o| o.$status().cloned())
-                    .map_err(|e| self.client.fail(Api::SsoAdmin, &what, e))
-            };
-        }
-        let sent = match direction {
-            Direction::Create => send_assignment!(
-                self.client.sso.create_account_assignment(),
-                account_assignment_creation_status
-            ),
-            Direction::Delete => send_assignment!(
-                self.client.sso.delete_account_assignment(),
-                account_assignment_deletion_status
-            ),
-        };
-        let mut status = match sent {
-            Ok(status) => status,
-            // A conflict is an earlier request for the same assignment still propagating: done if its
-            // effect is visible, otherwise AWS's advice is to retry with backoff.
-            Err(f)
-                if is_code(&f, "ConflictException") || is_code(&f, "ResourceNotFoundException") =>
-            {
-                let present = self
-                    .assigned(account, arn, principal_type, principal)
-                    .await?;
-                let wanted = matches!(direction, Direction::Create);
-                return if present == wanted {
-                    Ok(Applied::AlreadyPresent)
-                } else if is_code(&f, "ConflictException") {
-                    Err(Failure::RetryLater {
-                        at: Some(chrono::Utc::now() + chrono::Duration::seconds(2)),
-                        vendor_code: Some("ConflictException".into()),
-                        message: f.message(),
-                    })
-                } else {
-                    Err(f)
-                };
-            }
-            Err(f) => return Err(f),
-        };
-        let mut wait = self.status_poll;
-        for poll in 0..=self.status_polls {
-            let Some(current) = &status else {
-                return Err(Failure::RetryLater {
-                    at: None,
-                    vendor_code: Some("NoStatus".into()),
-                    message: format!("{}: {what}: AWS answered without a status", self.connection),
-                });
-            };
-            match current.status() {
-                Some(StatusValues::Succeeded) => return Ok(Applied::Changed),
-                Some(StatusValues::Failed) => {
-                    return Err(Failure::Permanent {
-                        vendor_code: "FAILED".into(),
-                        message: format!(
-                            "{}: {what}: {}",
-                            self.connection,
-                            current
-                                .failure_reason()
-                                .unwrap_or("AWS gave no FailureReason")
-                        ),
-                        status: None,
-                    });
-                }
-                _ => {}
-            }
-            let Some(request_id) = current.request_id().map(str::to_string) else {
-                break;
-            };
-            if poll == self.status_polls {
-                return Err(in_progress(&self.connection, &what, &request_id));
-            }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(5));
-            status = self
-                .read_status(direction, &instance, &request_id, &what)
-                .await?;
-        }
-        Err(in_progress(&self.connection, &what, "unknown"))
-    }
-
-    async fn read_status(
-        &self,
-        direction: Direction,
-        instance: &str,
-        request_id: &str,
-        what: &str,
-    ) -> Result<Option<AccountAssignmentOperationStatus>, Failure> {
-        match direction {
-            Direction::Create => self
-                .client
-                .sso
-                .describe_account_assignment_creation_status()
-                .instance_arn(instance)
-                .account_assignment_creation_request_id(request_id)
-                .send()
-                .await
-                .map(|o| o.account_assignment_creation_status().cloned())
-                .map_err(|e| {
-                    self.client.fail(
-                        Api::SsoAdmin,
-                        &format!("DescribeAccountAssignmentCreationStatus {request_id} ({what})"),
-                        e,
-                    )
-                }),
-            Direction::Delete => self
-                .client
-                .sso
-                .describe_account_assignment_deletion_status()
-                .instance_arn(instance)
-                .account_assignment_deletion_request_id(request_id)
-                .send()
-                .await
-                .map(|o| o.account_assignment_deletion_status().cloned())
-                .map_err(|e| {
-                    self.client.fail(
-                        Api::SsoAdmin,
-                        &format!("DescribeAccountAssignmentDeletionStatus {request_id} ({what})"),
-                        e,
-                    )
-                }),
-        }
-    }
-
     fn no_user(&self, op: &Operation) -> Failure {
-        Failure::Permanent {
-            vendor_code: "UserNotFound".into(),
-            message: format!(
+        Failure::permanent(
+            "UserNotFound",
+            format!(
                 "{}: {} has no IAM Identity Center user",
                 self.connection,
                 op.holder().label()
             ),
-            status: None,
-        }
-    }
-}
-
-fn in_progress(connection: &ConnectionName, what: &str, request_id: &str) -> Failure {
-    Failure::RetryLater {
-        at: Some(chrono::Utc::now() + chrono::Duration::seconds(IN_PROGRESS_RECHECK_SECONDS)),
-        vendor_code: Some("IN_PROGRESS".into()),
-        message: format!(
-            "{connection}: {what}: AWS is still working on request {request_id}; observe whether it landed"
-        ),
+            None,
+        )
     }
 }
 
@@ -673,26 +260,14 @@ impl Connector for AwsConnector {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
             base_url: self.client.endpoint().to_string(),
-            operations: vec![
-                "add_grant",
-                "remove_grant",
-                "add_group_grant",
-                "remove_group_grant",
-            ],
+            operations: OPERATIONS.to_vec(),
             rate_limit_buckets: vec!["identitystore", "sso"],
             accounts_created_on_first_login: false,
         }
     }
 
     async fn health(&self) -> Result<(), Failure> {
-        self.client
-            .sso
-            .list_instances()
-            .max_results(1)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| self.client.fail(Api::SsoAdmin, "ListInstances", e))
+        self.client.health().await
     }
 
     fn check(&self, op: &Operation) -> Result<(), Failure> {
@@ -700,16 +275,24 @@ impl Connector for AwsConnector {
     }
 
     async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
-        for user in self.users(|n| sink.progress("users", n as u64)).await? {
+        for user in self
+            .client
+            .users(|n| sink.progress("users", n as u64))
+            .await?
+        {
             sink.account(mapping::account(&user));
         }
         let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let groups = self.groups(|n| sink.progress("groups", n as u64)).await?;
+        let groups = self
+            .client
+            .groups(|n| sink.progress("groups", n as u64))
+            .await?;
         for (read, group) in groups.iter().enumerate() {
             let Some(resource) = mapping::group(group) else {
                 continue;
             };
             let users: Vec<String> = self
+                .client
                 .memberships(&resource.id)
                 .await?
                 .into_iter()
@@ -727,15 +310,15 @@ impl Connector for AwsConnector {
             sink.resource(resource);
             sink.progress("memberships", read as u64 + 1);
         }
-        let sets = self.read_permission_sets().await?;
+        let sets = self.client.permission_sets().await?;
         let mut accounts: BTreeSet<String> = self.account_names.keys().cloned().collect();
         for arn in sets.values() {
-            accounts.extend(self.provisioned_accounts(arn).await?);
+            accounts.extend(self.client.provisioned_accounts(arn).await?);
         }
         let names: Vec<String> = sets.keys().cloned().collect();
         for (read, account) in accounts.iter().enumerate() {
             for (name, arn) in &sets {
-                for (kind, principal) in self.assignments(account, arn).await? {
+                for (kind, principal) in self.client.assignments(account, arn).await? {
                     if kind == PrincipalType::User.as_str() {
                         sink.grant(Grant {
                             account_id: principal,
@@ -788,74 +371,22 @@ impl Connector for AwsConnector {
             Target::Membership {
                 group,
                 user: Some(user),
-            } => {
-                let store = self.client.instance().await?.identity_store_id.clone();
-                let existing = self.membership_of(&group, &user).await?;
-                match (widen, existing) {
-                    (true, Some(_)) | (false, None) => Ok(Applied::AlreadyPresent),
-                    (true, None) => {
-                        match self
-                            .client
-                            .store
-                            .create_group_membership()
-                            .identity_store_id(&store)
-                            .group_id(&group)
-                            .member_id(MemberId::UserId(user.clone()))
-                            .send()
-                            .await
-                        {
-                            Ok(_) => Ok(Applied::Changed),
-                            Err(e) => {
-                                let f = self.client.fail(
-                                    Api::IdentityStore,
-                                    &format!("CreateGroupMembership of {user} in group {group}"),
-                                    e,
-                                );
-                                if is_code(&f, "ConflictException") {
-                                    Ok(Applied::AlreadyPresent)
-                                } else {
-                                    Err(f)
-                                }
-                            }
-                        }
-                    }
-                    (false, Some(membership)) => {
-                        match self
-                            .client
-                            .store
-                            .delete_group_membership()
-                            .identity_store_id(&store)
-                            .membership_id(&membership)
-                            .send()
-                            .await
-                        {
-                            Ok(_) => Ok(Applied::Changed),
-                            Err(e) => {
-                                let f = self.client.fail(
-                                    Api::IdentityStore,
-                                    &format!(
-                                        "DeleteGroupMembership {membership} of {user} in group {group}"
-                                    ),
-                                    e,
-                                );
-                                if is_code(&f, "ResourceNotFoundException") {
-                                    Ok(Applied::AlreadyPresent)
-                                } else {
-                                    Err(f)
-                                }
-                            }
-                        }
-                    }
+            } => match (widen, self.client.membership_of(&group, &user).await?) {
+                (true, Some(_)) | (false, None) => Ok(Applied::AlreadyPresent),
+                (true, None) => self.client.add_member(&group, &user).await,
+                (false, Some(membership)) => {
+                    self.client.remove_member(&membership, &group, &user).await
                 }
-            }
+            },
             Target::Assignment {
                 account,
                 permission_set,
                 principal_type,
                 principal: Some(principal),
             } => {
-                let arn = self.permission_set_arn(&permission_set).await?;
+                let arn = self.client.permission_set_arn(&permission_set).await?;
                 let present = self
+                    .client
                     .assigned(&account, &arn, &principal_type, &principal)
                     .await?;
                 if present == widen {
@@ -866,15 +397,16 @@ impl Connector for AwsConnector {
                 } else {
                     Direction::Delete
                 };
-                self.request(
-                    direction,
-                    &account,
-                    &arn,
-                    &permission_set,
-                    &principal_type,
-                    &principal,
-                )
-                .await
+                let target = AssignmentTarget {
+                    account: &account,
+                    arn: &arn,
+                    permission_set: &permission_set,
+                    principal_type: &principal_type,
+                    principal: &principal,
+                };
+                self.client
+                    .request(direction, &target, (self.status_polls, self.status_poll))
+                    .await
             }
         }
     }
@@ -888,23 +420,20 @@ impl Connector for AwsConnector {
             Target::Membership {
                 group,
                 user: Some(user),
-            } => self.membership_of(&group, &user).await?.is_some(),
+            } => self.client.membership_of(&group, &user).await?.is_some(),
             Target::Assignment {
                 account,
                 permission_set,
                 principal_type,
                 principal: Some(principal),
             } => {
-                let arn = self.permission_set_arn(&permission_set).await?;
-                self.assigned(&account, &arn, &principal_type, &principal)
+                let arn = self.client.permission_set_arn(&permission_set).await?;
+                self.client
+                    .assigned(&account, &arn, &principal_type, &principal)
                     .await?
             }
         };
-        Ok(if present == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, present))
     }
 }
 

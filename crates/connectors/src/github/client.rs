@@ -1,17 +1,19 @@
-//! GitHub's REST API over HTTP: token auth, `Link` pagination, `x-ratelimit-*` budgets, the primary and
-//! secondary limits (403/429, `Retry-After`), and GitHub's error body turned into a classified `Failure`.
+//! GitHub's REST dialect: token auth, `Link` pagination, `x-ratelimit-*` budgets, the primary and secondary
+//! limits (403/429, `Retry-After`), and GitHub's error body turned into a classified `Failure`.
 
-use chrono::{DateTime, TimeZone, Utc};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode, Url, header::HeaderMap};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::Value;
-use std::sync::Mutex;
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::Failure;
-use crate::http::{self, header_u64, next_link, sleep_until};
-use crate::ratelimit::RateBudgets;
-use std::sync::Arc;
+use crate::ratelimit::Budget;
+use crate::transport::{
+    Answer, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire, number,
+};
 
 /// The REST budget every call here is charged to.
 pub const CORE: &str = "core";
@@ -21,27 +23,14 @@ pub const SECONDARY: &str = "secondary";
 /// Asks for the repository (with `permissions` and `role_name`) when checking a team's repository.
 pub const REPOSITORY_JSON: &str = "application/vnd.github.v3.repository+json";
 
-pub struct GithubClient {
-    http: reqwest::Client,
-    base: Url,
-    token: SecretString,
-    max_rate_limit_waits: u32,
-    /// When the last response said the core budget is spent: its reset.
-    exhausted_until: Mutex<Option<DateTime<Utc>>>,
-    /// The connection's name, which keys its shared rate budgets.
-    connection: String,
-    budgets: Arc<RateBudgets>,
-}
+/// How long a secondary limit without `Retry-After` is waited out (GitHub's docs: at least a minute).
+const SECONDARY_WAIT: Duration = Duration::from_secs(60);
 
-pub struct GithubResponse {
-    pub status: StatusCode,
-    pub next: Option<Url>,
-    pub body: Value,
-}
+/// GitHub's client: the shared transport with GitHub's dialect.
+pub type GithubClient = Transport<GithubDialect>;
 
-fn reset_time(headers: &HeaderMap) -> Option<DateTime<Utc>> {
-    let epoch = header_u64(headers, "x-ratelimit-reset")?;
-    Utc.timestamp_opt(i64::try_from(epoch).ok()?, 0).single()
+pub struct GithubDialect {
+    pub(super) token: SecretString,
 }
 
 /// GitHub's error: `message`, and the first `errors[].code` when validation failed.
@@ -59,73 +48,114 @@ pub fn github_error(body: &Value) -> (Option<String>, String) {
 }
 
 /// How a 403/429 is to be waited out, if it is a rate limit at all (GitHub docs, "Rate limits for the REST
-/// API": Retry-After first, then a spent budget's reset, then a minute for a secondary limit).
-fn rate_limit_wait(headers: &HeaderMap, message: &str) -> Option<(&'static str, DateTime<Utc>)> {
-    let now = Utc::now();
-    if let Some(seconds) = header_u64(headers, "retry-after") {
-        return Some((SECONDARY, now + chrono::Duration::seconds(seconds as i64)));
+/// API": Retry-After first, then a spent budget's reset, then a minute for a secondary limit; a 429 is always
+/// a limit).
+fn rate_limit_wait(
+    status: StatusCode,
+    headers: &HeaderMap,
+    message: &str,
+    ctx: &Ctx<'_>,
+) -> Option<(&'static str, DateTime<Utc>)> {
+    if let Some(at) = ctx.retry_after(headers) {
+        return Some((SECONDARY, at));
     }
-    if header_u64(headers, "x-ratelimit-remaining") == Some(0) {
-        return Some((
-            CORE,
-            reset_time(headers).unwrap_or(now + chrono::Duration::seconds(60)),
-        ));
+    if number(headers, "x-ratelimit-remaining") == Some(0) {
+        let reset = ctx.epoch(headers, "x-ratelimit-reset");
+        return Some((CORE, reset.unwrap_or_else(|| ctx.after(SECONDARY_WAIT))));
     }
     let lower = message.to_lowercase();
-    if lower.contains("secondary rate limit") || lower.starts_with("api rate limit exceeded") {
-        return Some((SECONDARY, now + chrono::Duration::seconds(60)));
+    if lower.contains("secondary rate limit")
+        || lower.starts_with("api rate limit exceeded")
+        || status == StatusCode::TOO_MANY_REQUESTS
+    {
+        return Some((SECONDARY, ctx.after(SECONDARY_WAIT)));
     }
     None
 }
 
-impl GithubClient {
-    pub fn new(
-        base_url: &str,
-        token: SecretString,
-        timeout: Duration,
-        max_rate_limit_waits: u32,
-        connection: &str,
-        budgets: Arc<RateBudgets>,
-    ) -> Result<Self, Failure> {
-        let base = Url::parse(base_url.trim_end_matches('/')).map_err(|error| Failure::Config {
-            message: format!("github base_url \"{base_url}\" is not a URL: {error}"),
-        })?;
-        let http = http::client(timeout)?;
-        Ok(Self {
-            http,
-            base,
-            token,
-            max_rate_limit_waits,
-            exhausted_until: Mutex::new(None),
-            connection: connection.to_string(),
-            budgets,
+#[async_trait]
+impl Dialect for GithubDialect {
+    async fn credentials(&self, _: &Wire, _: &Call, _: &Ctx<'_>) -> Result<Credentials, Failure> {
+        Credentials::bearer(&self.token)
+    }
+
+    /// GitHub names the bucket (`x-ratelimit-resource`); the REST API's is `core`.
+    fn bucket(&self, _: &Call) -> Cow<'static, str> {
+        Cow::Borrowed(CORE)
+    }
+
+    fn budget(&self, answer: &Answer, ctx: &Ctx<'_>) -> Option<Budget> {
+        ctx.budget(
+            &answer.headers,
+            [
+                "x-ratelimit-limit",
+                "x-ratelimit-remaining",
+                "x-ratelimit-reset",
+            ],
+        )
+    }
+
+    fn failure(&self, call: &Call, answer: &Answer, ctx: &Ctx<'_>) -> Option<Failure> {
+        let (status, headers) = (answer.status, &answer.headers);
+        if status.is_success() {
+            return None;
+        }
+        let (code, message) = github_error(&answer.body);
+        let message = if message.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            message
+        };
+        let limited = matches!(
+            status,
+            StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+        )
+        .then(|| rate_limit_wait(status, headers, &message, ctx))
+        .flatten();
+        Some(if let Some((bucket, reset)) = limited {
+            Failure::rate_limited(bucket, reset, message)
+        } else if status.is_server_error() {
+            Failure::retry_later(code, format!("{} answered {status}: {message}", call.label))
+        } else if status == StatusCode::UNAUTHORIZED {
+            Failure::unauthorized(Some("401".into()), message)
+        } else if let Some(scopes) = headers
+            .get("x-accepted-oauth-scopes")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|s| status == StatusCode::FORBIDDEN && !s.is_empty())
+        {
+            Failure::InsufficientScope {
+                scope: scopes.to_string(),
+                message,
+            }
+        } else {
+            Failure::permanent(
+                code.unwrap_or_else(|| status.as_u16().to_string()),
+                message,
+                Some(status.as_u16()),
+            )
         })
     }
+}
 
-    pub fn base_url(&self) -> &Url {
-        &self.base
-    }
-
+impl GithubClient {
     /// The base URL plus `segments`, each percent-encoded as one path segment.
     pub fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, Failure> {
-        let mut url = self.base.clone();
-        {
-            let mut path = url.path_segments_mut().map_err(|()| Failure::Config {
-                message: format!("github base_url {} cannot carry a path", self.base),
-            })?;
-            path.pop_if_empty().extend(segments);
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        Ok(url)
+        self.url_segments(segments, query)
     }
 
-    pub async fn get(
-        &self,
-        segments: &[&str],
-        accept: Option<&str>,
-    ) -> Result<GithubResponse, Failure> {
+    fn call(method: Method, url: Url, body: Option<Value>, accept: Option<&str>) -> Call {
+        let call = Call::json_api(method, url, body).header(
+            reqwest::header::HeaderName::from_static("x-github-api-version"),
+            "2022-11-28",
+        );
+        call.header(
+            reqwest::header::ACCEPT,
+            accept.unwrap_or("application/vnd.github+json"),
+        )
+    }
+
+    pub async fn get(&self, segments: &[&str], accept: Option<&str>) -> Result<Answer, Failure> {
         let url = self.url(segments, &[])?;
         self.send(Method::GET, url, None, accept).await
     }
@@ -138,23 +168,9 @@ impl GithubClient {
     ) -> Result<Vec<Value>, Failure> {
         let mut query = query.to_vec();
         query.push(("per_page", "100"));
-        let mut items = Vec::new();
-        let mut url = Some(self.url(segments, &query)?);
-        while let Some(current) = url.take() {
-            let response = self.send(Method::GET, current, None, None).await?;
-            match response.body {
-                Value::Array(page) => items.extend(page),
-                _ => {
-                    return Err(Failure::Permanent {
-                        vendor_code: "unexpected_response".into(),
-                        message: format!("expected a JSON array from /{}", segments.join("/")),
-                        status: Some(response.status.as_u16()),
-                    });
-                }
-            }
-            url = response.next;
-        }
-        Ok(items)
+        let first = Self::call(Method::GET, self.url(segments, &query)?, None, None);
+        self.list_all(first, Paging::Link, Items::Array, |_| {})
+            .await
     }
 
     pub async fn send(
@@ -163,146 +179,44 @@ impl GithubClient {
         url: Url,
         body: Option<Value>,
         accept: Option<&str>,
-    ) -> Result<GithubResponse, Failure> {
-        let what = format!("{method} {}", url.path());
-        let repeatable = method == Method::GET;
-        let mut rate_limit_waits = 0;
-        let mut transient_retries = 0;
-        loop {
-            let spent = self
-                .exhausted_until
-                .lock()
-                .ok()
-                .and_then(|g| *g)
-                .filter(|reset| *reset > Utc::now());
-            if let Some(reset) = spent {
-                if self.max_rate_limit_waits == 0 {
-                    return Err(Failure::RateLimited {
-                        bucket: CORE.into(),
-                        reset,
-                        message: "the core budget is spent until its reset".into(),
-                    });
-                }
-                sleep_until(reset).await;
-            }
-            if self.max_rate_limit_waits == 0 {
-                self.budgets.refuse_if_spent(&self.connection, CORE)?;
-            }
-            // Held until the response's budget is recorded; GitHub names the
-            // bucket (`x-ratelimit-resource`), the REST API's is `core`.
-            let _permit = self.budgets.acquire(&self.connection, CORE).await;
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(self.token.expose_secret())
-                .header(
-                    reqwest::header::ACCEPT,
-                    accept.unwrap_or("application/vnd.github+json"),
-                )
-                .header("x-github-api-version", "2022-11-28");
-            if let Some(body) = &body {
-                request = request.json(body);
-            }
-            let Some((status, headers, body)) =
-                http::exchange(request, repeatable, &mut transient_retries, &what).await?
-            else {
-                continue;
-            };
-            if let Ok(mut guard) = self.exhausted_until.lock() {
-                *guard = (header_u64(&headers, "x-ratelimit-remaining") == Some(0))
-                    .then(|| reset_time(&headers))
-                    .flatten();
-            }
-            if let (Some(limit), Some(remaining), Some(reset)) = (
-                header_u64(&headers, "x-ratelimit-limit"),
-                header_u64(&headers, "x-ratelimit-remaining"),
-                reset_time(&headers),
-            ) {
-                self.budgets
-                    .record(&self.connection, CORE, limit, remaining, reset)
-                    .await;
-            }
-            let next = next_link(&headers).and_then(|link| http::same_origin(&self.base, &link));
-            if status.is_success() {
-                return Ok(GithubResponse { status, next, body });
-            }
-            let (code, message) = github_error(&body);
-            let message = if message.is_empty() {
-                format!("HTTP {status}")
-            } else {
-                message
-            };
-            if (status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS)
-                && let Some((bucket, reset)) = rate_limit_wait(&headers, &message)
-            {
-                if rate_limit_waits < self.max_rate_limit_waits {
-                    rate_limit_waits += 1;
-                    tracing::info!(message = "GitHub rate limit reached; waiting.", bucket, %reset);
-                    sleep_until(reset).await;
-                    continue;
-                }
-                return Err(Failure::RateLimited {
-                    bucket: bucket.into(),
-                    reset,
-                    message,
-                });
-            }
-            if status.is_server_error() {
-                if http::retry_transient(repeatable, &mut transient_retries).await {
-                    continue;
-                }
-                return Err(Failure::RetryLater {
-                    at: None,
-                    vendor_code: code,
-                    message: format!("{what} answered {status}: {message}"),
-                });
-            }
-            if status == StatusCode::UNAUTHORIZED {
-                return Err(Failure::Unauthorized {
-                    vendor_code: Some("401".into()),
-                    message,
-                });
-            }
-            if status == StatusCode::FORBIDDEN
-                && let Some(scopes) = headers
-                    .get("x-accepted-oauth-scopes")
-                    .and_then(|v| v.to_str().ok())
-                && !scopes.trim().is_empty()
-            {
-                return Err(Failure::InsufficientScope {
-                    scope: scopes.trim().to_string(),
-                    message,
-                });
-            }
-            return Err(Failure::Permanent {
-                vendor_code: code.unwrap_or_else(|| status.as_u16().to_string()),
-                message,
-                status: Some(status.as_u16()),
-            });
-        }
+    ) -> Result<Answer, Failure> {
+        self.request(&Self::call(method, url, body, accept)).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TransportLimits;
 
     #[test]
     fn a_retry_after_is_a_secondary_limit_and_a_spent_budget_waits_for_its_reset() {
+        let limits = TransportLimits {
+            max_reset: Duration::from_secs(u32::MAX.into()),
+            ..TransportLimits::default()
+        };
+        let ctx = Ctx::new(Utc::now(), 0, &limits);
+        let forbidden = StatusCode::FORBIDDEN;
         let mut headers = HeaderMap::new();
         headers.insert("retry-after", "3".parse().expect("h"));
         assert_eq!(
-            rate_limit_wait(&headers, "").map(|(b, _)| b),
+            rate_limit_wait(forbidden, &headers, "", &ctx).map(|(b, _)| b),
             Some(SECONDARY)
         );
         let mut headers = HeaderMap::new();
         headers.insert("x-ratelimit-remaining", "0".parse().expect("h"));
         headers.insert("x-ratelimit-reset", "2000000000".parse().expect("h"));
         let (bucket, reset) =
-            rate_limit_wait(&headers, "API rate limit exceeded").expect("limited");
+            rate_limit_wait(forbidden, &headers, "API rate limit exceeded", &ctx).expect("limited");
         assert_eq!((bucket, reset.timestamp()), (CORE, 2_000_000_000));
         assert!(
-            rate_limit_wait(&HeaderMap::new(), "Must have admin rights to Repository.").is_none()
+            rate_limit_wait(
+                forbidden,
+                &HeaderMap::new(),
+                "Must have admin rights to Repository.",
+                &ctx
+            )
+            .is_none()
         );
     }
 }

@@ -10,6 +10,9 @@ pub struct GithubConfig {
     /// The REST root: `https://api.github.com`, `https://HOST/api/v3` for GitHub Enterprise Server, or the
     /// sandbox's URL.
     pub base_url: String,
+    /// Allows plain `http` to a host that is not loopback: the credential would cross the network in clear.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// A token with `admin:org` and `repo` (sent as `Authorization: Bearer …`).
     pub token: SecretSource,
     /// The organisation's login, as in `/orgs/{org}`; when left out, the one organisation the token belongs
@@ -17,17 +20,11 @@ pub struct GithubConfig {
     #[serde(default)]
     pub organization: Option<String>,
     /// Per-request timeout.
-    #[serde(default = "default_timeout_seconds")]
+    #[serde(default = "crate::transport::default_timeout_seconds")]
     pub timeout_seconds: u64,
     /// How many times one call may wait out a rate limit before reporting it to the engine.
-    #[serde(default = "default_rate_limit_waits")]
+    #[serde(default = "crate::transport::default_rate_limit_waits")]
     pub max_rate_limit_waits: u32,
 }
 
-fn default_timeout_seconds() -> u64 {
-    30
-}
-
-fn default_rate_limit_waits() -> u32 {
-    5
-}
+crate::http_settings!(GithubConfig);

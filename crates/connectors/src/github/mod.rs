@@ -9,7 +9,7 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::GithubClient;
+pub use client::{GithubClient, GithubDialect};
 pub use config::GithubConfig;
 
 use async_trait::async_trait;
@@ -19,7 +19,6 @@ use grantflow_model::{
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use client::REPOSITORY_JSON;
@@ -35,13 +34,7 @@ pub struct GithubConnector {
 }
 
 fn is_not_found(failure: &Failure) -> bool {
-    matches!(
-        failure,
-        Failure::Permanent {
-            status: Some(404),
-            ..
-        }
-    )
+    failure.is_status(404)
 }
 
 fn login_of(user: &Value) -> Option<String> {
@@ -56,17 +49,14 @@ impl GithubConnector {
         config: &GithubConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let client = GithubClient::new(
-            &config.base_url,
-            token,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
-            connection.as_str(),
-            context.budgets.clone(),
+            SYSTEM,
+            GithubDialect { token },
+            config,
+            &connection,
+            context,
+            None,
         )?;
         Ok(Self {
             connection,
@@ -103,17 +93,13 @@ impl GithubConnector {
     }
 
     fn unsupported(&self, op: &Operation) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: github cannot {} \"{}\" on a {} resource",
-                self.connection,
-                op.verb(),
-                op.entitlement(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: github cannot {} \"{}\" on a {} resource",
+            self.connection,
+            op.verb(),
+            op.entitlement(),
+            op.resource().kind
+        ))
     }
 
     /// The account's email: from the listing when GitHub includes it, else from the user's profile.
@@ -282,7 +268,7 @@ impl Connector for GithubConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.base_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec![
                 "add_grant",
                 "remove_grant",
@@ -413,10 +399,6 @@ impl Connector for GithubConnector {
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
         let (current, _) = self.state(op).await?;
         let present = current.as_deref() == Some(op.entitlement());
-        Ok(if present == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, present))
     }
 }

@@ -9,13 +9,16 @@ use crate::SecretSource;
 pub struct GitlabConfig {
     /// The instance URL, e.g. `https://gitlab.com` (or the sandbox's URL); `/api/v4` is added.
     pub base_url: String,
+    /// Allows plain `http` to a host that is not loopback: the credential would cross the network in clear.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// A personal, group or project access token with `api` scope (sent as `PRIVATE-TOKEN`).
     pub token: SecretSource,
     /// Per-request timeout.
-    #[serde(default = "default_timeout_seconds")]
+    #[serde(default = "crate::transport::default_timeout_seconds")]
     pub timeout_seconds: u64,
     /// How many times one call may wait out a 429 before reporting the rate limit to the engine.
-    #[serde(default = "default_rate_limit_waits")]
+    #[serde(default = "crate::transport::default_rate_limit_waits")]
     pub max_rate_limit_waits: u32,
     /// How soon to look again for a person whose GitLab user appears only at their first SSO login.
     #[serde(default = "default_pending_recheck_seconds")]
@@ -27,16 +30,10 @@ pub struct GitlabConfig {
     pub accounts_created_on_first_login: bool,
 }
 
+crate::http_settings!(GitlabConfig);
+
 fn default_true() -> bool {
     true
-}
-
-fn default_timeout_seconds() -> u64 {
-    30
-}
-
-fn default_rate_limit_waits() -> u32 {
-    5
 }
 
 fn default_pending_recheck_seconds() -> u64 {

@@ -6,7 +6,7 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::{GitlabClient, error_text};
+pub use client::{GitlabClient, GitlabDialect, error_text};
 pub use config::GitlabConfig;
 pub use mapping::{ALIASES, level_of};
 
@@ -17,15 +17,11 @@ use grantflow_model::{
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::GROUP;
 
 pub const SYSTEM: &str = "gitlab";
-
-/// The account id the planner gives a person who has no account in the system yet.
-pub const PENDING_PREFIX: &str = "pending:";
 
 pub struct GitlabConnector {
     connection: ConnectionName,
@@ -45,10 +41,6 @@ fn level_in(value: &Value) -> Option<u8> {
         .and_then(|l| u8::try_from(l).ok())
 }
 
-fn is_status(failure: &Failure, code: u16) -> bool {
-    matches!(failure, Failure::Permanent { status: Some(s), .. } if *s == code)
-}
-
 /// The target of one membership operation, once the user is known.
 struct Target {
     group: String,
@@ -62,17 +54,14 @@ impl GitlabConnector {
         config: &GitlabConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let client = GitlabClient::new(
-            &config.base_url,
-            token,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
-            connection.as_str(),
-            context.budgets.clone(),
+            SYSTEM,
+            GitlabDialect { token },
+            config,
+            &connection,
+            context,
+            None,
         )?;
         Ok(Self {
             connection,
@@ -85,40 +74,29 @@ impl GitlabConnector {
     }
 
     fn unsupported(&self, op: &Operation, why: &str) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: gitlab cannot {} {} on a {} resource: {why}",
-                self.connection,
-                op.verb(),
-                op.entitlement(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: gitlab cannot {} {} on a {} resource: {why}",
+            self.connection,
+            op.verb(),
+            op.entitlement(),
+            op.resource().kind
+        ))
     }
 
     /// The GitLab user id for an account: its id, or for `pending:<email>` the user with that email if they
     /// have signed in since (searched by email, which GitLab matches only in full).
     async fn user_id(&self, account: &AccountRef) -> Result<Option<u64>, Failure> {
-        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
-            return account
-                .id
-                .parse()
-                .map(Some)
-                .map_err(|_| Failure::Permanent {
-                    vendor_code: "invalid_account".into(),
-                    message: format!(
+        let Some(email) = crate::pending_email(account) else {
+            return account.id.parse().map(Some).map_err(|_| {
+                Failure::permanent(
+                    "invalid_account",
+                    format!(
                         "{}: {:?} is not a GitLab user id",
                         self.connection, account.id
                     ),
-                    status: None,
-                });
-        };
-        let email = if email.is_empty() {
-            account.login.as_str()
-        } else {
-            email
+                    None,
+                )
+            });
         };
         let users = self
             .client
@@ -137,14 +115,10 @@ impl GitlabConnector {
     }
 
     fn waiting(&self, account: &AccountRef) -> Failure {
-        let who = account
-            .id
-            .strip_prefix(PENDING_PREFIX)
-            .filter(|e| !e.is_empty())
-            .unwrap_or(&account.login);
+        let who = crate::pending_email(account).unwrap_or(&account.login);
         Failure::Waiting {
             reason: format!("{who} has no GitLab account yet (pending first SSO login)"),
-            recheck_at: chrono::Utc::now() + self.pending_recheck,
+            recheck_at: self.client.now() + self.pending_recheck,
         }
     }
 
@@ -181,7 +155,7 @@ impl GitlabConnector {
         let path = format!("groups/{}/members/{}", t.group, t.user);
         match self.client.get(&path, &[]).await {
             Ok(r) => Ok(level_in(&r.body)),
-            Err(f) if is_status(&f, 404) => Ok(None),
+            Err(f) if f.is_status(404) => Ok(None),
             Err(f) => Err(f),
         }
     }
@@ -191,7 +165,7 @@ impl GitlabConnector {
         let path = format!("groups/{}/members/all/{}", t.group, t.user);
         match self.client.get(&path, &[]).await {
             Ok(r) => Ok(level_in(&r.body)),
-            Err(f) if is_status(&f, 404) => Ok(None),
+            Err(f) if f.is_status(404) => Ok(None),
             Err(f) => Err(f),
         }
     }
@@ -210,9 +184,9 @@ impl GitlabConnector {
             .client
             .url(&format!("groups/{}/members", t.group), &[])?;
         let body = json!({ "user_id": t.user, "access_level": t.level });
-        match self.client.send(Method::POST, url, Some(body)).await {
+        match self.client.send_json(Method::POST, url, Some(body)).await {
             Ok(_) => Ok(Applied::Changed),
-            Err(f) if is_status(&f, 409) => {
+            Err(f) if f.is_status(409) => {
                 // Already a direct member: the same level is the effect we want; another level is changed.
                 if self.direct_level(t).await? == Some(t.level) {
                     return Ok(Applied::AlreadyPresent);
@@ -221,13 +195,13 @@ impl GitlabConnector {
                     .client
                     .url(&format!("groups/{}/members/{}", t.group, t.user), &[])?;
                 let body = json!({ "access_level": t.level });
-                match self.client.send(Method::PUT, url, Some(body)).await {
+                match self.client.send_json(Method::PUT, url, Some(body)).await {
                     Ok(_) => Ok(Applied::Changed),
-                    Err(f) if is_status(&f, 400) => self.below_inherited(t, f).await,
+                    Err(f) if f.is_status(400) => self.below_inherited(t, f).await,
                     Err(f) => Err(f),
                 }
             }
-            Err(f) if is_status(&f, 400) && f.message().contains("inherited membership") => {
+            Err(f) if f.is_status(400) && f.message().contains("inherited membership") => {
                 self.below_inherited(t, f).await
             }
             Err(f) => Err(f),
@@ -243,9 +217,9 @@ impl GitlabConnector {
         let url = self
             .client
             .url(&format!("groups/{}/members/{}", t.group, t.user), &[])?;
-        match self.client.send(Method::DELETE, url, None).await {
+        match self.client.send_json(Method::DELETE, url, None).await {
             Ok(_) => Ok(Applied::Changed),
-            Err(f) if is_status(&f, 404) => Ok(Applied::AlreadyPresent),
+            Err(f) if f.is_status(404) => Ok(Applied::AlreadyPresent),
             Err(f) => Err(f),
         }
     }
@@ -257,7 +231,7 @@ impl Connector for GitlabConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.base_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec!["add_grant", "remove_grant"],
             rate_limit_buckets: vec!["api"],
             accounts_created_on_first_login: self.accounts_created_on_first_login,
@@ -363,11 +337,7 @@ impl Connector for GitlabConnector {
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
         let (user, group, level, _) = self.target(op).await?;
         let Some(user) = user else {
-            return Ok(if op.widens_access() {
-                Observed::NotDone
-            } else {
-                Observed::Done
-            });
+            return Ok(Observed::of(op, false));
         };
         let t = Target { group, user, level };
         let direct = self.direct_level(&t).await?;
@@ -377,10 +347,6 @@ impl Connector for GitlabConnector {
         } else {
             direct == Some(level)
         };
-        Ok(if present == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, present))
     }
 }

@@ -9,14 +9,13 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::GoogleClient;
+pub use client::{GoogleClient, GoogleDialect};
 pub use config::GoogleConfig;
 
 use async_trait::async_trait;
 use grantflow_model::{ConnectionName, Grant, GrantSource, OpKind, Operation, SystemKind};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{ENTITLEMENTS, GROUP};
@@ -29,25 +28,20 @@ pub struct GoogleConnector {
     customer: String,
 }
 
-fn is_code(failure: &Failure, code: &str) -> bool {
-    matches!(failure, Failure::Permanent { vendor_code, .. } if vendor_code == code)
-}
-
 impl GoogleConnector {
     pub fn new(
         connection: ConnectionName,
         config: &GoogleConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let client = GoogleClient::new(
-            &config.base_url,
-            token,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
+            SYSTEM,
+            GoogleDialect { token },
+            config,
+            &connection,
+            context,
+            None,
         )?;
         Ok(Self {
             connection,
@@ -57,17 +51,13 @@ impl GoogleConnector {
     }
 
     fn unsupported(&self, op: &Operation) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: google cannot {} \"{}\" on a {} resource",
-                self.connection,
-                op.verb(),
-                op.entitlement(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: google cannot {} \"{}\" on a {} resource",
+            self.connection,
+            op.verb(),
+            op.entitlement(),
+            op.resource().kind
+        ))
     }
 
     /// The (group id, user id, native role) an operation acts on, or why it cannot be done here.
@@ -91,7 +81,7 @@ impl GoogleConnector {
                 .get("role")
                 .and_then(Value::as_str)
                 .map(str::to_string)),
-            Err(failure) if is_code(&failure, "notFound") => {
+            Err(failure) if failure.is_vendor_code("notFound") => {
                 // A missing group is worth saying, not hiding as "not a member".
                 self.client.get(&["groups", group], &[]).await?;
                 Ok(None)
@@ -103,7 +93,7 @@ impl GoogleConnector {
     async fn set_role(&self, group: &str, user: &str, role: &str) -> Result<Applied, Failure> {
         let url = self.client.url(&["groups", group, "members", user], &[])?;
         self.client
-            .send(Method::PATCH, url, Some(json!({ "role": role })))
+            .send_json(Method::PATCH, url, Some(json!({ "role": role })))
             .await?;
         Ok(Applied::Changed)
     }
@@ -117,11 +107,11 @@ impl GoogleConnector {
         let url = self.client.url(&["groups", group, "members"], &[])?;
         match self
             .client
-            .send(Method::POST, url, Some(json!({ "id": user, "role": role })))
+            .send_json(Method::POST, url, Some(json!({ "id": user, "role": role })))
             .await
         {
             Ok(_) => Ok(Applied::Changed),
-            Err(failure) if is_code(&failure, "duplicate") => {
+            Err(failure) if failure.is_vendor_code("duplicate") => {
                 match self.current_role(group, user).await? {
                     Some(current) if current != role => self.set_role(group, user, role).await,
                     _ => Ok(Applied::AlreadyPresent),
@@ -139,9 +129,9 @@ impl GoogleConnector {
             _ => return Ok(Applied::AlreadyPresent),
         }
         let url = self.client.url(&["groups", group, "members", user], &[])?;
-        match self.client.send(Method::DELETE, url, None).await {
+        match self.client.send_json(Method::DELETE, url, None).await {
             Ok(_) => Ok(Applied::Changed),
-            Err(failure) if is_code(&failure, "notFound") => Ok(Applied::AlreadyPresent),
+            Err(failure) if failure.is_vendor_code("notFound") => Ok(Applied::AlreadyPresent),
             Err(failure) => Err(failure),
         }
     }
@@ -153,7 +143,7 @@ impl Connector for GoogleConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.base_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec!["add_grant", "remove_grant"],
             rate_limit_buckets: vec![client::BUCKET],
             accounts_created_on_first_login: false,
@@ -229,10 +219,6 @@ impl Connector for GoogleConnector {
             .current_role(group, user)
             .await?
             .is_some_and(|r| r == role);
-        Ok(if present == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, present))
     }
 }

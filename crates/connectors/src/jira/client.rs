@@ -1,24 +1,31 @@
-//! Jira Cloud's REST v3 API: Basic auth with email and API token, `startAt`/`maxResults` pagination (PageBeans
-//! and plain arrays), 429 with `Retry-After`, and Jira's `errorMessages`/`errors` bodies turned into a
-//! classified `Failure`.
+//! Jira Cloud's REST v3 dialect: Basic auth with email and API token, `startAt`/`maxResults` pagination
+//! (PageBeans and plain arrays), 429 with `Retry-After`, and Jira's `errorMessages`/`errors` bodies turned into
+//! a classified `Failure`.
 
-use reqwest::{Method, StatusCode, Url};
-use secrecy::{ExposeSecret, SecretString};
+use async_trait::async_trait;
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::Failure;
-use crate::http;
+use crate::transport::{
+    Answer, Call, Credentials, Ctx, Dialect, Items, OffsetEnd, Paging, Transport, Wire,
+};
 
 /// Jira Cloud's one cost-based budget, as far as its headers tell.
 pub const API_BUCKET: &str = "api";
 
-pub struct JiraClient {
-    http: reqwest::Client,
-    base: Url,
-    email: SecretString,
-    token: SecretString,
-    max_rate_limit_waits: u32,
+/// Items asked for per page.
+const PAGE: u64 = 100;
+
+/// Jira's client: the shared transport with Jira's dialect.
+pub type JiraClient = Transport<JiraDialect>;
+
+pub struct JiraDialect {
+    pub(super) email: SecretString,
+    pub(super) token: SecretString,
 }
 
 /// Jira's error text, verbatim: `errorMessages` joined, then each field error as `field: message`; the library
@@ -55,38 +62,61 @@ pub fn error_text(body: &Value) -> String {
     parts.join("; ")
 }
 
-impl JiraClient {
-    pub fn new(
-        base_url: &str,
-        email: SecretString,
-        token: SecretString,
-        timeout: Duration,
-        max_rate_limit_waits: u32,
-    ) -> Result<Self, Failure> {
-        Ok(Self {
-            http: http::client(timeout)?,
-            base: http::base_url("jira", base_url)?,
-            email,
-            token,
-            max_rate_limit_waits,
+#[async_trait]
+impl Dialect for JiraDialect {
+    async fn credentials(&self, _: &Wire, _: &Call, _: &Ctx<'_>) -> Result<Credentials, Failure> {
+        Credentials::basic(&self.email, &self.token)
+    }
+
+    fn bucket(&self, _: &Call) -> Cow<'static, str> {
+        Cow::Borrowed(API_BUCKET)
+    }
+
+    fn failure(&self, call: &Call, answer: &Answer, ctx: &Ctx<'_>) -> Option<Failure> {
+        let status = answer.status;
+        if status.is_success() {
+            return None;
+        }
+        let message = match error_text(&answer.body) {
+            m if m.is_empty() => format!("HTTP {status}"),
+            m => m,
+        };
+        let code = status.as_u16().to_string();
+        Some(if status == StatusCode::TOO_MANY_REQUESTS {
+            let reset = ctx
+                .retry_after(&answer.headers)
+                .unwrap_or_else(|| ctx.after(Duration::from_secs(1)));
+            Failure::rate_limited(API_BUCKET, reset, format!("429: {message}"))
+        } else if status.is_server_error() {
+            // Jira sends Retry-After on some 503s.
+            let message = format!("{} answered {message}", call.label);
+            match ctx.retry_after(&answer.headers) {
+                Some(at) => Failure::retry_at(at, Some(code), message),
+                None => Failure::retry_later(Some(code), message),
+            }
+        } else if status == StatusCode::UNAUTHORIZED {
+            Failure::unauthorized(Some(code), message)
+        } else {
+            Failure::permanent(
+                code,
+                format!("{}: {message}", call.label),
+                Some(status.as_u16()),
+            )
         })
     }
+}
 
-    pub fn base_url(&self) -> &Url {
-        &self.base
-    }
-
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, Failure> {
-        let mut url = self
-            .base
-            .join(&format!("rest/api/3/{path}"))
-            .map_err(|error| Failure::Config {
-                message: format!("bad Jira path {path}: {error}"),
-            })?;
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        Ok(url)
+impl JiraClient {
+    fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<Call, Failure> {
+        let url = self.url_path(&format!("rest/api/3/{path}"), query)?;
+        let label = format!("Jira {method} {}", url.path());
+        Ok(Call::json_api(method, url, body).label(label))
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, Failure> {
@@ -99,45 +129,18 @@ impl JiraClient {
         &self,
         path: &str,
         query: &[(&str, &str)],
-        mut on_page: impl FnMut(usize),
+        on_page: impl FnMut(usize),
     ) -> Result<Vec<Value>, Failure> {
-        const PAGE: usize = 100;
-        let mut items = Vec::new();
-        loop {
-            let start = items.len().to_string();
-            let max = PAGE.to_string();
-            let mut q = query.to_vec();
-            q.push(("startAt", &start));
-            q.push(("maxResults", &max));
-            let body = self.get(path, &q).await?;
-            let (page, last) = match body {
-                Value::Array(page) => {
-                    let short = page.len() < PAGE;
-                    (page, short)
-                }
-                Value::Object(mut bean) => {
-                    let page = match bean.remove("values") {
-                        Some(Value::Array(page)) => page,
-                        _ => Vec::new(),
-                    };
-                    let last = bean.get("isLast").and_then(Value::as_bool).unwrap_or(true);
-                    (page, last)
-                }
-                _ => {
-                    return Err(Failure::Permanent {
-                        vendor_code: "unexpected_response".into(),
-                        message: format!("expected a page of results from Jira {path}"),
-                        status: None,
-                    });
-                }
-            };
-            let empty = page.is_empty();
-            items.extend(page);
-            on_page(items.len());
-            if last || empty {
-                return Ok(items);
-            }
-        }
+        let paging = Paging::Offset {
+            start: "startAt",
+            size: "maxResults",
+            first: 0,
+            page_size: PAGE,
+            end: OffsetEnd::LastFlagOrShort("/isLast"),
+        };
+        let first = self.call(Method::GET, path, query, None)?;
+        self.list_all(first, paging, Items::ArrayOrField("values"), on_page)
+            .await
     }
 
     /// One call; 429s are waited out (up to the configured number), reads are repeated after a 5xx or a
@@ -149,72 +152,8 @@ impl JiraClient {
         query: &[(&str, &str)],
         body: Option<Value>,
     ) -> Result<Value, Failure> {
-        let url = self.url(path, query)?;
-        let what = format!("Jira {method} {}", url.path());
-        let repeatable = method == Method::GET;
-        let mut rate_limit_waits = 0;
-        let mut transient_retries = 0;
-        loop {
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .basic_auth(self.email.expose_secret(), Some(self.token.expose_secret()))
-                .header(reqwest::header::ACCEPT, "application/json");
-            if let Some(body) = &body {
-                request = request.json(body);
-            }
-            let Some((status, headers, body)) =
-                http::exchange(request, repeatable, &mut transient_retries, &what).await?
-            else {
-                continue;
-            };
-            if status.is_success() {
-                return Ok(body);
-            }
-            let message = match error_text(&body) {
-                m if m.is_empty() => format!("HTTP {status}"),
-                m => m,
-            };
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                let reset = http::retry_at(&headers, None);
-                if rate_limit_waits < self.max_rate_limit_waits {
-                    rate_limit_waits += 1;
-                    tracing::info!(message = "Jira rate limit reached; waiting.", %reset);
-                    http::sleep_until(reset).await;
-                    continue;
-                }
-                return Err(Failure::RateLimited {
-                    bucket: API_BUCKET.into(),
-                    reset,
-                    message: format!("429: {message}"),
-                });
-            }
-            if status.is_server_error() {
-                if http::retry_transient(repeatable, &mut transient_retries).await {
-                    continue;
-                }
-                // Jira sends Retry-After on some 503s.
-                let at = headers
-                    .contains_key(reqwest::header::RETRY_AFTER)
-                    .then(|| http::retry_at(&headers, None));
-                return Err(Failure::RetryLater {
-                    at,
-                    vendor_code: Some(status.as_u16().to_string()),
-                    message: format!("{what} answered {message}"),
-                });
-            }
-            if status == StatusCode::UNAUTHORIZED {
-                return Err(Failure::Unauthorized {
-                    vendor_code: Some("401".into()),
-                    message,
-                });
-            }
-            return Err(Failure::Permanent {
-                vendor_code: status.as_u16().to_string(),
-                message: format!("{what}: {message}"),
-                status: Some(status.as_u16()),
-            });
-        }
+        let call = self.call(method, path, query, body)?;
+        Ok(self.request(&call).await?.body)
     }
 }
 

@@ -5,7 +5,7 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::{JiraClient, error_text};
+pub use client::{JiraClient, JiraDialect, error_text};
 pub use config::JiraConfig;
 
 use async_trait::async_trait;
@@ -16,15 +16,11 @@ use grantflow_model::{
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{GROUP, MEMBER, PROJECT, ROLE_PREFIX};
 
 pub const SYSTEM: &str = "jira";
-
-/// The account id the planner gives a person who has no account in the system yet.
-const PENDING_PREFIX: &str = "pending:";
 
 pub struct JiraConnector {
     connection: ConnectionName,
@@ -43,10 +39,6 @@ enum Target {
     Role(String, String),
     /// Membership of a group, by name.
     Group(String),
-}
-
-fn is_status(failure: &Failure, code: u16) -> bool {
-    matches!(failure, Failure::Permanent { status: Some(s), .. } if *s == code)
 }
 
 /// The role id at the end of a role URL (`…/project/10000/role/10002`), as the jira library reads it.
@@ -97,47 +89,33 @@ impl JiraConnector {
         config: &JiraConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let email = config.email.read(
-            &format!("connection {connection}: email"),
-            &context.base_dir,
-        )?;
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let email = context.secret(&connection, "email", &config.email)?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let client = JiraClient::new(
-            &config.base_url,
-            email,
-            token,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
+            SYSTEM,
+            JiraDialect { email, token },
+            config,
+            &connection,
+            context,
+            None,
         )?;
         Ok(Self { connection, client })
     }
 
     fn unsupported(&self, op: &Operation, why: &str) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: jira cannot {} {} on a {} resource: {why}",
-                self.connection,
-                op.verb(),
-                op.entitlement(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: jira cannot {} {} on a {} resource: {why}",
+            self.connection,
+            op.verb(),
+            op.entitlement(),
+            op.resource().kind
+        ))
     }
 
     /// The account id; for `pending:<email>`, the account with that email if there is one now.
     async fn account_id(&self, account: &AccountRef) -> Result<Option<String>, Failure> {
-        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
+        let Some(email) = crate::pending_email(account) else {
             return Ok(Some(account.id.clone()));
-        };
-        let email = if email.is_empty() {
-            account.login.as_str()
-        } else {
-            email
         };
         let found = self.client.get("user/search", &[("query", email)]).await?;
         Ok(found
@@ -329,7 +307,7 @@ impl Connector for JiraConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.base_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec![
                 "add_grant",
                 "remove_grant",
@@ -457,7 +435,7 @@ impl Connector for JiraConnector {
         }
         match self.change(&target, &actor, role_id, add).await {
             Ok(()) => Ok(Applied::Changed),
-            Err(f) if is_status(&f, 400) || is_status(&f, 404) => {
+            Err(f) if f.is_status(400) || f.is_status(404) => {
                 // Someone else may have made the same change since the read, or the read was stale: Jira's
                 // refusal says so, else a second read decides.
                 let said = f.message().to_lowercase();
@@ -483,10 +461,6 @@ impl Connector for JiraConnector {
             Some(actor) => self.holds(&target, &actor).await?.0,
             None => false,
         };
-        Ok(if held == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, held))
     }
 }

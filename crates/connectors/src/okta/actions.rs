@@ -134,7 +134,7 @@ pub async fn apply(
         other => (Method::POST, lifecycle(user, other), vec![]),
     };
     let url = client.url(&path, &query)?;
-    let response = client.send(method, url, None).await?;
+    let response = client.send_json(method, url, None).await?;
     let secret = response
         .body
         .get("tempPassword")
@@ -153,7 +153,7 @@ async fn delete(
     let path = format!("/api/v1/users/{user}");
     for _ in 0..2 {
         let url = client.url(&path, &[("sendEmail", send_email)])?;
-        client.send(Method::DELETE, url, None).await?;
+        client.send_json(Method::DELETE, url, None).await?;
         match client.get(&path, &[]).await {
             Err(failure) if super::is_not_found(&failure) => {
                 return Ok((Applied::Changed, None));
@@ -242,7 +242,7 @@ pub async fn push_group(
         let id = existing.get("id").and_then(Value::as_str).unwrap_or("");
         let url = client.url(&format!("{}/{id}", mappings_path(app)), &[])?;
         client
-            .send(Method::PATCH, url, Some(json!({"status": "ACTIVE"})))
+            .send_json(Method::PATCH, url, Some(json!({"status": "ACTIVE"})))
             .await?;
         return Ok(Applied::Changed);
     }
@@ -252,7 +252,7 @@ pub async fn push_group(
         "targetGroupName": target_name.unwrap_or(&group.name),
         "status": "ACTIVE",
     });
-    client.send(Method::POST, url, Some(body)).await?;
+    client.send_json(Method::POST, url, Some(body)).await?;
     Ok(Applied::Changed)
 }
 

@@ -2,14 +2,16 @@
 //! `private_key_jwt` client assertion (RS256) and caches each access token until shortly before it expires.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::Failure;
+use crate::transport::{Body, Call, Credentials, Ctx, Wire};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Renew this long before the token's expiry, so no call carries a token that dies in flight.
@@ -25,7 +27,8 @@ pub struct ServiceApp {
     key: EncodingKey,
     key_id: Option<String>,
     scopes: Option<Vec<String>>,
-    cache: tokio::sync::Mutex<HashMap<String, (SecretString, Instant)>>,
+    /// Access tokens by scope set, with their expiry by the injected clock.
+    cache: tokio::sync::Mutex<HashMap<String, (SecretString, DateTime<Utc>)>>,
 }
 
 #[derive(Serialize)]
@@ -99,8 +102,8 @@ impl ServiceApp {
         })
     }
 
-    fn assertion(&self, audience: String) -> Result<String, Failure> {
-        let now = jsonwebtoken::get_current_timestamp();
+    fn assertion(&self, audience: String, now: DateTime<Utc>) -> Result<String, Failure> {
+        let now = u64::try_from(now.timestamp()).unwrap_or_default();
         let claims = Claims {
             iss: &self.client_id,
             sub: &self.client_id,
@@ -134,58 +137,51 @@ impl ServiceApp {
 
     async fn token(
         &self,
-        http: &reqwest::Client,
-        base: &Url,
+        wire: &Wire,
         scopes: Vec<String>,
+        now: DateTime<Utc>,
     ) -> Result<SecretString, Failure> {
         let key = scopes.join(" ");
         let mut cache = self.cache.lock().await;
+        let renew_before = chrono::Duration::from_std(RENEW_BEFORE).unwrap_or_default();
         if let Some((token, expires)) = cache.get(&key)
-            && *expires > Instant::now() + RENEW_BEFORE
+            && *expires > now + renew_before
         {
             return Ok(token.clone());
         }
-        let url = base
+        let url = wire
+            .base()
             .join("/oauth2/v1/token")
-            .map_err(|error| Failure::Config {
-                message: format!("bad Okta token URL: {error}"),
-            })?;
-        let assertion = self.assertion(url.to_string())?;
+            .map_err(|error| Failure::config(format!("bad Okta token URL: {error}")))?;
+        let assertion = self.assertion(url.to_string(), now)?;
         let form = [
             ("grant_type", "client_credentials"),
             ("scope", key.as_str()),
             ("client_assertion_type", ASSERTION_TYPE),
             ("client_assertion", assertion.as_str()),
-        ];
-        let response = http
-            .post(url)
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let call = Call::new(Method::POST, url)
             .header(reqwest::header::ACCEPT, "application/json")
-            .form(&form)
-            .send()
-            .await
-            .map_err(|error| Failure::RetryLater {
-                at: None,
-                vendor_code: None,
-                message: format!(
-                    "POST /oauth2/v1/token failed: {}",
-                    crate::http::without_url(&error)
-                ),
-            })?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
+            .body(Body::Form(form.to_vec()));
+        let answer = wire.exchange(&call, Credentials::none()).await?;
+        let status = answer.status;
         if status.is_success() {
-            let parsed: TokenResponse =
-                serde_json::from_str(&text).map_err(|error| Failure::Permanent {
-                    vendor_code: "unexpected_response".into(),
-                    message: format!("the token response is not Okta's shape: {error}"),
-                    status: Some(status.as_u16()),
-                })?;
+            let parsed: TokenResponse = serde_json::from_value(answer.body).map_err(|error| {
+                Failure::unexpected_response(
+                    format!("the token response is not Okta's shape: {error}"),
+                    Some(status.as_u16()),
+                )
+            })?;
             let token = SecretString::from(parsed.access_token);
-            let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
-            cache.insert(key, (token.clone(), Instant::now() + lifetime));
+            let lifetime = chrono::Duration::seconds(
+                i64::try_from(parsed.expires_in.unwrap_or(3600)).unwrap_or(3600),
+            );
+            let expires = now.checked_add_signed(lifetime).unwrap_or(now);
+            cache.insert(key, (token.clone(), expires));
             return Ok(token);
         }
-        let error: OAuthError = serde_json::from_str(&text).unwrap_or(OAuthError {
+        let error: OAuthError = serde_json::from_value(answer.body).unwrap_or(OAuthError {
             error: format!("HTTP {}", status.as_u16()),
             error_description: String::new(),
         });
@@ -200,59 +196,46 @@ impl ServiceApp {
             });
         }
         if status.is_server_error() {
-            return Err(Failure::RetryLater {
-                at: None,
-                vendor_code: Some(error.error),
-                message,
-            });
+            return Err(Failure::retry_later(Some(error.error), message));
         }
         if status == StatusCode::UNAUTHORIZED || error.error == "invalid_client" {
-            return Err(Failure::Unauthorized {
-                vendor_code: Some(error.error),
-                message,
-            });
+            return Err(Failure::unauthorized(Some(error.error), message));
         }
-        Err(Failure::Permanent {
-            vendor_code: error.error,
+        Err(Failure::permanent(
+            error.error,
             message,
-            status: Some(status.as_u16()),
-        })
+            Some(status.as_u16()),
+        ))
     }
 }
 
 impl Auth {
-    /// The `Authorization` header value for one call.
-    pub async fn header(
+    /// The credential for one call: the API token, or an access token with the scopes the call needs.
+    pub async fn credentials(
         &self,
-        http: &reqwest::Client,
-        base: &Url,
-        method: &Method,
-        path: &str,
-    ) -> Result<SecretString, Failure> {
+        wire: &Wire,
+        call: &Call,
+        ctx: &Ctx<'_>,
+    ) -> Result<Credentials, Failure> {
         match self {
-            Auth::Ssws(token) => Ok(SecretString::from(format!(
-                "SSWS {}",
-                token.expose_secret()
-            ))),
+            Auth::Ssws(token) => Credentials::scheme("SSWS", token),
             Auth::OAuth(app) => {
-                let token = app.token(http, base, app.wanted(method, path)).await?;
-                Ok(SecretString::from(format!(
-                    "Bearer {}",
-                    token.expose_secret()
-                )))
+                let scopes = app.wanted(&call.method, call.url.path());
+                Credentials::bearer(&app.token(wire, scopes, ctx.now).await?)
             }
         }
     }
 
-    /// Drops cached tokens after Okta refused one (revoked, or the org's clock disagrees with ours).
-    pub async fn forget(&self) {
-        if let Auth::OAuth(app) = self {
-            app.forget().await;
+    /// Drops cached tokens after Okta refused one (revoked, or the org's clock disagrees with ours); `true`
+    /// when there was a token to mint again.
+    pub async fn forget(&self) -> bool {
+        match self {
+            Auth::OAuth(app) => {
+                app.forget().await;
+                true
+            }
+            Auth::Ssws(_) => false,
         }
-    }
-
-    pub fn is_oauth(&self) -> bool {
-        matches!(self, Auth::OAuth(_))
     }
 }
 

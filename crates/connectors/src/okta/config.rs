@@ -9,6 +9,9 @@ use crate::SecretSource;
 pub struct OktaConfig {
     /// The org URL, e.g. `https://example.okta.com` (or the sandbox's URL).
     pub base_url: String,
+    /// Allows plain `http` to a host that is not loopback: the credential would cross the network in clear.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// The API token (sent as `Authorization: SSWS …`). Give this or `auth`.
     #[serde(default)]
     pub token: Option<SecretSource>,
@@ -16,11 +19,11 @@ pub struct OktaConfig {
     #[serde(default)]
     pub auth: Option<OktaAuth>,
     /// Per-request timeout.
-    #[serde(default = "default_timeout_seconds")]
+    #[serde(default = "crate::transport::default_timeout_seconds")]
     pub timeout_seconds: u64,
     /// How many times one call may wait out a 429 before giving up and
     /// reporting the rate limit to the engine.
-    #[serde(default = "default_rate_limit_waits")]
+    #[serde(default = "crate::transport::default_rate_limit_waits")]
     pub max_rate_limit_waits: u32,
     /// What a sync reads; by default everything.
     #[serde(default)]
@@ -29,6 +32,8 @@ pub struct OktaConfig {
     #[serde(default)]
     pub event_hook: Option<EventHookConfig>,
 }
+
+crate::http_settings!(OktaConfig);
 
 /// The shared secret Okta sends with each delivery (the hook's
 /// `authScheme`), and the header it comes in.
@@ -94,12 +99,4 @@ impl SyncScope {
                 .iter()
                 .any(|s| s.eq_ignore_ascii_case(status))
     }
-}
-
-fn default_timeout_seconds() -> u64 {
-    30
-}
-
-fn default_rate_limit_waits() -> u32 {
-    5
 }

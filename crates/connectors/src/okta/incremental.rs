@@ -5,8 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use grantflow_model::{Grant, GrantSource, Snapshot};
-use reqwest::{Method, Url};
+use reqwest::Url;
 use serde_json::Value;
+use std::ops::ControlFlow;
 
 use super::client::OktaClient;
 use super::config::SyncScope;
@@ -31,40 +32,32 @@ async fn poll(
     mut cursor: String,
 ) -> Result<(Vec<Value>, String), Failure> {
     let mut events = Vec::new();
-    let mut url = first;
-    loop {
-        let response = client.send(Method::GET, url, None).await?;
-        let page = match response.body {
-            Value::Array(page) => page,
-            _ => Vec::new(),
-        };
-        let next = response.next;
-        if let Some(after) = next.as_ref().and_then(after_of) {
-            cursor = after;
-        }
-        if page.is_empty() {
-            return Ok((events, cursor));
-        }
-        events.extend(page);
-        match next {
-            Some(next) => url = next,
-            None => return Ok((events, cursor)),
-        }
-    }
+    client
+        .pages(first, |page| {
+            if let Some(after) = page.next.and_then(after_of) {
+                cursor = after;
+            }
+            if page.items.is_empty() {
+                return ControlFlow::Break(());
+            }
+            events.extend(page.items);
+            ControlFlow::Continue(())
+        })
+        .await?;
+    Ok((events, cursor))
 }
 
 /// The polling position now (minus a small overlap).
 pub async fn head(client: &OktaClient) -> Result<String, Failure> {
-    let since = chrono::Utc::now() - chrono::Duration::minutes(CURSOR_OVERLAP_MINUTES);
+    let since = client.now() - chrono::Duration::minutes(CURSOR_OVERLAP_MINUTES);
     let since = since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let url = client.url("/api/v1/logs", &[("since", &since), ("limit", "1000")])?;
     let (_, cursor) = poll(client, url, String::new()).await?;
     if cursor.is_empty() {
-        return Err(Failure::Permanent {
-            vendor_code: "unexpected_response".into(),
-            message: "the System Log gave no polling cursor (no rel=\"next\" link)".into(),
-            status: None,
-        });
+        return Err(Failure::unexpected_response(
+            "the System Log gave no polling cursor (no rel=\"next\" link)",
+            None,
+        ));
     }
     Ok(cursor)
 }

@@ -11,7 +11,7 @@ mod mapping;
 
 pub use actions::ACTIONS;
 pub use auth::scopes_for;
-pub use client::{OktaClient, bucket_for};
+pub use client::{OktaClient, OktaDialect, bucket_for};
 pub use config::{EventHookConfig, OktaAuth, OktaConfig, SyncScope};
 pub use incremental::canonical;
 
@@ -25,7 +25,6 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use crate::{
     Applied, BuildContext, Connector, Description, Failure, Observed, SyncChanges, SyncSink,
@@ -52,10 +51,7 @@ impl OktaConnector {
         context: &BuildContext,
     ) -> Result<Self, Failure> {
         let auth = match (&config.token, &config.auth) {
-            (Some(token), None) => Auth::Ssws(token.read(
-                &format!("connection {connection}: token"),
-                &context.base_dir,
-            )?),
+            (Some(token), None) => Auth::Ssws(context.secret(&connection, "token", token)?),
             (
                 None,
                 Some(OktaAuth::Oauth {
@@ -65,10 +61,7 @@ impl OktaConnector {
                     scopes,
                 }),
             ) => {
-                let pem = private_key.read(
-                    &format!("connection {connection}: auth.private_key"),
-                    &context.base_dir,
-                )?;
+                let pem = context.secret(&connection, "auth.private_key", private_key)?;
                 Auth::OAuth(Box::new(ServiceApp::new(
                     client_id.clone(),
                     &pem,
@@ -77,28 +70,23 @@ impl OktaConnector {
                 )?))
             }
             _ => {
-                return Err(Failure::Config {
-                    message: format!(
-                        "connection {connection}: give exactly one of `token` (API token) or `auth` (OAuth service app)"
-                    ),
-                });
+                return Err(Failure::config(format!(
+                    "connection {connection}: give exactly one of `token` (API token) or `auth` (OAuth service app)"
+                )));
             }
         };
-        let client = OktaClient::with_auth(
-            &config.base_url,
-            auth,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
-            connection.as_str(),
-            context.budgets.clone(),
+        let client = OktaClient::new(
+            SYSTEM,
+            OktaDialect { auth },
+            config,
+            &connection,
+            context,
+            None,
         )?;
         let hooks = match &config.event_hook {
             Some(hook) => Some(hooks::OktaHooks::new(
                 &hook.header,
-                hook.secret.read(
-                    &format!("connection {connection}: event_hook.secret"),
-                    &context.base_dir,
-                )?,
+                context.secret(&connection, "event_hook.secret", &hook.secret)?,
             )),
             None => None,
         };
@@ -156,16 +144,12 @@ impl OktaConnector {
     }
 
     fn unsupported(&self, op: &Operation) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: okta cannot {} on a {} resource",
-                self.connection,
-                op.verb(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: okta cannot {} on a {} resource",
+            self.connection,
+            op.verb(),
+            op.resource().kind
+        ))
     }
 }
 
@@ -263,7 +247,7 @@ async fn pushed_groups(client: &OktaClient, app_id: &str) -> Result<Vec<Resource
 
 /// `E0000007` (not found) when removing means the grant is already gone.
 fn is_not_found(failure: &Failure) -> bool {
-    matches!(failure, Failure::Permanent { vendor_code, .. } if vendor_code == "E0000007")
+    failure.is_vendor_code("E0000007")
 }
 
 /// The id of the group named exactly `name`, if one exists (`q` matches name prefixes).
@@ -334,7 +318,7 @@ impl OktaConnector {
         }
         let url = self.client.url("/api/v1/groups", &[])?;
         self.client
-            .send(Method::POST, url, Some(json!({ "profile": profile })))
+            .send_json(Method::POST, url, Some(json!({ "profile": profile })))
             .await?;
         Ok(Applied::Changed)
     }
@@ -346,7 +330,7 @@ impl Connector for OktaConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.base_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec![
                 "add_grant",
                 "remove_grant",
@@ -458,15 +442,14 @@ impl Connector for OktaConnector {
         }
         let Some(resolved) = self.resolve_pending(op).await? else {
             // Its dependency (the group's creation) succeeded, so the group should be readable soon.
-            return Err(Failure::RetryLater {
-                at: None,
-                vendor_code: None,
-                message: format!(
+            return Err(Failure::retry_later(
+                None,
+                format!(
                     "{}: a group that {} names does not exist yet",
                     self.connection,
                     op.describe()
                 ),
-            });
+            ));
         };
         let op = &resolved;
         match &op.kind {
@@ -529,12 +512,10 @@ impl Connector for OktaConnector {
             _ => return Err(self.unsupported(op)),
         };
         let url = self.client.url(&path, &[])?;
-        match self.client.send(method.clone(), url, body).await {
+        match self.client.send_json(method.clone(), url, body).await {
             Ok(_) => Ok(Applied::Changed),
             // Okta's own "already assigned" is the effect we wanted.
-            Err(Failure::Permanent { vendor_code, .. }) if vendor_code == "E0000062" => {
-                Ok(Applied::AlreadyPresent)
-            }
+            Err(failure) if failure.is_vendor_code("E0000062") => Ok(Applied::AlreadyPresent),
             Err(failure) if method == Method::DELETE && is_not_found(&failure) => {
                 // The grant is gone; but if the user or group itself is
                 // missing, that is worth saying rather than hiding.
@@ -552,19 +533,11 @@ impl Connector for OktaConnector {
             let exists = group_id_by_name(&self.client, &resource.name)
                 .await?
                 .is_some();
-            return Ok(if exists {
-                Observed::Done
-            } else {
-                Observed::NotDone
-            });
+            return Ok(Observed::of(op, exists));
         }
         let Some(resolved) = self.resolve_pending(op).await? else {
             // No group yet: nothing is granted through it, nothing removed from it.
-            return Ok(if op.widens_access() {
-                Observed::NotDone
-            } else {
-                Observed::Done
-            });
+            return Ok(Observed::of(op, false));
         };
         let op = &resolved;
         match &op.kind {
@@ -613,11 +586,7 @@ impl Connector for OktaConnector {
             }
             _ => return Err(self.unsupported(op)),
         };
-        Ok(if present == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, present))
     }
 
     fn check(&self, op: &Operation) -> Result<(), Failure> {

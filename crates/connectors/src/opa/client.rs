@@ -1,160 +1,173 @@
-//! OPA's REST API: a service token minted from the key id and secret (and minted again once on a 401, since
-//! tokens "may expire at any time"), `{"list":[…]}` pages followed through `Link: rel="next"`, 429 with
+//! OPA's REST dialect: a service token minted from the key id and secret (and minted again once on a 401,
+//! since tokens "may expire at any time"), `{"list":[…]}` pages followed through `Link: rel="next"`, 429 with
 //! `X-RateLimit-Retry-At` (unix seconds), and error bodies whose `message` is kept verbatim.
 //! Sources: https://developer.okta.com/docs/api/openapi/opa/ and `okta/terraform-provider-oktapam`
 //! (`oktapam/client/okta_pam_client.go`).
 
-use chrono::{DateTime, Utc};
+use async_trait::async_trait;
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::Failure;
-use crate::http;
+use crate::transport::{Answer, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire};
 
-pub struct OpaClient {
-    http: reqwest::Client,
-    base: Url,
+/// The one bucket OPA's limit is reported under.
+const BUCKET: &str = "api";
+
+/// Without `X-RateLimit-Retry-At` the provider waits 5–10 s, so 5 s.
+const DEFAULT_RETRY: Duration = Duration::from_secs(5);
+
+/// OPA's client: the shared transport with OPA's dialect.
+pub type OpaClient = Transport<OpaDialect>;
+
+pub struct OpaDialect {
     team: String,
     key_id: SecretString,
     key_secret: SecretString,
     token: tokio::sync::Mutex<Option<SecretString>>,
-    max_rate_limit_waits: u32,
 }
 
-/// One answer: status and JSON body (`Null` for 204).
-pub struct OpaResponse {
-    pub status: StatusCode,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: Value,
+/// `{base}/v1/teams/{team}/{segments…}`, each segment percent-encoded (group names have spaces).
+fn team_url(base: &Url, team: &str, segments: &[&str]) -> Result<Url, Failure> {
+    let mut url = base.clone();
+    {
+        let mut path = url
+            .path_segments_mut()
+            .map_err(|()| Failure::config(format!("opa base_url {base} cannot carry a path")))?;
+        path.pop_if_empty().extend(["v1", "teams", team]);
+        path.extend(segments);
+    }
+    Ok(url)
 }
 
-impl OpaClient {
-    pub fn new(
-        base_url: &str,
-        team: String,
-        key_id: SecretString,
-        key_secret: SecretString,
-        timeout: Duration,
-        max_rate_limit_waits: u32,
-    ) -> Result<Self, Failure> {
-        Ok(Self {
-            http: http::client(timeout)?,
-            base: http::base_url("opa", base_url)?,
+fn request(method: Method, url: Url) -> Call {
+    let label = format!("OPA {method} {}", url.path());
+    Call::new(method, url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .label(label)
+}
+
+impl OpaDialect {
+    pub(super) fn new(team: String, (key_id, key_secret): (SecretString, SecretString)) -> Self {
+        Self {
             team,
             key_id,
             key_secret,
             token: tokio::sync::Mutex::new(None),
-            max_rate_limit_waits,
-        })
-    }
-
-    pub fn base_url(&self) -> &Url {
-        &self.base
-    }
-
-    /// `{base}/v1/teams/{team}/{segments…}`, each segment percent-encoded (group names have spaces).
-    pub fn url(&self, segments: &[&str]) -> Result<Url, Failure> {
-        let mut url = self.base.clone();
-        {
-            let mut path = url.path_segments_mut().map_err(|()| Failure::Config {
-                message: format!("opa base_url {} cannot carry a path", self.base),
-            })?;
-            path.pop_if_empty()
-                .extend(["v1", "teams", self.team.as_str()]);
-            path.extend(segments);
         }
-        Ok(url)
     }
 
-    async fn mint(&self) -> Result<SecretString, Failure> {
-        let url = self.url(&["service_token"])?;
-        let body = json!({
+    /// A new service token for the key; refused keys are unauthorized.
+    async fn mint(&self, wire: &Wire, ctx: &Ctx<'_>) -> Result<SecretString, Failure> {
+        let url = team_url(wire.base(), &self.team, &["service_token"])?;
+        let call = request(Method::POST, url).json(json!({
             "key_id": self.key_id.expose_secret(),
             "key_secret": self.key_secret.expose_secret(),
-        });
-        let response = self
-            .http
-            .post(url)
-            .header("accept", "application/json")
-            .json(&body)
-            .send()
-            .await
-            .map_err(|error| Failure::RetryLater {
-                at: None,
-                vendor_code: None,
-                message: format!(
-                    "OPA service token request failed: {}",
-                    http::without_url(&error)
-                ),
-            })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(Failure::RateLimited {
-                bucket: "api".into(),
-                reset: retry_at(&headers),
-                message: message_of(&body).unwrap_or_else(|| "Too many requests".into()),
-            });
-        }
-        if status.is_server_error() {
-            return Err(Failure::RetryLater {
-                at: None,
-                vendor_code: code_of(&body),
-                message: format!(
-                    "OPA POST service_token answered HTTP {status}: {}",
-                    message_of(&body).unwrap_or_default()
-                ),
-            });
-        }
-        if !status.is_success() {
-            let failure = classify(status, &body, "POST service_token");
+        }));
+        let answer = wire.exchange(&call, Credentials::none()).await?;
+        let status = answer.status;
+        if let Some(failure) = self.failure(&call, &answer, ctx) {
             return Err(match failure {
                 Failure::Permanent {
                     vendor_code,
                     message,
                     ..
                 } if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN => {
-                    Failure::Unauthorized {
-                        vendor_code: Some(vendor_code),
-                        message,
-                    }
+                    Failure::unauthorized(Some(vendor_code), message)
                 }
                 other => other,
             });
         }
-        let team = body.get("team_name").and_then(Value::as_str).unwrap_or("");
+        let team = answer
+            .body
+            .get("team_name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if !team.eq_ignore_ascii_case(&self.team) {
-            return Err(Failure::Config {
-                message: format!(
-                    "the OPA service token is for team \"{team}\", not the configured team \"{}\"",
-                    self.team
-                ),
-            });
+            return Err(Failure::config(format!(
+                "the OPA service token is for team \"{team}\", not the configured team \"{}\"",
+                self.team
+            )));
         }
-        body.get("bearer_token")
+        answer
+            .body
+            .get("bearer_token")
             .and_then(Value::as_str)
             .map(|t| SecretString::from(t.to_owned()))
-            .ok_or_else(|| Failure::Permanent {
-                vendor_code: "invalid_response".into(),
-                message: "OPA service token answer has no bearer_token".into(),
-                status: Some(status.as_u16()),
+            .ok_or_else(|| {
+                Failure::unexpected_response(
+                    "OPA service token answer has no bearer_token",
+                    Some(status.as_u16()),
+                )
             })
     }
+}
 
-    async fn bearer(&self, fresh: bool) -> Result<SecretString, Failure> {
+#[async_trait]
+impl Dialect for OpaDialect {
+    async fn credentials(
+        &self,
+        wire: &Wire,
+        _: &Call,
+        ctx: &Ctx<'_>,
+    ) -> Result<Credentials, Failure> {
         let mut token = self.token.lock().await;
-        if fresh {
-            *token = None;
-        }
         if let Some(t) = token.as_ref() {
-            return Ok(t.clone());
+            return Credentials::bearer(t);
         }
-        let minted = self.mint().await?;
-        *token = Some(minted.clone());
-        Ok(minted)
+        let minted = self.mint(wire, ctx).await?;
+        let credentials = Credentials::bearer(&minted);
+        *token = Some(minted);
+        credentials
+    }
+
+    /// Tokens may expire at any time: mint a new one, once.
+    async fn renew(&self) -> bool {
+        *self.token.lock().await = None;
+        true
+    }
+
+    fn bucket(&self, _: &Call) -> Cow<'static, str> {
+        Cow::Borrowed(BUCKET)
+    }
+
+    fn failure(&self, call: &Call, answer: &Answer, ctx: &Ctx<'_>) -> Option<Failure> {
+        let (status, body) = (answer.status, &answer.body);
+        if status.is_success() {
+            return None;
+        }
+        Some(if status == StatusCode::TOO_MANY_REQUESTS {
+            let reset = ctx
+                .epoch(&answer.headers, "x-ratelimit-retry-at")
+                .or_else(|| ctx.retry_after(&answer.headers))
+                .unwrap_or_else(|| ctx.after(DEFAULT_RETRY));
+            Failure::rate_limited(
+                BUCKET,
+                reset,
+                message_of(body).unwrap_or_else(|| "Too many requests".into()),
+            )
+        } else if status.is_server_error() {
+            Failure::retry_later(
+                code_of(body),
+                format!(
+                    "{} answered HTTP {status}: {}",
+                    call.label,
+                    message_of(body).unwrap_or_default()
+                ),
+            )
+        } else {
+            classify(status, body, &call.label)
+        })
+    }
+}
+
+impl OpaClient {
+    /// `{base}/v1/teams/{team}/{segments…}`, each segment percent-encoded (group names have spaces).
+    pub fn url(&self, segments: &[&str]) -> Result<Url, Failure> {
+        team_url(self.base(), &self.dialect().team, segments)
     }
 
     /// One call with token refresh, rate-limit waits and retries of reads; the answer or the classified failure.
@@ -163,74 +176,29 @@ impl OpaClient {
         method: Method,
         url: Url,
         body: Option<Value>,
-    ) -> Result<OpaResponse, Failure> {
-        let what = format!("{method} {}", url.path());
-        let label = format!("OPA {what}");
-        let read = method == Method::GET;
-        let mut reminted = false;
-        let mut rate_limit_waits = 0;
-        let mut transient_retries = 0;
-        loop {
-            let token = self.bearer(false).await?;
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(token.expose_secret())
-                .header("accept", "application/json");
-            if let Some(body) = &body {
-                request = request.json(body);
-            }
-            let Some((status, headers, parsed)) =
-                http::exchange_json(request, read, &mut transient_retries, &label).await?
-            else {
-                continue;
-            };
-            if status == StatusCode::UNAUTHORIZED && !reminted {
-                // Tokens may expire at any time: mint a new one, once.
-                reminted = true;
-                self.bearer(true).await?;
-                continue;
-            }
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                let reset = retry_at(&headers);
-                if rate_limit_waits < self.max_rate_limit_waits {
-                    rate_limit_waits += 1;
-                    tracing::info!(message = "OPA rate limit reached; waiting.", %reset);
-                    http::sleep_until(reset).await;
-                    continue;
-                }
-                return Err(Failure::RateLimited {
-                    bucket: "api".into(),
-                    reset,
-                    message: message_of(&parsed).unwrap_or_else(|| "Too many requests".into()),
-                });
-            }
-            if status.is_server_error() {
-                if http::retry_transient(read, &mut transient_retries).await {
-                    continue;
-                }
-                return Err(Failure::RetryLater {
-                    at: None,
-                    vendor_code: code_of(&parsed),
-                    message: format!(
-                        "OPA {what} answered HTTP {status}: {}",
-                        message_of(&parsed).unwrap_or_default()
-                    ),
-                });
-            }
-            if !status.is_success() {
-                return Err(classify(status, &parsed, &what));
-            }
-            return Ok(OpaResponse {
-                status,
-                headers,
-                body: parsed,
-            });
-        }
+    ) -> Result<Answer, Failure> {
+        let call = request(method, url);
+        let call = match body {
+            Some(body) => call.json(body),
+            None => call,
+        };
+        self.request(&call).await
     }
 
     pub async fn get(&self, segments: &[&str]) -> Result<Value, Failure> {
-        let url = self.url(segments)?;
+        self.get_with(segments, &[]).await
+    }
+
+    /// One GET with query parameters (one page of a listing).
+    pub async fn get_with(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Value, Failure> {
+        let mut url = self.url(segments)?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
         Ok(self.send(Method::GET, url, None).await?.body)
     }
 
@@ -244,28 +212,14 @@ impl OpaClient {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let mut items = Vec::new();
-        loop {
-            let response = self.send(Method::GET, url.clone(), None).await?;
-            if let Some(Value::Array(list)) = response.body.get("list") {
-                items.extend(list.iter().cloned());
-            }
-            match http::next_link(&response.headers).and_then(|n| http::same_origin(&self.base, &n))
-            {
-                Some(next) => url = next,
-                None => return Ok(items),
-            }
-        }
+        self.list_all(
+            request(Method::GET, url),
+            Paging::Link,
+            Items::Field("list"),
+            |_| {},
+        )
+        .await
     }
-}
-
-/// `X-RateLimit-Retry-At` (unix seconds); without it the provider waits 5–10 s, so 5 s.
-fn retry_at(headers: &reqwest::header::HeaderMap) -> DateTime<Utc> {
-    let now = Utc::now();
-    http::header_i64(headers, "x-ratelimit-retry-at")
-        .and_then(|epoch| DateTime::from_timestamp(epoch, 0))
-        .map(|at| at.max(now))
-        .unwrap_or(now + chrono::Duration::seconds(5))
 }
 
 fn message_of(body: &Value) -> Option<String> {
@@ -282,8 +236,8 @@ fn code_of(body: &Value) -> Option<String> {
 }
 
 /// A 4xx as a failure carrying OPA's code and message verbatim.
-pub fn classify(status: StatusCode, body: &Value, what: &str) -> Failure {
-    let message = message_of(body).unwrap_or_else(|| format!("OPA {what} answered HTTP {status}"));
+pub fn classify(status: StatusCode, body: &Value, label: &str) -> Failure {
+    let message = message_of(body).unwrap_or_else(|| format!("{label} answered HTTP {status}"));
     let vendor_code = code_of(body).unwrap_or_else(|| status.as_u16().to_string());
     if status == StatusCode::UNAUTHORIZED {
         return Failure::Unauthorized {
@@ -291,11 +245,7 @@ pub fn classify(status: StatusCode, body: &Value, what: &str) -> Failure {
             message,
         };
     }
-    Failure::Permanent {
-        vendor_code,
-        message,
-        status: Some(status.as_u16()),
-    }
+    Failure::permanent(vendor_code, message, Some(status.as_u16()))
 }
 
 #[cfg(test)]
@@ -324,16 +274,5 @@ mod tests {
             "GET users",
         );
         assert!(matches!(f, Failure::Unauthorized { .. }));
-    }
-
-    #[test]
-    fn the_retry_at_header_is_unix_seconds() {
-        let mut headers = reqwest::header::HeaderMap::new();
-        let at = Utc::now().timestamp() + 3;
-        headers.insert(
-            "x-ratelimit-retry-at",
-            at.to_string().parse().expect("header"),
-        );
-        assert_eq!(retry_at(&headers).timestamp(), at);
     }
 }

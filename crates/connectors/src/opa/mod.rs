@@ -5,11 +5,10 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::OpaClient;
+pub use client::{OpaClient, OpaDialect};
 pub use config::{OpaConfig, TeamName};
 
 use async_trait::async_trait;
-use chrono::Utc;
 use grantflow_model::{
     AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, ResourceGrant, ResourceRef,
     SystemKind,
@@ -18,14 +17,11 @@ use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{GROUP, MEMBER, PRINCIPAL, SECRET_FOLDER, SECURITY_POLICY, text};
 
 pub const SYSTEM: &str = "opa";
-
-const PENDING_PREFIX: &str = "pending:";
 
 /// How long a security policy waits for a group that Okta's group push has not delivered yet.
 const GROUP_PUSH_RECHECK_SECONDS: i64 = 30;
@@ -36,31 +32,11 @@ pub struct OpaConnector {
 }
 
 fn is_not_found(failure: &Failure) -> bool {
-    matches!(
-        failure,
-        Failure::Permanent {
-            status: Some(404),
-            ..
-        }
-    )
+    failure.is_status(404)
 }
 
 fn is_conflict(failure: &Failure) -> bool {
-    matches!(
-        failure,
-        Failure::Permanent {
-            status: Some(409),
-            ..
-        }
-    )
-}
-
-fn done(present: bool) -> Observed {
-    if present {
-        Observed::Done
-    } else {
-        Observed::NotDone
-    }
+    failure.is_status(409)
 }
 
 /// A top-level folder's place: resource group, project, folder name.
@@ -95,50 +71,42 @@ impl OpaConnector {
         config: &OpaConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let what = |field: &str| format!("connection {connection}: {field}");
         let team = match &config.team {
             TeamName::Name(name) => name.clone(),
-            TeamName::From(source) => source
-                .read(&what("team"), &context.base_dir)?
+            TeamName::From(source) => context
+                .secret(&connection, "team", source)?
                 .expose_secret()
                 .to_string(),
         };
+        let key = (
+            context.secret(&connection, "key_id", &config.key_id)?,
+            context.secret(&connection, "key_secret", &config.key_secret)?,
+        );
         let client = OpaClient::new(
-            &config.base_url,
-            team,
-            config.key_id.read(&what("key_id"), &context.base_dir)?,
-            config
-                .key_secret
-                .read(&what("key_secret"), &context.base_dir)?,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
+            SYSTEM,
+            OpaDialect::new(team, key),
+            config,
+            &connection,
+            context,
+            None,
         )?;
         Ok(Self { connection, client })
     }
 
     fn refuse(&self, op: &Operation, why: &str) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: opa cannot {} on {} \"{}\": {why}",
-                self.connection,
-                op.verb(),
-                op.resource().kind,
-                op.resource().name
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: opa cannot {} on {} \"{}\": {why}",
+            self.connection,
+            op.verb(),
+            op.resource().kind,
+            op.resource().name
+        ))
     }
 
     /// The OPA user name of an account; `None` for a `pending:<email>` person OPA does not know.
     async fn user_name(&self, account: &AccountRef) -> Result<Option<String>, Failure> {
-        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
+        let Some(email) = crate::pending_email(account) else {
             return Ok(Some(account.id.clone()));
-        };
-        let email = if email.is_empty() {
-            account.login.as_str()
-        } else {
-            email
         };
         let users = self.client.get_all(&["users"], &[]).await?;
         Ok(users
@@ -344,7 +312,7 @@ impl OpaConnector {
                             "{}: group \"{name}\" does not exist in OPA yet (it arrives through Okta's group push)",
                             self.connection
                         ),
-                        recheck_at: Utc::now()
+                        recheck_at: self.client.now()
                             + chrono::Duration::seconds(GROUP_PUSH_RECHECK_SECONDS),
                     });
                 }
@@ -371,7 +339,7 @@ impl OpaConnector {
                             "{}: secret folder \"{path}\" does not exist in OPA yet",
                             self.connection
                         ),
-                        recheck_at: Utc::now()
+                        recheck_at: self.client.now()
                             + chrono::Duration::seconds(GROUP_PUSH_RECHECK_SECONDS),
                     });
                 }
@@ -440,18 +408,19 @@ impl Connector for OpaConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.base_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec!["add_grant", "remove_grant", "create_resource"],
             rate_limit_buckets: vec!["api"],
             accounts_created_on_first_login: false,
         }
     }
 
+    /// One page of users and one of groups: the service user can read the two listings a sync needs.
     async fn health(&self) -> Result<(), Failure> {
-        self.client
-            .get_all(&["groups"], &[("count", "1")])
-            .await
-            .map(|_| ())
+        for listing in ["users", "groups"] {
+            self.client.get_with(&[listing], &[("count", "1")]).await?;
+        }
+        Ok(())
     }
 
     async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
@@ -581,7 +550,7 @@ impl Connector for OpaConnector {
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
         if let OpKind::CreateResource { resource, .. } = &op.kind {
-            return self.exists(op, resource).await.map(done);
+            return self.exists(op, resource).await.map(Observed::from);
         }
         let (group, user) = self.membership(op).await?;
         let present = match user {
@@ -591,7 +560,7 @@ impl Connector for OpaConnector {
                 .is_some_and(|m| m.contains(&user)),
             None => false,
         };
-        Ok(done(present == op.widens_access()))
+        Ok(Observed::of(op, present))
     }
 
     fn check(&self, op: &Operation) -> Result<(), Failure> {

@@ -1,29 +1,53 @@
-//! Salesforce's REST API: Bearer session auth, SOQL with `nextRecordsUrl` paging, sObject calls, errors as
+//! Salesforce's REST dialect: Bearer session auth, SOQL with `nextRecordsUrl` paging, sObject calls, errors as
 //! `[{message, errorCode, fields}]`, and the org's request budget from `Sforce-Limit-Info` (403
-//! `REQUEST_LIMIT_EXCEEDED` once spent; Salesforce sends no 429).
+//! `REQUEST_LIMIT_EXCEEDED` once spent; Salesforce sends no 429, so a call never waits for it).
 
+use async_trait::async_trait;
 use reqwest::{Method, StatusCode, Url};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::Value;
-use std::sync::Arc;
+use std::borrow::Cow;
 use std::time::Duration;
 
 use super::SalesforceConfig;
 use crate::Failure;
-use crate::http;
-use crate::ratelimit::RateBudgets;
+use crate::ratelimit::Budget;
+use crate::transport::{
+    Answer, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire, text,
+};
 
 /// The org's one budget (`DailyApiRequests`).
 pub const API_BUCKET: &str = "api";
 
-pub struct SalesforceClient {
-    http: reqwest::Client,
-    /// `https://instance/services/data/vXX.X/`.
-    api: Url,
+/// Salesforce's client: the shared transport with Salesforce's dialect.
+pub type SalesforceClient = Transport<SalesforceDialect>;
+
+pub struct SalesforceDialect {
     token: SecretString,
+    /// The REST API version, without the `v`.
+    api_version: String,
+    /// How long a spent request limit is taken to last: Salesforce does not say.
     limit_retry: chrono::Duration,
-    connection: String,
-    budgets: Arc<RateBudgets>,
+}
+
+impl SalesforceDialect {
+    /// The dialect of the org `config` describes.
+    pub(super) fn new(config: &SalesforceConfig, token: SecretString) -> Self {
+        Self {
+            token,
+            api_version: config.api_version.clone(),
+            limit_retry: chrono::Duration::from_std(Duration::from_secs(
+                config.limit_retry_seconds,
+            ))
+            .unwrap_or_else(|_| chrono::Duration::hours(1)),
+        }
+    }
+
+    fn limit_reset(&self, ctx: &Ctx<'_>) -> chrono::DateTime<chrono::Utc> {
+        ctx.now
+            .checked_add_signed(self.limit_retry)
+            .unwrap_or(ctx.now)
+    }
 }
 
 /// The first error of Salesforce's error array: (errorCode, message); other bodies as text.
@@ -57,175 +81,90 @@ pub fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-impl SalesforceClient {
-    /// A client for the connection `config` describes; `extra_ca_pem` is the content of its `ca_certificate`.
-    pub fn new(
-        config: &SalesforceConfig,
-        token: SecretString,
-        extra_ca_pem: Option<&[u8]>,
-        connection: &str,
-        budgets: Arc<RateBudgets>,
-    ) -> Result<Self, Failure> {
-        let (base_url, api_version) = (config.base_url.as_str(), config.api_version.as_str());
-        let timeout = Duration::from_secs(config.timeout_seconds);
-        let limit_retry = Duration::from_secs(config.limit_retry_seconds);
-        let base = http::base_url("salesforce", base_url)?;
-        let api = base
-            .join(&format!("services/data/v{api_version}/"))
-            .map_err(|error| Failure::Config {
-                message: format!("salesforce api_version {api_version:?}: {error}"),
-            })?;
-        let mut builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("grantflow/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = extra_ca_pem {
-            let certs =
-                reqwest::Certificate::from_pem_bundle(pem).map_err(|error| Failure::Config {
-                    message: format!("salesforce ca_certificate is not a PEM certificate: {error}"),
-                })?;
-            if certs.is_empty() {
-                return Err(Failure::Config {
-                    message: "salesforce ca_certificate holds no PEM certificate".into(),
-                });
-            }
-            builder = builder.tls_certs_merge(certs);
+#[async_trait]
+impl Dialect for SalesforceDialect {
+    async fn credentials(&self, _: &Wire, _: &Call, _: &Ctx<'_>) -> Result<Credentials, Failure> {
+        Credentials::bearer(&self.token)
+    }
+
+    /// The REST API's root, `services/data/vXX.X/`.
+    fn api_base(&self, base: Url) -> Result<Url, Failure> {
+        let version = &self.api_version;
+        base.join(&format!("services/data/v{version}/"))
+            .map_err(|error| {
+                Failure::config(format!("salesforce api_version {version:?}: {error}"))
+            })
+    }
+
+    fn bucket(&self, _: &Call) -> Cow<'static, str> {
+        Cow::Borrowed(API_BUCKET)
+    }
+
+    fn budget(&self, answer: &Answer, ctx: &Ctx<'_>) -> Option<Budget> {
+        let (used, limit) = api_usage(text(&answer.headers, "sforce-limit-info")?)?;
+        Some(Budget {
+            limit,
+            remaining: limit.saturating_sub(used),
+            reset: self.limit_reset(ctx),
+        })
+    }
+
+    fn failure(&self, call: &Call, answer: &Answer, ctx: &Ctx<'_>) -> Option<Failure> {
+        let status = answer.status;
+        if status.is_success() {
+            return None;
         }
-        let http = builder.build().map_err(|error| Failure::Config {
-            message: format!("cannot build the HTTP client: {error}"),
-        })?;
-        Ok(Self {
-            http,
-            api,
-            token,
-            limit_retry: chrono::Duration::from_std(limit_retry)
-                .unwrap_or_else(|_| chrono::Duration::hours(1)),
-            connection: connection.to_string(),
-            budgets,
-        })
-    }
-
-    pub fn api_url(&self) -> &Url {
-        &self.api
-    }
-
-    fn url(&self, path: &str) -> Result<Url, Failure> {
-        // `nextRecordsUrl` is an absolute path on the same instance; everything else is under the API root.
-        let joined = if path.starts_with('/') {
-            let mut url = self.api.clone();
-            url.set_path(path.split('?').next().unwrap_or(path));
-            url.set_query(path.split_once('?').map(|(_, q)| q));
-            Ok(url)
+        let (code, message) = error_of(&answer.body);
+        let code = code.unwrap_or_else(|| status.as_u16().to_string());
+        let described = format!("{}: {code}: {message}", call.label);
+        Some(if code == "REQUEST_LIMIT_EXCEEDED" {
+            Failure::rate_limited(
+                API_BUCKET,
+                self.limit_reset(ctx),
+                format!("{code}: {message}"),
+            )
+        } else if status.is_server_error() {
+            Failure::retry_later(Some(code), described)
+        } else if status == StatusCode::UNAUTHORIZED {
+            Failure::unauthorized(Some(code), described)
         } else {
-            self.api.join(path)
-        };
-        joined.map_err(|error| Failure::Config {
-            message: format!("bad Salesforce path {path}: {error}"),
+            Failure::permanent(code, described, Some(status.as_u16()))
         })
+    }
+}
+
+impl SalesforceClient {
+    fn api_call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Call, Failure> {
+        let url = self.url_path(path, &[])?;
+        let label = format!("Salesforce {method} {}", url.path());
+        Ok(Call::json_api(method, url, body).label(label))
     }
 
     /// Every record of a SOQL query, following `nextRecordsUrl`.
     pub async fn query(
         &self,
         soql: &str,
-        mut on_page: impl FnMut(usize),
+        on_page: impl FnMut(usize),
     ) -> Result<Vec<Value>, Failure> {
-        let mut url = self.url("query/")?;
-        url.query_pairs_mut().append_pair("q", soql);
-        let mut records = Vec::new();
-        let mut next = Some(url);
-        while let Some(current) = next.take() {
-            let body = self.send(Method::GET, current, None).await?;
-            if let Some(Value::Array(page)) = body.get("records") {
-                records.extend(page.iter().cloned());
-            }
-            on_page(records.len());
-            let done = body.get("done").and_then(Value::as_bool).unwrap_or(true);
-            if !done && let Some(path) = body.get("nextRecordsUrl").and_then(Value::as_str) {
-                next = Some(self.url(path)?);
-            }
-        }
-        Ok(records)
+        let mut first = self.api_call(Method::GET, "query/", None)?;
+        first.url.query_pairs_mut().append_pair("q", soql);
+        let paging = Paging::NextUrl {
+            url: "/nextRecordsUrl",
+            done: "/done",
+        };
+        self.list_all(first, paging, Items::Field("records"), on_page)
+            .await
     }
 
+    /// One call to a path under the API root.
     pub async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, Failure> {
-        let url = self.url(path)?;
-        self.send(method, url, body).await
-    }
-
-    async fn send(&self, method: Method, url: Url, body: Option<Value>) -> Result<Value, Failure> {
-        let what = format!("Salesforce {method} {}", url.path());
-        let repeatable = method == Method::GET;
-        let mut transient_retries = 0;
-        loop {
-            self.budgets.refuse_if_spent(&self.connection, API_BUCKET)?;
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(self.token.expose_secret())
-                .header(reqwest::header::ACCEPT, "application/json");
-            if let Some(body) = &body {
-                request = request.json(body);
-            }
-            let Some((status, headers, body)) =
-                http::exchange(request, repeatable, &mut transient_retries, &what).await?
-            else {
-                continue;
-            };
-            if let Some((used, limit)) = headers
-                .get("sforce-limit-info")
-                .and_then(|v| v.to_str().ok())
-                .and_then(api_usage)
-            {
-                self.budgets
-                    .record(
-                        &self.connection,
-                        API_BUCKET,
-                        limit,
-                        limit.saturating_sub(used),
-                        chrono::Utc::now() + self.limit_retry,
-                    )
-                    .await;
-            }
-            if status.is_success() {
-                return Ok(body);
-            }
-            let (code, message) = error_of(&body);
-            let code = code.unwrap_or_else(|| status.as_u16().to_string());
-            let described = format!("{what}: {code}: {message}");
-            if code == "REQUEST_LIMIT_EXCEEDED" {
-                return Err(Failure::RateLimited {
-                    bucket: API_BUCKET.into(),
-                    reset: chrono::Utc::now() + self.limit_retry,
-                    message: format!("{code}: {message}"),
-                });
-            }
-            if status.is_server_error() {
-                if http::retry_transient(repeatable, &mut transient_retries).await {
-                    continue;
-                }
-                return Err(Failure::RetryLater {
-                    at: None,
-                    vendor_code: Some(code),
-                    message: described,
-                });
-            }
-            if status == StatusCode::UNAUTHORIZED {
-                return Err(Failure::Unauthorized {
-                    vendor_code: Some(code),
-                    message: described,
-                });
-            }
-            return Err(Failure::Permanent {
-                vendor_code: code,
-                message: described,
-                status: Some(status.as_u16()),
-            });
-        }
+        let call = self.api_call(method, path, body)?;
+        Ok(self.request(&call).await?.body)
     }
 }
 

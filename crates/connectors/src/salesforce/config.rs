@@ -10,6 +10,9 @@ use crate::SecretSource;
 pub struct SalesforceConfig {
     /// The org's instance URL, e.g. `https://example.my.salesforce.com` (or the sandbox's URL).
     pub base_url: String,
+    /// Allows plain `http` to a host that is not loopback: the credential would cross the network in clear.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// An OAuth access token (session id) of an integration user who may manage users and permission sets;
     /// sent as `Authorization: Bearer`.
     pub token: SecretSource,
@@ -21,7 +24,7 @@ pub struct SalesforceConfig {
     #[serde(default)]
     pub ca_certificate: Option<PathBuf>,
     /// Per-request timeout.
-    #[serde(default = "default_timeout_seconds")]
+    #[serde(default = "crate::transport::default_timeout_seconds")]
     pub timeout_seconds: u64,
     /// Salesforce reports a spent API request limit (403 REQUEST_LIMIT_EXCEEDED) without saying when it frees
     /// up (the limit is a rolling 24 hours); how long the engine waits before trying again.
@@ -33,10 +36,9 @@ fn default_api_version() -> String {
     "59.0".into()
 }
 
-fn default_timeout_seconds() -> u64 {
-    30
-}
-
 fn default_limit_retry_seconds() -> u64 {
     3600
 }
+
+// Salesforce's request limit is daily: a call never waits for it.
+crate::http_settings!(SalesforceConfig, |_: &SalesforceConfig| 0);

@@ -6,7 +6,7 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::{SalesforceClient, api_usage, error_of, quote};
+pub use client::{SalesforceClient, SalesforceDialect, api_usage, error_of, quote};
 pub use config::SalesforceConfig;
 
 use async_trait::async_trait;
@@ -21,16 +21,9 @@ use mapping::{ASSIGNED, PERMISSION_SET};
 
 pub const SYSTEM: &str = "salesforce";
 
-/// The account id the planner gives a person who has no account in the system yet.
-const PENDING_PREFIX: &str = "pending:";
-
 pub struct SalesforceConnector {
     connection: ConnectionName,
     client: SalesforceClient,
-}
-
-fn has_code(failure: &Failure, code: &str) -> bool {
-    matches!(failure, Failure::Permanent { vendor_code, .. } if vendor_code == code)
 }
 
 fn id_of(record: &Value) -> Option<String> {
@@ -43,10 +36,7 @@ impl SalesforceConnector {
         config: &SalesforceConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let ca = match &config.ca_certificate {
             Some(path) => Some(std::fs::read(context.base_dir.join(path)).map_err(|error| {
                 Failure::Config {
@@ -59,38 +49,30 @@ impl SalesforceConnector {
             None => None,
         };
         let client = SalesforceClient::new(
+            SYSTEM,
+            SalesforceDialect::new(config, token),
             config,
-            token,
+            &connection,
+            context,
             ca.as_deref(),
-            connection.as_str(),
-            context.budgets.clone(),
         )?;
         Ok(Self { connection, client })
     }
 
     fn unsupported(&self, op: &Operation, why: &str) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: salesforce cannot {} {} on a {} resource: {why}",
-                self.connection,
-                op.verb(),
-                op.entitlement(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: salesforce cannot {} {} on a {} resource: {why}",
+            self.connection,
+            op.verb(),
+            op.entitlement(),
+            op.resource().kind
+        ))
     }
 
     /// The User Id; for `pending:<email>`, the user with that email if there is one now.
     async fn user_id(&self, account: &AccountRef) -> Result<Option<String>, Failure> {
-        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
+        let Some(email) = crate::pending_email(account) else {
             return Ok(Some(account.id.clone()));
-        };
-        let email = if email.is_empty() {
-            account.login.as_str()
-        } else {
-            email
         };
         let soql = format!("SELECT Id FROM User WHERE Email = {} LIMIT 1", quote(email));
         Ok(self
@@ -166,7 +148,7 @@ impl Connector for SalesforceConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.api_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec!["add_grant", "remove_grant"],
             rate_limit_buckets: vec![client::API_BUCKET],
             accounts_created_on_first_login: false,
@@ -245,7 +227,7 @@ impl Connector for SalesforceConnector {
                 .await
             {
                 Ok(_) => Ok(Applied::Changed),
-                Err(f) if has_code(&f, "DUPLICATE_VALUE") => Ok(Applied::AlreadyPresent),
+                Err(f) if f.is_vendor_code("DUPLICATE_VALUE") => Ok(Applied::AlreadyPresent),
                 Err(f) => Err(f),
             };
         }
@@ -262,7 +244,7 @@ impl Connector for SalesforceConnector {
             .await
         {
             Ok(_) => Ok(Applied::Changed),
-            Err(f) if has_code(&f, "NOT_FOUND") || has_code(&f, "ENTITY_IS_DELETED") => {
+            Err(f) if f.is_vendor_code("NOT_FOUND") || f.is_vendor_code("ENTITY_IS_DELETED") => {
                 Ok(Applied::AlreadyPresent)
             }
             Err(f) => Err(f),
@@ -275,10 +257,6 @@ impl Connector for SalesforceConnector {
             Some(user) => self.assignment(&user, &set).await?.is_some(),
             None => false,
         };
-        Ok(if present == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, present))
     }
 }

@@ -1,20 +1,22 @@
-//! SCIM 2.0 over HTTP (RFC 7644): Bearer auth, `startIndex`/`count` pagination, ETags, the SCIM error body
+//! SCIM 2.0's dialect (RFC 7644): Bearer auth, `startIndex`/`count` pagination, ETags, the SCIM error body
 //! (`status`, `scimType`, `detail`), 429 + `Retry-After` (RFC 6585; SCIM itself defines no rate limits) and
 //! 5xx, turned into classified `Failure`s.
 
+use async_trait::async_trait;
 use reqwest::{Method, StatusCode, Url};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::time::Duration;
 
+use super::ScimConfig;
 use crate::Failure;
-use crate::http;
+use crate::transport::{
+    Answer, Body, Call, Credentials, Ctx, Dialect, Items, OffsetEnd, Paging, Transport, Wire,
+};
 
 /// The one bucket a SCIM provider's limit is tracked under: SCIM names none.
 pub const BUCKET: &str = "scim";
-
-/// Pages a listing may take before it is taken to be looping (a provider ignoring `startIndex`).
-const MAX_PAGES: usize = 10_000;
 
 /// A successful answer: its status, `ETag` and JSON body (`Null` for 204).
 #[derive(Debug)]
@@ -24,51 +26,83 @@ pub struct Reply {
     pub body: Value,
 }
 
-pub struct ScimClient {
-    http: reqwest::Client,
-    base: Url,
+/// A SCIM app's client: the shared transport with the SCIM dialect.
+pub type ScimClient = Transport<ScimDialect>;
+
+pub struct ScimDialect {
     token: SecretString,
     /// The app's name in messages.
     app: String,
+    /// Resources asked for per list page.
     page_size: u32,
-    max_rate_limit_waits: u32,
 }
 
-impl ScimClient {
-    pub fn new(
-        app: String,
-        base_url: &str,
-        token: SecretString,
-        timeout: Duration,
-        page_size: u32,
-        max_rate_limit_waits: u32,
-    ) -> Result<Self, Failure> {
-        let mut base = http::base_url("scim", base_url)?;
-        // A bare origin (what `grantflow init --sandbox` writes) means the conventional `/scim/v2`.
+impl ScimDialect {
+    /// The dialect of the app `config` describes, named `app` in messages.
+    pub(super) fn new(app: String, config: &ScimConfig, token: SecretString) -> Self {
+        Self {
+            token,
+            app,
+            page_size: config.page_size.max(1),
+        }
+    }
+}
+
+#[async_trait]
+impl Dialect for ScimDialect {
+    async fn credentials(&self, _: &Wire, _: &Call, _: &Ctx<'_>) -> Result<Credentials, Failure> {
+        Credentials::bearer(&self.token)
+    }
+
+    /// A bare origin (what `grantflow init --sandbox` writes) means the conventional `/scim/v2`.
+    fn api_base(&self, mut base: Url) -> Result<Url, Failure> {
         if base.path() == "/" {
             base.set_path("/scim/v2/");
         }
-        Ok(Self {
-            http: http::client(timeout)?,
-            base,
-            token,
-            app,
-            page_size: page_size.max(1),
-            max_rate_limit_waits,
+        Ok(base)
+    }
+
+    fn bucket(&self, _: &Call) -> Cow<'static, str> {
+        Cow::Borrowed(BUCKET)
+    }
+
+    fn failure(&self, call: &Call, answer: &Answer, ctx: &Ctx<'_>) -> Option<Failure> {
+        let (status, body) = (answer.status, &answer.body);
+        if status.is_success() {
+            return None;
+        }
+        Some(if status == StatusCode::TOO_MANY_REQUESTS {
+            let reset = ctx
+                .retry_after(&answer.headers)
+                .unwrap_or_else(|| ctx.after(Duration::from_secs(1)));
+            Failure::rate_limited(BUCKET, reset, describe(&call.label, status, body))
+        } else {
+            classify(&call.label, status, body)
         })
     }
+}
 
-    pub fn base(&self) -> &Url {
-        &self.base
-    }
-
-    /// `segments` under the base URL, each percent-encoded as one path segment (ids are the provider's).
-    fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url
+impl ScimClient {
+    /// `segments` under the base URL, each percent-encoded as one path segment (ids are the provider's),
+    /// labelled `SCIM <app> <METHOD> /<segments>`.
+    fn scim_call(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Call, Failure> {
+        let url = self.url_segments(segments, query)?;
+        let label = format!(
+            "SCIM {} {method} /{}",
+            self.dialect().app,
+            segments.join("/")
+        );
+        Ok(Call::new(method, url)
+            .header(
+                reqwest::header::ACCEPT,
+                "application/scim+json, application/json",
+            )
+            .label(label))
     }
 
     /// One call; reads are retried on transport errors and 5xx, every call waits out a few 429s.
@@ -80,63 +114,27 @@ impl ScimClient {
         body: Option<&Value>,
         if_match: Option<&str>,
     ) -> Result<Reply, Failure> {
-        let url = self.url(segments);
-        let what = format!("{} {method} /{}", self.app, segments.join("/"));
-        let label = format!("SCIM {what}");
-        let is_read = method == Method::GET;
-        let mut rate_limit_waits = 0;
-        let mut transient_retries = 0;
-        loop {
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(self.token.expose_secret())
-                .header(
-                    reqwest::header::ACCEPT,
-                    "application/scim+json, application/json",
-                )
-                .query(query);
-            if let Some(body) = body {
-                request = request
-                    .header(reqwest::header::CONTENT_TYPE, "application/scim+json")
-                    .body(body.to_string());
-            }
-            if let Some(etag) = if_match {
-                request = request.header(reqwest::header::IF_MATCH, etag);
-            }
-            let Some((status, headers, body)) =
-                http::exchange_json(request, is_read, &mut transient_retries, &label).await?
-            else {
-                continue;
-            };
-            if status.is_success() {
-                let etag = headers
-                    .get(reqwest::header::ETAG)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                return Ok(Reply { status, etag, body });
-            }
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                let reset = http::retry_at(&headers, None);
-                if rate_limit_waits < self.max_rate_limit_waits {
-                    rate_limit_waits += 1;
-                    tracing::info!(message = "SCIM rate limit reached; waiting.", app = %self.app, %reset);
-                    http::sleep_until(reset).await;
-                    continue;
-                }
-                return Err(Failure::RateLimited {
-                    bucket: BUCKET.into(),
-                    reset,
-                    message: describe(&what, status, &body),
-                });
-            }
-            if status.is_server_error()
-                && http::retry_transient(is_read, &mut transient_retries).await
-            {
-                continue;
-            }
-            return Err(classify(&what, status, &body));
+        let mut call = self.scim_call(method, segments, query)?;
+        if let Some(body) = body {
+            call = call.body(Body::Raw {
+                content_type: "application/scim+json",
+                text: body.to_string(),
+            });
         }
+        if let Some(etag) = if_match {
+            call = call.header(reqwest::header::IF_MATCH, etag);
+        }
+        let answer = self.request(&call).await?;
+        let etag = answer
+            .headers
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(Reply {
+            status: answer.status,
+            etag,
+            body: answer.body,
+        })
     }
 
     pub async fn get(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Reply, Failure> {
@@ -149,47 +147,19 @@ impl ScimClient {
         &self,
         endpoint: &str,
         filter: Option<&str>,
-        mut on_page: impl FnMut(usize),
+        on_page: impl FnMut(usize),
     ) -> Result<Vec<Value>, Failure> {
-        let mut items: Vec<Value> = Vec::new();
-        let mut start = 1usize;
-        let count = self.page_size.to_string();
-        for _ in 0..MAX_PAGES {
-            let start_text = start.to_string();
-            let mut query = vec![
-                ("startIndex", start_text.as_str()),
-                ("count", count.as_str()),
-            ];
-            if let Some(f) = filter {
-                query.push(("filter", f));
-            }
-            let page = self.get(&[endpoint], &query).await?.body;
-            let resources: Vec<Value> = page
-                .get("Resources")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let total = page
-                .get("totalResults")
-                .and_then(Value::as_u64)
-                .and_then(|t| usize::try_from(t).ok())
-                .unwrap_or(0);
-            let read = resources.len();
-            items.extend(resources);
-            on_page(items.len());
-            if read == 0 || start - 1 + read >= total {
-                return Ok(items);
-            }
-            start += read;
-        }
-        Err(Failure::RetryLater {
-            at: None,
-            vendor_code: None,
-            message: format!(
-                "SCIM {} /{endpoint}: still paging after {MAX_PAGES} pages",
-                self.app
-            ),
-        })
+        let query: Vec<(&str, &str)> = filter.map(|f| ("filter", f)).into_iter().collect();
+        let paging = Paging::Offset {
+            start: "startIndex",
+            size: "count",
+            first: 1,
+            page_size: self.dialect().page_size.into(),
+            end: OffsetEnd::Total("/totalResults"),
+        };
+        let first = self.scim_call(Method::GET, &[endpoint], &query)?;
+        self.list_all(first, paging, Items::Field("Resources"), on_page)
+            .await
     }
 }
 
@@ -201,8 +171,8 @@ fn scim_type(body: &Value) -> Option<String> {
 }
 
 /// `SCIM <app> <METHOD> /<path>: HTTP <status> <scimType>: <detail>`, the provider's words verbatim.
-fn describe(what: &str, status: StatusCode, body: &Value) -> String {
-    let mut out = format!("SCIM {what}: HTTP {}", status.as_u16());
+fn describe(label: &str, status: StatusCode, body: &Value) -> String {
+    let mut out = format!("{label}: HTTP {}", status.as_u16());
     if let Some(t) = scim_type(body) {
         out.push_str(&format!(" {t}"));
     }
@@ -213,8 +183,8 @@ fn describe(what: &str, status: StatusCode, body: &Value) -> String {
 }
 
 /// A SCIM error as a failure: the `scimType` is the vendor code (the HTTP status when there is none).
-fn classify(what: &str, status: StatusCode, body: &Value) -> Failure {
-    let message = describe(what, status, body);
+fn classify(label: &str, status: StatusCode, body: &Value) -> Failure {
+    let message = describe(label, status, body);
     let code = scim_type(body).unwrap_or_else(|| status.as_u16().to_string());
     match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Failure::Unauthorized {

@@ -6,7 +6,7 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::{BUCKET, Reply, ScimClient};
+pub use client::{BUCKET, Reply, ScimClient, ScimDialect};
 pub use config::ScimConfig;
 
 use async_trait::async_trait;
@@ -16,7 +16,6 @@ use grantflow_model::{
 use reqwest::Method;
 use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, Filter};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{GROUP, MEMBER};
@@ -24,9 +23,6 @@ use mapping::{GROUP, MEMBER};
 pub const SYSTEM: &str = "scim";
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-/// The account id the planner gives a person who has no account in the system yet.
-const PENDING_PREFIX: &str = "pending:";
 
 /// Account actions: SCIM has one lifecycle switch, `active`.
 pub const ACTIONS: &[(&str, bool)] = &[
@@ -65,18 +61,15 @@ impl ScimConnector {
         config: &ScimConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let app = config.app.clone().unwrap_or_else(|| connection.to_string());
         let client = ScimClient::new(
-            app.clone(),
-            &config.base_url,
-            token,
-            Duration::from_secs(config.timeout_seconds),
-            config.page_size,
-            config.max_rate_limit_waits,
+            SYSTEM,
+            ScimDialect::new(app.clone(), config, token),
+            config,
+            &connection,
+            context,
+            None,
         )?;
         Ok(Self {
             connection,
@@ -168,13 +161,8 @@ impl ScimConnector {
 
     /// The SCIM id of an account; a `pending:<email>` person is looked up by userName, then by email.
     async fn user_id(&self, account: &AccountRef) -> Result<Option<String>, Failure> {
-        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
+        let Some(email) = crate::pending_email(account) else {
             return Ok(Some(account.id.clone()));
-        };
-        let email = if email.is_empty() {
-            account.login.as_str()
-        } else {
-            email
         };
         for attr in ["userName", "emails.value"] {
             let found = match self
@@ -352,10 +340,6 @@ impl Connector for ScimConnector {
                 None => false,
             },
         };
-        Ok(if done {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::from(done))
     }
 }

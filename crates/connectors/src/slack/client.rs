@@ -1,13 +1,17 @@
 //! Slack's Web API: form-encoded POSTs with a Bearer token, the `ok`/`error` envelope, cursor pagination, and
 //! tiered rate limits (429 + `Retry-After`), turned into classified `Failure`s.
 
-use reqwest::{StatusCode, Url};
-use secrecy::{ExposeSecret, SecretString};
+use async_trait::async_trait;
+use reqwest::{Method, StatusCode, Url};
+use secrecy::SecretString;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::Failure;
-use crate::http;
+use crate::transport::{
+    Answer, Body, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire,
+};
 
 /// Slack's rate-limit tier for a method (per method, per workspace); our own copy of the published table.
 pub fn tier_of(method: &str) -> &'static str {
@@ -49,38 +53,78 @@ const TRANSIENT_ERRORS: &[&str] = &[
     "request_timeout",
 ];
 
-pub struct SlackClient {
-    http: reqwest::Client,
-    api: Url,
-    token: SecretString,
-    max_rate_limit_waits: u32,
+/// Slack's client: the shared transport with Slack's dialect.
+pub type SlackClient = Transport<SlackDialect>;
+
+pub struct SlackDialect {
+    pub(super) token: SecretString,
+}
+
+/// The Web API method a call is to (the last segment of its URL).
+fn method_of(call: &Call) -> &str {
+    call.url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or("")
+}
+
+#[async_trait]
+impl Dialect for SlackDialect {
+    async fn credentials(&self, _: &Wire, _: &Call, _: &Ctx<'_>) -> Result<Credentials, Failure> {
+        Credentials::bearer(&self.token)
+    }
+
+    /// Web API methods are under `/api/`.
+    fn api_base(&self, base: Url) -> Result<Url, Failure> {
+        if base.path().ends_with("/api/") {
+            return Ok(base);
+        }
+        base.join("api/")
+            .map_err(|error| Failure::config(format!("slack base_url {base}: {error}")))
+    }
+
+    /// Slack limits each method per workspace by its tier, and announces no budget.
+    fn bucket(&self, call: &Call) -> Cow<'static, str> {
+        let method = method_of(call);
+        Cow::Owned(format!("{}:{method}", tier_of(method)))
+    }
+
+    fn failure(&self, call: &Call, answer: &Answer, ctx: &Ctx<'_>) -> Option<Failure> {
+        let (status, body) = (answer.status, &answer.body);
+        let error = body.get("error").and_then(Value::as_str).unwrap_or("");
+        if status == StatusCode::TOO_MANY_REQUESTS || error == "ratelimited" {
+            let reset = ctx
+                .retry_after(&answer.headers)
+                .unwrap_or_else(|| ctx.after(Duration::from_secs(1)));
+            return Some(Failure::rate_limited(
+                self.bucket(call),
+                reset,
+                "ratelimited",
+            ));
+        }
+        if status.is_server_error() || TRANSIENT_ERRORS.contains(&error) {
+            return Some(Failure::retry_later(
+                (!error.is_empty()).then(|| error.to_string()),
+                format!("{} answered HTTP {status} {error}", call.label),
+            ));
+        }
+        match body {
+            Value::Object(fields) if fields.get("ok") == Some(&Value::Bool(true)) => None,
+            _ => Some(classify(method_of(call), status, body)),
+        }
+    }
 }
 
 impl SlackClient {
-    pub fn new(
-        base_url: &str,
-        token: SecretString,
-        timeout: Duration,
-        max_rate_limit_waits: u32,
-    ) -> Result<Self, Failure> {
-        let base = http::base_url("slack", base_url)?;
-        let api = if base.path().ends_with("/api/") {
-            base
-        } else {
-            base.join("api/").map_err(|error| Failure::Config {
-                message: format!("slack base_url \"{base_url}\": {error}"),
-            })?
-        };
-        Ok(Self {
-            http: http::client(timeout)?,
-            api,
-            token,
-            max_rate_limit_waits,
-        })
-    }
-
-    pub fn api_url(&self) -> &Url {
-        &self.api
+    fn method_call(&self, method: &str, args: &[(&str, &str)]) -> Result<Call, Failure> {
+        let form = args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Ok(Call::new(Method::POST, self.url_path(method, &[])?)
+            .body(Body::Form(form))
+            .repeatable(is_read(method))
+            .label(format!("Slack {method}")))
     }
 
     /// Calls one method with form arguments; the successful envelope's fields, or the classified failure.
@@ -89,55 +133,10 @@ impl SlackClient {
         method: &str,
         args: &[(&str, &str)],
     ) -> Result<Map<String, Value>, Failure> {
-        let url = self.api.join(method).map_err(|error| Failure::Config {
-            message: format!("bad Slack method {method}: {error}"),
-        })?;
-        let tier = tier_of(method);
-        let what = format!("Slack {method}");
-        let mut rate_limit_waits = 0;
-        let mut transient_retries = 0;
-        loop {
-            let request = self
-                .http
-                .post(url.clone())
-                .bearer_auth(self.token.expose_secret())
-                .form(args);
-            let Some((status, headers, body)) =
-                http::exchange_json(request, is_read(method), &mut transient_retries, &what)
-                    .await?
-            else {
-                continue;
-            };
-            let error = body.get("error").and_then(Value::as_str).unwrap_or("");
-            if status == StatusCode::TOO_MANY_REQUESTS || error == "ratelimited" {
-                let reset = http::retry_at(&headers, None);
-                if rate_limit_waits < self.max_rate_limit_waits {
-                    rate_limit_waits += 1;
-                    tracing::info!(message = "Slack rate limit reached; waiting.", method, %reset);
-                    http::sleep_until(reset).await;
-                    continue;
-                }
-                return Err(Failure::RateLimited {
-                    bucket: format!("{tier}:{method}"),
-                    reset,
-                    message: "ratelimited".into(),
-                });
-            }
-            let transient = status.is_server_error() || TRANSIENT_ERRORS.contains(&error);
-            if transient {
-                if http::retry_transient(is_read(method), &mut transient_retries).await {
-                    continue;
-                }
-                return Err(Failure::RetryLater {
-                    at: None,
-                    vendor_code: (!error.is_empty()).then(|| error.to_string()),
-                    message: format!("{what} answered HTTP {status} {error}"),
-                });
-            }
-            return match body {
-                Value::Object(fields) if fields.get("ok") == Some(&Value::Bool(true)) => Ok(fields),
-                _ => Err(classify(method, status, &body)),
-            };
+        let answer = self.request(&self.method_call(method, args)?).await?;
+        match answer.body {
+            Value::Object(fields) => Ok(fields),
+            _ => Err(classify(method, answer.status, &Value::Null)),
         }
     }
 
@@ -146,31 +145,20 @@ impl SlackClient {
         &self,
         method: &str,
         args: &[(&str, &str)],
-        key: &str,
-        mut on_page: impl FnMut(usize),
+        key: &'static str,
+        on_page: impl FnMut(usize),
     ) -> Result<Vec<Value>, Failure> {
-        let mut items = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let mut page_args = args.to_vec();
-            if !cursor.is_empty() {
-                page_args.push(("cursor", &cursor));
-            }
-            let fields = self.call(method, &page_args).await?;
-            if let Some(Value::Array(page)) = fields.get(key) {
-                items.extend(page.iter().cloned());
-            }
-            on_page(items.len());
-            let next = fields
-                .get("response_metadata")
-                .and_then(|m| m.get("next_cursor"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if next.is_empty() {
-                return Ok(items);
-            }
-            cursor = next.to_string();
-        }
+        let paging = Paging::Cursor {
+            token: "/response_metadata/next_cursor",
+            param: "cursor",
+        };
+        self.list_all(
+            self.method_call(method, args)?,
+            paging,
+            Items::Field(key),
+            on_page,
+        )
+        .await
     }
 }
 
@@ -205,11 +193,7 @@ fn classify(method: &str, status: StatusCode, body: &Value) -> Failure {
             .to_string();
         return Failure::InsufficientScope { scope, message };
     }
-    Failure::Permanent {
-        vendor_code: error,
-        message,
-        status: Some(status.as_u16()),
-    }
+    Failure::permanent(error, message, Some(status.as_u16()))
 }
 
 #[cfg(test)]

@@ -9,21 +9,18 @@ use crate::SecretSource;
 pub struct SlackConfig {
     /// `https://slack.com` (or the sandbox's URL); Web API methods are called under `/api/`.
     pub base_url: String,
+    /// Allows plain `http` to a host that is not loopback: the credential would cross the network in clear.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
     /// A bot token (`xoxb-…`) with users:read, users:read.email, channels:read, groups:read, channels:manage
     /// and groups:write; sent as `Authorization: Bearer`.
     pub token: SecretSource,
     /// Per-request timeout.
-    #[serde(default = "default_timeout_seconds")]
+    #[serde(default = "crate::transport::default_timeout_seconds")]
     pub timeout_seconds: u64,
     /// How many times one call may wait out a 429 before reporting the rate limit to the engine.
-    #[serde(default = "default_rate_limit_waits")]
+    #[serde(default = "crate::transport::default_rate_limit_waits")]
     pub max_rate_limit_waits: u32,
 }
 
-fn default_timeout_seconds() -> u64 {
-    30
-}
-
-fn default_rate_limit_waits() -> u32 {
-    5
-}
+crate::http_settings!(SlackConfig);

@@ -4,7 +4,7 @@ mod client;
 mod config;
 mod mapping;
 
-pub use client::{SlackClient, tier_of};
+pub use client::{SlackClient, SlackDialect, tier_of};
 pub use config::SlackConfig;
 
 use async_trait::async_trait;
@@ -12,23 +12,15 @@ use grantflow_model::{
     AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, SystemKind,
 };
 use serde_json::Value;
-use std::time::Duration;
 
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{CHANNEL, MEMBER};
 
 pub const SYSTEM: &str = "slack";
 
-/// The account id the planner gives a person who has no account in the system yet.
-const PENDING_PREFIX: &str = "pending:";
-
 pub struct SlackConnector {
     connection: ConnectionName,
     client: SlackClient,
-}
-
-fn has_error(failure: &Failure, error: &str) -> bool {
-    matches!(failure, Failure::Permanent { vendor_code, .. } if vendor_code == error)
 }
 
 impl SlackConnector {
@@ -37,31 +29,26 @@ impl SlackConnector {
         config: &SlackConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = config.token.read(
-            &format!("connection {connection}: token"),
-            &context.base_dir,
-        )?;
+        let token = context.secret(&connection, "token", &config.token)?;
         let client = SlackClient::new(
-            &config.base_url,
-            token,
-            Duration::from_secs(config.timeout_seconds),
-            config.max_rate_limit_waits,
+            SYSTEM,
+            SlackDialect { token },
+            config,
+            &connection,
+            context,
+            None,
         )?;
         Ok(Self { connection, client })
     }
 
     fn unsupported(&self, op: &Operation) -> Failure {
-        Failure::Permanent {
-            vendor_code: "unsupported".into(),
-            message: format!(
-                "{}: slack can only add or remove channel members, not {} {} on a {}",
-                self.connection,
-                op.verb(),
-                op.entitlement(),
-                op.resource().kind
-            ),
-            status: None,
-        }
+        Failure::unsupported(format!(
+            "{}: slack can only add or remove channel members, not {} {} on a {}",
+            self.connection,
+            op.verb(),
+            op.entitlement(),
+            op.resource().kind
+        ))
     }
 
     /// The channel and the member id of a membership operation; `None` for a `pending:<email>` person who
@@ -87,13 +74,8 @@ impl SlackConnector {
     }
 
     async fn user_id(&self, account: &AccountRef) -> Result<Option<String>, Failure> {
-        let Some(email) = account.id.strip_prefix(PENDING_PREFIX) else {
+        let Some(email) = crate::pending_email(account) else {
             return Ok(Some(account.id.clone()));
-        };
-        let email = if email.is_empty() {
-            account.login.as_str()
-        } else {
-            email
         };
         match self
             .client
@@ -105,7 +87,7 @@ impl SlackConnector {
                 .and_then(|u| u.get("id"))
                 .and_then(Value::as_str)
                 .map(str::to_string)),
-            Err(f) if has_error(&f, "users_not_found") => Ok(None),
+            Err(f) if f.is_vendor_code("users_not_found") => Ok(None),
             Err(f) => Err(f),
         }
     }
@@ -134,7 +116,7 @@ impl Connector for SlackConnector {
         Description {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
-            base_url: self.client.api_url().to_string(),
+            base_url: self.client.base().to_string(),
             operations: vec!["add_grant", "remove_grant"],
             rate_limit_buckets: vec!["tier2", "tier3", "tier4"],
             accounts_created_on_first_login: false,
@@ -186,15 +168,15 @@ impl Connector for SlackConnector {
         let (channel, user) = self.target(op).await?;
         let Some(user) = user else {
             return if op.widens_access() {
-                Err(Failure::Permanent {
-                    vendor_code: "users_not_found".into(),
-                    message: format!(
+                Err(Failure::permanent(
+                    "users_not_found",
+                    format!(
                         "{}: {} has no Slack account",
                         self.connection,
                         op.holder().label()
                     ),
-                    status: None,
-                })
+                    None,
+                ))
             } else {
                 Ok(Applied::AlreadyPresent)
             };
@@ -214,7 +196,7 @@ impl Connector for SlackConnector {
         };
         match self.client.call(method, &args).await {
             Ok(_) => Ok(Applied::Changed),
-            Err(f) if has_error(&f, already) => Ok(Applied::AlreadyPresent),
+            Err(f) if f.is_vendor_code(already) => Ok(Applied::AlreadyPresent),
             Err(f) => Err(f),
         }
     }
@@ -225,10 +207,6 @@ impl Connector for SlackConnector {
             Some(user) => self.members(&channel).await?.contains(&user),
             None => false,
         };
-        Ok(if present == op.widens_access() {
-            Observed::Done
-        } else {
-            Observed::NotDone
-        })
+        Ok(Observed::of(op, present))
     }
 }

@@ -47,6 +47,7 @@ impl Aws {
             secret_access_key: self.file("secret_access_key"),
             account_names: [(PROD_PAYMENTS.to_string(), "prod-payments".to_string())].into(),
             timeout_seconds: 5,
+            allow_insecure_http: false,
             max_attempts,
             status_polls,
             status_poll_ms: 20,

@@ -268,6 +268,7 @@ async fn the_connector_syncs_and_changes_moto() {
         // moto never provisions on assignment, so the account must be named.
         account_names: [(ACCOUNT.to_string(), "sandbox".to_string())].into(),
         timeout_seconds: 10,
+        allow_insecure_http: false,
         // moto answers unimplemented operations with 500; one attempt keeps such a mistake fast and visible.
         max_attempts: 1,
         status_polls: 3,

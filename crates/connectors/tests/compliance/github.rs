@@ -17,6 +17,7 @@ fn connector(fixture: &Fixture, max_rate_limit_waits: u32) -> GithubConnector {
         token: fixture.token(),
         organization: None,
         timeout_seconds: 10,
+        allow_insecure_http: false,
         max_rate_limit_waits,
     };
     GithubConnector::new(ConnectionName::new("github"), &config, &Fixture::context())
@@ -472,6 +473,7 @@ async fn a_missing_team_is_permanent_in_github_words_and_a_bad_token_is_unauthor
         token: fixture.token(),
         organization: Some("not-our-org".into()),
         timeout_seconds: 10,
+        allow_insecure_http: false,
         max_rate_limit_waits: 0,
     };
     let elsewhere =

@@ -14,6 +14,7 @@ fn connector(e: &Emulated, max_rate_limit_waits: u32) -> GitlabConnector {
         base_url: e.base_url(),
         token: e.token(),
         timeout_seconds: 10,
+        allow_insecure_http: false,
         max_rate_limit_waits,
         pending_recheck_seconds: 3,
         accounts_created_on_first_login: true,

@@ -14,6 +14,7 @@ fn connector(fixture: &Fixture, max_rate_limit_waits: u32) -> GoogleConnector {
         token: fixture.token(),
         customer: "my_customer".into(),
         timeout_seconds: 10,
+        allow_insecure_http: false,
         max_rate_limit_waits,
     };
     GoogleConnector::new(ConnectionName::new("google"), &config, &Fixture::context())

@@ -29,6 +29,7 @@ fn connector_with(e: &Emulated, max_rate_limit_waits: u32, timeout_seconds: u64)
         },
         token: e.token(),
         timeout_seconds,
+        allow_insecure_http: false,
         max_rate_limit_waits,
     };
     JiraConnector::new(ConnectionName::new("jira"), &config, &Emulated::context())

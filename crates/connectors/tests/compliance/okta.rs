@@ -42,6 +42,7 @@ impl Fixture {
             }),
             auth: None,
             timeout_seconds: 10,
+            allow_insecure_http: false,
             max_rate_limit_waits,
             sync: Default::default(),
             event_hook: None,

@@ -53,6 +53,7 @@ impl Org {
             token,
             auth,
             timeout_seconds: 10,
+            allow_insecure_http: false,
             max_rate_limit_waits: 2,
             sync: Default::default(),
             event_hook: None,

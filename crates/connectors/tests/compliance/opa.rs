@@ -42,6 +42,7 @@ fn connector(e: &Emulated, keys: &Keys, max_rate_limit_waits: u32) -> OpaConnect
         key_id: keys.source("key_id"),
         key_secret: keys.source("key_secret"),
         timeout_seconds: 10,
+        allow_insecure_http: false,
         max_rate_limit_waits,
     };
     OpaConnector::new(ConnectionName::new("opa"), &config, &Emulated::context()).expect("connector")

@@ -18,6 +18,7 @@ fn config(e: &Emulated, trust_sandbox_ca: bool) -> SalesforceConfig {
             .then(|| e.sandbox.info.systems["salesforce"].ca_certificate.clone())
             .flatten(),
         timeout_seconds: 10,
+        allow_insecure_http: false,
         limit_retry_seconds: 3600,
     }
 }
@@ -134,6 +135,7 @@ async fn the_request_budget_is_read_from_sforce_limit_info_and_a_spent_limit_is_
         base_dir: std::path::PathBuf::new(),
         budgets: budgets.clone(),
         clock: std::sync::Arc::new(grantflow_model::SystemClock),
+        limits: Default::default(),
     };
     let c = SalesforceConnector::new(
         ConnectionName::new("salesforce"),
@@ -143,7 +145,7 @@ async fn the_request_budget_is_read_from_sforce_limit_info_and_a_spent_limit_is_
     .expect("connector");
     let s = sync(&c).await;
     let (limit, remaining, _) = budgets
-        .snapshot("salesforce", "api")
+        .snapshot(&ConnectionName::new("salesforce"), "api")
         .expect("budget recorded");
     assert_eq!(
         (limit, remaining),
@@ -189,7 +191,9 @@ async fn the_request_budget_is_read_from_sforce_limit_info_and_a_spent_limit_is_
             other => panic!("{attempt}: expected RateLimited, got {other:?}"),
         }
     }
-    let (_, remaining, _) = budgets.snapshot("salesforce", "api").expect("budget");
+    let (_, remaining, _) = budgets
+        .snapshot(&ConnectionName::new("salesforce"), "api")
+        .expect("budget");
     assert_eq!(remaining, 0);
 }
 

@@ -18,6 +18,7 @@ fn config(e: &Emulated, page_size: u32, max_rate_limit_waits: u32) -> ScimConfig
         app: Some("Demo SCIM app".into()),
         page_size,
         timeout_seconds: 10,
+        allow_insecure_http: false,
         max_rate_limit_waits,
     }
 }

@@ -14,6 +14,7 @@ fn connector(e: &Emulated, max_rate_limit_waits: u32) -> SlackConnector {
         base_url: e.base_url(),
         token: e.token(),
         timeout_seconds: 10,
+        allow_insecure_http: false,
         max_rate_limit_waits,
     };
     SlackConnector::new(ConnectionName::new("slack"), &config, &Emulated::context())
