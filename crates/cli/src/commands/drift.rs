@@ -85,7 +85,19 @@ pub fn render(checked: &Checked) -> String {
         table.set_header(vec![
             "system", "finding", "who", "resource", "mode", "outcome", "detail",
         ]);
-        for f in &report.findings {
+        // Person by person (accounts that match no person last), then system.
+        let mut findings: Vec<_> = report.findings.iter().collect();
+        findings.sort_by_key(|f| {
+            (
+                f.person.is_none(),
+                f.person
+                    .clone()
+                    .or_else(|| f.account.as_ref().map(|a| a.login.clone()))
+                    .unwrap_or_default(),
+                f.connection.clone(),
+            )
+        });
+        for f in findings {
             table.add_row(vec![
                 f.connection.to_string(),
                 f.kind.label().to_string(),
