@@ -218,4 +218,34 @@ mod tests {
             })
         );
     }
+
+    #[test]
+    fn settings_are_changed_by_name_and_refused_out_of_range() {
+        let mut l = Limits::new(3600);
+        let body = |text: &str| AdminBody::parse(text.as_bytes(), Limits::FIELDS).expect("body");
+        for (text, field) in [
+            (r#"{"status": 404}"#, "status"),
+            (r#"{"secondary_status": 500}"#, "secondary_status"),
+            (
+                r#"{"secondary_window_seconds": 0}"#,
+                "secondary_window_seconds",
+            ),
+            (
+                r#"{"window_seconds": 9223372036854775807}"#,
+                "window_seconds",
+            ),
+            (r#"{"limit": -1}"#, "limit"),
+        ] {
+            let err = RateLimits::configure(&mut l, &body(text)).expect_err(text);
+            assert!(
+                err.message().starts_with(field),
+                "{text}: {}",
+                err.message()
+            );
+        }
+        assert_eq!(l.config, LimitsConfig::new(3600), "nothing changed");
+        RateLimits::configure(&mut l, &body(r#"{"limit": 2, "status": 429}"#)).expect("valid");
+        assert_eq!((l.config.limit, l.config.status), (2, 429));
+        assert_eq!(l.config.secondary_limit, 80, "left out, kept");
+    }
 }

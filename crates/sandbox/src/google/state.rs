@@ -390,3 +390,44 @@ impl Inner {
 fn etag(seed: &str) -> String {
     format!("\"{seed}/sandbox\"")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quota_takes_known_reasons_and_bounded_numbers_and_keeps_what_is_left_out() {
+        let mut q = Quota::new(60);
+        let body = |text: &str| AdminBody::parse(text.as_bytes(), Quota::FIELDS).expect("body");
+        for (text, field) in [
+            (r#"{"reason": "tooMany"}"#, "reason"),
+            (r#"{"limit": 99999999999}"#, "limit"),
+            (r#"{"window_seconds": 0}"#, "window_seconds"),
+        ] {
+            let err = q.configure(&body(text)).expect_err(text);
+            assert!(
+                err.message().starts_with(field),
+                "{text}: {}",
+                err.message()
+            );
+        }
+        q.configure(&body(r#"{"limit": 0, "reason": "quotaExceeded"}"#))
+            .expect("valid");
+        assert_eq!(
+            q.settings(),
+            serde_json::json!({"window_seconds": 60, "limit": 0, "reason": "quotaExceeded"})
+        );
+        assert!(!q.charge(Utc::now()));
+        let faults = AdminBody::parse(
+            br#"{"member_visibility_delay_ms": 86400000}"#,
+            GoogleFaults::FIELDS,
+        )
+        .expect("body");
+        let err = GoogleFaults::read(&faults).expect_err("a day");
+        assert!(
+            err.message().starts_with("member_visibility_delay_ms"),
+            "{}",
+            err.message()
+        );
+    }
+}
