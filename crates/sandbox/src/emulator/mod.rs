@@ -225,6 +225,14 @@ mod tests {
         }
     }
 
+    async fn read(router: &Router, uri: &str) -> (StatusCode, Value) {
+        call(router, "GET", uri, "").await
+    }
+
+    async fn send(router: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
+        call(router, "POST", uri, body).await
+    }
+
     async fn call(router: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
         let request = Request::builder()
             .method(method)
@@ -247,60 +255,58 @@ mod tests {
         let probe = Probe::start(&(), EmulatorConfig::default());
         let router = router(&probe);
         let limits = json!({"window_seconds": 60, "buckets": {"api": 5}});
-        for (body, field) in [
+        let faults = json!({"latency_ms": 0, "error_rate": 0.0, "error_status": 0});
+        for (endpoint, body, field) in [
             (
+                "rate-limits",
                 r#"{"window_seconds": 9223372036854775807}"#,
                 "window_seconds",
             ),
             (
+                "rate-limits",
                 r#"{"window_seconds": 18446744073709551615}"#,
                 "window_seconds",
             ),
-            (r#"{"window_seconds": 0}"#, "window_seconds"),
-            (r#"{"window_seconds": -5}"#, "window_seconds"),
-            (r#"{"window_seconds": 1.5}"#, "window_seconds"),
-            (r#"{"all": 1000000000000}"#, "all"),
-            (r#"{"buckets": {"api": 4294967296}}"#, "buckets.api"),
-            (r#"{"buckets": {"nope": 1}}"#, "nope"),
-            (r#"{"limit": 1}"#, "limit"),
-            ("[]", "JSON object"),
-        ] {
-            let (status, error) = call(&router, "POST", "/__sandbox/rate-limits", body).await;
-            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-            let message = error["error"].as_str().unwrap_or_default();
-            assert!(message.contains(field), "{body}: {error}");
-            assert_eq!(
-                call(&router, "GET", "/__sandbox/rate-limits", "").await.1,
-                limits,
-                "{body} changed nothing"
-            );
-        }
-        for (body, field) in [
-            (r#"{"latency_ms": 86400000}"#, "latency_ms"),
-            (r#"{"latency_ms": -1}"#, "latency_ms"),
-            (r#"{"error_rate": 1.5}"#, "error_rate"),
-            (r#"{"error_rate": -0.1}"#, "error_rate"),
-            (r#"{"error_status": 404}"#, "error_status"),
-            (r#"{"error_status": 70000}"#, "error_status"),
+            ("rate-limits", r#"{"window_seconds": 0}"#, "window_seconds"),
+            ("rate-limits", r#"{"window_seconds": -5}"#, "window_seconds"),
             (
+                "rate-limits",
+                r#"{"window_seconds": 1.5}"#,
+                "window_seconds",
+            ),
+            ("rate-limits", r#"{"all": 1000000000000}"#, "all"),
+            (
+                "rate-limits",
+                r#"{"buckets": {"api": 4294967296}}"#,
+                "buckets.api",
+            ),
+            ("rate-limits", r#"{"buckets": {"nope": 1}}"#, "nope"),
+            ("rate-limits", r#"{"limit": 1}"#, "limit"),
+            ("rate-limits", "[]", "JSON object"),
+            ("faults", r#"{"latency_ms": 86400000}"#, "latency_ms"),
+            ("faults", r#"{"latency_ms": -1}"#, "latency_ms"),
+            ("faults", r#"{"error_rate": 1.5}"#, "error_rate"),
+            ("faults", r#"{"error_rate": -0.1}"#, "error_rate"),
+            ("faults", r#"{"error_status": 404}"#, "error_status"),
+            ("faults", r#"{"error_status": 70000}"#, "error_status"),
+            (
+                "faults",
                 r#"{"member_visibility_delay_ms": 1}"#,
                 "member_visibility_delay_ms",
             ),
         ] {
-            let (status, error) = call(&router, "POST", "/__sandbox/faults", body).await;
-            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            let (status, error) = send(&router, &format!("/__sandbox/{endpoint}"), body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{endpoint} {body}");
             let message = error["error"].as_str().unwrap_or_default();
-            assert!(message.contains(field), "{body}: {error}");
+            assert!(message.contains(field), "{endpoint} {body}: {error}");
+            assert_eq!(read(&router, "/__sandbox/rate-limits").await.1, limits);
+            assert_eq!(read(&router, "/__sandbox/faults").await.1, faults);
         }
-        assert_eq!(
-            call(&router, "GET", "/__sandbox/faults", "").await.1,
-            json!({"latency_ms": 0, "error_rate": 0.0, "error_status": 0})
-        );
         for _ in 0..5 {
-            assert_eq!(call(&router, "GET", "/ping", "").await.0, StatusCode::OK);
+            assert_eq!(read(&router, "/ping").await.0, StatusCode::OK);
         }
         assert_eq!(
-            call(&router, "GET", "/ping", "").await.0,
+            read(&router, "/ping").await.0,
             StatusCode::TOO_MANY_REQUESTS
         );
     }
@@ -309,9 +315,8 @@ mod tests {
     async fn good_settings_apply_and_reset_restores_the_defaults() {
         let probe = Probe::start(&(), EmulatorConfig::default());
         let router = router(&probe);
-        let (status, settings) = call(
+        let (status, settings) = send(
             &router,
-            "POST",
             "/__sandbox/rate-limits",
             r#"{"window_seconds": 86400, "all": 1}"#,
         )
@@ -321,9 +326,8 @@ mod tests {
             settings,
             json!({"window_seconds": 86400, "buckets": {"api": 1}})
         );
-        let (status, faults) = call(
+        let (status, faults) = send(
             &router,
-            "POST",
             "/__sandbox/faults",
             r#"{"error_rate": 1, "error_status": 503}"#,
         )
@@ -331,20 +335,20 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(faults["error_status"], 503);
         assert_eq!(
-            call(&router, "GET", "/ping", "").await.0,
+            read(&router, "/ping").await.0,
             StatusCode::SERVICE_UNAVAILABLE
         );
         assert_eq!(
-            call(&router, "GET", "/ping", "").await.0,
+            read(&router, "/ping").await.0,
             StatusCode::TOO_MANY_REQUESTS
         );
         assert_eq!(
-            call(&router, "POST", "/__sandbox/reset", "").await.0,
+            send(&router, "/__sandbox/reset", "").await.0,
             StatusCode::NO_CONTENT
         );
-        assert_eq!(call(&router, "GET", "/ping", "").await.0, StatusCode::OK);
+        assert_eq!(read(&router, "/ping").await.0, StatusCode::OK);
         assert_eq!(
-            call(&router, "GET", "/__sandbox/writes", "").await.1,
+            read(&router, "/__sandbox/writes").await.1,
             json!({"writes": {"ping": 1}})
         );
     }
@@ -353,18 +357,16 @@ mod tests {
     async fn hand_changes_and_unknown_admin_paths_answer_with_what_is_wrong() {
         let probe = Probe::start(&(), EmulatorConfig::default());
         let router = router(&probe);
-        let (status, error) = call(
+        let (status, error) = send(
             &router,
-            "POST",
             "/__sandbox/hand-change",
             r#"{"op": "suspend", "user": "nobody"}"#,
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(error["error"], "unknown user nobody");
-        let (status, error) = call(
+        let (status, error) = send(
             &router,
-            "POST",
             "/__sandbox/hand-change",
             r#"{"op": "promote", "user": "a"}"#,
         )
@@ -375,7 +377,7 @@ mod tests {
                 .as_str()
                 .is_some_and(|e| e.contains("promote"))
         );
-        let (status, error) = call(&router, "GET", "/__sandbox/nope", "").await;
+        let (status, error) = read(&router, "/__sandbox/nope").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(
             error["error"]
