@@ -47,9 +47,10 @@ fn power_user(sandbox: &Sandbox, s: &Snapshot, add: bool, email: &str) -> Operat
 impl System for Aws {
     const KIND: &'static str = "aws";
 
-    /// Waiting out a rate limit is the SDK's retry: `waits` more attempts.
+    /// Waiting out a rate limit is the SDK's retry, whose jittered backoff may retry inside the window that
+    /// refused: two more attempts for each wait.
     fn connector(sandbox: &Sandbox, waits: u32) -> Box<dyn Connector> {
-        Box::new(connector(sandbox, waits + 1, 5))
+        Box::new(connector(sandbox, 1 + 2 * waits, 5))
     }
 
     const GRANT: Grant = Grant {
