@@ -1,6 +1,7 @@
 //! `POST /__sandbox/hand-change`: a change an administrator makes directly in the vendor's console, the same
-//! body for every emulator so drift tests can change any system the same way. Each emulator applies the three
-//! operations to its own state; none counts as an API write.
+//! body for every emulator so drift tests can change any system the same way. The shared admin route
+//! (`crate::emulator`) parses it here and hands it to `Emulator::hand_change`, which applies the three
+//! operations to the emulator's own state; none counts as an API write.
 //!
 //! ```text
 //! {"op": "add",     "user": "<login or email>", "resource": "<kind>/<name>", "entitlement": "<optional>"}
@@ -12,11 +13,7 @@
 //! (GitLab full paths), so only the first `/` separates.
 
 use axum::body::Bytes;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-
-use crate::emulator::json_response;
 
 /// One resource named as the connector names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,30 +138,6 @@ pub fn parse(body: &Bytes, legacy: &[&str]) -> Result<Option<HandChange>, String
             HandChange::Suspend { user: b.user }
         }
     }))
-}
-
-/// 204 when applied; 400 `{"error"}` naming what is unknown otherwise.
-pub fn respond(result: Result<(), String>) -> Response {
-    match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error(e),
-    }
-}
-
-pub fn error(message: String) -> Response {
-    json_response(
-        StatusCode::BAD_REQUEST,
-        &serde_json::json!({ "error": message }),
-    )
-}
-
-/// Parses and applies a change for an emulator without older ops of its own.
-pub fn handle(body: &Bytes, apply: impl FnOnce(&HandChange) -> Result<(), String>) -> Response {
-    match parse(body, &[]) {
-        Ok(Some(change)) => respond(apply(&change)),
-        Ok(None) => error("no op".into()),
-        Err(e) => error(e),
-    }
 }
 
 /// The error for a resource kind the system does not have (or cannot grant to a user by hand).

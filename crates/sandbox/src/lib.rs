@@ -1,19 +1,21 @@
 //! Emulators of the vendor APIs grantflow talks to, the organisation files that seed them, and the server that runs them.
 //!
-//! Each emulated system is one module (`okta`, later `google`, `github`, …) with the same layout: router, state,
-//! the vendor's error, pagination and rate-limit rules, and an admin endpoint under `/__sandbox`. Systems are
-//! registered in one place, [`systems`], and [`start`] serves each on its own loopback port.
+//! Each emulated system is one module (`okta`, `google`, `github`, `gitlab`, `slack`, `aws`, `jira`,
+//! `salesforce`, `scim`, `opa`, `datadog`) that implements [`Emulator`]: its state on the shared pieces
+//! ([`emulator::Core`]), the vendor's routes, errors, pagination and rate-limit rules, and changes by hand. The
+//! `/__sandbox` admin routes (writes, faults, rate limits, reset, hand-change) are shared ([`emulator`]).
+//! Systems are listed in one place, `systems.rs`, and [`start`] serves each on its own loopback port, wrapped in
+//! the network faults every system shares ([`network_faults`]).
 
 pub mod aws;
 pub mod clock;
-mod control;
 pub mod datadog;
 pub mod demo_reach;
-mod emulator;
+pub mod emulator;
 pub mod github;
 pub mod gitlab;
 pub mod google;
-mod hand_change;
+pub mod hand_change;
 pub mod jira;
 pub mod network_faults;
 pub mod okta;
@@ -27,6 +29,7 @@ mod systems;
 mod tls;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use emulator::{Emulator, EmulatorConfig};
 pub use okta::{OktaConfig, okta_router};
 pub use org::{Org, demo_org, load_org};
 pub use server::{RunningSandbox, SandboxInfo, SandboxOptions, SystemInfo, start};

@@ -1,8 +1,11 @@
 //! Faults below the vendor's API, the same for every emulator: outage
-//! windows, connections reset after the request took effect, and answers
-//! that arrive too late (the client times out though the change was made).
-//! Vendor-specific faults (error bodies, rate limits, latency) live in each
-//! emulator; these are wrapped around every emulator by the server.
+//! windows, connections reset after the request took effect, answers that
+//! arrive too late (the client times out though the change was made), and
+//! stale reads after a write. Faults in the vendor's own terms (error
+//! bodies, rate limits, latency) are each emulator's `/__sandbox/faults`
+//! and `/__sandbox/rate-limits` (`crate::emulator`); these are wrapped
+//! around every emulator by the server, with their admin endpoint
+//! `/__sandbox/network` (loopback only, input checked like the others).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,40 +18,68 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::clock::Clock;
+use crate::emulator::{AdminBody, AdminError, bounds, loopback_only};
 
-/// What an admin asks for (`POST /__sandbox/network`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// What an admin asks for (`POST /__sandbox/network`); a field left out is 0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct NetworkFaultSettings {
     /// The system is down (503) for this long from now.
-    #[serde(default)]
     pub outage_seconds: f64,
     /// Share of API requests whose connection is dropped after the request
     /// took effect, so the client never hears the answer.
-    #[serde(default)]
     pub reset_rate: f64,
     /// Share of API requests answered only after `timeout_ms` (after the
     /// request took effect), longer than a client's timeout.
-    #[serde(default)]
     pub timeout_rate: f64,
-    #[serde(default)]
     pub timeout_ms: u64,
     /// The next this many writes (non-GET requests) are answered only after
     /// `timeout_ms`, after they took effect: a deterministic timeout.
-    #[serde(default)]
     pub timeout_next_writes: u32,
     /// The next this many writes lose their answer to a connection reset
     /// after they took effect: a deterministic reset.
-    #[serde(default)]
     pub reset_next_writes: u32,
     /// Eventual consistency: for this long after any write, a read the
     /// system answered before is answered the same way again (stale), as
     /// Google documents for its directory.
-    #[serde(default)]
     pub consistency_delay_ms: u64,
+}
+
+impl NetworkFaultSettings {
+    const FIELDS: &'static [&'static str] = &[
+        "outage_seconds",
+        "reset_rate",
+        "timeout_rate",
+        "timeout_ms",
+        "timeout_next_writes",
+        "reset_next_writes",
+        "consistency_delay_ms",
+    ];
+
+    /// Reads and checks a `POST /__sandbox/network` body; the error names the field.
+    pub fn parse(body: &[u8]) -> Result<Self, AdminError> {
+        let b = AdminBody::parse(body, Self::FIELDS)?;
+        let count = |name| {
+            b.uint(name, 0..=bounds::COUNT)
+                .map(|n| n.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+        };
+        let outage_limit = (bounds::DELAY_MS / 1000) as f64;
+        Ok(Self {
+            outage_seconds: b
+                .number("outage_seconds", 0.0..=outage_limit)?
+                .unwrap_or(0.0),
+            reset_rate: b.fraction("reset_rate")?.unwrap_or(0.0),
+            timeout_rate: b.fraction("timeout_rate")?.unwrap_or(0.0),
+            timeout_ms: b.uint("timeout_ms", 0..=bounds::TIMEOUT_MS)?.unwrap_or(0),
+            timeout_next_writes: count("timeout_next_writes")?,
+            reset_next_writes: count("reset_next_writes")?,
+            consistency_delay_ms: b
+                .uint("consistency_delay_ms", 0..=bounds::DELAY_MS)?
+                .unwrap_or(0),
+        })
+    }
 }
 
 /// A read's answer, kept to be served stale after a write.
@@ -85,6 +116,7 @@ pub fn wrap(router: Router, clock: Arc<dyn Clock>) -> Router {
     };
     let admin = Router::new()
         .route("/__sandbox/network", get(show).post(set))
+        .route_layer(middleware::from_fn(loopback_only))
         .with_state(faults.clone());
     router
         .layer(middleware::from_fn_with_state(faults, inject))
@@ -101,26 +133,11 @@ async fn show(State(faults): State<Faults>) -> Response {
 }
 
 async fn set(State(faults): State<Faults>, body: Bytes) -> Response {
-    let settings: NetworkFaultSettings = match serde_json::from_slice(&body) {
+    let settings = match NetworkFaultSettings::parse(&body) {
         Ok(settings) => settings,
-        Err(error) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("bad network fault settings: {error}"),
-            )
-                .into_response();
-        }
+        Err(error) => return error.into_response(),
     };
-    let rates_valid = [settings.reset_rate, settings.timeout_rate]
-        .iter()
-        .all(|rate| (0.0..=1.0).contains(rate));
-    if !rates_valid || settings.outage_seconds < 0.0 {
-        return (
-            StatusCode::BAD_REQUEST,
-            "rates must be within 0..=1 and durations non-negative",
-        )
-            .into_response();
-    }
+    // Bounded by `parse`, so the sum cannot overflow the clock.
     let outage_until = (settings.outage_seconds > 0.0).then(|| {
         faults.clock.now()
             + chrono::Duration::milliseconds((settings.outage_seconds * 1000.0) as i64)
@@ -255,4 +272,37 @@ fn broken_body() -> Body {
             "sandbox: connection reset",
         ))
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_out_of_range_are_refused_by_name() {
+        for (body, field) in [
+            (r#"{"outage_seconds": 1e300}"#, "outage_seconds"),
+            (r#"{"outage_seconds": -1}"#, "outage_seconds"),
+            (r#"{"reset_rate": 2}"#, "reset_rate"),
+            (r#"{"timeout_rate": -0.5}"#, "timeout_rate"),
+            (r#"{"timeout_ms": 18446744073709551615}"#, "timeout_ms"),
+            (r#"{"timeout_next_writes": -1}"#, "timeout_next_writes"),
+            (
+                r#"{"consistency_delay_ms": 9223372036854775807}"#,
+                "consistency_delay_ms",
+            ),
+            (r#"{"outage": 1}"#, "outage"),
+        ] {
+            let err = NetworkFaultSettings::parse(body.as_bytes()).expect_err(body);
+            assert!(err.message().contains(field), "{body}: {}", err.message());
+        }
+        let ok = NetworkFaultSettings::parse(br#"{"outage_seconds": 2.5, "timeout_ms": 1500}"#)
+            .expect("valid");
+        assert_eq!(ok.outage_seconds, 2.5);
+        assert_eq!(ok.timeout_ms, 1500);
+        assert_eq!(
+            NetworkFaultSettings::parse(b""),
+            Ok(NetworkFaultSettings::default())
+        );
+    }
 }

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
+use crate::emulator::{EmulatorConfig, bounds};
 use crate::org::Org;
 use crate::systems;
 
@@ -80,6 +81,22 @@ pub struct RunningSandbox {
 /// Starts every emulator in `org` on 127.0.0.1.
 pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSandbox> {
     org.validate()?;
+    if !(1..=bounds::WINDOW_SECONDS).contains(&opts.rate_limit_window_seconds) {
+        anyhow::bail!(
+            "rate_limit_window_seconds must be from 1 to {}, not {}",
+            bounds::WINDOW_SECONDS,
+            opts.rate_limit_window_seconds
+        );
+    }
+    let clock: Arc<dyn Clock> = opts
+        .clock
+        .clone()
+        .unwrap_or_else(|| Arc::new(crate::clock::SystemClock));
+    let config = EmulatorConfig {
+        token: None,
+        clock: clock.clone(),
+        rate_limit_window_seconds: opts.rate_limit_window_seconds,
+    };
     let (stop, stopped) = watch::channel(false);
     let mut info = SandboxInfo {
         systems: BTreeMap::new(),
@@ -91,12 +108,12 @@ pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSan
         tempfile::TempDir,
         std::path::PathBuf,
     )> = None;
-    for sys in systems::build(org, &opts) {
+    for sys in systems::build(org, &config, opts.okta_token.clone(), opts.okta_port) {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, sys.port))
             .await
-            .with_context(|| format!("binding 127.0.0.1:{} for {}", sys.port, sys.key))?;
+            .with_context(|| format!("binding 127.0.0.1:{} for {}", sys.port, sys.kind))?;
         let addr = listener.local_addr()?;
-        let https = systems::TLS_KINDS.contains(&sys.kind);
+        let https = sys.https;
         if https && tls.is_none() {
             let identity = crate::tls::identity()?;
             let dir = tempfile::Builder::new()
@@ -109,7 +126,7 @@ pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSan
         }
         let base_url = format!("{}://{addr}", if https { "https" } else { "http" });
         info.systems.insert(
-            sys.key.to_owned(),
+            sys.kind.to_owned(),
             SystemInfo {
                 kind: sys.kind.to_owned(),
                 admin_url: format!("{base_url}/__sandbox"),
@@ -122,11 +139,7 @@ pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSan
             },
         );
         let mut stopped = stopped.clone();
-        let clock: Arc<dyn Clock> = opts
-            .clock
-            .clone()
-            .unwrap_or_else(|| Arc::new(crate::clock::SystemClock));
-        let service = crate::network_faults::wrap(sys.router, clock)
+        let service = crate::network_faults::wrap(sys.router, clock.clone())
             .into_make_service_with_connect_info::<SocketAddr>();
         if let Some((identity, _, _)) = tls.as_ref().filter(|_| https) {
             let config =

@@ -1,127 +1,133 @@
-//! The AWS IAM Identity Center connector against the sandbox's Identity Center emulator.
+//! The AWS IAM Identity Center connector against the sandbox's Identity Center emulator: its part of the
+//! contract, and what only AWS does (asynchronous account assignments, the SDK's own retries, refusals that
+//! arrive as a FAILED request).
 
-use crate::emulated::{Emulated, account_ref, each_twice_takes_effect_once, grant_op};
-use crate::fixture::server_errors_are_retry_later;
 use grantflow_connectors::aws::{AwsConfig, AwsConnector};
-use grantflow_connectors::{Applied, Connector, Failure, Observed, SecretSource};
-use grantflow_model::{
-    ConnectionName, GrantSource, OpKind, Operation, OperationId, ResourceGrant, ResourceRef,
-    Snapshot, SystemKind,
-};
+use grantflow_connectors::{Applied, Connector, Failure, Observed};
+use grantflow_model::{ConnectionName, OpKind, Operation, ResourceGrant, Snapshot};
 use serde_json::json;
+
+use crate::harness::{ByHand, Case, Grant, Missing, RateLimits, Said, Sandbox, System, Text};
+use crate::sandbox::{account, held, holders, resource};
+
+pub struct Aws;
 
 const PROD_PAYMENTS: &str = "111122223333";
 const PROD_PLATFORM: &str = "222233334444";
+const DEMO: &str = "okta-demo-user@example.com";
 
-/// The sandbox plus the access key pair in files.
-struct Aws {
-    e: Emulated,
-    dir: tempfile::TempDir,
-}
-
-impl Aws {
-    async fn start() -> Aws {
-        let e = Emulated::start("aws").await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let creds = &e.sandbox.info.systems["aws"].credentials;
-        for key in ["access_key_id", "secret_access_key"] {
-            std::fs::write(dir.path().join(key), &creds[key]).expect("key file");
-        }
-        Aws { e, dir }
-    }
-
-    fn file(&self, key: &str) -> SecretSource {
-        SecretSource {
-            env: None,
-            file: Some(self.dir.path().join(key)),
-        }
-    }
-
-    fn config(&self, max_attempts: u32, status_polls: u32) -> AwsConfig {
-        AwsConfig {
-            region: Some("eu-west-1".into()),
-            endpoint_url: Some(self.e.base_url()),
-            instance_arn: None,
-            identity_store_id: None,
-            access_key_id: self.file("access_key_id"),
-            secret_access_key: self.file("secret_access_key"),
-            account_names: [(PROD_PAYMENTS.to_string(), "prod-payments".to_string())].into(),
-            timeout_seconds: 5,
-            allow_insecure_http: false,
-            max_attempts,
-            status_polls,
-            status_poll_ms: 20,
-        }
-    }
-
-    fn connector(&self, max_attempts: u32, status_polls: u32) -> AwsConnector {
-        AwsConnector::new(
-            ConnectionName::new("aws"),
-            &self.config(max_attempts, status_polls),
-            &Emulated::context(),
-        )
-        .expect("connector")
-    }
-}
-
-async fn sync(c: &AwsConnector) -> Snapshot {
-    let mut snapshot = Snapshot::new(ConnectionName::new("aws"), SystemKind::new("aws"));
-    c.sync(&mut snapshot).await.expect("sync");
-    snapshot
-}
-
-fn emails_holding(s: &Snapshot, resource_id: &str, entitlement: &str, direct: bool) -> Vec<String> {
-    let mut out: Vec<String> = s
-        .grants
-        .iter()
-        .filter(|g| g.resource_id == resource_id && g.entitlement == entitlement)
-        .filter(|g| (g.source == GrantSource::Direct) == direct)
-        .filter_map(|g| s.account(&g.account_id))
-        .filter_map(|a| a.email.clone())
-        .collect();
-    out.sort();
-    out
-}
-
-fn group_grant(s: &Snapshot, add: bool, group: &str, account: &str, set: &str) -> Operation {
-    let g = s.resource_by_name("group", group).expect("group");
-    let a = s.resource_by_name("account", account).expect("account");
-    let group = ResourceRef {
-        id: g.id.clone(),
-        kind: g.kind.clone(),
-        name: g.name.clone(),
+/// `max_attempts` per call (the SDK retries throttling and 5xx), `status_polls` reads of an assignment request.
+fn connector(sandbox: &Sandbox, max_attempts: u32, status_polls: u32) -> AwsConnector {
+    let config = AwsConfig {
+        allow_insecure_http: false,
+        region: Some("eu-west-1".into()),
+        endpoint_url: Some(sandbox.base_url()),
+        instance_arn: None,
+        identity_store_id: None,
+        access_key_id: sandbox.credential("access_key_id"),
+        secret_access_key: sandbox.credential("secret_access_key"),
+        account_names: [(PROD_PAYMENTS.to_string(), "prod-payments".to_string())].into(),
+        timeout_seconds: 5,
+        max_attempts,
+        status_polls,
+        status_poll_ms: 20,
     };
-    let resource = ResourceRef {
-        id: a.id.clone(),
-        kind: a.kind.clone(),
-        name: a.name.clone(),
-    };
-    let entitlement = set.to_string();
-    Operation {
-        id: OperationId(0),
-        connection: ConnectionName::new("aws"),
-        kind: if add {
-            OpKind::AddGroupGrant {
-                group,
-                resource,
-                entitlement,
-            }
-        } else {
-            OpKind::RemoveGroupGrant {
-                group,
-                resource,
-                entitlement,
-            }
-        },
-        reasons: vec![],
-        depends_on: vec![],
+    AwsConnector::new(ConnectionName::new("aws"), &config, &Sandbox::context()).expect("connector")
+}
+
+fn power_user(sandbox: &Sandbox, s: &Snapshot, add: bool, email: &str) -> Operation {
+    sandbox.grant(
+        s,
+        add,
+        email,
+        ("account", "prod-payments"),
+        "PowerUserAccess",
+    )
+}
+
+impl System for Aws {
+    const KIND: &'static str = "aws";
+
+    /// Waiting out a rate limit is the SDK's retry, whose jittered backoff may retry inside the window that
+    /// refused: two more attempts for each wait.
+    fn connector(sandbox: &Sandbox, waits: u32) -> Box<dyn Connector> {
+        Box::new(connector(sandbox, 1 + 2 * waits, 5))
     }
+
+    const GRANT: Grant = Grant {
+        email: DEMO,
+        resource: "group/Platform Engineers",
+        entitlement: "member",
+    };
+
+    fn operations(sandbox: &Sandbox, s: &Snapshot) -> Vec<Case> {
+        let user = account(s, DEMO).id;
+        let group = resource(s, "group", "Platform Engineers").id;
+        let engineering = resource(s, "group", "Engineering").id;
+        let membership = format!("membership/{group}/{user}");
+        let assignment = format!("assignment/{PROD_PAYMENTS}/PowerUserAccess/USER/{user}");
+        let group_assignment =
+            format!("assignment/{PROD_PLATFORM}/platform-readonly/GROUP/{engineering}");
+        let platform_engineers = ("group", "Platform Engineers");
+        let readonly = |add| {
+            sandbox.group_grant(
+                s,
+                add,
+                ("group", "Engineering"),
+                ("account", PROD_PLATFORM),
+                "platform-readonly",
+            )
+        };
+        vec![
+            Case::new(
+                sandbox.grant(s, true, DEMO, platform_engineers, "member"),
+                &membership,
+            ),
+            Case::new(
+                sandbox.grant(s, false, DEMO, platform_engineers, "member"),
+                &membership,
+            ),
+            Case::new(power_user(sandbox, s, true, DEMO), &assignment),
+            Case::new(power_user(sandbox, s, false, DEMO), &assignment),
+            Case::new(readonly(true), &group_assignment),
+            Case::new(readonly(false), &group_assignment),
+        ]
+    }
+
+    const RATE_LIMITS: RateLimits = RateLimits {
+        tight: Some(r#"{"window_seconds": 1, "all": 2}"#),
+        spent: r#"{"window_seconds": 30, "all": 1}"#,
+        bucket: "identitystore",
+        message: Some(Text::Has("ThrottlingException: Rate exceeded")),
+        reset_after_seconds: 0,
+    };
+
+    const SERVER_ERROR: (u16, Said) = (503, Said::code("ServiceUnavailableException"));
+
+    const PERMANENT: (Missing, Said) = (
+        Missing::ResourceId("9067a1b2c3-deadbeef-0000-4000-8000-000000000000"),
+        Said::code("ResourceNotFoundException")
+            .status(400)
+            .saying(Text::HasAll(&["CreateGroupMembership", "GROUP not found"])),
+    );
+
+    const WRONG_CREDENTIAL: (&'static str, &'static str) =
+        ("access_key_id", "AKIANOTTHERIGHTKEY01");
+    const UNAUTHORIZED: Said = Said::code("UnrecognizedClientException");
+
+    const BY_HAND: ByHand = ByHand {
+        user: "marco.rossi@example.com",
+        email: "marco.rossi@example.com",
+        add: ("account/prod-payments", "prod-payments-admin"),
+        remove: "group/Engineering",
+        suspended_status: "DISABLED",
+    };
 }
 
 #[tokio::test]
 async fn a_sync_reads_users_groups_accounts_and_assignments_direct_and_through_groups() {
-    let aws = Aws::start().await;
-    let s = sync(&aws.connector(1, 5)).await;
+    let sandbox = Sandbox::start("aws").await;
+    let s = sandbox.sync(&connector(&sandbox, 1, 5)).await;
     let lena = s
         .account_by_login_or_email("lena.fischer@example.com")
         .expect("user by work email");
@@ -132,11 +138,8 @@ async fn a_sync_reads_users_groups_accounts_and_assignments_direct_and_through_g
             .is_some()
     );
 
-    let platform = s
-        .resource_by_name("group", "Platform Engineers")
-        .expect("group");
     assert_eq!(
-        emails_holding(&s, &platform.id, "member", true),
+        holders(&s, "group/Platform Engineers", "member", Some(true)),
         [
             "diego.alvarez@example.com",
             "kim.tanaka@example.com",
@@ -160,7 +163,7 @@ async fn a_sync_reads_users_groups_accounts_and_assignments_direct_and_through_g
         "an account without an alias is named by its id"
     );
     assert_eq!(
-        emails_holding(&s, PROD_PAYMENTS, "PowerUserAccess", true),
+        holders(&s, "account/prod-payments", "PowerUserAccess", Some(true)),
         ["lena.fischer@example.com"]
     );
     assert!(s.resource_grants.contains(&ResourceGrant {
@@ -169,113 +172,40 @@ async fn a_sync_reads_users_groups_accounts_and_assignments_direct_and_through_g
         entitlement: "prod-payments-admin".into(),
     }));
     assert_eq!(
-        emails_holding(&s, PROD_PAYMENTS, "prod-payments-admin", false),
+        holders(
+            &s,
+            "account/prod-payments",
+            "prod-payments-admin",
+            Some(false)
+        ),
         ["nina.petrova@example.com", "sam.okafor@example.com"],
         "members hold a group's permission set through the group"
     );
 }
 
 #[tokio::test]
-async fn every_operation_applied_twice_takes_effect_once() {
-    let aws = Aws::start().await;
-    let c = aws.connector(1, 5);
-    let s = sync(&c).await;
-    let demo_user = account_ref(&s, "okta-demo-user@example.com").id;
-
-    let group = s
-        .resource_by_name("group", "Platform Engineers")
-        .expect("group")
-        .id
-        .clone();
-    let add = grant_op(
-        "aws",
-        true,
-        account_ref(&s, "okta-demo-user@example.com"),
-        &s,
-        "group",
-        "Platform Engineers",
-        "member",
-    );
-    let remove = grant_op(
-        "aws",
-        false,
-        account_ref(&s, "okta-demo-user@example.com"),
-        &s,
-        "group",
-        "Platform Engineers",
-        "member",
-    );
-    let key = format!("membership/{group}/{demo_user}");
-    each_twice_takes_effect_once(&aws.e, &c, &add, &remove, &key).await;
-
-    let add = grant_op(
-        "aws",
-        true,
-        account_ref(&s, "okta-demo-user@example.com"),
-        &s,
-        "account",
-        "prod-payments",
-        "PowerUserAccess",
-    );
-    let remove = grant_op(
-        "aws",
-        false,
-        account_ref(&s, "okta-demo-user@example.com"),
-        &s,
-        "account",
-        "prod-payments",
-        "PowerUserAccess",
-    );
-    let key = format!("assignment/{PROD_PAYMENTS}/PowerUserAccess/USER/{demo_user}");
-    each_twice_takes_effect_once(&aws.e, &c, &add, &remove, &key).await;
-
-    let engineering = s
-        .resource_by_name("group", "Engineering")
-        .expect("group")
-        .id
-        .clone();
-    let add = group_grant(&s, true, "Engineering", PROD_PLATFORM, "platform-readonly");
-    let remove = group_grant(&s, false, "Engineering", PROD_PLATFORM, "platform-readonly");
-    let key = format!("assignment/{PROD_PLATFORM}/platform-readonly/GROUP/{engineering}");
-    each_twice_takes_effect_once(&aws.e, &c, &add, &remove, &key).await;
-
-    let again = sync(&c).await;
-    assert_eq!(
-        emails_holding(&again, PROD_PAYMENTS, "PowerUserAccess", true),
-        ["lena.fischer@example.com"]
-    );
-}
-
-#[tokio::test]
 async fn an_assignment_in_progress_is_polled_until_it_succeeds_or_handed_back_to_observe() {
-    let aws = Aws::start().await;
-    let s = sync(&aws.connector(1, 5)).await;
-    let op = |add| {
-        grant_op(
-            "aws",
-            add,
-            account_ref(&s, "tom.baker@example.com"),
-            &s,
-            "account",
-            "prod-payments",
-            "PowerUserAccess",
-        )
-    };
-    aws.e
+    let sandbox = Sandbox::start("aws").await;
+    let s = sandbox.sync(&connector(&sandbox, 1, 5)).await;
+    let op = |add| power_user(&sandbox, &s, add, "tom.baker@example.com");
+    sandbox
         .admin("assignments", json!({"in_progress_reads": 3}))
         .await;
     assert_eq!(
-        aws.connector(1, 5).apply(&op(true)).await.expect("polled"),
+        connector(&sandbox, 1, 5)
+            .apply(&op(true))
+            .await
+            .expect("polled"),
         Applied::Changed
     );
 
-    aws.e
+    sandbox
         .admin(
             "assignments",
             json!({"in_progress_reads": 50, "in_progress_seconds": 600}),
         )
         .await;
-    let patient = aws.connector(1, 2);
+    let patient = connector(&sandbox, 1, 2);
     match patient.apply(&op(false)).await.expect_err("still running") {
         failure @ Failure::RetryLater { .. } => {
             assert_eq!(failure.code(), "IN_PROGRESS");
@@ -291,7 +221,7 @@ async fn an_assignment_in_progress_is_polled_until_it_succeeds_or_handed_back_to
         Observed::NotDone,
         "the deletion has not landed"
     );
-    aws.e
+    sandbox
         .admin("assignments", json!({"in_progress_reads": 0}))
         .await;
     assert_eq!(
@@ -306,26 +236,21 @@ async fn an_assignment_in_progress_is_polled_until_it_succeeds_or_handed_back_to
 
 #[tokio::test]
 async fn throttling_is_retried_by_the_sdk_then_reported_as_rate_limited() {
-    let aws = Aws::start().await;
+    let sandbox = Sandbox::start("aws").await;
     // Synced already, so it knows its instance and the next call is an identity store one.
-    let strict = aws.connector(1, 5);
-    let s = sync(&strict).await;
-    let add = grant_op(
-        "aws",
-        true,
-        account_ref(&s, "okta-demo-user@example.com"),
-        &s,
-        "group",
-        "Engineering",
-        "member",
-    );
-    aws.e.admin("throttle", json!({"requests": 2})).await;
+    let strict = connector(&sandbox, 1, 5);
+    let s = sandbox.sync(&strict).await;
+    let add = sandbox.grant(&s, true, DEMO, ("group", "Engineering"), "member");
+    sandbox.admin("throttle", json!({"requests": 2})).await;
     assert_eq!(
-        aws.connector(3, 5).apply(&add).await.expect("retried"),
+        connector(&sandbox, 3, 5)
+            .apply(&add)
+            .await
+            .expect("retried"),
         Applied::Changed
     );
 
-    aws.e.admin("throttle", json!({"requests": 5})).await;
+    sandbox.admin("throttle", json!({"requests": 5})).await;
     match strict.observe(&add).await.expect_err("throttled") {
         Failure::RateLimited {
             bucket,
@@ -344,63 +269,12 @@ async fn throttling_is_retried_by_the_sdk_then_reported_as_rate_limited() {
 }
 
 #[tokio::test]
-async fn a_server_error_on_a_write_is_retry_later() {
-    let aws = Aws::start().await;
-    let c = aws.connector(1, 5);
-    let s = sync(&c).await;
-    let add = grant_op(
-        "aws",
-        true,
-        account_ref(&s, "okta-demo-user@example.com"),
-        &s,
-        "account",
-        "prod-payments",
-        "PowerUserAccess",
-    );
-    server_errors_are_retry_later(&aws.e, &c, &add, 503, "ServiceUnavailableException").await;
-}
-
-#[tokio::test]
-async fn refusals_are_permanent_in_aws_words_and_a_bad_key_is_unauthorized() {
-    let aws = Aws::start().await;
-    let c = aws.connector(1, 5);
-    let s = sync(&c).await;
-    let mut add = grant_op(
-        "aws",
-        true,
-        account_ref(&s, "okta-demo-user@example.com"),
-        &s,
-        "group",
-        "Engineering",
-        "member",
-    );
-    if let OpKind::AddGrant { resource, .. } = &mut add.kind {
-        resource.id = "9067a1b2c3-deadbeef-0000-4000-8000-000000000000".into();
-    }
-    match c.apply(&add).await.expect_err("missing group") {
-        Failure::Permanent {
-            vendor_code,
-            message,
-            status,
-        } => {
-            assert_eq!(vendor_code, "ResourceNotFoundException");
-            assert_eq!(status, Some(400));
-            assert!(message.contains("CreateGroupMembership"), "{message}");
-            assert!(message.contains("GROUP not found"), "{message}");
-        }
-        other => panic!("expected Permanent, got {other:?}"),
-    }
-
+async fn requests_refused_after_they_were_accepted_keep_aws_words() {
+    let sandbox = Sandbox::start("aws").await;
+    let c = connector(&sandbox, 1, 5);
+    let s = sandbox.sync(&c).await;
     // An account outside the organisation: AWS accepts the request, then the request FAILS.
-    let mut elsewhere = grant_op(
-        "aws",
-        true,
-        account_ref(&s, "okta-demo-user@example.com"),
-        &s,
-        "account",
-        "prod-payments",
-        "PowerUserAccess",
-    );
+    let mut elsewhere = power_user(&sandbox, &s, true, DEMO);
     if let OpKind::AddGrant { resource, .. } = &mut elsewhere.kind {
         resource.id = "999999999999".into();
     }
@@ -418,7 +292,6 @@ async fn refusals_are_permanent_in_aws_words_and_a_bad_key_is_unauthorized() {
         }
         other => panic!("expected Permanent, got {other:?}"),
     }
-
     let mut unknown_set = elsewhere.clone();
     if let OpKind::AddGrant {
         resource,
@@ -433,12 +306,40 @@ async fn refusals_are_permanent_in_aws_words_and_a_bad_key_is_unauthorized() {
         c.apply(&unknown_set).await.expect_err("unknown set").code(),
         "PermissionSetNotFound"
     );
+}
 
-    std::fs::write(aws.dir.path().join("access_key_id"), "AKIANOTTHERIGHTKEY01").expect("write");
-    match aws.connector(1, 5).health().await.expect_err("bad key") {
-        Failure::Unauthorized { vendor_code, .. } => {
-            assert_eq!(vendor_code.as_deref(), Some("UnrecognizedClientException"))
-        }
-        other => panic!("expected Unauthorized, got {other:?}"),
+#[tokio::test]
+async fn by_hand_a_second_permission_set_is_another_assignment_and_accounts_are_named_by_id_too() {
+    let sandbox = Sandbox::start("aws").await;
+    let c = connector(&sandbox, 1, 5);
+    let writes = sandbox.writes().await;
+    let user = "marco.rossi@example.com";
+    // A second permission set in the same account is another assignment: the first stays. The account is
+    // named by its id as well as by its name; a remove drops every direct assignment there.
+    for body in [
+        json!({"op": "add", "user": user, "resource": "account/prod-payments", "entitlement": "prod-payments-admin"}),
+        json!({"op": "add", "user": user, "resource": "account/111122223333", "entitlement": "PowerUserAccess"}),
+        json!({"op": "add", "user": user, "resource": "group/Platform Engineers"}),
+        json!({"op": "remove", "user": user, "resource": "account/444455556666"}),
+    ] {
+        assert_eq!(sandbox.hand_change(&body).await.0, 204, "{body}");
     }
+    let s = sandbox.sync(&c).await;
+    assert_eq!(
+        held(&s, user, "account/prod-payments"),
+        ["PowerUserAccess", "prod-payments-admin"]
+    );
+    assert_eq!(held(&s, user, "group/Platform Engineers"), ["member"]);
+    assert_eq!(held(&s, user, "account/444455556666"), Vec::<String>::new());
+    assert_eq!(sandbox.writes().await, writes);
+    let (status, error) = sandbox
+        .hand_change(&json!({"op": "add", "user": user, "resource": "account/prod-payments"}))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("needs an entitlement") && e.contains("PowerUserAccess")),
+        "{error}"
+    );
 }

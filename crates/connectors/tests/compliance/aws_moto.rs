@@ -3,13 +3,14 @@
 //! conformance venv (`target/conformance-venv`, `conformance/requirements.txt`); this test installs it there
 //! when the conformance driver has not yet.
 
-use crate::emulated::{account_ref, grant_op};
+use crate::sandbox::{account as account_ref, grant_kind, group_grant_kind, resource};
 use aws_sdk_identitystore::types::{Email, MemberId, Name};
 use aws_sdk_ssoadmin::types::{PrincipalType, TargetType};
 use grantflow_connectors::aws::{AwsConfig, AwsConnector};
 use grantflow_connectors::{Applied, BuildContext, Connector, Observed, SecretSource};
 use grantflow_model::{
-    ConnectionName, GrantSource, OpKind, Operation, OperationId, ResourceRef, Snapshot, SystemKind,
+    AccountRef, ConnectionName, GrantSource, OpKind, Operation, OperationId, ResourceRef, Snapshot,
+    SystemKind,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -240,6 +241,20 @@ async fn rows(url: &str, instance: &str, set: &str) -> Vec<String> {
         .collect()
 }
 
+fn operation(kind: OpKind) -> Operation {
+    Operation {
+        id: OperationId(0),
+        connection: ConnectionName::new("aws"),
+        kind,
+        reasons: vec![],
+        depends_on: vec![],
+    }
+}
+
+fn grant(add: bool, account: AccountRef, resource: ResourceRef, entitlement: &str) -> Operation {
+    operation(grant_kind(add, account, resource, entitlement))
+}
+
 async fn twice(c: &AwsConnector, op: &Operation) {
     assert_eq!(c.observe(op).await.expect("observe"), Observed::NotDone);
     assert_eq!(c.apply(op).await.expect("first"), Applied::Changed);
@@ -307,18 +322,15 @@ async fn the_connector_syncs_and_changes_moto() {
     assert_eq!(s.resource_grants.len(), 1);
 
     let bob = || account_ref(&s, "bob@example.com");
-    let member = |add| grant_op("aws", add, bob(), &s, "group", "Platform", "member");
+    let member = |add| grant(add, bob(), resource(&s, "group", "Platform"), "member");
     twice(&c, &member(true)).await;
     twice(&c, &member(false)).await;
 
     let power = |add| {
-        grant_op(
-            "aws",
+        grant(
             add,
             bob(),
-            &s,
-            "account",
-            "sandbox",
+            resource(&s, "account", "sandbox"),
             "PowerUserAccess",
         )
     };
@@ -345,26 +357,7 @@ async fn the_connector_syncs_and_changes_moto() {
             kind: account.kind.clone(),
             name: "sandbox".into(),
         };
-        let entitlement = "PowerUserAccess".to_string();
-        Operation {
-            id: OperationId(0),
-            connection: ConnectionName::new("aws"),
-            kind: if add {
-                OpKind::AddGroupGrant {
-                    group,
-                    resource,
-                    entitlement,
-                }
-            } else {
-                OpKind::RemoveGroupGrant {
-                    group,
-                    resource,
-                    entitlement,
-                }
-            },
-            reasons: vec![],
-            depends_on: vec![],
-        }
+        operation(group_grant_kind(add, group, resource, "PowerUserAccess"))
     };
     twice(&c, &group_op(true)).await;
     twice(&c, &group_op(false)).await;

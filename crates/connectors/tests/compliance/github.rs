@@ -1,104 +1,124 @@
-//! The GitHub connector against the GitHub emulator.
+//! The GitHub connector against the GitHub emulator: its part of the contract, and what only GitHub does (team
+//! repository permissions, `Link` pages, invitations, another organisation, the older hand-change ops).
 
-use crate::fixture::server_errors_are_retry_later;
 use grantflow_connectors::github::{GithubConfig, GithubConnector};
-use grantflow_connectors::{Applied, Connector, Failure, Observed};
-use grantflow_model::{
-    AccountRef, ConnectionName, GrantSource, OpKind, Operation, ResourceRef, Snapshot,
-};
+use grantflow_connectors::{Applied, Connector, Observed};
+use grantflow_model::{ConnectionName, GrantSource, Operation, Snapshot};
 use serde_json::json;
-use std::time::Instant;
 
-use crate::fixture::Fixture;
+use crate::harness::{ByHand, Case, Grant, Missing, RateLimits, Said, Sandbox, System, Text};
+use crate::sandbox::held;
 
-fn connector(fixture: &Fixture, max_rate_limit_waits: u32) -> GithubConnector {
-    let config = GithubConfig {
-        base_url: fixture.base_url(),
-        token: fixture.token(),
-        organization: None,
-        timeout_seconds: 10,
+pub struct Github;
+
+fn config(sandbox: &Sandbox, waits: u32, organization: Option<&str>) -> GithubConfig {
+    GithubConfig {
         allow_insecure_http: false,
-        max_rate_limit_waits,
-    };
-    GithubConnector::new(ConnectionName::new("github"), &config, &Fixture::context())
-        .expect("connector")
-}
-
-async fn sync(fixture: &Fixture, connector: &GithubConnector) -> Snapshot {
-    let mut snapshot = fixture.snapshot();
-    connector.sync(&mut snapshot).await.expect("sync");
-    snapshot
-}
-
-fn resource_ref(snapshot: &Snapshot, kind: &str, name: &str) -> ResourceRef {
-    let r = snapshot.resource_by_name(kind, name).expect("resource");
-    ResourceRef {
-        id: r.id.clone(),
-        kind: r.kind.clone(),
-        name: r.name.clone(),
+        base_url: sandbox.base_url(),
+        token: sandbox.credential("token"),
+        organization: organization.map(str::to_owned),
+        timeout_seconds: 10,
+        max_rate_limit_waits: waits,
     }
 }
 
-fn team_op(
-    fixture: &Fixture,
-    add: bool,
-    snapshot: &Snapshot,
-    email: &str,
-    team: &str,
-    role: &str,
-) -> Operation {
-    let a = snapshot.account_by_login_or_email(email).expect("account");
-    let account = AccountRef {
-        id: a.id.clone(),
-        login: a.login.clone(),
-    };
-    let resource = resource_ref(snapshot, "team", team);
-    let entitlement = role.to_string();
-    fixture.operation(if add {
-        OpKind::AddGrant {
-            account,
-            resource,
-            entitlement,
-        }
-    } else {
-        OpKind::RemoveGrant {
-            account,
-            resource,
-            entitlement,
-        }
-    })
+fn connector(sandbox: &Sandbox, waits: u32) -> GithubConnector {
+    GithubConnector::new(
+        ConnectionName::new("github"),
+        &config(sandbox, waits, None),
+        &Sandbox::context(),
+    )
+    .expect("connector")
 }
 
-fn repo_op(
-    fixture: &Fixture,
+const AISHA: &str = "aisha.khan@example.com";
+const BACKEND: (&str, &str) = ("team", "Backend");
+
+fn repo(
+    sandbox: &Sandbox,
+    s: &Snapshot,
     add: bool,
-    snapshot: &Snapshot,
     team: &str,
-    repo: &str,
+    name: &str,
     permission: &str,
 ) -> Operation {
-    let group = resource_ref(snapshot, "team", team);
-    let resource = resource_ref(snapshot, "repository", repo);
-    let entitlement = permission.to_string();
-    fixture.operation(if add {
-        OpKind::AddGroupGrant {
-            group,
-            resource,
-            entitlement,
-        }
-    } else {
-        OpKind::RemoveGroupGrant {
-            group,
-            resource,
-            entitlement,
-        }
-    })
+    sandbox.group_grant(s, add, ("team", team), ("repository", name), permission)
+}
+
+impl System for Github {
+    const KIND: &'static str = "github";
+
+    fn connector(sandbox: &Sandbox, waits: u32) -> Box<dyn Connector> {
+        Box::new(connector(sandbox, waits))
+    }
+
+    const GRANT: Grant = Grant {
+        email: AISHA,
+        resource: "team/Backend",
+        entitlement: "member",
+    };
+
+    fn operations(sandbox: &Sandbox, s: &Snapshot) -> Vec<Case> {
+        let member = "team/backend/membership/aisha-k";
+        let permission = "team/backend/repo/platform-infra";
+        vec![
+            Case::new(sandbox.grant(s, true, AISHA, BACKEND, "member"), member),
+            // Another role is one PUT of the membership.
+            Case::new(sandbox.grant(s, true, AISHA, BACKEND, "maintainer"), member),
+            Case::new(
+                sandbox.grant(s, false, AISHA, BACKEND, "maintainer"),
+                member,
+            ),
+            Case::new(
+                repo(sandbox, s, true, "Backend", "platform-infra", "triage"),
+                permission,
+            ),
+            Case::new(
+                repo(sandbox, s, true, "Backend", "platform-infra", "maintain"),
+                permission,
+            ),
+            Case::new(
+                repo(sandbox, s, false, "Backend", "platform-infra", "maintain"),
+                permission,
+            ),
+        ]
+    }
+
+    const RATE_LIMITS: RateLimits = RateLimits {
+        // The secondary limit on content-creating requests, answered with 429 and `Retry-After`.
+        tight: Some(
+            r#"{"secondary_limit": 2, "secondary_window_seconds": 1, "secondary_status": 429}"#,
+        ),
+        // The primary budget, spent for two minutes.
+        spent: r#"{"window_seconds": 120, "limit": 1, "status": 403, "secondary_limit": 80}"#,
+        bucket: "core",
+        message: Some(Text::HasAny(&["API rate limit exceeded", "spent"])),
+        reset_after_seconds: 60,
+    };
+
+    const SERVER_ERROR: (u16, Said) = (502, Said::code("retry_later"));
+
+    const PERMANENT: (Missing, Said) = (
+        Missing::ResourceId("no-such-team"),
+        Said::code("404").status(404).saying(Text::Is("Not Found")),
+    );
+
+    const WRONG_CREDENTIAL: (&'static str, &'static str) = ("token", "ghp_wrong");
+    const UNAUTHORIZED: Said = Said::message(Text::Is("Bad credentials"));
+
+    const BY_HAND: ByHand = ByHand {
+        user: "lenaf",
+        email: "lena.fischer@example.com",
+        add: ("team/Platform", "maintainer"),
+        remove: "team/Backend",
+        suspended_status: "SUSPENDED",
+    };
 }
 
 #[tokio::test]
 async fn a_sync_reads_members_by_work_email_teams_roles_and_team_repository_permissions() {
-    let fixture = Fixture::start("github").await;
-    let snapshot = sync(&fixture, &connector(&fixture, 3)).await;
+    let sandbox = Sandbox::start("github").await;
+    let snapshot = sandbox.sync(&connector(&sandbox, 3)).await;
     let marco = snapshot
         .account_by_login_or_email("marco.rossi@example.com")
         .expect("by work email");
@@ -160,16 +180,16 @@ async fn a_sync_reads_members_by_work_email_teams_roles_and_team_repository_perm
 
 #[tokio::test]
 async fn a_sync_follows_link_pages() {
-    let fixture = Fixture::start("github").await;
+    let sandbox = Sandbox::start("github").await;
     let http = reqwest::Client::new();
-    let token = std::fs::read_to_string(&fixture.token_file).expect("token");
+    let token = sandbox.credential_value("token");
     // More writes than GitHub's secondary limit allows in a minute; this test is about reading.
-    fixture
+    sandbox
         .admin("rate-limits", json!({"secondary_limit": 1000}))
         .await;
     for n in 0..105 {
         let created = http
-            .post(format!("{}/orgs/example-demo/teams", fixture.base_url()))
+            .post(format!("{}/orgs/example-demo/teams", sandbox.base_url()))
             .header("authorization", format!("token {token}"))
             .json(&json!({"name": format!("Squad {n}")}))
             .send()
@@ -177,7 +197,7 @@ async fn a_sync_follows_link_pages() {
             .expect("team");
         assert_eq!(created.status(), 201);
     }
-    let snapshot = sync(&fixture, &connector(&fixture, 3)).await;
+    let snapshot = sandbox.sync(&connector(&sandbox, 3)).await;
     assert_eq!(
         snapshot
             .resources
@@ -189,147 +209,40 @@ async fn a_sync_follows_link_pages() {
 }
 
 #[tokio::test]
-async fn every_operation_applied_twice_takes_effect_once() {
-    let fixture = Fixture::start("github").await;
-    let connector = connector(&fixture, 3);
-    let snapshot = sync(&fixture, &connector).await;
-    let id = snapshot
-        .account_by_login_or_email("aisha.khan@example.com")
-        .expect("aisha")
-        .id
-        .clone();
-    let cases = [
-        team_op(
-            &fixture,
-            true,
-            &snapshot,
-            "aisha.khan@example.com",
-            "Backend",
-            "member",
-        ),
-        team_op(
-            &fixture,
-            true,
-            &snapshot,
-            "aisha.khan@example.com",
-            "Backend",
-            "maintainer",
-        ),
-        team_op(
-            &fixture,
-            false,
-            &snapshot,
-            "aisha.khan@example.com",
-            "Backend",
-            "maintainer",
-        ),
-        repo_op(
-            &fixture,
-            true,
-            &snapshot,
-            "Backend",
-            "platform-infra",
-            "triage",
-        ),
-        repo_op(
-            &fixture,
-            true,
-            &snapshot,
-            "Backend",
-            "platform-infra",
-            "maintain",
-        ),
-        repo_op(
-            &fixture,
-            false,
-            &snapshot,
-            "Backend",
-            "platform-infra",
-            "maintain",
-        ),
-    ];
-    for op in &cases {
-        assert_eq!(
-            connector.observe(op).await.expect("observe"),
-            Observed::NotDone,
-            "{}",
-            op.describe()
-        );
-        assert_eq!(
-            connector.apply(op).await.expect("first"),
-            Applied::Changed,
-            "{}",
-            op.describe()
-        );
-        assert_eq!(
-            connector.apply(op).await.expect("second"),
-            Applied::AlreadyPresent,
-            "{}",
-            op.describe()
-        );
-        assert_eq!(
-            connector.observe(op).await.expect("observe"),
-            Observed::Done,
-            "{}",
-            op.describe()
-        );
-    }
-    let writes = fixture.writes().await;
+async fn removing_a_permission_weaker_than_the_one_held_leaves_the_stronger() {
+    let sandbox = Sandbox::start("github").await;
+    let c = connector(&sandbox, 3);
+    let s = sandbox.sync(&c).await;
+    let weaker = repo(&sandbox, &s, false, "Payments", "checkout-service", "pull");
     assert_eq!(
-        writes["team/backend/membership/aisha-k"], 3,
-        "add, re-role, remove: one write each"
-    );
-    assert_eq!(writes["team/backend/repo/platform-infra"], 3);
-    // Removing a permission the team does not hold at that level leaves the stronger one alone.
-    let weaker = repo_op(
-        &fixture,
-        false,
-        &snapshot,
-        "Payments",
-        "checkout-service",
-        "pull",
-    );
-    assert_eq!(
-        connector.apply(&weaker).await.expect("no-op"),
+        c.apply(&weaker).await.expect("no-op"),
         Applied::AlreadyPresent
     );
-    let after = sync(&fixture, &connector).await;
+    let after = sandbox.sync(&c).await;
     assert!(
         after
             .resource_grants
             .iter()
             .any(|g| g.holder_id == "payments" && g.entitlement == "admin")
     );
-    assert!(
-        !after
-            .grants
-            .iter()
-            .any(|g| g.account_id == id && g.resource_id == "backend")
-    );
+    assert!(sandbox.writes().await.is_empty());
 }
 
 #[tokio::test]
 async fn a_team_grant_for_an_invitee_is_pending_and_counts_as_done() {
-    let fixture = Fixture::start("github").await;
-    let connector = connector(&fixture, 3);
-    let snapshot = sync(&fixture, &connector).await;
-    let add = team_op(
-        &fixture,
-        true,
+    let sandbox = Sandbox::start("github").await;
+    let c = connector(&sandbox, 3);
+    let snapshot = sandbox.sync(&c).await;
+    let add = sandbox.grant(
         &snapshot,
+        true,
         "okta-demo-user@example.com",
-        "Platform",
+        ("team", "Platform"),
         "member",
     );
-    assert_eq!(
-        connector.apply(&add).await.expect("invites"),
-        Applied::Changed
-    );
-    assert_eq!(
-        connector.observe(&add).await.expect("observe"),
-        Observed::Done
-    );
-    let listed = sync(&fixture, &connector).await;
+    assert_eq!(c.apply(&add).await.expect("invites"), Applied::Changed);
+    assert_eq!(c.observe(&add).await.expect("observe"), Observed::Done);
+    let listed = sandbox.sync(&c).await;
     let demo = listed
         .account_by_login_or_email("okta-demo-user@example.com")
         .expect("demo");
@@ -342,13 +255,13 @@ async fn a_team_grant_for_an_invitee_is_pending_and_counts_as_done() {
             .any(|g| g.account_id == demo.id && g.resource_id == "platform"),
         "a pending team membership is synced"
     );
-    fixture
+    sandbox
         .admin(
             "hand-change",
             json!({"op": "accept_invitation", "user": "okta-demo"}),
         )
         .await;
-    let accepted = sync(&fixture, &connector).await;
+    let accepted = sandbox.sync(&c).await;
     let demo = accepted
         .account_by_login_or_email("okta-demo-user@example.com")
         .expect("demo");
@@ -362,134 +275,27 @@ async fn a_team_grant_for_an_invitee_is_pending_and_counts_as_done() {
 }
 
 #[tokio::test]
-async fn primary_and_secondary_limits_are_waited_out_or_reported_with_their_reset() {
-    let fixture = Fixture::start("github").await;
-    let snapshot = sync(&fixture, &connector(&fixture, 3)).await;
-    fixture
-        .admin(
-            "rate-limits",
-            json!({"secondary_limit": 1, "secondary_window_seconds": 1, "secondary_status": 429}),
-        )
-        .await;
-    let started = Instant::now();
-    let patient = connector(&fixture, 3);
-    for team in ["Backend", "Platform"] {
-        let add = team_op(
-            &fixture,
-            true,
-            &snapshot,
-            "aisha.khan@example.com",
-            team,
-            "member",
-        );
-        assert_eq!(patient.apply(&add).await.expect("waits"), Applied::Changed);
-    }
-    assert!(
-        started.elapsed().as_millis() >= 500,
-        "the second write waited for Retry-After"
-    );
-
-    fixture
-        .admin(
-            "rate-limits",
-            json!({"window_seconds": 120, "limit": 1, "status": 403, "secondary_limit": 80}),
-        )
-        .await;
-    let impatient = connector(&fixture, 0);
-    let add = team_op(
-        &fixture,
-        true,
-        &snapshot,
-        "aisha.khan@example.com",
-        "Payments",
-        "member",
-    );
-    let failure = match impatient.apply(&add).await {
-        Err(failure) => failure,
-        Ok(_) => impatient.apply(&add).await.expect_err("limited"),
-    };
-    match failure {
-        Failure::RateLimited {
-            bucket,
-            reset,
-            message,
-        } => {
-            assert_eq!(bucket, "core");
-            assert!(
-                reset > chrono::Utc::now() + chrono::Duration::seconds(60),
-                "{reset}"
-            );
-            assert!(
-                message.is_empty()
-                    || message.starts_with("API rate limit exceeded")
-                    || message.contains("spent"),
-                "{message}"
-            );
-        }
-        other => panic!("expected RateLimited, got {other:?}"),
-    }
-}
-
-#[tokio::test]
-async fn a_server_error_on_a_write_is_retry_later() {
-    let fixture = Fixture::start("github").await;
-    let connector = connector(&fixture, 3);
-    let snapshot = sync(&fixture, &connector).await;
-    let add = repo_op(&fixture, true, &snapshot, "Backend", "handbook", "push");
-    server_errors_are_retry_later(&fixture, &connector, &add, 502, "retry_later").await;
-}
-
-#[tokio::test]
-async fn a_missing_team_is_permanent_in_github_words_and_a_bad_token_is_unauthorized() {
-    let fixture = Fixture::start("github").await;
-    let connector = connector(&fixture, 3);
-    let snapshot = sync(&fixture, &connector).await;
-    let mut add = team_op(
-        &fixture,
-        true,
-        &snapshot,
-        "aisha.khan@example.com",
-        "Backend",
-        "member",
-    );
-    if let OpKind::AddGrant { resource, .. } = &mut add.kind {
-        resource.id = "no-such-team".into();
-    }
-    match connector.apply(&add).await.expect_err("missing team") {
-        Failure::Permanent {
-            vendor_code,
-            message,
-            status,
-        } => {
-            assert_eq!(
-                (vendor_code.as_str(), message.as_str(), status),
-                ("404", "Not Found", Some(404))
-            );
-        }
-        other => panic!("expected Permanent, got {other:?}"),
-    }
-    let config = GithubConfig {
-        base_url: fixture.base_url(),
-        token: fixture.token(),
-        organization: Some("not-our-org".into()),
-        timeout_seconds: 10,
-        allow_insecure_http: false,
-        max_rate_limit_waits: 0,
-    };
-    let elsewhere =
-        GithubConnector::new(ConnectionName::new("github"), &config, &Fixture::context())
-            .expect("connector");
+async fn an_organisation_the_token_does_not_reach_is_not_found() {
+    let sandbox = Sandbox::start("github").await;
+    let elsewhere = GithubConnector::new(
+        ConnectionName::new("github"),
+        &config(&sandbox, 0, Some("not-our-org")),
+        &Sandbox::context(),
+    )
+    .expect("connector");
     assert_eq!(
         elsewhere.health().await.expect_err("unknown org").code(),
         "404"
     );
-    std::fs::write(&fixture.token_file, "ghp_wrong").expect("write");
-    match self::connector(&fixture, 3)
-        .health()
-        .await
-        .expect_err("bad token")
-    {
-        Failure::Unauthorized { message, .. } => assert_eq!(message, "Bad credentials"),
-        other => panic!("expected Unauthorized, got {other:?}"),
-    }
+}
+
+#[tokio::test]
+async fn the_older_hand_change_ops_still_work() {
+    let sandbox = Sandbox::start("github").await;
+    let (status, _) = sandbox
+        .hand_change(&json!({"op": "add_team_member", "team": "payments", "user": "aisha-k", "role": "maintainer"}))
+        .await;
+    assert_eq!(status, 204);
+    let s = sandbox.sync(&connector(&sandbox, 3)).await;
+    assert_eq!(held(&s, AISHA, "team/Payments"), ["maintainer"]);
 }

@@ -1,65 +1,90 @@
-//! The Google Workspace connector against the Google emulator.
+//! The Google Workspace connector against the Google emulator: its part of the contract, and what only Google
+//! does (member roles, page tokens, a listing that lags behind a write, the older hand-change ops).
 
-use crate::fixture::server_errors_are_retry_later;
 use grantflow_connectors::google::{GoogleConfig, GoogleConnector};
-use grantflow_connectors::{Applied, Connector, Failure, Observed};
-use grantflow_model::{AccountRef, ConnectionName, OpKind, Operation, ResourceRef, Snapshot};
+use grantflow_connectors::{Applied, Connector, Observed};
+use grantflow_model::{ConnectionName, Operation, Snapshot};
 use serde_json::json;
 
-use crate::fixture::Fixture;
+use crate::harness::{ByHand, Case, Grant, Missing, RateLimits, Said, Sandbox, System, Text};
+use crate::sandbox::{account, held, resource};
 
-fn connector(fixture: &Fixture, max_rate_limit_waits: u32) -> GoogleConnector {
+pub struct Google;
+
+fn connector(sandbox: &Sandbox, waits: u32) -> GoogleConnector {
     let config = GoogleConfig {
-        base_url: fixture.base_url(),
-        token: fixture.token(),
+        allow_insecure_http: false,
+        base_url: sandbox.base_url(),
+        token: sandbox.credential("token"),
         customer: "my_customer".into(),
         timeout_seconds: 10,
-        allow_insecure_http: false,
-        max_rate_limit_waits,
+        max_rate_limit_waits: waits,
     };
-    GoogleConnector::new(ConnectionName::new("google"), &config, &Fixture::context())
+    GoogleConnector::new(ConnectionName::new("google"), &config, &Sandbox::context())
         .expect("connector")
 }
 
-async fn sync(fixture: &Fixture, connector: &GoogleConnector) -> Snapshot {
-    let mut snapshot = fixture.snapshot();
-    connector.sync(&mut snapshot).await.expect("sync");
-    snapshot
+const DEMO: &str = "okta-demo-user@example.com";
+const PLATFORM: (&str, &str) = ("group", "platform@example.com");
+
+fn role(sandbox: &Sandbox, s: &Snapshot, add: bool, email: &str, role: &str) -> Operation {
+    sandbox.grant(s, add, email, PLATFORM, role)
 }
 
-fn op(
-    fixture: &Fixture,
-    add: bool,
-    snapshot: &Snapshot,
-    email: &str,
-    group: &str,
-    role: &str,
-) -> Operation {
-    let account = snapshot.account_by_login_or_email(email).expect("account");
-    let resource = snapshot.resource_by_name("group", group).expect("group");
-    let account = AccountRef {
-        id: account.id.clone(),
-        login: account.login.clone(),
+impl System for Google {
+    const KIND: &'static str = "google";
+
+    fn connector(sandbox: &Sandbox, waits: u32) -> Box<dyn Connector> {
+        Box::new(connector(sandbox, waits))
+    }
+
+    const GRANT: Grant = Grant {
+        email: "emma.jones@example.com",
+        resource: "group/platform@example.com",
+        entitlement: "member",
     };
-    let resource = ResourceRef {
-        id: resource.id.clone(),
-        kind: resource.kind.clone(),
-        name: resource.name.clone(),
+
+    fn operations(sandbox: &Sandbox, s: &Snapshot) -> Vec<Case> {
+        let key = format!(
+            "group/{}/member/{}",
+            resource(s, PLATFORM.0, PLATFORM.1).id,
+            account(s, DEMO).id
+        );
+        vec![
+            Case::new(role(sandbox, s, true, DEMO, "member"), &key),
+            // A role change is a PATCH of the membership, not a second insert.
+            Case::new(role(sandbox, s, true, DEMO, "manager"), &key),
+            Case::new(role(sandbox, s, false, DEMO, "manager"), &key),
+        ]
+    }
+
+    const RATE_LIMITS: RateLimits = RateLimits {
+        tight: Some(r#"{"window_seconds": 1, "limit": 2, "reason": "userRateLimitExceeded"}"#),
+        spent: r#"{"window_seconds": 60, "limit": 0, "reason": "quotaExceeded"}"#,
+        bucket: "directory",
+        message: Some(Text::StartsWith("quotaExceeded")),
+        reset_after_seconds: 0,
     };
-    let entitlement = role.to_string();
-    fixture.operation(if add {
-        OpKind::AddGrant {
-            account,
-            resource,
-            entitlement,
-        }
-    } else {
-        OpKind::RemoveGrant {
-            account,
-            resource,
-            entitlement,
-        }
-    })
+
+    const SERVER_ERROR: (u16, Said) = (503, Said::code("backendError"));
+
+    const PERMANENT: (Missing, Said) = (
+        Missing::ResourceId("03nosuchgroup"),
+        Said::code("notFound")
+            .status(404)
+            .saying(Text::Is("Resource Not Found: groupKey")),
+    );
+
+    const WRONG_CREDENTIAL: (&'static str, &'static str) = ("token", "ya29.wrong");
+    const UNAUTHORIZED: Said = Said::code("authError");
+
+    const BY_HAND: ByHand = ByHand {
+        user: "lena.fischer@example.com",
+        email: "lena.fischer@example.com",
+        add: ("group/platform@example.com", "manager"),
+        remove: "group/engineering@example.com",
+        suspended_status: "SUSPENDED",
+    };
 }
 
 fn role_of(snapshot: &Snapshot, email: &str, group: &str) -> Option<String> {
@@ -74,8 +99,8 @@ fn role_of(snapshot: &Snapshot, email: &str, group: &str) -> Option<String> {
 
 #[tokio::test]
 async fn a_sync_reads_users_by_work_email_groups_and_member_roles() {
-    let fixture = Fixture::start("google").await;
-    let snapshot = sync(&fixture, &connector(&fixture, 3)).await;
+    let sandbox = Sandbox::start("google").await;
+    let snapshot = sandbox.sync(&connector(&sandbox, 3)).await;
     let priya = snapshot
         .account_by_login_or_email("priya.raman@example.com")
         .expect("priya");
@@ -90,42 +115,26 @@ async fn a_sync_reads_users_by_work_email_groups_and_member_roles() {
     assert_eq!(eng.entitlements, ["member", "manager", "owner"]);
     assert_eq!(eng.entitlement_aliases["admin"], "owner");
     assert_eq!(eng.attributes["display_name"], "Engineering");
-    assert_eq!(
-        role_of(
-            &snapshot,
-            "priya.raman@example.com",
-            "engineering@example.com"
-        )
-        .as_deref(),
-        Some("owner")
-    );
-    assert_eq!(
-        role_of(
-            &snapshot,
-            "marco.rossi@example.com",
-            "engineering@example.com"
-        )
-        .as_deref(),
-        Some("manager")
-    );
-    assert_eq!(
-        role_of(
-            &snapshot,
-            "lena.fischer@example.com",
-            "engineering@example.com"
-        )
-        .as_deref(),
-        Some("member")
-    );
+    for (email, expected) in [
+        ("priya.raman@example.com", "owner"),
+        ("marco.rossi@example.com", "manager"),
+        ("lena.fischer@example.com", "member"),
+    ] {
+        assert_eq!(
+            role_of(&snapshot, email, "engineering@example.com").as_deref(),
+            Some(expected),
+            "{email}"
+        );
+    }
     assert_eq!(snapshot.resources.len(), 4);
 }
 
 #[tokio::test]
 async fn a_sync_follows_page_tokens_past_two_hundred_members() {
-    let fixture = Fixture::start("google").await;
+    let sandbox = Sandbox::start("google").await;
     let http = reqwest::Client::new();
-    let token = std::fs::read_to_string(&fixture.token_file).expect("token");
-    let api = format!("{}/admin/directory/v1", fixture.base_url());
+    let token = sandbox.credential_value("token");
+    let api = format!("{}/admin/directory/v1", sandbox.base_url());
     for n in 0..205 {
         let email = format!("bulk{n}@example.com");
         let user = json!({"primaryEmail": email, "name": {"givenName": "Bulk", "familyName": n.to_string()}, "password": "x"});
@@ -147,7 +156,7 @@ async fn a_sync_follows_page_tokens_past_two_hundred_members() {
             .expect("member");
         assert!(added.status().is_success());
     }
-    let snapshot = sync(&fixture, &connector(&fixture, 3)).await;
+    let snapshot = sandbox.sync(&connector(&sandbox, 3)).await;
     let all_hands = snapshot
         .resource_by_name("group", "all-hands@example.com")
         .expect("group");
@@ -163,267 +172,76 @@ async fn a_sync_follows_page_tokens_past_two_hundred_members() {
 }
 
 #[tokio::test]
-async fn every_operation_applied_twice_takes_effect_once() {
-    let fixture = Fixture::start("google").await;
-    let connector = connector(&fixture, 3);
-    let snapshot = sync(&fixture, &connector).await;
-    let platform = snapshot
-        .resource_by_name("group", "platform@example.com")
-        .expect("group")
-        .id
-        .clone();
-    let demo = snapshot
-        .account_by_login_or_email("okta-demo-user@example.com")
-        .expect("demo")
-        .id
-        .clone();
-    let add = op(
-        &fixture,
-        true,
-        &snapshot,
-        "okta-demo-user@example.com",
-        "platform@example.com",
-        "member",
-    );
+async fn removing_a_role_weaker_than_the_one_held_leaves_the_membership() {
+    let sandbox = Sandbox::start("google").await;
+    let c = connector(&sandbox, 3);
+    let s = sandbox.sync(&c).await;
+    let promote = role(&sandbox, &s, true, DEMO, "manager");
+    assert_eq!(c.apply(&promote).await.expect("add"), Applied::Changed);
+    let remove_member = role(&sandbox, &s, false, DEMO, "member");
     assert_eq!(
-        connector.observe(&add).await.expect("observe"),
-        Observed::NotDone
-    );
-    assert_eq!(
-        connector.apply(&add).await.expect("first"),
-        Applied::Changed
-    );
-    assert_eq!(
-        connector.apply(&add).await.expect("second"),
+        c.apply(&remove_member).await.expect("no-op"),
         Applied::AlreadyPresent
     );
     assert_eq!(
-        connector.observe(&add).await.expect("observe"),
-        Observed::Done
-    );
-    let key = format!("group/{platform}/member/{demo}");
-    assert_eq!(
-        fixture.writes().await[&key],
-        1,
-        "one insert for two applies"
-    );
-
-    // A role change is a PATCH of the existing membership, not a second insert.
-    let promote = op(
-        &fixture,
-        true,
-        &snapshot,
-        "okta-demo-user@example.com",
-        "platform@example.com",
-        "manager",
-    );
-    assert_eq!(
-        connector.apply(&promote).await.expect("promote"),
-        Applied::Changed
-    );
-    assert_eq!(
-        connector.apply(&promote).await.expect("again"),
-        Applied::AlreadyPresent
-    );
-    assert_eq!(fixture.writes().await[&key], 2);
-
-    // Removing `member` from a manager takes nothing; removing `manager` removes the membership.
-    let remove_member = op(
-        &fixture,
-        false,
-        &snapshot,
-        "okta-demo-user@example.com",
-        "platform@example.com",
-        "member",
-    );
-    assert_eq!(
-        connector.apply(&remove_member).await.expect("no-op"),
-        Applied::AlreadyPresent
-    );
-    let remove = op(
-        &fixture,
-        false,
-        &snapshot,
-        "okta-demo-user@example.com",
-        "platform@example.com",
-        "manager",
-    );
-    assert_eq!(
-        connector.observe(&remove).await.expect("observe"),
-        Observed::NotDone
-    );
-    assert_eq!(
-        connector.apply(&remove).await.expect("first"),
-        Applied::Changed
-    );
-    assert_eq!(
-        connector.apply(&remove).await.expect("second"),
-        Applied::AlreadyPresent
-    );
-    assert_eq!(
-        connector.observe(&remove).await.expect("observe"),
-        Observed::Done
-    );
-    assert_eq!(fixture.writes().await[&key], 3);
-    let after = sync(&fixture, &connector).await;
-    assert_eq!(
-        role_of(&after, "okta-demo-user@example.com", "platform@example.com"),
-        None
+        role_of(&sandbox.sync(&c).await, DEMO, PLATFORM.1).as_deref(),
+        Some("manager")
     );
 }
 
 #[tokio::test]
 async fn a_member_not_yet_listed_is_not_inserted_twice() {
-    let fixture = Fixture::start("google").await;
-    let connector = connector(&fixture, 3);
-    let snapshot = sync(&fixture, &connector).await;
-    fixture
+    let sandbox = Sandbox::start("google").await;
+    let c = connector(&sandbox, 3);
+    let snapshot = sandbox.sync(&c).await;
+    sandbox
         .admin("faults", json!({"member_visibility_delay_ms": 60_000}))
         .await;
-    let add = op(
-        &fixture,
-        true,
+    let add = sandbox.grant(
         &snapshot,
+        true,
         "emma.jones@example.com",
-        "engineering@example.com",
+        ("group", "engineering@example.com"),
         "member",
     );
-    assert_eq!(
-        connector.apply(&add).await.expect("first"),
-        Applied::Changed
-    );
-    let listed = sync(&fixture, &connector).await;
+    assert_eq!(c.apply(&add).await.expect("first"), Applied::Changed);
+    let listed = sandbox.sync(&c).await;
     assert_eq!(
         role_of(&listed, "emma.jones@example.com", "engineering@example.com"),
         None,
         "listing lags"
     );
+    assert_eq!(c.observe(&add).await.expect("observe"), Observed::Done);
     assert_eq!(
-        connector.observe(&add).await.expect("observe"),
-        Observed::Done
-    );
-    assert_eq!(
-        connector.apply(&add).await.expect("replay"),
+        c.apply(&add).await.expect("replay"),
         Applied::AlreadyPresent
     );
-    let inserts: u64 = fixture
-        .writes()
-        .await
-        .values()
-        .filter_map(|v| v.as_u64())
-        .sum();
+    let inserts: u64 = sandbox.writes().await.values().sum();
     assert_eq!(inserts, 1);
 }
 
 #[tokio::test]
-async fn a_quota_error_backs_off_and_succeeds_or_is_reported_as_rate_limited() {
-    let fixture = Fixture::start("google").await;
-    let snapshot = sync(&fixture, &connector(&fixture, 3)).await;
-    fixture
-        .admin(
-            "rate-limits",
-            json!({"window_seconds": 1, "limit": 2, "reason": "userRateLimitExceeded"}),
-        )
-        .await;
-    let add = op(
-        &fixture,
-        true,
-        &snapshot,
-        "emma.jones@example.com",
-        "platform@example.com",
-        "member",
-    );
-    // Read, then insert: three calls at two per second must back off at least once.
+async fn a_role_google_does_not_have_is_unsupported() {
+    let sandbox = Sandbox::start("google").await;
+    let c = connector(&sandbox, 3);
+    let s = sandbox.sync(&c).await;
+    let superuser = role(&sandbox, &s, true, "emma.jones@example.com", "superuser");
     assert_eq!(
-        connector(&fixture, 6).apply(&add).await.expect("backs off"),
-        Applied::Changed
-    );
-
-    fixture
-        .admin(
-            "rate-limits",
-            json!({"window_seconds": 60, "limit": 0, "reason": "quotaExceeded"}),
-        )
-        .await;
-    match connector(&fixture, 0)
-        .apply(&add)
-        .await
-        .expect_err("limited")
-    {
-        Failure::RateLimited {
-            bucket, message, ..
-        } => {
-            assert_eq!(bucket, "directory");
-            assert!(message.starts_with("quotaExceeded"), "{message}");
-        }
-        other => panic!("expected RateLimited, got {other:?}"),
-    }
-}
-
-#[tokio::test]
-async fn a_server_error_on_a_write_is_retry_later() {
-    let fixture = Fixture::start("google").await;
-    let connector = connector(&fixture, 3);
-    let snapshot = sync(&fixture, &connector).await;
-    let add = op(
-        &fixture,
-        true,
-        &snapshot,
-        "emma.jones@example.com",
-        "platform@example.com",
-        "member",
-    );
-    server_errors_are_retry_later(&fixture, &connector, &add, 503, "backendError").await;
-}
-
-#[tokio::test]
-async fn a_missing_group_is_permanent_in_google_words_and_a_bad_token_is_unauthorized() {
-    let fixture = Fixture::start("google").await;
-    let connector = connector(&fixture, 3);
-    let snapshot = sync(&fixture, &connector).await;
-    let mut add = op(
-        &fixture,
-        true,
-        &snapshot,
-        "emma.jones@example.com",
-        "platform@example.com",
-        "member",
-    );
-    if let OpKind::AddGrant { resource, .. } = &mut add.kind {
-        resource.id = "03nosuchgroup".into();
-    }
-    match connector.apply(&add).await.expect_err("missing group") {
-        Failure::Permanent {
-            vendor_code,
-            message,
-            status,
-        } => {
-            assert_eq!((vendor_code.as_str(), status), ("notFound", Some(404)));
-            assert_eq!(message, "Resource Not Found: groupKey");
-        }
-        other => panic!("expected Permanent, got {other:?}"),
-    }
-    let mut owner_of_nothing = add.clone();
-    if let OpKind::AddGrant { entitlement, .. } = &mut owner_of_nothing.kind {
-        *entitlement = "superuser".into();
-    }
-    assert_eq!(
-        connector
-            .apply(&owner_of_nothing)
-            .await
-            .expect_err("unknown role")
-            .code(),
+        c.apply(&superuser).await.expect_err("unknown role").code(),
         "unsupported"
     );
-    std::fs::write(&fixture.token_file, "ya29.wrong").expect("write");
-    match self::connector(&fixture, 3)
-        .health()
-        .await
-        .expect_err("bad token")
-    {
-        Failure::Unauthorized { vendor_code, .. } => {
-            assert_eq!(vendor_code.as_deref(), Some("authError"))
-        }
-        other => panic!("expected Unauthorized, got {other:?}"),
-    }
+}
+
+#[tokio::test]
+async fn the_older_hand_change_ops_still_work() {
+    let sandbox = Sandbox::start("google").await;
+    let (status, _) = sandbox
+        .hand_change(&json!({"op": "set_role", "group": "platform@example.com", "user": "nina.petrova@example.com", "role": "OWNER"}))
+        .await;
+    assert_eq!(status, 204);
+    let s = sandbox.sync(&connector(&sandbox, 3)).await;
+    assert_eq!(
+        held(&s, "nina.petrova@example.com", "group/platform@example.com"),
+        ["owner"]
+    );
 }

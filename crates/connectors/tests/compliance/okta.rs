@@ -1,131 +1,141 @@
-//! The Okta connector against the Okta emulator.
+//! The Okta connector against the Okta emulator: its part of the contract, and what only Okta does (how each
+//! grant is held, changes by hand in the System Log and an incremental sync).
 
 use grantflow_connectors::okta::{OktaConfig, OktaConnector};
-use grantflow_connectors::{Applied, BuildContext, Connector, Failure, Observed, SecretSource};
+use grantflow_connectors::{Connector, SyncChanges};
 use grantflow_model::{
-    AccountRef, AttributeType, ConnectionName, GrantSource, LifecycleState, OpKind, Operation,
-    OperationId, ResourceKind, ResourceRef, Snapshot, SystemKind,
+    AttributeType, ConnectionName, GrantSource, LifecycleState, OpKind, Snapshot,
 };
-use grantflow_sandbox::{RunningSandbox, SandboxOptions};
-use serde_json::json;
-use std::time::Instant;
+use serde_json::{Value, json};
 
-struct Fixture {
-    sandbox: RunningSandbox,
-    _dir: tempfile::TempDir,
-    token_file: std::path::PathBuf,
+use crate::harness::{
+    Again, ByHand, Case, Grant, Missing, RateLimits, Said, Sandbox, System, Text,
+};
+use crate::sandbox::{held, resource};
+
+pub struct Okta;
+
+fn connector(sandbox: &Sandbox, waits: u32) -> OktaConnector {
+    let config = OktaConfig {
+        allow_insecure_http: false,
+        base_url: sandbox.base_url(),
+        token: Some(sandbox.credential("token")),
+        auth: None,
+        timeout_seconds: 10,
+        max_rate_limit_waits: waits,
+        sync: Default::default(),
+        event_hook: None,
+    };
+    OktaConnector::new(
+        ConnectionName::new(sandbox.kind),
+        &config,
+        &Sandbox::context(),
+    )
+    .expect("connector")
 }
 
-impl Fixture {
-    async fn start() -> Fixture {
-        let sandbox =
-            grantflow_sandbox::start(&grantflow_sandbox::demo_org(), SandboxOptions::default())
-                .await
-                .expect("sandbox");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let token_file = dir.path().join("okta.token");
-        let token = sandbox.info.systems["okta"].credentials["token"].clone();
-        std::fs::write(&token_file, token).expect("token file");
-        Fixture {
-            sandbox,
-            _dir: dir,
-            token_file,
-        }
+const EMMA: &str = "emma.jones@example.com";
+
+impl System for Okta {
+    const KIND: &'static str = "okta";
+
+    fn connector(sandbox: &Sandbox, waits: u32) -> Box<dyn Connector> {
+        Box::new(connector(sandbox, waits))
     }
 
-    fn connector(&self, max_rate_limit_waits: u32) -> OktaConnector {
-        let config = OktaConfig {
-            base_url: self.sandbox.info.systems["okta"].base_url.clone(),
-            token: Some(SecretSource {
-                env: None,
-                file: Some(self.token_file.clone()),
-            }),
-            auth: None,
-            timeout_seconds: 10,
-            allow_insecure_http: false,
-            max_rate_limit_waits,
-            sync: Default::default(),
-            event_hook: None,
-        };
-        let context = BuildContext::new(std::path::PathBuf::new());
-        OktaConnector::new(ConnectionName::new("okta"), &config, &context).expect("connector")
-    }
-
-    async fn admin(&self, what: &str, body: serde_json::Value) {
-        let url = format!("{}/{what}", self.sandbox.info.systems["okta"].admin_url);
-        let response = reqwest::Client::new()
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .expect("admin");
-        assert!(response.status().is_success(), "{}", response.status());
-    }
-
-    async fn writes(&self) -> serde_json::Map<String, serde_json::Value> {
-        let url = format!("{}/writes", self.sandbox.info.systems["okta"].admin_url);
-        let body: serde_json::Value = reqwest::get(url)
-            .await
-            .expect("admin")
-            .json()
-            .await
-            .expect("json");
-        body["writes"].as_object().cloned().unwrap_or_default()
-    }
-}
-
-async fn sync(connector: &OktaConnector) -> Snapshot {
-    let mut snapshot = Snapshot::new(ConnectionName::new("okta"), SystemKind::new("okta"));
-    connector.sync(&mut snapshot).await.expect("sync");
-    snapshot
-}
-
-fn op(kind: &str, snapshot: &Snapshot, login: &str, resource_kind: &str, name: &str) -> Operation {
-    let account = snapshot.account_by_login_or_email(login).expect("account");
-    let resource = snapshot
-        .resource_by_name(resource_kind, name)
-        .expect("resource");
-    let account = AccountRef {
-        id: account.id.clone(),
-        login: account.login.clone(),
+    const GRANT: Grant = Grant {
+        email: EMMA,
+        resource: "group/Finance",
+        entitlement: "member",
     };
-    let resource = ResourceRef {
-        id: resource.id.clone(),
-        kind: resource.kind.clone(),
-        name: resource.name.clone(),
-    };
-    let entitlement = if resource_kind == "group" {
-        "member"
-    } else {
-        "assigned"
+
+    fn operations(sandbox: &Sandbox, s: &Snapshot) -> Vec<Case> {
+        let emma = crate::sandbox::account(s, EMMA).id;
+        let id = |kind, name| resource(s, kind, name).id;
+        let (monitors, pad) = (
+            id("app", "Production Monitors"),
+            id("group", "Production Access Demo"),
+        );
+        let (jira, finance) = (id("app", "Jira"), id("group", "Finance"));
+        let app = ("app", "Production Monitors");
+        let group = ("group", "Production Access Demo");
+        let jira_app = ("app", "Jira");
+        let finance_group = ("group", "Finance");
+        vec![
+            // A direct app assignment: Okta answers a second POST with E0000062.
+            Case::new(
+                sandbox.grant(s, true, EMMA, app, "assigned"),
+                format!("app/{monitors}/user/{emma}"),
+            ),
+            Case::new(
+                sandbox.grant(s, false, EMMA, app, "assigned"),
+                format!("app/{monitors}/user/{emma}"),
+            ),
+            // Group membership and a group's app assignment are PUTs, which Okta takes again.
+            Case::new(
+                sandbox.grant(s, true, EMMA, group, "member"),
+                format!("group/{pad}/user/{emma}"),
+            )
+            .again(Again::RepeatsIdempotentCall),
+            Case::new(
+                sandbox.grant(s, false, EMMA, group, "member"),
+                format!("group/{pad}/user/{emma}"),
+            )
+            .again(Again::RepeatsIdempotentCall),
+            Case::new(
+                sandbox.group_grant(s, true, finance_group, jira_app, "assigned"),
+                format!("app/{jira}/group/{finance}"),
+            )
+            .again(Again::RepeatsIdempotentCall),
+            Case::new(
+                sandbox.group_grant(s, false, finance_group, jira_app, "assigned"),
+                format!("app/{jira}/group/{finance}"),
+            ),
+            // A lifecycle call Okta refuses to repeat (E0000001 for a user already suspended).
+            Case::new(sandbox.action(s, EMMA, "suspend"), format!("user/{emma}"))
+                .again(Again::LeftToObserve),
+            Case::unkeyed(sandbox.operation(OpKind::PushGroup {
+                group: resource(s, "group", "Engineering"),
+                resource: resource(s, "app", "GitHub"),
+                target_name: Some("eng".into()),
+            })),
+            Case::unkeyed(sandbox.create("group", "Contractors", json!({"description": "d"}))),
+        ]
     }
-    .to_string();
-    let kind = if kind == "add" {
-        OpKind::AddGrant {
-            account,
-            resource,
-            entitlement,
-        }
-    } else {
-        OpKind::RemoveGrant {
-            account,
-            resource,
-            entitlement,
-        }
+
+    const RATE_LIMITS: RateLimits = RateLimits {
+        tight: Some(r#"{"window_seconds": 1, "all": 2}"#),
+        spent: r#"{"window_seconds": 30, "all": 1}"#,
+        bucket: "groups",
+        message: Some(Text::StartsWith("E0000047")),
+        reset_after_seconds: 0,
     };
-    Operation {
-        id: OperationId(0),
-        connection: ConnectionName::new("okta"),
-        kind,
-        reasons: vec![],
-        depends_on: vec![],
-    }
+
+    const SERVER_ERROR: (u16, Said) = (503, Said::message(Text::Has("503")));
+
+    const PERMANENT: (Missing, Said) = (
+        Missing::ResourceId("00gdoesnotexist000000"),
+        Said::code("E0000007").status(404).saying(Text::StartsWith(
+            "Not found: Resource not found: 00gdoesnotexist000000",
+        )),
+    );
+
+    const WRONG_CREDENTIAL: (&'static str, &'static str) = ("token", "00not-the-right-token");
+    const UNAUTHORIZED: Said = Said::code("E0000011");
+
+    const BY_HAND: ByHand = ByHand {
+        user: "marco.rossi@example.com",
+        email: "marco.rossi@example.com",
+        add: ("group/Platform", "member"),
+        remove: "group/Engineering",
+        suspended_status: "SUSPENDED",
+    };
 }
 
 #[tokio::test]
 async fn a_sync_reads_people_groups_memberships_apps_and_how_each_is_held() {
-    let fixture = Fixture::start().await;
-    let snapshot = sync(&fixture.connector(3)).await;
+    let sandbox = Sandbox::start("okta").await;
+    let snapshot = sandbox.sync(&connector(&sandbox, 3)).await;
     let demo = snapshot
         .account_by_login_or_email("okta-demo-user@example.com")
         .expect("demo user");
@@ -209,183 +219,93 @@ async fn a_sync_reads_people_groups_memberships_apps_and_how_each_is_held() {
     );
 }
 
+/// The System Log events a change by hand leaves, for `login`.
+async fn logged(sandbox: &Sandbox) -> Vec<Value> {
+    let url = format!("{}/api/v1/logs?limit=1000", sandbox.base_url());
+    reqwest::Client::new()
+        .get(url)
+        .header(
+            "Authorization",
+            format!("SSWS {}", sandbox.credential_value("token")),
+        )
+        .send()
+        .await
+        .expect("logs")
+        .json()
+        .await
+        .expect("json")
+}
+
 #[tokio::test]
-async fn every_operation_applied_twice_takes_effect_once() {
-    let fixture = Fixture::start().await;
-    let connector = fixture.connector(3);
-    let snapshot = sync(&connector).await;
-    for (group_or_app, name) in [
-        ("group", "Production Access Demo"),
-        ("app", "Production Monitors"),
+async fn changes_by_hand_are_in_the_system_log_and_a_direct_app_assignment_is_synced() {
+    let sandbox = Sandbox::start("okta").await;
+    let c = connector(&sandbox, 3);
+    let marco = "marco.rossi@example.com";
+    let app = "app/Checkout Production Access";
+    for body in [
+        json!({"op": "add", "user": marco, "resource": "group/Platform"}),
+        json!({"op": "remove", "user": marco, "resource": "group/Engineering"}),
+        json!({"op": "suspend", "user": marco}),
+        json!({"op": "add", "user": "lena.fischer@example.com", "resource": app}),
     ] {
-        let add = op(
-            "add",
-            &snapshot,
-            "emma.jones@example.com",
-            group_or_app,
-            name,
-        );
-        assert_eq!(
-            connector.observe(&add).await.expect("observe"),
-            Observed::NotDone
-        );
-        assert_eq!(
-            connector.apply(&add).await.expect("first"),
-            Applied::Changed
-        );
-        let second = connector.apply(&add).await.expect("second");
-        assert!(matches!(second, Applied::Changed | Applied::AlreadyPresent));
-        assert_eq!(
-            connector.observe(&add).await.expect("observe"),
-            Observed::Done
-        );
-
-        let remove = op(
-            "remove",
-            &snapshot,
-            "emma.jones@example.com",
-            group_or_app,
-            name,
-        );
-        assert_eq!(
-            connector.observe(&remove).await.expect("observe"),
-            Observed::NotDone
-        );
-        assert_eq!(
-            connector.apply(&remove).await.expect("first"),
-            Applied::Changed
-        );
-        let second = connector.apply(&remove).await.expect("second");
-        assert!(matches!(second, Applied::Changed | Applied::AlreadyPresent));
-        assert_eq!(
-            connector.observe(&remove).await.expect("observe"),
-            Observed::Done
-        );
+        assert_eq!(sandbox.hand_change(&body).await.0, 204, "{body}");
     }
-    let after = sync(&connector).await;
-    let emma = after
-        .account_by_login_or_email("emma.jones@example.com")
-        .expect("emma");
-    let pad = after
-        .resource_by_name("group", "Production Access Demo")
-        .expect("group");
-    assert!(
-        !after
-            .grants
-            .iter()
-            .any(|g| g.account_id == emma.id && g.resource_id == pad.id)
-    );
-    assert!(!fixture.writes().await.is_empty());
-}
+    let s = sandbox.sync(&c).await;
+    assert_eq!(held(&s, "lena.fischer@example.com", app), ["assigned"]);
 
-#[tokio::test]
-async fn a_rate_limited_call_waits_for_the_reset_and_succeeds() {
-    let fixture = Fixture::start().await;
-    let connector = fixture.connector(5);
-    let snapshot = sync(&connector).await;
-    fixture
-        .admin("rate-limits", json!({"window_seconds": 1, "all": 2}))
-        .await;
-    let started = Instant::now();
-    for login in [
-        "emma.jones@example.com",
-        "grace.lee@example.com",
-        "omar.haddad@example.com",
-        "peter.novak@example.com",
+    let events = logged(&sandbox).await;
+    let logged = |event_type: &str, login: &str| {
+        events.iter().any(|e| {
+            e["eventType"] == event_type
+                && e["target"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t["alternateId"] == login))
+        })
+    };
+    for (event_type, login) in [
+        ("group.user_membership.add", marco),
+        ("group.user_membership.remove", marco),
+        ("user.lifecycle.suspend", marco),
+        (
+            "application.user_membership.add",
+            "lena.fischer@example.com",
+        ),
     ] {
-        let add = op("add", &snapshot, login, "group", "Finance");
-        connector.apply(&add).await.expect("waits out the limit");
-    }
-    assert!(
-        started.elapsed().as_millis() >= 900,
-        "4 calls at 2 per second must wait at least once"
-    );
-}
-
-#[tokio::test]
-async fn an_exhausted_rate_limit_is_reported_with_its_bucket_and_reset() {
-    let fixture = Fixture::start().await;
-    let connector = fixture.connector(0);
-    let snapshot = sync(&connector).await;
-    fixture
-        .admin("rate-limits", json!({"window_seconds": 30, "all": 1}))
-        .await;
-    let add = op(
-        "add",
-        &snapshot,
-        "emma.jones@example.com",
-        "group",
-        "Finance",
-    );
-    let _ = connector.apply(&add).await;
-    let failure = connector.apply(&add).await.expect_err("limited");
-    match failure {
-        Failure::RateLimited {
-            bucket, message, ..
-        } => {
-            assert_eq!(bucket, "groups");
-            assert!(message.starts_with("E0000047"), "{message}");
-        }
-        other => panic!("expected RateLimited, got {other:?}"),
+        assert!(logged(event_type, login), "{event_type} for {login}");
     }
 }
 
 #[tokio::test]
-async fn a_server_error_on_a_write_is_retry_later_with_the_vendor_code() {
-    let fixture = Fixture::start().await;
-    let connector = fixture.connector(3);
-    let snapshot = sync(&connector).await;
-    fixture
-        .admin("faults", json!({"error_rate": 1.0, "error_status": 503}))
-        .await;
-    let add = op(
-        "add",
-        &snapshot,
-        "emma.jones@example.com",
-        "group",
-        "Finance",
+async fn changes_by_hand_reach_an_incremental_sync() {
+    let sandbox = Sandbox::start("okta").await;
+    let c = connector(&sandbox, 3);
+    let cursor = c
+        .change_cursor()
+        .await
+        .expect("cursor")
+        .expect("okta has a change feed");
+    let mut snapshot = sandbox.sync(&c).await;
+    let user = "tom.baker@example.com";
+    for body in [
+        json!({"op": "add", "user": user, "resource": "group/Payments Oncall"}),
+        json!({"op": "remove", "user": user, "resource": "group/Engineering"}),
+        json!({"op": "suspend", "user": user}),
+    ] {
+        assert_eq!(sandbox.hand_change(&body).await.0, 204, "{body}");
+    }
+    match c
+        .sync_changes(&cursor, &mut snapshot)
+        .await
+        .expect("incremental sync")
+    {
+        SyncChanges::Applied { .. } => {}
+        other => panic!("expected the changes to be applied, got {other:?}"),
+    }
+    assert_eq!(held(&snapshot, user, "group/Payments Oncall"), ["member"]);
+    assert_eq!(
+        held(&snapshot, user, "group/Engineering"),
+        Vec::<String>::new()
     );
-    let failure = connector.apply(&add).await.expect_err("503");
-    assert!(failure.is_transient(), "{failure:?}");
-    assert!(failure.message().contains("503"), "{failure}");
-}
-
-#[tokio::test]
-async fn a_missing_object_is_permanent_in_okta_words_and_a_bad_token_is_unauthorized() {
-    let fixture = Fixture::start().await;
-    let connector = fixture.connector(3);
-    let snapshot = sync(&connector).await;
-    let mut add = op(
-        "add",
-        &snapshot,
-        "emma.jones@example.com",
-        "group",
-        "Finance",
-    );
-    if let OpKind::AddGrant { resource, .. } = &mut add.kind {
-        resource.id = "00gdoesnotexist000000".into();
-        resource.kind = ResourceKind::new("group");
-    }
-    match connector.apply(&add).await.expect_err("missing group") {
-        Failure::Permanent {
-            vendor_code,
-            message,
-            status,
-        } => {
-            assert_eq!(vendor_code, "E0000007");
-            assert_eq!(status, Some(404));
-            assert!(
-                message.starts_with("Not found: Resource not found: 00gdoesnotexist000000"),
-                "{message}"
-            );
-        }
-        other => panic!("expected Permanent, got {other:?}"),
-    }
-    std::fs::write(&fixture.token_file, "00not-the-right-token").expect("write");
-    match fixture.connector(3).health().await.expect_err("bad token") {
-        Failure::Unauthorized { vendor_code, .. } => {
-            assert_eq!(vendor_code.as_deref(), Some("E0000011"))
-        }
-        other => panic!("expected Unauthorized, got {other:?}"),
-    }
+    let account = snapshot.account_by_login_or_email(user).expect("account");
+    assert_eq!(account.status, "SUSPENDED");
 }

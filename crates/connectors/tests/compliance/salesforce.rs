@@ -1,76 +1,124 @@
-//! The Salesforce connector against the Salesforce emulator, over HTTPS with the sandbox's CA.
+//! The Salesforce connector against the Salesforce emulator, over HTTPS with the sandbox's CA: its part of the
+//! contract, and what only Salesforce does (permission sets profiles own, the request budget it reports on every
+//! answer, a CA of its own).
 
-use crate::fixture::server_errors_are_retry_later;
-use grantflow_connectors::salesforce::{SalesforceConfig, SalesforceConnector};
-use grantflow_connectors::{Applied, BuildContext, Connector, Failure, RateBudgets};
-use grantflow_model::{ConnectionName, OpKind, Snapshot, SystemKind};
-use serde_json::json;
 use std::sync::Arc;
 
-use crate::emulated::{Emulated, account_ref, each_twice_takes_effect_once, grant_op};
+use grantflow_connectors::salesforce::{SalesforceConfig, SalesforceConnector};
+use grantflow_connectors::{Applied, BuildContext, Connector, Failure, RateBudgets};
+use grantflow_model::{ConnectionName, OpKind, Snapshot};
+use serde_json::json;
 
-fn config(e: &Emulated, trust_sandbox_ca: bool) -> SalesforceConfig {
+use crate::harness::{ByHand, Case, Grant, Missing, RateLimits, Said, Sandbox, System, Text};
+use crate::sandbox::{account, held, holders};
+
+pub struct Salesforce;
+
+const HIRE: &str = "new.hire@example.com";
+const SANDBOX_DEPLOY: (&str, &str) = ("permission_set", "Sandbox_Deploy");
+
+fn config(sandbox: &Sandbox, trust_sandbox_ca: bool) -> SalesforceConfig {
     SalesforceConfig {
-        base_url: e.base_url(),
-        token: e.token(),
+        allow_insecure_http: false,
+        base_url: sandbox.base_url(),
+        token: sandbox.credential("token"),
         api_version: "59.0".into(),
         ca_certificate: trust_sandbox_ca
-            .then(|| e.sandbox.info.systems["salesforce"].ca_certificate.clone())
+            .then(|| sandbox.info().ca_certificate.clone())
             .flatten(),
         timeout_seconds: 10,
-        allow_insecure_http: false,
         limit_retry_seconds: 3600,
     }
 }
 
-fn connector(e: &Emulated) -> SalesforceConnector {
+fn connector(sandbox: &Sandbox) -> SalesforceConnector {
     SalesforceConnector::new(
         ConnectionName::new("salesforce"),
-        &config(e, true),
-        &Emulated::context(),
+        &config(sandbox, true),
+        &Sandbox::context(),
     )
     .expect("connector")
 }
 
-async fn sync(c: &SalesforceConnector) -> Snapshot {
-    let mut snapshot = Snapshot::new(
-        ConnectionName::new("salesforce"),
-        SystemKind::new("salesforce"),
-    );
-    c.sync(&mut snapshot).await.expect("sync");
-    snapshot
-}
+impl System for Salesforce {
+    const KIND: &'static str = "salesforce";
 
-fn holders(s: &Snapshot, set: &str) -> Vec<String> {
-    let mut out: Vec<String> = s
-        .grants
-        .iter()
-        .filter(|g| g.resource_id == set && g.entitlement == "assigned")
-        .filter_map(|g| s.account(&g.account_id))
-        .filter_map(|a| a.email.clone())
-        .collect();
-    out.sort();
-    out
+    /// The budget is the org's daily one: the connector never waits for it.
+    fn connector(sandbox: &Sandbox, _waits: u32) -> Box<dyn Connector> {
+        Box::new(connector(sandbox))
+    }
+
+    const GRANT: Grant = Grant {
+        email: HIRE,
+        resource: "permission_set/Sandbox_Deploy",
+        entitlement: "assigned",
+    };
+
+    fn operations(sandbox: &Sandbox, s: &Snapshot) -> Vec<Case> {
+        let key = format!(
+            "permission_set/Sandbox_Deploy/assigned/{}",
+            account(s, HIRE).id
+        );
+        vec![
+            Case::new(
+                sandbox.grant(s, true, HIRE, SANDBOX_DEPLOY, "assigned"),
+                &key,
+            ),
+            Case::new(
+                sandbox.grant(s, false, HIRE, SANDBOX_DEPLOY, "assigned"),
+                &key,
+            ),
+        ]
+    }
+
+    const RATE_LIMITS: RateLimits = RateLimits {
+        tight: None,
+        spent: r#"{"window_seconds": 60, "all": 1}"#,
+        bucket: "api",
+        // From the budget `Sforce-Limit-Info` reported, or Salesforce's own 403.
+        message: Some(Text::HasAny(&[
+            "budget is spent",
+            "REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.",
+        ])),
+        reset_after_seconds: 50 * 60,
+    };
+
+    const SERVER_ERROR: (u16, Said) = (503, Said::code("SERVER_UNAVAILABLE"));
+
+    const PERMANENT: (Missing, Said) = (
+        Missing::AccountId("0058d0000099999AAA"),
+        Said::code("INVALID_CROSS_REFERENCE_KEY")
+            .status(400)
+            .saying(Text::Has("invalid cross reference id")),
+    );
+
+    const WRONG_CREDENTIAL: (&'static str, &'static str) = ("token", "00Dwrong!token");
+    const UNAUTHORIZED: Said = Said::code("INVALID_SESSION_ID");
+
+    const BY_HAND: ByHand = ByHand {
+        user: "marco.rossi@example.com",
+        email: "marco.rossi@example.com",
+        add: ("permission_set/Reports_Admin", "assigned"),
+        remove: "permission_set/Sandbox_Deploy",
+        suspended_status: "INACTIVE",
+    };
 }
 
 #[tokio::test]
 async fn a_sync_reads_users_and_permission_sets_but_not_those_profiles_own() {
-    let e = Emulated::start("salesforce").await;
+    let sandbox = Sandbox::start("salesforce").await;
     assert!(
-        e.base_url().starts_with("https://127.0.0.1:"),
+        sandbox.base_url().starts_with("https://127.0.0.1:"),
         "{}",
-        e.base_url()
+        sandbox.base_url()
     );
-    let s = sync(&connector(&e)).await;
+    let s = sandbox.sync(&connector(&sandbox)).await;
     let liam = s
         .account_by_login_or_email("liam.miller@example.com")
         .expect("inactive users are read");
     assert_eq!(liam.status, "INACTIVE");
     assert_eq!(liam.attributes["profile"], "Sales User");
-    assert!(
-        s.account_by_login_or_email("new.hire@example.com")
-            .is_some()
-    );
+    assert!(s.account_by_login_or_email(HIRE).is_some());
     let mut sets: Vec<&str> = s.resources.iter().map(|r| r.id.as_str()).collect();
     sets.sort();
     assert_eq!(
@@ -84,8 +132,12 @@ async fn a_sync_reads_users_and_permission_sets_but_not_those_profiles_own() {
         ]
     );
     assert_eq!(
-        holders(&s, "Engineering_Read_Only"),
+        holders(&s, "permission_set/Engineering_Read_Only", "assigned", None),
         ["marco.rossi@example.com", "priya.raman@example.com"]
+    );
+    assert_eq!(
+        holders(&s, "permission_set/Sandbox_Deploy", "assigned", None),
+        ["marco.rossi@example.com", "sam.okafor@example.com"]
     );
     assert!(
         s.grants
@@ -96,54 +148,22 @@ async fn a_sync_reads_users_and_permission_sets_but_not_those_profiles_own() {
 }
 
 #[tokio::test]
-async fn every_operation_applied_twice_takes_effect_once() {
-    let e = Emulated::start("salesforce").await;
-    let c = connector(&e);
-    let s = sync(&c).await;
-    let hire = account_ref(&s, "new.hire@example.com");
-    let key = format!("permission_set/Sandbox_Deploy/assigned/{}", hire.id);
-    let add = grant_op(
-        "salesforce",
-        true,
-        hire.clone(),
-        &s,
-        "permission_set",
-        "Sandbox_Deploy",
-        "assigned",
-    );
-    let remove = grant_op(
-        "salesforce",
-        false,
-        hire,
-        &s,
-        "permission_set",
-        "Sandbox_Deploy",
-        "assigned",
-    );
-    each_twice_takes_effect_once(&e, &c, &add, &remove, &key).await;
-    assert_eq!(
-        holders(&sync(&c).await, "Sandbox_Deploy"),
-        ["marco.rossi@example.com", "sam.okafor@example.com"]
-    );
-}
-
-#[tokio::test]
 async fn the_request_budget_is_read_from_sforce_limit_info_and_a_spent_limit_is_rate_limited() {
-    let e = Emulated::start("salesforce").await;
+    let sandbox = Sandbox::start("salesforce").await;
     let budgets = Arc::new(RateBudgets::default());
     let context = BuildContext {
         base_dir: std::path::PathBuf::new(),
         budgets: budgets.clone(),
-        clock: std::sync::Arc::new(grantflow_model::SystemClock),
+        clock: Arc::new(grantflow_model::SystemClock),
         limits: Default::default(),
     };
     let c = SalesforceConnector::new(
         ConnectionName::new("salesforce"),
-        &config(&e, true),
+        &config(&sandbox, true),
         &context,
     )
     .expect("connector");
-    let s = sync(&c).await;
+    let s = sandbox.sync(&c).await;
     let (limit, remaining, _) = budgets
         .snapshot(&ConnectionName::new("salesforce"), "api")
         .expect("budget recorded");
@@ -153,20 +173,13 @@ async fn the_request_budget_is_read_from_sforce_limit_info_and_a_spent_limit_is_
         "three queries were charged"
     );
 
-    e.admin("rate-limits", json!({"window_seconds": 60, "all": 1}))
+    sandbox
+        .admin("rate-limits", json!({"window_seconds": 60, "all": 1}))
         .await;
-    let add = grant_op(
-        "salesforce",
-        true,
-        account_ref(&s, "new.hire@example.com"),
-        &s,
-        "permission_set",
-        "Sandbox_Deploy",
-        "assigned",
-    );
+    let add = Salesforce::GRANT.op(&sandbox, &s, true);
     // The one allowed call spends the budget; the connector then refuses before calling, from what the
     // response's Sforce-Limit-Info said. A connector without that knowledge hears Salesforce's 403.
-    let fresh = connector(&e);
+    let fresh = connector(&sandbox);
     for (attempt, c, says) in [
         ("refused from the recorded budget", &c, "budget is spent"),
         (
@@ -198,53 +211,11 @@ async fn the_request_budget_is_read_from_sforce_limit_info_and_a_spent_limit_is_
 }
 
 #[tokio::test]
-async fn a_server_error_on_a_write_is_retry_later() {
-    let e = Emulated::start("salesforce").await;
-    let c = connector(&e);
-    let s = sync(&c).await;
-    let add = grant_op(
-        "salesforce",
-        true,
-        account_ref(&s, "new.hire@example.com"),
-        &s,
-        "permission_set",
-        "Sandbox_Deploy",
-        "assigned",
-    );
-    server_errors_are_retry_later(&e, &c, &add, 503, "SERVER_UNAVAILABLE").await;
-}
-
-#[tokio::test]
-async fn refusals_keep_salesforces_error_code_and_a_bad_session_is_unauthorized() {
-    let e = Emulated::start("salesforce").await;
-    let c = connector(&e);
-    let s = sync(&c).await;
-    let mut add = grant_op(
-        "salesforce",
-        true,
-        account_ref(&s, "new.hire@example.com"),
-        &s,
-        "permission_set",
-        "Sandbox_Deploy",
-        "assigned",
-    );
-    if let OpKind::AddGrant { account, .. } = &mut add.kind {
-        account.id = "0058d0000099999AAA".into();
-    }
-    match c.apply(&add).await.expect_err("no such user") {
-        Failure::Permanent {
-            vendor_code,
-            message,
-            status,
-        } => {
-            assert_eq!(
-                (vendor_code.as_str(), status),
-                ("INVALID_CROSS_REFERENCE_KEY", Some(400))
-            );
-            assert!(message.contains("invalid cross reference id"), "{message}");
-        }
-        other => panic!("expected Permanent, got {other:?}"),
-    }
+async fn an_unknown_permission_set_is_not_found() {
+    let sandbox = Sandbox::start("salesforce").await;
+    let c = connector(&sandbox);
+    let s = sandbox.sync(&c).await;
+    let mut add = Salesforce::GRANT.op(&sandbox, &s, true);
     if let OpKind::AddGrant { resource, .. } = &mut add.kind {
         resource.id = "No_Such_Set".into();
     }
@@ -252,44 +223,55 @@ async fn refusals_keep_salesforces_error_code_and_a_bad_session_is_unauthorized(
         c.apply(&add).await.expect_err("no such set").code(),
         "NOT_FOUND"
     );
-
-    std::fs::write(&e.token_file, "00Dwrong!token").expect("write");
-    match connector(&e).health().await.expect_err("bad session") {
-        Failure::Unauthorized { vendor_code, .. } => {
-            assert_eq!(vendor_code.as_deref(), Some("INVALID_SESSION_ID"))
-        }
-        other => panic!("expected Unauthorized, got {other:?}"),
-    }
 }
 
 #[tokio::test]
 async fn the_sandbox_certificate_is_only_trusted_through_the_configured_ca() {
-    let e = Emulated::start("salesforce").await;
+    let sandbox = Sandbox::start("salesforce").await;
     let untrusting = SalesforceConnector::new(
         ConnectionName::new("salesforce"),
-        &config(&e, false),
-        &Emulated::context(),
+        &config(&sandbox, false),
+        &Sandbox::context(),
     )
     .expect("connector");
     let failure = untrusting.health().await.expect_err("unknown issuer");
     assert!(matches!(failure, Failure::RetryLater { .. }), "{failure:?}");
-    connector(&e)
+    let trusting = connector(&sandbox);
+    trusting
         .health()
         .await
         .expect("trusted with the sandbox CA");
+    let s = sandbox.sync(&trusting).await;
+    let add = sandbox.grant(
+        &s,
+        true,
+        "zoe.taylor@example.com",
+        ("permission_set", "Sales_Cloud_User"),
+        "assigned",
+    );
     assert_eq!(
-        connector(&e)
-            .apply(&grant_op(
-                "salesforce",
-                true,
-                account_ref(&sync(&connector(&e)).await, "zoe.taylor@example.com"),
-                &sync(&connector(&e)).await,
-                "permission_set",
-                "Sales_Cloud_User",
-                "assigned",
-            ))
-            .await
-            .expect("assigns"),
+        trusting.apply(&add).await.expect("assigns"),
         Applied::Changed
+    );
+}
+
+#[tokio::test]
+async fn deactivation_by_hand_keeps_assignments_and_adding_one_held_changes_nothing() {
+    let sandbox = Sandbox::start("salesforce").await;
+    let c = connector(&sandbox);
+    let user = "marco.rossi@example.com";
+    // Deactivation keeps a user's assignments, as in Salesforce; adding one already held changes nothing.
+    for body in [
+        json!({"op": "add", "user": user, "resource": "permission_set/Reports_Admin"}),
+        json!({"op": "suspend", "user": user}),
+        json!({"op": "add", "user": user, "resource": "permission_set/Reports_Admin"}),
+    ] {
+        assert_eq!(sandbox.hand_change(&body).await.0, 204, "{body}");
+    }
+    let s = sandbox.sync(&c).await;
+    assert_eq!(held(&s, user, "permission_set/Reports_Admin"), ["assigned"]);
+    assert_eq!(
+        held(&s, user, "permission_set/Engineering_Read_Only"),
+        ["assigned"]
     );
 }

@@ -5,10 +5,10 @@
 //! of status answers or seconds (whichever comes first), then `SUCCEEDED` (or `FAILED` for an unknown permission
 //! set or account).
 //!
-//! Admin endpoints besides the shared ones: `POST /__sandbox/assignments {"in_progress_reads": N,
-//! "in_progress_seconds": S}` (S optional),
-//! `POST /__sandbox/throttle {"requests": N}` (the next N API calls fail with `ThrottlingException`) and
-//! `POST /__sandbox/hand-change` (`crate::hand_change`, see `Inner::hand_change`).
+//! Admin endpoints of its own, besides the shared ones (`crate::emulator`): `POST /__sandbox/assignments
+//! {"in_progress_reads": N, "in_progress_seconds": S}` (S optional) and `POST /__sandbox/throttle
+//! {"requests": N}` (the next N API calls fail with `ThrottlingException`). Changes by hand:
+//! `Inner::hand_change`.
 
 mod ops;
 mod seed;
@@ -21,7 +21,6 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use rand::Rng;
@@ -33,13 +32,11 @@ pub use seed::{
 pub use state::Aws;
 
 use crate::emulator::{
-    AdminState, Controls, EmulatorConfig, Now, admin_error, admin_routes, from_loopback,
-    injected_failure, json_response, lock, parse_admin,
+    AdminBody, AdminError, CoreAdmin, Emulator, EmulatorConfig, Now, bounds, credentials,
+    json_response,
 };
+use crate::hand_change::HandChange;
 use ops::AwsError;
-
-/// How to run one emulated Identity Center; `token` (when given) is the access key id.
-pub type AwsConfig = EmulatorConfig;
 
 fn random(len: usize, alphabet: &[u8]) -> String {
     let mut rng = rand::rng();
@@ -48,32 +45,52 @@ fn random(len: usize, alphabet: &[u8]) -> String {
         .collect()
 }
 
-/// Builds the emulator for `seed`; returns the router and the instance (its keys are what clients sign with).
-pub fn aws_router(seed: &AwsSeed, config: AwsConfig) -> (Router, Arc<Aws>) {
-    const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    const SECRET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let access_key_id = config
-        .token
-        .unwrap_or_else(|| format!("AKIA{}", random(16, UPPER)));
-    let aws = Arc::new(Aws::new(
-        seed.clone(),
-        access_key_id,
-        random(40, SECRET),
-        config.clock,
-        config.rate_limit_window_seconds,
-    ));
-    (router(aws.clone()), aws)
-}
+impl Emulator for Aws {
+    const KIND: &'static str = "aws";
+    type Seed = AwsSeed;
 
-impl AdminState for Aws {
-    fn controls(&self) -> &Controls {
-        &self.controls
+    /// `config.token` (when given) is the access key id clients sign with.
+    fn start(seed: &AwsSeed, config: EmulatorConfig) -> Arc<Self> {
+        const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        const SECRET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        Arc::new(Aws {
+            core: config.core(seed, config.windows(state::BUCKETS)),
+            access_key_id: config.token_or(|| format!("AKIA{}", random(16, UPPER))),
+            secret_access_key: random(40, SECRET),
+        })
     }
-    fn writes(&self) -> BTreeMap<String, u64> {
-        lock(&self.inner).writes.clone()
+
+    fn credentials(&self) -> BTreeMap<String, String> {
+        credentials([
+            ("access_key_id", &self.access_key_id),
+            ("secret_access_key", &self.secret_access_key),
+        ])
     }
-    fn reset(&self) {
-        Aws::reset(self);
+
+    fn core(&self) -> &dyn CoreAdmin {
+        &self.core
+    }
+
+    fn api(_: &Arc<Self>) -> Router<Arc<Self>> {
+        Router::new().route("/", post(call)).fallback(|| async {
+            AwsError::new("UnknownOperationException", "")
+                .with_status(StatusCode::NOT_FOUND)
+                .into_response()
+        })
+    }
+
+    fn admin_routes() -> Router<Arc<Self>> {
+        Router::new()
+            .route("/__sandbox/assignments", post(set_in_progress))
+            .route("/__sandbox/throttle", post(throttle))
+    }
+
+    /// See `Inner::hand_change`.
+    fn hand_change(&self, change: &HandChange) -> Result<(), String> {
+        let now = self.core.now();
+        let mut inner = self.core.state();
+        inner.sweep(now);
+        inner.hand_change(change)
     }
 }
 
@@ -86,84 +103,43 @@ pub(crate) fn json_1_1(status: StatusCode, body: &Value) -> Response {
     resp
 }
 
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AssignmentsBody {
-    in_progress_reads: u32,
-    #[serde(default)]
-    in_progress_seconds: Option<f64>,
+/// `POST /__sandbox/assignments {"in_progress_reads": N, "in_progress_seconds": S}`.
+async fn set_in_progress(State(s): State<Arc<Aws>>, body: Bytes) -> Response {
+    let read = |b: AdminBody| -> Result<(u32, Option<f64>), AdminError> {
+        let reads = b
+            .uint("in_progress_reads", 0..=bounds::COUNT)?
+            .ok_or_else(|| AdminError::field("in_progress_reads", "is required"))?;
+        let seconds = b.number("in_progress_seconds", 0.0..=86_400.0)?;
+        Ok((u32::try_from(reads).unwrap_or(u32::MAX), seconds))
+    };
+    let (reads, seconds) =
+        match AdminBody::parse(&body, &["in_progress_reads", "in_progress_seconds"]).and_then(read)
+        {
+            Ok(settings) => settings,
+            Err(e) => return e.into_response(),
+        };
+    let mut inner = s.core.state();
+    inner.set_in_progress(reads, seconds);
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "in_progress_reads": inner.in_progress_reads,
+            "in_progress_seconds": inner.in_progress_seconds,
+        }),
+    )
 }
 
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ThrottleBody {
-    requests: u32,
-}
-
-fn router(aws: Arc<Aws>) -> Router {
-    Router::new()
-        .route("/", post(call))
-        .route(
-            "/__sandbox/assignments",
-            post(|State(s): State<Arc<Aws>>, body: Bytes| async move {
-                let b: AssignmentsBody = match parse_admin(&body) {
-                    Ok(b) => b,
-                    Err(e) => return admin_error(e),
-                };
-                if b.in_progress_seconds
-                    .is_some_and(|s| !(0.0..=86_400.0).contains(&s))
-                {
-                    return admin_error("in_progress_seconds must be between 0 and 86400".into());
-                }
-                let mut inner = lock(&s.inner);
-                inner.set_in_progress(b.in_progress_reads, b.in_progress_seconds);
-                json_response(
-                    StatusCode::OK,
-                    &serde_json::json!({
-                        "in_progress_reads": inner.in_progress_reads,
-                        "in_progress_seconds": inner.in_progress_seconds,
-                    }),
-                )
-            }),
-        )
-        .route(
-            "/__sandbox/throttle",
-            post(|State(s): State<Arc<Aws>>, body: Bytes| async move {
-                let b: ThrottleBody = match parse_admin(&body) {
-                    Ok(b) => b,
-                    Err(e) => return admin_error(e),
-                };
-                lock(&s.inner).throttle_next = b.requests;
-                json_response(StatusCode::OK, &serde_json::json!({"requests": b.requests}))
-            }),
-        )
-        .route(
-            "/__sandbox/hand-change",
-            post(|State(s): State<Arc<Aws>>, body: Bytes| async move {
-                let now = s.clock.now();
-                crate::hand_change::handle(&body, |change| {
-                    let mut inner = lock(&s.inner);
-                    inner.sweep(now);
-                    inner.hand_change(change)
-                })
-            }),
-        )
-        .merge(admin_routes::<Aws>())
-        .fallback(|| async {
-            AwsError::new("UnknownOperationException", "")
-                .with_status(StatusCode::NOT_FOUND)
-                .into_response()
-        })
-        .layer(middleware::from_fn_with_state(aws.clone(), aws_layer))
-        .with_state(aws)
-}
-
-async fn aws_layer(State(s): State<Arc<Aws>>, mut req: Request, next: Next) -> Response {
-    req.extensions_mut().insert(Now(s.clock.now()));
-    if req.uri().path().starts_with("/__sandbox") && !from_loopback(&req) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
-    next.run(req).await
+/// `POST /__sandbox/throttle {"requests": N}`: the next N API calls fail with `ThrottlingException`.
+async fn throttle(State(s): State<Arc<Aws>>, body: Bytes) -> Response {
+    let requests = match AdminBody::parse(&body, &["requests"]).and_then(|b| {
+        b.uint("requests", 0..=bounds::COUNT)?
+            .ok_or_else(|| AdminError::field("requests", "is required"))
+    }) {
+        Ok(n) => u32::try_from(n).unwrap_or(u32::MAX),
+        Err(e) => return e.into_response(),
+    };
+    s.core.state().throttle_next = requests;
+    json_response(StatusCode::OK, &serde_json::json!({"requests": requests}))
 }
 
 /// The access key id from `Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request, …`.
@@ -197,12 +173,12 @@ fn auth_error(s: &Aws, headers: &HeaderMap) -> Option<AwsError> {
     }
 }
 
-async fn call(State(s): State<Arc<Aws>>, headers: HeaderMap, req: Request) -> Response {
-    let now = req
-        .extensions()
-        .get::<Now>()
-        .map(|n| n.0)
-        .unwrap_or_else(|| s.clock.now());
+async fn call(
+    State(s): State<Arc<Aws>>,
+    Now(now): Now,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
     let body: Bytes = match axum::body::to_bytes(req.into_body(), 1 << 20).await {
         Ok(b) => b,
         Err(_) => {
@@ -243,18 +219,21 @@ async fn call(State(s): State<Arc<Aws>>, headers: HeaderMap, req: Request) -> Re
         .into_response();
     }
     let throttled = {
-        let mut inner = lock(&s.inner);
+        let mut inner = s.core.state();
         let forced = inner.throttle_next > 0;
         if forced {
             inner.throttle_next -= 1;
         }
-        forced || !lock(&s.controls.limiter).charge(service, now).allowed
+        forced || !s.core.limits().charge(service, now).allowed
     };
     if throttled {
         return AwsError::new("ThrottlingException", "Rate exceeded").into_response();
     }
-    let faults = lock(&s.controls.faults).clone();
-    if let Some(status) = injected_failure(&faults).await {
+    if let Some(status) = s
+        .core
+        .injected_failure(StatusCode::INTERNAL_SERVER_ERROR)
+        .await
+    {
         let error = if status == StatusCode::SERVICE_UNAVAILABLE {
             AwsError::new("ServiceUnavailableException", "Service is unavailable")
         } else {
@@ -279,7 +258,7 @@ async fn call(State(s): State<Arc<Aws>>, headers: HeaderMap, req: Request) -> Re
             }
         }
     };
-    let mut inner = lock(&s.inner);
+    let mut inner = s.core.state();
     inner.sweep(now);
     let result = if service == "identitystore" {
         ops::identity_store(&op, &mut inner, &body)

@@ -265,7 +265,7 @@ pub fn identity_store(op: &str, inner: &mut Inner, body: &Value) -> OpResult {
                     user_id: user.clone(),
                 },
             );
-            inner.count_write(format!("membership/{group}/{user}"));
+            inner.writes.count(format!("membership/{group}/{user}"));
             Ok(json!({"MembershipId": id, "IdentityStoreId": inner.identity_store_id}))
         }
         "DeleteGroupMembership" => {
@@ -274,7 +274,9 @@ pub fn identity_store(op: &str, inner: &mut Inner, body: &Value) -> OpResult {
                 .memberships
                 .remove(id)
                 .ok_or_else(|| AwsError::not_found(format!("GROUP_MEMBERSHIP not found: {id}")))?;
-            inner.count_write(format!("membership/{}/{}", m.group_id, m.user_id));
+            inner
+                .writes
+                .count(format!("membership/{}/{}", m.group_id, m.user_id));
             Ok(json!({}))
         }
         _ => Err(unknown(op)),
@@ -515,6 +517,7 @@ pub fn sso_admin(op: &str, inner: &mut Inner, body: &Value, now: DateTime<Utc>) 
 mod tests {
     use super::*;
     use crate::aws::seed::AwsSeed;
+    use crate::emulator::Seeded;
 
     fn demo() -> (Inner, DateTime<Utc>) {
         let org = crate::demo_org();

@@ -2,14 +2,12 @@
 //! accounts, account assignments and the asynchronous requests that create and delete them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::seed::AwsSeed;
-use crate::clock::Clock;
-use crate::emulator::{Controls, lock, name_from_email};
+use crate::emulator::{Core, Seeded, Writes, name_from_email};
 use crate::hand_change::{self, HandChange};
 
 #[derive(Debug, Clone)]
@@ -131,7 +129,7 @@ pub struct Inner {
     pub in_progress_seconds: f64,
     /// The next this many API requests fail with `ThrottlingException`.
     pub throttle_next: u32,
-    pub writes: BTreeMap<String, u64>,
+    pub writes: Writes,
     next_id: u64,
 }
 
@@ -145,8 +143,10 @@ fn store_prefix(store: &str) -> String {
     format!("{hex:0<10}").chars().take(10).collect()
 }
 
-impl Inner {
-    pub fn seeded(seed: &AwsSeed, now: DateTime<Utc>) -> Self {
+impl Seeded for Inner {
+    type Seed = AwsSeed;
+
+    fn seeded(seed: &AwsSeed, now: DateTime<Utc>) -> Self {
         let created = now.timestamp() as f64;
         let mut s = Inner {
             instance_arn: seed.instance_arn.clone(),
@@ -256,6 +256,12 @@ impl Inner {
         s
     }
 
+    fn writes(&self) -> &Writes {
+        &self.writes
+    }
+}
+
+impl Inner {
     /// Identity store ids that sort in creation order: `<prefix>-<kind>…-<counter>`.
     pub fn new_store_id(&mut self, kind: u32) -> String {
         self.next_id += 1;
@@ -264,10 +270,6 @@ impl Inner {
             store_prefix(&self.identity_store_id),
             self.next_id
         )
-    }
-
-    pub fn count_write(&mut self, key: String) {
-        *self.writes.entry(key).or_default() += 1;
     }
 
     pub fn user_json(&self, u: &User) -> Value {
@@ -464,12 +466,12 @@ impl Inner {
                     self.provisioned
                         .insert((a.permission_set_arn.clone(), a.account_id.clone()));
                     if self.assignments.insert(a.clone()) {
-                        self.count_write(key);
+                        self.writes.count(key);
                     }
                 }
                 RequestKind::Delete => {
                     if self.assignments.remove(a) {
-                        self.count_write(key);
+                        self.writes.count(key);
                     }
                 }
             }
@@ -532,34 +534,7 @@ pub const BUCKETS: &[(&str, u32)] = &[("identitystore", 1200), ("sso", 1200)];
 /// One Identity Center instance: everything behind the HTTP layer.
 #[derive(Debug)]
 pub struct Aws {
-    pub(crate) inner: Mutex<Inner>,
-    pub(crate) controls: Controls,
-    pub clock: Arc<dyn Clock>,
+    pub(crate) core: Core<Inner>,
     pub access_key_id: String,
     pub secret_access_key: String,
-    seed: AwsSeed,
-}
-
-impl Aws {
-    pub fn new(
-        seed: AwsSeed,
-        access_key_id: String,
-        secret_access_key: String,
-        clock: Arc<dyn Clock>,
-        window_seconds: u64,
-    ) -> Self {
-        Self {
-            inner: Mutex::new(Inner::seeded(&seed, clock.now())),
-            controls: Controls::new(window_seconds, BUCKETS),
-            clock,
-            access_key_id,
-            secret_access_key,
-            seed,
-        }
-    }
-
-    pub fn reset(&self) {
-        *lock(&self.inner) = Inner::seeded(&self.seed, self.clock.now());
-        self.controls.reset();
-    }
 }

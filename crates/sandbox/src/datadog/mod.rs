@@ -1,17 +1,27 @@
 //! Datadog Monitors API emulator: `GET /api/v1/monitor` with `DD-API-KEY` and `DD-APPLICATION-KEY`,
-//! Datadog's monitor JSON, its `monitor_tags`/`tags`/`name`/`id_offset`/`page`/`page_size` filters and
-//! its `{"errors": [...]}` bodies; plus an admin endpoint to read and replace the monitors.
+//! Datadog's monitor JSON, its `monitor_tags`/`tags`/`name`/`id_offset`/`page`/`page_size` filters, its
+//! `{"errors": [...]}` bodies, and its `X-RateLimit-*` headers (429 when the window's budget is spent). Besides
+//! the shared admin endpoints (`crate::emulator`), `/__sandbox/monitors` reads and replaces the monitors.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::body::Bytes;
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use crate::emulator::{
+    AdminError, Core, CoreAdmin, Emulator, EmulatorConfig, Seeded, Writes, credentials, set_header,
+};
+use crate::hand_change::HandChange;
 
 /// What the Datadog emulator is seeded with: monitors in the shape `GET /api/v1/monitor` returns.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -24,20 +34,37 @@ pub struct DatadogSeed {
 /// Datadog caps `page_size` at 1000.
 const MAX_PAGE_SIZE: usize = 1000;
 
+/// Datadog names each rate limit; the monitors API's is not published, so this one is generous.
+const BUCKETS: &[(&str, u32)] = &[("monitor", 3000)];
+
+/// The monitors the emulator serves; the API only reads them, so no write is ever counted.
+#[derive(Debug, Default)]
+pub struct Monitors {
+    monitors: Vec<Value>,
+    writes: Writes,
+}
+
+impl Seeded for Monitors {
+    type Seed = DatadogSeed;
+
+    fn seeded(seed: &DatadogSeed, _now: DateTime<Utc>) -> Self {
+        Monitors {
+            monitors: seed.monitors.clone(),
+            writes: Writes::default(),
+        }
+    }
+
+    fn writes(&self) -> &Writes {
+        &self.writes
+    }
+}
+
 /// One emulated Datadog organisation.
 #[derive(Debug)]
 pub struct Datadog {
     pub api_key: String,
     pub application_key: String,
-    seed: DatadogSeed,
-    monitors: Mutex<Vec<Value>>,
-}
-
-impl Datadog {
-    fn monitors(&self) -> MutexGuard<'_, Vec<Value>> {
-        // A panic while holding the lock leaves plain data behind; keep serving it.
-        self.monitors.lock().unwrap_or_else(|p| p.into_inner())
-    }
+    core: Core<Monitors>,
 }
 
 fn hex_key(len: usize) -> String {
@@ -47,23 +74,82 @@ fn hex_key(len: usize) -> String {
         .collect()
 }
 
-/// Builds the emulator; the handle carries the keys clients must send.
-pub fn datadog_router(seed: &DatadogSeed) -> (Router, Arc<Datadog>) {
-    let dd = Arc::new(Datadog {
-        api_key: hex_key(32),
-        application_key: hex_key(40),
-        seed: seed.clone(),
-        monitors: Mutex::new(seed.monitors.clone()),
-    });
-    let router = Router::new()
-        .route("/api/v1/monitor", get(list_monitors))
-        .route(
+impl Emulator for Datadog {
+    const KIND: &'static str = "datadog";
+    type Seed = DatadogSeed;
+
+    /// `config.token` (when given) is the API key.
+    fn start(seed: &DatadogSeed, config: EmulatorConfig) -> Arc<Self> {
+        Arc::new(Datadog {
+            api_key: config.token_or(|| hex_key(32)),
+            application_key: hex_key(40),
+            core: config.core(seed, config.windows(BUCKETS)),
+        })
+    }
+
+    fn credentials(&self) -> BTreeMap<String, String> {
+        credentials([
+            ("api_key", &self.api_key),
+            ("application_key", &self.application_key),
+        ])
+    }
+
+    fn core(&self) -> &dyn CoreAdmin {
+        &self.core
+    }
+
+    fn api(this: &Arc<Self>) -> Router<Arc<Self>> {
+        Router::new()
+            .route("/api/v1/monitor", get(list_monitors))
+            .fallback(|| async { error(StatusCode::NOT_FOUND, "Not found") })
+            .layer(middleware::from_fn_with_state(this.clone(), datadog_layer))
+    }
+
+    fn admin_routes() -> Router<Arc<Self>> {
+        Router::new().route(
             "/__sandbox/monitors",
             get(admin_monitors).post(admin_set_monitors),
         )
-        .route("/__sandbox/reset", axum::routing::post(admin_reset))
-        .with_state(dd.clone());
-    (router, dd)
+    }
+
+    /// Monitors have no members: there is nothing an administrator could grant or take away by hand.
+    fn hand_change(&self, change: &HandChange) -> Result<(), String> {
+        Err(format!(
+            "datadog has no accounts or grants to change by hand (user {})",
+            change.user()
+        ))
+    }
+}
+
+/// Datadog's rate-limit headers on every answer, 429 once the window's budget is spent, and injected faults.
+async fn datadog_layer(State(dd): State<Arc<Datadog>>, req: Request, next: Next) -> Response {
+    let decision = dd.core.limits().charge("monitor", dd.core.now());
+    let mut resp = if !decision.allowed {
+        error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded")
+    } else if let Some(status) = dd
+        .core
+        .injected_failure(StatusCode::INTERNAL_SERVER_ERROR)
+        .await
+    {
+        error(status, "Internal Server Error")
+    } else {
+        next.run(req).await
+    };
+    let period = dd.core.limits().window_seconds();
+    set_header(&mut resp, "x-ratelimit-limit", &decision.limit.to_string());
+    set_header(&mut resp, "x-ratelimit-period", &period.to_string());
+    set_header(
+        &mut resp,
+        "x-ratelimit-remaining",
+        &decision.remaining.to_string(),
+    );
+    set_header(
+        &mut resp,
+        "x-ratelimit-reset",
+        &decision.retry_after.to_string(),
+    );
+    set_header(&mut resp, "x-ratelimit-name", "monitor");
+    resp
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -136,7 +222,9 @@ async fn list_monitors(
         );
     }
     let mut monitors: Vec<Value> = dd
-        .monitors()
+        .core
+        .state()
+        .monitors
         .iter()
         .filter(|m| {
             q.name.as_deref().is_none_or(|n| {
@@ -167,25 +255,18 @@ async fn list_monitors(
 }
 
 async fn admin_monitors(State(dd): State<Arc<Datadog>>) -> Response {
-    Json(json!({ "monitors": *dd.monitors() })).into_response()
+    Json(json!({ "monitors": dd.core.state().monitors })).into_response()
 }
 
-async fn admin_set_monitors(
-    State(dd): State<Arc<Datadog>>,
-    body: Result<Json<DatadogSeed>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    match body {
-        Ok(Json(seed)) => {
-            *dd.monitors() = seed.monitors;
+/// `POST /__sandbox/monitors {"monitors": [...]}`: replaces every monitor.
+async fn admin_set_monitors(State(dd): State<Arc<Datadog>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<DatadogSeed>(&body) {
+        Ok(seed) => {
+            dd.core.state().monitors = seed.monitors;
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(rejection) => error(StatusCode::BAD_REQUEST, &rejection.body_text()),
+        Err(e) => AdminError::new(format!("monitors: {e}")).into_response(),
     }
-}
-
-async fn admin_reset(State(dd): State<Arc<Datadog>>) -> Response {
-    *dd.monitors() = dd.seed.monitors.clone();
-    StatusCode::NO_CONTENT.into_response()
 }
 
 #[cfg(test)]
@@ -224,7 +305,11 @@ mod tests {
 
     #[tokio::test]
     async fn monitors_need_both_keys_and_filter_by_service_tag_like_datadog() {
-        let (router, dd) = datadog_router(&crate::demo_reach::datadog_seed());
+        let dd = Datadog::start(
+            &crate::demo_reach::datadog_seed(),
+            EmulatorConfig::default(),
+        );
+        let router = crate::emulator::router(&dd);
         let keys = Some((dd.api_key.as_str(), dd.application_key.as_str()));
         let (status, body) = get(&router, "/api/v1/monitor", None).await;
         assert_eq!(status, StatusCode::FORBIDDEN);

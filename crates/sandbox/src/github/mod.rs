@@ -1,24 +1,26 @@
 //! GitHub REST emulator (organisation, memberships, teams, team repository permissions): the router, and the
 //! middleware applying token auth, the primary and secondary rate limits with `x-ratelimit-*` headers, and
-//! injected faults.
+//! injected faults. Changes by hand (`hand_change.rs`) take the shared contract and older ops such as a user
+//! accepting an invitation.
 
-mod admin;
 mod errors;
+mod hand_change;
 mod org;
 mod pagination;
 mod rate_limit;
 mod state;
 mod teams;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 
 pub use errors::GithubError;
 pub use rate_limit::LimitsConfig;
@@ -26,109 +28,95 @@ pub use state::{
     Github, GithubSeed, GithubSeedRepo, GithubSeedTeam, GithubSeedUser, SeedMembership,
 };
 
-use crate::clock::{Clock, SystemClock};
-use rate_limit::Refusal;
-use state::lock;
+use crate::emulator::{CoreAdmin, Emulator, EmulatorConfig, credentials, random_token};
+use crate::hand_change::HandChange;
+use rate_limit::{Limits, Refusal};
 
-/// How to run one emulated GitHub organisation.
-#[derive(Debug, Clone)]
-pub struct GithubConfig {
-    /// The token clients send (`token …` or `Bearer …`); a random `ghp_` token when `None`.
-    pub token: Option<String>,
-    pub clock: Arc<dyn Clock>,
-    /// Primary rate-limit window; GitHub's is an hour, tests shorten it.
-    pub rate_limit_window_seconds: u64,
-}
+impl Emulator for Github {
+    const KIND: &'static str = "github";
+    const LEGACY_HAND_CHANGES: &'static [&'static str] = hand_change::LEGACY_OPS;
+    type Seed = GithubSeed;
 
-impl Default for GithubConfig {
-    fn default() -> Self {
-        Self {
-            token: None,
-            clock: Arc::new(SystemClock),
-            rate_limit_window_seconds: 3600,
-        }
-    }
-}
-
-/// Builds the emulator for `seed`; returns the router and the org handle (its `token` is what clients send).
-pub fn github_router(seed: &GithubSeed, config: GithubConfig) -> (Router, Arc<Github>) {
-    let token = config
-        .token
-        .unwrap_or_else(|| crate::control::random_token("ghp_", 36));
-    let github = Arc::new(Github::new(
-        seed.clone(),
-        token,
-        config.clock,
-        config.rate_limit_window_seconds,
-    ));
-    (router(github.clone()), github)
-}
-
-fn router(github: Arc<Github>) -> Router {
-    Router::new()
-        .route("/user", get(org::authenticated_user))
-        .route("/user/orgs", get(org::user_orgs))
-        .route("/users/{user}", get(org::get_user))
-        .route("/orgs/{org}", get(org::get_org))
-        .route("/orgs/{org}/members", get(org::list_members))
-        .route(
-            "/orgs/{org}/members/{user}",
-            get(org::check_member).delete(org::remove_membership),
-        )
-        .route(
-            "/orgs/{org}/memberships/{user}",
-            get(org::get_membership)
-                .put(org::set_membership)
-                .delete(org::remove_membership),
-        )
-        .route("/orgs/{org}/invitations", get(org::list_invitations))
-        .route("/orgs/{org}/repos", get(org::list_repos))
-        .route("/repos/{owner}/{repo}", get(org::get_repo))
-        .route(
-            "/orgs/{org}/teams",
-            get(teams::list_teams).post(teams::create_team),
-        )
-        .route(
-            "/orgs/{org}/teams/{slug}",
-            get(teams::get_team).delete(teams::delete_team),
-        )
-        .route(
-            "/orgs/{org}/teams/{slug}/members",
-            get(teams::list_team_members),
-        )
-        .route(
-            "/orgs/{org}/teams/{slug}/memberships/{user}",
-            get(teams::get_team_membership)
-                .put(teams::set_team_membership)
-                .delete(teams::remove_team_membership),
-        )
-        .route(
-            "/orgs/{org}/teams/{slug}/repos",
-            get(teams::list_team_repos),
-        )
-        .route(
-            "/orgs/{org}/teams/{slug}/repos/{owner}/{repo}",
-            get(teams::check_team_repo)
-                .put(teams::set_team_repo)
-                .delete(teams::remove_team_repo),
-        )
-        .route("/__sandbox/writes", get(admin::writes))
-        .route(
-            "/__sandbox/faults",
-            get(admin::get_faults).post(admin::set_faults),
-        )
-        .route(
-            "/__sandbox/rate-limits",
-            get(admin::get_rate_limits).post(admin::set_rate_limits),
-        )
-        .route("/__sandbox/reset", post(admin::reset))
-        .route("/__sandbox/hand-change", post(admin::hand_change))
-        .fallback(|| async { GithubError::not_found() })
-        .method_not_allowed_fallback(|| async {
-            GithubError::new(StatusCode::NOT_FOUND, "Not Found")
+    /// `config.token` is what clients send (`token …` or `Bearer …`).
+    fn start(seed: &GithubSeed, config: EmulatorConfig) -> Arc<Self> {
+        Arc::new(Github {
+            core: config.core(seed, Limits::new(config.rate_limit_window_seconds)),
+            token: config.token_or(|| random_token("ghp_", 36)),
+            org: seed.org.clone(),
+            org_id: 9_000_001,
         })
-        .layer(middleware::from_fn_with_state(github.clone(), github_layer))
-        .with_state(github)
+    }
+
+    fn credentials(&self) -> BTreeMap<String, String> {
+        credentials([("token", &self.token)])
+    }
+
+    fn core(&self) -> &dyn CoreAdmin {
+        &self.core
+    }
+
+    fn api(this: &Arc<Self>) -> Router<Arc<Self>> {
+        Router::new()
+            .route("/user", get(org::authenticated_user))
+            .route("/user/orgs", get(org::user_orgs))
+            .route("/users/{user}", get(org::get_user))
+            .route("/orgs/{org}", get(org::get_org))
+            .route("/orgs/{org}/members", get(org::list_members))
+            .route(
+                "/orgs/{org}/members/{user}",
+                get(org::check_member).delete(org::remove_membership),
+            )
+            .route(
+                "/orgs/{org}/memberships/{user}",
+                get(org::get_membership)
+                    .put(org::set_membership)
+                    .delete(org::remove_membership),
+            )
+            .route("/orgs/{org}/invitations", get(org::list_invitations))
+            .route("/orgs/{org}/repos", get(org::list_repos))
+            .route("/repos/{owner}/{repo}", get(org::get_repo))
+            .route(
+                "/orgs/{org}/teams",
+                get(teams::list_teams).post(teams::create_team),
+            )
+            .route(
+                "/orgs/{org}/teams/{slug}",
+                get(teams::get_team).delete(teams::delete_team),
+            )
+            .route(
+                "/orgs/{org}/teams/{slug}/members",
+                get(teams::list_team_members),
+            )
+            .route(
+                "/orgs/{org}/teams/{slug}/memberships/{user}",
+                get(teams::get_team_membership)
+                    .put(teams::set_team_membership)
+                    .delete(teams::remove_team_membership),
+            )
+            .route(
+                "/orgs/{org}/teams/{slug}/repos",
+                get(teams::list_team_repos),
+            )
+            .route(
+                "/orgs/{org}/teams/{slug}/repos/{owner}/{repo}",
+                get(teams::check_team_repo)
+                    .put(teams::set_team_repo)
+                    .delete(teams::remove_team_repo),
+            )
+            .fallback(|| async { GithubError::not_found() })
+            .method_not_allowed_fallback(|| async {
+                GithubError::new(StatusCode::NOT_FOUND, "Not Found")
+            })
+            .layer(middleware::from_fn_with_state(this.clone(), github_layer))
+    }
+
+    fn hand_change(&self, change: &HandChange) -> Result<(), String> {
+        hand_change::apply(self, change)
+    }
+
+    fn legacy_hand_change(&self, body: &Bytes) -> Result<(), String> {
+        hand_change::legacy(self, body)
+    }
 }
 
 /// `Authorization: token …` (PyGithub) or `Bearer …`; `None` when no credentials were sent at all.
@@ -146,10 +134,6 @@ fn set(resp: &mut Response, name: &'static str, value: String) {
 }
 
 async fn github_layer(State(g): State<Arc<Github>>, req: Request, next: Next) -> Response {
-    let (req, next) = match crate::control::admin_only_from_loopback(req, next).await {
-        Ok(admin) => return admin,
-        Err(api) => api,
-    };
     match presented(req.headers()) {
         None => return GithubError::requires_authentication().into_response(),
         Some(t) if g.token.is_empty() || t != g.token => {
@@ -158,7 +142,7 @@ async fn github_layer(State(g): State<Arc<Github>>, req: Request, next: Next) ->
         Some(_) => {}
     }
     let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let decision = lock(&g.limits).charge(g.clock.now(), write);
+    let decision = g.core.limits().charge(g.core.now(), write);
     let mut resp = match decision.refused {
         Some(Refusal::Primary { status }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
@@ -172,14 +156,13 @@ async fn github_layer(State(g): State<Arc<Github>>, req: Request, next: Next) ->
             GithubError::secondary_limit(status, retry_after).into_response()
         }
         None => {
-            let faults = lock(&g.faults).clone();
-            if faults.latency_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-            }
-            if faults.error_rate > 0.0 && rand::random::<f64>() < faults.error_rate {
-                GithubError::injected(faults.error_status).into_response()
-            } else {
-                next.run(req).await
+            match g
+                .core
+                .injected_failure(StatusCode::SERVICE_UNAVAILABLE)
+                .await
+            {
+                Some(status) => GithubError::injected(status.as_u16()).into_response(),
+                None => next.run(req).await,
             }
         }
     };

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::errors::{GithubError, GithubResult};
 use super::pagination::{Ctx, no_content, ok, paged};
-use super::state::{Github, Inner, Membership, lock, ts};
+use super::state::{Github, Inner, Membership, ts};
 
 /// The org in the path must be this emulator's (GitHub compares logins case-insensitively).
 pub fn check_org(o: &Github, org: &str) -> GithubResult<()> {
@@ -50,7 +50,7 @@ pub async fn list_members(
     if !["all", "admin", "member"].contains(&role.as_str()) {
         return Err(GithubError::validation("", "role", "invalid"));
     }
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let items = inner
         .memberships
         .iter()
@@ -66,7 +66,7 @@ pub async fn check_member(
     Path((org, user)): Path<(String, String)>,
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
-    if lock(&o.inner).is_active_member(&user) {
+    if o.core.state().is_active_member(&user) {
         Ok(no_content())
     } else {
         Err(GithubError::not_found())
@@ -100,7 +100,7 @@ pub async fn get_membership(
     Path((org, user)): Path<(String, String)>,
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let key = user.to_lowercase();
     let m = inner
         .memberships
@@ -128,13 +128,13 @@ pub async fn set_membership(
     if role != "member" && role != "admin" {
         return Err(GithubError::validation("Membership", "role", "invalid"));
     }
-    let now = o.clock.now();
-    let mut inner = lock(&o.inner);
+    let now = o.core.now();
+    let mut inner = o.core.state();
     let key = user.to_lowercase();
     if !inner.users.contains_key(&key) {
         return Err(GithubError::not_found());
     }
-    inner.count_write(format!("org/membership/{key}"));
+    inner.writes.count(format!("org/membership/{key}"));
     let invitation_id = inner.new_id();
     let m = inner
         .memberships
@@ -156,9 +156,9 @@ pub async fn remove_membership(
     Path((org, user)): Path<(String, String)>,
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let key = user.to_lowercase();
-    inner.count_write(format!("org/membership/{key}"));
+    inner.writes.count(format!("org/membership/{key}"));
     inner
         .memberships
         .remove(&key)
@@ -175,7 +175,7 @@ pub async fn list_invitations(
     Path(org): Path<String>,
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let items = inner
         .memberships
         .iter()
@@ -202,7 +202,7 @@ pub async fn get_user(
     ctx: Ctx,
     Path(user): Path<String>,
 ) -> GithubResult<Response> {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let u = inner
         .users
         .get(&user.to_lowercase())
@@ -229,7 +229,7 @@ pub async fn list_repos(
     Path(org): Path<String>,
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let items = inner
         .repos
         .values()
@@ -244,7 +244,7 @@ pub async fn get_repo(
     Path((owner, repo)): Path<(String, String)>,
 ) -> GithubResult<Response> {
     check_org(&o, &owner)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let r = inner
         .repos
         .get(&repo.to_lowercase())

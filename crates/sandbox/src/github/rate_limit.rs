@@ -3,11 +3,13 @@
 //! GitHub's docs), answered with 403 (or 429) and `Retry-After`.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::emulator::{AdminBody, AdminError, RateLimits, bounds};
 
 /// Settings, read and written through `/__sandbox/rate-limits`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LimitsConfig {
     /// Length of the primary window (GitHub: an hour; the sandbox default follows the sandbox option).
     pub window_seconds: u64,
@@ -20,36 +22,16 @@ pub struct LimitsConfig {
     pub secondary_status: u16,
 }
 
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        Self::new(3600)
-    }
-}
-
 impl LimitsConfig {
     fn new(window_seconds: u64) -> Self {
         Self {
-            window_seconds,
+            window_seconds: window_seconds.clamp(1, bounds::WINDOW_SECONDS),
             limit: 5000,
             status: 403,
             secondary_window_seconds: 60,
             secondary_limit: 80,
             secondary_status: 403,
         }
-    }
-
-    pub fn check(&self) -> Result<(), String> {
-        for s in [self.status, self.secondary_status] {
-            if s != 403 && s != 429 {
-                return Err(format!(
-                    "status {s}: GitHub answers rate limits with 403 or 429"
-                ));
-            }
-        }
-        if self.window_seconds == 0 || self.secondary_window_seconds == 0 {
-            return Err("windows must be at least one second".into());
-        }
-        Ok(())
     }
 }
 
@@ -101,15 +83,15 @@ impl Limits {
         }
     }
 
-    pub fn configure(&mut self, config: LimitsConfig) {
+    pub fn set_config(&mut self, config: LimitsConfig) {
         self.config = config;
         self.primary = None;
         self.secondary = None;
     }
-
     /// Charges one request; a refused request is not counted, as on GitHub.
     pub fn charge(&mut self, now: DateTime<Utc>, write: bool) -> Decision {
         let c = &self.config;
+        // Windows are bounded by `bounds::WINDOW_SECONDS`, so these conversions cannot wrap.
         let length = Duration::seconds(c.window_seconds as i64);
         let mut p = current(self.primary, length, now);
         let reset = (p.start + length).timestamp();
@@ -148,6 +130,52 @@ impl Limits {
     }
 }
 
+/// Fields left out keep their current values.
+impl RateLimits for Limits {
+    const FIELDS: &'static [&'static str] = &[
+        "window_seconds",
+        "limit",
+        "status",
+        "secondary_window_seconds",
+        "secondary_limit",
+        "secondary_status",
+    ];
+
+    fn settings(&self) -> Value {
+        serde_json::to_value(&self.config).unwrap_or_default()
+    }
+
+    fn configure(&mut self, body: &AdminBody) -> Result<(), AdminError> {
+        let window = |name| body.uint(name, 1..=bounds::WINDOW_SECONDS);
+        let limit = |name| {
+            body.uint(name, 0..=bounds::LIMIT)
+                .map(|l| l.map(|l| u32::try_from(l).unwrap_or(u32::MAX)))
+        };
+        // GitHub answers rate limits with 403 or 429.
+        let status = |name| match body.uint(name, 0..=599)? {
+            None => Ok(None),
+            Some(403) => Ok(Some(403)),
+            Some(429) => Ok(Some(429)),
+            Some(other) => Err(AdminError::field(
+                name,
+                format!("must be 403 or 429 (GitHub answers rate limits with either), not {other}"),
+            )),
+        };
+        let c = &self.config;
+        let config = LimitsConfig {
+            window_seconds: window("window_seconds")?.unwrap_or(c.window_seconds),
+            limit: limit("limit")?.unwrap_or(c.limit),
+            status: status("status")?.unwrap_or(c.status),
+            secondary_window_seconds: window("secondary_window_seconds")?
+                .unwrap_or(c.secondary_window_seconds),
+            secondary_limit: limit("secondary_limit")?.unwrap_or(c.secondary_limit),
+            secondary_status: status("secondary_status")?.unwrap_or(c.secondary_status),
+        };
+        self.set_config(config);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,7 +183,7 @@ mod tests {
     #[test]
     fn the_primary_budget_is_spent_then_refused_until_the_window_ends() {
         let mut l = Limits::new(10);
-        l.configure(LimitsConfig {
+        l.set_config(LimitsConfig {
             limit: 2,
             ..LimitsConfig::new(10)
         });
@@ -171,7 +199,7 @@ mod tests {
     #[test]
     fn writes_over_the_secondary_limit_get_a_retry_after() {
         let mut l = Limits::new(60);
-        l.configure(LimitsConfig {
+        l.set_config(LimitsConfig {
             secondary_limit: 1,
             secondary_window_seconds: 3,
             ..LimitsConfig::new(60)
@@ -189,5 +217,35 @@ mod tests {
                 retry_after: 3
             })
         );
+    }
+
+    #[test]
+    fn settings_are_changed_by_name_and_refused_out_of_range() {
+        let mut l = Limits::new(3600);
+        let body = |text: &str| AdminBody::parse(text.as_bytes(), Limits::FIELDS).expect("body");
+        for (text, field) in [
+            (r#"{"status": 404}"#, "status"),
+            (r#"{"secondary_status": 500}"#, "secondary_status"),
+            (
+                r#"{"secondary_window_seconds": 0}"#,
+                "secondary_window_seconds",
+            ),
+            (
+                r#"{"window_seconds": 9223372036854775807}"#,
+                "window_seconds",
+            ),
+            (r#"{"limit": -1}"#, "limit"),
+        ] {
+            let err = RateLimits::configure(&mut l, &body(text)).expect_err(text);
+            assert!(
+                err.message().starts_with(field),
+                "{text}: {}",
+                err.message()
+            );
+        }
+        assert_eq!(l.config, LimitsConfig::new(3600), "nothing changed");
+        RateLimits::configure(&mut l, &body(r#"{"limit": 2, "status": 429}"#)).expect("valid");
+        assert_eq!((l.config.limit, l.config.status), (2, 429));
+        assert_eq!(l.config.secondary_limit, 80, "left out, kept");
     }
 }

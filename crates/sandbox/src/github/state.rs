@@ -2,14 +2,13 @@
 //! permissions, repositories, write counts, and the JSON shapes GitHub answers with.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::rate_limit::Limits;
-use crate::clock::Clock;
+use crate::emulator::{Core, Seeded, Writes};
 
 /// What the GitHub emulator is seeded with (the `github:` section of an organisation file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,36 +167,17 @@ pub struct Inner {
     pub memberships: BTreeMap<String, Membership>,
     pub teams: BTreeMap<String, Team>,
     pub repos: BTreeMap<String, Repo>,
-    pub writes: BTreeMap<String, u64>,
+    pub writes: Writes,
     pub next_id: u64,
-}
-
-/// Injected failures, set through `/__sandbox/faults`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Faults {
-    pub latency_ms: u64,
-    pub error_rate: f64,
-    pub error_status: u16,
 }
 
 /// One GitHub organisation behind the HTTP layer.
 #[derive(Debug)]
 pub struct Github {
-    pub(crate) inner: Mutex<Inner>,
-    pub(crate) faults: Mutex<Faults>,
-    pub(crate) limits: Mutex<Limits>,
-    pub clock: Arc<dyn Clock>,
+    pub(crate) core: Core<Inner, Limits>,
     pub token: String,
     pub org: String,
     pub org_id: u64,
-    seed: GithubSeed,
-    window_seconds: u64,
-}
-
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic in one handler must not wedge the emulator for every later request.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 pub fn ts(t: DateTime<Utc>) -> String {
@@ -244,32 +224,6 @@ pub fn permission_json(permission: &str) -> (Value, &'static str) {
 }
 
 impl Github {
-    pub fn new(
-        seed: GithubSeed,
-        token: String,
-        clock: Arc<dyn Clock>,
-        window_seconds: u64,
-    ) -> Self {
-        Self {
-            inner: Mutex::new(Inner::seeded(&seed, clock.now())),
-            faults: Mutex::new(Faults::default()),
-            limits: Mutex::new(Limits::new(window_seconds)),
-            clock,
-            token,
-            org: seed.org.clone(),
-            org_id: 9_000_001,
-            seed,
-            window_seconds,
-        }
-    }
-
-    /// Back to the seeded organisation with default limits and no faults.
-    pub fn reset(&self) {
-        *lock(&self.inner) = Inner::seeded(&self.seed, self.clock.now());
-        *lock(&self.faults) = Faults::default();
-        *lock(&self.limits) = Limits::new(self.window_seconds);
-    }
-
     pub fn org_json(&self, base: &str) -> Value {
         let org = &self.org;
         json!({
@@ -284,8 +238,10 @@ impl Github {
     }
 }
 
-impl Inner {
-    pub fn seeded(seed: &GithubSeed, now: DateTime<Utc>) -> Self {
+impl Seeded for Inner {
+    type Seed = GithubSeed;
+
+    fn seeded(seed: &GithubSeed, now: DateTime<Utc>) -> Self {
         let mut inner = Inner::default();
         for u in &seed.users {
             let id = inner.new_id();
@@ -364,13 +320,15 @@ impl Inner {
         inner
     }
 
+    fn writes(&self) -> &Writes {
+        &self.writes
+    }
+}
+
+impl Inner {
     pub fn new_id(&mut self) -> u64 {
         self.next_id += 1;
         1_000 + self.next_id
-    }
-
-    pub fn count_write(&mut self, key: String) {
-        *self.writes.entry(key).or_default() += 1;
     }
 
     /// A user by login or public email, case-insensitively; the key is the lower-case login.

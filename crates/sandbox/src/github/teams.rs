@@ -14,7 +14,7 @@ use super::errors::{GithubError, GithubResult};
 use super::org::{check_org, parse};
 use super::pagination::{Ctx, json, no_content, ok, paged};
 use super::state::{
-    Github, Inner, Membership, PERMISSIONS, Team, TeamMember, lock, permission_json, slugify,
+    Github, Inner, Membership, PERMISSIONS, Team, TeamMember, permission_json, slugify,
 };
 
 fn team<'a>(inner: &'a Inner, slug: &str) -> GithubResult<&'a Team> {
@@ -30,7 +30,7 @@ pub async fn list_teams(
     Path(org): Path<String>,
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let items = inner
         .teams
         .values()
@@ -63,8 +63,8 @@ pub async fn create_team(
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| GithubError::validation("Team", "name", "missing_field"))?;
     let slug = slugify(&name);
-    let now = o.clock.now();
-    let mut inner = lock(&o.inner);
+    let now = o.core.now();
+    let mut inner = o.core.state();
     if inner.teams.contains_key(&slug) {
         return Err(GithubError::validation("Team", "name", "already_exists"));
     }
@@ -101,7 +101,7 @@ pub async fn create_team(
     };
     let body = inner.team_json(&t, &o.org, &ctx.base);
     inner.teams.insert(slug.clone(), t);
-    inner.count_write(format!("team/{slug}"));
+    inner.writes.count(format!("team/{slug}"));
     Ok(json(StatusCode::CREATED, &body))
 }
 
@@ -111,7 +111,7 @@ pub async fn get_team(
     Path((org, slug)): Path<(String, String)>,
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let t = team(&inner, &slug)?;
     let mut body = inner.team_json(t, &o.org, &ctx.base);
     body["organization"] = o.org_json(&ctx.base);
@@ -123,10 +123,10 @@ pub async fn delete_team(
     Path((org, slug)): Path<(String, String)>,
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let slug = team(&inner, &slug)?.slug.clone();
     inner.teams.remove(&slug);
-    inner.count_write(format!("team/{slug}"));
+    inner.writes.count(format!("team/{slug}"));
     Ok(no_content())
 }
 
@@ -140,7 +140,7 @@ pub async fn list_team_members(
     if !["all", "member", "maintainer"].contains(&role.as_str()) {
         return Err(GithubError::validation("", "role", "invalid"));
     }
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let items = team(&inner, &slug)?
         .members
         .iter()
@@ -171,7 +171,7 @@ pub async fn get_team_membership(
     Path((org, slug, user)): Path<(String, String, String)>,
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let t = team(&inner, &slug)?;
     let m = t
         .members
@@ -198,14 +198,14 @@ pub async fn set_team_membership(
     if role != "member" && role != "maintainer" {
         return Err(GithubError::validation("TeamMember", "role", "invalid"));
     }
-    let now = o.clock.now();
-    let mut inner = lock(&o.inner);
+    let now = o.core.now();
+    let mut inner = o.core.state();
     let slug = team(&inner, &slug)?.slug.clone();
     let key = user.to_lowercase();
     if !inner.users.contains_key(&key) {
         return Err(GithubError::not_found());
     }
-    inner.count_write(format!("team/{slug}/membership/{key}"));
+    inner.writes.count(format!("team/{slug}/membership/{key}"));
     let pending = !inner.is_active_member(&key);
     if pending && !inner.memberships.contains_key(&key) {
         let invitation_id = inner.new_id();
@@ -237,10 +237,10 @@ pub async fn remove_team_membership(
     Path((org, slug, user)): Path<(String, String, String)>,
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let slug = team(&inner, &slug)?.slug.clone();
     let key = user.to_lowercase();
-    inner.count_write(format!("team/{slug}/membership/{key}"));
+    inner.writes.count(format!("team/{slug}/membership/{key}"));
     let t = inner
         .teams
         .get_mut(&slug)
@@ -270,7 +270,7 @@ pub async fn list_team_repos(
     Path((org, slug)): Path<(String, String)>,
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let items = team(&inner, &slug)?
         .repos
         .iter()
@@ -288,7 +288,7 @@ pub async fn check_team_repo(
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
     check_org(&o, &owner)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let key = repo.to_lowercase();
     let permission = team(&inner, &slug)?
         .repos
@@ -327,13 +327,13 @@ pub async fn set_team_repo(
             "invalid",
         ));
     }
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let slug = team(&inner, &slug)?.slug.clone();
     let key = repo.to_lowercase();
     if !inner.repos.contains_key(&key) {
         return Err(GithubError::validation("Repository", "repo", "missing"));
     }
-    inner.count_write(format!("team/{slug}/repo/{key}"));
+    inner.writes.count(format!("team/{slug}/repo/{key}"));
     if let Some(t) = inner.teams.get_mut(&slug) {
         t.repos.insert(key, permission);
     }
@@ -346,13 +346,13 @@ pub async fn remove_team_repo(
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
     check_org(&o, &owner)?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let slug = team(&inner, &slug)?.slug.clone();
     let key = repo.to_lowercase();
     if !inner.repos.contains_key(&key) {
         return Err(GithubError::not_found());
     }
-    inner.count_write(format!("team/{slug}/repo/{key}"));
+    inner.writes.count(format!("team/{slug}/repo/{key}"));
     if let Some(t) = inner.teams.get_mut(&slug) {
         t.repos.remove(&key);
     }

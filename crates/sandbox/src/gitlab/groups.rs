@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::errors::{GitlabError, GitlabResult, Params};
 use super::pagination::paged;
 use super::state::{Gitlab, Group, Inner, Membership, role_name};
-use crate::emulator::{Ctx, json_response, lock};
+use crate::emulator::{Ctx, json_response};
 
 const LEVELS: [u8; 9] = [5, 10, 15, 20, 25, 30, 40, 50, 60];
 
@@ -48,7 +48,7 @@ fn search_matches(ctx: &Ctx, g: &Group) -> bool {
 }
 
 pub async fn list(State(g): State<Arc<Gitlab>>, ctx: Ctx) -> GitlabResult<Response> {
-    let inner = lock(&g.inner);
+    let inner = g.core.state();
     let top_only = ctx.param("top_level_only") == Some("true");
     let ids = inner
         .groups
@@ -65,7 +65,7 @@ pub async fn get(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> GitlabResult<Response> {
-    let inner = lock(&g.inner);
+    let inner = g.core.state();
     let gid = group_id(&inner, &id)?;
     let body = inner
         .groups
@@ -80,7 +80,7 @@ pub async fn subgroups(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> GitlabResult<Response> {
-    let inner = lock(&g.inner);
+    let inner = g.core.state();
     let gid = group_id(&inner, &id)?;
     let ids: Vec<u64> = inner
         .groups
@@ -96,7 +96,7 @@ pub async fn descendants(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> GitlabResult<Response> {
-    let inner = lock(&g.inner);
+    let inner = g.core.state();
     let gid = group_id(&inner, &id)?;
     let ids = inner.descendants(gid);
     paged(&ctx, ordered_json(&inner, ids.into_iter(), &ctx))
@@ -111,7 +111,7 @@ pub async fn create(
     let p = Params::from(&ctx, &headers, &body)?;
     p.require(&["name", "path"])?;
     let parent_id = p.int("parent_id")?;
-    let mut inner = lock(&g.inner);
+    let mut inner = g.core.state();
     if let Some(parent) = parent_id
         && !inner.groups.contains_key(&parent)
     {
@@ -138,7 +138,7 @@ pub async fn create(
         created_at: ctx.now,
     };
     inner.groups.insert(id, group);
-    inner.count_write(format!("group/{id}"));
+    inner.writes.count(format!("group/{id}"));
     let body = inner
         .groups
         .get(&id)
@@ -183,7 +183,7 @@ pub async fn members(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> GitlabResult<Response> {
-    let inner = lock(&g.inner);
+    let inner = g.core.state();
     let gid = group_id(&inner, &id)?;
     let direct = inner
         .members
@@ -197,7 +197,7 @@ pub async fn members_all(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> GitlabResult<Response> {
-    let inner = lock(&g.inner);
+    let inner = g.core.state();
     let gid = group_id(&inner, &id)?;
     let all = inner.effective(gid);
     paged(&ctx, member_list(&inner, &ctx, all.into_iter()))
@@ -208,7 +208,7 @@ pub async fn member_all(
     ctx: Ctx,
     Path((id, uid)): Path<(String, String)>,
 ) -> GitlabResult<Response> {
-    let inner = lock(&g.inner);
+    let inner = g.core.state();
     let gid = group_id(&inner, &id)?;
     let uid = user_id(&inner, &uid)?;
     let m = inner
@@ -227,7 +227,7 @@ pub async fn member(
     ctx: Ctx,
     Path((id, uid)): Path<(String, String)>,
 ) -> GitlabResult<Response> {
-    let inner = lock(&g.inner);
+    let inner = g.core.state();
     let gid = group_id(&inner, &id)?;
     let uid = user_id(&inner, &uid)?;
     let m = inner
@@ -278,7 +278,7 @@ pub async fn add_member(
     body: Bytes,
 ) -> GitlabResult<Response> {
     let p = Params::from(&ctx, &headers, &body)?;
-    let mut inner = lock(&g.inner);
+    let mut inner = g.core.state();
     let gid = group_id(&inner, &id)?;
     let uid = match (p.get("user_id"), p.get("username")) {
         (Some(u), _) => user_id(&inner, u)?,
@@ -302,7 +302,7 @@ pub async fn add_member(
         created_at: ctx.now,
     };
     inner.members.insert((gid, uid), m);
-    inner.count_write(format!("group/{gid}/member/{uid}"));
+    inner.writes.count(format!("group/{gid}/member/{uid}"));
     Ok(json_response(
         StatusCode::CREATED,
         &inner.member_json(uid, &m, &ctx),
@@ -317,7 +317,7 @@ pub async fn edit_member(
     body: Bytes,
 ) -> GitlabResult<Response> {
     let p = Params::from(&ctx, &headers, &body)?;
-    let mut inner = lock(&g.inner);
+    let mut inner = g.core.state();
     let gid = group_id(&inner, &id)?;
     let uid = user_id(&inner, &uid)?;
     let level = access_level(&p)?;
@@ -329,7 +329,7 @@ pub async fn edit_member(
         m.access_level = level;
         *m
     });
-    inner.count_write(format!("group/{gid}/member/{uid}"));
+    inner.writes.count(format!("group/{gid}/member/{uid}"));
     let body = m
         .map(|m| inner.member_json(uid, &m, &ctx))
         .unwrap_or(Value::Null);
@@ -340,12 +340,12 @@ pub async fn remove_member(
     State(g): State<Arc<Gitlab>>,
     Path((id, uid)): Path<(String, String)>,
 ) -> GitlabResult<Response> {
-    let mut inner = lock(&g.inner);
+    let mut inner = g.core.state();
     let gid = group_id(&inner, &id)?;
     let uid = user_id(&inner, &uid)?;
     if inner.members.remove(&(gid, uid)).is_none() {
         return Err(GitlabError::not_found("Member"));
     }
-    inner.count_write(format!("group/{gid}/member/{uid}"));
+    inner.writes.count(format!("group/{gid}/member/{uid}"));
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,6 +1,8 @@
 //! GitLab REST v4 emulator: the router, and the middleware that applies `PRIVATE-TOKEN` auth, the `RateLimit-*`
 //! headers and 429s, and injected faults.
 //!
+//! Its own admin endpoint, besides the shared ones (`crate::emulator`): `POST /__sandbox/first-login {"email"}`.
+//!
 //! Routes match on the raw path, so `groups/acme%2Fplatform/members` keeps the encoded full path in one segment
 //! as GitLab (and python-gitlab, which sends it) expect.
 
@@ -21,104 +23,134 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use rand::Rng;
-use rand::distr::Alphanumeric;
 
 pub use errors::GitlabError;
 pub use seed::{GitlabSeed, GitlabSeedGroup, GitlabSeedUser};
 pub use state::Gitlab;
 
 use crate::emulator::{
-    AdminState, Controls, EmulatorConfig, Now, admin_routes, from_loopback, injected_failure,
-    json_response, lock, parse_admin, set_header,
+    AdminBody, AdminError, CoreAdmin, Emulator, EmulatorConfig, credentials, json_response,
+    random_token, set_header,
 };
+use crate::hand_change::{self, HandChange};
 
-/// How to run one emulated Gitlab instance.
-pub type GitlabConfig = EmulatorConfig;
+impl Emulator for Gitlab {
+    const KIND: &'static str = "gitlab";
+    type Seed = GitlabSeed;
 
-fn random_token() -> String {
-    let tail: String = rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(20)
-        .map(char::from)
-        .collect();
-    format!("glpat-{tail}")
-}
-
-/// Builds the emulator for `seed`; returns the router and the instance (its `token` is what clients send).
-pub fn gitlab_router(seed: &GitlabSeed, config: GitlabConfig) -> (Router, Arc<Gitlab>) {
-    let token = config.token.unwrap_or_else(random_token);
-    let gitlab = Arc::new(Gitlab::new(
-        seed.clone(),
-        token,
-        config.clock,
-        config.rate_limit_window_seconds,
-    ));
-    (router(gitlab.clone()), gitlab)
-}
-
-impl AdminState for Gitlab {
-    fn controls(&self) -> &Controls {
-        &self.controls
+    fn start(seed: &GitlabSeed, config: EmulatorConfig) -> Arc<Self> {
+        Arc::new(Gitlab {
+            core: config.core(seed, config.windows(state::BUCKETS)),
+            token: config.token_or(|| random_token("glpat-", 20)),
+        })
     }
-    fn writes(&self) -> BTreeMap<String, u64> {
-        lock(&self.inner).writes.clone()
-    }
-    fn reset(&self) {
-        Gitlab::reset(self);
-    }
-}
 
-fn router(gitlab: Arc<Gitlab>) -> Router {
-    const G: &str = "/api/v4/groups/{id}";
-    Router::new()
-        .route("/api/v4/user", get(users::current))
-        .route("/api/v4/users", get(users::list).post(users::create))
-        .route("/api/v4/users/{id}", get(users::get))
-        .route("/api/v4/groups", get(groups::list).post(groups::create))
-        .route(G, get(groups::get))
-        .route(&format!("{G}/subgroups"), get(groups::subgroups))
-        .route(&format!("{G}/descendant_groups"), get(groups::descendants))
-        .route(
-            &format!("{G}/members"),
-            get(groups::members).post(groups::add_member),
-        )
-        .route(&format!("{G}/members/all"), get(groups::members_all))
-        .route(&format!("{G}/members/all/{{uid}}"), get(groups::member_all))
-        .route(
-            &format!("{G}/members/{{uid}}"),
-            get(groups::member)
-                .put(groups::edit_member)
-                .delete(groups::remove_member),
-        )
-        .route("/__sandbox/first-login", post(first_login))
-        .route("/__sandbox/hand-change", post(hand_change))
-        .merge(admin_routes::<Gitlab>())
-        .fallback(|| async { GitlabError::route_not_found() })
-        .method_not_allowed_fallback(|| async { GitlabError::method_not_allowed() })
-        .layer(middleware::from_fn_with_state(gitlab.clone(), gitlab_layer))
-        .with_state(gitlab)
-}
+    fn credentials(&self) -> BTreeMap<String, String> {
+        credentials([("token", &self.token)])
+    }
 
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FirstLogin {
-    email: String,
+    fn core(&self) -> &dyn CoreAdmin {
+        &self.core
+    }
+
+    fn api(this: &Arc<Self>) -> Router<Arc<Self>> {
+        const G: &str = "/api/v4/groups/{id}";
+        Router::new()
+            .route("/api/v4/user", get(users::current))
+            .route("/api/v4/users", get(users::list).post(users::create))
+            .route("/api/v4/users/{id}", get(users::get))
+            .route("/api/v4/groups", get(groups::list).post(groups::create))
+            .route(G, get(groups::get))
+            .route(&format!("{G}/subgroups"), get(groups::subgroups))
+            .route(&format!("{G}/descendant_groups"), get(groups::descendants))
+            .route(
+                &format!("{G}/members"),
+                get(groups::members).post(groups::add_member),
+            )
+            .route(&format!("{G}/members/all"), get(groups::members_all))
+            .route(&format!("{G}/members/all/{{uid}}"), get(groups::member_all))
+            .route(
+                &format!("{G}/members/{{uid}}"),
+                get(groups::member)
+                    .put(groups::edit_member)
+                    .delete(groups::remove_member),
+            )
+            .fallback(|| async { GitlabError::route_not_found() })
+            .method_not_allowed_fallback(|| async { GitlabError::method_not_allowed() })
+            .layer(middleware::from_fn_with_state(this.clone(), gitlab_layer))
+    }
+
+    fn admin_routes() -> Router<Arc<Self>> {
+        Router::new().route("/__sandbox/first-login", post(first_login))
+    }
+
+    /// An administrator changes a direct membership of `group/<full path>` (entitlements `access_level:10` …
+    /// `access_level:50`, default 10) or blocks a user in the Admin Area.
+    fn hand_change(&self, change: &HandChange) -> Result<(), String> {
+        let now = self.core.now();
+        let mut inner = self.core.state();
+        let user = change.user();
+        let Some(uid) = inner.find_user(user).map(|u| u.id) else {
+            return Err(format!("unknown user {user}"));
+        };
+        let Some((resource, entitlement)) = change.target("access_level:10") else {
+            if let Some(u) = inner.users.get_mut(&uid) {
+                u.state = "blocked".into();
+            }
+            return Ok(());
+        };
+        if resource.kind != "group" {
+            return Err(hand_change::unknown_kind(resource, &["group"]));
+        }
+        let Some(gid) = inner.find_group(&resource.name) else {
+            return Err(format!("unknown group {}", resource.name));
+        };
+        let Some(e) = entitlement else {
+            inner.members.remove(&(gid, uid));
+            return Ok(());
+        };
+        const LEVELS: [&str; 5] = [
+            "access_level:10",
+            "access_level:20",
+            "access_level:30",
+            "access_level:40",
+            "access_level:50",
+        ];
+        let Some(level) = e
+            .strip_prefix("access_level:")
+            .and_then(|l| l.parse::<u8>().ok())
+            .filter(|l| [10, 20, 30, 40, 50].contains(l))
+        else {
+            return Err(hand_change::unknown_entitlement(e, resource, &LEVELS));
+        };
+        let created_at = inner.members.get(&(gid, uid)).map_or(now, |m| m.created_at);
+        inner.members.insert(
+            (gid, uid),
+            state::Membership {
+                access_level: level,
+                created_at,
+            },
+        );
+        Ok(())
+    }
 }
 
 /// `POST /__sandbox/first-login {"email"}`: the person signs in through SSO for the first time, which creates
 /// their GitLab user. Repeating it is harmless; a person not pending (and not a user) is a 404.
 async fn first_login(State(g): State<Arc<Gitlab>>, headers: HeaderMap, body: Bytes) -> Response {
-    let req: FirstLogin = match parse_admin(&body) {
-        Ok(r) => r,
-        Err(e) => return crate::emulator::admin_error(e),
+    let email = match AdminBody::parse(&body, &["email"]).and_then(|b| {
+        b.string("email", &[])?
+            .ok_or_else(|| AdminError::field("email", "is required"))
+    }) {
+        Ok(email) => email,
+        Err(e) => return e.into_response(),
     };
-    let now = g.clock.now();
-    let mut inner = lock(&g.inner);
-    let Some(id) = inner.first_login(&req.email, now) else {
+    let now = g.core.now();
+    let mut inner = g.core.state();
+    let Some(id) = inner.first_login(&email, now) else {
         return json_response(
             StatusCode::NOT_FOUND,
-            &serde_json::json!({ "error": format!("{} is not waiting for a first login", req.email) }),
+            &serde_json::json!({ "error": format!("{email} is not waiting for a first login") }),
         );
     };
     let host = headers
@@ -137,65 +169,6 @@ async fn first_login(State(g): State<Arc<Gitlab>>, headers: HeaderMap, body: Byt
         .map(|u| inner.user_json(u, &ctx))
         .unwrap_or_default();
     json_response(StatusCode::OK, &body)
-}
-
-/// `POST /__sandbox/hand-change` (`crate::hand_change`): an administrator changes a direct membership of
-/// `group/<full path>` (entitlements `access_level:10` … `access_level:50`, default 10) or blocks a user in the
-/// Admin Area. Not counted as API writes.
-async fn hand_change(State(g): State<Arc<Gitlab>>, body: Bytes) -> Response {
-    crate::hand_change::handle(&body, |change| {
-        let now = g.clock.now();
-        let mut inner = lock(&g.inner);
-        let user = change.user();
-        let Some(uid) = inner.find_user(user).map(|u| u.id) else {
-            return Err(format!("unknown user {user}"));
-        };
-        let Some((resource, entitlement)) = change.target("access_level:10") else {
-            if let Some(u) = inner.users.get_mut(&uid) {
-                u.state = "blocked".into();
-            }
-            return Ok(());
-        };
-        if resource.kind != "group" {
-            return Err(crate::hand_change::unknown_kind(resource, &["group"]));
-        }
-        let Some(gid) = inner.find_group(&resource.name) else {
-            return Err(format!("unknown group {}", resource.name));
-        };
-        match entitlement {
-            Some(e) => {
-                let Some(level) = e
-                    .strip_prefix("access_level:")
-                    .and_then(|l| l.parse::<u8>().ok())
-                    .filter(|l| [10, 20, 30, 40, 50].contains(l))
-                else {
-                    return Err(crate::hand_change::unknown_entitlement(
-                        e,
-                        resource,
-                        &[
-                            "access_level:10",
-                            "access_level:20",
-                            "access_level:30",
-                            "access_level:40",
-                            "access_level:50",
-                        ],
-                    ));
-                };
-                let created_at = inner.members.get(&(gid, uid)).map_or(now, |m| m.created_at);
-                inner.members.insert(
-                    (gid, uid),
-                    state::Membership {
-                        access_level: level,
-                        created_at,
-                    },
-                );
-            }
-            None => {
-                inner.members.remove(&(gid, uid));
-            }
-        }
-        Ok(())
-    })
 }
 
 /// `PRIVATE-TOKEN`, `Authorization: Bearer`, or the `private_token` query parameter.
@@ -223,25 +196,20 @@ fn authorized(token: &str, req: &Request) -> bool {
     !token.is_empty() && presented.as_deref() == Some(token)
 }
 
-async fn gitlab_layer(State(g): State<Arc<Gitlab>>, mut req: Request, next: Next) -> Response {
-    let now = g.clock.now();
-    req.extensions_mut().insert(Now(now));
-    if req.uri().path().starts_with("/__sandbox") {
-        return if from_loopback(&req) {
-            next.run(req).await
-        } else {
-            StatusCode::FORBIDDEN.into_response()
-        };
-    }
-    let decision = lock(&g.controls.limiter).charge("api", now);
+async fn gitlab_layer(State(g): State<Arc<Gitlab>>, req: Request, next: Next) -> Response {
+    let now = g.core.now();
+    let decision = g.core.limits().charge("api", now);
     let mut resp = if !decision.allowed {
-        lock(&g.inner).throttled += 1;
+        g.core.state().throttled += 1;
         let mut resp = GitlabError::rate_limited().into_response();
         set_header(&mut resp, "retry-after", &decision.retry_after.to_string());
         resp
     } else {
-        let faults = lock(&g.controls.faults).clone();
-        if let Some(status) = injected_failure(&faults).await {
+        if let Some(status) = g
+            .core
+            .injected_failure(StatusCode::INTERNAL_SERVER_ERROR)
+            .await
+        {
             GitlabError::server(status).into_response()
         } else if !authorized(&g.token, &req) {
             GitlabError::unauthorized().into_response()

@@ -1,14 +1,12 @@
 //! The emulated GitLab instance in memory: users, nested groups, direct memberships, pending SSO people, write counts.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::seed::{GitlabSeed, GitlabSeedGroup, name_from_email};
-use crate::clock::Clock;
-use crate::emulator::{Controls, Ctx, lock};
+use crate::emulator::{Core, Ctx, Seeded, Writes};
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -44,7 +42,7 @@ pub struct Inner {
     pub members: BTreeMap<(u64, u64), Membership>,
     /// Lower-cased emails of people who get a user at their first SSO login.
     pub pending: BTreeSet<String>,
-    pub writes: BTreeMap<String, u64>,
+    pub writes: Writes,
     pub throttled: u64,
     next_id: u64,
 }
@@ -67,8 +65,10 @@ pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-impl Inner {
-    pub fn seeded(seed: &GitlabSeed, now: DateTime<Utc>) -> Self {
+impl Seeded for Inner {
+    type Seed = GitlabSeed;
+
+    fn seeded(seed: &GitlabSeed, now: DateTime<Utc>) -> Self {
         let mut s = Inner::default();
         for u in &seed.users {
             let id = s.next();
@@ -89,6 +89,12 @@ impl Inner {
         s
     }
 
+    fn writes(&self) -> &Writes {
+        &self.writes
+    }
+}
+
+impl Inner {
     fn seed_groups(&mut self, groups: &[GitlabSeedGroup], parent: Option<u64>, now: DateTime<Utc>) {
         for g in groups {
             let id = self.next();
@@ -121,10 +127,6 @@ impl Inner {
     pub fn next(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
-    }
-
-    pub fn count_write(&mut self, key: String) {
-        *self.writes.entry(key).or_default() += 1;
     }
 
     /// By email or username, case-insensitively.
@@ -230,7 +232,7 @@ impl Inner {
                 created_at: now,
             },
         );
-        self.count_write(format!("user/{id}"));
+        self.writes.count(format!("user/{id}"));
         Some(id)
     }
 
@@ -312,32 +314,6 @@ pub const BUCKETS: &[(&str, u32)] = &[("api", 2000)];
 /// One GitLab instance: everything behind the HTTP layer.
 #[derive(Debug)]
 pub struct Gitlab {
-    pub(crate) inner: Mutex<Inner>,
-    pub(crate) controls: Controls,
-    pub clock: Arc<dyn Clock>,
+    pub(crate) core: Core<Inner>,
     pub token: String,
-    seed: GitlabSeed,
-}
-
-impl Gitlab {
-    pub fn new(
-        seed: GitlabSeed,
-        token: String,
-        clock: Arc<dyn Clock>,
-        window_seconds: u64,
-    ) -> Self {
-        Self {
-            inner: Mutex::new(Inner::seeded(&seed, clock.now())),
-            controls: Controls::new(window_seconds, BUCKETS),
-            clock,
-            token,
-            seed,
-        }
-    }
-
-    /// Back to the seed, default limits, no faults.
-    pub fn reset(&self) {
-        *lock(&self.inner) = Inner::seeded(&self.seed, self.clock.now());
-        self.controls.reset();
-    }
 }

@@ -10,10 +10,10 @@ use axum::response::Response;
 use super::errors::{GitlabError, GitlabResult, Params};
 use super::pagination::paged;
 use super::state::{Gitlab, User};
-use crate::emulator::{Ctx, json_response, lock};
+use crate::emulator::{Ctx, json_response};
 
 pub async fn list(State(g): State<Arc<Gitlab>>, ctx: Ctx) -> GitlabResult<Response> {
-    let inner = lock(&g.inner);
+    let inner = g.core.state();
     let search = ctx.param("search").map(str::to_lowercase);
     let username = ctx.param("username");
     let items = inner
@@ -40,7 +40,7 @@ pub async fn get(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> GitlabResult<Response> {
-    let inner = lock(&g.inner);
+    let inner = g.core.state();
     let user = id
         .parse::<u64>()
         .ok()
@@ -86,7 +86,7 @@ pub async fn create(
         p.get("name").unwrap_or_default(),
         p.get("username").unwrap_or_default(),
     );
-    let mut inner = lock(&g.inner);
+    let mut inner = g.core.state();
     if inner
         .users
         .values()
@@ -113,6 +113,6 @@ pub async fn create(
     let body = inner.user_json(&user, &ctx);
     inner.pending.remove(&email.to_lowercase());
     inner.users.insert(id, user);
-    inner.count_write(format!("user/{id}"));
+    inner.writes.count(format!("user/{id}"));
     Ok(json_response(StatusCode::CREATED, &body))
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::errors::{GoogleError, GoogleResult};
 use super::pagination::{Query, list_body, page};
-use super::state::{Google, Group, Member, ROLES, User, lock};
+use super::state::{Google, Group, Member, ROLES, User};
 
 pub fn ok(body: &Value) -> Response {
     let mut resp = (StatusCode::OK, body.to_string()).into_response();
@@ -56,7 +56,7 @@ pub async fn list_users(
     let q = Query::parse(raw.as_deref());
     check_scope(&o, &q)?;
     let size = q.max_results(100, 500)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let mut users: Vec<&User> = inner.users.values().collect();
     users.sort_by_key(|u| u.primary_email.to_lowercase());
     if descending(&q) {
@@ -79,7 +79,7 @@ pub async fn get_user(
     State(o): State<Arc<Google>>,
     Path(key): Path<String>,
 ) -> GoogleResult<Response> {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let u = inner
         .find_user(&key)
         .ok_or_else(|| GoogleError::not_found("userKey"))?;
@@ -119,8 +119,8 @@ pub async fn insert_user(State(o): State<Arc<Google>>, body: Bytes) -> GoogleRes
     if n.password.is_none_or(|p| p.is_empty()) {
         return Err(GoogleError::required("password"));
     }
-    let now = o.clock.now();
-    let mut inner = lock(&o.inner);
+    let now = o.core.now();
+    let mut inner = o.core.state();
     if inner.find_user(&email).is_some() {
         return Err(GoogleError::entity_exists());
     }
@@ -137,7 +137,7 @@ pub async fn insert_user(State(o): State<Arc<Google>>, body: Bytes) -> GoogleRes
     };
     let body = inner.user_json(&user, &o.customer_id);
     inner.users.insert(id.clone(), user);
-    inner.count_write(format!("user/{id}"));
+    inner.writes.count(format!("user/{id}"));
     Ok(ok(&body))
 }
 
@@ -145,7 +145,7 @@ pub async fn delete_user(
     State(o): State<Arc<Google>>,
     Path(key): Path<String>,
 ) -> GoogleResult<Response> {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let id = inner
         .find_user(&key)
         .map(|u| u.id.clone())
@@ -154,7 +154,7 @@ pub async fn delete_user(
     for g in inner.groups.values_mut() {
         g.members.remove(&id);
     }
-    inner.count_write(format!("user/{id}"));
+    inner.writes.count(format!("user/{id}"));
     Ok(no_content())
 }
 
@@ -164,8 +164,8 @@ pub async fn list_groups(
 ) -> GoogleResult<Response> {
     let q = Query::parse(raw.as_deref());
     let size = q.max_results(200, 200)?;
-    let now = o.clock.now();
-    let inner = lock(&o.inner);
+    let now = o.core.now();
+    let inner = o.core.state();
     let member_of = match q.get("userKey") {
         Some(key) => Some(
             inner
@@ -204,10 +204,10 @@ pub async fn get_group(
     State(o): State<Arc<Google>>,
     Path(key): Path<String>,
 ) -> GoogleResult<Response> {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let gid = inner.group_key(&key)?;
     let g = group_of(&inner, &gid)?;
-    Ok(ok(&inner.group_json(g, o.clock.now())))
+    Ok(ok(&inner.group_json(g, o.core.now())))
 }
 
 #[derive(Deserialize)]
@@ -220,7 +220,7 @@ struct NewGroup {
 pub async fn insert_group(State(o): State<Arc<Google>>, body: Bytes) -> GoogleResult<Response> {
     let n: NewGroup = parse(&body)?;
     let email = n.email.ok_or_else(|| GoogleError::required("email"))?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     if inner.group_key(&email).is_ok() || inner.find_user(&email).is_some() {
         return Err(GoogleError::entity_exists());
     }
@@ -232,9 +232,9 @@ pub async fn insert_group(State(o): State<Arc<Google>>, body: Bytes) -> GoogleRe
         description: n.description.unwrap_or_default(),
         members: Default::default(),
     };
-    let body = inner.group_json(&group, o.clock.now());
+    let body = inner.group_json(&group, o.core.now());
     inner.groups.insert(id.clone(), group);
-    inner.count_write(format!("group/{id}"));
+    inner.writes.count(format!("group/{id}"));
     Ok(ok(&body))
 }
 
@@ -242,10 +242,10 @@ pub async fn delete_group(
     State(o): State<Arc<Google>>,
     Path(key): Path<String>,
 ) -> GoogleResult<Response> {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let gid = inner.group_key(&key)?;
     inner.groups.remove(&gid);
-    inner.count_write(format!("group/{gid}"));
+    inner.writes.count(format!("group/{gid}"));
     Ok(no_content())
 }
 
@@ -268,8 +268,8 @@ pub async fn list_members(
     let q = Query::parse(raw.as_deref());
     let size = q.max_results(200, 200)?;
     let roles = roles_filter(&q)?;
-    let now = o.clock.now();
-    let inner = lock(&o.inner);
+    let now = o.core.now();
+    let inner = o.core.state();
     let gid = inner.group_key(&key)?;
     let mut members: Vec<(String, &Member)> = group_of(&inner, &gid)?
         .members
@@ -302,7 +302,7 @@ fn group_of<'a>(inner: &'a super::state::Inner, gid: &str) -> GoogleResult<&'a G
 
 /// Resolves the group and the member (a user key); the membership itself may or may not exist.
 fn member_target(o: &Google, group: &str, member: &str) -> GoogleResult<(String, String)> {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let gid = inner.group_key(group)?;
     let uid = inner
         .find_user(member)
@@ -316,7 +316,7 @@ pub async fn get_member(
     Path((g, m)): Path<(String, String)>,
 ) -> GoogleResult<Response> {
     let (gid, uid) = member_target(&o, &g, &m)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let member = group_of(&inner, &gid)?
         .members
         .get(&uid)
@@ -329,8 +329,8 @@ pub async fn has_member(
     Path((g, m)): Path<(String, String)>,
 ) -> GoogleResult<Response> {
     let (gid, uid) = member_target(&o, &g, &m)?;
-    let now = o.clock.now();
-    let inner = lock(&o.inner);
+    let now = o.core.now();
+    let inner = o.core.state();
     let is = group_of(&inner, &gid)?
         .members
         .get(&uid)
@@ -366,11 +366,11 @@ pub async fn insert_member(
         .ok_or_else(|| GoogleError::required("memberKey"))?;
     let role = role_of(&b)?.unwrap_or_else(|| "MEMBER".into());
     let (gid, uid) = member_target(&o, &g, &key)?;
-    let now = o.clock.now();
-    let delay = lock(&o.faults).member_visibility_delay_ms;
-    let mut inner = lock(&o.inner);
+    let now = o.core.now();
+    let delay = o.core.faults().member_visibility_delay_ms;
+    let mut inner = o.core.state();
     // Counted before the duplicate check: tests use the count to prove how many inserts were sent.
-    inner.count_write(format!("group/{gid}/member/{uid}"));
+    inner.writes.count(format!("group/{gid}/member/{uid}"));
     let group = inner
         .groups
         .get_mut(&gid)
@@ -395,8 +395,8 @@ pub async fn update_member(
     let b: MemberBody = parse(&body)?;
     let role = role_of(&b)?;
     let (gid, uid) = member_target(&o, &g, &m)?;
-    let mut inner = lock(&o.inner);
-    inner.count_write(format!("group/{gid}/member/{uid}"));
+    let mut inner = o.core.state();
+    inner.writes.count(format!("group/{gid}/member/{uid}"));
     let group = inner
         .groups
         .get_mut(&gid)
@@ -417,8 +417,8 @@ pub async fn delete_member(
     Path((g, m)): Path<(String, String)>,
 ) -> GoogleResult<Response> {
     let (gid, uid) = member_target(&o, &g, &m)?;
-    let mut inner = lock(&o.inner);
-    inner.count_write(format!("group/{gid}/member/{uid}"));
+    let mut inner = o.core.state();
+    inner.writes.count(format!("group/{gid}/member/{uid}"));
     let group = inner
         .groups
         .get_mut(&gid)

@@ -1,14 +1,16 @@
-//! The emulated Google Workspace customer: users, groups, memberships with roles, write counts, faults and quota.
+//! The emulated Google Workspace customer: users, groups, memberships with roles and write counts; its faults
+//! (the shared ones and the member visibility delay) and per-user quota.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::errors::{GoogleError, GoogleResult};
-use crate::clock::Clock;
+use crate::emulator::{
+    AdminBody, AdminError, Core, FaultSettings, Faults, RateLimits, Seeded, Writes, bounds,
+};
 
 /// What the Google emulator is seeded with (the `google:` section of an organisation file).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -126,24 +128,50 @@ pub struct Group {
 pub struct Inner {
     pub users: BTreeMap<String, User>,
     pub groups: BTreeMap<String, Group>,
-    pub writes: BTreeMap<String, u64>,
+    pub writes: Writes,
     pub next_id: u64,
 }
 
-/// Injected failures, set through `/__sandbox/faults`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Faults {
-    pub latency_ms: u64,
-    pub error_rate: f64,
-    pub error_status: u16,
+/// Injected failures, set through `/__sandbox/faults`: the shared ones and Google's visibility delay.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct GoogleFaults {
+    #[serde(flatten)]
+    pub common: Faults,
     /// How long a new member stays out of `members.list` / `hasMember` (Google documents such delays).
     pub member_visibility_delay_ms: u64,
 }
 
+impl FaultSettings for GoogleFaults {
+    const FIELDS: &'static [&'static str] = &[
+        "latency_ms",
+        "error_rate",
+        "error_status",
+        "member_visibility_delay_ms",
+    ];
+
+    fn read(body: &AdminBody) -> Result<Self, AdminError> {
+        Ok(GoogleFaults {
+            common: Faults::read(body)?,
+            member_visibility_delay_ms: body
+                .uint("member_visibility_delay_ms", 0..=bounds::DELAY_MS)?
+                .unwrap_or(0),
+        })
+    }
+
+    fn common(&self) -> &Faults {
+        &self.common
+    }
+}
+
+/// The reasons Google gives a spent quota, the first its default.
+pub const QUOTA_REASONS: &[&str] = &[
+    "userRateLimitExceeded",
+    "rateLimitExceeded",
+    "quotaExceeded",
+];
+
 /// Per-token query quota: `limit` queries per `window_seconds`, answered with 403 `reason` when spent.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Quota {
     pub window_seconds: u64,
     pub limit: u32,
@@ -155,17 +183,18 @@ pub struct Quota {
 impl Quota {
     pub fn new(window_seconds: u64) -> Self {
         Self {
-            window_seconds,
+            window_seconds: window_seconds.clamp(1, bounds::WINDOW_SECONDS),
             // 2,400 queries per minute per user (developers.google.com/admin-sdk/directory/v1/limits).
             limit: 2400,
-            reason: "userRateLimitExceeded".into(),
+            reason: QUOTA_REASONS[0].into(),
             window: None,
         }
     }
 
     /// Charges one query; `false` when the window's budget is spent.
     pub fn charge(&mut self, now: DateTime<Utc>) -> bool {
-        let length = Duration::seconds(self.window_seconds.max(1) as i64);
+        // Bounded by `bounds::WINDOW_SECONDS`.
+        let length = Duration::seconds(i64::try_from(self.window_seconds).unwrap_or(60));
         let (start, used) = match self.window {
             Some((start, used)) if now < start + length => (start, used),
             _ => (now, 0),
@@ -176,63 +205,48 @@ impl Quota {
     }
 }
 
-impl Default for Quota {
-    fn default() -> Self {
-        Self::new(60)
+/// `{"window_seconds": 1, "limit": 2, "reason": "userRateLimitExceeded" | "rateLimitExceeded" | "quotaExceeded"}`.
+impl RateLimits for Quota {
+    const FIELDS: &'static [&'static str] = &["window_seconds", "limit", "reason"];
+
+    fn settings(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    fn configure(&mut self, body: &AdminBody) -> Result<(), AdminError> {
+        let window_seconds = body.uint("window_seconds", 1..=bounds::WINDOW_SECONDS)?;
+        let limit = body.uint("limit", 0..=bounds::LIMIT)?;
+        let reason = body.string("reason", QUOTA_REASONS)?;
+        if let Some(w) = window_seconds {
+            self.window_seconds = w;
+        }
+        if let Some(l) = limit {
+            self.limit = u32::try_from(l).unwrap_or(u32::MAX);
+        }
+        if let Some(r) = reason {
+            self.reason = r;
+        }
+        self.window = None;
+        Ok(())
     }
 }
 
 /// One Workspace customer behind the HTTP layer.
 #[derive(Debug)]
 pub struct Google {
-    pub(crate) inner: Mutex<Inner>,
-    pub(crate) faults: Mutex<Faults>,
-    pub(crate) quota: Mutex<Quota>,
-    pub clock: Arc<dyn Clock>,
+    pub(crate) core: Core<Inner, Quota, GoogleFaults>,
     pub token: String,
     pub customer_id: String,
-    seed: GoogleSeed,
-    window_seconds: u64,
-}
-
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic in one handler must not wedge the emulator for every later request.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-impl Google {
-    pub fn new(
-        seed: GoogleSeed,
-        token: String,
-        clock: Arc<dyn Clock>,
-        window_seconds: u64,
-    ) -> Self {
-        Self {
-            inner: Mutex::new(Inner::seeded(&seed, clock.now())),
-            faults: Mutex::new(Faults::default()),
-            quota: Mutex::new(Quota::new(window_seconds)),
-            clock,
-            token,
-            customer_id: seed.customer_id.clone(),
-            seed,
-            window_seconds,
-        }
-    }
+impl Seeded for Inner {
+    type Seed = GoogleSeed;
 
-    /// Back to the seeded customer with the default quota and no faults.
-    pub fn reset(&self) {
-        *lock(&self.inner) = Inner::seeded(&self.seed, self.clock.now());
-        *lock(&self.faults) = Faults::default();
-        *lock(&self.quota) = Quota::new(self.window_seconds);
-    }
-}
-
-impl Inner {
-    pub fn seeded(seed: &GoogleSeed, now: DateTime<Utc>) -> Self {
+    fn seeded(seed: &GoogleSeed, now: DateTime<Utc>) -> Self {
         let mut inner = Inner::default();
         for u in &seed.users {
             let id = inner.user_id();
@@ -276,6 +290,12 @@ impl Inner {
         inner
     }
 
+    fn writes(&self) -> &Writes {
+        &self.writes
+    }
+}
+
+impl Inner {
     /// Google user ids are 21-digit decimal strings; a sequence keeps them ordered by creation.
     pub fn user_id(&mut self) -> String {
         self.next_id += 1;
@@ -285,10 +305,6 @@ impl Inner {
     pub fn group_id(&mut self) -> String {
         self.next_id += 1;
         format!("03{:013x}", 0x3d_0000_0000u64 + self.next_id)
-    }
-
-    pub fn count_write(&mut self, key: String) {
-        *self.writes.entry(key).or_default() += 1;
     }
 
     /// A userKey: the primary email (any case) or the id.
@@ -373,4 +389,45 @@ impl Inner {
 
 fn etag(seed: &str) -> String {
     format!("\"{seed}/sandbox\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quota_takes_known_reasons_and_bounded_numbers_and_keeps_what_is_left_out() {
+        let mut q = Quota::new(60);
+        let body = |text: &str| AdminBody::parse(text.as_bytes(), Quota::FIELDS).expect("body");
+        for (text, field) in [
+            (r#"{"reason": "tooMany"}"#, "reason"),
+            (r#"{"limit": 99999999999}"#, "limit"),
+            (r#"{"window_seconds": 0}"#, "window_seconds"),
+        ] {
+            let err = q.configure(&body(text)).expect_err(text);
+            assert!(
+                err.message().starts_with(field),
+                "{text}: {}",
+                err.message()
+            );
+        }
+        q.configure(&body(r#"{"limit": 0, "reason": "quotaExceeded"}"#))
+            .expect("valid");
+        assert_eq!(
+            q.settings(),
+            serde_json::json!({"window_seconds": 60, "limit": 0, "reason": "quotaExceeded"})
+        );
+        assert!(!q.charge(Utc::now()));
+        let faults = AdminBody::parse(
+            br#"{"member_visibility_delay_ms": 86400000}"#,
+            GoogleFaults::FIELDS,
+        )
+        .expect("body");
+        let err = GoogleFaults::read(&faults).expect_err("a day");
+        assert!(
+            err.message().starts_with("member_visibility_delay_ms"),
+            "{}",
+            err.message()
+        );
+    }
 }

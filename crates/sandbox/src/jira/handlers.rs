@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::errors::{JiraError, JiraResult, api_root, json_body, page_bean, page_params};
 use super::state::{Group, Inner, Jira};
-use crate::emulator::{Ctx, json_response, lock};
+use crate::emulator::{Ctx, json_response};
 
 fn ok(value: Value) -> Response {
     json_response(StatusCode::OK, &value)
@@ -23,7 +23,7 @@ fn respond(result: JiraResult<Response>) -> Response {
 }
 
 pub async fn server_info(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
-    let title = lock(&j.inner).title.clone();
+    let title = j.core.state().title.clone();
     ok(json!({
         "baseUrl": ctx.base,
         "version": "1001.0.0-SNAPSHOT",
@@ -39,7 +39,7 @@ pub async fn server_info(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
 }
 
 pub async fn myself(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
-    let inner = lock(&j.inner);
+    let inner = j.core.state();
     let me = inner
         .users
         .values()
@@ -52,7 +52,7 @@ pub async fn myself(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
 
 /// `GET project`: every project, as a plain array (the jira library's `projects()`).
 pub async fn projects(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
-    let inner = lock(&j.inner);
+    let inner = j.core.state();
     let api = api_root(&ctx);
     ok(Value::Array(
         inner
@@ -67,7 +67,7 @@ pub async fn projects(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
 pub async fn project_search(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
     respond((|| {
         let (start, max) = page_params(&ctx, 50)?;
-        let inner = lock(&j.inner);
+        let inner = j.core.state();
         let api = api_root(&ctx);
         let items = inner
             .projects
@@ -83,7 +83,7 @@ fn project_of(inner: &Inner, key: &str) -> JiraResult<u64> {
 }
 
 pub async fn project(State(j): State<Arc<Jira>>, ctx: Ctx, Path(key): Path<String>) -> Response {
-    let inner = lock(&j.inner);
+    let inner = j.core.state();
     respond(
         project_of(&inner, &key)
             .map(|id| ok(inner.project_json(&inner.projects[&id], &api_root(&ctx)))),
@@ -95,7 +95,7 @@ pub async fn project_roles(
     ctx: Ctx,
     Path(key): Path<String>,
 ) -> Response {
-    let inner = lock(&j.inner);
+    let inner = j.core.state();
     respond(
         project_of(&inner, &key)
             .map(|id| ok(inner.role_map(&inner.projects[&id], &api_root(&ctx)))),
@@ -104,7 +104,7 @@ pub async fn project_roles(
 
 /// `GET role`: every project role, without actors.
 pub async fn roles(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
-    let inner = lock(&j.inner);
+    let inner = j.core.state();
     let api = api_root(&ctx);
     ok(Value::Array(
         inner
@@ -147,7 +147,7 @@ pub async fn project_role(
     ctx: Ctx,
     Path((key, role)): Path<(String, String)>,
 ) -> Response {
-    let inner = lock(&j.inner);
+    let inner = j.core.state();
     respond(
         role_target(&inner, &key, &role).map(|(pid, rid)| role_response(&inner, pid, rid, &ctx)),
     )
@@ -220,7 +220,7 @@ pub async fn add_actors(
     Path((key, role)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let mut inner = lock(&j.inner);
+    let mut inner = j.core.state();
     respond((|| {
         let (pid, rid) = role_target(&inner, &key, &role)?;
         let body = json_body(&body)?;
@@ -265,7 +265,7 @@ pub async fn add_actors(
             actors.users.extend(users);
             actors.groups.extend(groups);
         }
-        keys.into_iter().for_each(|k| inner.count_write(k));
+        keys.into_iter().for_each(|k| inner.writes.count(k));
         Ok(role_response(&inner, pid, rid, &ctx))
     })())
 }
@@ -277,7 +277,7 @@ pub async fn set_actors(
     Path((key, role)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let mut inner = lock(&j.inner);
+    let mut inner = j.core.state();
     respond((|| {
         let (pid, rid) = role_target(&inner, &key, &role)?;
         let body = json_body(&body)?;
@@ -319,7 +319,7 @@ pub async fn set_actors(
             actors.users = users;
             actors.groups = groups;
         }
-        keys.into_iter().for_each(|k| inner.count_write(k));
+        keys.into_iter().for_each(|k| inner.writes.count(k));
         Ok(role_response(&inner, pid, rid, &ctx))
     })())
 }
@@ -330,7 +330,7 @@ pub async fn remove_actor(
     ctx: Ctx,
     Path((key, role)): Path<(String, String)>,
 ) -> Response {
-    let mut inner = lock(&j.inner);
+    let mut inner = j.core.state();
     respond((|| {
         let (pid, rid) = role_target(&inner, &key, &role)?;
         let (kind, who) = match (ctx.param("user"), ctx.param("group"), ctx.param("groupId")) {
@@ -366,7 +366,7 @@ pub async fn remove_actor(
                 "'{who}' is not a member of the project role."
             )));
         }
-        inner.count_write(write);
+        inner.writes.count(write);
         Ok(StatusCode::NO_CONTENT.into_response())
     })())
 }
@@ -387,7 +387,7 @@ fn named_group<'a>(inner: &'a Inner, ctx: &Ctx) -> JiraResult<&'a Group> {
 /// `GET group?groupname=&expand=users[a:b]`: the legacy group with a slice of its members (the jira library's
 /// `group_members`).
 pub async fn group_legacy(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
-    let inner = lock(&j.inner);
+    let inner = j.core.state();
     respond((|| {
         let g = named_group(&inner, &ctx)?;
         let api = api_root(&ctx);
@@ -428,7 +428,7 @@ pub async fn group_legacy(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
 
 /// `POST group {"name"}`: 201 with the group.
 pub async fn create_group(State(j): State<Arc<Jira>>, ctx: Ctx, body: Bytes) -> Response {
-    let mut inner = lock(&j.inner);
+    let mut inner = j.core.state();
     respond((|| {
         let body = json_body(&body)?;
         let name = body
@@ -450,14 +450,14 @@ pub async fn create_group(State(j): State<Arc<Jira>>, ctx: Ctx, body: Bytes) -> 
         };
         let json = inner.group_json(&group, &api_root(&ctx));
         inner.groups.insert(id, group);
-        inner.count_write(format!("group/{name}"));
+        inner.writes.count(format!("group/{name}"));
         Ok(json_response(StatusCode::CREATED, &json))
     })())
 }
 
 /// `DELETE group?groupname=|groupId=`: 200, and the group leaves every project role.
 pub async fn delete_group(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
-    let mut inner = lock(&j.inner);
+    let mut inner = j.core.state();
     respond((|| {
         let g = named_group(&inner, &ctx)?;
         let (id, name) = (g.group_id.clone(), g.name.clone());
@@ -467,14 +467,14 @@ pub async fn delete_group(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
                 actors.groups.remove(&id);
             }
         }
-        inner.count_write(format!("group/{name}"));
+        inner.writes.count(format!("group/{name}"));
         Ok(StatusCode::OK.into_response())
     })())
 }
 
 /// `GET group/bulk`: groups as a PageBean, optionally only those named by `groupId`/`groupName`.
 pub async fn group_bulk(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
-    let inner = lock(&j.inner);
+    let inner = j.core.state();
     respond((|| {
         let (start, max) = page_params(&ctx, 50)?;
         let ids: Vec<&str> = ctx
@@ -509,7 +509,7 @@ pub async fn group_bulk(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
 
 /// `GET groups/picker?query=`: `{header, total, groups: [{name, html, groupId}]}`.
 pub async fn groups_picker(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
-    let inner = lock(&j.inner);
+    let inner = j.core.state();
     let query = ctx.param("query").unwrap_or("").to_lowercase();
     let max = ctx
         .param("maxResults")
@@ -551,7 +551,7 @@ pub async fn groups_picker(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
 
 /// `GET group/member?groupname=|groupId=`: the members as a PageBean of users.
 pub async fn group_members(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
-    let inner = lock(&j.inner);
+    let inner = j.core.state();
     respond((|| {
         let (start, max) = page_params(&ctx, 50)?;
         let g = named_group(&inner, &ctx)?;
@@ -591,7 +591,7 @@ fn named_user(inner: &Inner, given: Option<&str>) -> JiraResult<String> {
 
 /// `POST group/user?groupname=|groupId=` with `{"accountId"}` (or `{"name"}`): 201 with the group.
 pub async fn add_group_user(State(j): State<Arc<Jira>>, ctx: Ctx, body: Bytes) -> Response {
-    let mut inner = lock(&j.inner);
+    let mut inner = j.core.state();
     respond((|| {
         let body = json_body(&body)?;
         let given = ["accountId", "name", "username"]
@@ -608,7 +608,7 @@ pub async fn add_group_user(State(j): State<Arc<Jira>>, ctx: Ctx, body: Bytes) -
         if let Some(g) = inner.groups.get_mut(&gid) {
             g.members.insert(account.clone());
         }
-        inner.count_write(format!("group/{name}/member/{account}"));
+        inner.writes.count(format!("group/{name}/member/{account}"));
         let json = inner
             .groups
             .get(&gid)
@@ -620,7 +620,7 @@ pub async fn add_group_user(State(j): State<Arc<Jira>>, ctx: Ctx, body: Bytes) -
 
 /// `DELETE group/user?groupname=|groupId=&accountId=` (or `username=`): 200.
 pub async fn remove_group_user(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
-    let mut inner = lock(&j.inner);
+    let mut inner = j.core.state();
     respond((|| {
         let given = ["accountId", "username", "name"]
             .iter()
@@ -637,14 +637,14 @@ pub async fn remove_group_user(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response
                 "Cannot remove user '{account}' from group '{name}'. The user is not a member of the group."
             )));
         }
-        inner.count_write(format!("group/{name}/member/{account}"));
+        inner.writes.count(format!("group/{name}/member/{account}"));
         Ok(StatusCode::OK.into_response())
     })())
 }
 
 /// `GET user?accountId=`.
 pub async fn user(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
-    let inner = lock(&j.inner);
+    let inner = j.core.state();
     let Some(id) = ctx.param("accountId") else {
         return JiraError::field("accountId", "You must specify the accountId.").into_response();
     };
@@ -657,7 +657,7 @@ pub async fn user(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
 
 /// `GET user/search?query=|accountId=`: a plain array of matching users.
 pub async fn user_search(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
-    let inner = lock(&j.inner);
+    let inner = j.core.state();
     respond((|| {
         let (start, max) = page_params(&ctx, 50)?;
         let query = ctx.param("query").map(str::to_lowercase);
@@ -687,7 +687,7 @@ pub async fn user_search(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
 
 /// `GET users/search` (and `users`): every user, a plain array paged by `startAt`/`maxResults`.
 pub async fn users(State(j): State<Arc<Jira>>, ctx: Ctx) -> Response {
-    let inner = lock(&j.inner);
+    let inner = j.core.state();
     respond((|| {
         let (start, max) = page_params(&ctx, 50)?;
         let api = api_root(&ctx);

@@ -17,107 +17,85 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
-use rand::Rng;
-use rand::distr::Alphanumeric;
 
 pub use errors::JiraError;
 pub use seed::{JiraSeed, JiraSeedActors, JiraSeedGroup, JiraSeedProject, JiraSeedUser};
 pub use state::{ADMIN_EMAIL, Jira};
 
-use crate::emulator::{
-    AdminState, Controls, EmulatorConfig, Now, admin_routes, from_loopback, injected_failure, lock,
-    set_header,
-};
+use crate::emulator::{CoreAdmin, Emulator, EmulatorConfig, credentials, random_token, set_header};
+use crate::hand_change::HandChange;
 
-/// How to run one emulated Jira site.
-pub type JiraConfig = EmulatorConfig;
+impl Emulator for Jira {
+    const KIND: &'static str = "jira";
+    type Seed = JiraSeed;
 
-/// Atlassian API tokens are opaque; this one looks like them (`ATATT3xFfGF0…`).
-fn random_token() -> String {
-    let tail: String = rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(48)
-        .map(char::from)
-        .collect();
-    format!("ATATT3xFfGF0{tail}")
-}
-
-/// Builds the emulator for `seed`; returns the router and the site (its `email` and `token` are what clients send).
-pub fn jira_router(seed: &JiraSeed, config: JiraConfig) -> (Router, Arc<Jira>) {
-    let token = config.token.unwrap_or_else(random_token);
-    let jira = Arc::new(Jira::new(
-        seed.clone(),
-        token,
-        config.clock,
-        config.rate_limit_window_seconds,
-    ));
-    (router(jira.clone()), jira)
-}
-
-impl AdminState for Jira {
-    fn controls(&self) -> &Controls {
-        &self.controls
-    }
-    fn writes(&self) -> BTreeMap<String, u64> {
-        lock(&self.inner).writes.clone()
-    }
-    fn reset(&self) {
-        Jira::reset(self);
-    }
-}
-
-fn router(jira: Arc<Jira>) -> Router {
-    use handlers as h;
-    let mut r = Router::new();
-    for version in ["2", "3", "latest"] {
-        let p = format!("/rest/api/{version}");
-        r = r
-            .route(&format!("{p}/serverInfo"), get(h::server_info))
-            .route(&format!("{p}/myself"), get(h::myself))
-            .route(&format!("{p}/project"), get(h::projects))
-            .route(&format!("{p}/project/search"), get(h::project_search))
-            .route(&format!("{p}/project/{{key}}"), get(h::project))
-            .route(&format!("{p}/project/{{key}}/role"), get(h::project_roles))
-            .route(
-                &format!("{p}/project/{{key}}/role/{{id}}"),
-                get(h::project_role)
-                    .post(h::add_actors)
-                    .put(h::set_actors)
-                    .delete(h::remove_actor),
-            )
-            .route(&format!("{p}/role"), get(h::roles))
-            .route(
-                &format!("{p}/group"),
-                get(h::group_legacy)
-                    .post(h::create_group)
-                    .delete(h::delete_group),
-            )
-            .route(&format!("{p}/group/bulk"), get(h::group_bulk))
-            .route(&format!("{p}/groups/picker"), get(h::groups_picker))
-            .route(&format!("{p}/group/member"), get(h::group_members))
-            .route(
-                &format!("{p}/group/user"),
-                axum::routing::post(h::add_group_user).delete(h::remove_group_user),
-            )
-            .route(&format!("{p}/user"), get(h::user))
-            .route(&format!("{p}/user/search"), get(h::user_search))
-            .route(&format!("{p}/users/search"), get(h::users))
-            .route(&format!("{p}/users"), get(h::users));
-    }
-    r.route("/__sandbox/hand-change", axum::routing::post(hand_change))
-        .merge(admin_routes::<Jira>())
-        .fallback(|| async { JiraError::not_found("Not Found") })
-        .method_not_allowed_fallback(|| async {
-            JiraError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+    fn start(seed: &JiraSeed, config: EmulatorConfig) -> Arc<Self> {
+        Arc::new(Jira {
+            core: config.core(seed, config.windows(state::BUCKETS)),
+            email: ADMIN_EMAIL.into(),
+            // Atlassian API tokens are opaque; this one looks like them.
+            token: config.token_or(|| random_token("ATATT3xFfGF0", 48)),
         })
-        .layer(middleware::from_fn_with_state(jira.clone(), jira_layer))
-        .with_state(jira)
-}
+    }
 
-/// `POST /__sandbox/hand-change` (`crate::hand_change`): project role actors, group membership and deactivation
-/// as an administrator changes them in Jira's own pages. Not API writes.
-async fn hand_change(State(j): State<Arc<Jira>>, body: axum::body::Bytes) -> Response {
-    crate::hand_change::handle(&body, |change| lock(&j.inner).hand_change(change))
+    fn credentials(&self) -> BTreeMap<String, String> {
+        credentials([("email", &self.email), ("token", &self.token)])
+    }
+
+    fn core(&self) -> &dyn CoreAdmin {
+        &self.core
+    }
+
+    fn api(this: &Arc<Self>) -> Router<Arc<Self>> {
+        use handlers as h;
+        let mut r = Router::new();
+        for version in ["2", "3", "latest"] {
+            let p = format!("/rest/api/{version}");
+            r = r
+                .route(&format!("{p}/serverInfo"), get(h::server_info))
+                .route(&format!("{p}/myself"), get(h::myself))
+                .route(&format!("{p}/project"), get(h::projects))
+                .route(&format!("{p}/project/search"), get(h::project_search))
+                .route(&format!("{p}/project/{{key}}"), get(h::project))
+                .route(&format!("{p}/project/{{key}}/role"), get(h::project_roles))
+                .route(
+                    &format!("{p}/project/{{key}}/role/{{id}}"),
+                    get(h::project_role)
+                        .post(h::add_actors)
+                        .put(h::set_actors)
+                        .delete(h::remove_actor),
+                )
+                .route(&format!("{p}/role"), get(h::roles))
+                .route(
+                    &format!("{p}/group"),
+                    get(h::group_legacy)
+                        .post(h::create_group)
+                        .delete(h::delete_group),
+                )
+                .route(&format!("{p}/group/bulk"), get(h::group_bulk))
+                .route(&format!("{p}/groups/picker"), get(h::groups_picker))
+                .route(&format!("{p}/group/member"), get(h::group_members))
+                .route(
+                    &format!("{p}/group/user"),
+                    axum::routing::post(h::add_group_user).delete(h::remove_group_user),
+                )
+                .route(&format!("{p}/user"), get(h::user))
+                .route(&format!("{p}/user/search"), get(h::user_search))
+                .route(&format!("{p}/users/search"), get(h::users))
+                .route(&format!("{p}/users"), get(h::users));
+        }
+        r.fallback(|| async { JiraError::not_found("Not Found") })
+            .method_not_allowed_fallback(|| async {
+                JiraError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+            })
+            .layer(middleware::from_fn_with_state(this.clone(), jira_layer))
+    }
+
+    /// Project role actors, group membership and deactivation, as an administrator changes them in Jira's own
+    /// pages.
+    fn hand_change(&self, change: &HandChange) -> Result<(), String> {
+        self.core.state().hand_change(change)
+    }
 }
 
 /// `Authorization: Basic base64(email:api_token)`.
@@ -144,19 +122,11 @@ fn authorized(j: &Jira, req: &Request) -> bool {
     }
 }
 
-async fn jira_layer(State(j): State<Arc<Jira>>, mut req: Request, next: Next) -> Response {
-    let now = j.clock.now();
-    req.extensions_mut().insert(Now(now));
-    if req.uri().path().starts_with("/__sandbox") {
-        return if from_loopback(&req) {
-            next.run(req).await
-        } else {
-            StatusCode::FORBIDDEN.into_response()
-        };
-    }
-    let decision = lock(&j.controls.limiter).charge("api", now);
+async fn jira_layer(State(j): State<Arc<Jira>>, req: Request, next: Next) -> Response {
+    let now = j.core.now();
+    let decision = j.core.limits().charge("api", now);
     if !decision.allowed {
-        lock(&j.inner).throttled += 1;
+        j.core.state().throttled += 1;
         let mut resp = JiraError::rate_limited().into_response();
         set_header(&mut resp, "retry-after", &decision.retry_after.to_string());
         set_header(&mut resp, "x-ratelimit-limit", &decision.limit.to_string());
@@ -171,8 +141,11 @@ async fn jira_layer(State(j): State<Arc<Jira>>, mut req: Request, next: Next) ->
         set_header(&mut resp, "ratelimit-reason", "jira-burst-based");
         return resp;
     }
-    let faults = lock(&j.controls.faults).clone();
-    if let Some(status) = injected_failure(&faults).await {
+    if let Some(status) = j
+        .core
+        .injected_failure(StatusCode::INTERNAL_SERVER_ERROR)
+        .await
+    {
         return JiraError::server(status).into_response();
     }
     // Jira Cloud answers serverInfo anonymously.
@@ -182,7 +155,7 @@ async fn jira_layer(State(j): State<Arc<Jira>>, mut req: Request, next: Next) ->
     }
     let mut resp = next.run(req).await;
     // Jira only warns when a caller is close to its limit.
-    if decision.remaining * 5 < decision.limit {
+    if u64::from(decision.remaining) * 5 < u64::from(decision.limit) {
         set_header(&mut resp, "x-ratelimit-nearlimit", "true");
     }
     resp

@@ -2,13 +2,11 @@
 //! and the JSON shapes Jira answers with.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
 use super::seed::JiraSeed;
-use crate::clock::Clock;
-use crate::emulator::{Controls, lock};
+use crate::emulator::{Core, Seeded, Writes};
 use crate::hand_change::{self, HandChange};
 
 /// The account behind the API token: `GET myself` answers with it.
@@ -63,7 +61,7 @@ pub struct Inner {
     pub roles: Vec<Role>,
     /// By project id.
     pub projects: BTreeMap<u64, Project>,
-    pub writes: BTreeMap<String, u64>,
+    pub writes: Writes,
     /// 429s answered.
     pub throttled: u64,
 }
@@ -78,8 +76,10 @@ pub fn group_id(n: usize) -> String {
     format!("{:08x}-8b5e-4c3a-9f0d-{:012x}", 0x2762_0000 + n, n + 1)
 }
 
-impl Inner {
-    pub fn seeded(seed: &JiraSeed) -> Self {
+impl Seeded for Inner {
+    type Seed = JiraSeed;
+
+    fn seeded(seed: &JiraSeed, _now: chrono::DateTime<chrono::Utc>) -> Self {
         let mut s = Inner {
             title: seed.title.clone().unwrap_or_else(|| "Example Jira".into()),
             ..Inner::default()
@@ -165,10 +165,12 @@ impl Inner {
         s
     }
 
-    pub fn count_write(&mut self, key: String) {
-        *self.writes.entry(key).or_default() += 1;
+    fn writes(&self) -> &Writes {
+        &self.writes
     }
+}
 
+impl Inner {
     /// A project by key (case-insensitive, as Jira) or numeric id.
     pub fn project_id(&self, id_or_key: &str) -> Option<u64> {
         if let Ok(id) = id_or_key.parse::<u64>() {
@@ -395,31 +397,10 @@ impl Inner {
 /// One Jira Cloud site: everything behind the HTTP layer.
 #[derive(Debug)]
 pub struct Jira {
-    pub(crate) inner: Mutex<Inner>,
-    pub(crate) controls: Controls,
-    pub clock: Arc<dyn Clock>,
+    pub(crate) core: Core<Inner>,
     pub email: String,
     pub token: String,
-    seed: JiraSeed,
 }
 
 /// Jira Cloud's documented budget is cost-based; the emulator counts requests per window in one bucket.
 pub const BUCKETS: &[(&str, u32)] = &[("api", 600)];
-
-impl Jira {
-    pub fn new(seed: JiraSeed, token: String, clock: Arc<dyn Clock>, window_seconds: u64) -> Self {
-        Self {
-            inner: Mutex::new(Inner::seeded(&seed)),
-            controls: Controls::new(window_seconds, BUCKETS),
-            clock,
-            email: ADMIN_EMAIL.into(),
-            token,
-            seed,
-        }
-    }
-
-    pub fn reset(&self) {
-        *lock(&self.inner) = Inner::seeded(&self.seed);
-        self.controls.reset();
-    }
-}

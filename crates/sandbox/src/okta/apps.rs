@@ -14,7 +14,7 @@ use super::errors::{OktaError, OktaResult};
 use super::filter::{self, Op};
 use super::ids::ts;
 use super::pagination::{list_response, page};
-use super::state::{App, GroupAssignment, Inner, Okta, UserStatus, lock};
+use super::state::{App, GroupAssignment, Inner, Okta, UserStatus};
 
 /// Apps are Secure Web Authentication (`AUTO_LOGIN`) instances, whose `name` is a free key, so seeds keep theirs.
 pub fn app_json(a: &App, ctx: &Ctx) -> Value {
@@ -128,7 +128,7 @@ pub async fn list(State(o): State<Arc<Okta>>, ctx: Ctx) -> OktaResult<Response> 
             Some(e)
         }
     };
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let items: Vec<Value> = inner
         .apps
         .values()
@@ -165,7 +165,7 @@ pub async fn get(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> OktaResult<Response> {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     Ok(ok(&app_json(find_app(&inner, &id)?, &ctx)))
 }
 
@@ -179,7 +179,7 @@ pub async fn list_users(
         .param("q")
         .filter(|q| !q.is_empty())
         .map(str::to_lowercase);
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let app = find_app(&inner, &id)?;
     let items: Vec<Value> = inner
         .users
@@ -211,7 +211,7 @@ pub async fn get_user(
     ctx: Ctx,
     Path((id, uid)): Path<(String, String)>,
 ) -> OktaResult<Response> {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let app = find_app(&inner, &id)?;
     let scope = inner
         .app_user_scope(app, &uid)
@@ -249,7 +249,7 @@ pub async fn assign_user(
             vec![format!("scope: Invalid scope {s}")],
         ));
     }
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     find_app(&inner, &id)?;
     let user = inner
         .users
@@ -275,7 +275,7 @@ pub async fn assign_user(
     }
     app.users.insert(uid.clone(), now);
     app.last_updated = now;
-    inner.count_write(format!("app/{id}/user/{uid}"));
+    inner.writes.count(format!("app/{id}/user/{uid}"));
     // Logged even when a group already gave access: the assignment itself (scope USER) is new.
     let t = vec![inner.app_target(&id), inner.user_target(&uid)];
     inner.log(
@@ -293,7 +293,7 @@ pub async fn unassign_user(
     ctx: Ctx,
     Path((id, uid)): Path<(String, String)>,
 ) -> OktaResult<Response> {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let app = find_app(&inner, &id)?;
     match inner.app_user_scope(app, &uid) {
         None => return Err(OktaError::not_found(&uid, "AppUser")),
@@ -308,7 +308,7 @@ pub async fn unassign_user(
     if let Some(app) = inner.apps.get_mut(&id) {
         app.users.remove(&uid);
     }
-    inner.count_write(format!("app/{id}/user/{uid}"));
+    inner.writes.count(format!("app/{id}/user/{uid}"));
     // Logged even when a group still gives access: the direct assignment is gone.
     let t = vec![inner.app_target(&id), inner.user_target(&uid)];
     inner.log(
@@ -333,7 +333,7 @@ pub async fn list_groups(
     let expand_group = ctx
         .param("expand")
         .is_some_and(|e| e.split(',').any(|x| x == "group"));
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let app = find_app(&inner, &id)?;
     let items: Vec<Value> = app
         .groups
@@ -365,7 +365,7 @@ pub async fn get_group(
     ctx: Ctx,
     Path((id, gid)): Path<(String, String)>,
 ) -> OktaResult<Response> {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let app = find_app(&inner, &id)?;
     let a = app
         .groups
@@ -389,7 +389,7 @@ pub async fn assign_group(
     body: Bytes,
 ) -> OktaResult<Response> {
     let req: GroupAssignBody = parse_body(&body, "assignGroupToApplication")?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     find_app(&inner, &id)?;
     let group = inner
         .groups
@@ -423,7 +423,7 @@ pub async fn assign_group(
         entry.profile = p;
     }
     entry.last_updated = now;
-    inner.count_write(format!("app/{id}/group/{gid}"));
+    inner.writes.count(format!("app/{id}/group/{gid}"));
     if !existed {
         let t = vec![inner.app_target(&id), inner.group_target(&gid)];
         inner.log(
@@ -450,7 +450,7 @@ pub async fn unassign_group(
     ctx: Ctx,
     Path((id, gid)): Path<(String, String)>,
 ) -> OktaResult<Response> {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let app = find_app(&inner, &id)?;
     if !app.groups.contains_key(&gid) {
         return Err(OktaError::not_found(&gid, "ApplicationGroupAssignment"));
@@ -467,7 +467,7 @@ pub async fn unassign_group(
     if let Some(app) = inner.apps.get_mut(&id) {
         app.groups.remove(&gid);
     }
-    inner.count_write(format!("app/{id}/group/{gid}"));
+    inner.writes.count(format!("app/{id}/group/{gid}"));
     let t = vec![inner.app_target(&id), inner.group_target(&gid)];
     inner.log(
         &ctx,

@@ -15,7 +15,7 @@ use super::context::{Ctx, json_response, no_content, ok, parse_body};
 use super::errors::{OktaError, OktaResult};
 use super::ids::ts;
 use super::pagination::{list_response, page};
-use super::state::{Inner, Okta, PushMapping, lock};
+use super::state::{Inner, Okta, PushMapping};
 
 fn bad_request(detail: &str) -> OktaError {
     OktaError::new(
@@ -76,7 +76,7 @@ pub async fn list(
         .filter(|s| !s.is_empty())
         .map(status_param)
         .transpose()?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     find_app(&inner, &app)?;
     let matching: Vec<&PushMapping> = inner
         .push_mappings
@@ -116,7 +116,7 @@ pub async fn create(
 ) -> OktaResult<Response> {
     let req: CreateRequest = parse_body(&body, "createGroupPushMapping")?;
     let active = status_param(req.status.as_deref().unwrap_or("ACTIVE"))?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     find_app(&inner, &app)?;
     let source = req
         .source_group_id
@@ -175,7 +175,7 @@ pub async fn create(
     };
     let body = mapping_json(&mapping, &ctx);
     inner.push_mappings.insert(id.clone(), mapping);
-    inner.count_write(format!("group-push/{id}"));
+    inner.writes.count(format!("group-push/{id}"));
     let t = vec![inner.app_target(&app), inner.group_target(&source)];
     inner.log(
         &ctx,
@@ -191,7 +191,7 @@ pub async fn get(
     ctx: Ctx,
     Path((app, id)): Path<(String, String)>,
 ) -> OktaResult<Response> {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     Ok(ok(&mapping_json(find(&inner, &app, &id)?, &ctx)))
 }
 
@@ -211,7 +211,7 @@ pub async fn update(
         .status
         .ok_or_else(|| OktaError::validation("status", vec!["status: is required".into()]))?;
     let active = status_param(&status)?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     find(&inner, &app, &id)?;
     let body = match inner.push_mappings.get_mut(&id) {
         Some(m) => {
@@ -225,7 +225,7 @@ pub async fn update(
         }
         None => return Err(OktaError::not_found(&id, "GroupPushMapping")),
     };
-    inner.count_write(format!("group-push/{id}"));
+    inner.writes.count(format!("group-push/{id}"));
     let event = if active {
         "application.provision.group_push.activate_mapping"
     } else {
@@ -242,14 +242,14 @@ pub async fn delete(
     Path((app, id)): Path<(String, String)>,
 ) -> OktaResult<Response> {
     ctx.bool_param("deleteTargetGroup", false)?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     if find(&inner, &app, &id)?.active {
         return Err(bad_request(
             "the group push mapping must be INACTIVE before it can be deleted",
         ));
     }
     inner.push_mappings.remove(&id);
-    inner.count_write(format!("group-push/{id}"));
+    inner.writes.count(format!("group-push/{id}"));
     let t = vec![inner.app_target(&app)];
     inner.log(
         &ctx,

@@ -15,7 +15,7 @@ use super::context::{Ctx, no_content, ok, parse_body};
 use super::errors::{OktaError, OktaResult};
 use super::filter::{self, Op};
 use super::pagination::{list_response, page};
-use super::state::{Group, GroupType, Inner, Okta, lock};
+use super::state::{Group, GroupType, Inner, Okta};
 
 #[derive(Debug, Deserialize, Default)]
 struct GroupBody {
@@ -63,7 +63,7 @@ fn not_okta_group(what: &str) -> OktaError {
 
 pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaResult<Response> {
     let req: GroupBody = parse_body(&body, "addGroup")?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let profile = req.profile.unwrap_or_default();
     validate(&inner, &profile, None)?;
     let id = inner.new_id("00g");
@@ -80,7 +80,7 @@ pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaRe
             members: BTreeSet::new(),
         },
     );
-    inner.count_write(format!("group/{id}"));
+    inner.writes.count(format!("group/{id}"));
     let t = vec![inner.group_target(&id)];
     inner.log(&ctx, "group.lifecycle.create", "Create okta group", t);
     let body = inner
@@ -109,7 +109,7 @@ pub async fn get(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> OktaResult<Response> {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let g = inner
         .groups
         .get(&id)
@@ -146,7 +146,7 @@ pub async fn list(State(o): State<Arc<Okta>>, ctx: Ctx) -> OktaResult<Response> 
     let limit = ctx.limit(if q.is_some() { 10 } else { 10_000 }, 10_000)?;
     let expr = group_expr(&ctx)?;
     let with_stats = stats(&ctx);
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let items: Vec<Value> = inner
         .groups
         .values()
@@ -170,7 +170,7 @@ pub async fn replace(
     body: Bytes,
 ) -> OktaResult<Response> {
     let req: GroupBody = parse_body(&body, "replaceGroup")?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let g = inner
         .groups
         .get(&id)
@@ -184,7 +184,7 @@ pub async fn replace(
         g.profile = profile;
         g.last_updated = ctx.now;
     }
-    inner.count_write(format!("group/{id}"));
+    inner.writes.count(format!("group/{id}"));
     let t = vec![inner.group_target(&id)];
     inner.log(&ctx, "group.profile.update", "Update group profile", t);
     let body = inner
@@ -200,7 +200,7 @@ pub async fn delete(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> OktaResult<Response> {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let g = inner
         .groups
         .get(&id)
@@ -218,7 +218,7 @@ pub async fn delete(
     for app in inner.apps.values_mut() {
         app.groups.remove(&id);
     }
-    inner.count_write(format!("group/{id}"));
+    inner.writes.count(format!("group/{id}"));
     inner.log(&ctx, "group.lifecycle.delete", "Delete okta group", t);
     for (uid, before) in befores {
         inner.log_app_access_diff(&ctx, &uid, &before);
@@ -246,7 +246,7 @@ pub async fn add_member(
     ctx: Ctx,
     Path((gid, uid)): Path<(String, String)>,
 ) -> OktaResult<Response> {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let uid = membership_target(&inner, &gid, &uid)?;
     let before = inner.user_apps(&uid);
     let added = inner
@@ -254,7 +254,7 @@ pub async fn add_member(
         .get_mut(&gid)
         .is_some_and(|g| g.members.insert(uid.clone()));
     // Counted even when nothing changed: tests use this to prove a PUT was sent exactly once.
-    inner.count_write(format!("group/{gid}/user/{uid}"));
+    inner.writes.count(format!("group/{gid}/user/{uid}"));
     if added {
         if let Some(g) = inner.groups.get_mut(&gid) {
             g.last_membership_updated = ctx.now;
@@ -276,14 +276,14 @@ pub async fn remove_member(
     ctx: Ctx,
     Path((gid, uid)): Path<(String, String)>,
 ) -> OktaResult<Response> {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let uid = membership_target(&inner, &gid, &uid)?;
     let before = inner.user_apps(&uid);
     let removed = inner
         .groups
         .get_mut(&gid)
         .is_some_and(|g| g.members.remove(&uid));
-    inner.count_write(format!("group/{gid}/user/{uid}"));
+    inner.writes.count(format!("group/{gid}/user/{uid}"));
     if removed {
         if let Some(g) = inner.groups.get_mut(&gid) {
             g.last_membership_updated = ctx.now;
@@ -306,7 +306,7 @@ pub async fn members(
     Path(gid): Path<String>,
 ) -> OktaResult<Response> {
     let limit = ctx.limit(1000, 10_000)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let g = inner
         .groups
         .get(&gid)
@@ -329,7 +329,7 @@ pub async fn apps(
     Path(gid): Path<String>,
 ) -> OktaResult<Response> {
     let limit = ctx.limit(20, 200)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     if !inner.groups.contains_key(&gid) {
         return Err(OktaError::not_found(&gid, "UserGroup"));
     }

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use super::context::{Ctx, no_content, ok, parse_body};
 use super::errors::{OktaError, OktaResult};
 use super::ids::{self, ts};
-use super::state::{Okta, lock};
+use super::state::Okta;
+use crate::emulator::lock;
 
 /// Okta gives the hook 3 s to answer and retries once.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -134,8 +135,8 @@ pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaRe
             vec!["events: at most 300 event types".into()],
         ));
     }
-    let seq = lock(&o.inner).log_seq;
-    let id = lock(&o.inner).new_id("who");
+    let seq = o.core.state().log_seq;
+    let id = o.core.state().new_id("who");
     let hook = Hook {
         id: id.clone(),
         name: req.name,
@@ -269,7 +270,7 @@ async fn challenge(hook: &Hook) -> bool {
 pub async fn deliver_pending(o: &Okta, base: &str) {
     // Taken and marked delivered under one lock, so a concurrent flush cannot send the same events twice.
     let work: Vec<(Hook, Vec<Value>)> = {
-        let inner = lock(&o.inner);
+        let inner = o.core.state();
         let mut hooks = lock(&o.hooks);
         hooks
             .hooks
@@ -305,7 +306,7 @@ pub async fn deliver_pending(o: &Okta, base: &str) {
             "cloudEventsVersion": "0.1",
             "source": format!("{base}/api/v1/eventHooks/{}", hook.id),
             "eventId": event_id,
-            "eventTime": ts(o.clock.now()),
+            "eventTime": ts(o.core.now()),
             "contentType": "application/json",
             "data": {"events": events},
         });
@@ -352,8 +353,13 @@ pub fn spawn_delivery(o: &Arc<Okta>, every: Duration) {
 }
 
 /// `POST /__sandbox/hooks/deliver`: delivers now and returns every attempt so far.
-pub async fn deliver_now(State(o): State<Arc<Okta>>, ctx: Ctx) -> Response {
-    deliver_pending(&o, &ctx.base).await;
+pub async fn deliver_now(State(o): State<Arc<Okta>>, headers: axum::http::HeaderMap) -> Response {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_graphic()))
+        .unwrap_or("127.0.0.1");
+    deliver_pending(&o, &format!("http://{host}")).await;
     ok(&json!({ "deliveries": lock(&o.hooks).deliveries }))
 }
 

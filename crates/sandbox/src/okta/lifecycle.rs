@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::context::{Ctx, no_content, ok, ok_empty};
 use super::errors::{OktaError, OktaResult};
 use super::ids;
-use super::state::{Inner, Okta, UserStatus, lock};
+use super::state::{Inner, Okta, UserStatus};
 use super::users::{deactivate, status_error};
 
 pub async fn lifecycle(
@@ -19,7 +19,7 @@ pub async fn lifecycle(
 ) -> OktaResult<Response> {
     let send_email = ctx.bool_param("sendEmail", op == "activate" || op == "reset_password")?;
     let revoke_sessions = ctx.bool_param("revokeSessions", false)?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let user = inner
         .find_user(&id)
         .ok_or_else(|| OktaError::not_found(&id, "User"))?;
@@ -61,7 +61,7 @@ pub async fn lifecycle(
                 return Err(OktaError::wrong_status());
             }
             deactivate(&mut inner, &ctx, &uid);
-            inner.count_write(format!("user/{uid}"));
+            inner.writes.count(format!("user/{uid}"));
             return Ok(ok_empty());
         }
         "suspend" => {
@@ -158,7 +158,7 @@ pub async fn lifecycle(
         }
         _ => return Err(OktaError::path_not_found()),
     };
-    inner.count_write(format!("user/{uid}"));
+    inner.writes.count(format!("user/{uid}"));
     let t = vec![inner.user_target(&uid)];
     inner.log(&ctx, event, message, t);
     // Operations whose spec response has no content answer with an empty body.
@@ -203,7 +203,7 @@ pub async fn clear_sessions(
 ) -> OktaResult<Response> {
     let oauth = ctx.bool_param("oauthTokens", false)?;
     ctx.bool_param("forgetDevices", true)?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let uid = inner
         .find_user(&id)
         .map(|u| u.id.clone())
@@ -220,7 +220,7 @@ pub async fn clear_sessions(
             .entry(uid.clone())
             .or_default() += 1;
     }
-    inner.count_write(format!("user/{uid}"));
+    inner.writes.count(format!("user/{uid}"));
     let t = vec![inner.user_target(&uid)];
     inner.log(&ctx, "user.session.clear", "Clear user session", t);
     Ok(no_content())

@@ -11,7 +11,7 @@ use super::context::Ctx;
 use super::errors::{OktaError, OktaResult};
 use super::filter;
 use super::pagination::list_response;
-use super::state::{LogRecord, Okta, lock};
+use super::state::{LogRecord, Okta};
 
 fn parse_time(ctx: &Ctx, name: &str) -> OktaResult<Option<DateTime<Utc>>> {
     match ctx.param(name).filter(|v| !v.is_empty()) {
@@ -90,7 +90,7 @@ pub async fn list(State(o): State<Arc<Okta>>, ctx: Ctx) -> OktaResult<Response> 
     let polling = until.is_none() && !descending;
     let until = until.unwrap_or(ctx.now);
     let since = since.unwrap_or(until - Duration::days(7));
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let mut matching: Vec<&LogRecord> = inner
         .logs
         .iter()

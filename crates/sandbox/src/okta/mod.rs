@@ -1,12 +1,15 @@
-//! Okta Management API emulator: the router, and the middleware that applies Okta's auth, rate limits, faults and headers.
+//! Okta Management API emulator: the router, and the middleware that applies Okta's auth (API token or OAuth
+//! service app), rate-limit buckets and concurrency limit, injected faults and headers. Admin endpoints of its
+//! own besides the shared ones (`crate::emulator`): `/__sandbox/oauth/clients` (register a service app),
+//! `/__sandbox/hooks/deliver` (flush event hook deliveries) and `/__sandbox/counters`.
 
-mod admin;
 mod apps;
 mod context;
 mod errors;
 mod filter;
 mod group_push;
 mod groups;
+mod hand_change;
 mod hooks;
 mod ids;
 mod lifecycle;
@@ -17,66 +20,98 @@ mod pagination;
 mod rate_limit;
 mod rules;
 mod schemas;
+mod seed;
 mod state;
 mod users;
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use serde_json::json;
 
 pub use errors::OktaError;
 pub use oauth::{ServiceApp, ServiceKey, required_scope};
 pub use rate_limit::BUCKETS;
-pub use state::{ACTOR_ID, Faults, GroupPushTarget, Okta};
+pub use seed::{OktaSeed, SeedApp, SeedGroup, SeedStatus, SeedUser};
+pub use state::{ACTOR_ID, GroupPushTarget, Okta};
 
-use crate::clock::{Clock, SystemClock};
-use crate::org::OktaSeed;
-use context::Stamp;
-use state::lock;
+use crate::emulator::{CoreAdmin, Emulator, EmulatorConfig, credentials};
+use crate::hand_change::HandChange;
+use context::{Stamp, ok};
+use rate_limit::OktaLimits;
 
-/// How to run one emulated Okta org.
-#[derive(Debug, Clone)]
-pub struct OktaConfig {
-    /// The API token (`SSWS`); a random 42-character `00…` token when `None`.
-    pub token: Option<String>,
-    pub clock: Arc<dyn Clock>,
-    /// Rate-limit window; Okta's is 60 s, tests shorten it.
-    pub rate_limit_window_seconds: u64,
-}
-
-impl Default for OktaConfig {
-    fn default() -> Self {
-        Self {
-            token: None,
-            clock: Arc::new(SystemClock),
-            rate_limit_window_seconds: 60,
-        }
-    }
-}
+/// How to run one emulated Okta org; its token is the API token (`SSWS`), a random 42-character `00…` token
+/// when `None`.
+pub type OktaConfig = EmulatorConfig;
 
 /// Builds the emulator for `seed`; returns the router and the org handle (its `token` is what clients must send).
 pub fn okta_router(seed: &OktaSeed, config: OktaConfig) -> (Router, Arc<Okta>) {
-    let token = config.token.unwrap_or_else(ids::token);
-    let okta = Arc::new(Okta::new(
-        seed.clone(),
-        token,
-        config.clock,
-        config.rate_limit_window_seconds,
-    ));
-    // Deliveries to event hooks run in the background, as Okta's do; tests can also flush them.
-    hooks::spawn_delivery(&okta, Duration::from_millis(300));
-    (router(okta.clone()), okta)
+    let okta = Okta::start(seed, config);
+    (crate::emulator::router(&okta), okta)
 }
 
-fn router(okta: Arc<Okta>) -> Router {
-    let api = Router::new()
+impl Emulator for Okta {
+    const KIND: &'static str = "okta";
+    type Seed = OktaSeed;
+
+    fn start(seed: &OktaSeed, config: EmulatorConfig) -> Arc<Self> {
+        let okta = Arc::new(Okta {
+            core: config.core(seed, OktaLimits::new(config.rate_limit_window_seconds)),
+            oauth: Default::default(),
+            hooks: Default::default(),
+            push_targets: Default::default(),
+            token: config.token_or(ids::token),
+        });
+        // Deliveries to event hooks run in the background, as Okta's do; tests can also flush them.
+        hooks::spawn_delivery(&okta, Duration::from_millis(300));
+        okta
+    }
+
+    fn credentials(&self) -> BTreeMap<String, String> {
+        credentials([("token", &self.token)])
+    }
+
+    fn core(&self) -> &dyn CoreAdmin {
+        &self.core
+    }
+
+    fn api(this: &Arc<Self>) -> Router<Arc<Self>> {
+        api_routes().layer(middleware::from_fn_with_state(this.clone(), okta_layer))
+    }
+
+    fn admin_routes() -> Router<Arc<Self>> {
+        Router::new()
+            .route("/__sandbox/oauth/clients", post(oauth::register))
+            .route("/__sandbox/hooks/deliver", post(hooks::deliver_now))
+            .route("/__sandbox/counters", get(counters))
+    }
+
+    /// See [`hand_change::apply`]; push targets hear of the change.
+    fn hand_change(&self, change: &HandChange) -> Result<(), String> {
+        hand_change::apply(self, change)?;
+        self.notify_group_push();
+        Ok(())
+    }
+
+    fn reset(&self) {
+        Okta::reset(self);
+    }
+}
+
+/// `GET /__sandbox/counters`: 429s answered per bucket, and OAuth tokens issued per client.
+async fn counters(State(o): State<Arc<Okta>>) -> Response {
+    ok(&json!(o.core.state().counters))
+}
+
+fn api_routes() -> Router<Arc<Okta>> {
+    Router::new()
         .route("/api/v1/users", get(users::list).post(users::create))
         .route(
             "/api/v1/users/{id}",
@@ -154,24 +189,8 @@ fn router(okta: Arc<Okta>) -> Router {
             post(hooks::lifecycle),
         )
         .route("/oauth2/v1/token", post(oauth::token))
-        .route("/__sandbox/oauth/clients", post(oauth::register))
-        .route("/__sandbox/hooks/deliver", post(hooks::deliver_now))
-        .route("/__sandbox/writes", get(admin::writes))
-        .route("/__sandbox/counters", get(admin::counters))
-        .route(
-            "/__sandbox/faults",
-            get(admin::get_faults).post(admin::set_faults),
-        )
-        .route(
-            "/__sandbox/rate-limits",
-            get(admin::get_rate_limits).post(admin::set_rate_limits),
-        )
-        .route("/__sandbox/reset", post(admin::reset))
-        .route("/__sandbox/hand-change", post(admin::hand_change))
         .fallback(|| async { OktaError::path_not_found() })
-        .method_not_allowed_fallback(|| async { OktaError::method_not_allowed() });
-    api.layer(middleware::from_fn_with_state(okta.clone(), okta_layer))
-        .with_state(okta)
+        .method_not_allowed_fallback(|| async { OktaError::method_not_allowed() })
 }
 
 /// Accepts `SSWS <token>` and the Python SDK's `SSWS<token>` (no space).
@@ -219,79 +238,62 @@ struct InFlight<'a>(&'a Okta);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        lock(&self.0.limiter).leave();
+        self.0.core.limits().leave();
     }
 }
 
 async fn okta_layer(State(o): State<Arc<Okta>>, mut req: Request, next: Next) -> Response {
-    let now = o.clock.now();
+    let now = o.core.now();
     let request_id = ids::request_id();
     req.extensions_mut().insert(Stamp {
         request_id: request_id.clone(),
         now,
     });
-    let path = req.uri().path().to_owned();
     let writes = req.method() != axum::http::Method::GET;
-    let mut resp = if path.starts_with("/__sandbox") {
-        let remote_ok = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .is_none_or(|ConnectInfo(addr)| addr.ip().is_loopback());
-        if remote_ok {
-            next.run(req).await
-        } else {
-            StatusCode::FORBIDDEN.into_response()
-        }
-    } else {
-        let bucket = rate_limit::bucket_for(req.method(), &path);
-        let (decision, entered) = {
-            let mut limiter = lock(&o.limiter);
-            let d = limiter.charge(bucket, now);
-            (d, d.allowed && limiter.enter())
-        };
-        let mut decision = decision;
-        let mut resp = if !decision.allowed || !entered {
-            if decision.allowed {
-                // Concurrency violation: Okta reports it with a zero limit and an estimated reset.
-                decision.limit = 0;
-                decision.remaining = 0;
-                decision.reset = now.timestamp() + 1;
-            }
-            *lock(&o.inner)
-                .counters
-                .throttled
-                .entry(
-                    if decision.limit == 0 {
-                        "concurrency"
-                    } else {
-                        bucket
-                    }
-                    .to_owned(),
-                )
-                .or_default() += 1;
-            OktaError::rate_limited().into_response()
-        } else {
-            let _slot = InFlight(&o);
-            let faults = lock(&o.faults).clone();
-            if faults.latency_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-            }
-            if faults.error_rate > 0.0 && rand::random::<f64>() < faults.error_rate {
-                OktaError::injected(faults.error_status).into_response()
-            } else {
-                authenticate(&o, req, next).await
-            }
-        };
-        set(&mut resp, "x-rate-limit-limit", &decision.limit.to_string());
-        set(
-            &mut resp,
-            "x-rate-limit-remaining",
-            &decision.remaining.to_string(),
-        );
-        set(&mut resp, "x-rate-limit-reset", &decision.reset.to_string());
-        resp
+    let bucket = rate_limit::bucket_for(req.method(), req.uri().path());
+    let (mut decision, entered) = {
+        let mut limiter = o.core.limits();
+        let d = limiter.charge(bucket, now);
+        (d, d.allowed && limiter.enter())
     };
-    if writes && (resp.status().is_success() || path == "/__sandbox/reset") {
+    let mut resp = if !decision.allowed || !entered {
+        if decision.allowed {
+            // Concurrency violation: Okta reports it with a zero limit and an estimated reset.
+            decision.limit = 0;
+            decision.remaining = 0;
+            decision.reset = now.timestamp() + 1;
+        }
+        let bucket = if decision.limit == 0 {
+            "concurrency"
+        } else {
+            bucket
+        };
+        *o.core
+            .state()
+            .counters
+            .throttled
+            .entry(bucket.to_owned())
+            .or_default() += 1;
+        OktaError::rate_limited().into_response()
+    } else {
+        let _slot = InFlight(&o);
+        match o
+            .core
+            .injected_failure(StatusCode::INTERNAL_SERVER_ERROR)
+            .await
+        {
+            Some(status) => OktaError::injected(status.as_u16()).into_response(),
+            None => authenticate(&o, req, next).await,
+        }
+    };
+    set(&mut resp, "x-rate-limit-limit", &decision.limit.to_string());
+    set(
+        &mut resp,
+        "x-rate-limit-remaining",
+        &decision.remaining.to_string(),
+    );
+    set(&mut resp, "x-rate-limit-reset", &decision.reset.to_string());
+    if writes && resp.status().is_success() {
         // Group push keeps the target's groups in step with every change that may touch them.
         o.notify_group_push();
     }

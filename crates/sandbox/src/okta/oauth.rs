@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use super::context::{Ctx, json_response};
 use super::errors::OktaError;
 use super::ids;
-use super::state::{Okta, lock};
+use super::state::Okta;
+use crate::emulator::lock;
 
 /// Okta's access tokens for service apps live one hour, fixed.
 const TOKEN_SECONDS: i64 = 3600;
@@ -105,7 +106,7 @@ impl Okta {
         path: &str,
     ) -> Option<BearerCheck> {
         let token = value.strip_prefix("Bearer ")?;
-        let now = self.clock.now();
+        let now = self.core.now();
         let state = lock(&self.oauth);
         let Some(issued) = state.tokens.get(token).filter(|t| t.expires > now) else {
             return Some(BearerCheck::Invalid);
@@ -249,7 +250,8 @@ pub async fn token(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> Respons
             ),
         );
     }
-    *lock(&o.inner)
+    *o.core
+        .state()
         .counters
         .tokens_issued
         .entry(app.client_id.clone())

@@ -18,11 +18,11 @@
 //! Windows start at a bucket's first request (Okta's are not aligned to wall-clock minutes) and last
 //! `window_seconds` (60 by default; tests shorten it so the SDK's reset-based sleep stays short).
 
-use std::collections::BTreeMap;
-
 use axum::http::Method;
-use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::emulator::{AdminBody, AdminError, Decision, FixedWindows, RateLimits, bounds};
 
 pub const BUCKETS: &[(&str, u32)] = &[
     ("apps", 100),
@@ -65,45 +65,21 @@ pub fn bucket_for(method: &Method, path: &str) -> &'static str {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    start: DateTime<Utc>,
-    used: u32,
-}
-
-/// Outcome of charging one request to its bucket; `reset` is epoch seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision {
-    pub allowed: bool,
-    pub limit: u32,
-    pub remaining: u32,
-    pub reset: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RateLimitConfig {
-    pub window_seconds: u64,
-    pub buckets: BTreeMap<String, u32>,
-    pub concurrency: u32,
-}
-
 pub const DEFAULT_CONCURRENCY: u32 = 75;
 
-#[derive(Debug)]
-pub struct RateLimiter {
-    window_seconds: u64,
-    limits: BTreeMap<String, u32>,
-    windows: BTreeMap<String, Window>,
+/// Okta's buckets (fixed windows) and its concurrency limit: `{"window_seconds", "buckets", "concurrency"}`;
+/// a POST may also set `all` buckets at once.
+#[derive(Debug, Clone)]
+pub struct OktaLimits {
+    windows: FixedWindows,
     concurrency: u32,
     in_flight: u32,
 }
 
-impl RateLimiter {
+impl OktaLimits {
     pub fn new(window_seconds: u64) -> Self {
         Self {
-            window_seconds: window_seconds.max(1),
-            limits: BUCKETS.iter().map(|(n, l)| ((*n).to_owned(), *l)).collect(),
-            windows: BTreeMap::new(),
+            windows: FixedWindows::new(window_seconds, BUCKETS),
             concurrency: DEFAULT_CONCURRENCY,
             in_flight: 0,
         }
@@ -122,72 +98,27 @@ impl RateLimiter {
         self.in_flight = self.in_flight.saturating_sub(1);
     }
 
-    pub fn config(&self) -> RateLimitConfig {
-        RateLimitConfig {
-            window_seconds: self.window_seconds,
-            buckets: self.limits.clone(),
-            concurrency: self.concurrency,
-        }
-    }
-
-    /// Changing limits starts fresh windows so a test's new budget applies at once.
-    pub fn configure(
-        &mut self,
-        window_seconds: Option<u64>,
-        all: Option<u32>,
-        buckets: &BTreeMap<String, u32>,
-        concurrency: Option<u32>,
-    ) -> Result<(), String> {
-        if let Some(unknown) = buckets.keys().find(|b| !self.limits.contains_key(*b)) {
-            return Err(format!("unknown bucket {unknown:?}"));
-        }
-        if let Some(w) = window_seconds {
-            self.window_seconds = w.max(1);
-        }
-        if let Some(c) = concurrency {
-            self.concurrency = c;
-        }
-        if let Some(all) = all {
-            self.limits.values_mut().for_each(|l| *l = all);
-        }
-        for (b, l) in buckets {
-            self.limits.insert(b.clone(), *l);
-        }
-        self.windows.clear();
-        Ok(())
-    }
-
     pub fn charge(&mut self, bucket: &str, now: DateTime<Utc>) -> Decision {
-        let limit = self.limits.get(bucket).copied().unwrap_or(600);
-        let len = Duration::seconds(self.window_seconds as i64);
-        let w = self.windows.entry(bucket.to_owned()).or_insert(Window {
-            start: now,
-            used: 0,
-        });
-        if now >= w.start + len {
-            *w = Window {
-                start: now,
-                used: 0,
-            };
+        self.windows.charge(bucket, now)
+    }
+}
+
+impl RateLimits for OktaLimits {
+    const FIELDS: &'static [&'static str] = &["window_seconds", "buckets", "all", "concurrency"];
+
+    fn settings(&self) -> Value {
+        let mut settings = self.windows.settings();
+        settings["concurrency"] = self.concurrency.into();
+        settings
+    }
+
+    fn configure(&mut self, body: &AdminBody) -> Result<(), AdminError> {
+        let concurrency = body.uint("concurrency", 0..=bounds::LIMIT)?;
+        self.windows.configure_from(body)?;
+        if let Some(c) = concurrency {
+            self.concurrency = u32::try_from(c).unwrap_or(u32::MAX);
         }
-        let end = w.start + len;
-        // Round up so `X-Rate-Limit-Reset - Date` is never negative for the SDK's sleep computation.
-        let reset = end.timestamp() + i64::from(end.timestamp_subsec_nanos() > 0);
-        if w.used >= limit {
-            return Decision {
-                allowed: false,
-                limit,
-                remaining: 0,
-                reset,
-            };
-        }
-        w.used += 1;
-        Decision {
-            allowed: true,
-            limit,
-            remaining: limit - w.used,
-            reset,
-        }
+        Ok(())
     }
 }
 
@@ -218,15 +149,41 @@ mod tests {
 
     #[test]
     fn window_exhausts_and_resets() {
-        let mut r = RateLimiter::new(2);
-        r.configure(None, None, &[("logs".to_owned(), 2)].into(), None)
-            .unwrap();
+        let mut r = OktaLimits::new(2);
+        let body = AdminBody::parse(br#"{"buckets": {"logs": 2}}"#, OktaLimits::FIELDS).unwrap();
+        r.configure(&body).unwrap();
         let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         assert!(r.charge("logs", t0).allowed);
         assert_eq!(r.charge("logs", t0).remaining, 0);
         let d = r.charge("logs", t0);
         assert!(!d.allowed);
         assert_eq!(d.reset, 1_700_000_002);
-        assert!(r.charge("logs", t0 + Duration::seconds(2)).allowed);
+        assert!(r.charge("logs", t0 + chrono::Duration::seconds(2)).allowed);
+    }
+
+    #[test]
+    fn concurrency_is_a_setting_of_its_own_and_checked_like_the_rest() {
+        let mut r = OktaLimits::new(60);
+        let body = |text: &str| AdminBody::parse(text.as_bytes(), OktaLimits::FIELDS).unwrap();
+        let err = r.configure(&body(r#"{"concurrency": -1}"#)).unwrap_err();
+        assert!(
+            err.message().starts_with("concurrency"),
+            "{}",
+            err.message()
+        );
+        let err = r
+            .configure(&body(r#"{"concurrency": 2, "window_seconds": 0}"#))
+            .unwrap_err();
+        assert!(
+            err.message().starts_with("window_seconds"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(r.settings()["concurrency"], 75, "nothing changed");
+        r.configure(&body(r#"{"concurrency": 1}"#)).unwrap();
+        assert!(r.enter());
+        assert!(!r.enter());
+        r.leave();
+        assert!(r.enter());
     }
 }

@@ -17,7 +17,7 @@ use super::errors::{OktaError, OktaResult};
 use super::ids::ts;
 use super::oel::{self, Subject};
 use super::pagination::{list_response, page};
-use super::state::{Inner, Okta, UserStatus, lock};
+use super::state::{Inner, Okta, UserStatus};
 
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -208,7 +208,7 @@ fn find<'a>(inner: &'a Inner, id: &str) -> OktaResult<&'a Rule> {
 
 pub async fn list(State(o): State<Arc<Okta>>, ctx: Ctx) -> OktaResult<Response> {
     let limit = ctx.limit(50, 200)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let rules: Vec<&Rule> = inner.rules.values().collect();
     let (items, next) = page(rules, ctx.param("after"), limit, |r| r.id.clone());
     let items = items.into_iter().map(Rule::to_json).collect();
@@ -216,7 +216,7 @@ pub async fn list(State(o): State<Arc<Okta>>, ctx: Ctx) -> OktaResult<Response> 
 }
 
 pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaResult<Response> {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let (b, parsed) = validated(&inner, &body)?;
     let id = inner.new_id("0pr");
     let rule = Rule {
@@ -238,12 +238,12 @@ pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaRe
     };
     let body = rule.to_json();
     inner.rules.insert(id.clone(), rule);
-    inner.count_write(format!("rule/{id}"));
+    inner.writes.count(format!("rule/{id}"));
     Ok(ok(&body))
 }
 
 pub async fn get(State(o): State<Arc<Okta>>, Path(id): Path<String>) -> OktaResult<Response> {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     Ok(ok(&find(&inner, &id)?.to_json()))
 }
 
@@ -253,7 +253,7 @@ pub async fn replace(
     Path(id): Path<String>,
     body: Bytes,
 ) -> OktaResult<Response> {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     if find(&inner, &id)?.active {
         return Err(OktaError::validation(
             "groupRule",
@@ -280,7 +280,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> OktaResult<Response> {
     let remove_users = ctx.bool_param("removeUsers", false)?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     find(&inner, &id)?;
     inner.rules.remove(&id);
     let made: Vec<(String, String)> = inner
@@ -295,7 +295,7 @@ pub async fn delete(
             inner.set_membership(&ctx, &key.0, &key.1, false);
         }
     }
-    inner.count_write(format!("rule/{id}"));
+    inner.writes.count(format!("rule/{id}"));
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -304,7 +304,7 @@ pub async fn lifecycle(
     ctx: Ctx,
     Path((id, op)): Path<(String, String)>,
 ) -> OktaResult<Response> {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     find(&inner, &id)?;
     let active = match op.as_str() {
         "activate" => true,
@@ -318,6 +318,6 @@ pub async fn lifecycle(
     if active {
         inner.apply_rules_to_all(&ctx);
     }
-    inner.count_write(format!("rule/{id}"));
+    inner.writes.count(format!("rule/{id}"));
     Ok(no_content())
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::context::{Ctx, ok};
 use super::errors::{OktaError, OktaResult};
-use super::state::{Okta, USER_TYPE_ID, lock};
+use super::state::{Okta, USER_TYPE_ID};
 
 /// Okta's default user profile (the `#base` subschema): every property is a string; these four are required.
 const BASE_PROPERTIES: [(&str, &str); 31] = [
@@ -128,7 +128,7 @@ fn user_schema(o: &Okta, ctx: &Ctx) -> Value {
 /// Properties the org's users carry beyond the base profile, typed as their values are (JSON Schema's `string`,
 /// `integer`, `number`, `boolean`, or `array` with its item type).
 fn custom_properties(o: &Okta) -> BTreeMap<String, (&'static str, Option<&'static str>)> {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let mut found = BTreeMap::new();
     for user in inner.users.values() {
         for (name, value) in &user.profile {

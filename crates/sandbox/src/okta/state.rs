@@ -1,7 +1,7 @@
 //! The emulator's in-memory organisation (users, groups, apps, assignments, System Log, write counts) and seeding.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,9 +9,9 @@ use serde_json::{Map, Value, json};
 
 use super::context::Ctx;
 use super::ids::{self, ts};
-use super::rate_limit::RateLimiter;
-use crate::clock::Clock;
-use crate::org::{OktaSeed, SeedStatus};
+use super::rate_limit::OktaLimits;
+use super::seed::{OktaSeed, SeedStatus};
+use crate::emulator::{Core, CoreAdmin, Seeded, Writes, lock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -281,7 +281,7 @@ pub struct Inner {
     pub groups: BTreeMap<String, Group>,
     pub apps: BTreeMap<String, App>,
     pub logs: Vec<LogRecord>,
-    pub writes: BTreeMap<String, u64>,
+    pub writes: Writes,
     pub counters: Counters,
     pub next_id: u64,
     pub log_seq: u64,
@@ -308,15 +308,6 @@ pub struct PushMapping {
     pub last_push: Option<DateTime<Utc>>,
 }
 
-/// Injected failures, set through `/__sandbox/faults`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Faults {
-    pub latency_ms: u64,
-    pub error_rate: f64,
-    pub error_status: u16,
-}
-
 /// The principal behind the API token; it is the `actor` of every System Log event the API causes.
 pub const ACTOR_ID: &str = "00uSANDBOXADMIN00001";
 pub const ACTOR_LOGIN: &str = "sandbox-admin@example.com";
@@ -331,41 +322,15 @@ pub trait GroupPushTarget: Send + Sync + std::fmt::Debug {
 /// One Okta org: everything behind the HTTP layer.
 #[derive(Debug)]
 pub struct Okta {
-    pub(crate) inner: Mutex<Inner>,
-    pub(crate) limiter: Mutex<RateLimiter>,
-    pub(crate) faults: Mutex<Faults>,
+    pub(crate) core: Core<Inner, OktaLimits>,
     pub(crate) oauth: Mutex<super::oauth::OAuthState>,
     pub(crate) hooks: Mutex<super::hooks::Hooks>,
     /// Systems that receive the groups pushed to an app (by the app's `name`).
     pub(crate) push_targets: Mutex<Vec<(String, Arc<dyn GroupPushTarget>)>>,
-    pub clock: Arc<dyn Clock>,
     pub token: String,
-    seed: OktaSeed,
-    default_window_seconds: u64,
-}
-
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic in one handler must not wedge the emulator for every later test request.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Okta {
-    pub fn new(seed: OktaSeed, token: String, clock: Arc<dyn Clock>, window_seconds: u64) -> Self {
-        let inner = Inner::seeded(&seed, clock.now());
-        Self {
-            inner: Mutex::new(inner),
-            limiter: Mutex::new(RateLimiter::new(window_seconds)),
-            faults: Mutex::new(Faults::default()),
-            oauth: Mutex::new(Default::default()),
-            hooks: Mutex::new(Default::default()),
-            push_targets: Mutex::new(Vec::new()),
-            clock,
-            token,
-            seed,
-            default_window_seconds: window_seconds,
-        }
-    }
-
     /// Sends `target` the groups pushed to the app named `app_name` now and after every later change.
     pub fn on_group_push(&self, app_name: &str, target: Arc<dyn GroupPushTarget>) {
         lock(&self.push_targets).push((app_name.to_owned(), target));
@@ -380,7 +345,7 @@ impl Okta {
         }
         let mut outgoing = Vec::new();
         {
-            let inner = lock(&self.inner);
+            let inner = self.core.state();
             for (app_name, target) in targets {
                 let mut groups = BTreeMap::new();
                 for app in inner.apps.values().filter(|a| a.name == app_name) {
@@ -416,18 +381,20 @@ impl Okta {
         }
     }
 
-    /// Back to the seeded org with default limits and no faults.
+    /// Back to the seeded org with default limits, no faults, no OAuth clients or event hooks; push targets
+    /// hear of the seeded groups.
     pub fn reset(&self) {
-        *lock(&self.inner) = Inner::seeded(&self.seed, self.clock.now());
-        *lock(&self.limiter) = RateLimiter::new(self.default_window_seconds);
-        *lock(&self.faults) = Faults::default();
+        self.core.reset();
         *lock(&self.oauth) = Default::default();
         *lock(&self.hooks) = Default::default();
+        self.notify_group_push();
     }
 }
 
-impl Inner {
-    pub fn seeded(seed: &OktaSeed, now: DateTime<Utc>) -> Self {
+impl Seeded for Inner {
+    type Seed = OktaSeed;
+
+    fn seeded(seed: &OktaSeed, now: DateTime<Utc>) -> Self {
         let mut s = Inner::default();
         let everyone = s.new_id("00g");
         s.groups.insert(
@@ -567,13 +534,15 @@ impl Inner {
         s
     }
 
+    fn writes(&self) -> &Writes {
+        &self.writes
+    }
+}
+
+impl Inner {
     pub fn new_id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
         ids::object_id(prefix, self.next_id)
-    }
-
-    pub fn count_write(&mut self, key: String) {
-        *self.writes.entry(key).or_default() += 1;
     }
 
     pub fn find_user(&self, id_or_login: &str) -> Option<&User> {

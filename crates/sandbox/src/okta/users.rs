@@ -13,7 +13,7 @@ use super::context::{Ctx, no_content, ok, parse_body};
 use super::errors::{OktaError, OktaResult};
 use super::filter::{self, Op};
 use super::pagination::{list_response, page};
-use super::state::{Inner, Okta, User, UserStatus, lock};
+use super::state::{Inner, Okta, User, UserStatus};
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -116,7 +116,7 @@ fn validate_profile(
 pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaResult<Response> {
     let req: UserBody = parse_body(&body, "createUser")?;
     let activate = ctx.bool_param("activate", true)?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let profile = req.profile.unwrap_or_default();
     let causes = validate_profile(&inner, &profile, None);
     if !causes.is_empty() {
@@ -164,7 +164,7 @@ pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaRe
     if let Some(g) = inner.groups.get_mut(&everyone) {
         g.members.insert(id.clone());
     }
-    inner.count_write(format!("user/{id}"));
+    inner.writes.count(format!("user/{id}"));
     let t = vec![inner.user_target(&id)];
     inner.log(&ctx, "user.lifecycle.create", "Create Okta user", t.clone());
     if activate {
@@ -176,7 +176,7 @@ pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaRe
             g.members.insert(id.clone());
             g.last_membership_updated = now;
         }
-        inner.count_write(format!("group/{gid}/user/{id}"));
+        inner.writes.count(format!("group/{gid}/user/{id}"));
         let t = vec![inner.user_target(&id), inner.group_target(&gid)];
         inner.log(
             &ctx,
@@ -200,7 +200,7 @@ pub async fn get(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> OktaResult<Response> {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let user = inner
         .find_user(&id)
         .ok_or_else(|| OktaError::not_found(&id, "User"))?;
@@ -264,7 +264,7 @@ pub async fn list(State(o): State<Arc<Okta>>, ctx: Ctx) -> OktaResult<Response> 
         .map(str::to_lowercase);
     let limit = ctx.limit(if q.is_some() { 10 } else { 200 }, 200)?;
     let expr = user_expr(&ctx)?;
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let items: Vec<Value> = inner
         .users
         .values()
@@ -297,7 +297,7 @@ async fn update(
     replace: bool,
 ) -> OktaResult<Response> {
     let req: UserBody = parse_body(&body, "updateUser")?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let user = inner
         .find_user(&id)
         .ok_or_else(|| OktaError::not_found(&id, "User"))?;
@@ -343,7 +343,7 @@ async fn update(
     {
         user.recovery_question = Some(q);
     }
-    inner.count_write(format!("user/{uid}"));
+    inner.writes.count(format!("user/{uid}"));
     let t = vec![inner.user_target(&uid)];
     if req.profile.is_some() {
         inner.log(
@@ -407,7 +407,7 @@ pub async fn delete(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> OktaResult<Response> {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let user = inner
         .find_user(&id)
         .ok_or_else(|| OktaError::not_found(&id, "User"))?;
@@ -431,7 +431,7 @@ pub async fn delete(
             a.users.remove(&uid);
         }
     }
-    inner.count_write(format!("user/{uid}"));
+    inner.writes.count(format!("user/{uid}"));
     Ok(no_content())
 }
 
@@ -440,7 +440,7 @@ pub async fn groups(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> OktaResult<Response> {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let user = inner
         .find_user(&id)
         .ok_or_else(|| OktaError::not_found(&id, "User"))?;
@@ -458,7 +458,7 @@ pub async fn app_links(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> OktaResult<Response> {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let uid = inner
         .find_user(&id)
         .map(|u| u.id.clone())

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::state::{Folder, Inner, Opa, Policy, Project, ResourceGroup, new_id};
 use super::{OpaError, valid_folder_name};
-use crate::emulator::{Ctx, json_response, lock, set_header};
+use crate::emulator::{Ctx, json_response, random_token, set_header};
 
 type Params = Path<HashMap<String, String>>;
 type OpaResult = Result<Response, OpaError>;
@@ -94,9 +94,9 @@ pub async fn service_token(State(o): State<Arc<Opa>>, ctx: Ctx, body: Bytes) -> 
             "Authentication failed: invalid key_id or key_secret",
         ));
     }
-    let token = super::random(48);
+    let token = random_token("", 48);
     let expires = ctx.now + o.token_ttl;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     inner.tokens.insert(token.clone(), expires);
     inner.tokens_issued += 1;
     ok(&json!({
@@ -107,7 +107,7 @@ pub async fn service_token(State(o): State<Arc<Opa>>, ctx: Ctx, body: Bytes) -> 
 }
 
 pub async fn expire_tokens(State(o): State<Arc<Opa>>) -> Response {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let expired = inner.tokens.len();
     inner.tokens.clear();
     json_response(
@@ -117,7 +117,7 @@ pub async fn expire_tokens(State(o): State<Arc<Opa>>) -> Response {
 }
 
 pub async fn pushed_counts(State(o): State<Arc<Opa>>) -> Response {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     json_response(
         StatusCode::OK,
         &json!({"pushed": inner.pushed, "throttled": inner.throttled}),
@@ -125,13 +125,13 @@ pub async fn pushed_counts(State(o): State<Arc<Opa>>) -> Response {
 }
 
 pub async fn list_users(State(o): State<Arc<Opa>>, ctx: Ctx) -> OpaResult {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let items = inner.users.values().map(Inner::user_json).collect();
     page(&ctx, items)
 }
 
 pub async fn get_user(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let user = inner
         .users
         .get(param(&p, "user"))
@@ -140,7 +140,7 @@ pub async fn get_user(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult {
 }
 
 pub async fn list_groups(State(o): State<Arc<Opa>>, ctx: Ctx) -> OpaResult {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let contains = ctx.param("contains").unwrap_or("").to_lowercase();
     let mut groups: Vec<_> = inner
         .groups
@@ -173,14 +173,14 @@ pub async fn create_group(State(o): State<Arc<Opa>>, body: Bytes) -> OpaResult {
     let body = body_object(&body)?;
     let name = required(&body, "name")?.to_owned();
     let roles = roles_of(&body)?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     if inner.group_by_name(&name).is_some() {
         return Err(OpaError::conflict(format!(
             "A group named {name} already exists"
         )));
     }
     let id = inner.insert_group(&name, &roles, BTreeSet::new(), false);
-    inner.count_write(format!("group/{name}"));
+    inner.writes.count(format!("group/{name}"));
     let group = inner
         .groups
         .get(&id)
@@ -190,7 +190,7 @@ pub async fn create_group(State(o): State<Arc<Opa>>, body: Bytes) -> OpaResult {
 }
 
 pub async fn get_group(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let g = inner
         .group_by_name(param(&p, "group"))
         .ok_or_else(|| OpaError::not_found("group"))?;
@@ -200,7 +200,7 @@ pub async fn get_group(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult 
 pub async fn update_group(State(o): State<Arc<Opa>>, Path(p): Params, body: Bytes) -> OpaResult {
     let body = body_object(&body)?;
     let name = param(&p, "group").to_owned();
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let rename = text(&body, "name")
         .filter(|n| *n != name)
         .map(str::to_owned);
@@ -224,24 +224,24 @@ pub async fn update_group(State(o): State<Arc<Opa>>, Path(p): Params, body: Byte
     if let Some(roles) = roles {
         g.roles = roles;
     }
-    inner.count_write(format!("group/{name}"));
+    inner.writes.count(format!("group/{name}"));
     no_content()
 }
 
 pub async fn delete_group(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult {
     let name = param(&p, "group").to_owned();
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let id = inner
         .group_by_name(&name)
         .map(|g| g.id.clone())
         .ok_or_else(|| OpaError::not_found("group"))?;
     inner.groups.remove(&id);
-    inner.count_write(format!("group/{name}"));
+    inner.writes.count(format!("group/{name}"));
     no_content()
 }
 
 pub async fn group_members(State(o): State<Arc<Opa>>, ctx: Ctx, Path(p): Params) -> OpaResult {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let g = inner
         .group_by_name(param(&p, "group"))
         .ok_or_else(|| OpaError::not_found("group"))?;
@@ -258,7 +258,7 @@ pub async fn add_member(State(o): State<Arc<Opa>>, Path(p): Params, body: Bytes)
     let body = body_object(&body)?;
     let user = required(&body, "name")?.to_owned();
     let group = param(&p, "group").to_owned();
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     if !inner.users.contains_key(&user) {
         return Err(OpaError::not_found("user"));
     }
@@ -271,14 +271,14 @@ pub async fn add_member(State(o): State<Arc<Opa>>, Path(p): Params, body: Bytes)
         )));
     }
     if g.members.insert(user.clone()) {
-        inner.count_write(format!("group/{group}/users/{user}"));
+        inner.writes.count(format!("group/{group}/users/{user}"));
     }
     no_content()
 }
 
 pub async fn remove_member(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult {
     let (group, user) = (param(&p, "group").to_owned(), param(&p, "user").to_owned());
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let g = inner
         .group_by_name_mut(&group)
         .ok_or_else(|| OpaError::not_found("group"))?;
@@ -290,12 +290,12 @@ pub async fn remove_member(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaRes
     if !g.members.remove(&user) {
         return Err(OpaError::not_found("group membership"));
     }
-    inner.count_write(format!("group/{group}/users/{user}"));
+    inner.writes.count(format!("group/{group}/users/{user}"));
     no_content()
 }
 
 pub async fn list_resource_groups(State(o): State<Arc<Opa>>, ctx: Ctx) -> OpaResult {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let items = inner
         .resource_groups
         .values()
@@ -307,7 +307,7 @@ pub async fn list_resource_groups(State(o): State<Arc<Opa>>, ctx: Ctx) -> OpaRes
 pub async fn create_resource_group(State(o): State<Arc<Opa>>, body: Bytes) -> OpaResult {
     let body = body_object(&body)?;
     let name = required(&body, "name")?.to_owned();
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     if inner.resource_groups.values().any(|r| r.name == name) {
         return Err(OpaError::conflict(format!(
             "A resource group named {name} already exists"
@@ -321,7 +321,7 @@ pub async fn create_resource_group(State(o): State<Arc<Opa>>, body: Bytes) -> Op
     };
     let json = inner.resource_group_json(&rg);
     inner.resource_groups.insert(id, rg);
-    inner.count_write(format!("resource_group/{name}"));
+    inner.writes.count(format!("resource_group/{name}"));
     created(&json)
 }
 
@@ -342,13 +342,13 @@ fn project<'a>(inner: &'a Inner, rg: &str, id: &str) -> Result<&'a Project, OpaE
 }
 
 pub async fn get_resource_group(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let rg = resource_group(&inner, param(&p, "rg"))?;
     ok(&inner.resource_group_json(rg))
 }
 
 pub async fn list_projects(State(o): State<Arc<Opa>>, ctx: Ctx, Path(p): Params) -> OpaResult {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let rg = param(&p, "rg");
     resource_group(&inner, rg)?;
     let items = inner
@@ -364,7 +364,7 @@ pub async fn create_project(State(o): State<Arc<Opa>>, Path(p): Params, body: By
     let body = body_object(&body)?;
     let name = required(&body, "name")?.to_owned();
     let rg = param(&p, "rg").to_owned();
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     resource_group(&inner, &rg)?;
     if inner
         .projects
@@ -383,18 +383,18 @@ pub async fn create_project(State(o): State<Arc<Opa>>, Path(p): Params, body: By
     };
     let json = inner.project_json(&pr);
     inner.projects.insert(id, pr);
-    inner.count_write(format!("project/{name}"));
+    inner.writes.count(format!("project/{name}"));
     created(&json)
 }
 
 pub async fn get_project(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let pr = project(&inner, param(&p, "rg"), param(&p, "project"))?;
     ok(&inner.project_json(pr))
 }
 
 pub async fn list_folders(State(o): State<Arc<Opa>>, ctx: Ctx, Path(p): Params) -> OpaResult {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let pr = project(&inner, param(&p, "rg"), param(&p, "project"))?;
     let mut folders: Vec<&Folder> = inner
         .folders
@@ -446,7 +446,7 @@ pub async fn create_folder(
     let parent = text(&body, "parent_folder_id")
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let pr = project(&inner, param(&p, "rg"), param(&p, "project"))?.clone();
     if let Some(parent) = &parent
         && inner.folders.get(parent).is_none_or(|f| f.project != pr.id)
@@ -474,7 +474,7 @@ pub async fn create_folder(
         updated_at: ctx.now,
     };
     inner.folders.insert(id.clone(), folder.clone());
-    inner.count_write(format!("secret_folder/{name}"));
+    inner.writes.count(format!("secret_folder/{name}"));
     created(&inner.folder_json(&folder))
 }
 
@@ -488,7 +488,7 @@ fn folder<'a>(inner: &'a Inner, p: &HashMap<String, String>) -> Result<&'a Folde
 }
 
 pub async fn get_folder(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let f = folder(&inner, &p)?;
     ok(&inner.folder_json(f))
 }
@@ -500,7 +500,7 @@ pub async fn update_folder(
     body: Bytes,
 ) -> OpaResult {
     let body = body_object(&body)?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let mut f = folder(&inner, &p)?.clone();
     if let Some(name) = text(&body, "name") {
         check_folder_name(name)?;
@@ -512,12 +512,12 @@ pub async fn update_folder(
     f.updated_at = ctx.now;
     let key = format!("secret_folder/{}", f.name);
     inner.folders.insert(f.id.clone(), f.clone());
-    inner.count_write(key);
+    inner.writes.count(key);
     ok(&inner.folder_json(&f))
 }
 
 pub async fn delete_folder(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let f = folder(&inner, &p)?.clone();
     if inner
         .folders
@@ -527,12 +527,12 @@ pub async fn delete_folder(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaRes
         return Err(OpaError::bad_request("The secret folder is not empty"));
     }
     inner.folders.remove(&f.id);
-    inner.count_write(format!("secret_folder/{}", f.name));
+    inner.writes.count(format!("secret_folder/{}", f.name));
     no_content()
 }
 
 pub async fn list_policies(State(o): State<Arc<Opa>>, ctx: Ctx) -> OpaResult {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let mut policies: Vec<&Policy> = inner.policies.values().collect();
     policies.sort_by(|a, b| a.name.cmp(&b.name));
     page(
@@ -624,7 +624,7 @@ fn read_policy(inner: &Inner, body: &Map<String, Value>, id: &str) -> Result<Pol
 
 pub async fn create_policy(State(o): State<Arc<Opa>>, body: Bytes) -> OpaResult {
     let body = body_object(&body)?;
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let policy = read_policy(&inner, &body, &new_id())?;
     if inner.policies.values().any(|p| p.name == policy.name) {
         return Err(OpaError::conflict(format!(
@@ -633,13 +633,15 @@ pub async fn create_policy(State(o): State<Arc<Opa>>, body: Bytes) -> OpaResult 
         )));
     }
     let json = inner.policy_json(&policy);
-    inner.count_write(format!("security_policy/{}", policy.name));
+    inner
+        .writes
+        .count(format!("security_policy/{}", policy.name));
     inner.policies.insert(policy.id.clone(), policy);
     created(&json)
 }
 
 pub async fn get_policy(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult {
-    let inner = lock(&o.inner);
+    let inner = o.core.state();
     let policy = inner
         .policies
         .get(param(&p, "policy"))
@@ -650,7 +652,7 @@ pub async fn get_policy(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult
 pub async fn update_policy(State(o): State<Arc<Opa>>, Path(p): Params, body: Bytes) -> OpaResult {
     let body = body_object(&body)?;
     let id = param(&p, "policy").to_owned();
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     if !inner.policies.contains_key(&id) {
         return Err(OpaError::not_found("security policy"));
     }
@@ -665,17 +667,21 @@ pub async fn update_policy(State(o): State<Arc<Opa>>, Path(p): Params, body: Byt
             policy.name
         )));
     }
-    inner.count_write(format!("security_policy/{}", policy.name));
+    inner
+        .writes
+        .count(format!("security_policy/{}", policy.name));
     inner.policies.insert(id, policy);
     no_content()
 }
 
 pub async fn delete_policy(State(o): State<Arc<Opa>>, Path(p): Params) -> OpaResult {
-    let mut inner = lock(&o.inner);
+    let mut inner = o.core.state();
     let policy = inner
         .policies
         .remove(param(&p, "policy"))
         .ok_or_else(|| OpaError::not_found("security policy"))?;
-    inner.count_write(format!("security_policy/{}", policy.name));
+    inner
+        .writes
+        .count(format!("security_policy/{}", policy.name));
     no_content()
 }

@@ -1,6 +1,7 @@
 //! Okta Privileged Access (OPA) emulator: `/v1/teams/{team}/…` with service-token auth (key id and secret for a
 //! bearer token that expires), `{"list":[…]}` pages with a `Link: rel="next"` carrying `offset`, 429 with
-//! `X-RateLimit-Retry-At`, injected faults, and the shared `/__sandbox` admin endpoints.
+//! `X-RateLimit-Retry-At`, and injected faults. Admin endpoints of its own besides the shared ones
+//! (`crate::emulator`): `/__sandbox/expire-tokens` and `/__sandbox/pushed` (what Okta's group push changed).
 //!
 //! Sources: https://developer.okta.com/docs/api/openapi/opa/ and Okta's Terraform provider
 //! (`okta/terraform-provider-oktapam`, `oktapam/client/*.go`). Error bodies carry `code` and `message`; their
@@ -19,8 +20,6 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use rand::Rng;
-use rand::distr::Alphanumeric;
 
 pub use seed::{
     OpaSeed, OpaSeedGroup, OpaSeedPolicy, OpaSeedProject, OpaSeedResourceGroup, OpaSeedUser,
@@ -29,12 +28,9 @@ pub use seed::{
 pub use state::Opa;
 
 use crate::emulator::{
-    AdminState, Controls, EmulatorConfig, Now, admin_routes, from_loopback, injected_failure,
-    json_response, lock, set_header,
+    CoreAdmin, Emulator, EmulatorConfig, credentials, json_response, random_token, set_header,
 };
-
-/// How to run one emulated OPA team; `token` is the service user's key secret.
-pub type OpaConfig = EmulatorConfig;
+use crate::hand_change::HandChange;
 
 /// The team's id in objects that name it.
 pub(crate) const TEAM_ID: &str = "6f3d2b1a-0000-4000-8000-00000000team";
@@ -44,39 +40,45 @@ pub(crate) const SERVICE_USER: &str = "grantflow-service";
 /// One bucket for the whole team (OPA publishes no per-endpoint limits).
 const BUCKETS: &[(&str, u32)] = &[("api", 600)];
 
-fn random(n: usize) -> String {
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(n)
-        .map(char::from)
-        .collect()
-}
+impl Emulator for Opa {
+    const KIND: &'static str = "opa";
+    type Seed = OpaSeed;
 
-/// Builds the emulator for `seed`; returns the router and the team (its `key_id`/`key_secret` are what clients
-/// exchange for a bearer token).
-pub fn opa_router(seed: &OpaSeed, config: OpaConfig) -> (Router, Arc<Opa>) {
-    let opa = Arc::new(Opa {
-        inner: std::sync::Mutex::new(state::Inner::seeded(seed, config.clock.now())),
-        controls: Controls::new(config.rate_limit_window_seconds, BUCKETS),
-        clock: config.clock,
-        team: seed.team.clone(),
-        key_id: uuid::Uuid::new_v4().to_string(),
-        key_secret: config.token.unwrap_or_else(|| random(40)),
-        token_ttl: chrono::Duration::hours(1),
-        seed: seed.clone(),
-    });
-    (router(opa.clone()), opa)
-}
+    /// The team's `key_id`/`key_secret` are what clients exchange for a bearer token; `config.token` is the secret.
+    fn start(seed: &OpaSeed, config: EmulatorConfig) -> Arc<Self> {
+        Arc::new(Opa {
+            core: config.core(seed, config.windows(BUCKETS)),
+            team: seed.team.clone(),
+            key_id: uuid::Uuid::new_v4().to_string(),
+            key_secret: config.token_or(|| random_token("", 40)),
+            token_ttl: chrono::Duration::hours(1),
+        })
+    }
 
-impl AdminState for Opa {
-    fn controls(&self) -> &Controls {
-        &self.controls
+    fn credentials(&self) -> BTreeMap<String, String> {
+        credentials([
+            ("team", &self.team),
+            ("key_id", &self.key_id),
+            ("key_secret", &self.key_secret),
+        ])
     }
-    fn writes(&self) -> BTreeMap<String, u64> {
-        lock(&self.inner).writes.clone()
+
+    fn core(&self) -> &dyn CoreAdmin {
+        &self.core
     }
-    fn reset(&self) {
-        Opa::reset(self);
+
+    fn api(this: &Arc<Self>) -> Router<Arc<Self>> {
+        router(this)
+    }
+
+    fn admin_routes() -> Router<Arc<Self>> {
+        Router::new()
+            .route("/__sandbox/expire-tokens", post(handlers::expire_tokens))
+            .route("/__sandbox/pushed", get(handlers::pushed_counts))
+    }
+
+    fn hand_change(&self, change: &HandChange) -> Result<(), String> {
+        self.core.state().hand_change(change)
     }
 }
 
@@ -120,7 +122,7 @@ impl IntoResponse for OpaError {
     }
 }
 
-fn router(opa: Arc<Opa>) -> Router {
+fn router(opa: &Arc<Opa>) -> Router<Arc<Opa>> {
     use handlers as h;
     let t = "/v1/teams/{team}";
     let rg = format!("{t}/resource_groups/{{rg}}/projects/{{project}}");
@@ -179,20 +181,8 @@ fn router(opa: Arc<Opa>) -> Router {
                 .put(h::update_policy)
                 .delete(h::delete_policy),
         )
-        .route("/__sandbox/expire-tokens", post(h::expire_tokens))
-        .route("/__sandbox/pushed", get(h::pushed_counts))
-        .route(
-            "/__sandbox/hand-change",
-            post(
-                |State(o): State<Arc<Opa>>, body: axum::body::Bytes| async move {
-                    crate::hand_change::handle(&body, |change| lock(&o.inner).hand_change(change))
-                },
-            ),
-        )
-        .merge(admin_routes::<Opa>())
         .fallback(|| async { OpaError::not_found("path") })
         .layer(middleware::from_fn_with_state(opa.clone(), opa_layer))
-        .with_state(opa)
 }
 
 /// The team named in the path, if the path is an API path.
@@ -200,19 +190,12 @@ fn path_team(path: &str) -> Option<&str> {
     path.strip_prefix("/v1/teams/")?.split('/').next()
 }
 
-async fn opa_layer(State(o): State<Arc<Opa>>, mut req: Request, next: Next) -> Response {
-    let now = o.clock.now();
-    req.extensions_mut().insert(Now(now));
+async fn opa_layer(State(o): State<Arc<Opa>>, req: Request, next: Next) -> Response {
+    let now = o.core.now();
     let path = req.uri().path().to_owned();
-    if path.starts_with("/__sandbox") {
-        if !from_loopback(&req) {
-            return StatusCode::FORBIDDEN.into_response();
-        }
-        return next.run(req).await;
-    }
-    let decision = lock(&o.controls.limiter).charge("api", now);
+    let decision = o.core.limits().charge("api", now);
     if !decision.allowed {
-        lock(&o.inner).throttled += 1;
+        o.core.state().throttled += 1;
         let mut resp = OpaError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -226,8 +209,11 @@ async fn opa_layer(State(o): State<Arc<Opa>>, mut req: Request, next: Next) -> R
         );
         return resp;
     }
-    let faults = lock(&o.controls.faults).clone();
-    if let Some(status) = injected_failure(&faults).await {
+    if let Some(status) = o
+        .core
+        .injected_failure(StatusCode::INTERNAL_SERVER_ERROR)
+        .await
+    {
         return OpaError::new(status, "internal_error", "An unexpected error occurred")
             .into_response();
     }
@@ -243,7 +229,9 @@ async fn opa_layer(State(o): State<Arc<Opa>>, mut req: Request, next: Next) -> R
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        let valid = lock(&o.inner)
+        let valid = o
+            .core
+            .state()
             .tokens
             .get(bearer)
             .is_some_and(|expires| *expires > now);
@@ -279,7 +267,7 @@ mod tests {
             }],
             ..OpaSeed::default()
         };
-        opa_router(&seed, OpaConfig::default()).1
+        Opa::start(&seed, EmulatorConfig::default())
     }
 
     #[test]
@@ -293,19 +281,19 @@ mod tests {
         };
         opa.sync_pushed_groups(&pushed(&["RAVI.PATEL@example.com", "new.hire@example.com"]));
         let members = |opa: &Opa| {
-            let inner = lock(&opa.inner);
+            let inner = opa.core.state();
             let group = inner.group_by_name("OPA Payments Secrets").expect("pushed");
             assert!(group.pushed);
             group.members.iter().cloned().collect::<Vec<_>>()
         };
         assert_eq!(members(&opa), ["new.hire", "ravi.patel"]);
         assert_eq!(
-            lock(&opa.inner).users["new.hire"].email,
+            opa.core.state().users["new.hire"].email,
             "new.hire@example.com"
         );
         opa.sync_pushed_groups(&pushed(&["ravi.patel@example.com"]));
         assert_eq!(members(&opa), ["ravi.patel"]);
-        let inner = lock(&opa.inner);
+        let inner = opa.core.state();
         assert!(inner.writes.is_empty(), "pushes are not API writes");
         assert_eq!(inner.pushed["group/OPA Payments Secrets"], 2);
         assert!(!inner.group_by_name("local").expect("seeded").pushed);
@@ -323,7 +311,7 @@ mod tests {
                 .expect("parses")
                 .expect("shared op")
         };
-        let mut inner = lock(&opa.inner);
+        let mut inner = opa.core.state();
         let err = inner
             .hand_change(&change(
                 r#"{"op": "remove", "user": "ravi.patel", "resource": "group/OPA Payments Secrets"}"#,

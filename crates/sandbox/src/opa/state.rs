@@ -2,14 +2,12 @@
 //! service-token bearer tokens and write counts.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::seed::OpaSeed;
-use crate::clock::Clock;
-use crate::emulator::{Controls, lock};
+use crate::emulator::{Core, Seeded, Writes};
 use crate::hand_change::{self, HandChange};
 
 #[derive(Debug, Clone)]
@@ -78,7 +76,7 @@ pub struct Inner {
     pub policies: BTreeMap<String, Policy>,
     /// Bearer token → when it expires.
     pub tokens: BTreeMap<String, DateTime<Utc>>,
-    pub writes: BTreeMap<String, u64>,
+    pub writes: Writes,
     /// Changes the Okta group push made (not API writes).
     pub pushed: BTreeMap<String, u64>,
     /// 429s answered.
@@ -94,8 +92,10 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-impl Inner {
-    pub fn seeded(seed: &OpaSeed, now: DateTime<Utc>) -> Self {
+impl Seeded for Inner {
+    type Seed = OpaSeed;
+
+    fn seeded(seed: &OpaSeed, now: DateTime<Utc>) -> Self {
         let mut s = Inner::default();
         let mut by_email = BTreeMap::new();
         for u in &seed.users {
@@ -199,6 +199,12 @@ impl Inner {
         s
     }
 
+    fn writes(&self) -> &Writes {
+        &self.writes
+    }
+}
+
+impl Inner {
     pub fn insert_group(
         &mut self,
         name: &str,
@@ -222,10 +228,6 @@ impl Inner {
             },
         );
         id
-    }
-
-    pub fn count_write(&mut self, key: String) {
-        *self.writes.entry(key).or_default() += 1;
     }
 
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
@@ -360,27 +362,19 @@ impl Inner {
 /// One OPA team: everything behind the HTTP layer.
 #[derive(Debug)]
 pub struct Opa {
-    pub(crate) inner: Mutex<Inner>,
-    pub(crate) controls: Controls,
-    pub clock: Arc<dyn Clock>,
+    pub(crate) core: Core<Inner>,
     pub team: String,
     pub key_id: String,
     pub key_secret: String,
     /// How long a bearer token lives.
     pub token_ttl: chrono::Duration,
-    pub(crate) seed: OpaSeed,
 }
 
 impl Opa {
-    pub fn reset(&self) {
-        *lock(&self.inner) = Inner::seeded(&self.seed, self.clock.now());
-        self.controls.reset();
-    }
-
     /// Makes every group pushed from Okta match `groups` (name → member emails): creates the missing ones (and
     /// users for members OPA does not know yet, named as Okta's provisioning names them) and sets their members.
     pub fn sync_pushed_groups(&self, groups: &BTreeMap<String, Vec<String>>) {
-        let mut inner = lock(&self.inner);
+        let mut inner = self.core.state();
         for (name, emails) in groups {
             let mut members = BTreeSet::new();
             for email in emails {

@@ -17,21 +17,16 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rand::Rng;
-use rand::distr::Alphanumeric;
 use serde_json::{Map, Value, json};
 
 pub use seed::{SalesforceSeed, SalesforceSeedPermissionSet, SalesforceSeedUser};
 pub use state::Salesforce;
 
 use crate::emulator::{
-    AdminState, Controls, Ctx, EmulatorConfig, Now, admin_routes, from_loopback, injected_failure,
-    json_response, lock, set_header,
+    CoreAdmin, Ctx, Emulator, EmulatorConfig, credentials, json_response, random_token, set_header,
 };
+use crate::hand_change::HandChange;
 use state::{Inner, SfError, schema};
-
-/// How to run one emulated Salesforce org.
-pub type SalesforceConfig = EmulatorConfig;
 
 /// API versions the emulator answers for (simple-salesforce defaults to 59.0).
 const VERSIONS: &[(&str, &str)] = &[
@@ -43,39 +38,66 @@ const VERSIONS: &[(&str, &str)] = &[
     ("62.0", "Winter '25"),
 ];
 
-/// A session id shaped like Salesforce's (`00D…!…`).
-fn random_token() -> String {
-    let tail: String = rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(96)
-        .map(char::from)
-        .collect();
-    format!("00D8d000000SANDBX!{tail}")
-}
+impl Emulator for Salesforce {
+    const KIND: &'static str = "salesforce";
+    const HTTPS: bool = true;
+    type Seed = SalesforceSeed;
 
-pub fn salesforce_router(
-    seed: &SalesforceSeed,
-    config: SalesforceConfig,
-) -> (Router, Arc<Salesforce>) {
-    let token = config.token.unwrap_or_else(random_token);
-    let sf = Arc::new(Salesforce::new(
-        seed.clone(),
-        token,
-        config.clock,
-        config.rate_limit_window_seconds,
-    ));
-    (router(sf.clone()), sf)
-}
+    fn start(seed: &SalesforceSeed, config: EmulatorConfig) -> Arc<Self> {
+        Arc::new(Salesforce {
+            core: config.core(seed, config.windows(state::BUCKETS)),
+            // A session id shaped like Salesforce's (`00D…!…`).
+            token: config.token_or(|| random_token("00D8d000000SANDBX!", 96)),
+        })
+    }
 
-impl AdminState for Salesforce {
-    fn controls(&self) -> &Controls {
-        &self.controls
+    fn credentials(&self) -> BTreeMap<String, String> {
+        credentials([("token", &self.token)])
     }
-    fn writes(&self) -> BTreeMap<String, u64> {
-        lock(&self.inner).writes.clone()
+
+    fn core(&self) -> &dyn CoreAdmin {
+        &self.core
     }
-    fn reset(&self) {
-        Salesforce::reset(self);
+
+    fn api(this: &Arc<Self>) -> Router<Arc<Self>> {
+        const V: &str = "/services/data/{version}";
+        Router::new()
+            .route("/services/data", get(versions))
+            .route("/services/data/", get(versions))
+            .route(&format!("{V}/limits"), get(limits))
+            .route(&format!("{V}/limits/"), get(limits))
+            .route(&format!("{V}/query"), get(query))
+            .route(&format!("{V}/query/"), get(query))
+            .route(&format!("{V}/queryAll"), get(query))
+            .route(&format!("{V}/queryAll/"), get(query))
+            .route(&format!("{V}/query/{{locator}}"), get(query_more))
+            .route(&format!("{V}/queryAll/{{locator}}"), get(query_more))
+            .route(
+                &format!("{V}/sobjects/{{object}}"),
+                axum::routing::post(create),
+            )
+            .route(
+                &format!("{V}/sobjects/{{object}}/"),
+                axum::routing::post(create),
+            )
+            .route(
+                &format!("{V}/sobjects/{{object}}/{{id}}"),
+                get(read).patch(update).delete(remove),
+            )
+            .fallback(|| async { SfError::not_found() })
+            .method_not_allowed_fallback(|| async {
+                SfError::new(
+                    405,
+                    "METHOD_NOT_ALLOWED",
+                    "HTTP Method is not allowed for this resource",
+                )
+            })
+            .layer(middleware::from_fn_with_state(this.clone(), sf_layer))
+    }
+
+    /// Permission set assignments and deactivation, as an administrator changes them in Setup.
+    fn hand_change(&self, change: &HandChange) -> Result<(), String> {
+        self.core.state().hand_change(change)
     }
 }
 
@@ -89,51 +111,6 @@ impl IntoResponse for SfError {
     }
 }
 
-fn router(sf: Arc<Salesforce>) -> Router {
-    const V: &str = "/services/data/{version}";
-    Router::new()
-        .route("/services/data", get(versions))
-        .route("/services/data/", get(versions))
-        .route(&format!("{V}/limits"), get(limits))
-        .route(&format!("{V}/limits/"), get(limits))
-        .route(&format!("{V}/query"), get(query))
-        .route(&format!("{V}/query/"), get(query))
-        .route(&format!("{V}/queryAll"), get(query))
-        .route(&format!("{V}/queryAll/"), get(query))
-        .route(&format!("{V}/query/{{locator}}"), get(query_more))
-        .route(&format!("{V}/queryAll/{{locator}}"), get(query_more))
-        .route(
-            &format!("{V}/sobjects/{{object}}"),
-            axum::routing::post(create),
-        )
-        .route(
-            &format!("{V}/sobjects/{{object}}/"),
-            axum::routing::post(create),
-        )
-        .route(
-            &format!("{V}/sobjects/{{object}}/{{id}}"),
-            get(read).patch(update).delete(remove),
-        )
-        .route("/__sandbox/hand-change", axum::routing::post(hand_change))
-        .merge(admin_routes::<Salesforce>())
-        .fallback(|| async { SfError::not_found() })
-        .method_not_allowed_fallback(|| async {
-            SfError::new(
-                405,
-                "METHOD_NOT_ALLOWED",
-                "HTTP Method is not allowed for this resource",
-            )
-        })
-        .layer(middleware::from_fn_with_state(sf.clone(), sf_layer))
-        .with_state(sf)
-}
-
-/// `POST /__sandbox/hand-change` (`crate::hand_change`): permission set assignments and deactivation as an
-/// administrator changes them in Setup. Not API writes.
-async fn hand_change(State(s): State<Arc<Salesforce>>, body: Bytes) -> Response {
-    crate::hand_change::handle(&body, |change| lock(&s.inner).hand_change(change))
-}
-
 fn authorized(token: &str, headers: &HeaderMap) -> bool {
     let presented = headers
         .get(header::AUTHORIZATION)
@@ -145,25 +122,17 @@ fn authorized(token: &str, headers: &HeaderMap) -> bool {
     !token.is_empty() && presented == Some(token)
 }
 
-async fn sf_layer(State(s): State<Arc<Salesforce>>, mut req: Request, next: Next) -> Response {
-    let now = s.clock.now();
-    req.extensions_mut().insert(Now(now));
-    if req.uri().path().starts_with("/__sandbox") {
-        return if from_loopback(&req) {
-            next.run(req).await
-        } else {
-            StatusCode::FORBIDDEN.into_response()
-        };
-    }
+async fn sf_layer(State(s): State<Arc<Salesforce>>, req: Request, next: Next) -> Response {
+    let now = s.core.now();
     // The versions list is public; everything else needs a session.
     let public = matches!(req.uri().path(), "/services/data" | "/services/data/");
     if !public && !authorized(&s.token, req.headers()) {
         return SfError::new(401, "INVALID_SESSION_ID", "Session expired or invalid")
             .into_response();
     }
-    let decision = lock(&s.controls.limiter).charge("api", now);
+    let decision = s.core.limits().charge("api", now);
     let mut resp = if !decision.allowed {
-        lock(&s.inner).refused += 1;
+        s.core.state().refused += 1;
         SfError::new(
             403,
             "REQUEST_LIMIT_EXCEEDED",
@@ -171,8 +140,11 @@ async fn sf_layer(State(s): State<Arc<Salesforce>>, mut req: Request, next: Next
         )
         .into_response()
     } else {
-        let faults = lock(&s.controls.faults).clone();
-        match injected_failure(&faults).await {
+        match s
+            .core
+            .injected_failure(StatusCode::INTERNAL_SERVER_ERROR)
+            .await
+        {
             Some(status) => SfError::new(
                 status.as_u16(),
                 if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -223,8 +195,7 @@ async fn limits(State(s): State<Arc<Salesforce>>, Path(v): Path<String>) -> Resp
     if let Err(e) = version(&v) {
         return e.into_response();
     }
-    let config = lock(&s.controls.limiter).config();
-    let max = config.buckets.get("api").copied().unwrap_or(0);
+    let max = s.core.limits().limit("api").unwrap_or(0);
     json_response(
         StatusCode::OK,
         &json!({"DailyApiRequests": {"Max": max, "Remaining": max}}),
@@ -291,7 +262,7 @@ async fn query(
             SfError::malformed("A query string must be provided with the 'q' parameter".into())
         })?;
         let q = soql::parse(text).map_err(SfError::malformed)?;
-        let mut inner = lock(&s.inner);
+        let mut inner = s.core.state();
         let rows = inner.run(&q, v)?;
         Ok(page(
             &mut inner,
@@ -325,7 +296,7 @@ async fn query_more(
         let invalid = || SfError::new(400, "INVALID_QUERY_LOCATOR", "invalid query locator");
         let (id, offset) = locator.rsplit_once('-').ok_or_else(invalid)?;
         let offset: usize = offset.parse().map_err(|_| invalid())?;
-        let mut inner = lock(&s.inner);
+        let mut inner = s.core.state();
         let rows = inner.cursors.get(id).cloned().ok_or_else(invalid)?;
         Ok(page(
             &mut inner,
@@ -493,7 +464,7 @@ async fn create(
             )
             .with_fields(missing));
         }
-        let mut inner = lock(&s.inner);
+        let mut inner = s.core.state();
         check_create(&inner, schema.name, &fields)?;
         match schema.name {
             "User" => {
@@ -523,7 +494,7 @@ async fn create(
             .and_then(|t| t.get(&id))
             .map(|r| write_key(&inner, schema.name, r))
             .unwrap_or_default();
-        inner.count_write(key);
+        inner.writes.count(key);
         Ok(json!({"id": id, "success": true, "errors": []}))
     })();
     match result {
@@ -559,7 +530,7 @@ async fn read(
 ) -> Response {
     let result: Result<_, SfError> = (|| {
         let v = version(&v)?;
-        let inner = lock(&s.inner);
+        let inner = s.core.state();
         let (schema, record) = located(&inner, &object, &id)?;
         let fields: Vec<String> = match ctx.param("fields") {
             Some(list) => list
@@ -585,7 +556,7 @@ async fn update(
 ) -> Response {
     let result: Result<_, SfError> = (|| {
         version(&v)?;
-        let mut inner = lock(&s.inner);
+        let mut inner = s.core.state();
         let (schema, record) = located(&inner, &object, &id)?;
         let fields = fields_of(schema, &body)?;
         let full_id = text(record, "Id").unwrap_or_default().to_owned();
@@ -595,7 +566,7 @@ async fn update(
         if let Some(table) = inner.records.get_mut(schema.name) {
             table.insert(full_id, updated);
         }
-        inner.count_write(key);
+        inner.writes.count(key);
         Ok(())
     })();
     match result {
@@ -611,7 +582,7 @@ async fn remove(
 ) -> Response {
     let result: Result<_, SfError> = (|| {
         version(&v)?;
-        let mut inner = lock(&s.inner);
+        let mut inner = s.core.state();
         let (schema, record) = located(&inner, &object, &id)?;
         if !schema.deletable {
             return Err(SfError::new(
@@ -625,7 +596,7 @@ async fn remove(
         if let Some(table) = inner.records.get_mut(schema.name) {
             table.remove(&full_id);
         }
-        inner.count_write(key);
+        inner.writes.count(key);
         Ok(())
     })();
     match result {

@@ -2,14 +2,12 @@
 //! their schema (fields, required fields, relationships), SOQL evaluation and query cursors.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 
 use super::seed::SalesforceSeed;
 use super::soql::{Condition, Literal, Query};
-use crate::clock::Clock;
-use crate::emulator::{Controls, lock};
+use crate::emulator::{Core, Seeded, Writes};
 use crate::hand_change::{self, HandChange};
 
 /// One sObject type: key prefix, fields (canonical names), fields required on create, lookups.
@@ -152,7 +150,7 @@ pub struct Inner {
     pub records: BTreeMap<&'static str, BTreeMap<String, Map<String, Value>>>,
     /// Query locator → the whole result, for `nextRecordsUrl`.
     pub cursors: BTreeMap<String, Vec<Value>>,
-    pub writes: BTreeMap<String, u64>,
+    pub writes: Writes,
     /// REQUEST_LIMIT_EXCEEDED answers.
     pub refused: u64,
     next_id: u64,
@@ -163,8 +161,10 @@ fn record_id(prefix: &str, n: u64) -> String {
     format!("{prefix}8d0000{n:06}AAA")
 }
 
-impl Inner {
-    pub fn seeded(seed: &SalesforceSeed) -> Self {
+impl Seeded for Inner {
+    type Seed = SalesforceSeed;
+
+    fn seeded(seed: &SalesforceSeed, _now: chrono::DateTime<chrono::Utc>) -> Self {
         let mut s = Inner::default();
         let mut profiles = BTreeMap::new();
         for name in &seed.profiles {
@@ -242,6 +242,12 @@ impl Inner {
         s
     }
 
+    fn writes(&self) -> &Writes {
+        &self.writes
+    }
+}
+
+impl Inner {
     fn profile_permission_set(&self, profile: &str) -> Option<String> {
         self.records
             .get("PermissionSet")?
@@ -349,10 +355,6 @@ impl Inner {
             }
         }
         Ok(())
-    }
-
-    pub fn count_write(&mut self, key: String) {
-        *self.writes.entry(key).or_default() += 1;
     }
 
     pub fn find(&self, id: &str) -> Option<(&'static str, &Map<String, Value>)> {
@@ -531,34 +533,8 @@ impl Inner {
 /// One Salesforce org: everything behind the HTTP layer.
 #[derive(Debug)]
 pub struct Salesforce {
-    pub(crate) inner: Mutex<Inner>,
-    pub(crate) controls: Controls,
-    pub clock: Arc<dyn Clock>,
+    pub(crate) core: Core<Inner>,
     pub token: String,
-    seed: SalesforceSeed,
-}
-
-impl Salesforce {
-    pub fn new(
-        seed: SalesforceSeed,
-        token: String,
-        clock: Arc<dyn Clock>,
-        window_seconds: u64,
-    ) -> Self {
-        let controls = Controls::new(window_seconds, BUCKETS);
-        Self {
-            inner: Mutex::new(Inner::seeded(&seed)),
-            controls,
-            clock,
-            token,
-            seed,
-        }
-    }
-
-    pub fn reset(&self) {
-        *lock(&self.inner) = Inner::seeded(&self.seed);
-        self.controls.reset();
-    }
 }
 
 /// The org's one request budget (`DailyApiRequests`, 15,000 for a new Enterprise org); tests lower it.

@@ -24,86 +24,59 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use rand::Rng;
 use serde_json::{Value, json};
 
 pub use seed::{ScimSeed, ScimSeedGroup, ScimSeedUser};
 pub use state::Scim;
 
 use crate::emulator::{
-    AdminState, Controls, Ctx, EmulatorConfig, Now, admin_routes, from_loopback, injected_failure,
-    lock, set_header,
+    CoreAdmin, Ctx, Emulator, EmulatorConfig, credentials, random_token, set_header,
 };
+use crate::hand_change::HandChange;
 use error::{ScimError, ScimResult, scim_json};
 use schema::{Kind, LIST, SEARCH};
 use state::Query;
 
-/// How to run one emulated SCIM service provider.
-pub type ScimConfig = EmulatorConfig;
-
 /// Where the API lives on the emulator's port.
 pub const BASE_PATH: &str = "/scim/v2";
 
-fn random_token() -> String {
-    let tail: String = rand::rng()
-        .sample_iter(&rand::distr::Alphanumeric)
-        .take(40)
-        .map(char::from)
-        .collect();
-    format!("scim_{tail}")
-}
+impl Emulator for Scim {
+    const KIND: &'static str = "scim";
+    type Seed = ScimSeed;
 
-/// Builds the emulator for `seed`; returns the router and the provider (its `token` is what clients send).
-pub fn scim_router(seed: &ScimSeed, config: ScimConfig) -> (Router, Arc<Scim>) {
-    let token = config.token.unwrap_or_else(random_token);
-    let scim = Arc::new(Scim::new(
-        seed.clone(),
-        token,
-        config.clock,
-        config.rate_limit_window_seconds,
-    ));
-    (router(scim.clone()), scim)
-}
-
-impl AdminState for Scim {
-    fn controls(&self) -> &Controls {
-        &self.controls
+    fn start(seed: &ScimSeed, config: EmulatorConfig) -> Arc<Self> {
+        Arc::new(Scim {
+            core: config.core(seed, config.windows(state::BUCKETS)),
+            token: config.token_or(|| random_token("scim_", 40)),
+        })
     }
-    fn writes(&self) -> BTreeMap<String, u64> {
-        lock(&self.inner).writes.clone()
+
+    fn credentials(&self) -> BTreeMap<String, String> {
+        credentials([("token", &self.token)])
     }
-    fn reset(&self) {
-        Scim::reset(self);
+
+    fn core(&self) -> &dyn CoreAdmin {
+        &self.core
+    }
+
+    fn api(this: &Arc<Self>) -> Router<Arc<Self>> {
+        Router::new()
+            .route(BASE_PATH, any(api))
+            .route(&format!("{BASE_PATH}/{{*rest}}"), any(api))
+            .fallback(|| async { ScimError::not_found("Not Found").into_response() })
+            .layer(middleware::from_fn_with_state(this.clone(), scim_layer))
+    }
+
+    /// `group/<displayName>` membership (`member`) and deactivation (`active: false`), as the application's own
+    /// console would change them.
+    fn hand_change(&self, change: &HandChange) -> Result<(), String> {
+        let now = self.core.now();
+        self.core.state().hand_change(change, now)
     }
 }
 
-fn router(scim: Arc<Scim>) -> Router {
-    Router::new()
-        .route(BASE_PATH, any(api))
-        .route(&format!("{BASE_PATH}/{{*rest}}"), any(api))
-        .route("/__sandbox/hand-change", axum::routing::post(hand_change))
-        .merge(admin_routes::<Scim>())
-        .fallback(|| async { ScimError::not_found("Not Found").into_response() })
-        .layer(middleware::from_fn_with_state(scim.clone(), scim_layer))
-        .with_state(scim)
-}
-
-/// `POST /__sandbox/hand-change` (`crate::hand_change`): `group/<displayName>` membership (`member`) and
-/// deactivation (`active: false`), as the application's own console would change them. Not API writes.
-async fn hand_change(State(s): State<Arc<Scim>>, body: Bytes) -> Response {
-    let now = s.clock.now();
-    crate::hand_change::handle(&body, |change| lock(&s.inner).hand_change(change, now))
-}
-
-async fn scim_layer(State(s): State<Arc<Scim>>, mut req: Request, next: Next) -> Response {
-    let now = s.clock.now();
-    req.extensions_mut().insert(Now(now));
-    if req.uri().path().starts_with("/__sandbox") {
-        if !from_loopback(&req) {
-            return StatusCode::FORBIDDEN.into_response();
-        }
-        return next.run(req).await;
-    }
+async fn scim_layer(State(s): State<Arc<Scim>>, req: Request, next: Next) -> Response {
+    let now = s.core.now();
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -118,16 +91,19 @@ async fn scim_layer(State(s): State<Arc<Scim>>, mut req: Request, next: Next) ->
         set_header(&mut resp, "www-authenticate", "Bearer realm=\"scim\"");
         return resp;
     }
-    let decision = lock(&s.controls.limiter).charge("api", now);
+    let decision = s.core.limits().charge("api", now);
     if !decision.allowed {
-        lock(&s.inner).throttled += 1;
+        s.core.state().throttled += 1;
         let mut resp = ScimError::new(StatusCode::TOO_MANY_REQUESTS, None, "Too many requests")
             .into_response();
         set_header(&mut resp, "retry-after", &decision.retry_after.to_string());
         return resp;
     }
-    let faults = lock(&s.controls.faults).clone();
-    if let Some(status) = injected_failure(&faults).await {
+    if let Some(status) = s
+        .core
+        .injected_failure(StatusCode::INTERNAL_SERVER_ERROR)
+        .await
+    {
         return ScimError::new(status, None, "The service provider failed to answer")
             .into_response();
     }
@@ -352,7 +328,7 @@ fn route(
             .ok_or_else(|| ScimError::not_found(format!("schema {id} not found"))),
         [".search"] if method == Method::POST => {
             let q = query_from_search(&body_json(body)?)?;
-            let page = lock(&s.inner).list(&Kind::ALL, &q, &base)?;
+            let page = s.core.state().list(&Kind::ALL, &q, &base)?;
             Ok(scim_json(StatusCode::OK, &page))
         }
         ["Bulk"] => Err(ScimError::new(
@@ -384,12 +360,12 @@ fn resource_route(
     match (rest, method.as_str()) {
         ([], "GET") => {
             let q = query_from_params(ctx)?;
-            let page = lock(&s.inner).list(&[kind], &q, base)?;
+            let page = s.core.state().list(&[kind], &q, base)?;
             Ok(scim_json(StatusCode::OK, &page))
         }
         ([], "POST") => {
             let attrs = values::from_body(kind, &body_json(body)?)?;
-            let mut inner = lock(&s.inner);
+            let mut inner = s.core.state();
             let id = inner.create(kind, attrs, ctx.now)?;
             let r = inner.get(kind, &id)?;
             let v = inner.render(r, base);
@@ -403,12 +379,12 @@ fn resource_route(
         }
         ([".search"], "POST") => {
             let q = query_from_search(&body_json(body)?)?;
-            let page = lock(&s.inner).list(&[kind], &q, base)?;
+            let page = s.core.state().list(&[kind], &q, base)?;
             Ok(scim_json(StatusCode::OK, &page))
         }
         ([id], "GET") => {
             let q = query_from_params(ctx)?;
-            let inner = lock(&s.inner);
+            let inner = s.core.state();
             let r = inner.get(kind, id)?;
             let etag = r.etag();
             if headers
@@ -426,7 +402,7 @@ fn resource_route(
         }
         ([id], "PUT" | "PATCH") => {
             let body = body_json(body)?;
-            let mut inner = lock(&s.inner);
+            let mut inner = s.core.state();
             let r = inner.get(kind, id)?;
             check_if_match(headers, &r.etag())?;
             let attrs = if method == Method::PUT {
@@ -442,7 +418,7 @@ fn resource_route(
             Ok(resource_response(StatusCode::OK, v, &r.etag(), None))
         }
         ([id], "DELETE") => {
-            let mut inner = lock(&s.inner);
+            let mut inner = s.core.state();
             let etag = inner.get(kind, id)?.etag();
             check_if_match(headers, &etag)?;
             inner.delete(kind, id, ctx.now)?;

@@ -2,7 +2,6 @@
 //! `attributes`/`excludedAttributes`), listed (filter, `startIndex`/`count`) and changed.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -13,8 +12,7 @@ use super::error::{ScimError, ScimResult};
 use super::filter;
 use super::schema::{Kind, LIST, MAX_RESULTS};
 use super::seed::ScimSeed;
-use crate::clock::Clock;
-use crate::emulator::{Controls, lock};
+use crate::emulator::{Core, Seeded, Writes};
 use crate::hand_change::{self, HandChange};
 
 #[derive(Debug, Clone)]
@@ -39,7 +37,7 @@ impl Resource {
 #[derive(Debug, Default)]
 pub struct Inner {
     pub resources: BTreeMap<String, Resource>,
-    pub writes: BTreeMap<String, u64>,
+    pub writes: Writes,
     /// 429s answered.
     pub throttled: u64,
     next: u64,
@@ -59,8 +57,10 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-impl Inner {
-    pub fn seeded(seed: &ScimSeed, now: DateTime<Utc>) -> Self {
+impl Seeded for Inner {
+    type Seed = ScimSeed;
+
+    fn seeded(seed: &ScimSeed, now: DateTime<Utc>) -> Self {
         let mut s = Inner::default();
         let mut ids = BTreeMap::new();
         for u in &seed.users {
@@ -107,6 +107,12 @@ impl Inner {
         s
     }
 
+    fn writes(&self) -> &Writes {
+        &self.writes
+    }
+}
+
+impl Inner {
     fn insert(&mut self, kind: Kind, attrs: Map<String, Value>, now: DateTime<Utc>) -> String {
         self.next += 1;
         let id = uuid::Uuid::new_v4().to_string();
@@ -123,10 +129,6 @@ impl Inner {
             },
         );
         id
-    }
-
-    pub fn count_write(&mut self, key: String) {
-        *self.writes.entry(key).or_default() += 1;
     }
 
     pub fn get(&self, kind: Kind, id: &str) -> ScimResult<&Resource> {
@@ -338,9 +340,10 @@ impl Inner {
         self.validate(kind, &attrs, None)?;
         let added: Vec<String> = members_of(&attrs);
         let id = self.insert(kind, attrs, now);
-        self.count_write(format!("{}/{id}", kind.name().to_lowercase()));
+        self.writes
+            .count(format!("{}/{id}", kind.name().to_lowercase()));
         for m in added {
-            self.count_write(format!("group/{id}/member/{m}"));
+            self.writes.count(format!("group/{id}/member/{m}"));
         }
         Ok(id)
     }
@@ -368,16 +371,17 @@ impl Inner {
         r.attrs = attrs;
         r.modified = now;
         r.version = version;
-        self.count_write(format!("{}/{id}", kind.name().to_lowercase()));
+        self.writes
+            .count(format!("{}/{id}", kind.name().to_lowercase()));
         if active_changed {
-            self.count_write(format!("user/{id}/active"));
+            self.writes.count(format!("user/{id}/active"));
         }
         for m in before
             .iter()
             .filter(|m| !after.contains(m))
             .chain(after.iter().filter(|m| !before.contains(m)))
         {
-            self.count_write(format!("group/{id}/member/{m}"));
+            self.writes.count(format!("group/{id}/member/{m}"));
         }
         Ok(())
     }
@@ -473,7 +477,8 @@ impl Inner {
     pub fn delete(&mut self, kind: Kind, id: &str, now: DateTime<Utc>) -> ScimResult<()> {
         self.get(kind, id)?;
         self.resources.remove(id);
-        self.count_write(format!("{}/{id}", kind.name().to_lowercase()));
+        self.writes
+            .count(format!("{}/{id}", kind.name().to_lowercase()));
         // A deleted user or group stops being anyone's member.
         let holders: Vec<String> = self
             .resources
@@ -607,36 +612,17 @@ pub fn project(kind: Kind, v: Value, attributes: &[PatchPath], excluded: &[Patch
 /// One SCIM service provider: everything behind the HTTP layer.
 #[derive(Debug)]
 pub struct Scim {
-    pub(crate) inner: Mutex<Inner>,
-    pub(crate) controls: Controls,
-    pub clock: Arc<dyn Clock>,
+    pub(crate) core: Core<Inner>,
     pub token: String,
-    seed: ScimSeed,
 }
 
 /// One bucket for the whole API: SCIM defines no rate limits, so this is the provider's own (RFC 6585 429).
 pub const BUCKETS: &[(&str, u32)] = &[("api", 3000)];
 
-impl Scim {
-    pub fn new(seed: ScimSeed, token: String, clock: Arc<dyn Clock>, window_seconds: u64) -> Self {
-        Self {
-            inner: Mutex::new(Inner::seeded(&seed, clock.now())),
-            controls: Controls::new(window_seconds, BUCKETS),
-            clock,
-            token,
-            seed,
-        }
-    }
-
-    pub fn reset(&self) {
-        *lock(&self.inner) = Inner::seeded(&self.seed, self.clock.now());
-        self.controls.reset();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::Seeded;
     use crate::scim::seed::{ScimSeedGroup, ScimSeedUser};
 
     fn seeded() -> Inner {

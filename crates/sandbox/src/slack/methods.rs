@@ -150,7 +150,7 @@ fn create(inner: &mut Inner, args: &Args, now: i64) -> SlackResult {
     };
     let body = inner.channel_json(&c);
     inner.channels.insert(id.clone(), c);
-    inner.count_write(format!("channel/{id}"));
+    inner.writes.count(format!("channel/{id}"));
     Ok(fields(json!({ "channel": body })))
 }
 
@@ -194,7 +194,7 @@ fn invite(inner: &mut Inner, args: &Args) -> SlackResult {
         if let Some(ch) = inner.channels.get_mut(&cid) {
             ch.members.insert(u.clone());
         }
-        inner.count_write(format!("channel/{cid}/member/{u}"));
+        inner.writes.count(format!("channel/{cid}/member/{u}"));
     }
     let body = inner
         .channels
@@ -223,6 +223,6 @@ fn kick(inner: &mut Inner, args: &Args) -> SlackResult {
     if let Some(ch) = inner.channels.get_mut(&cid) {
         ch.members.remove(&uid);
     }
-    inner.count_write(format!("channel/{cid}/member/{uid}"));
+    inner.writes.count(format!("channel/{cid}/member/{uid}"));
     Ok(fields(json!({ "errors": {} })))
 }

@@ -13,7 +13,6 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use rand::Rng;
@@ -22,68 +21,83 @@ pub use seed::{SlackSeed, SlackSeedChannel, SlackSeedUser};
 pub use state::Slack;
 
 use crate::emulator::{
-    AdminState, Controls, EmulatorConfig, Now, admin_routes, from_loopback, injected_failure, lock,
-    set_header,
+    CoreAdmin, Emulator, EmulatorConfig, Now, credentials, random_token, set_header,
 };
+use crate::hand_change::{self, HandChange};
 use envelope::{Args, SlackError, ok_response};
 
-/// How to run one emulated Slack instance.
-pub type SlackConfig = EmulatorConfig;
-
-fn random_token() -> String {
+/// A bot token shaped like Slack's: `xoxb-<team number>-<bot number>-<secret>`.
+fn bot_token() -> String {
     let mut rng = rand::rng();
-    let tail: String = (&mut rng)
-        .sample_iter(&rand::distr::Alphanumeric)
-        .take(24)
-        .map(char::from)
-        .collect();
-    format!(
-        "xoxb-{}-{}-{tail}",
-        rng.random_range(100_000_000_000u64..999_999_999_999),
-        rng.random_range(100_000_000_000u64..999_999_999_999)
-    )
+    let team = rng.random_range(100_000_000_000u64..999_999_999_999);
+    let bot = rng.random_range(100_000_000_000u64..999_999_999_999);
+    random_token(&format!("xoxb-{team}-{bot}-"), 24)
 }
 
-/// Builds the emulator for `seed`; returns the router and the workspace (its `token` is what clients send).
-pub fn slack_router(seed: &SlackSeed, config: SlackConfig) -> (Router, Arc<Slack>) {
-    let token = config.token.unwrap_or_else(random_token);
-    let slack = Arc::new(Slack::new(
-        seed.clone(),
-        token,
-        config.clock,
-        config.rate_limit_window_seconds,
-    ));
-    (router(slack.clone()), slack)
-}
+impl Emulator for Slack {
+    const KIND: &'static str = "slack";
+    type Seed = SlackSeed;
 
-impl AdminState for Slack {
-    fn controls(&self) -> &Controls {
-        &self.controls
+    fn start(seed: &SlackSeed, config: EmulatorConfig) -> Arc<Self> {
+        Arc::new(Slack {
+            core: config.core(seed, config.windows(state::TIERS)),
+            token: config.token_or(bot_token),
+        })
     }
-    fn writes(&self) -> BTreeMap<String, u64> {
-        lock(&self.inner).writes.clone()
-    }
-    fn reset(&self) {
-        Slack::reset(self);
-    }
-}
 
-fn router(slack: Arc<Slack>) -> Router {
-    Router::new()
-        .route("/api/{method}", any(call))
-        .route("/__sandbox/hand-change", axum::routing::post(hand_change))
-        .merge(admin_routes::<Slack>())
-        .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found").into_response() })
-        .layer(middleware::from_fn_with_state(slack.clone(), slack_layer))
-        .with_state(slack)
-}
-
-async fn slack_layer(State(s): State<Arc<Slack>>, mut req: Request, next: Next) -> Response {
-    req.extensions_mut().insert(Now(s.clock.now()));
-    if req.uri().path().starts_with("/__sandbox") && !from_loopback(&req) {
-        return StatusCode::FORBIDDEN.into_response();
+    fn credentials(&self) -> BTreeMap<String, String> {
+        credentials([("token", &self.token)])
     }
-    next.run(req).await
+
+    fn core(&self) -> &dyn CoreAdmin {
+        &self.core
+    }
+
+    fn api(_: &Arc<Self>) -> Router<Arc<Self>> {
+        Router::new()
+            .route("/api/{method}", any(call))
+            .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found").into_response() })
+    }
+
+    /// A workspace admin adds someone to or removes them from `channel/<name>` (entitlement `member`), or
+    /// deactivates them (`deleted: true`).
+    fn hand_change(&self, change: &HandChange) -> Result<(), String> {
+        let mut inner = self.core.state();
+        let who = change.user();
+        let Some(uid) = inner
+            .users
+            .values()
+            .find(|u| u.name.eq_ignore_ascii_case(who) || u.email.eq_ignore_ascii_case(who))
+            .map(|u| u.id.clone())
+        else {
+            return Err(format!("unknown user {who}"));
+        };
+        let Some((resource, entitlement)) = change.target("member") else {
+            if let Some(u) = inner.users.get_mut(&uid) {
+                u.deleted = true;
+            }
+            return Ok(());
+        };
+        if resource.kind != "channel" {
+            return Err(hand_change::unknown_kind(resource, &["channel"]));
+        }
+        if let Some(e) = entitlement.filter(|e| *e != "member") {
+            return Err(hand_change::unknown_entitlement(e, resource, &["member"]));
+        }
+        let name = resource.name.trim_start_matches('#');
+        let Some(channel) = inner.channels.values_mut().find(|c| c.name == name) else {
+            return Err(format!("unknown channel {}", resource.name));
+        };
+        if channel.is_archived {
+            return Err(format!("channel {name} is archived"));
+        }
+        if entitlement.is_some() {
+            channel.members.insert(uid);
+        } else {
+            channel.members.remove(&uid);
+        }
+        Ok(())
+    }
 }
 
 /// `Authorization: Bearer …`, or a `token` argument (not inside a JSON body, which Slack refuses).
@@ -106,16 +120,12 @@ fn auth_error(token: &str, headers: &HeaderMap, args: &Args) -> Option<SlackErro
 
 async fn call(
     State(s): State<Arc<Slack>>,
+    Now(now): Now,
     Path(method): Path<String>,
     uri: Uri,
     headers: HeaderMap,
     req: Request,
 ) -> Response {
-    let now = req
-        .extensions()
-        .get::<Now>()
-        .map(|n| n.0)
-        .unwrap_or_else(|| s.clock.now());
     let body: Bytes = match axum::body::to_bytes(req.into_body(), 1 << 20).await {
         Ok(b) => b,
         Err(_) => {
@@ -124,17 +134,23 @@ async fn call(
                 .into_response();
         }
     };
-    let decision = lock(&s.controls.limiter).charge_keyed(state::tier_of(&method), &method, now);
+    let decision = s
+        .core
+        .limits()
+        .charge_keyed(state::tier_of(&method), &method, now);
     if !decision.allowed {
-        *lock(&s.inner).throttled.entry(method).or_default() += 1;
+        *s.core.state().throttled.entry(method).or_default() += 1;
         let mut resp = SlackError::new("ratelimited")
             .with_status(StatusCode::TOO_MANY_REQUESTS)
             .into_response();
         set_header(&mut resp, "retry-after", &decision.retry_after.to_string());
         return resp;
     }
-    let faults = lock(&s.controls.faults).clone();
-    if let Some(status) = injected_failure(&faults).await {
+    if let Some(status) = s
+        .core
+        .injected_failure(StatusCode::INTERNAL_SERVER_ERROR)
+        .await
+    {
         let error = if status == StatusCode::SERVICE_UNAVAILABLE {
             "service_unavailable"
         } else {
@@ -149,55 +165,9 @@ async fn call(
     if let Some(e) = auth_error(&s.token, &headers, &args) {
         return e.into_response();
     }
-    let mut inner = lock(&s.inner);
+    let mut inner = s.core.state();
     match methods::dispatch(&method, &mut inner, &args, now.timestamp()) {
         Ok(fields) => ok_response(fields),
         Err(e) => e.into_response(),
     }
-}
-
-/// `POST /__sandbox/hand-change` (`crate::hand_change`): a workspace admin adds someone to or removes them from
-/// `channel/<name>` (entitlement `member`), or deactivates them (`deleted: true`). Not counted as API writes.
-async fn hand_change(State(s): State<Arc<Slack>>, body: Bytes) -> Response {
-    crate::hand_change::handle(&body, |change| {
-        let mut inner = lock(&s.inner);
-        let who = change.user();
-        let Some(uid) = inner
-            .users
-            .values()
-            .find(|u| u.name.eq_ignore_ascii_case(who) || u.email.eq_ignore_ascii_case(who))
-            .map(|u| u.id.clone())
-        else {
-            return Err(format!("unknown user {who}"));
-        };
-        let Some((resource, entitlement)) = change.target("member") else {
-            if let Some(u) = inner.users.get_mut(&uid) {
-                u.deleted = true;
-            }
-            return Ok(());
-        };
-        if resource.kind != "channel" {
-            return Err(crate::hand_change::unknown_kind(resource, &["channel"]));
-        }
-        if let Some(e) = entitlement.filter(|e| *e != "member") {
-            return Err(crate::hand_change::unknown_entitlement(
-                e,
-                resource,
-                &["member"],
-            ));
-        }
-        let name = resource.name.trim_start_matches('#');
-        let Some(channel) = inner.channels.values_mut().find(|c| c.name == name) else {
-            return Err(format!("unknown channel {}", resource.name));
-        };
-        if channel.is_archived {
-            return Err(format!("channel {name} is archived"));
-        }
-        if entitlement.is_some() {
-            channel.members.insert(uid);
-        } else {
-            channel.members.remove(&uid);
-        }
-        Ok(())
-    })
 }

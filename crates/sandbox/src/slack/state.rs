@@ -1,14 +1,12 @@
 //! The emulated Slack workspace in memory: users, channels with their members, write counts.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::seed::SlackSeed;
-use crate::clock::Clock;
-use crate::emulator::{Controls, lock};
+use crate::emulator::{Core, Seeded, Writes};
 
 pub const TEAM_ID: &str = "T0SANDBOX1";
 /// The bot user behind the token; it creates channels and is the `user_id` of `auth.test`.
@@ -43,14 +41,16 @@ pub struct Inner {
     pub team: String,
     pub users: BTreeMap<String, User>,
     pub channels: BTreeMap<String, Channel>,
-    pub writes: BTreeMap<String, u64>,
+    pub writes: Writes,
     /// 429s answered, per method.
     pub throttled: BTreeMap<String, u64>,
     next_id: u64,
 }
 
-impl Inner {
-    pub fn seeded(seed: &SlackSeed, now: DateTime<Utc>) -> Self {
+impl Seeded for Inner {
+    type Seed = SlackSeed;
+
+    fn seeded(seed: &SlackSeed, now: DateTime<Utc>) -> Self {
         let mut s = Inner {
             team: seed.team.clone().unwrap_or_else(|| "Example".into()),
             ..Inner::default()
@@ -107,14 +107,16 @@ impl Inner {
         s
     }
 
+    fn writes(&self) -> &Writes {
+        &self.writes
+    }
+}
+
+impl Inner {
     /// Slack-looking ids that sort in creation order, which keeps cursors stable.
     pub fn new_id(&mut self, prefix: char) -> String {
         self.next_id += 1;
         format!("{prefix}0{:08X}", self.next_id)
-    }
-
-    pub fn count_write(&mut self, key: String) {
-        *self.writes.entry(key).or_default() += 1;
     }
 
     pub fn user_json(&self, u: &User) -> Value {
@@ -192,26 +194,6 @@ pub fn tier_of(method: &str) -> &'static str {
 /// One Slack workspace: everything behind the HTTP layer.
 #[derive(Debug)]
 pub struct Slack {
-    pub(crate) inner: Mutex<Inner>,
-    pub(crate) controls: Controls,
-    pub clock: Arc<dyn Clock>,
+    pub(crate) core: Core<Inner>,
     pub token: String,
-    seed: SlackSeed,
-}
-
-impl Slack {
-    pub fn new(seed: SlackSeed, token: String, clock: Arc<dyn Clock>, window_seconds: u64) -> Self {
-        Self {
-            inner: Mutex::new(Inner::seeded(&seed, clock.now())),
-            controls: Controls::new(window_seconds, TIERS),
-            clock,
-            token,
-            seed,
-        }
-    }
-
-    pub fn reset(&self) {
-        *lock(&self.inner) = Inner::seeded(&self.seed, self.clock.now());
-        self.controls.reset();
-    }
 }

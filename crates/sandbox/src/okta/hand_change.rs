@@ -1,105 +1,26 @@
-//! `/__sandbox/*`: test-only control of the Okta emulator (write counts, faults, rate limits, reset, counters); no Okta auth.
+//! Changes an administrator makes in Okta's Admin Console (`/__sandbox/hand-change`, `crate::hand_change`).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
-
-use super::context::{Ctx, json_response, ok};
-use super::state::{Faults, GroupType, Inner, Okta, UserStatus, lock};
+use super::context::Ctx;
+use super::ids;
+use super::state::{GroupType, Inner, Okta, UserStatus};
 use crate::hand_change::HandChange;
 
-fn bad_request(msg: String) -> Response {
-    json_response(StatusCode::BAD_REQUEST, &json!({ "error": msg }))
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, String> {
-    let text: &[u8] = if body.iter().all(|b| b.is_ascii_whitespace()) {
-        b"{}"
-    } else {
-        body
+/// `group/<name>` membership (entitlement `member`), a direct `app/<label>` assignment (entitlement
+/// `assigned`), or suspending an ACTIVE user. Not counted as API writes; recorded in the System Log with the
+/// event types the API handlers use, so incremental sync sees them.
+pub(super) fn apply(o: &Okta, change: &HandChange) -> Result<(), String> {
+    let ctx = Ctx {
+        request_id: ids::request_id(),
+        base: "http://127.0.0.1".to_owned(),
+        path: "/__sandbox/hand-change".to_owned(),
+        query: Vec::new(),
+        user_agent: String::new(),
+        now: o.core.now(),
     };
-    serde_json::from_slice(text).map_err(|e| e.to_string())
+    apply_to(&mut o.core.state(), &ctx, change)
 }
 
-pub async fn writes(State(o): State<Arc<Okta>>) -> Response {
-    ok(&json!({ "writes": lock(&o.inner).writes }))
-}
-
-pub async fn counters(State(o): State<Arc<Okta>>) -> Response {
-    ok(&json!(lock(&o.inner).counters))
-}
-
-pub async fn get_faults(State(o): State<Arc<Okta>>) -> Response {
-    ok(&json!(*lock(&o.faults)))
-}
-
-pub async fn set_faults(State(o): State<Arc<Okta>>, body: Bytes) -> Response {
-    let f: Faults = match parse(&body) {
-        Ok(f) => f,
-        Err(e) => return bad_request(e),
-    };
-    if !(0.0..=1.0).contains(&f.error_rate) {
-        return bad_request("error_rate must be between 0 and 1".into());
-    }
-    if f.error_status != 0 && !(500..=599).contains(&f.error_status) {
-        return bad_request("error_status must be a 5xx status".into());
-    }
-    *lock(&o.faults) = f.clone();
-    ok(&json!(f))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RateLimitBody {
-    #[serde(default)]
-    window_seconds: Option<u64>,
-    #[serde(default)]
-    buckets: BTreeMap<String, u32>,
-    #[serde(default)]
-    all: Option<u32>,
-    #[serde(default)]
-    concurrency: Option<u32>,
-}
-
-pub async fn get_rate_limits(State(o): State<Arc<Okta>>) -> Response {
-    ok(&json!(lock(&o.limiter).config()))
-}
-
-pub async fn set_rate_limits(State(o): State<Arc<Okta>>, body: Bytes) -> Response {
-    let b: RateLimitBody = match parse(&body) {
-        Ok(b) => b,
-        Err(e) => return bad_request(e),
-    };
-    let mut limiter = lock(&o.limiter);
-    match limiter.configure(b.window_seconds, b.all, &b.buckets, b.concurrency) {
-        Ok(()) => ok(&json!(limiter.config())),
-        Err(e) => bad_request(e),
-    }
-}
-
-pub async fn reset(State(o): State<Arc<Okta>>) -> Response {
-    o.reset();
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// `POST /__sandbox/hand-change` (`crate::hand_change`): an administrator changes `group/<name>` membership
-/// (entitlement `member`), a direct `app/<label>` assignment (entitlement `assigned`), or suspends an ACTIVE user
-/// in the Admin Console. Not counted as API writes; recorded in the System Log with the event types the API
-/// handlers use, so incremental sync sees them.
-pub async fn hand_change(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> Response {
-    crate::hand_change::handle(&body, |change| {
-        let mut inner = lock(&o.inner);
-        apply_hand_change(&mut inner, &ctx, change)
-    })
-}
-
-fn apply_hand_change(inner: &mut Inner, ctx: &Ctx, change: &HandChange) -> Result<(), String> {
+fn apply_to(inner: &mut Inner, ctx: &Ctx, change: &HandChange) -> Result<(), String> {
     let who = change.user();
     let Some(uid) = inner
         .find_user(who)

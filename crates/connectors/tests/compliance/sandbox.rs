@@ -1,0 +1,325 @@
+//! A running demo sandbox seen from one system: its credentials in files (as `grantflow init --sandbox` writes
+//! them), its `/__sandbox` admin endpoint, and the operations a test applies to it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use grantflow_connectors::{BuildContext, Connector, SecretSource};
+use grantflow_model::{
+    AccountRef, ConnectionName, GrantSource, OpKind, Operation, OperationId, ResourceRef, Snapshot,
+    SystemKind,
+};
+use grantflow_sandbox::{RunningSandbox, SandboxOptions, SystemInfo};
+use serde_json::{Value, json};
+
+pub struct Sandbox {
+    pub running: RunningSandbox,
+    /// The system's key in the sandbox info, and its connection name.
+    pub kind: &'static str,
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub async fn start(kind: &'static str) -> Sandbox {
+        let running =
+            grantflow_sandbox::start(&grantflow_sandbox::demo_org(), SandboxOptions::default())
+                .await
+                .expect("sandbox");
+        assert!(
+            running.info.systems.contains_key(kind),
+            "no {kind} emulator"
+        );
+        Sandbox {
+            running,
+            kind,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn info(&self) -> &SystemInfo {
+        &self.running.info.systems[self.kind]
+    }
+
+    pub fn base_url(&self) -> String {
+        self.info().base_url.clone()
+    }
+
+    /// The value the sandbox reports for credential `key`.
+    pub fn credential_value(&self, key: &str) -> String {
+        self.info().credentials[key].clone()
+    }
+
+    fn credential_file(&self, key: &str) -> PathBuf {
+        self.dir.path().join(key)
+    }
+
+    /// Credential `key` as a connector setting: a file holding the sandbox's value, written once, so a value
+    /// [`Sandbox::spoil`]ed stays spoiled for the connectors built after.
+    pub fn credential(&self, key: &str) -> SecretSource {
+        let path = self.credential_file(key);
+        if !path.exists() {
+            std::fs::write(&path, self.credential_value(key)).expect("credential file");
+        }
+        SecretSource {
+            env: None,
+            file: Some(path),
+        }
+    }
+
+    /// Writes a wrong value into credential `key`'s file.
+    pub fn spoil(&self, key: &str, wrong: &str) {
+        self.credential(key);
+        std::fs::write(self.credential_file(key), wrong).expect("credential file");
+    }
+
+    pub fn context() -> BuildContext {
+        BuildContext::new(PathBuf::new())
+    }
+
+    fn admin_client(&self) -> reqwest::Client {
+        // Salesforce is served over HTTPS with the sandbox's own CA.
+        self.info().http_client().expect("admin client")
+    }
+
+    /// `POST /__sandbox/<what>`: its status and JSON answer (`null` when it has none).
+    pub async fn admin_call(&self, what: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .admin_client()
+            .post(format!("{}/{what}", self.info().admin_url))
+            .json(body)
+            .send()
+            .await
+            .expect("admin");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// `POST /__sandbox/<what>`, which must succeed.
+    pub async fn admin(&self, what: &str, body: Value) {
+        let (status, answer) = self.admin_call(what, &body).await;
+        assert!(
+            (200..300).contains(&status),
+            "{what} {body}: {status} {answer}"
+        );
+    }
+
+    /// `POST /__sandbox/hand-change`.
+    pub async fn hand_change(&self, body: &Value) -> (u16, Value) {
+        self.admin_call("hand-change", body).await
+    }
+
+    /// Writes the emulator received, per object key.
+    pub async fn writes(&self) -> BTreeMap<String, u64> {
+        let body: Value = self
+            .admin_client()
+            .get(format!("{}/writes", self.info().admin_url))
+            .send()
+            .await
+            .expect("admin")
+            .json()
+            .await
+            .expect("json");
+        serde_json::from_value(body["writes"].clone()).expect("write counts")
+    }
+
+    pub async fn sync(&self, connector: &dyn Connector) -> Snapshot {
+        let mut snapshot =
+            Snapshot::new(ConnectionName::new(self.kind), SystemKind::new(self.kind));
+        connector.sync(&mut snapshot).await.expect("sync");
+        snapshot
+    }
+
+    pub fn operation(&self, kind: OpKind) -> Operation {
+        Operation {
+            id: OperationId(0),
+            connection: ConnectionName::new(self.kind),
+            kind,
+            reasons: vec![],
+            depends_on: vec![],
+        }
+    }
+
+    /// Adds (or removes) `entitlement` on the resource `kind`/`name` for the account of `email`.
+    pub fn grant(
+        &self,
+        s: &Snapshot,
+        add: bool,
+        email: &str,
+        (kind, name): (&str, &str),
+        entitlement: &str,
+    ) -> Operation {
+        self.operation(grant_kind(
+            add,
+            account(s, email),
+            resource(s, kind, name),
+            entitlement,
+        ))
+    }
+
+    /// Adds (or removes) `entitlement` on `resource` for the group `group`, which its members inherit.
+    pub fn group_grant(
+        &self,
+        s: &Snapshot,
+        add: bool,
+        (group_kind, group): (&str, &str),
+        (kind, name): (&str, &str),
+        entitlement: &str,
+    ) -> Operation {
+        self.operation(group_grant_kind(
+            add,
+            resource(s, group_kind, group),
+            resource(s, kind, name),
+            entitlement,
+        ))
+    }
+
+    /// The account action `verb` on the account of `email`.
+    pub fn action(&self, s: &Snapshot, email: &str, verb: &str) -> Operation {
+        self.operation(OpKind::account_action(
+            account(s, email),
+            verb,
+            Default::default(),
+        ))
+    }
+
+    /// Creates the resource `kind`/`name` a policy file declares, with `spec`.
+    pub fn create(&self, kind: &str, name: &str, spec: Value) -> Operation {
+        self.operation(OpKind::CreateResource {
+            resource: ResourceRef::pending(kind, name),
+            spec: spec.as_object().cloned().unwrap_or_default(),
+        })
+    }
+}
+
+/// An add (or a remove) of `entitlement` on `resource` for `account`.
+pub fn grant_kind(
+    add: bool,
+    account: AccountRef,
+    resource: ResourceRef,
+    entitlement: &str,
+) -> OpKind {
+    let entitlement = entitlement.to_string();
+    if add {
+        OpKind::AddGrant {
+            account,
+            resource,
+            entitlement,
+        }
+    } else {
+        OpKind::RemoveGrant {
+            account,
+            resource,
+            entitlement,
+        }
+    }
+}
+
+/// An add (or a remove) of `entitlement` on `resource` for `group`, which its members inherit.
+pub fn group_grant_kind(
+    add: bool,
+    group: ResourceRef,
+    resource: ResourceRef,
+    entitlement: &str,
+) -> OpKind {
+    let entitlement = entitlement.to_string();
+    if add {
+        OpKind::AddGroupGrant {
+            group,
+            resource,
+            entitlement,
+        }
+    } else {
+        OpKind::RemoveGroupGrant {
+            group,
+            resource,
+            entitlement,
+        }
+    }
+}
+
+pub fn account(s: &Snapshot, email: &str) -> AccountRef {
+    let a = s
+        .account_by_login_or_email(email)
+        .unwrap_or_else(|| panic!("no account {email}"));
+    AccountRef {
+        id: a.id.clone(),
+        login: a.login.clone(),
+    }
+}
+
+pub fn resource(s: &Snapshot, kind: &str, name: &str) -> ResourceRef {
+    let r = s
+        .resource_by_name(kind, name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"));
+    ResourceRef {
+        id: r.id.clone(),
+        kind: r.kind.clone(),
+        name: r.name.clone(),
+    }
+}
+
+/// The entitlements `email` holds directly on `resource` (`<kind>/<name>`).
+pub fn held(s: &Snapshot, email: &str, resource: &str) -> Vec<String> {
+    let (kind, name) = resource.split_once('/').expect("kind/name");
+    let account = s
+        .account_by_login_or_email(email)
+        .unwrap_or_else(|| panic!("no account {email}"));
+    let resource = s
+        .resource_by_name(kind, name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"));
+    let mut out: Vec<String> = s
+        .grants
+        .iter()
+        .filter(|g| {
+            g.account_id == account.id
+                && g.resource_id == resource.id
+                && g.source == GrantSource::Direct
+        })
+        .map(|g| g.entitlement.clone())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The emails of the accounts holding `entitlement` on `resource` (`<kind>/<name>`): directly
+/// (`Some(true)`), through a group (`Some(false)`), or either (`None`).
+pub fn holders(
+    s: &Snapshot,
+    resource: &str,
+    entitlement: &str,
+    direct: Option<bool>,
+) -> Vec<String> {
+    let (kind, name) = resource.split_once('/').expect("kind/name");
+    let resource = s
+        .resource_by_name(kind, name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"));
+    let mut out: Vec<String> = s
+        .grants
+        .iter()
+        .filter(|g| g.resource_id == resource.id && g.entitlement == entitlement)
+        .filter(|g| direct.is_none_or(|d| (g.source == GrantSource::Direct) == d))
+        .filter_map(|g| s.account(&g.account_id))
+        .filter_map(|a| a.email.clone())
+        .collect();
+    out.sort();
+    out
+}
+
+/// A snapshot in a form two syncs of the same state compare equal in: every list sorted.
+pub fn canonical(s: &Snapshot) -> Value {
+    let sorted = |items: Vec<Value>| {
+        let mut items: Vec<String> = items.iter().map(Value::to_string).collect();
+        items.sort();
+        items
+    };
+    let json = |v: &Snapshot| serde_json::to_value(v).expect("snapshot json");
+    let v = json(s);
+    let list = |key: &str| sorted(v[key].as_array().cloned().unwrap_or_default());
+    json!({
+        "accounts": list("accounts"),
+        "resources": list("resources"),
+        "grants": list("grants"),
+        "resource_grants": list("resource_grants"),
+    })
+}

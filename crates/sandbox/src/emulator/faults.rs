@@ -1,0 +1,55 @@
+//! Injected failures at the vendor API level, set through `/__sandbox/faults`: added latency and a share of
+//! requests answered with a 5xx in the vendor's error body. (Faults below the API, such as outages and lost
+//! answers, are `crate::network_faults`.)
+
+use serde::Serialize;
+
+use super::admin::{AdminBody, AdminError, bounds};
+
+/// The faults every emulator takes: `{"latency_ms", "error_rate", "error_status"}`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Faults {
+    /// Added to every API request before it is answered.
+    pub latency_ms: u64,
+    /// Share of API requests (0 to 1) answered with `error_status`.
+    pub error_rate: f64,
+    /// A 5xx, or 0 for the emulator's usual server error.
+    pub error_status: u16,
+}
+
+/// What an emulator's `/__sandbox/faults` takes: [`Faults`], or [`Faults`] and settings of its own (Google's
+/// member visibility delay).
+pub trait FaultSettings: Serialize + Default + Clone + Send + Sync + 'static {
+    /// The fields the body may carry; any other is refused by name.
+    const FIELDS: &'static [&'static str];
+    /// Reads a body whose fields are all in [`FaultSettings::FIELDS`]; a field left out takes its default.
+    fn read(body: &AdminBody) -> Result<Self, AdminError>;
+    fn common(&self) -> &Faults;
+}
+
+impl FaultSettings for Faults {
+    const FIELDS: &'static [&'static str] = &["latency_ms", "error_rate", "error_status"];
+
+    fn read(body: &AdminBody) -> Result<Self, AdminError> {
+        let error_status = body.uint("error_status", 0..=599)?.unwrap_or(0);
+        if error_status != 0 && error_status < 500 {
+            return Err(AdminError::field(
+                "error_status",
+                format!(
+                    "must be a 5xx status (or 0 for the emulator's usual one), not {error_status}"
+                ),
+            ));
+        }
+        Ok(Faults {
+            latency_ms: body
+                .uint("latency_ms", 0..=bounds::LATENCY_MS)?
+                .unwrap_or(0),
+            error_rate: body.fraction("error_rate")?.unwrap_or(0.0),
+            error_status: u16::try_from(error_status).unwrap_or(0),
+        })
+    }
+
+    fn common(&self) -> &Faults {
+        self
+    }
+}
