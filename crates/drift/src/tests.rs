@@ -539,7 +539,11 @@ proptest! {
 
         let desired_before = detect(&policies, &actual, &settings).expect("drift");
         prop_assert!(desired_before.findings.iter().all(|f| !f.kind.is_drift()));
-        let managed_okta: BTreeSet<usize> = org.wants.iter().flat_map(|(g, _)| g.iter().copied()).collect();
+        let mut managed_okta: BTreeSet<usize> = org.wants.iter().flat_map(|(g, _)| g.iter().copied()).collect();
+        // With no wants at all, `generated` adds a policy for nobody that still manages G0.
+        if org.wants.iter().all(|(g, t)| g.is_empty() && t.is_empty()) {
+            managed_okta.insert(0);
+        }
         let managed_app: BTreeSet<usize> = org.wants.iter().flat_map(|(_, t)| t.iter().copied()).collect();
         let wants = |person: usize, system: usize, index: usize| {
             let (groups, teams) = &org.wants[org.departments[person]];
