@@ -237,6 +237,26 @@ async fn do_names_resources_of_every_system_and_refuses_what_a_system_cannot_do(
             "remove nina from the github team Platform",
             "- github team \"Platform\"",
         ),
+        (
+            "add lena to the google group platform@example.com",
+            "+ google group \"platform@example.com\" member for",
+        ),
+        (
+            "make lena an Administrator in jira project Payments",
+            "+ jira project \"Payments\" role:Administrators for",
+        ),
+        (
+            "add marco to the salesforce permission set Sales_Console",
+            "+ salesforce permission_set \"Sales_Console\" assigned for",
+        ),
+        (
+            "add lena to the scim group Admins",
+            "+ scim group \"Admins\" member for",
+        ),
+        (
+            "add lena to the opa group payments-engineers",
+            "+ opa group \"payments-engineers\" member for",
+        ),
     ];
     for (request, change) in requests {
         let run = workspace.run(&["do", request, "--yes"]);
