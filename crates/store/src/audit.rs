@@ -12,6 +12,143 @@ use crate::{Result, timestamp};
 /// The hash that precedes the first event.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// What an audit event records. The stored text of each (`as_str`) is part of
+/// the chain's hashed content and of exports: it never changes once released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AuditAction {
+    /// `sync.completed`: A connection was synced and its snapshot stored.
+    SyncCompleted,
+    /// `sync.failed`: A sync of a connection failed.
+    SyncFailed,
+    /// `plan.created`: A plan was stored with one pending job per operation.
+    PlanCreated,
+    /// `plan.confirmed`: A person confirmed a plan.
+    PlanConfirmed,
+    /// `plan.declined`: A person declined a plan.
+    PlanDeclined,
+    /// `plan.approval_requested`: A plan waits for someone's approval.
+    PlanApprovalRequested,
+    /// `plan.approved`: Someone other than the requester approved a plan.
+    PlanApproved,
+    /// `plan.removals_reserved`: A plan's removals were counted against the rolling-window safety rail.
+    PlanRemovalsReserved,
+    /// `plan.mass_removal_allowed`: A plan over the mass-removal safety rail was allowed by name.
+    PlanMassRemovalAllowed,
+    /// `plan.refused`: The gate refused a plan (stale, lapsed approval, safety rail, …).
+    PlanRefused,
+    /// `plan.tampered`: A stored plan no longer matches its digest.
+    PlanTampered,
+    /// `plan.queued`: A plan's jobs were queued for execution.
+    PlanQueued,
+    /// `plan.requeued`: A plan's unfinished jobs were queued again.
+    PlanRequeued,
+    /// `plan.finished`: Every job of a plan reached a final state.
+    PlanFinished,
+    /// `operation.attempt`: An operation is about to be sent to its system.
+    OperationAttempt,
+    /// `operation.succeeded`: An operation took effect (or was already in effect).
+    OperationSucceeded,
+    /// `operation.failed`: An operation failed for good.
+    OperationFailed,
+    /// `operation.skipped`: An operation was not attempted because one it depends on failed.
+    OperationSkipped,
+    /// `operation.waiting`: An operation waits for an outside event until a deadline.
+    OperationWaiting,
+    /// `operation.retry_scheduled`: An operation failed transiently and will be tried again.
+    OperationRetryScheduled,
+    /// `drift.finding_opened`: A drift finding was seen for the first time (or again after being resolved).
+    DriftFindingOpened,
+    /// `drift.finding_resolved`: A drift finding is no longer seen.
+    DriftFindingResolved,
+    /// `audit.exported`: The audit trail was exported.
+    AuditExported,
+}
+
+impl AuditAction {
+    /// Every action, in declaration order.
+    pub const ALL: &'static [AuditAction] = &[
+        AuditAction::SyncCompleted,
+        AuditAction::SyncFailed,
+        AuditAction::PlanCreated,
+        AuditAction::PlanConfirmed,
+        AuditAction::PlanDeclined,
+        AuditAction::PlanApprovalRequested,
+        AuditAction::PlanApproved,
+        AuditAction::PlanRemovalsReserved,
+        AuditAction::PlanMassRemovalAllowed,
+        AuditAction::PlanRefused,
+        AuditAction::PlanTampered,
+        AuditAction::PlanQueued,
+        AuditAction::PlanRequeued,
+        AuditAction::PlanFinished,
+        AuditAction::OperationAttempt,
+        AuditAction::OperationSucceeded,
+        AuditAction::OperationFailed,
+        AuditAction::OperationSkipped,
+        AuditAction::OperationWaiting,
+        AuditAction::OperationRetryScheduled,
+        AuditAction::DriftFindingOpened,
+        AuditAction::DriftFindingResolved,
+        AuditAction::AuditExported,
+    ];
+
+    /// The text stored in the chain and exports.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::SyncCompleted => "sync.completed",
+            AuditAction::SyncFailed => "sync.failed",
+            AuditAction::PlanCreated => "plan.created",
+            AuditAction::PlanConfirmed => "plan.confirmed",
+            AuditAction::PlanDeclined => "plan.declined",
+            AuditAction::PlanApprovalRequested => "plan.approval_requested",
+            AuditAction::PlanApproved => "plan.approved",
+            AuditAction::PlanRemovalsReserved => "plan.removals_reserved",
+            AuditAction::PlanMassRemovalAllowed => "plan.mass_removal_allowed",
+            AuditAction::PlanRefused => "plan.refused",
+            AuditAction::PlanTampered => "plan.tampered",
+            AuditAction::PlanQueued => "plan.queued",
+            AuditAction::PlanRequeued => "plan.requeued",
+            AuditAction::PlanFinished => "plan.finished",
+            AuditAction::OperationAttempt => "operation.attempt",
+            AuditAction::OperationSucceeded => "operation.succeeded",
+            AuditAction::OperationFailed => "operation.failed",
+            AuditAction::OperationSkipped => "operation.skipped",
+            AuditAction::OperationWaiting => "operation.waiting",
+            AuditAction::OperationRetryScheduled => "operation.retry_scheduled",
+            AuditAction::DriftFindingOpened => "drift.finding_opened",
+            AuditAction::DriftFindingResolved => "drift.finding_resolved",
+            AuditAction::AuditExported => "audit.exported",
+        }
+    }
+
+    /// The action a stored text names, if this version knows it (a chain
+    /// written by a newer version may hold others).
+    pub fn parse(text: &str) -> Option<AuditAction> {
+        AuditAction::ALL
+            .iter()
+            .copied()
+            .find(|a| a.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<AuditAction> for String {
+    fn eq(&self, other: &AuditAction) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<AuditAction> for str {
+    fn eq(&self, other: &AuditAction) -> bool {
+        self == other.as_str()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub seq: i64,
@@ -19,7 +156,9 @@ pub struct AuditEvent {
     pub at: String,
     /// Who acted: `cli:<user>`, `engine`, …
     pub actor: String,
-    /// What happened: `sync.completed`, `plan.created`, `operation.attempt`, …
+    /// What happened: an [`AuditAction`]'s text (`sync.completed`,
+    /// `plan.created`, …). Kept as stored, so a chain holding an action this
+    /// version does not know still reads and verifies.
     pub action: String,
     /// What it happened to: a connection, a plan id, a job.
     pub subject: String,
@@ -55,10 +194,11 @@ pub(crate) async fn append(
     backend: Backend,
     now: DateTime<Utc>,
     actor: &str,
-    action: &str,
+    action: AuditAction,
     subject: &str,
     details: serde_json::Value,
 ) -> Result<AuditEvent> {
+    let action = action.as_str();
     if backend == Backend::Postgres {
         // Writers on several machines append to one chain: take the chain's
         // lock for this transaction so heads are read and advanced in turn.

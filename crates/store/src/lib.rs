@@ -19,7 +19,7 @@ mod removals;
 pub mod testing;
 
 pub use approvals::{Approval, ApprovalError};
-pub use audit::{AuditEvent, Verification};
+pub use audit::{AuditAction, AuditEvent, Verification};
 pub use budgets::SharedBudget;
 pub use cursors::SyncCursor;
 pub use drift::{DriftChanges, FindingRecord};
@@ -230,7 +230,7 @@ impl Store {
             self.backend,
             self.clock.now(),
             actor,
-            "sync.completed",
+            AuditAction::SyncCompleted,
             &connection,
             serde_json::json!({
                 "sync_id": record.id,
@@ -287,7 +287,7 @@ impl Store {
     pub async fn audit(
         &self,
         actor: &str,
-        action: &str,
+        action: AuditAction,
         subject: &str,
         details: serde_json::Value,
     ) -> Result<AuditEvent> {

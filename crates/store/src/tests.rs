@@ -28,7 +28,7 @@ async fn with_events(store: Store, count: usize) -> Store {
         store
             .audit(
                 "test",
-                "test.event",
+                AuditAction::PlanConfirmed,
                 &format!("subject-{index}"),
                 serde_json::json!({"n": index}),
             )
@@ -43,6 +43,44 @@ fn broken_at(verification: Verification) -> i64 {
         Verification::Broken { seq, .. } => seq,
         Verification::Intact { .. } => panic!("tampering was not detected"),
     }
+}
+
+#[test]
+fn audit_actions_keep_their_stored_names() {
+    let names: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "sync.completed",
+            "sync.failed",
+            "plan.created",
+            "plan.confirmed",
+            "plan.declined",
+            "plan.approval_requested",
+            "plan.approved",
+            "plan.removals_reserved",
+            "plan.mass_removal_allowed",
+            "plan.refused",
+            "plan.tampered",
+            "plan.queued",
+            "plan.requeued",
+            "plan.finished",
+            "operation.attempt",
+            "operation.succeeded",
+            "operation.failed",
+            "operation.skipped",
+            "operation.waiting",
+            "operation.retry_scheduled",
+            "drift.finding_opened",
+            "drift.finding_resolved",
+            "audit.exported",
+        ]
+    );
+    for action in AuditAction::ALL {
+        assert_eq!(AuditAction::parse(action.as_str()), Some(*action));
+        assert_eq!(action.to_string(), action.as_str());
+    }
+    assert_eq!(AuditAction::parse("plan.unknown"), None);
 }
 
 #[tokio::test]
@@ -141,7 +179,7 @@ async fn the_newest_sync_of_each_connection_is_returned_and_audited() {
         assert_eq!(
             events
                 .iter()
-                .filter(|e| e.action == "sync.completed")
+                .filter(|e| e.action == AuditAction::SyncCompleted)
                 .count(),
             2
         );
