@@ -224,11 +224,22 @@ enum SandboxCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain; names the first broken event.
+    /// Check the hash chain, and against every signed checkpoint when `audit:` is configured; names the first
+    /// broken event. Exit code 1 when broken.
     Verify,
     /// Write every event as JSON Lines.
     Export {
         /// Output file (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Sign the chain's head with the audit key and append the checkpoint to `audit.checkpoints` (outside the
+    /// database). Needs a key: run `keygen` first (none is ever made implicitly).
+    Checkpoint,
+    /// Make a new Ed25519 checkpoint signing key (PKCS#8 PEM, owner-only) at `audit.signing_key.file` and print its
+    /// public key. Never overwrites a key.
+    Keygen {
+        /// Write the key here instead of the configured `audit.signing_key.file`.
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
@@ -388,16 +399,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let service = options.open().await?;
             commands::reach::run(&service, query).await
         }
-        Command::Audit { command } => {
-            let config = options.load_config().ok();
-            let store =
-                grantflow_service::open_store_only(config.as_ref(), options.database.as_deref())
-                    .await?;
-            match command {
-                AuditCommand::Verify => commands::audit::verify(&store).await,
-                AuditCommand::Export { output } => commands::audit::export(&store, output).await,
-            }
-        }
+        Command::Audit { command } => commands::audit::run(&options, command).await,
         Command::Policy { command } => match command {
             PolicyCommand::Schema => commands::policy::schema(),
             PolicyCommand::Check { policies } => {

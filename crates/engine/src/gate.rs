@@ -199,7 +199,7 @@ pub async fn clear(
         store
             .audit(
                 request.actor,
-                "plan.tampered",
+                grantflow_store::AuditAction::PlanTampered,
                 plan_id,
                 json!({ "why": why }),
             )
@@ -230,7 +230,7 @@ pub async fn clear(
         store
             .audit(
                 request.actor,
-                "plan.refused",
+                grantflow_store::AuditAction::PlanRefused,
                 plan_id,
                 json!({ "code": refusal.code(), "why": refusal.explain(plan_id) }),
             )
@@ -573,7 +573,7 @@ async fn rail_refusal(
         store
             .audit(
                 request.actor,
-                "plan.mass_removal_allowed",
+                grantflow_store::AuditAction::PlanMassRemovalAllowed,
                 &plan.id,
                 json!({ "why": reasons }),
             )

@@ -280,7 +280,7 @@ impl<'a> Engine<'a> {
                 self.store
                     .audit(
                         &self.actor,
-                        "plan.tampered",
+                        grantflow_store::AuditAction::PlanTampered,
                         &job.plan_id,
                         json!({ "why": why }),
                     )
@@ -305,7 +305,7 @@ impl<'a> Engine<'a> {
             self.store
                 .audit(
                     &self.actor,
-                    "plan.tampered",
+                    grantflow_store::AuditAction::PlanTampered,
                     &job.plan_id,
                     json!({ "why": why }),
                 )
@@ -473,7 +473,7 @@ impl<'a> Engine<'a> {
             self.store
                 .audit(
                     &self.actor,
-                    "operation.retry_scheduled",
+                    grantflow_store::AuditAction::OperationRetryScheduled,
                     &format!("{}/{}", plan.id, op.id),
                     json!({
                         "attempt": attempt,

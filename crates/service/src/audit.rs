@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use grantflow_store::{AuditEvent, Store, Verification};
+use grantflow_store::{AuditAction, AuditEvent, Store, Verification};
 
 use crate::{Actor, Result, ServiceError};
 
@@ -48,7 +48,7 @@ async fn record_export(
     store
         .audit(
             &actor.id,
-            "audit.exported",
+            AuditAction::AuditExported,
             "audit",
             serde_json::json!({"events": count, "to": to.map(|p| p.display().to_string())}),
         )

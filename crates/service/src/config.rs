@@ -43,6 +43,30 @@ struct ConfigFile {
     /// Drift detection: remediation modes, extra managed scope, correlation.
     #[serde(default)]
     drift: grantflow_drift::DriftSettings,
+    /// Signed checkpoints of the audit chain, kept outside the database.
+    #[serde(default)]
+    audit: Option<AuditSettings>,
+}
+
+/// Signed checkpoints of the audit chain's head (see
+/// [`crate::checkpoints`]): the key that signs them and where they go, both
+/// outside the database, so a writer of the database cannot rewrite the
+/// chain undetected.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// The Ed25519 private key (PKCS#8 PEM) that signs checkpoints, from a
+    /// file or an environment variable. Absent on a host that only verifies.
+    #[serde(default)]
+    pub signing_key: Option<SecretSource>,
+    /// The checkpoint log: an append-only JSON Lines file (relative to the
+    /// configuration file's folder).
+    pub checkpoints: PathBuf,
+    /// Further keys whose checkpoints are trusted (`ed25519:BASE64`, as
+    /// `grantflow audit keygen` prints): earlier signing keys, or the only
+    /// key of a host that verifies without signing.
+    #[serde(default)]
+    pub public_keys: Vec<String>,
 }
 
 /// How grantflow shares vendors' rate limits with the tenant's other users.
@@ -138,6 +162,8 @@ pub struct Config {
     pub plans: PlanSettings,
     pub rate_limits: RateLimitSettings,
     pub drift: grantflow_drift::DriftSettings,
+    /// Audit checkpoints (`checkpoints` already relative to `base_dir`).
+    pub audit: Option<AuditSettings>,
 }
 
 impl Config {
@@ -192,6 +218,26 @@ impl Config {
                 path.display()
             );
         }
+        let audit = match file.audit {
+            Some(audit) => {
+                if audit.signing_key.is_none() && audit.public_keys.is_empty() {
+                    anyhow::bail!(
+                        "{}: audit: give signing_key (to write and check checkpoints) or public_keys (to check them)",
+                        path.display()
+                    );
+                }
+                for key in &audit.public_keys {
+                    crate::checkpoints::PublicKey::parse(key).map_err(|e| {
+                        anyhow::anyhow!("{}: audit.public_keys: {e}", path.display())
+                    })?;
+                }
+                Some(AuditSettings {
+                    checkpoints: base.join(&audit.checkpoints),
+                    ..audit
+                })
+            }
+            None => None,
+        };
         Ok(Config {
             database: relative_sqlite(&database, &base),
             database_password: file.database_password,
@@ -204,6 +250,7 @@ impl Config {
             plans: file.plans,
             rate_limits: file.rate_limits,
             drift: file.drift,
+            audit,
         })
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod actor;
 pub mod audit;
+pub mod checkpoints;
 pub mod config;
 pub mod drift;
 pub mod files;

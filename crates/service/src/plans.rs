@@ -262,7 +262,12 @@ impl Service {
             map.insert("via".into(), via.into());
         }
         self.store
-            .audit(&actor.id, "plan.confirmed", plan_id, details)
+            .audit(
+                &actor.id,
+                grantflow_store::AuditAction::PlanConfirmed,
+                plan_id,
+                details,
+            )
             .await?;
         Ok(())
     }
@@ -275,7 +280,12 @@ impl Service {
         details: serde_json::Value,
     ) -> Result<()> {
         self.store
-            .audit(&actor.id, "plan.declined", plan_id, details)
+            .audit(
+                &actor.id,
+                grantflow_store::AuditAction::PlanDeclined,
+                plan_id,
+                details,
+            )
             .await?;
         Ok(())
     }

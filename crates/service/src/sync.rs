@@ -156,7 +156,7 @@ impl Service {
         self.store
             .audit(
                 &actor.id,
-                "sync.failed",
+                grantflow_store::AuditAction::SyncFailed,
                 name.as_str(),
                 serde_json::json!({"vendor_code": failure.code(), "message": failure.message()}),
             )

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Any, Row, Transaction};
 use std::time::Duration;
 
-use crate::{Result, Store, StoreError, audit, timestamp};
+use crate::{AuditAction, Result, Store, StoreError, audit, timestamp};
 
 /// A plan's approval state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl Store {
                 self.backend(),
                 now,
                 actor,
-                "plan.approval_requested",
+                AuditAction::PlanApprovalRequested,
                 plan_id,
                 serde_json::json!({ "reason": reason }),
             )
@@ -150,7 +150,7 @@ impl Store {
             self.backend(),
             now,
             approver,
-            "plan.approved",
+            AuditAction::PlanApproved,
             plan_id,
             serde_json::json!({
                 "requested_by": approval.requested_by,

@@ -4,7 +4,7 @@
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{Result, Store, audit, timestamp};
+use crate::{AuditAction, Result, Store, audit, timestamp};
 
 /// One finding of a drift check, as the store keeps it.
 #[derive(Debug, Clone)]
@@ -81,7 +81,7 @@ impl Store {
                     self.backend,
                     now,
                     actor,
-                    "drift.finding_opened",
+                    AuditAction::DriftFindingOpened,
                     &finding.key,
                     finding.details.clone(),
                 )
@@ -100,7 +100,7 @@ impl Store {
                 self.backend,
                 now,
                 actor,
-                "drift.finding_resolved",
+                AuditAction::DriftFindingResolved,
                 key,
                 serde_json::json!({}),
             )

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row, Transaction};
 use std::time::Duration;
 
-use crate::{Backend, Result, Store, StoreError, audit, timestamp};
+use crate::{AuditAction, Backend, Result, Store, StoreError, audit, timestamp};
 use grantflow_model::{Operation, Plan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,7 +237,7 @@ impl Store {
                 self.backend(),
                 self.now(),
                 actor,
-                "plan.requeued",
+                AuditAction::PlanRequeued,
                 plan_id,
                 serde_json::json!({ "operations": requeued }),
             )
@@ -263,7 +263,7 @@ impl Store {
                 self.backend(),
                 self.now(),
                 actor,
-                "plan.queued",
+                AuditAction::PlanQueued,
                 &plan.id,
                 serde_json::json!({"operations": plan.operations.len()}),
             )
@@ -370,7 +370,7 @@ impl Store {
             self.backend(),
             now,
             actor,
-            "operation.attempt",
+            AuditAction::OperationAttempt,
             &format!("{plan_id}/{}", op.id),
             details,
         )
@@ -459,7 +459,7 @@ impl Store {
                 .await?;
                 (
                     JobState::Succeeded,
-                    "operation.succeeded",
+                    AuditAction::OperationSucceeded,
                     with(details, "outcome", how),
                 )
             }
@@ -481,7 +481,7 @@ impl Store {
                 )
                 .await?;
                 let details = with(with(details, "vendor_code", code), "message", message);
-                (JobState::Failed, "operation.failed", details)
+                (JobState::Failed, AuditAction::OperationFailed, details)
             }
             JobOutcome::Skipped { reason } => {
                 self.set_job(
@@ -497,7 +497,7 @@ impl Store {
                 .await?;
                 (
                     JobState::Skipped,
-                    "operation.skipped",
+                    AuditAction::OperationSkipped,
                     serde_json::json!({ "reason": reason }),
                 )
             }
@@ -524,7 +524,7 @@ impl Store {
                     "recheck_at": millis_text(recheck_ms),
                     "deadline": millis_text(deadline_ms),
                 });
-                (JobState::Waiting, "operation.waiting", details)
+                (JobState::Waiting, AuditAction::OperationWaiting, details)
             }
             JobOutcome::Retrying {
                 at_ms,
@@ -549,7 +549,11 @@ impl Store {
                     "message": message,
                     "next_attempt_at": millis_text(at_ms),
                 });
-                (JobState::Retrying, "operation.retry_scheduled", details)
+                (
+                    JobState::Retrying,
+                    AuditAction::OperationRetryScheduled,
+                    details,
+                )
             }
         };
         if let Some(map) = details.as_object_mut() {
@@ -639,7 +643,7 @@ impl Store {
                     self.backend(),
                     self.now(),
                     actor,
-                    "operation.skipped",
+                    AuditAction::OperationSkipped,
                     &format!("{plan_id}/op{dependant}"),
                     serde_json::json!({ "reason": reason }),
                 )
@@ -679,7 +683,7 @@ impl Store {
                 self.backend(),
                 self.now(),
                 actor,
-                "plan.finished",
+                AuditAction::PlanFinished,
                 plan_id,
                 serde_json::json!({}),
             )

@@ -19,7 +19,7 @@ mod removals;
 pub mod testing;
 
 pub use approvals::{Approval, ApprovalError};
-pub use audit::{AuditEvent, Verification};
+pub use audit::{AuditAction, AuditEvent, ChainAnchor, GENESIS, Verification};
 pub use budgets::SharedBudget;
 pub use cursors::SyncCursor;
 pub use drift::{DriftChanges, FindingRecord};
@@ -230,7 +230,7 @@ impl Store {
             self.backend,
             self.clock.now(),
             actor,
-            "sync.completed",
+            AuditAction::SyncCompleted,
             &connection,
             serde_json::json!({
                 "sync_id": record.id,
@@ -287,7 +287,7 @@ impl Store {
     pub async fn audit(
         &self,
         actor: &str,
-        action: &str,
+        action: AuditAction,
         subject: &str,
         details: serde_json::Value,
     ) -> Result<AuditEvent> {
@@ -310,8 +310,24 @@ impl Store {
         audit::all(&self.pool).await
     }
 
+    /// Checks the hash chain from the first event to the recorded head.
     pub async fn verify_audit(&self) -> Result<Verification> {
-        audit::verify(&self.pool).await
+        audit::verify(&self.pool, self.backend, &[]).await
+    }
+
+    /// Checks the chain, then that it still passes through every anchor
+    /// (signed checkpoints kept outside the database): a database writer who
+    /// edits an event and recomputes every later hash and the head is caught
+    /// here.
+    pub async fn verify_audit_against(&self, anchors: &[ChainAnchor]) -> Result<Verification> {
+        audit::verify(&self.pool, self.backend, anchors).await
+    }
+
+    /// Checks only the events after `from` (the newest anchor) up to the
+    /// head, and returns the head (`Intact.events` is its sequence number):
+    /// what to anchor next, without re-reading the whole chain.
+    pub async fn verify_audit_since(&self, from: Option<&ChainAnchor>) -> Result<Verification> {
+        audit::verify_since(&self.pool, self.backend, from).await
     }
 
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {

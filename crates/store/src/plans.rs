@@ -6,7 +6,7 @@ use grantflow_model::Plan;
 use sqlx::Row;
 
 use crate::jobs::JobState;
-use crate::{Result, Store, StoreError, audit, timestamp};
+use crate::{AuditAction, Result, Store, StoreError, audit, timestamp};
 
 /// A plan as read back, with what was recorded when it was stored, so a
 /// reader can tell whether the body was edited since.
@@ -90,7 +90,7 @@ impl Store {
             self.backend(),
             now,
             actor,
-            "plan.created",
+            AuditAction::PlanCreated,
             &plan.id,
             serde_json::json!({
                 "origin": plan.origin,

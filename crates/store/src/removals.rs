@@ -7,7 +7,7 @@ use grantflow_model::ConnectionName;
 use sqlx::Row;
 use std::time::Duration;
 
-use crate::{Backend, Result, Store, audit};
+use crate::{AuditAction, Backend, Result, Store, audit};
 
 /// A reservation that would take a connection past its budget.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +100,7 @@ impl Store {
                 self.backend(),
                 now,
                 actor,
-                "plan.removals_reserved",
+                AuditAction::PlanRemovalsReserved,
                 plan_id,
                 serde_json::json!({
                     "removals": weights.iter().map(|(c, w)| serde_json::json!({"connection": c, "weight": w})).collect::<Vec<_>>(),

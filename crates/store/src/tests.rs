@@ -28,7 +28,7 @@ async fn with_events(store: Store, count: usize) -> Store {
         store
             .audit(
                 "test",
-                "test.event",
+                AuditAction::PlanConfirmed,
                 &format!("subject-{index}"),
                 serde_json::json!({"n": index}),
             )
@@ -43,6 +43,44 @@ fn broken_at(verification: Verification) -> i64 {
         Verification::Broken { seq, .. } => seq,
         Verification::Intact { .. } => panic!("tampering was not detected"),
     }
+}
+
+#[test]
+fn audit_actions_keep_their_stored_names() {
+    let names: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "sync.completed",
+            "sync.failed",
+            "plan.created",
+            "plan.confirmed",
+            "plan.declined",
+            "plan.approval_requested",
+            "plan.approved",
+            "plan.removals_reserved",
+            "plan.mass_removal_allowed",
+            "plan.refused",
+            "plan.tampered",
+            "plan.queued",
+            "plan.requeued",
+            "plan.finished",
+            "operation.attempt",
+            "operation.succeeded",
+            "operation.failed",
+            "operation.skipped",
+            "operation.waiting",
+            "operation.retry_scheduled",
+            "drift.finding_opened",
+            "drift.finding_resolved",
+            "audit.exported",
+        ]
+    );
+    for action in AuditAction::ALL {
+        assert_eq!(AuditAction::parse(action.as_str()), Some(*action));
+        assert_eq!(action.to_string(), action.as_str());
+    }
+    assert_eq!(AuditAction::parse("plan.unknown"), None);
 }
 
 #[tokio::test]
@@ -141,9 +179,135 @@ async fn the_newest_sync_of_each_connection_is_returned_and_audited() {
         assert_eq!(
             events
                 .iter()
-                .filter(|e| e.action == "sync.completed")
+                .filter(|e| e.action == AuditAction::SyncCompleted)
                 .count(),
             2
+        );
+    }
+}
+
+fn anchor(seq: i64, hash: &str) -> ChainAnchor {
+    ChainAnchor {
+        seq,
+        hash: hash.to_string(),
+        label: format!("anchor #{seq}"),
+    }
+}
+
+fn reason(verification: Verification) -> (i64, String) {
+    match verification {
+        Verification::Broken { seq, reason, .. } => (seq, reason),
+        Verification::Intact { .. } => panic!("not detected"),
+    }
+}
+
+#[tokio::test]
+async fn the_chain_must_pass_through_every_anchor() {
+    for (store, _dir) in stores("the_chain_must_pass_through_every_anchor").await {
+        let store = with_events(store, 5).await;
+        let events = store.audit_events().await.expect("events");
+        let genuine = [
+            anchor(0, GENESIS),
+            anchor(2, &events[1].hash),
+            anchor(5, &events[4].hash),
+        ];
+        match store.verify_audit_against(&genuine).await.expect("verify") {
+            Verification::Intact { events, .. } => assert_eq!(events, 5),
+            other => panic!("{other:?}"),
+        }
+        // An anchor the chain no longer holds: the change lies after #2.
+        let (seq, why) = reason(
+            store
+                .verify_audit_against(&[anchor(4, &"f".repeat(64)), genuine[1].clone()])
+                .await
+                .expect("verify"),
+        );
+        assert_eq!(seq, 4);
+        assert!(
+            why.contains("anchor #4") && why.contains("from #3 to #4"),
+            "{why}"
+        );
+        // An anchor beyond the end: the head moved backwards.
+        let (seq, why) = reason(
+            store
+                .verify_audit_against(&[anchor(7, &"a".repeat(64))])
+                .await
+                .expect("verify"),
+        );
+        assert_eq!(seq, 7);
+        assert!(why.contains("ends at event #5"), "{why}");
+        // A wiped chain is not intact when an anchor says there was one.
+        sqlx::query("DELETE FROM audit_events")
+            .execute(store.pool())
+            .await
+            .expect("wipe");
+        sqlx::query("DELETE FROM audit_head")
+            .execute(store.pool())
+            .await
+            .expect("wipe head");
+        assert!(matches!(
+            store.verify_audit().await.expect("verify"),
+            Verification::Intact { events: 0, .. }
+        ));
+        let (_, why) = reason(store.verify_audit_against(&genuine).await.expect("verify"));
+        assert!(why.contains("wiped"), "{why}");
+    }
+}
+
+#[tokio::test]
+async fn verifying_since_an_anchor_reads_only_what_follows_it() {
+    for (store, _dir) in stores("verifying_since_an_anchor_reads_only_what_follows_it").await {
+        let store = with_events(store, 3).await;
+        let events = store.audit_events().await.expect("events");
+        let at_two = anchor(2, &events[1].hash);
+        match store
+            .verify_audit_since(Some(&at_two))
+            .await
+            .expect("verify")
+        {
+            Verification::Intact {
+                events: head,
+                head: hash,
+            } => {
+                assert_eq!(head, 3);
+                assert_eq!(hash, events[2].hash);
+            }
+            other => panic!("{other:?}"),
+        }
+        match store.verify_audit_since(None).await.expect("verify") {
+            Verification::Intact { events: head, .. } => assert_eq!(head, 3),
+            other => panic!("{other:?}"),
+        }
+        // An edit before the anchor is for the full check; the anchor's
+        // own event is still checked.
+        let (seq, _) = reason(
+            store
+                .verify_audit_since(Some(&anchor(2, &"0".repeat(63))))
+                .await
+                .expect("verify"),
+        );
+        assert_eq!(seq, 2);
+        let (seq, why) = reason(
+            store
+                .verify_audit_since(Some(&anchor(9, &events[2].hash)))
+                .await
+                .expect("verify"),
+        );
+        assert_eq!(seq, 9);
+        assert!(why.contains("no longer holds"), "{why}");
+        // An edit after the anchor is caught.
+        sqlx::query("UPDATE audit_events SET subject = 'x' WHERE seq = 3")
+            .execute(store.pool())
+            .await
+            .expect("tamper");
+        assert_eq!(
+            broken_at(
+                store
+                    .verify_audit_since(Some(&at_two))
+                    .await
+                    .expect("verify")
+            ),
+            3
         );
     }
 }

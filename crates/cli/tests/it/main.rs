@@ -5,6 +5,7 @@
 mod testkit;
 
 mod apply_crash;
+mod audit_checkpoints;
 mod commands;
 mod cross_system;
 mod demo;
