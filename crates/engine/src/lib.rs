@@ -442,15 +442,16 @@ impl<'a> Engine<'a> {
                     .wait(plan, op, held, reason, recheck_at.timestamp_millis())
                     .await;
             }
-            if !failure.is_transient() || attempt >= self.options.max_attempts {
+            let this_run = attempt.saturating_sub(held.job.attempts_at_requeue);
+            if !failure.is_transient() || this_run >= self.options.max_attempts {
                 let message = if failure.is_transient() {
-                    format!("{} (gave up after {attempt} attempts)", failure.message())
+                    format!("{} (gave up after {this_run} attempts)", failure.message())
                 } else {
                     failure.message()
                 };
                 return self.fail(plan, op, held, &failure.code(), message).await;
             }
-            let wait = self.wait_before_retry(&failure, attempt);
+            let wait = self.wait_before_retry(&failure, this_run);
             if wait > self.options.max_inline_wait {
                 let at_ms = self.store.now().timestamp_millis()
                     + i64::try_from(wait.as_millis()).unwrap_or(0);
@@ -536,12 +537,13 @@ impl<'a> Engine<'a> {
         attempts: u32,
         failure: Failure,
     ) -> Result<JobState, EngineError> {
-        if !failure.is_transient() || attempts >= self.options.max_attempts {
+        let this_run = attempts.saturating_sub(held.job.attempts_at_requeue);
+        if !failure.is_transient() || this_run >= self.options.max_attempts {
             return self
                 .fail(plan, op, held, &failure.code(), failure.message())
                 .await;
         }
-        let wait = self.wait_before_retry(&failure, attempts.max(1));
+        let wait = self.wait_before_retry(&failure, this_run.max(1));
         let at_ms =
             self.store.now().timestamp_millis() + i64::try_from(wait.as_millis()).unwrap_or(0);
         self.store

@@ -333,6 +333,39 @@ async fn too_many_transient_failures_end_as_a_failure_that_says_so() {
     );
 }
 
+/// An operator who runs `apply` again after a give-up expects the vendor to
+/// get a fair chance: the new run has the whole retry budget, not what was
+/// left of the last one.
+#[tokio::test]
+async fn applying_again_after_a_give_up_retries_with_a_fresh_budget() {
+    let w = world().await;
+    let retry = || {
+        Err(Failure::RetryLater {
+            at: None,
+            vendor_code: Some("E0000010".into()),
+            message: "Service is in read only mode".into(),
+        })
+    };
+    // Four failures end the first run (max_attempts 4); three more and a
+    // success fit in the second run's budget only if that budget is fresh.
+    w.fake.script("a", (0..7).map(|_| retry()).collect());
+    let plan = plan(vec![op(0, "a", &[])]);
+    w.store.save_plan(&plan, "test").await.expect("save");
+    let engine = Engine::new(&w.store, &w.connectors, "test", options());
+    let first = engine
+        .apply(&cleared(&w.store, &plan).await, &Silent)
+        .await
+        .expect("first apply");
+    assert_eq!(first.operations[0].state, JobState::Failed);
+    let second = engine
+        .apply(&cleared(&w.store, &plan).await, &Silent)
+        .await
+        .expect("second apply");
+    assert!(second.is_success(), "{second:?}");
+    assert_eq!(second.operations[0].attempts, 8, "attempts stay counted");
+    assert_eq!(w.fake.applies("a"), 8);
+}
+
 #[tokio::test]
 async fn a_retry_due_later_is_left_for_the_next_run_with_its_time() {
     let w = world().await;

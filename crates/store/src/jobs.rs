@@ -70,6 +70,9 @@ pub struct Job {
     pub natural_key: String,
     pub state: JobState,
     pub attempts: u32,
+    /// `attempts` when the job was last put back to pending by a new run:
+    /// the retry budget counts the attempts made since.
+    pub attempts_at_requeue: u32,
     /// How it ended: `applied`, `already_present` (observed), …
     pub outcome: Option<String>,
     pub error_code: Option<String>,
@@ -124,13 +127,14 @@ pub enum JobOutcome {
     },
 }
 
-const JOB_COLUMNS: &str = "plan_id, op_id, natural_key, state, attempts, outcome, error_code, error_message, updated_at, run_after_ms, wait_reason, wait_deadline_ms, lease_owner, fence";
+const JOB_COLUMNS: &str = "plan_id, op_id, natural_key, state, attempts, attempts_at_requeue, outcome, error_code, error_message, updated_at, run_after_ms, wait_reason, wait_deadline_ms, lease_owner, fence";
 
 fn job_from_row(row: &sqlx::any::AnyRow) -> Result<Job> {
     let state: String = row.try_get("state")?;
     let plan_id: String = row.try_get("plan_id")?;
     let op_id: i64 = row.try_get("op_id")?;
     let attempts: i64 = row.try_get("attempts")?;
+    let attempts_at_requeue: i64 = row.try_get("attempts_at_requeue")?;
     let corrupt = |what: &str| StoreError::CorruptRow {
         table: "jobs",
         key: format!("{plan_id}/op{op_id}"),
@@ -144,6 +148,8 @@ fn job_from_row(row: &sqlx::any::AnyRow) -> Result<Job> {
         state: JobState::parse(&state)
             .ok_or_else(|| corrupt(&format!("unknown state \"{state}\"")))?,
         attempts: u32::try_from(attempts).map_err(|_| corrupt("attempt count out of range"))?,
+        attempts_at_requeue: u32::try_from(attempts_at_requeue)
+            .map_err(|_| corrupt("attempt count at requeue out of range"))?,
         lease: owner.map(|owner| Lease { owner, fence }),
         plan_id,
         outcome: row.try_get("outcome")?,
@@ -216,11 +222,13 @@ impl Store {
 
     /// Puts the plan's failed and skipped operations back to pending (a
     /// person ran `apply` again: the vendor may have recovered, or the cause
-    /// was fixed). Attempts already made stay counted and audited.
+    /// was fixed). Attempts already made stay counted and audited; the new
+    /// run gets a full retry budget of its own.
     pub async fn requeue_failed(&self, plan_id: &str, actor: &str) -> Result<u64> {
         let mut tx = self.begin().await?;
         let requeued = sqlx::query(
-            "UPDATE jobs SET state = 'pending', run_after_ms = 0, lease_owner = NULL, lease_until_ms = 0
+            "UPDATE jobs SET state = 'pending', run_after_ms = 0, lease_owner = NULL, lease_until_ms = 0,
+                    attempts_at_requeue = attempts
              WHERE plan_id = $1 AND state IN ('failed', 'skipped')",
         )
         .bind(plan_id)
