@@ -94,6 +94,10 @@ pub struct Service {
     pub store: Store,
     pub connectors: BTreeMap<ConnectionName, Box<dyn Connector>>,
     clock: Arc<dyn Clock>,
+    /// The last actual state read, with the store's fingerprint it was read
+    /// at: servers answer many reads between two syncs, and parsing every
+    /// snapshot per request would bound them.
+    state_cache: tokio::sync::Mutex<Option<(grantflow_store::StateVersion, Arc<ActualState>)>>,
 }
 
 impl Service {
@@ -130,6 +134,7 @@ impl Service {
             store,
             connectors,
             clock,
+            state_cache: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -141,7 +146,21 @@ impl Service {
     /// applied since layered on top, so a command reads what grantflow
     /// itself just did without waiting for a sync. A sync started after a
     /// change supersedes it.
-    pub async fn actual_state(&self) -> Result<ActualState> {
+    pub async fn actual_state(&self) -> Result<Arc<ActualState>> {
+        // One reader builds at a time; the others wait and take its result.
+        let mut cache = self.state_cache.lock().await;
+        let version = self.store.state_version().await?;
+        if let Some((cached, state)) = cache.as_ref()
+            && *cached == version
+        {
+            return Ok(state.clone());
+        }
+        let state = Arc::new(self.read_actual_state().await?);
+        *cache = Some((version, state.clone()));
+        Ok(state)
+    }
+
+    async fn read_actual_state(&self) -> Result<ActualState> {
         let mut snapshots = BTreeMap::new();
         let mut sync_ids = BTreeMap::new();
         let mut digests = BTreeMap::new();

@@ -13,6 +13,7 @@ mod cursors;
 mod drift;
 mod jobs;
 mod overlay;
+pub use overlay::StateVersion;
 mod plans;
 mod removals;
 #[doc(hidden)]

@@ -62,3 +62,35 @@ impl Store {
             .collect()
     }
 }
+
+/// A cheap fingerprint of everything the actual state is read from (the
+/// syncs and the changes applied since): equal fingerprints mean an equal
+/// actual state, so readers can keep one in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateVersion {
+    syncs: i64,
+    last_sync_ms: Option<i64>,
+    changes: i64,
+    last_change: Option<String>,
+}
+
+impl Store {
+    pub async fn state_version(&self) -> Result<StateVersion> {
+        // Syncs and applied changes are only ever inserted or deleted, never
+        // updated: counts and newest keys see every difference.
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM syncs) AS syncs,
+                    (SELECT MAX(finished_ms) FROM syncs) AS last_sync_ms,
+                    (SELECT COUNT(*) FROM applied_changes) AS changes,
+                    (SELECT MAX(id) FROM applied_changes) AS last_change",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(StateVersion {
+            syncs: row.try_get("syncs")?,
+            last_sync_ms: row.try_get("last_sync_ms")?,
+            changes: row.try_get("changes")?,
+            last_change: row.try_get("last_change")?,
+        })
+    }
+}

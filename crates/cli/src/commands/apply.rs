@@ -43,7 +43,7 @@ pub async fn print_report(service: &Service, report: &Report, json: bool) -> any
         return Ok(());
     }
     let people = match service.store.plan(&report.plan_id).await {
-        Ok(plan) => grantflow_planner::by_person(&plan, &service.actual_state().await?),
+        Ok(plan) => grantflow_planner::by_person(&plan, &*service.actual_state().await?),
         Err(_) => vec![],
     };
     print!("{}", render::report(report, &people));
