@@ -269,7 +269,7 @@ impl SignIn {
             .timeout(PROVIDER_TIMEOUT)
             .build()
             .map_err(|e| misconfigured(format!("cannot build the HTTP client: {e}")))?;
-        let send = |request| call_provider(&http, request);
+        let send = provider_caller(http.clone());
         let metadata = CoreProviderMetadata::discover_async(issuer, &send)
             .await
             .map_err(|e| {
@@ -344,7 +344,7 @@ impl SignIn {
                 "this sign-in has expired (start again from the login page)",
             ));
         }
-        let send = |request| call_provider(&self.http, request);
+        let send = provider_caller(self.http.clone());
         let tokens = self
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -424,9 +424,26 @@ fn config_error_for_env(name: &str) -> ServiceError {
     ))
 }
 
-/// One HTTP exchange with the provider, for the `openidconnect` crate.
+/// The HTTP client the `openidconnect` crate calls. Each call owns its handle on the client (a cheap
+/// clone), so the futures borrow nothing and stay `Send` for a multi-threaded server.
+fn provider_caller(
+    http: reqwest::Client,
+) -> impl Fn(
+    openidconnect::HttpRequest,
+) -> std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = std::result::Result<openidconnect::HttpResponse, ProviderCallError>,
+            > + Send,
+    >,
+> + Send
++ Sync {
+    move |request| Box::pin(call_provider(http.clone(), request))
+}
+
+/// One HTTP exchange with the provider.
 async fn call_provider(
-    http: &reqwest::Client,
+    http: reqwest::Client,
     request: openidconnect::HttpRequest,
 ) -> std::result::Result<openidconnect::HttpResponse, ProviderCallError> {
     let (parts, body) = request.into_parts();
@@ -519,6 +536,20 @@ mod tests {
             config.issuer = issuer.into();
             assert_eq!(config.issuer_url().is_ok(), ok, "{issuer}");
         }
+    }
+
+    /// The server keeps one `SignIn` behind an `Arc` and awaits its calls in handlers on any thread.
+    #[allow(dead_code)]
+    fn usable_from_a_multithreaded_server(
+        config: &SignInConfig,
+        signin: &SignIn,
+        pending: PendingSignIn,
+    ) {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: T) {}
+        send_sync(signin);
+        send(SignIn::discover(config));
+        send(signin.finish("code", "state", pending));
     }
 
     #[test]
