@@ -46,6 +46,9 @@ struct ConfigFile {
     /// Signed checkpoints of the audit chain, kept outside the database.
     #[serde(default)]
     audit: Option<AuditSettings>,
+    /// Sign-in for people with OpenID Connect (`crate::signin`).
+    #[serde(default)]
+    sign_in: Option<crate::signin::SignInConfig>,
 }
 
 /// Signed checkpoints of the audit chain's head (see
@@ -164,6 +167,8 @@ pub struct Config {
     pub drift: grantflow_drift::DriftSettings,
     /// Audit checkpoints (`checkpoints` already relative to `base_dir`).
     pub audit: Option<AuditSettings>,
+    /// Sign-in for people with OpenID Connect; absent means no browser sign-in.
+    pub sign_in: Option<crate::signin::SignInConfig>,
 }
 
 impl Config {
@@ -251,6 +256,7 @@ impl Config {
             rate_limits: file.rate_limits,
             drift: file.drift,
             audit,
+            sign_in: file.sign_in,
         })
     }
 }

@@ -17,11 +17,13 @@ pub mod files;
 mod ledger;
 pub mod plans;
 pub mod reach;
+pub mod signin;
 pub mod sync;
 
 pub use actor::{Actor, Role};
 pub use config::Config;
 pub use plans::{ActionRequest, ApplyOptions, ApplyOutcome, Proposal};
+pub use signin::{PendingSignIn, SignIn, SignInConfig};
 
 use grantflow_connectors::Connector;
 use grantflow_engine::EngineError;

@@ -16,11 +16,13 @@ mod lifecycle;
 mod logs;
 mod oauth;
 mod oel;
+mod oidc;
 mod pagination;
 mod rate_limit;
 mod rules;
 mod schemas;
 mod seed;
+mod signin_page;
 mod state;
 mod users;
 
@@ -38,6 +40,7 @@ use serde_json::json;
 
 pub use errors::OktaError;
 pub use oauth::{ServiceApp, ServiceKey, required_scope};
+pub use oidc::{GroupsClaim, OidcApp, SANDBOX_PASSWORD, TokenAuthMethod};
 pub use rate_limit::BUCKETS;
 pub use seed::{OktaSeed, SeedApp, SeedGroup, SeedStatus, SeedUser};
 pub use state::{ACTOR_ID, GroupPushTarget, Okta};
@@ -65,6 +68,7 @@ impl Emulator for Okta {
         let okta = Arc::new(Okta {
             core: config.core(seed, OktaLimits::new(config.rate_limit_window_seconds)),
             oauth: Default::default(),
+            oidc: Default::default(),
             hooks: Default::default(),
             push_targets: Default::default(),
             token: config.token_or(ids::token),
@@ -188,7 +192,7 @@ fn api_routes() -> Router<Arc<Okta>> {
             "/api/v1/eventHooks/{id}/lifecycle/{op}",
             post(hooks::lifecycle),
         )
-        .route("/oauth2/v1/token", post(oauth::token))
+        .merge(oidc::routes())
         .fallback(|| async { OktaError::path_not_found() })
         .method_not_allowed_fallback(|| async { OktaError::method_not_allowed() })
 }
@@ -210,7 +214,8 @@ async fn authenticate(o: &Okta, req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    if req.uri().path() == "/oauth2/v1/token" || ssws_authorized(&o.token, &value) {
+    // The authorization servers' endpoints authenticate clients and people their own way.
+    if oidc::is_authorization_server_path(req.uri().path()) || ssws_authorized(&o.token, &value) {
         return next.run(req).await;
     }
     match o.check_bearer(&value, req.method(), req.uri().path()) {

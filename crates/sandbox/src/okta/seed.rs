@@ -14,6 +14,9 @@ pub struct OktaSeed {
     pub groups: Vec<SeedGroup>,
     #[serde(default)]
     pub apps: Vec<SeedApp>,
+    /// OpenID Connect web apps people sign in to through the emulator's authorization servers.
+    #[serde(default)]
+    pub oidc_apps: Vec<super::oidc::OidcApp>,
 }
 
 /// Okta user statuses that a seed may start a user in.
@@ -55,6 +58,10 @@ pub struct SeedUser {
     pub employment_status: Option<String>,
     #[serde(default)]
     pub status: SeedStatus,
+    /// The password the user signs in with at the emulator's sign-in page; a user who has one (any status
+    /// but STAGED and PROVISIONED) gets [`super::oidc::SANDBOX_PASSWORD`] when absent.
+    #[serde(default)]
+    pub password: Option<String>,
     /// Any further profile attributes, copied into the profile as they are.
     #[serde(default)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -109,6 +116,13 @@ impl OktaSeed {
                     anyhow::bail!("okta group {:?} lists unknown app {a:?}", g.name);
                 }
             }
+        }
+        let mut client_ids = std::collections::BTreeSet::new();
+        for app in &seed.oidc_apps {
+            if !client_ids.insert(app.client_id.as_str()) {
+                anyhow::bail!("okta oidc app {} is listed twice", app.client_id);
+            }
+            app.validate()?;
         }
         for a in &seed.apps {
             for u in &a.users {

@@ -294,6 +294,10 @@ pub struct Inner {
     pub rules: BTreeMap<String, super::rules::Rule>,
     /// Memberships a rule made: (group id, user id) → rule id.
     pub rule_members: BTreeMap<(String, String), String>,
+    /// Sign-in passwords by user id (Okta never returns them; only the sign-in page reads them).
+    pub passwords: BTreeMap<String, String>,
+    /// OpenID Connect apps by client id.
+    pub oidc_apps: BTreeMap<String, super::oidc::OidcApp>,
 }
 
 #[derive(Debug, Clone)]
@@ -325,6 +329,8 @@ pub struct Okta {
     pub(crate) core: Core<Inner, OktaLimits>,
     pub(crate) oauth: Mutex<super::oauth::OAuthState>,
     pub(crate) hooks: Mutex<super::hooks::Hooks>,
+    /// The authorization servers' signing keys and sign-ins in progress.
+    pub(crate) oidc: super::oidc::OidcState,
     /// Systems that receive the groups pushed to an app (by the app's `name`).
     pub(crate) push_targets: Mutex<Vec<(String, Arc<dyn GroupPushTarget>)>>,
     pub token: String,
@@ -387,6 +393,7 @@ impl Okta {
         self.core.reset();
         *lock(&self.oauth) = Default::default();
         *lock(&self.hooks) = Default::default();
+        self.oidc.reset();
         self.notify_group_push();
     }
 }
@@ -461,8 +468,20 @@ impl Seeded for Inner {
             if let Some(g) = s.groups.get_mut(&everyone) {
                 g.members.insert(id.clone());
             }
+            if activated {
+                let password = su
+                    .password
+                    .as_deref()
+                    .unwrap_or(super::oidc::SANDBOX_PASSWORD);
+                s.passwords.insert(id.clone(), password.to_owned());
+            }
             by_login.insert(su.login.to_lowercase(), id);
         }
+        s.oidc_apps = seed
+            .oidc_apps
+            .iter()
+            .map(|app| (app.client_id.clone(), app.clone()))
+            .collect();
         let mut by_label = BTreeMap::new();
         for sa in &seed.apps {
             let id = s.new_id("0oa");

@@ -160,6 +160,9 @@ pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaRe
         recovery_question: creds.recovery_question.and_then(|q| q.question),
     };
     inner.users.insert(id.clone(), user);
+    if let Some(password) = creds.password.as_ref().and_then(|p| p.value.clone()) {
+        inner.passwords.insert(id.clone(), password);
+    }
     let everyone = inner.everyone.clone();
     if let Some(g) = inner.groups.get_mut(&everyone) {
         g.members.insert(id.clone());

@@ -3,6 +3,7 @@
 mod assignments;
 mod common;
 mod oauth;
+mod oidc;
 mod org;
 mod platform;
 mod users;
