@@ -8,6 +8,7 @@
 //! line and the server only parse input, call these and render the answer.
 //! Nothing here speaks HTTP or parses arguments.
 
+pub mod access;
 pub mod actor;
 pub mod audit;
 pub mod checkpoints;
@@ -18,6 +19,8 @@ mod ledger;
 pub mod plans;
 pub mod reach;
 pub mod sync;
+pub mod tokens;
+pub mod views;
 
 pub use actor::{Actor, Role};
 pub use config::Config;
