@@ -42,10 +42,7 @@ impl Problem {
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
         Self {
             kind: format!("urn:grantflow:problem:{code}"),
-            title: status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_string(),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
             detail: detail.into(),
             code: code.to_string(),
@@ -77,18 +74,16 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let refusal = Refusal {
             code: self.code.clone(),
             detail: self.detail.clone(),
         };
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(PROBLEM_JSON),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
@@ -103,9 +98,7 @@ impl From<ServiceError> for Problem {
     fn from(error: ServiceError) -> Self {
         let code = error.code();
         let status = match &error {
-            ServiceError::Invalid(_) | ServiceError::Policy(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ServiceError::Invalid(_) | ServiceError::Policy(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::Store(grantflow_store::StoreError::UnknownPlan(_)) => {

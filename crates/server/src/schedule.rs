@@ -212,4 +212,3 @@ async fn check_drift(shared: &Shared, why: &str) {
         }
     }
 }
-

@@ -183,7 +183,7 @@ impl Service {
                 state: p.state,
             })
             .collect();
-        found.sort_by(|a, b| a.email.to_lowercase().cmp(&b.email.to_lowercase()));
+        found.sort_by_key(|p| p.email.to_lowercase());
         Ok(found)
     }
 

@@ -48,7 +48,13 @@ pub async fn list(store: &Store) -> anyhow::Result<ExitCode> {
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
     table.set_header(vec![
-        "id", "name", "roles", "created by", "expires", "last used", "state",
+        "id",
+        "name",
+        "roles",
+        "created by",
+        "expires",
+        "last used",
+        "state",
     ]);
     for token in tokens {
         let state = if token.revoked_at.is_some() {

@@ -27,7 +27,18 @@ fn a_token_is_shown_once_and_never_listed() {
     let dir = tempfile::tempdir().expect("dir");
     let (code, stdout, stderr) = grantflow(
         dir.path(),
-        &["token", "create", "--name", "ci", "--role", "approver", "--role", "operator:okta", "--expires-in", "30d"],
+        &[
+            "token",
+            "create",
+            "--name",
+            "ci",
+            "--role",
+            "approver",
+            "--role",
+            "operator:okta",
+            "--expires-in",
+            "30d",
+        ],
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
     let token = stdout.trim().to_string();
@@ -37,9 +48,15 @@ fn a_token_is_shown_once_and_never_listed() {
 
     let (code, list, _) = grantflow(dir.path(), &["token", "list"]);
     assert_eq!(code, 0, "{list}");
-    assert!(list.contains(&id) && list.contains("approver, operator:okta") && list.contains("active"), "{list}");
+    assert!(
+        list.contains(&id) && list.contains("approver, operator:okta") && list.contains("active"),
+        "{list}"
+    );
     let secret = token.rsplit_once('_').expect("secret").1;
-    assert!(!list.contains(secret), "token list shows the secret:\n{list}");
+    assert!(
+        !list.contains(secret),
+        "token list shows the secret:\n{list}"
+    );
 
     let (code, _, stderr) = grantflow(dir.path(), &["token", "revoke", &id]);
     assert_eq!(code, 0, "{stderr}");
@@ -48,10 +65,16 @@ fn a_token_is_shown_once_and_never_listed() {
 
     let (code, export, _) = grantflow(dir.path(), &["audit", "export"]);
     assert_eq!(code, 0);
-    assert!(export.contains("token.created") && export.contains("token.revoked"), "{export}");
+    assert!(
+        export.contains("token.created") && export.contains("token.revoked"),
+        "{export}"
+    );
     assert!(!export.contains(secret), "the audit trail holds the secret");
 
-    let (code, _, stderr) = grantflow(dir.path(), &["token", "create", "--name", "x", "--role", "root"]);
+    let (code, _, stderr) = grantflow(
+        dir.path(),
+        &["token", "create", "--name", "x", "--role", "root"],
+    );
     assert_eq!(code, 2);
     assert!(stderr.contains("unknown role \"root\""), "{stderr}");
 }

@@ -118,15 +118,42 @@ const EXTRA_PROBLEMS: &[(&str, &str, &[u16])] = &[
 
 fn problem_response(status: u16) -> (&'static str, &'static str) {
     match status {
-        400 => ("BadRequest", "The query, path or cursor is not valid (code `invalid_request`)."),
-        401 => ("Unauthenticated", "No valid bearer token (code `unauthenticated`)."),
-        403 => ("Forbidden", "The caller's roles do not allow this (code `forbidden`, `self_approval`)."),
-        404 => ("NotFound", "What the call names does not exist (code `not_found`)."),
-        409 => ("Conflict", "A rule refused the call now (e.g. `approval_required`, `not_synced`, `mass_removal`)."),
-        415 => ("UnsupportedMediaType", "The body is not `application/json` (code `unsupported_media_type`)."),
-        422 => ("Unprocessable", "The body or the request it makes is not valid (code `invalid_request`, `policy_invalid`)."),
-        502 => ("BadGateway", "The connected system failed (code `sync_failed`)."),
-        _ => ("ServerError", "The server could not complete the call (code `internal_error`)."),
+        400 => (
+            "BadRequest",
+            "The query, path or cursor is not valid (code `invalid_request`).",
+        ),
+        401 => (
+            "Unauthenticated",
+            "No valid bearer token (code `unauthenticated`).",
+        ),
+        403 => (
+            "Forbidden",
+            "The caller's roles do not allow this (code `forbidden`, `self_approval`).",
+        ),
+        404 => (
+            "NotFound",
+            "What the call names does not exist (code `not_found`).",
+        ),
+        409 => (
+            "Conflict",
+            "A rule refused the call now (e.g. `approval_required`, `not_synced`, `mass_removal`).",
+        ),
+        415 => (
+            "UnsupportedMediaType",
+            "The body is not `application/json` (code `unsupported_media_type`).",
+        ),
+        422 => (
+            "Unprocessable",
+            "The body or the request it makes is not valid (code `invalid_request`, `policy_invalid`).",
+        ),
+        502 => (
+            "BadGateway",
+            "The connected system failed (code `sync_failed`).",
+        ),
+        _ => (
+            "ServerError",
+            "The server could not complete the call (code `internal_error`).",
+        ),
     }
 }
 
@@ -217,9 +244,8 @@ pub(crate) fn routes() -> (axum::Router<Arc<Shared>>, utoipa::openapi::OpenApi) 
 /// `GET /api/v1/openapi.json`: the document, public.
 pub(crate) async fn openapi_json() -> Response {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
-    let body = DOCUMENT.get_or_init(|| {
-        serde_json::to_string_pretty(&crate::openapi()).unwrap_or_default()
-    });
+    let body = DOCUMENT
+        .get_or_init(|| serde_json::to_string_pretty(&crate::openapi()).unwrap_or_default());
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         body.clone(),

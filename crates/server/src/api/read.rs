@@ -34,7 +34,11 @@ pub(crate) async fn people(
     let everyone = shared.service.people(query.q.as_deref()).await?;
     let mut items: Vec<Person> = everyone
         .into_iter()
-        .filter(|p| after.as_deref().is_none_or(|after| p.email.to_lowercase().as_str() > after))
+        .filter(|p| {
+            after
+                .as_deref()
+                .is_none_or(|after| p.email.to_lowercase().as_str() > after)
+        })
         .take(limit + 1)
         .map(Person::from)
         .collect();
@@ -180,7 +184,15 @@ pub(crate) async fn reach(
             "the configuration has no `reachability:` section",
         ));
     };
-    let words = format!("{query:?}");
+    let words = match &query {
+        ReachQuery::Group(name) => format!("what group \"{name}\" reaches"),
+        ReachQuery::User(login) => format!("what user {login} reaches"),
+        ReachQuery::App(label) => format!("what app \"{label}\" reaches"),
+        ReachQuery::Delta { user, group } => {
+            format!("what adding {user} to group \"{group}\" adds")
+        }
+        ReachQuery::Service(name) => format!("who reaches service {name}"),
+    };
     Ok(Json(match answer {
         grantflow_service::views::ReachAnswer::Report(report) => ReachAnswer {
             query: words,

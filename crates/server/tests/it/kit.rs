@@ -17,8 +17,7 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 /// The change every plan of these tests asks for.
-pub const REQUEST: &str =
-    "assign okta-demo-user@example.com to the Production Access Demo group";
+pub const REQUEST: &str = "assign okta-demo-user@example.com to the Production Access Demo group";
 pub const PERSON: &str = "okta-demo-user@example.com";
 
 /// The wall clock, moved forward on demand (to expire tokens).
@@ -91,8 +90,8 @@ impl Server {
         reach["sources"]["root"] = "reach".into();
         let mut extra = serde_json::Map::new();
         extra.insert("reachability".into(), reach);
-        let text = new_config(&[connection], "okta", dir.path(), extra, "API tests")
-            .expect("config");
+        let text =
+            new_config(&[connection], "okta", dir.path(), extra, "API tests").expect("config");
         let path = dir.path().join("grantflow.yaml");
         std::fs::write(&path, text).expect("write config");
         std::fs::create_dir_all(dir.path().join("policies")).expect("policies");
@@ -140,7 +139,9 @@ impl Server {
             _sandbox: sandbox,
             _dir: dir,
         };
-        let (status, body) = server.call("admin", "POST", "/api/v1/connections/okta/sync", None).await;
+        let (status, body) = server
+            .call("admin", "POST", "/api/v1/connections/okta/sync", None)
+            .await;
         assert_eq!(status, 200, "{body}");
         server
     }
@@ -150,7 +151,13 @@ impl Server {
     }
 
     /// A call as `role`, with a JSON body when given: (status, body).
-    pub async fn call(&self, role: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        role: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let token = self.tokens.get(role).expect("a token for the role").clone();
         self.call_with(Some(&token), method, path, body).await
     }
@@ -192,7 +199,12 @@ impl Server {
     /// A plan asked for by the requester (it waits for an approval).
     pub async fn requested_plan(&self) -> String {
         let (status, body) = self
-            .call("requester", "POST", "/api/v1/plans", Some(serde_json::json!({ "request": REQUEST })))
+            .call(
+                "requester",
+                "POST",
+                "/api/v1/plans",
+                Some(serde_json::json!({ "request": REQUEST })),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         body["id"].as_str().expect("plan id").to_string()
@@ -202,7 +214,12 @@ impl Server {
     pub async fn approved_plan(&self) -> String {
         let id = self.requested_plan().await;
         let (status, body) = self
-            .call("approver", "POST", &format!("/api/v1/plans/{id}/approve"), None)
+            .call(
+                "approver",
+                "POST",
+                &format!("/api/v1/plans/{id}/approve"),
+                None,
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         id

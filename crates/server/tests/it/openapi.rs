@@ -9,7 +9,8 @@ fn committed() -> std::path::PathBuf {
 
 #[test]
 fn the_committed_document_matches_the_code() {
-    let generated = serde_json::to_string_pretty(&grantflow_server::openapi()).expect("json") + "\n";
+    let generated =
+        serde_json::to_string_pretty(&grantflow_server::openapi()).expect("json") + "\n";
     let path = committed();
     if std::env::var_os("UPDATE_OPENAPI").is_some() {
         std::fs::write(&path, &generated).expect("write docs/openapi.json");
@@ -27,7 +28,10 @@ fn the_committed_document_matches_the_code() {
 fn every_operation_documents_its_problems_and_bearer_security() {
     let document = serde_json::to_value(grantflow_server::openapi()).expect("json");
     assert_eq!(document["openapi"], "3.1.0");
-    assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     let paths = document["paths"].as_object().expect("paths");
     assert!(paths.len() >= 17, "{}", paths.len());
     for (path, item) in paths {
@@ -38,7 +42,11 @@ fn every_operation_documents_its_problems_and_bearer_security() {
                     "{method} {path} does not document {status}"
                 );
             }
-            assert_eq!(operation["security"][0]["bearer"], serde_json::json!([]), "{method} {path}");
+            assert_eq!(
+                operation["security"][0]["bearer"],
+                serde_json::json!([]),
+                "{method} {path}"
+            );
         }
     }
     assert_eq!(
@@ -59,5 +67,8 @@ async fn the_server_serves_the_document() {
         .json()
         .await
         .expect("json");
-    assert_eq!(served, serde_json::to_value(grantflow_server::openapi()).expect("json"));
+    assert_eq!(
+        served,
+        serde_json::to_value(grantflow_server::openapi()).expect("json")
+    );
 }

@@ -15,55 +15,124 @@ async fn malformed_requests_are_problems_with_codes() {
             .body(body)
     };
     let cases = [
-        (post("application/json", "{not json"), 400, "invalid_request"),
-        (post("text/plain", "{\"request\": \"x\"}"), 415, "unsupported_media_type"),
-        (post("application/json", "{\"wish\": 1}"), 422, "invalid_request"),
-        (post("application/json", "{\"from\": \"everywhere\"}"), 422, "invalid_request"),
-        (post("application/json", "{\"request\": \"please do something\"}"), 422, "invalid_request"),
         (
-            server.client.get(server.url("/api/v1/plans?limit=0")).bearer_auth(&admin),
+            post("application/json", "{not json"),
             400,
             "invalid_request",
         ),
         (
-            server.client.get(server.url("/api/v1/plans?limit=501")).bearer_auth(&admin),
+            post("text/plain", "{\"request\": \"x\"}"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            post("application/json", "{\"wish\": 1}"),
+            422,
+            "invalid_request",
+        ),
+        (
+            post("application/json", "{\"from\": \"everywhere\"}"),
+            422,
+            "invalid_request",
+        ),
+        (
+            post("application/json", "{\"request\": \"please do something\"}"),
+            422,
+            "invalid_request",
+        ),
+        (
+            server
+                .client
+                .get(server.url("/api/v1/plans?limit=0"))
+                .bearer_auth(&admin),
             400,
             "invalid_request",
         ),
         (
-            server.client.get(server.url("/api/v1/plans?limit=ten")).bearer_auth(&admin),
+            server
+                .client
+                .get(server.url("/api/v1/plans?limit=501"))
+                .bearer_auth(&admin),
             400,
             "invalid_request",
         ),
         (
-            server.client.get(server.url("/api/v1/audit/events?cursor=bm9wZQ")).bearer_auth(&admin),
+            server
+                .client
+                .get(server.url("/api/v1/plans?limit=ten"))
+                .bearer_auth(&admin),
             400,
             "invalid_request",
         ),
         (
-            server.client.get(server.url("/api/v1/reach")).bearer_auth(&admin),
+            server
+                .client
+                .get(server.url("/api/v1/audit/events?cursor=bm9wZQ"))
+                .bearer_auth(&admin),
             400,
             "invalid_request",
         ),
         (
-            server.client.get(server.url("/api/v1/plans/p-nope")).bearer_auth(&admin),
+            server
+                .client
+                .get(server.url("/api/v1/reach"))
+                .bearer_auth(&admin),
+            400,
+            "invalid_request",
+        ),
+        (
+            server
+                .client
+                .get(server.url("/api/v1/plans/p-nope"))
+                .bearer_auth(&admin),
             404,
             "not_found",
         ),
         (
-            server.client.get(server.url("/api/v1/people/nobody@example.com")).bearer_auth(&admin),
+            server
+                .client
+                .get(server.url("/api/v1/people/nobody@example.com"))
+                .bearer_auth(&admin),
             404,
             "not_found",
         ),
-        (server.client.get(server.url("/api/v1/nowhere")).bearer_auth(&admin), 404, "not_found"),
-        (server.client.delete(server.url("/api/v1/me")).bearer_auth(&admin), 405, "method_not_allowed"),
-        (server.client.get(server.url("/api/v1/me")), 401, "unauthenticated"),
         (
-            server.client.get(server.url("/api/v1/me")).header("authorization", "Basic YTpi"),
+            server
+                .client
+                .get(server.url("/api/v1/nowhere"))
+                .bearer_auth(&admin),
+            404,
+            "not_found",
+        ),
+        (
+            server
+                .client
+                .delete(server.url("/api/v1/me"))
+                .bearer_auth(&admin),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            server.client.get(server.url("/api/v1/me")),
             401,
             "unauthenticated",
         ),
-        (server.client.get(server.url("/api/v1/me")).bearer_auth("gft_00_nope"), 401, "unauthenticated"),
+        (
+            server
+                .client
+                .get(server.url("/api/v1/me"))
+                .header("authorization", "Basic YTpi"),
+            401,
+            "unauthenticated",
+        ),
+        (
+            server
+                .client
+                .get(server.url("/api/v1/me"))
+                .bearer_auth("gft_00_nope"),
+            401,
+            "unauthenticated",
+        ),
     ];
     for (request, status, code) in cases {
         let request = request.build().expect("request");
@@ -71,7 +140,8 @@ async fn malformed_requests_are_problems_with_codes() {
         let response = server.client.execute(request).await.expect("answer");
         assert_eq!(response.status().as_u16(), status, "{what}");
         assert_eq!(
-            response.headers()["content-type"], "application/problem+json",
+            response.headers()["content-type"],
+            "application/problem+json",
             "{what}"
         );
         if status == 401 {
@@ -80,8 +150,15 @@ async fn malformed_requests_are_problems_with_codes() {
         let problem: serde_json::Value = response.json().await.expect("problem JSON");
         assert_eq!(problem["code"], code, "{what}: {problem}");
         assert_eq!(problem["status"], status, "{what}");
-        assert_eq!(problem["type"], format!("urn:grantflow:problem:{code}"), "{what}");
-        assert!(problem["title"].is_string() && problem["detail"].is_string(), "{what}");
+        assert_eq!(
+            problem["type"],
+            format!("urn:grantflow:problem:{code}"),
+            "{what}"
+        );
+        assert!(
+            problem["title"].is_string() && problem["detail"].is_string(),
+            "{what}"
+        );
     }
 }
 
@@ -98,7 +175,11 @@ async fn lists_page_with_an_opaque_cursor() {
         assert_eq!(status, 200, "{page}");
         let items = page["items"].as_array().expect("items");
         assert!(items.len() <= 2);
-        seen.extend(items.iter().map(|p| p["id"].as_str().expect("id").to_string()));
+        seen.extend(
+            items
+                .iter()
+                .map(|p| p["id"].as_str().expect("id").to_string()),
+        );
         match page["next_cursor"].as_str() {
             Some(cursor) => path = format!("/api/v1/plans?limit=2&cursor={cursor}"),
             None => break,
@@ -110,15 +191,30 @@ async fn lists_page_with_an_opaque_cursor() {
     assert_eq!(unique, seen, "no plan twice");
 
     // A cursor of one list is refused by another.
-    let (_, page) = server.call("admin", "GET", "/api/v1/plans?limit=1", None).await;
+    let (_, page) = server
+        .call("admin", "GET", "/api/v1/plans?limit=1", None)
+        .await;
     let cursor = page["next_cursor"].as_str().expect("cursor");
     let (status, body) = server
-        .call("admin", "GET", &format!("/api/v1/audit/events?cursor={cursor}"), None)
+        .call(
+            "admin",
+            "GET",
+            &format!("/api/v1/audit/events?cursor={cursor}"),
+            None,
+        )
         .await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_request")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
 
     let (status, events) = server
-        .call("auditor", "GET", "/api/v1/audit/events?action=plan.created&limit=500", None)
+        .call(
+            "auditor",
+            "GET",
+            "/api/v1/audit/events?action=plan.created&limit=500",
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     let actors: Vec<&str> = events["items"]
@@ -127,5 +223,8 @@ async fn lists_page_with_an_opaque_cursor() {
         .iter()
         .map(|e| e["actor"].as_str().expect("actor"))
         .collect();
-    assert_eq!(actors, ["token:requester"; 3], "events written through the API name the token");
+    assert_eq!(
+        actors, ["token:requester"; 3],
+        "events written through the API name the token"
+    );
 }

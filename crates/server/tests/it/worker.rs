@@ -10,14 +10,24 @@ async fn an_applied_plan_is_run_by_the_in_process_worker() {
     let server = Server::start(true).await;
     let plan = server.approved_plan().await;
     let (status, queued) = server
-        .call("operator:okta", "POST", &format!("/api/v1/plans/{plan}/apply"), None)
+        .call(
+            "operator:okta",
+            "POST",
+            &format!("/api/v1/plans/{plan}/apply"),
+            None,
+        )
         .await;
     assert_eq!(status, 202, "{queued}");
     assert_eq!(queued["progress"], format!("/api/v1/plans/{plan}/progress"));
     let mut progress = serde_json::Value::Null;
     for _ in 0..100 {
         progress = server
-            .call("viewer", "GET", &format!("/api/v1/plans/{plan}/progress"), None)
+            .call(
+                "viewer",
+                "GET",
+                &format!("/api/v1/plans/{plan}/progress"),
+                None,
+            )
             .await
             .1;
         if progress["done"] == true {
