@@ -1,5 +1,5 @@
 //! API tokens: made by an administrator, shown once as
-//! `gft_<id>_<secret>` (32 random bytes), kept only as the SHA-256 of the
+//! `gft_<id>_<secret>` (8 and 32 random bytes, in hex), kept only as the SHA-256 of the
 //! secret (enough for a secret of that entropy), compared in constant time,
 //! expiring, revocable, and recorded when used. Creation and revocation are
 //! audited without the secret.
@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use aws_lc_rs::rand::SecureRandom;
-use base64::Engine as _;
 use grantflow_store::{NewToken, Store, TokenRecord};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -114,7 +113,11 @@ pub async fn create(store: &Store, actor: &Actor, request: &TokenRequest) -> Res
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
+    // Hex: no `_` inside the secret, and the whole token selects with a double click.
+    let secret: String = random_bytes::<32>()?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let expires_in = chrono::Duration::from_std(request.expires_in)
         .map_err(|_| ServiceError::Invalid("the lifetime is too long".into()))?;
     let mut roles: Vec<String> = request.roles.iter().map(access::role_name).collect();
@@ -246,7 +249,7 @@ mod tests {
         .expect("created");
         let token = created.token.expose_secret().to_string();
         let secret = token.rsplit_once('_').expect("secret").1.to_string();
-        assert!(secret.len() >= 43, "32 random bytes: {secret}");
+        assert_eq!(secret.len(), 64, "32 random bytes: {secret}");
         let actor = authenticate(&store, &created.token)
             .await
             .expect("store")
