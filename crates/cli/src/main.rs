@@ -104,7 +104,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Sync on an interval and receive event hooks.
+    /// Serve the HTTP API (/api/v1, authenticated with `grantflow token create` tokens), receive event hooks,
+    /// sync and check drift on an interval, and run queued plans.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: String,
@@ -116,6 +117,14 @@ enum Command {
         /// the other syncs). Every sync is followed by a drift check.
         #[arg(long)]
         drift_interval: Option<u64>,
+        /// Do not run queued plans here; leave them to `grantflow worker` processes.
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// API tokens for `grantflow serve` (administrators; in the local store).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Compare the policies with the last sync and store the plan that closes the gap.
     Plan {
@@ -246,6 +255,26 @@ enum AuditCommand {
 }
 
 #[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token and print it once (only its hash is kept).
+    Create {
+        /// Recorded in the audit trail as `token:<name>`.
+        #[arg(long)]
+        name: String,
+        /// admin, approver, requester, auditor, viewer or operator:<connection>; repeat for several.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// How long it lives: 30d, 12h, 90m (at most 366d).
+        #[arg(long, default_value = "30d")]
+        expires_in: String,
+    },
+    /// Every token (never their secrets): roles, expiry, last use, revoked or not.
+    List,
+    /// Revoke a token at once.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
 enum PolicyCommand {
     /// Print the JSON Schema of policy files.
     Schema,
@@ -332,10 +361,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             interval,
             drift_interval,
+            no_worker,
         } => {
             let service = options.open().await?;
-            let drift_interval = drift_interval.unwrap_or(service.config.drift.interval_seconds);
-            commands::serve::run(service, &listen, interval, drift_interval).await
+            let serve = grantflow_server::ServeOptions {
+                listen,
+                sync_interval_seconds: interval,
+                drift_interval_seconds: drift_interval
+                    .unwrap_or(service.config.drift.interval_seconds),
+                worker: (!no_worker).then(grantflow_service::ApplyOptions::default),
+            };
+            commands::serve::run(service, serve).await
+        }
+        Command::Token { command } => {
+            // Tokens live in the store; no connection credentials are needed.
+            let config = if options.config.exists() {
+                Some(options.load_config()?)
+            } else {
+                None
+            };
+            let store =
+                grantflow_service::open_store_only(config.as_ref(), options.database.as_deref())
+                    .await?;
+            match command {
+                TokenCommand::Create {
+                    name,
+                    roles,
+                    expires_in,
+                } => commands::token::create(&store, name, &roles, &expires_in).await,
+                TokenCommand::List => commands::token::list(&store).await,
+                TokenCommand::Revoke { id } => commands::token::revoke(&store, &id).await,
+            }
         }
         Command::Drift {
             policies,

@@ -29,6 +29,18 @@ pub async fn export_to(
     Ok(count)
 }
 
+/// Every event as JSON Lines in memory (for an HTTP answer), and records the export.
+pub async fn export_lines(store: &Store, actor: &Actor) -> Result<Vec<u8>> {
+    let events = store.audit_events().await?;
+    let mut lines = Vec::new();
+    for event in &events {
+        serde_json::to_writer(&mut lines, event).map_err(|e| ServiceError::Other(e.into()))?;
+        lines.push(b'\n');
+    }
+    record_export(store, actor, events.len(), None).await?;
+    Ok(lines)
+}
+
 async fn write_events(store: &Store, writer: &mut dyn Write) -> Result<usize> {
     let events = store.audit_events().await?;
     for event in &events {

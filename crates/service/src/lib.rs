@@ -8,6 +8,7 @@
 //! line and the server only parse input, call these and render the answer.
 //! Nothing here speaks HTTP or parses arguments.
 
+pub mod access;
 pub mod actor;
 pub mod audit;
 pub mod checkpoints;
@@ -19,6 +20,8 @@ pub mod plans;
 pub mod reach;
 pub mod signin;
 pub mod sync;
+pub mod tokens;
+pub mod views;
 
 pub use actor::{Actor, Role};
 pub use config::Config;

@@ -62,6 +62,12 @@ pub enum AuditAction {
     DriftFindingResolved,
     /// `audit.exported`: The audit trail was exported.
     AuditExported,
+    /// `token.created`: An administrator created an API token (its name, roles and expiry; never the secret).
+    TokenCreated,
+    /// `token.revoked`: An API token was revoked.
+    TokenRevoked,
+    /// `api.refused`: The HTTP API refused a call (who, which route, why; never the token).
+    ApiRefused,
 }
 
 impl AuditAction {
@@ -90,6 +96,9 @@ impl AuditAction {
         AuditAction::DriftFindingOpened,
         AuditAction::DriftFindingResolved,
         AuditAction::AuditExported,
+        AuditAction::TokenCreated,
+        AuditAction::TokenRevoked,
+        AuditAction::ApiRefused,
     ];
 
     /// The text stored in the chain and exports.
@@ -118,6 +127,9 @@ impl AuditAction {
             AuditAction::DriftFindingOpened => "drift.finding_opened",
             AuditAction::DriftFindingResolved => "drift.finding_resolved",
             AuditAction::AuditExported => "audit.exported",
+            AuditAction::TokenCreated => "token.created",
+            AuditAction::TokenRevoked => "token.revoked",
+            AuditAction::ApiRefused => "api.refused",
         }
     }
 
@@ -267,7 +279,7 @@ pub(crate) async fn append(
     })
 }
 
-struct RawEvent {
+pub(crate) struct RawEvent {
     seq: i64,
     id: String,
     at: String,
@@ -279,9 +291,10 @@ struct RawEvent {
     hash: String,
 }
 
-const EVENT_COLUMNS: &str = "seq, id, at, actor, action, subject, details, prev_hash, hash";
+pub(crate) const EVENT_COLUMNS: &str =
+    "seq, id, at, actor, action, subject, details, prev_hash, hash";
 
-fn raw_event(row: &sqlx::any::AnyRow) -> Result<RawEvent> {
+pub(crate) fn raw_event(row: &sqlx::any::AnyRow) -> Result<RawEvent> {
     Ok(RawEvent {
         seq: row.try_get("seq")?,
         id: row.try_get("id")?,
@@ -308,19 +321,23 @@ pub(crate) async fn all(pool: &AnyPool) -> Result<Vec<AuditEvent>> {
     Ok(raw_events(pool)
         .await?
         .into_iter()
-        .map(|raw| AuditEvent {
-            details: serde_json::from_str(&raw.details)
-                .unwrap_or(serde_json::Value::String(raw.details.clone())),
-            seq: raw.seq,
-            id: raw.id,
-            at: raw.at,
-            actor: raw.actor,
-            action: raw.action,
-            subject: raw.subject,
-            prev_hash: raw.prev_hash,
-            hash: raw.hash,
-        })
+        .map(event_from_raw)
         .collect())
+}
+
+pub(crate) fn event_from_raw(raw: RawEvent) -> AuditEvent {
+    AuditEvent {
+        details: serde_json::from_str(&raw.details)
+            .unwrap_or(serde_json::Value::String(raw.details.clone())),
+        seq: raw.seq,
+        id: raw.id,
+        at: raw.at,
+        actor: raw.actor,
+        action: raw.action,
+        subject: raw.subject,
+        prev_hash: raw.prev_hash,
+        hash: raw.hash,
+    }
 }
 
 /// A point the chain is known to have passed, from outside the database

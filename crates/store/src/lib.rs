@@ -13,20 +13,24 @@ mod cursors;
 mod drift;
 mod jobs;
 mod overlay;
-pub use overlay::StateVersion;
+mod pages;
 mod plans;
 mod removals;
 #[doc(hidden)]
 pub mod testing;
+mod tokens;
 
 pub use approvals::{Approval, ApprovalError};
 pub use audit::{AuditAction, AuditEvent, ChainAnchor, GENESIS, Verification};
 pub use budgets::SharedBudget;
 pub use cursors::SyncCursor;
+pub use overlay::StateVersion;
 pub use drift::{DriftChanges, FindingRecord};
 pub use jobs::{Job, JobOutcome, JobState, Lease};
+pub use pages::{OpenFinding, PlanSummary, SyncSummary};
 pub use plans::StoredPlan;
 pub use removals::BudgetExceeded;
+pub use tokens::{NewToken, TokenRecord};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use grantflow_model::{Clock, Snapshot};

@@ -74,6 +74,9 @@ fn audit_actions_keep_their_stored_names() {
             "drift.finding_opened",
             "drift.finding_resolved",
             "audit.exported",
+            "token.created",
+            "token.revoked",
+            "api.refused",
         ]
     );
     for action in AuditAction::ALL {

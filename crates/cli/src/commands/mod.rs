@@ -15,4 +15,5 @@ pub mod request;
 pub mod sandbox;
 pub mod serve;
 pub mod sync;
+pub mod token;
 pub mod worker;

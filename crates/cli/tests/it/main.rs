@@ -17,5 +17,6 @@ mod okta_full;
 mod reach;
 mod scenario_group_push;
 mod scenario_senior_engineer;
+mod tokens;
 mod trust;
 mod workers;

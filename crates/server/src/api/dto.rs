@@ -1,0 +1,561 @@
+//! The API's request and response bodies, as the OpenAPI document
+//! describes them. Each is made from a service type; nested parts whose
+//! shape belongs to another crate (a plan's operations, a reach report)
+//! are JSON objects as that crate serialises them.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+fn text<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// The caller.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// As the audit trail records it: `token:<name>`.
+    pub actor: String,
+    /// `admin`, `approver`, `requester`, `auditor`, `viewer`, `operator:<connection>`.
+    pub roles: Vec<String>,
+}
+
+impl From<&grantflow_service::Actor> for Me {
+    fn from(actor: &grantflow_service::Actor) -> Self {
+        Self {
+            actor: actor.id.clone(),
+            roles: actor
+                .roles
+                .iter()
+                .map(grantflow_service::access::role_name)
+                .collect(),
+        }
+    }
+}
+
+/// Paging of a list: `cursor` is a previous answer's `next_cursor`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Where the previous page ended (its `next_cursor`).
+    pub cursor: Option<String>,
+    /// How many items (1–500, default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PeopleQuery {
+    /// Only people whose email, login or name contains this (any case).
+    pub q: Option<String>,
+    pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+/// A person of the directory.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Person {
+    pub email: String,
+    pub login: String,
+    pub display_name: String,
+    /// The directory's own status (for Okta: ACTIVE, SUSPENDED, …).
+    pub status: String,
+    /// The common lifecycle state: active, pending, locked, suspended, deprovisioned, …
+    pub state: String,
+}
+
+impl From<grantflow_service::views::PersonSummary> for Person {
+    fn from(p: grantflow_service::views::PersonSummary) -> Self {
+        Self {
+            state: text(&p.state),
+            email: p.email,
+            login: p.login,
+            display_name: p.display_name,
+            status: p.status,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeoplePage {
+    pub items: Vec<Person>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One entitlement an account holds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeldGrant {
+    pub resource_kind: String,
+    pub resource: String,
+    pub entitlement: String,
+    /// `direct`, `group` (through a group) or `rule`.
+    pub source: String,
+}
+
+/// A person's account in one system.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonAccount {
+    pub connection: String,
+    pub system: String,
+    pub account_id: String,
+    pub login: String,
+    pub status: String,
+    pub state: String,
+    pub grants: Vec<HeldGrant>,
+}
+
+/// A person and their accounts and grants in every system.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonAccess {
+    pub person: Person,
+    pub accounts: Vec<PersonAccount>,
+}
+
+impl From<grantflow_service::views::PersonAccess> for PersonAccess {
+    fn from(access: grantflow_service::views::PersonAccess) -> Self {
+        Self {
+            person: access.person.into(),
+            accounts: access
+                .accounts
+                .into_iter()
+                .map(|a| PersonAccount {
+                    state: text(&a.state),
+                    connection: a.connection,
+                    system: a.system,
+                    account_id: a.account_id,
+                    login: a.login,
+                    status: a.status,
+                    grants: a
+                        .grants
+                        .into_iter()
+                        .map(|g| HeldGrant {
+                            resource_kind: g.resource_kind,
+                            resource: g.resource,
+                            entitlement: g.entitlement,
+                            source: g.source,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A connection and its last sync.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Connection {
+    pub name: String,
+    pub system: String,
+    /// `synced`, `failing` (the newest attempt failed) or `never_synced`.
+    pub status: String,
+    pub last_sync: Option<LastSync>,
+    pub last_failure: Option<SyncFailure>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastSync {
+    pub id: String,
+    pub finished_at: chrono::DateTime<chrono::Utc>,
+    pub accounts: i64,
+    pub resources: i64,
+    pub grants: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncFailure {
+    pub at: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Connections {
+    pub items: Vec<Connection>,
+}
+
+impl From<grantflow_service::views::ConnectionStatus> for Connection {
+    fn from(c: grantflow_service::views::ConnectionStatus) -> Self {
+        Self {
+            name: c.name,
+            system: c.system,
+            status: c.status,
+            last_sync: c.last_sync.map(|s| LastSync {
+                id: s.id,
+                finished_at: s.finished_at,
+                accounts: s.accounts,
+                resources: s.resources,
+                grants: s.grants,
+            }),
+            last_failure: c.last_failure.map(|f| SyncFailure {
+                at: f.at,
+                message: f.message,
+            }),
+        }
+    }
+}
+
+/// A sync just made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Synced {
+    pub connection: String,
+    pub sync_id: String,
+    /// Change events read, for an incremental sync; absent for a full one.
+    pub change_events: Option<u64>,
+    pub accounts: i64,
+    pub resources: i64,
+    pub grants: i64,
+}
+
+/// Where the plan comes from: every policy.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanSource {
+    Policies,
+}
+
+/// `{"from": "policies"}` plans every policy (administrators);
+/// `{"request": "add lena to the slack channel X"}` plans one change in the
+/// words `grantflow do` understands (requesters; it then waits for an approver).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum NewPlan {
+    #[schema(title = "FromPolicies")]
+    FromPolicies { from: PlanSource },
+    #[schema(title = "FromRequest")]
+    FromRequest { request: String },
+}
+
+/// A plan as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanSummary {
+    pub id: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub origin: String,
+    /// `reviewed` (never started), `queued` or `finished`.
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlansPage {
+    pub items: Vec<PlanSummary>,
+    pub next_cursor: Option<String>,
+}
+
+/// A plan's approval.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanApproval {
+    pub requested_by: String,
+    pub reason: String,
+    pub approved_by: Option<String>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<grantflow_store::Approval> for PlanApproval {
+    fn from(a: grantflow_store::Approval) -> Self {
+        Self {
+            requested_by: a.requested_by,
+            reason: a.reason,
+            approved_by: a.approved_by,
+            expires_at: a.expires_at,
+        }
+    }
+}
+
+/// A plan for review: its operations, grouped by person, the production
+/// reach they add, and warnings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanReview {
+    pub id: String,
+    pub origin: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// `reviewed`, `queued` or `finished`; `not_stored` when nothing was left to do.
+    pub status: String,
+    /// The operations, in order, as the planner describes them.
+    #[schema(value_type = Vec<Object>)]
+    pub operations: Vec<serde_json::Value>,
+    /// The changes grouped by person (then unmatched accounts, then resources).
+    #[schema(value_type = Vec<Object>)]
+    pub people: Vec<serde_json::Value>,
+    /// The production reach widening changes add (when reachability is configured).
+    #[schema(value_type = Option<Object>)]
+    pub reach: Option<serde_json::Value>,
+    pub warnings: Vec<String>,
+    pub approval: Option<PlanApproval>,
+}
+
+impl PlanReview {
+    pub fn new(
+        proposal: &grantflow_service::Proposal,
+        status: String,
+        approval: Option<grantflow_store::Approval>,
+    ) -> Self {
+        Self {
+            id: proposal.plan.id.clone(),
+            origin: proposal.plan.origin.clone(),
+            created_at: proposal.plan.created_at,
+            status,
+            operations: proposal.plan.operations.iter().map(json).collect(),
+            people: proposal.people.iter().map(json).collect(),
+            reach: proposal.reach.as_ref().map(json),
+            warnings: proposal.warnings.clone(),
+            approval: approval.map(Into::into),
+        }
+    }
+}
+
+/// An approval just given.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Approved {
+    pub plan_id: String,
+    pub approved_by: Option<String>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A plan handed to the worker.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Queued {
+    pub plan_id: String,
+    /// `queued`.
+    pub status: String,
+    /// Where to follow it.
+    pub progress: String,
+}
+
+/// One operation's job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobState {
+    pub operation: u32,
+    pub natural_key: String,
+    /// pending, running, succeeded, failed, skipped, waiting, retrying.
+    pub state: String,
+    pub attempts: u32,
+    pub outcome: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub wait_reason: Option<String>,
+    pub updated_at: String,
+}
+
+/// A plan's jobs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanProgress {
+    pub plan_id: String,
+    pub status: String,
+    /// Every operation has ended (succeeded, failed or skipped).
+    pub done: bool,
+    pub jobs: Vec<JobState>,
+}
+
+impl From<grantflow_service::views::PlanProgress> for PlanProgress {
+    fn from(p: grantflow_service::views::PlanProgress) -> Self {
+        Self {
+            done: p.jobs.iter().all(|j| j.state.is_final()),
+            plan_id: p.plan_id,
+            status: p.status,
+            jobs: p
+                .jobs
+                .into_iter()
+                .map(|j| JobState {
+                    operation: j.op_id,
+                    natural_key: j.natural_key,
+                    state: j.state.as_str().to_string(),
+                    attempts: j.attempts,
+                    outcome: j.outcome,
+                    error_code: j.error_code,
+                    error_message: j.error_message,
+                    wait_reason: j.wait_reason,
+                    updated_at: j.updated_at,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FindingsQuery {
+    /// Only findings in this connection.
+    pub connection: Option<String>,
+    /// Only findings of this kind (missing_grant, unexpected_grant, orphan_account, …).
+    pub kind: Option<String>,
+    pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+/// An open drift finding.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Finding {
+    pub key: String,
+    pub connection: String,
+    pub kind: String,
+    /// Who, which resource, the policies and the mode, as the drift check recorded them.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub first_seen: chrono::DateTime<chrono::Utc>,
+    pub last_seen: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FindingsPage {
+    pub items: Vec<Finding>,
+    pub next_cursor: Option<String>,
+}
+
+/// A reach question: one of `group`, `user`, `app`, `service`; or `user`
+/// and `group` together for what joining the group adds.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReachParams {
+    /// What an Okta group reaches.
+    pub group: Option<String>,
+    /// What a person (login) reaches.
+    pub user: Option<String>,
+    /// What an app reaches for its holders.
+    pub app: Option<String>,
+    /// Who reaches a service.
+    pub service: Option<String>,
+}
+
+/// A reach answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReachAnswer {
+    /// The question, in words.
+    pub query: String,
+    /// Paths to production services (for group, user, app and delta questions).
+    #[schema(value_type = Option<Object>)]
+    pub report: Option<serde_json::Value>,
+    /// Who reaches the service (for a service question).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub holders: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Only events of this action (`plan.created`, `token.revoked`, …).
+    pub action: Option<String>,
+    /// Only events by this actor (`token:ci`, `grantflow:worker`, …).
+    pub actor: Option<String>,
+    pub cursor: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+/// One event of the hash chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEvent {
+    pub seq: i64,
+    pub id: String,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<grantflow_store::AuditEvent> for AuditEvent {
+    fn from(e: grantflow_store::AuditEvent) -> Self {
+        Self {
+            seq: e.seq,
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            subject: e.subject,
+            details: e.details,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsPage {
+    pub items: Vec<AuditEvent>,
+    pub next_cursor: Option<String>,
+}
+
+/// The chain checked from the first event to the head, and against every
+/// signed checkpoint when they are configured.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditVerification {
+    pub intact: bool,
+    /// Events in the chain (when intact).
+    pub events: Option<u64>,
+    /// The head's hash (when intact).
+    pub head: Option<String>,
+    /// The first broken event's sequence number.
+    pub broken_at: Option<i64>,
+    pub reason: Option<String>,
+    /// Checkpoints the chain was checked against; absent when none are configured.
+    pub checkpoints_checked: Option<u64>,
+    /// Checkpoint records that were refused, and why.
+    pub rejected_checkpoints: Vec<String>,
+}
+
+/// A token to make.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// 1–64 letters, digits, `-`, `_`, `.`; recorded as `token:<name>`.
+    pub name: String,
+    /// `admin`, `approver`, `requester`, `auditor`, `viewer`, `operator:<connection>`.
+    pub roles: Vec<String>,
+    /// How long it lives: `30d`, `12h`, `90m` (at most 366 days).
+    pub expires_in: String,
+}
+
+/// A token, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Token {
+    pub id: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub created_by: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<grantflow_store::TokenRecord> for Token {
+    fn from(t: grantflow_store::TokenRecord) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            roles: t.roles,
+            created_by: t.created_by,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+            last_used_at: t.last_used_at,
+        }
+    }
+}
+
+/// A new token, with the secret shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub record: Token,
+    /// `gft_<id>_<secret>`: send as `Authorization: Bearer <token>`. Shown only now.
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tokens {
+    pub items: Vec<Token>,
+}

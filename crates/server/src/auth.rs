@@ -1,0 +1,117 @@
+//! Who is calling. A layer resolves credentials to an [`Actor`] before any
+//! handler runs (today an API token in `Authorization: Bearer`; a session
+//! layer for people signed in with OpenID Connect sits beside it and
+//! resolves a cookie the same way), and audits every refused call. Handlers
+//! take [`Authenticated`], which is that actor or a 401 problem.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::{StatusCode, header, request::Parts};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use grantflow_service::{Actor, tokens};
+use grantflow_store::AuditAction;
+use secrecy::SecretString;
+
+use crate::Shared;
+use crate::problem::{Problem, Refusal};
+
+/// The caller, authenticated.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Actor);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Actor>()
+            .cloned()
+            .map(Authenticated)
+            .ok_or_else(|| {
+                Problem::unauthenticated("this call needs `Authorization: Bearer <token>`")
+            })
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header; `None` for any other
+/// scheme or an unreadable header.
+fn bearer(value: &axum::http::HeaderValue) -> Option<SecretString> {
+    let text = value.to_str().ok()?;
+    let (scheme, token) = text.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
+        .then(|| SecretString::from(token.to_string()))
+}
+
+/// Resolves a bearer token to the actor (or answers 401), runs the call,
+/// and audits it when it was refused (401 or 403): who, which route, why —
+/// never the token.
+pub(crate) async fn authenticate(
+    State(shared): State<Arc<Shared>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let route = format!(
+        "{} {}",
+        request.method(),
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| request.uri().path().to_string())
+    );
+    let mut actor_id = None;
+    let mut refused = None;
+    if let Some(value) = request.headers().get(header::AUTHORIZATION) {
+        match bearer(value) {
+            None => {
+                refused = Some(Problem::unauthenticated(
+                    "the Authorization header must be `Bearer <token>`",
+                ))
+            }
+            Some(token) => match tokens::authenticate(&shared.service.store, &token).await {
+                Ok(Ok(actor)) => {
+                    actor_id = Some(actor.id.clone());
+                    request.extensions_mut().insert(actor);
+                }
+                Ok(Err(failure)) => refused = Some(Problem::unauthenticated(failure.to_string())),
+                Err(error) => refused = Some(Problem::from(error)),
+            },
+        }
+    }
+    let response = match refused {
+        Some(problem) => problem.into_response(),
+        None => next.run(request).await,
+    };
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        let (code, reason) = response
+            .extensions()
+            .get::<Refusal>()
+            .map(|r| (r.code.clone(), r.detail.clone()))
+            .unwrap_or_default();
+        let actor = actor_id.unwrap_or_else(|| "anonymous".to_string());
+        if let Err(error) = shared
+            .service
+            .store
+            .audit(
+                &actor,
+                AuditAction::ApiRefused,
+                &route,
+                serde_json::json!({
+                    "route": route,
+                    "status": status.as_u16(),
+                    "code": code,
+                    "reason": reason,
+                }),
+            )
+            .await
+        {
+            tracing::error!(message = "Could not audit a refused call.", error = %error);
+        }
+    }
+    response
+}

@@ -1,0 +1,108 @@
+//! Event hooks at `/hooks/{system}/{connection}`: a delivery is verified,
+//! authenticated and de-duplicated by its id, then wakes an incremental
+//! sync of its connection (the change feed is the source of truth, so late,
+//! repeated or out-of-order deliveries cannot corrupt state).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use grantflow_model::ConnectionName;
+
+use crate::Shared;
+
+fn lower_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.as_str().to_ascii_lowercase(),
+                value.to_str().ok()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+fn receiver<'a>(
+    shared: &'a Shared,
+    system: &str,
+    connection: &str,
+) -> Option<&'a dyn grantflow_connectors::HookReceiver> {
+    let connector = shared
+        .service
+        .connectors
+        .get(&ConnectionName::new(connection))?;
+    if connector.describe().system.as_str() != system {
+        return None;
+    }
+    connector.hook_receiver()
+}
+
+/// The one-time verification GET.
+pub(crate) async fn verify(
+    State(shared): State<Arc<Shared>>,
+    Path((system, connection)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(receiver) = receiver(&shared, &system, &connection) else {
+        return refuse(StatusCode::NOT_FOUND, "no event hook configured here");
+    };
+    match receiver.verification(&lower_headers(&headers)) {
+        Some(answer) => Json(answer).into_response(),
+        None => refuse(StatusCode::BAD_REQUEST, "not a verification request"),
+    }
+}
+
+/// A delivery: authenticated, de-duplicated on its id, then a sync is queued.
+/// The answer comes at once; the vendor's timeout is short (Okta: 3 s).
+pub(crate) async fn deliver(
+    State(shared): State<Arc<Shared>>,
+    Path((system, connection)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(receiver) = receiver(&shared, &system, &connection) else {
+        return refuse(StatusCode::NOT_FOUND, "no event hook configured here");
+    };
+    if !receiver.authenticate(&lower_headers(&headers)) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "the delivery is not authenticated",
+        );
+    }
+    let delivery = match receiver.delivery(&body) {
+        Ok(delivery) => delivery,
+        Err(failure) => return refuse(StatusCode::BAD_REQUEST, &failure.message()),
+    };
+    match shared
+        .service
+        .store
+        .first_delivery(&connection, &delivery.id)
+        .await
+    {
+        Ok(true) => {
+            println!(
+                "event hook {connection}: delivery {} with {} event(s)",
+                delivery.id, delivery.events
+            );
+            let _ = shared.wake.send(ConnectionName::new(connection));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => {
+            println!(
+                "event hook {connection}: delivery {} already handled; ignored",
+                delivery.id
+            );
+            StatusCode::NO_CONTENT.into_response()
+        }
+        // Answering 5xx makes the vendor retry, which is what we want when the store is unavailable.
+        Err(error) => refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    }
+}

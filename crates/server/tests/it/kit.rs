@@ -1,0 +1,227 @@
+//! A running server over the sandbox's Okta, a token per role, and a
+//! client that speaks to it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use grantflow_model::Clock;
+use grantflow_server::{Running, ServeOptions};
+use grantflow_service::config::{NewConnection, new_config};
+use grantflow_service::tokens::{self, TokenRequest};
+use grantflow_service::{Actor, Role, Service};
+use grantflow_store::Store;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+/// The change every plan of these tests asks for.
+pub const REQUEST: &str = "assign okta-demo-user@example.com to the Production Access Demo group";
+pub const PERSON: &str = "okta-demo-user@example.com";
+
+/// The wall clock, moved forward on demand (to expire tokens).
+#[derive(Default)]
+pub struct SkewedClock {
+    ahead_ms: AtomicI64,
+}
+
+impl SkewedClock {
+    pub fn advance(&self, by: Duration) {
+        self.ahead_ms
+            .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for SkewedClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.ahead_ms.load(Ordering::SeqCst))
+    }
+}
+
+pub struct Server {
+    pub base: String,
+    pub store: Store,
+    pub clock: Arc<SkewedClock>,
+    /// Token per role name (`admin`, `viewer`, …, `operator:okta`).
+    pub tokens: BTreeMap<String, String>,
+    pub client: reqwest::Client,
+    _running: Running,
+    _sandbox: grantflow_sandbox::RunningSandbox,
+    _dir: tempfile::TempDir,
+}
+
+pub const ROLES: [&str; 6] = [
+    "admin",
+    "approver",
+    "requester",
+    "auditor",
+    "viewer",
+    "operator:okta",
+];
+
+impl Server {
+    /// The sandbox's Okta as the one connection (synced), the demo's
+    /// reachability data, and a token per role; `worker` runs queued plans.
+    pub async fn start(worker: bool) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sandbox = grantflow_sandbox::start(
+            &grantflow_sandbox::demo_org(),
+            grantflow_sandbox::SandboxOptions::default(),
+        )
+        .await
+        .expect("sandbox");
+        let okta = sandbox.info.systems.get("okta").expect("okta");
+        let connection = NewConnection {
+            name: "okta".into(),
+            kind: "okta".into(),
+            base_url: okta.base_url.clone(),
+            credentials: okta
+                .credentials
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect(),
+            ca_certificate: okta.ca_certificate.clone(),
+            settings: Default::default(),
+        };
+        grantflow_sandbox::demo_reach::write_files(&dir.path().join("reach")).expect("reach");
+        let mut reach: Value =
+            serde_saphyr::from_str(grantflow_sandbox::demo_reach::CONFIG).expect("reach config");
+        reach["sources"]["root"] = "reach".into();
+        let mut extra = serde_json::Map::new();
+        extra.insert("reachability".into(), reach);
+        let text =
+            new_config(&[connection], "okta", dir.path(), extra, "API tests").expect("config");
+        let path = dir.path().join("grantflow.yaml");
+        std::fs::write(&path, text).expect("write config");
+        std::fs::create_dir_all(dir.path().join("policies")).expect("policies");
+        let mut config = grantflow_service::Config::load(&path).expect("load config");
+        config.database = format!("sqlite://{}", dir.path().join("grantflow.db").display());
+        let clock = Arc::new(SkewedClock::default());
+        let service = Service::open_with_clock(config, clock.clone())
+            .await
+            .expect("service");
+        let store = service.store.clone();
+        let setup = Actor::new("test:setup", [Role::Admin]);
+        let mut issued = BTreeMap::new();
+        for role in ROLES {
+            let created = tokens::create(
+                &store,
+                &setup,
+                &TokenRequest {
+                    name: role.replace(':', "-"),
+                    roles: vec![grantflow_service::access::parse_role(role).expect("role")],
+                    expires_in: Duration::from_secs(3_600),
+                },
+            )
+            .await
+            .expect("token");
+            issued.insert(role.to_string(), created.token.expose_secret().to_string());
+        }
+        let running = grantflow_server::start(
+            service,
+            ServeOptions {
+                listen: "127.0.0.1:0".into(),
+                sync_interval_seconds: 0,
+                drift_interval_seconds: 0,
+                worker: worker.then(grantflow_service::ApplyOptions::default),
+            },
+        )
+        .await
+        .expect("server");
+        let server = Server {
+            base: format!("http://{}", running.address),
+            store,
+            clock,
+            tokens: issued,
+            client: reqwest::Client::new(),
+            _running: running,
+            _sandbox: sandbox,
+            _dir: dir,
+        };
+        let (status, body) = server
+            .call("admin", "POST", "/api/v1/connections/okta/sync", None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A call as `role`, with a JSON body when given: (status, body).
+    pub async fn call(
+        &self,
+        role: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let token = self.tokens.get(role).expect("a token for the role").clone();
+        self.call_with(Some(&token), method, path, body).await
+    }
+
+    pub async fn call_with(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("server answers");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = response.text().await.expect("body");
+        if status >= 400 {
+            assert_eq!(
+                content_type, "application/problem+json",
+                "every refusal is a problem: {status} {text}"
+            );
+        }
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// A plan asked for by the requester (it waits for an approval).
+    pub async fn requested_plan(&self) -> String {
+        let (status, body) = self
+            .call(
+                "requester",
+                "POST",
+                "/api/v1/plans",
+                Some(serde_json::json!({ "request": REQUEST })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().expect("plan id").to_string()
+    }
+
+    /// A plan asked for by the requester and approved by the approver.
+    pub async fn approved_plan(&self) -> String {
+        let id = self.requested_plan().await;
+        let (status, body) = self
+            .call(
+                "approver",
+                "POST",
+                &format!("/api/v1/plans/{id}/approve"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        id
+    }
+}
