@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
-use axum::http::{StatusCode, header, request::Parts};
+use axum::http::{Method, StatusCode, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use grantflow_service::{Actor, tokens};
@@ -31,14 +31,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
             .cloned()
             .map(Authenticated)
             .ok_or_else(|| {
-                Problem::unauthenticated("this call needs `Authorization: Bearer <token>`")
+                Problem::unauthenticated(
+                    "this call needs `Authorization: Bearer <token>` or a signed-in session",
+                )
             })
     }
 }
 
 /// The token of an `Authorization: Bearer …` header; `None` for any other
 /// scheme or an unreadable header.
-fn bearer(value: &axum::http::HeaderValue) -> Option<SecretString> {
+pub(crate) fn bearer(value: &axum::http::HeaderValue) -> Option<SecretString> {
     let text = value.to_str().ok()?;
     let (scheme, token) = text.split_once(' ')?;
     let token = token.trim();
@@ -80,6 +82,27 @@ pub(crate) async fn authenticate(
                 Ok(Err(failure)) => refused = Some(Problem::unauthenticated(failure.to_string())),
                 Err(error) => refused = Some(Problem::from(error)),
             },
+        }
+    } else if let Some(signed_in) = shared
+        .sessions
+        .resolve(request.headers(), shared.service.now())
+        .await
+    {
+        // A browser sends its cookie with any site's form: a change needs
+        // the CSRF token only our own pages can read.
+        let safe = matches!(
+            *request.method(),
+            Method::GET | Method::HEAD | Method::OPTIONS
+        );
+        actor_id = Some(signed_in.actor.id.clone());
+        if safe || signed_in.csrf_ok {
+            request.extensions_mut().insert(signed_in.actor);
+        } else {
+            refused = Some(Problem::new(
+                StatusCode::FORBIDDEN,
+                "csrf_failed",
+                "a signed-in browser's change must carry the X-CSRF-Token header",
+            ));
         }
     }
     let response = match refused {

@@ -45,14 +45,39 @@ fn receiver<'a>(
     connector.hook_receiver()
 }
 
-/// The one-time verification GET.
+/// The one answer to a hook call that is not for a configured, matching
+/// receiver or does not carry its shared secret: a prober learns nothing
+/// about which connections exist.
+fn not_accepted() -> Response {
+    refuse(
+        StatusCode::UNAUTHORIZED,
+        "the delivery is not authenticated",
+    )
+}
+
+/// The receiver of `/hooks/{system}/{connection}`, if the call carries its
+/// shared secret.
+fn authenticated<'a>(
+    shared: &'a Shared,
+    system: &str,
+    connection: &str,
+    headers: &HeaderMap,
+) -> Option<&'a dyn grantflow_connectors::HookReceiver> {
+    let receiver = receiver(shared, system, connection)?;
+    receiver
+        .authenticate(&lower_headers(headers))
+        .then_some(receiver)
+}
+
+/// The one-time verification GET: it carries the same shared secret as
+/// deliveries, so only the vendor can verify the hook.
 pub(crate) async fn verify(
     State(shared): State<Arc<Shared>>,
     Path((system, connection)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(receiver) = receiver(&shared, &system, &connection) else {
-        return refuse(StatusCode::NOT_FOUND, "no event hook configured here");
+    let Some(receiver) = authenticated(&shared, &system, &connection, &headers) else {
+        return not_accepted();
     };
     match receiver.verification(&lower_headers(&headers)) {
         Some(answer) => Json(answer).into_response(),
@@ -68,15 +93,9 @@ pub(crate) async fn deliver(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(receiver) = receiver(&shared, &system, &connection) else {
-        return refuse(StatusCode::NOT_FOUND, "no event hook configured here");
+    let Some(receiver) = authenticated(&shared, &system, &connection, &headers) else {
+        return not_accepted();
     };
-    if !receiver.authenticate(&lower_headers(&headers)) {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "the delivery is not authenticated",
-        );
-    }
     let delivery = match receiver.delivery(&body) {
         Ok(delivery) => delivery,
         Err(failure) => return refuse(StatusCode::BAD_REQUEST, &failure.message()),

@@ -11,10 +11,12 @@
 
 pub mod api;
 mod auth;
+pub mod door;
 mod hooks;
 mod metrics;
 pub mod problem;
 mod schedule;
+mod session;
 
 pub use auth::Authenticated;
 pub use problem::Problem;
@@ -60,11 +62,19 @@ pub(crate) struct Shared {
     pub syncing: Mutex<()>,
     pub wake: mpsc::UnboundedSender<ConnectionName>,
     pub metrics: metrics::Metrics,
+    /// The bearer token Prometheus presents on `/metrics` (server.metrics_token).
+    pub metrics_token: Option<secrecy::SecretString>,
+    /// People signed in with OpenID Connect.
+    pub sessions: session::Sessions,
 }
 
 /// A server started with [`start`].
 pub struct Running {
     pub address: SocketAddr,
+    /// Where `/metrics` is served without credentials (server.metrics_listen).
+    pub metrics_address: Option<SocketAddr>,
+    /// Whether the door speaks TLS.
+    pub secure: bool,
     stop: watch::Sender<bool>,
     served: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -91,31 +101,110 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// Binds, starts the background work and serves until [`Running::stop`].
+/// People sign in through the configured `sign_in:` provider, discovered now.
 pub async fn start(service: Service, options: ServeOptions) -> anyhow::Result<Running> {
+    let sign_in = match &service.config.sign_in {
+        Some(config) => Some(
+            grantflow_service::signin::SignIn::discover(config)
+                .await
+                .map_err(|error| anyhow::anyhow!("sign_in: {error}"))?,
+        ),
+        None => None,
+    };
+    start_with_sign_in(service, options, sign_in).await
+}
+
+/// [`start`] with a sign-in client the caller discovered (with a client
+/// secret from elsewhere than an environment variable).
+pub async fn start_with_sign_in(
+    service: Service,
+    options: ServeOptions,
+    sign_in: Option<grantflow_service::signin::SignIn>,
+) -> anyhow::Result<Running> {
+    let sign_in = sign_in.map(Arc::new);
+    let settings = service.config.server.clone();
+    let metrics_token = settings
+        .metrics_token
+        .as_ref()
+        .map(|source| source.read("server.metrics_token", &service.config.base_dir))
+        .transpose()
+        .map_err(|failure| anyhow::anyhow!("{}", failure.message()))?;
+    let tls_configured = settings.tls.is_some();
+    let tls = settings
+        .tls
+        .as_ref()
+        .map(|tls| door::tls_config(&tls.certificate, &tls.private_key))
+        .transpose()?;
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", options.listen))?;
     let address = listener.local_addr()?;
+    let metrics_listener = match &settings.metrics_listen {
+        Some(listen) => Some(
+            tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|error| {
+                    anyhow::anyhow!("cannot listen on {listen} (server.metrics_listen): {error}")
+                })?,
+        ),
+        None => None,
+    };
+    let metrics_address = metrics_listener
+        .as_ref()
+        .map(tokio::net::TcpListener::local_addr)
+        .transpose()?;
     let (wake, woken) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         service,
         syncing: Mutex::new(()),
         wake,
         metrics: metrics::Metrics::new(),
+        metrics_token,
+        sessions: session::Sessions::new(
+            sign_in,
+            std::time::Duration::from_secs(settings.session_hours.saturating_mul(3600)),
+        ),
     });
     let (stop, stopped) = watch::channel(false);
     schedule::start(shared.clone(), woken, &options, stopped.clone());
-    let app = router(shared);
+    let limits = door::DoorLimits {
+        header_read_timeout: std::time::Duration::from_secs(
+            settings.header_read_timeout_seconds.max(1),
+        ),
+        body_read_timeout: std::time::Duration::from_secs(
+            settings.body_read_timeout_seconds.max(1),
+        ),
+        max_connections: settings.max_connections.max(1),
+        ..door::DoorLimits::default()
+    };
+    if let Some(listener) = metrics_listener {
+        let internal = Router::new()
+            .route("/metrics", get(metrics::metrics))
+            .with_state(shared.clone());
+        let mut stopped = stopped.clone();
+        tokio::spawn(door::serve(
+            listener,
+            internal,
+            limits.clone(),
+            None,
+            async move {
+                let _ = stopped.wait_for(|stopped| *stopped).await;
+            },
+        ));
+    }
+    let app = router(shared, settings.max_body_bytes);
     let mut stopped = stopped;
     let served = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stopped| *stopped).await;
-            })
-            .await
+        door::serve(listener, app, limits, tls, async move {
+            let _ = stopped.wait_for(|stopped| *stopped).await;
+        })
+        .await;
+        Ok(())
     });
     Ok(Running {
         address,
+        metrics_address,
+        secure: tls_configured,
         stop,
         served,
     })
@@ -136,32 +225,58 @@ pub async fn serve(
         .collect();
     let running = start(service, options).await?;
     let address = running.address;
-    println!("grantflow serve: listening on http://{address}");
-    println!("  API: http://{address}/api/v1 (OpenAPI: http://{address}/api/v1/openapi.json)");
-    println!("  drift metrics for Prometheus: http://{address}/metrics");
+    let scheme = if running.secure { "https" } else { "http" };
+    println!("grantflow serve: listening on {scheme}://{address}");
+    println!(
+        "  API: {scheme}://{address}/api/v1 (OpenAPI: {scheme}://{address}/api/v1/openapi.json)"
+    );
+    match running.metrics_address {
+        Some(internal) => println!("  drift metrics for Prometheus: http://{internal}/metrics"),
+        None => println!(
+            "  drift metrics for Prometheus: {scheme}://{address}/metrics (bearer token required)"
+        ),
+    }
     for (name, system) in hooks {
-        println!("  event hooks for {name}: http://{address}/hooks/{system}/{name}");
+        println!("  event hooks for {name}: {scheme}://{address}/hooks/{system}/{name}");
     }
     stop_when.await;
     running.stop().await
 }
 
-fn router(shared: Arc<Shared>) -> Router {
+fn router(shared: Arc<Shared>, max_body_bytes: usize) -> Router {
     // Credentials are resolved for the API only: event hooks authenticate
     // with their vendor's own scheme.
     let api = api::routes().0.layer(axum::middleware::from_fn_with_state(
         shared.clone(),
         auth::authenticate,
     ));
+    // No CORS layer: browsers keep other origins from reading any answer,
+    // and a preflight finds no route that allows it.
     Router::new()
         .route(
             "/hooks/{system}/{connection}",
             get(hooks::verify).post(hooks::deliver),
         )
-        .route("/metrics", get(metrics::metrics))
+        .route("/metrics", get(metrics::guarded_metrics))
+        .route("/auth/login", get(session::login))
+        .route("/auth/callback", get(session::callback))
+        .route("/auth/logout", axum::routing::post(session::logout))
         .merge(api)
         .route("/api/v1/openapi.json", get(api::openapi_json))
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::no_method)
+        .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(shared)
+}
+
+/// A handler that panicked answers a problem, not a dropped connection;
+/// what it said goes to the log only.
+fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let what = cause
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| cause.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic");
+    axum::response::IntoResponse::into_response(Problem::internal(&what))
 }

@@ -92,3 +92,47 @@ pub(crate) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         .into_response(),
     }
 }
+
+/// `/metrics` on the main listener: Prometheus presents the configured
+/// metrics token, or an API token with the viewer role. Drift counts say
+/// which systems are out of policy, which an outsider should not learn.
+pub(crate) async fn guarded_metrics(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(crate::auth::bearer);
+    let Some(presented) = presented else {
+        return Problem::unauthenticated(
+            "/metrics needs `Authorization: Bearer <token>` (server.metrics_token, or an API token with the viewer role); server.metrics_listen serves it on a separate address instead",
+        )
+        .into_response();
+    };
+    use secrecy::ExposeSecret;
+    let is_metrics_token = shared.metrics_token.as_ref().is_some_and(|expected| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(
+            expected.expose_secret().as_bytes(),
+            presented.expose_secret().as_bytes(),
+        )
+        .is_ok()
+    });
+    if !is_metrics_token {
+        match grantflow_service::tokens::authenticate(&shared.service.store, &presented).await {
+            Ok(Ok(actor)) if actor.has(&grantflow_service::Role::Viewer) => {}
+            Ok(Ok(_)) => {
+                return Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "reading /metrics needs the viewer role",
+                )
+                .into_response();
+            }
+            Ok(Err(failure)) => {
+                return Problem::unauthenticated(failure.to_string()).into_response();
+            }
+            Err(error) => return Problem::from(error).into_response(),
+        }
+    }
+    metrics(State(shared)).await
+}

@@ -104,6 +104,43 @@ pub(crate) fn start(
             }
         });
     }
+    let checkpoints = shared.service.config.server.checkpoint_interval_seconds;
+    let signs = shared
+        .service
+        .config
+        .audit
+        .as_ref()
+        .is_some_and(|audit| audit.signing_key.is_some());
+    if signs && checkpoints > 0 {
+        let signing = shared.clone();
+        supervise(
+            shared.clone(),
+            "audit-checkpoints",
+            stop.clone(),
+            move || {
+                let signing = signing.clone();
+                async move {
+                    let mut ticks = tokio::time::interval(Duration::from_secs(checkpoints));
+                    loop {
+                        ticks.tick().await;
+                        let service = &signing.service;
+                        match grantflow_service::checkpoints::write_checkpoint(
+                            &service.store,
+                            &service.config,
+                        )
+                        .await
+                        {
+                            Ok(checkpoint) => println!(
+                                "audit checkpoint: {} event(s), head {}",
+                                checkpoint.events, checkpoint.head
+                            ),
+                            Err(error) => eprintln!("audit checkpoint failed: {error:#}"),
+                        }
+                    }
+                }
+            },
+        );
+    }
     if let Some(worker) = options.worker.clone() {
         let working = shared.clone();
         let worker = Arc::new(worker);

@@ -49,6 +49,90 @@ struct ConfigFile {
     /// Sign-in for people with OpenID Connect (`crate::signin`).
     #[serde(default)]
     sign_in: Option<crate::signin::SignInConfig>,
+    /// How `grantflow serve` faces the network.
+    #[serde(default)]
+    server: ServerSettings,
+}
+
+/// How `grantflow serve` faces the network: who may read `/metrics`, TLS,
+/// and what a client may hold (time, connections, bytes).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// A bearer token Prometheus presents on `/metrics` (any API token with
+    /// the viewer role is accepted too).
+    #[serde(default)]
+    pub metrics_token: Option<SecretSource>,
+    /// Serve `/metrics` without credentials on this separate (internal)
+    /// address instead of on the main listener.
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
+    /// Serve HTTPS directly (for deployments without a proxy in front).
+    #[serde(default)]
+    pub tls: Option<TlsSettings>,
+    /// From accepting a connection to the end of a request's headers.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_seconds: u64,
+    /// For reading a request's body.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_seconds: u64,
+    /// Open connections at once; more are closed as they arrive.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// The largest request body accepted.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// How often the server signs a checkpoint of the audit chain (when
+    /// `audit.signing_key` is configured); 0 turns it off.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval_seconds: u64,
+    /// How long a browser session lasts after signing in.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u64,
+}
+
+/// A certificate chain and its private key, PEM files relative to the
+/// configuration file's folder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+}
+
+fn default_header_read_timeout() -> u64 {
+    10
+}
+fn default_body_read_timeout() -> u64 {
+    30
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}
+fn default_checkpoint_interval() -> u64 {
+    3600
+}
+fn default_session_hours() -> u64 {
+    12
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            metrics_token: None,
+            metrics_listen: None,
+            tls: None,
+            header_read_timeout_seconds: default_header_read_timeout(),
+            body_read_timeout_seconds: default_body_read_timeout(),
+            max_connections: default_max_connections(),
+            max_body_bytes: default_max_body_bytes(),
+            checkpoint_interval_seconds: default_checkpoint_interval(),
+            session_hours: default_session_hours(),
+        }
+    }
 }
 
 /// Signed checkpoints of the audit chain's head (see
@@ -169,6 +253,8 @@ pub struct Config {
     pub audit: Option<AuditSettings>,
     /// Sign-in for people with OpenID Connect; absent means no browser sign-in.
     pub sign_in: Option<crate::signin::SignInConfig>,
+    /// `tls` paths already relative to `base_dir`.
+    pub server: ServerSettings,
 }
 
 impl Config {
@@ -243,6 +329,13 @@ impl Config {
             }
             None => None,
         };
+        let server = ServerSettings {
+            tls: file.server.tls.map(|tls| TlsSettings {
+                certificate: base.join(tls.certificate),
+                private_key: base.join(tls.private_key),
+            }),
+            ..file.server
+        };
         Ok(Config {
             database: relative_sqlite(&database, &base),
             database_password: file.database_password,
@@ -257,6 +350,7 @@ impl Config {
             drift: file.drift,
             audit,
             sign_in: file.sign_in,
+            server,
         })
     }
 }

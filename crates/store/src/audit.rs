@@ -68,6 +68,12 @@ pub enum AuditAction {
     TokenRevoked,
     /// `api.refused`: The HTTP API refused a call (who, which route, why; never the token).
     ApiRefused,
+    /// `signin.succeeded`: A person signed in through OpenID Connect (with the roles they got).
+    SignInSucceeded,
+    /// `signin.failed`: A sign-in was refused (why; never a code, token or secret).
+    SignInFailed,
+    /// `signin.signed_out`: A person ended their session.
+    SignedOut,
 }
 
 impl AuditAction {
@@ -99,6 +105,9 @@ impl AuditAction {
         AuditAction::TokenCreated,
         AuditAction::TokenRevoked,
         AuditAction::ApiRefused,
+        AuditAction::SignInSucceeded,
+        AuditAction::SignInFailed,
+        AuditAction::SignedOut,
     ];
 
     /// The text stored in the chain and exports.
@@ -130,6 +139,9 @@ impl AuditAction {
             AuditAction::TokenCreated => "token.created",
             AuditAction::TokenRevoked => "token.revoked",
             AuditAction::ApiRefused => "api.refused",
+            AuditAction::SignInSucceeded => "signin.succeeded",
+            AuditAction::SignInFailed => "signin.failed",
+            AuditAction::SignedOut => "signin.signed_out",
         }
     }
 

@@ -77,6 +77,9 @@ fn audit_actions_keep_their_stored_names() {
             "token.created",
             "token.revoked",
             "api.refused",
+            "signin.succeeded",
+            "signin.failed",
+            "signin.signed_out",
         ]
     );
     for action in AuditAction::ALL {

@@ -3,7 +3,7 @@
 //! flagged according to the configured mode; resources outside the managed
 //! scope are never touched.
 
-use crate::testkit::{Serve, Workspace};
+use crate::testkit::{self, Serve, Workspace};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -421,11 +421,38 @@ async fn serve_checks_drift_after_each_sync_and_exports_open_findings() {
     )
     .await;
 
+    std::fs::write(workspace.path("metrics.token"), "prometheus-reads-this").expect("token file");
+    let config = workspace.path("grantflow.yaml");
+    let text = testkit::read(&config);
+    std::fs::write(
+        &config,
+        format!("{text}\nserver:\n  metrics_token:\n    file: metrics.token\n"),
+    )
+    .expect("config");
+
     let serve = Serve::start(&workspace, "1");
     let listening = serve.wait_for("listening on ").await;
     let base = listening.rsplit(' ').next().expect("url").to_string();
     serve.wait_for("drift (schedule)").await;
-    let metrics = reqwest::get(format!("{base}/metrics"))
+    let http = reqwest::Client::new();
+    // Which systems are out of policy is not for anyone who can reach the port.
+    let anonymous = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics reachable");
+    assert_eq!(anonymous.status(), 401);
+    let wrong = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .expect("metrics reachable");
+    assert_eq!(wrong.status(), 401);
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth("prometheus-reads-this")
+        .send()
         .await
         .expect("metrics reachable")
         .text()

@@ -182,9 +182,29 @@ async fn serve_verifies_authenticates_and_deduplicates_event_hooks() {
     let hook = format!("{base}/hooks/okta/okta");
     let http = reqwest::Client::new();
 
+    // The verification needs the shared secret too, and a refusal looks the
+    // same as a call to a connection that does not exist.
+    let unsigned = http
+        .get(&hook)
+        .header("x-okta-verification-challenge", "abc123")
+        .send()
+        .await
+        .expect("serve");
+    assert_eq!(unsigned.status(), 401);
+    let unsigned = unsigned.text().await.expect("body");
+    let unknown = http
+        .get(format!("{base}/hooks/okta/no-such-connection"))
+        .header("x-okta-verification-challenge", "abc123")
+        .header("Authorization", "hook-secret-123")
+        .send()
+        .await
+        .expect("serve");
+    assert_eq!(unknown.status(), 401);
+    assert_eq!(unknown.text().await.expect("body"), unsigned);
     let challenge = http
         .get(&hook)
         .header("x-okta-verification-challenge", "abc123")
+        .header("Authorization", "hook-secret-123")
         .send()
         .await
         .expect("serve");
