@@ -1,6 +1,11 @@
 //! The engine against a scripted connector: ordering, failures and their
 //! dependants, retries, waiting operations, interrupted attempts, and two
 //! engines sharing one plan.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test crate: a failed unwrap is the test failing, with its message"
+)]
 
 use async_trait::async_trait;
 use chrono::Utc;

@@ -1,6 +1,11 @@
 //! grantflow's end-to-end tests: the real binary against the in-process
 //! sandbox, in temporary folders. One test binary for all of them, so the
 //! crate graph links once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test crate: a failed unwrap is the test failing, with its message"
+)]
 
 mod testkit;
 
