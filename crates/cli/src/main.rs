@@ -104,6 +104,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check every connection: the system answers, takes the credentials and
+    /// grants the scopes needed (where it says). Exit code 1 when any fails.
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
     /// Sync on an interval and receive event hooks.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8787")]
@@ -327,6 +333,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 options: action_options,
             };
             commands::action::run(&service, action, yes, json, quiet).await
+        }
+        Command::Check { json } => {
+            let service = options.open().await?;
+            commands::check::run(&service, json).await
         }
         Command::Serve {
             listen,

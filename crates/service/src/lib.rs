@@ -14,6 +14,7 @@ pub mod checkpoints;
 pub mod config;
 pub mod drift;
 pub mod files;
+pub mod health;
 mod ledger;
 pub mod plans;
 pub mod reach;
@@ -21,6 +22,7 @@ pub mod sync;
 
 pub use actor::{Actor, Role};
 pub use config::Config;
+pub use health::{Check, ConnectionHealth, HealthFailure, HealthReport};
 pub use plans::{ActionRequest, ApplyOptions, ApplyOutcome, Proposal};
 
 use grantflow_connectors::Connector;

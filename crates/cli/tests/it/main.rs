@@ -11,6 +11,7 @@ mod testkit;
 
 mod apply_crash;
 mod audit_checkpoints;
+mod check;
 mod commands;
 mod cross_system;
 mod demo;
