@@ -10,12 +10,10 @@ use crate::{
     Disposition, DriftReport, DriftSettings, Finding, FindingKind, Unmanaged, account_ref,
     disposition, effective_mode, grant_key, policy_names, scoped_resources, switched_off,
 };
-use grantflow_model::{
-    Account, ConnectionName, GrantSource, OpKind, Person, PlannedId, Resource, Snapshot,
-};
+use grantflow_model::{Account, ConnectionName, GrantSource, OpKind, Person, PlannedId, Snapshot};
 use grantflow_planner::{
-    ActualState, Correlated, Desired, PlanError, desired_access, directory_people, resource_ref,
-    with_declared,
+    ActualState, Correlated, Desired, PlanError, SnapshotIndex, desired_access, directory_people,
+    resource_ref, with_declared,
 };
 use grantflow_policy::{PolicySet, RemediationMode};
 use std::borrow::Cow;
@@ -85,10 +83,7 @@ struct ConnectionView<'v> {
     connection: &'v ConnectionName,
     snapshot: &'v Snapshot,
     matches: &'v Correlated<'v>,
-    accounts: HashMap<&'v str, &'v Account>,
-    resources: HashMap<&'v str, &'v Resource>,
-    /// (account id, resource id, entitlement) of every grant held.
-    held: HashSet<(&'v str, &'v str, &'v str)>,
+    index: SnapshotIndex<'v>,
     /// Accounts in an ambiguous match: nothing is decided about them.
     ambiguous_accounts: HashSet<&'v str>,
 }
@@ -103,27 +98,7 @@ impl<'v> ConnectionView<'v> {
             connection,
             snapshot,
             matches,
-            accounts: snapshot
-                .accounts
-                .iter()
-                .map(|a| (a.id.as_str(), a))
-                .collect(),
-            resources: snapshot
-                .resources
-                .iter()
-                .map(|r| (r.id.as_str(), r))
-                .collect(),
-            held: snapshot
-                .grants
-                .iter()
-                .map(|g| {
-                    (
-                        g.account_id.as_str(),
-                        g.resource_id.as_str(),
-                        g.entitlement.as_str(),
-                    )
-                })
-                .collect(),
+            index: SnapshotIndex::new(snapshot),
             ambiguous_accounts: matches
                 .ambiguous
                 .iter()
@@ -191,15 +166,13 @@ impl Judge<'_, '_> {
             if *grant_connection != connection
                 || PlannedId::parse(account_id).pending_name().is_some()
                 || PlannedId::parse(resource_id).pending_name().is_some()
-                || view
-                    .held
-                    .contains(&(account_id.as_ref(), *resource_id, *entitlement))
+                || view.index.holds(account_id, resource_id, entitlement)
             {
                 continue;
             }
             let (Some(account), Some(resource)) = (
-                view.accounts.get(account_id.as_ref()),
-                view.resources.get(resource_id),
+                view.index.accounts.get(account_id.as_ref()),
+                view.index.resources.get(resource_id),
             ) else {
                 continue;
             };
@@ -263,8 +236,8 @@ impl Judge<'_, '_> {
                 continue;
             }
             let (Some(account), Some(resource)) = (
-                view.accounts.get(grant.account_id.as_str()),
-                view.resources.get(grant.resource_id.as_str()),
+                view.index.accounts.get(grant.account_id.as_str()),
+                view.index.resources.get(grant.resource_id.as_str()),
             ) else {
                 continue;
             };
@@ -292,6 +265,7 @@ impl Judge<'_, '_> {
                         continue;
                     }
                     let group = view
+                        .index
                         .resources
                         .get(group_id.as_str())
                         .map(|g| format!("{} \"{}\"", g.kind, g.name))

@@ -5,16 +5,15 @@
 use crate::build::build_plan;
 use crate::declared::{Wiring, plan_creations};
 use crate::desired::{desired_access, directory_people, policy_reasons, with_declared};
+use crate::index::SnapshotIndex;
 use crate::order::DirectoryFirst;
 use crate::request::{self, ChangeRequest, RequestError};
 use crate::{ActualState, PlanError, resource_ref};
 use chrono::{DateTime, Utc};
-use grantflow_model::{
-    Account, AccountRef, ConnectionName, GrantSource, OpKind, Plan, PlannedId, Resource, Snapshot,
-};
+use grantflow_model::{AccountRef, ConnectionName, GrantSource, OpKind, Plan, PlannedId};
 use grantflow_policy::PolicySet;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 /// Computes the plan that makes actual access match the policies.
 ///
@@ -30,10 +29,10 @@ pub fn plan_policies(
     let actual_declared = augmented.as_ref();
     let people = directory_people(actual)?;
     let desired = desired_access(policies, actual_declared, &people)?;
-    let indexes: BTreeMap<&ConnectionName, Index<'_>> = actual_declared
+    let indexes: BTreeMap<&ConnectionName, SnapshotIndex<'_>> = actual_declared
         .snapshots
         .iter()
-        .map(|(name, snapshot)| (name, Index::new(snapshot)))
+        .map(|(name, snapshot)| (name, SnapshotIndex::new(snapshot)))
         .collect();
 
     let mut changes: Vec<(OpKind, ConnectionName, Vec<String>)> = Vec::new();
@@ -166,46 +165,6 @@ pub fn plan_request(
         None,
     )
     .map_err(|e| RequestError::Invalid(e.to_string()))
-}
-
-/// Lookups planning does for every person, built once per snapshot so a
-/// plan over 100,000 people stays linear.
-struct Index<'s> {
-    accounts: HashMap<&'s str, &'s Account>,
-    resources: HashMap<&'s str, &'s Resource>,
-    held: HashSet<(&'s str, &'s str, &'s str)>,
-}
-
-impl<'s> Index<'s> {
-    fn new(snapshot: &'s Snapshot) -> Self {
-        Self {
-            accounts: snapshot
-                .accounts
-                .iter()
-                .map(|a| (a.id.as_str(), a))
-                .collect(),
-            resources: snapshot
-                .resources
-                .iter()
-                .map(|r| (r.id.as_str(), r))
-                .collect(),
-            held: snapshot
-                .grants
-                .iter()
-                .map(|g| {
-                    (
-                        g.account_id.as_str(),
-                        g.resource_id.as_str(),
-                        g.entitlement.as_str(),
-                    )
-                })
-                .collect(),
-        }
-    }
-
-    fn holds(&self, account: &str, resource: &str, entitlement: &str) -> bool {
-        self.held.contains(&(account, resource, entitlement))
-    }
 }
 
 /// A plan from changes decided elsewhere (drift remediation): ordered,

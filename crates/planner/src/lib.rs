@@ -10,6 +10,7 @@ mod correlate;
 mod declared;
 mod desired;
 mod diff;
+mod index;
 mod order;
 mod people;
 mod request;
@@ -20,6 +21,7 @@ pub use desired::{
     Desired, GrantKey, desired_access, directory_people, policy_reasons, with_declared,
 };
 pub use diff::{plan_changes, plan_policies, plan_request};
+pub use index::SnapshotIndex;
 pub use people::{AccountChanges, ChangesFor, GroupKind, by_person};
 pub use review::preconditions;
 
