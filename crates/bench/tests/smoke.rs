@@ -1,6 +1,11 @@
 //! The benchmarks' `--quick` modes, run as a smoke test: each completes and
 //! reports what the full run measures (the figures themselves belong in
 //! BENCHMARKS.md, not in assertions).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test crate: a failed unwrap is the test failing, with its message"
+)]
 
 use std::process::Command;
 

@@ -104,6 +104,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check every connection: the system answers, takes the credentials and
+    /// grants the scopes needed (where it says). Exit code 1 when any fails.
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the HTTP API (/api/v1, authenticated with `grantflow token create` tokens), receive event hooks,
     /// sync and check drift on an interval, and run queued plans.
     Serve {
@@ -356,6 +362,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 options: action_options,
             };
             commands::action::run(&service, action, yes, json, quiet).await
+        }
+        Command::Check { json } => {
+            let service = options.open().await?;
+            commands::check::run(&service, json).await
         }
         Command::Serve {
             listen,

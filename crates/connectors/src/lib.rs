@@ -12,9 +12,11 @@
 //!
 //! Architecture invariant: connectors never touch the store. They receive
 //! operations and return outcomes; recording them is the engine's job.
-//! Adding a system means one module here (config, client, mapping, mod), one
-//! line in the `systems!` list below, one emulator module in the sandbox,
-//! one conformance test, and one compliance module.
+//! Adding a system means one module here (config, client with its dialect,
+//! mapping, mod), its `pub mod` and one line in the `systems!` list below, one
+//! emulator module in the sandbox, one conformance suite, and one compliance
+//! module declared in one line of the compliance `contract!`
+//! (`docs/adding-a-system.md` lists every file).
 
 pub mod aws;
 mod failure;

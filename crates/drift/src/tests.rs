@@ -1,6 +1,7 @@
 //! Drift over hand-made and generated organisations.
 
 use super::*;
+use grantflow_model::GrantSource;
 use grantflow_model::{Grant, Resource, ResourceGrant, ResourceKind, SystemKind};
 use grantflow_planner::MatchField;
 use proptest::prelude::*;

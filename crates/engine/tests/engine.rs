@@ -1,14 +1,19 @@
 //! The engine against a scripted connector: ordering, failures and their
 //! dependants, retries, waiting operations, interrupted attempts, and two
 //! engines sharing one plan.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test crate: a failed unwrap is the test failing, with its message"
+)]
 
 use async_trait::async_trait;
 use chrono::Utc;
 use grantflow_connectors::{Applied, Connector, Description, Failure, Observed, SyncSink};
 use grantflow_engine::{Cleared, Engine, EngineOptions, GateRequest, GateSettings, Silent};
 use grantflow_model::{
-    AccountRef, ConnectionName, OpKind, Operation, OperationId, Plan, ResourceKind, ResourceRef,
-    Review, SystemClock, SystemKind,
+    AccountRef, Clock, ConnectionName, ManualClock, OpKind, Operation, OperationId, Plan,
+    ResourceKind, ResourceRef, Review, SystemClock, SystemKind,
 };
 use grantflow_store::{JobState, Store};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -176,11 +181,23 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(None).await
+}
+
+/// A world whose time moves only when the test advances it.
+async fn manual_world() -> (World, ManualClock) {
+    let clock = ManualClock::starting_now();
+    (world_with(Some(clock.clone())).await, clock)
+}
+
+async fn world_with(manual: Option<ManualClock>) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("e.db").display());
-    let store = Store::open(&url, Arc::new(SystemClock))
-        .await
-        .expect("store");
+    let clock: Arc<dyn Clock> = match &manual {
+        Some(manual) => Arc::new(manual.clone()),
+        None => Arc::new(SystemClock),
+    };
+    let store = Store::open(&url, clock).await.expect("store");
     let fake = Arc::new(Scripted::default());
     let mut connectors: BTreeMap<ConnectionName, Box<dyn Connector>> = BTreeMap::new();
     connectors.insert(ConnectionName::new("fake"), Box::new(Handle(fake.clone())));
@@ -368,8 +385,8 @@ async fn applying_again_after_a_give_up_retries_with_a_fresh_budget() {
 
 #[tokio::test]
 async fn a_retry_due_later_is_left_for_the_next_run_with_its_time() {
-    let w = world().await;
-    let later = Utc::now() + chrono::Duration::milliseconds(400);
+    let (w, clock) = manual_world().await;
+    let later = clock.now() + chrono::Duration::milliseconds(400);
     w.fake.script(
         "a",
         vec![Err(Failure::RetryLater {
@@ -389,7 +406,7 @@ async fn a_retry_due_later_is_left_for_the_next_run_with_its_time() {
     assert_eq!(first.operations[1].state, JobState::Succeeded);
     assert!(first.is_incomplete());
     assert!(first.next_attempt_at.is_some());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    clock.advance(Duration::from_millis(500));
     let second = engine
         .apply(&cleared(&w.store, &plan).await, &Silent)
         .await
@@ -399,8 +416,8 @@ async fn a_retry_due_later_is_left_for_the_next_run_with_its_time() {
 
 #[tokio::test]
 async fn a_waiting_operation_is_reported_then_resumed_by_a_later_apply() {
-    let w = world().await;
-    let recheck = Utc::now() + chrono::Duration::milliseconds(200);
+    let (w, clock) = manual_world().await;
+    let recheck = clock.now() + chrono::Duration::milliseconds(200);
     let waiting = Failure::Waiting {
         reason: "no GitLab account yet (pending first SSO login)".into(),
         recheck_at: recheck,
@@ -423,7 +440,7 @@ async fn a_waiting_operation_is_reported_then_resumed_by_a_later_apply() {
         JobState::Pending,
         "its dependant waits too"
     );
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    clock.advance(Duration::from_millis(250));
     let second = engine
         .apply(&cleared(&w.store, &plan).await, &Silent)
         .await
@@ -435,11 +452,12 @@ async fn a_waiting_operation_is_reported_then_resumed_by_a_later_apply() {
 
 #[tokio::test]
 async fn a_wait_past_its_deadline_fails_with_the_reason() {
-    let w = world().await;
+    let (w, clock) = manual_world().await;
+    let now = clock.now();
     let waiting = || {
         Err(Failure::Waiting {
             reason: "pending first SSO login".into(),
-            recheck_at: Utc::now(),
+            recheck_at: now,
         })
     };
     w.fake.script("a", vec![waiting(), waiting(), waiting()]);
@@ -459,7 +477,7 @@ async fn a_wait_past_its_deadline_fails_with_the_reason() {
         .await
         .expect("apply");
     assert_eq!(first.operations[0].state, JobState::Waiting);
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    clock.advance(Duration::from_millis(150));
     let second = engine
         .apply(&cleared(&w.store, &plan).await, &Silent)
         .await
@@ -480,7 +498,7 @@ async fn a_wait_past_its_deadline_fails_with_the_reason() {
 
 #[tokio::test]
 async fn an_attempt_whose_effect_is_present_is_not_repeated() {
-    let w = world().await;
+    let (w, clock) = manual_world().await;
     let plan = plan(vec![op(0, "a", &[])]);
     w.store.save_plan(&plan, "test").await.expect("save");
     // A previous process started the attempt and the vendor applied it,
@@ -506,7 +524,7 @@ async fn an_attempt_whose_effect_is_present_is_not_repeated() {
     if let Ok(mut present) = w.fake.present.lock() {
         present.insert("a".into());
     }
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    clock.advance(Duration::from_millis(5));
     let report = Engine::new(&w.store, &w.connectors, "test", options())
         .apply(&cleared(&w.store, &plan).await, &Silent)
         .await
@@ -593,7 +611,7 @@ async fn a_call_longer_than_the_lease_is_made_once_and_nothing_is_written_after_
 /// an audit event.
 #[tokio::test]
 async fn a_worker_that_lost_its_lease_writes_nothing() {
-    let w = world().await;
+    let (w, clock) = manual_world().await;
     let plan = plan(vec![op(0, "a", &[])]);
     w.store.save_plan(&plan, "test").await.expect("save");
     let stalled = w
@@ -603,7 +621,7 @@ async fn a_worker_that_lost_its_lease_writes_nothing() {
         .expect("claim")
         .expect("job");
     let stalled_lease = stalled.lease.clone().expect("leased");
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    clock.advance(Duration::from_millis(10));
     let taken = w
         .store
         .claim("worker-2", Some(&plan.id), Duration::from_secs(60))

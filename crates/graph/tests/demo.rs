@@ -1,6 +1,11 @@
 //! The demo organisation's reach data (crates/sandbox/orgs/demo-reach), ingested with a hand-built
 //! Okta snapshot shaped like the demo org's: the seed-000 review, path normalisation between
 //! aws-auth and access entries, and the staging path reported as skipped.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test crate: a failed unwrap is the test failing, with its message"
+)]
 
 use std::path::PathBuf;
 

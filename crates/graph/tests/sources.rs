@@ -1,5 +1,10 @@
 //! Each ingested format, read from the demo organisation's realistic files and from small variants
 //! (a `kubectl get -o json` List, a plain Prometheus rule file), including what a bad file says.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test crate: a failed unwrap is the test failing, with its message"
+)]
 
 use std::path::PathBuf;
 

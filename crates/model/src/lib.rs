@@ -11,7 +11,7 @@ mod operation;
 mod schema;
 mod snapshot;
 
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use lifecycle::LifecycleState;
 pub use operation::{
     AccountRef, CREATE_ENTITLEMENT, Holder, OpKind, Operation, OperationId, PENDING_PREFIX,

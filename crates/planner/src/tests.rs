@@ -1,7 +1,10 @@
 //! Planning against small hand-made snapshots.
 
 use super::*;
+use chrono::Utc;
 use grantflow_model::{Account, Grant, Resource, ResourceGrant, ResourceKind, SystemKind};
+use grantflow_model::{GrantSource, OpKind, Operation, OperationId, Plan};
+use grantflow_policy::PolicySet;
 use serde_json::json;
 use std::path::PathBuf;
 

@@ -52,6 +52,10 @@ const DATADOG_MONITORS: &str = include_str!("../orgs/demo-reach/datadog-monitors
 pub fn datadog_seed() -> DatadogSeed {
     DatadogSeed {
         // Part of the crate and covered by tests; failing here is a build defect, not input error.
+        #[allow(
+            clippy::expect_used,
+            reason = "the JSON is embedded at build time and a test parses it"
+        )]
         monitors: serde_json::from_str(DATADOG_MONITORS)
             .expect("embedded datadog-monitors.json must parse"),
     }

@@ -42,6 +42,10 @@ const DEMO_YAML: &str = include_str!("../orgs/demo.yaml");
 /// The demo organisation shipped with the crate.
 pub fn demo_org() -> Org {
     // The file is part of the crate and covered by tests; failing here is a build defect, not input error.
+    #[allow(
+        clippy::expect_used,
+        reason = "the YAML is embedded at build time and a test parses it"
+    )]
     let mut org = parse_org(DEMO_YAML, "orgs/demo.yaml").expect("embedded demo org must parse");
     // One copy of the monitors: the emulator serves what the demo's reach data ingests.
     org.datadog

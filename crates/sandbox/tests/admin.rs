@@ -1,5 +1,10 @@
 //! The shared `/__sandbox` admin endpoints on every emulator of the demo organisation: absurd settings are a
 //! 400 naming the field, change nothing, and the emulator keeps answering its API afterwards.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test crate: a failed unwrap is the test failing, with its message"
+)]
 
 use grantflow_sandbox::{SandboxOptions, demo_org, start};
 use serde_json::{Value, json};

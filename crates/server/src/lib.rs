@@ -223,6 +223,21 @@ pub async fn serve(
         .filter(|(_, connector)| connector.hook_receiver().is_some())
         .map(|(name, connector)| (name.to_string(), connector.describe().system.to_string()))
         .collect();
+    // Say at once which connections cannot work (a revoked token, a missing
+    // scope), rather than at the first scheduled sync; serve anyway, since
+    // the vendor may recover and the API is useful meanwhile.
+    for health in service.check_health().await.connections {
+        match &health.failure {
+            None => println!(
+                "connection {} ({}): reachable, authenticated",
+                health.connection, health.system
+            ),
+            Some(failure) => eprintln!(
+                "connection {} ({}): {} [{}]: {}",
+                health.connection, health.system, failure.kind, failure.code, failure.message
+            ),
+        }
+    }
     let running = start(service, options).await?;
     let address = running.address;
     let scheme = if running.secure { "https" } else { "http" };

@@ -62,7 +62,8 @@ pub fn new_private(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

@@ -15,6 +15,7 @@ pub mod checkpoints;
 pub mod config;
 pub mod drift;
 pub mod files;
+pub mod health;
 mod ledger;
 pub mod plans;
 pub mod reach;
@@ -25,6 +26,7 @@ pub mod views;
 
 pub use actor::{Actor, Role};
 pub use config::Config;
+pub use health::{Check, ConnectionHealth, HealthFailure, HealthReport};
 pub use plans::{ActionRequest, ApplyOptions, ApplyOutcome, Proposal};
 pub use signin::{PendingSignIn, SignIn, SignInConfig};
 

@@ -139,7 +139,7 @@ impl Service {
             .record_sync(&snapshot, started, &actor.id)
             .await?;
         if let Some(cursor) = cursor {
-            self.store.set_sync_cursor(name.as_str(), &cursor).await?;
+            self.store.set_sync_cursor(name, &cursor).await?;
         }
         Ok(Synced {
             record,
@@ -174,7 +174,7 @@ impl Service {
         connector: &dyn Connector,
         reporter: &dyn SyncReporter,
     ) -> Result<Option<Synced>> {
-        let Some(cursor) = self.store.sync_cursor(name.as_str()).await? else {
+        let Some(cursor) = self.store.sync_cursor(name).await? else {
             return Ok(None);
         };
         let previous = self
@@ -207,7 +207,7 @@ impl Service {
                     .store
                     .record_sync(&snapshot, started, &actor.id)
                     .await?;
-                self.store.set_sync_cursor(name.as_str(), &cursor).await?;
+                self.store.set_sync_cursor(name, &cursor).await?;
                 Ok(Some(Synced {
                     record,
                     incremental: Some(events),

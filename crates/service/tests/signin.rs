@@ -1,6 +1,11 @@
 //! Sign-in with OpenID Connect against the Okta emulator, as grantflow's server will do it: discovery and
 //! token verification by the `openidconnect` crate (a vendor-neutral client, so the emulator is held to the
 //! standard), a browser played by reqwest, and roles from Okta group membership.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test crate: a failed unwrap is the test failing, with its message"
+)]
 
 use std::collections::BTreeSet;
 

@@ -2,6 +2,7 @@
 //! already handled. Portable SQL: `$n` placeholders, no dialect extensions.
 
 use chrono::{DateTime, Utc};
+use grantflow_model::ConnectionName;
 use sqlx::Row;
 
 use crate::{Result, Store, parse_time, timestamp};
@@ -14,9 +15,9 @@ pub struct SyncCursor {
 }
 
 impl Store {
-    pub async fn sync_cursor(&self, connection: &str) -> Result<Option<SyncCursor>> {
+    pub async fn sync_cursor(&self, connection: &ConnectionName) -> Result<Option<SyncCursor>> {
         let row = sqlx::query("SELECT cursor, updated_at FROM sync_cursors WHERE connection = $1")
-            .bind(connection)
+            .bind(connection.as_str())
             .fetch_optional(&self.pool)
             .await?;
         Ok(match row {
@@ -28,17 +29,17 @@ impl Store {
         })
     }
 
-    pub async fn set_sync_cursor(&self, connection: &str, cursor: &str) -> Result<()> {
+    pub async fn set_sync_cursor(&self, connection: &ConnectionName, cursor: &str) -> Result<()> {
         let now = timestamp(self.now());
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM sync_cursors WHERE connection = $1")
-            .bind(connection)
+            .bind(connection.as_str())
             .execute(&mut *tx)
             .await?;
         sqlx::query(
             "INSERT INTO sync_cursors (connection, cursor, updated_at) VALUES ($1, $2, $3)",
         )
-        .bind(connection)
+        .bind(connection.as_str())
         .bind(cursor)
         .bind(now)
         .execute(&mut *tx)
@@ -83,12 +84,27 @@ mod tests {
     async fn a_cursor_is_replaced_and_read_back_per_connection() {
         let dir = tempfile::tempdir().expect("dir");
         let store = store(&dir).await;
-        assert_eq!(store.sync_cursor("okta").await.expect("read"), None);
-        store.set_sync_cursor("okta", "1_1").await.expect("set");
-        store.set_sync_cursor("okta", "2_9").await.expect("set");
-        store.set_sync_cursor("other", "x").await.expect("set");
+        assert_eq!(
+            store
+                .sync_cursor(&ConnectionName::new("okta"))
+                .await
+                .expect("read"),
+            None
+        );
+        store
+            .set_sync_cursor(&ConnectionName::new("okta"), "1_1")
+            .await
+            .expect("set");
+        store
+            .set_sync_cursor(&ConnectionName::new("okta"), "2_9")
+            .await
+            .expect("set");
+        store
+            .set_sync_cursor(&ConnectionName::new("other"), "x")
+            .await
+            .expect("set");
         let cursor = store
-            .sync_cursor("okta")
+            .sync_cursor(&ConnectionName::new("okta"))
             .await
             .expect("read")
             .expect("some");

@@ -2,22 +2,20 @@
 //! audit chain behind the store's back.
 
 use super::*;
-use grantflow_model::{ConnectionName, SystemClock, SystemKind};
+use grantflow_model::{Clock, ConnectionName, ManualClock, SystemClock, SystemKind};
 
 /// A SQLite store, and a PostgreSQL one when a server is configured.
 async fn stores(test: &str) -> Vec<(Store, tempfile::TempDir)> {
+    stores_on(test, Arc::new(SystemClock)).await
+}
+
+/// The same, reading `clock`.
+async fn stores_on(test: &str, clock: Arc<dyn Clock>) -> Vec<(Store, tempfile::TempDir)> {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("g.db").display());
-    let mut stores = vec![(
-        Store::open(&url, Arc::new(SystemClock))
-            .await
-            .expect("open"),
-        dir,
-    )];
+    let mut stores = vec![(Store::open(&url, clock.clone()).await.expect("open"), dir)];
     if let Some(url) = testing::postgres_url(test).await {
-        let store = Store::open(&url, Arc::new(SystemClock))
-            .await
-            .expect("open postgres");
+        let store = Store::open(&url, clock).await.expect("open postgres");
         stores.push((store, tempfile::tempdir().expect("tempdir")));
     }
     stores
@@ -155,8 +153,9 @@ async fn removing_the_newest_event_is_detected_by_the_head() {
 
 #[tokio::test]
 async fn the_newest_sync_of_each_connection_is_returned_and_audited() {
-    for (store, _dir) in stores("the_newest_sync_of_each_connection_is_returned_and_audited").await
-    {
+    let clock = ManualClock::starting_now();
+    let test = "the_newest_sync_of_each_connection_is_returned_and_audited";
+    for (store, _dir) in stores_on(test, Arc::new(clock.clone())).await {
         let mut snapshot = Snapshot::new(ConnectionName::new("okta"), SystemKind::new("okta"));
         let first = store
             .record_sync(&snapshot, store.now(), "test")
@@ -171,7 +170,7 @@ async fn the_newest_sync_of_each_connection_is_returned_and_audited() {
             state: Default::default(),
             attributes: Default::default(),
         });
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        clock.advance(std::time::Duration::from_millis(5));
         let second = store
             .record_sync(&snapshot, store.now(), "test")
             .await

@@ -3,6 +3,7 @@
 pub mod action;
 pub mod apply;
 pub mod audit;
+pub mod check;
 #[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod drift;

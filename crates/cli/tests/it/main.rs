@@ -1,11 +1,17 @@
 //! grantflow's end-to-end tests: the real binary against the in-process
 //! sandbox, in temporary folders. One test binary for all of them, so the
 //! crate graph links once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test crate: a failed unwrap is the test failing, with its message"
+)]
 
 mod testkit;
 
 mod apply_crash;
 mod audit_checkpoints;
+mod check;
 mod commands;
 mod cross_system;
 mod demo;

@@ -169,7 +169,7 @@ async fn delete(
     })
 }
 
-/// Whether the action's end state holds. Actions with no readable end state (MFA reset, session revocation,
+/// Whether the action's end state holds (without a call for an action that has none). Actions with no readable end state (MFA reset, session revocation,
 /// password resets) are never "done", so they are repeated rather than silently skipped.
 pub async fn observe(
     client: &OktaClient,

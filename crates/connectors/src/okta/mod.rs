@@ -23,7 +23,7 @@ use grantflow_model::{
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 
 use crate::{
@@ -41,6 +41,12 @@ pub struct OktaConnector {
     /// Secrets an applied operation produced (temporary passwords), by
     /// natural key, until the caller takes them.
     secrets: Mutex<HashMap<String, SecretString>>,
+    /// Natural keys of the account actions this connector performed. Okta
+    /// refuses to repeat a lifecycle call (E0000001 for a user already
+    /// suspended), and that refusal is what a fresh request to suspend a
+    /// suspended user should get; a repeat of a call made here is a retry,
+    /// which reads the status first and is a no-op when it holds.
+    performed_actions: Mutex<HashSet<String>>,
     hooks: Option<hooks::OktaHooks>,
 }
 
@@ -95,6 +101,7 @@ impl OktaConnector {
             client,
             scope: config.sync.clone(),
             secrets: Mutex::new(HashMap::new()),
+            performed_actions: Mutex::new(HashSet::new()),
             hooks,
         })
     }
@@ -459,8 +466,21 @@ impl Connector for OktaConnector {
                 params,
                 ..
             } => {
+                let key = op.natural_key();
+                let performed = self
+                    .performed_actions
+                    .lock()
+                    .is_ok_and(|performed| performed.contains(&key));
+                if performed
+                    && actions::observe(&self.client, account, action).await? == Observed::Done
+                {
+                    return Ok(Applied::AlreadyPresent);
+                }
                 let (applied, secret) =
                     actions::apply(&self.client, account, action, params).await?;
+                if let Ok(mut performed) = self.performed_actions.lock() {
+                    performed.insert(key);
+                }
                 if let (Some(secret), Ok(mut secrets)) = (secret, self.secrets.lock()) {
                     secrets.insert(op.natural_key(), secret);
                 }

@@ -120,10 +120,6 @@ pub enum Again {
     /// The vendor's call is idempotent by design (a PUT) and the connector sends it again rather than reading
     /// first: nothing changes in the system, but the emulator counts the repeated call.
     RepeatsIdempotentCall,
-    /// The connector acts without reading first and the vendor refuses the repeat (Okta's lifecycle calls):
-    /// only the engine's observe-before-retry keeps it to once, so the case checks `observe` and does not
-    /// apply again.
-    LeftToObserve,
 }
 
 impl Case {
@@ -400,9 +396,6 @@ pub async fn each_operation_twice<S: System>() {
             Observed::Done,
             "{what}"
         );
-        if case.again == Again::LeftToObserve {
-            continue;
-        }
         let second = c.apply(op).await.expect("second");
         let again = increase(&first, &sandbox.writes().await);
         if case.again == Again::RepeatsIdempotentCall {

@@ -5,6 +5,11 @@
 //! Each system's module says how to build its connector and names a person, resource and operation of its own
 //! for each case, and holds the tests of what only that system does. `okta_full.rs`, `okta_incremental.rs`
 //! and `aws_moto.rs` go further for Okta (OAuth, actions, push, change feed) and AWS (against moto).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test crate: a failed unwrap is the test failing, with its message"
+)]
 
 mod aws;
 mod aws_moto;

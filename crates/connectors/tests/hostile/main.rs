@@ -4,6 +4,11 @@
 //! redirect to another origin must never carry the credential there.
 //!
 //! The cases are one list and the systems another; every case runs against every system.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test crate: a failed unwrap is the test failing, with its message"
+)]
 
 mod fake;
 mod systems;

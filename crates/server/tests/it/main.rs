@@ -1,5 +1,10 @@
 //! The HTTP API against a server started in-process on 127.0.0.1:0, over a
 //! temporary SQLite store and the sandbox's emulators. One test binary.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test crate: a failed unwrap is the test failing, with its message"
+)]
 
 mod door;
 mod kit;

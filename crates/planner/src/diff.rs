@@ -1,0 +1,188 @@
+//! The diff: desired access against the last sync gives the changes (grants
+//! to add, direct grants on managed resources to remove), which become a
+//! plan.
+
+use crate::build::build_plan;
+use crate::declared::{Wiring, plan_creations};
+use crate::desired::{desired_access, directory_people, policy_reasons, with_declared};
+use crate::index::SnapshotIndex;
+use crate::order::DirectoryFirst;
+use crate::request::{self, ChangeRequest, RequestError};
+use crate::{ActualState, PlanError, resource_ref};
+use chrono::{DateTime, Utc};
+use grantflow_model::{AccountRef, ConnectionName, GrantSource, OpKind, Plan, PlannedId};
+use grantflow_policy::PolicySet;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// Computes the plan that makes actual access match the policies.
+///
+/// Only resources that some policy names are managed: a grant on any other
+/// resource is never removed, whoever made it.
+pub fn plan_policies(
+    policies: &PolicySet,
+    actual: &ActualState,
+    origin: &str,
+    now: DateTime<Utc>,
+) -> Result<Plan, PlanError> {
+    let augmented = with_declared(policies, actual);
+    let actual_declared = augmented.as_ref();
+    let people = directory_people(actual)?;
+    let desired = desired_access(policies, actual_declared, &people)?;
+    let indexes: BTreeMap<&ConnectionName, SnapshotIndex<'_>> = actual_declared
+        .snapshots
+        .iter()
+        .map(|(name, snapshot)| (name, SnapshotIndex::new(snapshot)))
+        .collect();
+
+    let mut changes: Vec<(OpKind, ConnectionName, Vec<String>)> = Vec::new();
+    for ((connection, account_id, resource_id, entitlement), wanted_by) in &desired.grants {
+        let Some(index) = indexes.get(connection) else {
+            continue;
+        };
+        if index.holds(account_id, resource_id, entitlement) {
+            continue;
+        }
+        let Some(resource) = index.resources.get(resource_id) else {
+            continue;
+        };
+        let account = match index.accounts.get(account_id.as_ref()) {
+            Some(account) => AccountRef {
+                id: account.id.clone(),
+                login: account.login.clone(),
+            },
+            None => AccountRef {
+                id: account_id.to_string(),
+                login: PlannedId::parse(account_id)
+                    .pending_name()
+                    .unwrap_or(account_id)
+                    .to_string(),
+            },
+        };
+        let kind = OpKind::AddGrant {
+            account,
+            resource: resource_ref(resource),
+            entitlement: entitlement.to_string(),
+        };
+        changes.push((
+            kind,
+            (*connection).clone(),
+            policy_reasons(policies, wanted_by),
+        ));
+    }
+    for (connection, snapshot) in &actual.snapshots {
+        let Some(index) = indexes.get(connection) else {
+            continue;
+        };
+        for grant in &snapshot.grants {
+            // Only direct grants are grantflow's to remove: a group-derived
+            // app assignment goes away with the membership, and a rule-made
+            // membership belongs to the rule.
+            if grant.source != GrantSource::Direct
+                || !desired
+                    .managed
+                    .contains_key(&(connection, grant.resource_id.as_str()))
+            {
+                continue;
+            }
+            let key = (
+                connection,
+                Cow::Borrowed(grant.account_id.as_str()),
+                grant.resource_id.as_str(),
+                grant.entitlement.as_str(),
+            );
+            if desired.grants.contains_key(&key) {
+                continue;
+            }
+            // An account two people match is reported, not acted on.
+            if desired.correlated.get(connection).is_some_and(|c| {
+                c.ambiguous
+                    .iter()
+                    .any(|a| a.accounts.contains(&grant.account_id))
+            }) {
+                continue;
+            }
+            let (Some(account), Some(resource)) = (
+                index.accounts.get(grant.account_id.as_str()),
+                index.resources.get(grant.resource_id.as_str()),
+            ) else {
+                continue;
+            };
+            let kind = OpKind::RemoveGrant {
+                account: AccountRef {
+                    id: account.id.clone(),
+                    login: account.login.clone(),
+                },
+                resource: resource_ref(resource),
+                entitlement: grant.entitlement.clone(),
+            };
+            changes.push((
+                kind,
+                connection.clone(),
+                vec![format!(
+                    "no policy grants it, and policy manages {} \"{}\"",
+                    resource.kind, resource.name
+                )],
+            ));
+        }
+    }
+
+    let wiring = plan_creations(policies, actual, &actual_declared.snapshots, &mut changes);
+    let directory_first = DirectoryFirst {
+        directory: &actual.directory,
+        correlated: &desired.correlated,
+    };
+    build_plan(
+        changes,
+        actual,
+        origin,
+        now,
+        desired.notes,
+        &wiring,
+        Some(&directory_first),
+    )
+}
+
+/// Computes the plan for one requested change (`grantflow do`).
+pub fn plan_request(
+    request: &ChangeRequest,
+    actual: &ActualState,
+    now: DateTime<Utc>,
+) -> Result<Plan, RequestError> {
+    let (kind, connection, notes) = request::resolve(request, actual)?;
+    let reason = format!("request \"{}\"", request.text);
+    let changes = match kind {
+        Some(kind) => vec![(kind, connection, vec![reason])],
+        None => vec![],
+    };
+    build_plan(
+        changes,
+        actual,
+        &format!("request \"{}\"", request.text),
+        now,
+        notes,
+        &Wiring::default(),
+        None,
+    )
+    .map_err(|e| RequestError::Invalid(e.to_string()))
+}
+
+/// A plan from changes decided elsewhere (drift remediation): ordered,
+/// numbered, with dependencies and review, like every other plan.
+pub fn plan_changes(
+    changes: Vec<(OpKind, ConnectionName, Vec<String>)>,
+    actual: &ActualState,
+    origin: &str,
+    now: DateTime<Utc>,
+    notes: Vec<String>,
+) -> Result<Plan, PlanError> {
+    build_plan(
+        changes,
+        actual,
+        origin,
+        now,
+        notes,
+        &Wiring::default(),
+        None,
+    )
+}

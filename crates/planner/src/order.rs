@@ -1,0 +1,144 @@
+//! Ordering: the review order of changes and the dependencies between
+//! operations (removal before addition, directory first), checked for
+//! cycles.
+
+use crate::PlanError;
+use crate::correlate::Correlated;
+use grantflow_model::{ConnectionName, OpKind, Operation, OperationId};
+use petgraph::graph::DiGraph;
+use std::collections::{BTreeMap, HashMap};
+
+/// What ordering a person's access directory-first needs.
+pub(crate) struct DirectoryFirst<'a, 's> {
+    pub(crate) directory: &'a ConnectionName,
+    pub(crate) correlated: &'a BTreeMap<&'s ConnectionName, Correlated<'s>>,
+}
+
+/// A person's access elsewhere follows their directory access (single
+/// sign-on and provisioning key off the directory's groups): their additions
+/// in other systems wait for their additions in the directory, and their
+/// removals from the directory wait until the other systems took access away.
+pub(crate) fn order_directory_first(operations: &mut [Operation], first: &DirectoryFirst<'_, '_>) {
+    let correlated = first.correlated;
+    let person_of = |op: &Operation| -> Option<String> {
+        let account = op.account()?;
+        if let Some(email) = account.pending_email() {
+            return Some(email.to_string());
+        }
+        correlated
+            .get(&op.connection)?
+            .person_of
+            .get(account.id.as_str())
+            .cloned()
+    };
+    let mut directory_adds: HashMap<String, Vec<OperationId>> = HashMap::new();
+    let mut downstream_removals: HashMap<String, Vec<OperationId>> = HashMap::new();
+    for op in operations.iter() {
+        let Some(person) = person_of(op) else {
+            continue;
+        };
+        let in_directory = op.connection == *first.directory;
+        match (&op.kind, in_directory) {
+            (OpKind::AddGrant { .. }, true) => {
+                directory_adds.entry(person).or_default().push(op.id)
+            }
+            (OpKind::RemoveGrant { .. }, false) => {
+                downstream_removals.entry(person).or_default().push(op.id)
+            }
+            _ => {}
+        }
+    }
+    for op in operations.iter_mut() {
+        let Some(person) = person_of(op) else {
+            continue;
+        };
+        let in_directory = op.connection == *first.directory;
+        let before = match (&op.kind, in_directory) {
+            (OpKind::AddGrant { .. }, false) => directory_adds.get(&person),
+            (OpKind::RemoveGrant { .. }, true) => downstream_removals.get(&person),
+            _ => None,
+        };
+        let Some(before) = before.cloned() else {
+            continue;
+        };
+        let depends_on = &mut op.depends_on;
+        for id in before {
+            if !depends_on.contains(&id) {
+                depends_on.push(id);
+            }
+        }
+        depends_on.sort();
+    }
+}
+
+pub(crate) fn sort_key(
+    kind: &OpKind,
+    connection: &ConnectionName,
+) -> (String, String, String, String, u8) {
+    let op = Operation {
+        id: OperationId(0),
+        connection: connection.clone(),
+        kind: kind.clone(),
+        reasons: vec![],
+        depends_on: vec![],
+    };
+    let resource = op.resource();
+    (
+        connection.to_string(),
+        op.holder().label().to_lowercase(),
+        format!("{}/{}", resource.kind, resource.name),
+        op.entitlement().to_string(),
+        u8::from(op.widens_access()),
+    )
+}
+
+/// A removal and an addition on the same account and resource (an
+/// entitlement changing level) must not run at once: remove first, so a
+/// system that allows one entitlement per resource never sees two.
+pub(crate) fn add_dependencies(operations: &mut [Operation]) {
+    let removals: BTreeMap<(ConnectionName, String, String), OperationId> = operations
+        .iter()
+        .filter(|op| !op.widens_access())
+        .map(|op| {
+            (
+                (
+                    op.connection.clone(),
+                    op.holder().id().to_string(),
+                    op.resource().id.clone(),
+                ),
+                op.id,
+            )
+        })
+        .collect();
+    for op in operations.iter_mut().filter(|op| op.widens_access()) {
+        let key = (
+            op.connection.clone(),
+            op.holder().id().to_string(),
+            op.resource().id.clone(),
+        );
+        if let Some(removal) = removals.get(&key) {
+            op.depends_on.push(*removal);
+        }
+    }
+}
+
+pub(crate) fn check_acyclic(operations: &[Operation]) -> Result<(), PlanError> {
+    let mut graph = DiGraph::<OperationId, ()>::new();
+    let nodes: BTreeMap<OperationId, _> = operations
+        .iter()
+        .map(|op| (op.id, graph.add_node(op.id)))
+        .collect();
+    for op in operations {
+        for dependency in &op.depends_on {
+            if let (Some(from), Some(to)) = (nodes.get(dependency), nodes.get(&op.id)) {
+                graph.add_edge(*from, *to, ());
+            }
+        }
+    }
+    petgraph::algo::toposort(&graph, None)
+        .map(|_| ())
+        .map_err(|cycle| {
+            let id = graph.node_weight(cycle.node_id()).copied();
+            PlanError::Cycle(id.map(|id| id.to_string()).unwrap_or_default())
+        })
+}
