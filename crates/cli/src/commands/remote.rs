@@ -195,8 +195,8 @@ fn print_review(value: &Value, review: &PlanReview, json: bool) -> anyhow::Resul
     if let Some(approval) = &review.approval {
         match &approval.approved_by {
             None => println!(
-                "Waits for approval (asked by {}: {}): grantflow approve {}",
-                approval.requested_by, approval.reason, review.id
+                "Waits for approval ({}): grantflow approve {}",
+                approval.reason, review.id
             ),
             Some(by) => println!(
                 "Approved by {by}{} (asked by {}).",

@@ -105,7 +105,10 @@ impl Server {
         let store = service.store.clone();
         let mut issued = BTreeMap::new();
         for role in ROLES {
-            issued.insert(role, make_token(&store, &role.replace(':', "-"), role).await.1);
+            issued.insert(
+                role,
+                make_token(&store, &role.replace(':', "-"), role).await.1,
+            );
         }
         let running = grantflow_server::start(
             service,
@@ -251,7 +254,8 @@ async fn remote_people_request_approve_apply_through_the_api() {
     let me = server.cli(Some("viewer"), &["whoami"]).await;
     assert_eq!(me.code, 0, "{}", me.all());
     assert!(
-        me.stdout.contains("token:viewer (viewer) on http://127.0.0.1:"),
+        me.stdout
+            .contains("token:viewer (viewer) on http://127.0.0.1:"),
         "{}",
         me.all()
     );
@@ -349,7 +353,11 @@ async fn remote_people_request_approve_apply_through_the_api() {
     assert!(reach["services"].is_array(), "{reach}");
     let drift = server.cli(Some("viewer"), &["drift"]).await;
     assert_eq!(drift.code, 0, "{}", drift.all());
-    assert!(drift.stdout.contains("No open drift findings"), "{}", drift.all());
+    assert!(
+        drift.stdout.contains("No open drift findings"),
+        "{}",
+        drift.all()
+    );
     let verify = server.cli(Some("admin"), &["audit", "verify"]).await;
     assert_eq!(verify.code, 0, "{}", verify.all());
     assert!(verify.stdout.starts_with("OK: "), "{}", verify.all());
@@ -402,7 +410,9 @@ async fn remote_refuses_bad_tokens_files_and_plain_http() {
     );
 
     // No token at all: said before anything is sent.
-    let run = server.cli_with(None, &["--server", &server.base], &["people"]).await;
+    let run = server
+        .cli_with(None, &["--server", &server.base], &["people"])
+        .await;
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(run.stderr.contains("GRANTFLOW_TOKEN"), "{}", run.all());
 
@@ -434,7 +444,8 @@ async fn remote_refuses_bad_tokens_files_and_plain_http() {
         .await;
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(
-        run.stderr.contains("refusing to send the API token over plain http to example.com"),
+        run.stderr
+            .contains("refusing to send the API token over plain http to example.com"),
         "{}",
         run.all()
     );
