@@ -4,6 +4,7 @@
 mod app;
 mod commands;
 mod progress;
+mod remote;
 mod render;
 #[cfg(feature = "sandbox")]
 mod sandbox_config;
@@ -28,6 +29,14 @@ struct Cli {
     /// No progress bars.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Talk to a grantflow server (`grantflow serve`) instead of the local store: https://…, or http:// only to
+    /// 127.0.0.1 or localhost. The API token comes from GRANTFLOW_TOKEN or --token-file.
+    #[arg(long, global = true, env = "GRANTFLOW_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// A file holding the API token for --server (only its owner may read it: chmod 600). There is no --token
+    /// flag, so the token stays out of shell history and the process list.
+    #[arg(long, global = true, value_name = "PATH")]
+    token_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -69,6 +78,9 @@ enum Command {
     /// (after the first time, only what changed, where the system allows).
     Sync {
         /// Only this connection.
+        #[arg(conflicts_with = "system")]
+        connection: Option<String>,
+        /// Only this connection (the same as CONNECTION).
         #[arg(long)]
         system: Option<String>,
         /// Read everything, even when the changes since the last sync could be read instead.
@@ -132,13 +144,31 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Compare the policies with the last sync and store the plan that closes the gap.
+    /// Compare the policies with the last sync and store the plan that closes the gap
+    /// (`plan show ID`: a stored plan).
+    #[command(args_conflicts_with_subcommands = true)]
     Plan {
         /// Policy file or folder (default: from the configuration).
         policies: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        command: Option<PlanCommand>,
     },
+    /// The directory's people (whose email, login or name contains QUERY).
+    People {
+        query: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One person's accounts and what they hold in every system.
+    Person {
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who this command acts as, and its roles.
+    Whoami,
     /// Execute a stored plan; resumable after a crash. Exit code 0: all
     /// done; 1: something failed; 3: something is still waiting or retrying.
     Apply {
@@ -158,6 +188,9 @@ enum Command {
         /// Only queue the plan for `grantflow worker` processes; do not run it here.
         #[arg(long)]
         queue: bool,
+        /// Do not wait for the plan to run (with --server: queue it and return; locally: --queue).
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Compare what people hold in every system with what the policies want,
     /// after a sync; record each finding and remediate as configured
@@ -281,6 +314,16 @@ enum TokenCommand {
 }
 
 #[derive(Subcommand)]
+enum PlanCommand {
+    /// A stored plan for review, and how far it ran.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum PolicyCommand {
     /// Print the JSON Schema of policy files.
     Schema,
@@ -314,6 +357,23 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(server) = cli.server.as_deref() {
+        let quiet = cli.quiet;
+        return match remote_command(server, cli.token_file.as_deref(), cli.command, quiet).await {
+            Err(error) => match error.downcast_ref::<remote::Problem>() {
+                // A refusal (4xx) as the local commands show theirs: exit code 1.
+                Some(problem) if problem.status < 500 => {
+                    eprintln!("refused: {problem}");
+                    Ok(ExitCode::from(1))
+                }
+                _ => Err(error),
+            },
+            done => done,
+        };
+    }
+    if cli.token_file.is_some() {
+        anyhow::bail!("--token-file is for --server; without it, commands use the local store");
+    }
     let options = app::Options {
         config: cli.config,
         database: cli.database,
@@ -338,10 +398,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => commands::sandbox::up(org, info, okta_port, faults).await,
         Command::Init { sandbox, force } => commands::init::run(&options.config, sandbox, force),
-        Command::Sync { system, full } => {
+        Command::Sync {
+            connection,
+            system,
+            full,
+        } => {
             let service = options.open().await?;
-            commands::sync::run(&service, system.as_deref(), full, quiet).await
+            let only = connection.or(system);
+            commands::sync::run(&service, only.as_deref(), full, quiet).await
         }
+        Command::People { query, json } => {
+            let service = options.open().await?;
+            commands::people::people(&service, query.as_deref(), json).await
+        }
+        Command::Person { email, json } => {
+            let service = options.open().await?;
+            commands::people::person(&service, &email, json).await
+        }
+        Command::Whoami => Ok(commands::people::whoami()),
         Command::Action {
             connection,
             verb,
@@ -423,7 +497,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let service = options.open().await?;
             commands::drift::approve(&service, &plan_id).await
         }
-        Command::Plan { policies, json } => {
+        Command::Plan {
+            command: Some(PlanCommand::Show { id, json }),
+            ..
+        } => {
+            let service = options.open().await?;
+            commands::plan::show(&service, &id, json).await
+        }
+        Command::Plan {
+            policies,
+            json,
+            command: None,
+        } => {
             let service = options.open().await?;
             commands::plan::run(&service, policies, json).await
         }
@@ -434,13 +519,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             allow_mass_removal,
             lease_seconds,
             queue,
+            no_wait,
         } => {
             let service = options.open().await?;
             let apply = grantflow_service::ApplyOptions {
                 concurrency,
                 allow_mass_removal,
                 lease: std::time::Duration::from_secs(lease_seconds),
-                queue_only: queue,
+                queue_only: queue || no_wait,
             };
             commands::apply::run(&service, &plan_id, &apply, json, quiet).await
         }
@@ -473,5 +559,87 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 commands::policy::check(&service, policies).await
             }
         },
+    }
+}
+
+/// The commands that go through a server's API; the others say they work on the local store only.
+async fn remote_command(
+    server: &str,
+    token_file: Option<&std::path::Path>,
+    command: Command,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let local_only = |what: &str| -> anyhow::Result<ExitCode> {
+        anyhow::bail!(
+            "`grantflow {what}` works on the local store and does not take --server (unset GRANTFLOW_SERVER or \
+             drop --server)"
+        )
+    };
+    // Commands that never reach the server are refused before the token is read.
+    match &command {
+        #[cfg(feature = "sandbox")]
+        Command::Demo { .. } => return local_only("demo"),
+        #[cfg(feature = "sandbox")]
+        Command::Sandbox { .. } => return local_only("sandbox"),
+        Command::Init { .. } => return local_only("init"),
+        Command::Serve { .. } => return local_only("serve"),
+        Command::Worker { .. } => return local_only("worker"),
+        Command::Token { .. } => return local_only("token"),
+        Command::Action { .. } => return local_only("action"),
+        Command::Policy { .. } => return local_only("policy"),
+        Command::Audit {
+            command: AuditCommand::Checkpoint,
+        } => return local_only("audit checkpoint"),
+        Command::Audit {
+            command: AuditCommand::Keygen { .. },
+        } => return local_only("audit keygen"),
+        Command::Apply {
+            allow_mass_removal: Some(_),
+            ..
+        } => anyhow::bail!(
+            "--allow-mass-removal is not offered by the API; run `grantflow apply` on the server's store"
+        ),
+        _ => {}
+    }
+    let remote = remote::Remote::connect(server, token_file)?;
+    use commands::remote as api;
+    match command {
+        Command::Whoami => api::whoami(&remote).await,
+        Command::People { query, json } => api::people(&remote, query.as_deref(), json).await,
+        Command::Person { email, json } => api::person(&remote, &email, json).await,
+        Command::Plan {
+            command: Some(PlanCommand::Show { id, json }),
+            ..
+        } => api::show(&remote, &id, json).await,
+        Command::Plan {
+            policies,
+            json,
+            command: None,
+        } => api::plan(&remote, policies, json).await,
+        Command::Do { request, yes, json } => {
+            api::request(&remote, &request, yes, json, quiet).await
+        }
+        Command::Approve { plan_id } => api::approve(&remote, &plan_id).await,
+        Command::Apply {
+            plan_id,
+            json,
+            queue,
+            no_wait,
+            ..
+        } => api::run_apply(&remote, &plan_id, !(queue || no_wait), json, quiet).await,
+        Command::Sync {
+            connection,
+            system,
+            full,
+        } => api::sync(&remote, connection.or(system).as_deref(), full).await,
+        Command::Drift { policies, json, .. } => api::drift(&remote, policies, json).await,
+        Command::Reach { query } => api::reach(&remote, query).await,
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => api::audit_verify(&remote).await,
+        Command::Audit {
+            command: AuditCommand::Export { output },
+        } => api::audit_export(&remote, output).await,
+        _ => local_only("this command"),
     }
 }

@@ -89,6 +89,13 @@ impl ApplyProgress {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
+
+    /// Where a plan run elsewhere (on a server) stands: `done` of `total`.
+    pub fn set(&self, done: usize, total: usize, message: String) {
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+        self.bar.set_message(message);
+    }
 }
 
 impl Progress for ApplyProgress {

@@ -242,3 +242,148 @@ pub fn report(report: &Report, people: &[ChangesFor]) -> String {
     }
     out
 }
+
+/// A person as listed (the API's `Person`; the local store's is converted).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Person {
+    pub email: String,
+    pub login: String,
+    pub display_name: String,
+    pub status: String,
+    pub state: String,
+}
+
+/// One entitlement an account holds, and how.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct HeldGrant {
+    pub resource_kind: String,
+    pub resource: String,
+    pub entitlement: String,
+    pub source: String,
+}
+
+/// A person's account in one system.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PersonAccount {
+    pub connection: String,
+    pub system: String,
+    pub account_id: String,
+    pub login: String,
+    pub status: String,
+    pub state: String,
+    pub grants: Vec<HeldGrant>,
+}
+
+/// A person and their access in every system (the API's `PersonAccess`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PersonAccess {
+    pub person: Person,
+    pub accounts: Vec<PersonAccount>,
+}
+
+fn text_of<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+impl From<grantflow_service::views::PersonSummary> for Person {
+    fn from(p: grantflow_service::views::PersonSummary) -> Self {
+        Person {
+            state: text_of(&p.state),
+            email: p.email,
+            login: p.login,
+            display_name: p.display_name,
+            status: p.status,
+        }
+    }
+}
+
+impl From<grantflow_service::views::PersonAccess> for PersonAccess {
+    fn from(access: grantflow_service::views::PersonAccess) -> Self {
+        PersonAccess {
+            person: access.person.into(),
+            accounts: access
+                .accounts
+                .into_iter()
+                .map(|a| PersonAccount {
+                    state: text_of(&a.state),
+                    connection: a.connection,
+                    system: a.system,
+                    account_id: a.account_id,
+                    login: a.login,
+                    status: a.status,
+                    grants: a
+                        .grants
+                        .into_iter()
+                        .map(|g| HeldGrant {
+                            resource_kind: g.resource_kind,
+                            resource: g.resource,
+                            entitlement: g.entitlement,
+                            source: g.source,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The directory's people, one row each.
+pub fn people(people: &[Person]) -> String {
+    if people.is_empty() {
+        return "nobody matches\n".to_string();
+    }
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED);
+    table.set_header(vec!["email", "name", "login", "status", "state"]);
+    for p in people {
+        table.add_row(vec![
+            p.email.clone(),
+            p.display_name.clone(),
+            p.login.clone(),
+            p.status.clone(),
+            p.state.clone(),
+        ]);
+    }
+    format!("{table}\n{} person(s)\n", people.len())
+}
+
+/// One person: each account in each system and what it holds.
+pub fn person(access: &PersonAccess) -> String {
+    let p = &access.person;
+    let mut out = String::new();
+    let name = if p.display_name.is_empty() {
+        p.email.clone()
+    } else {
+        format!("{} <{}>", p.display_name, p.email)
+    };
+    let _ = writeln!(out, "{name}  ({}, {})", p.status, p.state);
+    if access.accounts.is_empty() {
+        let _ = writeln!(out, "  no account in any synced system");
+    }
+    for account in &access.accounts {
+        let _ = writeln!(
+            out,
+            "  {} ({}) {}  [{}, {}]",
+            account.connection, account.system, account.login, account.status, account.state
+        );
+        if account.grants.is_empty() {
+            let _ = writeln!(out, "    holds nothing");
+        }
+        for g in &account.grants {
+            let via = match g.source.as_str() {
+                "direct" => String::new(),
+                other => format!(" (via {other})"),
+            };
+            let _ = writeln!(
+                out,
+                "    {} \"{}\" {}{via}",
+                g.resource_kind, g.resource, g.entitlement
+            );
+        }
+    }
+    out
+}

@@ -69,17 +69,27 @@ impl Report {
                 }
             })
             .collect();
-        let count = |state: JobState| operations.iter().filter(|o| o.state == state).count();
         let next_attempt_at = jobs
             .iter()
             .filter(|j| matches!(j.state, JobState::Waiting | JobState::Retrying))
             .map(|j| j.run_after_ms.max(now_ms))
             .min()
             .map(millis_text);
+        Self::from_operations(plan.id.clone(), operations, next_attempt_at)
+    }
+
+    /// The report of operations already described (e.g. read back from a
+    /// server's progress): the totals and the share completed.
+    pub fn from_operations(
+        plan_id: String,
+        operations: Vec<OperationReport>,
+        next_attempt_at: Option<String>,
+    ) -> Self {
+        let count = |state: JobState| operations.iter().filter(|o| o.state == state).count();
         let total = operations.len();
         let succeeded = count(JobState::Succeeded);
         Report {
-            plan_id: plan.id.clone(),
+            plan_id,
             succeeded,
             failed: count(JobState::Failed),
             skipped: count(JobState::Skipped),

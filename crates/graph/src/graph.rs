@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A node's index; `u32` keeps the adjacency arrays small at 10⁶ nodes and 10⁷ edges.
 pub type NodeId = u32;
@@ -12,7 +12,7 @@ pub type NodeId = u32;
 /// What a node stands for. The chain a review follows is, left to right:
 /// user → group → app access → AWS role / Kubernetes group → binding → workload → service,
 /// with a dashboard scope as a shortcut from an app to the services it observes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
     User,
@@ -74,7 +74,7 @@ pub enum Environment {
 }
 
 /// A monitor watching a service (Datadog or Prometheus).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Monitor {
     pub source: String,
     pub id: String,
@@ -85,7 +85,7 @@ pub struct Monitor {
 }
 
 /// One deploy of a service, from the deploy-events source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deploy {
     pub version: String,
     pub at: DateTime<Utc>,

@@ -9,7 +9,7 @@ use crate::review::{Hop, ReachReport, ServiceReport, SkippedReport};
 /// A path as one line: `group "X" → app "Y" → (aws-auth mapRoles) Kubernetes group …`.
 pub fn path_line(hops: &[Hop]) -> String {
     hops.iter()
-        .map(|h| match h.via {
+        .map(|h| match &h.via {
             Some(via) => format!("({via}) {}", h.label),
             None => h.label.clone(),
         })
@@ -105,14 +105,14 @@ pub fn text(report: &ReachReport, delta: bool) -> String {
 }
 
 /// A picture's content: node labels, edges between their indexes (with how), skipped nodes.
-struct Picture {
+struct Picture<'a> {
     names: Vec<String>,
-    edges: Vec<(usize, usize, Option<&'static str>)>,
+    edges: Vec<(usize, usize, Option<&'a str>)>,
     skipped: Vec<usize>,
 }
 
 /// Every distinct node and edge of the report's paths, numbered in order of appearance.
-fn edges(report: &ReachReport) -> Picture {
+fn edges<'r>(report: &'r ReachReport) -> Picture<'r> {
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
     let mut names = Vec::new();
     let mut edges = Vec::new();
@@ -124,12 +124,12 @@ fn edges(report: &ReachReport) -> Picture {
         })
     };
     let mut add_path =
-        |hops: &[Hop], end: Option<&str>, names: &mut Vec<String>| -> Option<usize> {
+        |hops: &'r [Hop], end: Option<&str>, names: &mut Vec<String>| -> Option<usize> {
             let mut prev: Option<usize> = None;
             for h in hops {
                 let n = id(&h.label, names);
                 if let Some(p) = prev {
-                    edges.push((p, n, h.via));
+                    edges.push((p, n, h.via.as_deref()));
                 }
                 prev = Some(n);
             }

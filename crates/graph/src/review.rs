@@ -3,7 +3,8 @@
 //! or serialise.
 
 use grantflow_model::{ConnectionName, OpKind, Plan};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::build::{app_access_key, user_key};
 use crate::graph::{Deploy, EdgeKind, Environment, Graph, Monitor, NodeId, NodeKind};
@@ -64,23 +65,23 @@ impl std::fmt::Display for Target {
 }
 
 /// One hop of a path as a reviewer reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hop {
     pub kind: NodeKind,
     pub label: String,
     /// How this hop was entered from the previous one (`aws-auth mapRoles`, …), when it matters.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub via: Option<&'static str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Cow<'static, str>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PathReport {
     pub hops: Vec<Hop>,
     /// The holder already had this way in (delta reports only).
     pub held: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceReport {
     pub service: String,
     pub owner: Option<String>,
@@ -92,14 +93,14 @@ pub struct ServiceReport {
     pub recent_deploys: Vec<Deploy>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedReport {
     pub what: String,
     pub reason: String,
     pub path: Vec<Hop>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReachReport {
     pub target: String,
     pub services: Vec<ServiceReport>,
@@ -107,7 +108,7 @@ pub struct ReachReport {
 }
 
 /// What one widening operation of a plan adds in production.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperationReach {
     pub operation: grantflow_model::OperationId,
     pub services: Vec<ServiceReport>,
@@ -115,7 +116,7 @@ pub struct OperationReach {
 }
 
 /// The reach review of a whole plan.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanReach {
     pub operations: Vec<OperationReach>,
     /// Every non-production system the plan's changes lead to, once.
@@ -129,7 +130,7 @@ impl PlanReach {
 }
 
 /// Who reaches a service, one path each.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HolderReport {
     pub holder: String,
     pub kind: NodeKind,
@@ -157,7 +158,7 @@ fn hops(graph: &Graph, path: &Path, include_last: bool) -> Vec<Hop> {
                         | EdgeKind::OidcGroup
                 )
             })
-            .map(EdgeKind::label);
+            .map(|k| Cow::Borrowed(k.label()));
         out.push(Hop {
             kind: graph.kind(node).unwrap_or(NodeKind::Service),
             label: graph.label(node).to_string(),

@@ -4,13 +4,13 @@
 //! groups and resources themselves, apart.
 
 use grantflow_model::{ConnectionName, OperationId, Plan};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::{ActualState, correlate};
 
 /// What a group of changes is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupKind {
     /// One person's accounts.
@@ -22,7 +22,7 @@ pub enum GroupKind {
 }
 
 /// One person's changes (or the unmatched accounts', or the resources').
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangesFor {
     pub kind: GroupKind,
     /// The person's work email, for a person.
@@ -33,7 +33,7 @@ pub struct ChangesFor {
 }
 
 /// The changes to one account (or resource) in one system.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountChanges {
     pub connection: ConnectionName,
     /// The account's login, or the group's label for resource changes.

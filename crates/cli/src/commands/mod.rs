@@ -8,9 +8,11 @@ pub mod check;
 pub mod demo;
 pub mod drift;
 pub mod init;
+pub mod people;
 pub mod plan;
 pub mod policy;
 pub mod reach;
+pub mod remote;
 pub mod request;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;

@@ -37,3 +37,28 @@ pub fn print_proposal(proposal: &Proposal, json: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `grantflow plan show ID`: a stored plan for review, and how far it ran.
+pub async fn show(service: &Service, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let view = match service.plan_view(id).await {
+        Ok(view) => view,
+        Err(error) => return render::refused(&error, ""),
+    };
+    print_proposal(&view.proposal, json)?;
+    if !json {
+        println!("Status: {}", view.status);
+        if view.status != "reviewed" {
+            let progress = match service.plan_progress(id).await {
+                Ok(progress) => progress,
+                Err(error) => return render::refused(&error, ""),
+            };
+            let report = grantflow_engine::Report::new(
+                &view.proposal.plan,
+                &progress.jobs,
+                service.now().timestamp_millis(),
+            );
+            print!("{}", render::report(&report, &view.proposal.people));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
-use grantflow_graph::review::{self, ReachReport};
+use grantflow_graph::review::{self, HolderReport, ReachReport};
 use grantflow_graph::{Graph, Searcher, Target};
 use grantflow_service::Service;
 
@@ -48,10 +48,10 @@ pub enum Query {
 #[derive(Args)]
 pub struct Output {
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// Print a picture instead of text.
     #[arg(long, value_enum)]
-    picture: Option<Picture>,
+    pub picture: Option<Picture>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -77,14 +77,7 @@ pub async fn run(service: &Service, query: Query) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(1));
                 }
             };
-            if json {
-                println!("{}", serde_json::to_string_pretty(&holders)?);
-            } else {
-                println!("{} holder(s) reach service {name}", holders.len());
-                for h in holders {
-                    println!("  {}", grantflow_graph::render::path_line(&h.path));
-                }
-            }
+            print_holders(&name, &holders, json)?;
             return Ok(ExitCode::SUCCESS);
         }
         Query::Delta {
@@ -135,7 +128,20 @@ fn reach(
     Ok(review::reach_report(graph, &target.to_string(), &reach))
 }
 
-fn print_report(report: &ReachReport, output: &Output, delta: bool) -> anyhow::Result<()> {
+/// Who reaches a service, one path each.
+pub fn print_holders(name: &str, holders: &[HolderReport], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(holders)?);
+    } else {
+        println!("{} holder(s) reach service {name}", holders.len());
+        for h in holders {
+            println!("  {}", grantflow_graph::render::path_line(&h.path));
+        }
+    }
+    Ok(())
+}
+
+pub fn print_report(report: &ReachReport, output: &Output, delta: bool) -> anyhow::Result<()> {
     match (output.json, output.picture) {
         (true, _) => println!("{}", serde_json::to_string_pretty(report)?),
         (false, Some(Picture::Dot)) => print!("{}", grantflow_graph::render::dot(report)),

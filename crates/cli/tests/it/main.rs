@@ -21,6 +21,7 @@ mod faults_all;
 mod hardening;
 mod okta_full;
 mod reach;
+mod remote;
 mod scenario_group_push;
 mod scenario_senior_engineer;
 mod tokens;
