@@ -41,6 +41,8 @@ impl Clock for SkewedClock {
 
 pub struct Server {
     pub base: String,
+    /// Where `/metrics` is served on its own (server.metrics_listen).
+    pub metrics_address: Option<std::net::SocketAddr>,
     pub store: Store,
     pub clock: Arc<SkewedClock>,
     /// Token per role name (`admin`, `viewer`, …, `operator:okta`).
@@ -64,6 +66,15 @@ impl Server {
     /// The sandbox's Okta as the one connection (synced), the demo's
     /// reachability data, and a token per role; `worker` runs queued plans.
     pub async fn start(worker: bool) -> Server {
+        Self::start_with(worker, |_, _| {}).await
+    }
+
+    /// [`Server::start`] with the configuration changed first (`configure`
+    /// gets it and the configuration's folder).
+    pub async fn start_with(
+        worker: bool,
+        configure: impl FnOnce(&mut grantflow_service::Config, &std::path::Path),
+    ) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let sandbox = grantflow_sandbox::start(
             &grantflow_sandbox::demo_org(),
@@ -97,6 +108,7 @@ impl Server {
         std::fs::create_dir_all(dir.path().join("policies")).expect("policies");
         let mut config = grantflow_service::Config::load(&path).expect("load config");
         config.database = format!("sqlite://{}", dir.path().join("grantflow.db").display());
+        configure(&mut config, dir.path());
         let clock = Arc::new(SkewedClock::default());
         let service = Service::open_with_clock(config, clock.clone())
             .await
@@ -131,6 +143,7 @@ impl Server {
         .expect("server");
         let server = Server {
             base: format!("http://{}", running.address),
+            metrics_address: running.metrics_address,
             store,
             clock,
             tokens: issued,

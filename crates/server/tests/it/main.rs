@@ -7,6 +7,7 @@
 )]
 
 mod door;
+mod hardening;
 mod kit;
 mod openapi;
 mod problems;
