@@ -145,12 +145,32 @@ impl Service {
     /// waits for an approver (somebody else) before anyone may apply it.
     pub async fn request_change(&self, actor: &Actor, text: &str) -> Result<crate::Proposal> {
         let proposal = self.propose_request(actor, text).await?;
+        self.await_approval_unless_admin(actor, proposal).await
+    }
+
+    /// One account action (reset MFA, unlock, suspend, …), asked for by
+    /// `actor`: like [`Service::request_change`], it waits for an approver
+    /// unless an administrator asked.
+    pub async fn request_action(
+        &self,
+        actor: &Actor,
+        action: &crate::ActionRequest,
+    ) -> Result<crate::Proposal> {
+        let proposal = self.propose_action(actor, action).await?;
+        self.await_approval_unless_admin(actor, proposal).await
+    }
+
+    async fn await_approval_unless_admin(
+        &self,
+        actor: &Actor,
+        proposal: crate::Proposal,
+    ) -> Result<crate::Proposal> {
         if proposal.stored && !actor.roles.contains(&Role::Admin) {
             self.store
                 .request_approval(
                     &proposal.plan.id,
                     &actor.id,
-                    &format!("requested by {actor}"),
+                    "asked for by someone who is not an administrator",
                 )
                 .await?;
         }

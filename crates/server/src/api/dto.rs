@@ -224,7 +224,9 @@ pub enum PlanSource {
 
 /// `{"from": "policies"}` plans every policy (administrators);
 /// `{"request": "add lena to the slack channel X"}` plans one change in the
-/// words `grantflow do` understands (requesters; it then waits for an approver).
+/// words `grantflow do` understands (requesters; it then waits for an approver);
+/// `{"action": {"connection": "okta", "verb": "reset-mfa", "who": "lena@…"}}`
+/// plans one account action, as `grantflow action` does (the same approval).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum NewPlan {
@@ -232,6 +234,31 @@ pub enum NewPlan {
     FromPolicies { from: PlanSource },
     #[schema(title = "FromRequest")]
     FromRequest { request: String },
+    #[schema(title = "FromAction")]
+    FromAction { action: AccountAction },
+}
+
+/// One action on one account, as `grantflow action` takes it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountAction {
+    /// The connection the account is in.
+    pub connection: String,
+    /// `reset-mfa`, `reset-password`, `unlock`, `suspend`, `unsuspend`,
+    /// `expire-password`, `assign-app`, `remove-app`, `push-group`, … (as the
+    /// connection's system offers them).
+    pub verb: String,
+    /// A login, email or id (a group name for `push-group`).
+    pub who: String,
+    /// The app label for `assign-app`, `remove-app` and `push-group`.
+    #[serde(default)]
+    pub app: Option<String>,
+    /// `push-group`: the group's name in the app (default: the same name).
+    #[serde(default)]
+    pub target_name: Option<String>,
+    /// `key=value` options of the action.
+    #[serde(default)]
+    pub options: Vec<String>,
 }
 
 /// A plan as listed.

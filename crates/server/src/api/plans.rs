@@ -85,6 +85,18 @@ pub(crate) async fn create_plan(
             access::authorize(&actor, &Permission::PlanFromRequest)?;
             service.request_change(&actor, &request).await?
         }
+        NewPlan::FromAction { action } => {
+            access::authorize(&actor, &Permission::PlanFromRequest)?;
+            let action = grantflow_service::ActionRequest {
+                connection: action.connection,
+                verb: action.verb,
+                who: action.who,
+                app: action.app,
+                target_name: action.target_name,
+                options: action.options,
+            };
+            service.request_action(&actor, &action).await?
+        }
     };
     if !proposal.stored {
         return Ok((

@@ -72,6 +72,15 @@ fn routes() -> Vec<Route> {
             needs: Needs::Nothing,
             allowed: &["admin", "requester"],
         },
+        Route {
+            method: "POST",
+            path: "/api/v1/plans",
+            body: Some(
+                || json!({ "action": { "connection": "okta", "verb": "reset-mfa", "who": crate::kit::PERSON } }),
+            ),
+            needs: Needs::Nothing,
+            allowed: &["admin", "requester"],
+        },
         route(
             "GET",
             "/api/v1/plans/{plan}",
