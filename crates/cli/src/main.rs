@@ -585,7 +585,6 @@ async fn remote_command(
         Command::Serve { .. } => return local_only("serve"),
         Command::Worker { .. } => return local_only("worker"),
         Command::Token { .. } => return local_only("token"),
-        Command::Action { .. } => return local_only("action"),
         Command::Policy { .. } => return local_only("policy"),
         Command::Audit {
             command: AuditCommand::Checkpoint,
@@ -618,6 +617,22 @@ async fn remote_command(
         } => api::plan(&remote, policies, json).await,
         Command::Do { request, yes, json } => {
             api::request(&remote, &request, yes, json, quiet).await
+        }
+        Command::Action {
+            connection,
+            verb,
+            who,
+            app,
+            target_name,
+            options,
+            yes,
+            json,
+        } => {
+            let action = serde_json::json!({
+                "connection": connection, "verb": verb, "who": who,
+                "app": app, "target_name": target_name, "options": options,
+            });
+            api::action(&remote, action, yes, json, quiet).await
         }
         Command::Approve { plan_id } => api::approve(&remote, &plan_id).await,
         Command::Apply {

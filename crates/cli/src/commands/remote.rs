@@ -275,7 +275,29 @@ pub async fn request(
     json: bool,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (value, review) = create(remote, json!({ "request": words })).await?;
+    propose_and_apply(remote, json!({ "request": words }), yes, json, quiet).await
+}
+
+/// `grantflow action CONNECTION VERB WHO`: `POST /plans {"action": …}`, then
+/// as `do`.
+pub async fn action(
+    remote: &Remote,
+    action: Value,
+    yes: bool,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    propose_and_apply(remote, json!({ "action": action }), yes, json, quiet).await
+}
+
+async fn propose_and_apply(
+    remote: &Remote,
+    body: Value,
+    yes: bool,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let (value, review) = create(remote, body).await?;
     print_review(&value, &review, json)?;
     if review.status == "not_stored" || review.awaits_approval() {
         return Ok(ExitCode::SUCCESS);

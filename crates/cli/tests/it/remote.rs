@@ -295,6 +295,17 @@ async fn remote_people_request_approve_apply_through_the_api() {
     );
     let plan = plan_id(&asked.stdout);
 
+    // An account action goes the same way: planned on the server, waiting for an approver.
+    let reset = server
+        .cli(Some("requester"), &["action", "okta", "reset_mfa", PERSON])
+        .await;
+    assert_eq!(reset.code, 0, "{}", reset.all());
+    assert!(
+        reset.stdout.contains("Waits for approval"),
+        "{}",
+        reset.all()
+    );
+
     // A viewer may read it but not apply it: the forbidden problem's code, exit 1.
     let shown = server.cli(Some("viewer"), &["plan", "show", &plan]).await;
     assert_eq!(shown.code, 0, "{}", shown.all());

@@ -244,9 +244,10 @@ pub enum NewPlan {
 pub struct AccountAction {
     /// The connection the account is in.
     pub connection: String,
-    /// `reset-mfa`, `reset-password`, `unlock`, `suspend`, `unsuspend`,
-    /// `expire-password`, `assign-app`, `remove-app`, `push-group`, … (as the
-    /// connection's system offers them).
+    /// `activate`, `reactivate`, `suspend`, `unsuspend`, `unlock`,
+    /// `deactivate`, `delete`, `reset_password`, `expire_password`,
+    /// `reset_mfa`, `clear_sessions`, `assign-app`, `remove-app` or
+    /// `push-group` (as the connection's system offers them).
     pub verb: String,
     /// A login, email or id (a group name for `push-group`).
     pub who: String,
