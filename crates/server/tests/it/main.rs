@@ -5,5 +5,6 @@ mod kit;
 mod openapi;
 mod problems;
 mod roles;
+mod schemathesis;
 mod tokens;
 mod worker;
