@@ -50,7 +50,7 @@ pids+=($!)
 for _ in $(seq 1 120); do [ -s sandbox.json ] && break; sleep 0.5; done
 [ -s sandbox.json ] || { cat sandbox.log; echo "the sandbox did not start" >&2; exit 1; }
 "$gf" init --sandbox sandbox.json >init.log
-cp "$root"/examples/policies/*.yaml policies/
+mkdir -p policies && cp "$root"/examples/policies/*.yaml policies/
 
 # Percentiles and totals from wrk's --latency output.
 figures() { # label file
