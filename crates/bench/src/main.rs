@@ -8,7 +8,10 @@
 //! - `plan`: planning a generated organisation of N people.
 //! - `drift`: drift detection over the same organisation.
 //! - `snapshot`: writing a sync snapshot of N grants to SQLite.
+//! - `api-org`: the organisation file of the API load benchmark
+//!   (`crates/bench/api-load.sh`).
 
+mod api_org;
 mod apply;
 mod org;
 
@@ -58,6 +61,13 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Write the API load benchmark's organisation file (for `grantflow sandbox up --org`).
+    ApiOrg {
+        #[arg(long, default_value_t = 3_000)]
+        people: usize,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Write a sync snapshot with N grants to a fresh SQLite store.
     Snapshot {
         #[arg(long, default_value_t = 1_000_000)]
@@ -96,6 +106,7 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Plan { people, quick } => org::plan(if quick { 2_000 } else { people }),
             Command::Drift { people, quick } => org::drift(if quick { 2_000 } else { people }),
+            Command::ApiOrg { people, out } => api_org::write(people, &out),
             Command::Snapshot { grants, quick } => {
                 org::snapshot(if quick { 20_000 } else { grants }).await
             }

@@ -12,6 +12,7 @@ mod kit;
 mod openapi;
 mod problems;
 mod roles;
+mod schemathesis;
 mod signin;
 mod tokens;
 mod worker;

@@ -1,0 +1,224 @@
+//! The OpenAPI document drives a fuzzer against the live server:
+//! schemathesis (pinned in conformance/requirements.txt, installed in the
+//! shared conformance venv) calls every operation as an administrator with
+//! valid and malformed input, and must find no server error, no status
+//! code, content type or body the document does not describe, no malformed
+//! input accepted, and no operation reachable without the token.
+//!
+//! Every operation is included, the writing ones too (sync, plan, approve,
+//! apply, token create and revoke): they run against the in-process sandbox
+//! and a temporary store.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::kit::{PERSON, Server};
+
+/// Test cases per operation and phase: enough to reach every branch of
+/// the extractors, small enough for a few minutes on 2 cores.
+const MAX_EXAMPLES: &str = "40";
+
+/// What the document cannot say, told to schemathesis.
+///
+/// - A schema-valid request may still be refused on its meaning: a cursor
+///   this list did not give out and a reach call that asks no single
+///   question are 400s, a change in words the planner does not understand
+///   or an unknown role are 422s. Those answers are documented problems
+///   (the status, content type and body are still checked against the
+///   document); a 405, 415 or 5xx for valid data remains a failure.
+/// - Valid calls name what exists, so the answers that carry data are
+///   checked too, not only 404s: the synced connection, a person of the
+///   directory and a plan a requester asked for (approved, then 409 on
+///   the next approval; applied by the in-process worker once approved).
+/// - `DELETE /api/v1/tokens/{id}` revokes a token made for it (its valid
+///   calls name that one; its malformed ones are still generated) and stays
+///   out of the stateful phase: left to itself schemathesis revokes ids it
+///   read from `GET /api/v1/tokens`, among them the token it calls with,
+///   and every later call would be a 401.
+fn config(revocable: &str, plan: &str) -> String {
+    format!(
+        r#"
+[checks.positive_data_acceptance]
+expected-statuses = ["2xx", "400", "401", "403", "404", "409", "422"]
+
+[[operations]]
+include-name = "DELETE /api/v1/tokens/{{id}}"
+parameters = {{ id = "{revocable}" }}
+phases.stateful.enabled = false
+
+[[operations]]
+include-path-regex = "^/api/v1/plans/\\{{id\\}}"
+parameters = {{ id = "{plan}" }}
+
+[[operations]]
+include-path = "/api/v1/people/{{email}}"
+parameters = {{ email = "{PERSON}" }}
+
+[[operations]]
+include-path = "/api/v1/connections/{{name}}/sync"
+parameters = {{ name = "okta" }}
+"#
+    )
+}
+
+fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    here.canonicalize().unwrap_or(here)
+}
+
+/// The conformance venv's `schemathesis`, (re)installing the pinned
+/// requirements when they changed, under the same lock and marker as the
+/// conformance driver (crates/sandbox/tests/conformance/main.rs).
+fn schemathesis() -> PathBuf {
+    let root = workspace_root();
+    let requirements = root.join("conformance/requirements.txt");
+    let mut text = Vec::new();
+    std::fs::File::open(&requirements)
+        .and_then(|mut f| f.read_to_end(&mut text))
+        .expect("reading conformance/requirements.txt");
+    let want = hex::encode(Sha256::digest(&text));
+    let target = root.join("target");
+    std::fs::create_dir_all(&target).expect("target dir");
+    let venv = target.join("conformance-venv");
+    let python = venv.join("bin/python");
+    let tool = venv.join("bin/schemathesis");
+    let marker = venv.join(".requirements.sha256");
+    let lock = std::fs::File::create(target.join("conformance-venv.lock")).expect("lock file");
+    lock.lock().expect("locking the conformance venv");
+    if std::fs::read_to_string(&marker).is_ok_and(|h| h.trim() == want) && tool.exists() {
+        return tool;
+    }
+    if !python.exists() {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .stdin(Stdio::null())
+            .status()
+            .expect("python3 -m venv");
+        assert!(status.success(), "creating {}", venv.display());
+    }
+    let started = Instant::now();
+    let status = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "-q",
+            "-r",
+        ])
+        .arg(&requirements)
+        .stdin(Stdio::null())
+        .status()
+        .expect("pip install");
+    assert!(status.success(), "installing conformance/requirements.txt");
+    std::fs::write(&marker, &want).expect("venv marker");
+    println!("conformance venv ready in {:.1?}", started.elapsed());
+    assert!(tool.exists(), "{} after pip install", tool.display());
+    tool
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schemathesis_finds_nothing_the_document_does_not_allow() {
+    let tool = tokio::task::spawn_blocking(schemathesis)
+        .await
+        .expect("venv");
+    // The worker runs plans schemathesis manages to queue.
+    let server = Server::start(true).await;
+    let token = server.tokens["admin"].clone();
+    let reports = tempfile::tempdir().expect("report dir");
+    let config = reports.path().join("schemathesis.toml");
+    let revocable = grantflow_service::tokens::create(
+        &server.store,
+        &grantflow_service::Actor::new("test:setup", [grantflow_service::Role::Admin]),
+        &grantflow_service::tokens::TokenRequest {
+            name: "revocable".into(),
+            roles: vec![grantflow_service::Role::Viewer],
+            expires_in: Duration::from_secs(3_600),
+        },
+    )
+    .await
+    .expect("a token to revoke");
+    let plan = server.requested_plan().await;
+    std::fs::write(&config, self::config(&revocable.record.id, &plan)).expect("schemathesis.toml");
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(&tool)
+        .arg("--config-file")
+        .arg(&config)
+        .arg("run")
+        .arg(server.url("/api/v1/openapi.json"))
+        .args(["--url", &server.base])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .args(["--checks", "all"])
+        .args(["--phases", "examples,coverage,fuzzing,stateful"])
+        .args(["--max-examples", MAX_EXAMPLES])
+        // The same cases every run (schemathesis then uses no seed).
+        .arg("--generation-deterministic")
+        .args(["--workers", "2"])
+        .args(["--request-timeout", "60"])
+        // Latency is the load benchmark's business (BENCHMARKS.md); here a
+        // sync of the sandbox in a debug build on 2 shared cores, queued
+        // behind another, may take seconds.
+        .args(["--max-response-time", "60"])
+        .args(["--max-failures", "30"])
+        .args(["--report", "junit"])
+        .arg("--report-dir")
+        .arg(reports.path())
+        .arg("--no-color")
+        // The token is a header schemathesis prints in its reproduction
+        // commands; its sanitizer masks `Authorization`.
+        .args(["--output-sanitize", "true"])
+        .current_dir(reports.path())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting schemathesis");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let pump = |r: Box<dyn tokio::io::AsyncRead + Unpin + Send>| async move {
+        let mut lines = BufReader::new(r).lines();
+        let mut all = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            println!("[schemathesis] {line}");
+            all.push(line);
+        }
+        all
+    };
+    let (status, out, err) = tokio::time::timeout(Duration::from_secs(900), async {
+        let (out, err) = tokio::join!(pump(Box::new(stdout)), pump(Box::new(stderr)));
+        (child.wait().await, out, err)
+    })
+    .await
+    .expect("schemathesis finishes within 15 minutes");
+    let status = status.expect("schemathesis exit");
+    println!(
+        "[schemathesis] finished in {:.1?} with {status}",
+        started.elapsed()
+    );
+    let printed = out
+        .iter()
+        .chain(&err)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !printed.contains(&token),
+        "schemathesis's output shows the token"
+    );
+    // The token schemathesis called with still works: everything it was
+    // told passed was really tried as an administrator.
+    let (me, body) = server.call("admin", "GET", "/api/v1/me", None).await;
+    assert_eq!(me, 200, "the admin token was lost during the run: {body}");
+    assert!(
+        status.success(),
+        "schemathesis found problems (its report is above)"
+    );
+}
