@@ -105,7 +105,20 @@ pub struct Service {
     /// at: servers answer many reads between two syncs, and parsing every
     /// snapshot per request would bound them.
     state_cache: tokio::sync::Mutex<Option<(grantflow_store::StateVersion, Arc<ActualState>)>>,
+    /// The directory's people as listed, for the actual state they were read from.
+    people_cache: tokio::sync::Mutex<Option<PeopleOfState>>,
+    /// The reachability graph, for the actual state it was built from and when.
+    graph_cache: std::sync::Mutex<Option<GraphOfState>>,
 }
+
+/// The directory's people as listed, and the state they were read from.
+type PeopleOfState = (Arc<ActualState>, Arc<Vec<views::PersonSummary>>);
+/// A reachability graph, the state it was built from, and when.
+type GraphOfState = (
+    Arc<ActualState>,
+    std::time::Instant,
+    Arc<grantflow_graph::Graph>,
+);
 
 impl Service {
     /// Opens the store and builds every configured connector.
@@ -142,6 +155,8 @@ impl Service {
             connectors,
             clock,
             state_cache: tokio::sync::Mutex::new(None),
+            people_cache: tokio::sync::Mutex::new(None),
+            graph_cache: std::sync::Mutex::new(None),
         })
     }
 
@@ -154,9 +169,11 @@ impl Service {
     /// itself just did without waiting for a sync. A sync started after a
     /// change supersedes it.
     pub async fn actual_state(&self) -> Result<Arc<ActualState>> {
-        // One reader builds at a time; the others wait and take its result.
-        let mut cache = self.state_cache.lock().await;
+        // The fingerprint is read before taking the lock, so readers of an
+        // unchanged state never wait for each other; one reader rebuilds a
+        // changed state while the others wait and take its result.
         let version = self.store.state_version().await?;
+        let mut cache = self.state_cache.lock().await;
         if let Some((cached, state)) = cache.as_ref()
             && *cached == version
         {

@@ -5,20 +5,35 @@ use anyhow::Context as _;
 use grantflow_graph::{Graph, PlanReach};
 use grantflow_model::Plan;
 use grantflow_planner::ActualState;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a built graph is reused for one actual state.
+const GRAPH_FRESH_FOR: Duration = Duration::from_secs(10);
 
 use crate::{Result, Service};
 
 impl Service {
     /// The reachability graph; `None` without a `reachability:` section.
-    pub async fn graph(&self) -> Result<Option<Graph>> {
+    pub async fn graph(&self) -> Result<Option<Arc<Graph>>> {
         let actual = self.actual_state().await?;
         self.graph_of(&actual)
     }
 
-    fn graph_of(&self, actual: &ActualState) -> Result<Option<Graph>> {
+    /// The graph of `actual`, kept for a few seconds: the API answers many
+    /// reach questions between two syncs, and the file sources are read
+    /// again once the graph is older than that.
+    fn graph_of(&self, actual: &ActualState) -> Result<Option<Arc<Graph>>> {
         let Some(config) = &self.config.reachability else {
             return Ok(None);
         };
+        if let Ok(cache) = self.graph_cache.lock()
+            && let Some((state, built, graph)) = cache.as_ref()
+            && std::ptr::eq(Arc::as_ptr(state), actual)
+            && built.elapsed() < GRAPH_FRESH_FOR
+        {
+            return Ok(Some(graph.clone()));
+        }
         let snapshot = actual
             .snapshots
             .get(&self.config.directory)
@@ -26,7 +41,14 @@ impl Service {
             .unwrap_or_default();
         let inputs = grantflow_graph::sources::load(config, &self.config.base_dir)
             .context("reading the reachability sources")?;
-        Ok(Some(grantflow_graph::build(config, &snapshot, &inputs)))
+        let graph = Arc::new(grantflow_graph::build(config, &snapshot, &inputs));
+        if let (Ok(mut cache), Ok(current)) = (self.graph_cache.lock(), self.state_cache.try_lock())
+            && let Some((_, state)) = current.as_ref()
+            && std::ptr::eq(Arc::as_ptr(state), actual)
+        {
+            *cache = Some((state.clone(), Instant::now(), graph.clone()));
+        }
+        Ok(Some(graph))
     }
 
     /// The production reach each widening change of `plan` adds.

@@ -10,6 +10,7 @@ use grantflow_store::{Approval, Job};
 use serde::Serialize;
 
 use crate::{Proposal, Result, Service, ServiceError};
+use std::sync::Arc;
 
 /// A person of the directory, as listed.
 #[derive(Debug, Clone, Serialize)]
@@ -159,15 +160,10 @@ impl Service {
     /// The directory's people in email order, those whose email, login or
     /// name contains `q` (case-insensitively).
     pub async fn people(&self, q: Option<&str>) -> Result<Vec<PersonSummary>> {
-        let actual = self.actual_state().await?;
-        let people =
-            grantflow_planner::directory_people(&actual).map_err(|e| ServiceError::Refused {
-                code: "not_synced",
-                message: e.to_string(),
-            })?;
+        let everyone = self.everyone().await?;
         let q = q.map(str::to_lowercase);
-        let mut found: Vec<PersonSummary> = people
-            .into_iter()
+        Ok(everyone
+            .iter()
             .filter(|p| {
                 q.as_deref().is_none_or(|q| {
                     p.email.to_lowercase().contains(q)
@@ -175,6 +171,26 @@ impl Service {
                         || p.display_name.to_lowercase().contains(q)
                 })
             })
+            .cloned()
+            .collect())
+    }
+
+    /// Every person of the directory, by email, computed once per actual state.
+    async fn everyone(&self) -> Result<Arc<Vec<PersonSummary>>> {
+        let actual = self.actual_state().await?;
+        let mut cache = self.people_cache.lock().await;
+        if let Some((state, people)) = cache.as_ref()
+            && Arc::ptr_eq(state, &actual)
+        {
+            return Ok(people.clone());
+        }
+        let people =
+            grantflow_planner::directory_people(&actual).map_err(|e| ServiceError::Refused {
+                code: "not_synced",
+                message: e.to_string(),
+            })?;
+        let mut listed: Vec<PersonSummary> = people
+            .into_iter()
             .map(|p| PersonSummary {
                 email: p.email,
                 login: p.login,
@@ -183,8 +199,10 @@ impl Service {
                 state: p.state,
             })
             .collect();
-        found.sort_by_key(|p| p.email.to_lowercase());
-        Ok(found)
+        listed.sort_by_key(|p| p.email.to_lowercase());
+        let listed = Arc::new(listed);
+        *cache = Some((actual, listed.clone()));
+        Ok(listed)
     }
 
     /// One person and, in every synced system, the accounts matched to them

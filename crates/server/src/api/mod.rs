@@ -106,7 +106,8 @@ const EXTRA_PROBLEMS: &[(&str, &str, &[u16])] = &[
     ("/api/v1/people", "get", &[409]),
     ("/api/v1/people/{email}", "get", &[404, 409]),
     ("/api/v1/connections/{name}/sync", "post", &[404, 502]),
-    ("/api/v1/plans", "post", &[409, 415, 422]),
+    // 404: an action naming a connection that is not configured.
+    ("/api/v1/plans", "post", &[404, 409, 415, 422]),
     ("/api/v1/plans/{id}", "get", &[404]),
     ("/api/v1/plans/{id}/approve", "post", &[404, 409]),
     ("/api/v1/plans/{id}/apply", "post", &[404, 409]),
