@@ -112,7 +112,11 @@ pub struct Service {
 }
 
 /// The directory's people as listed, and the state they were read from.
-type PeopleOfState = (Arc<ActualState>, Arc<Vec<views::PersonSummary>>);
+type PeopleOfState = (
+    Arc<ActualState>,
+    Arc<Vec<views::PersonSummary>>,
+    Arc<Vec<grantflow_model::Person>>,
+);
 /// A reachability graph, the state it was built from, and when.
 type GraphOfState = (
     Arc<ActualState>,

@@ -10,6 +10,7 @@ use grantflow_store::{Approval, Job};
 use serde::Serialize;
 
 use crate::{Proposal, Result, Service, ServiceError};
+use grantflow_planner::ActualState;
 use std::sync::Arc;
 
 /// A person of the directory, as listed.
@@ -175,14 +176,25 @@ impl Service {
             .collect())
     }
 
-    /// Every person of the directory, by email, computed once per actual state.
+    /// Every person of the directory, by email, computed once per actual
+    /// state: as listed, and as the planner sees them.
     async fn everyone(&self) -> Result<Arc<Vec<PersonSummary>>> {
+        Ok(self.directory().await?.1)
+    }
+
+    async fn directory(
+        &self,
+    ) -> Result<(
+        Arc<ActualState>,
+        Arc<Vec<PersonSummary>>,
+        Arc<Vec<grantflow_model::Person>>,
+    )> {
         let actual = self.actual_state().await?;
         let mut cache = self.people_cache.lock().await;
-        if let Some((state, people)) = cache.as_ref()
+        if let Some((state, listed, people)) = cache.as_ref()
             && Arc::ptr_eq(state, &actual)
         {
-            return Ok(people.clone());
+            return Ok((actual, listed.clone(), people.clone()));
         }
         let people =
             grantflow_planner::directory_people(&actual).map_err(|e| ServiceError::Refused {
@@ -190,30 +202,25 @@ impl Service {
                 message: e.to_string(),
             })?;
         let mut listed: Vec<PersonSummary> = people
-            .into_iter()
+            .iter()
             .map(|p| PersonSummary {
-                email: p.email,
-                login: p.login,
-                display_name: p.display_name,
-                status: p.status,
+                email: p.email.clone(),
+                login: p.login.clone(),
+                display_name: p.display_name.clone(),
+                status: p.status.clone(),
                 state: p.state,
             })
             .collect();
         listed.sort_by_key(|p| p.email.to_lowercase());
-        let listed = Arc::new(listed);
-        *cache = Some((actual, listed.clone()));
-        Ok(listed)
+        let (listed, people) = (Arc::new(listed), Arc::new(people));
+        *cache = Some((actual.clone(), listed.clone(), people.clone()));
+        Ok((actual, listed, people))
     }
 
     /// One person and, in every synced system, the accounts matched to them
     /// (by work email, then the configured fallbacks) with their grants.
     pub async fn person(&self, email: &str) -> Result<PersonAccess> {
-        let actual = self.actual_state().await?;
-        let people =
-            grantflow_planner::directory_people(&actual).map_err(|e| ServiceError::Refused {
-                code: "not_synced",
-                message: e.to_string(),
-            })?;
+        let (actual, _, people) = self.directory().await?;
         let Some(person) = people
             .iter()
             .find(|p| p.email.eq_ignore_ascii_case(email))
