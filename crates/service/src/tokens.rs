@@ -197,13 +197,34 @@ pub async fn authenticate(
         .filter_map(|name| access::parse_role(name).ok());
     // The last use is for people deciding what to revoke: to the minute is
     // enough, and a write per call would make every read of the API a write.
+    // One call per token and minute in this process writes it; the others,
+    // arriving together, must not all queue on the same row.
+    let now = store.now();
     let recently_used = record
         .last_used_at
-        .is_some_and(|at| store.now() - at < chrono::Duration::minutes(1));
-    if !recently_used {
+        .is_some_and(|at| now - at < chrono::Duration::minutes(1));
+    if !recently_used && claim_touch(id, now) {
         store.touch_token(id).await?;
     }
     Ok(Ok(Actor::new(format!("token:{}", record.name), roles)))
+}
+
+/// Whether this call is the one (in this process, this minute) that records
+/// the token's use.
+fn claim_touch(id: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+    static LAST_TOUCH: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, chrono::DateTime<chrono::Utc>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let Ok(mut touched) = LAST_TOUCH.lock() else {
+        return true;
+    };
+    match touched.get(id) {
+        Some(at) if now - *at < chrono::Duration::minutes(1) => false,
+        _ => {
+            touched.insert(id.to_string(), now);
+            true
+        }
+    }
 }
 
 #[cfg(test)]
