@@ -181,7 +181,12 @@ impl Service {
         self.proposal(plan, &actual, true).await
     }
 
-    async fn proposal(&self, plan: Plan, actual: &ActualState, stored: bool) -> Result<Proposal> {
+    async fn proposal(
+        &self,
+        plan: Plan,
+        actual: &std::sync::Arc<ActualState>,
+        stored: bool,
+    ) -> Result<Proposal> {
         let reach = self.review_reach(&plan, actual).await?;
         let people = grantflow_planner::by_person(&plan, actual);
         Ok(Proposal {

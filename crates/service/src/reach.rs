@@ -23,13 +23,13 @@ impl Service {
     /// The graph of `actual`, kept for a few seconds: the API answers many
     /// reach questions between two syncs, and the file sources are read
     /// again once the graph is older than that.
-    fn graph_of(&self, actual: &ActualState) -> Result<Option<Arc<Graph>>> {
+    fn graph_of(&self, actual: &Arc<ActualState>) -> Result<Option<Arc<Graph>>> {
         let Some(config) = &self.config.reachability else {
             return Ok(None);
         };
         if let Ok(cache) = self.graph_cache.lock()
             && let Some((state, built, graph)) = cache.as_ref()
-            && std::ptr::eq(Arc::as_ptr(state), actual)
+            && Arc::ptr_eq(state, actual)
             && built.elapsed() < GRAPH_FRESH_FOR
         {
             return Ok(Some(graph.clone()));
@@ -42,11 +42,8 @@ impl Service {
         let inputs = grantflow_graph::sources::load(config, &self.config.base_dir)
             .context("reading the reachability sources")?;
         let graph = Arc::new(grantflow_graph::build(config, &snapshot, &inputs));
-        if let (Ok(mut cache), Ok(current)) = (self.graph_cache.lock(), self.state_cache.try_lock())
-            && let Some((_, state)) = current.as_ref()
-            && std::ptr::eq(Arc::as_ptr(state), actual)
-        {
-            *cache = Some((state.clone(), Instant::now(), graph.clone()));
+        if let Ok(mut cache) = self.graph_cache.lock() {
+            *cache = Some((actual.clone(), Instant::now(), graph.clone()));
         }
         Ok(Some(graph))
     }
@@ -60,7 +57,7 @@ impl Service {
     pub(crate) async fn review_reach(
         &self,
         plan: &Plan,
-        actual: &ActualState,
+        actual: &Arc<ActualState>,
     ) -> Result<Option<PlanReach>> {
         Ok(self
             .graph_of(actual)?
