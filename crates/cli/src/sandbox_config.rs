@@ -35,10 +35,16 @@ pub fn for_sandbox(
                 .map(|(key, value)| (key.clone(), value.clone().into()))
                 .collect(),
             ca_certificate: system.ca_certificate.clone(),
-            settings: settings
-                .get(system.kind.as_str())
-                .cloned()
-                .unwrap_or_default(),
+            settings: {
+                let mut merged = system.settings.clone();
+                merged.extend(
+                    settings
+                        .get(system.kind.as_str())
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+                merged
+            },
         })
         .collect();
     let mut extra = serde_json::Map::new();

@@ -44,6 +44,9 @@ pub struct SystemInfo {
     pub base_url: String,
     pub admin_url: String,
     pub credentials: BTreeMap<String, String>,
+    /// Non-secret connection settings a client needs besides the base URL (see `Emulator::settings`).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub settings: serde_json::Map<String, serde_json::Value>,
     /// For a system served over HTTPS: the PEM file of the CA its certificate is signed by, for clients to trust.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_certificate: Option<std::path::PathBuf>,
@@ -132,6 +135,7 @@ pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSan
                 admin_url: format!("{base_url}/__sandbox"),
                 base_url,
                 credentials: sys.credentials,
+                settings: sys.settings,
                 ca_certificate: tls
                     .as_ref()
                     .filter(|_| https)

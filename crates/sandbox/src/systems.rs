@@ -19,6 +19,7 @@ pub(crate) struct BuiltSystem {
     pub https: bool,
     pub router: Router,
     pub credentials: BTreeMap<String, String>,
+    pub settings: serde_json::Map<String, serde_json::Value>,
 }
 
 impl BuiltSystem {
@@ -29,6 +30,7 @@ impl BuiltSystem {
             https: E::HTTPS,
             router: router(emulator),
             credentials: emulator.credentials(),
+            settings: emulator.settings(),
         }
     }
 }

@@ -9,15 +9,19 @@ use std::fmt::Write as _;
 
 use crate::testkit::{Workspace, read};
 
-/// Nine people in Platform, all in the managed group "Platform Team"; one is
-/// locked out from the start.
+/// The web app people sign in to (and mistype their passwords at).
+const WEB_APP: &str = "0oatrustwebapp000001";
+
+/// Nine people in Platform, all in the managed group "Platform Team", and a
+/// web app they sign in to through Okta.
 fn org() -> String {
-    let mut yaml = String::from("okta:\n  users:\n");
+    let mut yaml = format!(
+        "okta:\n  oidc_apps:\n    - {{ client_id: {WEB_APP}, client_secret: trust-web-app-secret, redirect_uris: [\"http://127.0.0.1:9/callback\"], token_endpoint_auth_method: client_secret_basic, label: Intranet }}\n  users:\n"
+    );
     for n in 0..9 {
-        let status = if n == 0 { ", status: LOCKED_OUT" } else { "" };
         let _ = writeln!(
             yaml,
-            "    - {{ login: p{n}@example.com, firstName: Person, lastName: N{n}, department: Platform, title: Engineer, employeeNumber: \"E{n}\"{status} }}"
+            "    - {{ login: p{n}@example.com, firstName: Person, lastName: N{n}, department: Platform, title: Engineer, employeeNumber: \"E{n}\" }}"
         );
     }
     yaml.push_str("  groups:\n    - name: Platform Team\n      members: [");
@@ -34,6 +38,56 @@ const PLATFORM: &str = r#"policies:
     grants:
       - { system: okta, resource: group/Platform Team }
 "#;
+
+/// Someone types a wrong password at the Okta sign-in page of the web app,
+/// `times` times in a row, as a browser would.
+async fn mistype_password(workspace: &Workspace, login: &str, times: usize) {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let base = &workspace.okta().base_url;
+    let mut authorize =
+        url::Url::parse(&format!("{base}/oauth2/default/v1/authorize")).expect("url");
+    authorize
+        .query_pairs_mut()
+        .append_pair("client_id", WEB_APP)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid")
+        .append_pair("redirect_uri", "http://127.0.0.1:9/callback")
+        .append_pair("state", "s")
+        .append_pair("nonce", "n")
+        .append_pair(
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        )
+        .append_pair("code_challenge_method", "S256");
+    let mut page = browser
+        .get(authorize)
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("page");
+    for _ in 0..times {
+        let marker = "name=\"transaction\" value=\"";
+        let start = page.find(marker).expect("a sign-in form") + marker.len();
+        let transaction = &page[start..start + page[start..].find('"').expect("quote")];
+        let answer = browser
+            .post(format!("{base}/login/signin"))
+            .form(&[
+                ("transaction", transaction),
+                ("username", login),
+                ("password", "not-my-password"),
+            ])
+            .send()
+            .await
+            .expect("sign-in");
+        assert_eq!(answer.status(), reqwest::StatusCode::UNAUTHORIZED);
+        page = answer.text().await.expect("page");
+    }
+}
 
 fn plans_stored(workspace: &Workspace) -> usize {
     let export = workspace.run(&["audit", "export"]);
@@ -108,7 +162,11 @@ async fn a_misspelt_attribute_a_type_mismatch_and_an_undecidable_condition_store
 async fn a_password_reset_or_a_lockout_removes_nothing_and_a_suspension_plans_the_removals() {
     let workspace = Workspace::start(Some(&org())).await;
     workspace.write_policy("team.yaml", PLATFORM);
+    // p0 mistypes their password until Okta locks them out (10 times, Okta's default policy).
+    mistype_password(&workspace, "p0@example.com", 10).await;
     assert_eq!(workspace.run(&["sync"]).code, 0);
+    let person = workspace.run(&["person", "p0@example.com", "--json"]);
+    assert!(person.stdout.contains("LOCKED_OUT"), "{}", person.all());
     let (_, plan) = workspace.plan();
     assert!(
         removals(&plan).is_empty(),
@@ -230,8 +288,8 @@ async fn do_names_resources_of_every_system_and_refuses_what_a_system_cannot_do(
             "+ gitlab group \"acme/platform\" access_level:30 for kim.tanaka",
         ),
         (
-            "give sam PowerUserAccess in AWS account 111122223333",
-            "+ aws account \"111122223333\" PowerUserAccess for sam.okafor@example.com",
+            "give sam PowerUserAccess in AWS account prod-payments",
+            "+ aws account \"prod-payments\" PowerUserAccess for sam.okafor@example.com",
         ),
         (
             "remove nina from the github team Platform",

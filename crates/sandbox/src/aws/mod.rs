@@ -67,6 +67,23 @@ impl Emulator for Aws {
         ])
     }
 
+    /// The seeded accounts' names, which grantflow's `account_names` setting carries because Identity
+    /// Center has no call that lists them.
+    fn settings(&self) -> serde_json::Map<String, serde_json::Value> {
+        let names: serde_json::Map<String, serde_json::Value> = self
+            .core
+            .state()
+            .account_names
+            .iter()
+            .map(|(id, name)| (id.clone(), name.clone().into()))
+            .collect();
+        let mut settings = serde_json::Map::new();
+        if !names.is_empty() {
+            settings.insert("account_names".into(), names.into());
+        }
+        settings
+    }
+
     fn core(&self) -> &dyn CoreAdmin {
         &self.core
     }

@@ -112,6 +112,12 @@ pub trait Emulator: Send + Sync + Sized + 'static {
     /// What clients authenticate with, by the names connection settings use (`token`, `key_id`, …).
     fn credentials(&self) -> BTreeMap<String, String>;
 
+    /// Connection settings that are not secrets but that a client cannot discover through the vendor's API
+    /// (AWS account names, which Identity Center does not list), by the names connection settings use.
+    fn settings(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
+
     /// The shared state pieces, as the admin routes see them.
     fn core(&self) -> &dyn CoreAdmin;
 

@@ -93,8 +93,11 @@ pub async fn lifecycle(
             match status {
                 UserStatus::LockedOut => {
                     set_status(&mut inner, &uid, UserStatus::Active, now);
+                    inner.failed_sign_ins.remove(&uid);
                 }
-                UserStatus::Active => {}
+                UserStatus::Active => {
+                    inner.failed_sign_ins.remove(&uid);
+                }
                 _ => return Err(status_error("E0000032")),
             }
             ("user.account.unlock", "Unlock user account", Value::Null)

@@ -17,6 +17,24 @@ pub struct OktaSeed {
     /// OpenID Connect web apps people sign in to through the emulator's authorization servers.
     #[serde(default)]
     pub oidc_apps: Vec<super::oidc::OidcApp>,
+    /// The default password policy's lockout rule.
+    #[serde(default)]
+    pub password_lockout: PasswordLockout,
+}
+
+/// Okta's password policy lockout setting (`settings.password.lockout` of a `PASSWORD` policy): after
+/// `maxAttempts` wrong passwords in a row the user is `LOCKED_OUT` until unlocked. Okta's default policy
+/// locks after 10.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PasswordLockout {
+    pub max_attempts: u32,
+}
+
+impl Default for PasswordLockout {
+    fn default() -> Self {
+        Self { max_attempts: 10 }
+    }
 }
 
 /// Okta user statuses that a seed may start a user in.

@@ -298,6 +298,10 @@ pub struct Inner {
     pub passwords: BTreeMap<String, String>,
     /// OpenID Connect apps by client id.
     pub oidc_apps: BTreeMap<String, super::oidc::OidcApp>,
+    /// Wrong passwords in a row per user id, reset by a good one or an unlock.
+    pub failed_sign_ins: BTreeMap<String, u32>,
+    /// Wrong passwords in a row that lock a user out (0: never).
+    pub lockout_max_attempts: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -477,6 +481,7 @@ impl Seeded for Inner {
             }
             by_login.insert(su.login.to_lowercase(), id);
         }
+        s.lockout_max_attempts = seed.password_lockout.max_attempts;
         s.oidc_apps = seed
             .oidc_apps
             .iter()

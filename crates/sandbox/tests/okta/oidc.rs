@@ -358,6 +358,55 @@ async fn a_wrong_password_gets_the_page_again_and_no_code() {
     assert_eq!(resp.status(), StatusCode::FOUND);
 }
 
+/// Okta's default password policy locks a user out after 10 wrong passwords in a row; a right one in between
+/// starts the count again, and only an unlock lets a locked-out user sign in.
+#[tokio::test]
+async fn ten_wrong_passwords_in_a_row_lock_the_user_out_until_unlocked() {
+    let o = oidc().await;
+    let login = "okta-demo-user@example.com";
+    let uid = o.e.user_id(login).await;
+    let (_, mut transaction) = o
+        .open(&o.authorize_url("/oauth2/default", CLIENT_ID, &[]))
+        .await;
+    let wrong = async |times: usize, transaction: &mut String| {
+        for _ in 0..times {
+            let resp = o.submit(transaction, login, "guess").await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+            *transaction = transaction_of(&resp.text().await.unwrap());
+        }
+    };
+    wrong(9, &mut transaction).await;
+    let resp = o.submit(&transaction, login, SANDBOX_PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::FOUND, "nine are not enough");
+
+    let (_, mut transaction) = o
+        .open(&o.authorize_url("/oauth2/default", CLIENT_ID, &[]))
+        .await;
+    wrong(9, &mut transaction).await;
+    let (_, _, user) = o.e.get(&format!("/api/v1/users/{uid}")).await;
+    assert_eq!(user["status"], "ACTIVE", "the count started again");
+    wrong(1, &mut transaction).await;
+    let (_, _, user) = o.e.get(&format!("/api/v1/users/{uid}")).await;
+    assert_eq!(user["status"], "LOCKED_OUT");
+    let resp = o.submit(&transaction, login, SANDBOX_PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "locked out");
+    let page = resp.text().await.unwrap();
+    let (_, _, log) =
+        o.e.get("/api/v1/logs?filter=eventType%20eq%20%22user.account.lock%22")
+            .await;
+    assert_eq!(log.as_array().map(Vec::len), Some(1), "{log}");
+    assert_eq!(log[0]["target"][0]["id"], uid.as_str());
+
+    let (status, _) =
+        o.e.post(&format!("/api/v1/users/{uid}/lifecycle/unlock"), json!({}))
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    let resp = o
+        .submit(&transaction_of(&page), login, SANDBOX_PASSWORD)
+        .await;
+    assert_eq!(resp.status(), StatusCode::FOUND, "unlocked");
+}
+
 #[tokio::test]
 async fn only_active_people_sign_in() {
     let o = oidc().await;

@@ -466,14 +466,14 @@ async fn sign_in(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> Response 
         );
     };
     let (user_id, label) = {
-        let inner = o.core.state();
+        let mut inner = o.core.state();
         let label = inner
             .oidc_apps
             .get(&transaction.client_id)
             .map(|app| app.label().to_owned())
             .unwrap_or_default();
         (
-            check_password(&inner, field("username"), field("password")),
+            check_password(&mut inner, &ctx, field("username"), field("password")),
             label,
         )
     };
@@ -512,17 +512,42 @@ async fn sign_in(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> Response 
     )
 }
 
-/// The id of the ACTIVE user whose login is `username` and whose password is `password`.
-fn check_password(inner: &Inner, username: &str, password: &str) -> Option<String> {
+/// The id of the ACTIVE user whose login is `username` and whose password is `password`. A wrong password
+/// for an ACTIVE user counts towards the password policy's lockout: at its `maxAttempts`-th in a row the user
+/// becomes `LOCKED_OUT` (logged as `user.account.lock`, as Okta does); a right one clears the count.
+fn check_password(inner: &mut Inner, ctx: &Ctx, username: &str, password: &str) -> Option<String> {
     let user = inner
         .users
         .values()
         .find(|u| !username.is_empty() && u.login().eq_ignore_ascii_case(username))?;
-    let known = inner.passwords.get(&user.id)?;
+    let (id, active) = (user.id.clone(), user.status == UserStatus::Active);
+    let known = inner.passwords.get(&id)?;
     let matches =
         aws_lc_rs::constant_time::verify_slices_are_equal(known.as_bytes(), password.as_bytes())
             .is_ok();
-    (matches && user.status == UserStatus::Active).then(|| user.id.clone())
+    if !active {
+        return None;
+    }
+    if matches {
+        inner.failed_sign_ins.remove(&id);
+        return Some(id);
+    }
+    let failed = inner.failed_sign_ins.entry(id.clone()).or_default();
+    *failed = failed.saturating_add(1);
+    if inner.lockout_max_attempts > 0 && *failed >= inner.lockout_max_attempts {
+        inner.failed_sign_ins.remove(&id);
+        if let Some(user) = inner.users.get_mut(&id) {
+            user.set_status(UserStatus::LockedOut, ctx.now);
+        }
+        let target = vec![inner.user_target(&id)];
+        inner.log(
+            ctx,
+            "user.account.lock",
+            "Max sign in attempts exceeded",
+            target,
+        );
+    }
+    None
 }
 
 /// `GET|POST /v1/userinfo` with `Authorization: Bearer <access token>`.
