@@ -156,10 +156,13 @@ impl Snapshot {
 
     /// Finds a resource by kind and name, as a policy names it. Names are
     /// compared exactly: two Okta groups may differ only in case.
+    /// The resource of `kind` named `name`, or else the one whose vendor id is `name` (an AWS account is
+    /// named by its alias where one is configured, and still known by its 12-digit id).
     pub fn resource_by_name(&self, kind: &str, name: &str) -> Option<&Resource> {
-        self.resources
-            .iter()
-            .find(|r| r.kind.as_str() == kind && r.name == name)
+        let of_kind = || self.resources.iter().filter(|r| r.kind.as_str() == kind);
+        of_kind()
+            .find(|r| r.name == name)
+            .or_else(|| of_kind().find(|r| r.id == name))
     }
 
     /// Finds the account for a login or email, case-insensitively as Okta does.

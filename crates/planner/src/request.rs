@@ -351,6 +351,16 @@ fn find_resource<'s>(
                 .filter(|r| fits_kind(r) && r.name.trim_start_matches('#').to_lowercase() == wanted)
                 .map(|r| ((*connection).clone(), r)),
         );
+        if found.is_empty() {
+            // Known by its vendor id (an AWS account's 12 digits) when nothing has that name.
+            found.extend(
+                snapshot
+                    .resources
+                    .iter()
+                    .filter(|r| fits_kind(r) && r.id.to_lowercase() == wanted)
+                    .map(|r| ((*connection).clone(), r)),
+            );
+        }
         // The directory's own resource wins when the system was not named.
         if target.connections.is_empty() && **connection == actual.directory && !found.is_empty() {
             break;

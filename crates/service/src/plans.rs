@@ -235,18 +235,29 @@ impl Service {
         let mut kept = Vec::new();
         let mut notes = plan.review.notes.clone();
         for op in &plan.operations {
-            let live = self.connector(&op.connection)?.observe(op).await;
-            if let Ok(grantflow_connectors::Observed::Done) = live {
-                notes.push(format!(
-                    "{} is already in effect in {} (checked live): nothing to do",
-                    op.describe().trim_start_matches(['+', '-', ' ']),
+            // Someone is waiting for this answer: the check never waits out a vendor's rate limit (a busy
+            // API would stall every request until the reset); unchecked, the engine's call settles it.
+            let connector = self.connector(&op.connection)?;
+            let live =
+                grantflow_connectors::transport::without_waiting(connector.observe(op)).await;
+            let change = op.describe();
+            let change = change.trim_start_matches(['+', '-', ' ']);
+            match live {
+                Ok(grantflow_connectors::Observed::Done) => notes.push(format!(
+                    "{change} is already in effect in {} (checked live): nothing to do",
                     op.connection
-                ));
-            } else {
-                kept.push((op.kind.clone(), op.connection.clone(), op.reasons.clone()));
+                )),
+                Ok(_) => kept.push((op.kind.clone(), op.connection.clone(), op.reasons.clone())),
+                Err(failure) => {
+                    notes.push(format!(
+                        "{change} was not checked live in {} ({failure}); applying it settles whether it is needed",
+                        op.connection
+                    ));
+                    kept.push((op.kind.clone(), op.connection.clone(), op.reasons.clone()));
+                }
             }
         }
-        if kept.len() == plan.operations.len() {
+        if kept.len() == plan.operations.len() && notes.len() == plan.review.notes.len() {
             return Ok(plan);
         }
         grantflow_planner::plan_changes(kept, actual, &plan.origin, plan.created_at, notes)

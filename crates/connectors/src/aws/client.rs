@@ -63,8 +63,12 @@ const MAX_STATUS_POLL: Duration = Duration::from_secs(5);
 
 pub struct AwsClient {
     pub connection: ConnectionName,
-    pub store: aws_sdk_identitystore::Client,
-    pub sso: aws_sdk_ssoadmin::Client,
+    store: aws_sdk_identitystore::Client,
+    sso: aws_sdk_ssoadmin::Client,
+    /// The same clients without retries, for calls made while a person waits
+    /// ([`crate::transport::without_waiting`]).
+    store_at_once: aws_sdk_identitystore::Client,
+    sso_at_once: aws_sdk_ssoadmin::Client,
     endpoint: String,
     configured: (Option<String>, Option<String>),
     instance: OnceCell<Instance>,
@@ -274,6 +278,10 @@ impl AwsClient {
             builder = builder.endpoint_url(url.trim_end_matches('/'));
         }
         let sdk = builder.build();
+        let at_once = sdk
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .build();
         let endpoint = settings
             .endpoint_url
             .clone()
@@ -282,6 +290,8 @@ impl AwsClient {
             connection: connection.clone(),
             store: aws_sdk_identitystore::Client::new(&sdk),
             sso: aws_sdk_ssoadmin::Client::new(&sdk),
+            store_at_once: aws_sdk_identitystore::Client::new(&at_once),
+            sso_at_once: aws_sdk_ssoadmin::Client::new(&at_once),
             endpoint,
             configured: (settings.instance_arn, settings.identity_store_id),
             instance: OnceCell::new(),
@@ -289,6 +299,22 @@ impl AwsClient {
             clock,
             limits,
         })
+    }
+
+    fn store(&self) -> &aws_sdk_identitystore::Client {
+        if crate::transport::waiting_allowed() {
+            &self.store
+        } else {
+            &self.store_at_once
+        }
+    }
+
+    fn sso(&self) -> &aws_sdk_ssoadmin::Client {
+        if crate::transport::waiting_allowed() {
+            &self.sso
+        } else {
+            &self.sso_at_once
+        }
     }
 
     pub fn endpoint(&self) -> &str {
@@ -340,7 +366,7 @@ impl AwsClient {
 
     /// One cheap authenticated call.
     pub async fn health(&self) -> Result<(), Failure> {
-        self.sso
+        self.sso()
             .list_instances()
             .max_results(1)
             .send()
@@ -352,7 +378,7 @@ impl AwsClient {
     pub async fn users(&self, progress: impl FnMut(usize)) -> Result<Vec<User>, Failure> {
         let store = self.store_id().await?;
         let pages = self
-            .store
+            .store()
             .list_users()
             .identity_store_id(&store)
             .into_paginator()
@@ -365,7 +391,7 @@ impl AwsClient {
     pub async fn groups(&self, progress: impl FnMut(usize)) -> Result<Vec<Group>, Failure> {
         let store = self.store_id().await?;
         let pages = self
-            .store
+            .store()
             .list_groups()
             .identity_store_id(&store)
             .into_paginator()
@@ -379,7 +405,7 @@ impl AwsClient {
     pub async fn memberships(&self, group: &str) -> Result<Vec<(String, String)>, Failure> {
         let store = self.store_id().await?;
         let pages = self
-            .store
+            .store()
             .list_group_memberships()
             .identity_store_id(&store)
             .group_id(group)
@@ -401,7 +427,7 @@ impl AwsClient {
     pub async fn membership_of(&self, group: &str, user: &str) -> Result<Option<String>, Failure> {
         let store = self.store_id().await?;
         let read = self
-            .store
+            .store()
             .get_group_membership_id()
             .identity_store_id(&store)
             .group_id(group)
@@ -420,7 +446,7 @@ impl AwsClient {
     pub async fn add_member(&self, group: &str, user: &str) -> Result<Applied, Failure> {
         let store = self.store_id().await?;
         let sent = self
-            .store
+            .store()
             .create_group_membership()
             .identity_store_id(&store)
             .group_id(group)
@@ -444,7 +470,7 @@ impl AwsClient {
     ) -> Result<Applied, Failure> {
         let store = self.store_id().await?;
         let sent = self
-            .store
+            .store()
             .delete_group_membership()
             .identity_store_id(&store)
             .membership_id(membership)
@@ -462,7 +488,7 @@ impl AwsClient {
     pub async fn permission_sets(&self) -> Result<BTreeMap<String, String>, Failure> {
         let instance = self.instance_arn().await?;
         let pages = self
-            .sso
+            .sso()
             .list_permission_sets()
             .instance_arn(&instance)
             .into_paginator()
@@ -474,7 +500,7 @@ impl AwsClient {
         let mut by_name = BTreeMap::new();
         for arn in arns {
             let out = self
-                .sso
+                .sso()
                 .describe_permission_set()
                 .instance_arn(&instance)
                 .permission_set_arn(&arn)
@@ -513,7 +539,7 @@ impl AwsClient {
     pub async fn provisioned_accounts(&self, arn: &str) -> Result<Vec<String>, Failure> {
         let instance = self.instance_arn().await?;
         let pages = self
-            .sso
+            .sso()
             .list_accounts_for_provisioned_permission_set()
             .instance_arn(&instance)
             .permission_set_arn(arn)
@@ -532,7 +558,7 @@ impl AwsClient {
     ) -> Result<BTreeSet<(String, String)>, Failure> {
         let instance = self.instance_arn().await?;
         let pages = self
-            .sso
+            .sso()
             .list_account_assignments()
             .instance_arn(&instance)
             .account_id(account)
@@ -608,11 +634,11 @@ impl AwsClient {
         }
         let sent = match direction {
             Direction::Create => send_assignment!(
-                self.sso.create_account_assignment(),
+                self.sso().create_account_assignment(),
                 account_assignment_creation_status
             ),
             Direction::Delete => send_assignment!(
-                self.sso.delete_account_assignment(),
+                self.sso().delete_account_assignment(),
                 account_assignment_deletion_status
             ),
         };
@@ -689,7 +715,7 @@ impl AwsClient {
     ) -> Result<Option<AccountAssignmentOperationStatus>, Failure> {
         match direction {
             Direction::Create => self
-                .sso
+                .sso()
                 .describe_account_assignment_creation_status()
                 .instance_arn(instance)
                 .account_assignment_creation_request_id(request_id)
@@ -704,7 +730,7 @@ impl AwsClient {
                     )
                 }),
             Direction::Delete => self
-                .sso
+                .sso()
                 .describe_account_assignment_deletion_status()
                 .instance_arn(instance)
                 .account_assignment_deletion_request_id(request_id)
@@ -743,7 +769,7 @@ impl AwsClient {
                     });
                 }
                 let out = self
-                    .sso
+                    .sso()
                     .list_instances()
                     .send()
                     .await

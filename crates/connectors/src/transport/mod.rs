@@ -170,6 +170,23 @@ impl Call {
     }
 }
 
+tokio::task_local! {
+    /// Set around calls made while a person waits for the answer (a request's live check): such a call never
+    /// waits, for a rate-limit reset or a backoff; a call to a spent bucket is not sent, and a 429 is handed
+    /// back at once, so the caller carries on without the answer instead of stalling for the reset.
+    static WITHOUT_WAITING: ();
+}
+
+/// Runs `calls` so that no call in them waits (see [`WITHOUT_WAITING`]); a call that would have waited fails
+/// with [`Failure::RateLimited`] or the transient failure it met.
+pub async fn without_waiting<F: std::future::Future>(calls: F) -> F::Output {
+    WITHOUT_WAITING.scope((), calls).await
+}
+
+pub(crate) fn waiting_allowed() -> bool {
+    WITHOUT_WAITING.try_with(|()| ()).is_err()
+}
+
 /// What one system's HTTP API is like, as far as the transport cares.
 #[async_trait]
 pub trait Dialect: Send + Sync {
@@ -355,7 +372,14 @@ impl<D: Dialect> Transport<D> {
     /// Sends one call: the successful answer, or the classified failure.
     pub async fn request(&self, call: &Call) -> Result<Answer, Failure> {
         let bucket = self.dialect.bucket(call);
-        let mut waits = WaitBudget::new(self.limits.max_wait);
+        let (mut waits, max_rate_limit_waits) = if waiting_allowed() {
+            (
+                WaitBudget::new(self.limits.max_wait),
+                self.max_rate_limit_waits,
+            )
+        } else {
+            (WaitBudget::new(Duration::ZERO), 0)
+        };
         let mut rate_limit_waits = 0;
         let mut transient_retries = 0;
         let mut redirects = 0;
@@ -363,7 +387,7 @@ impl<D: Dialect> Transport<D> {
         let mut moved: Option<Call> = None;
         loop {
             let call = moved.as_ref().unwrap_or(call);
-            if self.max_rate_limit_waits == 0 {
+            if max_rate_limit_waits == 0 {
                 self.budgets
                     .refuse_if_spent(&bucket, || self.dialect.spent(&bucket))?;
             }
@@ -401,7 +425,7 @@ impl<D: Dialect> Transport<D> {
             };
             let again = match &failure {
                 Failure::RateLimited { reset, bucket, .. }
-                    if rate_limit_waits < self.max_rate_limit_waits =>
+                    if rate_limit_waits < max_rate_limit_waits =>
                 {
                     // A little past the reset, so the call lands in the new window.
                     let wait = until(self.clock.now(), *reset) + Duration::from_millis(50);

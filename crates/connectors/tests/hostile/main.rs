@@ -156,27 +156,7 @@ async fn run(system: &'static System, answer: Answer) -> Run {
     };
     let vendor = Fake::start(reply).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    for file in [
-        "token",
-        "email",
-        "key_id",
-        "key_secret",
-        "access_key_id",
-        "secret_access_key",
-    ] {
-        std::fs::write(dir.path().join(file), format!("hostile-test-{file}")).expect("secret file");
-    }
-    let config: ConnectionConfig =
-        serde_json::from_value((system.config)(&vendor.url, dir.path())).expect("configuration");
-    let context = BuildContext {
-        budgets: Arc::new(RateBudgets::new(RESERVE_SHARE)),
-        clock: Arc::new(SystemClock),
-        limits: LIMITS,
-        ..BuildContext::new(dir.path())
-    };
-    let connector =
-        grantflow_connectors::build(&ConnectionName::new(system.name), &config, &context)
-            .expect("connector");
+    let connector = connector(system, &vendor.url, dir.path());
     let started = Instant::now();
     let mut results = Vec::new();
     for _ in 0..2 {
@@ -188,6 +168,34 @@ async fn run(system: &'static System, answer: Answer) -> Run {
         elsewhere_requests: elsewhere.requests(),
         elsewhere_credentials: elsewhere.credentials(),
     }
+}
+
+/// The connector of `system` to the vendor at `url`, its secrets written in `dir`.
+fn connector(
+    system: &'static System,
+    url: &str,
+    dir: &std::path::Path,
+) -> Box<dyn grantflow_connectors::Connector> {
+    for file in [
+        "token",
+        "email",
+        "key_id",
+        "key_secret",
+        "access_key_id",
+        "secret_access_key",
+    ] {
+        std::fs::write(dir.join(file), format!("hostile-test-{file}")).expect("secret file");
+    }
+    let config: ConnectionConfig =
+        serde_json::from_value((system.config)(url, dir)).expect("configuration");
+    let context = BuildContext {
+        budgets: Arc::new(RateBudgets::new(RESERVE_SHARE)),
+        clock: Arc::new(SystemClock),
+        limits: LIMITS,
+        ..BuildContext::new(dir)
+    };
+    grantflow_connectors::build(&ConnectionName::new(system.name), &config, &context)
+        .expect("connector")
 }
 
 fn own(headers: &[(&'static str, String)]) -> Vec<(String, String)> {
@@ -251,4 +259,36 @@ async fn hostile_answers_are_bounded_for_every_connector() {
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// A call made while a person waits (`without_waiting`, a request's live check) hands a vendor's "slow down"
+/// back at once, after one request, where a call on its own would wait out the `Retry-After`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_made_without_waiting_hands_back_a_throttle_at_once() {
+    for system in &SYSTEMS {
+        let (status, body) = system.throttled;
+        let vendor = Fake::start(Reply {
+            status,
+            headers: own(&[
+                ("retry-after", "1".to_string()),
+                ("x-amz-retry-after", "1000".to_string()),
+            ]),
+            body: body.to_string(),
+        })
+        .await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let connector = connector(system, &vendor.url, dir.path());
+        let started = Instant::now();
+        let result = grantflow_connectors::transport::without_waiting(connector.health()).await;
+        let elapsed = started.elapsed();
+        assert!(result.is_err(), "{}: {result:?}", system.name);
+        assert!(
+            elapsed < Duration::from_millis(900),
+            "{}: took {elapsed:?}",
+            system.name
+        );
+        // OPA mints its bearer token first (the fake always grants it); then the one throttled call.
+        let calls = if system.name == "opa" { 2 } else { 1 };
+        assert_eq!(vendor.requests(), calls, "{}", system.name);
+    }
 }
