@@ -130,3 +130,132 @@ async fn every_emulator_refuses_absurd_settings_by_name_and_keeps_serving() {
     }
     sandbox.shutdown().await;
 }
+
+/// Slack's own admin endpoints (the app's settings, and a person's slash command or click): garbage is a 400
+/// naming what is wrong, nothing is sent anywhere, and the emulator keeps serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn slack_app_endpoints_refuse_garbage_by_name() {
+    let sandbox = start(&demo_org(), SandboxOptions::default())
+        .await
+        .expect("sandbox");
+    let slack = &sandbox.info.systems["slack"];
+    let client = slack.http_client().expect("client");
+    let url = |path: &str| format!("{}/{path}", slack.admin_url);
+    let long = "x".repeat(5000);
+    let refused = [
+        (
+            "app",
+            json!({"command_url": "http://example.com/x"}),
+            "loopback",
+        ),
+        ("app", json!({"command_url": "file:///etc/passwd"}), "http"),
+        ("app", json!({"command_url": 5}), "command_url"),
+        (
+            "app",
+            json!({"interactivity_url": format!("http://127.0.0.1/{long}")}),
+            "interactivity_url",
+        ),
+        ("app", json!({"command": "/Grant Flow"}), "command"),
+        ("app", json!({"signing_secret": "mine"}), "signing_secret"),
+        (
+            "slash-command",
+            json!({"user": "lena.fischer@example.com"}),
+            "command_url",
+        ),
+        (
+            "click",
+            json!({"user": "lena.fischer@example.com", "ts": "1.0", "action_id": "a"}),
+            "interactivity_url",
+        ),
+        ("slash-command", json!([1, 2]), "JSON object"),
+        ("click", json!("text"), "JSON object"),
+    ];
+    for (endpoint, body, named) in &refused {
+        let (status, error) = post(&client, &url(endpoint), body).await;
+        assert_eq!(status, 400, "{endpoint} {body}");
+        assert!(
+            error["error"].as_str().is_some_and(|e| e.contains(named)),
+            "{endpoint} {body}: {error}"
+        );
+    }
+    let app = get(&client, &url("app")).await;
+    assert_eq!(
+        app["command_url"],
+        Value::Null,
+        "refused settings change nothing"
+    );
+    assert_eq!(app["command"], "/grantflow");
+    let (status, _) = post(
+        &client,
+        &url("app"),
+        &json!({"command_url": "http://127.0.0.1:9/c", "interactivity_url": "http://localhost:9/i"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for (endpoint, body, named) in [
+        ("slash-command", json!({"user": 7}), "user"),
+        ("slash-command", json!({"user": ""}), "user"),
+        ("slash-command", json!({"user": "nobody"}), "user"),
+        (
+            "slash-command",
+            json!({"user": "new.hire@example.com", "channel": "#nope"}),
+            "channel",
+        ),
+        (
+            "slash-command",
+            json!({"user": "new.hire@example.com", "text": long}),
+            "text",
+        ),
+        (
+            "click",
+            json!({"user": "new.hire@example.com", "ts": "x", "action_id": "a"}),
+            "ts",
+        ),
+        (
+            "click",
+            json!({"user": "new.hire@example.com", "action_id": "a"}),
+            "ts",
+        ),
+        ("messages", json!({}), "messages"),
+    ] {
+        let response = client
+            .post(url(endpoint))
+            .json(&body)
+            .send()
+            .await
+            .expect("admin");
+        let status = response.status().as_u16();
+        let error: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(
+            (400..500).contains(&status),
+            "{endpoint} {body}: {status} {error}"
+        );
+        if endpoint != "messages" {
+            assert!(
+                error["error"].as_str().is_some_and(|e| e.contains(named)),
+                "{endpoint} {body}: {error}"
+            );
+        }
+    }
+    // Not JSON at all.
+    let response = client
+        .post(url("slash-command"))
+        .body(vec![0xff, 0x00, 0x7b])
+        .send()
+        .await
+        .expect("admin");
+    assert_eq!(response.status().as_u16(), 400);
+    assert_eq!(
+        get(&client, &url("messages")).await,
+        json!({"messages": []})
+    );
+    // A response_url nobody handed out.
+    let response = client
+        .post(format!("{}/actions/T0SANDBOX1/nope/nope", slack.base_url))
+        .json(&json!({"text": "hi"}))
+        .send()
+        .await
+        .expect("response_url");
+    assert_eq!(response.status().as_u16(), 404);
+    sandbox.shutdown().await;
+}

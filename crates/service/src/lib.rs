@@ -20,6 +20,7 @@ mod ledger;
 pub mod plans;
 pub mod reach;
 pub mod signin;
+pub mod slack_app;
 pub mod sync;
 pub mod tokens;
 pub mod views;

@@ -9,21 +9,34 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::Failure;
+use crate::ratelimit::Budget;
 use crate::transport::{
     Answer, Body, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire,
 };
 
 /// Slack's rate-limit tier for a method (per method, per workspace); our own copy of the published table.
+/// chat.postMessage is in the `special` tier: about one message a second per channel (short bursts allowed),
+/// under a workspace-wide limit.
 pub fn tier_of(method: &str) -> &'static str {
     match method {
+        "chat.postMessage" => "special",
         "users.list" | "conversations.list" | "conversations.create" => "tier2",
         "users.lookupByEmail"
         | "conversations.invite"
         | "conversations.kick"
-        | "conversations.info" => "tier3",
+        | "conversations.info"
+        | "chat.update" => "tier3",
         _ => "tier4",
     }
 }
+
+/// chat.postMessage's budget is per channel, so its bucket names the channel.
+pub fn post_bucket(channel: &str) -> String {
+    format!("special:chat.postMessage:{channel}")
+}
+
+/// How long Slack wants between two messages to one channel.
+const POST_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Methods that only read, and so may be repeated after a transport error or a 5xx.
 fn is_read(method: &str) -> bool {
@@ -83,9 +96,20 @@ impl Dialect for SlackDialect {
             .map_err(|error| Failure::config(format!("slack base_url {base}: {error}")))
     }
 
-    /// Slack limits each method per workspace by its tier, and announces no budget.
+    /// Slack limits each method per workspace by its tier (chat.postMessage per channel), and announces no
+    /// budget.
     fn bucket(&self, call: &Call) -> Cow<'static, str> {
         let method = method_of(call);
+        if method == "chat.postMessage" {
+            let channel = match &call.body {
+                Body::Json(body) => body
+                    .get("channel")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                _ => call.param("channel"),
+            };
+            return Cow::Owned(post_bucket(&channel.unwrap_or_default()));
+        }
         Cow::Owned(format!("{}:{method}", tier_of(method)))
     }
 
@@ -138,6 +162,44 @@ impl SlackClient {
             Value::Object(fields) => Ok(fields),
             _ => Err(classify(method, answer.status, &Value::Null)),
         }
+    }
+
+    /// Calls a `chat.*` method with a JSON body (`blocks` as arrays, as Slack's own SDK sends them).
+    /// `repeatable`: whether sending it twice does no harm (an update does; a post would post twice).
+    pub async fn call_json(
+        &self,
+        method: &str,
+        body: Value,
+        repeatable: bool,
+    ) -> Result<Map<String, Value>, Failure> {
+        let call = Call::new(Method::POST, self.url_path(method, &[])?)
+            .json(body)
+            .repeatable(repeatable)
+            .label(format!("Slack {method}"));
+        let answer = self.request(&call).await?;
+        match answer.body {
+            Value::Object(fields) => Ok(fields),
+            _ => Err(classify(method, answer.status, &Value::Null)),
+        }
+    }
+
+    /// chat.postMessage, then paces the channel: Slack announces no budget, so the documented one message a
+    /// second is recorded as the channel bucket's, and the next post to it waits for its turn.
+    pub async fn post(&self, channel: &str, body: Value) -> Result<Map<String, Value>, Failure> {
+        let fields = self.call_json("chat.postMessage", body, false).await?;
+        let reset = self.now()
+            + chrono::Duration::from_std(POST_INTERVAL).unwrap_or(chrono::Duration::seconds(1));
+        self.budgets()
+            .record(
+                &post_bucket(channel),
+                Budget {
+                    limit: 1,
+                    remaining: 0,
+                    reset,
+                },
+            )
+            .await;
+        Ok(fields)
     }
 
     /// Every item under `key` across pages, following `response_metadata.next_cursor` until it is empty.
@@ -200,6 +262,22 @@ fn classify(method: &str, status: StatusCode, body: &Value) -> Failure {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn posts_are_charged_per_channel_and_other_methods_per_tier() {
+        let dialect = SlackDialect {
+            token: SecretString::from("xoxb-test".to_owned()),
+        };
+        let url = |m: &str| Url::parse(&format!("https://slack.com/api/{m}")).expect("url");
+        let post = Call::new(Method::POST, url("chat.postMessage"))
+            .json(json!({"channel": "C1", "text": "hi"}));
+        assert_eq!(dialect.bucket(&post), "special:chat.postMessage:C1");
+        let form = Call::new(Method::POST, url("chat.postMessage"))
+            .body(Body::Form(vec![("channel".into(), "U2".into())]));
+        assert_eq!(dialect.bucket(&form), post_bucket("U2"));
+        let update = Call::new(Method::POST, url("chat.update")).json(json!({"channel": "C1"}));
+        assert_eq!(dialect.bucket(&update), "tier3:chat.update");
+    }
 
     #[test]
     fn slack_errors_keep_slacks_string_and_split_auth_from_permanent() {

@@ -15,6 +15,10 @@ pub struct SlackConfig {
     /// A bot token (`xoxb-…`) with users:read, users:read.email, channels:read, groups:read, channels:manage
     /// and groups:write; sent as `Authorization: Bearer`.
     pub token: SecretSource,
+    /// The Slack app's signing secret, with which Slack signs the slash commands and button clicks it sends
+    /// grantflow (checked by `grantflow_service::slack_app`); not needed to call the Web API.
+    #[serde(default)]
+    pub signing_secret: Option<SecretSource>,
     /// Per-request timeout.
     #[serde(default = "crate::transport::default_timeout_seconds")]
     pub timeout_seconds: u64,

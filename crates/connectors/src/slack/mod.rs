@@ -1,17 +1,18 @@
-//! The Slack connector: workspace members and public and private channel membership through the Web API.
+//! The Slack connector: workspace members and public and private channel membership through the Web API, and
+//! the app's messages (`post_message`, `update_message`) for asking and answering people in Slack.
 
 mod client;
 mod config;
 mod mapping;
 
-pub use client::{SlackClient, SlackDialect, tier_of};
+pub use client::{SlackClient, SlackDialect, post_bucket, tier_of};
 pub use config::SlackConfig;
 
 use async_trait::async_trait;
 use grantflow_model::{
     AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, SystemKind,
 };
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{CHANNEL, MEMBER};
@@ -21,6 +22,14 @@ pub const SYSTEM: &str = "slack";
 pub struct SlackConnector {
     connection: ConnectionName,
     client: SlackClient,
+}
+
+/// Where a message landed: the conversation's id (a `D…` id when it was posted to a person) and its `ts`,
+/// which together name it for `update_message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedMessage {
+    pub channel: String,
+    pub ts: String,
 }
 
 impl SlackConnector {
@@ -92,6 +101,42 @@ impl SlackConnector {
         }
     }
 
+    /// Posts a message as the app to `channel`: a channel id, or a person's user id for a DM. `text` is the
+    /// notification fallback when there are `blocks` (an empty slice posts none). A refusal keeps Slack's error
+    /// code (`channel_not_found`, `not_in_channel`, `invalid_blocks`, …).
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: &[Value],
+    ) -> Result<PostedMessage, Failure> {
+        let mut body = json!({ "channel": channel, "text": text });
+        if !blocks.is_empty() {
+            body["blocks"] = Value::from(blocks.to_vec());
+        }
+        let fields = self.client.post(channel, body).await?;
+        Ok(PostedMessage {
+            channel: answered(&fields, "channel", "chat.postMessage")?,
+            ts: answered(&fields, "ts", "chat.postMessage")?,
+        })
+    }
+
+    /// Replaces the text and blocks of one of the app's messages (an empty `blocks` removes them). `channel` is
+    /// the conversation id [`PostedMessage`] names: Slack does not take a user id here.
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: &[Value],
+    ) -> Result<(), Failure> {
+        let body = json!({ "channel": channel, "ts": ts, "text": text, "blocks": blocks });
+        self.client
+            .call_json("chat.update", body, true)
+            .await
+            .map(|_| ())
+    }
+
     async fn members(&self, channel: &str) -> Result<Vec<String>, Failure> {
         let members = self
             .client
@@ -110,6 +155,21 @@ impl SlackConnector {
     }
 }
 
+/// A string field of a successful answer; a Slack that leaves it out broke its own contract.
+fn answered(fields: &Map<String, Value>, name: &str, method: &str) -> Result<String, Failure> {
+    fields
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Failure::permanent(
+                "invalid_response",
+                format!("Slack {method} answered ok without {name}"),
+                None,
+            )
+        })
+}
+
 #[async_trait]
 impl Connector for SlackConnector {
     fn describe(&self) -> Description {
@@ -118,7 +178,7 @@ impl Connector for SlackConnector {
             connection: self.connection.clone(),
             base_url: self.client.base().to_string(),
             operations: vec!["add_grant", "remove_grant"],
-            rate_limit_buckets: vec!["tier2", "tier3", "tier4"],
+            rate_limit_buckets: vec!["tier2", "tier3", "tier4", "special"],
             accounts_created_on_first_login: false,
         }
     }

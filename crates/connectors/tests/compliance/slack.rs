@@ -15,6 +15,7 @@ fn connector(sandbox: &Sandbox, waits: u32) -> SlackConnector {
         allow_insecure_http: false,
         base_url: sandbox.base_url(),
         token: sandbox.credential("token"),
+        signing_secret: Some(sandbox.credential("signing_secret")),
         timeout_seconds: 10,
         max_rate_limit_waits: waits,
     };
@@ -129,4 +130,103 @@ async fn nobody_is_removed_from_general() {
         c.apply(&kick).await.expect_err("general").code(),
         "cant_kick_from_general"
     );
+}
+
+/// The emulator's record of the messages in `channel`.
+async fn messages_in(sandbox: &Sandbox, channel: &str) -> Vec<serde_json::Value> {
+    let url = format!("{}/messages", sandbox.info().admin_url);
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(url)
+        .query(&[("channel", channel)])
+        .send()
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json");
+    body["messages"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_app_posts_and_updates_messages_one_a_second_per_channel() {
+    use serde_json::json;
+    use std::time::{Duration, Instant};
+
+    let sandbox = Sandbox::start("slack").await;
+    let c = connector(&sandbox, 3);
+    let s = sandbox.sync(&c).await;
+    let lena = account(&s, "lena.fischer@example.com").id;
+    let eng = resource(&s, "channel", "eng").id;
+
+    let blocks = [
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": "Add Lena to #eng?"}}),
+        json!({"type": "actions", "block_id": "decide", "elements": [
+            {"type": "button", "action_id": "approve", "value": "plan-1", "style": "primary",
+             "text": {"type": "plain_text", "text": "Approve"}}]}),
+    ];
+    let dm = c
+        .post_message(&lena, "Add Lena to #eng?", &blocks)
+        .await
+        .expect("a DM by user id");
+    assert!(dm.channel.starts_with('D'), "{dm:?}");
+    let posted = messages_in(&sandbox, &dm.channel).await;
+    assert_eq!(posted.len(), 1);
+    assert_eq!(posted[0]["ts"], json!(dm.ts));
+    assert_eq!(posted[0]["blocks"][1]["elements"][0]["value"], "plan-1");
+
+    c.update_message(&dm.channel, &dm.ts, "Approved by Priya", &[])
+        .await
+        .expect("update");
+    let updated = messages_in(&sandbox, &dm.channel).await;
+    assert_eq!(updated[0]["text"], "Approved by Priya");
+    assert!(updated[0].get("blocks").is_none(), "{}", updated[0]);
+    assert!(updated[0]["edited"].is_object());
+
+    // Slack documents about one message a second per channel: the second post waits for its turn.
+    let started = Instant::now();
+    let first = c.post_message(&eng, "one", &[]).await.expect("first");
+    let second = c.post_message(&eng, "two", &[]).await.expect("second");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(second.ts > first.ts);
+    assert_eq!(first.channel, eng);
+
+    for (result, code, method) in [
+        (
+            c.post_message("C0DOESNOTEXIST", "x", &[]).await.map(|_| ()),
+            "channel_not_found",
+            "chat.postMessage",
+        ),
+        (
+            c.post_message(&resource(&s, "channel", "platform-oncall").id, "x", &[])
+                .await
+                .map(|_| ()),
+            "not_in_channel",
+            "chat.postMessage",
+        ),
+        (
+            c.post_message(&lena, "x", &[json!({"type": "no-such-block"})])
+                .await
+                .map(|_| ()),
+            "invalid_blocks",
+            "chat.postMessage",
+        ),
+        (
+            c.update_message(&dm.channel, "1.000000", "x", &[]).await,
+            "message_not_found",
+            "chat.update",
+        ),
+        (
+            c.update_message(&lena, &dm.ts, "x", &[]).await,
+            "channel_not_found",
+            "chat.update",
+        ),
+    ] {
+        let failure = result.expect_err(code);
+        assert_eq!(failure.code(), code, "{failure}");
+        assert!(failure.to_string().contains(method), "{failure}");
+    }
 }

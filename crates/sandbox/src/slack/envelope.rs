@@ -62,6 +62,8 @@ pub fn ok_response(fields: Map<String, Value>) -> Response {
 #[derive(Debug, Default)]
 pub struct Args {
     map: BTreeMap<String, String>,
+    /// A JSON body's values as sent: `blocks` arrive as arrays there, but as JSON text in a form.
+    raw: BTreeMap<String, Value>,
     pub json_body: bool,
 }
 
@@ -81,6 +83,7 @@ impl Args {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let mut json_body = false;
+        let mut raw = BTreeMap::new();
         if !body.iter().all(u8::is_ascii_whitespace) {
             if content_type.starts_with("application/json") {
                 json_body = true;
@@ -88,6 +91,7 @@ impl Args {
                     return Err(SlackError::new("invalid_json"));
                 };
                 for (k, v) in obj {
+                    raw.insert(k.clone(), v.clone());
                     let text = match v {
                         Value::String(s) => s,
                         // `users: ["U1", "U2"]` is accepted as the comma list the form encoding uses.
@@ -109,7 +113,23 @@ impl Args {
                 map.extend(form_pairs(&String::from_utf8_lossy(body)));
             }
         }
-        Ok(Self { map, json_body })
+        Ok(Self {
+            map,
+            raw,
+            json_body,
+        })
+    }
+
+    /// A structured argument (`blocks`, `attachments`, `metadata`): the value of a JSON body, or the JSON text
+    /// of a form field. `Ok(None)` when left out; `Err(())` when the form's text is not JSON.
+    pub fn json(&self, name: &str) -> Result<Option<Value>, ()> {
+        if let Some(v) = self.raw.get(name) {
+            return Ok(Some(v.clone()).filter(|v| !v.is_null()));
+        }
+        match self.get(name) {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(text).map(Some).map_err(|_| ()),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -227,7 +247,7 @@ mod tests {
         );
         let args = Args {
             map: [("cursor".to_owned(), "!!".to_owned())].into(),
-            json_body: false,
+            ..Args::default()
         };
         assert_eq!(
             page(&args, "user", vec![], 10).map(|_| ()),

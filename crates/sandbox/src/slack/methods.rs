@@ -1,11 +1,13 @@
-//! The emulated Web API methods: `auth.test`, `users.*` and `conversations.*`, with Slack's error strings.
+//! The emulated Web API methods: `auth.test`, `users.*`, `conversations.*` and `chat.*` (in `chat.rs`), with
+//! Slack's error strings.
 
 use serde_json::{Map, Value, json};
 
+use super::chat;
 use super::envelope::{Args, SlackError, SlackResult, page};
-use super::state::{BOT_USER_ID, Channel, Inner, TEAM_ID};
+use super::state::{BOT_ID, BOT_USER_ID, Channel, Inner, TEAM_ID};
 
-fn fields(v: Value) -> Map<String, Value> {
+pub(super) fn fields(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -26,7 +28,7 @@ pub fn dispatch(method: &str, inner: &mut Inner, args: &Args, now: i64) -> Slack
             "user": "grantflow",
             "team_id": TEAM_ID,
             "user_id": BOT_USER_ID,
-            "bot_id": "B0SANDBOX1",
+            "bot_id": BOT_ID,
             "is_enterprise_install": false,
         }))),
         "users.list" => users_list(inner, args, now),
@@ -60,6 +62,8 @@ pub fn dispatch(method: &str, inner: &mut Inner, args: &Args, now: i64) -> Slack
         "conversations.create" => create(inner, args, now),
         "conversations.invite" => invite(inner, args),
         "conversations.kick" => kick(inner, args),
+        "chat.postMessage" => chat::post_message(inner, args, now),
+        "chat.update" => chat::update(inner, args, now),
         _ => Err(SlackError::new("unknown_method")),
     }
 }

@@ -1,6 +1,11 @@
 //! Slack Web API emulator: `/api/{method}` with arguments from query, form or JSON body, Bearer (or `token`
-//! argument) auth, per-method tiered rate limits (429 + `Retry-After` + `ratelimited`), and injected faults.
+//! argument) auth, per-method tiered rate limits (429 + `Retry-After` + `ratelimited`; chat.postMessage's
+//! special limit counted per channel), and injected faults. `chat.rs` holds the messages the app posts;
+//! `app.rs` plays Slack towards the app (signed slash commands and button clicks, `response_url`s) and its
+//! admin endpoints.
 
+mod app;
+mod chat;
 mod envelope;
 mod methods;
 mod seed;
@@ -14,7 +19,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get, post};
 use rand::Rng;
 
 pub use seed::{SlackSeed, SlackSeedChannel, SlackSeedUser};
@@ -34,6 +39,12 @@ fn bot_token() -> String {
     random_token(&format!("xoxb-{team}-{bot}-"), 24)
 }
 
+/// A signing secret shaped like Slack's: 32 lower-case hex digits.
+fn signing_secret() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Emulator for Slack {
     const KIND: &'static str = "slack";
     type Seed = SlackSeed;
@@ -42,11 +53,16 @@ impl Emulator for Slack {
         Arc::new(Slack {
             core: config.core(seed, config.windows(state::TIERS)),
             token: config.token_or(bot_token),
+            signing_secret: signing_secret(),
+            verification_token: random_token("", 24),
         })
     }
 
     fn credentials(&self) -> BTreeMap<String, String> {
-        credentials([("token", &self.token)])
+        credentials([
+            ("token", &self.token),
+            ("signing_secret", &self.signing_secret),
+        ])
     }
 
     fn core(&self) -> &dyn CoreAdmin {
@@ -56,7 +72,17 @@ impl Emulator for Slack {
     fn api(_: &Arc<Self>) -> Router<Arc<Self>> {
         Router::new()
             .route("/api/{method}", any(call))
+            .route("/actions/{team}/{id}/{key}", post(app::response_url))
             .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found").into_response() })
+    }
+
+    fn admin_routes() -> Router<Arc<Self>> {
+        Router::new()
+            .route("/__sandbox/app", get(app::get_app).post(app::set_app))
+            .route("/__sandbox/slash-command", post(app::slash_command))
+            .route("/__sandbox/click", post(app::click))
+            .route("/__sandbox/messages", get(app::messages))
+            .route("/__sandbox/responses", get(app::responses))
     }
 
     /// A workspace admin adds someone to or removes them from `channel/<name>` (entitlement `member`), or
@@ -134,10 +160,16 @@ async fn call(
                 .into_response();
         }
     };
+    let args = Args::parse(uri.query(), &headers, &body);
+    // chat.postMessage's budget is per channel; every other method's is the method's.
+    let key = match (method.as_str(), &args) {
+        ("chat.postMessage", Ok(a)) => format!("{method}:{}", a.get("channel").unwrap_or("")),
+        _ => method.clone(),
+    };
     let decision = s
         .core
         .limits()
-        .charge_keyed(state::tier_of(&method), &method, now);
+        .charge_keyed(state::tier_of(&method), &key, now);
     if !decision.allowed {
         *s.core.state().throttled.entry(method).or_default() += 1;
         let mut resp = SlackError::new("ratelimited")
@@ -158,7 +190,7 @@ async fn call(
         };
         return SlackError::new(error).with_status(status).into_response();
     }
-    let args = match Args::parse(uri.query(), &headers, &body) {
+    let args = match args {
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };

@@ -1,6 +1,7 @@
-//! The emulated Slack workspace in memory: users, channels with their members, write counts.
+//! The emulated Slack workspace in memory: users, channels with their members, the messages the app posted,
+//! its configuration (request URLs) and its `response_url`s, write counts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -11,6 +12,8 @@ use crate::emulator::{Core, Seeded, Writes};
 pub const TEAM_ID: &str = "T0SANDBOX1";
 /// The bot user behind the token; it creates channels and is the `user_id` of `auth.test`.
 pub const BOT_USER_ID: &str = "U0BOT00001";
+pub const BOT_ID: &str = "B0SANDBOX1";
+pub const APP_ID: &str = "A0SANDBOX1";
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -36,16 +39,79 @@ pub struct Channel {
     pub members: BTreeSet<String>,
 }
 
+/// One message in a conversation (a channel, or a DM whose `D…` id is in [`Inner::ims`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub channel: String,
+    pub ts: String,
+    /// Who posted it: [`BOT_USER_ID`] for the app.
+    pub user: String,
+    pub text: String,
+    /// Block Kit blocks (a JSON array), `None` when the message has none.
+    pub blocks: Option<Value>,
+    pub attachments: Option<Value>,
+    pub metadata: Option<Value>,
+    pub thread_ts: Option<String>,
+    /// The `ts` of the last `chat.update`.
+    pub edited: Option<String>,
+}
+
+/// The app's settings page: its slash command and the request URLs Slack posts to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppConfig {
+    pub command: String,
+    pub command_url: Option<String>,
+    pub interactivity_url: Option<String>,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            command: "/grantflow".into(),
+            command_url: None,
+            interactivity_url: None,
+        }
+    }
+}
+
+/// Where a `response_url` answers to: the slash command or the click it was handed out with.
+#[derive(Debug, Clone)]
+pub struct ResponseUrl {
+    pub secret: String,
+    pub created: i64,
+    pub uses: u32,
+    /// `slash_command` or `block_actions`.
+    pub source: &'static str,
+    pub channel: String,
+    pub user: String,
+    /// The message clicked on (what `replace_original` and `delete_original` act on).
+    pub message_ts: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct Inner {
     pub team: String,
     pub users: BTreeMap<String, User>,
     pub channels: BTreeMap<String, Channel>,
+    /// The DM conversation (`D…`) with each user, opened by the first message to them.
+    pub ims: BTreeMap<String, String>,
+    /// Oldest first, at most [`MAX_MESSAGES`].
+    pub messages: VecDeque<Message>,
+    pub app: AppConfig,
+    pub response_urls: BTreeMap<String, ResponseUrl>,
+    /// What the app answered through `response_url`s and slash-command replies, oldest first.
+    pub responses: VecDeque<Value>,
     pub writes: Writes,
     /// 429s answered, per method.
     pub throttled: BTreeMap<String, u64>,
     next_id: u64,
+    next_ts: u64,
 }
+
+/// Bounds on what the emulator keeps, so a long-running sandbox does not grow without end.
+pub const MAX_MESSAGES: usize = 10_000;
+pub const MAX_RESPONSES: usize = 10_000;
+pub const MAX_RESPONSE_URLS: usize = 10_000;
 
 impl Seeded for Inner {
     type Seed = SlackSeed;
@@ -119,6 +185,95 @@ impl Inner {
         format!("{prefix}0{:08X}", self.next_id)
     }
 
+    /// A message `ts` (`seconds.micros`): unique and increasing, also when the clock stands still.
+    pub fn new_ts(&mut self, now: i64) -> String {
+        self.next_ts += 1;
+        format!("{now}.{:06}", self.next_ts % 1_000_000)
+    }
+
+    /// The DM conversation with `user`, opened if need be.
+    pub fn im_with(&mut self, user: &str) -> String {
+        if let Some(id) = self.ims.get(user) {
+            return id.clone();
+        }
+        let id = self.new_id('D');
+        self.ims.insert(user.to_owned(), id.clone());
+        id
+    }
+
+    pub fn message(&self, channel: &str, ts: &str) -> Option<&Message> {
+        self.messages
+            .iter()
+            .find(|m| m.channel == channel && m.ts == ts)
+    }
+
+    pub fn message_mut(&mut self, channel: &str, ts: &str) -> Option<&mut Message> {
+        self.messages
+            .iter_mut()
+            .find(|m| m.channel == channel && m.ts == ts)
+    }
+
+    pub fn keep_message(&mut self, message: Message) {
+        if self.messages.len() >= MAX_MESSAGES {
+            self.messages.pop_front();
+        }
+        self.messages.push_back(message);
+    }
+
+    pub fn keep_response(&mut self, response: Value) {
+        if self.responses.len() >= MAX_RESPONSES {
+            self.responses.pop_front();
+        }
+        self.responses.push_back(response);
+    }
+
+    /// A user by id, handle or email (any case), as the admin endpoints name people.
+    pub fn find_user(&self, who: &str) -> Option<&User> {
+        self.users.get(who).or_else(|| {
+            self.users
+                .values()
+                .find(|u| u.name.eq_ignore_ascii_case(who) || u.email.eq_ignore_ascii_case(who))
+        })
+    }
+
+    /// A channel by id or name (with or without `#`).
+    pub fn find_channel(&self, id_or_name: &str) -> Option<&Channel> {
+        self.channels.get(id_or_name).or_else(|| {
+            let name = id_or_name.trim_start_matches('#');
+            self.channels.values().find(|c| c.name == name)
+        })
+    }
+
+    pub fn message_json(&self, m: &Message) -> Value {
+        let mut v = json!({
+            "type": "message",
+            "user": m.user,
+            "text": m.text,
+            "ts": m.ts,
+            "team": TEAM_ID,
+        });
+        if m.user == BOT_USER_ID {
+            v["bot_id"] = json!(BOT_ID);
+            v["app_id"] = json!(APP_ID);
+        }
+        if let Some(b) = &m.blocks {
+            v["blocks"] = b.clone();
+        }
+        if let Some(a) = &m.attachments {
+            v["attachments"] = a.clone();
+        }
+        if let Some(md) = &m.metadata {
+            v["metadata"] = md.clone();
+        }
+        if let Some(t) = &m.thread_ts {
+            v["thread_ts"] = json!(t);
+        }
+        if let Some(e) = &m.edited {
+            v["edited"] = json!({ "user": m.user, "ts": e });
+        }
+        v
+    }
+
     pub fn user_json(&self, u: &User) -> Value {
         json!({
             "id": u.id,
@@ -178,15 +333,25 @@ impl Inner {
 }
 
 /// Slack's documented tiers (per method, per workspace, per minute) and the tier of each emulated method.
-pub const TIERS: &[(&str, u32)] = &[("tier1", 1), ("tier2", 20), ("tier3", 50), ("tier4", 100)];
+/// `special` is chat.postMessage's: about one message a second per channel, with short bursts, so 60 a
+/// (minute-long) window, counted per channel.
+pub const TIERS: &[(&str, u32)] = &[
+    ("tier1", 1),
+    ("tier2", 20),
+    ("tier3", 50),
+    ("tier4", 100),
+    ("special", 60),
+];
 
 pub fn tier_of(method: &str) -> &'static str {
     match method {
+        "chat.postMessage" => "special",
         "users.list" | "conversations.list" | "conversations.create" => "tier2",
         "users.lookupByEmail"
         | "conversations.invite"
         | "conversations.kick"
-        | "conversations.info" => "tier3",
+        | "conversations.info"
+        | "chat.update" => "tier3",
         _ => "tier4",
     }
 }
@@ -196,4 +361,8 @@ pub fn tier_of(method: &str) -> &'static str {
 pub struct Slack {
     pub(crate) core: Core<Inner>,
     pub token: String,
+    /// The app's signing secret: every request the emulator sends the app is signed with it.
+    pub signing_secret: String,
+    /// The deprecated verification token Slack still puts in payloads.
+    pub verification_token: String,
 }

@@ -1,4 +1,6 @@
-//! Slack: the official `slack_sdk` WebClient against the Slack emulator.
+//! Slack: the official `slack_sdk` against the Slack emulator: its `WebClient` (`test_slack_sdk.py`, and
+//! chat.postMessage / chat.update in `test_app.py`), and its `SignatureVerifier` checking the slash commands
+//! and button clicks the emulator signs and sends to a receiver the suite runs on 127.0.0.1.
 
 use grantflow_sandbox::{SandboxOptions, demo_org, start};
 
