@@ -9,7 +9,11 @@
 #
 #   crates/bench/api-load.sh [sqlite|postgres|both]      (default: both)
 #
-# Env: PEOPLE (3000), READERS (200), WRITERS (20), DURATION (60s),
+# Readers are paced to READ_RATE requests/s in all (each client waits
+# READERS/READ_RATE s between an answer and its next request); READ_RATE=0
+# drives them as fast as the server answers (saturation).
+#
+# Env: PEOPLE (3000), READERS (200), WRITERS (20), DURATION (60s), READ_RATE (1100),
 # POSTGRES (postgres://postgres@127.0.0.1:5432/test; a fresh schema per run),
 # CARGO (cargo), PORT (18787), KEEP (keep the work folder).
 # Benchmark, not a test: it prints figures and exits 0 unless a step fails.
@@ -20,6 +24,9 @@ here="$root/crates/bench/api-load"
 which_db=${1:-both}
 PEOPLE=${PEOPLE:-3000}
 READERS=${READERS:-200}
+READ_RATE=${READ_RATE:-1100}
+think_ms=0
+if [ "$READ_RATE" -gt 0 ]; then think_ms=$((READERS * 1000 / READ_RATE)); fi
 WRITERS=${WRITERS:-20}
 DURATION=${DURATION:-60s}
 POSTGRES=${POSTGRES:-postgres://postgres@127.0.0.1:5432/test}
@@ -89,12 +96,12 @@ run() { # label database-url
   # Warm-up: the first read builds the in-memory actual state.
   curl -fs -H "Authorization: Bearer $viewer" "http://127.0.0.1:$PORT/api/v1/people?limit=1" >/dev/null
 
-  echo "== $label: $READERS readers and $WRITERS writers for $DURATION"
+  echo "== $label: $READERS readers (think time ${think_ms} ms; READ_RATE=$READ_RATE) and $WRITERS writers for $DURATION"
   REQUESTER_TOKEN=$requester APPROVER_TOKEN=$approver BENCH_PEOPLE=$PEOPLE \
     wrk -t1 -c"$WRITERS" -d"$DURATION" --timeout 10s --latency -s "$here/writes.lua" \
     "http://127.0.0.1:$PORT" >"writes-$label.txt" 2>&1 &
   local writer=$!
-  GRANTFLOW_TOKEN=$viewer BENCH_PEOPLE=$PEOPLE \
+  GRANTFLOW_TOKEN=$viewer BENCH_PEOPLE=$PEOPLE BENCH_THINK_MS=$think_ms \
     wrk -t2 -c"$READERS" -d"$DURATION" --timeout 10s --latency -s "$here/reads.lua" \
     "http://127.0.0.1:$PORT" >"reads-$label.txt" 2>&1
   wait "$writer"

@@ -155,9 +155,10 @@ impl Snapshot {
     }
 
     /// Finds a resource by kind and name, as a policy names it. Names are
-    /// compared exactly: two Okta groups may differ only in case.
-    /// The resource of `kind` named `name`, or else the one whose vendor id is `name` (an AWS account is
-    /// named by its alias where one is configured, and still known by its 12-digit id).
+    /// compared exactly: two Okta groups may differ only in case. When no
+    /// resource has that name, the one whose vendor id it is (an AWS account
+    /// is named by its alias where one is configured, and still known by its
+    /// 12-digit id).
     pub fn resource_by_name(&self, kind: &str, name: &str) -> Option<&Resource> {
         let of_kind = || self.resources.iter().filter(|r| r.kind.as_str() == kind);
         of_kind()

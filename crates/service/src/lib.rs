@@ -13,6 +13,7 @@ pub mod actor;
 pub mod audit;
 pub mod checkpoints;
 pub mod config;
+mod directory;
 pub mod drift;
 pub mod files;
 pub mod health;
@@ -107,17 +108,11 @@ pub struct Service {
     /// snapshot per request would bound them.
     state_cache: tokio::sync::Mutex<Option<(grantflow_store::StateVersion, Arc<ActualState>)>>,
     /// The directory's people as listed, for the actual state they were read from.
-    people_cache: tokio::sync::Mutex<Option<PeopleOfState>>,
+    people_cache: tokio::sync::Mutex<Option<Arc<directory::Directory>>>,
     /// The reachability graph, for the actual state it was built from and when.
     graph_cache: std::sync::Mutex<Option<GraphOfState>>,
 }
 
-/// The directory's people as listed, and the state they were read from.
-type PeopleOfState = (
-    Arc<ActualState>,
-    Arc<Vec<views::PersonSummary>>,
-    Arc<Vec<grantflow_model::Person>>,
-);
 /// A reachability graph, the state it was built from, and when.
 type GraphOfState = (
     Arc<ActualState>,

@@ -5,12 +5,12 @@
 
 use grantflow_graph::review::{self, HolderReport, ReachReport};
 use grantflow_graph::{Searcher, Target};
-use grantflow_model::{GrantSource, LifecycleState, Snapshot};
+use grantflow_model::LifecycleState;
 use grantflow_store::{Approval, Job};
 use serde::Serialize;
 
+use crate::directory::Directory;
 use crate::{Proposal, Result, Service, ServiceError};
-use grantflow_planner::ActualState;
 use std::sync::Arc;
 
 /// A person of the directory, as listed.
@@ -120,149 +120,61 @@ pub enum ReachAnswer {
     Holders(Vec<HolderReport>),
 }
 
-fn source_name(source: &GrantSource) -> &'static str {
-    match source {
-        GrantSource::Direct => "direct",
-        GrantSource::Group { .. } => "group",
-        GrantSource::Rule { .. } => "rule",
-    }
-}
-
-fn grants_of(snapshot: &Snapshot, account_id: &str) -> Vec<PersonGrant> {
-    let mut grants: Vec<PersonGrant> = snapshot
-        .grants
-        .iter()
-        .filter(|g| g.account_id == account_id)
-        .map(|g| {
-            let resource = snapshot.resource(&g.resource_id);
-            PersonGrant {
-                resource_kind: resource
-                    .map(|r| r.kind.as_str().to_string())
-                    .unwrap_or_default(),
-                resource: resource
-                    .map(|r| r.name.clone())
-                    .unwrap_or_else(|| g.resource_id.clone()),
-                entitlement: g.entitlement.clone(),
-                source: source_name(&g.source).to_string(),
-            }
-        })
-        .collect();
-    grants.sort_by(|a, b| {
-        (&a.resource_kind, &a.resource, &a.entitlement).cmp(&(
-            &b.resource_kind,
-            &b.resource,
-            &b.entitlement,
-        ))
-    });
-    grants
-}
-
 impl Service {
     /// The directory's people in email order, those whose email, login or
     /// name contains `q` (case-insensitively).
     pub async fn people(&self, q: Option<&str>) -> Result<Vec<PersonSummary>> {
-        let everyone = self.everyone().await?;
-        let q = q.map(str::to_lowercase);
-        Ok(everyone
-            .iter()
-            .filter(|p| {
-                q.as_deref().is_none_or(|q| {
-                    p.email.to_lowercase().contains(q)
-                        || p.login.to_lowercase().contains(q)
-                        || p.display_name.to_lowercase().contains(q)
-                })
-            })
-            .cloned()
-            .collect())
+        Ok(self.directory().await?.matching(q, None).cloned().collect())
     }
 
-    /// Every person of the directory, by email, computed once per actual
-    /// state: as listed, and as the planner sees them.
-    async fn everyone(&self) -> Result<Arc<Vec<PersonSummary>>> {
-        Ok(self.directory().await?.1)
-    }
-
-    async fn directory(
+    /// A page of [`Service::people`]: at most `limit` people after the email
+    /// `after`, and whether more follow.
+    pub async fn people_page(
         &self,
-    ) -> Result<(
-        Arc<ActualState>,
-        Arc<Vec<PersonSummary>>,
-        Arc<Vec<grantflow_model::Person>>,
-    )> {
+        q: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<PersonSummary>, bool)> {
+        let directory = self.directory().await?;
+        let mut page: Vec<PersonSummary> = directory
+            .matching(q, after)
+            .take(limit.saturating_add(1))
+            .cloned()
+            .collect();
+        let more = page.len() > limit;
+        page.truncate(limit);
+        Ok((page, more))
+    }
+
+    /// The directory indexed for the actual state, built once per state.
+    async fn directory(&self) -> Result<Arc<Directory>> {
         let actual = self.actual_state().await?;
         let mut cache = self.people_cache.lock().await;
-        if let Some((state, listed, people)) = cache.as_ref()
-            && Arc::ptr_eq(state, &actual)
+        if let Some(directory) = cache.as_ref()
+            && Arc::ptr_eq(directory.state(), &actual)
         {
-            return Ok((actual, listed.clone(), people.clone()));
+            return Ok(directory.clone());
         }
-        let people =
-            grantflow_planner::directory_people(&actual).map_err(|e| ServiceError::Refused {
-                code: "not_synced",
-                message: e.to_string(),
-            })?;
-        let mut listed: Vec<PersonSummary> = people
-            .iter()
-            .map(|p| PersonSummary {
-                email: p.email.clone(),
-                login: p.login.clone(),
-                display_name: p.display_name.clone(),
-                status: p.status.clone(),
-                state: p.state,
-            })
-            .collect();
-        listed.sort_by_key(|p| p.email.to_lowercase());
-        let (listed, people) = (Arc::new(listed), Arc::new(people));
-        *cache = Some((actual.clone(), listed.clone(), people.clone()));
-        Ok((actual, listed, people))
+        let directory =
+            Arc::new(
+                Directory::build(actual).map_err(|message| ServiceError::Refused {
+                    code: "not_synced",
+                    message,
+                })?,
+            );
+        *cache = Some(directory.clone());
+        Ok(directory)
     }
 
     /// One person and, in every synced system, the accounts matched to them
     /// (by work email, then the configured fallbacks) with their grants.
     pub async fn person(&self, email: &str) -> Result<PersonAccess> {
-        let (actual, _, people) = self.directory().await?;
-        let Some(person) = people
-            .iter()
-            .find(|p| p.email.eq_ignore_ascii_case(email))
-            .cloned()
-        else {
-            return Err(ServiceError::NotFound(format!(
+        let directory = self.directory().await?;
+        directory.person(email).ok_or_else(|| {
+            ServiceError::NotFound(format!(
                 "nobody with the email {email} in the directory ({})",
-                actual.directory
-            )));
-        };
-        let mut accounts = Vec::new();
-        for (connection, snapshot) in &actual.snapshots {
-            let correlated = grantflow_planner::correlate(
-                snapshot,
-                std::slice::from_ref(&person),
-                &actual.correlation,
-            );
-            if let Some(account) = correlated.account_for(&person.email) {
-                accounts.push(PersonAccount {
-                    connection: connection.to_string(),
-                    system: snapshot
-                        .system
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                    account_id: account.id.clone(),
-                    login: account.login.clone(),
-                    status: account.status.clone(),
-                    state: account.state,
-                    grants: grants_of(snapshot, &account.id),
-                });
-            }
-        }
-        Ok(PersonAccess {
-            person: PersonSummary {
-                email: person.email,
-                login: person.login,
-                display_name: person.display_name,
-                status: person.status,
-                state: person.state,
-            },
-            accounts,
+                directory.state().directory
+            ))
         })
     }
 

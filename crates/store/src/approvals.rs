@@ -90,7 +90,7 @@ impl Store {
             "SELECT plan_id, requested_by, reason, approved_by, digest, expires_ms FROM plan_approvals WHERE plan_id = $1",
         )
         .bind(plan_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reader())
         .await?;
         Ok(match row {
             Some(row) => {

@@ -168,7 +168,7 @@ impl Store {
             "SELECT {JOB_COLUMNS} FROM jobs WHERE plan_id = $1 ORDER BY op_id"
         )))
         .bind(plan_id)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(job_from_row).collect()
     }
@@ -180,7 +180,7 @@ impl Store {
             "SELECT COUNT(*) AS open FROM jobs j JOIN plans p ON p.id = j.plan_id
              WHERE p.status = 'queued' AND j.state NOT IN ('succeeded', 'failed', 'skipped')",
         )
-        .fetch_one(self.pool())
+        .fetch_one(self.reader())
         .await?;
         Ok(row.try_get("open")?)
     }
@@ -191,7 +191,7 @@ impl Store {
             "SELECT op_id, lease_owner FROM jobs WHERE plan_id = $1 AND state = 'running' AND lease_owner IS NOT NULL",
         )
         .bind(plan_id)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|row| {

@@ -99,6 +99,10 @@ pub enum Backend {
     Postgres,
 }
 
+/// Read-only SQLite connections beside the writer: enough for the server's concurrent readers on a small
+/// machine; each is a file handle and a page cache.
+const SQLITE_READERS: u32 = 4;
+
 /// The store talks to SQLite and PostgreSQL through sqlx's `Any` driver:
 /// every column is TEXT or a 64-bit integer (timestamps are RFC 3339 text
 /// plus epoch-millisecond integers, JSON is text), which is exactly what
@@ -106,6 +110,9 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Read-only queries go here: on SQLite, a few read-only connections beside the one writer, so that
+    /// readers (WAL: each sees the last commit) never queue behind a write; on PostgreSQL, the same pool.
+    reader: AnyPool,
     backend: Backend,
     clock: Arc<dyn Clock>,
 }
@@ -125,7 +132,7 @@ impl Store {
             url: redact_url(url),
             source,
         };
-        let (backend, pool) = if let Some(path) = url.strip_prefix("sqlite://") {
+        let (backend, pool, reader) = if let Some(path) = url.strip_prefix("sqlite://") {
             let url = if path.contains('?') {
                 url.to_string()
             } else {
@@ -148,7 +155,21 @@ impl Store {
                 .connect(&url)
                 .await
                 .map_err(open_error)?;
-            (Backend::Sqlite, pool)
+            let reader = AnyPoolOptions::new()
+                .max_connections(SQLITE_READERS)
+                .after_connect(|connection, _| {
+                    Box::pin(async move {
+                        sqlx::raw_sql("PRAGMA busy_timeout = 30000; PRAGMA query_only = ON;")
+                            .execute(connection)
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .connect_lazy(&url)
+                .map_err(open_error)?;
+            // An in-memory database exists once per connection: its readers must be its writer.
+            let in_memory = path.contains(":memory:") || path.contains("mode=memory");
+            (Backend::Sqlite, pool, (!in_memory).then_some(reader))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = AnyPoolOptions::new()
                 .max_connections(8)
@@ -156,7 +177,7 @@ impl Store {
                 .connect(url)
                 .await
                 .map_err(open_error)?;
-            (Backend::Postgres, pool)
+            (Backend::Postgres, pool, None)
         } else {
             return Err(StoreError::Unsupported(redact_url(url)));
         };
@@ -165,6 +186,7 @@ impl Store {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
         Ok(Store {
+            reader: reader.unwrap_or_else(|| pool.clone()),
             pool,
             backend,
             clock,
@@ -258,7 +280,7 @@ impl Store {
              WHERE s.finished_ms = (SELECT MAX(finished_ms) FROM syncs t WHERE t.connection = s.connection)
              ORDER BY s.connection",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         let mut out = Vec::new();
         for row in rows {
@@ -312,12 +334,12 @@ impl Store {
     }
 
     pub async fn audit_events(&self) -> Result<Vec<AuditEvent>> {
-        audit::all(&self.pool).await
+        audit::all(&self.reader).await
     }
 
     /// Checks the hash chain from the first event to the recorded head.
     pub async fn verify_audit(&self) -> Result<Verification> {
-        audit::verify(&self.pool, self.backend, &[]).await
+        audit::verify(&self.reader, self.backend, &[]).await
     }
 
     /// Checks the chain, then that it still passes through every anchor
@@ -325,14 +347,14 @@ impl Store {
     /// edits an event and recomputes every later hash and the head is caught
     /// here.
     pub async fn verify_audit_against(&self, anchors: &[ChainAnchor]) -> Result<Verification> {
-        audit::verify(&self.pool, self.backend, anchors).await
+        audit::verify(&self.reader, self.backend, anchors).await
     }
 
     /// Checks only the events after `from` (the newest anchor) up to the
     /// head, and returns the head (`Intact.events` is its sequence number):
     /// what to anchor next, without re-reading the whole chain.
     pub async fn verify_audit_since(&self, from: Option<&ChainAnchor>) -> Result<Verification> {
-        audit::verify_since(&self.pool, self.backend, from).await
+        audit::verify_since(&self.reader, self.backend, from).await
     }
 
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {
@@ -343,6 +365,11 @@ impl Store {
     #[doc(hidden)]
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for read-only queries (see [`Store::reader`]'s field).
+    pub(crate) fn reader(&self) -> &AnyPool {
+        &self.reader
     }
 }
 

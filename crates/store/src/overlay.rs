@@ -48,7 +48,7 @@ impl Store {
         )
         .bind(connection.as_str())
         .bind(since.timestamp_millis())
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|row| {
@@ -84,7 +84,7 @@ impl Store {
                     (SELECT COUNT(*) FROM applied_changes) AS changes,
                     (SELECT MAX(id) FROM applied_changes) AS last_change",
         )
-        .fetch_one(self.pool())
+        .fetch_one(self.reader())
         .await?;
         Ok(StateVersion {
             syncs: row.try_get("syncs")?,

@@ -77,7 +77,7 @@ impl Store {
                 .bind(ms)
                 .bind(id)
                 .bind(limit)
-                .fetch_all(self.pool())
+                .fetch_all(self.reader())
                 .await?
             }
             None => {
@@ -86,7 +86,7 @@ impl Store {
                      ORDER BY created_ms DESC, id DESC LIMIT $1",
                 )
                 .bind(limit)
-                .fetch_all(self.pool())
+                .fetch_all(self.reader())
                 .await?
             }
         };
@@ -129,7 +129,7 @@ impl Store {
         for value in values {
             query = query.bind(value);
         }
-        let rows = query.bind(limit).fetch_all(self.pool()).await?;
+        let rows = query.bind(limit).fetch_all(self.reader()).await?;
         rows.iter()
             .map(|row| {
                 let details: String = row.try_get("details")?;
@@ -167,7 +167,7 @@ impl Store {
         for value in values {
             query = query.bind(value);
         }
-        let rows = query.bind(limit).fetch_all(self.pool()).await?;
+        let rows = query.bind(limit).fetch_all(self.reader()).await?;
         rows.iter()
             .map(|row| Ok(event_from_raw(raw_event(row)?)))
             .collect()
@@ -180,7 +180,7 @@ impl Store {
              WHERE s.finished_ms = (SELECT MAX(finished_ms) FROM syncs t WHERE t.connection = s.connection)
              ORDER BY s.connection",
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|row| {
@@ -205,7 +205,7 @@ impl Store {
              ORDER BY seq DESC LIMIT 1"
         )))
         .bind(connection)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reader())
         .await?;
         row.map(|row| Ok(event_from_raw(raw_event(&row)?)))
             .transpose()

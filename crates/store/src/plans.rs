@@ -121,7 +121,7 @@ impl Store {
     pub async fn stored_plan(&self, id: &str) -> Result<StoredPlan> {
         let row = sqlx::query("SELECT body, digest, status FROM plans WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reader())
             .await?
             .ok_or_else(|| StoreError::UnknownPlan(id.to_string()))?;
         let body: String = row.try_get("body")?;
@@ -133,7 +133,7 @@ impl Store {
             "SELECT details FROM audit_events WHERE action = 'plan.created' AND subject = $1 ORDER BY seq LIMIT 1",
         )
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reader())
         .await?;
         let created_digest = match created {
             Some(row) => {

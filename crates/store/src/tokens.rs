@@ -124,7 +124,7 @@ impl Store {
             "SELECT {TOKEN_COLUMNS}, secret_hash FROM api_tokens WHERE id = $1"
         )))
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reader())
         .await?;
         match row {
             Some(row) => Ok(Some((token_from_row(&row)?, row.try_get("secret_hash")?))),
@@ -137,7 +137,7 @@ impl Store {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY created_ms, id"
         )))
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(token_from_row).collect()
     }

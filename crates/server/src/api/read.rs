@@ -31,25 +31,15 @@ pub(crate) async fn people(
     access::authorize(&actor, &Permission::ReadPeople)?;
     let limit = page_limit(query.limit)?;
     let after = decode_cursor("people", query.cursor.as_deref())?;
-    let everyone = shared.service.people(query.q.as_deref()).await?;
-    let mut items: Vec<Person> = everyone
-        .into_iter()
-        .filter(|p| {
-            after
-                .as_deref()
-                .is_none_or(|after| p.email.to_lowercase().as_str() > after)
-        })
-        .take(limit + 1)
-        .map(Person::from)
-        .collect();
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items
-            .last()
-            .map(|p| encode_cursor("people", &p.email.to_lowercase()))
-    } else {
-        None
-    };
+    let (page, more) = shared
+        .service
+        .people_page(query.q.as_deref(), after.as_deref(), limit)
+        .await?;
+    let next_cursor = more
+        .then(|| page.last())
+        .flatten()
+        .map(|p| encode_cursor("people", &p.email.to_lowercase()));
+    let items: Vec<Person> = page.into_iter().map(Person::from).collect();
     Ok(Json(PeoplePage { items, next_cursor }))
 }
 

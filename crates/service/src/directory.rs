@@ -1,0 +1,210 @@
+//! The directory as readers see it, indexed once per actual state: people in
+//! email order with their search keys, and in every system which account is
+//! whose and which grants each account holds. A server answers many reads of
+//! people between two syncs; scanning every snapshot per request would bound
+//! them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use grantflow_model::{ConnectionName, GrantSource, Person, Snapshot};
+use grantflow_planner::ActualState;
+
+use crate::views::{PersonAccess, PersonAccount, PersonGrant, PersonSummary};
+
+/// One system's side of the index.
+struct SystemIndex {
+    connection: ConnectionName,
+    /// Person email (lower case) → index of their account in the snapshot.
+    account_of: HashMap<String, usize>,
+    /// Account id → indices of its grants in the snapshot.
+    grants_of: HashMap<String, Vec<usize>>,
+    /// Resource id → its index in the snapshot.
+    resource_at: HashMap<String, usize>,
+}
+
+/// The directory's people and their accounts, for one actual state.
+pub(crate) struct Directory {
+    state: Arc<ActualState>,
+    /// In email order (lower case).
+    listed: Vec<PersonSummary>,
+    /// Lower-cased email of each listed person, in the same order.
+    emails: Vec<String>,
+    /// Lower-cased "email login display name" of each listed person.
+    search_keys: Vec<String>,
+    systems: Vec<SystemIndex>,
+}
+
+impl Directory {
+    /// Indexes `state`: the directory's people, correlated once with every
+    /// system's accounts (all people at once, as the planner correlates).
+    pub(crate) fn build(state: Arc<ActualState>) -> Result<Directory, String> {
+        let people = grantflow_planner::directory_people(&state).map_err(|e| e.to_string())?;
+        let mut listed: Vec<PersonSummary> = people.iter().map(summary).collect();
+        listed.sort_by_cached_key(|p| p.email.to_lowercase());
+        let emails = listed.iter().map(|p| p.email.to_lowercase()).collect();
+        let search_keys = listed
+            .iter()
+            .map(|p| format!("{}\n{}\n{}", p.email, p.login, p.display_name).to_lowercase())
+            .collect();
+        let systems = state
+            .snapshots
+            .iter()
+            .map(|(connection, snapshot)| index_system(connection, snapshot, &people, &state))
+            .collect();
+        Ok(Directory {
+            state,
+            listed,
+            emails,
+            search_keys,
+            systems,
+        })
+    }
+
+    pub(crate) fn state(&self) -> &Arc<ActualState> {
+        &self.state
+    }
+
+    /// The people whose email, login or name contains `q` (any case), in
+    /// email order, starting after the email `after`.
+    pub(crate) fn matching<'d>(
+        &'d self,
+        q: Option<&str>,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = &'d PersonSummary> + 'd {
+        let q = q.map(str::to_lowercase);
+        let start = after.map_or(0, |after| {
+            let after = after.to_lowercase();
+            self.emails.partition_point(|email| *email <= after)
+        });
+        self.listed[start..]
+            .iter()
+            .zip(&self.search_keys[start..])
+            .filter(move |(_, key)| q.as_deref().is_none_or(|q| key.contains(q)))
+            .map(|(person, _)| person)
+    }
+
+    /// One person and their accounts, with grants, in every system.
+    pub(crate) fn person(&self, email: &str) -> Option<PersonAccess> {
+        let wanted = email.to_lowercase();
+        let at = self.emails.binary_search(&wanted).ok()?;
+        let accounts = self
+            .systems
+            .iter()
+            .filter_map(|system| {
+                let snapshot = self.state.snapshots.get(&system.connection)?;
+                let account = snapshot.accounts.get(*system.account_of.get(&wanted)?)?;
+                let grants = system
+                    .grants_of
+                    .get(&account.id)
+                    .map(|held| grants(snapshot, system, held))
+                    .unwrap_or_default();
+                Some(PersonAccount {
+                    connection: system.connection.to_string(),
+                    system: snapshot
+                        .system
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    account_id: account.id.clone(),
+                    login: account.login.clone(),
+                    status: account.status.clone(),
+                    state: account.state,
+                    grants,
+                })
+            })
+            .collect();
+        Some(PersonAccess {
+            person: self.listed[at].clone(),
+            accounts,
+        })
+    }
+}
+
+fn summary(person: &Person) -> PersonSummary {
+    PersonSummary {
+        email: person.email.clone(),
+        login: person.login.clone(),
+        display_name: person.display_name.clone(),
+        status: person.status.clone(),
+        state: person.state,
+    }
+}
+
+fn index_system(
+    connection: &ConnectionName,
+    snapshot: &Snapshot,
+    people: &[Person],
+    state: &ActualState,
+) -> SystemIndex {
+    let correlated = grantflow_planner::correlate(snapshot, people, &state.correlation);
+    let position: HashMap<&str, usize> = snapshot
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(at, account)| (account.id.as_str(), at))
+        .collect();
+    let account_of = correlated
+        .account_of
+        .iter()
+        .filter_map(|(email, account)| Some((email.clone(), *position.get(account.id.as_str())?)))
+        .collect();
+    let mut grants_of: HashMap<String, Vec<usize>> = HashMap::new();
+    for (at, grant) in snapshot.grants.iter().enumerate() {
+        grants_of
+            .entry(grant.account_id.clone())
+            .or_default()
+            .push(at);
+    }
+    let resource_at = snapshot
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(at, resource)| (resource.id.clone(), at))
+        .collect();
+    SystemIndex {
+        connection: connection.clone(),
+        account_of,
+        grants_of,
+        resource_at,
+    }
+}
+
+fn grants(snapshot: &Snapshot, system: &SystemIndex, held: &[usize]) -> Vec<PersonGrant> {
+    let mut grants: Vec<PersonGrant> = held
+        .iter()
+        .filter_map(|at| snapshot.grants.get(*at))
+        .map(|g| {
+            let resource = system
+                .resource_at
+                .get(&g.resource_id)
+                .and_then(|at| snapshot.resources.get(*at));
+            PersonGrant {
+                resource_kind: resource
+                    .map(|r| r.kind.as_str().to_string())
+                    .unwrap_or_default(),
+                resource: resource
+                    .map(|r| r.name.clone())
+                    .unwrap_or_else(|| g.resource_id.clone()),
+                entitlement: g.entitlement.clone(),
+                source: source_name(&g.source).to_string(),
+            }
+        })
+        .collect();
+    grants.sort_by(|a, b| {
+        (&a.resource_kind, &a.resource, &a.entitlement).cmp(&(
+            &b.resource_kind,
+            &b.resource,
+            &b.entitlement,
+        ))
+    });
+    grants
+}
+
+fn source_name(source: &GrantSource) -> &'static str {
+    match source {
+        GrantSource::Direct => "direct",
+        GrantSource::Group { .. } => "group",
+        GrantSource::Rule { .. } => "rule",
+    }
+}
