@@ -584,7 +584,6 @@ async fn remote_command(
         Command::Init { .. } => return local_only("init"),
         Command::Serve { .. } => return local_only("serve"),
         Command::Worker { .. } => return local_only("worker"),
-        Command::Token { .. } => return local_only("token"),
         Command::Policy { .. } => return local_only("policy"),
         Command::Audit {
             command: AuditCommand::Checkpoint,
@@ -592,12 +591,6 @@ async fn remote_command(
         Command::Audit {
             command: AuditCommand::Keygen { .. },
         } => return local_only("audit keygen"),
-        Command::Apply {
-            allow_mass_removal: Some(_),
-            ..
-        } => anyhow::bail!(
-            "--allow-mass-removal is not offered by the API; run `grantflow apply` on the server's store"
-        ),
         _ => {}
     }
     let remote = remote::Remote::connect(server, token_file)?;
@@ -640,8 +633,19 @@ async fn remote_command(
             json,
             queue,
             no_wait,
+            allow_mass_removal,
             ..
-        } => api::run_apply(&remote, &plan_id, !(queue || no_wait), json, quiet).await,
+        } => {
+            api::run_apply(
+                &remote,
+                &plan_id,
+                allow_mass_removal.as_deref(),
+                !(queue || no_wait),
+                json,
+                quiet,
+            )
+            .await
+        }
         Command::Sync {
             connection,
             system,
@@ -655,6 +659,15 @@ async fn remote_command(
         Command::Audit {
             command: AuditCommand::Export { output },
         } => api::audit_export(&remote, output).await,
+        Command::Token { command } => match command {
+            TokenCommand::Create {
+                name,
+                roles,
+                expires_in,
+            } => commands::token::remote::create(&remote, name, &roles, &expires_in).await,
+            TokenCommand::List => commands::token::remote::list(&remote).await,
+            TokenCommand::Revoke { id } => commands::token::remote::revoke(&remote, &id).await,
+        },
         _ => local_only("this command"),
     }
 }

@@ -192,6 +192,19 @@ impl Remote {
         self.json(Method::POST, segments, &[], body).await
     }
 
+    /// A POST with query parameters (options of an action, such as `full`).
+    pub async fn post_with<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> anyhow::Result<T> {
+        self.json(Method::POST, segments, query, None).await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(&self, segments: &[&str]) -> anyhow::Result<T> {
+        self.json(Method::DELETE, segments, &[], None).await
+    }
+
     /// A text answer (the audit export's JSON Lines).
     pub async fn get_text(&self, segments: &[&str]) -> anyhow::Result<String> {
         let response = self.send(Method::GET, segments, &[], None).await?;

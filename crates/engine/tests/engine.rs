@@ -553,6 +553,28 @@ async fn two_engines_on_one_plan_apply_each_operation_once() {
     }
 }
 
+/// The audit trail of a one-operation plan applied by two workers: one
+/// `operation.succeeded`, and nothing about its operations after `plan.finished`.
+async fn one_success_and_nothing_after_the_finish(store: &Store, plan: &Plan, why: &str) {
+    let events = store.audit_events().await.expect("events");
+    let succeeded = events
+        .iter()
+        .filter(|e| e.action == "operation.succeeded")
+        .count();
+    assert_eq!(succeeded, 1, "{why}");
+    let finished = events
+        .iter()
+        .position(|e| e.action == "plan.finished")
+        .expect("finished");
+    assert!(
+        events[finished + 1..]
+            .iter()
+            .all(|e| !e.subject.starts_with(&plan.id) || e.action == "plan.queued"),
+        "{why}: nothing about the plan's operations after plan.finished: {:?}",
+        &events[finished + 1..]
+    );
+}
+
 /// Issue: job leases were neither fenced nor renewed, so a second process
 /// took over a job whose first holder was still in a slow call (or waiting
 /// out a vendor's 429 inside the call), and the vendor saw the call twice.
@@ -587,23 +609,7 @@ async fn a_call_longer_than_the_lease_is_made_once_and_nothing_is_written_after_
             1,
             "{why}: the vendor saw the call once"
         );
-        let events = w.store.audit_events().await.expect("events");
-        let succeeded = events
-            .iter()
-            .filter(|e| e.action == "operation.succeeded")
-            .count();
-        assert_eq!(succeeded, 1, "{why}");
-        let finished = events
-            .iter()
-            .position(|e| e.action == "plan.finished")
-            .expect("finished");
-        assert!(
-            events[finished + 1..]
-                .iter()
-                .all(|e| !e.subject.starts_with(&plan.id) || e.action == "plan.queued"),
-            "{why}: nothing about the plan's operations after plan.finished: {:?}",
-            &events[finished + 1..]
-        );
+        one_success_and_nothing_after_the_finish(&w.store, &plan, why).await;
     }
 }
 
@@ -695,23 +701,7 @@ async fn a_429_waited_out_inside_the_call_past_the_lease_is_made_once() {
         1,
         "the change was made once"
     );
-    let events = w.store.audit_events().await.expect("events");
-    let succeeded = events
-        .iter()
-        .filter(|e| e.action == "operation.succeeded")
-        .count();
-    assert_eq!(succeeded, 1);
-    let finished = events
-        .iter()
-        .position(|e| e.action == "plan.finished")
-        .expect("finished");
-    assert!(
-        events[finished + 1..]
-            .iter()
-            .all(|e| !e.subject.starts_with(&plan.id) || e.action == "plan.queued"),
-        "nothing about the plan's operations after plan.finished: {:?}",
-        &events[finished + 1..]
-    );
+    one_success_and_nothing_after_the_finish(&w.store, &plan, "a 429 inside the call").await;
 }
 
 /// A worker whose lease was taken over (it stalled past its lease and

@@ -108,6 +108,7 @@ impl From<ServiceError> for Problem {
                 "self_approval" => StatusCode::FORBIDDEN,
                 "unsupported_operation" => StatusCode::UNPROCESSABLE_ENTITY,
                 "sync_failed" => StatusCode::BAD_GATEWAY,
+                "sync_rate_limited" => StatusCode::TOO_MANY_REQUESTS,
                 _ => StatusCode::CONFLICT,
             },
             ServiceError::Store(_)

@@ -208,24 +208,29 @@ pub(crate) async fn run_sync(shared: &Shared, only: Option<&str>, why: &str) {
     check_drift(shared, why).await;
 }
 
+/// The metrics of a drift check that ran (scheduled, or asked for through the API).
+pub(crate) fn count_drift_check(shared: &Shared, checked: &grantflow_service::drift::Checked) {
+    shared.metrics.checks.inc();
+    shared.metrics.open.clear();
+    for ((connection, kind), count) in &checked.open.open {
+        shared
+            .metrics
+            .open
+            .get_or_create(&FindingLabels {
+                connection: connection.clone(),
+                kind: kind.clone(),
+            })
+            .set(*count);
+    }
+}
+
 /// A drift check on what was just synced, with its outcome on the console
 /// and in the metrics.
 async fn check_drift(shared: &Shared, why: &str) {
     let service = &shared.service;
     match service.check_drift(&service.config.policies, 8).await {
         Ok(checked) => {
-            shared.metrics.checks.inc();
-            shared.metrics.open.clear();
-            for ((connection, kind), count) in &checked.open.open {
-                shared
-                    .metrics
-                    .open
-                    .get_or_create(&FindingLabels {
-                        connection: connection.clone(),
-                        kind: kind.clone(),
-                    })
-                    .set(*count);
-            }
+            count_drift_check(shared, &checked);
             println!(
                 "drift ({why}): {} finding(s), {} new, {} resolved{}{}",
                 checked.report.drift().count(),

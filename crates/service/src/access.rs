@@ -21,6 +21,8 @@ pub enum Permission<'a> {
     ReadPlans,
     /// Open drift findings.
     ReadDrift,
+    /// A drift check now, which may remediate (policies in `auto` mode).
+    CheckDrift,
     /// Production reach queries.
     ReadReach,
     /// Audit events, verification, export.
@@ -53,7 +55,9 @@ impl Permission<'_> {
             }
             Permission::ReadAudit => "auditors and administrators".into(),
             Permission::PlanFromRequest => "requesters and administrators".into(),
-            Permission::PlanFromPolicies | Permission::ManageTokens => "administrators".into(),
+            Permission::PlanFromPolicies | Permission::ManageTokens | Permission::CheckDrift => {
+                "administrators".into()
+            }
             Permission::Approve => "approvers and administrators".into(),
             Permission::Sync(connection) => {
                 format!("operators of {connection} and administrators")
@@ -83,7 +87,9 @@ pub fn allows(actor: &Actor, permission: &Permission<'_>) -> bool {
         }
         Permission::ReadAudit => actor.has(&Role::Auditor),
         Permission::PlanFromRequest => actor.has(&Role::Requester),
-        Permission::PlanFromPolicies | Permission::ManageTokens => actor.has(&Role::Admin),
+        Permission::PlanFromPolicies | Permission::ManageTokens | Permission::CheckDrift => {
+            actor.has(&Role::Admin)
+        }
         Permission::Approve => actor.has(&Role::Approver),
         Permission::Sync(connection) => actor.may_operate(connection),
         Permission::Apply => actor.has(&Role::Admin) || any_operator(actor),

@@ -129,10 +129,7 @@ impl Service {
         snapshot.accounts_created_on_first_login = description.accounts_created_on_first_login;
         if let Err(failure) = outcome {
             self.record_failure(actor, name, &failure).await?;
-            return Err(ServiceError::Refused {
-                code: "sync_failed",
-                message: format!("sync of {name} failed: {failure}"),
-            });
+            return Err(sync_refused(format!("sync of {name}"), &failure));
         }
         let record = self
             .store
@@ -223,11 +220,24 @@ impl Service {
             }
             Err(failure) => {
                 self.record_failure(actor, name, &failure).await?;
-                Err(ServiceError::Refused {
-                    code: "sync_failed",
-                    message: format!("incremental sync of {name} failed: {failure}"),
-                })
+                Err(sync_refused(
+                    format!("incremental sync of {name}"),
+                    &failure,
+                ))
             }
         }
+    }
+}
+
+/// A failed sync as the caller sees it: `sync_rate_limited` when the vendor's
+/// rate limit stopped it (try again after its reset), else `sync_failed`.
+fn sync_refused(what: String, failure: &grantflow_connectors::Failure) -> ServiceError {
+    let code = match failure {
+        grantflow_connectors::Failure::RateLimited { .. } => "sync_rate_limited",
+        _ => "sync_failed",
+    };
+    ServiceError::Refused {
+        code,
+        message: format!("{what} failed: {failure}"),
     }
 }

@@ -111,7 +111,8 @@ const SQLITE_READERS: u32 = 4;
 pub struct Store {
     pool: AnyPool,
     /// Read-only queries go here: on SQLite, a few read-only connections beside the one writer, so that
-    /// readers (WAL: each sees the last commit) never queue behind a write; on PostgreSQL, the same pool.
+    /// readers (WAL: each sees the last commit) never queue behind a write; on PostgreSQL, a pool of its
+    /// own beside the writers' (each read sees what was committed before it began).
     reader: AnyPool,
     backend: Backend,
     clock: Arc<dyn Clock>,
@@ -177,7 +178,14 @@ impl Store {
                 .connect(url)
                 .await
                 .map_err(open_error)?;
-            (Backend::Postgres, pool, None)
+            // Readers get their own connections, so that a burst of writes (each holding a connection
+            // for its transaction) never makes a read wait for one.
+            let reader = AnyPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_lazy(url)
+                .map_err(open_error)?;
+            (Backend::Postgres, pool, Some(reader))
         } else {
             return Err(StoreError::Unsupported(redact_url(url)));
         };

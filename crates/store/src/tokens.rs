@@ -8,8 +8,9 @@ use sqlx::Row;
 
 use crate::{AuditAction, Result, Store, StoreError, audit, parse_time, timestamp};
 
-/// A token as listed: everything but the secret's hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A token as listed: everything but the secret's hash. The API answers
+/// with these fields, so a remote CLI reads them back as this.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct TokenRecord {
     pub id: String,
     pub name: String,

@@ -309,7 +309,7 @@ async fn propose_and_apply(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    run_apply(remote, &review.id, true, json, quiet).await
+    run_apply(remote, &review.id, None, true, json, quiet).await
 }
 
 /// Asks on the terminal; without one, refuses rather than guessing.
@@ -346,11 +346,16 @@ pub async fn approve(remote: &Remote, id: &str) -> anyhow::Result<ExitCode> {
 pub async fn run_apply(
     remote: &Remote,
     id: &str,
+    allow_mass_removal: Option<&str>,
     wait: bool,
     json: bool,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    let queued: Queued = remote.post(&["plans", id, "apply"], None).await?;
+    let query: Vec<(&str, &str)> = allow_mass_removal
+        .map(|plan| ("allow_mass_removal", plan))
+        .into_iter()
+        .collect();
+    let queued: Queued = remote.post_with(&["plans", id, "apply"], &query).await?;
     if !wait {
         println!(
             "plan {id} is {} on {}; its workers run it (follow with: grantflow plan show {id})",
@@ -428,11 +433,7 @@ fn report(review: &PlanReview, progress: &Progress) -> Report {
 /// `grantflow sync [CONNECTION]`: `POST /connections/{name}/sync`, one
 /// connection after the other.
 pub async fn sync(remote: &Remote, only: Option<&str>, full: bool) -> anyhow::Result<ExitCode> {
-    if full {
-        anyhow::bail!(
-            "--full is not offered by the API (it syncs incrementally where it can); run it on the server"
-        );
-    }
+    let query: &[(&str, &str)] = if full { &[("full", "true")] } else { &[] };
     let connections: Connections = remote.get(&["connections"], &[]).await?;
     let names: Vec<&Connection> = match only {
         Some(name) => connections
@@ -444,13 +445,15 @@ pub async fn sync(remote: &Remote, only: Option<&str>, full: bool) -> anyhow::Re
     };
     if let (Some(name), true) = (only, names.is_empty()) {
         // Let the server say it: the same problem as any other unknown name.
-        let synced: Synced = remote.post(&["connections", name, "sync"], None).await?;
+        let synced: Synced = remote
+            .post_with(&["connections", name, "sync"], query)
+            .await?;
         print_synced(&synced, "");
         return Ok(ExitCode::SUCCESS);
     }
     for connection in names {
         let synced: Synced = remote
-            .post(&["connections", &connection.name, "sync"], None)
+            .post_with(&["connections", &connection.name, "sync"], query)
             .await?;
         print_synced(&synced, &connection.system);
     }

@@ -1,12 +1,13 @@
-//! `grantflow token create | list | revoke`: API tokens in the local store.
-//! The token is printed once, at creation; the store keeps only its hash.
+//! `grantflow token create | list | revoke`: API tokens in the local store,
+//! or through a server's API with `--server`. The token is printed once, at
+//! creation; the store keeps only its hash.
 
 use std::process::ExitCode;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use grantflow_service::access::parse_role;
 use grantflow_service::tokens::{self, TokenRequest, parse_lifetime};
-use grantflow_store::Store;
+use grantflow_store::{Store, TokenRecord};
 use secrecy::ExposeSecret;
 
 use crate::app::actor;
@@ -26,7 +27,11 @@ pub async fn create(
         expires_in: parse_lifetime(expires_in)?,
     };
     let created = tokens::create(store, &actor(), &request).await?;
-    let record = &created.record;
+    print_created(&created.record, created.token.expose_secret());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_created(record: &TokenRecord, token: &str) {
     eprintln!(
         "created token {} ({}) for {}, expiring {}; it is shown this once and cannot be read back:",
         record.id,
@@ -34,17 +39,20 @@ pub async fn create(
         record.roles.join(", "),
         record.expires_at.format("%Y-%m-%d %H:%M UTC"),
     );
-    println!("{}", created.token.expose_secret());
-    Ok(ExitCode::SUCCESS)
+    println!("{token}");
 }
 
 pub async fn list(store: &Store) -> anyhow::Result<ExitCode> {
     let tokens = tokens::list(store, &actor()).await?;
+    print_list(tokens, store.now());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_list(tokens: Vec<TokenRecord>, now: chrono::DateTime<chrono::Utc>) {
     if tokens.is_empty() {
         println!("no API tokens (make one with `grantflow token create`)");
-        return Ok(ExitCode::SUCCESS);
+        return;
     }
-    let now = store.now();
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
     table.set_header(vec![
@@ -78,11 +86,52 @@ pub async fn list(store: &Store) -> anyhow::Result<ExitCode> {
         ]);
     }
     println!("{table}");
-    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn revoke(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
     let token = tokens::revoke(store, &actor(), id).await?;
     println!("revoked token {} ({})", token.id, token.name);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The same three through a server's API (`/api/v1/tokens`), as its administrator.
+pub mod remote {
+    use super::*;
+    use crate::remote::Remote;
+
+    #[derive(serde::Deserialize)]
+    struct Created {
+        #[serde(flatten)]
+        record: TokenRecord,
+        token: String,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Listed {
+        items: Vec<TokenRecord>,
+    }
+
+    pub async fn create(
+        remote: &Remote,
+        name: String,
+        roles: &[String],
+        expires_in: &str,
+    ) -> anyhow::Result<ExitCode> {
+        let body = serde_json::json!({ "name": name, "roles": roles, "expires_in": expires_in });
+        let created: Created = remote.post(&["tokens"], Some(&body)).await?;
+        print_created(&created.record, &created.token);
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub async fn list(remote: &Remote) -> anyhow::Result<ExitCode> {
+        let listed: Listed = remote.get(&["tokens"], &[]).await?;
+        print_list(listed.items, chrono::Utc::now());
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub async fn revoke(remote: &Remote, id: &str) -> anyhow::Result<ExitCode> {
+        let token: TokenRecord = remote.delete(&["tokens", id]).await?;
+        println!("revoked token {} ({})", token.id, token.name);
+        Ok(ExitCode::SUCCESS)
+    }
 }

@@ -463,8 +463,7 @@ async fn remote_refuses_bad_tokens_files_and_plain_http() {
 
     // Commands of the local store say they do not take --server.
     for args in [
-        &["token", "list"][..],
-        &["serve"],
+        &["serve"][..],
         &["init"],
         &["audit", "checkpoint"],
         &["audit", "keygen"],
@@ -496,4 +495,81 @@ async fn remote_refuses_bad_tokens_files_and_plain_http() {
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// An administrator manages tokens, syncs in full and checks drift through the
+/// API: the token is shown once and works at once, a revoked one stops at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_tokens_full_sync_and_drift_check() {
+    let server = Server::start().await;
+
+    let created = server
+        .cli(
+            Some("admin"),
+            &[
+                "token",
+                "create",
+                "--name",
+                "ci-bot",
+                "--role",
+                "viewer",
+                "--expires-in",
+                "1d",
+            ],
+        )
+        .await;
+    assert_eq!(created.code, 0, "{}", created.all());
+    let token = created.stdout.trim().to_string();
+    assert!(token.starts_with("gft_"), "{}", created.all());
+    let me = server
+        .cli_with(Some(&token), &["--server", &server.base], &["whoami"])
+        .await;
+    assert!(me.stdout.contains("token:ci-bot (viewer)"), "{}", me.all());
+
+    let listed = server.cli(Some("admin"), &["token", "list"]).await;
+    assert_eq!(listed.code, 0, "{}", listed.all());
+    assert!(listed.stdout.contains("ci-bot"), "{}", listed.all());
+    assert!(!listed.stdout.contains(&token), "never the secret");
+    let id = token
+        .strip_prefix("gft_")
+        .and_then(|rest| rest.split('_').next())
+        .expect("token id")
+        .to_string();
+    let revoked = server.cli(Some("admin"), &["token", "revoke", &id]).await;
+    assert_eq!(revoked.code, 0, "{}", revoked.all());
+    let refused = server
+        .cli_with(Some(&token), &["--server", &server.base], &["whoami"])
+        .await;
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    let viewer = server.cli(Some("viewer"), &["token", "list"]).await;
+    assert_eq!(viewer.code, 1, "{}", viewer.all());
+    assert!(viewer.stderr.contains("forbidden"), "{}", viewer.all());
+
+    let full = server.cli(Some("admin"), &["sync", "okta", "--full"]).await;
+    assert_eq!(full.code, 0, "{}", full.all());
+    assert!(full.stdout.contains("in full"), "{}", full.all());
+
+    std::fs::write(
+        server.dir.path().join("policies/payments.yaml"),
+        "policies:\n  - name: payments-oncall\n    when: person.department == \"Payments\"\n    grants:\n      - { system: okta, resource: group/Payments Oncall }\n",
+    )
+    .expect("policy");
+    let admin = server.token("admin");
+    let checked: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/drift/check", server.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("drift check")
+        .json()
+        .await
+        .expect("json");
+    assert!(checked["findings"].is_u64(), "{checked}");
+    let events = server.store.audit_events().await.expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "sync.completed" && e.actor == "token:admin"),
+        "the full sync is the admin's"
+    );
 }

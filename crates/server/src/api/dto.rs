@@ -51,6 +51,53 @@ pub struct PageQuery {
     pub limit: Option<u32>,
 }
 
+/// How to sync.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SyncQuery {
+    /// Read everything again instead of the changes since the last sync.
+    #[serde(default)]
+    pub full: bool,
+}
+
+/// How to apply.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ApplyQuery {
+    /// The plan's id again, to let it past the safety rail (audited as
+    /// `plan.mass_removal_allowed`).
+    pub allow_mass_removal: Option<String>,
+}
+
+/// What a drift check found and did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DriftChecked {
+    /// Drift findings open after the check.
+    pub findings: usize,
+    /// Findings first seen in this check, and ones no longer found.
+    pub opened: Vec<String>,
+    pub resolved: Vec<String>,
+    /// The plan applied at once (policies in `auto` mode).
+    pub remediated_plan: Option<String>,
+    /// The plan waiting for an approver.
+    pub awaiting_approval: Option<String>,
+    /// Why the automatic plan was held for approval instead (safety rail).
+    pub held_back: Option<String>,
+}
+
+impl From<&grantflow_service::drift::Checked> for DriftChecked {
+    fn from(checked: &grantflow_service::drift::Checked) -> Self {
+        DriftChecked {
+            findings: checked.report.drift().count(),
+            opened: checked.opened.clone(),
+            resolved: checked.resolved.clone(),
+            remediated_plan: checked.remediated.as_ref().map(|r| r.plan.clone()),
+            awaiting_approval: checked.awaiting_approval.clone(),
+            held_back: checked.held_back.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PeopleQuery {

@@ -105,13 +105,15 @@ struct ApiDoc;
 const EXTRA_PROBLEMS: &[(&str, &str, &[u16])] = &[
     ("/api/v1/people", "get", &[409]),
     ("/api/v1/people/{email}", "get", &[404, 409]),
-    ("/api/v1/connections/{name}/sync", "post", &[404, 502]),
+    ("/api/v1/connections/{name}/sync", "post", &[404, 429, 502]),
     // 404: an action naming a connection that is not configured.
     ("/api/v1/plans", "post", &[404, 409, 415, 422]),
     ("/api/v1/plans/{id}", "get", &[404]),
     ("/api/v1/plans/{id}/approve", "post", &[404, 409]),
     ("/api/v1/plans/{id}/apply", "post", &[404, 409]),
     ("/api/v1/plans/{id}/progress", "get", &[404]),
+    // 409: nothing synced yet; 422: the policies do not load.
+    ("/api/v1/drift/check", "post", &[409, 422]),
     ("/api/v1/reach", "get", &[404, 409]),
     ("/api/v1/tokens", "post", &[415, 422]),
     ("/api/v1/tokens/{id}", "delete", &[404]),
@@ -147,6 +149,11 @@ fn problem_response(status: u16) -> (&'static str, &'static str) {
             "Unprocessable",
             "The body or the request it makes is not valid (code `invalid_request`, `policy_invalid`).",
         ),
+        429 => (
+            "TooManyRequests",
+            "The connected system's rate limit stopped the call; try again after the reset the detail names \
+             (code `sync_rate_limited`).",
+        ),
         502 => (
             "BadGateway",
             "The connected system failed (code `sync_failed`).",
@@ -161,7 +168,7 @@ fn problem_response(status: u16) -> (&'static str, &'static str) {
 /// Adds the problem responses and the bearer security to every operation.
 fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
-    for status in [400u16, 401, 403, 404, 409, 415, 422, 500, 502] {
+    for status in [400u16, 401, 403, 404, 409, 415, 422, 429, 500, 502] {
         let (name, description) = problem_response(status);
         components.responses.insert(
             name.to_string(),
@@ -231,6 +238,7 @@ pub(crate) fn routes() -> (axum::Router<Arc<Shared>>, utoipa::openapi::OpenApi) 
         .routes(routes!(plans::apply_plan))
         .routes(routes!(plans::plan_progress))
         .routes(routes!(read::drift_findings))
+        .routes(routes!(read::check_drift))
         .routes(routes!(read::reach))
         .routes(routes!(audit::audit_events))
         .routes(routes!(audit::audit_verify))

@@ -153,16 +153,18 @@ pub(crate) async fn approve_plan(
 
 /// Passes the plan through the gate and queues it; the server's worker runs it.
 #[utoipa::path(post, path = "/api/v1/plans/{id}/apply", tag = "plans",
-    params(("id" = String, Path, description = "The plan's id")),
+    params(("id" = String, Path, description = "The plan's id"), ApplyQuery),
     responses((status = 202, description = "Queued", body = Queued)))]
 pub(crate) async fn apply_plan(
     State(shared): State<Arc<Shared>>,
     Authenticated(actor): Authenticated,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ApplyQuery>,
 ) -> ApiResult<(StatusCode, Json<Queued>)> {
     access::authorize(&actor, &Permission::Apply)?;
     let options = ApplyOptions {
         queue_only: true,
+        allow_mass_removal: query.allow_mass_removal,
         ..ApplyOptions::default()
     };
     match shared

@@ -74,20 +74,26 @@ pub(crate) async fn connections(
     Ok(Json(Connections { items }))
 }
 
-/// Syncs one connection now (incrementally where it can) and answers when done.
+/// Syncs one connection now (incrementally where it can, unless `full`) and answers when done.
 #[utoipa::path(post, path = "/api/v1/connections/{name}/sync", tag = "connections",
-    params(("name" = String, Path, description = "The connection")),
+    params(("name" = String, Path, description = "The connection"), SyncQuery),
     responses((status = 200, description = "The sync made", body = Synced)))]
 pub(crate) async fn sync_connection(
     State(shared): State<Arc<Shared>>,
     Authenticated(actor): Authenticated,
     ApiPath(name): ApiPath<String>,
+    ApiQuery(query): ApiQuery<SyncQuery>,
 ) -> ApiResult<Json<Synced>> {
     access::authorize(&actor, &Permission::Sync(&name))?;
     let _one_at_a_time = shared.syncing.lock().await;
     let done = shared
         .service
-        .sync(&actor, Some(&name), false, &grantflow_service::sync::Quiet)
+        .sync(
+            &actor,
+            Some(&name),
+            query.full,
+            &grantflow_service::sync::Quiet,
+        )
         .await?;
     let synced = done
         .into_iter()
@@ -101,6 +107,23 @@ pub(crate) async fn sync_connection(
         resources: synced.record.resources,
         grants: synced.record.grants,
     }))
+}
+
+/// Checks drift now against the policies, as the schedule does after a sync: findings are recorded,
+/// `auto` policies remediated through the gate, `approval` ones planned for an approver.
+#[utoipa::path(post, path = "/api/v1/drift/check", tag = "drift",
+    responses((status = 200, description = "What the check found and did", body = DriftChecked)))]
+pub(crate) async fn check_drift(
+    State(shared): State<Arc<Shared>>,
+    Authenticated(actor): Authenticated,
+) -> ApiResult<Json<DriftChecked>> {
+    access::authorize(&actor, &Permission::CheckDrift)?;
+    // One at a time with syncs and the schedule's checks, which record findings too.
+    let _one_at_a_time = shared.syncing.lock().await;
+    let service = &shared.service;
+    let checked = service.check_drift(&service.config.policies, 8).await?;
+    crate::schedule::count_drift_check(&shared, &checked);
+    Ok(Json(DriftChecked::from(&checked)))
 }
 
 /// Open drift findings, by key.

@@ -106,6 +106,12 @@ impl Server {
         let path = dir.path().join("grantflow.yaml");
         std::fs::write(&path, text).expect("write config");
         std::fs::create_dir_all(dir.path().join("policies")).expect("policies");
+        // A policy that only reports drift, so that a drift check has something to check and changes nothing.
+        std::fs::write(
+            dir.path().join("policies/payments.yaml"),
+            "policies:\n  - name: payments-oncall\n    when: person.department == \"Payments\"\n    grants:\n      - { system: okta, resource: group/Payments Oncall }\n",
+        )
+        .expect("policy");
         let mut config = grantflow_service::Config::load(&path).expect("load config");
         config.database = format!("sqlite://{}", dir.path().join("grantflow.db").display());
         configure(&mut config, dir.path());

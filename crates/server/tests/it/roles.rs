@@ -111,6 +111,13 @@ fn routes() -> Vec<Route> {
             &["admin", "viewer"],
             Needs::Nothing,
         ),
+        route("POST", "/api/v1/drift/check", &["admin"], Needs::Nothing),
+        route(
+            "POST",
+            "/api/v1/connections/okta/sync?full=true",
+            &["admin", "operator:okta"],
+            Needs::Nothing,
+        ),
         route(
             "GET",
             "/api/v1/reach?group=Production%20Access%20Demo",

@@ -28,7 +28,9 @@ const MAX_EXAMPLES: &str = "40";
 /// - A schema-valid request may still be refused on its meaning: a cursor
 ///   this list did not give out and a reach call that asks no single
 ///   question are 400s, a change in words the planner does not understand
-///   or an unknown role are 422s. Those answers are documented problems
+///   or an unknown role are 422s, and forty syncs of one connection in a
+///   row meet the vendor's rate limit (429, as `sync_rate_limited`). Those
+///   answers are documented problems
 ///   (the status, content type and body are still checked against the
 ///   document); a 405, 415 or 5xx for valid data remains a failure.
 /// - Valid calls name what exists, so the answers that carry data are
@@ -44,7 +46,7 @@ fn config(revocable: &str, plan: &str) -> String {
     format!(
         r#"
 [checks.positive_data_acceptance]
-expected-statuses = ["2xx", "400", "401", "403", "404", "409", "422"]
+expected-statuses = ["2xx", "400", "401", "403", "404", "409", "422", "429"]
 
 [[operations]]
 include-name = "DELETE /api/v1/tokens/{{id}}"
