@@ -150,8 +150,8 @@ impl Service {
     /// `grantflow do`; when the one asking is not an administrator, the plan
     /// waits for an approver (somebody else) before anyone may apply it.
     pub async fn request_change(&self, actor: &Actor, text: &str) -> Result<crate::Proposal> {
-        let proposal = self.propose_request(actor, text).await?;
-        self.await_approval_unless_admin(actor, proposal).await
+        self.propose_request_awaiting(actor, text, approval_reason(actor))
+            .await
     }
 
     /// One account action (reset MFA, unlock, suspend, …), asked for by
@@ -162,26 +162,16 @@ impl Service {
         actor: &Actor,
         action: &crate::ActionRequest,
     ) -> Result<crate::Proposal> {
-        let proposal = self.propose_action(actor, action).await?;
-        self.await_approval_unless_admin(actor, proposal).await
+        self.propose_action_awaiting(actor, action, approval_reason(actor))
+            .await
     }
+}
 
-    async fn await_approval_unless_admin(
-        &self,
-        actor: &Actor,
-        proposal: crate::Proposal,
-    ) -> Result<crate::Proposal> {
-        if proposal.stored && !actor.roles.contains(&Role::Admin) {
-            self.store
-                .request_approval(
-                    &proposal.plan.id,
-                    &actor.id,
-                    "asked for by someone who is not an administrator",
-                )
-                .await?;
-        }
-        Ok(proposal)
-    }
+/// Why a plan `actor` asked for waits for an approver (stored with the plan,
+/// in its transaction); `None` for an administrator.
+fn approval_reason(actor: &Actor) -> Option<&'static str> {
+    (!actor.roles.contains(&Role::Admin))
+        .then_some("asked for by someone who is not an administrator")
 }
 
 #[cfg(test)]

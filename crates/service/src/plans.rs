@@ -140,6 +140,17 @@ impl Service {
     /// are dropped), refused early when the system cannot do it, and stored
     /// when anything is left to do.
     pub async fn propose_request(&self, actor: &Actor, text: &str) -> Result<Proposal> {
+        self.propose_request_awaiting(actor, text, None).await
+    }
+
+    /// [`Service::propose_request`], the plan stored as waiting for an
+    /// approval (for `approval`'s reason) in the same transaction.
+    pub(crate) async fn propose_request_awaiting(
+        &self,
+        actor: &Actor,
+        text: &str,
+        approval: Option<&str>,
+    ) -> Result<Proposal> {
         let request = grantflow_planner::parse_request(text)
             .map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let actual = self.actual_state().await?;
@@ -149,7 +160,9 @@ impl Service {
         let plan = self.without_changes_already_live(plan, &actual).await?;
         let stored = !plan.operations.is_empty();
         if stored {
-            self.store.save_plan(&plan, &actor.id).await?;
+            self.store
+                .save_plan_for_approval(&plan, &actor.id, approval)
+                .await?;
         }
         self.proposal(plan, &actual, stored).await
     }
@@ -157,6 +170,17 @@ impl Service {
     /// One account action (suspend, reset MFA, …), an app assignment or a
     /// group push, as a one-operation plan, stored for confirmation.
     pub async fn propose_action(&self, actor: &Actor, action: &ActionRequest) -> Result<Proposal> {
+        self.propose_action_awaiting(actor, action, None).await
+    }
+
+    /// [`Service::propose_action`], the plan stored as waiting for an
+    /// approval (for `approval`'s reason) in the same transaction.
+    pub(crate) async fn propose_action_awaiting(
+        &self,
+        actor: &Actor,
+        action: &ActionRequest,
+        approval: Option<&str>,
+    ) -> Result<Proposal> {
         let connection = ConnectionName::new(action.connection.clone());
         self.connector(&connection)?;
         let actual = self.actual_state().await?;
@@ -177,7 +201,9 @@ impl Service {
         )
         .map_err(policy_error)?;
         self.refuse_unsupported(&plan)?;
-        self.store.save_plan(&plan, &actor.id).await?;
+        self.store
+            .save_plan_for_approval(&plan, &actor.id, approval)
+            .await?;
         self.proposal(plan, &actual, true).await
     }
 

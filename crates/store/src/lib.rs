@@ -103,6 +103,10 @@ pub enum Backend {
 /// machine; each is a file handle and a page cache.
 const SQLITE_READERS: u32 = 4;
 
+/// PostgreSQL connections for reads per process: a server's readers each make a few short queries
+/// (token, fingerprint, a page), so they need more connections than its writers.
+const POSTGRES_READERS: u32 = 16;
+
 /// The store talks to SQLite and PostgreSQL through sqlx's `Any` driver:
 /// every column is TEXT or a 64-bit integer (timestamps are RFC 3339 text
 /// plus epoch-millisecond integers, JSON is text), which is exactly what
@@ -181,7 +185,7 @@ impl Store {
             // Readers get their own connections, so that a burst of writes (each holding a connection
             // for its transaction) never makes a read wait for one.
             let reader = AnyPoolOptions::new()
-                .max_connections(8)
+                .max_connections(POSTGRES_READERS)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_lazy(url)
                 .map_err(open_error)?;
