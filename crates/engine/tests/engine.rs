@@ -553,6 +553,27 @@ async fn two_engines_on_one_plan_apply_each_operation_once() {
     }
 }
 
+/// Saves and clears `plan`, and applies it with a 1 s lease by one worker and,
+/// 1.6 s later (well past that lease, while the first call may still be in
+/// flight), by a second.
+async fn apply_with_a_second_worker_past_the_lease(w: &World, plan: &Plan) {
+    w.store.save_plan(plan, "test").await.expect("save");
+    let lease = EngineOptions {
+        lease: Duration::from_secs(1),
+        ..options()
+    };
+    let go = cleared(&w.store, plan).await;
+    let first = Engine::new(&w.store, &w.connectors, "worker-1", lease.clone());
+    let second = Engine::new(&w.store, &w.connectors, "worker-2", lease);
+    let late = async {
+        tokio::time::sleep(Duration::from_millis(1600)).await;
+        second.apply(&go, &Silent).await
+    };
+    let (a, b) = tokio::join!(first.apply(&go, &Silent), late);
+    a.expect("first");
+    b.expect("second");
+}
+
 /// The audit trail of a one-operation plan applied by two workers: one
 /// `operation.succeeded`, and nothing about its operations after `plan.finished`.
 async fn one_success_and_nothing_after_the_finish(store: &Store, plan: &Plan, why: &str) {
@@ -588,22 +609,7 @@ async fn a_call_longer_than_the_lease_is_made_once_and_nothing_is_written_after_
             *takes = Some(Duration::from_secs(3));
         }
         let plan = plan(vec![op(0, "a", &[])]);
-        w.store.save_plan(&plan, "test").await.expect("save");
-        let lease = EngineOptions {
-            lease: Duration::from_secs(1),
-            ..options()
-        };
-        let go = cleared(&w.store, &plan).await;
-        let first = Engine::new(&w.store, &w.connectors, "worker-1", lease.clone());
-        let second = Engine::new(&w.store, &w.connectors, "worker-2", lease);
-        let late = async {
-            // Well past the first worker's 1 s lease, while its call is still in flight.
-            tokio::time::sleep(Duration::from_millis(1600)).await;
-            second.apply(&go, &Silent).await
-        };
-        let (a, b) = tokio::join!(first.apply(&go, &Silent), late);
-        a.expect("first");
-        b.expect("second");
+        apply_with_a_second_worker_past_the_lease(&w, &plan).await;
         assert_eq!(
             w.fake.applies("a"),
             1,
@@ -676,21 +682,7 @@ async fn a_429_waited_out_inside_the_call_past_the_lease_is_made_once() {
     let mut operation = op(0, "00u1", &[]);
     operation.connection = okta;
     let plan = plan(vec![operation]);
-    w.store.save_plan(&plan, "test").await.expect("save");
-    let lease = EngineOptions {
-        lease: Duration::from_secs(1),
-        ..options()
-    };
-    let go = cleared(&w.store, &plan).await;
-    let first = Engine::new(&w.store, &w.connectors, "worker-1", lease.clone());
-    let second = Engine::new(&w.store, &w.connectors, "worker-2", lease);
-    let late = async {
-        tokio::time::sleep(Duration::from_millis(1600)).await;
-        second.apply(&go, &Silent).await
-    };
-    let (a, b) = tokio::join!(first.apply(&go, &Silent), late);
-    a.expect("first");
-    b.expect("second");
+    apply_with_a_second_worker_past_the_lease(&w, &plan).await;
     assert_eq!(
         vendor.puts.load(Ordering::SeqCst),
         2,
