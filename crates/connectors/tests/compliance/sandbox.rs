@@ -109,17 +109,22 @@ impl Sandbox {
         self.admin_call("hand-change", body).await
     }
 
-    /// Writes the emulator received, per object key.
-    pub async fn writes(&self) -> BTreeMap<String, u64> {
-        let body: Value = self
-            .admin_client()
-            .get(format!("{}/writes", self.info().admin_url))
+    /// `GET /__sandbox/{what}` with `query`: the emulator's JSON answer.
+    pub async fn admin_get(&self, what: &str, query: &[(&str, &str)]) -> Value {
+        self.admin_client()
+            .get(format!("{}/{what}", self.info().admin_url))
+            .query(query)
             .send()
             .await
             .expect("admin")
             .json()
             .await
-            .expect("json");
+            .expect("json")
+    }
+
+    /// Writes the emulator received, per object key.
+    pub async fn writes(&self) -> BTreeMap<String, u64> {
+        let body = self.admin_get("writes", &[]).await;
         serde_json::from_value(body["writes"].clone()).expect("write counts")
     }
 

@@ -134,16 +134,7 @@ async fn nobody_is_removed_from_general() {
 
 /// The emulator's record of the messages in `channel`.
 async fn messages_in(sandbox: &Sandbox, channel: &str) -> Vec<serde_json::Value> {
-    let url = format!("{}/messages", sandbox.info().admin_url);
-    let body: serde_json::Value = reqwest::Client::new()
-        .get(url)
-        .query(&[("channel", channel)])
-        .send()
-        .await
-        .expect("admin")
-        .json()
-        .await
-        .expect("json");
+    let body = sandbox.admin_get("messages", &[("channel", channel)]).await;
     body["messages"].as_array().cloned().unwrap_or_default()
 }
 
