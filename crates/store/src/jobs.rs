@@ -584,6 +584,7 @@ impl Store {
         }
         self.complete_plan_if_done(&mut tx, plan_id, actor).await?;
         tx.commit().await?;
+        self.recent.state_written();
         Ok(())
     }
 

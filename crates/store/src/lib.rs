@@ -15,6 +15,7 @@ mod jobs;
 mod overlay;
 mod pages;
 mod plans;
+mod recent;
 mod removals;
 #[doc(hidden)]
 pub mod testing;
@@ -120,6 +121,7 @@ pub struct Store {
     reader: AnyPool,
     backend: Backend,
     clock: Arc<dyn Clock>,
+    recent: Arc<recent::Recent>,
 }
 
 /// Timestamps are written with a fixed number of fractional digits so that
@@ -202,6 +204,7 @@ impl Store {
             pool,
             backend,
             clock,
+            recent: Arc::default(),
         })
     }
 
@@ -282,6 +285,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.recent.state_written();
         Ok(record)
     }
 

@@ -76,6 +76,10 @@ pub struct StateVersion {
 
 impl Store {
     pub async fn state_version(&self) -> Result<StateVersion> {
+        if let Some(kept) = self.recent.state_version() {
+            return Ok(kept);
+        }
+        let generation = self.recent.state_generation();
         // Syncs and applied changes are only ever inserted or deleted, never
         // updated: counts and newest keys see every difference.
         let row = sqlx::query(
@@ -86,11 +90,13 @@ impl Store {
         )
         .fetch_one(self.reader())
         .await?;
-        Ok(StateVersion {
+        let version = StateVersion {
             syncs: row.try_get("syncs")?,
             last_sync_ms: row.try_get("last_sync_ms")?,
             changes: row.try_get("changes")?,
             last_change: row.try_get("last_change")?,
-        })
+        };
+        self.recent.keep_state_version(generation, &version);
+        Ok(version)
     }
 }

@@ -121,6 +121,10 @@ impl Store {
     /// The token with this id and the hash of its secret, to check a
     /// presented token against.
     pub async fn token_with_hash(&self, id: &str) -> Result<Option<(TokenRecord, String)>> {
+        if let Some(kept) = self.recent.token(id) {
+            return Ok(Some(kept));
+        }
+        let generation = self.recent.token_generation();
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {TOKEN_COLUMNS}, secret_hash FROM api_tokens WHERE id = $1"
         )))
@@ -128,7 +132,12 @@ impl Store {
         .fetch_optional(self.reader())
         .await?;
         match row {
-            Some(row) => Ok(Some((token_from_row(&row)?, row.try_get("secret_hash")?))),
+            Some(row) => {
+                let (record, hash): (TokenRecord, String) =
+                    (token_from_row(&row)?, row.try_get("secret_hash")?);
+                self.recent.keep_token(generation, &record, &hash);
+                Ok(Some((record, hash)))
+            }
             None => Ok(None),
         }
     }
@@ -177,6 +186,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.recent.forget_token(id);
         Ok(Some(TokenRecord {
             revoked_at: Some(parse_time(&timestamp(now))),
             ..record
