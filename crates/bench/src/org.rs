@@ -144,6 +144,7 @@ fn generated_state(people: usize) -> (ActualState, usize) {
         sync_ids: BTreeMap::from([(okta.clone(), "s-bench".to_string())]),
         digests: BTreeMap::from([(okta, digest)]),
         correlation: Default::default(),
+        time_bound: vec![],
     };
     (actual, grants)
 }

@@ -233,6 +233,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Access requests: ask (a change in words, a bundle, an account action), list, show, approve, deny.
+    Request {
+        #[command(subcommand)]
+        command: RequestCommand,
+    },
     /// What access reaches in production: services, paths, owners, monitors, deploys.
     Reach {
         #[command(subcommand)]
@@ -293,6 +298,77 @@ enum AuditCommand {
     },
 }
 
+#[derive(clap::Args)]
+struct AskArgs {
+    /// The change in words, e.g. "assign lena@example.com to the Production Access Demo group".
+    text: Option<String>,
+    /// Why it is needed (recorded, shown to reviewers).
+    #[arg(long)]
+    reason: String,
+    /// Ask for a bundle declared in the policy files instead.
+    #[arg(long, conflicts_with = "text")]
+    bundle: Option<String>,
+    /// Ask for an account action instead (reset-mfa, unlock, suspend, …), with --who.
+    #[arg(long, conflicts_with_all = ["text", "bundle"])]
+    action: Option<String>,
+    /// The account of the action (a login or email).
+    #[arg(long, requires = "action")]
+    who: Option<String>,
+    /// The connection of the action (default: okta).
+    #[arg(long, requires = "action")]
+    connection: Option<String>,
+    /// Who a bundle is for (default: yourself).
+    #[arg(long = "for")]
+    for_person: Option<String>,
+    /// How long the access lasts: 8h, 30m, 2d (it is removed then).
+    #[arg(long)]
+    duration: Option<String>,
+    /// A ticket reference.
+    #[arg(long)]
+    ticket: Option<String>,
+    /// Take a break-glass bundle now; it is reviewed afterwards.
+    #[arg(long, requires = "bundle")]
+    break_glass: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum RequestCommand {
+    /// Ask for access or an action; the approval rules of the policy files say who must agree.
+    Ask(AskArgs),
+    /// The requests you may see (yours, those you may review; all for administrators).
+    List {
+        /// pending, approved, active, done, ended, denied or expired.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One request: its stages, decisions, review and timeline.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve the request's current stage as one of its reviewers.
+    Approve {
+        id: String,
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deny the request as one of its current stage's reviewers.
+    Deny {
+        id: String,
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Subcommand)]
 enum TokenCommand {
     /// Make a token and print it once (only its hash is kept).
@@ -306,6 +382,9 @@ enum TokenCommand {
         /// How long it lives: 30d, 12h, 90m (at most 366d).
         #[arg(long, default_value = "30d")]
         expires_in: String,
+        /// The person (email) the token acts for: its requests and reviews are theirs.
+        #[arg(long)]
+        person: Option<String>,
     },
     /// Every token (never their secrets): roles, expiry, last use, revoked or not.
     List,
@@ -472,7 +551,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     name,
                     roles,
                     expires_in,
-                } => commands::token::create(&store, name, &roles, &expires_in).await,
+                    person,
+                } => commands::token::create(&store, name, &roles, &expires_in, person).await,
                 TokenCommand::List => commands::token::list(&store).await,
                 TokenCommand::Revoke { id } => commands::token::revoke(&store, &id).await,
             }
@@ -547,6 +627,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let service = options.open().await?;
             commands::request::run(&service, &request, yes, json, quiet).await
         }
+        Command::Request { command } => {
+            let service = options.open().await?;
+            match command {
+                RequestCommand::Ask(args) => {
+                    let (ask, json) = ask_of(args);
+                    commands::requests::ask(&service, &ask, json).await
+                }
+                RequestCommand::List { state, json } => {
+                    commands::requests::list(&service, state.as_deref(), json).await
+                }
+                RequestCommand::Show { id, json } => {
+                    commands::requests::show(&service, &id, json).await
+                }
+                RequestCommand::Approve { id, comment, json } => {
+                    commands::requests::decide(&service, &id, true, &comment, json).await
+                }
+                RequestCommand::Deny { id, comment, json } => {
+                    commands::requests::decide(&service, &id, false, &comment, json).await
+                }
+            }
+        }
         Command::Reach { query } => {
             let service = options.open().await?;
             commands::reach::run(&service, query).await
@@ -560,6 +661,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         },
     }
+}
+
+/// `request ask`'s arguments as the command module takes them, and `--json`.
+fn ask_of(args: AskArgs) -> (commands::requests::Ask, bool) {
+    (
+        commands::requests::Ask {
+            text: args.text,
+            bundle: args.bundle,
+            action: args.action,
+            who: args.who,
+            connection: args.connection,
+            for_person: args.for_person,
+            reason: args.reason,
+            duration: args.duration,
+            ticket: args.ticket,
+            break_glass: args.break_glass,
+        },
+        args.json,
+    )
 }
 
 /// The commands that go through a server's API; the others say they work on the local store only.
@@ -628,6 +748,24 @@ async fn remote_command(
             api::action(&remote, action, yes, json, quiet).await
         }
         Command::Approve { plan_id } => api::approve(&remote, &plan_id).await,
+        Command::Request { command } => match command {
+            RequestCommand::Ask(args) => {
+                let (ask, json) = ask_of(args);
+                commands::requests::remote::ask(&remote, &ask, json).await
+            }
+            RequestCommand::List { state, json } => {
+                commands::requests::remote::list(&remote, state.as_deref(), json).await
+            }
+            RequestCommand::Show { id, json } => {
+                commands::requests::remote::show(&remote, &id, json).await
+            }
+            RequestCommand::Approve { id, comment, json } => {
+                commands::requests::remote::decide(&remote, &id, true, &comment, json).await
+            }
+            RequestCommand::Deny { id, comment, json } => {
+                commands::requests::remote::decide(&remote, &id, false, &comment, json).await
+            }
+        },
         Command::Apply {
             plan_id,
             json,
@@ -664,7 +802,8 @@ async fn remote_command(
                 name,
                 roles,
                 expires_in,
-            } => commands::token::remote::create(&remote, name, &roles, &expires_in).await,
+                person,
+            } => commands::token::remote::create(&remote, name, &roles, &expires_in, person).await,
             TokenCommand::List => commands::token::remote::list(&remote).await,
             TokenCommand::Revoke { id } => commands::token::remote::revoke(&remote, &id).await,
         },

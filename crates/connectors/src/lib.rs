@@ -162,6 +162,35 @@ impl SyncSink for Snapshot {
     }
 }
 
+/// Where a message landed: the conversation's id (a `D…` id when it was posted to a person) and its
+/// id there (Slack's `ts`), which together name it for an update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedMessage {
+    pub channel: String,
+    pub ts: String,
+}
+
+/// Posting as grantflow's app in a chat system.
+#[async_trait]
+pub trait Chat: Send + Sync {
+    /// Posts `text` (the notification fallback) with optional Block Kit `blocks` to a channel id, or to a
+    /// person's user id as a direct message.
+    async fn post(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: &[serde_json::Value],
+    ) -> Result<PostedMessage, Failure>;
+
+    /// Replaces one of the app's messages.
+    async fn update(
+        &self,
+        message: &PostedMessage,
+        text: &str,
+        blocks: &[serde_json::Value],
+    ) -> Result<(), Failure>;
+}
+
 #[async_trait]
 pub trait Connector: Send + Sync {
     fn describe(&self) -> Description;
@@ -212,6 +241,12 @@ pub trait Connector: Send + Sync {
     /// The receiver for the system's event hooks, when it has them and
     /// they are configured.
     fn hook_receiver(&self) -> Option<&dyn HookReceiver> {
+        None
+    }
+
+    /// The system's messaging, when it is a chat system grantflow can post
+    /// to (requests' notices and approval messages).
+    fn chat(&self) -> Option<&dyn Chat> {
         None
     }
 

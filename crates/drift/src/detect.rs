@@ -38,6 +38,7 @@ pub fn detect(
     };
     let scoped = scoped_resources(actual, settings, &mut report.notes);
     let judge = Judge {
+        actual,
         policies,
         settings,
         desired: &desired,
@@ -69,6 +70,7 @@ pub fn detect(
 /// What every pass judges against: the policies, the settings, desired
 /// access and the people.
 struct Judge<'a, 's> {
+    actual: &'a ActualState,
     policies: &'a PolicySet,
     settings: &'a DriftSettings,
     desired: &'a Desired<'s>,
@@ -230,8 +232,19 @@ impl Judge<'_, '_> {
                 grant.resource_id.as_str(),
                 grant.entitlement.as_str(),
             );
+            // A time-bound grant is its request's to end, on its timer.
             if self.desired.grants.contains_key(&key)
                 || view.ambiguous_accounts.contains(grant.account_id.as_str())
+                || self
+                    .actual
+                    .held_until(
+                        connection,
+                        &grant.account_id,
+                        &grant.resource_id,
+                        &grant.entitlement,
+                        None,
+                    )
+                    .is_some()
             {
                 continue;
             }

@@ -78,6 +78,7 @@ fn state(snapshots: Vec<Snapshot>) -> ActualState {
             .collect(),
         digests: BTreeMap::new(),
         correlation: Correlation::default(),
+        time_bound: vec![],
     }
 }
 

@@ -39,6 +39,7 @@ pub fn with_declared<'a>(policies: &PolicySet, actual: &'a ActualState) -> Cow<'
             sync_ids: actual.sync_ids.clone(),
             digests: actual.digests.clone(),
             correlation: actual.correlation.clone(),
+            time_bound: actual.time_bound.clone(),
         }),
     }
 }

@@ -36,6 +36,7 @@ pub fn plan_policies(
         .collect();
 
     let mut changes: Vec<(OpKind, ConnectionName, Vec<String>)> = Vec::new();
+    let mut time_bound_notes = Vec::new();
     for ((connection, account_id, resource_id, entitlement), wanted_by) in &desired.grants {
         let Some(index) = indexes.get(connection) else {
             continue;
@@ -108,6 +109,23 @@ pub fn plan_policies(
             ) else {
                 continue;
             };
+            if let Some(held) = actual.held_until(
+                connection,
+                &grant.account_id,
+                &grant.resource_id,
+                &grant.entitlement,
+                Some(now),
+            ) {
+                time_bound_notes.push(format!(
+                    "{} keeps {} \"{}\" until {} (time-bound, request {}); its timer removes it then",
+                    account.login,
+                    resource.kind,
+                    resource.name,
+                    held.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    held.request
+                ));
+                continue;
+            }
             let kind = OpKind::RemoveGrant {
                 account: AccountRef {
                     id: account.id.clone(),
@@ -128,6 +146,8 @@ pub fn plan_policies(
     }
 
     let wiring = plan_creations(policies, actual, &actual_declared.snapshots, &mut changes);
+    let mut notes = desired.notes;
+    notes.extend(time_bound_notes);
     let directory_first = DirectoryFirst {
         directory: &actual.directory,
         correlated: &desired.correlated,
@@ -137,7 +157,7 @@ pub fn plan_policies(
         actual,
         origin,
         now,
-        desired.notes,
+        notes,
         &wiring,
         Some(&directory_first),
     )
@@ -159,6 +179,35 @@ pub fn plan_request(
         changes,
         actual,
         &format!("request \"{}\"", request.text),
+        now,
+        notes,
+        &Wiring::default(),
+        None,
+    )
+    .map_err(|e| RequestError::Invalid(e.to_string()))
+}
+
+/// The plan that gives `user` every grant of a bundle (those not held yet).
+pub fn plan_grants(
+    user: &str,
+    grants: &[grantflow_policy::GrantSpec],
+    actual: &ActualState,
+    origin: &str,
+    now: DateTime<Utc>,
+) -> Result<Plan, RequestError> {
+    let mut changes = Vec::new();
+    let mut notes = Vec::new();
+    for grant in grants {
+        let (kind, connection, mut said) = request::resolve_grant(user, grant, actual)?;
+        notes.append(&mut said);
+        if let Some(kind) = kind {
+            changes.push((kind, connection, vec![origin.to_string()]));
+        }
+    }
+    build_plan(
+        changes,
+        actual,
+        origin,
         now,
         notes,
         &Wiring::default(),

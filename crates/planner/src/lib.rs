@@ -20,7 +20,7 @@ pub use correlate::{Ambiguity, Correlated, Correlation, MatchField, correlate};
 pub use desired::{
     Desired, GrantKey, desired_access, directory_people, policy_reasons, with_declared,
 };
-pub use diff::{plan_changes, plan_policies, plan_request};
+pub use diff::{plan_changes, plan_grants, plan_policies, plan_request};
 pub use index::SnapshotIndex;
 pub use people::{AccountChanges, ChangesFor, GroupKind, by_person};
 pub use review::preconditions;
@@ -42,6 +42,41 @@ pub struct ActualState {
     pub digests: BTreeMap<ConnectionName, String>,
     /// How each system's accounts are matched to the directory's people.
     pub correlation: Correlation,
+    /// Grants approved requests gave for a limited time, still in force:
+    /// plans and drift leave them alone until they end.
+    pub time_bound: Vec<TimeBoundGrant>,
+}
+
+/// A grant an approved request gave until `until`; its own timer removes it
+/// then (unless a policy grants it for good).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeBoundGrant {
+    pub connection: ConnectionName,
+    pub account_id: String,
+    pub resource_id: String,
+    pub entitlement: String,
+    pub until: chrono::DateTime<chrono::Utc>,
+    pub request: String,
+}
+
+impl ActualState {
+    /// The time-bound grant of `account_id` on `resource_id`, in force at `now`.
+    pub fn held_until(
+        &self,
+        connection: &ConnectionName,
+        account_id: &str,
+        resource_id: &str,
+        entitlement: &str,
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Option<&TimeBoundGrant> {
+        self.time_bound.iter().find(|t| {
+            t.connection == *connection
+                && t.account_id == account_id
+                && t.resource_id == resource_id
+                && t.entitlement == entitlement
+                && now.is_none_or(|now| t.until > now)
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -323,6 +323,63 @@ pub(crate) fn resolve(
     })
 }
 
+/// What giving `user` one declared grant (of a bundle) takes: resolved like
+/// a request, against the same snapshots, by the policy's resource words.
+pub(crate) fn resolve_grant(
+    user: &str,
+    grant: &grantflow_policy::GrantSpec,
+    actual: &ActualState,
+) -> Result<Resolved, RequestError> {
+    let directory = actual
+        .snapshots
+        .get(&actual.directory)
+        .ok_or_else(|| RequestError::NotSynced(actual.directory.clone()))?;
+    let (resource, entitlement) =
+        grantflow_policy::resolve(grant, &actual.snapshots).map_err(RequestError::Invalid)?;
+    let connection = grant.connection.clone();
+    let snapshot = actual
+        .snapshots
+        .get(&connection)
+        .ok_or_else(|| RequestError::NotSynced(connection.clone()))?;
+    let request = ChangeRequest {
+        text: format!("add {user} to {} {}", resource.kind, resource.name),
+        action: Action::Add,
+        user: user.to_string(),
+        target: resource.name.clone(),
+        entitlement: Some(entitlement.clone()),
+    };
+    let account = find_account(&request, &connection, snapshot, directory, actual)?;
+    let holds = snapshot.grants.iter().any(|g| {
+        g.account_id == account.id
+            && g.resource_id == resource.id
+            && g.entitlement == entitlement
+            && g.source == GrantSource::Direct
+    });
+    if holds {
+        return Ok((
+            None,
+            connection.clone(),
+            vec![format!(
+                "{} already holds {} \"{}\" ({entitlement}) in {connection}: nothing to do",
+                account.login, resource.kind, resource.name
+            )],
+        ));
+    }
+    Ok((
+        Some(OpKind::AddGrant {
+            account,
+            resource: ResourceRef {
+                id: resource.id.clone(),
+                kind: resource.kind.clone(),
+                name: resource.name.clone(),
+            },
+            entitlement,
+        }),
+        connection,
+        vec![],
+    ))
+}
+
 /// The resource the target names: in the named system, or in the directory,
 /// or in whichever single system has it.
 fn find_resource<'s>(

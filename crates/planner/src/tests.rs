@@ -90,6 +90,7 @@ fn state() -> ActualState {
         sync_ids: BTreeMap::from([(okta, "s-1".to_string())]),
         digests: BTreeMap::new(),
         correlation: Correlation::default(),
+        time_bound: vec![],
     }
 }
 
@@ -125,6 +126,49 @@ fn policies_add_missing_grants_and_remove_unwanted_ones_on_managed_resources_onl
         !lines(&plan)
             .iter()
             .any(|l| l.contains("Unmanaged") || l.contains("cat@"))
+    );
+}
+
+#[test]
+fn a_time_bound_grant_is_kept_until_it_ends_and_planned_away_after() {
+    let now = Utc::now();
+    let mut actual = state();
+    actual.time_bound.push(crate::TimeBoundGrant {
+        connection: ConnectionName::new("okta"),
+        account_id: "u2".into(),
+        resource_id: "g1".into(),
+        entitlement: "member".into(),
+        until: now + chrono::Duration::hours(1),
+        request: "r-1".into(),
+    });
+    let before = plan_policies(&policies(PLATFORM), &actual, "test", now).expect("plans");
+    assert!(
+        !lines(&before).iter().any(|l| l.contains("bob@")),
+        "{:?}",
+        lines(&before)
+    );
+    assert!(
+        before
+            .review
+            .notes
+            .iter()
+            .any(|n| n.contains("time-bound, request r-1")),
+        "{:?}",
+        before.review.notes
+    );
+    let after = plan_policies(
+        &policies(PLATFORM),
+        &actual,
+        "test",
+        now + chrono::Duration::hours(1),
+    )
+    .expect("plans");
+    assert!(
+        lines(&after).contains(
+            &"- okta group \"Production Access Demo\" member for bob@example.com".to_string()
+        ),
+        "{:?}",
+        lines(&after)
     );
 }
 

@@ -309,6 +309,29 @@ impl Condition {
         evaluate_all(&[self], person).pop().unwrap_or(Ok(true))
     }
 
+    /// Whether the condition holds with `variables` (each top-level key a
+    /// CEL variable: `person`, `request`, `reach`, …). Approval rules and
+    /// conflict rules read more than a person; like [`Condition::evaluate`],
+    /// a missing field is an error, never a silent `false`.
+    pub fn evaluate_with(&self, variables: &Map<String, Json>) -> Result<bool, String> {
+        let mut context = Context::default();
+        for (name, value) in variables {
+            let value = cel::to_value(value.clone()).map_err(|e| e.to_string())?;
+            context.add_variable_from_value(name.as_str(), value);
+        }
+        match self.execute_in(&context) {
+            Ok(Value::Bool(holds)) => Ok(holds),
+            Ok(other) => Err(format!(
+                "the condition must be a boolean, but it is {}",
+                type_name(&other)
+            )),
+            Err(ExecutionError::NoSuchKey(key)) => Err(format!(
+                "no field `{key}` here (test optional fields with has(...))"
+            )),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
     fn execute_in(&self, context: &Context) -> Result<Value, ExecutionError> {
         let Some(program) = &self.program else {
             return Ok(Value::Bool(true));

@@ -20,6 +20,15 @@ pub struct PolicyFile {
     /// Directory groups pushed to an app, which creates (and keeps in step) a group in the app's system.
     #[serde(default)]
     pub pushes: Vec<PushDoc>,
+    /// Sets of grants people ask for together (and which of them are break-glass).
+    #[serde(default)]
+    pub bundles: Vec<crate::requests::BundleDoc>,
+    /// The reviews a request needs, by what it asks for.
+    #[serde(default)]
+    pub approvals: Vec<crate::requests::ApprovalDoc>,
+    /// Separation-of-duties conflicts: combinations of grants no one may hold.
+    #[serde(default)]
+    pub conflicts: Vec<crate::requests::ConflictDoc>,
 }
 
 /// A resource that must exist, e.g. an Okta group or an OPA secret folder or security policy.

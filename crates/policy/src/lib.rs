@@ -15,6 +15,7 @@ mod diagnostic;
 mod expr;
 mod file;
 mod located;
+mod requests;
 
 pub use attributes::{AttributeCatalog, CANONICAL_ATTRIBUTES, KnownAttribute, Origin};
 pub use diagnostic::{Diagnostic, Diagnostics};
@@ -23,6 +24,11 @@ pub use file::{
     GrantDoc, PolicyDoc, PolicyFile, PushDoc, RemediationMode, ResourceDoc, ResourceRefDoc,
 };
 pub use located::Located;
+pub use requests::{
+    ApprovalDoc, ApprovalRule, BreakGlass, BreakGlassDoc, Bundle, BundleDoc, Conflict, ConflictDoc,
+    DEFAULT_PENDING_EXPIRY, NotifyDoc, Reviewers, ReviewersDoc, Stage, StageDoc, Target, TargetDoc,
+    TargetKind, parse_duration,
+};
 
 use grantflow_model::{ConnectionName, PENDING_PREFIX, Person, Resource, ResourceKind, Snapshot};
 use std::borrow::Cow;
@@ -111,6 +117,9 @@ pub struct PolicySet {
     pub policies: Vec<Policy>,
     pub resources: Vec<DeclaredResource>,
     pub pushes: Vec<DeclaredPush>,
+    pub bundles: Vec<Bundle>,
+    pub approvals: Vec<ApprovalRule>,
+    pub conflicts: Vec<Conflict>,
     /// Each file's text, to place problems found inside a condition.
     sources: BTreeMap<PathBuf, String>,
 }
@@ -142,7 +151,30 @@ impl PolicySet {
         let mut policies = Vec::new();
         let mut resources = Vec::new();
         let mut pushes = Vec::new();
+        let mut bundles = Vec::new();
+        let mut approvals = Vec::new();
+        let mut conflicts = Vec::new();
         let mut seen_names: BTreeMap<String, Diagnostic> = BTreeMap::new();
+        // Bundles, approval rules and conflicts are named in requests and reviews: unique per kind.
+        let mut seen_other: BTreeMap<(&'static str, String), Diagnostic> = BTreeMap::new();
+        let mut unique = |kind: &'static str,
+                          name: &Located<String>,
+                          path: &Path,
+                          problems: &mut Vec<Diagnostic>| {
+            let key = (kind, name.value.trim().to_lowercase());
+            if let Some(first) = seen_other.get(&key) {
+                problems.push(name.diagnostic(
+                    path,
+                    format!(
+                        "{kind} name \"{}\" is already used at {}",
+                        name.value,
+                        first.position()
+                    ),
+                ));
+            } else {
+                seen_other.insert(key, name.diagnostic(path, ""));
+            }
+        };
         for (path, text) in &sources {
             let parsed = match file::parse(path, text) {
                 Ok(parsed) => parsed,
@@ -203,6 +235,27 @@ impl PolicySet {
                     creates,
                 });
             }
+            for doc in &parsed.bundles {
+                unique("bundle", &doc.name, path, &mut problems);
+                match doc.compile(path) {
+                    Ok(bundle) => bundles.push(bundle),
+                    Err(found) => problems.extend(found),
+                }
+            }
+            for doc in &parsed.approvals {
+                unique("approval rule", &doc.name, path, &mut problems);
+                match doc.compile(path) {
+                    Ok(rule) => approvals.push(rule),
+                    Err(found) => problems.extend(found),
+                }
+            }
+            for doc in &parsed.conflicts {
+                unique("conflict", &doc.name, path, &mut problems);
+                match doc.compile(path) {
+                    Ok(conflict) => conflicts.push(conflict),
+                    Err(found) => problems.push(found),
+                }
+            }
             for doc in parsed.policies {
                 let name = doc.name.value.clone();
                 if name.trim().is_empty() {
@@ -253,10 +306,25 @@ impl PolicySet {
                 });
             }
         }
+        for rule in &approvals {
+            for target in &rule.targets {
+                if let TargetKind::Bundle(name) = &target.what
+                    && !bundles.iter().any(|b| b.name.eq_ignore_ascii_case(name))
+                {
+                    problems.push(Diagnostic::whole_file(
+                        &rule.file,
+                        format!("approval rule \"{}\" applies to bundle \"{name}\", which no policy file declares", rule.name),
+                    ));
+                }
+            }
+        }
         let set = PolicySet {
             policies,
             resources,
             pushes,
+            bundles,
+            approvals,
+            conflicts,
             sources: sources.into_iter().collect(),
         };
         // What is wrong whatever the directory holds (types of the built-in
@@ -374,6 +442,13 @@ impl PolicySet {
             for grant in &policy.grants {
                 if let Err(message) = resolve(grant, snapshots) {
                     problems.push(grant.at.diagnostic(&policy.file, message));
+                }
+            }
+        }
+        for bundle in &self.bundles {
+            for grant in &bundle.grants {
+                if let Err(message) = resolve(grant, snapshots) {
+                    problems.push(grant.at.diagnostic(&bundle.file, message));
                 }
             }
         }

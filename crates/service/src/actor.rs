@@ -43,6 +43,9 @@ impl fmt::Display for Role {
 pub struct Actor {
     pub id: String,
     pub roles: BTreeSet<Role>,
+    /// The person acting, when known (an email): a signed-in person, or a
+    /// token made for one. Reviews of requests are by people.
+    pub person: Option<String>,
 }
 
 impl Actor {
@@ -50,7 +53,21 @@ impl Actor {
         Self {
             id: id.into(),
             roles: roles.into_iter().collect(),
+            person: None,
         }
+    }
+
+    /// The same actor, known to be the person with `email`.
+    pub fn for_person(mut self, email: &str) -> Self {
+        self.person = Some(email.trim().to_lowercase());
+        self
+    }
+
+    /// Whether `email` is this actor's person.
+    pub fn is_person(&self, email: &str) -> bool {
+        self.person
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(email.trim()))
     }
 
     /// The person running the command line against a local store: whoever

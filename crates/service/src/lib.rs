@@ -20,6 +20,7 @@ pub mod health;
 mod ledger;
 pub mod plans;
 pub mod reach;
+pub mod requests;
 pub mod signin;
 pub mod slack_app;
 pub mod sync;
@@ -203,7 +204,36 @@ impl Service {
             sync_ids,
             digests,
             correlation: self.config.drift.correlation.clone(),
+            time_bound: self.time_bound_grants().await?,
         })
+    }
+
+    /// The grants of every time-bound request in force.
+    async fn time_bound_grants(&self) -> Result<Vec<grantflow_planner::TimeBoundGrant>> {
+        let mut held = Vec::new();
+        for request in self.store.time_bound_requests().await? {
+            let Some(until) = request.expires_at else {
+                continue;
+            };
+            for grant in request.grants.as_array().into_iter().flatten() {
+                let text = |key: &str| {
+                    grant
+                        .get(key)
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                held.push(grantflow_planner::TimeBoundGrant {
+                    connection: ConnectionName::new(text("connection")),
+                    account_id: text("account_id"),
+                    resource_id: text("resource_id"),
+                    entitlement: text("entitlement"),
+                    until,
+                    request: request.id.clone(),
+                });
+            }
+        }
+        Ok(held)
     }
 
     pub(crate) fn connector(&self, name: &ConnectionName) -> Result<&dyn Connector> {

@@ -35,8 +35,12 @@ pub struct Proposal {
     pub warnings: Vec<String>,
 }
 
+/// How often workers act on the requests' timers: time-bound access ends within about this (plus the
+/// worker's pick-up) of its expiry.
+const REQUEST_TIMER_PERIOD: Duration = Duration::from_secs(1);
+
 /// What `grantflow action` asked for.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ActionRequest {
     pub connection: String,
     pub verb: String,
@@ -91,7 +95,7 @@ pub struct PolicyCheck {
     pub warnings: Vec<String>,
 }
 
-fn policy_error(error: PlanError) -> ServiceError {
+pub(crate) fn policy_error(error: PlanError) -> ServiceError {
     match error {
         PlanError::Policy(problems) => ServiceError::Policy(problems),
         other => ServiceError::Invalid(other.to_string()),
@@ -181,9 +185,24 @@ impl Service {
         action: &ActionRequest,
         approval: Option<&str>,
     ) -> Result<Proposal> {
+        let actual = self.actual_state().await?;
+        let plan = self.action_plan(actor, action, &actual)?;
+        self.refuse_unsupported(&plan)?;
+        self.store
+            .save_plan_for_approval(&plan, &actor.id, approval)
+            .await?;
+        self.proposal(plan, &actual, true).await
+    }
+
+    /// The one-operation plan of an account action, not stored.
+    pub(crate) fn action_plan(
+        &self,
+        actor: &Actor,
+        action: &ActionRequest,
+        actual: &ActualState,
+    ) -> Result<Plan> {
         let connection = ConnectionName::new(action.connection.clone());
         self.connector(&connection)?;
-        let actual = self.actual_state().await?;
         let Some(snapshot) = actual.snapshots.get(&connection) else {
             return Err(ServiceError::Invalid(format!(
                 "connection {connection} has not been synced yet; run `grantflow sync` first"
@@ -194,20 +213,16 @@ impl Service {
         let reason = format!("action {} requested by {}", action.verb, actor.id);
         let plan = grantflow_planner::plan_changes(
             vec![(kind, connection, vec![reason])],
-            &actual,
+            actual,
             &origin,
             self.now(),
             vec![],
         )
         .map_err(policy_error)?;
-        self.refuse_unsupported(&plan)?;
-        self.store
-            .save_plan_for_approval(&plan, &actor.id, approval)
-            .await?;
-        self.proposal(plan, &actual, true).await
+        Ok(plan)
     }
 
-    async fn proposal(
+    pub(crate) async fn proposal(
         &self,
         plan: Plan,
         actual: &std::sync::Arc<ActualState>,
@@ -226,7 +241,7 @@ impl Service {
 
     /// Refuses a plan with an operation its connection cannot perform,
     /// naming the system and what it does support, before anything is stored.
-    fn refuse_unsupported(&self, plan: &Plan) -> Result<()> {
+    pub(crate) fn refuse_unsupported(&self, plan: &Plan) -> Result<()> {
         for op in &plan.operations {
             let connector = self.connector(&op.connection)?;
             let description = connector.describe();
@@ -257,7 +272,11 @@ impl Service {
     /// object each operation touches and drop operations already in effect,
     /// so the review shows only real changes. The plan is named anew by
     /// what is left.
-    async fn without_changes_already_live(&self, plan: Plan, actual: &ActualState) -> Result<Plan> {
+    pub(crate) async fn without_changes_already_live(
+        &self,
+        plan: Plan,
+        actual: &ActualState,
+    ) -> Result<Plan> {
         let mut kept = Vec::new();
         let mut notes = plan.review.notes.clone();
         for op in &plan.operations {
@@ -456,7 +475,16 @@ impl Service {
         );
         tokio::pin!(stop);
         let mut ran = 0usize;
+        let mut last_tick: Option<std::time::Instant> = None;
         loop {
+            // The requests' timers (time-bound access ending, pending requests expiring) are in the store;
+            // every worker acts on what is due, once a second, and queues what it decides for itself.
+            if last_tick.is_none_or(|at| at.elapsed() >= REQUEST_TIMER_PERIOD) {
+                last_tick = Some(std::time::Instant::now());
+                if let Err(error) = self.tick_requests().await {
+                    tracing::error!(message = "The requests' timers failed; retrying in a second.", error = %error);
+                }
+            }
             let now_ran = engine.run_available().await?;
             ran += now_ran;
             if now_ran > 0 {

@@ -389,10 +389,7 @@ impl SignIn {
             return Err(refused("the identity provider has not verified this email"));
         }
         let groups = self.groups_of(claims.additional_claims())?;
-        Ok(Actor::new(
-            format!("oidc:{email}"),
-            self.config.roles_for(&groups),
-        ))
+        Ok(Actor::new(format!("oidc:{email}"), self.config.roles_for(&groups)).for_person(&email))
     }
 
     /// The groups claim's names; an absent claim is no group.

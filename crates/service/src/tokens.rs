@@ -24,6 +24,8 @@ pub struct TokenRequest {
     pub name: String,
     pub roles: Vec<Role>,
     pub expires_in: Duration,
+    /// The person (an email) the token acts for: its requests and reviews are theirs.
+    pub person: Option<String>,
 }
 
 /// A new token: its record, and the token itself, shown once.
@@ -120,6 +122,17 @@ pub async fn create(store: &Store, actor: &Actor, request: &TokenRequest) -> Res
         .collect();
     let expires_in = chrono::Duration::from_std(request.expires_in)
         .map_err(|_| ServiceError::Invalid("the lifetime is too long".into()))?;
+    let person = match request.person.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(email) if email.contains('@') && !email.contains(char::is_whitespace) => {
+            Some(email.to_lowercase())
+        }
+        Some(other) => {
+            return Err(ServiceError::Invalid(format!(
+                "\"{other}\" is not an email: a token acts for a person named by their email"
+            )));
+        }
+    };
     let mut roles: Vec<String> = request.roles.iter().map(access::role_name).collect();
     roles.sort();
     roles.dedup();
@@ -131,6 +144,7 @@ pub async fn create(store: &Store, actor: &Actor, request: &TokenRequest) -> Res
                 roles,
                 secret_hash: hash_hex(&secret),
                 expires_at: store.now() + expires_in,
+                person,
             },
             &actor.id,
         )
@@ -206,7 +220,11 @@ pub async fn authenticate(
     if !recently_used && claim_touch(id, now) {
         store.touch_token(id).await?;
     }
-    Ok(Ok(Actor::new(format!("token:{}", record.name), roles)))
+    let actor = Actor::new(format!("token:{}", record.name), roles);
+    Ok(Ok(match &record.person {
+        Some(email) => actor.for_person(email),
+        None => actor,
+    }))
 }
 
 /// Whether this call is the one (in this process, this minute) that records
@@ -271,6 +289,7 @@ mod tests {
                 name: "ci".into(),
                 roles: vec![Role::Approver, Role::Operator("okta".into())],
                 expires_in: Duration::from_secs(3_600),
+                person: None,
             },
         )
         .await
@@ -335,6 +354,7 @@ mod tests {
                 name: "mine".into(),
                 roles: vec![Role::Admin],
                 expires_in: Duration::from_secs(3_600),
+                person: None,
             },
         )
         .await

@@ -147,7 +147,7 @@ impl Service {
     }
 
     /// The directory indexed for the actual state, built once per state.
-    async fn directory(&self) -> Result<Arc<Directory>> {
+    pub(crate) async fn directory(&self) -> Result<Arc<Directory>> {
         let actual = self.actual_state().await?;
         let mut cache = self.people_cache.lock().await;
         if let Some(directory) = cache.as_ref()

@@ -74,6 +74,22 @@ pub enum AuditAction {
     SignInFailed,
     /// `signin.signed_out`: A person ended their session.
     SignedOut,
+    /// `request.submitted`: Someone asked for access or an action (what, for whom, why, the chain it needs).
+    RequestSubmitted,
+    /// `request.reviewed`: A reviewer approved or denied a request in one stage.
+    RequestReviewed,
+    /// `request.escalated`: A stage's SLA passed; its escalation reviewers may decide too.
+    RequestEscalated,
+    /// `request.approved`: Every stage approved (or a rule approved it at once); its plan is made.
+    RequestApproved,
+    /// `request.denied`: A reviewer denied a request, or it would create a blocking conflict.
+    RequestDenied,
+    /// `request.expired`: Nobody decided before the request's wait ran out.
+    RequestExpired,
+    /// `request.ended`: Time-bound access ended: its grants removed (or kept, when a policy grants them).
+    RequestEnded,
+    /// `request.break_glass`: Someone took a break-glass bundle without prior approval.
+    RequestBreakGlass,
 }
 
 impl AuditAction {
@@ -108,6 +124,14 @@ impl AuditAction {
         AuditAction::SignInSucceeded,
         AuditAction::SignInFailed,
         AuditAction::SignedOut,
+        AuditAction::RequestSubmitted,
+        AuditAction::RequestReviewed,
+        AuditAction::RequestEscalated,
+        AuditAction::RequestApproved,
+        AuditAction::RequestDenied,
+        AuditAction::RequestExpired,
+        AuditAction::RequestEnded,
+        AuditAction::RequestBreakGlass,
     ];
 
     /// The text stored in the chain and exports.
@@ -142,6 +166,14 @@ impl AuditAction {
             AuditAction::SignInSucceeded => "signin.succeeded",
             AuditAction::SignInFailed => "signin.failed",
             AuditAction::SignedOut => "signin.signed_out",
+            AuditAction::RequestSubmitted => "request.submitted",
+            AuditAction::RequestReviewed => "request.reviewed",
+            AuditAction::RequestEscalated => "request.escalated",
+            AuditAction::RequestApproved => "request.approved",
+            AuditAction::RequestDenied => "request.denied",
+            AuditAction::RequestExpired => "request.expired",
+            AuditAction::RequestEnded => "request.ended",
+            AuditAction::RequestBreakGlass => "request.break_glass",
         }
     }
 

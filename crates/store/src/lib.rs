@@ -17,6 +17,7 @@ mod pages;
 mod plans;
 mod recent;
 mod removals;
+mod requests;
 #[doc(hidden)]
 pub mod testing;
 mod tokens;
@@ -31,6 +32,7 @@ pub use overlay::StateVersion;
 pub use pages::{OpenFinding, PlanSummary, SyncSummary};
 pub use plans::StoredPlan;
 pub use removals::BudgetExceeded;
+pub use requests::{RequestChange, RequestFilter, RequestRecord, ReviewRecord};
 pub use tokens::{NewToken, TokenRecord};
 
 use chrono::{DateTime, SecondsFormat, Utc};

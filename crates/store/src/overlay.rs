@@ -64,7 +64,8 @@ impl Store {
 }
 
 /// A cheap fingerprint of everything the actual state is read from (the
-/// syncs and the changes applied since): equal fingerprints mean an equal
+/// syncs, the changes applied since, and the time-bound grants in force):
+/// equal fingerprints mean an equal
 /// actual state, so readers can keep one in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateVersion {
@@ -72,6 +73,8 @@ pub struct StateVersion {
     last_sync_ms: Option<i64>,
     changes: i64,
     last_change: Option<String>,
+    /// Requests in force, ended, and the last change among them.
+    time_bound: (i64, i64, Option<i64>),
 }
 
 impl Store {
@@ -86,7 +89,10 @@ impl Store {
             "SELECT (SELECT COUNT(*) FROM syncs) AS syncs,
                     (SELECT MAX(finished_ms) FROM syncs) AS last_sync_ms,
                     (SELECT COUNT(*) FROM applied_changes) AS changes,
-                    (SELECT MAX(id) FROM applied_changes) AS last_change",
+                    (SELECT MAX(id) FROM applied_changes) AS last_change,
+                    (SELECT COUNT(*) FROM access_requests WHERE state = 'active') AS time_bound,
+                    (SELECT COUNT(*) FROM access_requests WHERE state = 'ended') AS time_bound_ended,
+                    (SELECT MAX(updated_ms) FROM access_requests WHERE state IN ('active', 'ended')) AS time_bound_changed",
         )
         .fetch_one(self.reader())
         .await?;
@@ -95,6 +101,11 @@ impl Store {
             last_sync_ms: row.try_get("last_sync_ms")?,
             changes: row.try_get("changes")?,
             last_change: row.try_get("last_change")?,
+            time_bound: (
+                row.try_get("time_bound")?,
+                row.try_get("time_bound_ended")?,
+                row.try_get("time_bound_changed")?,
+            ),
         };
         self.recent.keep_state_version(generation, &version);
         Ok(version)

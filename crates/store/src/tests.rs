@@ -78,6 +78,14 @@ fn audit_actions_keep_their_stored_names() {
             "signin.succeeded",
             "signin.failed",
             "signin.signed_out",
+            "request.submitted",
+            "request.reviewed",
+            "request.escalated",
+            "request.approved",
+            "request.denied",
+            "request.expired",
+            "request.ended",
+            "request.break_glass",
         ]
     );
     for action in AuditAction::ALL {

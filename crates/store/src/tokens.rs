@@ -21,6 +21,9 @@ pub struct TokenRecord {
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// The person the token acts for (an email), if any.
+    #[serde(default)]
+    pub person: Option<String>,
 }
 
 /// A token to store.
@@ -32,10 +35,11 @@ pub struct NewToken {
     /// Hex SHA-256 of the secret part.
     pub secret_hash: String,
     pub expires_at: DateTime<Utc>,
+    pub person: Option<String>,
 }
 
 const TOKEN_COLUMNS: &str =
-    "id, name, roles, created_by, created_at, expires_ms, revoked_at, last_used_ms";
+    "id, name, roles, created_by, created_at, expires_ms, revoked_at, last_used_ms, person";
 
 fn token_from_row(row: &sqlx::any::AnyRow) -> Result<TokenRecord> {
     let id: String = row.try_get("id")?;
@@ -50,6 +54,7 @@ fn token_from_row(row: &sqlx::any::AnyRow) -> Result<TokenRecord> {
     let revoked_at: Option<String> = row.try_get("revoked_at")?;
     let last_used_ms: Option<i64> = row.try_get("last_used_ms")?;
     Ok(TokenRecord {
+        person: row.try_get("person")?,
         name: row.try_get("name")?,
         roles,
         created_by: row.try_get("created_by")?,
@@ -78,8 +83,8 @@ impl Store {
         })?;
         let mut tx = self.begin().await?;
         sqlx::query(
-            "INSERT INTO api_tokens (id, name, roles, secret_hash, created_by, created_at, created_ms, expires_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO api_tokens (id, name, roles, secret_hash, created_by, created_at, created_ms, expires_ms, person)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&token.id)
         .bind(&token.name)
@@ -89,6 +94,7 @@ impl Store {
         .bind(timestamp(now))
         .bind(now.timestamp_millis())
         .bind(token.expires_at.timestamp_millis())
+        .bind(token.person.clone())
         .execute(&mut *tx)
         .await?;
         audit::append(
@@ -115,6 +121,7 @@ impl Store {
             expires_at: token.expires_at,
             revoked_at: None,
             last_used_at: None,
+            person: token.person.clone(),
         })
     }
 

@@ -14,6 +14,7 @@ pub mod policy;
 pub mod reach;
 pub mod remote;
 pub mod request;
+pub mod requests;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod serve;

@@ -17,6 +17,7 @@ pub async fn create(
     name: String,
     roles: &[String],
     expires_in: &str,
+    person: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let request = TokenRequest {
         name,
@@ -25,6 +26,7 @@ pub async fn create(
             .map(|r| parse_role(r))
             .collect::<Result<Vec<_>, _>>()?,
         expires_in: parse_lifetime(expires_in)?,
+        person,
     };
     let created = tokens::create(store, &actor(), &request).await?;
     print_created(&created.record, created.token.expose_secret());
@@ -116,8 +118,9 @@ pub mod remote {
         name: String,
         roles: &[String],
         expires_in: &str,
+        person: Option<String>,
     ) -> anyhow::Result<ExitCode> {
-        let body = serde_json::json!({ "name": name, "roles": roles, "expires_in": expires_in });
+        let body = serde_json::json!({ "name": name, "roles": roles, "expires_in": expires_in, "person": person });
         let created: Created = remote.post(&["tokens"], Some(&body)).await?;
         print_created(&created.record, &created.token);
         Ok(ExitCode::SUCCESS)

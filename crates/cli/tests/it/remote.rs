@@ -227,6 +227,7 @@ async fn make_token(store: &Store, name: &str, role: &str) -> (String, String) {
             name: name.to_string(),
             roles: vec![grantflow_service::access::parse_role(role).expect("role")],
             expires_in: Duration::from_secs(3_600),
+            person: None,
         },
     )
     .await

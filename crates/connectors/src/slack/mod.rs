@@ -24,13 +24,7 @@ pub struct SlackConnector {
     client: SlackClient,
 }
 
-/// Where a message landed: the conversation's id (a `D…` id when it was posted to a person) and its `ts`,
-/// which together name it for `update_message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostedMessage {
-    pub channel: String,
-    pub ts: String,
-}
+pub use crate::PostedMessage;
 
 impl SlackConnector {
     pub fn new(
@@ -171,7 +165,33 @@ fn answered(fields: &Map<String, Value>, name: &str, method: &str) -> Result<Str
 }
 
 #[async_trait]
+impl crate::Chat for SlackConnector {
+    async fn post(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: &[Value],
+    ) -> Result<PostedMessage, Failure> {
+        self.post_message(channel, text, blocks).await
+    }
+
+    async fn update(
+        &self,
+        message: &PostedMessage,
+        text: &str,
+        blocks: &[Value],
+    ) -> Result<(), Failure> {
+        self.update_message(&message.channel, &message.ts, text, blocks)
+            .await
+    }
+}
+
+#[async_trait]
 impl Connector for SlackConnector {
+    fn chat(&self) -> Option<&dyn crate::Chat> {
+        Some(self)
+    }
+
     fn describe(&self) -> Description {
         Description {
             system: SystemKind::new(SYSTEM),

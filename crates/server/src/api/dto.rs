@@ -364,6 +364,9 @@ pub struct PlanReview {
     #[schema(value_type = Option<Object>)]
     pub reach: Option<serde_json::Value>,
     pub warnings: Vec<String>,
+    /// What the planner noticed and did not plan (already in effect, ambiguous matches, time-bound grants
+    /// left until they end).
+    pub notes: Vec<String>,
     pub approval: Option<PlanApproval>,
 }
 
@@ -382,6 +385,7 @@ impl PlanReview {
             people: proposal.people.iter().map(json).collect(),
             reach: proposal.reach.as_ref().map(json),
             warnings: proposal.warnings.clone(),
+            notes: proposal.plan.review.notes.clone(),
             approval: approval.map(Into::into),
         }
     }
@@ -591,6 +595,9 @@ pub struct NewToken {
     pub roles: Vec<String>,
     /// How long it lives: `30d`, `12h`, `90m` (at most 366 days).
     pub expires_in: String,
+    /// The person (an email) the token acts for: its requests and reviews are theirs.
+    #[serde(default)]
+    pub person: Option<String>,
 }
 
 /// A token, without its secret.
@@ -604,6 +611,8 @@ pub struct Token {
     pub expires_at: chrono::DateTime<chrono::Utc>,
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The person the token acts for.
+    pub person: Option<String>,
 }
 
 impl From<grantflow_store::TokenRecord> for Token {
@@ -617,6 +626,7 @@ impl From<grantflow_store::TokenRecord> for Token {
             expires_at: t.expires_at,
             revoked_at: t.revoked_at,
             last_used_at: t.last_used_at,
+            person: t.person,
         }
     }
 }
@@ -633,4 +643,87 @@ pub struct CreatedToken {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Tokens {
     pub items: Vec<Token>,
+}
+
+/// Which requests to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RequestsQuery {
+    /// `pending`, `approved`, `active`, `done`, `ended`, `denied` or `expired`.
+    pub state: Option<String>,
+    /// How many (1–500, default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+/// A request to make: exactly one of `request` (a grant in words, as `grantflow do` understands them),
+/// `action` (an account action) or `bundle` (a bundle's name), with a reason.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccessRequest {
+    #[serde(default)]
+    pub request: Option<String>,
+    #[serde(default)]
+    pub action: Option<AccountAction>,
+    #[serde(default)]
+    pub bundle: Option<String>,
+    /// Who a bundle is for (an email); default: the caller's own person.
+    #[serde(default, rename = "for")]
+    pub for_person: Option<String>,
+    /// Why the access is needed.
+    pub reason: String,
+    /// How long the access lasts: `8h`, `30m`, `2d`; omitted: until removed.
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// A ticket reference.
+    #[serde(default)]
+    pub ticket: Option<String>,
+    /// Take a break-glass bundle now, reviewed afterwards.
+    #[serde(default)]
+    pub break_glass: bool,
+}
+
+/// A reviewer's comment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewDecision {
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// A request: what was asked, for whom, why, its chain of stages with their decisions, what reviewers are
+/// shown (`review`: production reach, separation-of-duties conflicts, what the person holds), its state and
+/// plans; with `events` (its timeline) when read alone.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessRequest {
+    pub id: String,
+    pub requester: String,
+    pub subject: String,
+    pub summary: String,
+    pub asked: serde_json::Value,
+    pub reason: String,
+    pub ticket: Option<String>,
+    pub duration_seconds: Option<u64>,
+    pub rule: String,
+    /// `pending`, `approved`, `active`, `done`, `ended`, `denied`, `expired`.
+    pub state: String,
+    pub break_glass: bool,
+    pub stage: Option<u32>,
+    pub stages: Vec<serde_json::Value>,
+    pub plan_id: Option<String>,
+    pub end_plan_id: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub pending_until: chrono::DateTime<chrono::Utc>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub review: serde_json::Value,
+    pub can_review: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<serde_json::Value>>,
+}
+
+/// Requests the caller may see.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestsPage {
+    #[schema(value_type = Vec<AccessRequest>)]
+    pub items: Vec<serde_json::Value>,
 }

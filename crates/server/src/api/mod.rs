@@ -6,6 +6,7 @@ mod audit;
 mod dto;
 mod plans;
 mod read;
+mod requests;
 mod tokens;
 
 pub use dto::*;
@@ -96,6 +97,7 @@ pub(crate) fn decode_cursor(list: &str, cursor: Option<&str>) -> Result<Option<S
         (name = "reach", description = "Production reach"),
         (name = "audit", description = "The audit trail"),
         (name = "tokens", description = "API tokens (administrators)"),
+        (name = "requests", description = "Access requests and their reviews"),
     )
 )]
 struct ApiDoc;
@@ -117,6 +119,11 @@ const EXTRA_PROBLEMS: &[(&str, &str, &[u16])] = &[
     ("/api/v1/reach", "get", &[404, 409]),
     ("/api/v1/tokens", "post", &[415, 422]),
     ("/api/v1/tokens/{id}", "delete", &[404]),
+    // 404: an unknown bundle or connection; 409: refused (nothing to do, too long, a blocking conflict, no reviewers).
+    ("/api/v1/requests", "post", &[404, 409, 415, 422]),
+    ("/api/v1/requests/{id}", "get", &[404]),
+    ("/api/v1/requests/{id}/approve", "post", &[404, 409, 415]),
+    ("/api/v1/requests/{id}/deny", "post", &[404, 409, 415]),
 ];
 
 fn problem_response(status: u16) -> (&'static str, &'static str) {
@@ -245,6 +252,10 @@ pub(crate) fn routes() -> (axum::Router<Arc<Shared>>, utoipa::openapi::OpenApi) 
         .routes(routes!(audit::audit_export))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))
+        .routes(routes!(requests::list_requests, requests::create_request))
+        .routes(routes!(requests::show_request))
+        .routes(routes!(requests::approve_request))
+        .routes(routes!(requests::deny_request))
         .split_for_parts();
     document_problems(&mut doc);
     (router, doc)

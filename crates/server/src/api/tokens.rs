@@ -44,6 +44,7 @@ pub(crate) async fn create_token(
         name: new.name,
         roles,
         expires_in: service_tokens::parse_lifetime(&new.expires_in)?,
+        person: new.person,
     };
     let created = service_tokens::create(&shared.service.store, &actor, &request).await?;
     Ok((

@@ -48,7 +48,10 @@ pub struct Server {
     /// Token per role name (`admin`, `viewer`, …, `operator:okta`).
     pub tokens: BTreeMap<String, String>,
     pub client: reqwest::Client,
-    _running: Running,
+    /// The configuration the server was opened with, for a restart.
+    config: grantflow_service::Config,
+    worker: bool,
+    running: Option<Running>,
     _sandbox: grantflow_sandbox::RunningSandbox,
     _dir: tempfile::TempDir,
 }
@@ -116,7 +119,7 @@ impl Server {
         config.database = format!("sqlite://{}", dir.path().join("grantflow.db").display());
         configure(&mut config, dir.path());
         let clock = Arc::new(SkewedClock::default());
-        let service = Service::open_with_clock(config, clock.clone())
+        let service = Service::open_with_clock(config.clone(), clock.clone())
             .await
             .expect("service");
         let store = service.store.clone();
@@ -129,24 +132,16 @@ impl Server {
                 &TokenRequest {
                     name: role.replace(':', "-"),
                     roles: vec![grantflow_service::access::parse_role(role).expect("role")],
-                    expires_in: Duration::from_secs(3_600),
+                    // A day: tests move the clock hours ahead (time-bound access, escalations).
+                    expires_in: Duration::from_secs(86_400),
+                    person: None,
                 },
             )
             .await
             .expect("token");
             issued.insert(role.to_string(), created.token.expose_secret().to_string());
         }
-        let running = grantflow_server::start(
-            service,
-            ServeOptions {
-                listen: "127.0.0.1:0".into(),
-                sync_interval_seconds: 0,
-                drift_interval_seconds: 0,
-                worker: worker.then(grantflow_service::ApplyOptions::default),
-            },
-        )
-        .await
-        .expect("server");
+        let running = serve(service, worker).await;
         let server = Server {
             base: format!("http://{}", running.address),
             metrics_address: running.metrics_address,
@@ -154,7 +149,9 @@ impl Server {
             clock,
             tokens: issued,
             client: reqwest::Client::new(),
-            _running: running,
+            config,
+            worker,
+            running: Some(running),
             _sandbox: sandbox,
             _dir: dir,
         };
@@ -163,6 +160,39 @@ impl Server {
             .await;
         assert_eq!(status, 200, "{body}");
         server
+    }
+
+    /// Stops the server and starts a new one on the same store, clock and
+    /// configuration (a restart of `grantflow serve`).
+    pub async fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("the server stops");
+        }
+        let service = Service::open_with_clock(self.config.clone(), self.clock.clone())
+            .await
+            .expect("service");
+        self.store = service.store.clone();
+        let running = serve(service, self.worker).await;
+        self.base = format!("http://{}", running.address);
+        self.metrics_address = running.metrics_address;
+        self.running = Some(running);
+    }
+
+    /// A token with `roles` acting for the person `email`.
+    pub async fn person_token(&self, email: &str, roles: &[Role]) -> String {
+        let created = tokens::create(
+            &self.store,
+            &Actor::new("test:setup", [Role::Admin]),
+            &TokenRequest {
+                name: email.replace(['@', '.'], "-"),
+                roles: roles.to_vec(),
+                expires_in: Duration::from_secs(86_400),
+                person: Some(email.to_string()),
+            },
+        )
+        .await
+        .expect("token");
+        created.token.expose_secret().to_string()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -243,4 +273,18 @@ impl Server {
         assert_eq!(status, 200, "{body}");
         id
     }
+}
+
+async fn serve(service: Service, worker: bool) -> Running {
+    grantflow_server::start(
+        service,
+        ServeOptions {
+            listen: "127.0.0.1:0".into(),
+            sync_interval_seconds: 0,
+            drift_interval_seconds: 0,
+            worker: worker.then(grantflow_service::ApplyOptions::default),
+        },
+    )
+    .await
+    .expect("server")
 }

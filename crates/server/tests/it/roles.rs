@@ -105,6 +105,17 @@ fn routes() -> Vec<Route> {
             READERS_OF_PLANS,
             Needs::RequestedPlan,
         ),
+        // Everyone signed in lists requests: each sees their own and those they may review.
+        route("GET", "/api/v1/requests", &ROLES[..], Needs::Nothing),
+        Route {
+            method: "POST",
+            path: "/api/v1/requests",
+            body: Some(
+                || json!({ "request": crate::kit::REQUEST, "reason": "on call this week", "duration": "1h" }),
+            ),
+            needs: Needs::Nothing,
+            allowed: &["admin", "requester"],
+        },
         route(
             "GET",
             "/api/v1/drift/findings?connection=okta",

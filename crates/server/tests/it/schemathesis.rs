@@ -142,6 +142,7 @@ async fn schemathesis_finds_nothing_the_document_does_not_allow() {
             name: "revocable".into(),
             roles: vec![grantflow_service::Role::Viewer],
             expires_in: Duration::from_secs(3_600),
+            person: None,
         },
     )
     .await
