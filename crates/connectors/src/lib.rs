@@ -189,6 +189,10 @@ pub trait Chat: Send + Sync {
         text: &str,
         blocks: &[serde_json::Value],
     ) -> Result<(), Failure>;
+
+    /// The secret the chat system signs what it sends grantflow with (slash commands, button clicks),
+    /// when configured.
+    fn signing_secret(&self) -> Option<&secrecy::SecretString>;
 }
 
 #[async_trait]

@@ -17,6 +17,7 @@ mod metrics;
 pub mod problem;
 mod schedule;
 mod session;
+mod slack;
 
 pub use auth::Authenticated;
 pub use problem::Problem;
@@ -273,6 +274,14 @@ fn router(shared: Arc<Shared>, max_body_bytes: usize) -> Router {
             get(hooks::verify).post(hooks::deliver),
         )
         .route("/metrics", get(metrics::guarded_metrics))
+        .route(
+            "/slack/{connection}/commands",
+            axum::routing::post(slack::command),
+        )
+        .route(
+            "/slack/{connection}/interactions",
+            axum::routing::post(slack::interaction),
+        )
         .route("/auth/login", get(session::login))
         .route("/auth/callback", get(session::callback))
         .route("/auth/logout", axum::routing::post(session::logout))

@@ -150,6 +150,13 @@ impl Service {
     /// `grantflow do`; when the one asking is not an administrator, the plan
     /// waits for an approver (somebody else) before anyone may apply it.
     pub async fn request_change(&self, actor: &Actor, text: &str) -> Result<crate::Proposal> {
+        self.refuse_what_a_rule_covers(
+            actor,
+            &crate::requests::Asked::Change {
+                text: text.to_string(),
+            },
+        )
+        .await?;
         self.propose_request_awaiting(actor, text, approval_reason(actor))
             .await
     }
@@ -162,6 +169,8 @@ impl Service {
         actor: &Actor,
         action: &crate::ActionRequest,
     ) -> Result<crate::Proposal> {
+        self.refuse_what_a_rule_covers(actor, &crate::requests::Asked::Action(action.clone()))
+            .await?;
         self.propose_action_awaiting(actor, action, approval_reason(actor))
             .await
     }

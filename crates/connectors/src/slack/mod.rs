@@ -22,6 +22,7 @@ pub const SYSTEM: &str = "slack";
 pub struct SlackConnector {
     connection: ConnectionName,
     client: SlackClient,
+    signing_secret: Option<secrecy::SecretString>,
 }
 
 pub use crate::PostedMessage;
@@ -33,6 +34,11 @@ impl SlackConnector {
         context: &BuildContext,
     ) -> Result<Self, Failure> {
         let token = context.secret(&connection, "token", &config.token)?;
+        let signing_secret = config
+            .signing_secret
+            .as_ref()
+            .map(|source| context.secret(&connection, "signing_secret", source))
+            .transpose()?;
         let client = SlackClient::new(
             SYSTEM,
             SlackDialect { token },
@@ -41,7 +47,11 @@ impl SlackConnector {
             context,
             None,
         )?;
-        Ok(Self { connection, client })
+        Ok(Self {
+            connection,
+            client,
+            signing_secret,
+        })
     }
 
     fn unsupported(&self, op: &Operation) -> Failure {
@@ -183,6 +193,10 @@ impl crate::Chat for SlackConnector {
     ) -> Result<(), Failure> {
         self.update_message(&message.channel, &message.ts, text, blocks)
             .await
+    }
+
+    fn signing_secret(&self) -> Option<&secrecy::SecretString> {
+        self.signing_secret.as_ref()
     }
 }
 

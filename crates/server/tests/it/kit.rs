@@ -48,11 +48,13 @@ pub struct Server {
     /// Token per role name (`admin`, `viewer`, …, `operator:okta`).
     pub tokens: BTreeMap<String, String>,
     pub client: reqwest::Client,
+    /// Each sandbox system's admin URL (its `/__sandbox/…` endpoints).
+    pub systems: BTreeMap<String, String>,
     /// The configuration the server was opened with, for a restart.
     config: grantflow_service::Config,
     worker: bool,
     running: Option<Running>,
-    _sandbox: grantflow_sandbox::RunningSandbox,
+    pub sandbox: grantflow_sandbox::RunningSandbox,
     _dir: tempfile::TempDir,
 }
 
@@ -78,6 +80,16 @@ impl Server {
         worker: bool,
         configure: impl FnOnce(&mut grantflow_service::Config, &std::path::Path),
     ) -> Server {
+        Self::start_systems(worker, &["okta"], configure).await
+    }
+
+    /// [`Server::start_with`] over several of the sandbox's systems (each
+    /// connection named after its system, each synced).
+    pub async fn start_systems(
+        worker: bool,
+        systems: &[&str],
+        configure: impl FnOnce(&mut grantflow_service::Config, &std::path::Path),
+    ) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let sandbox = grantflow_sandbox::start(
             &grantflow_sandbox::demo_org(),
@@ -85,19 +97,24 @@ impl Server {
         )
         .await
         .expect("sandbox");
-        let okta = sandbox.info.systems.get("okta").expect("okta");
-        let connection = NewConnection {
-            name: "okta".into(),
-            kind: "okta".into(),
-            base_url: okta.base_url.clone(),
-            credentials: okta
-                .credentials
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().into()))
-                .collect(),
-            ca_certificate: okta.ca_certificate.clone(),
-            settings: Default::default(),
-        };
+        let mut connections = Vec::new();
+        let mut bases = BTreeMap::new();
+        for system in systems {
+            let info = sandbox.info.systems.get(*system).expect("a sandbox system");
+            bases.insert(system.to_string(), info.admin_url.clone());
+            connections.push(NewConnection {
+                name: system.to_string(),
+                kind: system.to_string(),
+                base_url: info.base_url.clone(),
+                credentials: info
+                    .credentials
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone().into()))
+                    .collect(),
+                ca_certificate: info.ca_certificate.clone(),
+                settings: info.settings.clone(),
+            });
+        }
         grantflow_sandbox::demo_reach::write_files(&dir.path().join("reach")).expect("reach");
         let mut reach: Value =
             serde_saphyr::from_str(grantflow_sandbox::demo_reach::CONFIG).expect("reach config");
@@ -105,7 +122,7 @@ impl Server {
         let mut extra = serde_json::Map::new();
         extra.insert("reachability".into(), reach);
         let text =
-            new_config(&[connection], "okta", dir.path(), extra, "API tests").expect("config");
+            new_config(&connections, "okta", dir.path(), extra, "API tests").expect("config");
         let path = dir.path().join("grantflow.yaml");
         std::fs::write(&path, text).expect("write config");
         std::fs::create_dir_all(dir.path().join("policies")).expect("policies");
@@ -149,16 +166,24 @@ impl Server {
             clock,
             tokens: issued,
             client: reqwest::Client::new(),
+            systems: bases,
             config,
             worker,
             running: Some(running),
-            _sandbox: sandbox,
+            sandbox,
             _dir: dir,
         };
-        let (status, body) = server
-            .call("admin", "POST", "/api/v1/connections/okta/sync", None)
-            .await;
-        assert_eq!(status, 200, "{body}");
+        for system in systems {
+            let (status, body) = server
+                .call(
+                    "admin",
+                    "POST",
+                    &format!("/api/v1/connections/{system}/sync"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
         server
     }
 

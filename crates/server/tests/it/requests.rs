@@ -46,6 +46,16 @@ approvals:
       - reviewers: { people: [kim.tanaka@example.com] }
         sla: 1h
         escalate_to: { people: [diego.alvarez@example.com] }
+  - name: mfa reset
+    applies_to:
+      - { action: reset_mfa }
+    stages:
+      - { reviewers: { manager: true } }
+  - name: suspending finance
+    applies_to:
+      - { action: suspend, when: '"Finance" in groups' }
+    stages:
+      - { name: two of platform, reviewers: { group: Platform }, approvals: 2 }
 
 conflicts:
   - name: finance and payments
@@ -408,4 +418,364 @@ async fn n_of_m_auto_approval_escalation_and_separation_of_duties() {
     let (status, decided) = decide(&server, &diego, &id, "deny").await;
     assert_eq!(status, 200, "{decided}");
     assert_eq!(decided["state"], "denied");
+}
+
+const BREAK_GLASS: &str = r#"
+bundles:
+  - name: payments on-call
+    grants:
+      - { system: okta, resource: group/Payments Oncall }
+    break_glass:
+      who: person.department == "Platform"
+      max_duration: 1h
+      notify: { system: slack, channel: platform }
+      reviewers: { people: [sam.okafor@example.com] }
+"#;
+
+/// A server over Okta and Slack, with the Slack app's request URLs pointing at it.
+async fn with_slack() -> Server {
+    let server = Server::start_systems(true, &["okta", "slack"], |_, dir| {
+        std::fs::write(dir.join("policies/requests.yaml"), RULES).expect("rules");
+        std::fs::write(dir.join("policies/bundles.yaml"), BREAK_GLASS).expect("bundles");
+    })
+    .await;
+    let admin = &server.systems["slack"];
+    let set = server
+        .client
+        .post(format!("{admin}/app"))
+        .json(&json!({
+            "command": "/grantflow",
+            "command_url": server.url("/slack/slack/commands"),
+            "interactivity_url": server.url("/slack/slack/interactions"),
+        }))
+        .send()
+        .await
+        .expect("sandbox answers");
+    assert!(
+        set.status().is_success(),
+        "{}",
+        set.text().await.unwrap_or_default()
+    );
+    server
+}
+
+/// A person typing `/grantflow <text>` in Slack: the app's reply.
+async fn slash(server: &Server, who: &str, text: &str) -> Value {
+    let admin = &server.systems["slack"];
+    let answer: Value = server
+        .client
+        .post(format!("{admin}/slash-command"))
+        .json(&json!({"user": who, "text": text}))
+        .send()
+        .await
+        .expect("sandbox answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["status"], 200, "{answer:#}");
+    answer["json"].clone()
+}
+
+/// The app's messages (newest last).
+async fn slack_messages(server: &Server) -> Vec<Value> {
+    let admin = &server.systems["slack"];
+    let listed: Value = server
+        .client
+        .get(format!("{admin}/messages"))
+        .send()
+        .await
+        .expect("sandbox answers")
+        .json()
+        .await
+        .expect("json");
+    listed["messages"].as_array().cloned().unwrap_or_default()
+}
+
+/// The newest message about `request` that still has its Approve button (a decided one is replaced).
+async fn approval_message(server: &Server, request: &str) -> Value {
+    for _ in 0..40 {
+        let found = slack_messages(server).await.into_iter().rev().find(|m| {
+            m.to_string().contains(request) && m["blocks"].to_string().contains("\"approve\"")
+        });
+        if let Some(found) = found {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!(
+        "no approval message for {request}: {:#?}",
+        slack_messages(server).await
+    );
+}
+
+async fn click(server: &Server, who: &str, message: &Value, action: &str) -> Value {
+    let admin = &server.systems["slack"];
+    let answer: Value = server
+        .client
+        .post(format!("{admin}/click"))
+        .json(&json!({"user": who, "ts": message["ts"], "channel": message["channel"], "action_id": action}))
+        .send()
+        .await
+        .expect("sandbox answers")
+        .json()
+        .await
+        .expect("json");
+    answer
+}
+
+/// Slack's v0 signature of `body` at `timestamp` with `secret`.
+fn slack_signature(secret: &str, timestamp: i64, body: &str) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = aws_lc_rs::hmac::sign(&key, format!("v0:{timestamp}:{body}").as_bytes());
+    format!("v0={}", hex::encode(tag.as_ref()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slash_command_and_button_clicks_drive_a_request_and_forgeries_are_refused() {
+    let server = with_slack().await;
+
+    let reply = slash(
+        &server,
+        "lena.fischer@example.com",
+        "request add me to the Production Access Demo group duration: 1h reason: incident 7",
+    )
+    .await;
+    let text = reply["text"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("waiting for manager"), "{reply:#}");
+    let id = text
+        .split_whitespace()
+        .find(|w| w.starts_with("r-"))
+        .expect("the reply names the request")
+        .to_string();
+
+    let to_priya = approval_message(&server, &id).await;
+    assert!(
+        to_priya.to_string().contains("Reaches production"),
+        "{to_priya:#}"
+    );
+    let clicked = click(&server, "priya.raman@example.com", &to_priya, "approve").await;
+    assert_eq!(clicked["status"], 200, "{clicked:#}");
+    let after = until(&server, &id, "the manager's approval", |r| r["stage"] == 1).await;
+    assert_eq!(after["stages"][0]["decisions"][0]["channel"], "slack");
+
+    // Lena cannot approve her own request through Slack either: a correctly signed click as her is refused.
+    let secret = server.sandbox.info.systems["slack"].credentials["signing_secret"].clone();
+    let (_, lena) = server
+        .call(
+            "admin",
+            "GET",
+            "/api/v1/people/lena.fischer@example.com",
+            None,
+        )
+        .await;
+    let lena_slack = lena["accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["connection"] == "slack")
+        .and_then(|a| a["account_id"].as_str())
+        .expect("lena's Slack id")
+        .to_string();
+    let payload = json!({
+        "type": "block_actions", "user": {"id": lena_slack}, "trigger_id": "t.1",
+        "actions": [{"type": "button", "action_id": "approve", "block_id": format!("request:{id}"), "value": id, "action_ts": "1.2"}],
+    });
+    let body = format!(
+        "payload={}",
+        url::form_urlencoded::byte_serialize(payload.to_string().as_bytes()).collect::<String>()
+    );
+    let post = |timestamp: i64, signature: String, body: String| {
+        server
+            .client
+            .post(server.url("/slack/slack/interactions"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", timestamp.to_string())
+            .header("x-slack-signature", signature)
+            .body(body)
+            .send()
+    };
+    let now = chrono::Utc::now().timestamp();
+    let own = post(now, slack_signature(&secret, now, &body), body.clone())
+        .await
+        .expect("answers");
+    assert_eq!(own.status(), 200);
+    let still = until(&server, &id, "nothing", |r| r["stage"] == 1).await;
+    assert_eq!(still["stages"][1]["decisions"], json!([]), "{still:#}");
+    // A forged signature, and a correct one from ten minutes ago, are refused before anything is read.
+    let forged = post(
+        now,
+        slack_signature("not-the-secret", now, &body),
+        body.clone(),
+    )
+    .await
+    .expect("answers");
+    assert_eq!(forged.status(), 401);
+    let old = now - 600;
+    let replayed = post(old, slack_signature(&secret, old, &body), body.clone())
+        .await
+        .expect("answers");
+    assert_eq!(replayed.status(), 401);
+    let problem: Value = replayed.json().await.expect("problem");
+    assert_eq!(problem["code"], "slack_signature_stale", "{problem}");
+
+    let to_sam = approval_message(&server, &id).await;
+    let clicked = click(&server, "sam.okafor@example.com", &to_sam, "approve").await;
+    assert_eq!(clicked["status"], 200, "{clicked:#}");
+    until(&server, &id, "the plan applied", |r| {
+        r["state"] == "active" && actions(r).contains(&"plan.finished".to_string())
+    })
+    .await;
+    // The requester is told.
+    let told = slack_messages(&server).await.iter().any(|m| {
+        m["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(&format!("Your request {id}")))
+    });
+    assert!(told, "{:#?}", slack_messages(&server).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn break_glass_is_taken_at_once_notifies_the_channel_and_opens_a_review() {
+    let server = with_slack().await;
+    // Not Platform: refused.
+    let reply = slash(
+        &server,
+        "lena.fischer@example.com",
+        "break-glass payments on-call reason: checkout is down",
+    )
+    .await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Not submitted"),
+        "{reply:#}"
+    );
+
+    let reply = slash(
+        &server,
+        "nina.petrova@example.com",
+        "break-glass payments on-call reason: checkout is down",
+    )
+    .await;
+    let text = reply["text"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("in force until"), "{reply:#}");
+    let id = text
+        .split_whitespace()
+        .find(|w| w.starts_with("r-"))
+        .expect("the reply names the request")
+        .to_string();
+    let request = until(&server, &id, "the access applied", |r| {
+        r["state"] == "active" && actions(r).contains(&"plan.finished".to_string())
+    })
+    .await;
+    assert_eq!(request["break_glass"], true);
+    assert_eq!(request["duration_seconds"], 3_600);
+    assert!(actions(&request).contains(&"request.break_glass".to_string()));
+    assert!(in_group(&server, "nina.petrova@example.com", "Payments Oncall").await);
+    // The channel was told at once.
+    let messages = slack_messages(&server).await;
+    assert!(
+        messages.iter().any(|m| m["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Break-glass") && t.contains(&id))
+            && m["channel"].as_str().is_some_and(|c| c.starts_with('C'))),
+        "{messages:#?}"
+    );
+    // The review after the fact: Sam closes it from Slack.
+    let to_sam = approval_message(&server, &id).await;
+    let clicked = click(&server, "sam.okafor@example.com", &to_sam, "approve").await;
+    assert_eq!(clicked["status"], 200, "{clicked:#}");
+    let reviewed = until(&server, &id, "the review closed", |r| {
+        r["can_review"] == false && r["stages"][0]["decisions"][0]["decision"] == "approve"
+    })
+    .await;
+    assert_eq!(
+        reviewed["state"], "active",
+        "the access runs to its end: {reviewed:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn account_actions_follow_the_approval_rule_for_the_action_and_the_target() {
+    let server = server().await;
+    let lena = server
+        .person_token("lena.fischer@example.com", &[Role::Requester])
+        .await;
+    // An MFA reset needs the person's manager (Tom's is Marco).
+    let (status, mfa) = ask(
+        &server,
+        &lena,
+        json!({"action": {"connection": "okta", "verb": "reset_mfa", "who": "tom.baker@example.com"},
+               "reason": "lost phone"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{mfa}");
+    assert_eq!(mfa["rule"], "mfa reset");
+    assert_eq!(
+        mfa["stages"][0]["reviewers"],
+        json!(["marco.rossi@example.com"])
+    );
+
+    // Suspending someone in Finance needs two of Platform; suspending someone elsewhere is not this rule's.
+    let (status, finance) = ask(
+        &server,
+        &lena,
+        json!({"action": {"connection": "okta", "verb": "suspend", "who": "grace.lee@example.com"},
+               "reason": "leaving"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{finance}");
+    assert_eq!(finance["rule"], "suspending finance");
+    assert_eq!(finance["stages"][0]["need"], 2);
+    let (status, sales) = ask(
+        &server,
+        &lena,
+        json!({"action": {"connection": "okta", "verb": "suspend", "who": "noah.brown@example.com"},
+               "reason": "leaving"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{sales}");
+    assert_eq!(sales["rule"], "default");
+
+    // Asked for directly as a plan, a covered action is refused, even to an administrator.
+    let (status, refused) = server
+        .call(
+            "admin",
+            "POST",
+            "/api/v1/plans",
+            Some(json!({"action": {"connection": "okta", "verb": "reset-mfa", "who": "tom.baker@example.com"}})),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["code"], "request_required");
+
+    // Two Platform members approve the suspension, and it happens.
+    let kim = server
+        .person_token("kim.tanaka@example.com", &[Role::Requester])
+        .await;
+    let diego = server
+        .person_token("diego.alvarez@example.com", &[Role::Requester])
+        .await;
+    let id = finance["id"].as_str().expect("id").to_string();
+    let (status, one) = decide(&server, &kim, &id, "approve").await;
+    assert_eq!(
+        (status, one["state"].as_str()),
+        (200, Some("pending")),
+        "{one}"
+    );
+    let (status, two) = decide(&server, &diego, &id, "approve").await;
+    assert_eq!(status, 200, "{two}");
+    until(&server, &id, "the suspension", |r| {
+        r["state"] == "done" && actions(r).contains(&"plan.finished".to_string())
+    })
+    .await;
+    let (_, grace) = server
+        .call("admin", "POST", "/api/v1/connections/okta/sync", None)
+        .await;
+    assert!(grace.is_object());
+    let (_, grace) = server
+        .call("admin", "GET", "/api/v1/people/grace.lee@example.com", None)
+        .await;
+    assert_eq!(grace["person"]["status"], "SUSPENDED", "{grace:#}");
 }

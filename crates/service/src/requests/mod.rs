@@ -10,6 +10,7 @@
 //! store with its audit event.
 
 mod chain;
+mod slack;
 mod sod;
 mod timers;
 
@@ -208,6 +209,71 @@ impl Service {
         };
         self.refuse_unsupported(&plan)?;
         Ok(plan)
+    }
+
+    /// Refuses a plan asked for directly (`POST /plans` with words or an
+    /// action) when an approval rule covers it: that takes a request, so the
+    /// rule's reviewers decide — whoever asks, administrators too.
+    pub(crate) async fn refuse_what_a_rule_covers(
+        &self,
+        actor: &Actor,
+        asked: &Asked,
+    ) -> Result<()> {
+        let policies = self.request_policies()?;
+        if policies.approvals.is_empty() {
+            return Ok(());
+        }
+        let actual = self.actual_state().await?;
+        let subject = match asked {
+            Asked::Change { text } => grantflow_planner::parse_request(text)
+                .map(|r| r.user)
+                .unwrap_or_default(),
+            Asked::Action(action) => action.who.clone(),
+            Asked::Bundle { .. } => return Ok(()),
+        };
+        // What cannot be planned is refused by the planner, with its own words.
+        let Ok(plan) = self.draft(actor, asked, &subject, &policies, &actual) else {
+            return Ok(());
+        };
+        let email = self
+            .subject_of(
+                actor,
+                &NewRequest {
+                    asked: asked.clone(),
+                    for_person: None,
+                    reason: String::new(),
+                    duration: None,
+                    ticket: None,
+                    break_glass: false,
+                },
+                &actual,
+            )
+            .unwrap_or(subject);
+        let asks = chain::Asks {
+            bundle: None,
+            action: match asked {
+                Asked::Action(action) => Some(action.verb.as_str()),
+                _ => None,
+            },
+            plan: &plan,
+        };
+        let rule = chain::rule_for(
+            &policies,
+            &asks,
+            &person_value(&actual, &email),
+            &chain::groups_of(&actual, &email),
+        )
+        .map_err(ServiceError::Policy)?;
+        match rule {
+            Some(rule) => Err(refused(
+                "request_required",
+                format!(
+                    "approval rule \"{}\" covers this: ask for it as a request (POST /api/v1/requests, `grantflow request ask`) so its reviewers decide",
+                    rule.name
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Asks for access or an action. Validated and resolved now (who it is
@@ -486,7 +552,14 @@ impl Service {
         if state == "approved" {
             self.fulfil(&id).await?;
         }
-        self.request_view(actor, &id).await
+        let view = self.request_view(actor, &id).await?;
+        let said = if view.stage.is_some() {
+            slack::Announce::AwaitingReview
+        } else {
+            slack::Announce::Decided
+        };
+        self.announce(&view, said).await;
+        Ok(view)
     }
 
     /// The person a request is for: named, or the requester's own.
@@ -676,7 +749,13 @@ impl Service {
                 }
             }
         }
-        self.request_view(actor, id).await
+        let view = self.request_view(actor, id).await?;
+        if view.state == "pending" && view.stage != Some(stage_index) {
+            self.announce(&view, slack::Announce::AwaitingReview).await;
+        } else if view.state != "pending" {
+            self.announce(&view, slack::Announce::Decided).await;
+        }
+        Ok(view)
     }
 
     /// A break-glass request's review after the fact: approving closes it;
@@ -701,10 +780,34 @@ impl Service {
             at: self.now(),
         };
         // A break-glass request is `active` while reviewed: the review is kept beside its state.
-        self.store.record_review_any_state(&review).await?;
-        if verdict == Verdict::Deny {
-            self.end_request(record, "the after-the-fact review denied it")
-                .await?;
+        if !self.store.record_review_any_state(&review).await? {
+            return Err(refused(
+                "already_reviewed",
+                format!("{reviewer} already reviewed request {}", record.id),
+            ));
+        }
+        match verdict {
+            Verdict::Deny => {
+                self.end_request(record, "the after-the-fact review denied it")
+                    .await?;
+            }
+            Verdict::Approve => {
+                // The review is closed: its stage is passed; the access runs to its end.
+                self.store
+                    .transition_request(
+                        &record.id,
+                        ("active", Some(record.stage)),
+                        &RequestChange {
+                            state: "active".into(),
+                            stage: Some(record.stage + 1),
+                            ..RequestChange::default()
+                        },
+                        &actor.id,
+                        AuditAction::RequestReviewed,
+                        json!({"after_the_fact": "closed", "by": reviewer}),
+                    )
+                    .await?;
+            }
         }
         self.request_view(actor, &record.id).await
     }
@@ -905,7 +1008,11 @@ impl Service {
             ticket: record.ticket,
             duration_seconds: record.duration_ms.map(|ms| (ms / 1000) as u64),
             rule: record.rule,
-            stage: (record.state == "pending").then_some(record.stage as usize),
+            stage: (record.state == "pending"
+                || (record.break_glass
+                    && record.state == "active"
+                    && (record.stage as usize) < chain.len()))
+            .then_some(record.stage as usize),
             state: record.state,
             break_glass: record.break_glass,
             stages,
