@@ -14,6 +14,7 @@
 mod api_org;
 mod apply;
 mod org;
+mod revoke;
 
 use clap::{Parser, Subcommand};
 
@@ -68,6 +69,21 @@ enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Time-bound access: latency from each grant's expiry to its removal's vendor call, and requests/s to a
+    /// queued plan.
+    Revoke {
+        #[arg(long, default_value_t = 1_000)]
+        grants: usize,
+        /// How long each grant lasts (at least 60 s).
+        #[arg(long, default_value_t = 60)]
+        duration_seconds: u64,
+        /// The Okta emulator's rate-limit window (Okta's is 60 s; shorter keeps its limit out of the figure).
+        #[arg(long, default_value_t = 10)]
+        window_seconds: u64,
+        /// 100 grants.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Write a sync snapshot with N grants to a fresh SQLite store.
     Snapshot {
         #[arg(long, default_value_t = 1_000_000)]
@@ -107,6 +123,19 @@ fn main() -> anyhow::Result<()> {
             Command::Plan { people, quick } => org::plan(if quick { 2_000 } else { people }),
             Command::Drift { people, quick } => org::drift(if quick { 2_000 } else { people }),
             Command::ApiOrg { people, out } => api_org::write(people, &out),
+            Command::Revoke {
+                grants,
+                duration_seconds,
+                window_seconds,
+                quick,
+            } => {
+                revoke::run(
+                    if quick { 100 } else { grants },
+                    duration_seconds.max(60),
+                    window_seconds,
+                )
+                .await
+            }
             Command::Snapshot { grants, quick } => {
                 org::snapshot(if quick { 20_000 } else { grants }).await
             }
