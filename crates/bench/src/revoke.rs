@@ -175,8 +175,22 @@ pub async fn run(grants: usize, duration_seconds: u64, window_seconds: u64) -> a
             unattempted += 1;
             continue;
         };
+        // The ending plan may end several requests: this request's removal is the operation on its account.
+        let account = request.grants[0]["account_id"].as_str().unwrap_or_default();
+        let stored = service.store.plan(plan).await?;
+        let Some(op) = stored.operations.iter().find(|op| match &op.kind {
+            grantflow_model::OpKind::RemoveGrant { account: a, .. } => a.id == account,
+            _ => false,
+        }) else {
+            unattempted += 1;
+            continue;
+        };
+        let subject = format!("{plan}/{}", op.id);
         let events = service.store.events_about(&[plan]).await?;
-        match events.iter().find(|e| e.action == "operation.attempt") {
+        match events
+            .iter()
+            .find(|e| e.action == "operation.attempt" && e.subject == subject)
+        {
             Some(attempt) => {
                 let at =
                     chrono::DateTime::parse_from_rfc3339(&attempt.at)?.with_timezone(&chrono::Utc);

@@ -61,6 +61,13 @@ pub fn detect(
             report.findings.extend(judge.account_findings(&view));
         }
     }
+    report.findings.extend(conflicts(
+        policies,
+        actual,
+        &people,
+        &desired,
+        &mut report.notes,
+    ));
     report.findings.sort_by(|a, b| {
         (a.connection.as_str(), a.kind, &a.key).cmp(&(b.connection.as_str(), b.kind, &b.key))
     });
@@ -442,4 +449,78 @@ fn account_finding(
         }
         _ => None,
     }
+}
+
+/// Separation of duties: every person holding both sides of a conflict rule,
+/// by their grants in every system (each `"<connection>:<kind>/<name>"`).
+fn conflicts(
+    policies: &PolicySet,
+    actual: &ActualState,
+    people: &[Person],
+    desired: &Desired<'_>,
+    notes: &mut Vec<String>,
+) -> Vec<Finding> {
+    if policies.conflicts.is_empty() {
+        return vec![];
+    }
+    let mut findings = Vec::new();
+    for person in people {
+        let mut grants = BTreeSet::new();
+        for (connection, matches) in &desired.correlated {
+            let (Some(account), Some(snapshot)) = (
+                matches.account_for(&person.email),
+                actual.snapshots.get(*connection),
+            ) else {
+                continue;
+            };
+            for grant in snapshot
+                .grants
+                .iter()
+                .filter(|g| g.account_id == account.id)
+            {
+                if let Some(resource) = snapshot
+                    .resources
+                    .iter()
+                    .find(|r| r.id == grant.resource_id)
+                {
+                    grants.insert(format!("{connection}:{}/{}", resource.kind, resource.name));
+                }
+            }
+        }
+        match policies.conflicts_for(&grants) {
+            Ok(found) => {
+                for index in found {
+                    let Some(conflict) = policies.conflicts.get(index) else {
+                        continue;
+                    };
+                    findings.push(Finding {
+                        key: format!(
+                            "sod_conflict:{}:{}",
+                            conflict.name,
+                            person.email.to_lowercase()
+                        ),
+                        kind: FindingKind::SodConflict,
+                        connection: actual.directory.clone(),
+                        person: Some(person.email.clone()),
+                        account: None,
+                        resource: None,
+                        entitlement: None,
+                        policies: vec![],
+                        detail: format!(
+                            "{} holds both sides of the separation-of-duties rule \"{}\"",
+                            person.email, conflict.name
+                        ),
+                        mode: RemediationMode::Report,
+                        disposition: Disposition::Flagged,
+                        fix: None,
+                    });
+                }
+            }
+            Err(message) => {
+                notes.push(message);
+                return findings;
+            }
+        }
+    }
+    findings
 }

@@ -90,6 +90,8 @@ pub enum FindingKind {
     AmbiguousMatch,
     /// A membership made by the system's own rule: shown, not drift.
     RuleManaged,
+    /// A person holds both sides of a separation-of-duties conflict rule.
+    SodConflict,
 }
 
 impl FindingKind {
@@ -103,6 +105,7 @@ impl FindingKind {
             FindingKind::SuspendedAccount => "suspended account",
             FindingKind::AmbiguousMatch => "ambiguous match",
             FindingKind::RuleManaged => "rule-managed (not drift)",
+            FindingKind::SodConflict => "separation-of-duties conflict",
         }
     }
 
@@ -116,6 +119,7 @@ impl FindingKind {
             FindingKind::SuspendedAccount => "suspended_account",
             FindingKind::AmbiguousMatch => "ambiguous_match",
             FindingKind::RuleManaged => "rule_managed",
+            FindingKind::SodConflict => "sod_conflict",
         }
     }
 

@@ -297,6 +297,48 @@ fn modes_come_from_policies_capped_by_systems() {
 }
 
 #[test]
+fn a_person_holding_both_sides_of_a_conflict_rule_is_a_finding() {
+    let people = vec![
+        person_account("u-ann", "ann@example.com", "Engineering", "ACTIVE"),
+        person_account("u-bob", "bob@example.com", "Sales", "ACTIVE"),
+    ];
+    let actual = state(vec![
+        okta(
+            people.clone(),
+            vec![
+                grant("u-ann", "g-legacy", GrantSource::Direct),
+                grant("u-bob", "g-legacy", GrantSource::Direct),
+            ],
+        ),
+        chat(
+            people,
+            vec![grant("u-ann", "c-random", GrantSource::Direct)],
+        ),
+    ]);
+    let set = policies(
+        r#"
+conflicts:
+  - name: vpn and random
+    when: '"okta:group/Legacy VPN" in grants && "chat:channel/random" in grants'
+"#,
+    );
+    let report = detect(&set, &actual, &DriftSettings::default()).expect("drift");
+    let conflicts: Vec<_> = report
+        .drift()
+        .filter(|f| f.kind == FindingKind::SodConflict)
+        .map(|f| (f.person.clone(), f.key.clone(), f.disposition.clone()))
+        .collect();
+    assert_eq!(
+        conflicts,
+        vec![(
+            Some("ann@example.com".to_string()),
+            "sod_conflict:vpn and random:ann@example.com".to_string(),
+            Disposition::Flagged
+        )]
+    );
+}
+
+#[test]
 fn configured_scope_judges_a_resource_no_policy_names() {
     let people = vec![person_account(
         "u-bob",

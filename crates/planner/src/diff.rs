@@ -198,7 +198,7 @@ pub fn plan_grants(
     let mut changes = Vec::new();
     let mut notes = Vec::new();
     for grant in grants {
-        let (kind, connection, mut said) = request::resolve_grant(user, grant, actual)?;
+        let (kind, connection, mut said) = request::resolve_grant(user, grant, actual, false)?;
         notes.append(&mut said);
         if let Some(kind) = kind {
             changes.push((kind, connection, vec![origin.to_string()]));
@@ -214,6 +214,22 @@ pub fn plan_grants(
         None,
     )
     .map_err(|e| RequestError::Invalid(e.to_string()))
+}
+
+/// The grants of a bundle for `user`, held already or not (an extension of
+/// time-bound access asks for what is held).
+pub fn requested_grants(
+    user: &str,
+    grants: &[grantflow_policy::GrantSpec],
+    actual: &ActualState,
+) -> Result<Vec<(OpKind, ConnectionName)>, RequestError> {
+    let mut wanted = Vec::new();
+    for grant in grants {
+        if let (Some(kind), connection, _) = request::resolve_grant(user, grant, actual, true)? {
+            wanted.push((kind, connection));
+        }
+    }
+    Ok(wanted)
 }
 
 /// A plan from changes decided elsewhere (drift remediation): ordered,

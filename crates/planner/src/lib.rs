@@ -20,12 +20,12 @@ pub use correlate::{Ambiguity, Correlated, Correlation, MatchField, correlate};
 pub use desired::{
     Desired, GrantKey, desired_access, directory_people, policy_reasons, with_declared,
 };
-pub use diff::{plan_changes, plan_grants, plan_policies, plan_request};
+pub use diff::{plan_changes, plan_grants, plan_policies, plan_request, requested_grants};
 pub use index::SnapshotIndex;
 pub use people::{AccountChanges, ChangesFor, GroupKind, by_person};
 pub use review::preconditions;
 
-pub use request::{Action, ChangeRequest, RequestError, parse_request};
+pub use request::{Action, ChangeRequest, RequestError, parse_request, requested_grant};
 
 use grantflow_model::{ConnectionName, Resource, ResourceRef, Snapshot};
 use std::collections::BTreeMap;

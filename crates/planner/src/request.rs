@@ -237,6 +237,27 @@ pub(crate) fn resolve(
     request: &ChangeRequest,
     actual: &ActualState,
 ) -> Result<Resolved, RequestError> {
+    resolve_as(request, actual, false)
+}
+
+/// The grant `request` asks to add, whether or not it is held already (an
+/// extension of time-bound access asks for what is held); `None` for a removal.
+pub fn requested_grant(
+    request: &ChangeRequest,
+    actual: &ActualState,
+) -> Result<Option<(OpKind, ConnectionName)>, RequestError> {
+    if request.action != Action::Add {
+        return Ok(None);
+    }
+    let (kind, connection, _) = resolve_as(request, actual, true)?;
+    Ok(kind.map(|kind| (kind, connection)))
+}
+
+fn resolve_as(
+    request: &ChangeRequest,
+    actual: &ActualState,
+    even_if_held: bool,
+) -> Result<Resolved, RequestError> {
     let directory = actual
         .snapshots
         .get(&actual.directory)
@@ -275,7 +296,7 @@ pub(crate) fn resolve(
             ))
         })?,
     };
-    let holds = held.contains(&entitlement.as_str());
+    let holds = held.contains(&entitlement.as_str()) && !even_if_held;
     let resource_ref = ResourceRef {
         id: resource.id.clone(),
         kind: resource.kind.clone(),
@@ -329,6 +350,7 @@ pub(crate) fn resolve_grant(
     user: &str,
     grant: &grantflow_policy::GrantSpec,
     actual: &ActualState,
+    even_if_held: bool,
 ) -> Result<Resolved, RequestError> {
     let directory = actual
         .snapshots
@@ -355,7 +377,7 @@ pub(crate) fn resolve_grant(
             && g.entitlement == entitlement
             && g.source == GrantSource::Direct
     });
-    if holds {
+    if holds && !even_if_held {
         return Ok((
             None,
             connection.clone(),

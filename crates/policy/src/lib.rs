@@ -339,6 +339,39 @@ impl PolicySet {
         }
     }
 
+    /// The conflict rules a person holding `grants` (each
+    /// `"<connection>:<kind>/<name>"`) is in, by position.
+    pub fn conflicts_for(
+        &self,
+        grants: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<usize>, String> {
+        if self.conflicts.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut variables = serde_json::Map::new();
+        variables.insert(
+            "grants".into(),
+            serde_json::Value::Array(
+                grants
+                    .iter()
+                    .cloned()
+                    .map(serde_json::Value::String)
+                    .collect(),
+            ),
+        );
+        let mut found = Vec::new();
+        for (index, conflict) in self.conflicts.iter().enumerate() {
+            if conflict
+                .when
+                .evaluate_with(&variables)
+                .map_err(|e| format!("conflict \"{}\": {e}", conflict.name))?
+            {
+                found.push(index);
+            }
+        }
+        Ok(found)
+    }
+
     /// The snapshots with every declared resource (and every resource a push creates) that the last sync
     /// does not have added as pending (`pending:<name>`), so grants on it can be planned. Borrowed as they
     /// are when nothing is missing.

@@ -129,12 +129,14 @@ impl Service {
         let plan = grantflow_planner::plan_policies(&policies, &actual, &origin, self.now())
             .map_err(policy_error)?;
         self.refuse_unsupported(&plan)?;
+        let conflicts = self.conflicts_of_plan(&policies, &plan, &actual).await?;
         self.store.save_plan(&plan, &actor.id).await?;
         let mut proposal = self.proposal(plan, &actual, true).await?;
         proposal.warnings = policies
             .warnings()
             .iter()
             .map(ToString::to_string)
+            .chain(conflicts)
             .collect();
         Ok(proposal)
     }

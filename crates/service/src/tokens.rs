@@ -51,25 +51,7 @@ pub enum AuthFailure {
 
 /// Durations as people write them: `30d`, `12h`, `90m`, `3600s`.
 pub fn parse_lifetime(text: &str) -> Result<Duration> {
-    let text = text.trim();
-    let invalid = || {
-        ServiceError::Invalid(format!(
-            "\"{text}\" is not a duration: write a number and a unit, e.g. 30d, 12h, 90m"
-        ))
-    };
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(invalid)?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| invalid())?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        _ => return Err(invalid()),
-    };
-    Ok(Duration::from_secs(number.saturating_mul(seconds)))
+    grantflow_policy::parse_duration(text).map_err(ServiceError::Invalid)
 }
 
 fn valid_name(name: &str) -> bool {

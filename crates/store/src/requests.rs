@@ -141,6 +141,55 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<RequestRecord> {
     })
 }
 
+/// Inserts one decision with its `request.reviewed` event; `false` (nothing
+/// written) when this reviewer already decided in this stage.
+async fn insert_review(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    review: &ReviewRecord,
+    after_the_fact: bool,
+) -> Result<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO request_reviews (request_id, stage, reviewer, actor, decision, channel, comment, at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (request_id, stage, reviewer) DO NOTHING",
+    )
+    .bind(&review.request_id)
+    .bind(review.stage)
+    .bind(&review.reviewer)
+    .bind(&review.actor)
+    .bind(&review.decision)
+    .bind(&review.channel)
+    .bind(&review.comment)
+    .bind(millis(review.at))
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let mut details = serde_json::json!({
+        "stage": review.stage,
+        "reviewer": review.reviewer,
+        "decision": review.decision,
+        "channel": review.channel,
+        "comment": review.comment,
+    });
+    if after_the_fact {
+        details["after_the_fact"] = true.into();
+    }
+    audit::append(
+        tx,
+        backend,
+        review.at,
+        &review.actor,
+        AuditAction::RequestReviewed,
+        &review.request_id,
+        details,
+    )
+    .await?;
+    Ok(true)
+}
+
 /// Whether a state is one whose grants are in force for a limited time.
 fn time_bound_state(state: &str) -> bool {
     state == "active"
@@ -321,40 +370,9 @@ impl Store {
         {
             return Ok(false);
         }
-        let inserted = sqlx::query(
-            "INSERT INTO request_reviews (request_id, stage, reviewer, actor, decision, channel, comment, at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (request_id, stage, reviewer) DO NOTHING",
-        )
-        .bind(&review.request_id)
-        .bind(review.stage)
-        .bind(&review.reviewer)
-        .bind(&review.actor)
-        .bind(&review.decision)
-        .bind(&review.channel)
-        .bind(&review.comment)
-        .bind(millis(review.at))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
+        if !insert_review(&mut tx, self.backend(), review, false).await? {
             return Ok(false);
         }
-        audit::append(
-            &mut tx,
-            self.backend(),
-            review.at,
-            &review.actor,
-            AuditAction::RequestReviewed,
-            &review.request_id,
-            serde_json::json!({
-                "stage": review.stage,
-                "reviewer": review.reviewer,
-                "decision": review.decision,
-                "channel": review.channel,
-                "comment": review.comment,
-            }),
-        )
-        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -364,41 +382,9 @@ impl Store {
     /// `false` when this reviewer already decided.
     pub async fn record_review_any_state(&self, review: &ReviewRecord) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO request_reviews (request_id, stage, reviewer, actor, decision, channel, comment, at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (request_id, stage, reviewer) DO NOTHING",
-        )
-        .bind(&review.request_id)
-        .bind(review.stage)
-        .bind(&review.reviewer)
-        .bind(&review.actor)
-        .bind(&review.decision)
-        .bind(&review.channel)
-        .bind(&review.comment)
-        .bind(millis(review.at))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
+        if !insert_review(&mut tx, self.backend(), review, true).await? {
             return Ok(false);
         }
-        audit::append(
-            &mut tx,
-            self.backend(),
-            review.at,
-            &review.actor,
-            AuditAction::RequestReviewed,
-            &review.request_id,
-            serde_json::json!({
-                "stage": review.stage,
-                "reviewer": review.reviewer,
-                "decision": review.decision,
-                "channel": review.channel,
-                "comment": review.comment,
-                "after_the_fact": true,
-            }),
-        )
-        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -574,3 +574,68 @@ async fn remote_tokens_full_sync_and_drift_check() {
         "the full sync is the admin's"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_access_request_asked_listed_approved_and_applied() {
+    let server = Server::start().await;
+    let asked = server
+        .cli(
+            Some("requester"),
+            &[
+                "request",
+                "ask",
+                REQUEST,
+                "--reason",
+                "on call this week",
+                "--duration",
+                "2h",
+            ],
+        )
+        .await;
+    assert_eq!(asked.code, 0, "{}", asked.all());
+    assert!(
+        asked.stdout.contains("(pending)") && asked.stdout.contains("an approver"),
+        "{}",
+        asked.all()
+    );
+    let id = asked
+        .stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("r-"))
+        .expect("the request's id")
+        .to_string();
+    // The requester cannot decide it; an approver sees it as theirs to review and approves it.
+    let own = server
+        .cli(Some("requester"), &["request", "approve", &id])
+        .await;
+    assert_eq!(own.code, 1, "{}", own.all());
+    assert!(own.stderr.contains("self_approval"), "{}", own.all());
+    let listed = server.cli(Some("approver"), &["request", "list"]).await;
+    assert_eq!(listed.code, 0, "{}", listed.all());
+    assert!(
+        listed.stdout.contains(&id) && listed.stdout.contains("yours to review"),
+        "{}",
+        listed.all()
+    );
+    let approved = server
+        .cli(
+            Some("approver"),
+            &["request", "approve", &id, "--comment", "ok"],
+        )
+        .await;
+    assert_eq!(approved.code, 0, "{}", approved.all());
+    for _ in 0..40 {
+        if server.okta_groups().await.iter().any(|g| g == GROUP) {
+            let shown = server.cli(Some("admin"), &["request", "show", &id]).await;
+            assert_eq!(shown.code, 0, "{}", shown.all());
+            assert!(
+                shown.stdout.contains("(active)") && shown.stdout.contains("request.approved"),
+                "{}",
+                shown.all()
+            );
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("the approved request was not applied");
+}

@@ -309,6 +309,19 @@ pub struct AccountAction {
     pub options: Vec<String>,
 }
 
+impl From<AccountAction> for grantflow_service::ActionRequest {
+    fn from(action: AccountAction) -> Self {
+        Self {
+            connection: action.connection,
+            verb: action.verb,
+            who: action.who,
+            app: action.app,
+            target_name: action.target_name,
+            options: action.options,
+        }
+    }
+}
+
 /// A plan as listed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PlanSummary {

@@ -87,15 +87,7 @@ pub(crate) async fn create_plan(
         }
         NewPlan::FromAction { action } => {
             access::authorize(&actor, &Permission::PlanFromRequest)?;
-            let action = grantflow_service::ActionRequest {
-                connection: action.connection,
-                verb: action.verb,
-                who: action.who,
-                app: action.app,
-                target_name: action.target_name,
-                options: action.options,
-            };
-            service.request_action(&actor, &action).await?
+            service.request_action(&actor, &action.into()).await?
         }
     };
     if !proposal.stored {

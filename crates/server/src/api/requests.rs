@@ -48,14 +48,7 @@ pub(crate) async fn create_request(
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let asked = match (new.request, new.action, new.bundle) {
         (Some(text), None, None) => Asked::Change { text },
-        (None, Some(action), None) => Asked::Action(grantflow_service::ActionRequest {
-            connection: action.connection,
-            verb: action.verb,
-            who: action.who,
-            app: action.app,
-            target_name: action.target_name,
-            options: action.options,
-        }),
+        (None, Some(action), None) => Asked::Action(action.into()),
         (None, None, Some(name)) => Asked::Bundle { name },
         _ => {
             return Err(Problem::invalid(

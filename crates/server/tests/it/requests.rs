@@ -63,6 +63,8 @@ conflicts:
     blocking: true
   - name: finance and sales
     when: '"okta:group/Finance" in grants && "okta:group/Sales" in grants'
+  - name: platform and production
+    when: '"okta:group/Platform" in grants && "okta:group/Production Access Demo" in grants'
 "#;
 
 async fn server() -> Server {
@@ -268,6 +270,15 @@ async fn a_two_stage_chain_approves_the_plan_applies_and_the_grant_ends_after_a_
         plan_text.contains("time-bound"),
         "and says why: {plan_text}"
     );
+    // The plan reports whom it would put in a separation-of-duties conflict.
+    assert!(
+        plan["warnings"].as_array().into_iter().flatten().any(|w| w
+            .as_str()
+            .is_some_and(|w| w.contains("diego.alvarez@example.com")
+                && w.contains("platform and production"))),
+        "{:#}",
+        plan["warnings"]
+    );
     let (status, drift) = server
         .call("admin", "POST", "/api/v1/drift/check", None)
         .await;
@@ -283,6 +294,16 @@ async fn a_two_stage_chain_approves_the_plan_applies_and_the_grant_ends_after_a_
     assert!(
         !findings.to_string().contains("lena.fischer"),
         "no drift finding for it: {findings}"
+    );
+    // Those already in both are findings of drift.
+    assert!(
+        findings["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|f| f["kind"] == "sod_conflict"
+                && f["key"] == "sod_conflict:platform and production:sam.okafor@example.com"),
+        "{findings:#}"
     );
 
     // The server restarts; then the time runs out and the grant ends on its own.
@@ -778,4 +799,68 @@ async fn account_actions_follow_the_approval_rule_for_the_action_and_the_target(
         .call("admin", "GET", "/api/v1/people/grace.lee@example.com", None)
         .await;
     assert_eq!(grace["person"]["status"], "SUSPENDED", "{grace:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_extension_is_a_request_and_the_grant_stays_until_the_extension_ends() {
+    let server = server().await;
+    let lena = server
+        .person_token("lena.fischer@example.com", &[Role::Requester])
+        .await;
+    let ask_sales = |duration: &'static str| {
+        json!({"request": "assign lena.fischer@example.com to the Sales group", "reason": "customer week",
+               "duration": duration})
+    };
+    let (status, first) = ask(&server, &lena, ask_sales("1h")).await;
+    assert_eq!(status, 201, "{first}");
+    let first_id = first["id"].as_str().expect("id").to_string();
+    until(&server, &first_id, "the grant applied", |r| {
+        r["state"] == "active" && actions(r).contains(&"plan.finished".to_string())
+    })
+    .await;
+    let (status, sync) = server
+        .call("admin", "POST", "/api/v1/connections/okta/sync", None)
+        .await;
+    assert_eq!(status, 200, "{sync}");
+
+    // Without a duration an extension is refused; with one it is a request like any other.
+    let (status, refused) = ask(
+        &server,
+        &lena,
+        json!({"request": "assign lena.fischer@example.com to the Sales group", "reason": "more"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    let (status, extension) = ask(&server, &lena, ask_sales("3h")).await;
+    assert_eq!(status, 201, "{extension}");
+    assert_eq!(extension["review"]["extends"], first_id.as_str());
+    let extension_id = extension["id"].as_str().expect("id").to_string();
+    until(&server, &extension_id, "the extension in force", |r| {
+        r["state"] == "active"
+    })
+    .await;
+
+    // The first request's end keeps the grant (the extension holds it) …
+    server.clock.advance(Duration::from_secs(3_600 + 60));
+    let ended = until(&server, &first_id, "the first end", |r| {
+        r["state"] == "ended"
+    })
+    .await;
+    assert!(ended["end_plan_id"].is_null(), "nothing removed: {ended:#}");
+    assert!(in_group(&server, "lena.fischer@example.com", "Sales").await);
+    // … and the extension's end removes it.
+    server.clock.advance(Duration::from_secs(2 * 3_600));
+    until(&server, &extension_id, "the extension's end", |r| {
+        r["state"] == "ended"
+            && actions(r).iter().filter(|a| *a == "plan.finished").count() == 1
+            && r["end_plan_id"].is_string()
+    })
+    .await;
+    for _ in 0..40 {
+        if !in_group(&server, "lena.fischer@example.com", "Sales").await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the grant outlived its extension");
 }

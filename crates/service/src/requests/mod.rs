@@ -171,7 +171,16 @@ fn refused(code: &'static str, message: impl Into<String>) -> ServiceError {
 impl Service {
     fn request_policies(&self) -> Result<PolicySet> {
         let path = &self.config.policies;
-        if !path.exists() {
+        // Without policy files there are no rules: every request takes the default review.
+        let has_files = path.is_file()
+            || std::fs::read_dir(path).is_ok_and(|entries| {
+                entries.flatten().any(|e| {
+                    e.path()
+                        .extension()
+                        .is_some_and(|x| x == "yaml" || x == "yml")
+                })
+            });
+        if !has_files {
             return Ok(PolicySet::default());
         }
         PolicySet::load(path).map_err(|d| ServiceError::Policy(d.to_string()))
@@ -276,6 +285,32 @@ impl Service {
         }
     }
 
+    /// The grants a request asks for, held already or not.
+    fn requested_ops(
+        &self,
+        asked: &Asked,
+        subject: &str,
+        policies: &PolicySet,
+        actual: &ActualState,
+    ) -> Result<Vec<(OpKind, grantflow_model::ConnectionName)>> {
+        let invalid = |e: grantflow_planner::RequestError| ServiceError::Invalid(e.to_string());
+        Ok(match asked {
+            Asked::Change { text } => {
+                let request = grantflow_planner::parse_request(text).map_err(invalid)?;
+                grantflow_planner::requested_grant(&request, actual)
+                    .map_err(invalid)?
+                    .into_iter()
+                    .collect()
+            }
+            Asked::Bundle { name } => {
+                let bundle = bundle_named(policies, name)?;
+                grantflow_planner::requested_grants(subject, &bundle.grants, actual)
+                    .map_err(invalid)?
+            }
+            Asked::Action(_) => vec![],
+        })
+    }
+
     /// Asks for access or an action. Validated and resolved now (who it is
     /// for, the plan it would make, the chain of reviews, what reviewers will
     /// be shown), stored as pending, or approved at once by the rule's
@@ -291,16 +326,62 @@ impl Service {
         let actual = self.actual_state().await?;
         let subject = self.subject_of(actor, new, &actual)?;
         let plan = self.draft(actor, &new.asked, &subject, &policies, &actual)?;
-        if plan.operations.is_empty() {
-            return Err(refused(
-                "nothing_to_do",
-                format!(
-                    "{}: nothing to ask for ({})",
+        let mut extends = None;
+        let plan = if plan.operations.is_empty() {
+            // Held already: an extension when a time-bound request holds all of it.
+            let wanted = self.requested_ops(&new.asked, &subject, &policies, &actual)?;
+            let now = self.now();
+            let holders: Vec<String> = wanted
+                .iter()
+                .filter_map(|(kind, connection)| match kind {
+                    OpKind::AddGrant {
+                        account,
+                        resource,
+                        entitlement,
+                    } => actual
+                        .held_until(
+                            connection,
+                            &account.id,
+                            &resource.id,
+                            entitlement,
+                            Some(now),
+                        )
+                        .map(|t| t.request.clone()),
+                    _ => None,
+                })
+                .collect();
+            if wanted.is_empty() || holders.len() != wanted.len() {
+                return Err(refused(
+                    "nothing_to_do",
+                    format!(
+                        "{}: nothing to ask for ({})",
+                        new.asked.describe(),
+                        plan.review.notes.join("; ")
+                    ),
+                ));
+            }
+            if new.duration.is_none() {
+                return Err(ServiceError::Invalid(format!(
+                    "{} is held until request {} ends: an extension asks for a duration",
                     new.asked.describe(),
-                    plan.review.notes.join("; ")
-                ),
-            ));
-        }
+                    holders[0]
+                )));
+            }
+            extends = holders.first().cloned();
+            grantflow_planner::plan_changes(
+                wanted
+                    .into_iter()
+                    .map(|(kind, connection)| (kind, connection, vec![plan.origin.clone()]))
+                    .collect(),
+                &actual,
+                &plan.origin,
+                now,
+                vec![format!("extends time-bound request {}", holders[0])],
+            )
+            .map_err(crate::plans::policy_error)?
+        } else {
+            plan
+        };
         let directory = self.directory().await?;
         let holds = directory
             .person(&subject)
@@ -323,7 +404,8 @@ impl Service {
             .map_err(ServiceError::Policy)?;
         let reach = self.review_reach(&plan, &actual).await?;
         let reach_value = reach_summary(reach.as_ref());
-        let conflicts = self.conflicts_after(&policies, &subject, &plan, &directory)?;
+        let ops: Vec<_> = plan.operations.iter().collect();
+        let conflicts = self.conflicts_after(&policies, &subject, &ops, &directory)?;
         if let Some(blocking) = conflicts.iter().find(|c| c.blocking) {
             return Err(refused(
                 "sod_conflict",
@@ -472,6 +554,7 @@ impl Service {
         }
         let id = format!("r-{}", uuid::Uuid::now_v7().simple());
         let review = json!({
+            "extends": extends,
             "reach": reach,
             "reaches_production": reach_value["production"],
             "conflicts": conflicts,
@@ -788,8 +871,11 @@ impl Service {
         }
         match verdict {
             Verdict::Deny => {
-                self.end_request(record, "the after-the-fact review denied it")
-                    .await?;
+                self.end_requests(
+                    std::slice::from_ref(record),
+                    "the after-the-fact review denied it",
+                )
+                .await?;
             }
             Verdict::Approve => {
                 // The review is closed: its stage is passed; the access runs to its end.
@@ -828,26 +914,19 @@ impl Service {
         let system = Actor::system("requests");
         let plan = self.draft(&system, &asked, &record.subject, &policies, &actual)?;
         let plan = self.without_changes_already_live(plan, &actual).await?;
-        let grants: Vec<Value> = plan
-            .operations
-            .iter()
-            .filter_map(|op| match &op.kind {
-                OpKind::AddGrant {
-                    account,
-                    resource,
-                    entitlement,
-                } => Some(json!({
-                    "connection": op.connection.as_str(),
-                    "account_id": account.id,
-                    "login": account.login,
-                    "resource_id": resource.id,
-                    "resource_kind": resource.kind.0,
-                    "resource": resource.name,
-                    "entitlement": entitlement,
-                })),
-                _ => None,
-            })
-            .collect();
+        let extension = record.review.get("extends").is_some_and(Value::is_string);
+        let grants: Vec<Value> = if plan.operations.is_empty() && extension {
+            // An extension: what the earlier request holds is this one's now, to its own end.
+            self.requested_ops(&asked, &record.subject, &policies, &actual)?
+                .iter()
+                .filter_map(|(kind, connection)| grant_json(connection, kind))
+                .collect()
+        } else {
+            plan.operations
+                .iter()
+                .filter_map(|op| grant_json(&op.connection, &op.kind))
+                .collect()
+        };
         let now = self.now();
         let expires_at = record
             .duration_ms
@@ -1050,6 +1129,26 @@ impl Service {
         if let Err(error) = chat.post(&channel, text, &[]).await {
             tracing::warn!(message = "Could not notify the channel.", connection = %connection, channel = %notify.channel, error = %error);
         }
+    }
+}
+
+/// A grant a request gives, as its row keeps it.
+fn grant_json(connection: &grantflow_model::ConnectionName, kind: &OpKind) -> Option<Value> {
+    match kind {
+        OpKind::AddGrant {
+            account,
+            resource,
+            entitlement,
+        } => Some(json!({
+            "connection": connection.as_str(),
+            "account_id": account.id,
+            "login": account.login,
+            "resource_id": resource.id,
+            "resource_kind": resource.kind.0,
+            "resource": resource.name,
+            "entitlement": entitlement,
+        })),
+        _ => None,
     }
 }
 

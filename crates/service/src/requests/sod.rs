@@ -2,10 +2,9 @@
 //! (`conflicts:`), each a CEL condition over a person's grants in every
 //! system, judged for what a request would leave them holding.
 
-use grantflow_model::{OpKind, Plan};
+use grantflow_model::{OpKind, Operation};
 use grantflow_policy::PolicySet;
 use serde::Serialize;
-use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
 use crate::directory::Directory;
@@ -27,37 +26,54 @@ pub(crate) fn grant_name(connection: &str, kind: &str, name: &str) -> String {
     format!("{connection}:{kind}/{name}")
 }
 
-/// The conflict rules `grants` satisfies.
-pub(crate) fn conflicts_in(
-    policies: &PolicySet,
-    grants: &BTreeSet<String>,
-) -> Result<Vec<(usize, bool)>> {
-    let mut variables = Map::new();
-    variables.insert(
-        "grants".into(),
-        Value::Array(grants.iter().cloned().map(Value::String).collect()),
-    );
-    let mut found = Vec::new();
-    for (index, conflict) in policies.conflicts.iter().enumerate() {
-        let holds = conflict
-            .when
-            .evaluate_with(&variables)
-            .map_err(|e| ServiceError::Policy(format!("conflict \"{}\": {e}", conflict.name)))?;
-        if holds {
-            found.push((index, conflict.blocking));
-        }
-    }
-    Ok(found)
+/// The conflict rules `grants` satisfies (their positions).
+pub(crate) fn conflicts_in(policies: &PolicySet, grants: &BTreeSet<String>) -> Result<Vec<usize>> {
+    policies.conflicts_for(grants).map_err(ServiceError::Policy)
 }
 
 impl Service {
-    /// The conflicts `subject` would be in once `plan` applied; blocking
-    /// only where the plan creates the conflict.
+    /// Warnings for a plan of the policies: each person it would put in a
+    /// separation-of-duties conflict they are not in yet.
+    pub(crate) async fn conflicts_of_plan(
+        &self,
+        policies: &PolicySet,
+        plan: &grantflow_model::Plan,
+        actual: &grantflow_planner::ActualState,
+    ) -> Result<Vec<String>> {
+        if policies.conflicts.is_empty() {
+            return Ok(vec![]);
+        }
+        let directory = self.directory().await?;
+        let mut warnings = Vec::new();
+        for person in grantflow_planner::by_person(plan, actual) {
+            let Some(email) = person.email.as_deref() else {
+                continue;
+            };
+            let ops: Vec<&Operation> = person
+                .accounts
+                .iter()
+                .flat_map(|a| a.operations.iter())
+                .filter_map(|id| plan.operations.iter().find(|op| op.id == *id))
+                .collect();
+            for verdict in self.conflicts_after(policies, email, &ops, &directory)? {
+                if !verdict.already {
+                    warnings.push(format!(
+                        "this plan puts {email} in the separation-of-duties conflict \"{}\"",
+                        verdict.name
+                    ));
+                }
+            }
+        }
+        Ok(warnings)
+    }
+
+    /// The conflicts `subject` would be in once `ops` (their changes)
+    /// applied; blocking only where the change creates the conflict.
     pub(crate) fn conflicts_after(
         &self,
         policies: &PolicySet,
         subject: &str,
-        plan: &Plan,
+        ops: &[&Operation],
         directory: &Directory,
     ) -> Result<Vec<ConflictVerdict>> {
         if policies.conflicts.is_empty() {
@@ -79,7 +95,7 @@ impl Service {
             })
             .unwrap_or_default();
         let mut after = before.clone();
-        for op in &plan.operations {
+        for op in ops {
             match &op.kind {
                 OpKind::AddGrant { resource, .. } => {
                     after.insert(grant_name(
@@ -98,19 +114,16 @@ impl Service {
                 _ => {}
             }
         }
-        let already: BTreeSet<usize> = conflicts_in(policies, &before)?
-            .into_iter()
-            .map(|(index, _)| index)
-            .collect();
+        let already: BTreeSet<usize> = conflicts_in(policies, &before)?.into_iter().collect();
         Ok(conflicts_in(policies, &after)?
             .into_iter()
-            .filter_map(|(index, blocking)| {
+            .filter_map(|index| {
                 let conflict = policies.conflicts.get(index)?;
                 let already = already.contains(&index);
                 Some(ConflictVerdict {
                     name: conflict.name.clone(),
                     description: conflict.description.clone(),
-                    blocking: blocking && !already,
+                    blocking: conflict.blocking && !already,
                     already,
                 })
             })

@@ -8,6 +8,7 @@ use grantflow_model::{AccountRef, OpKind, ResourceKind, ResourceRef};
 use grantflow_store::{AuditAction, RequestChange, RequestRecord};
 use serde_json::{Value, json};
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use super::{REQUESTS_ACTOR, chain_of};
 use crate::{Actor, ApplyOptions, Result, Service};
@@ -26,12 +27,16 @@ impl Service {
     pub async fn tick_requests(&self) -> Result<TickReport> {
         let now = self.now();
         let mut report = TickReport::default();
-        for record in self.store.requests_due(now).await? {
+        let (ending, others): (Vec<_>, Vec<_>) = self
+            .store
+            .requests_due(now)
+            .await?
+            .into_iter()
+            .partition(|r| r.state == "active");
+        // Everything due now ends together: one read of the state and the policies, one plan.
+        report.ended = self.end_requests(&ending, "its time ran out").await?;
+        for record in others {
             match record.state.as_str() {
-                "active" => {
-                    let ended = self.end_request(&record, "its time ran out").await?;
-                    report.ended += usize::from(ended);
-                }
                 "approved" => {
                     self.fulfil(&record.id).await?;
                     report.fulfilled += 1;
@@ -99,108 +104,129 @@ impl Service {
         Ok(report)
     }
 
-    /// Ends a time-bound request now: removes each grant it gave that is
-    /// still held, unless a policy grants it for good (kept, and said so);
-    /// a grant already removed by hand is recorded, not an error. Returns
-    /// whether this call ended it (another process may have first).
-    pub(crate) async fn end_request(&self, record: &RequestRecord, why: &str) -> Result<bool> {
+    /// Ends time-bound requests now: removes each grant they gave that is
+    /// still held, unless a policy grants it for good (kept, and said so) or
+    /// another request still in force holds it; a grant already removed by
+    /// hand is recorded, not an error. The removals of all of them are one
+    /// plan. Returns how many this call ended (another process may have
+    /// ended some first).
+    pub(crate) async fn end_requests(&self, records: &[RequestRecord], why: &str) -> Result<usize> {
+        if records.is_empty() {
+            return Ok(0);
+        }
         let actual = self.actual_state().await?;
         let policies = self.request_policies()?;
         let declared = grantflow_planner::with_declared(&policies, &actual);
+        let subjects: HashSet<String> = records.iter().map(|r| r.subject.to_lowercase()).collect();
+        let ending: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
         let people: Vec<_> = grantflow_planner::directory_people(&actual)
             .map(|people| {
                 people
                     .into_iter()
-                    .filter(|p| p.email.eq_ignore_ascii_case(&record.subject))
+                    .filter(|p| subjects.contains(&p.email.to_lowercase()))
                     .collect()
             })
             .unwrap_or_default();
         let desired = grantflow_planner::desired_access(&policies, declared.as_ref(), &people).ok();
         let mut removals = Vec::new();
-        let mut kept = Vec::new();
-        let mut gone = Vec::new();
-        let grants = record.grants.as_array().cloned().unwrap_or_default();
-        for grant in &grants {
-            let text = |key: &str| grant.get(key).and_then(Value::as_str).unwrap_or_default();
-            let connection = grantflow_model::ConnectionName::new(text("connection"));
-            let (account_id, resource_id, entitlement) =
-                (text("account_id"), text("resource_id"), text("entitlement"));
-            let label = format!(
-                "{} {} \"{}\" ({entitlement}) for {}",
-                connection,
-                text("resource_kind"),
-                text("resource"),
-                text("login")
-            );
-            let held = actual.snapshots.get(&connection).is_some_and(|snapshot| {
-                snapshot.grants.iter().any(|g| {
-                    g.account_id == account_id
-                        && g.resource_id == resource_id
-                        && g.entitlement == entitlement
-                })
-            });
-            if !held {
-                gone.push(label);
-                continue;
-            }
-            let key = (
-                &connection,
-                Cow::Borrowed(account_id),
-                resource_id,
-                entitlement,
-            );
-            if let Some(wanted_by) = desired.as_ref().and_then(|d| d.grants.get(&key)) {
-                kept.push(json!({
-                    "grant": label,
-                    "policies": grantflow_planner::policy_reasons(&policies, wanted_by),
-                }));
-                continue;
-            }
-            // Another time-bound request (an extension) still holds it.
-            if actual.time_bound.iter().any(|t| {
-                t.request != record.id
-                    && t.connection == connection
-                    && t.account_id == account_id
-                    && t.resource_id == resource_id
-                    && t.entitlement == entitlement
-            }) {
-                kept.push(
-                    json!({"grant": label, "requests": "another time-bound request holds it"}),
+        let mut planned: HashSet<(String, String, String, String)> = HashSet::new();
+        let mut outcomes = Vec::new();
+        for record in records {
+            let mut kept = Vec::new();
+            let mut gone = Vec::new();
+            let mut removes = false;
+            for grant in record.grants.as_array().into_iter().flatten() {
+                let text = |key: &str| grant.get(key).and_then(Value::as_str).unwrap_or_default();
+                let connection = grantflow_model::ConnectionName::new(text("connection"));
+                let (account_id, resource_id, entitlement) =
+                    (text("account_id"), text("resource_id"), text("entitlement"));
+                let label = format!(
+                    "{} {} \"{}\" ({entitlement}) for {}",
+                    connection,
+                    text("resource_kind"),
+                    text("resource"),
+                    text("login")
                 );
-                continue;
+                let held = actual.snapshots.get(&connection).is_some_and(|snapshot| {
+                    snapshot.grants.iter().any(|g| {
+                        g.account_id == account_id
+                            && g.resource_id == resource_id
+                            && g.entitlement == entitlement
+                    })
+                });
+                if !held {
+                    gone.push(label);
+                    continue;
+                }
+                let key = (
+                    &connection,
+                    Cow::Borrowed(account_id),
+                    resource_id,
+                    entitlement,
+                );
+                if let Some(wanted_by) = desired.as_ref().and_then(|d| d.grants.get(&key)) {
+                    kept.push(json!({
+                        "grant": label,
+                        "policies": grantflow_planner::policy_reasons(&policies, wanted_by),
+                    }));
+                    continue;
+                }
+                // Another time-bound request (an extension) still holds it.
+                if actual.time_bound.iter().any(|t| {
+                    !ending.contains(t.request.as_str())
+                        && t.connection == connection
+                        && t.account_id == account_id
+                        && t.resource_id == resource_id
+                        && t.entitlement == entitlement
+                }) {
+                    kept.push(
+                        json!({"grant": label, "requests": "another time-bound request holds it"}),
+                    );
+                    continue;
+                }
+                removes = true;
+                let natural = (
+                    connection.to_string(),
+                    account_id.to_string(),
+                    resource_id.to_string(),
+                    entitlement.to_string(),
+                );
+                if !planned.insert(natural) {
+                    continue;
+                }
+                removals.push((
+                    OpKind::RemoveGrant {
+                        account: AccountRef {
+                            id: account_id.to_string(),
+                            login: text("login").to_string(),
+                        },
+                        resource: ResourceRef {
+                            id: resource_id.to_string(),
+                            kind: ResourceKind(text("resource_kind").to_string()),
+                            name: text("resource").to_string(),
+                        },
+                        entitlement: entitlement.to_string(),
+                    },
+                    connection,
+                    vec![format!("request {} ended: {why}", record.id)],
+                ));
             }
-            removals.push((
-                OpKind::RemoveGrant {
-                    account: AccountRef {
-                        id: account_id.to_string(),
-                        login: text("login").to_string(),
-                    },
-                    resource: ResourceRef {
-                        id: resource_id.to_string(),
-                        kind: ResourceKind(text("resource_kind").to_string()),
-                        name: text("resource").to_string(),
-                    },
-                    entitlement: entitlement.to_string(),
-                },
-                connection,
-                vec![format!("request {} ended: {why}", record.id)],
-            ));
+            outcomes.push((record, kept, gone, removes));
         }
         let end_plan = if removals.is_empty() {
             None
         } else {
-            let plan = grantflow_planner::plan_changes(
-                removals,
-                &actual,
-                &format!("end of request {}", record.id),
-                self.now(),
-                vec![],
-            )
-            .map_err(crate::plans::policy_error)?;
+            let origin = match records {
+                [one] => format!("end of request {}", one.id),
+                many => format!("end of {} requests", many.len()),
+            };
+            let plan =
+                grantflow_planner::plan_changes(removals, &actual, &origin, self.now(), vec![])
+                    .map_err(crate::plans::policy_error)?;
             self.store
                 .save_plan_for_approval(&plan, REQUESTS_ACTOR, None)
                 .await?;
-            // The request's own grants come off whatever share of a group they are: the rail is for policies.
+            // The requests' own grants come off whatever share of a group they are: the rail is for policies.
             self.apply(
                 &Actor::system("requests"),
                 &plan.id,
@@ -214,27 +240,32 @@ impl Service {
             .await?;
             Some(plan.id)
         };
-        let ended = self
-            .store
-            .transition_request(
-                &record.id,
-                ("active", None),
-                &RequestChange {
-                    state: "ended".into(),
-                    end_plan_id: end_plan.clone(),
-                    ..RequestChange::default()
-                },
-                REQUESTS_ACTOR,
-                AuditAction::RequestEnded,
-                json!({
-                    "why": why,
-                    "expired_at": record.expires_at,
-                    "plan": end_plan,
-                    "kept": kept,
-                    "already_removed": gone,
-                }),
-            )
-            .await?;
+        let mut ended = 0;
+        for (record, kept, gone, removes) in outcomes {
+            let plan = if removes { end_plan.clone() } else { None };
+            let moved = self
+                .store
+                .transition_request(
+                    &record.id,
+                    ("active", None),
+                    &RequestChange {
+                        state: "ended".into(),
+                        end_plan_id: plan.clone(),
+                        ..RequestChange::default()
+                    },
+                    REQUESTS_ACTOR,
+                    AuditAction::RequestEnded,
+                    json!({
+                        "why": why,
+                        "expired_at": record.expires_at,
+                        "plan": plan,
+                        "kept": kept,
+                        "already_removed": gone,
+                    }),
+                )
+                .await?;
+            ended += usize::from(moved);
+        }
         Ok(ended)
     }
 }
