@@ -19,7 +19,7 @@ pub async fn run(
     json: bool,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    let proposal = match service.propose_action(&actor(), &action).await {
+    let proposal = match service.request_action(&actor(), &action).await {
         Ok(proposal) => proposal,
         Err(error) => return render::refused(&error, "Nothing was changed."),
     };

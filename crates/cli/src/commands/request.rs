@@ -19,7 +19,7 @@ pub async fn run(
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
     let actor = actor();
-    let proposal = match service.propose_request(&actor, text).await {
+    let proposal = match service.request_change(&actor, text).await {
         Ok(proposal) => proposal,
         Err(error) => return render::refused(&error, "Nothing was changed."),
     };

@@ -323,3 +323,45 @@ async fn a_cursor_beyond_the_log_retention_falls_back_to_a_full_sync() {
     let next = ws.run(&["sync"]);
     assert!(next.stdout.contains("incrementally"), "{}", next.all());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_action_or_change_an_approval_rule_covers_is_refused_and_others_run() {
+    let ws = Workspace::start(None).await;
+    assert_eq!(ws.run(&["sync"]).code, 0);
+    ws.write_policy(
+        "approvals.yaml",
+        r#"
+approvals:
+  - name: mfa reset
+    applies_to:
+      - { action: reset_mfa }
+    stages:
+      - { reviewers: { manager: true } }
+  - name: platform
+    applies_to:
+      - { system: okta, resource: group/Platform }
+    stages:
+      - { reviewers: { approvers: true } }
+"#,
+    );
+    let user = "tom.baker@example.com";
+    // Even the operator at the machine asks for these as requests, so the rule's reviewers decide.
+    let reset = ws.run(&["action", "okta", "reset-mfa", user, "--yes"]);
+    assert_eq!(reset.code, 1, "{}", reset.all());
+    assert!(
+        reset.stderr.contains("approval rule \"mfa reset\" covers this"),
+        "{}",
+        reset.all()
+    );
+    let change = ws.run(&["do", &format!("assign {user} to the Platform group"), "--yes"]);
+    assert_eq!(change.code, 1, "{}", change.all());
+    assert!(
+        change.stderr.contains("approval rule \"platform\" covers this"),
+        "{}",
+        change.all()
+    );
+    // What no rule covers runs as before.
+    let unlock = ws.run(&["action", "okta", "unlock", user, "--yes"]);
+    assert_eq!(unlock.code, 0, "{}", unlock.all());
+    assert!(unlock.stdout.contains("1 succeeded"), "{}", unlock.all());
+}
