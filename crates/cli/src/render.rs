@@ -140,8 +140,15 @@ fn operation_lines(out: &mut String, plan: &Plan, op: &Operation, reach: Option<
 
 /// What one widening operation adds in production, under the operation.
 fn reach_lines(out: &mut String, added: &OperationReach) {
+    if let Some(note) = &added.note {
+        let _ = writeln!(out, "        production reach: unknown ({note})");
+        return;
+    }
     if added.services.is_empty() {
-        let _ = writeln!(out, "        production reach added: none");
+        let _ = writeln!(
+            out,
+            "        production reach added: none (nothing production-tagged is reached)"
+        );
         return;
     }
     let _ = writeln!(

@@ -28,16 +28,21 @@ pub fn build(config: &ReachConfig, okta: &Snapshot, inputs: &Inputs) -> Graph {
     let mut b = GraphBuilder::new();
     let services = add_services(&mut b, rules, inputs);
     let accounts = account_environments(inputs.aws.as_ref(), rules);
-    // Identity Center first, so a role's label shows the ARN Identity Center created.
+    add_accounts(&mut b, &accounts);
+    // Identity Center first, so a role's label shows the ARN Identity Center created (or, from a
+    // sync, which knows no ARN, the one a cluster maps).
     let principals = inputs
         .aws
         .as_ref()
-        .map(|aws| add_identity_center(&mut b, &accounts, aws))
+        .map(|aws| add_identity_center(&mut b, &accounts, aws, &inputs.clusters))
         .unwrap_or_default();
     for cluster in &inputs.clusters {
         add_cluster(&mut b, rules, &accounts, &services, cluster);
     }
     add_okta(&mut b, config, okta, &principals, inputs);
+    for code in &inputs.code {
+        add_code(&mut b, code);
+    }
     b.build()
 }
 
@@ -66,6 +71,10 @@ fn add_services(
                     reason: format!("catalog lifecycle {lifecycle}"),
                 },
             );
+        }
+        for repository in &component.repositories {
+            let repo = repository_node(b, repository);
+            b.edge(repo, id, EdgeKind::SourceOf);
         }
         by_kubernetes_id.insert(component.kubernetes_id.clone(), id);
     }
@@ -151,7 +160,88 @@ fn role_node(
     if let Some((_, env)) = accounts.get(account) {
         b.set_environment(id, env.clone());
     }
+    if let Some(target) = b.find(NodeKind::Service, &account_service_key(account)) {
+        b.edge(id, target, EdgeKind::InAccount);
+    }
     id
+}
+
+/// The service node of an AWS account: signing in to a production account is production reach.
+pub fn account_service_key(account: &str) -> String {
+    format!("aws-account:{account}")
+}
+
+fn add_accounts(b: &mut GraphBuilder, accounts: &BTreeMap<String, (String, Environment)>) {
+    for (id, (name, env)) in accounts {
+        let node = b.node(
+            NodeKind::Service,
+            &account_service_key(id),
+            Some(format!("AWS account {id} ({name})")),
+        );
+        b.set_environment(node, env.clone());
+        b.service_info(node).system = Some("aws".to_string());
+    }
+}
+
+fn repository_node(b: &mut GraphBuilder, key: &str) -> NodeId {
+    let label = match key.split_once(':') {
+        Some(("github", path)) => format!("GitHub repository {path}"),
+        Some(("gitlab", path)) => format!("GitLab project {path}"),
+        _ => format!("repository {key}"),
+    };
+    b.node(NodeKind::Repository, key, Some(label))
+}
+
+/// The key of a downstream system's group or team: `<system>:<name>`.
+pub fn team_key(system: &str, name: &str) -> String {
+    format!("{system}:{name}")
+}
+
+fn team_node(b: &mut GraphBuilder, system: &str, name: &str) -> NodeId {
+    let what = match system {
+        "github" => "GitHub team",
+        "gitlab" => "GitLab group",
+        "aws" => "Identity Center group",
+        _ => "group",
+    };
+    b.node(
+        NodeKind::Team,
+        &team_key(system, name),
+        Some(format!("{what} \"{name}\"")),
+    )
+}
+
+/// A person's user node, also findable by their account in a connection.
+fn person_node(b: &mut GraphBuilder, person: &str, alias: Option<&str>) -> NodeId {
+    let id = b.node(NodeKind::User, person, None);
+    if let Some(alias) = alias {
+        b.alias(NodeKind::User, alias, id);
+    }
+    id
+}
+
+/// GitHub teams and GitLab groups to their repositories, and their members to them.
+fn add_code(b: &mut GraphBuilder, code: &crate::sources::live::CodeAccess) {
+    use crate::sources::live::account_alias;
+    for (person, account) in &code.accounts {
+        person_node(b, person, Some(&account_alias(&code.connection, account)));
+    }
+    for team in &code.teams {
+        let node = team_node(b, &code.system, &team.name);
+        for member in &team.members {
+            let user = person_node(b, member, None);
+            b.edge(user, node, EdgeKind::MemberOf);
+        }
+        for repository in &team.repositories {
+            let repo = repository_node(b, repository);
+            b.edge(node, repo, EdgeKind::Grants);
+        }
+    }
+    for (person, account, repository) in &code.direct {
+        let user = person_node(b, person, Some(&account_alias(&code.connection, account)));
+        let repo = repository_node(b, repository);
+        b.edge(user, repo, EdgeKind::Grants);
+    }
 }
 
 /// Identity Center principals (`GROUP:<display name>`, `USER:<user name>`) → the roles their
@@ -160,6 +250,7 @@ fn add_identity_center(
     b: &mut GraphBuilder,
     accounts: &BTreeMap<String, (String, Environment)>,
     aws: &AwsExport,
+    clusters: &[ClusterData],
 ) -> HashMap<String, Vec<NodeId>> {
     let ps_names: HashMap<&str, &str> = aws
         .permission_sets
@@ -175,11 +266,24 @@ fn add_identity_center(
     }
     // The concrete role ARN per (account, permission set), when the export lists the roles.
     let mut arns: HashMap<String, &str> = HashMap::new();
-    for role in &aws.roles {
-        if let Some((account, name)) = crate::sources::aws::normalise_role_arn(&role.arn) {
-            arns.insert(role_key(&account, &name), role.arn.as_str());
+    // A synced instance lists no roles (they live in each member account's IAM): a cluster's access
+    // entry names the same role with its full ARN.
+    let mapped = clusters
+        .iter()
+        .flat_map(|c| &c.role_mappings)
+        .filter(|m| m.source == MappingSource::AccessEntry)
+        .map(|m| m.arn.as_str());
+    for arn in aws.roles.iter().map(|r| r.arn.as_str()).chain(mapped) {
+        if let Some((account, name)) = crate::sources::aws::normalise_role_arn(arn) {
+            arns.entry(role_key(&account, &name)).or_insert(arn);
         }
     }
+    let role_of = |b: &mut GraphBuilder, account: &str, ps: &str| {
+        // The suffix is unknown until the role exists, and the key drops it anyway.
+        let role_name = format!("AWSReservedSSO_{ps}_unknown");
+        let arn = arns.get(&role_key(account, &role_name)).copied();
+        role_node(b, accounts, account, &role_name, arn)
+    };
     let mut out: HashMap<String, Vec<NodeId>> = HashMap::new();
     for a in &aws.account_assignments {
         let (Some(ps), Some(principal)) = (
@@ -188,13 +292,65 @@ fn add_identity_center(
         ) else {
             continue;
         };
-        // The suffix is unknown until the role exists, and the key drops it anyway.
-        let role_name = format!("AWSReservedSSO_{ps}_unknown");
-        let arn = arns.get(&role_key(&a.account_id, &role_name)).copied();
-        let role = role_node(b, accounts, &a.account_id, &role_name, arn);
+        let role = role_of(b, &a.account_id, ps);
         out.entry(principal.clone()).or_default().push(role);
     }
+    for (account, ps) in &aws.offered {
+        role_of(b, account, ps);
+    }
+    add_identity_center_principals(b, aws, &out);
     out
+}
+
+/// Identity Center's own groups and users (from a sync), so a change made in AWS itself is
+/// reviewed like one made through Okta: a user holds their assignments and their groups', a group
+/// its assignments.
+fn add_identity_center_principals(
+    b: &mut GraphBuilder,
+    aws: &AwsExport,
+    roles: &HashMap<String, Vec<NodeId>>,
+) {
+    let Some(connection) = &aws.connection else {
+        return;
+    };
+    let people: HashMap<&str, &str> = aws
+        .people
+        .iter()
+        .map(|(id, person)| (id.as_str(), person.as_str()))
+        .collect();
+    let mut users: HashMap<&str, NodeId> = HashMap::new();
+    for u in &aws.users {
+        let person = people
+            .get(u.user_id.as_str())
+            .map_or_else(|| user_key(&u.user_name), |p| p.to_string());
+        let alias = crate::sources::live::account_alias(connection, &u.user_id);
+        let node = person_node(b, &person, Some(&alias));
+        users.insert(&u.user_id, node);
+        for &role in roles
+            .get(&format!("USER:{}", user_key(&u.user_name)))
+            .into_iter()
+            .flatten()
+        {
+            b.edge(node, role, EdgeKind::IdentityCenterAssignment);
+        }
+    }
+    let mut groups: HashMap<&str, NodeId> = HashMap::new();
+    for g in &aws.groups {
+        let node = team_node(b, "aws", &g.display_name);
+        groups.insert(&g.group_id, node);
+        for &role in roles
+            .get(&format!("GROUP:{}", g.display_name))
+            .into_iter()
+            .flatten()
+        {
+            b.edge(node, role, EdgeKind::IdentityCenterAssignment);
+        }
+    }
+    for (group, user) in &aws.memberships {
+        if let (Some(&g), Some(&u)) = (groups.get(group.as_str()), users.get(user.as_str())) {
+            b.edge(u, g, EdgeKind::MemberOf);
+        }
+    }
 }
 
 fn add_cluster(

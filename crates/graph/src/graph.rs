@@ -11,7 +11,10 @@ pub type NodeId = u32;
 
 /// What a node stands for. The chain a review follows is, left to right:
 /// user → group → app access → AWS role / Kubernetes group → binding → workload → service,
-/// with a dashboard scope as a shortcut from an app to the services it observes.
+/// with a dashboard scope as a shortcut from an app to the services it observes. Downstream systems
+/// join in: a team (an Identity Center group, a GitHub team, a GitLab group) leads to AWS roles or to
+/// repositories, a repository to the service whose code it holds, and an AWS role to its account,
+/// which is a service of its own (production access to an account is reach even without a cluster).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
@@ -27,6 +30,10 @@ pub enum NodeKind {
     Workload,
     Service,
     DashboardScope,
+    /// A group of a downstream system, keyed `<system>:<name>`.
+    Team,
+    /// A GitHub repository or GitLab project, keyed `<system>:<full path>`.
+    Repository,
 }
 
 /// Why one node leads to another; kept so a path reads as the systems it crosses.
@@ -44,6 +51,11 @@ pub enum EdgeKind {
     Grants,
     Runs,
     Dashboard,
+    /// A repository holds a service's code (the catalog's `github.com/project-slug` or
+    /// `gitlab.com/project-slug` annotation).
+    SourceOf,
+    /// An AWS role is a way into its account.
+    InAccount,
 }
 
 impl EdgeKind {
@@ -61,6 +73,8 @@ impl EdgeKind {
             EdgeKind::Grants => "grants",
             EdgeKind::Runs => "runs",
             EdgeKind::Dashboard => "dashboard access",
+            EdgeKind::SourceOf => "source code of",
+            EdgeKind::InAccount => "signs in to",
         }
     }
 }
@@ -163,6 +177,12 @@ impl GraphBuilder {
 
     pub fn find(&self, kind: NodeKind, key: &str) -> Option<NodeId> {
         self.index.get(&(kind, Box::from(key))).copied()
+    }
+
+    /// Makes `id` findable under a second key too (a person's account in another system, by the
+    /// connection and the account's id), keeping its own key and label.
+    pub fn alias(&mut self, kind: NodeKind, key: &str, id: NodeId) {
+        self.index.entry((kind, Box::from(key))).or_insert(id);
     }
 
     pub fn edge(&mut self, from: NodeId, to: NodeId, kind: EdgeKind) {

@@ -6,9 +6,10 @@ use grantflow_model::{ConnectionName, OpKind, Plan};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
-use crate::build::{app_access_key, user_key};
+use crate::build::{app_access_key, team_key, user_key};
 use crate::graph::{Deploy, EdgeKind, Environment, Graph, Monitor, NodeId, NodeKind};
 use crate::search::{Delta, DeltaPath, DeltaService, Path, Reach, Searcher, Skipped};
+use crate::sources::aws::role_key;
 
 /// Recent deploys shown per service.
 const DEPLOYS_SHOWN: usize = 3;
@@ -113,6 +114,10 @@ pub struct OperationReach {
     pub operation: grantflow_model::OperationId,
     pub services: Vec<ServiceReport>,
     pub skipped: Vec<SkippedReport>,
+    /// Why the graph cannot say what the operation reaches (a system no source covers, a resource
+    /// not in the graph); absent when `services` and `skipped` are the whole answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The reach review of a whole plan.
@@ -274,53 +279,139 @@ fn shared_scopes(graph: &Graph, app: &str) -> Vec<NodeId> {
         .collect()
 }
 
-/// For each operation of `plan` on the `directory` connection that widens access, what it adds to
-/// the holder's production reach; then every non-production system met, once.
-pub fn review_plan(graph: &Graph, directory: &ConnectionName, plan: &Plan) -> PlanReach {
-    let mut searcher = Searcher::new(graph);
-    let mut review = PlanReach::default();
-    for op in plan
-        .operations
-        .iter()
-        .filter(|op| op.widens_access() && &op.connection == directory)
-    {
-        let (held, added): (Vec<NodeId>, Vec<NodeId>) = match &op.kind {
+/// The systems a plan's operations go to: the directory connection and every connection's system
+/// (`okta`, `aws`, `github`, …).
+#[derive(Debug, Clone)]
+pub struct Systems {
+    pub directory: ConnectionName,
+    pub kinds: std::collections::BTreeMap<ConnectionName, String>,
+}
+
+impl Systems {
+    /// Only the directory is known (the reachability graph of Okta alone).
+    pub fn directory(directory: ConnectionName) -> Self {
+        Self {
+            kinds: [(directory.clone(), "okta".to_string())].into(),
+            directory,
+        }
+    }
+
+    fn system_of(&self, connection: &ConnectionName) -> Option<&str> {
+        self.kinds.get(connection).map(String::as_str)
+    }
+}
+
+/// Where a widening operation starts from (what the holder has) and what it adds, or why the graph
+/// cannot say (the reviewer reads the reason instead of a silent nothing).
+fn change_of(
+    graph: &Graph,
+    systems: &Systems,
+    plan: &Plan,
+    op: &grantflow_model::Operation,
+) -> Result<(Vec<NodeId>, Vec<NodeId>), String> {
+    let system = systems.system_of(&op.connection).unwrap_or("");
+    let holder = |account: &grantflow_model::AccountRef| -> Vec<NodeId> {
+        let login = account
+            .login
+            .strip_prefix("pending:")
+            .unwrap_or(&account.login);
+        graph
+            .find(
+                NodeKind::User,
+                &crate::sources::live::account_alias(op.connection.as_str(), &account.id),
+            )
+            .or_else(|| graph.find(NodeKind::User, &user_key(login)))
+            .into_iter()
+            .collect()
+    };
+    let team = |name: &str| -> Vec<NodeId> {
+        graph
+            .find(NodeKind::Team, &team_key(system, name))
+            .into_iter()
+            .collect()
+    };
+    let unknown = |what: String| format!("{what} is not in the reachability graph");
+    let found = |nodes: Vec<NodeId>, what: String| {
+        if nodes.is_empty() {
+            Err(unknown(what))
+        } else {
+            Ok(nodes)
+        }
+    };
+    let is_directory = op.connection == systems.directory;
+    // A resource this plan creates exists nowhere yet, so it leads nowhere: nothing is reached.
+    let created_here = |name: &str| {
+        plan.operations.iter().any(|o| {
+            o.connection == op.connection
+                && matches!(&o.kind, OpKind::CreateResource { resource, .. } if resource.name == name)
+        })
+    };
+    let directory_group = |name: &str| -> Result<Vec<NodeId>, String> {
+        match graph.find(NodeKind::Group, name) {
+            Some(node) => Ok(vec![node]),
+            None if created_here(name) => Ok(Vec::new()),
+            None => Err(unknown(format!("group \"{name}\""))),
+        }
+    };
+    match (&op.kind, system) {
+        // Creating a resource gives nobody anything; its grants are reviewed one by one.
+        (OpKind::CreateResource { .. }, _) => Ok((Vec::new(), Vec::new())),
+        // Switching an account back on makes everything it holds reachable again.
+        (OpKind::AccountAction { account, .. }, _) => Ok((Vec::new(), holder(account))),
+        (
             OpKind::AddGrant {
                 account, resource, ..
-            } if resource.kind.as_str() == "group" => (
-                graph
-                    .find(NodeKind::User, &user_key(&account.login))
-                    .into_iter()
-                    .collect(),
-                graph
-                    .find(NodeKind::Group, &resource.name)
-                    .into_iter()
-                    .collect(),
-            ),
+            },
+            _,
+        ) if is_directory && resource.kind.as_str() == "group" => {
+            Ok((holder(account), directory_group(&resource.name)?))
+        }
+        (
             OpKind::AddGrant {
                 account, resource, ..
-            } if resource.kind.as_str() == "app" => (
-                graph
-                    .find(NodeKind::User, &user_key(&account.login))
-                    .into_iter()
-                    .collect(),
-                match graph.find(
-                    NodeKind::AppAccess,
-                    &app_access_key(false, &user_key(&account.login), &resource.name),
-                ) {
-                    Some(access) => vec![access],
-                    // A first direct assignment has no access node yet: what the app gives any
-                    // holder alike (its dashboard scopes) is what it adds.
-                    None => shared_scopes(graph, &resource.name),
-                },
-            ),
+            },
+            _,
+        ) if is_directory && resource.kind.as_str() == "app" => {
+            let added = match graph.find(
+                NodeKind::AppAccess,
+                &app_access_key(false, &user_key(&account.login), &resource.name),
+            ) {
+                Some(access) => vec![access],
+                // A first direct assignment has no access node yet: what the app gives any
+                // holder alike (its dashboard scopes) is what it adds.
+                None => shared_scopes(graph, &resource.name),
+            };
+            if added.is_empty() {
+                return Err(format!(
+                    "app \"{}\" leads nowhere the reachability configuration knows",
+                    resource.name
+                ));
+            }
+            Ok((holder(account), added))
+        }
+        (
             OpKind::AddGroupGrant {
                 group, resource, ..
-            } => (
-                graph
-                    .find(NodeKind::Group, &group.name)
-                    .into_iter()
-                    .collect(),
+            }
+            | OpKind::PushGroup {
+                group, resource, ..
+            },
+            _,
+        ) if is_directory && created_here(&group.name) => Ok((Vec::new(), Vec::new())),
+        (
+            OpKind::AddGroupGrant {
+                group, resource, ..
+            }
+            | OpKind::PushGroup {
+                group, resource, ..
+            },
+            _,
+        ) if is_directory => Ok((
+            graph
+                .find(NodeKind::Group, &group.name)
+                .into_iter()
+                .collect(),
+            found(
                 graph
                     .find(
                         NodeKind::AppAccess,
@@ -328,12 +419,128 @@ pub fn review_plan(graph: &Graph, directory: &ConnectionName, plan: &Plan) -> Pl
                     )
                     .into_iter()
                     .collect(),
-            ),
-            _ => continue,
+                format!("app \"{}\" for group \"{}\"", resource.name, group.name),
+            )?,
+        )),
+        (
+            OpKind::AddGrant {
+                account,
+                resource,
+                entitlement,
+            },
+            "aws",
+        ) if resource.kind.as_str() == "account" => Ok((
+            holder(account),
+            found(
+                aws_role(graph, &resource.id, entitlement),
+                format!("permission set {entitlement} in account {}", resource.name),
+            )?,
+        )),
+        (
+            OpKind::AddGroupGrant {
+                group,
+                resource,
+                entitlement,
+            },
+            "aws",
+        ) => Ok((
+            team(&group.name),
+            found(
+                aws_role(graph, &resource.id, entitlement),
+                format!("permission set {entitlement} in account {}", resource.name),
+            )?,
+        )),
+        (
+            OpKind::AddGrant {
+                account, resource, ..
+            },
+            "aws" | "github" | "gitlab",
+        ) if matches!(resource.kind.as_str(), "group" | "team") => Ok((
+            holder(account),
+            found(
+                team(&resource.name),
+                format!("{system} {} \"{}\"", resource.kind, resource.name),
+            )?,
+        )),
+        (
+            OpKind::AddGrant {
+                account, resource, ..
+            },
+            "github" | "gitlab",
+        ) if matches!(resource.kind.as_str(), "repository" | "project") => Ok((
+            holder(account),
+            found(
+                repository(graph, system, &resource.name),
+                format!("{system} {} {}", resource.kind, resource.name),
+            )?,
+        )),
+        (
+            OpKind::AddGroupGrant {
+                group, resource, ..
+            },
+            "github" | "gitlab",
+        ) => Ok((
+            team(&group.name),
+            found(
+                repository(graph, system, &resource.name),
+                format!("{system} {} {}", resource.kind, resource.name),
+            )?,
+        )),
+        (_, "") => Err(format!(
+            "no reachability source covers connection {}",
+            op.connection
+        )),
+        (_, system) => Err(format!(
+            "no reachability source maps {system} {} grants to production",
+            op.resource().kind
+        )),
+    }
+}
+
+/// The Identity Center role a permission set gives in an account.
+fn aws_role(graph: &Graph, account: &str, permission_set: &str) -> Vec<NodeId> {
+    graph
+        .find(
+            NodeKind::AwsRole,
+            &role_key(account, &format!("AWSReservedSSO_{permission_set}_unknown")),
+        )
+        .into_iter()
+        .collect()
+}
+
+/// A repository by its full path, or by its name alone (GitHub's resources are named without the
+/// organisation).
+fn repository(graph: &Graph, system: &str, name: &str) -> Vec<NodeId> {
+    let key = format!("{system}:{}", name.to_lowercase());
+    if let Some(node) = graph.find(NodeKind::Repository, &key) {
+        return vec![node];
+    }
+    let suffix = format!("/{}", name.to_lowercase());
+    let prefix = format!("{system}:");
+    graph
+        .nodes_of(NodeKind::Repository)
+        .filter(|&n| graph.key(n).starts_with(&prefix) && graph.key(n).ends_with(&suffix))
+        .collect()
+}
+
+/// For each operation of `plan` that widens access, in any system, what it adds to the holder's
+/// production reach (or why nothing can be said); then every non-production system met, once.
+pub fn review_plan(graph: &Graph, systems: &Systems, plan: &Plan) -> PlanReach {
+    let mut searcher = Searcher::new(graph);
+    let mut review = PlanReach::default();
+    for op in plan.operations.iter().filter(|op| op.widens_access()) {
+        let (held, added) = match change_of(graph, systems, plan, op) {
+            Ok(change) => change,
+            Err(note) => {
+                review.operations.push(OperationReach {
+                    operation: op.id,
+                    services: Vec::new(),
+                    skipped: Vec::new(),
+                    note: Some(note),
+                });
+                continue;
+            }
         };
-        if added.is_empty() {
-            continue;
-        }
         let delta = searcher.delta(&held, &added);
         let report = delta_report(graph, "", &delta);
         for s in &report.skipped {
@@ -345,6 +552,7 @@ pub fn review_plan(graph: &Graph, directory: &ConnectionName, plan: &Plan) -> Pl
             operation: op.id,
             services: report.services,
             skipped: report.skipped,
+            note: None,
         });
     }
     review

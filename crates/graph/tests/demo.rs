@@ -119,7 +119,15 @@ fn adding_the_demo_user_to_the_group_adds_checkout_api_and_a_deploy_path_to_grap
     let delta = Searcher::new(&graph).delta(&[user], &[group]);
     let report = delta_report(&graph, "okta-demo-user@example.com", &delta);
     let names: Vec<&str> = report.services.iter().map(|s| s.service.as_str()).collect();
-    assert_eq!(names, ["checkout-api", "graph-connector"]);
+    // The Identity Center role signs in to the production account itself, cluster or not.
+    assert_eq!(
+        names,
+        [
+            "checkout-api",
+            "graph-connector",
+            "AWS account 111122223333 (prod-payments)"
+        ]
+    );
 
     let checkout = &report.services[0];
     assert!(checkout.new_service);
@@ -272,7 +280,10 @@ fn an_app_reaches_what_its_assigned_groups_reach_through_it() {
     let reach = Searcher::new(&graph).reach(&starts);
     let report = reach_report(&graph, "app", &reach);
     let names: Vec<&str> = report.services.iter().map(|s| s.service.as_str()).collect();
-    assert_eq!(names, ["checkout-api"]);
+    assert_eq!(
+        names,
+        ["checkout-api", "AWS account 111122223333 (prod-payments)"]
+    );
     assert!(Target::Group("Nope".into()).starts(&graph).is_err());
 }
 
@@ -388,7 +399,8 @@ fn a_plan_review_covers_group_app_assignments_and_first_direct_app_assignments_b
             entitlement: "member".into(),
         },
     ]);
-    let review = grantflow_graph::review_plan(&graph, &ConnectionName::new("okta"), &plan);
+    let systems = grantflow_graph::Systems::directory(ConnectionName::new("okta"));
+    let review = grantflow_graph::review_plan(&graph, &systems, &plan);
     let services = |op: u32| -> Vec<String> {
         review
             .for_operation(grantflow_model::OperationId(op))
@@ -413,7 +425,20 @@ fn a_plan_review_covers_group_app_assignments_and_first_direct_app_assignments_b
         "no change leads to staging: {:?}",
         review.skipped
     );
-    // Another connection's operations are not the directory's to review.
-    let other = grantflow_graph::review_plan(&graph, &ConnectionName::new("okta-partner"), &plan);
-    assert!(other.operations.is_empty());
+    // Another connection's operations are not the directory's: the review says it cannot tell.
+    let other = grantflow_graph::review_plan(
+        &graph,
+        &grantflow_graph::Systems::directory(ConnectionName::new("okta-partner")),
+        &plan,
+    );
+    assert!(!other.operations.is_empty());
+    for op in &other.operations {
+        assert!(op.services.is_empty());
+        assert!(
+            op.note
+                .as_deref()
+                .is_some_and(|n| n.contains("no reachability source covers connection okta")),
+            "{op:?}"
+        );
+    }
 }

@@ -43,6 +43,11 @@ pub enum Query {
         #[arg(long)]
         json: bool,
     },
+    /// Where each part of the graph comes from (a synced connection or a file) and how old it is.
+    Sources {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -61,6 +66,11 @@ pub enum Picture {
 }
 
 pub async fn run(service: &Service, query: Query) -> anyhow::Result<ExitCode> {
+    if let Query::Sources { json } = query {
+        let sources = service.reach_sources(&crate::app::actor()).await?;
+        print_sources(&sources, json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let Some(graph) = service.graph().await? else {
         eprintln!(
             "error: the configuration has no `reachability:` section (grantflow init --sandbox writes an example)"
@@ -113,6 +123,7 @@ pub async fn run(service: &Service, query: Query) -> anyhow::Result<ExitCode> {
             output,
             false,
         ),
+        Query::Sources { .. } => return Ok(ExitCode::SUCCESS),
     };
     print_report(&report, &output, delta)?;
     Ok(ExitCode::SUCCESS)
@@ -126,6 +137,42 @@ fn reach(
     let starts = target.starts(graph)?;
     let reach = searcher.reach(&starts);
     Ok(review::reach_report(graph, &target.to_string(), &reach))
+}
+
+/// The graph's sources, one line each: what it feeds, where it comes from, how old it is.
+pub fn print_sources(
+    sources: &[grantflow_service::reach::ReachSource],
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(sources)?);
+        return Ok(());
+    }
+    if sources.is_empty() {
+        println!("no reachability sources (the configuration has no `reachability:` section)");
+    }
+    let now = chrono::Utc::now();
+    for source in sources {
+        let age = source.as_of.map_or_else(
+            || "never".to_string(),
+            |at| {
+                let seconds = (now - at).num_seconds().max(0);
+                match seconds {
+                    0..=119 => format!("{seconds} s old"),
+                    120..=7199 => format!("{} min old", seconds / 60),
+                    7200..=172_799 => format!("{} h old", seconds / 3600),
+                    _ => format!("{} days old", seconds / 86_400),
+                }
+            },
+        );
+        let note = source
+            .note
+            .as_ref()
+            .map(|n| format!(" — {n}"))
+            .unwrap_or_default();
+        println!("{:<40} {:<60} {age}{note}", source.part, source.origin);
+    }
+    Ok(())
 }
 
 /// Who reaches a service, one path each.

@@ -548,6 +548,15 @@ pub async fn reach(remote: &Remote, query: reach::Query) -> anyhow::Result<ExitC
             group,
             output,
         } => (vec![("user", user), ("group", group)], Some(output), true),
+        reach::Query::Sources { json } => {
+            #[derive(serde::Deserialize)]
+            struct Sources {
+                items: Vec<grantflow_service::reach::ReachSource>,
+            }
+            let sources: Sources = remote.get(&["reach", "sources"], &[]).await?;
+            reach::print_sources(&sources.items, json)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         reach::Query::Service { name, json } => {
             let answer: ReachAnswer = remote.get(&["reach"], &[("service", &name)]).await?;
             let holders = answer.holders.unwrap_or_default();

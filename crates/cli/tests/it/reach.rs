@@ -78,7 +78,7 @@ async fn reach_answers_group_delta_service_and_pictures() {
     assert!(
         group
             .stdout
-            .starts_with("group \"Production Access Demo\" reaches 2 production service(s)"),
+            .starts_with("group \"Production Access Demo\" reaches 3 production service(s)"),
         "{}",
         group.stdout
     );
@@ -170,11 +170,116 @@ fn the_demo_reviews_production_reach_before_applying() {
         .expect("demo runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    let reach = position(&stdout, "production reach added (2 service(s)):");
-    let skipped = position(
+    // checkout-api, graph-connector and the production AWS account the role signs in to.
+    let reach = position(&stdout, "production reach added (3 service(s)):");
+    let skipped = position(&stdout, "skipped non-production: ");
+    let staging = position(
         &stdout,
-        "skipped non-production: AWS Identity Center role staging-payments-admin",
+        "AWS Identity Center role staging-payments-admin in account 444455556666",
     );
+    assert!(skipped < staging);
     let applying = position(&stdout, "== Applying plan");
     assert!(reach < skipped && skipped < applying);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reach_reads_aws_from_its_connection_reviews_every_system_and_names_its_sources() {
+    let workspace = synced_demo().await;
+    let delta = [
+        "reach",
+        "delta",
+        "--user",
+        "okta-demo-user@example.com",
+        "--group",
+        "Production Access Demo",
+        "--json",
+    ];
+    let with_file = workspace.run(&delta);
+    assert_eq!(with_file.code, 0, "{}", with_file.all());
+    // The AWS connection is synced: the export file is not what the review reads.
+    std::fs::remove_file(workspace.path("reach/aws-identity-center.json")).expect("export file");
+    let without_file = workspace.run(&delta);
+    assert_eq!(without_file.code, 0, "{}", without_file.all());
+    assert_eq!(with_file.stdout, without_file.stdout);
+    let review: serde_json::Value = serde_json::from_str(&without_file.stdout).expect("json");
+    let services: Vec<&str> = review["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter_map(|s| s["service"].as_str())
+        .collect();
+    assert!(
+        services.contains(&"checkout-api")
+            && services.contains(&"AWS account 111122223333 (prod-payments)"),
+        "{services:?}"
+    );
+    // The staging account is skipped for its Organizations tag, read by the sync.
+    assert!(
+        without_file
+            .stdout
+            .contains("AWS account 444455556666 (staging-payments) is tagged environment=staging"),
+        "{}",
+        without_file.stdout
+    );
+
+    let sources = workspace.run(&["reach", "sources"]);
+    assert_eq!(sources.code, 0, "{}", sources.all());
+    let line = |part: &str, origin: &str| {
+        sources
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(part) && l.contains(origin))
+            .unwrap_or_else(|| panic!("no {part} from {origin}:\n{}", sources.stdout))
+            .to_string()
+    };
+    assert!(line("AWS IAM Identity Center", "connection aws (aws)").contains(" s old"));
+    assert!(
+        line("AWS IAM Identity Center", "aws-identity-center.json")
+            .contains("not read: the aws connection is synced instead")
+    );
+    assert!(line("Kubernetes prod-eks", "prod-eks.yaml").contains(" old"));
+    assert!(line("GitHub teams and repositories", "connection github").contains(" old"));
+
+    // A grant made in AWS itself, in GitHub, or in a system no source covers: each says what it adds.
+    let aws = workspace.run(&[
+        "do",
+        "give okta-demo-user@example.com PowerUserAccess in aws account prod-payments",
+    ]);
+    let github = workspace.run(&["do", "add aisha to the github team Payments"]);
+    let slack = workspace.run(&["do", "add aisha to the slack channel platform-oncall"]);
+    for run in [&aws, &github, &slack] {
+        // Without --yes and without a terminal nothing is applied.
+        assert!(run.stdout.contains("production reach"), "{}", run.all());
+    }
+    assert!(
+        aws.stdout
+            .contains("service AWS account 111122223333 (prod-payments)")
+            && aws
+                .stdout
+                .contains("via AWS Identity Center role PowerUserAccess in account 111122223333"),
+        "{}",
+        aws.all()
+    );
+    assert!(
+        github
+            .stdout
+            .contains("service checkout-api, owned by payments-platform")
+            && github.stdout.contains(
+                "via GitHub team \"Payments\" → GitHub repository example-demo/checkout-service"
+            ),
+        "{}",
+        github.all()
+    );
+    assert!(
+        github.stdout.contains("catalog lifecycle experimental"),
+        "the staging component of the same repository is skipped: {}",
+        github.all()
+    );
+    assert!(
+        slack
+            .stdout
+            .contains("production reach: unknown (no reachability source maps slack channel grants to production)"),
+        "{}",
+        slack.all()
+    );
 }

@@ -30,6 +30,7 @@ use crate::{Applied, Failure};
 pub enum Api {
     IdentityStore,
     SsoAdmin,
+    Organizations,
 }
 
 impl Api {
@@ -37,6 +38,7 @@ impl Api {
         match self {
             Api::IdentityStore => "identitystore",
             Api::SsoAdmin => "sso",
+            Api::Organizations => "organizations",
         }
     }
 }
@@ -65,6 +67,8 @@ pub struct AwsClient {
     pub connection: ConnectionName,
     store: aws_sdk_identitystore::Client,
     sso: aws_sdk_ssoadmin::Client,
+    /// Only read during a sync (account names and tags), never while a person waits.
+    organizations: aws_sdk_organizations::Client,
     /// The same clients without retries, for calls made while a person waits
     /// ([`crate::transport::without_waiting`]).
     store_at_once: aws_sdk_identitystore::Client,
@@ -290,6 +294,7 @@ impl AwsClient {
             connection: connection.clone(),
             store: aws_sdk_identitystore::Client::new(&sdk),
             sso: aws_sdk_ssoadmin::Client::new(&sdk),
+            organizations: aws_sdk_organizations::Client::new(&sdk),
             store_at_once: aws_sdk_identitystore::Client::new(&at_once),
             sso_at_once: aws_sdk_ssoadmin::Client::new(&at_once),
             endpoint,
@@ -354,6 +359,45 @@ impl AwsClient {
             progress(out.len());
         }
         Ok(out)
+    }
+
+    /// The organisation's accounts as (id, name), from Organizations `ListAccounts`.
+    pub async fn organization_accounts(&self) -> Result<Vec<(String, String)>, Failure> {
+        // The SDK's ListAccounts paginator yields pages, not accounts.
+        let pages = self
+            .all(
+                Api::Organizations,
+                "ListAccounts",
+                self.organizations.list_accounts().into_paginator().send(),
+                |_| {},
+            )
+            .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.accounts())
+            .filter_map(|a| Some((a.id()?.to_string(), a.name()?.to_string())))
+            .collect())
+    }
+
+    /// An account's tags, from Organizations `ListTagsForResource`.
+    pub async fn account_tags(&self, account: &str) -> Result<BTreeMap<String, String>, Failure> {
+        let tags = self
+            .all(
+                Api::Organizations,
+                &format!("ListTagsForResource {account}"),
+                self.organizations
+                    .list_tags_for_resource()
+                    .resource_id(account)
+                    .into_paginator()
+                    .items()
+                    .send(),
+                |_| {},
+            )
+            .await?;
+        Ok(tags
+            .into_iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect())
     }
 
     async fn store_id(&self) -> Result<String, Failure> {

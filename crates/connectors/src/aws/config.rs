@@ -32,6 +32,12 @@ pub struct AwsConfig {
     /// their id. Listed accounts are synced even when no permission set is provisioned to them yet.
     #[serde(default)]
     pub account_names: BTreeMap<String, String>,
+    /// Reads the synced accounts' names and tags from AWS Organizations (`ListAccounts`, `ListTagsForResource`),
+    /// which production reach classifies accounts by (e.g. `environment: production`). Organizations answers
+    /// only the management account or a delegated administrator: elsewhere the sync goes on without tags and
+    /// says why in each account's `tags_unavailable` attribute.
+    #[serde(default = "default_account_tags")]
+    pub account_tags: bool,
     /// Per-attempt timeout.
     #[serde(default = "crate::transport::default_timeout_seconds")]
     pub timeout_seconds: u64,
@@ -45,6 +51,10 @@ pub struct AwsConfig {
     /// The first wait between status reads; each further wait doubles, up to 5 s.
     #[serde(default = "default_status_poll_ms")]
     pub status_poll_ms: u64,
+}
+
+fn default_account_tags() -> bool {
+    true
 }
 
 fn default_max_attempts() -> u32 {

@@ -4,6 +4,7 @@
 use aws_sdk_identitystore::types::{Group, User};
 use grantflow_model::{Account, LifecycleState, Resource, ResourceKind};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 pub const GROUP: &str = "group";
 pub const ACCOUNT: &str = "account";
@@ -86,9 +87,27 @@ pub fn group(group: &Group) -> Option<Resource> {
 }
 
 /// An AWS account; its entitlements are the names of the permission sets that can be assigned in it.
-pub fn aws_account(id: &str, name: Option<&str>, permission_sets: &[String]) -> Resource {
+/// Its `tags` (from Organizations) classify it for production reach; `tags_unavailable` says why there are none.
+pub fn aws_account(
+    id: &str,
+    name: Option<&str>,
+    permission_sets: &[String],
+    tags: Result<&BTreeMap<String, String>, &str>,
+) -> Resource {
     let mut attributes = Map::new();
     attributes.insert("account_id".into(), Value::String(id.into()));
+    match tags {
+        Ok(tags) => {
+            let tags: Map<String, Value> = tags
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            attributes.insert("tags".into(), Value::Object(tags));
+        }
+        Err(reason) => {
+            attributes.insert("tags_unavailable".into(), Value::String(reason.into()));
+        }
+    }
     Resource {
         id: id.to_string(),
         kind: ResourceKind::new(ACCOUNT),
@@ -143,12 +162,24 @@ mod tests {
     #[test]
     fn an_account_is_named_by_its_alias_or_id_and_offers_permission_sets() {
         let sets = vec!["PowerUserAccess".to_string()];
-        let r = aws_account("111122223333", Some("prod-payments"), &sets);
+        let r = aws_account(
+            "111122223333",
+            Some("prod-payments"),
+            &sets,
+            Ok(&[("environment".to_string(), "production".to_string())].into()),
+        );
         assert_eq!(
             (r.kind.as_str(), r.name.as_str()),
             ("account", "prod-payments")
         );
         assert_eq!(r.entitlements, ["PowerUserAccess"]);
+        assert_eq!(r.attributes["tags"]["environment"], "production");
+        let untagged = aws_account("111122223333", None, &sets, Err("AccessDeniedException"));
+        assert_eq!(untagged.name, "111122223333");
+        assert_eq!(
+            untagged.attributes["tags_unavailable"],
+            "AccessDeniedException"
+        );
         assert_eq!(
             aws_account("111122223333", None, &sets).name,
             "111122223333"

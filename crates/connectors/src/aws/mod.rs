@@ -75,8 +75,45 @@ pub struct AwsConnector {
     connection: ConnectionName,
     client: AwsClient,
     account_names: BTreeMap<String, String>,
+    account_tags: bool,
     status_polls: u32,
     status_poll: Duration,
+}
+
+/// What Organizations said about the synced accounts.
+#[derive(Default)]
+struct Organization {
+    names: BTreeMap<String, String>,
+    tags: BTreeMap<String, BTreeMap<String, String>>,
+    /// Why no account's tags could be read.
+    unavailable: Option<String>,
+    /// Why one account's tags could not be read.
+    refused: BTreeMap<String, String>,
+}
+
+impl Organization {
+    fn tags_of(&self, account: &str) -> Result<&BTreeMap<String, String>, &str> {
+        match (self.tags.get(account), &self.unavailable) {
+            (Some(tags), _) => Ok(tags),
+            (None, Some(reason)) => Err(reason),
+            (None, None) => Err(self
+                .refused
+                .get(account)
+                .map_or("account_tags is off for this connection", String::as_str)),
+        }
+    }
+}
+
+/// Organizations answers these when the caller may not read it, or the account is outside it.
+fn organizations_refused(failure: &Failure) -> bool {
+    [
+        "AccessDeniedException",
+        "AWSOrganizationsNotInUseException",
+        "TargetNotFoundException",
+        "AccessDeniedForDependencyException",
+    ]
+    .iter()
+    .any(|code| failure.is_vendor_code(code))
 }
 
 /// What one operation changes.
@@ -131,6 +168,7 @@ impl AwsConnector {
             connection,
             client,
             account_names: config.account_names.clone(),
+            account_tags: config.account_tags,
             status_polls: config.status_polls,
             status_poll: Duration::from_millis(config.status_poll_ms),
         })
@@ -240,6 +278,38 @@ impl AwsConnector {
             .map(|u| u.user_id().to_string()))
     }
 
+    /// The accounts' names and tags from Organizations, when `account_tags` is on. Organizations refusing
+    /// (not the management account, no organisation) is no reason to fail the sync: each account then says
+    /// why it has no tags, and production reach treats it as production.
+    async fn organization(&self, accounts: &BTreeSet<String>) -> Result<Organization, Failure> {
+        let mut organization = Organization::default();
+        if !self.account_tags {
+            return Ok(organization);
+        }
+        match self.client.organization_accounts().await {
+            Ok(listed) => organization.names = listed.into_iter().collect(),
+            Err(failure) if organizations_refused(&failure) => {
+                organization.unavailable = Some(failure.to_string());
+                return Ok(organization);
+            }
+            Err(failure) => return Err(failure),
+        }
+        for account in accounts {
+            match self.client.account_tags(account).await {
+                Ok(tags) => {
+                    organization.tags.insert(account.clone(), tags);
+                }
+                Err(failure) if organizations_refused(&failure) => {
+                    organization
+                        .refused
+                        .insert(account.clone(), failure.to_string());
+                }
+                Err(failure) => return Err(failure),
+            }
+        }
+        Ok(organization)
+    }
+
     fn no_user(&self, op: &Operation) -> Failure {
         Failure::permanent(
             "UserNotFound",
@@ -316,6 +386,7 @@ impl Connector for AwsConnector {
             accounts.extend(self.client.provisioned_accounts(arn).await?);
         }
         let names: Vec<String> = sets.keys().cloned().collect();
+        let organization = self.organization(&accounts).await?;
         for (read, account) in accounts.iter().enumerate() {
             for (name, arn) in &sets {
                 for (kind, principal) in self.client.assignments(account, arn).await? {
@@ -345,10 +416,16 @@ impl Connector for AwsConnector {
                     }
                 }
             }
+            let name = self
+                .account_names
+                .get(account)
+                .or_else(|| organization.names.get(account))
+                .map(String::as_str);
             sink.resource(mapping::aws_account(
                 account,
-                self.account_names.get(account).map(String::as_str),
+                name,
                 &names,
+                organization.tags_of(account),
             ));
             sink.progress("assignments", read as u64 + 1);
         }

@@ -30,6 +30,19 @@ pub struct AwsExport {
     pub account_assignments: Vec<AccountAssignment>,
     #[serde(default)]
     pub roles: Vec<Role>,
+    /// (account id, permission set name) pairs that can be assigned: a synced account offers its
+    /// permission sets, so a first assignment can be reviewed before any role exists.
+    #[serde(skip)]
+    pub offered: Vec<(String, String)>,
+    /// Group memberships (group id, user id); an export has none.
+    #[serde(skip)]
+    pub memberships: Vec<(String, String)>,
+    /// User id → the person's key (their email), so an Identity Center user joins the directory's.
+    #[serde(skip)]
+    pub people: Vec<(String, String)>,
+    /// The connection it was synced from; `None` for an export file.
+    #[serde(skip)]
+    pub connection: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -12,7 +12,16 @@ pub struct Component {
     pub lifecycle: Option<String>,
     /// The value workloads carry in their `backstage.io/kubernetes-id` label; defaults to the name.
     pub kubernetes_id: String,
+    /// Repositories holding its code, keyed like repository nodes: `github:<owner>/<repo>` from
+    /// `github.com/project-slug`, `gitlab:<path>` from `gitlab.com/project-slug`.
+    pub repositories: Vec<String>,
 }
+
+/// The Backstage annotations naming a component's repository, and the system each belongs to.
+const REPOSITORY_ANNOTATIONS: [(&str, &str); 2] = [
+    ("github.com/project-slug", "github"),
+    ("gitlab.com/project-slug", "gitlab"),
+];
 
 /// The short name of an entity reference `[kind:][namespace/]name`.
 fn short_ref(reference: &str) -> String {
@@ -41,12 +50,26 @@ pub fn parse(text: &str) -> Result<Vec<Component>, String> {
             .and_then(|v| v.as_str())
             .unwrap_or(name)
             .to_string();
+        let repositories = REPOSITORY_ANNOTATIONS
+            .iter()
+            .filter_map(|(annotation, system)| {
+                let slug = entity
+                    .pointer("/metadata/annotations")?
+                    .get(*annotation)?
+                    .as_str()?;
+                Some(format!(
+                    "{system}:{}",
+                    slug.trim_matches('/').to_lowercase()
+                ))
+            })
+            .collect();
         components.push(Component {
             name: name.to_string(),
             owner: str_at(&entity, &["spec", "owner"]).map(short_ref),
             system: str_at(&entity, &["spec", "system"]).map(short_ref),
             lifecycle: str_at(&entity, &["spec", "lifecycle"]).map(str::to_string),
             kubernetes_id,
+            repositories,
         });
     }
     Ok(components)

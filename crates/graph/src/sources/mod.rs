@@ -6,6 +6,7 @@ pub mod aws;
 pub mod catalog;
 pub mod deploys;
 pub mod kubernetes;
+pub mod live;
 pub mod monitors;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ pub struct Inputs {
     pub components: Vec<catalog::Component>,
     pub monitors: Vec<monitors::ServiceMonitor>,
     pub deploys: Vec<deploys::DeployEvent>,
+    /// Teams and repositories of the code systems grantflow syncs.
+    pub code: Vec<live::CodeAccess>,
 }
 
 fn read(base: &Path, path: &PathBuf) -> Result<(String, String), SourceError> {

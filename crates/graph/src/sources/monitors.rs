@@ -30,25 +30,30 @@ pub fn parse_datadog(text: &str) -> Result<Vec<ServiceMonitor>, String> {
         serde_json::from_str(text).map_err(|e| format!("not a Datadog monitor list: {e}"))?;
     Ok(monitors
         .into_iter()
-        .flat_map(|m| {
-            let services: Vec<String> = m
-                .tags
-                .iter()
-                .filter_map(|t| t.strip_prefix("service:"))
-                .map(str::to_string)
-                .collect();
-            services.into_iter().map(move |service| ServiceMonitor {
-                service,
-                monitor: Monitor {
-                    source: "datadog".to_string(),
-                    id: m.id.to_string(),
-                    name: m.name.clone(),
-                    state: m.overall_state.clone(),
-                    tags: m.tags.clone(),
-                },
-            })
-        })
+        .flat_map(|m| datadog_monitor(&m.id.to_string(), &m.name, &m.tags, m.overall_state))
         .collect())
+}
+
+/// One Datadog monitor, once per service its `service:<name>` tags name.
+pub fn datadog_monitor(
+    id: &str,
+    name: &str,
+    tags: &[String],
+    state: Option<String>,
+) -> Vec<ServiceMonitor> {
+    tags.iter()
+        .filter_map(|t| t.strip_prefix("service:"))
+        .map(|service| ServiceMonitor {
+            service: service.to_string(),
+            monitor: Monitor {
+                source: "datadog".to_string(),
+                id: id.to_string(),
+                name: name.to_string(),
+                state: state.clone(),
+                tags: tags.to_vec(),
+            },
+        })
+        .collect()
 }
 
 /// Alerting rules (`alert:`) with a `service` label, from `groups:` files or `PrometheusRule`

@@ -1,6 +1,7 @@
-//! AWS IAM Identity Center emulator: `identitystore` and `sso-admin` on one port, both in the AWS JSON 1.1
-//! protocol (`POST /`, `X-Amz-Target: AWSIdentityStore.<Op>` or `SWBExternalService.<Op>`, the target prefixes
-//! in botocore's service models). A SigV4 `Authorization` header must name the sandbox's access key id; the
+//! AWS IAM Identity Center emulator: `identitystore`, `sso-admin` and the two Organizations reads production
+//! reach needs (`ListAccounts`, `ListTagsForResource`) on one port, all in the AWS JSON 1.1 protocol (`POST /`,
+//! `X-Amz-Target: AWSIdentityStore.<Op>`, `SWBExternalService.<Op>` or `AWSOrganizationsV20161128.<Op>`, the
+//! target prefixes in botocore's service models). A SigV4 `Authorization` header must name the sandbox's access key id; the
 //! signature itself is not checked. Account assignment requests answer `IN_PROGRESS` for a configurable number
 //! of status answers or seconds (whichever comes first), then `SUCCEEDED` (or `FAILED` for an unknown permission
 //! set or account).
@@ -211,6 +212,7 @@ async fn call(
     let (service, op) = match target.split_once('.') {
         Some(("AWSIdentityStore", op)) => ("identitystore", op.to_owned()),
         Some(("SWBExternalService", op)) => ("sso", op.to_owned()),
+        Some(("AWSOrganizationsV20161128", op)) => ("organizations", op.to_owned()),
         _ => {
             return AwsError::new(
                 "UnknownOperationException",
@@ -277,10 +279,10 @@ async fn call(
     };
     let mut inner = s.core.state();
     inner.sweep(now);
-    let result = if service == "identitystore" {
-        ops::identity_store(&op, &mut inner, &body)
-    } else {
-        ops::sso_admin(&op, &mut inner, &body, now)
+    let result = match service {
+        "identitystore" => ops::identity_store(&op, &mut inner, &body),
+        "organizations" => ops::organizations(&op, &inner, &body),
+        _ => ops::sso_admin(&op, &mut inner, &body, now),
     };
     match result {
         Ok(v) => {

@@ -567,3 +567,65 @@ mod tests {
         );
     }
 }
+
+/// The Organizations reads: the accounts with their names, and an account's tags. The emulated caller is the
+/// management account, so both are allowed.
+pub fn organizations(op: &str, inner: &Inner, body: &Value) -> OpResult {
+    match op {
+        "ListAccounts" => {
+            let max = match body.get("MaxResults") {
+                None | Some(Value::Null) => 20,
+                Some(v) => match v.as_u64() {
+                    Some(n @ 1..=20) => n,
+                    _ => {
+                        return Err(AwsError::new(
+                            "InvalidInputException",
+                            "You provided a value that does not match the required pattern.",
+                        ));
+                    }
+                },
+            };
+            let accounts: Vec<Value> = inner
+                .accounts
+                .iter()
+                .map(|id| {
+                    let name = inner.account_names.get(id).cloned().unwrap_or_else(|| id.clone());
+                    json!({
+                        "Id": id,
+                        "Arn": format!("arn:aws:organizations::{}:account/o-sandbox0001/{id}", inner.owner_account_id),
+                        "Email": format!("aws+{name}@example.com"),
+                        "Name": name,
+                        "Status": "ACTIVE",
+                        "State": "ACTIVE",
+                        "JoinedMethod": if *id == inner.owner_account_id { "CREATED" } else { "INVITED" },
+                        "JoinedTimestamp": inner.created,
+                    })
+                })
+                .collect();
+            let mut paged = body.clone();
+            if let Some(obj) = paged.as_object_mut() {
+                obj.insert("MaxResults".into(), json!(max));
+            }
+            Ok(listed("Accounts", page(&paged, accounts)?))
+        }
+        "ListTagsForResource" => {
+            let id = text(body, "ResourceId")?;
+            let tags = inner
+                .account_tags
+                .get(id)
+                .filter(|_| inner.accounts.contains(id));
+            let Some(tags) = tags else {
+                return Err(AwsError::new(
+                    "TargetNotFoundException",
+                    "We can't find a root, OU, account, or policy with the TargetId that you specified.",
+                ));
+            };
+            let tags: Vec<Value> = tags
+                .iter()
+                .map(|(k, v)| json!({"Key": k, "Value": v}))
+                .collect();
+            Ok(listed("Tags", page(body, tags)?))
+        }
+        _ => Err(unknown(op)),
+    }
+}

@@ -80,6 +80,9 @@ pub struct AwsSeedAccount {
     /// The Organizations name; Identity Center's APIs never return it.
     #[serde(default)]
     pub name: Option<String>,
+    /// The account's tags in Organizations (`ListTagsForResource`), e.g. `environment: production`.
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

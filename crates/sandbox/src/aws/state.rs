@@ -121,6 +121,8 @@ pub struct Inner {
     pub accounts: BTreeSet<String>,
     /// Account id → its Organizations name, which only a change made by hand (in the console) can name it by.
     pub account_names: BTreeMap<String, String>,
+    /// Account id → its tags in Organizations.
+    pub account_tags: BTreeMap<String, BTreeMap<String, String>>,
     /// (permission set ARN, account id) pairs the permission set is provisioned to.
     pub provisioned: BTreeSet<(String, String)>,
     pub assignments: BTreeSet<Assignment>,
@@ -206,6 +208,11 @@ impl Seeded for Inner {
             .accounts
             .iter()
             .filter_map(|a| Some((a.id.clone(), a.name.clone()?)))
+            .collect();
+        s.account_tags = seed
+            .accounts
+            .iter()
+            .map(|a| (a.id.clone(), a.tags.clone()))
             .collect();
         let instance_id = seed
             .instance_arn
@@ -529,7 +536,12 @@ impl Inner {
 
 /// Identity Center's throttle is 20 transactions per second per API family; per minute here, like the other
 /// emulators' windows.
-pub const BUCKETS: &[(&str, u32)] = &[("identitystore", 1200), ("sso", 1200)];
+/// Organizations' read calls are throttled far below Identity Center's.
+pub const BUCKETS: &[(&str, u32)] = &[
+    ("identitystore", 1200),
+    ("sso", 1200),
+    ("organizations", 300),
+];
 
 /// One Identity Center instance: everything behind the HTTP layer.
 #[derive(Debug)]

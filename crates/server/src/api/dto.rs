@@ -229,6 +229,39 @@ pub struct Connections {
     pub items: Vec<Connection>,
 }
 
+/// One part of the reachability graph and where it comes from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReachSource {
+    /// What it feeds (e.g. "AWS IAM Identity Center", "Kubernetes prod-eks").
+    pub part: String,
+    /// `connection <name> (<system>)` or `file <path>`.
+    pub origin: String,
+    /// The connection's last sync, or the file's modification time.
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether the graph reads it.
+    pub used: bool,
+    /// Why it is not read, or that it is missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReachSources {
+    pub items: Vec<ReachSource>,
+}
+
+impl From<grantflow_service::reach::ReachSource> for ReachSource {
+    fn from(s: grantflow_service::reach::ReachSource) -> Self {
+        Self {
+            part: s.part,
+            origin: s.origin,
+            as_of: s.as_of,
+            used: s.used,
+            note: s.note,
+        }
+    }
+}
+
 impl From<grantflow_service::views::ConnectionStatus> for Connection {
     fn from(c: grantflow_service::views::ConnectionStatus) -> Self {
         Self {

@@ -74,6 +74,23 @@ pub(crate) async fn connections(
     Ok(Json(Connections { items }))
 }
 
+/// Where each part of the reachability graph comes from (a synced connection or a file) and how old it is.
+#[utoipa::path(get, path = "/api/v1/reach/sources", tag = "reach",
+    responses((status = 200, description = "The sources", body = ReachSources)))]
+pub(crate) async fn reach_sources(
+    State(shared): State<Arc<Shared>>,
+    Authenticated(actor): Authenticated,
+) -> ApiResult<Json<ReachSources>> {
+    let items = shared
+        .service
+        .reach_sources(&actor)
+        .await?
+        .into_iter()
+        .map(ReachSource::from)
+        .collect();
+    Ok(Json(ReachSources { items }))
+}
+
 /// Syncs one connection now (incrementally where it can, unless `full`) and answers when done.
 #[utoipa::path(post, path = "/api/v1/connections/{name}/sync", tag = "connections",
     params(("name" = String, Path, description = "The connection"), SyncQuery),
