@@ -1,4 +1,5 @@
-"""python-gitlab 8.x against the emulator: users, nested groups by full path, members, errors and rate limits."""
+"""python-gitlab 8.x against the emulator: users, nested groups by full path, members, a group's projects, errors and
+rate limits."""
 
 import time
 
@@ -102,6 +103,90 @@ def test_inherited_membership_and_adding_below_it(gl):
         "access_level": ["should be greater than or equal to Maintainer inherited membership from group Platform"]
     }
     assert infra.members.create({"user_id": sam, "access_level": 50}).access_level == 50
+
+
+def test_a_groups_projects_every_page(gl):
+    engineering = gl.groups.get("acme/engineering")
+    # Its own two projects and checkout-api, which Payments shares with it (`with_shared` is true by default).
+    projects = engineering.projects.list(get_all=True, per_page=1)
+    assert sorted(p.path_with_namespace for p in projects) == [
+        "acme/engineering/checkout-web",
+        "acme/engineering/design-system",
+        "acme/payments/checkout-api",
+    ]
+    shared = next(p for p in projects if p.path == "checkout-api")
+    assert shared.namespace["full_path"] == "acme/payments"
+    assert shared.namespace["kind"] == "group"
+    assert shared.shared_with_groups[0]["group_id"] == engineering.id
+    assert shared.shared_with_groups[0]["group_access_level"] == gitlab.const.AccessLevel.REPORTER
+    web = next(p for p in projects if p.path == "checkout-web")
+    assert web.namespace["id"] == engineering.id
+    assert web.web_url.endswith("/acme/engineering/checkout-web")
+    assert web.name_with_namespace == "Acme / Engineering / checkout-web"
+    assert web.archived is False and web.visibility == "private" and web.default_branch == "main"
+
+    own = engineering.projects.list(get_all=True, with_shared=False)
+    assert sorted(p.path for p in own) == ["checkout-web", "design-system"]
+
+    # A subgroup's projects are its own listing's, unless include_subgroups asks for them.
+    acme = gl.groups.get("acme", lazy=True)
+    assert [p.path_with_namespace for p in acme.projects.list(get_all=True)] == ["acme/handbook"]
+    assert len(acme.projects.list(get_all=True, include_subgroups=True)) == 8
+
+    # By full path as well as by id.
+    assert [p.id for p in gl.groups.get("acme/payments", lazy=True).projects.list(get_all=True, order_by="id")] == [
+        p.id for p in gl.groups.get(gl.groups.get("acme/payments").id, lazy=True).projects.list(get_all=True, order_by="id")
+    ]
+
+
+def test_a_groups_projects_page_by_page(gl):
+    engineering = gl.groups.get("acme/engineering", lazy=True)
+    pages = engineering.projects.list(per_page=2, iterator=True, order_by="id", sort="asc")
+    assert pages.total == 3
+    assert pages.total_pages == 2
+    assert pages.per_page == 2
+    assert pages.next_page == 2
+    ids = [p.id for p in pages]
+    assert len(ids) == len(set(ids)) == 3
+    assert ids == sorted(ids)
+    # One page, as asked: python-gitlab reads the paging headers and does not follow Link.
+    first = engineering.projects.list(per_page=2, page=1, order_by="id", sort="asc")
+    assert [p.id for p in first] == ids[:2]
+    second = engineering.projects.list(per_page=2, page=2, order_by="id", sort="asc")
+    assert [p.id for p in second] == ids[2:]
+
+
+def test_a_groups_projects_by_archived_status(gl, info):
+    infra = gl.groups.get("acme/platform/infra", lazy=True)
+    assert sorted(p.path for p in infra.projects.list(get_all=True)) == ["chef-cookbooks", "platform-infra"]
+    archived = infra.projects.list(get_all=True, archived=True)
+    assert [(p.path, p.archived) for p in archived] == [("chef-cookbooks", True)]
+    active = infra.projects.list(get_all=True, archived=False)
+    assert [(p.path, p.archived) for p in active] == [("platform-infra", False)]
+
+    r = requests.get(
+        info["base_url"] + "/api/v4/groups/acme%2Fplatform%2Finfra/projects",
+        headers={"PRIVATE-TOKEN": info["credentials"]["token"]},
+        params={"archived": "maybe"},
+        timeout=10,
+    )
+    assert r.status_code == 400 and r.json() == {"error": "archived is invalid"}
+
+
+def test_an_unknown_groups_projects_are_404(gl, info):
+    # Listed through a lazy group, the listing itself answers the 404 (python-gitlab's list error)...
+    with pytest.raises(gitlab.GitlabListError) as e:
+        gl.groups.get("acme/nope", lazy=True).projects.list(get_all=True)
+    assert e.value.response_code == 404
+    assert e.value.error_message == "404 Group Not Found"
+    # ...and fetched first, the group's own 404 stops it before the listing.
+    with pytest.raises(gitlab.GitlabGetError) as e:
+        gl.groups.get(999999).projects.list(get_all=True)
+    assert e.value.response_code == 404
+    assert e.value.error_message == "404 Group Not Found"
+
+    r = requests.get(info["base_url"] + "/api/v4/groups/acme/projects", timeout=10)
+    assert r.status_code == 401, "the listing needs a token like every other"
 
 
 def test_errors_use_gitlab_bodies(gl, info):

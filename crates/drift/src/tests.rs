@@ -651,3 +651,55 @@ proptest! {
         prop_assert_eq!(found, expected);
     }
 }
+
+#[test]
+fn the_gitlab_projects_a_group_reaches_are_never_drift() {
+    // GitLab as synced, with what an applied membership leaves: Ann is in the group directly and reaches its
+    // project through it. The project is read-only and no policy can name it.
+    let people = vec![person_account(
+        "u-ann",
+        "ann@example.com",
+        "Engineering",
+        "ACTIVE",
+    )];
+    let mut gitlab = Snapshot::new(ConnectionName::new("gitlab"), SystemKind::new("gitlab"));
+    gitlab.accounts = vec![person_account("31", "ann@example.com", "", "ACTIVE")];
+    let mut project = resource(
+        "gid://gitlab/Project/7",
+        "project",
+        "acme/platform/graph-connector",
+    );
+    project.writable = false;
+    gitlab.resources = vec![resource("7", "group", "acme/platform"), project];
+    gitlab.grants = vec![
+        grant("31", "7", GrantSource::Direct),
+        grant(
+            "31",
+            "gid://gitlab/Project/7",
+            GrantSource::Group {
+                group_id: "7".into(),
+            },
+        ),
+    ];
+    gitlab.resource_grants = vec![ResourceGrant {
+        holder_id: "7".into(),
+        resource_id: "gid://gitlab/Project/7".into(),
+        entitlement: "member".into(),
+    }];
+    let actual = state(vec![okta(people, vec![]), gitlab]);
+    let set = policies(
+        r#"
+policies:
+  - name: platform
+    when: person.department == "Engineering"
+    grants:
+      - { system: gitlab, resource: group/acme/platform }
+"#,
+    );
+    let report = detect(&set, &actual, &DriftSettings::default()).expect("drift");
+    let gitlab_findings: Vec<_> = report
+        .drift()
+        .filter(|f| f.connection.as_str() == "gitlab")
+        .collect();
+    assert!(gitlab_findings.is_empty(), "{gitlab_findings:#?}");
+}

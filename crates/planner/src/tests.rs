@@ -336,6 +336,83 @@ fn a_person_without_an_account_in_a_first_login_system_gets_a_waiting_grant() {
     );
 }
 
+/// GitLab as its connector syncs it: a group, and a read-only project the group lists (whose number is the
+/// group's too in GitLab, hence its global id), held by the group with `member`.
+fn gitlab_with_a_project() -> (ConnectionName, Snapshot) {
+    let gitlab = ConnectionName::new("gitlab");
+    let mut snapshot = Snapshot::new(gitlab.clone(), SystemKind::new("gitlab"));
+    snapshot.accounts = vec![
+        account("31", "ann@example.com", "", "ACTIVE"),
+        account("32", "bob@example.com", "", "ACTIVE"),
+    ];
+    let mut project = resource(
+        "gid://gitlab/Project/7",
+        "project",
+        "acme/platform/graph-connector",
+    );
+    project.writable = false;
+    snapshot.resources = vec![resource("7", "group", "acme/platform"), project];
+    // Bob is in the group by hand; nobody manages the project.
+    snapshot.grants = vec![direct("32", "7", "member")];
+    snapshot.resource_grants = vec![ResourceGrant {
+        holder_id: "7".into(),
+        resource_id: "gid://gitlab/Project/7".into(),
+        entitlement: "member".into(),
+    }];
+    (gitlab, snapshot)
+}
+
+#[test]
+fn a_gitlab_project_a_group_reaches_is_reviewed_never_planned() {
+    let mut actual = state();
+    let (gitlab, snapshot) = gitlab_with_a_project();
+    actual.snapshots.insert(gitlab.clone(), snapshot);
+    let policy = policies(
+        "policies:\n  - name: gl\n    when: person.email == \"ann@example.com\"\n    grants:\n      - {system: gitlab, resource: group/acme/platform}\n",
+    );
+    let plan = plan_policies(&policy, &actual, "test", Utc::now()).expect("plans");
+    let ops: Vec<&Operation> = plan
+        .operations
+        .iter()
+        .filter(|op| op.connection == gitlab)
+        .collect();
+    // Ann's membership is added and Bob's removed; the project is never an operation's resource.
+    assert_eq!(ops.len(), 2, "{ops:?}");
+    assert!(ops.iter().all(|op| op.resource().kind.as_str() == "group"));
+    let add = ops
+        .iter()
+        .find(|op| op.widens_access())
+        .expect("ann's membership");
+    let item = plan
+        .review
+        .items
+        .iter()
+        .find(|i| i.operation == add.id)
+        .expect("the review shows what the group brings");
+    assert_eq!(item.brings.len(), 1);
+    assert_eq!(item.brings[0].kind, "project");
+    assert_eq!(item.brings[0].name, "acme/platform/graph-connector");
+
+    // Once applied (the group's members inherit the project), planning again changes nothing.
+    for op in &plan.operations {
+        if let Some(snapshot) = actual.snapshots.get_mut(&op.connection) {
+            snapshot.apply_change(op);
+        }
+    }
+    let again = plan_policies(&policy, &actual, "test", Utc::now()).expect("plans");
+    assert!(again.operations.is_empty(), "{:?}", again.operations);
+
+    // A policy cannot grant a project: GitLab project membership is not grantflow's.
+    let on_project = policies(
+        "policies:\n  - name: gl\n    when: person.email == \"ann@example.com\"\n    grants:\n      - {system: gitlab, resource: project/acme/platform/graph-connector}\n",
+    );
+    let refused = plan_policies(&on_project, &actual, "test", Utc::now()).expect_err("refused");
+    assert!(
+        refused.to_string().contains("is managed by gitlab itself"),
+        "{refused}"
+    );
+}
+
 #[test]
 fn access_elsewhere_waits_for_the_directory_and_leaves_before_it() {
     let mut actual = state();

@@ -1,6 +1,16 @@
 //! The GitLab connector: users, nested groups, and direct and inherited group membership by access level,
 //! through GitLab's REST v4 API. A person whose GitLab user appears only at their first SSO login is addressed
 //! as `pending:<email>` and makes `apply` wait instead of fail.
+//!
+//! It also reads which projects (repositories) each group reaches, for the production-reach graph: every project
+//! a group lists (`GET /groups/:id/projects`, one paged listing per group) is a read-only `project` resource named
+//! by its `path_with_namespace`, and the group holds a `ResourceGrant` with entitlement `member` on it. A member
+//! reaches the project with their level in the group: a subgroup's projects come from the subgroup's own listing,
+//! which members of its ancestors reach through their inherited membership of the subgroup (the group grants
+//! with a `Group` source); a project shared with the group (listed too, GitLab's `with_shared=true`) is reached
+//! at most at the share's `group_access_level`, kept in the project's `shared_with_groups` attribute. Archived
+//! projects are included (members can still read them), marked by the `archived` attribute. Project membership
+//! itself is not read or managed.
 
 mod client;
 mod config;
@@ -8,15 +18,16 @@ mod mapping;
 
 pub use client::{GitlabClient, GitlabDialect, error_text};
 pub use config::GitlabConfig;
-pub use mapping::{ALIASES, level_of};
+pub use mapping::{ALIASES, PROJECT, PROJECT_MEMBER, level_of, project_id};
 
 use async_trait::async_trait;
 use grantflow_model::{
-    AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, SystemKind,
+    AccountRef, ConnectionName, Grant, GrantSource, OpKind, Operation, Resource, ResourceGrant,
+    SystemKind,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::GROUP;
@@ -148,6 +159,25 @@ impl GitlabConnector {
             .ok_or_else(|| self.unsupported(op, "the entitlement is not a GitLab access level"))?;
         let user = self.user_id(account).await?;
         Ok((user, resource.id.clone(), level, account))
+    }
+
+    /// The projects a group lists: its own and those shared with it, archived or not. Subgroups' projects are
+    /// left to each subgroup's own listing (`include_subgroups=false`), so a project is reached through the group
+    /// that owns it and every project is read once per group that lists it. Ordered by id so a project created
+    /// while the pages are read cannot shift the offset pages under us (GitLab's default is newest first).
+    async fn group_projects(&self, gid: u64) -> Result<Vec<Value>, Failure> {
+        self.client
+            .get_all(
+                &format!("groups/{gid}/projects"),
+                &[
+                    ("with_shared", "true"),
+                    ("include_subgroups", "false"),
+                    ("order_by", "id"),
+                    ("sort", "asc"),
+                ],
+                |_| {},
+            )
+            .await
     }
 
     /// The user's direct level in the group, if a direct member.
@@ -311,6 +341,29 @@ impl Connector for GitlabConnector {
                 });
             }
             sink.resource(resource);
+        }
+        // Projects after groups: a project shared with several groups is listed by each, and recorded once.
+        let mut projects: BTreeMap<String, Resource> = BTreeMap::new();
+        let mut reached: BTreeSet<(u64, String)> = BTreeSet::new();
+        for (read, gid) in parents.keys().enumerate() {
+            for project in self.group_projects(*gid).await? {
+                let Some(resource) = mapping::project(&project) else {
+                    continue;
+                };
+                reached.insert((*gid, resource.id.clone()));
+                projects.entry(resource.id.clone()).or_insert(resource);
+            }
+            sink.progress("projects", read as u64 + 1);
+        }
+        for resource in projects.into_values() {
+            sink.resource(resource);
+        }
+        for (gid, project) in reached {
+            sink.resource_grant(ResourceGrant {
+                holder_id: gid.to_string(),
+                resource_id: project,
+                entitlement: mapping::PROJECT_MEMBER.to_string(),
+            });
         }
         Ok(())
     }

@@ -260,3 +260,99 @@ async fn a_person_pending_first_sso_login_waits_then_gets_the_grant() {
         [("access_level:30".to_string(), GrantSource::Direct)]
     );
 }
+
+/// The projects each group lists, as `(group full path, project path_with_namespace)` pairs from the snapshot's
+/// group → project resource grants.
+fn reached(s: &Snapshot) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = s
+        .resource_grants
+        .iter()
+        .map(|g| {
+            let holder = s
+                .resources
+                .iter()
+                .find(|r| r.kind.as_str() == "group" && r.id == g.holder_id)
+                .expect("the holder is a group");
+            let project = s
+                .resources
+                .iter()
+                .find(|r| r.kind.as_str() == "project" && r.id == g.resource_id)
+                .expect("the resource is a project");
+            assert_eq!(g.entitlement, "member");
+            (holder.name.clone(), project.name.clone())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_sync_reads_the_projects_each_group_reaches() {
+    let sandbox = Sandbox::start("gitlab").await;
+    let s = sandbox.sync(&connector(&sandbox, 3)).await;
+    let pair = |g: &str, p: &str| (g.to_string(), p.to_string());
+    assert_eq!(
+        reached(&s),
+        [
+            pair("acme", "acme/handbook"),
+            pair("acme/engineering", "acme/engineering/checkout-web"),
+            pair("acme/engineering", "acme/engineering/design-system"),
+            // Shared with Engineering by Payments: reached by both.
+            pair("acme/engineering", "acme/payments/checkout-api"),
+            pair("acme/payments", "acme/payments/checkout-api"),
+            pair("acme/payments", "acme/payments/ledger"),
+            pair("acme/platform", "acme/platform/graph-connector"),
+            pair("acme/platform/infra", "acme/platform/infra/chef-cookbooks"),
+            pair("acme/platform/infra", "acme/platform/infra/platform-infra"),
+        ]
+    );
+    let projects: Vec<_> = s
+        .resources
+        .iter()
+        .filter(|r| r.kind.as_str() == "project")
+        .collect();
+    assert_eq!(projects.len(), 8, "a shared project is recorded once");
+    assert!(projects.iter().all(|p| !p.writable));
+    let ids: std::collections::BTreeSet<&str> = s.resources.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids.len(),
+        s.resources.len(),
+        "GitLab numbers projects apart from groups; resource ids stay unique"
+    );
+
+    let payments = resource(&s, "group", "acme/payments");
+    let engineering = resource(&s, "group", "acme/engineering");
+    let api = s
+        .resource_by_name("project", "acme/payments/checkout-api")
+        .expect("checkout-api");
+    assert_eq!(
+        api.attributes["path_with_namespace"],
+        "acme/payments/checkout-api"
+    );
+    assert_eq!(api.attributes["namespace_id"], json!(payments.id));
+    assert_eq!(api.attributes["archived"], false);
+    assert!(
+        api.attributes["web_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://") && u.ends_with("/acme/payments/checkout-api"))
+    );
+    assert_eq!(
+        api.attributes["shared_with_groups"],
+        json!([{"group_id": engineering.id, "group_access_level": 20}])
+    );
+    let chef = s
+        .resource_by_name("project", "acme/platform/infra/chef-cookbooks")
+        .expect("archived project");
+    assert_eq!(chef.attributes["archived"], true);
+    // What the groups bring, as a review of a membership shows it.
+    let mut brings: Vec<&str> = s
+        .inherited_through(&payments.id)
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    brings.sort_unstable();
+    assert_eq!(
+        brings,
+        ["acme/payments/checkout-api", "acme/payments/ledger"]
+    );
+}

@@ -1,5 +1,5 @@
-//! GitLab REST v4 emulator: the router, and the middleware that applies `PRIVATE-TOKEN` auth, the `RateLimit-*`
-//! headers and 429s, and injected faults.
+//! GitLab REST v4 emulator (users, nested groups and their members, and the projects a group lists): the router,
+//! and the middleware that applies `PRIVATE-TOKEN` auth, the `RateLimit-*` headers and 429s, and injected faults.
 //!
 //! Its own admin endpoint, besides the shared ones (`crate::emulator`): `POST /__sandbox/first-login {"email"}`.
 //!
@@ -9,6 +9,7 @@
 mod errors;
 mod groups;
 mod pagination;
+mod projects;
 mod seed;
 mod state;
 mod users;
@@ -25,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 pub use errors::GitlabError;
-pub use seed::{GitlabSeed, GitlabSeedGroup, GitlabSeedUser};
+pub use seed::{GitlabSeed, GitlabSeedGroup, GitlabSeedProject, GitlabSeedUser};
 pub use state::Gitlab;
 
 use crate::emulator::{
@@ -63,6 +64,7 @@ impl Emulator for Gitlab {
             .route(G, get(groups::get))
             .route(&format!("{G}/subgroups"), get(groups::subgroups))
             .route(&format!("{G}/descendant_groups"), get(groups::descendants))
+            .route(&format!("{G}/projects"), get(projects::list))
             .route(
                 &format!("{G}/members"),
                 get(groups::members).post(groups::add_member),

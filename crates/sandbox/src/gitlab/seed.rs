@@ -1,4 +1,5 @@
-//! The `gitlab:` section of an organisation file: users, people waiting for their first SSO login, and nested groups.
+//! The `gitlab:` section of an organisation file: users, people waiting for their first SSO login, nested groups,
+//! and the projects each group owns (and which other groups a project is shared with).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,7 +49,36 @@ pub struct GitlabSeedGroup {
     pub members: BTreeMap<String, u8>,
     #[serde(default)]
     pub subgroups: Vec<GitlabSeedGroup>,
+    /// Projects in this group's namespace.
+    #[serde(default)]
+    pub projects: Vec<GitlabSeedProject>,
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitlabSeedProject {
+    pub name: String,
+    /// The URL path segment; defaults to the lower-cased name with spaces as dashes.
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// An archived project is read-only in GitLab but still listed (and readable by the group's members).
+    #[serde(default)]
+    pub archived: bool,
+    /// `private` (default), `internal` or `public`.
+    #[serde(default)]
+    pub visibility: Option<String>,
+    /// Defaults to `main`.
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    /// Other groups the project is shared with ("Invite group"): group full path → the share's maximum access
+    /// level (10, 20, 30, 40, 50).
+    #[serde(default)]
+    pub shared_with: BTreeMap<String, u8>,
+}
+
+pub const VISIBILITIES: [&str; 3] = ["private", "internal", "public"];
 
 pub const ACCESS_LEVELS: [u8; 5] = [10, 20, 30, 40, 50];
 
@@ -74,6 +104,14 @@ impl GitlabSeedGroup {
     }
 }
 
+impl GitlabSeedProject {
+    pub fn path(&self) -> String {
+        self.path
+            .clone()
+            .unwrap_or_else(|| self.name.to_lowercase().replace(' ', "-"))
+    }
+}
+
 pub use crate::emulator::{local_part, name_from_email};
 
 impl GitlabSeed {
@@ -91,7 +129,21 @@ impl GitlabSeed {
                 anyhow::bail!("gitlab pending_sso {p} is already a user");
             }
         }
-        fn walk(groups: &[GitlabSeedGroup], known: &BTreeSet<String>) -> anyhow::Result<()> {
+        // Every group's full path first, so a project may be shared with a group seeded after it.
+        fn paths(groups: &[GitlabSeedGroup], prefix: &str, out: &mut BTreeSet<String>) {
+            for g in groups {
+                let full = format!("{prefix}{}", g.path()).to_lowercase();
+                paths(&g.subgroups, &format!("{full}/"), out);
+                out.insert(full);
+            }
+        }
+        let mut groups = BTreeSet::new();
+        paths(&self.groups, "", &mut groups);
+        fn walk(
+            groups: &[GitlabSeedGroup],
+            known: &BTreeSet<String>,
+            all_groups: &BTreeSet<String>,
+        ) -> anyhow::Result<()> {
             for g in groups {
                 for (m, level) in &g.members {
                     if !known.contains(&m.to_lowercase()) {
@@ -104,10 +156,53 @@ impl GitlabSeed {
                         );
                     }
                 }
-                walk(&g.subgroups, known)?;
+                let mut project_paths = BTreeSet::new();
+                for p in &g.projects {
+                    if !project_paths.insert(p.path().to_lowercase()) {
+                        anyhow::bail!(
+                            "gitlab group {:?} lists project path {:?} twice",
+                            g.name,
+                            p.path()
+                        );
+                    }
+                    // GitLab refuses a project whose path a subgroup of the same namespace already has.
+                    if g.subgroups
+                        .iter()
+                        .any(|s| s.path().eq_ignore_ascii_case(&p.path()))
+                    {
+                        anyhow::bail!(
+                            "gitlab group {:?}: project {:?} has the path of a subgroup",
+                            g.name,
+                            p.name
+                        );
+                    }
+                    if let Some(v) = &p.visibility
+                        && !VISIBILITIES.contains(&v.as_str())
+                    {
+                        anyhow::bail!(
+                            "gitlab project {:?}: visibility {v:?} is not one of private, internal, public",
+                            p.name
+                        );
+                    }
+                    for (group, level) in &p.shared_with {
+                        if !all_groups.contains(&group.to_lowercase()) {
+                            anyhow::bail!(
+                                "gitlab project {:?} is shared with unknown group {group}",
+                                p.name
+                            );
+                        }
+                        if !ACCESS_LEVELS.contains(level) {
+                            anyhow::bail!(
+                                "gitlab project {:?}: the share with {group} has access level {level}, not one of 10, 20, 30, 40, 50",
+                                p.name
+                            );
+                        }
+                    }
+                }
+                walk(&g.subgroups, known, all_groups)?;
             }
             Ok(())
         }
-        walk(&self.groups, &known)
+        walk(&self.groups, &known, &groups)
     }
 }

@@ -1,11 +1,12 @@
-//! The emulated GitLab instance in memory: users, nested groups, direct memberships, pending SSO people, write counts.
+//! The emulated GitLab instance in memory: users, nested groups, direct memberships, projects, pending SSO people,
+//! write counts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::seed::{GitlabSeed, GitlabSeedGroup, name_from_email};
+use super::seed::{GitlabSeed, GitlabSeedGroup, GitlabSeedProject, name_from_email};
 use crate::emulator::{Core, Ctx, Seeded, Writes};
 
 #[derive(Debug, Clone)]
@@ -28,6 +29,23 @@ pub struct Group {
     pub created_at: DateTime<Utc>,
 }
 
+/// A project in a group's namespace.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: u64,
+    pub name: String,
+    pub path: String,
+    pub description: String,
+    /// The owning group.
+    pub namespace_id: u64,
+    pub archived: bool,
+    pub visibility: String,
+    pub default_branch: String,
+    /// Groups the project is shared with: group id → the share's maximum access level.
+    pub shared_with: BTreeMap<u64, u8>,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Membership {
     pub access_level: u8,
@@ -40,11 +58,15 @@ pub struct Inner {
     pub groups: BTreeMap<u64, Group>,
     /// Direct memberships: (group id, user id).
     pub members: BTreeMap<(u64, u64), Membership>,
+    pub projects: BTreeMap<u64, Project>,
     /// Lower-cased emails of people who get a user at their first SSO login.
     pub pending: BTreeSet<String>,
     pub writes: Writes,
     pub throttled: u64,
     next_id: u64,
+    /// Projects are numbered apart from users and groups, as in GitLab (separate tables), so a project and a
+    /// group may share a number: a client must not take one for the other.
+    next_project_id: u64,
 }
 
 /// GitLab's role names, used in its validation messages.
@@ -86,6 +108,8 @@ impl Seeded for Inner {
         }
         s.pending = seed.pending_sso.iter().map(|e| e.to_lowercase()).collect();
         s.seed_groups(&seed.groups, None, now);
+        // After every group exists, so a project may be shared with a group seeded after it.
+        s.seed_projects(&seed.groups, None, now);
         s
     }
 
@@ -122,6 +146,53 @@ impl Inner {
             }
             self.seed_groups(&g.subgroups, Some(id), now);
         }
+    }
+
+    fn seed_projects(
+        &mut self,
+        groups: &[GitlabSeedGroup],
+        parent: Option<u64>,
+        now: DateTime<Utc>,
+    ) {
+        for g in groups {
+            let Some(gid) = self
+                .groups
+                .values()
+                .find(|x| x.parent_id == parent && x.path.eq_ignore_ascii_case(&g.path()))
+                .map(|x| x.id)
+            else {
+                continue;
+            };
+            for p in &g.projects {
+                self.seed_project(p, gid, now);
+            }
+            self.seed_projects(&g.subgroups, Some(gid), now);
+        }
+    }
+
+    fn seed_project(&mut self, p: &GitlabSeedProject, namespace_id: u64, now: DateTime<Utc>) {
+        self.next_project_id += 1;
+        let id = self.next_project_id;
+        let shared_with = p
+            .shared_with
+            .iter()
+            .filter_map(|(path, level)| Some((self.find_group(path)?, *level)))
+            .collect();
+        self.projects.insert(
+            id,
+            Project {
+                id,
+                name: p.name.clone(),
+                path: p.path(),
+                description: p.description.clone().unwrap_or_default(),
+                namespace_id,
+                archived: p.archived,
+                visibility: p.visibility.clone().unwrap_or_else(|| "private".into()),
+                default_branch: p.default_branch.clone().unwrap_or_else(|| "main".into()),
+                shared_with,
+                created_at: now,
+            },
+        );
     }
 
     pub fn next(&mut self) -> u64 {
@@ -275,6 +346,74 @@ impl Inner {
             "full_path": full_path,
             "parent_id": g.parent_id,
             "created_at": ts(g.created_at),
+        })
+    }
+
+    /// GitLab's project entity (`API::Entities::Project`), the fields clients and grantflow read.
+    pub fn project_json(&self, p: &Project, ctx: &Ctx) -> Value {
+        let namespace_path = self.full_path(p.namespace_id);
+        let path_with_namespace = format!("{namespace_path}/{}", p.path);
+        let namespace = self.groups.get(&p.namespace_id);
+        let namespace_full_name = self
+            .ancestry(p.namespace_id)
+            .iter()
+            .rev()
+            .filter_map(|id| self.groups.get(id))
+            .map(|g| g.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" / ");
+        let host = ctx
+            .base
+            .split_once("://")
+            .map_or(ctx.base.as_str(), |(_, h)| h);
+        let host_name = host.split(':').next().unwrap_or(host);
+        let shared_with_groups: Vec<Value> = p
+            .shared_with
+            .iter()
+            .filter_map(|(gid, level)| {
+                let g = self.groups.get(gid)?;
+                Some(json!({
+                    "group_id": gid,
+                    "group_name": g.name,
+                    "group_full_path": self.full_path(*gid),
+                    "group_access_level": level,
+                    "expires_at": null,
+                }))
+            })
+            .collect();
+        json!({
+            "id": p.id,
+            "description": p.description,
+            "name": p.name,
+            "name_with_namespace": format!("{namespace_full_name} / {}", p.name),
+            "path": p.path,
+            "path_with_namespace": path_with_namespace,
+            "created_at": ts(p.created_at),
+            "default_branch": p.default_branch,
+            "tag_list": [],
+            "topics": [],
+            "ssh_url_to_repo": format!("git@{host_name}:{path_with_namespace}.git"),
+            "http_url_to_repo": format!("{}/{path_with_namespace}.git", ctx.base),
+            "web_url": format!("{}/{path_with_namespace}", ctx.base),
+            "readme_url": format!("{}/{path_with_namespace}/-/blob/{}/README.md", ctx.base, p.default_branch),
+            "avatar_url": null,
+            "forks_count": 0,
+            "star_count": 0,
+            "last_activity_at": ts(p.created_at),
+            "namespace": {
+                "id": p.namespace_id,
+                "name": namespace.map(|g| g.name.as_str()).unwrap_or_default(),
+                "path": namespace.map(|g| g.path.as_str()).unwrap_or_default(),
+                "kind": "group",
+                "full_path": namespace_path,
+                "parent_id": namespace.and_then(|g| g.parent_id),
+                "avatar_url": null,
+                "web_url": format!("{}/groups/{namespace_path}", ctx.base),
+            },
+            "empty_repo": false,
+            "archived": p.archived,
+            "visibility": p.visibility,
+            "shared_with_groups": shared_with_groups,
         })
     }
 
