@@ -130,7 +130,7 @@ fn operation_lines(out: &mut String, plan: &Plan, op: &Operation, reach: Option<
         }
     }
     if let Some(added) = reach.and_then(|r| r.for_operation(op.id)) {
-        reach_lines(out, added);
+        reach_lines_into(out, added);
     }
     if !op.depends_on.is_empty() {
         let after: Vec<String> = op.depends_on.iter().map(ToString::to_string).collect();
@@ -139,28 +139,43 @@ fn operation_lines(out: &mut String, plan: &Plan, op: &Operation, reach: Option<
 }
 
 /// What one widening operation adds in production, under the operation.
-fn reach_lines(out: &mut String, added: &OperationReach) {
+/// The plan lists what it skips once, at its end.
+fn reach_lines_into(out: &mut String, added: &OperationReach) {
+    out.push_str(&reach_lines(added, false));
+}
+
+/// What one widening operation (or a change that already happened) adds in production.
+pub fn reach_lines(added: &OperationReach, with_skipped: bool) -> String {
+    let mut out = String::new();
     if let Some(note) = &added.note {
         let _ = writeln!(out, "        production reach: unknown ({note})");
-        return;
+        return out;
     }
     if added.services.is_empty() {
         let _ = writeln!(
             out,
             "        production reach added: none (nothing production-tagged is reached)"
         );
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "        production reach added ({} service(s)):",
-        added.services.len()
-    );
-    for service in &added.services {
-        for line in grantflow_graph::render::service_lines(service, "          ", true) {
-            let _ = writeln!(out, "{line}");
+    } else {
+        let _ = writeln!(
+            out,
+            "        production reach added ({} service(s)):",
+            added.services.len()
+        );
+        for service in &added.services {
+            for line in grantflow_graph::render::service_lines(service, "          ", true) {
+                let _ = writeln!(out, "{line}");
+            }
         }
     }
+    for skipped in added.skipped.iter().filter(|_| with_skipped) {
+        let _ = writeln!(
+            out,
+            "        skipped non-production: {} — {}",
+            skipped.what, skipped.reason
+        );
+    }
+    out
 }
 
 /// The execution report: one row per operation, grouped under the person

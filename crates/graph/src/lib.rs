@@ -18,5 +18,5 @@ pub mod sources;
 pub use build::build;
 pub use config::ReachConfig;
 pub use graph::{EdgeKind, Environment, Graph, GraphBuilder, NodeId, NodeKind};
-pub use review::{PlanReach, ReachReport, Systems, Target, review_plan};
+pub use review::{PlanReach, ReachReport, Systems, Target, review_existing, review_plan};
 pub use search::Searcher;

@@ -306,7 +306,7 @@ impl Systems {
 fn change_of(
     graph: &Graph,
     systems: &Systems,
-    plan: &Plan,
+    plan: Option<&Plan>,
     op: &grantflow_model::Operation,
 ) -> Result<(Vec<NodeId>, Vec<NodeId>), String> {
     let system = systems.system_of(&op.connection).unwrap_or("");
@@ -341,7 +341,7 @@ fn change_of(
     let is_directory = op.connection == systems.directory;
     // A resource this plan creates exists nowhere yet, so it leads nowhere: nothing is reached.
     let created_here = |name: &str| {
-        plan.operations.iter().any(|o| {
+        plan.into_iter().flat_map(|p| &p.operations).any(|o| {
             o.connection == op.connection
                 && matches!(&o.kind, OpKind::CreateResource { resource, .. } if resource.name == name)
         })
@@ -529,7 +529,7 @@ pub fn review_plan(graph: &Graph, systems: &Systems, plan: &Plan) -> PlanReach {
     let mut searcher = Searcher::new(graph);
     let mut review = PlanReach::default();
     for op in plan.operations.iter().filter(|op| op.widens_access()) {
-        let (held, added) = match change_of(graph, systems, plan, op) {
+        let (held, added) = match change_of(graph, systems, Some(plan), op) {
             Ok(change) => change,
             Err(note) => {
                 review.operations.push(OperationReach {
@@ -556,4 +556,39 @@ pub fn review_plan(graph: &Graph, systems: &Systems, plan: &Plan) -> PlanReach {
         });
     }
     review
+}
+
+/// The blast radius of a change that already happened (a System Log event, a grant drift found):
+/// what the holder reaches only through it. The graph already holds the grant, so what the holder
+/// had is everything they reach by their other ways in.
+pub fn review_existing(
+    graph: &Graph,
+    systems: &Systems,
+    op: &grantflow_model::Operation,
+) -> OperationReach {
+    let (held, added) = match change_of(graph, systems, None, op) {
+        Ok(change) => change,
+        Err(note) => {
+            return OperationReach {
+                operation: op.id,
+                services: Vec::new(),
+                skipped: Vec::new(),
+                note: Some(note),
+            };
+        }
+    };
+    let others: Vec<NodeId> = held
+        .iter()
+        .flat_map(|&h| graph.out(h).map(|(to, _)| to))
+        .filter(|to| !added.contains(to))
+        .collect();
+    // A path is drawn from the holder, so the holder starts the search through the change.
+    let delta = Searcher::new(graph).delta(&others, &added);
+    let report = delta_report(graph, "", &delta);
+    OperationReach {
+        operation: op.id,
+        services: report.services,
+        skipped: report.skipped,
+        note: None,
+    }
 }

@@ -14,8 +14,8 @@ mod snapshot;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use lifecycle::LifecycleState;
 pub use operation::{
-    AccountRef, CREATE_ENTITLEMENT, Holder, OpKind, Operation, OperationId, PENDING_PREFIX,
-    PUSH_ENTITLEMENT, PlannedId, ResourceRef, pending_id,
+    ACCOUNT_KIND, AccountRef, CREATE_ENTITLEMENT, Holder, OpKind, Operation, OperationId,
+    PENDING_PREFIX, PUSH_ENTITLEMENT, PlannedId, ResourceRef, pending_id,
 };
 pub use schema::{AttributeDecl, AttributeType, ProfileSchema};
 mod plan;

@@ -25,6 +25,9 @@ pub fn drift_actor() -> Actor {
 #[derive(Debug, Serialize)]
 pub struct Checked {
     pub report: DriftReport,
+    /// Finding key → what that access opens in production (findings of access held without a
+    /// policy, when reachability is configured).
+    pub reach: std::collections::BTreeMap<String, serde_json::Value>,
     /// Findings first seen in this check, and ones no longer found.
     pub opened: Vec<String>,
     pub resolved: Vec<String>,
@@ -72,6 +75,14 @@ impl Service {
                 }),
             })
             .collect();
+        let mut records = records;
+        if let Some(graph) = self.graph().await? {
+            self.findings_reach(&graph, &mut records);
+        }
+        let reach = records
+            .iter()
+            .filter_map(|r| Some((r.key.clone(), r.details.get("reach")?.clone())))
+            .collect();
         let changes = self.store.record_drift(&actor.id, &records).await?;
         let origin = format!("drift check of {}", policies.display());
         let plans = remediation(&report, &actual, &origin, self.now())
@@ -79,6 +90,7 @@ impl Service {
 
         let mut checked = Checked {
             report,
+            reach,
             opened: changes.opened.clone(),
             resolved: changes.resolved.clone(),
             remediated: None,

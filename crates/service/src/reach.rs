@@ -58,17 +58,106 @@ impl Service {
         plan: &Plan,
         actual: &Arc<ActualState>,
     ) -> Result<Option<PlanReach>> {
-        let systems = grantflow_graph::Systems {
+        let systems = self.systems();
+        Ok(self
+            .graph_of(actual)?
+            .map(|graph| grantflow_graph::review_plan(&graph, &systems, plan)))
+    }
+
+    fn systems(&self) -> grantflow_graph::Systems {
+        grantflow_graph::Systems {
             directory: self.config.directory.clone(),
             kinds: self
                 .connectors
                 .iter()
                 .map(|(name, connector)| (name.clone(), connector.describe().system.to_string()))
                 .collect(),
+        }
+    }
+
+    /// The blast radius of changes that already happened, as Okta's System Log records them
+    /// (one event, or a list as `GET /api/v1/logs` returns): what each opened in production.
+    pub async fn reach_of_events(
+        &self,
+        actor: &crate::Actor,
+        events: &serde_json::Value,
+    ) -> Result<Vec<EventReach>> {
+        crate::access::authorize(actor, &crate::access::Permission::ReadReach)?;
+        let events: Vec<&serde_json::Value> = match events {
+            serde_json::Value::Array(list) => list.iter().collect(),
+            one => vec![one],
         };
-        Ok(self
-            .graph_of(actual)?
-            .map(|graph| grantflow_graph::review_plan(&graph, &systems, plan)))
+        let ops = events
+            .iter()
+            .map(|event| event_operation(&self.config.directory, event))
+            .collect::<std::result::Result<Vec<_>, String>>()
+            .map_err(crate::ServiceError::Invalid)?;
+        self.reach_of_operations(ops).await
+    }
+
+    /// The blast radius of an open drift finding (a grant made by hand): what it opened.
+    pub async fn reach_of_finding(&self, actor: &crate::Actor, key: &str) -> Result<EventReach> {
+        crate::access::authorize(actor, &crate::access::Permission::ReadDrift)?;
+        let found = self
+            .store
+            .open_findings_page(None, None, None, i64::MAX)
+            .await?
+            .into_iter()
+            .find(|f| f.key == key)
+            .ok_or_else(|| crate::ServiceError::NotFound(format!("no open drift finding {key}")))?;
+        let op = finding_operation(&found.connection, &found.details).ok_or_else(|| {
+            crate::ServiceError::Invalid(format!(
+                "drift finding {key} ({}) is not access someone holds",
+                found.kind
+            ))
+        })?;
+        let mut reach = self.reach_of_operations(vec![op]).await?;
+        reach.pop().ok_or_else(|| {
+            crate::ServiceError::Invalid(format!("drift finding {key} has no reach"))
+        })
+    }
+
+    async fn reach_of_operations(
+        &self,
+        ops: Vec<(String, grantflow_model::Operation)>,
+    ) -> Result<Vec<EventReach>> {
+        let Some(graph) = self.graph().await? else {
+            return Err(crate::ServiceError::Invalid(
+                "the configuration has no `reachability:` section".to_string(),
+            ));
+        };
+        let systems = self.systems();
+        Ok(ops
+            .into_iter()
+            .map(|(what, op)| EventReach {
+                what,
+                reach: grantflow_graph::review_existing(&graph, &systems, &op),
+            })
+            .collect())
+    }
+
+    /// Each finding of access someone holds without a policy, with what it opens in production, as
+    /// `details.reach` of its stored record.
+    pub(crate) fn findings_reach(
+        &self,
+        graph: &Graph,
+        findings: &mut [grantflow_store::FindingRecord],
+    ) {
+        let systems = self.systems();
+        for finding in findings {
+            let Some((_, op)) = finding_operation(&finding.connection, &finding.details) else {
+                continue;
+            };
+            if !matches!(finding.kind.as_str(), "unexpected_grant" | "unknown_source") {
+                continue;
+            }
+            let reach = grantflow_graph::review_existing(graph, &systems, &op);
+            if let Some(details) = finding.details.as_object_mut()
+                && let Ok(value) = serde_json::to_value(&reach)
+            {
+                details.insert("reach".into(), value);
+            }
+        }
     }
 
     /// Where each part of the graph comes from and how old it is: a synced connection (its last
@@ -228,4 +317,144 @@ fn live_inputs(
         }
     }
     Ok(inputs)
+}
+
+/// A change that already happened and what it opened in production.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct EventReach {
+    /// The change, in words.
+    pub what: String,
+    pub reach: grantflow_graph::review::OperationReach,
+}
+
+fn one_operation(
+    connection: &ConnectionName,
+    kind: grantflow_model::OpKind,
+) -> grantflow_model::Operation {
+    grantflow_model::Operation {
+        id: grantflow_model::OperationId(0),
+        connection: connection.clone(),
+        kind,
+        reasons: Vec::new(),
+        depends_on: Vec::new(),
+    }
+}
+
+/// The operation an Okta System Log event records, for the event types that widen access.
+fn event_operation(
+    directory: &ConnectionName,
+    event: &serde_json::Value,
+) -> std::result::Result<(String, grantflow_model::Operation), String> {
+    use grantflow_model::{AccountRef, OpKind, ResourceKind, ResourceRef};
+    let event_type = event
+        .get("eventType")
+        .and_then(|t| t.as_str())
+        .ok_or("not an Okta System Log event: no eventType")?;
+    let targets: Vec<&serde_json::Value> = event
+        .get("target")
+        .and_then(|t| t.as_array())
+        .map(|t| t.iter().collect())
+        .unwrap_or_default();
+    let target = |kind: &str| {
+        targets
+            .iter()
+            .find(|t| t.get("type").and_then(|v| v.as_str()) == Some(kind))
+            .copied()
+    };
+    let text = |v: &serde_json::Value, key: &str| {
+        v.get(key)
+            .and_then(|x| x.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let user = || {
+        target("User")
+            .map(|u| AccountRef {
+                id: text(u, "id"),
+                login: text(u, "alternateId"),
+            })
+            .ok_or_else(|| format!("{event_type} event without a User target"))
+    };
+    let resource = |okta_type: &str, kind: &str| {
+        target(okta_type)
+            .map(|r| ResourceRef {
+                id: text(r, "id"),
+                kind: ResourceKind::new(kind),
+                name: text(r, "displayName"),
+            })
+            .ok_or_else(|| format!("{event_type} event without a {okta_type} target"))
+    };
+    let kind = match event_type {
+        "group.user_membership.add" => OpKind::AddGrant {
+            account: user()?,
+            resource: resource("UserGroup", "group")?,
+            entitlement: "member".into(),
+        },
+        "application.user_membership.add" => OpKind::AddGrant {
+            account: user()?,
+            resource: resource("AppInstance", "app")?,
+            entitlement: "assigned".into(),
+        },
+        "group.application_assignment.add" => OpKind::AddGroupGrant {
+            group: resource("UserGroup", "group")?,
+            resource: resource("AppInstance", "app")?,
+            entitlement: "assigned".into(),
+        },
+        "user.lifecycle.activate" | "user.lifecycle.reactivate" | "user.lifecycle.unsuspend" => {
+            let account = user()?;
+            OpKind::AccountAction {
+                target: ResourceRef {
+                    id: account.id.clone(),
+                    kind: ResourceKind::new(grantflow_model::ACCOUNT_KIND),
+                    name: account.login.clone(),
+                },
+                account,
+                action: event_type.trim_start_matches("user.lifecycle.").to_string(),
+                params: Default::default(),
+            }
+        }
+        other => {
+            return Err(format!(
+                "Okta event type {other} does not widen access: nothing to review"
+            ));
+        }
+    };
+    let what = format!(
+        "{event_type} at {}",
+        event
+            .get("published")
+            .and_then(|p| p.as_str())
+            .unwrap_or("an unknown time")
+    );
+    Ok((what, one_operation(directory, kind)))
+}
+
+/// The grant a drift finding is about, as an operation that would have made it.
+fn finding_operation(
+    connection: &str,
+    details: &serde_json::Value,
+) -> Option<(String, grantflow_model::Operation)> {
+    use grantflow_model::{AccountRef, OpKind, ResourceKind, ResourceRef};
+    let login = details.get("account")?.as_str()?;
+    let (kind, name) = details.get("resource")?.as_str()?.split_once('/')?;
+    let entitlement = details
+        .get("entitlement")
+        .and_then(|e| e.as_str())
+        .unwrap_or_default();
+    let op = OpKind::AddGrant {
+        account: AccountRef {
+            id: login.to_string(),
+            login: login.to_string(),
+        },
+        resource: ResourceRef {
+            id: name.to_string(),
+            kind: ResourceKind::new(kind),
+            name: name.to_string(),
+        },
+        entitlement: entitlement.to_string(),
+    };
+    Some((
+        format!("{login} holds {kind} \"{name}\" {entitlement} in {connection}"),
+        one_operation(&ConnectionName::new(connection), op),
+    ))
 }

@@ -4,6 +4,7 @@
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use grantflow_drift::Disposition;
+use grantflow_graph::review::OperationReach;
 use grantflow_service::Service;
 use grantflow_service::drift::Checked;
 use std::path::PathBuf;
@@ -118,6 +119,30 @@ pub fn render(checked: &Checked) -> String {
             ]);
         }
         out.push_str(&format!("{table}\n"));
+        for f in report.findings.iter() {
+            let Some(reach) = checked
+                .reach
+                .get(&f.key)
+                .and_then(|r| serde_json::from_value::<OperationReach>(r.clone()).ok())
+            else {
+                continue;
+            };
+            let who = f
+                .person
+                .clone()
+                .or_else(|| f.account.as_ref().map(|a| a.login.clone()))
+                .unwrap_or_default();
+            let what = f
+                .resource
+                .as_ref()
+                .map(|r| format!("{} \"{}\"", r.kind, r.name))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{who}'s {what} in {} opens in production:\n",
+                f.connection
+            ));
+            out.push_str(&crate::render::reach_lines(&reach, true));
+        }
         out.push_str(&format!(
             "{drift} drift finding(s): {} new, {} resolved since the last check.\n",
             checked.opened.len(),

@@ -43,6 +43,18 @@ pub enum Query {
         #[arg(long)]
         json: bool,
     },
+    /// What a change that already happened opened in production: an Okta System Log event (or a
+    /// list of them, as `GET /api/v1/logs` returns) in a file, or an open drift finding.
+    Event {
+        /// A JSON file with the event(s); `-` reads standard input.
+        #[arg(long, conflicts_with = "finding", required_unless_present = "finding")]
+        file: Option<std::path::PathBuf>,
+        /// The key of an open drift finding (`grantflow drift --json` shows them).
+        #[arg(long)]
+        finding: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Where each part of the graph comes from (a synced connection or a file) and how old it is.
     Sources {
         #[arg(long)]
@@ -70,6 +82,32 @@ pub async fn run(service: &Service, query: Query) -> anyhow::Result<ExitCode> {
         let sources = service.reach_sources(&crate::app::actor()).await?;
         print_sources(&sources, json)?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Query::Event {
+        file,
+        finding,
+        json,
+    } = query
+    {
+        let actor = crate::app::actor();
+        let answer = match (file, finding) {
+            (_, Some(key)) => service
+                .reach_of_finding(&actor, &key)
+                .await
+                .map(|r| vec![r]),
+            (Some(path), None) => {
+                let events = read_events(&path)?;
+                service.reach_of_events(&actor, &events).await
+            }
+            (None, None) => anyhow::bail!("give --file or --finding"),
+        };
+        return match answer {
+            Ok(reach) => {
+                print_events(&reach, json)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(error) => crate::render::refused(&error, ""),
+        };
     }
     let Some(graph) = service.graph().await? else {
         eprintln!(
@@ -123,7 +161,7 @@ pub async fn run(service: &Service, query: Query) -> anyhow::Result<ExitCode> {
             output,
             false,
         ),
-        Query::Sources { .. } => return Ok(ExitCode::SUCCESS),
+        Query::Sources { .. } | Query::Event { .. } => return Ok(ExitCode::SUCCESS),
     };
     print_report(&report, &output, delta)?;
     Ok(ExitCode::SUCCESS)
@@ -137,6 +175,32 @@ fn reach(
     let starts = target.starts(graph)?;
     let reach = searcher.reach(&starts);
     Ok(review::reach_report(graph, &target.to_string(), &reach))
+}
+
+/// The events of `path` (`-` for standard input), as JSON.
+pub fn read_events(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let text = if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+    };
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: not JSON: {e}", path.display()))
+}
+
+/// What each change opened in production.
+pub fn print_events(
+    reach: &[grantflow_service::reach::EventReach],
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(reach)?);
+        return Ok(());
+    }
+    for event in reach {
+        println!("{}", event.what);
+        print!("{}", crate::render::reach_lines(&event.reach, true));
+    }
+    Ok(())
 }
 
 /// The graph's sources, one line each: what it feeds, where it comes from, how old it is.

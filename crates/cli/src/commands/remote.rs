@@ -548,6 +548,30 @@ pub async fn reach(remote: &Remote, query: reach::Query) -> anyhow::Result<ExitC
             group,
             output,
         } => (vec![("user", user), ("group", group)], Some(output), true),
+        reach::Query::Event {
+            file,
+            finding,
+            json,
+        } => {
+            #[derive(serde::Deserialize)]
+            struct Answer {
+                items: Vec<grantflow_service::reach::EventReach>,
+            }
+            let answer: Answer = match (file, finding) {
+                (_, Some(key)) => {
+                    remote
+                        .get(&["drift", "findings", &key, "reach"], &[])
+                        .await?
+                }
+                (Some(path), None) => {
+                    let events = reach::read_events(&path)?;
+                    remote.post(&["reach", "events"], Some(&events)).await?
+                }
+                (None, None) => anyhow::bail!("give --file or --finding"),
+            };
+            reach::print_events(&answer.items, json)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         reach::Query::Sources { json } => {
             #[derive(serde::Deserialize)]
             struct Sources {

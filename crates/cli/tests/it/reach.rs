@@ -246,8 +246,9 @@ async fn reach_reads_aws_from_its_connection_reviews_every_system_and_names_its_
         "give okta-demo-user@example.com PowerUserAccess in aws account prod-payments",
     ]);
     let github = workspace.run(&["do", "add aisha to the github team Payments"]);
+    let gitlab = workspace.run(&["do", "make aisha a Developer in gitlab group acme/payments"]);
     let slack = workspace.run(&["do", "add aisha to the slack channel platform-oncall"]);
-    for run in [&aws, &github, &slack] {
+    for run in [&aws, &github, &gitlab, &slack] {
         // Without --yes and without a terminal nothing is applied.
         assert!(run.stdout.contains("production reach"), "{}", run.all());
     }
@@ -276,10 +277,130 @@ async fn reach_reads_aws_from_its_connection_reviews_every_system_and_names_its_
         github.all()
     );
     assert!(
+        gitlab
+            .stdout
+            .contains("service ledger, owned by payments-platform")
+            && gitlab.stdout.contains(
+                "via GitLab group \"acme/payments\" → GitLab project acme/payments/ledger"
+            ),
+        "{}",
+        gitlab.all()
+    );
+    assert!(
         slack
             .stdout
             .contains("production reach: unknown (no reachability source maps slack channel grants to production)"),
         "{}",
         slack.all()
+    );
+}
+
+const PRODUCTION_ACCESS: &str =
+    include_str!("../../../../examples/policies/production-access.yaml");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_membership_made_by_hand_carries_its_reach_in_drift_and_in_reach_event() {
+    let workspace = Workspace::start(None).await;
+    workspace.write_policy("production-access.yaml", PRODUCTION_ACCESS);
+    assert_eq!(workspace.run(&["sync"]).code, 0);
+    let (plan_id, _) = workspace.plan();
+    let apply = workspace.run(&["apply", &plan_id, "--allow-mass-removal", &plan_id]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+
+    // Someone adds Tom to the production group in Okta's console.
+    workspace
+        .admin_post_to(
+            "okta",
+            "hand-change",
+            serde_json::json!({"op": "add", "user": "tom.baker@example.com", "resource": "group/Production Access Demo"}),
+        )
+        .await;
+    assert_eq!(workspace.run(&["sync"]).code, 0);
+    let drift = workspace.run(&["drift", "--json"]);
+    let checked: serde_json::Value =
+        serde_json::from_str(&drift.stdout).unwrap_or_else(|e| panic!("{e}: {}", drift.all()));
+    let finding = checked["report"]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| {
+            f["kind"] == "unexpected_grant" && f["resource"]["name"] == "Production Access Demo"
+        })
+        .unwrap_or_else(|| panic!("no finding: {}", drift.stdout))
+        .clone();
+    let key = finding["key"].as_str().expect("key");
+    let reached: Vec<&str> = checked["reach"][key]["services"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the finding carries no reach: {}", drift.stdout))
+        .iter()
+        .filter_map(|s| s["service"].as_str())
+        .collect();
+    assert!(
+        reached.contains(&"checkout-api")
+            && reached.contains(&"AWS account 111122223333 (prod-payments)"),
+        "{reached:?}"
+    );
+
+    let text = workspace.run(&["drift"]);
+    assert!(
+        text.stdout.contains(
+            "tom.baker@example.com's group \"Production Access Demo\" in okta opens in production:"
+        ) && text
+            .stdout
+            .contains("service checkout-api, owned by payments-platform"),
+        "{}",
+        text.all()
+    );
+
+    let by_finding = workspace.run(&["reach", "event", "--finding", key]);
+    assert_eq!(by_finding.code, 0, "{}", by_finding.all());
+    assert!(
+        by_finding.stdout.contains("service checkout-api"),
+        "{}",
+        by_finding.all()
+    );
+
+    // The same change as Okta's System Log recorded it.
+    let event = serde_json::json!([{
+        "uuid": "b1f2c3d4-0000-11ee-8000-000000000001",
+        "published": "2026-12-04T09:14:07.000Z",
+        "eventType": "group.user_membership.add",
+        "displayMessage": "Add user to group membership",
+        "outcome": {"result": "SUCCESS"},
+        "actor": {"id": "00u-admin", "type": "User", "alternateId": "admin@example.com"},
+        "target": [
+            {"id": "00u-tom", "type": "User", "alternateId": "tom.baker@example.com", "displayName": "Tom Baker"},
+            {"id": "00g-pad", "type": "UserGroup", "alternateId": "unknown", "displayName": "Production Access Demo"}
+        ]
+    }, {
+        "uuid": "b1f2c3d4-0000-11ee-8000-000000000002",
+        "published": "2026-12-04T09:15:00.000Z",
+        "eventType": "user.session.start",
+        "target": []
+    }]);
+    let path = workspace.path("events.json");
+    std::fs::write(&path, serde_json::to_string(&event).expect("json")).expect("write");
+    let refused = workspace.run(&["reach", "event", "--file", path.to_str().expect("path")]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused
+            .stderr
+            .contains("user.session.start does not widen access"),
+        "{}",
+        refused.all()
+    );
+    std::fs::write(&path, serde_json::to_string(&event[0]).expect("json")).expect("write");
+    let by_event = workspace.run(&["reach", "event", "--file", path.to_str().expect("path")]);
+    assert_eq!(by_event.code, 0, "{}", by_event.all());
+    assert!(
+        by_event
+            .stdout
+            .starts_with("group.user_membership.add at 2026-12-04T09:14:07.000Z")
+            && by_event.stdout.contains("service checkout-api")
+            && by_event.stdout.contains(
+                "skipped non-production: AWS Identity Center role staging-payments-admin"
+            ),
+        "{}",
+        by_event.all()
     );
 }

@@ -229,17 +229,17 @@ pub fn code(snapshot: &Snapshot, connection: &str, system: &str) -> CodeAccess {
         system: system.to_string(),
         ..CodeAccess::default()
     };
-    for grant in snapshot
-        .grants
-        .iter()
-        .filter(|g| g.source == GrantSource::Direct)
-    {
+    for grant in &snapshot.grants {
         let Some(person) = people.get(grant.account_id.as_str()) else {
             continue;
         };
+        // An inherited group membership (GitLab) is membership all the same; a repository held
+        // through a team is the team's edge, not the person's.
         if let Some(team) = teams.get_mut(grant.resource_id.as_str()) {
             team.members.push(person.clone());
-        } else if let Some(repo) = repos.get(grant.resource_id.as_str()) {
+        } else if grant.source == GrantSource::Direct
+            && let Some(repo) = repos.get(grant.resource_id.as_str())
+        {
             access
                 .direct
                 .push((person.clone(), grant.account_id.clone(), repo.clone()));

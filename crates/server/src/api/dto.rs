@@ -245,6 +245,15 @@ pub struct ReachSource {
     pub note: Option<String>,
 }
 
+/// What changes that already happened opened in production.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsReach {
+    /// One per change: `what` (the change, in words) and `reach` (the services it opened, the
+    /// non-production systems it leads to, or a note saying why the graph cannot tell).
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<serde_json::Value>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReachSources {
     pub items: Vec<ReachSource>,

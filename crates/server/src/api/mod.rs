@@ -117,6 +117,9 @@ const EXTRA_PROBLEMS: &[(&str, &str, &[u16])] = &[
     // 409: nothing synced yet; 422: the policies do not load.
     ("/api/v1/drift/check", "post", &[409, 422]),
     ("/api/v1/reach", "get", &[404, 409]),
+    // 422: not an event, or one that widens nothing; no reachability section.
+    ("/api/v1/reach/events", "post", &[409, 415, 422]),
+    ("/api/v1/drift/findings/{key}/reach", "get", &[404, 422]),
     ("/api/v1/tokens", "post", &[415, 422]),
     ("/api/v1/tokens/{id}", "delete", &[404]),
     // 404: an unknown bundle or connection; 409: refused (nothing to do, too long, a blocking conflict, no reviewers).
@@ -248,6 +251,8 @@ pub(crate) fn routes() -> (axum::Router<Arc<Shared>>, utoipa::openapi::OpenApi) 
         .routes(routes!(read::check_drift))
         .routes(routes!(read::reach))
         .routes(routes!(read::reach_sources))
+        .routes(routes!(read::reach_events))
+        .routes(routes!(read::finding_reach))
         .routes(routes!(audit::audit_events))
         .routes(routes!(audit::audit_verify))
         .routes(routes!(audit::audit_export))

@@ -91,6 +91,40 @@ pub(crate) async fn reach_sources(
     Ok(Json(ReachSources { items }))
 }
 
+/// What changes that already happened opened in production (blast radius): the body is an Okta
+/// System Log event, or a list of them as `GET /api/v1/logs` returns.
+#[utoipa::path(post, path = "/api/v1/reach/events", tag = "reach",
+    request_body(content = Object, description = "An Okta System Log event or a list of them"),
+    responses((status = 200, description = "What each opened", body = EventsReach)))]
+pub(crate) async fn reach_events(
+    State(shared): State<Arc<Shared>>,
+    Authenticated(actor): Authenticated,
+    ApiJson(events): ApiJson<serde_json::Value>,
+) -> ApiResult<Json<EventsReach>> {
+    let reach = shared.service.reach_of_events(&actor, &events).await?;
+    Ok(Json(EventsReach {
+        items: reach
+            .iter()
+            .filter_map(|r| serde_json::to_value(r).ok())
+            .collect(),
+    }))
+}
+
+/// What an open drift finding (access held without a policy) opens in production.
+#[utoipa::path(get, path = "/api/v1/drift/findings/{key}/reach", tag = "drift",
+    params(("key" = String, Path, description = "The finding's key")),
+    responses((status = 200, description = "What it opens", body = EventsReach)))]
+pub(crate) async fn finding_reach(
+    State(shared): State<Arc<Shared>>,
+    Authenticated(actor): Authenticated,
+    ApiPath(key): ApiPath<String>,
+) -> ApiResult<Json<EventsReach>> {
+    let reach = shared.service.reach_of_finding(&actor, &key).await?;
+    Ok(Json(EventsReach {
+        items: serde_json::to_value(&reach).into_iter().collect(),
+    }))
+}
+
 /// Syncs one connection now (incrementally where it can, unless `full`) and answers when done.
 #[utoipa::path(post, path = "/api/v1/connections/{name}/sync", tag = "connections",
     params(("name" = String, Path, description = "The connection"), SyncQuery),
