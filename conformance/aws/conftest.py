@@ -56,5 +56,10 @@ def sso(info):
 
 
 @pytest.fixture
+def organizations(info):
+    return make_client(info, "organizations")
+
+
+@pytest.fixture
 def instance(sso):
     return sso.list_instances()["Instances"][0]

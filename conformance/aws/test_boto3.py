@@ -213,3 +213,27 @@ def test_server_errors_carry_aws_codes(store, instance, admin):
         store.list_groups(IdentityStoreId=instance["IdentityStoreId"])
     assert code(e) == "InternalServerException"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+
+def test_organizations_lists_accounts_and_their_tags(organizations):
+    """The two Organizations reads production reach needs: account names and the environment tag."""
+    pages = organizations.get_paginator("list_accounts").paginate(PaginationConfig={"PageSize": 2})
+    accounts = [a for page in pages for a in page["Accounts"]]
+    by_id = {a["Id"]: a for a in accounts}
+    assert set(by_id) == {"111122223333", "222233334444", "444455556666"}
+    assert by_id["111122223333"]["Name"] == "prod-payments"
+    assert by_id["111122223333"]["Arn"].startswith("arn:aws:organizations::")
+    assert by_id["111122223333"]["Status"] == "ACTIVE"
+    tags = organizations.get_paginator("list_tags_for_resource").paginate(ResourceId="444455556666")
+    assert {t["Key"]: t["Value"] for page in tags for t in page["Tags"]} == {"environment": "staging"}
+    prod = organizations.list_tags_for_resource(ResourceId="111122223333")["Tags"]
+    assert {"Key": "environment", "Value": "production"} in prod
+
+
+def test_organizations_refuses_an_unknown_account(organizations):
+    with pytest.raises(organizations.exceptions.TargetNotFoundException) as raised:
+        organizations.list_tags_for_resource(ResourceId="999999999999")
+    assert raised.value.response["Error"]["Code"] == "TargetNotFoundException"
+    with pytest.raises(ClientError) as bad:
+        organizations.list_accounts(MaxResults=50)
+    assert bad.value.response["Error"]["Code"] == "InvalidInputException"

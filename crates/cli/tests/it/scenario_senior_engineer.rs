@@ -197,4 +197,15 @@ fn the_demo_runs_the_senior_engineer_scenario() {
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
     }
+    // PowerUserAccess in the production account is reviewed like an Okta group: the account it
+    // signs in to is production, read from the AWS connection's tags.
+    let aws = stdout
+        .find("+ account \"prod-payments\" PowerUserAccess")
+        .unwrap_or_else(|| panic!("no AWS grant in:\n{stdout}"));
+    let reach = &stdout[aws..];
+    assert!(
+        reach.contains("service AWS account 111122223333 (prod-payments), owned by unknown (not in the catalog), system aws (new)")
+            && reach.contains("via AWS Identity Center role PowerUserAccess in account 111122223333 (prod-payments)"),
+        "{stdout}"
+    );
 }
