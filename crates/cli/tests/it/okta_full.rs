@@ -349,14 +349,22 @@ approvals:
     let reset = ws.run(&["action", "okta", "reset-mfa", user, "--yes"]);
     assert_eq!(reset.code, 1, "{}", reset.all());
     assert!(
-        reset.stderr.contains("approval rule \"mfa reset\" covers this"),
+        reset
+            .stderr
+            .contains("approval rule \"mfa reset\" covers this"),
         "{}",
         reset.all()
     );
-    let change = ws.run(&["do", &format!("assign {user} to the Platform group"), "--yes"]);
+    let change = ws.run(&[
+        "do",
+        &format!("assign {user} to the Platform group"),
+        "--yes",
+    ]);
     assert_eq!(change.code, 1, "{}", change.all());
     assert!(
-        change.stderr.contains("approval rule \"platform\" covers this"),
+        change
+            .stderr
+            .contains("approval rule \"platform\" covers this"),
         "{}",
         change.all()
     );
