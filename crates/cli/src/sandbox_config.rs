@@ -22,8 +22,6 @@ pub fn for_sandbox(
     let connections: Vec<NewConnection> = info
         .systems
         .iter()
-        // Datadog is read by the reachability graph (its monitors), not managed as a connection.
-        .filter(|(_, system)| system.kind != "datadog")
         .map(|(name, system)| NewConnection {
             name: name.clone(),
             kind: system.kind.clone(),

@@ -19,6 +19,7 @@
 //! (`docs/adding-a-system.md` lists every file).
 
 pub mod aws;
+pub mod datadog;
 mod failure;
 pub mod github;
 pub mod gitlab;
@@ -309,6 +310,7 @@ systems! {
     Opa(opa::OpaConfig) => opa::OpaConnector,
     Jira(jira::JiraConfig) => jira::JiraConnector,
     Salesforce(salesforce::SalesforceConfig) => salesforce::SalesforceConnector,
+    Datadog(datadog::DatadogConfig) => datadog::DatadogConnector,
 }
 
 /// What building a connector may need besides its own settings.

@@ -20,6 +20,12 @@ async fn check_passes_every_sandbox_connection_and_names_the_vendor_code_of_a_re
     assert_eq!(json.code, 0, "{}", json.all());
     let report: Value = serde_json::from_str(&json.stdout).expect("json report");
     assert!(connections(&report).len() > 1, "{report}");
+    assert!(
+        connections(&report)
+            .iter()
+            .any(|c| c["connection"] == "datadog"),
+        "the read-only Datadog connection is checked like the others: {report}"
+    );
     for connection in connections(&report) {
         for aspect in ["reachable", "authenticated", "scopes"] {
             assert_eq!(connection[aspect], "passed", "{connection}");

@@ -1,7 +1,7 @@
 //! How a listing continues from one page to the next, for every way the vendors page: a `Link` header
 //! (Okta, GitHub, GitLab, OPA), a cursor in the body (Google's `nextPageToken`, Slack's `next_cursor`), an
-//! offset (SCIM's `startIndex`/`count`, Jira's `startAt`/`maxResults`) and a next URL in the body
-//! (Salesforce's `nextRecordsUrl`); and where a page's items are.
+//! offset (SCIM's `startIndex`/`count`, Jira's `startAt`/`maxResults`), a page number (Datadog's
+//! `page`/`page_size`) and a next URL in the body (Salesforce's `nextRecordsUrl`); and where a page's items are.
 
 use serde_json::Value;
 
@@ -28,6 +28,14 @@ pub enum Paging {
         first: u64,
         page_size: u64,
         end: OffsetEnd,
+    },
+    /// A page number (`page`, counting from `first`) and a page size (`size`); the listing ends at a page
+    /// shorter than `page_size`, as Datadog's monitors API has no total and no next link.
+    Number {
+        page: &'static str,
+        size: &'static str,
+        first: u64,
+        page_size: u64,
     },
     /// A path or URL in the body (at a JSON pointer) to read next, while the `done` flag is false.
     NextUrl {
@@ -111,6 +119,16 @@ impl Paging {
             call.set_param(start, &first.to_string());
             call.set_param(size, &page_size.to_string());
         }
+        if let Paging::Number {
+            page,
+            size,
+            first,
+            page_size,
+        } = self
+        {
+            call.set_param(page, &first.to_string());
+            call.set_param(size, &page_size.to_string());
+        }
         call
     }
 
@@ -180,6 +198,22 @@ impl Paging {
                 (!ended).then(|| {
                     let mut next = call.clone();
                     next.set_param(start, &after.to_string());
+                    next
+                })
+            }
+            Paging::Number {
+                page,
+                size: _,
+                first,
+                page_size,
+            } => {
+                let current: u64 = call
+                    .param(page)
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(first);
+                ((read as u64) >= page_size && page_size > 0).then(|| {
+                    let mut next = call.clone();
+                    next.set_param(page, &current.saturating_add(1).to_string());
                     next
                 })
             }

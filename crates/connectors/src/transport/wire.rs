@@ -164,6 +164,14 @@ impl Credentials {
         value.set_sensitive(true);
         Ok(Self(vec![(name, value)]))
     }
+
+    /// These credentials and one more header (Datadog's API key and application key go together).
+    pub fn and_header(self, name: HeaderName, value: &str) -> Result<Self, Failure> {
+        let Self(mut headers) = self;
+        let Self(more) = Self::header(name, value)?;
+        headers.extend(more);
+        Ok(Self(headers))
+    }
 }
 
 /// An answer read whole: status, headers and body (JSON; `Null` when empty; the text itself, as a JSON

@@ -5,6 +5,8 @@
 //! Each system's module says how to build its connector and names a person, resource and operation of its own
 //! for each case, and holds the tests of what only that system does. `okta_full.rs`, `okta_incremental.rs`
 //! and `aws_moto.rs` go further for Okta (OAuth, actions, push, change feed) and AWS (against moto).
+//! `datadog.rs` is a read-only connection (no operations in `describe()`): it is not in the contract, whose
+//! cases apply grants, and keeps its own versions of the sync, 429, 5xx and refused-key cases.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,6 +15,7 @@
 
 mod aws;
 mod aws_moto;
+mod datadog;
 mod github;
 mod gitlab;
 mod google;

@@ -183,6 +183,8 @@ fn connector(
         "key_secret",
         "access_key_id",
         "secret_access_key",
+        "api_key",
+        "application_key",
     ] {
         std::fs::write(dir.join(file), format!("hostile-test-{file}")).expect("secret file");
     }

@@ -34,7 +34,7 @@ fn http(kind: &str, url: &str, dir: &Path, extra: Value) -> Value {
     config
 }
 
-pub static SYSTEMS: [System; 10] = [
+pub static SYSTEMS: [System; 11] = [
     System {
         name: "okta",
         config: |url, dir| http("okta", url, dir, json!({})),
@@ -139,5 +139,20 @@ pub static SYSTEMS: [System; 10] = [
             r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"TotalRequests Limit exceeded."}]"#,
         ),
         ok: "{}",
+    },
+    System {
+        name: "datadog",
+        config: |url, dir| {
+            let mut config = http("datadog", url, dir, json!({}));
+            if let Some(config) = config.as_object_mut() {
+                config.remove("token");
+                config.insert("api_key".into(), file(dir, "api_key"));
+                config.insert("application_key".into(), file(dir, "application_key"));
+            }
+            config
+        },
+        throttled: (429, r#"{"errors":["Rate limit exceeded"]}"#),
+        // Both health calls take it: validate (any success) and one page of monitors.
+        ok: "[]",
     },
 ];

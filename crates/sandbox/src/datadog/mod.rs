@@ -1,7 +1,8 @@
 //! Datadog Monitors API emulator: `GET /api/v1/monitor` with `DD-API-KEY` and `DD-APPLICATION-KEY`,
 //! Datadog's monitor JSON, its `monitor_tags`/`tags`/`name`/`id_offset`/`page`/`page_size` filters, its
-//! `{"errors": [...]}` bodies, and its `X-RateLimit-*` headers (429 when the window's budget is spent). Besides
-//! the shared admin endpoints (`crate::emulator`), `/__sandbox/monitors` reads and replaces the monitors.
+//! `{"errors": [...]}` bodies, and its `X-RateLimit-*` headers (429 when the window's budget is spent);
+//! `GET /api/v1/validate`, which checks the API key alone. Besides the shared admin endpoints
+//! (`crate::emulator`), `/__sandbox/monitors` reads and replaces the monitors.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,8 +35,12 @@ pub struct DatadogSeed {
 /// Datadog caps `page_size` at 1000.
 const MAX_PAGE_SIZE: usize = 1000;
 
-/// Datadog names each rate limit; the monitors API's is not published, so this one is generous.
-const BUCKETS: &[(&str, u32)] = &[("monitor", 3000)];
+/// Datadog limits each endpoint on its own and names the limit (`X-RateLimit-Name`); neither limit is
+/// published, so these are generous.
+const BUCKETS: &[(&str, u32)] = &[("monitor", 3000), ("validate", 3000)];
+
+/// The page size when `page` is given without one (Datadog's documented default).
+const DEFAULT_PAGE_SIZE: usize = 100;
 
 /// The monitors the emulator serves; the API only reads them, so no write is ever counted.
 #[derive(Debug, Default)]
@@ -101,6 +106,7 @@ impl Emulator for Datadog {
     fn api(this: &Arc<Self>) -> Router<Arc<Self>> {
         Router::new()
             .route("/api/v1/monitor", get(list_monitors))
+            .route("/api/v1/validate", get(validate))
             .fallback(|| async { error(StatusCode::NOT_FOUND, "Not found") })
             .layer(middleware::from_fn_with_state(this.clone(), datadog_layer))
     }
@@ -123,7 +129,12 @@ impl Emulator for Datadog {
 
 /// Datadog's rate-limit headers on every answer, 429 once the window's budget is spent, and injected faults.
 async fn datadog_layer(State(dd): State<Arc<Datadog>>, req: Request, next: Next) -> Response {
-    let decision = dd.core.limits().charge("monitor", dd.core.now());
+    let bucket = if req.uri().path() == "/api/v1/validate" {
+        "validate"
+    } else {
+        "monitor"
+    };
+    let decision = dd.core.limits().charge(bucket, dd.core.now());
     let mut resp = if !decision.allowed {
         error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded")
     } else if let Some(status) = dd
@@ -148,7 +159,7 @@ async fn datadog_layer(State(dd): State<Arc<Datadog>>, req: Request, next: Next)
         "x-ratelimit-reset",
         &decision.retry_after.to_string(),
     );
-    set_header(&mut resp, "x-ratelimit-name", "monitor");
+    set_header(&mut resp, "x-ratelimit-name", bucket);
     resp
 }
 
@@ -199,16 +210,27 @@ fn query_has_scopes(monitor: &Value, wanted: &str) -> bool {
         .all(|w| query.contains(w))
 }
 
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `GET /api/v1/validate`: Datadog checks the API key only ("not the APP key"), and answers 403 otherwise.
+async fn validate(State(dd): State<Arc<Datadog>>, headers: HeaderMap) -> Response {
+    if header(&headers, "DD-API-KEY") != Some(dd.api_key.as_str()) {
+        return error(StatusCode::FORBIDDEN, "Forbidden");
+    }
+    Json(json!({ "valid": true })).into_response()
+}
+
 async fn list_monitors(
     State(dd): State<Arc<Datadog>>,
     headers: HeaderMap,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let api = headers.get("DD-API-KEY").and_then(|v| v.to_str().ok());
-    let app = headers
-        .get("DD-APPLICATION-KEY")
-        .and_then(|v| v.to_str().ok());
-    if api != Some(dd.api_key.as_str()) || app != Some(dd.application_key.as_str()) {
+    // Reads need both keys; a wrong one of either is the same 403.
+    if header(&headers, "DD-API-KEY") != Some(dd.api_key.as_str())
+        || header(&headers, "DD-APPLICATION-KEY") != Some(dd.application_key.as_str())
+    {
         return error(StatusCode::FORBIDDEN, "Forbidden");
     }
     let Ok(Query(q)) = query else {
@@ -245,11 +267,15 @@ async fn list_monitors(
         .cloned()
         .collect();
     monitors.sort_by_key(|m| m.get("id").and_then(Value::as_i64).unwrap_or(0));
+    // As documented: without `page` every monitor is returned whatever `page_size` says; with it, pages
+    // count from 0 and hold `page_size` (100 when not given).
     if let Some(page) = q.page {
-        let size = q.page_size.unwrap_or(100);
-        monitors = monitors.into_iter().skip(page * size).take(size).collect();
-    } else if let Some(size) = q.page_size {
-        monitors.truncate(size);
+        let size = q.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+        monitors = monitors
+            .into_iter()
+            .skip(page.saturating_mul(size))
+            .take(size)
+            .collect();
     }
     Json(monitors).into_response()
 }
@@ -339,14 +365,56 @@ mod tests {
         assert_eq!(ids(&named), vec![4019930]);
         let (_, paged) = get(&router, "/api/v1/monitor?page=1&page_size=2", keys).await;
         assert_eq!(ids(&paged), vec![4019930, 4020001]);
+        let (_, past) = get(&router, "/api/v1/monitor?page=2&page_size=2", keys).await;
+        assert_eq!(ids(&past), Vec::<i64>::new());
+        let (_, unpaged) = get(&router, "/api/v1/monitor?page_size=1", keys).await;
+        assert_eq!(
+            ids(&unpaged).len(),
+            4,
+            "page_size without page pages nothing"
+        );
+        let (_, huge) = get(
+            &router,
+            &format!("/api/v1/monitor?page={}&page_size=1000", usize::MAX),
+            keys,
+        )
+        .await;
+        assert_eq!(ids(&huge), Vec::<i64>::new());
         let (_, after) = get(&router, "/api/v1/monitor?id_offset=4012872", keys).await;
         assert_eq!(ids(&after), vec![4019930, 4020001]);
-        let (status, body) = get(&router, "/api/v1/monitor?page_size=5000", keys).await;
+        let (status, body) = get(&router, "/api/v1/monitor?page=0&page_size=5000", keys).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(
             body["errors"][0]
                 .as_str()
                 .is_some_and(|e| e.contains("page_size"))
         );
+    }
+
+    #[tokio::test]
+    async fn validate_checks_the_api_key_alone() {
+        let dd = Datadog::start(
+            &crate::demo_reach::datadog_seed(),
+            EmulatorConfig::default(),
+        );
+        let router = crate::emulator::router(&dd);
+        let (status, body) = get(
+            &router,
+            "/api/v1/validate",
+            Some((dd.api_key.as_str(), "not-the-application-key")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, json!({"valid": true}));
+        let (status, body) = get(
+            &router,
+            "/api/v1/validate",
+            Some(("wrong", dd.application_key.as_str())),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body, json!({"errors": ["Forbidden"]}));
+        let (status, _) = get(&router, "/api/v1/validate", None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
     }
 }
