@@ -196,8 +196,9 @@ async fn reach_reads_aws_from_its_connection_reviews_every_system_and_names_its_
     ];
     let with_file = workspace.run(&delta);
     assert_eq!(with_file.code, 0, "{}", with_file.all());
-    // The AWS connection is synced: the export file is not what the review reads.
+    // The AWS and Datadog connections are synced: their files are not what the review reads.
     std::fs::remove_file(workspace.path("reach/aws-identity-center.json")).expect("export file");
+    std::fs::remove_file(workspace.path("reach/datadog-monitors.json")).expect("monitors file");
     let without_file = workspace.run(&delta);
     assert_eq!(without_file.code, 0, "{}", without_file.all());
     assert_eq!(with_file.stdout, without_file.stdout);
@@ -212,6 +213,14 @@ async fn reach_reads_aws_from_its_connection_reviews_every_system_and_names_its_
         services.contains(&"checkout-api")
             && services.contains(&"AWS account 111122223333 (prod-payments)"),
         "{services:?}"
+    );
+    // Monitors come from Datadog's API through the connection.
+    assert!(
+        without_file
+            .stdout
+            .contains("Checkout API error rate above 2%"),
+        "{}",
+        without_file.stdout
     );
     // The staging account is skipped for its Organizations tag, read by the sync.
     assert!(
@@ -236,6 +245,11 @@ async fn reach_reads_aws_from_its_connection_reviews_every_system_and_names_its_
     assert!(
         line("AWS IAM Identity Center", "aws-identity-center.json")
             .contains("not read: the aws connection is synced instead")
+    );
+    assert!(line("Datadog monitors", "connection datadog (datadog)").contains(" s old"));
+    assert!(
+        line("Datadog monitors", "datadog-monitors.json")
+            .contains("not read: the datadog connection is synced instead")
     );
     assert!(line("Kubernetes prod-eks", "prod-eks.yaml").contains(" old"));
     assert!(line("GitHub teams and repositories", "connection github").contains(" old"));

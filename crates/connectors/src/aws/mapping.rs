@@ -181,7 +181,7 @@ mod tests {
             "AccessDeniedException"
         );
         assert_eq!(
-            aws_account("111122223333", None, &sets).name,
+            aws_account("111122223333", None, &sets, Err("off")).name,
             "111122223333"
         );
     }

@@ -27,6 +27,7 @@ fn connector(sandbox: &Sandbox, max_attempts: u32, status_polls: u32) -> AwsConn
         access_key_id: sandbox.credential("access_key_id"),
         secret_access_key: sandbox.credential("secret_access_key"),
         account_names: [(PROD_PAYMENTS.to_string(), "prod-payments".to_string())].into(),
+        account_tags: true,
         timeout_seconds: 5,
         max_attempts,
         status_polls,
@@ -158,10 +159,13 @@ async fn a_sync_reads_users_groups_accounts_and_assignments_direct_and_through_g
         .expect("aliased account");
     assert_eq!(prod.id, PROD_PAYMENTS);
     assert!(prod.entitlements.contains(&"PowerUserAccess".to_string()));
-    assert!(
-        s.resource_by_name("account", PROD_PLATFORM).is_some(),
-        "an account without an alias is named by its id"
-    );
+    // Without an alias, an account is named as Organizations names it, and carries its tags.
+    let platform = s
+        .resource_by_name("account", "prod-platform")
+        .expect("an account named by Organizations");
+    assert_eq!(platform.id, PROD_PLATFORM);
+    assert_eq!(prod.attributes["tags"]["environment"], "production");
+    assert_eq!(prod.attributes["tags"]["cost-center"], "CC-200");
     assert_eq!(
         holders(&s, "account/prod-payments", "PowerUserAccess", Some(true)),
         ["lena.fischer@example.com"]

@@ -282,6 +282,7 @@ async fn the_connector_syncs_and_changes_moto() {
         secret_access_key: file("secret"),
         // moto never provisions on assignment, so the account must be named.
         account_names: [(ACCOUNT.to_string(), "sandbox".to_string())].into(),
+        account_tags: true,
         timeout_seconds: 10,
         allow_insecure_http: false,
         // moto answers unimplemented operations with 500; one attempt keeps such a mistake fast and visible.
@@ -303,6 +304,17 @@ async fn the_connector_syncs_and_changes_moto() {
     assert_eq!(group.id, seeded.platform);
     let account = s.resource_by_name("account", "sandbox").expect("account");
     assert_eq!(account.entitlements, ["PowerUserAccess", "ReadOnly"]);
+    // The account is not in moto's organisation: Organizations refuses its tags, and the sync goes
+    // on saying why.
+    assert!(
+        account
+            .attributes
+            .get("tags_unavailable")
+            .and_then(|v| v.as_str())
+            .is_some_and(|why| why.contains("TargetNotFoundException")),
+        "{:?}",
+        account.attributes
+    );
     let held = |id: &str, entitlement: &str, source: GrantSource| {
         s.grants.iter().any(|g| {
             g.account_id == id

@@ -513,61 +513,6 @@ pub fn sso_admin(op: &str, inner: &mut Inner, body: &Value, now: DateTime<Utc>) 
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::aws::seed::AwsSeed;
-    use crate::emulator::Seeded;
-
-    fn demo() -> (Inner, DateTime<Utc>) {
-        let org = crate::demo_org();
-        let seed: AwsSeed = org.aws.expect("demo org has an aws section");
-        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
-        (Inner::seeded(&seed, now), now)
-    }
-
-    fn create(inner: &mut Inner, now: DateTime<Utc>, account: &str) -> String {
-        let user = inner.users.keys().next().cloned().expect("a user");
-        let set = inner.permission_sets.keys().next().cloned().expect("a set");
-        let body = json!({"InstanceArn": inner.instance_arn, "TargetId": account, "TargetType": "AWS_ACCOUNT",
-            "PermissionSetArn": set, "PrincipalType": "USER", "PrincipalId": user});
-        let out = sso_admin("CreateAccountAssignment", inner, &body, now).expect("accepted");
-        assert_eq!(
-            out["AccountAssignmentCreationStatus"]["Status"],
-            "IN_PROGRESS"
-        );
-        out["AccountAssignmentCreationStatus"]["RequestId"]
-            .as_str()
-            .expect("id")
-            .to_owned()
-    }
-
-    #[test]
-    fn a_request_settles_after_its_reads_or_its_time_whichever_comes_first() {
-        let (mut inner, now) = demo();
-        inner.set_in_progress(100, Some(5.0));
-        let id = create(&mut inner, now, "222233334444");
-        inner.sweep(now + chrono::Duration::seconds(4));
-        assert!(inner.requests[&id].outcome.is_none());
-        inner.sweep(now + chrono::Duration::seconds(5));
-        assert_eq!(inner.requests[&id].outcome, Some(Ok(())));
-
-        inner.set_in_progress(2, Some(600.0));
-        let id = create(&mut inner, now, "999999999999");
-        assert_eq!(
-            inner.read_status(&id).expect("known")["Status"],
-            "IN_PROGRESS"
-        );
-        let settled = inner.read_status(&id).expect("known");
-        assert_eq!(settled["Status"], "FAILED");
-        assert!(
-            settled["FailureReason"]
-                .as_str()
-                .is_some_and(|r| r.contains("999999999999"))
-        );
-    }
-}
-
 /// The Organizations reads: the accounts with their names, and an account's tags. The emulated caller is the
 /// management account, so both are allowed.
 pub fn organizations(op: &str, inner: &Inner, body: &Value) -> OpResult {
@@ -627,5 +572,60 @@ pub fn organizations(op: &str, inner: &Inner, body: &Value) -> OpResult {
             Ok(listed("Tags", page(body, tags)?))
         }
         _ => Err(unknown(op)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::seed::AwsSeed;
+    use crate::emulator::Seeded;
+
+    fn demo() -> (Inner, DateTime<Utc>) {
+        let org = crate::demo_org();
+        let seed: AwsSeed = org.aws.expect("demo org has an aws section");
+        let now = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        (Inner::seeded(&seed, now), now)
+    }
+
+    fn create(inner: &mut Inner, now: DateTime<Utc>, account: &str) -> String {
+        let user = inner.users.keys().next().cloned().expect("a user");
+        let set = inner.permission_sets.keys().next().cloned().expect("a set");
+        let body = json!({"InstanceArn": inner.instance_arn, "TargetId": account, "TargetType": "AWS_ACCOUNT",
+            "PermissionSetArn": set, "PrincipalType": "USER", "PrincipalId": user});
+        let out = sso_admin("CreateAccountAssignment", inner, &body, now).expect("accepted");
+        assert_eq!(
+            out["AccountAssignmentCreationStatus"]["Status"],
+            "IN_PROGRESS"
+        );
+        out["AccountAssignmentCreationStatus"]["RequestId"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    #[test]
+    fn a_request_settles_after_its_reads_or_its_time_whichever_comes_first() {
+        let (mut inner, now) = demo();
+        inner.set_in_progress(100, Some(5.0));
+        let id = create(&mut inner, now, "222233334444");
+        inner.sweep(now + chrono::Duration::seconds(4));
+        assert!(inner.requests[&id].outcome.is_none());
+        inner.sweep(now + chrono::Duration::seconds(5));
+        assert_eq!(inner.requests[&id].outcome, Some(Ok(())));
+
+        inner.set_in_progress(2, Some(600.0));
+        let id = create(&mut inner, now, "999999999999");
+        assert_eq!(
+            inner.read_status(&id).expect("known")["Status"],
+            "IN_PROGRESS"
+        );
+        let settled = inner.read_status(&id).expect("known");
+        assert_eq!(settled["Status"], "FAILED");
+        assert!(
+            settled["FailureReason"]
+                .as_str()
+                .is_some_and(|r| r.contains("999999999999"))
+        );
     }
 }
