@@ -87,6 +87,11 @@ impl Service {
             serde_json::Value::Array(list) => list.iter().collect(),
             one => vec![one],
         };
+        if events.is_empty() {
+            return Err(crate::ServiceError::Invalid(
+                "no events: give one Okta System Log event or a list of them".to_string(),
+            ));
+        }
         let ops = events
             .iter()
             .map(|event| event_operation(&self.config.directory, event))

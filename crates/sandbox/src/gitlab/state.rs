@@ -325,16 +325,20 @@ impl Inner {
         })
     }
 
-    pub fn group_json(&self, g: &Group, ctx: &Ctx) -> Value {
-        let full_path = self.full_path(g.id);
-        let full_name = self
-            .ancestry(g.id)
+    /// The group's name with its ancestors', as GitLab shows it: `Acme / Platform`.
+    fn full_name(&self, group: u64) -> String {
+        self.ancestry(group)
             .iter()
             .rev()
             .filter_map(|id| self.groups.get(id))
             .map(|g| g.name.as_str())
             .collect::<Vec<_>>()
-            .join(" / ");
+            .join(" / ")
+    }
+
+    pub fn group_json(&self, g: &Group, ctx: &Ctx) -> Value {
+        let full_path = self.full_path(g.id);
+        let full_name = self.full_name(g.id);
         json!({
             "id": g.id,
             "web_url": format!("{}/groups/{full_path}", ctx.base),
@@ -354,14 +358,7 @@ impl Inner {
         let namespace_path = self.full_path(p.namespace_id);
         let path_with_namespace = format!("{namespace_path}/{}", p.path);
         let namespace = self.groups.get(&p.namespace_id);
-        let namespace_full_name = self
-            .ancestry(p.namespace_id)
-            .iter()
-            .rev()
-            .filter_map(|id| self.groups.get(id))
-            .map(|g| g.name.as_str())
-            .collect::<Vec<_>>()
-            .join(" / ");
+        let namespace_full_name = self.full_name(p.namespace_id);
         let host = ctx
             .base
             .split_once("://")

@@ -245,6 +245,25 @@ pub struct ReachSource {
     pub note: Option<String>,
 }
 
+/// Okta System Log events: one, or a list as `GET /api/v1/logs` returns.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum SystemLogEvents {
+    #[schema(value_type = Vec<Object>)]
+    Many(Vec<serde_json::Value>),
+    #[schema(value_type = Object)]
+    One(serde_json::Map<String, serde_json::Value>),
+}
+
+impl From<SystemLogEvents> for serde_json::Value {
+    fn from(events: SystemLogEvents) -> Self {
+        match events {
+            SystemLogEvents::Many(list) => serde_json::Value::Array(list),
+            SystemLogEvents::One(event) => serde_json::Value::Object(event),
+        }
+    }
+}
+
 /// What changes that already happened opened in production.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventsReach {

@@ -94,14 +94,17 @@ pub(crate) async fn reach_sources(
 /// What changes that already happened opened in production (blast radius): the body is an Okta
 /// System Log event, or a list of them as `GET /api/v1/logs` returns.
 #[utoipa::path(post, path = "/api/v1/reach/events", tag = "reach",
-    request_body(content = Object, description = "An Okta System Log event or a list of them"),
+    request_body(content = SystemLogEvents, description = "An Okta System Log event or a list of them"),
     responses((status = 200, description = "What each opened", body = EventsReach)))]
 pub(crate) async fn reach_events(
     State(shared): State<Arc<Shared>>,
     Authenticated(actor): Authenticated,
-    ApiJson(events): ApiJson<serde_json::Value>,
+    ApiJson(events): ApiJson<SystemLogEvents>,
 ) -> ApiResult<Json<EventsReach>> {
-    let reach = shared.service.reach_of_events(&actor, &events).await?;
+    let reach = shared
+        .service
+        .reach_of_events(&actor, &events.into())
+        .await?;
     Ok(Json(EventsReach {
         items: reach
             .iter()

@@ -11,6 +11,7 @@ mod hardening;
 mod kit;
 mod openapi;
 mod problems;
+mod reach;
 mod requests;
 mod roles;
 mod schemathesis;

@@ -137,6 +137,19 @@ fn routes() -> Vec<Route> {
         ),
         route(
             "GET",
+            "/api/v1/reach/sources",
+            &["admin", "viewer"],
+            Needs::Nothing,
+        ),
+        Route {
+            method: "POST",
+            path: "/api/v1/reach/events",
+            body: Some(crate::reach::membership_event),
+            needs: Needs::Nothing,
+            allowed: &["admin", "viewer"],
+        },
+        route(
+            "GET",
             "/api/v1/audit/events?limit=10",
             &["admin", "auditor"],
             Needs::Nothing,
