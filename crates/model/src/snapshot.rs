@@ -217,13 +217,63 @@ impl Snapshot {
     /// A stable digest of the snapshot's content; a plan records the digest
     /// of the state it was computed from.
     pub fn digest(&self) -> String {
-        let mut normalised = self.clone();
-        normalised.accounts.sort_by(|a, b| a.id.cmp(&b.id));
-        normalised.resources.sort_by(|a, b| a.id.cmp(&b.id));
-        normalised.grants.sort();
-        normalised.resource_grants.sort();
-        let bytes = serde_json::to_vec(&normalised).unwrap_or_default();
-        crate::sha256_hex(&bytes)
+        use sha2::{Digest, Sha256};
+        // The same bytes as serialising a sorted copy, without the copy or the buffer: a
+        // million-grant snapshot is ~100 MB of JSON, hashed as it is written.
+        let mut accounts: Vec<&Account> = self.accounts.iter().collect();
+        accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut resources: Vec<&Resource> = self.resources.iter().collect();
+        resources.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut grants: Vec<&Grant> = self.grants.iter().collect();
+        grants.sort_unstable();
+        let mut resource_grants: Vec<&ResourceGrant> = self.resource_grants.iter().collect();
+        resource_grants.sort_unstable();
+        let normalised = Normalised {
+            connection: &self.connection,
+            system: &self.system,
+            accounts,
+            resources,
+            grants,
+            resource_grants,
+            accounts_created_on_first_login: self.accounts_created_on_first_login,
+            profile_schema: &self.profile_schema,
+        };
+        let mut hasher = HashWriter(Sha256::new());
+        {
+            // Writing into a hasher cannot fail, and every field serialises.
+            let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut hasher);
+            let _ = serde_json::to_writer(&mut buffered, &normalised);
+            let _ = std::io::Write::flush(&mut buffered);
+        }
+        hex::encode(hasher.0.finalize())
+    }
+}
+
+/// [`Snapshot`]'s serialised form over borrowed, sorted parts: field for field the same, so
+/// the digest equals the hash of a sorted copy's JSON.
+#[derive(Serialize)]
+struct Normalised<'a> {
+    connection: &'a Option<ConnectionName>,
+    system: &'a Option<SystemKind>,
+    accounts: Vec<&'a Account>,
+    resources: Vec<&'a Resource>,
+    grants: Vec<&'a Grant>,
+    resource_grants: Vec<&'a ResourceGrant>,
+    accounts_created_on_first_login: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile_schema: &'a Option<ProfileSchema>,
+}
+
+struct HashWriter(sha2::Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(&mut self.0, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -402,4 +452,71 @@ fn account_state_after(action: &str) -> Option<LifecycleState> {
         "expire_password" => LifecycleState::PasswordExpired,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod digest_tests {
+    use super::*;
+
+    fn account(id: &str) -> Account {
+        Account {
+            id: id.into(),
+            login: format!("{id}@example.com"),
+            email: Some(format!("{id}@example.com")),
+            display_name: id.into(),
+            status: "ACTIVE".into(),
+            state: LifecycleState::default(),
+            attributes: [("department".to_string(), Value::String("Ops".into()))]
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn grant(account: &str, resource: &str) -> Grant {
+        Grant {
+            account_id: account.into(),
+            resource_id: resource.into(),
+            entitlement: "member".into(),
+            source: GrantSource::Direct,
+        }
+    }
+
+    /// What the digest always was: the hash of a sorted copy's JSON. Stored digests must keep
+    /// meaning the same thing.
+    fn digest_of_sorted_copy(snapshot: &Snapshot) -> String {
+        let mut sorted = snapshot.clone();
+        sorted.accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        sorted.resources.sort_by(|a, b| a.id.cmp(&b.id));
+        sorted.grants.sort();
+        sorted.resource_grants.sort();
+        crate::sha256_hex(&serde_json::to_vec(&sorted).expect("json"))
+    }
+
+    #[test]
+    fn the_digest_is_the_hash_of_the_sorted_snapshot_and_ignores_order() {
+        let mut snapshot = Snapshot::new(ConnectionName::new("okta"), SystemKind::new("okta"));
+        snapshot.accounts = vec![account("u3"), account("u1"), account("u2")];
+        snapshot.grants = vec![grant("u3", "g1"), grant("u1", "g2"), grant("u1", "g1")];
+        snapshot.resource_grants = vec![
+            ResourceGrant {
+                holder_id: "g2".into(),
+                resource_id: "a1".into(),
+                entitlement: "assigned".into(),
+            },
+            ResourceGrant {
+                holder_id: "g1".into(),
+                resource_id: "a1".into(),
+                entitlement: "assigned".into(),
+            },
+        ];
+        assert_eq!(snapshot.digest(), digest_of_sorted_copy(&snapshot));
+        let mut reordered = snapshot.clone();
+        reordered.accounts.reverse();
+        reordered.grants.reverse();
+        assert_eq!(reordered.digest(), snapshot.digest());
+        reordered.grants.pop();
+        assert_ne!(reordered.digest(), snapshot.digest());
+        snapshot.accounts_created_on_first_login = true;
+        assert_eq!(snapshot.digest(), digest_of_sorted_copy(&snapshot));
+    }
 }

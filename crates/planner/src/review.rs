@@ -5,20 +5,44 @@ use crate::ActualState;
 use grantflow_model::{
     Account, ConnectionName, OpKind, Operation, Precondition, ReviewItem, ReviewedResource,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The states, as planned from, of every account a plan gives access to:
 /// the account itself and the person's directory account.
 pub fn preconditions(operations: &[Operation], actual: &ActualState) -> Vec<Precondition> {
     let mut found: BTreeMap<(ConnectionName, String), Precondition> = BTreeMap::new();
-    let directory = actual.snapshots.get(&actual.directory);
+    // Indexed once: a plan for a whole organisation gives access to thousands of accounts, and a
+    // scan of every account per operation made planning quadratic.
+    let mut by_id: HashMap<&ConnectionName, HashMap<&str, &Account>> = HashMap::new();
+    let directory = actual
+        .snapshots
+        .get(&actual.directory)
+        .map(|snapshot| {
+            let mut index: HashMap<String, &Account> = HashMap::new();
+            for a in &snapshot.accounts {
+                // The first account whose login or email matches, as `account_by_login_or_email`.
+                index.entry(a.login.to_lowercase()).or_insert(a);
+                if let Some(email) = &a.email {
+                    index.entry(email.to_lowercase()).or_insert(a);
+                }
+            }
+            index
+        })
+        .unwrap_or_default();
     for op in operations.iter().filter(|op| op.widens_access()) {
         let (OpKind::AddGrant { account, .. }, Some(snapshot)) =
             (&op.kind, actual.snapshots.get(&op.connection))
         else {
             continue;
         };
-        let Some(held) = snapshot.account(&account.id) else {
+        let accounts = by_id.entry(&op.connection).or_insert_with(|| {
+            let mut index = HashMap::new();
+            for a in &snapshot.accounts {
+                index.entry(a.id.as_str()).or_insert(a);
+            }
+            index
+        });
+        let Some(&held) = accounts.get(account.id.as_str()) else {
             continue;
         };
         let mut note = |connection: &ConnectionName, a: &Account| {
@@ -35,7 +59,7 @@ pub fn preconditions(operations: &[Operation], actual: &ActualState) -> Vec<Prec
         let person = held
             .email
             .as_deref()
-            .and_then(|email| directory?.account_by_login_or_email(email));
+            .and_then(|email| directory.get(&email.to_lowercase()).copied());
         if let Some(person) = person {
             note(&actual.directory, person);
         }
