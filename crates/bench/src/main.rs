@@ -8,11 +8,14 @@
 //! - `plan`: planning a generated organisation of N people.
 //! - `drift`: drift detection over the same organisation.
 //! - `snapshot`: writing a sync snapshot of N grants to SQLite.
+//! - `all`: the regression guard: how each of plan, drift and the snapshot
+//!   digest scales (4× the input over 1×), against `baseline.json`.
 //! - `api-org`: the organisation file of the API load benchmark
 //!   (`crates/bench/api-load.sh`).
 
 mod api_org;
 mod apply;
+mod guard;
 mod org;
 mod revoke;
 
@@ -84,6 +87,12 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// The regression guard: how plan, drift and the snapshot digest scale, against the stored
+    /// baseline (fails on a regression). `.ci/run` runs it with `--quick`.
+    All {
+        #[arg(long)]
+        quick: bool,
+    },
     /// Write a sync snapshot with N grants to a fresh SQLite store.
     Snapshot {
         #[arg(long, default_value_t = 1_000_000)]
@@ -136,6 +145,7 @@ fn main() -> anyhow::Result<()> {
                 )
                 .await
             }
+            Command::All { quick } => guard::run(quick),
             Command::Snapshot { grants, quick } => {
                 org::snapshot(if quick { 20_000 } else { grants }).await
             }

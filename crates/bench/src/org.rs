@@ -132,7 +132,7 @@ pub fn policies() -> anyhow::Result<PolicySet> {
 
 /// A generated organisation as the planner and drift see it, with its
 /// grant count.
-fn generated_state(people: usize) -> (ActualState, usize) {
+pub fn generated_state(people: usize) -> (ActualState, usize) {
     let snapshot = generate(people, 3);
     let grants = snapshot.grants.len();
     let okta = ConnectionName::new("okta");

@@ -1,0 +1,93 @@
+//! `grantflow-bench all --quick`: the regression guard `.ci/run` runs. Absolute times say little
+//! on a shared machine, so it measures how each benchmark *scales*: the time for 4× the input
+//! over the time for 1× (best of three each). Linear work reads about 4, a scan per item
+//! (quadratic) about 16. Each ratio is compared with `baseline.json` beside this file; a ratio
+//! above baseline × tolerance fails the run and names the benchmark.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+/// The stored ratios (measured on the project's machine kind) and how far above them a run may go.
+const BASELINE: &str = include_str!("../baseline.json");
+
+#[derive(serde::Deserialize)]
+struct Baseline {
+    tolerance: f64,
+    ratios: std::collections::BTreeMap<String, f64>,
+}
+
+fn best_of_three(mut run: impl FnMut() -> anyhow::Result<Duration>) -> anyhow::Result<Duration> {
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        best = best.min(run()?);
+    }
+    Ok(best)
+}
+
+fn plan_time(people: usize) -> anyhow::Result<Duration> {
+    let (actual, _) = crate::org::generated_state(people);
+    let policies = crate::org::policies()?;
+    let started = Instant::now();
+    grantflow_planner::plan_policies(&policies, &actual, "bench", chrono::Utc::now())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(started.elapsed())
+}
+
+fn drift_time(people: usize) -> anyhow::Result<Duration> {
+    let (actual, _) = crate::org::generated_state(people);
+    let policies = crate::org::policies()?;
+    let started = Instant::now();
+    grantflow_drift::detect(&policies, &actual, &Default::default())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(started.elapsed())
+}
+
+fn digest_time(grants: usize) -> anyhow::Result<Duration> {
+    let snapshot = crate::org::generate(grants / 10, 7);
+    let started = Instant::now();
+    let digest = snapshot.digest();
+    anyhow::ensure!(!digest.is_empty(), "no digest");
+    Ok(started.elapsed())
+}
+
+/// Runs every scaling measure, prints each ratio beside its baseline, and fails on a regression.
+pub fn run(quick: bool) -> anyhow::Result<()> {
+    let baseline: Baseline =
+        serde_json::from_str(BASELINE).context("crates/bench/baseline.json")?;
+    let base = if quick { 5_000 } else { 20_000 };
+    type Measure = fn(usize) -> anyhow::Result<Duration>;
+    let measures: [(&str, Measure, usize); 3] = [
+        ("plan", plan_time, base),
+        ("drift", drift_time, base),
+        ("snapshot_digest", digest_time, base * 10),
+    ];
+    let mut regressions = Vec::new();
+    for (name, measure, n) in measures {
+        let small = best_of_three(|| measure(n))?;
+        let large = best_of_three(|| measure(n * 4))?;
+        let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-9);
+        let stored = baseline
+            .ratios
+            .get(name)
+            .copied()
+            .with_context(|| format!("baseline.json has no ratio for {name}"))?;
+        let limit = stored * baseline.tolerance;
+        let verdict = if ratio > limit { "REGRESSION" } else { "ok" };
+        println!(
+            "{name:<16} {n:>7} -> {:>7}: {:>8.1} ms -> {:>8.1} ms, ratio {ratio:5.2} (baseline {stored:.2}, limit {limit:.2}) {verdict}",
+            n * 4,
+            small.as_secs_f64() * 1e3,
+            large.as_secs_f64() * 1e3,
+        );
+        if ratio > limit {
+            regressions.push(name);
+        }
+    }
+    anyhow::ensure!(
+        regressions.is_empty(),
+        "scaling regressed beyond the baseline: {}",
+        regressions.join(", ")
+    );
+    Ok(())
+}
