@@ -2,7 +2,9 @@
 //! on a shared machine, so it measures how each benchmark *scales*: the time for 4× the input
 //! over the time for 1× (best of three each). Linear work reads about 4, a scan per item
 //! (quadratic) about 16. Each ratio is compared with `baseline.json` beside this file; a ratio
-//! above baseline × tolerance fails the run and names the benchmark.
+//! above baseline × tolerance fails the run and names the benchmark. The measures: planning and
+//! drift over a generated organisation, a snapshot's digest, and appending and verifying the audit
+//! chain.
 
 use std::time::{Duration, Instant};
 
@@ -51,16 +53,35 @@ fn digest_time(grants: usize) -> anyhow::Result<Duration> {
     Ok(started.elapsed())
 }
 
+/// Appends `events` audit events in batches to a fresh SQLite store (durable commits).
+fn audit_append_time(events: usize) -> anyhow::Result<Duration> {
+    audit_times(events).map(|(append, _)| append)
+}
+
+/// Verifies a chain of `events` audit events.
+fn audit_verify_time(events: usize) -> anyhow::Result<Duration> {
+    audit_times(events).map(|(_, verify)| verify)
+}
+
+fn audit_times(events: usize) -> anyhow::Result<(Duration, Duration)> {
+    // The guard runs inside the benchmark's (multi-threaded) runtime; the store is async.
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(crate::audit::timed(events, 2_000))
+    })
+}
+
 /// Runs every scaling measure, prints each ratio beside its baseline, and fails on a regression.
 pub fn run(quick: bool) -> anyhow::Result<()> {
     let baseline: Baseline =
         serde_json::from_str(BASELINE).context("crates/bench/baseline.json")?;
     let base = if quick { 5_000 } else { 20_000 };
     type Measure = fn(usize) -> anyhow::Result<Duration>;
-    let measures: [(&str, Measure, usize); 3] = [
+    let measures: [(&str, Measure, usize); 5] = [
         ("plan", plan_time, base),
         ("drift", drift_time, base),
         ("snapshot_digest", digest_time, base * 10),
+        ("audit_append", audit_append_time, base * 4),
+        ("audit_verify", audit_verify_time, base * 4),
     ];
     let mut regressions = Vec::new();
     for (name, measure, n) in measures {

@@ -7,7 +7,8 @@
 //!   and (with `--baseline`) a sequential script using Okta's Python SDK.
 //! - `plan`: planning a generated organisation of N people.
 //! - `drift`: drift detection over the same organisation.
-//! - `snapshot`: writing a sync snapshot of N grants to SQLite.
+//! - `snapshot`: writing a sync snapshot of N grants to SQLite (or PostgreSQL).
+//! - `audit`: appending audit events in batches, then verifying the chain.
 //! - `all`: the regression guard: how each of plan, drift and the snapshot
 //!   digest scales (4× the input over 1×), against `baseline.json`.
 //! - `api-org`: the organisation file of the API load benchmark
@@ -15,6 +16,8 @@
 
 mod api_org;
 mod apply;
+mod audit;
+mod database;
 mod guard;
 mod org;
 mod revoke;
@@ -93,10 +96,29 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
-    /// Write a sync snapshot with N grants to a fresh SQLite store.
+    /// Write a sync snapshot with N grants to a fresh store.
     Snapshot {
         #[arg(long, default_value_t = 1_000_000)]
         grants: usize,
+        /// A PostgreSQL server (a fresh schema is made and dropped); SQLite when absent.
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Append N audit events in batches (each batch one durable commit), then verify the whole chain.
+    Audit {
+        #[arg(long, default_value_t = 10_000_000)]
+        events: usize,
+        #[arg(long, default_value_t = 5_000)]
+        batch: usize,
+        /// A PostgreSQL server (a fresh schema is made and dropped); SQLite when absent.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Keep the chain in this SQLite file (appended to if it exists); `--events 0` times verify alone.
+        #[arg(long)]
+        sqlite: Option<std::path::PathBuf>,
+        /// 100,000 events.
         #[arg(long)]
         quick: bool,
     },
@@ -146,8 +168,25 @@ fn main() -> anyhow::Result<()> {
                 .await
             }
             Command::All { quick } => guard::run(quick),
-            Command::Snapshot { grants, quick } => {
-                org::snapshot(if quick { 20_000 } else { grants }).await
+            Command::Snapshot {
+                grants,
+                postgres,
+                quick,
+            } => org::snapshot(if quick { 20_000 } else { grants }, postgres.as_deref()).await,
+            Command::Audit {
+                events,
+                batch,
+                postgres,
+                sqlite,
+                quick,
+            } => {
+                audit::run(
+                    if quick { 100_000 } else { events },
+                    batch,
+                    postgres.as_deref(),
+                    sqlite.as_deref(),
+                )
+                .await
             }
         }
     })

@@ -203,25 +203,25 @@ pub fn plan(people: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn snapshot(grants: usize) -> anyhow::Result<()> {
+pub async fn snapshot(grants: usize, postgres: Option<&str>) -> anyhow::Result<()> {
     let per_person = 10;
     let people = grants / per_person;
     // Three policy groups per person are generated; the rest are teams.
     let snapshot = generate(people, per_person.saturating_sub(3));
-    let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = grantflow_store::Store::open(&url, Arc::new(SystemClock)).await?;
+    let database = crate::database::BenchDatabase::fresh(postgres).await?;
+    let store = grantflow_store::Store::open(database.url(), Arc::new(SystemClock)).await?;
     let started = Instant::now();
     let record = store
         .record_sync(&snapshot, chrono::Utc::now(), "bench")
         .await?;
     let elapsed = started.elapsed();
     println!(
-        "snapshot: wrote {} accounts, {} grants in {:.3} s (SQLite); peak RSS {:.0} MB",
+        "snapshot: wrote {} accounts, {} grants in {:.3} s ({}); peak RSS {:.0} MB",
         record.accounts,
         record.grants,
         elapsed.as_secs_f64(),
+        database.label(),
         crate::peak_rss_mb()
     );
-    Ok(())
+    database.drop_schema().await
 }

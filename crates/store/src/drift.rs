@@ -44,6 +44,9 @@ impl Store {
             open.insert(row.try_get("finding_key")?);
         }
         let mut changes = DriftChanges::default();
+        // A check over a large tenant can open thousands of findings: their events are written as
+        // one batch at the end of the transaction.
+        let mut events = audit::Appender::open(&mut tx, self.backend).await?;
         let mut seen = BTreeSet::new();
         for finding in findings {
             if !seen.insert(finding.key.clone()) {
@@ -76,16 +79,13 @@ impl Store {
                 .bind(&at)
                 .execute(&mut *tx)
                 .await?;
-                audit::append(
-                    &mut tx,
-                    self.backend,
+                events.push(
                     now,
                     actor,
                     AuditAction::DriftFindingOpened,
                     &finding.key,
                     finding.details.clone(),
-                )
-                .await?;
+                );
                 changes.opened.push(finding.key.clone());
             }
         }
@@ -95,18 +95,16 @@ impl Store {
                 .bind(key)
                 .execute(&mut *tx)
                 .await?;
-            audit::append(
-                &mut tx,
-                self.backend,
+            events.push(
                 now,
                 actor,
                 AuditAction::DriftFindingResolved,
                 key,
                 serde_json::json!({}),
-            )
-            .await?;
+            );
             changes.resolved.push(key.clone());
         }
+        events.write(&mut tx).await?;
         let rows = sqlx::query(
             "SELECT connection, kind, COUNT(*) AS n FROM drift_findings WHERE resolved_at IS NULL GROUP BY connection, kind",
         )

@@ -23,7 +23,7 @@ pub mod testing;
 mod tokens;
 
 pub use approvals::{Approval, ApprovalError};
-pub use audit::{AuditAction, AuditEvent, ChainAnchor, GENESIS, Verification};
+pub use audit::{AuditAction, AuditEvent, ChainAnchor, GENESIS, NewAuditEvent, Verification};
 pub use budgets::SharedBudget;
 pub use cursors::SyncCursor;
 pub use drift::{DriftChanges, FindingRecord};
@@ -69,6 +69,9 @@ pub enum StoreError {
     /// worker claimed the job): the first worker's change is refused.
     #[error("the lease of {owner} on job {job} was taken over; its result was not recorded")]
     LeaseLost { job: String, owner: String },
+    /// Verifying the audit chain stopped before it could answer (a hashing task failed).
+    #[error("audit verification stopped: {0}")]
+    Verification(String),
     /// A row holds a value no version of grantflow writes.
     #[error("corrupt row in {table} ({key}): {problem}")]
     CorruptRow {
@@ -357,6 +360,26 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(event)
+    }
+
+    /// Appends events in one transaction, in order: the chain's head is read once and moved once,
+    /// and the events are written with multi-row INSERTs, so a batch lands whole or not at all.
+    pub async fn audit_batch(&self, events: Vec<NewAuditEvent>) -> Result<Vec<AuditEvent>> {
+        let mut tx = self.pool.begin().await?;
+        let mut appender = audit::Appender::open(&mut tx, self.backend).await?;
+        let now = self.clock.now();
+        for event in events {
+            appender.push(
+                now,
+                &event.actor,
+                event.action,
+                &event.subject,
+                event.details,
+            );
+        }
+        let written = appender.write(&mut tx).await?;
+        tx.commit().await?;
+        Ok(written)
     }
 
     pub async fn audit_events(&self) -> Result<Vec<AuditEvent>> {

@@ -324,3 +324,158 @@ async fn verifying_since_an_anchor_reads_only_what_follows_it() {
         );
     }
 }
+
+fn new_events(count: usize, from: usize) -> Vec<NewAuditEvent> {
+    (from..from + count)
+        .map(|n| NewAuditEvent {
+            actor: "engine".to_string(),
+            action: AuditAction::OperationSucceeded,
+            subject: format!("p-1/op{n}"),
+            details: serde_json::json!({ "n": n }),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_extends_the_chain_in_order_and_lands_whole() {
+    for (store, _dir) in stores("a_batch_extends_the_chain_in_order_and_lands_whole").await {
+        // Single appends, then a batch longer than one INSERT, then single appends again: one chain.
+        let store = with_events(store, 3).await;
+        let written = store
+            .audit_batch(new_events(1_300, 0))
+            .await
+            .expect("batch");
+        assert_eq!(written.len(), 1_300);
+        assert_eq!(written[0].seq, 4);
+        assert_eq!(written[1_299].seq, 1_303);
+        assert!(written.windows(2).all(|w| w[1].prev_hash == w[0].hash));
+        let store = with_events(store, 2).await;
+        let events = store.audit_events().await.expect("events");
+        assert_eq!(events.len(), 1_305);
+        assert_eq!(events[3].subject, "p-1/op0");
+        assert_eq!(events[1_302].subject, "p-1/op1299");
+        assert_eq!(events[3].details, serde_json::json!({ "n": 0 }));
+        match store.verify_audit().await.expect("verify") {
+            Verification::Intact { events, .. } => assert_eq!(events, 1_305),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            store
+                .audit_batch(Vec::new())
+                .await
+                .expect("empty")
+                .is_empty()
+        );
+        match store.verify_audit().await.expect("verify") {
+            Verification::Intact { events, .. } => assert_eq!(events, 1_305),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_long_chain_is_verified_in_chunks_and_the_earliest_break_is_named() {
+    // Hashes are recomputed in chunks beside the read: an edit deep in a later chunk, a gap
+    // after it and an edit before it must each be named where they are, the earliest first.
+    for (store, _dir) in stores("a_long_chain_is_verified_in_chunks").await {
+        for start in (0..20_000).step_by(5_000) {
+            store
+                .audit_batch(new_events(5_000, start))
+                .await
+                .expect("batch");
+        }
+        match store.verify_audit().await.expect("verify") {
+            Verification::Intact { events, .. } => assert_eq!(events, 20_000),
+            other => panic!("{other:?}"),
+        }
+        sqlx::query("UPDATE audit_events SET details = '{\"n\":-1}' WHERE seq = 17001")
+            .execute(store.pool())
+            .await
+            .expect("tamper");
+        let (seq, why) = reason(store.verify_audit().await.expect("verify"));
+        assert_eq!((seq, why.contains("edited")), (17_001, true), "{why}");
+        sqlx::query("DELETE FROM audit_events WHERE seq = 18000")
+            .execute(store.pool())
+            .await
+            .expect("tamper");
+        assert_eq!(
+            broken_at(store.verify_audit().await.expect("verify")),
+            17_001
+        );
+        sqlx::query("UPDATE audit_events SET subject = 'x' WHERE seq = 9000")
+            .execute(store.pool())
+            .await
+            .expect("tamper");
+        assert_eq!(
+            broken_at(store.verify_audit().await.expect("verify")),
+            9_000
+        );
+        // Verifying since an anchor past the edits sees only the gap.
+        let events = store.audit_events().await.expect("events");
+        let at = &events[16_999];
+        assert_eq!(at.seq, 17_000);
+        assert_eq!(
+            broken_at(
+                store
+                    .verify_audit_since(Some(&anchor(17_000, &at.hash)))
+                    .await
+                    .expect("verify")
+            ),
+            17_001
+        );
+    }
+}
+
+#[tokio::test]
+async fn events_with_any_text_verify_and_an_edit_among_them_is_named() {
+    // The database spells each event's JSON for the fast check; where its spelling differs from
+    // grantflow's (control characters, non-ASCII, escapes), the exact check decides.
+    let awkward = [
+        "tab\there",
+        "line\nbreak",
+        "bell\u{7}",
+        "quote \" and backslash \\",
+        "slash / and unicode é ✓ \u{2028}",
+        "nul-free but del \u{7f}",
+        "",
+    ];
+    for (store, _dir) in stores("events_with_any_text_verify").await {
+        let events: Vec<NewAuditEvent> = awkward
+            .iter()
+            .map(|text| NewAuditEvent {
+                actor: format!("actor {text}"),
+                action: AuditAction::RequestSubmitted,
+                subject: text.to_string(),
+                details: serde_json::json!({ "why": text, "nested": { "list": [text] } }),
+            })
+            .collect();
+        store.audit_batch(events).await.expect("batch");
+        let store = with_events(store, 3).await;
+        match store.verify_audit().await.expect("verify") {
+            Verification::Intact { events, .. } => assert_eq!(events, awkward.len() + 3),
+            other => panic!("{other:?}"),
+        }
+        sqlx::query("UPDATE audit_events SET subject = 'bell' WHERE seq = 3")
+            .execute(store.pool())
+            .await
+            .expect("tamper");
+        assert_eq!(broken_at(store.verify_audit().await.expect("verify")), 3);
+    }
+}
+
+#[tokio::test]
+async fn a_row_numbered_below_the_first_event_is_found() {
+    for (store, _dir) in stores("a_row_numbered_below_the_first_event_is_found").await {
+        let store = with_events(store, 3).await;
+        sqlx::query(
+            "INSERT INTO audit_events (seq, id, at, actor, action, subject, details, prev_hash, hash)
+             SELECT -7, 'e-planted', at, actor, action, subject, details, prev_hash, hash FROM audit_events WHERE seq = 1",
+        )
+        .execute(store.pool())
+        .await
+        .expect("tamper");
+        let (seq, why) = reason(store.verify_audit().await.expect("verify"));
+        assert_eq!(seq, -7, "{why}");
+        assert!(why.contains("expected event #1"), "{why}");
+    }
+}
