@@ -10,13 +10,15 @@ mod lifecycle;
 mod operation;
 mod schema;
 mod snapshot;
+mod spec;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use lifecycle::LifecycleState;
 pub use operation::{
     ACCOUNT_KIND, AccountRef, CREATE_ENTITLEMENT, Holder, OpKind, Operation, OperationId,
-    PENDING_PREFIX, PUSH_ENTITLEMENT, PlannedId, ResourceRef, pending_id,
+    DELETE_ENTITLEMENT, PENDING_PREFIX, PUSH_ENTITLEMENT, PlannedId, ResourceRef, UPDATE_ENTITLEMENT, pending_id,
 };
+pub use spec::{SpecDifference, spec_difference, spec_matches};
 pub use schema::{AttributeDecl, AttributeType, ProfileSchema};
 mod plan;
 

@@ -91,6 +91,7 @@ fn state() -> ActualState {
         digests: BTreeMap::new(),
         correlation: Correlation::default(),
         time_bound: vec![],
+        created: vec![],
     }
 }
 
