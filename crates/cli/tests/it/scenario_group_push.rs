@@ -231,7 +231,11 @@ fn the_demo_runs_the_group_push_scenario() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("after op1, op3"), "{stdout}");
+    assert!(stdout.contains("after op2, op4"), "{stdout}");
+    assert!(
+        stdout.contains("after op0, op1"),
+        "the push waits for the group and its app assignment: {stdout}"
+    );
     assert!(
         stdout.contains(
             "security policy payments-secrets-access: groups OPA Payments Secrets (ravi.patel)"
