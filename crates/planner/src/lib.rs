@@ -25,7 +25,6 @@ pub use index::SnapshotIndex;
 pub use people::{AccountChanges, ChangesFor, GroupKind, by_person};
 pub use review::preconditions;
 
-
 pub use request::{Action, ChangeRequest, RequestError, parse_request, requested_grant};
 
 use grantflow_model::{ConnectionName, Resource, ResourceRef, Snapshot};

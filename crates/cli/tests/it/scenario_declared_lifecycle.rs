@@ -160,10 +160,7 @@ async fn declared_resources_are_updated_and_deleted_and_pushes_removed_behind_th
         policy_update["before"],
         json!({"privileges": {"list": true, "secret_create": true, "secret_update": true, "secret_reveal": true}})
     );
-    assert_eq!(
-        policy_update["after"]["privileges"]["secret_update"],
-        false
-    );
+    assert_eq!(policy_update["after"]["privileges"]["secret_update"], false);
     assert_eq!(on(GROUP)["connection"], "okta");
     let shown = workspace.run(&["plan"]);
     assert!(

@@ -468,17 +468,14 @@ impl OpaConnector {
         resource: &ResourceRef,
         after: &Map<String, Value>,
     ) -> Result<bool, Failure> {
-        Ok(self
-            .declared(op, resource)
-            .await?
-            .is_some_and(|(held, _)| {
-                after.iter().all(|(field, wanted)| {
-                    grantflow_model::spec_matches(
-                        wanted,
-                        held.attributes.get(field).unwrap_or(&Value::Null),
-                    )
-                })
-            }))
+        Ok(self.declared(op, resource).await?.is_some_and(|(held, _)| {
+            after.iter().all(|(field, wanted)| {
+                grantflow_model::spec_matches(
+                    wanted,
+                    held.attributes.get(field).unwrap_or(&Value::Null),
+                )
+            })
+        }))
     }
 
     /// Sends a declared resource's settings: a group's roles, a folder's description, a policy's whole body
@@ -769,9 +766,7 @@ impl Connector for OpaConnector {
                     .map(Observed::from);
             }
             OpKind::DeleteResource { resource } => {
-                return Ok(Observed::from(
-                    self.declared(op, resource).await?.is_none(),
-                ));
+                return Ok(Observed::from(self.declared(op, resource).await?.is_none()));
             }
             _ => {}
         }

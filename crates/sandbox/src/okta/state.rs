@@ -373,7 +373,10 @@ impl Okta {
                         let assigned = |uid: &String| {
                             app.users.contains_key(uid)
                                 || app.groups.keys().any(|gid| {
-                                    inner.groups.get(gid).is_some_and(|g| g.members.contains(uid))
+                                    inner
+                                        .groups
+                                        .get(gid)
+                                        .is_some_and(|g| g.members.contains(uid))
                                 })
                         };
                         let emails = group
