@@ -598,6 +598,78 @@ mod tests {
     }
 
     #[test]
+    fn lifecycle_operations_have_keys_directions_and_review_lines() {
+        let folder = ResourceRef {
+            id: "f1".into(),
+            kind: ResourceKind::new("secret_folder"),
+            name: "rg/p/secrets".into(),
+        };
+        let map = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+        let at = |kind: OpKind| Operation {
+            id: OperationId(1),
+            connection: ConnectionName::new("opa"),
+            kind,
+            reasons: vec![],
+            depends_on: vec![],
+        };
+        let update = at(OpKind::UpdateResource {
+            resource: folder.clone(),
+            spec: map(serde_json::json!({"description": "new", "other": 1})),
+            before: map(serde_json::json!({"description": "old"})),
+            after: map(serde_json::json!({"description": "new"})),
+        });
+        assert_eq!(
+            update.natural_key(),
+            "opa:update_resource:secret_folder/rg/p/secrets:{\"description\":\"new\"}"
+        );
+        assert_eq!(
+            update.describe(),
+            "~ opa update secret_folder \"rg/p/secrets\": description \"old\" \u{2192} \"new\""
+        );
+        assert!(update.widens_access(), "a change of settings is reviewed");
+        let delete = at(OpKind::DeleteResource {
+            resource: folder.clone(),
+        });
+        assert_eq!(
+            delete.natural_key(),
+            "opa:delete_resource:secret_folder/rg/p/secrets"
+        );
+        assert_eq!(
+            delete.describe(),
+            "- opa delete secret_folder \"rg/p/secrets\""
+        );
+        assert!(!delete.widens_access());
+        let group = ResourceRef {
+            id: "00g1".into(),
+            kind: ResourceKind::new("group"),
+            name: "G".into(),
+        };
+        let app = ResourceRef {
+            id: "0oa1".into(),
+            kind: ResourceKind::new("app"),
+            name: "A".into(),
+        };
+        let deactivate = at(OpKind::DeactivatePush {
+            group: group.clone(),
+            resource: app.clone(),
+        });
+        let remove = at(OpKind::DeletePush {
+            group,
+            resource: app,
+        });
+        assert_ne!(deactivate.natural_key(), remove.natural_key());
+        assert_eq!(
+            remove.describe(),
+            "- opa delete push of group \"G\" to app \"A\""
+        );
+        for op in [update, delete, deactivate, remove] {
+            let json = serde_json::to_string(&op).expect("serialize");
+            let back: Operation = serde_json::from_str(&json).expect("deserialize");
+            assert_eq!(op, back);
+        }
+    }
+
+    #[test]
     fn operations_round_trip_through_json() {
         let original = op(false);
         let json = serde_json::to_string(&original).expect("serialize");
