@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto import jwk
+from okta.models.add_group_request import AddGroupRequest
 from okta.models.create_group_push_mapping_request import CreateGroupPushMappingRequest
 from okta.models.event_hook import EventHook
 from okta.models.update_group_push_mapping_request import UpdateGroupPushMappingRequest
@@ -137,6 +138,34 @@ def test_group_push_mappings_through_the_sdk(sdk, run):
         assert result[-1] is None, result[-1]
         fetched = await client.get_group_push_mapping(app.id, mapping.id)
         assert fetched[-1].status == 404
+
+    run(go())
+
+
+def test_a_declared_group_is_replaced_then_deleted_through_the_sdk(sdk, run):
+    """What grantflow's update_resource and delete_resource send for an Okta group: PUT /api/v1/groups/{id} with
+    the whole profile, then DELETE /api/v1/groups/{id}."""
+
+    async def go():
+        client = sdk()
+        created, _, err = await client.add_group(
+            AddGroupRequest.from_dict({"profile": {"name": "Declared Lifecycle", "description": "before"}})
+        )
+        assert err is None, err
+        replaced, _, err = await client.replace_group(
+            created.id,
+            AddGroupRequest.from_dict({"profile": {"name": "Declared Lifecycle", "description": "after"}}),
+        )
+        assert err is None, err
+        assert replaced.id == created.id
+        assert replaced.profile.actual_instance.description == "after"
+        fetched, _, err = await client.get_group(created.id)
+        assert err is None, err
+        assert fetched.profile.actual_instance.description == "after"
+        result = await client.delete_group(created.id)
+        assert result[-1] is None, result[-1]
+        gone = await client.get_group(created.id)
+        assert gone[-1].status == 404 and gone[-1].error_code == "E0000007"
 
     run(go())
 

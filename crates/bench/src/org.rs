@@ -145,6 +145,7 @@ pub fn generated_state(people: usize) -> (ActualState, usize) {
         digests: BTreeMap::from([(okta, digest)]),
         correlation: Default::default(),
         time_bound: vec![],
+        created: vec![],
     };
     (actual, grants)
 }

@@ -3,7 +3,7 @@
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use grantflow_engine::Report;
 use grantflow_graph::review::{OperationReach, PlanReach};
-use grantflow_model::{Operation, Plan};
+use grantflow_model::{OpKind, Operation, Plan};
 use grantflow_planner::{ChangesFor, GroupKind};
 use grantflow_service::{Proposal, ServiceError};
 use grantflow_store::JobState;
@@ -114,6 +114,13 @@ fn operation_lines(out: &mut String, plan: &Plan, op: &Operation, reach: Option<
         op.id,
         op.reasons.join("; ")
     );
+    // A change of settings shows each field before → after.
+    if let OpKind::UpdateResource { before, after, .. } = &op.kind {
+        for (field, wanted) in after {
+            let was = before.get(field).unwrap_or(&serde_json::Value::Null);
+            let _ = writeln!(out, "        {field}: {was} \u{2192} {wanted}");
+        }
+    }
     if let Some(item) = plan.review.items.iter().find(|i| i.operation == op.id) {
         for brought in &item.brings {
             let _ = writeln!(

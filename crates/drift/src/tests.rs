@@ -79,6 +79,7 @@ fn state(snapshots: Vec<Snapshot>) -> ActualState {
         digests: BTreeMap::new(),
         correlation: Correlation::default(),
         time_bound: vec![],
+        created: vec![],
     }
 }
 

@@ -382,12 +382,36 @@ fn switched_off(state: LifecycleState) -> bool {
 
 /// How many removals an operation amounts to: one grant; every member's
 /// inherited access for a group's grant; every grant an account holds for
-/// its suspension, deactivation or deletion; nothing for an action that
-/// takes nothing away (a password reset).
+/// its suspension, deactivation or deletion; for a resource's deletion,
+/// everything held on it or through it (at least one); one for a push's
+/// deactivation (its deletion then takes nothing more); nothing for an
+/// action that takes nothing away (a password reset).
 pub fn removal_weight(op: &Operation, snapshots: &BTreeMap<ConnectionName, Snapshot>) -> u64 {
     let snapshot = snapshots.get(&op.connection);
     match &op.kind {
-        OpKind::RemoveGrant { .. } => 1,
+        OpKind::RemoveGrant { .. } | OpKind::DeactivatePush { .. } => 1,
+        OpKind::DeleteResource { resource } => snapshot
+            .map(|s| {
+                let id = s
+                    .resource_by_name(resource.kind.as_str(), &resource.name)
+                    .map_or(resource.id.as_str(), |r| r.id.as_str());
+                let through = GrantSource::Group {
+                    group_id: id.to_string(),
+                };
+                let grants = s
+                    .grants
+                    .iter()
+                    .filter(|g| g.resource_id == id || g.source == through)
+                    .count();
+                let held = s
+                    .resource_grants
+                    .iter()
+                    .filter(|g| g.resource_id == id || g.holder_id == id)
+                    .count();
+                (grants + held) as u64
+            })
+            .unwrap_or(0)
+            .max(1),
         OpKind::RemoveGroupGrant { group, .. } => snapshot
             .map(|s| {
                 s.grants

@@ -400,7 +400,10 @@ impl<'a> Engine<'a> {
                             op,
                             held,
                             "already_present",
-                            json!({ "observed_before": why }),
+                            json!({
+                                "observed_before": why,
+                                grantflow_store::BY_GRANTFLOW: tried_before,
+                            }),
                         )
                         .await;
                 }
@@ -496,7 +499,10 @@ impl<'a> Engine<'a> {
                             op,
                             held,
                             "already_present",
-                            json!({"observed_before": "a failed attempt took effect"}),
+                            json!({
+                                "observed_before": "a failed attempt took effect",
+                                grantflow_store::BY_GRANTFLOW: true,
+                            }),
                         )
                         .await;
                 }

@@ -10,14 +10,17 @@ mod lifecycle;
 mod operation;
 mod schema;
 mod snapshot;
+mod spec;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use lifecycle::LifecycleState;
 pub use operation::{
-    ACCOUNT_KIND, AccountRef, CREATE_ENTITLEMENT, Holder, OpKind, Operation, OperationId,
-    PENDING_PREFIX, PUSH_ENTITLEMENT, PlannedId, ResourceRef, pending_id,
+    ACCOUNT_KIND, AccountRef, CREATE_ENTITLEMENT, DELETE_ENTITLEMENT, Holder, OpKind, Operation,
+    OperationId, PENDING_PREFIX, PUSH_ENTITLEMENT, PlannedId, ResourceRef, UPDATE_ENTITLEMENT,
+    pending_id,
 };
 pub use schema::{AttributeDecl, AttributeType, ProfileSchema};
+pub use spec::{SpecDifference, spec_difference, spec_matches};
 mod plan;
 
 pub use plan::{Basis, Plan, Precondition, Review, ReviewItem, ReviewedResource};

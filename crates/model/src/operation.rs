@@ -90,6 +90,34 @@ pub enum OpKind {
         #[serde(default)]
         spec: serde_json::Map<String, serde_json::Value>,
     },
+    /// Change the settings of a declared resource that exists: `spec` is the
+    /// whole declaration (what the connector sends), `before` and `after`
+    /// only the fields that differ, as the last sync saw them and as the
+    /// policy file wants them (what the review shows).
+    UpdateResource {
+        resource: ResourceRef,
+        #[serde(default)]
+        spec: serde_json::Map<String, serde_json::Value>,
+        #[serde(default)]
+        before: serde_json::Map<String, serde_json::Value>,
+        #[serde(default)]
+        after: serde_json::Map<String, serde_json::Value>,
+    },
+    /// Delete a resource grantflow created whose declaration is gone; the
+    /// connector finds it by name, so deleting twice is a no-op.
+    DeleteResource { resource: ResourceRef },
+    /// Stop pushing a group into an app (an Okta group push mapping set to
+    /// INACTIVE); the first half of removing a push.
+    DeactivatePush {
+        group: ResourceRef,
+        resource: ResourceRef,
+    },
+    /// Delete an inactive group push mapping (the pushed group stays in the
+    /// app); the second half of removing a push.
+    DeletePush {
+        group: ResourceRef,
+        resource: ResourceRef,
+    },
 }
 
 /// The kind of the resource an account action acts on: the account itself.
@@ -98,6 +126,10 @@ pub const ACCOUNT_KIND: &str = "account";
 pub const PUSH_ENTITLEMENT: &str = "push";
 /// What a resource creation reads as in a plan, in place of an entitlement.
 pub const CREATE_ENTITLEMENT: &str = "create";
+/// What a change of a resource's settings reads as, in place of an entitlement.
+pub const UPDATE_ENTITLEMENT: &str = "update";
+/// What a resource deletion reads as, in place of an entitlement.
+pub const DELETE_ENTITLEMENT: &str = "delete";
 /// The id of a resource a plan creates, or of an account that appears at a
 /// first sign-in, until it exists: `pending:<name>`.
 pub const PENDING_PREFIX: &str = "pending:";
@@ -241,12 +273,30 @@ impl Operation {
     /// The identity of the change itself, independent of the plan it is in:
     /// two plans that both add alice to a group have the same natural key.
     pub fn natural_key(&self) -> String {
-        if let OpKind::CreateResource { resource, .. } = &self.kind {
+        match &self.kind {
             // Named, not by id: the id does not exist until the creation.
-            return format!(
-                "{}:create_resource:{}/{}",
-                self.connection, resource.kind, resource.name
-            );
+            OpKind::CreateResource { resource, .. } | OpKind::DeleteResource { resource } => {
+                return format!(
+                    "{}:{}:{}/{}",
+                    self.connection,
+                    self.verb(),
+                    resource.kind,
+                    resource.name
+                );
+            }
+            // The settings wanted are part of the change: two plans wanting the same settings make one change.
+            OpKind::UpdateResource {
+                resource, after, ..
+            } => {
+                return format!(
+                    "{}:update_resource:{}/{}:{}",
+                    self.connection,
+                    resource.kind,
+                    resource.name,
+                    serde_json::Value::Object(after.clone())
+                );
+            }
+            _ => {}
         }
         format!(
             "{}:{}:{}:{}/{}:{}",
@@ -268,18 +318,29 @@ impl Operation {
             OpKind::AccountAction { .. } => "account_action",
             OpKind::PushGroup { .. } => "push_group",
             OpKind::CreateResource { .. } => "create_resource",
+            OpKind::UpdateResource { .. } => "update_resource",
+            OpKind::DeleteResource { .. } => "delete_resource",
+            OpKind::DeactivatePush { .. } => "deactivate_push",
+            OpKind::DeletePush { .. } => "delete_push",
         }
     }
 
-    /// `true` when the operation gives access rather than taking it away.
+    /// `true` when the operation gives access rather than taking it away. A
+    /// change of settings counts as widening: it may give more (a policy's
+    /// privileges), so it is reviewed like an addition.
     pub fn widens_access(&self) -> bool {
         match &self.kind {
             OpKind::AddGrant { .. }
             | OpKind::AddGroupGrant { .. }
             | OpKind::PushGroup { .. }
-            | OpKind::CreateResource { .. } => true,
+            | OpKind::CreateResource { .. }
+            | OpKind::UpdateResource { .. } => true,
             OpKind::AccountAction { action, .. } => WIDENING_ACTIONS.contains(&action.as_str()),
-            OpKind::RemoveGrant { .. } | OpKind::RemoveGroupGrant { .. } => false,
+            OpKind::RemoveGrant { .. }
+            | OpKind::RemoveGroupGrant { .. }
+            | OpKind::DeleteResource { .. }
+            | OpKind::DeactivatePush { .. }
+            | OpKind::DeletePush { .. } => false,
         }
     }
 
@@ -290,9 +351,13 @@ impl Operation {
             | OpKind::AccountAction { account, .. } => Holder::Account(account),
             OpKind::AddGroupGrant { group, .. }
             | OpKind::RemoveGroupGrant { group, .. }
-            | OpKind::PushGroup { group, .. } => Holder::Group(group),
-            // The resource being created stands for itself.
-            OpKind::CreateResource { resource, .. } => Holder::Group(resource),
+            | OpKind::PushGroup { group, .. }
+            | OpKind::DeactivatePush { group, .. }
+            | OpKind::DeletePush { group, .. } => Holder::Group(group),
+            // The resource being created, changed or deleted stands for itself.
+            OpKind::CreateResource { resource, .. }
+            | OpKind::UpdateResource { resource, .. }
+            | OpKind::DeleteResource { resource } => Holder::Group(resource),
         }
     }
 
@@ -311,7 +376,11 @@ impl Operation {
             | OpKind::AddGroupGrant { resource, .. }
             | OpKind::RemoveGroupGrant { resource, .. }
             | OpKind::PushGroup { resource, .. }
-            | OpKind::CreateResource { resource, .. } => resource,
+            | OpKind::CreateResource { resource, .. }
+            | OpKind::UpdateResource { resource, .. }
+            | OpKind::DeleteResource { resource }
+            | OpKind::DeactivatePush { resource, .. }
+            | OpKind::DeletePush { resource, .. } => resource,
             OpKind::AccountAction { target, .. } => target,
         }
     }
@@ -323,14 +392,24 @@ impl Operation {
             | OpKind::AddGroupGrant { entitlement, .. }
             | OpKind::RemoveGroupGrant { entitlement, .. } => entitlement,
             OpKind::AccountAction { action, .. } => action,
-            OpKind::PushGroup { .. } => PUSH_ENTITLEMENT,
+            OpKind::PushGroup { .. }
+            | OpKind::DeactivatePush { .. }
+            | OpKind::DeletePush { .. } => PUSH_ENTITLEMENT,
             OpKind::CreateResource { .. } => CREATE_ENTITLEMENT,
+            OpKind::UpdateResource { .. } => UPDATE_ENTITLEMENT,
+            OpKind::DeleteResource { .. } => DELETE_ENTITLEMENT,
         }
     }
 
-    /// `+` or `-`, as a reviewer reads a plan.
+    /// `+`, `-`, or `~` for a change of settings, as a reviewer reads a plan.
     pub fn sign(&self) -> char {
-        if self.widens_access() { '+' } else { '-' }
+        if matches!(self.kind, OpKind::UpdateResource { .. }) {
+            '~'
+        } else if self.widens_access() {
+            '+'
+        } else {
+            '-'
+        }
     }
 
     /// One line a person can read: `+ okta group "Eng" member for alice@x`.
@@ -356,14 +435,46 @@ impl Operation {
             );
         }
         let resource = self.resource();
-        if let OpKind::CreateResource { .. } = &self.kind {
-            return format!(
-                "{} {} create {} \"{}\"",
-                self.sign(),
-                self.connection,
-                resource.kind,
-                resource.name
-            );
+        match &self.kind {
+            OpKind::CreateResource { .. } | OpKind::DeleteResource { .. } => {
+                return format!(
+                    "{} {} {} {} \"{}\"",
+                    self.sign(),
+                    self.connection,
+                    self.entitlement(),
+                    resource.kind,
+                    resource.name
+                );
+            }
+            OpKind::UpdateResource { before, after, .. } => {
+                let changes: Vec<String> = after
+                    .iter()
+                    .map(|(field, wanted)| {
+                        let was = before.get(field).unwrap_or(&serde_json::Value::Null);
+                        format!("{field} {was} \u{2192} {wanted}")
+                    })
+                    .collect();
+                return format!(
+                    "{} {} update {} \"{}\": {}",
+                    self.sign(),
+                    self.connection,
+                    resource.kind,
+                    resource.name,
+                    changes.join("; ")
+                );
+            }
+            OpKind::DeactivatePush { group, .. } | OpKind::DeletePush { group, .. } => {
+                let step = if matches!(self.kind, OpKind::DeactivatePush { .. }) {
+                    "deactivate"
+                } else {
+                    "delete"
+                };
+                return format!(
+                    "- {} {step} push of {} \"{}\" to {} \"{}\"",
+                    self.connection, group.kind, group.name, resource.kind, resource.name
+                );
+            }
+            _ => {}
         }
         format!(
             "{} {} {} \"{}\" {} for {}",
@@ -484,6 +595,78 @@ mod tests {
         let json = serde_json::to_string(&op).expect("serialize");
         let back: Operation = serde_json::from_str(&json).expect("deserialize");
         assert_eq!(op, back);
+    }
+
+    #[test]
+    fn lifecycle_operations_have_keys_directions_and_review_lines() {
+        let folder = ResourceRef {
+            id: "f1".into(),
+            kind: ResourceKind::new("secret_folder"),
+            name: "rg/p/secrets".into(),
+        };
+        let map = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+        let at = |kind: OpKind| Operation {
+            id: OperationId(1),
+            connection: ConnectionName::new("opa"),
+            kind,
+            reasons: vec![],
+            depends_on: vec![],
+        };
+        let update = at(OpKind::UpdateResource {
+            resource: folder.clone(),
+            spec: map(serde_json::json!({"description": "new", "other": 1})),
+            before: map(serde_json::json!({"description": "old"})),
+            after: map(serde_json::json!({"description": "new"})),
+        });
+        assert_eq!(
+            update.natural_key(),
+            "opa:update_resource:secret_folder/rg/p/secrets:{\"description\":\"new\"}"
+        );
+        assert_eq!(
+            update.describe(),
+            "~ opa update secret_folder \"rg/p/secrets\": description \"old\" \u{2192} \"new\""
+        );
+        assert!(update.widens_access(), "a change of settings is reviewed");
+        let delete = at(OpKind::DeleteResource {
+            resource: folder.clone(),
+        });
+        assert_eq!(
+            delete.natural_key(),
+            "opa:delete_resource:secret_folder/rg/p/secrets"
+        );
+        assert_eq!(
+            delete.describe(),
+            "- opa delete secret_folder \"rg/p/secrets\""
+        );
+        assert!(!delete.widens_access());
+        let group = ResourceRef {
+            id: "00g1".into(),
+            kind: ResourceKind::new("group"),
+            name: "G".into(),
+        };
+        let app = ResourceRef {
+            id: "0oa1".into(),
+            kind: ResourceKind::new("app"),
+            name: "A".into(),
+        };
+        let deactivate = at(OpKind::DeactivatePush {
+            group: group.clone(),
+            resource: app.clone(),
+        });
+        let remove = at(OpKind::DeletePush {
+            group,
+            resource: app,
+        });
+        assert_ne!(deactivate.natural_key(), remove.natural_key());
+        assert_eq!(
+            remove.describe(),
+            "- opa delete push of group \"G\" to app \"A\""
+        );
+        for op in [update, delete, deactivate, remove] {
+            let json = serde_json::to_string(&op).expect("serialize");
+            let back: Operation = serde_json::from_str(&json).expect("deserialize");
+            assert_eq!(op, back);
+        }
     }
 
     #[test]

@@ -396,7 +396,43 @@ impl Snapshot {
                     found.status = now.as_str().to_ascii_uppercase();
                 }
             }
-            OpKind::CreateResource { resource, .. } => {
+            OpKind::UpdateResource {
+                resource, after, ..
+            } => {
+                if let Some(found) = self.resources.iter_mut().find(|r| {
+                    r.kind == resource.kind && (r.id == resource.id || r.name == resource.name)
+                }) {
+                    for (field, value) in after {
+                        found.attributes.insert(field.clone(), value.clone());
+                    }
+                }
+            }
+            OpKind::DeleteResource { resource } => {
+                let Some(id) = self
+                    .resources
+                    .iter()
+                    .find(|r| r.kind == resource.kind && r.name == resource.name)
+                    .map(|r| r.id.clone())
+                else {
+                    return;
+                };
+                self.resources.retain(|r| r.id != id);
+                let through = GrantSource::Group {
+                    group_id: id.clone(),
+                };
+                self.grants
+                    .retain(|g| g.resource_id != id && g.source != through);
+                self.resource_grants
+                    .retain(|g| g.holder_id != id && g.resource_id != id);
+            }
+            OpKind::DeactivatePush { group, resource } | OpKind::DeletePush { group, resource } => {
+                self.resource_grants.retain(|g| {
+                    !(g.holder_id == group.id
+                        && g.resource_id == resource.id
+                        && g.entitlement == crate::PUSH_ENTITLEMENT)
+                });
+            }
+            OpKind::CreateResource { resource, spec } => {
                 if self
                     .resource_by_name(resource.kind.as_str(), &resource.name)
                     .is_some()
@@ -418,7 +454,8 @@ impl Snapshot {
                         .collect(),
                     entitlements,
                     writable: true,
-                    attributes: Map::new(),
+                    // What the sync will read is what was declared.
+                    attributes: spec.clone(),
                 });
             }
         }

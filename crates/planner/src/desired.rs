@@ -40,6 +40,7 @@ pub fn with_declared<'a>(policies: &PolicySet, actual: &'a ActualState) -> Cow<'
             digests: actual.digests.clone(),
             correlation: actual.correlation.clone(),
             time_bound: actual.time_bound.clone(),
+            created: actual.created.clone(),
         }),
     }
 }

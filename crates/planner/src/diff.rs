@@ -148,6 +148,7 @@ pub fn plan_policies(
     let wiring = plan_creations(policies, actual, &actual_declared.snapshots, &mut changes);
     let mut notes = desired.notes;
     notes.extend(time_bound_notes);
+    notes.extend(wiring.notes.iter().cloned());
     let directory_first = DirectoryFirst {
         directory: &actual.directory,
         correlated: &desired.correlated,

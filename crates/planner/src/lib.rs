@@ -45,7 +45,27 @@ pub struct ActualState {
     /// Grants approved requests gave for a limited time, still in force:
     /// plans and drift leave them alone until they end.
     pub time_bound: Vec<TimeBoundGrant>,
+    /// The declared resources and group pushes grantflow made or found, oldest first (the store's
+    /// record): only what grantflow created is ever deleted when its declaration goes.
+    pub created: Vec<CreatedObject>,
 }
+
+/// A declared resource (or group push) grantflow created, or found already there when it went to create it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedObject {
+    pub connection: ConnectionName,
+    /// The resource's kind, or [`GROUP_PUSH`] for a push mapping.
+    pub kind: String,
+    /// The resource's name; a push's group.
+    pub name: String,
+    /// A push's app; empty for a resource.
+    pub app: String,
+    /// `false` when it existed before grantflow went to create it: grantflow never deletes it.
+    pub by_grantflow: bool,
+}
+
+/// The kind under which a group push mapping is recorded as created (the store's `GROUP_PUSH`).
+pub const GROUP_PUSH: &str = "group_push";
 
 /// A grant an approved request gave until `until`; its own timer removes it
 /// then (unless a policy grants it for good).

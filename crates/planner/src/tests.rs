@@ -5,7 +5,7 @@ use chrono::Utc;
 use grantflow_model::{Account, Grant, Resource, ResourceGrant, ResourceKind, SystemKind};
 use grantflow_model::{GrantSource, OpKind, Operation, OperationId, Plan};
 use grantflow_policy::PolicySet;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::path::PathBuf;
 
 fn account(id: &str, email: &str, department: &str, status: &str) -> Account {
@@ -91,6 +91,7 @@ fn state() -> ActualState {
         digests: BTreeMap::new(),
         correlation: Correlation::default(),
         time_bound: vec![],
+        created: vec![],
     }
 }
 
@@ -483,9 +484,14 @@ fn declared_resources_are_created_pushed_and_granted_in_dependency_order() {
     let push = find("+ okta app \"Production Monitors\" push for group \"Team Secrets\"");
     let folder = find("+ opa create secret_folder \"rg/proj/team-secrets\"");
     let policy = find("+ opa create security_policy \"team-access\"");
-    assert_eq!(plan.operations.len(), 5, "{:#?}", lines(&plan));
+    // Okta pushes only members assigned to the app: the group is assigned first.
+    let assign = find("+ okta app \"Production Monitors\" assigned for group \"Team Secrets\"");
+    assert_eq!(plan.operations.len(), 6, "{:#?}", lines(&plan));
     assert_eq!(member.depends_on, [group.id]);
-    assert_eq!(push.depends_on, [group.id]);
+    assert_eq!(assign.depends_on, [group.id]);
+    let mut push_after = vec![group.id, assign.id];
+    push_after.sort();
+    assert_eq!(push.depends_on, push_after);
     let mut after = vec![push.id, folder.id];
     after.sort();
     assert_eq!(policy.depends_on, after);
@@ -509,11 +515,13 @@ fn existing_declared_resources_and_active_pushes_plan_nothing() {
         .resources
         .push(resource("g9", "group", "Team Secrets"));
     snapshot.grants.push(direct("u1", "g9", "member"));
-    snapshot.resource_grants.push(ResourceGrant {
-        holder_id: "g9".into(),
-        resource_id: "a2".into(),
-        entitlement: "push".into(),
-    });
+    for entitlement in ["push", "assigned"] {
+        snapshot.resource_grants.push(ResourceGrant {
+            holder_id: "g9".into(),
+            resource_id: "a2".into(),
+            entitlement: entitlement.into(),
+        });
+    }
     let snapshot = actual.snapshots.get_mut(&opa).expect("opa");
     snapshot
         .resources
@@ -524,6 +532,140 @@ fn existing_declared_resources_and_active_pushes_plan_nothing() {
     snapshot
         .resources
         .push(resource("p1", "security_policy", "team-access"));
+    let plan = plan_policies(&policies(DECLARED), &actual, "p", Utc::now()).expect("plans");
+    assert!(plan.operations.is_empty(), "{:#?}", lines(&plan));
+}
+
+/// Everything `DECLARED` makes, as the last sync reads it, and recorded as created by grantflow.
+fn declared_made() -> ActualState {
+    let mut actual = with_opa();
+    let okta = ConnectionName::new("okta");
+    let opa = ConnectionName::new("opa");
+    let snapshot = actual.snapshots.get_mut(&okta).expect("okta");
+    snapshot
+        .resources
+        .push(resource("g9", "group", "Team Secrets"));
+    snapshot.grants.push(direct("u1", "g9", "member"));
+    for entitlement in ["push", "assigned"] {
+        snapshot.resource_grants.push(ResourceGrant {
+            holder_id: "g9".into(),
+            resource_id: "a2".into(),
+            entitlement: entitlement.into(),
+        });
+    }
+    let snapshot = actual.snapshots.get_mut(&opa).expect("opa");
+    let mut policy = resource("p1", "security_policy", "team-access");
+    policy.attributes = json!({"groups": ["Team Secrets"], "folders": ["rg/proj/team-secrets"], "description": "old"})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    snapshot.resources.extend([
+        resource("o1", "group", "Team Secrets"),
+        resource("f1", "secret_folder", "rg/proj/team-secrets"),
+        policy,
+    ]);
+    let made = |connection: &ConnectionName, kind: &str, name: &str, app: &str, ours: bool| {
+        crate::CreatedObject {
+            connection: connection.clone(),
+            kind: kind.into(),
+            name: name.into(),
+            app: app.into(),
+            by_grantflow: ours,
+        }
+    };
+    actual.created = vec![
+        made(&opa, "secret_folder", "rg/proj/team-secrets", "", true),
+        // Someone made the group before grantflow went to: it is not grantflow's to delete.
+        made(&okta, "group", "Team Secrets", "", false),
+        made(
+            &okta,
+            crate::GROUP_PUSH,
+            "Team Secrets",
+            "Production Monitors",
+            true,
+        ),
+        made(&opa, "security_policy", "team-access", "", true),
+    ];
+    actual
+}
+
+#[test]
+fn a_changed_spec_is_an_update_with_only_the_changed_fields_before_and_after() {
+    let actual = declared_made();
+    let changed = DECLARED.replace(
+        "spec: {groups: [Team Secrets], folders: [rg/proj/team-secrets]}",
+        "spec: {groups: [Team Secrets], folders: [rg/proj/team-secrets], description: new, active: true}",
+    );
+    let plan = plan_policies(&policies(&changed), &actual, "p", Utc::now()).expect("plans");
+    assert_eq!(plan.operations.len(), 1, "{:#?}", lines(&plan));
+    let op = &plan.operations[0];
+    let OpKind::UpdateResource {
+        resource,
+        spec,
+        before,
+        after,
+    } = &op.kind
+    else {
+        panic!("an update: {:#?}", lines(&plan));
+    };
+    assert_eq!(resource.id, "p1");
+    assert_eq!(
+        spec["groups"],
+        json!(["Team Secrets"]),
+        "the whole spec is sent"
+    );
+    assert_eq!(Value::Object(before.clone()), json!({"description": "old"}));
+    assert_eq!(Value::Object(after.clone()), json!({"description": "new"}));
+    assert_eq!(
+        op.describe(),
+        "~ opa update security_policy \"team-access\": description \"old\" \u{2192} \"new\""
+    );
+    assert!(
+        plan.review
+            .notes
+            .iter()
+            .any(|n| n.contains("does not read active")),
+        "{:?}",
+        plan.review.notes
+    );
+    // Unchanged, nothing to do.
+    let plan = plan_policies(&policies(DECLARED), &actual, "p", Utc::now()).expect("plans");
+    assert!(plan.operations.is_empty(), "{:#?}", lines(&plan));
+}
+
+#[test]
+fn removed_declarations_delete_only_what_grantflow_created_and_a_removed_push_is_deactivated_then_deleted()
+ {
+    let actual = declared_made();
+    let only_grants = &DECLARED[DECLARED.find("policies:").expect("policies")..];
+    let plan = plan_policies(&policies(only_grants), &actual, "p", Utc::now()).expect("plans");
+    let find = |text: &str| {
+        plan.operations
+            .iter()
+            .find(|op| op.describe() == text)
+            .unwrap_or_else(|| panic!("{text} not in {:#?}", lines(&plan)))
+    };
+    let policy = find("- opa delete security_policy \"team-access\"");
+    let folder = find("- opa delete secret_folder \"rg/proj/team-secrets\"");
+    let deactivate =
+        find("- okta deactivate push of group \"Team Secrets\" to app \"Production Monitors\"");
+    let delete =
+        find("- okta delete push of group \"Team Secrets\" to app \"Production Monitors\"");
+    assert_eq!(plan.operations.len(), 4, "{:#?}", lines(&plan));
+    assert_eq!(
+        folder.depends_on,
+        [policy.id],
+        "last created, first deleted"
+    );
+    assert_eq!(delete.depends_on, [deactivate.id]);
+    assert!(plan.operations.iter().all(|op| !op.widens_access()));
+    assert!(
+        plan.review.notes.iter().any(|n| n
+            == "okta group \"Team Secrets\" is no longer declared, but grantflow did not create it: it is never deleted"),
+        "{:?}",
+        plan.review.notes
+    );
+    // Declared again: nothing to delete.
     let plan = plan_policies(&policies(DECLARED), &actual, "p", Utc::now()).expect("plans");
     assert!(plan.operations.is_empty(), "{:#?}", lines(&plan));
 }

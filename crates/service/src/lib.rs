@@ -205,6 +205,19 @@ impl Service {
             digests,
             correlation: self.config.drift.correlation.clone(),
             time_bound: self.time_bound_grants().await?,
+            created: self
+                .store
+                .declared_objects()
+                .await?
+                .into_iter()
+                .map(|o| grantflow_planner::CreatedObject {
+                    connection: o.connection,
+                    kind: o.kind,
+                    name: o.name,
+                    app: o.app,
+                    by_grantflow: o.by_grantflow,
+                })
+                .collect(),
         })
     }
 

@@ -162,6 +162,9 @@ fn job_from_row(row: &sqlx::any::AnyRow) -> Result<Job> {
     })
 }
 
+/// In a success's details: `true` when an earlier attempt of the job (not someone else) took effect.
+pub const BY_GRANTFLOW: &str = "by_grantflow";
+
 impl Store {
     pub async fn jobs(&self, plan_id: &str) -> Result<Vec<Job>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -447,8 +450,16 @@ impl Store {
                 owner: lease.owner.clone(),
             });
         }
-        if let JobOutcome::Succeeded { .. } = &outcome {
+        if let JobOutcome::Succeeded { how, details } = &outcome {
             self.record_applied_change(&mut tx, plan_id, op, now)
+                .await?;
+            // Grantflow's call made it: applied now, or an earlier attempt of this job took effect.
+            let by_grantflow = how == "applied"
+                || details
+                    .get(BY_GRANTFLOW)
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(false);
+            self.record_declared(&mut tx, plan_id, op, by_grantflow, now)
                 .await?;
         }
         let failed = matches!(outcome, JobOutcome::Failed { .. });

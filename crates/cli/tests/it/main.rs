@@ -22,6 +22,7 @@ mod hardening;
 mod okta_full;
 mod reach;
 mod remote;
+mod scenario_declared_lifecycle;
 mod scenario_group_push;
 mod scenario_senior_engineer;
 mod tokens;

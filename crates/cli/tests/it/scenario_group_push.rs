@@ -11,7 +11,7 @@ const FOLDER: &str = "payments-secrets";
 const POLICY: &str = "payments-secrets-access";
 
 /// A GET on the OPA API with a freshly minted service token.
-async fn opa_get(workspace: &Workspace, path: &str) -> Value {
+pub(crate) async fn opa_get(workspace: &Workspace, path: &str) -> Value {
     let info = workspace
         .sandbox
         .info
@@ -41,7 +41,7 @@ async fn opa_get(workspace: &Workspace, path: &str) -> Value {
         .expect("json")
 }
 
-fn list(value: &Value) -> Vec<Value> {
+pub(crate) fn list(value: &Value) -> Vec<Value> {
     value["list"].as_array().cloned().unwrap_or_default()
 }
 
@@ -68,7 +68,8 @@ async fn group_push_scenario_creates_pushes_and_grants_in_order_across_okta_and_
     let push = find("push_group", GROUP);
     let folder = find("create_resource", "payments/payments-prod/payments-secrets");
     let policy = find("create_resource", POLICY);
-    assert_eq!(operations.len(), 5, "{plan:#}");
+    let assign = find("add_group_grant", GROUP);
+    assert_eq!(operations.len(), 6, "{plan:#}");
     assert_eq!(create_group["connection"], "okta");
     assert_eq!(add_ravi["account"]["login"], "ravi.patel@example.com");
     let id = |op: &Value| op["id"].as_u64().expect("id");
@@ -79,7 +80,15 @@ async fn group_push_scenario_creates_pushes_and_grants_in_order_across_okta_and_
             .unwrap_or_default()
     };
     assert_eq!(deps(add_ravi), [id(create_group)]);
-    assert_eq!(deps(push), [id(create_group)]);
+    assert_eq!(deps(assign), [id(create_group)]);
+    let mut push_deps = deps(push);
+    push_deps.sort();
+    let mut wanted = vec![id(create_group), id(assign)];
+    wanted.sort();
+    assert_eq!(
+        push_deps, wanted,
+        "the push waits for the group and its app assignment"
+    );
     let mut policy_deps = deps(policy);
     policy_deps.sort();
     let mut wanted = vec![id(push), id(folder)];
@@ -222,7 +231,11 @@ fn the_demo_runs_the_group_push_scenario() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("after op1, op3"), "{stdout}");
+    assert!(stdout.contains("after op2, op4"), "{stdout}");
+    assert!(
+        stdout.contains("after op0, op1"),
+        "the push waits for the group and its app assignment: {stdout}"
+    );
     assert!(
         stdout.contains(
             "security policy payments-secrets-access: groups OPA Payments Secrets (ravi.patel)"

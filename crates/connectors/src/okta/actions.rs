@@ -271,6 +271,65 @@ pub async fn pushed(
     })
 }
 
+/// Sets the mapping pushing `group` into `app` to INACTIVE (`PATCH … {"status": "INACTIVE"}`): the app keeps
+/// the pushed group, Okta stops updating it.
+pub async fn deactivate_push(
+    client: &OktaClient,
+    group: &ResourceRef,
+    app: &ResourceRef,
+) -> Result<Applied, Failure> {
+    let Some(existing) = mapping(client, group, app).await? else {
+        return Ok(Applied::AlreadyPresent);
+    };
+    if existing.get("status").and_then(Value::as_str) == Some("INACTIVE") {
+        return Ok(Applied::AlreadyPresent);
+    }
+    let id = existing.get("id").and_then(Value::as_str).unwrap_or("");
+    let url = client.url(&format!("{}/{id}", mappings_path(app)), &[])?;
+    client
+        .send_json(Method::PATCH, url, Some(json!({"status": "INACTIVE"})))
+        .await?;
+    Ok(Applied::Changed)
+}
+
+/// Deletes the (INACTIVE: Okta refuses an active one) mapping pushing `group` into `app`, leaving the group
+/// in the app (`deleteTargetGroup=false`).
+pub async fn delete_push(
+    client: &OktaClient,
+    group: &ResourceRef,
+    app: &ResourceRef,
+) -> Result<Applied, Failure> {
+    let Some(existing) = mapping(client, group, app).await? else {
+        return Ok(Applied::AlreadyPresent);
+    };
+    let id = existing.get("id").and_then(Value::as_str).unwrap_or("");
+    let url = client.url(
+        &format!("{}/{id}", mappings_path(app)),
+        &[("deleteTargetGroup", "false")],
+    )?;
+    match client.send_json(Method::DELETE, url, None).await {
+        Ok(_) => Ok(Applied::Changed),
+        Err(failure) if super::is_not_found(&failure) => Ok(Applied::AlreadyPresent),
+        Err(failure) => Err(failure),
+    }
+}
+
+/// Whether the mapping pushing `group` into `app` is no longer active (`deleted`: no longer there at all).
+pub async fn push_stopped(
+    client: &OktaClient,
+    group: &ResourceRef,
+    app: &ResourceRef,
+    deleted: bool,
+) -> Result<Observed, Failure> {
+    let found = mapping(client, group, app).await?;
+    let done = match found {
+        None => true,
+        Some(_) if deleted => false,
+        Some(m) => m.get("status").and_then(Value::as_str) != Some("ACTIVE"),
+    };
+    Ok(Observed::from(done))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

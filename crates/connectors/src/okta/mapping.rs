@@ -138,9 +138,11 @@ pub fn group(group: &Value) -> Option<Resource> {
     let group_type = text(group, "/type").unwrap_or_default();
     let mut attributes = Map::new();
     attributes.insert("type".into(), Value::String(group_type.clone()));
-    if let Some(description) = text(group, "/profile/description") {
-        attributes.insert("description".into(), Value::String(description));
-    }
+    // Read even when empty, so a declaration's description is compared with it.
+    attributes.insert(
+        "description".into(),
+        text(group, "/profile/description").map_or(Value::Null, Value::String),
+    );
     Some(Resource {
         id,
         kind: ResourceKind::new(GROUP),

@@ -285,8 +285,13 @@ impl OktaConnector {
             }
             | OpKind::PushGroup {
                 group, resource, ..
-            } => vec![group, resource],
-            OpKind::AccountAction { .. } | OpKind::CreateResource { .. } => vec![],
+            }
+            | OpKind::DeactivatePush { group, resource }
+            | OpKind::DeletePush { group, resource } => vec![group, resource],
+            OpKind::AccountAction { .. }
+            | OpKind::CreateResource { .. }
+            | OpKind::UpdateResource { .. }
+            | OpKind::DeleteResource { .. } => vec![],
         };
         for reference in refs {
             if !reference.is_pending() {
@@ -331,6 +336,91 @@ impl OktaConnector {
     }
 }
 
+impl OktaConnector {
+    /// The group a declared-resource operation names, read by name (its id may be a plan's `pending:`).
+    async fn declared_group(
+        &self,
+        op: &Operation,
+        resource: &grantflow_model::ResourceRef,
+    ) -> Result<Option<Value>, Failure> {
+        if resource.kind.as_str() != GROUP {
+            return Err(self.unsupported(op));
+        }
+        let Some(id) = group_id_by_name(&self.client, &resource.name).await? else {
+            return Ok(None);
+        };
+        match self.client.get(&format!("/api/v1/groups/{id}"), &[]).await {
+            Ok(response) => Ok(Some(response.body)),
+            Err(failure) if is_not_found(&failure) => Ok(None),
+            Err(failure) => Err(failure),
+        }
+    }
+
+    /// Replaces a declared group's profile (`PUT /api/v1/groups/{id}`: name and description) with its spec.
+    async fn update_group(
+        &self,
+        op: &Operation,
+        resource: &grantflow_model::ResourceRef,
+        after: &serde_json::Map<String, Value>,
+    ) -> Result<Applied, Failure> {
+        let Some(group) = self.declared_group(op, resource).await? else {
+            return Err(Failure::Permanent {
+                vendor_code: "E0000007".into(),
+                message: format!(
+                    "{}: okta group \"{}\" to update does not exist",
+                    self.connection, resource.name
+                ),
+                status: Some(404),
+            });
+        };
+        if updated(&group, after) {
+            return Ok(Applied::AlreadyPresent);
+        }
+        let id = id_of(&group).unwrap_or_default();
+        let mut profile = json!({"name": resource.name});
+        let description = after
+            .get("description")
+            .cloned()
+            .or_else(|| group.pointer("/profile/description").cloned());
+        if let Some(description) = description.filter(|d| !d.is_null()) {
+            profile["description"] = description;
+        }
+        let url = self.client.url(&format!("/api/v1/groups/{id}"), &[])?;
+        self.client
+            .send_json(Method::PUT, url, Some(json!({ "profile": profile })))
+            .await?;
+        Ok(Applied::Changed)
+    }
+
+    /// Deletes a declared group grantflow created (`DELETE /api/v1/groups/{id}`), found by name.
+    async fn delete_group(
+        &self,
+        op: &Operation,
+        resource: &grantflow_model::ResourceRef,
+    ) -> Result<Applied, Failure> {
+        let Some(group) = self.declared_group(op, resource).await? else {
+            return Ok(Applied::AlreadyPresent);
+        };
+        let id = id_of(&group).unwrap_or_default();
+        let url = self.client.url(&format!("/api/v1/groups/{id}"), &[])?;
+        match self.client.send_json(Method::DELETE, url, None).await {
+            Ok(_) => Ok(Applied::Changed),
+            Err(failure) if is_not_found(&failure) => Ok(Applied::AlreadyPresent),
+            Err(failure) => Err(failure),
+        }
+    }
+}
+
+/// Whether an Okta group already has the settings an update wants (as a sync reads them).
+fn updated(group: &Value, after: &serde_json::Map<String, Value>) -> bool {
+    let held = mapping::group(group)
+        .map(|g| g.attributes)
+        .unwrap_or_default();
+    after.iter().all(|(field, wanted)| {
+        grantflow_model::spec_matches(wanted, held.get(field).unwrap_or(&Value::Null))
+    })
+}
+
 #[async_trait]
 impl Connector for OktaConnector {
     fn describe(&self) -> Description {
@@ -346,6 +436,10 @@ impl Connector for OktaConnector {
                 "account_action",
                 "push_group",
                 "create_resource",
+                "update_resource",
+                "delete_resource",
+                "deactivate_push",
+                "delete_push",
             ],
             rate_limit_buckets: vec![
                 "apps",
@@ -444,10 +538,24 @@ impl Connector for OktaConnector {
     }
 
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
-        if let OpKind::CreateResource { resource, spec } = &op.kind {
-            return self.create_group(op, resource, spec).await;
+        match &op.kind {
+            OpKind::CreateResource { resource, spec } => {
+                return self.create_group(op, resource, spec).await;
+            }
+            OpKind::UpdateResource {
+                resource, after, ..
+            } => return self.update_group(op, resource, after).await,
+            OpKind::DeleteResource { resource } => return self.delete_group(op, resource).await,
+            _ => {}
         }
         let Some(resolved) = self.resolve_pending(op).await? else {
+            if matches!(
+                op.kind,
+                OpKind::DeactivatePush { .. } | OpKind::DeletePush { .. }
+            ) {
+                // No group, no mapping from it.
+                return Ok(Applied::AlreadyPresent);
+            }
             // Its dependency (the group's creation) succeeded, so the group should be readable soon.
             return Err(Failure::retry_later(
                 None,
@@ -493,6 +601,12 @@ impl Connector for OktaConnector {
             } => {
                 return actions::push_group(&self.client, group, resource, target_name.as_deref())
                     .await;
+            }
+            OpKind::DeactivatePush { group, resource } => {
+                return actions::deactivate_push(&self.client, group, resource).await;
+            }
+            OpKind::DeletePush { group, resource } => {
+                return actions::delete_push(&self.client, group, resource).await;
             }
             _ => {}
         }
@@ -549,11 +663,27 @@ impl Connector for OktaConnector {
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
-        if let OpKind::CreateResource { resource, .. } = &op.kind {
-            let exists = group_id_by_name(&self.client, &resource.name)
-                .await?
-                .is_some();
-            return Ok(Observed::of(op, exists));
+        match &op.kind {
+            OpKind::CreateResource { resource, .. } => {
+                let exists = group_id_by_name(&self.client, &resource.name)
+                    .await?
+                    .is_some();
+                return Ok(Observed::of(op, exists));
+            }
+            OpKind::UpdateResource {
+                resource, after, ..
+            } => {
+                let done = self
+                    .declared_group(op, resource)
+                    .await?
+                    .is_some_and(|group| updated(&group, after));
+                return Ok(Observed::from(done));
+            }
+            OpKind::DeleteResource { resource } => {
+                let gone = self.declared_group(op, resource).await?.is_none();
+                return Ok(Observed::from(gone));
+            }
+            _ => {}
         }
         let Some(resolved) = self.resolve_pending(op).await? else {
             // No group yet: nothing is granted through it, nothing removed from it.
@@ -567,6 +697,12 @@ impl Connector for OktaConnector {
             OpKind::PushGroup {
                 group, resource, ..
             } => return actions::pushed(&self.client, group, resource).await,
+            OpKind::DeactivatePush { group, resource } => {
+                return actions::push_stopped(&self.client, group, resource, false).await;
+            }
+            OpKind::DeletePush { group, resource } => {
+                return actions::push_stopped(&self.client, group, resource, true).await;
+            }
             _ => {}
         }
         let resource = op.resource();

@@ -83,9 +83,11 @@ pub fn folder(folder: &Value, resource_group: &str, project: &str) -> Option<Res
     let id = text(folder, "/id")?;
     let name = text(folder, "/name")?;
     let mut attributes = Map::new();
-    if let Some(d) = text(folder, "/description") {
-        attributes.insert("description".into(), Value::String(d));
-    }
+    // Read even when empty, so a declaration's description is compared with it.
+    attributes.insert(
+        "description".into(),
+        text(folder, "/description").map_or(Value::Null, Value::String),
+    );
     Some(Resource {
         id,
         kind: ResourceKind::new(SECRET_FOLDER),
@@ -131,7 +133,31 @@ pub fn policy(
             )
         })
         .collect();
-    attributes.insert("secret_folders".into(), Value::Array(folders));
+    attributes.insert("secret_folders".into(), Value::Array(folders.clone()));
+    // The settings a declaration names, under the spec's own field names.
+    attributes.insert("folders".into(), Value::Array(folders));
+    attributes.insert(
+        "description".into(),
+        text(policy, "/description").map_or(Value::Null, Value::String),
+    );
+    let groups: Vec<Value> = policy
+        .pointer("/principals/user_groups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.get("name").cloned())
+        .collect();
+    attributes.insert("groups".into(), Value::Array(groups));
+    if let Some(privileges) = policy
+        .pointer("/rules/0/privileges")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|p| p.get("privilege_type").and_then(Value::as_str) == Some("secret"))
+        .and_then(|p| p.get("privilege_value"))
+    {
+        attributes.insert("privileges".into(), privileges.clone());
+    }
     Some(Resource {
         id,
         kind: ResourceKind::new(SECURITY_POLICY),

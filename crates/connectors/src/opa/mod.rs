@@ -377,6 +377,225 @@ impl OpaConnector {
         }))
     }
 
+    /// Every top-level secret folder, named by its place.
+    async fn folders(&self) -> Result<Vec<grantflow_model::Resource>, Failure> {
+        let mut all = Vec::new();
+        for rg in self.client.get_all(&["resource_groups"], &[]).await? {
+            let (Some(rg_id), Some(rg_name)) = (text(&rg, "/id"), text(&rg, "/name")) else {
+                continue;
+            };
+            for project in self
+                .client
+                .get_all(&["resource_groups", &rg_id, "projects"], &[])
+                .await?
+            {
+                let (Some(p_id), Some(p_name)) = (text(&project, "/id"), text(&project, "/name"))
+                else {
+                    continue;
+                };
+                let folders = self
+                    .client
+                    .get_all(
+                        &[
+                            "resource_groups",
+                            &rg_id,
+                            "projects",
+                            &p_id,
+                            "secret_folders",
+                        ],
+                        &[],
+                    )
+                    .await?;
+                all.extend(
+                    folders
+                        .iter()
+                        .filter_map(|f| mapping::folder(f, &rg_name, &p_name)),
+                );
+            }
+        }
+        Ok(all)
+    }
+
+    /// A declared resource as a sync reads it (with the settings a declaration names), found by name.
+    async fn declared(
+        &self,
+        op: &Operation,
+        resource: &ResourceRef,
+    ) -> Result<Option<(grantflow_model::Resource, Value)>, Failure> {
+        match resource.kind.as_str() {
+            GROUP => Ok(self
+                .group(&resource.name)
+                .await?
+                .and_then(|g| mapping::group(&g).map(|r| (r, g)))),
+            SECRET_FOLDER => {
+                let path = FolderPath::parse(&resource.name).ok_or_else(|| {
+                    self.refuse(
+                        op,
+                        "a secret folder is named <resource group>/<project>/<folder>",
+                    )
+                })?;
+                Ok(self
+                    .folder_place(&path)
+                    .await?
+                    .and_then(|place| place.folder)
+                    .and_then(|f| {
+                        mapping::folder(&f, path.resource_group, path.project).map(|r| (r, f))
+                    }))
+            }
+            SECURITY_POLICY => {
+                let Some(policy) = self.policy(&resource.name).await? else {
+                    return Ok(None);
+                };
+                let names: BTreeMap<String, String> = self
+                    .folders()
+                    .await?
+                    .into_iter()
+                    .map(|f| (f.id, f.name))
+                    .collect();
+                Ok(mapping::policy(&policy, &names).map(|r| (r, policy)))
+            }
+            _ => Err(self.refuse(
+                op,
+                "only groups, secret folders and security policies are declared",
+            )),
+        }
+    }
+
+    /// Whether the declared resource has the settings `after` wants.
+    async fn has_settings(
+        &self,
+        op: &Operation,
+        resource: &ResourceRef,
+        after: &Map<String, Value>,
+    ) -> Result<bool, Failure> {
+        Ok(self.declared(op, resource).await?.is_some_and(|(held, _)| {
+            after.iter().all(|(field, wanted)| {
+                grantflow_model::spec_matches(
+                    wanted,
+                    held.attributes.get(field).unwrap_or(&Value::Null),
+                )
+            })
+        }))
+    }
+
+    /// Sends a declared resource's settings: a group's roles, a folder's description, a policy's whole body
+    /// (OPA replaces a policy with `PUT`), built from the declaration as a creation builds it.
+    async fn update(
+        &self,
+        op: &Operation,
+        resource: &ResourceRef,
+        spec: &Map<String, Value>,
+        after: &Map<String, Value>,
+    ) -> Result<Applied, Failure> {
+        let Some((_, held)) = self.declared(op, resource).await? else {
+            return Err(Failure::Permanent {
+                vendor_code: "resource_not_found".into(),
+                message: format!(
+                    "{}: {} \"{}\" to update does not exist in OPA",
+                    self.connection, resource.kind, resource.name
+                ),
+                status: Some(404),
+            });
+        };
+        if self.has_settings(op, resource, after).await? {
+            return Ok(Applied::AlreadyPresent);
+        }
+        let (url, body) = match resource.kind.as_str() {
+            GROUP => {
+                let roles = spec
+                    .get("roles")
+                    .cloned()
+                    .or_else(|| held.get("roles").cloned())
+                    .unwrap_or_else(|| json!(["end_user"]));
+                (
+                    self.client.url(&["groups", &resource.name])?,
+                    json!({"name": resource.name, "roles": roles}),
+                )
+            }
+            SECRET_FOLDER => {
+                let path = FolderPath::parse(&resource.name).ok_or_else(|| {
+                    self.refuse(
+                        op,
+                        "a secret folder is named <resource group>/<project>/<folder>",
+                    )
+                })?;
+                let Some(place) = self.folder_place(&path).await? else {
+                    return Err(self.refuse(op, "its resource group or project is gone"));
+                };
+                let id = text(&held, "/id").unwrap_or_default();
+                let description = spec
+                    .get("description")
+                    .cloned()
+                    .unwrap_or_else(|| held.get("description").cloned().unwrap_or(json!("")));
+                (
+                    self.client.url(&[
+                        "resource_groups",
+                        &place.resource_group,
+                        "projects",
+                        &place.project,
+                        "secret_folders",
+                        &id,
+                    ])?,
+                    json!({"name": path.name, "description": description}),
+                )
+            }
+            SECURITY_POLICY => {
+                let id = text(&held, "/id").unwrap_or_default();
+                (
+                    self.client.url(&["security_policy", &id])?,
+                    self.policy_body(op, resource, spec).await?,
+                )
+            }
+            _ => {
+                return Err(self.refuse(
+                    op,
+                    "only groups, secret folders and security policies are declared",
+                ));
+            }
+        };
+        self.client.send(Method::PUT, url, Some(body)).await?;
+        Ok(Applied::Changed)
+    }
+
+    /// Deletes a declared resource grantflow created, found by name; gone already is done.
+    async fn delete(&self, op: &Operation, resource: &ResourceRef) -> Result<Applied, Failure> {
+        let Some((_, held)) = self.declared(op, resource).await? else {
+            return Ok(Applied::AlreadyPresent);
+        };
+        let url = match resource.kind.as_str() {
+            GROUP => self.client.url(&["groups", &resource.name])?,
+            SECRET_FOLDER => {
+                let path = FolderPath::parse(&resource.name).ok_or_else(|| {
+                    self.refuse(
+                        op,
+                        "a secret folder is named <resource group>/<project>/<folder>",
+                    )
+                })?;
+                let Some(place) = self.folder_place(&path).await? else {
+                    return Ok(Applied::AlreadyPresent);
+                };
+                let id = text(&held, "/id").unwrap_or_default();
+                self.client.url(&[
+                    "resource_groups",
+                    &place.resource_group,
+                    "projects",
+                    &place.project,
+                    "secret_folders",
+                    &id,
+                ])?
+            }
+            _ => {
+                let id = text(&held, "/id").unwrap_or_default();
+                self.client.url(&["security_policy", &id])?
+            }
+        };
+        match self.client.send(Method::DELETE, url, None).await {
+            Ok(_) => Ok(Applied::Changed),
+            Err(f) if is_not_found(&f) => Ok(Applied::AlreadyPresent),
+            Err(f) => Err(f),
+        }
+    }
+
     /// The group and user of a membership operation.
     async fn membership(&self, op: &Operation) -> Result<(String, Option<String>), Failure> {
         let (OpKind::AddGrant {
@@ -409,7 +628,13 @@ impl Connector for OpaConnector {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
             base_url: self.client.base().to_string(),
-            operations: vec!["add_grant", "remove_grant", "create_resource"],
+            operations: vec![
+                "add_grant",
+                "remove_grant",
+                "create_resource",
+                "update_resource",
+                "delete_resource",
+            ],
             rate_limit_buckets: vec!["api"],
             accounts_created_on_first_login: false,
         }
@@ -445,40 +670,9 @@ impl Connector for OpaConnector {
             sink.resource(group);
         }
         let mut folder_names = BTreeMap::new();
-        for rg in self.client.get_all(&["resource_groups"], &[]).await? {
-            let (Some(rg_id), Some(rg_name)) = (text(&rg, "/id"), text(&rg, "/name")) else {
-                continue;
-            };
-            for project in self
-                .client
-                .get_all(&["resource_groups", &rg_id, "projects"], &[])
-                .await?
-            {
-                let (Some(p_id), Some(p_name)) = (text(&project, "/id"), text(&project, "/name"))
-                else {
-                    continue;
-                };
-                let folders = self
-                    .client
-                    .get_all(
-                        &[
-                            "resource_groups",
-                            &rg_id,
-                            "projects",
-                            &p_id,
-                            "secret_folders",
-                        ],
-                        &[],
-                    )
-                    .await?;
-                for folder in folders
-                    .iter()
-                    .filter_map(|f| mapping::folder(f, &rg_name, &p_name))
-                {
-                    folder_names.insert(folder.id.clone(), folder.name.clone());
-                    sink.resource(folder);
-                }
-            }
+        for folder in self.folders().await? {
+            folder_names.insert(folder.id.clone(), folder.name.clone());
+            sink.resource(folder);
         }
         for policy in self.client.get_all(&["security_policy"], &[]).await? {
             let Some(resource) = mapping::policy(&policy, &folder_names) else {
@@ -497,8 +691,18 @@ impl Connector for OpaConnector {
     }
 
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
-        if let OpKind::CreateResource { resource, spec } = &op.kind {
-            return self.create(op, resource, spec).await;
+        match &op.kind {
+            OpKind::CreateResource { resource, spec } => {
+                return self.create(op, resource, spec).await;
+            }
+            OpKind::UpdateResource {
+                resource,
+                spec,
+                after,
+                ..
+            } => return self.update(op, resource, spec, after).await,
+            OpKind::DeleteResource { resource } => return self.delete(op, resource).await,
+            _ => {}
         }
         let (group, user) = self.membership(op).await?;
         let Some(user) = user else {
@@ -549,8 +753,22 @@ impl Connector for OpaConnector {
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
-        if let OpKind::CreateResource { resource, .. } = &op.kind {
-            return self.exists(op, resource).await.map(Observed::from);
+        match &op.kind {
+            OpKind::CreateResource { resource, .. } => {
+                return self.exists(op, resource).await.map(Observed::from);
+            }
+            OpKind::UpdateResource {
+                resource, after, ..
+            } => {
+                return self
+                    .has_settings(op, resource, after)
+                    .await
+                    .map(Observed::from);
+            }
+            OpKind::DeleteResource { resource } => {
+                return Ok(Observed::from(self.declared(op, resource).await?.is_none()));
+            }
+            _ => {}
         }
         let (group, user) = self.membership(op).await?;
         let present = match user {

@@ -100,6 +100,24 @@ impl System for Okta {
                 target_name: Some("eng".into()),
             })),
             Case::unkeyed(sandbox.create("group", "Contractors", json!({"description": "d"}))),
+            // A changed declaration: the group's profile is replaced.
+            Case::unkeyed(sandbox.update(
+                "group",
+                "Contractors",
+                json!({"description": "e"}),
+                json!({"description": "e"}),
+            )),
+            // A removed push: deactivated, then deleted (Okta deletes only an INACTIVE mapping).
+            Case::unkeyed(sandbox.operation(OpKind::DeactivatePush {
+                group: resource(s, "group", "Engineering"),
+                resource: resource(s, "app", "GitHub"),
+            })),
+            Case::unkeyed(sandbox.operation(OpKind::DeletePush {
+                group: resource(s, "group", "Engineering"),
+                resource: resource(s, "app", "GitHub"),
+            })),
+            // A removed declaration of a group grantflow created.
+            Case::unkeyed(sandbox.delete("group", "Contractors")),
         ]
     }
 

@@ -62,6 +62,39 @@ impl System for Opa {
             Case::new(folder, "secret_folder/payments-secrets"),
             Case::new(group, "group/payments-secrets"),
             Case::new(policy, "security_policy/payments-secrets-access"),
+            // Changed declarations: a folder's description, a policy's privileges (the whole policy is sent).
+            Case::new(
+                sandbox.update(
+                    "secret_folder",
+                    FOLDER,
+                    json!({"description": "e"}),
+                    json!({"description": "e"}),
+                ),
+                "secret_folder/payments-secrets",
+            ),
+            Case::new(
+                sandbox.update(
+                    "security_policy",
+                    "payments-secrets-access",
+                    json!({"groups": ["payments-secrets"], "folders": [FOLDER],
+                           "privileges": {"secret_create": true, "secret_update": true}}),
+                    json!({"privileges": {"secret_create": true, "secret_update": true}}),
+                ),
+                "security_policy/payments-secrets-access",
+            ),
+            // Removed declarations, the policy before what it names.
+            Case::new(
+                sandbox.delete("security_policy", "payments-secrets-access"),
+                "security_policy/payments-secrets-access",
+            ),
+            Case::new(
+                sandbox.delete("secret_folder", FOLDER),
+                "secret_folder/payments-secrets",
+            ),
+            Case::new(
+                sandbox.delete("group", "payments-secrets"),
+                "group/payments-secrets",
+            ),
         ]
     }
 

@@ -188,6 +188,23 @@ impl Sandbox {
         ))
     }
 
+    /// Updates the declared resource `kind`/`name` (found by name) to `spec`, whose `after` fields differ.
+    pub fn update(&self, kind: &str, name: &str, spec: Value, after: Value) -> Operation {
+        self.operation(OpKind::UpdateResource {
+            resource: ResourceRef::pending(kind, name),
+            spec: spec.as_object().cloned().unwrap_or_default(),
+            before: Default::default(),
+            after: after.as_object().cloned().unwrap_or_default(),
+        })
+    }
+
+    /// Deletes the declared resource `kind`/`name` (found by name).
+    pub fn delete(&self, kind: &str, name: &str) -> Operation {
+        self.operation(OpKind::DeleteResource {
+            resource: ResourceRef::pending(kind, name),
+        })
+    }
+
     /// Creates the resource `kind`/`name` a policy file declares, with `spec`.
     pub fn create(&self, kind: &str, name: &str, spec: Value) -> Operation {
         self.operation(OpKind::CreateResource {

@@ -347,7 +347,10 @@ impl Okta {
         self.notify_group_push();
     }
 
-    /// Tells every push target what its app's ACTIVE mappings push: each source group with its active members.
+    /// Tells every push target what its app's ACTIVE mappings push: each source group with its active members
+    /// that are assigned to the app (directly or through a group assigned to it). Okta's Group Push
+    /// prerequisite: "Any group members that you want to push to the target app MUST be previously provisioned
+    /// and assigned to the target app"; "only successfully assigned members appear in the target app".
     pub(crate) fn notify_group_push(&self) {
         let targets = lock(&self.push_targets).clone();
         if targets.is_empty() {
@@ -367,9 +370,19 @@ impl Okta {
                         let Some(group) = inner.groups.get(&m.source_group_id) else {
                             continue;
                         };
+                        let assigned = |uid: &String| {
+                            app.users.contains_key(uid)
+                                || app.groups.keys().any(|gid| {
+                                    inner
+                                        .groups
+                                        .get(gid)
+                                        .is_some_and(|g| g.members.contains(uid))
+                                })
+                        };
                         let emails = group
                             .members
                             .iter()
+                            .filter(|uid| assigned(uid))
                             .filter_map(|uid| inner.users.get(uid))
                             .filter(|u| u.status == UserStatus::Active)
                             .map(|u| {

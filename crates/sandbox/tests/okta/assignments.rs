@@ -185,3 +185,103 @@ async fn app_assignment_rules() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     e.sb.shutdown().await;
 }
+
+/// The members OPA holds in a group (by OPA user name), read through OPA's API with a fresh service token.
+async fn opa_members(e: &Env, group: &str) -> Vec<String> {
+    let info = &e.sb.info.systems["opa"];
+    let team = &info.credentials["team"];
+    let token: Value = e
+        .http
+        .post(format!("{}/v1/teams/{team}/service_token", info.base_url))
+        .json(&json!({"key_id": info.credentials["key_id"], "key_secret": info.credentials["key_secret"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let response = e
+        .http
+        .get(format!(
+            "{}/v1/teams/{team}/groups/{}/users",
+            info.base_url,
+            group.replace(' ', "%20")
+        ))
+        .bearer_auth(token["bearer_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    if response.status() == StatusCode::NOT_FOUND {
+        return vec![];
+    }
+    let body: Value = response.json().await.unwrap();
+    let mut names: Vec<String> = body["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Okta's Group Push prerequisite: only the group's members assigned to the target app (directly, or through
+/// a group assigned to it) are pushed; assigning the group to the app pushes the rest.
+#[tokio::test]
+async fn a_group_push_delivers_only_members_assigned_to_the_app() {
+    let e = env().await;
+    let app = e.app_id("Okta Privileged Access").await;
+    let (s, group) = e
+        .post(
+            "/api/v1/groups",
+            json!({"profile": {"name": "Push Prerequisite"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{group}");
+    let gid = group["id"].as_str().unwrap().to_owned();
+    let ravi = e.user_id("ravi.patel@example.com").await;
+    let demo = e.user_id("okta-demo-user@example.com").await;
+    for uid in [&ravi, &demo] {
+        let (s, _, b) = e
+            .call(
+                Method::PUT,
+                &format!("/api/v1/groups/{gid}/users/{uid}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    }
+    // okta-demo-user is assigned to the app directly; ravi is not.
+    let (s, b) = e
+        .post(
+            &format!("/api/v1/apps/{app}/users"),
+            json!({"id": demo, "scope": "USER"}),
+        )
+        .await;
+    assert!(s.is_success(), "{b}");
+    let (s, mapping) = e
+        .post(
+            &format!("/api/v1/apps/{app}/group-push/mappings"),
+            json!({"sourceGroupId": gid, "targetGroupName": "Push Prerequisite", "status": "ACTIVE"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{mapping}");
+    assert_eq!(
+        opa_members(&e, "Push Prerequisite").await,
+        ["okta-demo-user"],
+        "only the app-assigned member is pushed"
+    );
+    // Assigning the group to the app assigns ravi too: now he is pushed.
+    let (s, _, b) = e
+        .call(
+            Method::PUT,
+            &format!("/api/v1/apps/{app}/groups/{gid}"),
+            Some(json!({})),
+        )
+        .await;
+    assert!(s.is_success(), "{b}");
+    assert_eq!(
+        opa_members(&e, "Push Prerequisite").await,
+        ["okta-demo-user", "ravi.patel"]
+    );
+}
