@@ -6,12 +6,14 @@
 //! engine only ever see these types.
 
 mod clock;
+mod hris;
 mod lifecycle;
 mod operation;
 mod schema;
 mod snapshot;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use hris::{HRIS_ATTRIBUTE, HRIS_SYSTEMS, is_hris, with_hris};
 pub use lifecycle::LifecycleState;
 pub use operation::{
     ACCOUNT_KIND, AccountRef, CREATE_ENTITLEMENT, Holder, OpKind, Operation, OperationId,
