@@ -104,8 +104,10 @@ async fn the_change_feed_brings_a_snapshot_to_what_a_full_sync_reads() {
     // The first cursor reaches back before the full sync (a change during it is read again): the seeded
     // employees are read again, and the snapshot stays what a full sync reads.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let SyncChanges::Applied { cursor, events } =
-        c.sync_changes(&first, &mut snapshot).await.expect("applied")
+    let SyncChanges::Applied { cursor, events } = c
+        .sync_changes(&first, &mut snapshot)
+        .await
+        .expect("applied")
     else {
         panic!("the feed applies");
     };
