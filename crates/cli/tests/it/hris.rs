@@ -38,6 +38,21 @@ async fn hris_facts_reach_policies_and_a_signed_webhook_syncs_the_change() {
         "{}",
         person.all()
     );
+    assert!(
+        person.stdout.contains("  hris: ")
+            && person.stdout.contains("department=Sales")
+            && person
+                .stdout
+                .contains("manager_email=james.wilson@example.com")
+            && person.stdout.contains("start_date="),
+        "the HR facts are shown: {}",
+        person.all()
+    );
+    let json = ws.run(&["person", "sofia.garcia@example.com", "--json"]);
+    assert_eq!(json.code, 0, "{}", json.all());
+    let json: Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(json["hris"]["title"], "Account Executive", "{json}");
+    assert_eq!(json["hris"]["connection"], "bamboohr", "{json}");
 
     ws.write_policy("hris.yaml", HRIS_POLICY);
     let before = plan_text(&ws);
