@@ -54,6 +54,21 @@ async fn hris_facts_reach_policies_and_a_signed_webhook_syncs_the_change() {
     assert_eq!(json["hris"]["title"], "Account Executive", "{json}");
     assert_eq!(json["hris"]["connection"], "bamboohr", "{json}");
 
+    // An employee record is not access: no drift finding is about the bamboohr connection, though the
+    // demo's suspended Okta users (chen.wei, lucas.martin, liam.miller) are Active employees there.
+    let drift = ws.run(&["drift", "--json"]);
+    assert!(drift.code == 0 || drift.code == 4, "{}", drift.all());
+    let report: Value = serde_json::from_str(&drift.stdout).expect("drift json");
+    let findings = report["report"]["findings"].as_array().expect("findings");
+    assert!(
+        !findings.is_empty(),
+        "the demo has drift elsewhere: {report}"
+    );
+    assert!(
+        findings.iter().all(|f| f["connection"] != "bamboohr"),
+        "{report}"
+    );
+
     ws.write_policy("hris.yaml", HRIS_POLICY);
     let before = plan_text(&ws);
     assert!(before.contains("sofia.garcia@example.com"), "{before}");

@@ -221,3 +221,221 @@ async fn bamboohr_layer(State(b): State<Arc<Bamboohr>>, req: Request, next: Next
     }
     next.run(req).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request as HttpRequest;
+    use serde_json::json;
+    use tower::ServiceExt;
+
+    fn basic(key: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{key}:x"))
+        )
+    }
+
+    async fn call(
+        router: &Router,
+        method: &str,
+        uri: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut request = HttpRequest::builder()
+            .method(method)
+            .uri(uri)
+            .header("accept", "application/json");
+        if let Some(key) = key {
+            request = request.header("authorization", basic(key));
+        }
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        };
+        let response = router
+            .clone()
+            .oneshot(request.expect("request"))
+            .await
+            .expect("response");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, headers, value)
+    }
+
+    fn demo() -> (Arc<Bamboohr>, Router) {
+        let seed = crate::demo_org()
+            .bamboohr
+            .expect("the demo org has BambooHR");
+        let b = Bamboohr::start(&seed, EmulatorConfig::default());
+        let router = crate::emulator::router(&b);
+        (b, router)
+    }
+
+    #[tokio::test]
+    async fn basic_auth_with_the_api_key_and_json_are_required() {
+        let (b, router) = demo();
+        let (status, headers, _) =
+            call(&router, "GET", "/api/v1/employees/directory", None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(headers.contains_key("www-authenticate"));
+        let (status, _, _) = call(
+            &router,
+            "GET",
+            "/api/v1/employees/directory",
+            Some("wrong"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let xml = router
+            .clone()
+            .oneshot(
+                HttpRequest::get("/api/v1/employees/directory")
+                    .header("authorization", basic(&b.api_key))
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(xml.status(), StatusCode::NOT_ACCEPTABLE);
+        assert!(xml.headers().contains_key("x-bamboohr-error-message"));
+    }
+
+    #[tokio::test]
+    async fn the_directory_employee_fields_and_change_feed_answer_as_bamboohr_does() {
+        let (b, router) = demo();
+        let key = Some(b.api_key.as_str());
+        let (status, _, current) =
+            call(&router, "GET", "/api/v1/employees/directory", key, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(current["employees"].as_array().map(Vec::len), Some(29));
+        assert!(current["fields"].as_array().is_some_and(|f| !f.is_empty()));
+        let (_, _, all) = call(
+            &router,
+            "GET",
+            "/api/gateway.php/demo/v1/employees/directory?onlyCurrent=false",
+            key,
+            None,
+        )
+        .await;
+        assert_eq!(all["employees"].as_array().map(Vec::len), Some(30));
+
+        let (_, _, lena) = call(
+            &router,
+            "GET",
+            "/api/v1/employees/103?fields=jobTitle,jobTitleName,supervisorEId,reportsToId,supervisor,terminationDate,nonsense",
+            key,
+            None,
+        )
+        .await;
+        assert_eq!(
+            lena,
+            json!({"id": "103", "jobTitle": "Senior Engineer", "jobTitleName": "Senior Engineer",
+                   "supervisorEId": "101", "reportsToId": "101", "supervisor": "Raman, Priya",
+                   "terminationDate": "0000-00-00"})
+        );
+        let (_, _, me) = call(&router, "GET", "/api/v1/employees/0", key, None).await;
+        assert_eq!(
+            me,
+            json!({"id": "99", "firstName": "Former", "lastName": "Engineer"})
+        );
+        let (status, headers, _) = call(&router, "GET", "/api/v1/employees/5", key, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(headers.contains_key("x-bamboohr-error-message"));
+
+        let (status, _, _) = call(&router, "GET", "/api/v1/employees/changed", key, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "since is required");
+        let (_, _, everything) = call(
+            &router,
+            "GET",
+            "/api/v1/employees/changed?since=2000-01-01T00:00:00Z",
+            key,
+            None,
+        )
+        .await;
+        let feed = everything["employees"]
+            .as_object()
+            .expect("an object keyed by id");
+        assert_eq!(feed.len(), 30);
+        assert_eq!(feed["103"]["action"], "Inserted");
+        assert!(
+            everything["latest"]
+                .as_str()
+                .is_some_and(|l| l.ends_with("+00:00"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_webhook_shows_its_private_key_once_and_a_change_is_recorded() {
+        let (b, router) = demo();
+        let key = Some(b.api_key.as_str());
+        let (status, _, created) = call(
+            &router,
+            "POST",
+            "/api/v1/webhooks",
+            key,
+            Some(json!({"name": "hr", "url": "https://example.com/hook", "monitorFields": ["department"]})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let private_key = created["privateKey"].as_str().expect("private key");
+        assert!(private_key.len() >= 32 && private_key != b.webhook_private_key);
+        let id = created["id"].as_str().expect("id");
+        let (_, _, shown) =
+            call(&router, "GET", &format!("/api/v1/webhooks/{id}"), key, None).await;
+        assert_eq!(shown["name"], "hr");
+        assert!(shown.get("privateKey").is_none());
+        let (status, _, _) = call(
+            &router,
+            "POST",
+            "/api/v1/webhooks",
+            key,
+            Some(json!({"name": "plain", "url": "http://example.com/hook"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "HTTPS only");
+
+        let since = b.core.now();
+        let changed = b
+            .core
+            .state()
+            .upsert(
+                Map::from_iter([
+                    ("id".into(), json!("103")),
+                    ("department".into(), json!("Sales")),
+                ]),
+                since,
+            )
+            .expect("changed");
+        assert_eq!(changed, (103, false, vec!["department".to_string()]));
+        let feed = b.core.state().changes_since(since, "all");
+        assert_eq!(feed.len(), 1);
+        assert_eq!(feed["103"]["action"], "Updated");
+        assert!(
+            b.core
+                .state()
+                .upsert(
+                    Map::from_iter([("favouriteColour".into(), json!("red"))]),
+                    since
+                )
+                .is_err()
+        );
+        assert_eq!(
+            sign("k", b"{}", "1"),
+            {
+                let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, b"k");
+                hex::encode(aws_lc_rs::hmac::sign(&key, b"{}1").as_ref())
+            },
+            "body then timestamp"
+        );
+    }
+}
