@@ -6,7 +6,7 @@ sends `Accept: application/json` and HTTP Basic with the API key as the user nam
 attribute, reassigned to the emulator after construction."""
 
 import pytest
-from PyBambooHR import PyBambooHR
+from PyBambooHR.PyBambooHR import PyBambooHR
 
 from conformance.sandbox_admin import Admin, system_info
 
