@@ -320,7 +320,7 @@ struct Delivery {
 pub(super) async fn admin_change_employee(State(b): State<Arc<Bamboohr>>, body: Bytes) -> Response {
     let (id, action, changed, deliveries) = match change_employee(&b, &body) {
         Ok(done) => done,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let mut sent = Vec::new();
     for d in deliveries {
@@ -352,12 +352,11 @@ pub(super) async fn admin_change_employee(State(b): State<Arc<Bamboohr>>, body: 
 type Changed = (u64, &'static str, Vec<String>, Vec<Delivery>);
 
 /// The change itself and the deliveries it sets off, under the state's lock.
-fn change_employee(b: &Bamboohr, body: &[u8]) -> Result<Changed, Response> {
+fn change_employee(b: &Bamboohr, body: &[u8]) -> Result<Changed, AdminError> {
     let Ok(Value::Object(mut fields)) = serde_json::from_slice::<Value>(body) else {
         return Err(AdminError::new(
             "employees: the body must be a JSON object of BambooHR fields",
-        )
-        .into_response());
+        ));
     };
     let now = b.core.now();
     let delete = fields.remove("deleted") == Some(Value::Bool(true));
@@ -367,10 +366,10 @@ fn change_employee(b: &Bamboohr, body: &[u8]) -> Result<Changed, Response> {
             .get("id")
             .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
         else {
-            return Err(AdminError::new("employees: deleting needs the id").into_response());
+            return Err(AdminError::new("employees: deleting needs the id"));
         };
         if state.employees.remove(&id).is_none() {
-            return Err(AdminError::new(format!("employees: no employee {id}")).into_response());
+            return Err(AdminError::new(format!("employees: no employee {id}")));
         }
         state.changed.remove(&id);
         state.created.remove(&id);
@@ -381,7 +380,7 @@ fn change_employee(b: &Bamboohr, body: &[u8]) -> Result<Changed, Response> {
             Ok((id, true, changed)) => (id, "Created", changed),
             Ok((id, false, changed)) => (id, "Updated", changed),
             Err(message) => {
-                return Err(AdminError::new(format!("employees: {message}")).into_response());
+                return Err(AdminError::new(format!("employees: {message}")));
             }
         }
     };
