@@ -54,6 +54,7 @@ async fn hris_facts_reach_policies_and_a_signed_webhook_syncs_the_change() {
     assert_eq!(json["hris"]["title"], "Account Executive", "{json}");
     assert_eq!(json["hris"]["connection"], "bamboohr", "{json}");
 
+    ws.write_policy("hris.yaml", HRIS_POLICY);
     // An employee record is not access: no drift finding is about the bamboohr connection, though the
     // demo's suspended Okta users (chen.wei, lucas.martin, liam.miller) are Active employees there.
     let drift = ws.run(&["drift", "--json"]);
@@ -69,7 +70,6 @@ async fn hris_facts_reach_policies_and_a_signed_webhook_syncs_the_change() {
         "{report}"
     );
 
-    ws.write_policy("hris.yaml", HRIS_POLICY);
     let before = plan_text(&ws);
     assert!(before.contains("sofia.garcia@example.com"), "{before}");
     assert!(

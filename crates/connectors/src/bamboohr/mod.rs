@@ -181,6 +181,17 @@ impl Connector for BamboohrConnector {
         cursor: &str,
         snapshot: &mut Snapshot,
     ) -> Result<SyncChanges, Failure> {
+        // A cursor that is not a moment (another system's, or damaged) cannot resume: sync in full.
+        if DateTime::parse_from_rfc3339(cursor).is_err()
+            && DateTime::parse_from_str(cursor, "%Y-%m-%dT%H:%M:%S%z").is_err()
+        {
+            return Ok(SyncChanges::CursorExpired {
+                message: format!(
+                    "{}: the change cursor is not an ISO 8601 moment; syncing in full",
+                    self.connection
+                ),
+            });
+        }
         let started = self.client.now();
         let Changes { latest, changes } = self.client.changed(cursor).await?;
         let events = changes.len() as u64;

@@ -152,6 +152,18 @@ async fn the_change_feed_brings_a_snapshot_to_what_a_full_sync_reads() {
             .account_by_login_or_email("isabel.costa@example.com")
             .is_none()
     );
+    let before = canonical(&snapshot);
+    match c.sync_changes("1000000000000_1", &mut snapshot).await {
+        Ok(SyncChanges::CursorExpired { message }) => {
+            assert!(message.contains("in full"), "{message}")
+        }
+        other => panic!("a cursor that is no moment means a full sync: {other:?}"),
+    }
+    assert_eq!(
+        canonical(&snapshot),
+        before,
+        "and leaves the snapshot alone"
+    );
 }
 
 #[tokio::test]
