@@ -308,6 +308,9 @@ pub struct PersonAccount {
 pub struct PersonAccess {
     pub person: Person,
     pub accounts: Vec<PersonAccount>,
+    /// HR facts from an HRIS connection (`person.hris`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hris: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 fn text_of<T: serde::Serialize>(value: &T) -> String {
@@ -334,6 +337,7 @@ impl From<grantflow_service::views::PersonAccess> for PersonAccess {
     fn from(access: grantflow_service::views::PersonAccess) -> Self {
         PersonAccess {
             person: access.person.into(),
+            hris: access.hris,
             accounts: access
                 .accounts
                 .into_iter()
@@ -390,6 +394,17 @@ pub fn person(access: &PersonAccess) -> String {
         format!("{} <{}>", p.display_name, p.email)
     };
     let _ = writeln!(out, "{name}  ({}, {})", p.status, p.state);
+    if let Some(hris) = &access.hris {
+        let facts: Vec<String> = hris
+            .iter()
+            .filter(|(key, _)| key.as_str() != "connection")
+            .map(|(key, value)| match value {
+                serde_json::Value::String(text) => format!("{key}={text}"),
+                other => format!("{key}={other}"),
+            })
+            .collect();
+        let _ = writeln!(out, "  hris: {}", facts.join(", "));
+    }
     if access.accounts.is_empty() {
         let _ = writeln!(out, "  no account in any synced system");
     }

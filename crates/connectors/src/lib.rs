@@ -19,6 +19,7 @@
 //! (`docs/adding-a-system.md` lists every file).
 
 pub mod aws;
+pub mod bamboohr;
 pub mod datadog;
 mod failure;
 pub mod github;
@@ -128,6 +129,34 @@ pub trait HookReceiver: Send + Sync {
     fn authenticate(&self, headers: &BTreeMap<String, String>) -> bool;
     /// Reads a delivery's body.
     fn delivery(&self, body: &[u8]) -> Result<HookDelivery, Failure>;
+
+    /// Checks one delivery as it arrived (lower-case header names, the raw body, the injected clock's
+    /// `now`) and reads it. By default the shared secret in the headers, then [`HookReceiver::delivery`];
+    /// a system that signs the body (BambooHR) checks the signature over the raw bytes before any parsing.
+    fn receive(
+        &self,
+        headers: &BTreeMap<String, String>,
+        body: &[u8],
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<HookDelivery, HookRefusal> {
+        if !self.authenticate(headers) {
+            return Err(HookRefusal::NotAuthenticated {
+                code: "hook_secret_mismatch",
+                reason: "the delivery does not carry the hook's shared secret".into(),
+            });
+        }
+        self.delivery(body).map_err(HookRefusal::Malformed)
+    }
+}
+
+/// Why a hook delivery is not taken.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HookRefusal {
+    /// Not shown to be the system's (no or a wrong secret or signature, a stale or future timestamp). The
+    /// reason names what is wrong, never the secret, the expected signature or the body.
+    NotAuthenticated { code: &'static str, reason: String },
+    /// Authentic, but not a delivery grantflow can read.
+    Malformed(Failure),
 }
 
 /// Where a sync sends what it reads. The caller owns the sink; a snapshot is
@@ -311,6 +340,7 @@ systems! {
     Jira(jira::JiraConfig) => jira::JiraConnector,
     Salesforce(salesforce::SalesforceConfig) => salesforce::SalesforceConnector,
     Datadog(datadog::DatadogConfig) => datadog::DatadogConnector,
+    Bamboohr(bamboohr::BamboohrConfig) => bamboohr::BamboohrConnector,
 }
 
 /// What building a connector may need besides its own settings.

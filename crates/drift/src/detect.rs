@@ -365,6 +365,11 @@ impl Judge<'_, '_> {
     /// who left or were suspended, and suspended accounts of active people
     /// whom policies grant access here.
     fn account_findings(&self, view: &ConnectionView<'_>) -> Vec<Finding> {
+        // An HRIS employee record is a source of facts about people, not access: a pre-hire not yet in the
+        // directory, or someone suspended in the directory but still employed, is no finding there.
+        if grantflow_model::is_hris(view.snapshot) {
+            return Vec::new();
+        }
         let connection = view.connection;
         let wanted_here: HashSet<&str> = self
             .desired

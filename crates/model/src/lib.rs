@@ -6,6 +6,7 @@
 //! engine only ever see these types.
 
 mod clock;
+mod hris;
 mod lifecycle;
 mod operation;
 mod schema;
@@ -13,6 +14,7 @@ mod snapshot;
 mod spec;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use hris::{HRIS_ATTRIBUTE, HRIS_SYSTEMS, is_hris, with_hris};
 pub use lifecycle::LifecycleState;
 pub use operation::{
     ACCOUNT_KIND, AccountRef, CREATE_ENTITLEMENT, DELETE_ENTITLEMENT, Holder, OpKind, Operation,

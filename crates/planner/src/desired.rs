@@ -56,11 +56,14 @@ pub fn policy_reasons(policies: &PolicySet, positions: &BTreeSet<usize>) -> Vec<
 
 /// The people of the directory connection.
 pub fn directory_people(actual: &ActualState) -> Result<Vec<Person>, PlanError> {
-    actual
+    let mut people = actual
         .snapshots
         .get(&actual.directory)
         .map(Snapshot::people)
-        .ok_or_else(|| PlanError::DirectoryNotSynced(actual.directory.clone()))
+        .ok_or_else(|| PlanError::DirectoryNotSynced(actual.directory.clone()))?;
+    // HR facts (start and end dates, department, …) as `person.hris.*`.
+    grantflow_model::with_hris(&mut people, &actual.snapshots);
+    Ok(people)
 }
 
 /// Evaluates every policy for every person of `people` (the directory's).

@@ -115,6 +115,19 @@ impl AttributeCatalog {
         catalog
     }
 
+    /// `person.hris`, the HR facts of an HRIS connection (`grantflow_model::with_hris`): a map, present
+    /// only for the people the HRIS knows, so conditions test it with `has(person.hris)`.
+    pub fn declare_hris(&mut self) {
+        self.attributes.insert(
+            grantflow_model::HRIS_ATTRIBUTE.to_string(),
+            KnownAttribute {
+                ty: AttributeType::Any,
+                always_present: false,
+                origin: Origin::Schema,
+            },
+        );
+    }
+
     fn declare(&mut self, name: &str, ty: AttributeType, always: bool, origin: Origin) {
         // Built-in attributes keep their meaning whatever a profile calls the same name.
         if self

@@ -502,9 +502,13 @@ impl PolicySet {
         snapshots: &BTreeMap<ConnectionName, Snapshot>,
         directory: &ConnectionName,
     ) -> Result<(), Diagnostics> {
-        let catalog = snapshots
-            .get(directory)
-            .map(AttributeCatalog::for_directory);
+        let catalog = snapshots.get(directory).map(|snapshot| {
+            let mut catalog = AttributeCatalog::for_directory(snapshot);
+            if snapshots.values().any(grantflow_model::is_hris) {
+                catalog.declare_hris();
+            }
+            catalog
+        });
         let mut problems = match self.check_references(snapshots) {
             Ok(()) => vec![],
             Err(Diagnostics(problems)) => problems,

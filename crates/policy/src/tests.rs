@@ -386,3 +386,35 @@ fn a_condition_that_cannot_be_decided_names_the_person_and_the_policy() {
     );
     assert!(error.contains("a@example.com"), "{error}");
 }
+
+#[test]
+fn hris_facts_are_known_as_person_hris_once_an_hris_is_synced_and_are_tested_with_has() {
+    let text = "policies:\n  - name: sales\n    when: has(person.hris) && person.hris.department == \"Sales\"\n    grants:\n      - {system: okta, resource: group/G}\n";
+    let mut snapshots = directory_with(&[json!({"department": "Engineering"})]);
+    let without = check_errors(text, &snapshots);
+    assert_eq!(without.len(), 2, "one for each mention: {without:?}");
+    assert!(
+        without
+            .iter()
+            .all(|e| e.contains("unknown attribute `person.hris`")),
+        "{without:?}"
+    );
+    snapshots.insert(
+        ConnectionName::new("bamboohr"),
+        Snapshot::new(ConnectionName::new("bamboohr"), SystemKind::new("bamboohr")),
+    );
+    assert_eq!(check_errors(text, &snapshots), Vec::<String>::new());
+    let unguarded = "policies:\n  - name: sales\n    when: person.hris.department == \"Sales\"\n    grants:\n      - {system: okta, resource: group/G}\n";
+    let errors = check_errors(unguarded, &snapshots);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("has(person.hris)"), "{}", errors[0]);
+
+    // The planner hands the facts over (grantflow_model::with_hris); a condition then decides on them.
+    let policy = &load(text).expect("loads").policies[0];
+    let mut sales = person("Engineering");
+    sales
+        .attributes
+        .insert("hris".into(), json!({"department": "Sales"}));
+    assert_eq!(policy.condition.evaluate(&sales), Ok(true));
+    assert_eq!(policy.condition.evaluate(&person("Sales")), Ok(false));
+}

@@ -1,13 +1,14 @@
 //! Emulators of the vendor APIs grantflow talks to, the organisation files that seed them, and the server that runs them.
 //!
 //! Each emulated system is one module (`okta`, `google`, `github`, `gitlab`, `slack`, `aws`, `jira`,
-//! `salesforce`, `scim`, `opa`, `datadog`) that implements [`Emulator`]: its state on the shared pieces
+//! `salesforce`, `scim`, `opa`, `datadog`, `bamboohr`) that implements [`Emulator`]: its state on the shared pieces
 //! ([`emulator::Core`]), the vendor's routes, errors, pagination and rate-limit rules, and changes by hand. The
 //! `/__sandbox` admin routes (writes, faults, rate limits, reset, hand-change) are shared ([`emulator`]).
 //! Systems are listed in one place, `systems.rs`, and [`start`] serves each on its own loopback port, wrapped in
 //! the network faults every system shares ([`network_faults`]).
 
 pub mod aws;
+pub mod bamboohr;
 pub mod clock;
 pub mod datadog;
 pub mod demo_reach;

@@ -35,6 +35,9 @@ pub struct Org {
     pub jira: Option<crate::jira::JiraSeed>,
     #[serde(default)]
     pub salesforce: Option<crate::salesforce::SalesforceSeed>,
+    /// The BambooHR HRIS; absent means none.
+    #[serde(default)]
+    pub bamboohr: Option<crate::bamboohr::BamboohrSeed>,
 }
 
 const DEMO_YAML: &str = include_str!("../orgs/demo.yaml");

@@ -7,7 +7,9 @@ use axum::Router;
 
 use crate::emulator::{Emulator, EmulatorConfig, router};
 use crate::org::Org;
-use crate::{aws, datadog, github, gitlab, google, jira, okta, opa, salesforce, scim, slack};
+use crate::{
+    aws, bamboohr, datadog, github, gitlab, google, jira, okta, opa, salesforce, scim, slack,
+};
 
 /// One emulator ready to serve: the router plus what clients need to reach it.
 pub(crate) struct BuiltSystem {
@@ -85,6 +87,7 @@ pub(crate) fn build(
         built::<salesforce::Salesforce>(org.salesforce.as_ref(), config),
         built::<scim::Scim>(org.scim.as_ref(), config),
         built::<datadog::Datadog>(org.datadog.as_ref(), config),
+        built::<bamboohr::Bamboohr>(org.bamboohr.as_ref(), config),
     ]
     .into_iter()
     .flatten()

@@ -10,7 +10,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
+use grantflow_connectors::HookRefusal;
 use grantflow_model::ConnectionName;
+use grantflow_store::AuditAction;
 
 use crate::Shared;
 
@@ -85,7 +87,9 @@ pub(crate) async fn verify(
     }
 }
 
-/// A delivery: authenticated, de-duplicated on its id, then a sync is queued.
+/// A delivery: authenticated (a shared secret in its headers, or a signature over its raw body checked
+/// before it is parsed: BambooHR), de-duplicated on its id, then a sync is queued. A refusal of a configured
+/// receiver is audited with its reason, never the body or the secret.
 /// The answer comes at once; the vendor's timeout is short (Okta: 3 s).
 pub(crate) async fn deliver(
     State(shared): State<Arc<Shared>>,
@@ -93,12 +97,30 @@ pub(crate) async fn deliver(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(receiver) = authenticated(&shared, &system, &connection, &headers) else {
+    let Some(receiver) = receiver(&shared, &system, &connection) else {
         return not_accepted();
     };
-    let delivery = match receiver.delivery(&body) {
+    let delivery = match receiver.receive(&lower_headers(&headers), &body, shared.service.now()) {
         Ok(delivery) => delivery,
-        Err(failure) => return refuse(StatusCode::BAD_REQUEST, &failure.message()),
+        Err(HookRefusal::NotAuthenticated { code, reason }) => {
+            if let Err(error) = shared
+                .service
+                .store
+                .audit(
+                    &system,
+                    AuditAction::ApiRefused,
+                    &format!("POST /hooks/{system}/{connection}"),
+                    serde_json::json!({"status": 401, "code": code, "reason": reason}),
+                )
+                .await
+            {
+                tracing::error!(message = "Could not audit a refused hook delivery.", error = %error);
+            }
+            return not_accepted();
+        }
+        Err(HookRefusal::Malformed(failure)) => {
+            return refuse(StatusCode::BAD_REQUEST, &failure.message());
+        }
     };
     match shared
         .service

@@ -33,6 +33,8 @@ pub(crate) struct Directory {
     /// Lower-cased "email login display name" of each listed person.
     search_keys: Vec<String>,
     systems: Vec<SystemIndex>,
+    /// Lower-cased email → the person's HR facts (`person.hris`), for those an HRIS knows.
+    hris: HashMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Directory {
@@ -52,12 +54,23 @@ impl Directory {
             .iter()
             .map(|(connection, snapshot)| index_system(connection, snapshot, &people, &state))
             .collect();
+        let hris = people
+            .iter()
+            .filter_map(|p| {
+                let facts = p
+                    .attributes
+                    .get(grantflow_model::HRIS_ATTRIBUTE)?
+                    .as_object()?;
+                Some((p.email.to_lowercase(), facts.clone()))
+            })
+            .collect();
         Ok(Directory {
             state,
             listed,
             emails,
             search_keys,
             systems,
+            hris,
         })
     }
 
@@ -117,6 +130,7 @@ impl Directory {
         Some(PersonAccess {
             person: self.listed[at].clone(),
             accounts,
+            hris: self.hris.get(&wanted).cloned(),
         })
     }
 }

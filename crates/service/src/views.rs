@@ -51,6 +51,9 @@ pub struct PersonAccess {
     #[serde(flatten)]
     pub person: PersonSummary,
     pub accounts: Vec<PersonAccount>,
+    /// The person's HR facts from an HRIS connection (`person.hris` in conditions), when one knows them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hris: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A connection and its last sync.

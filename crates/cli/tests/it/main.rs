@@ -19,6 +19,7 @@ mod drift;
 mod faults;
 mod faults_all;
 mod hardening;
+mod hris;
 mod okta_full;
 mod reach;
 mod remote;

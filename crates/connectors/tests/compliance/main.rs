@@ -6,7 +6,8 @@
 //! for each case, and holds the tests of what only that system does. `okta_full.rs`, `okta_incremental.rs`
 //! and `aws_moto.rs` go further for Okta (OAuth, actions, push, change feed) and AWS (against moto).
 //! `datadog.rs` is a read-only connection (no operations in `describe()`): it is not in the contract, whose
-//! cases apply grants, and keeps its own versions of the sync, 429, 5xx and refused-key cases.
+//! cases apply grants, and keeps its own versions of the sync, 429, 5xx and refused-key cases; so does
+//! `bamboohr.rs`, the read-only HRIS source (employees, its change feed and its signed webhooks).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,6 +16,7 @@
 
 mod aws;
 mod aws_moto;
+mod bamboohr;
 mod datadog;
 mod github;
 mod gitlab;

@@ -34,7 +34,7 @@ fn http(kind: &str, url: &str, dir: &Path, extra: Value) -> Value {
     config
 }
 
-pub static SYSTEMS: [System; 11] = [
+pub static SYSTEMS: [System; 12] = [
     System {
         name: "okta",
         config: |url, dir| http("okta", url, dir, json!({})),
@@ -154,5 +154,20 @@ pub static SYSTEMS: [System; 11] = [
         throttled: (429, r#"{"errors":["Rate limit exceeded"]}"#),
         // Both health calls take it: validate (any success) and one page of monitors.
         ok: "[]",
+    },
+    System {
+        name: "bamboohr",
+        config: |url, dir| {
+            let mut config = http("bamboohr", url, dir, json!({"company_domain": "hostile"}));
+            if let Some(config) = config.as_object_mut() {
+                config.remove("token");
+                config.insert("api_key".into(), file(dir, "api_key"));
+            }
+            config
+        },
+        // BambooHR throttles with 429 and a Retry-After, the reason in a header and an empty body.
+        throttled: (429, ""),
+        // Health reads the change feed from now.
+        ok: r#"{"latest":"2026-12-04T00:00:00+00:00","employees":{}}"#,
     },
 ];

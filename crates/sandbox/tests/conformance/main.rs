@@ -4,6 +4,7 @@
 //! the sandbox in-process and runs `conformance/<system>` with the shared venv built here.
 
 mod aws;
+mod bamboohr;
 mod datadog;
 mod github;
 mod gitlab;

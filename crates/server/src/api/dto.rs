@@ -166,12 +166,19 @@ pub struct PersonAccount {
 pub struct PersonAccess {
     pub person: Person,
     pub accounts: Vec<PersonAccount>,
+    /// The person's HR facts from an HRIS connection (BambooHR), as conditions see them in `person.hris`:
+    /// `start_date`, `end_date`, `status`, `department`, `title`, `manager_email`, `location`, … Absent when
+    /// no HRIS knows the person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub hris: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl From<grantflow_service::views::PersonAccess> for PersonAccess {
     fn from(access: grantflow_service::views::PersonAccess) -> Self {
         Self {
             person: access.person.into(),
+            hris: access.hris,
             accounts: access
                 .accounts
                 .into_iter()
