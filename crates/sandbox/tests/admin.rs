@@ -69,7 +69,7 @@ async fn every_emulator_refuses_absurd_settings_by_name_and_keeps_serving() {
         ("network", json!({"timeout_ms": u64::MAX}), "timeout_ms"),
         ("network", json!({"reset_rate": 2.0}), "reset_rate"),
     ];
-    assert_eq!(sandbox.info.systems.len(), 11, "every emulator is checked");
+    assert_eq!(sandbox.info.systems.len(), 12, "every emulator is checked");
     for (key, system) in &sandbox.info.systems {
         let client = system.http_client().expect("client");
         let limits = get(&client, &format!("{}/rate-limits", system.admin_url)).await;
