@@ -209,26 +209,31 @@ impl OpaConnector {
         }
     }
 
-    async fn create(
+    /// Where a declared resource's settings go and what is sent: to its collection for a creation
+    /// (`held` is `None`: POST), to the resource itself for an update (`held` is what OPA has: PUT). A
+    /// setting the declaration leaves out keeps what OPA holds, else OPA's default.
+    async fn declared_request(
         &self,
         op: &Operation,
         resource: &ResourceRef,
         spec: &Map<String, Value>,
-    ) -> Result<Applied, Failure> {
-        // Read before write: a resource of that name is the effect wanted, whoever made it.
-        if self.exists(op, resource).await? {
-            return Ok(Applied::AlreadyPresent);
-        }
-        let (url, body) = match resource.kind.as_str() {
+        held: Option<&Value>,
+    ) -> Result<(reqwest::Url, Value), Failure> {
+        let setting = |name: &str, default: Value| {
+            spec.get(name)
+                .cloned()
+                .or_else(|| held.and_then(|held| held.get(name).cloned()))
+                .unwrap_or(default)
+        };
+        let held_id = held.map(|held| text(held, "/id").unwrap_or_default());
+        match resource.kind.as_str() {
             GROUP => {
-                let roles = spec
-                    .get("roles")
-                    .cloned()
-                    .unwrap_or_else(|| json!(["end_user"]));
-                (
-                    self.client.url(&["groups"])?,
-                    json!({"name": resource.name, "roles": roles}),
-                )
+                let url = match held {
+                    None => self.client.url(&["groups"])?,
+                    Some(_) => self.client.url(&["groups", &resource.name])?,
+                };
+                let roles = setting("roles", json!(["end_user"]));
+                Ok((url, json!({"name": resource.name, "roles": roles})))
             }
             SECRET_FOLDER => {
                 let path = FolderPath::parse(&resource.name).ok_or_else(|| {
@@ -247,27 +252,46 @@ impl OpaConnector {
                         status: None,
                     });
                 };
-                let url = self.client.url(&[
+                let mut segments = vec![
                     "resource_groups",
-                    &place.resource_group,
+                    place.resource_group.as_str(),
                     "projects",
-                    &place.project,
+                    place.project.as_str(),
                     "secret_folders",
-                ])?;
-                let description = spec.get("description").cloned().unwrap_or(json!(""));
-                (url, json!({"name": path.name, "description": description}))
+                ];
+                segments.extend(held_id.as_deref());
+                let description = setting("description", json!(""));
+                Ok((
+                    self.client.url(&segments)?,
+                    json!({"name": path.name, "description": description}),
+                ))
             }
-            SECURITY_POLICY => (
-                self.client.url(&["security_policy"])?,
-                self.policy_body(op, resource, spec).await?,
-            ),
-            _ => {
-                return Err(self.refuse(
-                    op,
-                    "only groups, secret folders and security policies are created",
-                ));
+            SECURITY_POLICY => {
+                let mut segments = vec!["security_policy"];
+                segments.extend(held_id.as_deref());
+                Ok((
+                    self.client.url(&segments)?,
+                    self.policy_body(op, resource, spec).await?,
+                ))
             }
-        };
+            _ => Err(self.refuse(
+                op,
+                "only groups, secret folders and security policies are declared",
+            )),
+        }
+    }
+
+    async fn create(
+        &self,
+        op: &Operation,
+        resource: &ResourceRef,
+        spec: &Map<String, Value>,
+    ) -> Result<Applied, Failure> {
+        // Read before write: a resource of that name is the effect wanted, whoever made it.
+        if self.exists(op, resource).await? {
+            return Ok(Applied::AlreadyPresent);
+        }
+        let (url, body) = self.declared_request(op, resource, spec, None).await?;
         match self.client.send(Method::POST, url, Some(body)).await {
             Ok(_) => Ok(Applied::Changed),
             // Made by someone else between the read and the write.
@@ -500,59 +524,9 @@ impl OpaConnector {
         if self.has_settings(op, resource, after).await? {
             return Ok(Applied::AlreadyPresent);
         }
-        let (url, body) = match resource.kind.as_str() {
-            GROUP => {
-                let roles = spec
-                    .get("roles")
-                    .cloned()
-                    .or_else(|| held.get("roles").cloned())
-                    .unwrap_or_else(|| json!(["end_user"]));
-                (
-                    self.client.url(&["groups", &resource.name])?,
-                    json!({"name": resource.name, "roles": roles}),
-                )
-            }
-            SECRET_FOLDER => {
-                let path = FolderPath::parse(&resource.name).ok_or_else(|| {
-                    self.refuse(
-                        op,
-                        "a secret folder is named <resource group>/<project>/<folder>",
-                    )
-                })?;
-                let Some(place) = self.folder_place(&path).await? else {
-                    return Err(self.refuse(op, "its resource group or project is gone"));
-                };
-                let id = text(&held, "/id").unwrap_or_default();
-                let description = spec
-                    .get("description")
-                    .cloned()
-                    .unwrap_or_else(|| held.get("description").cloned().unwrap_or(json!("")));
-                (
-                    self.client.url(&[
-                        "resource_groups",
-                        &place.resource_group,
-                        "projects",
-                        &place.project,
-                        "secret_folders",
-                        &id,
-                    ])?,
-                    json!({"name": path.name, "description": description}),
-                )
-            }
-            SECURITY_POLICY => {
-                let id = text(&held, "/id").unwrap_or_default();
-                (
-                    self.client.url(&["security_policy", &id])?,
-                    self.policy_body(op, resource, spec).await?,
-                )
-            }
-            _ => {
-                return Err(self.refuse(
-                    op,
-                    "only groups, secret folders and security policies are declared",
-                ));
-            }
-        };
+        let (url, body) = self
+            .declared_request(op, resource, spec, Some(&held))
+            .await?;
         self.client.send(Method::PUT, url, Some(body)).await?;
         Ok(Applied::Changed)
     }
