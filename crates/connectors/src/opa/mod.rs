@@ -185,17 +185,22 @@ impl OpaConnector {
             .find(|p| text(p, "/name").as_deref() == Some(name)))
     }
 
+    /// A secret folder's name, `<resource group>/<project>/<folder>`, taken apart.
+    fn folder_path<'n>(&self, op: &Operation, name: &'n str) -> Result<FolderPath<'n>, Failure> {
+        FolderPath::parse(name).ok_or_else(|| {
+            self.refuse(
+                op,
+                "a secret folder is named <resource group>/<project>/<folder>",
+            )
+        })
+    }
+
     /// Whether the resource a `CreateResource` names exists (looked up by name, never by id).
     async fn exists(&self, op: &Operation, resource: &ResourceRef) -> Result<bool, Failure> {
         match resource.kind.as_str() {
             GROUP => Ok(self.group(&resource.name).await?.is_some()),
             SECRET_FOLDER => {
-                let path = FolderPath::parse(&resource.name).ok_or_else(|| {
-                    self.refuse(
-                        op,
-                        "a secret folder is named <resource group>/<project>/<folder>",
-                    )
-                })?;
+                let path = self.folder_path(op, &resource.name)?;
                 Ok(self
                     .folder_place(&path)
                     .await?
@@ -236,12 +241,7 @@ impl OpaConnector {
                 Ok((url, json!({"name": resource.name, "roles": roles})))
             }
             SECRET_FOLDER => {
-                let path = FolderPath::parse(&resource.name).ok_or_else(|| {
-                    self.refuse(
-                        op,
-                        "a secret folder is named <resource group>/<project>/<folder>",
-                    )
-                })?;
+                let path = self.folder_path(op, &resource.name)?;
                 let Some(place) = self.folder_place(&path).await? else {
                     return Err(Failure::Permanent {
                         vendor_code: "resource_not_found".into(),
@@ -452,12 +452,7 @@ impl OpaConnector {
                 .await?
                 .and_then(|g| mapping::group(&g).map(|r| (r, g)))),
             SECRET_FOLDER => {
-                let path = FolderPath::parse(&resource.name).ok_or_else(|| {
-                    self.refuse(
-                        op,
-                        "a secret folder is named <resource group>/<project>/<folder>",
-                    )
-                })?;
+                let path = self.folder_path(op, &resource.name)?;
                 Ok(self
                     .folder_place(&path)
                     .await?
@@ -539,12 +534,7 @@ impl OpaConnector {
         let url = match resource.kind.as_str() {
             GROUP => self.client.url(&["groups", &resource.name])?,
             SECRET_FOLDER => {
-                let path = FolderPath::parse(&resource.name).ok_or_else(|| {
-                    self.refuse(
-                        op,
-                        "a secret folder is named <resource group>/<project>/<folder>",
-                    )
-                })?;
+                let path = self.folder_path(op, &resource.name)?;
                 let Some(place) = self.folder_place(&path).await? else {
                     return Ok(Applied::AlreadyPresent);
                 };
