@@ -361,6 +361,12 @@ fn change_of(
         }
         // Switching an account back on makes everything it holds reachable again.
         (OpKind::AccountAction { account, .. }, _) => Ok((Vec::new(), holder(account))),
+        // A profile attribute gives access only through a rule that reads it (an Okta group rule),
+        // and the graph does not hold rules' conditions.
+        (OpKind::UpdateProfile { after, .. }, _) => Err(format!(
+            "a rule reading {} would give what its groups reach; rules' conditions are not in the reachability graph",
+            after.keys().cloned().collect::<Vec<_>>().join(", ")
+        )),
         (
             OpKind::AddGrant {
                 account, resource, ..

@@ -18,7 +18,8 @@ pub use hris::{HRIS_ATTRIBUTE, HRIS_SYSTEMS, is_hris, with_hris};
 pub use lifecycle::LifecycleState;
 pub use operation::{
     ACCOUNT_KIND, AccountRef, CREATE_ENTITLEMENT, DELETE_ENTITLEMENT, Holder, OpKind, Operation,
-    OperationId, PENDING_PREFIX, PUSH_ENTITLEMENT, PlannedId, ResourceRef, UPDATE_ENTITLEMENT,
+    OperationId, PENDING_PREFIX, PROFILE_ENTITLEMENT, PUSH_ENTITLEMENT, PlannedId, ResourceRef,
+    UPDATE_ENTITLEMENT,
     pending_id,
 };
 pub use schema::{AttributeDecl, AttributeType, ProfileSchema};

@@ -118,6 +118,19 @@ pub enum OpKind {
         group: ResourceRef,
         resource: ResourceRef,
     },
+    /// Set attributes of an account's profile, the others left as they are
+    /// (Okta's partial profile update): `after` holds the values a policy
+    /// wants, `before` the same attributes as the last sync saw them (what the
+    /// review shows). `target` is the account seen as the resource changed,
+    /// built by [`OpKind::update_profile`].
+    UpdateProfile {
+        account: AccountRef,
+        #[serde(default)]
+        before: serde_json::Map<String, serde_json::Value>,
+        #[serde(default)]
+        after: serde_json::Map<String, serde_json::Value>,
+        target: ResourceRef,
+    },
 }
 
 /// The kind of the resource an account action acts on: the account itself.
@@ -128,6 +141,8 @@ pub const PUSH_ENTITLEMENT: &str = "push";
 pub const CREATE_ENTITLEMENT: &str = "create";
 /// What a change of a resource's settings reads as, in place of an entitlement.
 pub const UPDATE_ENTITLEMENT: &str = "update";
+/// What a change of an account's profile reads as, in place of an entitlement.
+pub const PROFILE_ENTITLEMENT: &str = "profile";
 /// What a resource deletion reads as, in place of an entitlement.
 pub const DELETE_ENTITLEMENT: &str = "delete";
 /// The id of a resource a plan creates, or of an account that appears at a
@@ -226,6 +241,25 @@ impl OpKind {
             target,
         }
     }
+
+    /// Sets the attributes in `after` on `account`'s profile; `before` is what the last sync saw.
+    pub fn update_profile(
+        account: AccountRef,
+        before: serde_json::Map<String, serde_json::Value>,
+        after: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        let target = ResourceRef {
+            id: account.id.clone(),
+            kind: ResourceKind::new(ACCOUNT_KIND),
+            name: account.login.clone(),
+        };
+        OpKind::UpdateProfile {
+            account,
+            before,
+            after,
+            target,
+        }
+    }
 }
 
 /// Account actions that give access back (the rest take it away or leave
@@ -296,6 +330,14 @@ impl Operation {
                     serde_json::Value::Object(after.clone())
                 );
             }
+            OpKind::UpdateProfile { account, after, .. } => {
+                return format!(
+                    "{}:update_profile:{}:{}",
+                    self.connection,
+                    account.id,
+                    serde_json::Value::Object(after.clone())
+                );
+            }
             _ => {}
         }
         format!(
@@ -322,19 +364,22 @@ impl Operation {
             OpKind::DeleteResource { .. } => "delete_resource",
             OpKind::DeactivatePush { .. } => "deactivate_push",
             OpKind::DeletePush { .. } => "delete_push",
+            OpKind::UpdateProfile { .. } => "update_profile",
         }
     }
 
     /// `true` when the operation gives access rather than taking it away. A
     /// change of settings counts as widening: it may give more (a policy's
-    /// privileges), so it is reviewed like an addition.
+    /// privileges, a profile attribute a group rule reads), so it is reviewed
+    /// like an addition.
     pub fn widens_access(&self) -> bool {
         match &self.kind {
             OpKind::AddGrant { .. }
             | OpKind::AddGroupGrant { .. }
             | OpKind::PushGroup { .. }
             | OpKind::CreateResource { .. }
-            | OpKind::UpdateResource { .. } => true,
+            | OpKind::UpdateResource { .. }
+            | OpKind::UpdateProfile { .. } => true,
             OpKind::AccountAction { action, .. } => WIDENING_ACTIONS.contains(&action.as_str()),
             OpKind::RemoveGrant { .. }
             | OpKind::RemoveGroupGrant { .. }
@@ -348,7 +393,8 @@ impl Operation {
         match &self.kind {
             OpKind::AddGrant { account, .. }
             | OpKind::RemoveGrant { account, .. }
-            | OpKind::AccountAction { account, .. } => Holder::Account(account),
+            | OpKind::AccountAction { account, .. }
+            | OpKind::UpdateProfile { account, .. } => Holder::Account(account),
             OpKind::AddGroupGrant { group, .. }
             | OpKind::RemoveGroupGrant { group, .. }
             | OpKind::PushGroup { group, .. }
@@ -381,7 +427,7 @@ impl Operation {
             | OpKind::DeleteResource { resource }
             | OpKind::DeactivatePush { resource, .. }
             | OpKind::DeletePush { resource, .. } => resource,
-            OpKind::AccountAction { target, .. } => target,
+            OpKind::AccountAction { target, .. } | OpKind::UpdateProfile { target, .. } => target,
         }
     }
 
@@ -397,13 +443,17 @@ impl Operation {
             | OpKind::DeletePush { .. } => PUSH_ENTITLEMENT,
             OpKind::CreateResource { .. } => CREATE_ENTITLEMENT,
             OpKind::UpdateResource { .. } => UPDATE_ENTITLEMENT,
+            OpKind::UpdateProfile { .. } => PROFILE_ENTITLEMENT,
             OpKind::DeleteResource { .. } => DELETE_ENTITLEMENT,
         }
     }
 
     /// `+`, `-`, or `~` for a change of settings, as a reviewer reads a plan.
     pub fn sign(&self) -> char {
-        if matches!(self.kind, OpKind::UpdateResource { .. }) {
+        if matches!(
+            self.kind,
+            OpKind::UpdateResource { .. } | OpKind::UpdateProfile { .. }
+        ) {
             '~'
         } else if self.widens_access() {
             '+'
@@ -447,20 +497,27 @@ impl Operation {
                 );
             }
             OpKind::UpdateResource { before, after, .. } => {
-                let changes: Vec<String> = after
-                    .iter()
-                    .map(|(field, wanted)| {
-                        let was = before.get(field).unwrap_or(&serde_json::Value::Null);
-                        format!("{field} {was} \u{2192} {wanted}")
-                    })
-                    .collect();
                 return format!(
                     "{} {} update {} \"{}\": {}",
                     self.sign(),
                     self.connection,
                     resource.kind,
                     resource.name,
-                    changes.join("; ")
+                    changes(before, after)
+                );
+            }
+            OpKind::UpdateProfile {
+                account,
+                before,
+                after,
+                ..
+            } => {
+                return format!(
+                    "{} {} update profile of {}: {}",
+                    self.sign(),
+                    self.connection,
+                    account.login,
+                    changes(before, after)
                 );
             }
             OpKind::DeactivatePush { group, .. } | OpKind::DeletePush { group, .. } => {
@@ -486,6 +543,21 @@ impl Operation {
             self.holder().label()
         )
     }
+}
+
+/// `field was → wanted` for each field `after` names, as a reviewer reads a change of settings.
+fn changes(
+    before: &serde_json::Map<String, serde_json::Value>,
+    after: &serde_json::Map<String, serde_json::Value>,
+) -> String {
+    let changes: Vec<String> = after
+        .iter()
+        .map(|(field, wanted)| {
+            let was = before.get(field).unwrap_or(&serde_json::Value::Null);
+            format!("{field} {was} \u{2192} {wanted}")
+        })
+        .collect();
+    changes.join("; ")
 }
 
 #[cfg(test)]

@@ -407,6 +407,13 @@ impl Snapshot {
                     }
                 }
             }
+            OpKind::UpdateProfile { account, after, .. } => {
+                if let Some(found) = self.accounts.iter_mut().find(|a| a.id == account.id) {
+                    for (field, value) in after {
+                        found.attributes.insert(field.clone(), value.clone());
+                    }
+                }
+            }
             OpKind::DeleteResource { resource } => {
                 let Some(id) = self
                     .resources

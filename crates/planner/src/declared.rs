@@ -324,6 +324,7 @@ pub(crate) fn add_creation_dependencies(operations: &mut [Operation], wiring: &W
                 needs.extend(pending(resource));
             }
             OpKind::AccountAction { .. }
+            | OpKind::UpdateProfile { .. }
             | OpKind::CreateResource { .. }
             | OpKind::UpdateResource { .. }
             | OpKind::DeleteResource { .. }

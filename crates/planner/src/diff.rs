@@ -2,6 +2,7 @@
 //! to add, direct grants on managed resources to remove), which become a
 //! plan.
 
+use crate::profile::plan_profiles;
 use crate::build::build_plan;
 use crate::declared::{Wiring, plan_creations};
 use crate::desired::{desired_access, directory_people, policy_reasons, with_declared};
@@ -145,8 +146,12 @@ pub fn plan_policies(
         }
     }
 
+    let (profiles, profile_notes) =
+        plan_profiles(policies, actual_declared, &people, &desired.correlated)?;
+    changes.extend(profiles);
     let wiring = plan_creations(policies, actual, &actual_declared.snapshots, &mut changes);
     let mut notes = desired.notes;
+    notes.extend(profile_notes);
     notes.extend(time_bound_notes);
     notes.extend(wiring.notes.iter().cloned());
     let directory_first = DirectoryFirst {

@@ -13,6 +13,7 @@ mod diff;
 mod index;
 mod order;
 mod people;
+mod profile;
 mod request;
 mod review;
 

@@ -43,7 +43,7 @@ fn direct(account: &str, resource: &str, entitlement: &str) -> Grant {
     }
 }
 
-fn state() -> ActualState {
+pub(crate) fn state() -> ActualState {
     let okta = ConnectionName::new("okta");
     let mut snapshot = Snapshot::new(okta.clone(), SystemKind::new("okta"));
     snapshot.accounts = vec![
@@ -95,7 +95,7 @@ fn state() -> ActualState {
     }
 }
 
-fn policies(text: &str) -> PolicySet {
+pub(crate) fn policies(text: &str) -> PolicySet {
     PolicySet::from_sources(vec![(PathBuf::from("p.yaml"), text.to_string())]).expect("valid")
 }
 
@@ -106,7 +106,7 @@ const PLATFORM: &str = r#"policies:
       - {system: okta, resource: group/Production Access Demo}
 "#;
 
-fn lines(plan: &Plan) -> Vec<String> {
+pub(crate) fn lines(plan: &Plan) -> Vec<String> {
     plan.operations.iter().map(Operation::describe).collect()
 }
 

@@ -332,6 +332,19 @@ impl Condition {
         }
     }
 
+    /// The expression's value for `person`, as JSON (a profile attribute's value). As with
+    /// conditions, an attribute the person lacks is an error, never a silent null.
+    pub fn value_for(&self, person: &Person) -> Result<Json, String> {
+        let context = context_for(person).map_err(|e| e.to_string())?;
+        match self.execute_in(&context) {
+            Ok(value) => value.json().map_err(|e| e.to_string()),
+            Err(ExecutionError::NoSuchKey(key)) => Err(format!(
+                "the person has no attribute `{key}` (test optional attributes with has(person.{key}))"
+            )),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
     fn execute_in(&self, context: &Context) -> Result<Value, ExecutionError> {
         let Some(program) = &self.program else {
             return Ok(Value::Bool(true));

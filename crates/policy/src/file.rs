@@ -3,6 +3,7 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::{Diagnostic, GrantSpec, Located};
@@ -141,7 +142,11 @@ pub struct PolicyDoc {
     /// every directory attribute). Omitted means every person.
     #[serde(default)]
     pub when: Option<Located<String>>,
+    #[serde(default)]
     pub grants: Vec<GrantDoc>,
+    /// Attributes set on the profile of a matching person's account, per system.
+    #[serde(default)]
+    pub profile: Vec<ProfileDoc>,
     /// What `grantflow drift` does when access to this policy's resources
     /// differs from it: `report` (the default), `approval` (a remediation
     /// plan waits for an approver) or `auto` (remediated through the engine).
@@ -184,6 +189,19 @@ impl RemediationMode {
             RemediationMode::Auto => "auto",
         }
     }
+}
+
+/// Profile attributes a policy sets in one system: each a CEL expression over `person`, e.g.
+/// `isMemberOfGroup: "true"` or `costCenter: 'person.department + "-01"'`. Only the named
+/// attributes change (a partial update); what the expression gives is written as it is (a text, a
+/// number, a flag, a list).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileDoc {
+    /// The connection name from grantflow.yaml (e.g. `okta`).
+    pub system: Located<String>,
+    /// Attribute name → CEL expression over `person` giving its value.
+    pub set: BTreeMap<String, Located<String>>,
 }
 
 /// One grant: a resource in a system, and the entitlement on it.

@@ -45,8 +45,28 @@ pub struct Policy {
     /// Where `when` was written (none for a policy without one).
     pub condition_at: Option<Located<()>>,
     pub grants: Vec<GrantSpec>,
+    /// Attributes set on matching people's accounts, per system.
+    pub profile: Vec<ProfileSpec>,
     /// How drift on this policy's resources is handled, when the policy says.
     pub drift: Option<RemediationMode>,
+}
+
+/// The profile attributes a policy sets in one system.
+#[derive(Debug)]
+pub struct ProfileSpec {
+    pub connection: ConnectionName,
+    pub attributes: Vec<ProfileValue>,
+    /// Where the system was written.
+    pub system_at: Located<()>,
+}
+
+/// One attribute and the expression over `person` that gives its value.
+#[derive(Debug)]
+pub struct ProfileValue {
+    pub name: String,
+    pub expression: Condition,
+    /// Where the expression was written.
+    pub at: Located<()>,
 }
 
 /// A grant as a policy asks for it: which connection, which resource (kind
@@ -283,11 +303,37 @@ impl PolicySet {
                     None => Condition::always(),
                 };
                 let mut grants = Vec::new();
-                if doc.grants.is_empty() {
+                if doc.grants.is_empty() && doc.profile.is_empty() {
                     problems.push(doc.name.diagnostic(
                         path,
-                        format!("policy \"{name}\" grants nothing: add at least one entry under `grants`"),
+                        format!("policy \"{name}\" grants nothing and sets nothing: add at least one entry under `grants` or `profile`"),
                     ));
+                }
+                let mut profile = Vec::new();
+                for doc in &doc.profile {
+                    let mut attributes = Vec::new();
+                    for (attribute, source) in &doc.set {
+                        if attribute.trim().is_empty() {
+                            problems.push(source.diagnostic(path, "a profile attribute needs a name"));
+                            continue;
+                        }
+                        match Condition::compile(&source.value) {
+                            Ok(expression) => attributes.push(ProfileValue {
+                                name: attribute.clone(),
+                                expression,
+                                at: source.position(),
+                            }),
+                            Err(message) => problems.push(source.diagnostic(
+                                path,
+                                format!("profile attribute `{attribute}`: {message}"),
+                            )),
+                        }
+                    }
+                    profile.push(ProfileSpec {
+                        connection: ConnectionName::new(doc.system.value.clone()),
+                        attributes,
+                        system_at: doc.system.position(),
+                    });
                 }
                 for grant in &doc.grants {
                     match grant.to_spec(path) {
@@ -302,6 +348,7 @@ impl PolicySet {
                     condition,
                     condition_at: doc.when.as_ref().map(Located::position),
                     grants,
+                    profile,
                     drift: doc.drift,
                 });
             }
@@ -477,6 +524,14 @@ impl PolicySet {
                     problems.push(grant.at.diagnostic(&policy.file, message));
                 }
             }
+            for profile in &policy.profile {
+                if !snapshots.contains_key(&profile.connection) {
+                    problems.push(profile.system_at.diagnostic(
+                        &policy.file,
+                        unknown_system_message(&profile.connection, snapshots),
+                    ));
+                }
+            }
         }
         for bundle in &self.bundles {
             for grant in &bundle.grants {
@@ -544,6 +599,35 @@ impl PolicySet {
             };
             for problem in found {
                 problems.push(self.condition_diagnostic(policy, problem.offset, &problem.message));
+            }
+            for value in policy.profile.iter().flat_map(|p| &p.attributes) {
+                let found = match catalog {
+                    Some(catalog) => value.expression.check(catalog),
+                    None => vec![],
+                };
+                for problem in found.into_iter().filter(|p| !p.message.contains("must be a boolean")) {
+                    let (line, column) = match (problem.offset, self.sources.get(&policy.file)) {
+                        (Some(offset), Some(text)) if value.at.line > 0 => {
+                            located::position_in_scalar(
+                                text,
+                                value.at.line,
+                                value.at.column,
+                                value.expression.source(),
+                                offset,
+                            )
+                        }
+                        _ => (value.at.line, value.at.column),
+                    };
+                    problems.push(Diagnostic {
+                        file: policy.file.clone(),
+                        line,
+                        column,
+                        message: format!(
+                            "policy \"{}\": profile attribute `{}`: {}",
+                            policy.name, value.name, problem.message
+                        ),
+                    });
+                }
             }
         }
         if problems.is_empty() {

@@ -494,4 +494,4 @@ pub(crate) fn event_from_raw(raw: RawEvent) -> AuditEvent {
 mod verify;
 
 pub use verify::ChainAnchor;
-pub(crate) use verify::{verify, verify_since};
+pub(crate) use verify::{ChainSource, verify, verify_since};

@@ -127,6 +127,9 @@ pub struct Store {
     /// own beside the writers' (each read sees what was committed before it began).
     reader: AnyPool,
     backend: Backend,
+    /// The SQLite database's file (none on PostgreSQL or in memory): the audit chain's verification
+    /// reads it on threads of its own.
+    sqlite_file: Option<Arc<std::path::Path>>,
     clock: Arc<dyn Clock>,
     recent: Arc<recent::Recent>,
 }
@@ -146,6 +149,7 @@ impl Store {
             url: redact_url(url),
             source,
         };
+        let mut sqlite_file = None;
         let (backend, pool, reader) = if let Some(path) = url.strip_prefix("sqlite://") {
             let url = if path.contains('?') {
                 url.to_string()
@@ -183,6 +187,10 @@ impl Store {
                 .map_err(open_error)?;
             // An in-memory database exists once per connection: its readers must be its writer.
             let in_memory = path.contains(":memory:") || path.contains("mode=memory");
+            if !in_memory {
+                let file = path.split('?').next().unwrap_or(path);
+                sqlite_file = Some(Arc::from(std::path::Path::new(file)));
+            }
             (Backend::Sqlite, pool, (!in_memory).then_some(reader))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = AnyPoolOptions::new()
@@ -210,6 +218,7 @@ impl Store {
             reader: reader.unwrap_or_else(|| pool.clone()),
             pool,
             backend,
+            sqlite_file,
             clock,
             recent: Arc::default(),
         })
@@ -390,7 +399,7 @@ impl Store {
 
     /// Checks the hash chain from the first event to the recorded head.
     pub async fn verify_audit(&self) -> Result<Verification> {
-        audit::verify(&self.reader, self.backend, &[]).await
+        audit::verify(self.chain_source(), &[]).await
     }
 
     /// Checks the chain, then that it still passes through every anchor
@@ -398,14 +407,22 @@ impl Store {
     /// edits an event and recomputes every later hash and the head is caught
     /// here.
     pub async fn verify_audit_against(&self, anchors: &[ChainAnchor]) -> Result<Verification> {
-        audit::verify(&self.reader, self.backend, anchors).await
+        audit::verify(self.chain_source(), anchors).await
     }
 
     /// Checks only the events after `from` (the newest anchor) up to the
     /// head, and returns the head (`Intact.events` is its sequence number):
     /// what to anchor next, without re-reading the whole chain.
     pub async fn verify_audit_since(&self, from: Option<&ChainAnchor>) -> Result<Verification> {
-        audit::verify_since(&self.reader, self.backend, from).await
+        audit::verify_since(self.chain_source(), from).await
+    }
+
+    fn chain_source(&self) -> audit::ChainSource<'_> {
+        audit::ChainSource {
+            pool: &self.reader,
+            backend: self.backend,
+            sqlite_file: self.sqlite_file.as_deref(),
+        }
     }
 
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>> {

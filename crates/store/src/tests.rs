@@ -388,6 +388,23 @@ async fn a_long_chain_is_verified_in_chunks_and_the_earliest_break_is_named() {
             Verification::Intact { events, .. } => assert_eq!(events, 20_000),
             other => panic!("{other:?}"),
         }
+        // On SQLite the chain is read in ranges on threads of their own (two here, joined at
+        // #10002): an anchor in the second range is checked, and a wrong one named.
+        let events = store.audit_events().await.expect("events");
+        let genuine = anchor(15_000, &events[14_999].hash);
+        assert!(matches!(
+            store.verify_audit_against(&[genuine.clone()]).await.expect("verify"),
+            Verification::Intact { events: 20_000, .. }
+        ));
+        assert_eq!(
+            broken_at(
+                store
+                    .verify_audit_against(&[anchor(15_000, &events[15_000].hash)])
+                    .await
+                    .expect("verify")
+            ),
+            15_000
+        );
         sqlx::query("UPDATE audit_events SET details = '{\"n\":-1}' WHERE seq = 17001")
             .execute(store.pool())
             .await
@@ -410,8 +427,23 @@ async fn a_long_chain_is_verified_in_chunks_and_the_earliest_break_is_named() {
             broken_at(store.verify_audit().await.expect("verify")),
             9_000
         );
+        // A row missing where the second range begins.
+        sqlx::query("DELETE FROM audit_events WHERE seq = 10002")
+            .execute(store.pool())
+            .await
+            .expect("tamper");
+        assert_eq!(
+            broken_at(store.verify_audit().await.expect("verify")),
+            9_000
+        );
+        sqlx::query("UPDATE audit_events SET subject = 'p-1/op8999' WHERE seq = 9000")
+            .execute(store.pool())
+            .await
+            .expect("restore");
+        let (seq, why) = reason(store.verify_audit().await.expect("verify"));
+        assert_eq!(seq, 10_003, "{why}");
+        assert!(why.contains("expected event #10002"), "{why}");
         // Verifying since an anchor past the edits sees only the gap.
-        let events = store.audit_events().await.expect("events");
         let at = &events[16_999];
         assert_eq!(at.seq, 17_000);
         assert_eq!(

@@ -289,6 +289,7 @@ impl OktaConnector {
             | OpKind::DeactivatePush { group, resource }
             | OpKind::DeletePush { group, resource } => vec![group, resource],
             OpKind::AccountAction { .. }
+            | OpKind::UpdateProfile { .. }
             | OpKind::CreateResource { .. }
             | OpKind::UpdateResource { .. }
             | OpKind::DeleteResource { .. } => vec![],
@@ -440,6 +441,7 @@ impl Connector for OktaConnector {
                 "delete_resource",
                 "deactivate_push",
                 "delete_push",
+                "update_profile",
             ],
             rate_limit_buckets: vec![
                 "apps",
@@ -546,6 +548,20 @@ impl Connector for OktaConnector {
                 resource, after, ..
             } => return self.update_group(op, resource, after).await,
             OpKind::DeleteResource { resource } => return self.delete_group(op, resource).await,
+            OpKind::UpdateProfile { account, after, .. } => {
+                // Read first: an update Okta already holds would still be logged as a profile change.
+                if self.observe(op).await? == Observed::Done {
+                    return Ok(Applied::AlreadyPresent);
+                }
+                // POST is Okta's partial update: the attributes not sent keep their values.
+                let url = self
+                    .client
+                    .url(&format!("/api/v1/users/{}", account.id), &[])?;
+                self.client
+                    .send_json(Method::POST, url, Some(json!({ "profile": after })))
+                    .await?;
+                return Ok(Applied::Changed);
+            }
             _ => {}
         }
         let Some(resolved) = self.resolve_pending(op).await? else {
@@ -682,6 +698,18 @@ impl Connector for OktaConnector {
             OpKind::DeleteResource { resource } => {
                 let gone = self.declared_group(op, resource).await?.is_none();
                 return Ok(Observed::from(gone));
+            }
+            OpKind::UpdateProfile { account, after, .. } => {
+                let user = self
+                    .client
+                    .get(&format!("/api/v1/users/{}", account.id), &[])
+                    .await?
+                    .body;
+                let profile = user.get("profile").cloned().unwrap_or(Value::Null);
+                let done = after
+                    .iter()
+                    .all(|(name, wanted)| profile.get(name).unwrap_or(&Value::Null) == wanted);
+                return Ok(Observed::from(done));
             }
             _ => {}
         }

@@ -91,6 +91,18 @@ impl System for Okta {
                 sandbox.group_grant(s, false, finance_group, jira_app, "assigned"),
                 format!("app/{jira}/group/{finance}"),
             ),
+            // A profile attribute a policy sets: Okta's partial update (POST), after reading the user.
+            Case::new(
+                sandbox.operation(OpKind::update_profile(
+                    crate::sandbox::account(s, EMMA),
+                    serde_json::Map::new(),
+                    json!({"costCenter": "FIN-7", "isMemberOfGroup": true})
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
+                )),
+                format!("user/{emma}"),
+            ),
             // A lifecycle call Okta refuses to repeat (E0000001 for a user already suspended): the
             // connector reads the status first.
             Case::new(sandbox.action(s, EMMA, "suspend"), format!("user/{emma}")),

@@ -7,6 +7,17 @@ use sqlx::{AnyPool, Row};
 use super::{EVENT_COLUMNS, GENESIS, RawEvent, Verification, event_hash, raw_event};
 use crate::{Backend, Result, StoreError};
 
+mod threads;
+
+/// Where the chain is read from: the store's read pool, and on SQLite the database file, which
+/// [`threads`] opens itself (none for an in-memory database: only its own connection sees it).
+#[derive(Clone, Copy)]
+pub(crate) struct ChainSource<'a> {
+    pub pool: &'a AnyPool,
+    pub backend: Backend,
+    pub sqlite_file: Option<&'a std::path::Path>,
+}
+
 /// A point the chain is known to have passed, from outside the database
 /// (a signed checkpoint): event `seq` had hash `hash`. `seq` 0 is the empty
 /// chain, whose hash is [`GENESIS`].
@@ -201,6 +212,11 @@ impl<'a> Anchors<'a> {
         }
     }
 
+    /// The sequence numbers of the anchors not yet passed, in order.
+    fn pending_seqs(&self) -> Vec<i64> {
+        self.sorted[self.next..].iter().map(|anchor| anchor.seq).collect()
+    }
+
     /// The sequence number of the next anchor not yet passed.
     fn next_seq(&self) -> Option<i64> {
         self.sorted.get(self.next).map(|anchor| anchor.seq)
@@ -265,8 +281,7 @@ fn check_head(
 /// be the head, and the chain must pass through every anchor. The earliest problem is the answer.
 /// `Intact.events` is the head's sequence number.
 async fn check_chain(
-    pool: &AnyPool,
-    backend: Backend,
+    source: ChainSource<'_>,
     from: Option<&ChainAnchor>,
     anchors: &[ChainAnchor],
 ) -> Result<Verification> {
@@ -274,6 +289,11 @@ async fn check_chain(
         None => (0, GENESIS.to_string()),
         Some(anchor) => (anchor.seq, anchor.hash.clone()),
     };
+    let ChainSource {
+        pool,
+        backend,
+        sqlite_file,
+    } = source;
     let label = from.map(|anchor| anchor.label.as_str()).unwrap_or_default();
     let mut tx = pool.begin().await?;
     if backend == Backend::Postgres {
@@ -337,6 +357,34 @@ async fn check_chain(
         .await?
         .try_get("newest")?;
     tx.rollback().await?;
+    if let (Some(file), Some(newest)) = (sqlite_file, newest) {
+        let file = file.to_path_buf();
+        let (low, first, anchor_seqs) = (next_row, links.expected_seq, anchors.pending_seqs());
+        let scans = tokio::task::spawn_blocking(move || {
+            threads::scan_ranges(&file, low, first, newest, &anchor_seqs)
+        })
+        .await
+        .map_err(|error| StoreError::Verification(error.to_string()))?;
+        // Ranges that could not be read at all are left to the reading below, which reports why.
+        for scan in scans.unwrap_or_default() {
+            let joins = scan.first.as_ref().is_some_and(|(seq, prev)| {
+                *seq == links.expected_seq && *prev == links.expected_prev
+            });
+            let Some((last_seq, last_hash)) = scan.last.filter(|_| joins) else {
+                break;
+            };
+            for (seq, id, hash) in &scan.anchored {
+                anchors.pass(*seq, id, hash);
+            }
+            links.expected_seq = last_seq + 1;
+            links.expected_prev = last_hash;
+            links.floor = links.expected_seq;
+            next_row = links.floor;
+            if scan.stopped {
+                break;
+            }
+        }
+    }
     let chunk_query = match backend {
         Backend::Sqlite => CHUNK_SQLITE,
         Backend::Postgres => CHUNK_POSTGRES,
@@ -447,11 +495,10 @@ async fn check_chain(
 /// anchored hash. A writer of the database can recompute every hash and the
 /// head after an edit; it cannot change what was anchored outside it.
 pub(crate) async fn verify(
-    pool: &AnyPool,
-    backend: Backend,
+    source: ChainSource<'_>,
     anchors: &[ChainAnchor],
 ) -> Result<Verification> {
-    check_chain(pool, backend, None, anchors).await
+    check_chain(source, None, anchors).await
 }
 
 /// Checks only what follows `from` (the newest anchor): the event there
@@ -460,9 +507,8 @@ pub(crate) async fn verify(
 /// head again (what precedes `from` was anchored already; a full
 /// [`verify`] checks it). `Intact.events` is the head's sequence number.
 pub(crate) async fn verify_since(
-    pool: &AnyPool,
-    backend: Backend,
+    source: ChainSource<'_>,
     from: Option<&ChainAnchor>,
 ) -> Result<Verification> {
-    check_chain(pool, backend, from.filter(|anchor| anchor.seq > 0), &[]).await
+    check_chain(source, from.filter(|anchor| anchor.seq > 0), &[]).await
 }
