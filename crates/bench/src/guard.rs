@@ -125,11 +125,12 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     let ratio = onboard.ratio();
     let verdict = if ratio > limit { "REGRESSION" } else { "ok" };
     println!(
-        "{:<16} {:>7} hires: makespan {:.1} s over lower bound {:.1} s, ratio {ratio:5.2} (baseline {stored:.2}, limit {limit:.2}) {verdict}",
+        "{:<16} {:>7} hires: makespan {:.1} s over lower bound {:.1} s, ratio {ratio:5.2} (baseline {stored:.2}, limit {limit:.2}), {} refused {verdict}",
         "onboard",
         crate::onboard::Options::quick().hires,
         onboard.makespan,
         onboard.bound,
+        onboard.refused,
     );
     if ratio > limit {
         regressions.push("onboard");

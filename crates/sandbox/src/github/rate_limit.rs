@@ -91,11 +91,12 @@ impl Limits {
         self.secondary = None;
     }
     /// Charges one request; a refused request is not counted, as on GitHub. The tally counts every request
-    /// under `core` and every write that passed it under `secondary`.
+    /// under `core` (refused there only by the primary limit) and every write that passed it under
+    /// `secondary`, so one refusal is tallied once.
     pub fn charge(&mut self, now: DateTime<Utc>, write: bool) -> Decision {
         let decision = self.charge_windows(now, write);
         let passed_primary = !matches!(decision.refused, Some(Refusal::Primary { .. }));
-        self.tally.count("core", decision.refused.is_none());
+        self.tally.count("core", passed_primary);
         if write && passed_primary {
             self.tally.count("secondary", decision.refused.is_none());
         }
