@@ -4,7 +4,7 @@
 //! (quadratic) about 16. Each ratio is compared with `baseline.json` beside this file; a ratio
 //! above baseline × tolerance fails the run and names the benchmark. The measures: planning and
 //! drift over a generated organisation, a snapshot's digest, and appending and verifying the audit
-//! chain.
+//! chain. The onboarding benchmark's quick run is compared by its own ratio: makespan over its lower bound.
 
 use std::time::{Duration, Instant};
 
@@ -104,6 +104,36 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
         if ratio > limit {
             regressions.push(name);
         }
+    }
+    // The multi-system apply: its makespan over its lower bound (a ratio already), not a scaling.
+    let onboard = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current()
+            .block_on(crate::onboard::run(crate::onboard::Options::quick()))
+    })?;
+    anyhow::ensure!(
+        onboard.succeeded == onboard.operations,
+        "onboard: {} of {} operations succeeded",
+        onboard.succeeded,
+        onboard.operations
+    );
+    let stored = baseline
+        .ratios
+        .get("onboard_makespan_over_bound")
+        .copied()
+        .context("baseline.json has no ratio for onboard_makespan_over_bound")?;
+    let limit = stored * baseline.tolerance;
+    let ratio = onboard.ratio();
+    let verdict = if ratio > limit { "REGRESSION" } else { "ok" };
+    println!(
+        "{:<16} {:>7} hires: makespan {:.1} s over lower bound {:.1} s, ratio {ratio:5.2} (baseline {stored:.2}, limit {limit:.2}), {} refused {verdict}",
+        "onboard",
+        crate::onboard::Options::quick().hires,
+        onboard.makespan,
+        onboard.bound,
+        onboard.refused,
+    );
+    if ratio > limit {
+        regressions.push("onboard");
     }
     anyhow::ensure!(
         regressions.is_empty(),

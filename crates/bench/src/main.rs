@@ -5,6 +5,9 @@
 //! - `apply`: operations through the engine against the Okta emulator's
 //!   rate limits; makespan against the rate-limit lower bound, 429s seen,
 //!   and (with `--baseline`) a sequential script using Okta's Python SDK.
+//! - `onboard`: N new hires onboarded across seven systems through the engine, every emulator at its
+//!   vendor's documented rate limits with a per-call latency; makespan against its lower bound (each term
+//!   printed), 429s, and (with `--baseline`) each vendor's Python client called sequentially.
 //! - `plan`: planning a generated organisation of N people.
 //! - `drift`: drift detection over the same organisation.
 //! - `snapshot`: writing a sync snapshot of N grants to SQLite (or PostgreSQL).
@@ -19,6 +22,7 @@ mod apply;
 mod audit;
 mod database;
 mod guard;
+mod onboard;
 mod org;
 mod revoke;
 
@@ -51,6 +55,32 @@ enum Command {
         #[arg(long)]
         bucket_limit: Option<u32>,
         /// A small, fast run: 120 operations, 40 per 2 s window.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Onboard N new hires across Okta (groups and apps), Google, GitHub, GitLab, Slack, Jira and AWS.
+    Onboard {
+        #[arg(long, default_value_t = 500)]
+        hires: usize,
+        /// Latency every emulated API call takes.
+        #[arg(long, default_value_t = 80)]
+        latency_ms: u64,
+        /// Each call's latency is drawn from latency ± jitter.
+        #[arg(long, default_value_t = 20)]
+        jitter_ms: u64,
+        /// Every emulator's rate-limit window (the vendors' are a minute).
+        #[arg(long, default_value_t = 60)]
+        window_seconds: u64,
+        /// Budgets per window as a multiple of the vendors' per-minute figures.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Also time the same work done sequentially with each vendor's official Python client, against
+        /// fresh emulators (needs the conformance venv: `cargo test -p grantflow-sandbox --test conformance`).
+        #[arg(long)]
+        baseline: bool,
+        /// 40 hires, 20 ± 5 ms, 3 s windows at 0.3 of each per-minute budget (the vendors' rates × 6).
         #[arg(long)]
         quick: bool,
     },
@@ -150,6 +180,34 @@ fn main() -> anyhow::Result<()> {
                     baseline,
                 )
                 .await
+            }
+            Command::Onboard {
+                hires,
+                latency_ms,
+                jitter_ms,
+                window_seconds,
+                scale,
+                concurrency,
+                baseline,
+                quick,
+            } => {
+                let options = if quick {
+                    onboard::Options {
+                        baseline,
+                        ..onboard::Options::quick()
+                    }
+                } else {
+                    onboard::Options {
+                        hires,
+                        latency_ms,
+                        jitter_ms,
+                        window_seconds,
+                        scale,
+                        concurrency,
+                        baseline,
+                    }
+                };
+                onboard::run(options).await.map(|_| ())
             }
             Command::Plan { people, quick } => org::plan(if quick { 2_000 } else { people }),
             Command::Drift { people, quick } => org::drift(if quick { 2_000 } else { people }),

@@ -40,6 +40,9 @@ struct Bucket {
     remaining: u64,
     reset: DateTime<Utc>,
     in_flight: u64,
+    /// Set by a refusal (a 429 and its reset): no call goes to the bucket before then, whether or not the
+    /// vendor announces its budget — every call sent meanwhile would only meet the same refusal.
+    held_until: Option<DateTime<Utc>>,
 }
 
 /// Where budgets are shared between processes (the store, in PostgreSQL
@@ -187,8 +190,12 @@ impl RateBudgets {
                 };
                 match buckets.get_mut(&key) {
                     None => break,
+                    Some(state) if state.held_until.is_some_and(|until| clock.now() < until) => {
+                        state.held_until.unwrap_or(state.reset)
+                    }
                     Some(state) => {
                         let now = clock.now();
+                        state.held_until = None;
                         if now >= state.reset {
                             // A new window: the vendor will tell us the new
                             // figures; until then assume the full budget.
@@ -224,6 +231,7 @@ impl RateBudgets {
                     remaining: 0,
                     reset: clock.now(),
                     in_flight: 0,
+                    held_until: None,
                 })
                 .in_flight += 1;
         }
@@ -231,6 +239,21 @@ impl RateBudgets {
             budgets: self.clone(),
             key,
         })
+    }
+
+    /// The vendor refused a call to `bucket` until `reset` (a 429): hold the bucket's other calls until then.
+    fn hold(&self, key: &Key, reset: DateTime<Utc>, now: DateTime<Utc>) {
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return;
+        };
+        let state = buckets.entry(key.clone()).or_insert(Bucket {
+            limit: 0,
+            remaining: 0,
+            reset: now,
+            in_flight: 0,
+            held_until: None,
+        });
+        state.held_until = Some(state.held_until.map_or(reset, |held| held.max(reset)));
     }
 
     /// Records what a response said about its bucket (and publishes it to
@@ -261,6 +284,7 @@ impl RateBudgets {
             remaining: budget.remaining,
             reset: budget.reset,
             in_flight: 0,
+            held_until: None,
         });
         if budget.limit != state.limit {
             // Another limit is another budget (the vendor changed the window): its figures stand as they are.
@@ -309,6 +333,17 @@ impl BudgetHandle {
             .acquire(&self.connection, bucket, self.clock.as_ref(), waits)
             .await
             .map_err(|reset| Failure::rate_limited(bucket, reset, spent()))
+    }
+
+    /// The vendor refused a call to `bucket` until `reset`: the connection's other calls to it wait for the
+    /// reset instead of meeting the same refusal (Slack and Google announce no budget, so a refusal is all
+    /// there is to go by).
+    pub fn hold(&self, bucket: &str, reset: DateTime<Utc>) {
+        self.budgets.hold(
+            &(self.connection.clone(), bucket.to_string()),
+            reset,
+            self.clock.now(),
+        );
     }
 
     /// Records what an answer said about `bucket`.
@@ -403,6 +438,47 @@ mod tests {
             started.elapsed() >= Duration::from_millis(250),
             "waited for the reset"
         );
+    }
+
+    #[tokio::test]
+    async fn a_refusal_holds_a_bucket_without_an_announced_budget_until_its_reset() {
+        let budgets = Arc::new(RateBudgets::new(0.0));
+        let slack = budgets.handle(ConnectionName::new("slack"), Arc::new(SystemClock));
+        let bucket = "tier3:conversations.invite";
+        drop(
+            slack
+                .acquire(bucket, &mut waits(), spent)
+                .await
+                .expect("an unknown bucket is not held back"),
+        );
+        slack.hold(bucket, Utc::now() + chrono::Duration::milliseconds(300));
+        let started = std::time::Instant::now();
+        drop(
+            slack
+                .acquire(bucket, &mut waits(), spent)
+                .await
+                .expect("permit after the reset"),
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "the next call waited for the reset"
+        );
+        // Past the reset the bucket is unknown again, and calls go at once.
+        let started = std::time::Instant::now();
+        let _permit = slack
+            .acquire(bucket, &mut waits(), spent)
+            .await
+            .expect("permit");
+        assert!(started.elapsed() < Duration::from_millis(100));
+        // A reset further away than the call may wait is handed back, with when to come again.
+        let far = Utc::now() + chrono::Duration::seconds(600);
+        slack.hold(bucket, far);
+        let mut short = WaitBudget::new(Duration::from_millis(100));
+        match slack.acquire(bucket, &mut short, spent).await {
+            Err(Failure::RateLimited { reset, .. }) => assert_eq!(reset, far),
+            Err(other) => panic!("expected RateLimited, got {other:?}"),
+            Ok(_) => panic!("expected RateLimited, got a permit"),
+        }
     }
 
     #[tokio::test]

@@ -101,7 +101,20 @@ pub struct Engine<'a> {
     owner: String,
     options: EngineOptions,
     plans: Mutex<HashMap<String, Arc<Plan>>>,
+    /// Attempts of each job (plan, op) this process saw deferred by a rate limit, and whether its last
+    /// attempt was: see [`Engine::note_attempt`].
+    deferrals: Mutex<HashMap<(String, u32), Deferrals>>,
 }
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Deferrals {
+    count: u32,
+    last: bool,
+}
+
+/// Rate-limit deferrals one operation may meet before it fails: a vendor may keep refusing for ever, but a
+/// long plan against a tight bucket (hundreds of calls at 50 a minute) is deferred many windows in a row.
+const MAX_RATE_LIMIT_DEFERRALS: u32 = 1_000;
 
 impl<'a> Engine<'a> {
     pub fn new(
@@ -119,6 +132,7 @@ impl<'a> Engine<'a> {
             owner,
             options,
             plans: Mutex::new(HashMap::new()),
+            deferrals: Mutex::new(HashMap::new()),
         }
     }
 
@@ -385,7 +399,8 @@ impl<'a> Engine<'a> {
         // An earlier attempt may have reached the vendor before its process
         // died or before it failed: look before acting, so the effect is
         // never applied twice.
-        let tried_before = held.job.attempts > 0;
+        // A call the vendor refused for its rate limit did nothing: there is nothing to look for.
+        let tried_before = held.job.attempts > 0 && !self.last_was_deferred(&plan.id, op.id);
         if tried_before || self.options.observe_first {
             match self.observe(connector.as_ref(), op).await {
                 Ok(Observed::Done) => {
@@ -445,8 +460,20 @@ impl<'a> Engine<'a> {
                     .wait(plan, op, held, reason, recheck_at.timestamp_millis())
                     .await;
             }
-            let this_run = attempt.saturating_sub(held.job.attempts_at_requeue);
-            if !failure.is_transient() || this_run >= self.options.max_attempts {
+            let rate_limited = matches!(failure, Failure::RateLimited { .. });
+            let deferred = self.note_attempt(&plan.id, op.id, rate_limited);
+            // A rate limit is the vendor saying when, not the operation failing: such attempts do not use
+            // up the retry budget (they have their own, far larger one).
+            let this_run = attempt
+                .saturating_sub(held.job.attempts_at_requeue)
+                .saturating_sub(deferred);
+            let gave_up = if rate_limited {
+                deferred >= MAX_RATE_LIMIT_DEFERRALS
+            } else {
+                this_run >= self.options.max_attempts
+            };
+            if !failure.is_transient() || gave_up {
+                self.forget_deferrals(&plan.id, op.id);
                 let message = if failure.is_transient() {
                     format!("{} (gave up after {this_run} attempts)", failure.message())
                 } else {
@@ -489,6 +516,9 @@ impl<'a> Engine<'a> {
                 )
                 .await?;
             tokio::time::sleep(wait).await;
+            if rate_limited {
+                continue;
+            }
             // The failed call may still have taken effect (a timeout after
             // the vendor acted): look before trying again.
             match self.observe(connector.as_ref(), op).await {
@@ -511,6 +541,33 @@ impl<'a> Engine<'a> {
                     return self.unknown_outcome(plan, op, held, attempt, failure).await;
                 }
             }
+        }
+    }
+
+    /// Records that an attempt of `op` ended in a transient failure, rate-limited or not; answers how many
+    /// of its attempts in this process were rate-limited. Kept in memory: another process that takes the job
+    /// over counts them as ordinary attempts, and observes first, which is only more careful.
+    fn note_attempt(&self, plan: &str, op: OperationId, rate_limited: bool) -> u32 {
+        let Ok(mut deferrals) = self.deferrals.lock() else {
+            return 0;
+        };
+        let d = deferrals.entry((plan.to_string(), op.0)).or_default();
+        d.count += u32::from(rate_limited);
+        d.last = rate_limited;
+        d.count
+    }
+
+    fn last_was_deferred(&self, plan: &str, op: OperationId) -> bool {
+        self.deferrals
+            .lock()
+            .ok()
+            .and_then(|d| d.get(&(plan.to_string(), op.0)).map(|d| d.last))
+            .unwrap_or(false)
+    }
+
+    fn forget_deferrals(&self, plan: &str, op: OperationId) {
+        if let Ok(mut deferrals) = self.deferrals.lock() {
+            deferrals.remove(&(plan.to_string(), op.0));
         }
     }
 
@@ -643,6 +700,7 @@ impl<'a> Engine<'a> {
         how: &str,
         details: serde_json::Value,
     ) -> Result<JobState, EngineError> {
+        self.forget_deferrals(&plan.id, op.id);
         self.store
             .finish_job(
                 &plan.id,

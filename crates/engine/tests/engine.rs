@@ -31,6 +31,7 @@ struct Scripted {
     order: Mutex<Vec<String>>,
     /// How long each call takes (a slow vendor, or a 429 waited out inside the call).
     call_takes: Mutex<Option<Duration>>,
+    observes: Mutex<u32>,
 }
 
 impl Scripted {
@@ -99,6 +100,9 @@ impl Connector for Handle {
         answer
     }
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        if let Ok(mut observes) = self.0.observes.lock() {
+            *observes += 1;
+        }
         let present = self
             .0
             .present
@@ -319,6 +323,38 @@ async fn transient_failures_are_retried_and_each_attempt_is_audited() {
             .count(),
         2
     );
+}
+
+/// A long plan against a tight bucket is deferred window after window; that is the vendor pacing us, not
+/// the operation failing, and a refused call did nothing there is to look for.
+#[tokio::test]
+async fn rate_limit_deferrals_do_not_use_up_the_retry_budget_nor_call_for_a_look() {
+    let w = world().await;
+    let limited = || {
+        Err(Failure::RateLimited {
+            bucket: "tier3:conversations.invite".into(),
+            reset: Utc::now(),
+            message: "ratelimited".into(),
+        })
+    };
+    // Twice options().max_attempts, then a transient failure: the one failure left is still retried.
+    let mut script: Vec<Result<Applied, Failure>> = (0..8).map(|_| limited()).collect();
+    script.push(Err(Failure::RetryLater {
+        at: None,
+        vendor_code: Some("internal_error".into()),
+        message: "500".into(),
+    }));
+    w.fake.script("a", script);
+    let plan = plan(vec![op(0, "a", &[])]);
+    w.store.save_plan(&plan, "test").await.expect("save");
+    let report = Engine::new(&w.store, &w.connectors, "test", options())
+        .apply(&cleared(&w.store, &plan).await, &Silent)
+        .await
+        .expect("apply");
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(report.operations[0].attempts, 10);
+    // Only the ordinary failure is followed by a look before the next call.
+    assert_eq!(w.fake.observes.lock().map(|o| *o).unwrap_or(0), 1);
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! Each emulated system is one module (`okta`, `google`, `github`, `gitlab`, `slack`, `aws`, `jira`,
 //! `salesforce`, `scim`, `opa`, `datadog`, `bamboohr`) that implements [`Emulator`]: its state on the shared pieces
 //! ([`emulator::Core`]), the vendor's routes, errors, pagination and rate-limit rules, and changes by hand. The
-//! `/__sandbox` admin routes (writes, faults, rate limits, reset, hand-change) are shared ([`emulator`]).
+//! `/__sandbox` admin routes (writes, faults, rate limits, calls, reset, hand-change) are shared ([`emulator`]).
 //! Systems are listed in one place, `systems.rs`, and [`start`] serves each on its own loopback port, wrapped in
 //! the network faults every system shares ([`network_faults`]).
 

@@ -423,6 +423,10 @@ impl<D: Dialect> Transport<D> {
                 }
                 Err(failure) => failure,
             };
+            if let Failure::RateLimited { reset, .. } = &failure {
+                // The connection's other calls to this bucket would meet the same refusal: they wait too.
+                self.budgets.hold(&bucket, *reset);
+            }
             let again = match &failure {
                 Failure::RateLimited { reset, bucket, .. }
                     if rate_limit_waits < max_rate_limit_waits =>

@@ -5,6 +5,7 @@
 //! | `GET /__sandbox/writes`            | `{"writes": {"<object key>": n}}`                                     |
 //! | `GET`/`POST /__sandbox/faults`     | [`Faults`](super::Faults) (Google adds `member_visibility_delay_ms`); a POST replaces them |
 //! | `GET`/`POST /__sandbox/rate-limits`| the emulator's [`RateLimits`](super::RateLimits); a POST changes the fields it names |
+//! | `GET /__sandbox/calls`            | `{"buckets": {"<bucket>": {"calls": n, "refused": n}}}`: requests charged per bucket |
 //! | `POST /__sandbox/reset`            | back to the seed, default limits, no faults; 204                     |
 //! | `POST /__sandbox/hand-change`      | `crate::hand_change`; 204                                            |
 //!
@@ -236,6 +237,7 @@ pub(super) fn routes<E: Emulator>() -> Router<Arc<E>> {
             "/__sandbox/rate-limits",
             get(limits::<E>).post(set_limits::<E>),
         )
+        .route("/__sandbox/calls", get(calls::<E>))
         .route("/__sandbox/reset", post(reset::<E>))
         .route("/__sandbox/hand-change", post(hand_change::<E>))
         .merge(E::admin_routes())
@@ -272,6 +274,10 @@ async fn set_limits<E: Emulator>(State(e): State<Arc<E>>, body: Bytes) -> Respon
     answer(AdminBody::parse(&body, core.limit_fields()).and_then(|b| core.set_limits(&b)))
 }
 
+async fn calls<E: Emulator>(State(e): State<Arc<E>>) -> Response {
+    answer(Ok(e.core().calls_json()))
+}
+
 async fn reset<E: Emulator>(State(e): State<Arc<E>>) -> Response {
     e.reset();
     StatusCode::NO_CONTENT.into_response()
@@ -293,7 +299,7 @@ async fn unknown<E: Emulator>(req: Request) -> Response {
     json_response(
         StatusCode::NOT_FOUND,
         &json!({ "error": format!(
-            "no admin endpoint {} on {}: the shared ones are writes, faults, rate-limits, reset, hand-change and network",
+            "no admin endpoint {} on {}: the shared ones are writes, faults, rate-limits, calls, reset, hand-change and network",
             req.uri().path(),
             E::KIND
         )}),

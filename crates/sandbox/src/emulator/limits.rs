@@ -18,6 +18,41 @@ pub trait RateLimits: Clone + Send + Sync + 'static {
     /// Applies a POST body: fields left out keep their values, and windows start afresh so a test's new
     /// budget applies at once.
     fn configure(&mut self, body: &AdminBody) -> Result<(), AdminError>;
+    /// What `GET /__sandbox/calls` answers: the requests each bucket was charged and refused.
+    fn tally(&self) -> Tally;
+}
+
+/// Requests charged to each bucket and how many of them it refused, since the emulator started or was last
+/// reset (a new budget set through `/__sandbox/rate-limits` keeps the counts): what a benchmark reads to
+/// know how many calls a workload cost each bucket, and how many 429s it met.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    counts: BTreeMap<String, (u64, u64)>,
+}
+
+impl Tally {
+    pub fn count(&mut self, bucket: &str, allowed: bool) {
+        self.add(bucket, 1, u64::from(!allowed));
+    }
+
+    /// Adds `calls` requests to `bucket`, `refused` of them refused.
+    pub fn add(&mut self, bucket: &str, calls: u64, refused: u64) {
+        let (c, r) = self.counts.entry(bucket.to_owned()).or_default();
+        *c += calls;
+        *r += refused;
+    }
+
+    /// `{"buckets": {"<bucket>": {"calls": n, "refused": n}}}`.
+    pub fn json(&self) -> Value {
+        let buckets: serde_json::Map<String, Value> = self
+            .counts
+            .iter()
+            .map(|(bucket, (calls, refused))| {
+                (bucket.clone(), json!({"calls": calls, "refused": refused}))
+            })
+            .collect();
+        json!({ "buckets": buckets })
+    }
 }
 
 /// Outcome of charging one request to a bucket.
@@ -47,6 +82,7 @@ pub struct FixedWindows {
     window_seconds: u64,
     limits: BTreeMap<String, u32>,
     windows: BTreeMap<String, Window>,
+    tally: Tally,
 }
 
 impl FixedWindows {
@@ -55,6 +91,7 @@ impl FixedWindows {
             window_seconds: window_seconds.clamp(1, bounds::WINDOW_SECONDS),
             limits: limits.iter().map(|(n, l)| ((*n).to_owned(), *l)).collect(),
             windows: BTreeMap::new(),
+            tally: Tally::default(),
         }
     }
 
@@ -92,6 +129,12 @@ impl FixedWindows {
         let allowed = w.used < limit;
         if allowed {
             w.used += 1;
+        }
+        // A bucket counted per key (Slack's methods) is tallied per key, as `<bucket>:<key>`: its windows are.
+        if key == bucket {
+            self.tally.count(bucket, allowed);
+        } else {
+            self.tally.count(&format!("{bucket}:{key}"), allowed);
         }
         Decision {
             allowed,
@@ -133,6 +176,10 @@ impl RateLimits for FixedWindows {
     fn configure(&mut self, body: &AdminBody) -> Result<(), AdminError> {
         self.configure_from(body)
     }
+
+    fn tally(&self) -> Tally {
+        self.tally.clone()
+    }
 }
 
 #[cfg(test)]
@@ -152,6 +199,10 @@ mod tests {
         assert!(!refused.allowed);
         assert_eq!(refused.retry_after, 2);
         assert!(w.charge("api", t0 + chrono::Duration::seconds(2)).allowed);
+        assert_eq!(
+            w.tally().json(),
+            json!({"buckets": {"api": {"calls": 3, "refused": 1}}})
+        );
     }
 
     #[test]

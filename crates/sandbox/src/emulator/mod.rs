@@ -25,7 +25,7 @@ use axum::body::Bytes;
 
 pub use admin::{AdminBody, AdminError, bounds, loopback_only};
 pub use faults::{FaultSettings, Faults};
-pub use limits::{Decision, FixedWindows, RateLimits};
+pub use limits::{Decision, FixedWindows, RateLimits, Tally};
 pub use request::{
     Ctx, Now, form_pairs, json_response, local_part, name_from_email, random_token, set_header,
 };
@@ -261,7 +261,7 @@ mod tests {
         let probe = Probe::start(&(), EmulatorConfig::default());
         let router = router(&probe);
         let limits = json!({"window_seconds": 60, "buckets": {"api": 5}});
-        let faults = json!({"latency_ms": 0, "error_rate": 0.0, "error_status": 0});
+        let faults = json!({"latency_ms": 0, "jitter_ms": 0, "error_rate": 0.0, "error_status": 0});
         for (endpoint, body, field) in [
             (
                 "rate-limits",
@@ -314,6 +314,11 @@ mod tests {
         assert_eq!(
             read(&router, "/ping").await.0,
             StatusCode::TOO_MANY_REQUESTS
+        );
+        // A benchmark reads what the workload cost each bucket and how many 429s it met.
+        assert_eq!(
+            read(&router, "/__sandbox/calls").await.1,
+            json!({"buckets": {"api": {"calls": 6, "refused": 1}}})
         );
     }
 

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -99,8 +98,9 @@ where
     pub async fn injected_failure(&self, usual: StatusCode) -> Option<StatusCode> {
         let faults = self.faults();
         let faults = faults.common();
-        if faults.latency_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+        let latency = faults.latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
         }
         (faults.error_rate > 0.0 && rand::random::<f64>() < faults.error_rate)
             .then(|| StatusCode::from_u16(faults.error_status).unwrap_or(usual))
@@ -119,6 +119,8 @@ pub trait CoreAdmin: Send + Sync {
     fn limits_json(&self) -> Value;
     /// Changes the rate limits named in `body`; answers the new settings.
     fn set_limits(&self, body: &AdminBody) -> Result<Value, AdminError>;
+    /// Requests charged and refused per bucket (`GET /__sandbox/calls`).
+    fn calls_json(&self) -> Value;
     /// Back to the seed, default limits, no faults.
     fn reset(&self);
 }
@@ -163,6 +165,10 @@ where
         let mut limits = self.limits();
         limits.configure(body)?;
         Ok(limits.settings())
+    }
+
+    fn calls_json(&self) -> Value {
+        self.limits().tally().json()
     }
 
     fn reset(&self) {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::emulator::{AdminBody, AdminError, RateLimits, bounds};
+use crate::emulator::{AdminBody, AdminError, RateLimits, Tally, bounds};
 
 /// Settings, read and written through `/__sandbox/rate-limits`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -46,6 +46,7 @@ pub struct Limits {
     pub config: LimitsConfig,
     primary: Option<Window>,
     secondary: Option<Window>,
+    tally: Tally,
 }
 
 /// What one request is told: the `x-ratelimit-*` values, and whether it is refused (and how).
@@ -80,6 +81,7 @@ impl Limits {
             config: LimitsConfig::new(window_seconds),
             primary: None,
             secondary: None,
+            tally: Tally::default(),
         }
     }
 
@@ -88,8 +90,20 @@ impl Limits {
         self.primary = None;
         self.secondary = None;
     }
-    /// Charges one request; a refused request is not counted, as on GitHub.
+    /// Charges one request; a refused request is not counted, as on GitHub. The tally counts every request
+    /// under `core` (refused there only by the primary limit) and every write that passed it under
+    /// `secondary`, so one refusal is tallied once.
     pub fn charge(&mut self, now: DateTime<Utc>, write: bool) -> Decision {
+        let decision = self.charge_windows(now, write);
+        let passed_primary = !matches!(decision.refused, Some(Refusal::Primary { .. }));
+        self.tally.count("core", passed_primary);
+        if write && passed_primary {
+            self.tally.count("secondary", decision.refused.is_none());
+        }
+        decision
+    }
+
+    fn charge_windows(&mut self, now: DateTime<Utc>, write: bool) -> Decision {
         let c = &self.config;
         // Windows are bounded by `bounds::WINDOW_SECONDS`, so these conversions cannot wrap.
         let length = Duration::seconds(c.window_seconds as i64);
@@ -173,6 +187,10 @@ impl RateLimits for Limits {
         };
         self.set_config(config);
         Ok(())
+    }
+
+    fn tally(&self) -> Tally {
+        self.tally.clone()
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::errors::{GoogleError, GoogleResult};
 use crate::emulator::{
-    AdminBody, AdminError, Core, FaultSettings, Faults, RateLimits, Seeded, Writes, bounds,
+    AdminBody, AdminError, Core, FaultSettings, Faults, RateLimits, Seeded, Tally, Writes, bounds,
 };
 
 /// What the Google emulator is seeded with (the `google:` section of an organisation file).
@@ -144,6 +144,7 @@ pub struct GoogleFaults {
 impl FaultSettings for GoogleFaults {
     const FIELDS: &'static [&'static str] = &[
         "latency_ms",
+        "jitter_ms",
         "error_rate",
         "error_status",
         "member_visibility_delay_ms",
@@ -178,6 +179,8 @@ pub struct Quota {
     pub reason: String,
     #[serde(skip)]
     window: Option<(DateTime<Utc>, u32)>,
+    #[serde(skip)]
+    tally: Tally,
 }
 
 impl Quota {
@@ -188,6 +191,7 @@ impl Quota {
             limit: 2400,
             reason: QUOTA_REASONS[0].into(),
             window: None,
+            tally: Tally::default(),
         }
     }
 
@@ -201,6 +205,7 @@ impl Quota {
         };
         let allowed = used < self.limit;
         self.window = Some((start, used + u32::from(allowed)));
+        self.tally.count("queries", allowed);
         allowed
     }
 }
@@ -228,6 +233,10 @@ impl RateLimits for Quota {
         }
         self.window = None;
         Ok(())
+    }
+
+    fn tally(&self) -> Tally {
+        self.tally.clone()
     }
 }
 

@@ -22,7 +22,7 @@ use axum::http::Method;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::emulator::{AdminBody, AdminError, Decision, FixedWindows, RateLimits, bounds};
+use crate::emulator::{AdminBody, AdminError, Decision, FixedWindows, RateLimits, Tally, bounds};
 
 pub const BUCKETS: &[(&str, u32)] = &[
     ("apps", 100),
@@ -74,6 +74,8 @@ pub struct OktaLimits {
     windows: FixedWindows,
     concurrency: u32,
     in_flight: u32,
+    /// Requests refused for Okta's concurrency limit (the buckets' own counts are the windows').
+    over_concurrency: u64,
 }
 
 impl OktaLimits {
@@ -82,12 +84,14 @@ impl OktaLimits {
             windows: FixedWindows::new(window_seconds, BUCKETS),
             concurrency: DEFAULT_CONCURRENCY,
             in_flight: 0,
+            over_concurrency: 0,
         }
     }
 
     /// Takes an in-flight slot; `false` means the org's concurrency limit is reached.
     pub fn enter(&mut self) -> bool {
         if self.in_flight >= self.concurrency {
+            self.over_concurrency += 1;
             return false;
         }
         self.in_flight += 1;
@@ -119,6 +123,14 @@ impl RateLimits for OktaLimits {
             self.concurrency = u32::try_from(c).unwrap_or(u32::MAX);
         }
         Ok(())
+    }
+
+    fn tally(&self) -> Tally {
+        let mut tally = self.windows.tally();
+        if self.over_concurrency > 0 {
+            tally.add("concurrency", self.over_concurrency, self.over_concurrency);
+        }
+        tally
     }
 }
 
