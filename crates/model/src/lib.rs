@@ -19,8 +19,7 @@ pub use lifecycle::LifecycleState;
 pub use operation::{
     ACCOUNT_KIND, AccountRef, CREATE_ENTITLEMENT, DELETE_ENTITLEMENT, Holder, OpKind, Operation,
     OperationId, PENDING_PREFIX, PROFILE_ENTITLEMENT, PUSH_ENTITLEMENT, PlannedId, ResourceRef,
-    UPDATE_ENTITLEMENT,
-    pending_id,
+    UPDATE_ENTITLEMENT, pending_id,
 };
 pub use schema::{AttributeDecl, AttributeType, ProfileSchema};
 pub use spec::{SpecDifference, spec_difference, spec_matches};

@@ -2,12 +2,12 @@
 //! to add, direct grants on managed resources to remove), which become a
 //! plan.
 
-use crate::profile::plan_profiles;
 use crate::build::build_plan;
 use crate::declared::{Wiring, plan_creations};
 use crate::desired::{desired_access, directory_people, policy_reasons, with_declared};
 use crate::index::SnapshotIndex;
 use crate::order::DirectoryFirst;
+use crate::profile::plan_profiles;
 use crate::request::{self, ChangeRequest, RequestError};
 use crate::{ActualState, PlanError, resource_ref};
 use chrono::{DateTime, Utc};

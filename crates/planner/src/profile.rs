@@ -160,7 +160,10 @@ mod tests {
         let OpKind::UpdateProfile { after, .. } = &plan.operations[1].kind else {
             panic!("{:?}", plan.operations[1].kind);
         };
-        assert_eq!(serde_json::Value::Object(after.clone()), json!({"isMemberOfGroup": true}));
+        assert_eq!(
+            serde_json::Value::Object(after.clone()),
+            json!({"isMemberOfGroup": true})
+        );
 
         // Once the sync sees the values, nothing is planned.
         if let Some(snapshot) = actual.snapshots.get_mut(&okta) {
@@ -194,6 +197,9 @@ mod tests {
         let error = plan_policies(&policies(text), &state(), "test", Utc::now())
             .expect_err("unknown attribute")
             .to_string();
-        assert!(error.contains("p.yaml:6:") && error.contains("nosuch"), "{error}");
+        assert!(
+            error.contains("p.yaml:6:") && error.contains("nosuch"),
+            "{error}"
+        );
     }
 }

@@ -314,7 +314,8 @@ impl PolicySet {
                     let mut attributes = Vec::new();
                     for (attribute, source) in &doc.set {
                         if attribute.trim().is_empty() {
-                            problems.push(source.diagnostic(path, "a profile attribute needs a name"));
+                            problems
+                                .push(source.diagnostic(path, "a profile attribute needs a name"));
                             continue;
                         }
                         match Condition::compile(&source.value) {
@@ -605,7 +606,10 @@ impl PolicySet {
                     Some(catalog) => value.expression.check(catalog),
                     None => vec![],
                 };
-                for problem in found.into_iter().filter(|p| !p.message.contains("must be a boolean")) {
+                for problem in found
+                    .into_iter()
+                    .filter(|p| !p.message.contains("must be a boolean"))
+                {
                     let (line, column) = match (problem.offset, self.sources.get(&policy.file)) {
                         (Some(offset), Some(text)) if value.at.line > 0 => {
                             located::position_in_scalar(

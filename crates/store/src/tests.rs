@@ -393,7 +393,10 @@ async fn a_long_chain_is_verified_in_chunks_and_the_earliest_break_is_named() {
         let events = store.audit_events().await.expect("events");
         let genuine = anchor(15_000, &events[14_999].hash);
         assert!(matches!(
-            store.verify_audit_against(&[genuine.clone()]).await.expect("verify"),
+            store
+                .verify_audit_against(&[genuine.clone()])
+                .await
+                .expect("verify"),
             Verification::Intact { events: 20_000, .. }
         ));
         assert_eq!(

@@ -214,7 +214,10 @@ impl<'a> Anchors<'a> {
 
     /// The sequence numbers of the anchors not yet passed, in order.
     fn pending_seqs(&self) -> Vec<i64> {
-        self.sorted[self.next..].iter().map(|anchor| anchor.seq).collect()
+        self.sorted[self.next..]
+            .iter()
+            .map(|anchor| anchor.seq)
+            .collect()
     }
 
     /// The sequence number of the next anchor not yet passed.

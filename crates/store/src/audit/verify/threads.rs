@@ -90,8 +90,6 @@ fn scan_range(
         file,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    // Pages mapped, not copied into SQLite's cache by a read(2) each.
-    connection.pragma_update(None, "mmap_size", 1_i64 << 34)?;
     let mut statement = connection.prepare(
         "SELECT seq, id, at, actor, action, subject, details, prev_hash, hash
          FROM audit_events WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq",
@@ -128,7 +126,9 @@ fn scan_range(
             && hash.len() == 64
             && serde_json::to_writer(
                 &mut encoded,
-                &[&seq_text, id, at, actor, action, subject, details, prev_hash],
+                &[
+                    &seq_text, id, at, actor, action, subject, details, prev_hash,
+                ],
             )
             .is_ok()
             && hex::encode_to_slice(Sha256::digest(&encoded), &mut hex).is_ok()
@@ -190,8 +190,15 @@ mod tests {
         }
         assert!(scans.iter().all(|scan| !scan.stopped), "{scans:?}");
         assert_eq!(scans[0].first.as_ref().map(|f| f.0), Some(1));
-        assert_eq!(scans.last().and_then(|s| s.last.as_ref()).map(|l| l.0), Some(20_000));
-        let anchored: Vec<i64> = scans.iter().flat_map(|s| &s.anchored).map(|a| a.0).collect();
+        assert_eq!(
+            scans.last().and_then(|s| s.last.as_ref()).map(|l| l.0),
+            Some(20_000)
+        );
+        let anchored: Vec<i64> = scans
+            .iter()
+            .flat_map(|s| &s.anchored)
+            .map(|a| a.0)
+            .collect();
         assert_eq!(anchored, [12_345]);
 
         sqlx::query("UPDATE audit_events SET actor = 'someone' WHERE seq = 4")
@@ -200,6 +207,10 @@ mod tests {
             .expect("tamper");
         let scans = scan_ranges(&file, i64::MIN, 1, 20_000, &[]).expect("scan");
         assert!(scans[0].stopped);
-        assert_eq!(scans[0].last.as_ref().map(|l| l.0), Some(3), "stops before the edit");
+        assert_eq!(
+            scans[0].last.as_ref().map(|l| l.0),
+            Some(3),
+            "stops before the edit"
+        );
     }
 }
