@@ -199,18 +199,6 @@ async fn the_console_in_chromium() {
     .await
     .expect("server");
 
-    // A change made by hand in Okta's console after the sync: the drift
-    // test syncs from the console and finds it.
-    let answer = okta
-        .http_client()
-        .expect("admin client")
-        .post(format!("{}/hand-change", okta.admin_url))
-        .json(&json!({"op": "add", "user": HAND_ADDED, "resource": "group/Payments Oncall"}))
-        .send()
-        .await
-        .expect("the emulator's admin answers");
-    assert!(answer.status().is_success(), "{:?}", answer.text().await);
-
     let screenshots = root.join("target/console-screenshots");
     std::fs::create_dir_all(&screenshots).expect("screenshots dir");
     let info = dir.path().join("console-info.json");

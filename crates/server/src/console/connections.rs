@@ -90,6 +90,9 @@ pub(crate) async fn list(State(shared): State<Arc<Shared>>, visitor: Visitor) ->
 #[derive(Debug, Deserialize)]
 pub(crate) struct SyncForm {
     csrf: Option<String>,
+    /// Read everything again rather than the changes since the last sync
+    /// (which a vendor's change feed may not carry, e.g. its console's edits).
+    full: Option<String>,
 }
 
 /// `POST /console/connections/{name}/sync`: syncs it now (one sync at a
@@ -110,7 +113,7 @@ pub(crate) async fn sync(
         .sync(
             &visitor.actor,
             Some(&name),
-            false,
+            form.full.is_some_and(|f| f == "true"),
             &grantflow_service::sync::Quiet,
         )
         .await?;

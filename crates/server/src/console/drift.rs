@@ -68,7 +68,11 @@ pub(crate) async fn findings(
     for f in found {
         // Reach is a review aid: a finding the graph cannot place still shows.
         let reach = if may_reach {
-            match shared.service.reach_of_finding(&visitor.actor, &f.key).await {
+            match shared
+                .service
+                .reach_of_finding(&visitor.actor, &f.key)
+                .await
+            {
                 Ok(reach) => serde_json::to_string_pretty(&reach).unwrap_or_default(),
                 Err(error) => format!("(no reach: {error})"),
             }
@@ -92,8 +96,8 @@ pub(crate) async fn findings(
         connections: shared
             .service
             .connectors
-            .iter()
-            .map(|(name, _)| name.to_string())
+            .keys()
+            .map(ToString::to_string)
             .collect(),
         findings,
         more,

@@ -15,6 +15,7 @@ mod connections;
 mod drift;
 mod people;
 mod plans;
+mod reach;
 mod requests;
 
 use std::sync::Arc;
@@ -81,11 +82,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Visitor {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<Visitor>().cloned().ok_or_else(|| {
-            PageError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "sign in first",
-            )
+            PageError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
         })
     }
 }
@@ -185,12 +182,17 @@ pub(crate) struct NavLink {
 }
 
 /// The console's pages, each with the permission that shows it.
-const PAGES: [(&str, &str, Permission<'static>); 6] = [
+const PAGES: [(&str, &str, Permission<'static>); 7] = [
     ("/console/people", "People", Permission::ReadPeople),
     ("/console/requests", "Requests", Permission::ReadSelf),
     ("/console/plans", "Plans", Permission::ReadPlans),
     ("/console/drift", "Drift", Permission::ReadDrift),
-    ("/console/connections", "Connections", Permission::ReadConnections),
+    ("/console/reach", "Reach", Permission::ReadReach),
+    (
+        "/console/connections",
+        "Connections",
+        Permission::ReadConnections,
+    ),
     ("/console/audit", "Audit", Permission::ReadAudit),
 ];
 
@@ -247,6 +249,7 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/console/plans/{id}/apply", post(plans::apply))
         .route("/console/drift", get(drift::findings))
         .route("/console/drift/check", post(drift::check))
+        .route("/console/reach", get(reach::explore))
         .route("/console/connections", get(connections::list))
         .route("/console/connections/{name}/sync", post(connections::sync))
         .route("/console/audit", get(audit::events))

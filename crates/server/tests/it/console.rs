@@ -30,7 +30,11 @@ const PAGES: &[(&str, &[&str])] = &[
         &["admin", "approver", "requester", "viewer", "operator:okta"],
     ),
     ("/console/drift", &["admin", "viewer"]),
-    ("/console/connections", &["admin", "viewer", "operator:okta"]),
+    ("/console/reach", &["admin", "viewer"]),
+    (
+        "/console/connections",
+        &["admin", "viewer", "operator:okta"],
+    ),
     ("/console/audit", &["admin", "auditor"]),
 ];
 
@@ -173,7 +177,10 @@ async fn the_person_page_shows_accounts_grants_and_their_sources() {
     assert!(body.contains("Access in every system"));
     assert!(body.contains("okta"));
     assert!(body.contains("Platform"), "{body}");
-    assert!(body.contains("source-"), "each grant says where it comes from");
+    assert!(
+        body.contains("source-"),
+        "each grant says where it comes from"
+    );
     let (status, body) = page_as(&server, "viewer", "/console/people/nobody@example.com").await;
     assert_eq!(status, 404);
     assert!(body.contains("nobody with the email"), "{body}");
@@ -182,9 +189,7 @@ async fn the_person_page_shows_accounts_grants_and_their_sources() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_asked_and_approved_in_the_console_applies() {
     let server = Server::start(true).await;
-    let requester = server
-        .person_token(PERSON, &[Role::Requester])
-        .await;
+    let requester = server.person_token(PERSON, &[Role::Requester]).await;
     let approver = server
         .person_token("sam.okafor@example.com", &[Role::Approver])
         .await;
@@ -244,4 +249,25 @@ async fn a_request_asked_and_approved_in_the_console_applies() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(finished, "the plan applied");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reach_explorer_draws_the_paths() {
+    let server = Server::start(false).await;
+    let (status, body) = page_as(
+        &server,
+        "viewer",
+        "/console/reach?kind=group&name=Production%20Access%20Demo",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("What group Production Access Demo reaches"), "{body}");
+    // The picture is drawn on the server: an SVG with a box per hop, and the Mermaid text beside it.
+    assert!(body.contains("<svg"), "{body}");
+    assert!(body.contains("<rect"), "{body}");
+    assert!(body.contains("flowchart LR"), "{body}");
+    let (status, _) = page_as(&server, "viewer", "/console/reach?kind=planet&name=x").await;
+    assert_eq!(status, 400);
+    let (status, _) = page_as(&server, "auditor", "/console/reach").await;
+    assert_eq!(status, 403);
 }
