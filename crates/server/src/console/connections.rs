@@ -5,7 +5,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use grantflow_service::access::Permission;
 use serde::Deserialize;
@@ -28,11 +28,22 @@ pub(crate) struct ConnectionRow {
 #[template(path = "connections.html")]
 struct ConnectionsPage {
     layout: Layout,
+    synced: String,
     connections: Vec<ConnectionRow>,
 }
 
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    /// The connection a sync from this page just finished.
+    synced: Option<String>,
+}
+
 /// `GET /console/connections`: each connection, checked now.
-pub(crate) async fn list(State(shared): State<Arc<Shared>>, visitor: Visitor) -> PageResult {
+pub(crate) async fn list(
+    State(shared): State<Arc<Shared>>,
+    visitor: Visitor,
+    Query(query): Query<ListQuery>,
+) -> PageResult {
     visitor.authorize(&Permission::ReadConnections)?;
     let health = shared.service.check_health().await;
     let connections = shared
@@ -83,6 +94,7 @@ pub(crate) async fn list(State(shared): State<Arc<Shared>>, visitor: Visitor) ->
         .collect();
     render(&ConnectionsPage {
         layout: Layout::new(&visitor, "Connections", "/console/connections"),
+        synced: query.synced.unwrap_or_default(),
         connections,
     })
 }
@@ -117,5 +129,6 @@ pub(crate) async fn sync(
             &grantflow_service::sync::Quiet,
         )
         .await?;
-    see_other("/console/connections")
+    // Back to the list, saying what was done: the page reads as the sync's answer.
+    see_other(&format!("/console/connections?synced={}", segment(&name)))
 }

@@ -17,6 +17,8 @@ const SHOWN: i64 = 500;
 pub(crate) struct FindingsQuery {
     connection: Option<String>,
     kind: Option<String>,
+    /// Set when a check from this page just finished.
+    checked: Option<String>,
 }
 
 pub(crate) struct FindingRow {
@@ -40,6 +42,7 @@ struct DriftPage {
     findings: Vec<FindingRow>,
     more: bool,
     may_check: bool,
+    checked: bool,
 }
 
 fn filled(text: Option<String>) -> Option<String> {
@@ -102,6 +105,7 @@ pub(crate) async fn findings(
         findings,
         more,
         may_check: visitor.may(&Permission::CheckDrift),
+        checked: query.checked.is_some(),
     })
 }
 
@@ -126,5 +130,5 @@ pub(crate) async fn check(
     let service = &shared.service;
     let checked = service.check_drift(&service.config.policies, 8).await?;
     crate::schedule::count_drift_check(&shared, &checked);
-    see_other("/console/drift")
+    see_other("/console/drift?checked=now")
 }

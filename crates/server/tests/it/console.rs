@@ -261,7 +261,10 @@ async fn the_reach_explorer_draws_the_paths() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("What group Production Access Demo reaches"), "{body}");
+    assert!(
+        body.contains("What group Production Access Demo reaches"),
+        "{body}"
+    );
     // The picture is drawn on the server: an SVG with a box per hop, and the Mermaid text beside it.
     assert!(body.contains("<svg"), "{body}");
     assert!(body.contains("<rect"), "{body}");
@@ -270,4 +273,48 @@ async fn the_reach_explorer_draws_the_paths() {
     assert_eq!(status, 400);
     let (status, _) = page_as(&server, "auditor", "/console/reach").await;
     assert_eq!(status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_made_by_hand_shows_on_the_drift_page_after_sync_and_check() {
+    let server = Server::start(false).await;
+    let admin = server.tokens["admin"].clone();
+    let answer = server
+        .sandbox
+        .info
+        .systems["okta"]
+        .http_client()
+        .unwrap()
+        .post(format!("{}/hand-change", server.systems["okta"]))
+        .json(&serde_json::json!({"op": "add", "user": "tom.baker@example.com", "resource": "group/Payments Oncall"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    let synced = post_form(
+        &server,
+        &admin,
+        "/console/connections/okta/sync",
+        &[("full", "true")],
+    )
+    .await;
+    assert_eq!(synced.status(), 303);
+    assert_eq!(
+        synced.headers()["location"],
+        "/console/connections?synced=okta"
+    );
+    let checked = post_form(&server, &admin, "/console/drift/check", &[]).await;
+    assert_eq!(checked.status(), 303, "{}", checked.text().await.unwrap());
+    let (status, body) = page_as(&server, "viewer", "/console/drift?connection=okta").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("tom.baker@example.com"), "{body}");
+    // Only administrators check drift from the page.
+    let refused = post_form(
+        &server,
+        &server.tokens["viewer"],
+        "/console/drift/check",
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
 }
