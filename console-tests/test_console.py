@@ -181,3 +181,13 @@ def test_forms_work_without_javascript(browser, info, shot):
         shot(page)
     finally:
         context.close()
+
+
+def test_signing_out_ends_the_session(people, info):
+    page = people(VIEWER).page
+    page.goto(info["base"] + "/console/people")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("h1")).to_have_text("Signed out")
+    # The next page asks for a sign-in again.
+    page.goto(info["base"] + "/console/people")
+    expect(page.locator("input[name=password]")).to_be_visible()

@@ -247,6 +247,7 @@ pub async fn serve(
     println!(
         "  API: {scheme}://{address}/api/v1 (OpenAPI: {scheme}://{address}/api/v1/openapi.json)"
     );
+    println!("  console: {scheme}://{address}/console/");
     match running.metrics_address {
         Some(internal) => println!("  drift metrics for Prometheus: http://{internal}/metrics"),
         None => println!(
