@@ -26,6 +26,12 @@ pub(crate) struct FindingRow {
     pub connection: String,
     pub kind: String,
     pub details: String,
+    /// The finding in a sentence, as the drift check wrote it.
+    pub sentence: String,
+    pub person: String,
+    pub resource: String,
+    /// How its policy handles it (`report`, `approval`, `auto`).
+    pub mode: String,
     pub first_seen: String,
     pub last_seen: String,
     /// What the finding opens in production, when the graph can say.
@@ -77,13 +83,18 @@ pub(crate) async fn findings(
                 .await
             {
                 Ok(reach) => serde_json::to_string_pretty(&reach).unwrap_or_default(),
-                Err(error) => format!("(no reach: {error})"),
+                Err(_) => String::new(),
             }
         } else {
             String::new()
         };
+        let text = |key: &str| f.details[key].as_str().unwrap_or_default().to_string();
         findings.push(FindingRow {
-            details: serde_json::to_string(&f.details).unwrap_or_default(),
+            sentence: text("detail"),
+            person: text("person"),
+            resource: text("resource"),
+            mode: text("mode"),
+            details: serde_json::to_string_pretty(&f.details).unwrap_or_default(),
             first_seen: f.first_seen.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             last_seen: f.last_seen.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             key: f.key,
