@@ -235,6 +235,7 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/console/people", get(people::search))
         .route("/console/people/{email}", get(people::person))
         .route("/console/people/{email}/request", post(people::request))
+        .route("/console/people/{email}/action", post(people::action))
         .route(
             "/console/requests",
             get(requests::inbox).post(requests::create),

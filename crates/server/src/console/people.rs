@@ -8,6 +8,7 @@ use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
+use grantflow_service::ActionRequest;
 use grantflow_service::access::Permission;
 use grantflow_service::requests::{Asked, NewRequest};
 use grantflow_service::views::{PersonAccess, PersonSummary};
@@ -86,6 +87,7 @@ struct PersonPage {
     hris: Vec<(String, String)>,
     /// The person's requests the caller may see, newest first.
     requests: Vec<super::requests::Row>,
+    actions: [(&'static str, &'static str); 4],
 }
 
 /// `GET /console/people/{email}`: the person, their HR facts, each account
@@ -127,6 +129,7 @@ pub(crate) async fn person(
         access,
         hris,
         requests,
+        actions: ACTIONS,
     })
 }
 
@@ -189,6 +192,61 @@ pub(crate) async fn request(
     let Form(form) = form.map_err(|e| PageError::invalid(e.body_text()))?;
     visitor.check_csrf(&headers, form.csrf.as_deref())?;
     let new = form.into_request(Some(email))?;
+    let view = shared.service.submit_request(&visitor.actor, &new).await?;
+    see_other(&format!("/console/requests/{}", segment(&view.id)))
+}
+
+/// An account action asked from the person page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ActionForm {
+    csrf: Option<String>,
+    connection: String,
+    /// The account's login in that system.
+    who: String,
+    verb: String,
+    reason: Option<String>,
+}
+
+/// The account actions the person page offers; the connector refuses
+/// (through the service) one its system does not have.
+pub(crate) const ACTIONS: [(&str, &str); 4] = [
+    ("suspend", "Suspend"),
+    ("unsuspend", "Unsuspend"),
+    ("unlock", "Unlock"),
+    ("reset_mfa", "Reset MFA"),
+];
+
+/// `POST /console/people/{email}/action`: a request for an account action
+/// (suspend, unlock, reset MFA…), reviewed under its approval rule like
+/// any request; on to the request's page.
+pub(crate) async fn action(
+    State(shared): State<Arc<Shared>>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+    form: Result<Form<ActionForm>, FormRejection>,
+) -> PageResult {
+    let Form(form) = form.map_err(|e| PageError::invalid(e.body_text()))?;
+    visitor.check_csrf(&headers, form.csrf.as_deref())?;
+    if !ACTIONS.iter().any(|(verb, _)| *verb == form.verb) {
+        return Err(PageError::invalid(format!(
+            "\"{}\" is not an action this page offers",
+            form.verb
+        )));
+    }
+    let new = NewRequest {
+        asked: Asked::Action(ActionRequest {
+            connection: form.connection,
+            verb: form.verb,
+            who: form.who,
+            ..ActionRequest::default()
+        }),
+        for_person: Some(email),
+        reason: filled(form.reason).unwrap_or_default(),
+        duration: None,
+        ticket: None,
+        break_glass: false,
+    };
     let view = shared.service.submit_request(&visitor.actor, &new).await?;
     see_other(&format!("/console/requests/{}", segment(&view.id)))
 }

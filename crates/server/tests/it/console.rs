@@ -318,3 +318,50 @@ async fn a_change_made_by_hand_shows_on_the_drift_page_after_sync_and_check() {
     .await;
     assert_eq!(refused.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_action_is_asked_from_the_person_page_as_a_request() {
+    let server = Server::start(false).await;
+    let (_, page_body) = page_as(&server, "viewer", "/console/people/tom.baker@example.com").await;
+    assert!(
+        page_body.contains("/console/people/tom.baker%40example.com/action"),
+        "{page_body}"
+    );
+    let requester = server.person_token(PERSON, &[Role::Requester]).await;
+    let path = "/console/people/tom.baker@example.com/action";
+    let asked = post_form(
+        &server,
+        &requester,
+        path,
+        &[
+            ("connection", "okta"),
+            ("who", "tom.baker@example.com"),
+            ("verb", "reset_mfa"),
+            ("reason", "lost phone"),
+        ],
+    )
+    .await;
+    assert_eq!(asked.status(), 303, "{}", asked.text().await.unwrap());
+    let at = asked.headers()["location"].to_str().unwrap().to_string();
+    // It is a request like any other, reviewed under its approval rule.
+    let (status, body) = page(&server, Some(&requester), &at).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("reset-mfa tom.baker@example.com in okta"),
+        "{body}"
+    );
+    assert!(body.contains("pending"), "{body}");
+    let refused = post_form(
+        &server,
+        &requester,
+        path,
+        &[
+            ("connection", "okta"),
+            ("who", "tom.baker@example.com"),
+            ("verb", "delete"),
+            ("reason", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+}
