@@ -1,7 +1,7 @@
 //! grantflow's HTTP door (`grantflow serve`): the authenticated JSON API
 //! under `/api/v1` (with its OpenAPI 3.1 document at
 //! `/api/v1/openapi.json`), event hooks at `/hooks/{system}/{connection}`,
-//! `/metrics` for Prometheus, and the supervised background work: syncs on
+//! `/metrics` for Prometheus, the web console under `/console/`, and the supervised background work: syncs on
 //! an interval and on hooks, drift checks, and the worker that runs plans
 //! queued through the API, all in this process.
 //!
@@ -11,6 +11,7 @@
 
 pub mod api;
 mod auth;
+mod console;
 pub mod door;
 mod hooks;
 mod metrics;
@@ -246,6 +247,7 @@ pub async fn serve(
     println!(
         "  API: {scheme}://{address}/api/v1 (OpenAPI: {scheme}://{address}/api/v1/openapi.json)"
     );
+    println!("  console: {scheme}://{address}/console/");
     match running.metrics_address {
         Some(internal) => println!("  drift metrics for Prometheus: http://{internal}/metrics"),
         None => println!(
@@ -285,7 +287,13 @@ fn router(shared: Arc<Shared>, max_body_bytes: usize) -> Router {
         .route("/auth/login", get(session::login))
         .route("/auth/callback", get(session::callback))
         .route("/auth/logout", axum::routing::post(session::logout))
+        .route(
+            "/console/signout",
+            axum::routing::post(session::console_sign_out),
+        )
+        .route("/console/signed-out", get(console::signed_out))
         .merge(api)
+        .merge(console::routes(shared.clone()))
         .route("/api/v1/openapi.json", get(api::openapi_json))
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::no_method)

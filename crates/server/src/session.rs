@@ -62,6 +62,9 @@ pub(crate) struct Sessions {
 pub(crate) struct SessionActor {
     pub actor: Actor,
     pub csrf_ok: bool,
+    /// The session's CSRF token: the console's forms carry it in a hidden
+    /// field, since a form sent without JavaScript cannot set a header.
+    pub csrf: String,
 }
 
 fn random_token() -> String {
@@ -76,7 +79,7 @@ fn key(cookie: &str) -> String {
     hex::encode(Sha256::digest(cookie.as_bytes()))
 }
 
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
 }
 
@@ -122,6 +125,7 @@ impl Sessions {
         Some(SessionActor {
             actor: session.actor.clone(),
             csrf_ok,
+            csrf: session.csrf.clone(),
         })
     }
 }
@@ -271,7 +275,8 @@ async fn finish(
             expires: now + sessions.lifetime,
         },
     );
-    let mut response = Redirect::to("/api/v1/me").into_response();
+    // People land on the console; programs use API tokens, not this flow.
+    let mut response = Redirect::to("/console/").into_response();
     append_cookie(
         &mut response,
         set_cookie(SIGN_IN_COOKIE, "", true, "Lax", 0),
@@ -290,23 +295,61 @@ async fn finish(
 /// `POST /auth/logout`: ends the session (a cross-site form cannot, for
 /// want of the CSRF token).
 pub(crate) async fn logout(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    match end_session(&shared, &headers, None).await {
+        Ok(response) => response,
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// `POST /console/signout`: the console's form, which carries the CSRF
+/// token in a field (it works without JavaScript); then a signed-out page.
+pub(crate) async fn console_sign_out(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<SignOutForm>,
+) -> Response {
+    match end_session(&shared, &headers, form.csrf.as_deref()).await {
+        Ok(mut response) => {
+            *response.status_mut() = StatusCode::SEE_OTHER;
+            response.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_static("/console/signed-out"),
+            );
+            response
+        }
+        Err(problem) => problem.into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignOutForm {
+    csrf: Option<String>,
+}
+
+/// Ends the request's session when it proves it comes from our pages (the
+/// `X-CSRF-Token` header, or `form_csrf` from a form's field).
+async fn end_session(
+    shared: &Shared,
+    headers: &HeaderMap,
+    form_csrf: Option<&str>,
+) -> Result<Response, Problem> {
     let now = shared.service.now();
-    let Some(signed_in) = shared.sessions.resolve(&headers, now).await else {
-        return Problem::unauthenticated("no session to end").into_response();
+    let Some(signed_in) = shared.sessions.resolve(headers, now).await else {
+        return Err(Problem::unauthenticated("no session to end"));
     };
-    if !signed_in.csrf_ok {
-        return Problem::new(
+    let form_ok = form_csrf.is_some_and(|sent| same(sent, &signed_in.csrf));
+    if !signed_in.csrf_ok && !form_ok {
+        return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "csrf_failed",
             "a signed-in browser's change must carry the X-CSRF-Token header",
-        )
-        .into_response();
+        ));
     }
-    if let Some(value) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(value) = cookie(headers, SESSION_COOKIE) {
         shared.sessions.live.lock().await.remove(&key(value));
     }
     audit(
-        &shared,
+        shared,
         &signed_in.actor.id,
         AuditAction::SignedOut,
         serde_json::json!({}),
@@ -321,7 +364,7 @@ pub(crate) async fn logout(State(shared): State<Arc<Shared>>, headers: HeaderMap
         &mut response,
         set_cookie(CSRF_COOKIE, "", false, "Strict", 0),
     );
-    response
+    Ok(response)
 }
 
 fn append_cookie(response: &mut Response, cookie: String) {

@@ -6,6 +6,7 @@
     reason = "a test crate: a failed unwrap is the test failing, with its message"
 )]
 
+mod console;
 mod door;
 mod hardening;
 mod kit;

@@ -1,0 +1,242 @@
+//! The web console in a real browser: headless Chromium (Debian's
+//! `chromium`) driven by Playwright for Python (`console-tests/`, pinned in
+//! `console-tests/requirements.txt`, installed in `target/console-venv`;
+//! Playwright's own browsers are never downloaded). The server runs here
+//! over the sandbox, with sign-in through the Okta emulator; each browser
+//! test keeps a screenshot in `target/console-screenshots/`.
+//!
+//! Without Chromium (or without python3) the test says it was skipped and
+//! passes, like the PostgreSQL tests; `.ci/run` installs Chromium.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test crate: a failed unwrap is the test failing, with its message"
+)]
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use grantflow_sandbox::okta::{OidcApp, SANDBOX_PASSWORD};
+use grantflow_server::ServeOptions;
+use grantflow_service::config::{NewConnection, new_config};
+use grantflow_service::signin::{SignIn, SignInConfig};
+use grantflow_service::{Config, Service};
+use secrecy::SecretString;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+const CLIENT_ID: &str = "0oagrantflowconsole01";
+const SECRET: &str = "client-secret-of-the-grantflow-console";
+
+/// Reports drift on the Payments Oncall group, so that a member added by
+/// hand is a finding.
+const POLICY: &str = "policies:\n  - name: payments-oncall\n    when: person.department == \"Payments\"\n    grants:\n      - { system: okta, resource: group/Payments Oncall }\n";
+
+/// Who is added to Payments Oncall by hand (an engineer, not in Payments).
+const HAND_ADDED: &str = "tom.baker@example.com";
+
+fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    here.canonicalize().unwrap_or(here)
+}
+
+/// Chromium, where Debian's package puts it (or `GRANTFLOW_CHROMIUM`).
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("GRANTFLOW_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    path.exists().then_some(path)
+}
+
+/// `target/console-venv` with the pinned requirements, (re)installed when
+/// they change, under a lock (test binaries may run at once).
+fn venv_python(root: &Path) -> PathBuf {
+    let requirements = root.join("console-tests/requirements.txt");
+    let mut text = Vec::new();
+    std::fs::File::open(&requirements)
+        .and_then(|mut f| f.read_to_end(&mut text))
+        .expect("reading console-tests/requirements.txt");
+    let want = hex::encode(Sha256::digest(&text));
+    let target = root.join("target");
+    std::fs::create_dir_all(&target).expect("target dir");
+    let venv = target.join("console-venv");
+    let python = venv.join("bin/python");
+    let marker = venv.join(".requirements.sha256");
+    let lock = std::fs::File::create(target.join("console-venv.lock")).expect("lock file");
+    lock.lock().expect("locking the console venv");
+    if std::fs::read_to_string(&marker).is_ok_and(|h| h.trim() == want) && python.exists() {
+        return python;
+    }
+    if !python.exists() {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .stdin(Stdio::null())
+            .status()
+            .expect("python3 -m venv");
+        assert!(status.success(), "creating {}", venv.display());
+    }
+    let started = Instant::now();
+    let status = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "-q",
+            "-r",
+        ])
+        .arg(&requirements)
+        // Playwright's package only: its browsers are never downloaded.
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .stdin(Stdio::null())
+        .status()
+        .expect("pip install");
+    assert!(status.success(), "installing {}", requirements.display());
+    std::fs::write(&marker, &want).expect("marker");
+    println!("console venv ready in {:.1?}", started.elapsed());
+    python
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_in_chromium() {
+    let Some(chromium) = chromium() else {
+        println!("skipped: Chromium is not installed (apt-get install chromium; .ci/run does)");
+        return;
+    };
+    if Command::new("python3").arg("--version").output().is_err() {
+        println!("skipped: python3 is not installed");
+        return;
+    }
+    let root = workspace_root();
+    let python = tokio::task::spawn_blocking({
+        let root = root.clone();
+        move || venv_python(&root)
+    })
+    .await
+    .expect("venv");
+
+    // The callback must be registered with Okta before the server runs: take a free port first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let callback = format!("{base}/auth/callback");
+    let mut org = grantflow_sandbox::demo_org();
+    let app: OidcApp = serde_json::from_value(json!({
+        "client_id": CLIENT_ID, "client_secret": SECRET,
+        "redirect_uris": [callback], "label": "grantflow console",
+    }))
+    .expect("oidc app");
+    org.okta.oidc_apps.push(app);
+    let sandbox = grantflow_sandbox::start(&org, grantflow_sandbox::SandboxOptions::default())
+        .await
+        .expect("sandbox");
+    let okta = sandbox.info.systems.get("okta").expect("okta").clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let connection = NewConnection {
+        name: "okta".into(),
+        kind: "okta".into(),
+        base_url: okta.base_url.clone(),
+        credentials: okta
+            .credentials
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into()))
+            .collect(),
+        ca_certificate: okta.ca_certificate.clone(),
+        settings: Default::default(),
+    };
+    let text = new_config(
+        &[connection],
+        "okta",
+        dir.path(),
+        serde_json::Map::new(),
+        "console browser tests",
+    )
+    .expect("config");
+    let path = dir.path().join("grantflow.yaml");
+    std::fs::write(&path, text).expect("write config");
+    std::fs::create_dir_all(dir.path().join("policies")).expect("policies");
+    std::fs::write(dir.path().join("policies/payments.yaml"), POLICY).expect("policy");
+    let mut config = Config::load(&path).expect("load config");
+    config.database = format!("sqlite://{}", dir.path().join("grantflow.db").display());
+    // The demo org's groups: Production Access Demo (sam), Platform (okta-demo-user, sam, …),
+    // Engineering (lena, …), Finance (hannah, …).
+    let sign_in: SignInConfig = serde_saphyr::from_str(&format!(
+        "issuer: {}/oauth2/default\nclient_id: {CLIENT_ID}\nclient_secret_env: UNUSED_IN_THIS_TEST\n\
+         redirect_uri: {callback}\n\
+         roles:\n  admin: [Production Access Demo]\n  requester: [Platform]\n  viewer: [Engineering]\n  auditor: [Finance]\n",
+        okta.base_url
+    ))
+    .expect("sign-in config");
+    let client = SignIn::discover_with_secret(&sign_in, SecretString::from(SECRET))
+        .await
+        .expect("discovery");
+    config.sign_in = Some(sign_in);
+    let service = Service::open(config).await.expect("service");
+    service
+        .sync(
+            &grantflow_service::Actor::system("test"),
+            None,
+            false,
+            &grantflow_service::sync::Quiet,
+        )
+        .await
+        .expect("sync");
+    let running = grantflow_server::start_with_sign_in(
+        service,
+        ServeOptions {
+            listen: format!("127.0.0.1:{port}"),
+            sync_interval_seconds: 0,
+            drift_interval_seconds: 0,
+            worker: Some(grantflow_service::ApplyOptions::default()),
+        },
+        Some(client),
+    )
+    .await
+    .expect("server");
+
+    let screenshots = root.join("target/console-screenshots");
+    std::fs::create_dir_all(&screenshots).expect("screenshots dir");
+    let info = dir.path().join("console-info.json");
+    std::fs::write(
+        &info,
+        serde_json::to_vec_pretty(&json!({
+            "base": base,
+            "okta": okta.base_url,
+            "okta_admin": okta.admin_url,
+            "password": SANDBOX_PASSWORD,
+            "chromium": chromium,
+            "hand_added": HAND_ADDED,
+            "screenshots": screenshots,
+        }))
+        .expect("json"),
+    )
+    .expect("write info");
+    let output = tokio::task::spawn_blocking({
+        let root = root.clone();
+        move || {
+            Command::new(&python)
+                .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+                .arg(root.join("console-tests"))
+                .env("CONSOLE_INFO", &info)
+                .stdin(Stdio::null())
+                .output()
+                .expect("pytest runs")
+        }
+    })
+    .await
+    .expect("pytest");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    running.stop().await.expect("server stops");
+    drop(sandbox);
+    assert!(
+        output.status.success(),
+        "the browser tests failed (screenshots in {})",
+        screenshots.display()
+    );
+}

@@ -1,0 +1,367 @@
+//! The web console's pages over the same server: each page shows for the
+//! roles that may see it and is a 403 page (audited) for the others; a
+//! browser without a session is sent to sign in; the people search answers
+//! htmx with the results alone; the console's forms change things through
+//! the service (a request asked, then approved, applies). The browser
+//! tests (tests/browser.rs) drive the same pages through Chromium.
+
+use grantflow_service::Role;
+use reqwest::redirect::Policy;
+use serde_json::Value;
+
+use crate::kit::{PERSON, ROLES, Server};
+
+/// Which roles see which page: (path, roles answered 200; the rest get 403).
+const PAGES: &[(&str, &[&str])] = &[
+    ("/console/people", &["admin", "viewer"]),
+    (
+        "/console/requests",
+        &[
+            "admin",
+            "approver",
+            "requester",
+            "auditor",
+            "viewer",
+            "operator:okta",
+        ],
+    ),
+    (
+        "/console/plans",
+        &["admin", "approver", "requester", "viewer", "operator:okta"],
+    ),
+    ("/console/drift", &["admin", "viewer"]),
+    ("/console/reach", &["admin", "viewer"]),
+    (
+        "/console/connections",
+        &["admin", "viewer", "operator:okta"],
+    ),
+    ("/console/audit", &["admin", "auditor"]),
+];
+
+async fn page(server: &Server, token: Option<&str>, path: &str) -> (u16, String) {
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let mut request = client.get(server.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+async fn page_as(server: &Server, role: &str, path: &str) -> (u16, String) {
+    page(server, Some(&server.tokens[role]), path).await
+}
+
+async fn post_form(
+    server: &Server,
+    token: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+        .post(server.url(path))
+        .bearer_auth(token)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_page_shows_for_the_roles_that_may_see_it_and_refuses_the_others() {
+    let server = Server::start(false).await;
+    for (path, allowed) in PAGES {
+        for role in ROLES {
+            let (status, body) = page_as(&server, role, path).await;
+            if allowed.contains(&role) {
+                assert_eq!(status, 200, "{role} on {path}: {body}");
+                assert!(body.contains("<main"), "{role} on {path}: a page");
+            } else {
+                assert_eq!(status, 403, "{role} on {path}");
+                assert!(body.contains("<h1>403 Forbidden</h1>"), "{body}");
+                assert!(body.contains("may not do this"), "{body}");
+            }
+        }
+    }
+    // The navigation offers only the pages the role may open.
+    let (_, body) = page_as(&server, "auditor", "/console/requests").await;
+    assert!(body.contains("href=\"/console/audit\""));
+    assert!(!body.contains("href=\"/console/people\""));
+    // The same refusal through the API.
+    let (status, _) = server
+        .call("requester", "GET", "/api/v1/people", None)
+        .await;
+    assert_eq!(status, 403);
+    // Refused pages are audited with the page's route.
+    let refused: Vec<Value> = server
+        .store
+        .audit_page(Some("api.refused"), None, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.details)
+        .collect();
+    assert!(
+        refused
+            .iter()
+            .any(|d| d["route"] == "GET /console/audit" && d["status"] == 403),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_without_a_session_is_sent_to_sign_in() {
+    let server = Server::start(false).await;
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let response = client
+        .get(server.url("/console/people"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/auth/login");
+    // A change without a session is refused, not redirected (its form would be lost).
+    let response = client
+        .post(server.url("/console/requests"))
+        .form(&[("request", "anything"), ("reason", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // A bad token is refused too.
+    let (status, _) = page(&server, Some("gft_nope_nope"), "/console/people").await;
+    assert_eq!(status, 401);
+    // The static files need no session, and htmx is served from the binary.
+    let htmx = client
+        .get(server.url("/console/static/htmx.min.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(htmx.status(), 200);
+    assert!(htmx.text().await.unwrap().contains("htmx"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_person_page_shows_accounts_grants_and_their_sources() {
+    let server = Server::start(false).await;
+    let (status, body) = page_as(&server, "viewer", "/console/people?q=okta-demo").await;
+    assert_eq!(status, 200);
+    assert!(body.contains(PERSON), "{body}");
+    assert!(body.contains("<html"), "a whole page without htmx");
+    // htmx's search-as-you-type gets the results alone.
+    let fragment = reqwest::Client::new()
+        .get(server.url("/console/people?q=okta-demo"))
+        .bearer_auth(&server.tokens["viewer"])
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(fragment.contains(PERSON));
+    assert!(!fragment.contains("<html"), "{fragment}");
+    let (status, body) = page_as(&server, "viewer", &format!("/console/people/{PERSON}")).await;
+    assert_eq!(status, 200, "{body}");
+    // The demo user is in Platform through Okta: the okta account, its state and the group with its source.
+    assert!(body.contains("Access in every system"));
+    assert!(body.contains("okta"));
+    assert!(body.contains("Platform"), "{body}");
+    assert!(
+        body.contains("source-"),
+        "each grant says where it comes from"
+    );
+    let (status, body) = page_as(&server, "viewer", "/console/people/nobody@example.com").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("nobody with the email"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_asked_and_approved_in_the_console_applies() {
+    let server = Server::start(true).await;
+    let requester = server.person_token(PERSON, &[Role::Requester]).await;
+    let approver = server
+        .person_token("sam.okafor@example.com", &[Role::Approver])
+        .await;
+    let asked = post_form(
+        &server,
+        &requester,
+        "/console/requests",
+        &[
+            ("request", crate::kit::REQUEST),
+            ("reason", "on call this week"),
+        ],
+    )
+    .await;
+    assert_eq!(asked.status(), 303, "{}", asked.text().await.unwrap());
+    let at = asked.headers()["location"].to_str().unwrap().to_string();
+    assert!(at.starts_with("/console/requests/r-"), "{at}");
+    // The requester sees it among their own, the approver in their inbox with Approve.
+    let (_, mine) = page(&server, Some(&requester), "/console/requests").await;
+    assert!(mine.contains(&at), "{mine}");
+    let (_, inbox) = page(&server, Some(&approver), "/console/requests").await;
+    let waiting = inbox.split("id=\"mine\"").next().unwrap();
+    assert!(waiting.contains(&format!("{at}/approve")), "{inbox}");
+    // Nobody approves their own request.
+    let own = post_form(&server, &requester, &format!("{at}/approve"), &[]).await;
+    assert_eq!(own.status(), 403);
+    let approved = post_form(
+        &server,
+        &approver,
+        &format!("{at}/approve"),
+        &[("comment", "fine")],
+    )
+    .await;
+    assert_eq!(approved.status(), 303, "{}", approved.text().await.unwrap());
+    // The approval queued the request's plan; the worker applies it.
+    let mut plan = None;
+    for _ in 0..100 {
+        let (_, body) = page(&server, Some(&approver), &at).await;
+        if let Some(start) = body.find("href=\"/console/plans/") {
+            let rest = &body[start + "href=\"".len()..];
+            plan = rest.split('"').next().map(str::to_string);
+        }
+        if plan.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let plan = plan.expect("the request's page links its plan");
+    let mut finished = false;
+    for _ in 0..200 {
+        let (status, body) = page_as(&server, "viewer", &plan).await;
+        assert_eq!(status, 200, "{body}");
+        if body.contains("every job has ended") {
+            assert!(body.contains("succeeded"), "{body}");
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(finished, "the plan applied");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reach_explorer_draws_the_paths() {
+    let server = Server::start(false).await;
+    let (status, body) = page_as(
+        &server,
+        "viewer",
+        "/console/reach?kind=group&name=Production%20Access%20Demo",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("What group Production Access Demo reaches"),
+        "{body}"
+    );
+    // The picture is drawn on the server: an SVG with a box per hop, and the Mermaid text beside it.
+    assert!(body.contains("<svg"), "{body}");
+    assert!(body.contains("<rect"), "{body}");
+    assert!(body.contains("flowchart LR"), "{body}");
+    let (status, _) = page_as(&server, "viewer", "/console/reach?kind=planet&name=x").await;
+    assert_eq!(status, 400);
+    let (status, _) = page_as(&server, "auditor", "/console/reach").await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_made_by_hand_shows_on_the_drift_page_after_sync_and_check() {
+    let server = Server::start(false).await;
+    let admin = server.tokens["admin"].clone();
+    let answer = server
+        .sandbox
+        .info
+        .systems["okta"]
+        .http_client()
+        .unwrap()
+        .post(format!("{}/hand-change", server.systems["okta"]))
+        .json(&serde_json::json!({"op": "add", "user": "tom.baker@example.com", "resource": "group/Payments Oncall"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    let synced = post_form(
+        &server,
+        &admin,
+        "/console/connections/okta/sync",
+        &[("full", "true")],
+    )
+    .await;
+    assert_eq!(synced.status(), 303);
+    assert_eq!(
+        synced.headers()["location"],
+        "/console/connections?synced=okta"
+    );
+    let checked = post_form(&server, &admin, "/console/drift/check", &[]).await;
+    assert_eq!(checked.status(), 303, "{}", checked.text().await.unwrap());
+    let (status, body) = page_as(&server, "viewer", "/console/drift?connection=okta").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("tom.baker@example.com"), "{body}");
+    // Only administrators check drift from the page.
+    let refused = post_form(
+        &server,
+        &server.tokens["viewer"],
+        "/console/drift/check",
+        &[],
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_action_is_asked_from_the_person_page_as_a_request() {
+    let server = Server::start(false).await;
+    let (_, page_body) = page_as(&server, "viewer", "/console/people/tom.baker@example.com").await;
+    assert!(
+        page_body.contains("/console/people/tom.baker%40example.com/action"),
+        "{page_body}"
+    );
+    let requester = server.person_token(PERSON, &[Role::Requester]).await;
+    let path = "/console/people/tom.baker@example.com/action";
+    let asked = post_form(
+        &server,
+        &requester,
+        path,
+        &[
+            ("connection", "okta"),
+            ("who", "tom.baker@example.com"),
+            ("verb", "reset_mfa"),
+            ("reason", "lost phone"),
+        ],
+    )
+    .await;
+    assert_eq!(asked.status(), 303, "{}", asked.text().await.unwrap());
+    let at = asked.headers()["location"].to_str().unwrap().to_string();
+    // It is a request like any other, reviewed under its approval rule.
+    let (status, body) = page(&server, Some(&requester), &at).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("reset-mfa tom.baker@example.com in okta"),
+        "{body}"
+    );
+    assert!(body.contains("pending"), "{body}");
+    let refused = post_form(
+        &server,
+        &requester,
+        path,
+        &[
+            ("connection", "okta"),
+            ("who", "tom.baker@example.com"),
+            ("verb", "delete"),
+            ("reason", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+}
