@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 use crate::correlate::Correlated;
 use crate::{ActualState, PlanError};
 
+/// Planned changes: each operation with its connection and reasons.
+type Changes = Vec<(OpKind, ConnectionName, Vec<String>)>;
+
 /// The value one attribute should have, and the policy that says so.
 struct Wanted<'p> {
     value: Value,
@@ -25,7 +28,7 @@ pub(crate) fn plan_profiles(
     actual: &ActualState,
     people: &[Person],
     correlated: &BTreeMap<&ConnectionName, Correlated<'_>>,
-) -> Result<(Vec<(OpKind, ConnectionName, Vec<String>)>, Vec<String>), PlanError> {
+) -> Result<(Changes, Vec<String>), PlanError> {
     let mut changes = Vec::new();
     let mut notes = Vec::new();
     if policies.policies.iter().all(|p| p.profile.is_empty()) {
