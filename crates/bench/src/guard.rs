@@ -115,7 +115,7 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     let limit = stored * baseline.tolerance;
     let verdict = if ratio > limit { "REGRESSION" } else { "ok" };
     println!(
-        "{:<16} okta org of 2,000 users at small buckets: time over the lower bound {ratio:5.2} (baseline {stored:.2}, limit {limit:.2}) {verdict}",
+        "{:<16} okta org of 1,000 users at small buckets: time over the lower bound {ratio:5.2} (baseline {stored:.2}, limit {limit:.2}) {verdict}",
         "sync_bound"
     );
     if ratio > limit {

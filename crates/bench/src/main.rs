@@ -115,7 +115,7 @@ enum Command {
         /// Also read the same lists with Okta's Python SDK (the conformance venv, or $GRANTFLOW_BENCH_PYTHON).
         #[arg(long)]
         baseline: bool,
-        /// The guard's small run: 2,000 users, 100 groups, 10 apps, smaller buckets, 2 s windows.
+        /// The guard's small run: 1,000 users, 100 groups, 10 apps, smaller buckets, 4 s windows.
         #[arg(long)]
         quick: bool,
     },

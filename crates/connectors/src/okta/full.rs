@@ -135,8 +135,10 @@ async fn groups(
     let wanted = listed
         .into_iter()
         .filter(|g| connector.scope.wants_group(&g.name));
-    let read = stream::iter(wanted)
-        .map(|group| async move {
+    // Unordered, so a group of 100,000 members paged one page after another does not hold back the
+    // lists behind it; put back in listing order after.
+    let mut read: Vec<(usize, GroupRead)> = stream::iter(wanted.enumerate())
+        .map(|(at, group)| async move {
             let path = format!("/api/v1/groups/{}/users", group.id);
             let mut members = Vec::new();
             client
@@ -154,12 +156,13 @@ async fn groups(
                 .await?;
             members.sort_unstable();
             members.dedup();
-            Ok::<_, Failure>(GroupRead { group, members })
+            Ok::<_, Failure>((at, GroupRead { group, members }))
         })
-        .buffered(CONCURRENT_GROUPS)
+        .buffer_unordered(CONCURRENT_GROUPS)
         .try_collect()
         .await?;
-    Ok((read, rule_of))
+    read.sort_unstable_by_key(|(at, _)| *at);
+    Ok((read.into_iter().map(|(_, read)| read).collect(), rule_of))
 }
 
 /// The apps the scope wants, each with its group assignments, its users and its group pushes (all in the
@@ -176,8 +179,8 @@ async fn apps(connector: &OktaConnector) -> Result<Vec<AppRead>, Failure> {
     let wanted = listed
         .into_iter()
         .filter(|a| connector.scope.wants_app(&a.name));
-    stream::iter(wanted)
-        .map(|app| async move {
+    let mut read: Vec<(usize, AppRead)> = stream::iter(wanted.enumerate())
+        .map(|(at, app)| async move {
             let groups_path = format!("/api/v1/apps/{}/groups", app.id);
             let users_path = format!("/api/v1/apps/{}/users", app.id);
             let (groups, users, pushed) = tokio::try_join!(
@@ -188,16 +191,21 @@ async fn apps(connector: &OktaConnector) -> Result<Vec<AppRead>, Failure> {
                 }),
                 pushed_groups(client, &app.id),
             )?;
-            Ok::<_, Failure>(AppRead {
-                app,
-                groups: groups.into_iter().collect(),
-                users,
-                pushed,
-            })
+            Ok::<_, Failure>((
+                at,
+                AppRead {
+                    app,
+                    groups: groups.into_iter().collect(),
+                    users,
+                    pushed,
+                },
+            ))
         })
-        .buffered(CONCURRENT_APPS)
+        .buffer_unordered(CONCURRENT_APPS)
         .try_collect()
-        .await
+        .await?;
+    read.sort_unstable_by_key(|(at, _)| *at);
+    Ok(read.into_iter().map(|(_, read)| read).collect())
 }
 
 /// Reads the whole org into `sink`: the user schema, accounts, groups with their memberships, apps with

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use grantflow_connectors::okta::OktaConnector;
-use grantflow_connectors::{BuildContext, Connector, SecretSource, TransportLimits};
+use grantflow_connectors::{BuildContext, SecretSource, TransportLimits};
 use grantflow_model::ConnectionName;
 use serde_json::{Value, json};
 
