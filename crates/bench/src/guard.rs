@@ -4,7 +4,8 @@
 //! (quadratic) about 16. Each ratio is compared with `baseline.json` beside this file; a ratio
 //! above baseline × tolerance fails the run and names the benchmark. The measures: planning and
 //! drift over a generated organisation, a snapshot's digest, and appending and verifying the audit
-//! chain. The onboarding benchmark's quick run is compared by its own ratio: makespan over its lower bound.
+//! chain. Two more are bound by rate limits rather than input size, so each is compared by its own
+//! ratio over its lower bound: the onboarding benchmark's makespan, and a small full sync's time.
 
 use std::time::{Duration, Instant};
 
@@ -134,6 +135,22 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     );
     if ratio > limit {
         regressions.push("onboard");
+    }
+    // The full sync is bound by rate limits, not input size: its measure is the time over the lower bound.
+    let stored = baseline
+        .ratios
+        .get("sync_bound")
+        .copied()
+        .context("baseline.json has no ratio for sync_bound")?;
+    let ratio = crate::sync::quick_ratio(false)?;
+    let limit = stored * baseline.tolerance;
+    let verdict = if ratio > limit { "REGRESSION" } else { "ok" };
+    println!(
+        "{:<16} okta org of 1,000 users at small buckets: time over the lower bound {ratio:5.2} (baseline {stored:.2}, limit {limit:.2}) {verdict}",
+        "sync_bound"
+    );
+    if ratio > limit {
+        regressions.push("sync_bound");
     }
     anyhow::ensure!(
         regressions.is_empty(),

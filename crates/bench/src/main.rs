@@ -14,6 +14,8 @@
 //! - `audit`: appending audit events in batches, then verifying the chain.
 //! - `all`: the regression guard: how each of plan, drift and the snapshot
 //!   digest scales (4× the input over 1×), against `baseline.json`.
+//! - `sync`: a full sync of a generated Okta org at Okta's limits against the pagination-and-rate-limit
+//!   lower bound, peak memory, and (with `--baseline`) the same lists read with Okta's Python SDK.
 //! - `api-org`: the organisation file of the API load benchmark
 //!   (`crates/bench/api-load.sh`).
 
@@ -25,6 +27,7 @@ mod guard;
 mod onboard;
 mod org;
 mod revoke;
+mod sync;
 
 use clap::{Parser, Subcommand};
 
@@ -126,6 +129,29 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Full sync of a generated Okta org through the emulator at Okta's documented limits.
+    Sync {
+        #[arg(long, default_value_t = 100_000)]
+        users: usize,
+        #[arg(long, default_value_t = 5_000)]
+        groups: usize,
+        #[arg(long, default_value_t = 1_300_000)]
+        memberships: usize,
+        #[arg(long, default_value_t = 500)]
+        apps: usize,
+        /// The emulator's rate-limit window (Okta's is 60 s).
+        #[arg(long, default_value_t = 60)]
+        window_seconds: u64,
+        /// Also read the same lists with Okta's Python SDK (the conformance venv, or $GRANTFLOW_BENCH_PYTHON).
+        #[arg(long)]
+        baseline: bool,
+        /// The guard's small run: 1,000 users, 100 groups, 10 apps, smaller buckets, 4 s windows.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// (Internal) the syncing side of `sync`, run as a child process so its memory is its own.
+    #[command(hide = true)]
+    SyncClient { info: std::path::PathBuf },
     /// Write a sync snapshot with N grants to a fresh store.
     Snapshot {
         #[arg(long, default_value_t = 1_000_000)]
@@ -226,6 +252,35 @@ fn main() -> anyhow::Result<()> {
                 .await
             }
             Command::All { quick } => guard::run(quick),
+            Command::Sync {
+                users,
+                groups,
+                memberships,
+                apps,
+                window_seconds,
+                baseline,
+                quick,
+            } => {
+                if quick {
+                    let ratio = sync::quick_ratio(true)?;
+                    println!("sync (quick): ratio to the lower bound {ratio:.3}");
+                    return Ok(());
+                }
+                let size = sync::Size {
+                    users,
+                    groups,
+                    memberships,
+                    apps,
+                };
+                let options = sync::Options {
+                    size,
+                    window_seconds,
+                    limits: serde_json::json!({}),
+                    baseline,
+                };
+                sync::run(options, true).await.map(|_| ())
+            }
+            Command::SyncClient { info } => sync::client(&info).await,
             Command::Snapshot {
                 grants,
                 postgres,

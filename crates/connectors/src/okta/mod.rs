@@ -5,6 +5,7 @@ mod actions;
 mod auth;
 mod client;
 mod config;
+mod full;
 mod hooks;
 mod incremental;
 mod mapping;
@@ -104,31 +105,6 @@ impl OktaConnector {
             performed_actions: Mutex::new(HashSet::new()),
             hooks,
         })
-    }
-
-    /// Every user, including DEPROVISIONED ones, which a plain list omits.
-    async fn users(&self, sink: &mut dyn SyncSink) -> Result<Vec<Value>, Failure> {
-        let mut users = self
-            .client
-            .get_all("/api/v1/users", &[("limit", "200")], |n| {
-                sink.progress("users", n as u64)
-            })
-            .await?;
-        let seen: BTreeSet<String> = users.iter().filter_map(id_of).collect();
-        let deprovisioned = self
-            .client
-            .get_all(
-                "/api/v1/users",
-                &[("search", "status eq \"DEPROVISIONED\""), ("limit", "200")],
-                |_| {},
-            )
-            .await?;
-        users.extend(
-            deprovisioned
-                .into_iter()
-                .filter(|u| id_of(u).is_some_and(|id| !seen.contains(&id))),
-        );
-        Ok(users)
     }
 
     /// The default user type's profile schema. A token without
@@ -466,77 +442,7 @@ impl Connector for OktaConnector {
     }
 
     async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
-        if let Some(schema) = self.user_schema().await? {
-            sink.profile_schema(schema);
-        }
-        let mut known = BTreeSet::new();
-        for user in self.users(sink).await? {
-            if let Some(account) =
-                mapping::account(&user).filter(|a| self.scope.wants_status(&a.status))
-            {
-                known.insert(account.id.clone());
-                sink.account(account);
-            }
-        }
-
-        let groups = self
-            .client
-            .get_all("/api/v1/groups", &[("limit", "200")], |n| {
-                sink.progress("groups", n as u64)
-            })
-            .await?;
-        let rule_of = incremental::rule_groups(&self.client).await?;
-        let mut members_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        let mut read = 0u64;
-        for group in groups
-            .iter()
-            .filter_map(mapping::group)
-            .filter(|g| self.scope.wants_group(&g.name))
-        {
-            for user_id in group_members(&self.client, &group.id).await? {
-                if !known.contains(&user_id) {
-                    continue;
-                }
-                members_of
-                    .entry(user_id.clone())
-                    .or_default()
-                    .insert(group.id.clone());
-                let mut grant = incremental::membership(user_id, group.id.clone());
-                incremental::mark_rules(&mut grant, &rule_of);
-                sink.grant(grant);
-            }
-            read += 1;
-            sink.progress("memberships", read);
-            sink.resource(group);
-        }
-
-        let apps = self
-            .client
-            .get_all("/api/v1/apps", &[("limit", "200")], |n| {
-                sink.progress("apps", n as u64)
-            })
-            .await?;
-        let mut read = 0u64;
-        for app in apps
-            .iter()
-            .filter_map(mapping::app)
-            .filter(|a| self.scope.wants_app(&a.name))
-        {
-            let (held, grants) = app_grants(&self.client, &app.id, &members_of, &known).await?;
-            for grant in held {
-                sink.resource_grant(grant);
-            }
-            for grant in pushed_groups(&self.client, &app.id).await? {
-                sink.resource_grant(grant);
-            }
-            for grant in grants {
-                sink.grant(grant);
-            }
-            read += 1;
-            sink.progress("app assignments", read);
-            sink.resource(app);
-        }
-        Ok(())
+        full::sync(self, sink).await
     }
 
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {

@@ -187,6 +187,25 @@ pub(crate) fn waiting_allowed() -> bool {
     WITHOUT_WAITING.try_with(|()| ()).is_err()
 }
 
+tokio::task_local! {
+    /// Set around a full sync's calls. [`TransportLimits::max_wait`] keeps an engine job's call inside its
+    /// lease; a sync holds no lease, and a large tenant's sync outlasts a bucket's window by design (Okta's
+    /// 100 calls a minute to `/api/v1/apps/*` for 500 apps), so each call may wait up to
+    /// [`TransportLimits::max_reset`] for its bucket's reset instead of failing the whole sync at the first
+    /// spent window.
+    static PATIENT: ();
+}
+
+/// Runs `calls` so that each call may wait for its bucket's reset up to [`TransportLimits::max_reset`] (see
+/// [`PATIENT`]). [`without_waiting`] inside or around it still wins.
+pub async fn patiently<F: std::future::Future>(calls: F) -> F::Output {
+    PATIENT.scope((), calls).await
+}
+
+fn patient() -> bool {
+    PATIENT.try_with(|()| ()).is_ok()
+}
+
 /// What one system's HTTP API is like, as far as the transport cares.
 #[async_trait]
 pub trait Dialect: Send + Sync {
@@ -373,10 +392,12 @@ impl<D: Dialect> Transport<D> {
     pub async fn request(&self, call: &Call) -> Result<Answer, Failure> {
         let bucket = self.dialect.bucket(call);
         let (mut waits, max_rate_limit_waits) = if waiting_allowed() {
-            (
-                WaitBudget::new(self.limits.max_wait),
-                self.max_rate_limit_waits,
-            )
+            let max_wait = if patient() {
+                self.limits.max_wait.max(self.limits.max_reset)
+            } else {
+                self.limits.max_wait
+            };
+            (WaitBudget::new(max_wait), self.max_rate_limit_waits)
         } else {
             (WaitBudget::new(Duration::ZERO), 0)
         };

@@ -26,6 +26,7 @@ mod jira;
 mod okta;
 mod okta_full;
 mod okta_incremental;
+mod okta_sync;
 mod opa;
 mod salesforce;
 mod sandbox;

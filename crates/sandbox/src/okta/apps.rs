@@ -13,7 +13,7 @@ use super::context::{Ctx, no_content, ok, parse_body};
 use super::errors::{OktaError, OktaResult};
 use super::filter::{self, Op};
 use super::ids::ts;
-use super::pagination::{list_response, page};
+use super::pagination::{list_response, page, page_from, past};
 use super::state::{App, GroupAssignment, Inner, Okta, UserStatus};
 
 /// Apps are Secure Web Authentication (`AUTO_LOGIN`) instances, whose `name` is a free key, so seeds keep theirs.
@@ -181,9 +181,22 @@ pub async fn list_users(
         .map(str::to_lowercase);
     let inner = o.core.state();
     let app = find_app(&inner, &id)?;
-    let items: Vec<Value> = inner
+    // Only the app's own users and its groups' members can be assigned: reading those (not every user of
+    // the tenant) keeps a page of a large tenant's app cheap.
+    let candidates: std::collections::BTreeSet<&str> = app
         .users
-        .values()
+        .keys()
+        .map(String::as_str)
+        .chain(
+            app.groups
+                .keys()
+                .filter_map(|g| inner.groups.get(g))
+                .flat_map(|g| g.members.iter().map(String::as_str)),
+        )
+        .collect();
+    let rest = candidates
+        .range::<str, _>(past(ctx.param("after")))
+        .filter_map(|u| inner.users.get(*u))
         .filter(|u| {
             q.as_ref().is_none_or(|q| {
                 ["login", "firstName", "lastName", "email"].iter().any(|k| {
@@ -198,9 +211,8 @@ pub async fn list_users(
             inner
                 .app_user_scope(app, &u.id)
                 .map(|scope| app_user_json(&inner, app, &u.id, scope, &ctx))
-        })
-        .collect();
-    let (items, next) = page(items, ctx.param("after"), limit, |v| {
+        });
+    let (items, next) = page_from(rest, limit, |v| {
         v["id"].as_str().unwrap_or_default().to_owned()
     });
     Ok(list_response(&ctx, items, next.as_deref(), limit))

@@ -14,7 +14,7 @@ use super::apps::app_json;
 use super::context::{Ctx, no_content, ok, parse_body};
 use super::errors::{OktaError, OktaResult};
 use super::filter::{self, Op};
-use super::pagination::{list_response, page};
+use super::pagination::{list_response, page, page_from, past};
 use super::state::{Group, GroupType, Inner, Okta};
 
 #[derive(Debug, Deserialize, Default)]
@@ -311,13 +311,12 @@ pub async fn members(
         .groups
         .get(&gid)
         .ok_or_else(|| OktaError::not_found(&gid, "UserGroup"))?;
-    let items: Vec<Value> = g
+    let rest = g
         .members
-        .iter()
+        .range::<str, _>(past(ctx.param("after")))
         .filter_map(|u| inner.users.get(u))
-        .map(|u| u.to_json(&ctx))
-        .collect();
-    let (items, next) = page(items, ctx.param("after"), limit, |v| {
+        .map(|u| u.to_json(&ctx));
+    let (items, next) = page_from(rest, limit, |v| {
         v["id"].as_str().unwrap_or_default().to_owned()
     });
     Ok(list_response(&ctx, items, next.as_deref(), limit))

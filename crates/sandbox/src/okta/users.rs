@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::context::{Ctx, no_content, ok, parse_body};
 use super::errors::{OktaError, OktaResult};
 use super::filter::{self, Op};
-use super::pagination::{list_response, page};
+use super::pagination::{list_response, page_from, past};
 use super::state::{Inner, Okta, User, UserStatus};
 
 #[derive(Debug, Deserialize, Default)]
@@ -268,9 +268,10 @@ pub async fn list(State(o): State<Arc<Okta>>, ctx: Ctx) -> OktaResult<Response> 
     let limit = ctx.limit(if q.is_some() { 10 } else { 200 }, 200)?;
     let expr = user_expr(&ctx)?;
     let inner = o.core.state();
-    let items: Vec<Value> = inner
+    let rest = inner
         .users
-        .values()
+        .range::<str, _>(past(ctx.param("after")))
+        .map(|(_, u)| u)
         // A plain list and `q` omit DEPROVISIONED users; search and filter include them.
         .filter(|u| expr.is_some() || u.status != UserStatus::Deprovisioned)
         .filter(|u| match &q {
@@ -283,9 +284,8 @@ pub async fn list(State(o): State<Arc<Okta>>, ctx: Ctx) -> OktaResult<Response> 
             }),
         })
         .map(|u| u.to_json(&ctx))
-        .filter(|j| expr.as_ref().is_none_or(|e| e.matches(j)))
-        .collect();
-    let (items, next) = page(items, ctx.param("after"), limit, |v| {
+        .filter(|j| expr.as_ref().is_none_or(|e| e.matches(j)));
+    let (items, next) = page_from(rest, limit, |v| {
         v["id"].as_str().unwrap_or_default().to_owned()
     });
     Ok(list_response(&ctx, items, next.as_deref(), limit))
