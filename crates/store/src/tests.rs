@@ -394,7 +394,7 @@ async fn a_long_chain_is_verified_in_chunks_and_the_earliest_break_is_named() {
         let genuine = anchor(15_000, &events[14_999].hash);
         assert!(matches!(
             store
-                .verify_audit_against(&[genuine.clone()])
+                .verify_audit_against(std::slice::from_ref(&genuine))
                 .await
                 .expect("verify"),
             Verification::Intact { events: 20_000, .. }
