@@ -109,32 +109,41 @@ pub(crate) async fn authenticate(
         Some(problem) => problem.into_response(),
         None => next.run(request).await,
     };
-    let status = response.status();
-    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-        let (code, reason) = response
-            .extensions()
-            .get::<Refusal>()
-            .map(|r| (r.code.clone(), r.detail.clone()))
-            .unwrap_or_default();
-        let actor = actor_id.unwrap_or_else(|| "anonymous".to_string());
-        if let Err(error) = shared
-            .service
-            .store
-            .audit(
-                &actor,
-                AuditAction::ApiRefused,
-                &route,
-                serde_json::json!({
-                    "route": route,
-                    "status": status.as_u16(),
-                    "code": code,
-                    "reason": reason,
-                }),
-            )
-            .await
-        {
-            tracing::error!(message = "Could not audit a refused call.", error = %error);
-        }
-    }
+    let actor = actor_id.unwrap_or_else(|| "anonymous".to_string());
+    audit_refusal(&shared, &actor, &route, &response, "call").await;
     response
+}
+
+/// Records a 401 or 403 answer as `api.refused` (who, which route, the refusal's code and reason;
+/// never a credential). `what` names what was refused in the log line when the audit itself fails.
+pub(crate) async fn audit_refusal(
+    shared: &Shared,
+    actor: &str,
+    route: &str,
+    response: &Response,
+    what: &str,
+) {
+    let status = response.status();
+    if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
+        return;
+    }
+    let (code, reason) = response
+        .extensions()
+        .get::<Refusal>()
+        .map(|r| (r.code.clone(), r.detail.clone()))
+        .unwrap_or_default();
+    let details = serde_json::json!({
+        "route": route,
+        "status": status.as_u16(),
+        "code": code,
+        "reason": reason,
+    });
+    if let Err(error) = shared
+        .service
+        .store
+        .audit(actor, AuditAction::ApiRefused, route, details)
+        .await
+    {
+        tracing::error!(message = "Could not audit a refusal.", refused = what, error = %error);
+    }
 }

@@ -376,32 +376,7 @@ async fn gate(State(shared): State<Arc<Shared>>, mut request: Request, next: Nex
         )
         .into_response(),
     };
-    let status = response.status();
-    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-        let (code, reason) = response
-            .extensions()
-            .get::<Refusal>()
-            .map(|r| (r.code.clone(), r.detail.clone()))
-            .unwrap_or_default();
-        if let Err(error) = shared
-            .service
-            .store
-            .audit(
-                &actor,
-                AuditAction::ApiRefused,
-                &route,
-                serde_json::json!({
-                    "route": route,
-                    "status": status.as_u16(),
-                    "code": code,
-                    "reason": reason,
-                }),
-            )
-            .await
-        {
-            tracing::error!(message = "Could not audit a refused page.", error = %error);
-        }
-    }
+    crate::auth::audit_refusal(&shared, &actor, &route, &response, "page").await;
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
