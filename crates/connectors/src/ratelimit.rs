@@ -14,6 +14,11 @@
 //! Google and Slack announce no budget (Google answers a quota error, Slack a
 //! tiered 429), so their buckets stay unknown and are never held back.
 //!
+//! Where a vendor documents a budget but announces none (Slack's method tiers, GitHub's secondary limit on
+//! content-creating requests), the dialect names it ([`Documented`]) and the bucket starts from it: the
+//! calls of a window are counted as they are sent, so the connection paces itself before the first 429
+//! instead of learning the budget from one refusal a window.
+//!
 //! Time comes from the injected clock; a wait for a reset is drawn from the
 //! call's [`WaitBudget`], so no call waits longer than the transport allows.
 
@@ -34,6 +39,42 @@ pub struct Budget {
     pub reset: DateTime<Utc>,
 }
 
+/// A budget a vendor documents but does not announce in its answers: `limit` calls per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Documented {
+    pub limit: u64,
+    pub window: Duration,
+}
+
+impl Documented {
+    /// `limit` calls a minute.
+    pub const fn per_minute(limit: u64) -> Self {
+        Self {
+            limit,
+            window: Duration::from_secs(60),
+        }
+    }
+
+    /// `limit` calls an hour.
+    pub const fn per_hour(limit: u64) -> Self {
+        Self {
+            limit,
+            window: Duration::from_secs(3600),
+        }
+    }
+
+    /// Our window is a little longer than the vendor's: the vendor's starts when our first call arrives,
+    /// a few milliseconds after we send it, so a window of exactly the documented length would send the
+    /// next window's first calls into the end of the vendor's current one.
+    fn paced_window(self) -> chrono::Duration {
+        chrono::Duration::from_std(self.window + WINDOW_MARGIN)
+            .unwrap_or_else(|_| chrono::Duration::seconds(3600))
+    }
+}
+
+/// See [`Documented::paced_window`]; a second, like a `Retry-After` rounded up.
+const WINDOW_MARGIN: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     limit: u64,
@@ -43,6 +84,9 @@ struct Bucket {
     /// Set by a refusal (a 429 and its reset): no call goes to the bucket before then, whether or not the
     /// vendor announces its budget — every call sent meanwhile would only meet the same refusal.
     held_until: Option<DateTime<Utc>>,
+    /// A documented budget's window: `remaining` is then counted down as calls are sent (no answer says
+    /// what is left), and a new window starts at the first call after the reset.
+    window: Option<chrono::Duration>,
 }
 
 /// Where budgets are shared between processes (the store, in PostgreSQL
@@ -167,10 +211,31 @@ impl RateBudgets {
         self: &Arc<Self>,
         connection: &ConnectionName,
         bucket: &str,
+        documented: Option<Documented>,
         clock: &dyn Clock,
         waits: &mut WaitBudget,
     ) -> Result<BudgetPermit, DateTime<Utc>> {
         let key = (connection.clone(), bucket.to_string());
+        if let Some(documented) = documented
+            && let Ok(mut buckets) = self.buckets.lock()
+        {
+            let now = clock.now();
+            let state = buckets.entry(key.clone()).or_insert(Bucket {
+                limit: documented.limit,
+                remaining: documented.limit,
+                reset: now,
+                in_flight: 0,
+                held_until: None,
+                window: None,
+            });
+            if state.window.is_none() {
+                // Until now unknown, or known only by a refusal: from here on the documented budget.
+                state.limit = documented.limit;
+                state.remaining = documented.limit;
+                state.reset = now;
+                state.window = Some(documented.paced_window());
+            }
+        }
         loop {
             if let Some(ledger) = &self.ledger
                 && let Some((limit, remaining, reset)) = ledger.latest(connection, bucket).await
@@ -200,14 +265,25 @@ impl RateBudgets {
                             // A new window: the vendor will tell us the new
                             // figures; until then assume the full budget.
                             state.remaining = state.limit;
-                            state.reset = now + chrono::Duration::seconds(1);
+                            state.reset =
+                                now + state.window.unwrap_or(chrono::Duration::seconds(1));
                         }
+                        // A documented budget counts calls as they are sent, so those in flight are
+                        // already off `remaining`.
+                        let in_flight = if state.window.is_some() {
+                            0
+                        } else {
+                            state.in_flight
+                        };
                         let usable = state
                             .remaining
-                            .saturating_sub(state.in_flight)
+                            .saturating_sub(in_flight)
                             .saturating_sub(self.reserve(state.limit));
                         if usable > 0 || state.limit == 0 {
                             state.in_flight += 1;
+                            if state.window.is_some() {
+                                state.remaining = state.remaining.saturating_sub(1);
+                            }
                             return Ok(BudgetPermit {
                                 budgets: self.clone(),
                                 key,
@@ -232,6 +308,7 @@ impl RateBudgets {
                     reset: clock.now(),
                     in_flight: 0,
                     held_until: None,
+                    window: None,
                 })
                 .in_flight += 1;
         }
@@ -252,6 +329,7 @@ impl RateBudgets {
             reset: now,
             in_flight: 0,
             held_until: None,
+            window: None,
         });
         state.held_until = Some(state.held_until.map_or(reset, |held| held.max(reset)));
     }
@@ -285,6 +363,7 @@ impl RateBudgets {
             reset: budget.reset,
             in_flight: 0,
             held_until: None,
+            window: None,
         });
         if budget.limit != state.limit {
             // Another limit is another budget (the vendor changed the window): its figures stand as they are.
@@ -329,8 +408,26 @@ impl BudgetHandle {
         waits: &mut WaitBudget,
         spent: impl FnOnce() -> String,
     ) -> Result<BudgetPermit, Failure> {
+        self.acquire_documented(bucket, None, waits, spent).await
+    }
+
+    /// As [`BudgetHandle::acquire`], for a bucket whose budget the vendor documents but does not announce:
+    /// the bucket starts from `documented` and counts its calls as they are sent.
+    pub async fn acquire_documented(
+        &self,
+        bucket: &str,
+        documented: Option<Documented>,
+        waits: &mut WaitBudget,
+        spent: impl FnOnce() -> String,
+    ) -> Result<BudgetPermit, Failure> {
         self.budgets
-            .acquire(&self.connection, bucket, self.clock.as_ref(), waits)
+            .acquire(
+                &self.connection,
+                bucket,
+                documented,
+                self.clock.as_ref(),
+                waits,
+            )
             .await
             .map_err(|reset| Failure::rate_limited(bucket, reset, spent()))
     }
@@ -510,6 +607,85 @@ mod tests {
             Ok(_) => panic!("expected RateLimited, got a permit"),
         }
         assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn a_documented_budget_paces_the_calls_before_any_refusal() {
+        let budgets = Arc::new(RateBudgets::new(0.0));
+        let slack = budgets.handle(ConnectionName::new("slack"), Arc::new(SystemClock));
+        let bucket = "tier3:conversations.invite";
+        // Three calls a 200 ms window (as Slack's 50 a minute, scaled down).
+        let documented = Documented {
+            limit: 3,
+            window: Duration::from_millis(200),
+        };
+        let started = std::time::Instant::now();
+        for _ in 0..3 {
+            // Each permit is dropped at once, as after a quick answer: the budget counts calls sent, not
+            // calls in flight, since no answer says what is left.
+            drop(
+                slack
+                    .acquire_documented(bucket, Some(documented), &mut waits(), spent)
+                    .await
+                    .expect("within the window's budget"),
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(150),
+            "the window's budget went out at once"
+        );
+        assert_eq!(
+            slack.snapshot(bucket).map(|b| (b.limit, b.remaining)),
+            Some((3, 0))
+        );
+        drop(
+            slack
+                .acquire_documented(bucket, Some(documented), &mut waits(), spent)
+                .await
+                .expect("permit in the next window"),
+        );
+        // The next window opens a margin after the documented one, so its first call cannot land in the
+        // vendor's current window.
+        assert!(
+            started.elapsed() >= Duration::from_millis(200) + WINDOW_MARGIN,
+            "the fourth call waited for the next window: {:?}",
+            started.elapsed()
+        );
+        // A wait the call may not afford is handed back, with when to come again.
+        drop(
+            slack
+                .acquire_documented(bucket, Some(documented), &mut waits(), spent)
+                .await
+                .expect("permit"),
+        );
+        drop(
+            slack
+                .acquire_documented(bucket, Some(documented), &mut waits(), spent)
+                .await
+                .expect("permit"),
+        );
+        let mut short = WaitBudget::new(Duration::from_millis(100));
+        assert!(matches!(
+            slack
+                .acquire_documented(bucket, Some(documented), &mut short, spent)
+                .await,
+            Err(Failure::RateLimited { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_bucket_without_a_documented_budget_is_still_not_held_back() {
+        let budgets = Arc::new(RateBudgets::new(0.0));
+        let slack = budgets.handle(ConnectionName::new("slack"), Arc::new(SystemClock));
+        let mut short = WaitBudget::new(Duration::ZERO);
+        for _ in 0..100 {
+            drop(
+                slack
+                    .acquire_documented("special:chat.postMessage:C1", None, &mut short, spent)
+                    .await
+                    .expect("an unknown bucket is not held back"),
+            );
+        }
     }
 
     /// A clock that never moves: waits are still bounded, because they count time slept.

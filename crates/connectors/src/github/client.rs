@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::Failure;
-use crate::ratelimit::Budget;
+use crate::ratelimit::{Budget, Documented};
 use crate::transport::{
     Answer, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire, number,
 };
@@ -19,6 +19,25 @@ use crate::transport::{
 pub const CORE: &str = "core";
 /// Content-creating requests are also held to GitHub's secondary limit.
 pub const SECONDARY: &str = "secondary";
+
+/// The hourly side of the secondary limit on content-creating requests.
+pub const SECONDARY_HOURLY: &str = "secondary:hourly";
+
+/// GitHub documents its secondary limit on content-creating requests but announces only the primary budget
+/// in its headers: "in general, no more than 80 content-generating requests per minute and no more than 500
+/// content-generating requests per hour" (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits).
+pub fn documented_budget(bucket: &str) -> Option<Documented> {
+    match bucket {
+        SECONDARY => Some(Documented::per_minute(80)),
+        SECONDARY_HOURLY => Some(Documented::per_hour(500)),
+        _ => None,
+    }
+}
+
+/// Content-creating requests, for the secondary limit: every call that is not a read.
+fn creates_content(call: &Call) -> bool {
+    !matches!(call.method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
 
 /// Asks for the repository (with `permissions` and `role_name`) when checking a team's repository.
 pub const REPOSITORY_JSON: &str = "application/vnd.github.v3.repository+json";
@@ -82,6 +101,18 @@ impl Dialect for GithubDialect {
     /// GitHub names the bucket (`x-ratelimit-resource`); the REST API's is `core`.
     fn bucket(&self, _: &Call) -> Cow<'static, str> {
         Cow::Borrowed(CORE)
+    }
+
+    fn documented(&self, bucket: &str) -> Option<Documented> {
+        documented_budget(bucket)
+    }
+
+    fn also_charged(&self, call: &Call) -> &'static [&'static str] {
+        if creates_content(call) {
+            &[SECONDARY, SECONDARY_HOURLY]
+        } else {
+            &[]
+        }
     }
 
     fn budget(&self, answer: &Answer, ctx: &Ctx<'_>) -> Option<Budget> {
@@ -218,5 +249,34 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    #[test]
+    fn content_creating_calls_are_also_charged_to_the_documented_secondary_limit() {
+        let dialect = GithubDialect {
+            token: SecretString::from("ghp-test".to_owned()),
+        };
+        let url =
+            Url::parse("https://api.github.com/orgs/acme/teams/dev/memberships/ann").expect("url");
+        assert_eq!(
+            dialect.also_charged(&Call::new(Method::PUT, url.clone())),
+            &[SECONDARY, SECONDARY_HOURLY]
+        );
+        assert!(
+            dialect
+                .also_charged(&Call::new(Method::DELETE, url.clone()))
+                .contains(&SECONDARY)
+        );
+        assert!(dialect.also_charged(&Call::get(url)).is_empty());
+        assert_eq!(
+            dialect.documented(SECONDARY),
+            Some(Documented::per_minute(80))
+        );
+        assert_eq!(
+            dialect.documented(SECONDARY_HOURLY),
+            Some(Documented::per_hour(500))
+        );
+        // The primary budget is announced in every answer's headers.
+        assert_eq!(dialect.documented(CORE), None);
     }
 }

@@ -275,7 +275,7 @@ impl Connector for GithubConnector {
                 "add_group_grant",
                 "remove_group_grant",
             ],
-            rate_limit_buckets: vec![client::CORE, client::SECONDARY],
+            rate_limit_buckets: vec![client::CORE, client::SECONDARY, client::SECONDARY_HOURLY],
             accounts_created_on_first_login: false,
         }
     }

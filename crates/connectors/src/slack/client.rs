@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::Failure;
-use crate::ratelimit::Budget;
+use crate::ratelimit::{Budget, Documented};
 use crate::transport::{
     Answer, Body, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire,
 };
@@ -27,6 +27,22 @@ pub fn tier_of(method: &str) -> &'static str {
         | "conversations.info"
         | "chat.update" => "tier3",
         _ => "tier4",
+    }
+}
+
+/// The budget of a tier's bucket (`tier3:conversations.invite`): the floor of the tier's documented range,
+/// per method, per workspace (https://api.slack.com/docs/rate-limits: Tier 1 1+, Tier 2 20+, Tier 3 50+,
+/// Tier 4 100+ per minute). Slack announces no budget in its answers, so without it the connection learns
+/// the limit from a 429 each window. The `special` tier has no single figure (chat.postMessage is paced
+/// per channel instead).
+pub fn documented_budget(bucket: &str) -> Option<Documented> {
+    let tier = bucket.split_once(':').map_or(bucket, |(tier, _)| tier);
+    match tier {
+        "tier1" => Some(Documented::per_minute(1)),
+        "tier2" => Some(Documented::per_minute(20)),
+        "tier3" => Some(Documented::per_minute(50)),
+        "tier4" => Some(Documented::per_minute(100)),
+        _ => None,
     }
 }
 
@@ -111,6 +127,10 @@ impl Dialect for SlackDialect {
             return Cow::Owned(post_bucket(&channel.unwrap_or_default()));
         }
         Cow::Owned(format!("{}:{method}", tier_of(method)))
+    }
+
+    fn documented(&self, bucket: &str) -> Option<Documented> {
+        documented_budget(bucket)
     }
 
     fn failure(&self, call: &Call, answer: &Answer, ctx: &Ctx<'_>) -> Option<Failure> {
@@ -277,6 +297,27 @@ mod tests {
         assert_eq!(dialect.bucket(&form), post_bucket("U2"));
         let update = Call::new(Method::POST, url("chat.update")).json(json!({"channel": "C1"}));
         assert_eq!(dialect.bucket(&update), "tier3:chat.update");
+    }
+
+    #[test]
+    fn a_tiers_bucket_starts_from_the_tiers_documented_budget() {
+        let dialect = SlackDialect {
+            token: SecretString::from("xoxb-test".to_owned()),
+        };
+        let url = Url::parse("https://slack.com/api/conversations.invite").expect("url");
+        let invite = Call::new(Method::POST, url);
+        let bucket = dialect.bucket(&invite);
+        assert_eq!(
+            dialect.documented(&bucket),
+            Some(Documented::per_minute(50)),
+            "conversations.invite is Tier 3: 50 a minute"
+        );
+        assert_eq!(
+            dialect.documented("tier2:users.list"),
+            Some(Documented::per_minute(20))
+        );
+        // chat.postMessage is paced per channel, not by a tier's figure.
+        assert_eq!(dialect.documented(&post_bucket("C1")), None);
     }
 
     #[test]

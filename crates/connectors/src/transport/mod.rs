@@ -35,7 +35,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ratelimit::{Budget, BudgetHandle};
+use crate::ratelimit::{Budget, BudgetHandle, Documented};
 use crate::{BuildContext, Failure};
 
 /// How often a call that is safe to repeat is tried again after a transport error or a transient answer.
@@ -233,6 +233,19 @@ pub trait Dialect: Send + Sync {
     /// The rate-limit bucket `call` is charged to.
     fn bucket(&self, call: &Call) -> Cow<'static, str>;
 
+    /// The budget `bucket` is documented to have when the system does not announce it in its answers
+    /// (Slack's method tiers, GitHub's secondary limit): the connection paces itself by it from the first
+    /// call instead of learning it from a 429.
+    fn documented(&self, _bucket: &str) -> Option<Documented> {
+        None
+    }
+
+    /// Buckets `call` is charged to besides [`Dialect::bucket`], each with a documented budget (GitHub's
+    /// secondary limit on content-creating requests).
+    fn also_charged(&self, _call: &Call) -> &'static [&'static str] {
+        &[]
+    }
+
     /// What an answer says about its bucket's budget, when the system announces one (Okta, GitHub, GitLab
     /// and Salesforce do; Google and Slack do not).
     fn budget(&self, _answer: &Answer, _ctx: &Ctx<'_>) -> Option<Budget> {
@@ -412,10 +425,30 @@ impl<D: Dialect> Transport<D> {
                 self.budgets
                     .refuse_if_spent(&bucket, || self.dialect.spent(&bucket))?;
             }
-            // Held until the answer's budget is recorded.
+            // The scarcer documented buckets first, so the call holds no place in its main bucket while it
+            // waits for them. Each permit is held until the answer's budget is recorded.
+            let mut _also = Vec::new();
+            for also in self.dialect.also_charged(call) {
+                if max_rate_limit_waits == 0 {
+                    self.budgets
+                        .refuse_if_spent(also, || self.dialect.spent(also))?;
+                }
+                _also.push(
+                    self.budgets
+                        .acquire_documented(also, self.dialect.documented(also), &mut waits, || {
+                            self.dialect.spent(also)
+                        })
+                        .await?,
+                );
+            }
             let _permit = self
                 .budgets
-                .acquire(&bucket, &mut waits, || self.dialect.spent(&bucket))
+                .acquire_documented(
+                    &bucket,
+                    self.dialect.documented(&bucket),
+                    &mut waits,
+                    || self.dialect.spent(&bucket),
+                )
                 .await?;
             let ctx = Ctx::new(self.clock.now(), rate_limit_waits, &self.limits);
             let credentials = self.dialect.credentials(&self.wire, call, &ctx).await?;
@@ -444,9 +477,19 @@ impl<D: Dialect> Transport<D> {
                 }
                 Err(failure) => failure,
             };
-            if let Failure::RateLimited { reset, .. } = &failure {
+            if let Failure::RateLimited {
+                reset,
+                bucket: refused,
+                ..
+            } = &failure
+            {
                 // The connection's other calls to this bucket would meet the same refusal: they wait too.
                 self.budgets.hold(&bucket, *reset);
+                if refused.as_str() != bucket.as_ref()
+                    && self.dialect.also_charged(call).contains(&refused.as_str())
+                {
+                    self.budgets.hold(refused, *reset);
+                }
             }
             let again = match &failure {
                 Failure::RateLimited { reset, bucket, .. }
