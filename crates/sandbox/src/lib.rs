@@ -28,6 +28,7 @@ mod server;
 pub mod slack;
 mod systems;
 mod tls;
+pub mod venv;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use emulator::{Emulator, EmulatorConfig};

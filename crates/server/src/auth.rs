@@ -116,17 +116,16 @@ pub(crate) async fn authenticate(
 
 /// Records a 401 or 403 answer as `api.refused` (who, which route, the refusal's code and reason;
 /// never a credential). `what` names what was refused in the log line when the audit itself fails.
-pub(crate) async fn audit_refusal(
+/// The answer is read before anything is awaited: a response's body may not be shared across threads.
+pub(crate) fn audit_refusal(
     shared: &Shared,
     actor: &str,
     route: &str,
     response: &Response,
-    what: &str,
-) {
+    what: &'static str,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let status = response.status();
-    if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
-        return;
-    }
+    let refused = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
     let (code, reason) = response
         .extensions()
         .get::<Refusal>()
@@ -138,12 +137,20 @@ pub(crate) async fn audit_refusal(
         "code": code,
         "reason": reason,
     });
-    if let Err(error) = shared
-        .service
-        .store
-        .audit(actor, AuditAction::ApiRefused, route, details)
-        .await
-    {
-        tracing::error!(message = "Could not audit a refusal.", refused = what, error = %error);
+    let (store, actor, route) = (
+        shared.service.store.clone(),
+        actor.to_string(),
+        route.to_string(),
+    );
+    async move {
+        if !refused {
+            return;
+        }
+        if let Err(error) = store
+            .audit(&actor, AuditAction::ApiRefused, &route, details)
+            .await
+        {
+            tracing::error!(message = "Could not audit a refusal.", refused = what, error = %error);
+        }
     }
 }

@@ -13,10 +13,8 @@
     reason = "a test crate: a failed unwrap is the test failing, with its message"
 )]
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use grantflow_sandbox::okta::{OidcApp, SANDBOX_PASSWORD};
 use grantflow_server::ServeOptions;
@@ -25,7 +23,6 @@ use grantflow_service::signin::{SignIn, SignInConfig};
 use grantflow_service::{Config, Service};
 use secrecy::SecretString;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 const CLIENT_ID: &str = "0oagrantflowconsole01";
 const SECRET: &str = "client-secret-of-the-grantflow-console";
@@ -50,54 +47,10 @@ fn chromium() -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-/// `target/console-venv` with the pinned requirements, (re)installed when
-/// they change, under a lock (test binaries may run at once).
+/// `target/console-venv` with console-tests/requirements.txt installed.
 fn venv_python(root: &Path) -> PathBuf {
-    let requirements = root.join("console-tests/requirements.txt");
-    let mut text = Vec::new();
-    std::fs::File::open(&requirements)
-        .and_then(|mut f| f.read_to_end(&mut text))
-        .expect("reading console-tests/requirements.txt");
-    let want = hex::encode(Sha256::digest(&text));
-    let target = root.join("target");
-    std::fs::create_dir_all(&target).expect("target dir");
-    let venv = target.join("console-venv");
-    let python = venv.join("bin/python");
-    let marker = venv.join(".requirements.sha256");
-    let lock = std::fs::File::create(target.join("console-venv.lock")).expect("lock file");
-    lock.lock().expect("locking the console venv");
-    if std::fs::read_to_string(&marker).is_ok_and(|h| h.trim() == want) && python.exists() {
-        return python;
-    }
-    if !python.exists() {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .stdin(Stdio::null())
-            .status()
-            .expect("python3 -m venv");
-        assert!(status.success(), "creating {}", venv.display());
-    }
-    let started = Instant::now();
-    let status = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "-q",
-            "-r",
-        ])
-        .arg(&requirements)
-        // Playwright's package only: its browsers are never downloaded.
-        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-        .stdin(Stdio::null())
-        .status()
-        .expect("pip install");
-    assert!(status.success(), "installing {}", requirements.display());
-    std::fs::write(&marker, &want).expect("marker");
-    println!("console venv ready in {:.1?}", started.elapsed());
-    python
+    grantflow_sandbox::venv::python_venv(root, "console-tests/requirements.txt", "console-venv")
+        .expect("the console venv")
 }
 
 #[tokio::test(flavor = "multi_thread")]

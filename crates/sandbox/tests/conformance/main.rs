@@ -16,14 +16,12 @@ mod salesforce;
 mod scim;
 mod slack;
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use grantflow_sandbox::SandboxInfo;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 pub fn workspace_root() -> PathBuf {
@@ -31,61 +29,13 @@ pub fn workspace_root() -> PathBuf {
     here.canonicalize().unwrap_or(here)
 }
 
-fn run(cmd: &mut Command) -> anyhow::Result<()> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd:?} failed with {}:\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
-}
-
-/// Creates or reuses `<workspace>/target/conformance-venv`, reinstalling only when requirements.txt changes.
-/// A file lock serialises test binaries (and parallel tests) that would otherwise race on pip.
+/// `<workspace>/target/conformance-venv` with conformance/requirements.txt installed.
 pub fn venv_python() -> anyhow::Result<PathBuf> {
-    let root = workspace_root();
-    let requirements = root.join("conformance/requirements.txt");
-    let mut text = Vec::new();
-    std::fs::File::open(&requirements)
-        .with_context(|| format!("opening {}", requirements.display()))?
-        .read_to_end(&mut text)?;
-    let want = hex::encode(Sha256::digest(&text));
-    let target = root.join("target");
-    std::fs::create_dir_all(&target)?;
-    let venv = target.join("conformance-venv");
-    let python = venv.join("bin/python");
-    let marker = venv.join(".requirements.sha256");
-    let lock = std::fs::File::create(target.join("conformance-venv.lock"))?;
-    lock.lock().context("locking the conformance venv")?;
-    if std::fs::read_to_string(&marker).is_ok_and(|h| h.trim() == want) && python.exists() {
-        return Ok(python);
-    }
-    let started = Instant::now();
-    if !python.exists() {
-        println!("creating {}", venv.display());
-        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-    }
-    println!("installing {}", requirements.display());
-    run(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "-q",
-            "-r",
-        ])
-        .arg(&requirements))?;
-    std::fs::write(&marker, &want)?;
-    println!("venv ready in {:.1?}", started.elapsed());
-    Ok(python)
+    grantflow_sandbox::venv::python_venv(
+        &workspace_root(),
+        "conformance/requirements.txt",
+        "conformance-venv",
+    )
 }
 
 /// Runs pytest on `conformance/<suite>` against the running sandbox described by `info`; prints its output.

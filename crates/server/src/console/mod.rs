@@ -29,7 +29,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use grantflow_service::access::{self, Permission};
 use grantflow_service::{Actor, ServiceError, tokens};
-use grantflow_store::AuditAction;
 
 use crate::Shared;
 use crate::problem::{Problem, Refusal};

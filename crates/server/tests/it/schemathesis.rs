@@ -9,12 +9,10 @@
 //! apply, token create and revoke): they run against the in-process sandbox
 //! and a temporary store.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::kit::{PERSON, Server};
@@ -73,54 +71,16 @@ fn workspace_root() -> PathBuf {
     here.canonicalize().unwrap_or(here)
 }
 
-/// The conformance venv's `schemathesis`, (re)installing the pinned
-/// requirements when they changed, under the same lock and marker as the
-/// conformance driver (crates/sandbox/tests/conformance/main.rs).
+/// The conformance venv's `schemathesis` (the same venv, marker and lock as the conformance driver,
+/// crates/sandbox/tests/conformance/main.rs).
 fn schemathesis() -> PathBuf {
-    let root = workspace_root();
-    let requirements = root.join("conformance/requirements.txt");
-    let mut text = Vec::new();
-    std::fs::File::open(&requirements)
-        .and_then(|mut f| f.read_to_end(&mut text))
-        .expect("reading conformance/requirements.txt");
-    let want = hex::encode(Sha256::digest(&text));
-    let target = root.join("target");
-    std::fs::create_dir_all(&target).expect("target dir");
-    let venv = target.join("conformance-venv");
-    let python = venv.join("bin/python");
-    let tool = venv.join("bin/schemathesis");
-    let marker = venv.join(".requirements.sha256");
-    let lock = std::fs::File::create(target.join("conformance-venv.lock")).expect("lock file");
-    lock.lock().expect("locking the conformance venv");
-    if std::fs::read_to_string(&marker).is_ok_and(|h| h.trim() == want) && tool.exists() {
-        return tool;
-    }
-    if !python.exists() {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .stdin(Stdio::null())
-            .status()
-            .expect("python3 -m venv");
-        assert!(status.success(), "creating {}", venv.display());
-    }
-    let started = Instant::now();
-    let status = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "-q",
-            "-r",
-        ])
-        .arg(&requirements)
-        .stdin(Stdio::null())
-        .status()
-        .expect("pip install");
-    assert!(status.success(), "installing conformance/requirements.txt");
-    std::fs::write(&marker, &want).expect("venv marker");
-    println!("conformance venv ready in {:.1?}", started.elapsed());
+    let python = grantflow_sandbox::venv::python_venv(
+        &workspace_root(),
+        "conformance/requirements.txt",
+        "conformance-venv",
+    )
+    .expect("the conformance venv");
+    let tool = python.with_file_name("schemathesis");
     assert!(tool.exists(), "{} after pip install", tool.display());
     tool
 }
