@@ -90,13 +90,26 @@ impl Server {
         systems: &[&str],
         configure: impl FnOnce(&mut grantflow_service::Config, &std::path::Path),
     ) -> Server {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let sandbox = grantflow_sandbox::start(
-            &grantflow_sandbox::demo_org(),
+        Self::start_in(
             grantflow_sandbox::SandboxOptions::default(),
+            worker,
+            systems,
+            configure,
         )
         .await
-        .expect("sandbox");
+    }
+
+    /// [`Server::start_systems`] against a sandbox started with `options`.
+    pub async fn start_in(
+        options: grantflow_sandbox::SandboxOptions,
+        worker: bool,
+        systems: &[&str],
+        configure: impl FnOnce(&mut grantflow_service::Config, &std::path::Path),
+    ) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sandbox = grantflow_sandbox::start(&grantflow_sandbox::demo_org(), options)
+            .await
+            .expect("sandbox");
         let mut connections = Vec::new();
         let mut bases = BTreeMap::new();
         for system in systems {
