@@ -6,8 +6,7 @@ use grantflow_connectors::okta::{OktaConfig, OktaConnector};
 use grantflow_connectors::{BuildContext, Connector, RateBudgets, SecretSource};
 use grantflow_engine::{Engine, EngineOptions, Silent};
 use grantflow_model::{
-    AccountRef, ConnectionName, OpKind, Operation, OperationId, Plan, ResourceRef, Review,
-    Snapshot, SystemClock, SystemKind,
+    AccountRef, ConnectionName, OpKind, Operation, OperationId, ResourceRef, Snapshot, SystemKind,
 };
 use grantflow_sandbox::{RunningSandbox, SandboxOptions};
 use std::collections::BTreeMap;
@@ -159,19 +158,7 @@ pub async fn run(
     let limit = limits["buckets"]["groups"].as_u64().unwrap_or(600);
     let before = throttled(&admin(&sandbox, "counters").await?);
 
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = grantflow_store::Store::open(&url, Arc::new(SystemClock)).await?;
-    let mut plan = Plan {
-        id: String::new(),
-        created_at: chrono::Utc::now(),
-        origin: "bench".into(),
-        basis: vec![],
-        operations: operations.clone(),
-        review: Review::default(),
-        preconditions: vec![],
-    };
-    plan.seal();
-    store.save_plan(&plan, "bench").await?;
+    let (store, plan) = crate::baseline::store_with_plan(dir.path(), operations.clone()).await?;
     let mut connectors: BTreeMap<ConnectionName, Box<dyn Connector>> = BTreeMap::new();
     connectors.insert(ConnectionName::new("okta"), Box::new(connector));
     let engine = Engine::new(
@@ -245,22 +232,11 @@ pub async fn run(
             .json(&settings)
             .send()
             .await?;
-        let python =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/conformance-venv/bin/python");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("baseline_okta.py");
-        let output = tokio::process::Command::new(&python)
-            .arg(&script)
-            .arg(&info)
-            .arg(&pairs_file)
-            .output()
-            .await?;
-        anyhow::ensure!(
-            output.status.success(),
-            "baseline failed ({}): {}",
-            python.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let result: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+        let result = crate::baseline::run_script(
+            "baseline_okta.py",
+            &[info.as_os_str(), pairs_file.as_os_str()],
+        )
+        .await?;
         let seconds = result["seconds"].as_f64().unwrap_or(f64::NAN);
         println!(
             "baseline (sequential okta SDK): {seconds:.1} s, errors {}; grantflow is {:.2}x faster",

@@ -22,6 +22,7 @@
 mod api_org;
 mod apply;
 mod audit;
+mod baseline;
 mod database;
 mod guard;
 mod onboard;

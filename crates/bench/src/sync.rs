@@ -11,7 +11,7 @@ use grantflow_model::{ConnectionName, Snapshot, SystemKind};
 use grantflow_sandbox::okta::{OktaSeed, SeedApp, SeedGroup, SeedStatus, SeedUser};
 use grantflow_sandbox::{Org, RunningSandbox, SandboxOptions};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -388,25 +388,7 @@ pub async fn run(options: Options, print: bool) -> anyhow::Result<(f64, f64)> {
     if options.baseline {
         reset_windows(&sandbox, options.limits.clone()).await?;
         let before = throttled(&admin_get(&sandbox, "counters").await?);
-        let python = std::env::var_os("GRANTFLOW_BENCH_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../../target/conformance-venv/bin/python")
-            });
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("baseline_sync.py");
-        let output = tokio::process::Command::new(&python)
-            .arg(&script)
-            .arg(&info)
-            .output()
-            .await?;
-        anyhow::ensure!(
-            output.status.success(),
-            "baseline failed ({}): {}",
-            python.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let result: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+        let result = crate::baseline::run_script("baseline_sync.py", &[info.as_os_str()]).await?;
         let seconds = result["seconds"].as_f64().unwrap_or(f64::NAN);
         let refused = throttled(&admin_get(&sandbox, "counters").await?) - before;
         println!(

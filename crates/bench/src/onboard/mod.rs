@@ -12,10 +12,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context as _;
 use grantflow_connectors::{BuildContext, Connector, RateBudgets};
 use grantflow_engine::{Engine, EngineOptions, Silent};
-use grantflow_model::{ConnectionName, Plan, Review, Snapshot, SystemClock};
+use grantflow_model::{ConnectionName, Snapshot, SystemClock};
 use grantflow_sandbox::{RunningSandbox, SandboxInfo, SandboxOptions};
 use grantflow_service::config::{Config, NewConnection, new_config};
 
@@ -166,19 +165,7 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
     let budgets = bound::budgets(&info, &SYSTEMS).await?;
     let before = bound::calls(&info, &SYSTEMS).await?;
 
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let store = grantflow_store::Store::open(&url, Arc::new(SystemClock)).await?;
-    let mut plan = Plan {
-        id: String::new(),
-        created_at: chrono::Utc::now(),
-        origin: "bench".into(),
-        basis: vec![],
-        operations: operations.clone(),
-        review: Review::default(),
-        preconditions: vec![],
-    };
-    plan.seal();
-    store.save_plan(&plan, "bench").await?;
+    let (store, plan) = crate::baseline::store_with_plan(dir.path(), operations.clone()).await?;
     let engine = Engine::new(
         &store,
         &connectors,
@@ -337,29 +324,11 @@ async fn baseline(info: &SandboxInfo, dir: &Path, options: &Options) -> anyhow::
         options.jitter_ms,
     )
     .await?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = root.join("../../target/conformance-venv/bin/python");
-    let script = root.join("baseline_onboard.py");
-    let output = tokio::process::Command::new(&python)
-        .arg(&script)
-        .arg(&info_file)
-        .arg(&work_file)
-        .env("OKTA_TESTING_TESTINGDISABLEHTTPSCHECK", "true")
-        .output()
-        .await
-        .with_context(|| format!("running {} (the conformance venv)", python.display()))?;
-    anyhow::ensure!(
-        output.status.success(),
-        "baseline failed ({}): {}",
-        python.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_slice(&output.stdout).with_context(|| {
-        format!(
-            "baseline output: {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })?;
+    let result = crate::baseline::run_script(
+        "baseline_onboard.py",
+        &[info_file.as_os_str(), work_file.as_os_str()],
+    )
+    .await?;
     if let Some(per_system) = result.get("per_system") {
         println!("baseline seconds per system: {per_system}");
     }
