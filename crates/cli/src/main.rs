@@ -253,6 +253,11 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Workflows: check flow files, run a flow, see what it would do, read its runs card by card.
+    Flow {
+        #[command(subcommand)]
+        command: commands::flow::FlowCommand,
+    },
 }
 
 #[cfg(feature = "sandbox")]
@@ -520,6 +525,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let service = options.open().await?;
             commands::check::run(&service, json).await
         }
+        Command::Flow { command } => {
+            let service = options.open().await?;
+            commands::flow::run(&service, command).await
+        }
         Command::Serve {
             listen,
             interval,
@@ -705,6 +714,7 @@ async fn remote_command(
         Command::Serve { .. } => return local_only("serve"),
         Command::Worker { .. } => return local_only("worker"),
         Command::Policy { .. } => return local_only("policy"),
+        Command::Flow { .. } => return local_only("flow"),
         Command::Audit {
             command: AuditCommand::Checkpoint,
         } => return local_only("audit checkpoint"),

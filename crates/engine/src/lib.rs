@@ -12,7 +12,7 @@
 //! HTTP itself; it sees operations, connectors and the store.
 
 mod gate;
-mod process;
+pub mod process;
 mod report;
 
 pub use gate::{

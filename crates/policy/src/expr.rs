@@ -345,6 +345,24 @@ impl Condition {
         }
     }
 
+    /// The expression's value with `variables` (each top-level key a CEL variable), as JSON: what a
+    /// workflow's templates compute from the event, the inputs and earlier steps. A missing field is an
+    /// error naming it, never a silent null.
+    pub fn value_with(&self, variables: &Map<String, Json>) -> Result<Json, String> {
+        let mut context = Context::default();
+        for (name, value) in variables {
+            let value = cel::to_value(value.clone()).map_err(|e| e.to_string())?;
+            context.add_variable_from_value(name.as_str(), value);
+        }
+        match self.execute_in(&context) {
+            Ok(value) => value.json().map_err(|e| e.to_string()),
+            Err(ExecutionError::NoSuchKey(key)) => Err(format!(
+                "no field `{key}` here (test optional fields with has(...))"
+            )),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
     fn execute_in(&self, context: &Context) -> Result<Value, ExecutionError> {
         let Some(program) = &self.program else {
             return Ok(Value::Bool(true));

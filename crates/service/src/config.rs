@@ -52,6 +52,21 @@ struct ConfigFile {
     /// How `grantflow serve` faces the network.
     #[serde(default)]
     server: ServerSettings,
+    /// Workflows: where the flow files are and the custom HTTP card's connections.
+    #[serde(default)]
+    flows: FlowSettings,
+}
+
+/// Workflows' settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSettings {
+    /// The folder of flow files (default `flows`, relative to this file).
+    #[serde(default)]
+    pub directory: Option<PathBuf>,
+    /// The connections the custom HTTP card calls through: allowed hosts and credentials.
+    #[serde(default)]
+    pub http_connections: BTreeMap<String, grantflow_workflows::HttpConnection>,
 }
 
 /// How `grantflow serve` faces the network: who may read `/metrics`, TLS,
@@ -255,6 +270,15 @@ pub struct Config {
     pub sign_in: Option<crate::signin::SignInConfig>,
     /// `tls` paths already relative to `base_dir`.
     pub server: ServerSettings,
+    /// `directory` already relative to `base_dir`.
+    pub flows: Flows,
+}
+
+/// Workflows' settings, resolved.
+#[derive(Debug, Clone)]
+pub struct Flows {
+    pub directory: PathBuf,
+    pub http_connections: BTreeMap<String, grantflow_workflows::HttpConnection>,
 }
 
 impl Config {
@@ -336,6 +360,14 @@ impl Config {
             }),
             ..file.server
         };
+        let flows = Flows {
+            directory: base.join(
+                file.flows
+                    .directory
+                    .unwrap_or_else(|| PathBuf::from("flows")),
+            ),
+            http_connections: file.flows.http_connections,
+        };
         Ok(Config {
             database: relative_sqlite(&database, &base),
             database_password: file.database_password,
@@ -351,6 +383,7 @@ impl Config {
             audit,
             sign_in: file.sign_in,
             server,
+            flows,
         })
     }
 }

@@ -16,6 +16,7 @@ pub mod config;
 mod directory;
 pub mod drift;
 pub mod files;
+pub mod flows;
 pub mod health;
 mod ledger;
 pub mod plans;
@@ -112,6 +113,8 @@ pub struct Service {
     people_cache: tokio::sync::Mutex<Option<Arc<directory::Directory>>>,
     /// The reachability graph, for the actual state it was built from and when.
     graph_cache: std::sync::Mutex<Option<GraphOfState>>,
+    /// The custom HTTP card's connections (`flows.http_connections`), with their cached OAuth tokens.
+    pub(crate) flow_http: grantflow_workflows::HttpCards,
 }
 
 /// A reachability graph, the state it was built from, and when.
@@ -151,13 +154,17 @@ impl Service {
             connectors.insert(name.clone(), connector);
         }
         Ok(Service {
-            config,
             store,
             connectors,
             clock,
             state_cache: tokio::sync::Mutex::new(None),
             people_cache: tokio::sync::Mutex::new(None),
             graph_cache: std::sync::Mutex::new(None),
+            flow_http: grantflow_workflows::HttpCards::new(
+                config.flows.http_connections.clone(),
+                config.base_dir.clone(),
+            ),
+            config,
         })
     }
 

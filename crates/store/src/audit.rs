@@ -90,6 +90,12 @@ pub enum AuditAction {
     RequestEnded,
     /// `request.break_glass`: Someone took a break-glass bundle without prior approval.
     RequestBreakGlass,
+    /// `flow.run_started`: A workflow run started (which flow, its version, the trigger and its event's key).
+    FlowRunStarted,
+    /// `flow.step`: A workflow step acted on a system (a connector operation, an HTTP call), or failed doing so.
+    FlowStep,
+    /// `flow.run_finished`: A workflow run ended (succeeded or failed, with the error).
+    FlowRunFinished,
 }
 
 impl AuditAction {
@@ -132,6 +138,9 @@ impl AuditAction {
         AuditAction::RequestExpired,
         AuditAction::RequestEnded,
         AuditAction::RequestBreakGlass,
+        AuditAction::FlowRunStarted,
+        AuditAction::FlowStep,
+        AuditAction::FlowRunFinished,
     ];
 
     /// The text stored in the chain and exports.
@@ -174,6 +183,9 @@ impl AuditAction {
             AuditAction::RequestExpired => "request.expired",
             AuditAction::RequestEnded => "request.ended",
             AuditAction::RequestBreakGlass => "request.break_glass",
+            AuditAction::FlowRunStarted => "flow.run_started",
+            AuditAction::FlowStep => "flow.step",
+            AuditAction::FlowRunFinished => "flow.run_finished",
         }
     }
 

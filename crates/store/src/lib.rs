@@ -12,6 +12,7 @@ mod budgets;
 mod cursors;
 mod declared;
 mod drift;
+mod flows;
 mod jobs;
 mod overlay;
 mod pages;
@@ -29,6 +30,9 @@ pub use budgets::SharedBudget;
 pub use cursors::SyncCursor;
 pub use declared::{DeclaredObject, GROUP_PUSH};
 pub use drift::{DriftChanges, FindingRecord};
+pub use flows::{
+    FlowRunRecord, FlowRunState, FlowStepRecord, FlowStepState, NewFlowRun, RunStart, StepWrite,
+};
 pub use jobs::{BY_GRANTFLOW, Job, JobOutcome, JobState, Lease};
 pub use overlay::StateVersion;
 pub use pages::{OpenFinding, PlanSummary, SyncSummary};

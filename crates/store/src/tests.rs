@@ -86,6 +86,9 @@ fn audit_actions_keep_their_stored_names() {
             "request.expired",
             "request.ended",
             "request.break_glass",
+            "flow.run_started",
+            "flow.step",
+            "flow.run_finished",
         ]
     );
     for action in AuditAction::ALL {

@@ -7,6 +7,7 @@ pub mod check;
 #[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod drift;
+pub mod flow;
 pub mod init;
 pub mod people;
 pub mod plan;

@@ -1,0 +1,121 @@
+//! Starting runs and taking up the runs that are due: new ones, waits that ended, and runs whose process
+//! died (their lease ran out, or the process holding it on this machine is gone).
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use grantflow_store::{FlowRunState, NewFlowRun, RunStart};
+use serde_json::{Value as Json, json};
+
+use crate::flow::Flow;
+use crate::run::{RunError, RunOutcome, Runtime};
+
+/// A trigger's event, ready to start a run.
+#[derive(Debug, Clone)]
+pub struct Start {
+    pub trigger: String,
+    /// What the run sees as `event`.
+    pub event: Json,
+    /// Checked against the flow's inputs.
+    pub inputs: Json,
+    /// One event starts one run: a second start with the same key returns the first run.
+    pub key: Option<String>,
+    /// Who the run acts as (`flow:<name>`, or the person who ran it by hand).
+    pub actor: String,
+}
+
+impl Runtime<'_> {
+    /// Stores a new run of `flow` (queued), or finds the run its event already started.
+    pub async fn start(&self, flow: &Flow, start: Start) -> Result<RunStart, RunError> {
+        let inputs = crate::set::inputs_for(flow, start.inputs).map_err(RunError::Flow)?;
+        let run = NewFlowRun {
+            id: format!("run-{}", uuid::Uuid::now_v7().simple()),
+            flow: flow.name.clone(),
+            version: flow.version.clone(),
+            path: flow.path.display().to_string(),
+            source: flow.source.clone(),
+            trigger_kind: start.trigger,
+            event_key: start.key,
+            event: json!({"event": start.event, "inputs": inputs}),
+            actor: start.actor,
+            record_io: flow.record_io,
+        };
+        Ok(self.store.start_flow_run(&run).await?)
+    }
+
+    /// Takes up `id` now (after starting it here) and runs it until it ends or parks; `None` when another
+    /// worker holds it.
+    pub async fn run_now(&self, id: &str) -> Result<Option<RunOutcome>, RunError> {
+        let Some((run, lease)) = self
+            .store
+            .claim_flow_run(&self.owner, Some(id), self.lease)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.execute(run, lease).await.map(Some)
+    }
+
+    /// Runs what is due, up to `max` runs at once and each flow's own bound; returns how many runs it took
+    /// up. Runs held by a process of this machine that died are released first.
+    pub async fn run_available(&self, max: usize) -> Result<usize, RunError> {
+        for (run, owner) in self.store.flow_run_owners().await? {
+            if grantflow_engine::process::owner_is_gone(&owner) {
+                self.store.release_flow_run(&run, &owner).await?;
+            }
+        }
+        let mut claimed = Vec::new();
+        let mut per_flow: BTreeMap<String, usize> = BTreeMap::new();
+        while claimed.len() < max.max(1) {
+            let Some((run, lease)) = self
+                .store
+                .claim_flow_run(&self.owner, None, self.lease)
+                .await?
+            else {
+                break;
+            };
+            let bound = self
+                .flows
+                .get(&run.flow)
+                .map(|f| f.concurrency)
+                .unwrap_or(10);
+            let in_hand = per_flow.entry(run.flow.clone()).or_default();
+            if *in_hand >= bound {
+                // Over the flow's bound in this worker: back to the queue for a moment.
+                let later = self.store.now() + chrono::Duration::milliseconds(200);
+                self.store
+                    .park_flow_run(&run.id, &lease, later, FlowRunState::Queued)
+                    .await?;
+                break;
+            }
+            *in_hand += 1;
+            claimed.push((run, lease));
+        }
+        let taken = claimed.len();
+        let results: Vec<Result<RunOutcome, RunError>> = futures::stream::iter(
+            claimed
+                .into_iter()
+                .map(|(run, lease)| self.execute(run, lease)),
+        )
+        .buffer_unordered(max.max(1))
+        .collect()
+        .await;
+        for result in results {
+            if let Err(error) = result {
+                tracing::error!(message = "A flow run stopped; another worker will take it up.", error = %error);
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Deletes finished runs older than each flow's retention.
+    pub async fn purge_history(&self) -> Result<u64, RunError> {
+        let mut purged = 0;
+        for flow in self.flows.iter() {
+            let before = self.store.now()
+                - chrono::Duration::from_std(flow.retention).unwrap_or(chrono::Duration::days(90));
+            purged += self.store.purge_flow_runs(&flow.name, before).await?;
+        }
+        Ok(purged)
+    }
+}
