@@ -36,7 +36,7 @@ pub mod slack;
 pub mod transport;
 
 pub use failure::Failure;
-pub use ratelimit::{Budget, BudgetHandle, BudgetLedger, RateBudgets};
+pub use ratelimit::{BucketState, Budget, BudgetHandle, BudgetLedger, RateBudgets};
 pub use secret::SecretSource;
 pub use transport::{Dialect, TransportLimits};
 

@@ -39,6 +39,24 @@ pub struct Budget {
     pub reset: DateTime<Utc>,
 }
 
+/// What is known of one bucket of one connection, as [`RateBudgets::buckets`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketState {
+    pub bucket: String,
+    /// 0 when no answer announced a budget: only a refusal (`held_until`) or calls in flight are known.
+    pub limit: u64,
+    /// What the vendor (or, for a documented budget, our count) said is left of the window ending at `reset`.
+    pub remaining: u64,
+    pub reset: DateTime<Utc>,
+    /// The calls of each window left for the tenant's other users (`rate_limits.reserve_share`).
+    pub reserved: u64,
+    pub in_flight: u64,
+    /// A 429 said no call before then.
+    pub held_until: Option<DateTime<Utc>>,
+    /// The budget is the vendor's documented one, counted here, not announced in answers.
+    pub documented: bool,
+}
+
 /// A budget a vendor documents but does not announce in its answers: `limit` calls per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Documented {
@@ -203,6 +221,30 @@ impl RateBudgets {
         let buckets = self.buckets.lock().ok()?;
         let state = buckets.get(&(connection.clone(), bucket.to_string()))?;
         Some((state.limit, state.remaining, state.reset))
+    }
+
+    /// Everything known of one connection's buckets, in bucket order: what people read on the Connections page
+    /// and in the API (the figures a sync or an apply is paced by).
+    pub fn buckets(&self, connection: &ConnectionName) -> Vec<BucketState> {
+        let Ok(buckets) = self.buckets.lock() else {
+            return Vec::new();
+        };
+        let mut known: Vec<BucketState> = buckets
+            .iter()
+            .filter(|((name, _), _)| name == connection)
+            .map(|((_, bucket), state)| BucketState {
+                bucket: bucket.clone(),
+                limit: state.limit,
+                remaining: state.remaining,
+                reset: state.reset,
+                reserved: self.reserve(state.limit),
+                in_flight: state.in_flight,
+                held_until: state.held_until,
+                documented: state.window.is_some(),
+            })
+            .collect();
+        known.sort_by(|a, b| a.bucket.cmp(&b.bucket));
+        known
     }
 
     /// Waits until one more call to `bucket` fits in its budget (or the budget is not known yet), and takes a
@@ -784,5 +826,26 @@ mod tests {
             started.elapsed() >= Duration::from_millis(150),
             "the third call waited"
         );
+    }
+
+    #[tokio::test]
+    async fn buckets_lists_one_connections_buckets_with_reserve_and_hold() {
+        let budgets = Arc::new(RateBudgets::new(0.1));
+        let okta = handle(&budgets);
+        let reset = Utc::now() + chrono::Duration::seconds(60);
+        okta.record("users", budget(600, 420, reset)).await;
+        okta.hold("apps", reset);
+        budgets
+            .handle(ConnectionName::new("slack"), Arc::new(SystemClock))
+            .record("tier2", budget(20, 1, reset))
+            .await;
+        let listed = budgets.buckets(&ConnectionName::new("okta"));
+        let names: Vec<&str> = listed.iter().map(|b| b.bucket.as_str()).collect();
+        assert_eq!(names, ["apps", "users"], "only okta's, in order");
+        assert_eq!(
+            (listed[1].limit, listed[1].remaining, listed[1].reserved),
+            (600, 420, 60)
+        );
+        assert_eq!((listed[0].limit, listed[0].held_until), (0, Some(reset)));
     }
 }

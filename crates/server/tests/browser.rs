@@ -3,7 +3,8 @@
 //! `console-tests/requirements.txt`, installed in `target/console-venv`;
 //! Playwright's own browsers are never downloaded). The server runs here
 //! over the sandbox, with sign-in through the Okta emulator; each browser
-//! test keeps a screenshot in `target/console-screenshots/`.
+//! test keeps a screenshot in `target/console-screenshots/`. The configuration
+//! has the demo's production-reach data, for the reach explorer.
 //!
 //! Without Chromium (or without python3) the test says it was skipped and
 //! passes, like the PostgreSQL tests; `.ci/run` installs Chromium.
@@ -102,11 +103,18 @@ async fn the_console_in_chromium() {
         ca_certificate: okta.ca_certificate.clone(),
         settings: Default::default(),
     };
+    // The demo's production-reach data, so the reach explorer has paths to draw.
+    grantflow_sandbox::demo_reach::write_files(&dir.path().join("reach")).expect("reach files");
+    let mut reach: serde_json::Value =
+        serde_saphyr::from_str(grantflow_sandbox::demo_reach::CONFIG).expect("reach config");
+    reach["sources"]["root"] = "reach".into();
+    let mut extra = serde_json::Map::new();
+    extra.insert("reachability".into(), reach);
     let text = new_config(
         &[connection],
         "okta",
         dir.path(),
-        serde_json::Map::new(),
+        extra,
         "console browser tests",
     )
     .expect("config");

@@ -3,14 +3,23 @@
 //! whose and which grants each account holds. A server answers many reads of
 //! people between two syncs; scanning every snapshot per request would bound
 //! them.
+//!
+//! Each grant says where it comes from ([`GrantOrigin`]): a group or a rule
+//! (the snapshot says), or, for one assigned to the account itself, the
+//! policies that want it ([`Wanted`], computed by the caller for this one
+//! person), the time-bound request that gave it, or nobody: by hand.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use grantflow_model::{ConnectionName, GrantSource, Person, Snapshot};
+use grantflow_model::{ConnectionName, Grant, GrantSource, Person, Snapshot};
 use grantflow_planner::ActualState;
 
-use crate::views::{PersonAccess, PersonAccount, PersonGrant, PersonSummary};
+use crate::views::{GrantOrigin, PersonAccess, PersonAccount, PersonGrant, PersonSummary};
+
+/// For one person: (connection, resource id, entitlement) → the names of the policies that want it.
+/// Keyed without the account: the person's account in each system is the one the index matched.
+pub(crate) type Wanted = HashMap<(ConnectionName, String, String), Vec<String>>;
 
 /// One system's side of the index.
 struct SystemIndex {
@@ -28,6 +37,8 @@ pub(crate) struct Directory {
     state: Arc<ActualState>,
     /// In email order (lower case).
     listed: Vec<PersonSummary>,
+    /// The people themselves (attributes and all), in the same order: what policies are evaluated on.
+    records: Vec<Person>,
     /// Lower-cased email of each listed person, in the same order.
     emails: Vec<String>,
     /// Lower-cased "email login display name" of each listed person.
@@ -41,9 +52,9 @@ impl Directory {
     /// Indexes `state`: the directory's people, correlated once with every
     /// system's accounts (all people at once, as the planner correlates).
     pub(crate) fn build(state: Arc<ActualState>) -> Result<Directory, String> {
-        let people = grantflow_planner::directory_people(&state).map_err(|e| e.to_string())?;
-        let mut listed: Vec<PersonSummary> = people.iter().map(summary).collect();
-        listed.sort_by_cached_key(|p| p.email.to_lowercase());
+        let mut people = grantflow_planner::directory_people(&state).map_err(|e| e.to_string())?;
+        people.sort_by_cached_key(|p| p.email.to_lowercase());
+        let listed: Vec<PersonSummary> = people.iter().map(summary).collect();
         let emails = listed.iter().map(|p| p.email.to_lowercase()).collect();
         let search_keys = listed
             .iter()
@@ -67,6 +78,7 @@ impl Directory {
         Ok(Directory {
             state,
             listed,
+            records: people,
             emails,
             search_keys,
             systems,
@@ -97,10 +109,35 @@ impl Directory {
             .map(|(person, _)| person)
     }
 
-    /// One person and their accounts, with grants, in every system.
+    /// The directory's record of one person (by email, any case).
+    pub(crate) fn record(&self, email: &str) -> Option<&Person> {
+        let at = self.emails.binary_search(&email.to_lowercase()).ok()?;
+        self.records.get(at)
+    }
+
+    /// One person and their accounts, with grants, in every system; a grant on an account itself is
+    /// not attributed to a policy (see [`Directory::person_with`]).
     pub(crate) fn person(&self, email: &str) -> Option<PersonAccess> {
+        self.person_with(email, None, None)
+    }
+
+    /// One person and their accounts, with grants and where each comes from, in every system.
+    /// `policies` is what the policies want for this person, `None` when they were not evaluated
+    /// (a grant assigned directly then says only that); `now` decides which time-bound requests are still
+    /// in force (without it, every one the state holds: those were in force when it was read).
+    pub(crate) fn person_with(
+        &self,
+        email: &str,
+        policies: Option<&Wanted>,
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Option<PersonAccess> {
         let wanted = email.to_lowercase();
         let at = self.emails.binary_search(&wanted).ok()?;
+        let origins = Origins {
+            state: &self.state,
+            policies,
+            now,
+        };
         let accounts = self
             .systems
             .iter()
@@ -110,7 +147,7 @@ impl Directory {
                 let grants = system
                     .grants_of
                     .get(&account.id)
-                    .map(|held| grants(snapshot, system, held))
+                    .map(|held| grants(snapshot, system, held, &origins))
                     .unwrap_or_default();
                 Some(PersonAccount {
                     connection: system.connection.to_string(),
@@ -131,6 +168,7 @@ impl Directory {
             person: self.listed[at].clone(),
             accounts,
             hris: self.hris.get(&wanted).cloned(),
+            policy_problem: None,
         })
     }
 }
@@ -184,7 +222,75 @@ fn index_system(
     }
 }
 
-fn grants(snapshot: &Snapshot, system: &SystemIndex, held: &[usize]) -> Vec<PersonGrant> {
+/// What tells where a person's grants come from.
+struct Origins<'a> {
+    state: &'a ActualState,
+    policies: Option<&'a Wanted>,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Origins<'_> {
+    /// A group's name for a grant through it (its id when the sync lacks the group), a rule's id; for a
+    /// grant on the account itself, the policies that want it first (they are what keeps it: a request's
+    /// end does not take away what a policy wants), then the time-bound request in force that gave it,
+    /// else by hand.
+    fn of(
+        &self,
+        connection: &ConnectionName,
+        system: &SystemIndex,
+        snapshot: &Snapshot,
+        grant: &Grant,
+    ) -> GrantOrigin {
+        match &grant.source {
+            GrantSource::Group { group_id } => GrantOrigin::Group {
+                group: system
+                    .resource_at
+                    .get(group_id)
+                    .and_then(|at| snapshot.resources.get(*at))
+                    .map_or_else(|| group_id.clone(), |group| group.name.clone()),
+            },
+            GrantSource::Rule { rule_id } => GrantOrigin::Rule {
+                rule: rule_id.clone(),
+            },
+            GrantSource::Direct => {
+                let key = (
+                    connection.clone(),
+                    grant.resource_id.clone(),
+                    grant.entitlement.clone(),
+                );
+                if let Some(policies) = self.policies.and_then(|wanted| wanted.get(&key)) {
+                    return GrantOrigin::Policy {
+                        policies: policies.clone(),
+                    };
+                }
+                if let Some(given) = self.state.held_until(
+                    connection,
+                    &grant.account_id,
+                    &grant.resource_id,
+                    &grant.entitlement,
+                    self.now,
+                ) {
+                    return GrantOrigin::Request {
+                        request: given.request.clone(),
+                        until: given.until,
+                    };
+                }
+                if self.policies.is_some() {
+                    GrantOrigin::ByHand
+                } else {
+                    GrantOrigin::Direct
+                }
+            }
+        }
+    }
+}
+
+fn grants(
+    snapshot: &Snapshot,
+    system: &SystemIndex,
+    held: &[usize],
+    origins: &Origins<'_>,
+) -> Vec<PersonGrant> {
     let mut grants: Vec<PersonGrant> = held
         .iter()
         .filter_map(|at| snapshot.grants.get(*at))
@@ -202,6 +308,7 @@ fn grants(snapshot: &Snapshot, system: &SystemIndex, held: &[usize]) -> Vec<Pers
                     .unwrap_or_else(|| g.resource_id.clone()),
                 entitlement: g.entitlement.clone(),
                 source: source_name(&g.source).to_string(),
+                origin: origins.of(&system.connection, system, snapshot, g),
             }
         })
         .collect();

@@ -105,6 +105,8 @@ pub struct Service {
     pub store: Store,
     pub connectors: BTreeMap<ConnectionName, Box<dyn Connector>>,
     clock: Arc<dyn Clock>,
+    /// The rate budgets every connector paces its calls by, kept to show them (`views::RateBudgetView`).
+    budgets: Arc<grantflow_connectors::RateBudgets>,
     /// The last actual state read, with the store's fingerprint it was read
     /// at: servers answer many reads between two syncs, and parsing every
     /// snapshot per request would bound them.
@@ -154,6 +156,7 @@ impl Service {
             connectors.insert(name.clone(), connector);
         }
         Ok(Service {
+            budgets: context.budgets.clone(),
             store,
             connectors,
             clock,

@@ -41,8 +41,76 @@ pub struct PersonGrant {
     pub resource_kind: String,
     pub resource: String,
     pub entitlement: String,
-    /// `direct`, `group` (through a group the account is in) or `rule`.
+    /// `direct`, `group` (through a group the account is in) or `rule`: what the system says.
     pub source: String,
+    /// Why the account holds it: a policy, a group, a rule, a request until a time, or by hand.
+    pub origin: GrantOrigin,
+}
+
+/// Where a grant comes from, as people ask it: the system's own reason (a group, a rule) or, for a
+/// grant on the account itself, grantflow's (a policy wants it, an approved request gave it until a
+/// time) or nobody's (it was given by hand).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GrantOrigin {
+    /// Wanted by these policies (their names).
+    Policy { policies: Vec<String> },
+    /// Given by this approved request, until then (time-bound access).
+    Request {
+        request: String,
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// Held through membership of this group (its name; its id when the last sync lacks it).
+    Group { group: String },
+    /// Made by the system's own automation (an Okta group rule, by id).
+    Rule { rule: String },
+    /// On the account itself, wanted by no policy and given by no request in force.
+    ByHand,
+    /// On the account itself; the policies could not be evaluated (`PersonAccess::policy_problem`
+    /// says why), so whether one wants it is not known.
+    Direct,
+}
+
+impl GrantOrigin {
+    /// The kind alone: `policy`, `request`, `group`, `rule`, `by_hand` or `direct`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GrantOrigin::Policy { .. } => "policy",
+            GrantOrigin::Request { .. } => "request",
+            GrantOrigin::Group { .. } => "group",
+            GrantOrigin::Rule { .. } => "rule",
+            GrantOrigin::ByHand => "by_hand",
+            GrantOrigin::Direct => "direct",
+        }
+    }
+}
+
+impl std::fmt::Display for GrantOrigin {
+    /// "policy payments-oncall", "request r-…, until 2026-12-05 09:00 UTC", "group Platform",
+    /// "rule 0pr…", "by hand", "direct (policies not evaluated)".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GrantOrigin::Policy { policies } => {
+                let word = if policies.len() == 1 {
+                    "policy"
+                } else {
+                    "policies"
+                };
+                write!(f, "{word} {}", policies.join(", "))
+            }
+            GrantOrigin::Request { request, until } => {
+                write!(
+                    f,
+                    "request {request}, until {}",
+                    until.format("%Y-%m-%d %H:%M UTC")
+                )
+            }
+            GrantOrigin::Group { group } => write!(f, "group {group}"),
+            GrantOrigin::Rule { rule } => write!(f, "rule {rule}"),
+            GrantOrigin::ByHand => f.write_str("by hand"),
+            GrantOrigin::Direct => f.write_str("direct (policies not evaluated)"),
+        }
+    }
 }
 
 /// A person and their accounts and grants in every system.
@@ -54,6 +122,10 @@ pub struct PersonAccess {
     /// The person's HR facts from an HRIS connection (`person.hris` in conditions), when one knows them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hris: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Why the policies could not be evaluated for this person (a file that does not load, a condition
+    /// that cannot be decided): direct grants then read [`GrantOrigin::Direct`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_problem: Option<String>,
 }
 
 /// A connection and its last sync.
@@ -66,6 +138,53 @@ pub struct ConnectionStatus {
     pub last_sync: Option<LastSync>,
     /// The newest failure, when it is newer than the last good sync.
     pub last_failure: Option<SyncFailure>,
+    /// Each rate-limit bucket this process has heard of, in bucket order (empty before the first call).
+    pub rate_limits: Vec<RateBudgetView>,
+}
+
+/// One rate-limit bucket of a connection, as this process knows it: what the vendor's last answer
+/// announced (or, for a budget the vendor documents but does not announce, what was counted here).
+/// In PostgreSQL mode every worker's answers are merged in before each call, so this is the tenant's
+/// budget as of this process's last call to the bucket.
+#[derive(Debug, Clone, Serialize)]
+pub struct RateBudgetView {
+    /// The vendor's bucket (Okta: `users`, `groups`, `apps`…; Slack: a method tier).
+    pub bucket: String,
+    /// Calls a window; `None` when no answer announced one (Slack and Google announce none).
+    pub limit: Option<u64>,
+    /// Calls left in this window; once the window has ended, the whole limit again.
+    pub remaining: Option<u64>,
+    /// When the window ends; `None` once it has ended (the next call starts a new one).
+    pub reset: Option<chrono::DateTime<chrono::Utc>>,
+    /// Calls of each window grantflow leaves for the tenant's other users.
+    pub reserved: u64,
+    pub in_flight: u64,
+    /// A 429 said to send nothing to this bucket before then.
+    pub held_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// The limit is the vendor's documented one, counted here rather than announced.
+    pub documented: bool,
+}
+
+impl RateBudgetView {
+    fn of(bucket: grantflow_connectors::BucketState, now: chrono::DateTime<chrono::Utc>) -> Self {
+        let announced = bucket.limit > 0;
+        // Past the reset the vendor has refilled the bucket; the stored figure is of a window gone.
+        let current = bucket.reset > now;
+        RateBudgetView {
+            limit: announced.then_some(bucket.limit),
+            remaining: announced.then_some(if current {
+                bucket.remaining
+            } else {
+                bucket.limit
+            }),
+            reset: (announced && current).then_some(bucket.reset),
+            reserved: bucket.reserved,
+            in_flight: bucket.in_flight,
+            held_until: bucket.held_until.filter(|until| *until > now),
+            documented: bucket.documented,
+            bucket: bucket.bucket,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,20 +289,63 @@ impl Service {
     }
 
     /// One person and, in every synced system, the accounts matched to them
-    /// (by work email, then the configured fallbacks) with their grants.
+    /// (by work email, then the configured fallbacks) with their grants and
+    /// where each comes from.
     pub async fn person(&self, email: &str) -> Result<PersonAccess> {
         let directory = self.directory().await?;
-        directory.person(email).ok_or_else(|| {
+        let not_found = || {
             ServiceError::NotFound(format!(
                 "nobody with the email {email} in the directory ({})",
                 directory.state().directory
             ))
-        })
+        };
+        let record = directory.record(email).ok_or_else(not_found)?;
+        // A policy file that does not load must not hide the person's access: the page says why
+        // direct grants are not attributed, and shows the rest.
+        let wanted = self.wanted_by_policies(directory.state(), record);
+        let mut access = directory
+            .person_with(email, wanted.as_ref().ok(), Some(self.now()))
+            .ok_or_else(not_found)?;
+        access.policy_problem = wanted.err();
+        Ok(access)
     }
 
-    /// Every configured connection and how its last sync went.
+    /// What the policies (`config.policies`, read now, as a plan reads them) want for one person:
+    /// `desired_access` over this person alone, the planner's own answer to who should hold what.
+    fn wanted_by_policies(
+        &self,
+        state: &grantflow_planner::ActualState,
+        person: &grantflow_model::Person,
+    ) -> std::result::Result<crate::directory::Wanted, String> {
+        let policies = grantflow_policy::PolicySet::load(&self.config.policies)
+            .map_err(|d| format!("the policies in {}: {d}", self.config.policies.display()))?;
+        let state = grantflow_planner::with_declared(&policies, state);
+        let desired =
+            grantflow_planner::desired_access(&policies, &state, std::slice::from_ref(person))
+                .map_err(|e| e.to_string())?;
+        let mut wanted = crate::directory::Wanted::new();
+        for ((connection, _account, resource, entitlement), positions) in desired.grants {
+            let names = positions
+                .iter()
+                .filter_map(|at| policies.policies.get(*at))
+                .map(|policy| policy.name.clone())
+                .collect();
+            wanted.insert(
+                (
+                    connection.clone(),
+                    resource.to_string(),
+                    entitlement.to_string(),
+                ),
+                names,
+            );
+        }
+        Ok(wanted)
+    }
+
+    /// Every configured connection, how its last sync went, and its rate-limit budgets.
     pub async fn connections(&self) -> Result<Vec<ConnectionStatus>> {
         let syncs = self.store.latest_sync_summaries().await?;
+        let now = self.now();
         let mut out = Vec::new();
         for (name, connector) in &self.connectors {
             let last = syncs.iter().find(|s| s.connection == name.as_str());
@@ -219,6 +381,12 @@ impl Service {
                         .to_string(),
                     at: event.at,
                 }),
+                rate_limits: self
+                    .budgets
+                    .buckets(name)
+                    .into_iter()
+                    .map(|bucket| RateBudgetView::of(bucket, now))
+                    .collect(),
             });
         }
         Ok(out)

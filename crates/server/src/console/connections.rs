@@ -1,4 +1,5 @@
-//! Connections: each system's health, its last sync and a Sync now button.
+//! Connections: each system's health, its last sync, its rate-limit budget per bucket and a Sync now
+//! button.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use grantflow_service::access::Permission;
+use grantflow_service::views::RateBudgetView;
 use serde::Deserialize;
 
 use super::*;
@@ -20,8 +22,53 @@ pub(crate) struct ConnectionRow {
     pub counts: String,
     pub failure: String,
     pub health: String,
+    pub budgets: Vec<BudgetRow>,
     pub may_sync: bool,
     pub sync_href: String,
+}
+
+/// One rate-limit bucket, in words.
+pub(crate) struct BudgetRow {
+    pub bucket: String,
+    pub figures: String,
+    /// Spent (nothing left beyond the reserve) or held by a 429: calls wait for the reset.
+    pub spent: bool,
+}
+
+impl BudgetRow {
+    fn of(budget: RateBudgetView) -> Self {
+        let time = |at: chrono::DateTime<chrono::Utc>| at.format("%H:%M:%S UTC").to_string();
+        let mut figures = match (budget.limit, budget.remaining) {
+            (Some(limit), Some(remaining)) => {
+                let mut text = format!("{remaining} of {limit} left");
+                if let Some(reset) = budget.reset {
+                    text.push_str(&format!(", resets {}", time(reset)));
+                }
+                if budget.reserved > 0 {
+                    text.push_str(&format!("; {} kept for others", budget.reserved));
+                }
+                if budget.documented {
+                    text.push_str(" (documented budget, counted here)");
+                }
+                text
+            }
+            _ => "no budget announced".to_string(),
+        };
+        if let Some(until) = budget.held_until {
+            figures.push_str(&format!("; refused (429) until {}", time(until)));
+        }
+        if budget.in_flight > 0 {
+            figures.push_str(&format!("; {} in flight", budget.in_flight));
+        }
+        BudgetRow {
+            spent: budget.held_until.is_some()
+                || budget
+                    .remaining
+                    .is_some_and(|remaining| remaining <= budget.reserved),
+            bucket: budget.bucket,
+            figures,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -86,6 +133,7 @@ pub(crate) async fn list(
                         format!("{} [{}]: {}", failure.kind, failure.code, failure.message)
                     }
                 },
+                budgets: c.rate_limits.into_iter().map(BudgetRow::of).collect(),
                 name: c.name,
                 system: c.system,
                 status: c.status,

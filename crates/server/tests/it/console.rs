@@ -365,3 +365,110 @@ async fn an_account_action_is_asked_from_the_person_page_as_a_request() {
     .await;
     assert_eq!(refused.status(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_show_each_buckets_budget_as_the_page_and_the_api() {
+    let server = Server::start(false).await;
+    // The kit's sync of okta went through this server: Okta's headers announced each bucket's budget.
+    let (status, answer) = server
+        .call("viewer", "GET", "/api/v1/connections", None)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let okta = &answer["items"][0];
+    assert_eq!(okta["name"], "okta", "{answer}");
+    let buckets = okta["rate_limits"].as_array().expect("rate_limits");
+    let names: Vec<&str> = buckets
+        .iter()
+        .filter_map(|b| b["bucket"].as_str())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "in bucket order");
+    let users = buckets
+        .iter()
+        .find(|b| b["bucket"] == "users")
+        .unwrap_or_else(|| panic!("a full sync lists users: {answer}"));
+    // The emulator's users bucket is Okta's 600 a minute; the sync spent some of this window.
+    assert_eq!(users["limit"], 600, "{users}");
+    let remaining = users["remaining"].as_u64().expect("remaining");
+    assert!(remaining < 600, "{users}");
+    assert!(users["reset"].is_string(), "{users}");
+    assert_eq!(users["documented"], false, "announced, not documented");
+    let (status, body) = page_as(&server, "viewer", "/console/connections").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Rate limits"), "{body}");
+    assert!(body.contains("data-bucket=\"users\""), "{body}");
+    assert!(body.contains(" of 600 left, resets "), "{body}");
+}
+
+/// Where each grant in a person's view comes from, by resource name: the API's `origin.text`.
+async fn origins(server: &Server, email: &str) -> Vec<(String, String, String)> {
+    let (status, person) = server
+        .call("viewer", "GET", &format!("/api/v1/people/{email}"), None)
+        .await;
+    assert_eq!(status, 200, "{person}");
+    assert!(person.get("policy_problem").is_none(), "{person}");
+    person["accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a["grants"].as_array().cloned().unwrap_or_default())
+        .map(|g| {
+            (
+                g["resource"].as_str().unwrap_or_default().to_string(),
+                g["origin"]["kind"].as_str().unwrap_or_default().to_string(),
+                g["origin"]["text"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_grant_says_policy_group_or_by_hand_in_the_page_and_the_api() {
+    let server = Server::start(false).await;
+    let find = |held: &[(String, String, String)], resource: &str| {
+        held.iter()
+            .find(|(r, _, _)| r == resource)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {resource} in {held:?}"))
+    };
+    // Olivia is in Payments: the kit's payments-oncall policy wants her in Payments Oncall.
+    let olivia = origins(&server, "olivia.smith@example.com").await;
+    let (_, kind, text) = find(&olivia, "Payments Oncall");
+    assert_eq!(
+        (kind.as_str(), text.as_str()),
+        ("policy", "policy payments-oncall")
+    );
+    // The demo user was put in Platform by hand (no policy names it); its apps come through the group.
+    let demo = origins(&server, PERSON).await;
+    let (_, kind, text) = find(&demo, "Platform");
+    assert_eq!((kind.as_str(), text.as_str()), ("by_hand", "by hand"));
+    let through_group: Vec<_> = demo.iter().filter(|(_, kind, _)| kind == "group").collect();
+    assert!(!through_group.is_empty(), "{demo:?}");
+    assert!(
+        through_group
+            .iter()
+            .all(|(_, _, text)| text.starts_with("group ")),
+        "a group grant names its group: {demo:?}"
+    );
+    let (status, body) = page_as(
+        &server,
+        "viewer",
+        "/console/people/olivia.smith@example.com",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("<span class=\"source source-policy\">policy payments-oncall</span>"),
+        "{body}"
+    );
+    let (_, body) = page_as(&server, "viewer", &format!("/console/people/{PERSON}")).await;
+    assert!(
+        body.contains("<span class=\"source source-by_hand\">by hand</span>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<span class=\"source source-group\">group Platform</span>"),
+        "{body}"
+    );
+}

@@ -246,6 +246,21 @@ async fn a_two_stage_chain_approves_the_plan_applies_and_the_grant_ends_after_a_
         )
         .await
     );
+    // Her view says the grant is this request's, until its end.
+    let (_, lena_view) = server
+        .call(
+            "admin",
+            "GET",
+            "/api/v1/people/lena.fischer@example.com",
+            None,
+        )
+        .await;
+    let given = lena_view.to_string();
+    assert!(
+        given.contains(&format!("\"text\":\"request {id}, until "))
+            && given.contains("\"kind\":\"request\""),
+        "{lena_view:#}"
+    );
 
     // Before its end, neither a plan from the policies nor drift takes it away.
     let (status, plan) = server

@@ -6,6 +6,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+mod connections;
+pub use connections::*;
+
 fn text<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(text)) => text,
@@ -145,8 +148,62 @@ pub struct HeldGrant {
     pub resource_kind: String,
     pub resource: String,
     pub entitlement: String,
-    /// `direct`, `group` (through a group) or `rule`.
+    /// `direct`, `group` (through a group) or `rule`: what the system says.
     pub source: String,
+    /// Why the account holds it.
+    pub origin: GrantOrigin,
+}
+
+/// Where a grant comes from: a policy, a group, a rule, an approved request until a time, or by hand.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantOrigin {
+    /// `policy`, `request`, `group`, `rule`, `by_hand`, or `direct` when the policies could not be
+    /// evaluated (the person's `policy_problem` says why).
+    pub kind: String,
+    /// In words: "policy payments-oncall", "request r-…, until 2026-12-05 09:00 UTC", "group Platform",
+    /// "by hand".
+    pub text: String,
+    /// The policies that want it (kind `policy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
+    /// The request that gave it (kind `request`) …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// … and when that access ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// The group it is held through (kind `group`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The system's rule that made it (kind `rule`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+impl From<grantflow_service::views::GrantOrigin> for GrantOrigin {
+    fn from(origin: grantflow_service::views::GrantOrigin) -> Self {
+        use grantflow_service::views::GrantOrigin as Origin;
+        let mut out = GrantOrigin {
+            kind: origin.kind().to_string(),
+            text: origin.to_string(),
+            policies: Vec::new(),
+            request: None,
+            until: None,
+            group: None,
+            rule: None,
+        };
+        match origin {
+            Origin::Policy { policies } => out.policies = policies,
+            Origin::Request { request, until } => {
+                out.request = Some(request);
+                out.until = Some(until);
+            }
+            Origin::Group { group } => out.group = Some(group),
+            Origin::Rule { rule } => out.rule = Some(rule),
+            Origin::ByHand | Origin::Direct => {}
+        }
+        out
+    }
 }
 
 /// A person's account in one system.
@@ -172,6 +229,10 @@ pub struct PersonAccess {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub hris: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Why the policies could not be evaluated for this person (a policy file that does not load, a
+    /// condition that cannot be decided); direct grants then have the origin `direct`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_problem: Option<String>,
 }
 
 impl From<grantflow_service::views::PersonAccess> for PersonAccess {
@@ -179,6 +240,7 @@ impl From<grantflow_service::views::PersonAccess> for PersonAccess {
         Self {
             person: access.person.into(),
             hris: access.hris,
+            policy_problem: access.policy_problem,
             accounts: access
                 .accounts
                 .into_iter()
@@ -197,43 +259,13 @@ impl From<grantflow_service::views::PersonAccess> for PersonAccess {
                             resource: g.resource,
                             entitlement: g.entitlement,
                             source: g.source,
+                            origin: g.origin.into(),
                         })
                         .collect(),
                 })
                 .collect(),
         }
     }
-}
-
-/// A connection and its last sync.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Connection {
-    pub name: String,
-    pub system: String,
-    /// `synced`, `failing` (the newest attempt failed) or `never_synced`.
-    pub status: String,
-    pub last_sync: Option<LastSync>,
-    pub last_failure: Option<SyncFailure>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LastSync {
-    pub id: String,
-    pub finished_at: chrono::DateTime<chrono::Utc>,
-    pub accounts: i64,
-    pub resources: i64,
-    pub grants: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SyncFailure {
-    pub at: String,
-    pub message: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Connections {
-    pub items: Vec<Connection>,
 }
 
 /// One part of the reachability graph and where it comes from.
@@ -293,27 +325,6 @@ impl From<grantflow_service::reach::ReachSource> for ReachSource {
             as_of: s.as_of,
             used: s.used,
             note: s.note,
-        }
-    }
-}
-
-impl From<grantflow_service::views::ConnectionStatus> for Connection {
-    fn from(c: grantflow_service::views::ConnectionStatus) -> Self {
-        Self {
-            name: c.name,
-            system: c.system,
-            status: c.status,
-            last_sync: c.last_sync.map(|s| LastSync {
-                id: s.id,
-                finished_at: s.finished_at,
-                accounts: s.accounts,
-                resources: s.resources,
-                grants: s.grants,
-            }),
-            last_failure: c.last_failure.map(|f| SyncFailure {
-                at: f.at,
-                message: f.message,
-            }),
         }
     }
 }
