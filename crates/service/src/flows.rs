@@ -82,6 +82,58 @@ pub fn view_of(run: FlowRunRecord, steps: Vec<FlowStepRecord>) -> FlowRunView {
     }
 }
 
+/// The flows a long-running process serves (`serve`, `worker`), reloaded when their files change: a run
+/// already started keeps its version; new runs take the new one.
+#[derive(Default)]
+pub struct LoadedFlows {
+    current: std::sync::RwLock<Arc<FlowSet>>,
+}
+
+impl LoadedFlows {
+    pub fn new(flows: FlowSet) -> Self {
+        Self {
+            current: std::sync::RwLock::new(Arc::new(flows)),
+        }
+    }
+
+    pub fn current(&self) -> Arc<FlowSet> {
+        self.current
+            .read()
+            .map(|flows| flows.clone())
+            .unwrap_or_default()
+    }
+
+    /// Reads the files again; a file with mistakes leaves the flows as they were, and says why.
+    pub fn reload(&self, service: &Service) {
+        match service.load_flows(None) {
+            Ok(flows) => {
+                let old = self.current();
+                let changed = flows.len() != old.len()
+                    || flows
+                        .iter()
+                        .any(|f| old.get(&f.name).is_none_or(|o| o.version != f.version));
+                if changed {
+                    tracing::info!(
+                        message = "Flow files changed; new runs use the new versions.",
+                        flows = flows.len()
+                    );
+                    if let Ok(mut current) = self.current.write() {
+                        *current = Arc::new(flows);
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(message = "The flow files have mistakes; the flows loaded before stay in use.", error = %error);
+            }
+        }
+    }
+}
+
+/// How often a flow worker looks for due runs when it found none.
+const FLOW_POLL: Duration = Duration::from_millis(250);
+/// How often it reads the flow files again.
+const FLOW_RELOAD: Duration = Duration::from_secs(5);
+
 /// How long a worker holds a run before another may take it up.
 const RUN_LEASE: Duration = Duration::from_secs(60);
 
@@ -282,7 +334,7 @@ impl Service {
                         })
                         .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
                         .map(|t| t.with_timezone(&chrono::Utc));
-                    let after = last.map_or(since, |l| l.max(since));
+                    let after = last.unwrap_or(since);
                     for instant in trigger.due_instants(after, now, 10) {
                         let start = Start {
                             trigger: "schedule".into(),
@@ -330,6 +382,50 @@ impl Service {
             }
         }
         Ok(started)
+    }
+
+    /// Runs flows until `stop`: starts what schedules and people's dates make due, runs queued, woken and
+    /// abandoned runs (up to `max_runs` at once), reloads changed flow files, and keeps each flow's history
+    /// for its retention.
+    pub async fn run_flow_worker(
+        &self,
+        flows: &LoadedFlows,
+        max_runs: usize,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        tokio::pin!(stop);
+        let mut since = self.now();
+        let mut reloaded = std::time::Instant::now();
+        let mut purged: Option<std::time::Instant> = None;
+        loop {
+            if reloaded.elapsed() >= FLOW_RELOAD {
+                flows.reload(self);
+                reloaded = std::time::Instant::now();
+            }
+            let set = flows.current();
+            let now = self.now();
+            match self.start_due_flows(&set, since).await {
+                Ok(_) => since = now,
+                Err(error) => {
+                    tracing::error!(message = "Starting scheduled flows failed; trying again.", error = %error)
+                }
+            }
+            let runtime = self.flow_runtime(set, "grantflow:flows");
+            if purged.is_none_or(|at| at.elapsed() >= Duration::from_secs(3600)) {
+                purged = Some(std::time::Instant::now());
+                if let Err(error) = runtime.purge_history().await {
+                    tracing::error!(message = "Purging old flow runs failed.", error = %error);
+                }
+            }
+            let ran = runtime.run_available(max_runs).await.map_err(run_error)?;
+            if ran > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(FLOW_POLL) => {}
+                _ = &mut stop => return Ok(()),
+            }
+        }
     }
 
     /// A run and its steps.
