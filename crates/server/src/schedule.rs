@@ -152,7 +152,7 @@ pub(crate) fn start(
                 };
                 if let Err(error) = running
                     .service
-                    .run_flow_worker(&running.flows, 8, stopped)
+                    .run_flow_worker(&running.flows, 8, false, stopped)
                     .await
                 {
                     eprintln!("flow worker failed: {error:#}");

@@ -391,6 +391,7 @@ impl Service {
         &self,
         flows: &LoadedFlows,
         max_runs: usize,
+        exit_when_idle: bool,
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<()> {
         tokio::pin!(stop);
@@ -420,6 +421,9 @@ impl Service {
             let ran = runtime.run_available(max_runs).await.map_err(run_error)?;
             if ran > 0 {
                 continue;
+            }
+            if exit_when_idle && self.store.open_flow_runs().await? == 0 {
+                return Ok(());
             }
             tokio::select! {
                 _ = tokio::time::sleep(FLOW_POLL) => {}
