@@ -10,8 +10,8 @@
 //!
 //! GitHub's secondary limits bound the concurrency: "no more than 100 concurrent requests", shared by
 //! REST and GraphQL and by everything else the token does (docs.github.com, "Rate limits for the REST
-//! API", secondary rate limits). Three lists for each of [`CONCURRENT_TEAMS`] teams, plus the account
-//! lists beside them, stay far below it.
+//! API", secondary rate limits). Three lists for each of [`CONCURRENT_TEAMS`] teams (48), with
+//! [`CONCURRENT_PROFILES`] profile reads and the account lists beside them, stay under it.
 //!
 //! Memory: a team's lists are turned into grants as its answers arrive and handed to the sink in listing
 //! order (so the snapshot does not depend on which answer came first); the members are held, as the few
