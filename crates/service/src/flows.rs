@@ -641,6 +641,13 @@ impl Host for Service {
         card: &str,
         input: &Json,
     ) -> std::result::Result<Prepared, CardError> {
+        if card == "approval" {
+            let request = self.submit_approval(actor, input).await?;
+            return Ok(Prepared {
+                plan: Some(format!("{APPROVAL_PREFIX}{}", request.id)),
+                operations: vec![request.summary],
+            });
+        }
         let (plan, operations) = self.change_plan(actor, card, input).await?;
         let Some(plan) = plan else {
             return Ok(Prepared {
@@ -663,7 +670,102 @@ impl Host for Service {
         actor: &str,
         plan_id: &str,
     ) -> std::result::Result<Performed, CardError> {
-        self.perform_plan(actor, plan_id).await
+        match plan_id.strip_prefix(APPROVAL_PREFIX) {
+            Some(request) => self.approval_decision(request).await,
+            None => self.perform_plan(actor, plan_id).await,
+        }
+    }
+}
+
+/// What an approval step records as its effect: the request it submitted.
+const APPROVAL_PREFIX: &str = "request:";
+/// How often a run waiting for an approval asks again.
+const APPROVAL_RECHECK: Duration = Duration::from_secs(2);
+
+impl Service {
+    /// An approval card's request, submitted as the flow (an administrator's request, so its rule's
+    /// reviewers decide; the flow never approves its own request).
+    async fn submit_approval(
+        &self,
+        actor: &str,
+        input: &Json,
+    ) -> std::result::Result<crate::requests::RequestView, CardError> {
+        use crate::requests::{Asked, NewRequest};
+        let asked = if let Some(action) = input.get("action").filter(|a| !a.is_null()) {
+            Asked::Action(ActionRequest {
+                connection: text(action, "connection")?.to_string(),
+                verb: text(action, "verb")?.to_string(),
+                who: text(action, "who")?.to_string(),
+                app: action.get("app").and_then(Json::as_str).map(str::to_string),
+                target_name: None,
+                options: action
+                    .get("options")
+                    .and_then(Json::as_object)
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| {
+                                format!(
+                                    "{k}={}",
+                                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+        } else if let Some(bundle) = input.get("bundle").and_then(Json::as_str) {
+            Asked::Bundle {
+                name: bundle.to_string(),
+            }
+        } else if let Some(change) = input.get("change").and_then(Json::as_str) {
+            Asked::Change {
+                text: change.to_string(),
+            }
+        } else {
+            return Err(CardError::new(
+                "invalid_input",
+                "an approval asks for an `action`, a `bundle` or a `change`",
+            ));
+        };
+        let duration = input
+            .get("duration")
+            .and_then(Json::as_str)
+            .map(grantflow_policy::parse_duration)
+            .transpose()
+            .map_err(|e| CardError::new("invalid_input", e))?;
+        let new = NewRequest {
+            asked,
+            for_person: Some(text(input, "for")?.to_string()),
+            reason: text(input, "reason")?.to_string(),
+            duration,
+            ticket: None,
+            break_glass: false,
+        };
+        self.submit_request(&Actor::new(actor, [Role::Admin]), &new)
+            .await
+            .map_err(service_error)
+    }
+
+    /// Where an approval card's request stands: still pending (the run waits), or decided.
+    async fn approval_decision(&self, request: &str) -> std::result::Result<Performed, CardError> {
+        let view = self
+            .request_view(&Actor::system("flows"), request)
+            .await
+            .map_err(service_error)?;
+        if view.state == "pending" {
+            return Err(CardError::waiting(
+                format!("request {request} waits for its reviewers"),
+                APPROVAL_RECHECK,
+            ));
+        }
+        let approved = matches!(
+            view.state.as_str(),
+            "approved" | "active" | "done" | "ended"
+        );
+        Ok(Performed {
+            output: json!({"request": request, "state": view.state, "approved": approved, "plan": view.plan_id}),
+            secrets: BTreeMap::new(),
+        })
     }
 }
 
@@ -682,6 +784,12 @@ impl Host for DryRun<'_> {
         card: &str,
         input: &Json,
     ) -> std::result::Result<Prepared, CardError> {
+        if card == "approval" {
+            return Ok(Prepared {
+                plan: Some("dry-run:approval".into()),
+                operations: vec![format!("ask for approval: {input}")],
+            });
+        }
         let (plan, operations) = self.0.change_plan(actor, card, input).await?;
         Ok(Prepared {
             plan: plan.map(|p| format!("dry-run:{}", p.id)),
@@ -708,9 +816,56 @@ impl Service {
         let connection = text(input, "connection")?;
         let actual = self.actual_state().await.map_err(service_error)?;
         let snapshot = self.snapshot_of(&actual, connection)?;
-        let who = text(input, "who")?;
+        let who = || text(input, "who");
         let acting = Actor::new(actor, [Role::Admin]);
+        let one = |kind: OpKind| {
+            grantflow_planner::plan_changes(
+                vec![(
+                    kind,
+                    ConnectionName::new(connection),
+                    vec![format!("flow step by {actor}")],
+                )],
+                &actual,
+                &format!("{actor} {card}"),
+                self.now(),
+                vec![],
+            )
+            .map_err(|e| CardError::new("invalid_change", e.to_string()))
+        };
         let plan = match card {
+            "resource.create" => {
+                let kind = text(input, "kind")?;
+                let name = text(input, "name")?;
+                let spec = input
+                    .get("spec")
+                    .and_then(Json::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                let resource = match snapshot.resource_by_name(kind, name) {
+                    Some(existing) => grantflow_planner::resource_ref(existing),
+                    None => grantflow_model::ResourceRef {
+                        id: grantflow_model::pending_id(name),
+                        kind: grantflow_model::ResourceKind::new(kind),
+                        name: name.to_string(),
+                    },
+                };
+                one(OpKind::CreateResource { resource, spec })?
+            }
+            "group.push" => {
+                let action = ActionRequest {
+                    connection: connection.to_string(),
+                    verb: "push_group".into(),
+                    who: text(input, "group")?.to_string(),
+                    app: Some(text(input, "app")?.to_string()),
+                    target_name: input
+                        .get("target_name")
+                        .and_then(Json::as_str)
+                        .map(str::to_string),
+                    options: vec![],
+                };
+                self.action_plan(&acting, &action, &actual)
+                    .map_err(service_error)?
+            }
             "account.action" => {
                 let options = input
                     .get("options")
@@ -727,7 +882,7 @@ impl Service {
                 let action = ActionRequest {
                     connection: connection.to_string(),
                     verb: text(input, "verb")?.to_string(),
-                    who: who.to_string(),
+                    who: who()?.to_string(),
                     app: input.get("app").and_then(Json::as_str).map(str::to_string),
                     target_name: None,
                     options,
@@ -736,7 +891,7 @@ impl Service {
                     .map_err(service_error)?
             }
             "grant.add" | "grant.remove" | "profile.update" => {
-                let account = account_of(&snapshot, connection, who)?;
+                let account = account_of(&snapshot, connection, who()?)?;
                 let kind = if card == "profile.update" {
                     let wanted = input
                         .get("attributes")
@@ -789,15 +944,7 @@ impl Service {
                         }
                     }
                 };
-                let reason = format!("flow step by {actor}");
-                grantflow_planner::plan_changes(
-                    vec![(kind, ConnectionName::new(connection), vec![reason])],
-                    &actual,
-                    &format!("{actor} {card}"),
-                    self.now(),
-                    vec![],
-                )
-                .map_err(|e| CardError::new("invalid_change", e.to_string()))?
+                one(kind)?
             }
             other => {
                 return Err(CardError::new(
