@@ -525,6 +525,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let service = options.open().await?;
             commands::check::run(&service, json).await
         }
+        // Checking named flow files needs no configuration or store.
+        Command::Flow {
+            command: commands::flow::FlowCommand::Check { path: Some(path) },
+        } => commands::flow::check(&path),
         Command::Flow { command } => {
             let service = options.open().await?;
             commands::flow::run(&service, command).await

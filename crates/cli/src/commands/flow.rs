@@ -100,6 +100,20 @@ fn load(service: &Service, path: Option<&Path>) -> anyhow::Result<Arc<FlowSet>> 
     ))
 }
 
+/// Checks the flow files at `path`: every mistake with its place, exit code 1 when there is one.
+pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
+    match FlowSet::load(path) {
+        Ok(flows) => {
+            println!("{} flow(s) checked: no problems.", flows.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problems) => {
+            eprintln!("{problems}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 pub async fn run(service: &Service, command: FlowCommand) -> anyhow::Result<ExitCode> {
     match command {
         FlowCommand::Check { path } => {
