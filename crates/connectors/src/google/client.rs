@@ -4,10 +4,10 @@
 
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode, Url};
-use secrecy::SecretString;
 use serde_json::Value;
 use std::borrow::Cow;
 
+use super::auth::GoogleAuth;
 use crate::Failure;
 use crate::transport::{
     Answer, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire, backoff_from,
@@ -27,7 +27,7 @@ const QUOTA_REASONS: [&str; 3] = [
 pub type GoogleClient = Transport<GoogleDialect>;
 
 pub struct GoogleDialect {
-    pub(super) token: SecretString,
+    pub(super) auth: GoogleAuth,
 }
 
 /// Google's error: `error.errors[0].reason` (the code to act on) and `error.message`.
@@ -47,8 +47,13 @@ pub fn google_error(body: &Value) -> (Option<String>, String) {
 
 #[async_trait]
 impl Dialect for GoogleDialect {
-    async fn credentials(&self, _: &Wire, _: &Call, _: &Ctx<'_>) -> Result<Credentials, Failure> {
-        Credentials::bearer(&self.token)
+    async fn credentials(&self, _: &Wire, _: &Call, ctx: &Ctx<'_>) -> Result<Credentials, Failure> {
+        self.auth.credentials(ctx.now).await
+    }
+
+    /// A minted token refused with a 401 (expired early, revoked) is minted again once.
+    async fn renew(&self) -> bool {
+        self.auth.forget().await
     }
 
     fn bucket(&self, _: &Call) -> Cow<'static, str> {
@@ -161,7 +166,7 @@ mod tests {
         }))
         .expect("config");
         let dialect = GoogleDialect {
-            token: SecretString::from("t"),
+            auth: GoogleAuth::Token(secrecy::SecretString::from("t")),
         };
         let client = GoogleClient::new(
             crate::google::SYSTEM,
