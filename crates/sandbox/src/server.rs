@@ -57,6 +57,22 @@ pub struct SystemInfo {
 }
 
 impl SystemInfo {
+    /// The credentials a grantflow connection to this system is written with: all of them, except the fixed
+    /// `token` of a system that also publishes a key its connector mints renewable tokens with (Google's
+    /// `service_account_key`, Salesforce's `private_key`). That is how a long-running deployment is set up;
+    /// the fixed token stays in the info for clients that take only one (the vendors' SDKs in conformance
+    /// suites), and a connection takes one or the other.
+    pub fn connection_credentials(&self) -> BTreeMap<String, String> {
+        let mints = ["service_account_key", "private_key"]
+            .iter()
+            .any(|key| self.credentials.contains_key(*key));
+        self.credentials
+            .iter()
+            .filter(|(key, _)| !(mints && key.as_str() == "token"))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect()
+    }
+
     /// An HTTP client for this system's API and admin endpoint; it trusts the sandbox's CA when the system is
     /// served over HTTPS.
     pub fn http_client(&self) -> anyhow::Result<reqwest::Client> {

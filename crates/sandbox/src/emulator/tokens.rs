@@ -105,6 +105,11 @@ impl TokenIssuer {
             .map(|data| data.claims)
     }
 
+    /// How long tokens issued now live.
+    pub fn lifetime_seconds(&self) -> u64 {
+        lock(&self.ledger).lifetime_seconds
+    }
+
     /// Counts a refused token request.
     pub fn refuse(&self) {
         lock(&self.ledger).refused += 1;

@@ -73,6 +73,12 @@ impl Emulator for Salesforce {
         if let Some(username) = self.integration_user() {
             settings.insert("username".into(), username.into());
         }
+        if let Some(issuer) = &self.issuer {
+            settings.insert(
+                "session_timeout_seconds".into(),
+                issuer.lifetime_seconds().into(),
+            );
+        }
         settings
     }
 
