@@ -82,14 +82,20 @@ async fn init_writes_renewable_credentials_and_check_names_a_refused_key() {
     )
     .expect("yaml");
     let google = &config["connections"]["google"];
-    assert!(google["service_account_key"]["file"].is_string(), "{google}");
+    assert!(
+        google["service_account_key"]["file"].is_string(),
+        "{google}"
+    );
     assert!(google["subject"].is_string(), "{google}");
     assert!(google.get("token").is_none(), "{google}");
     let salesforce = &config["connections"]["salesforce"];
     for key in ["consumer_key", "username", "login_url"] {
         assert!(salesforce[key].is_string(), "{salesforce}");
     }
-    assert!(salesforce["private_key"]["file"].is_string(), "{salesforce}");
+    assert!(
+        salesforce["private_key"]["file"].is_string(),
+        "{salesforce}"
+    );
     assert!(salesforce.get("token").is_none(), "{salesforce}");
 
     let healthy = workspace.run(&["check", "--json"]);

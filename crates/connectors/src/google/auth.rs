@@ -41,8 +41,9 @@ impl ServiceAccountKey {
         // serde_json's syntax errors give a position, not the text.
         let value: Value = serde_json::from_str(json.expose_secret()).map_err(|error| {
             Failure::config(format!(
-                "{what} is not a JSON key file ({})",
-                error.classify_message()
+                "{what} is not a JSON key file (line {} column {})",
+                error.line(),
+                error.column()
             ))
         })?;
         let field = |name: &str| {
@@ -73,17 +74,6 @@ impl ServiceAccountKey {
             private_key_id,
             token_uri,
         })
-    }
-}
-
-/// serde_json error text without anything from the input.
-trait Classify {
-    fn classify_message(&self) -> String;
-}
-
-impl Classify for serde_json::Error {
-    fn classify_message(&self) -> String {
-        format!("line {} column {}", self.line(), self.column())
     }
 }
 

@@ -79,8 +79,14 @@ async fn serve_and_its_worker_carry_on_across_google_and_salesforce_token_expiri
 
     // Each vendor ends its token early; the worker's call gets a 401, renews once, and the plan completes.
     for (system, request) in [
-        ("google", "add lena to the google group platform@example.com"),
-        ("salesforce", "add marco to the salesforce permission set Sales_Console"),
+        (
+            "google",
+            "add lena to the google group platform@example.com",
+        ),
+        (
+            "salesforce",
+            "add marco to the salesforce permission set Sales_Console",
+        ),
     ] {
         run_plan(&server, system, request).await;
         let counted = tokens(&server, system).await;
@@ -104,7 +110,12 @@ async fn run_plan(server: &Server, system: &str, request: &str) {
     assert_eq!(status, 201, "{plan}");
     let id = plan["id"].as_str().expect("plan id").to_string();
     let (status, body) = server
-        .call("approver", "POST", &format!("/api/v1/plans/{id}/approve"), None)
+        .call(
+            "approver",
+            "POST",
+            &format!("/api/v1/plans/{id}/approve"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     expire_now(server, system).await;
@@ -115,7 +126,12 @@ async fn run_plan(server: &Server, system: &str, request: &str) {
     let mut progress = Value::Null;
     for _ in 0..100 {
         progress = server
-            .call("viewer", "GET", &format!("/api/v1/plans/{id}/progress"), None)
+            .call(
+                "viewer",
+                "GET",
+                &format!("/api/v1/plans/{id}/progress"),
+                None,
+            )
             .await
             .1;
         if progress["done"] == true {
@@ -124,5 +140,8 @@ async fn run_plan(server: &Server, system: &str, request: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(progress["done"], true, "{request}: {progress}");
-    assert_eq!(progress["jobs"][0]["state"], "succeeded", "{request}: {progress}");
+    assert_eq!(
+        progress["jobs"][0]["state"], "succeeded",
+        "{request}: {progress}"
+    );
 }
