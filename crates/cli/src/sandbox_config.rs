@@ -28,9 +28,9 @@ pub fn for_sandbox(
             base_url: system.base_url.clone(),
             // By convention a connector's secret settings are named like the sandbox's credentials.
             credentials: system
-                .credentials
-                .iter()
-                .map(|(key, value)| (key.clone(), value.clone().into()))
+                .connection_credentials()
+                .into_iter()
+                .map(|(key, value)| (key, value.into()))
                 .collect(),
             ca_certificate: system.ca_certificate.clone(),
             settings: {

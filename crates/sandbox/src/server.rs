@@ -24,6 +24,9 @@ pub struct SandboxOptions {
     pub rate_limit_window_seconds: u64,
     /// Clock for every emulator; the wall clock when `None`.
     pub clock: Option<Arc<dyn Clock>>,
+    /// How long access tokens minted by the Google and Salesforce token endpoints live (an hour; tests
+    /// shorten it, or change it later through `/__sandbox/tokens`).
+    pub token_lifetime_seconds: u64,
 }
 
 impl Default for SandboxOptions {
@@ -33,6 +36,7 @@ impl Default for SandboxOptions {
             okta_token: None,
             rate_limit_window_seconds: 60,
             clock: None,
+            token_lifetime_seconds: crate::emulator::tokens::DEFAULT_LIFETIME_SECONDS,
         }
     }
 }
@@ -53,6 +57,22 @@ pub struct SystemInfo {
 }
 
 impl SystemInfo {
+    /// The credentials a grantflow connection to this system is written with: all of them, except the fixed
+    /// `token` of a system that also publishes a key its connector mints renewable tokens with (Google's
+    /// `service_account_key`, Salesforce's `private_key`). That is how a long-running deployment is set up;
+    /// the fixed token stays in the info for clients that take only one (the vendors' SDKs in conformance
+    /// suites), and a connection takes one or the other.
+    pub fn connection_credentials(&self) -> BTreeMap<String, String> {
+        let mints = ["service_account_key", "private_key"]
+            .iter()
+            .any(|key| self.credentials.contains_key(*key));
+        self.credentials
+            .iter()
+            .filter(|(key, _)| !(mints && key.as_str() == "token"))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect()
+    }
+
     /// An HTTP client for this system's API and admin endpoint; it trusts the sandbox's CA when the system is
     /// served over HTTPS.
     pub fn http_client(&self) -> anyhow::Result<reqwest::Client> {
@@ -99,6 +119,7 @@ pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSan
         token: None,
         clock: clock.clone(),
         rate_limit_window_seconds: opts.rate_limit_window_seconds,
+        token_lifetime_seconds: opts.token_lifetime_seconds,
     };
     let (stop, stopped) = watch::channel(false);
     let mut info = SandboxInfo {
@@ -128,14 +149,15 @@ pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSan
             tls = Some((identity, dir, pem));
         }
         let base_url = format!("{}://{addr}", if https { "https" } else { "http" });
+        let published = (sys.published)(&base_url);
         info.systems.insert(
             sys.kind.to_owned(),
             SystemInfo {
                 kind: sys.kind.to_owned(),
                 admin_url: format!("{base_url}/__sandbox"),
                 base_url,
-                credentials: sys.credentials,
-                settings: sys.settings,
+                credentials: published.credentials,
+                settings: published.settings,
                 ca_certificate: tls
                     .as_ref()
                     .filter(|_| https)

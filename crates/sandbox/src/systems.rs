@@ -20,19 +20,28 @@ pub(crate) struct BuiltSystem {
     /// Served over HTTPS only, as its vendor's client insists.
     pub https: bool,
     pub router: Router,
+    /// The credentials and settings clients use, once the base URL is known.
+    pub published: Box<dyn Fn(&str) -> Published + Send + Sync>,
+}
+
+/// What the sandbox info says about one system besides where it is.
+pub(crate) struct Published {
     pub credentials: BTreeMap<String, String>,
     pub settings: serde_json::Map<String, serde_json::Value>,
 }
 
 impl BuiltSystem {
     fn of<E: Emulator>(emulator: &Arc<E>) -> Self {
+        let published = emulator.clone();
         BuiltSystem {
             kind: E::KIND,
             port: 0,
             https: E::HTTPS,
             router: router(emulator),
-            credentials: emulator.credentials(),
-            settings: emulator.settings(),
+            published: Box::new(move |base_url| Published {
+                credentials: published.credentials_at(base_url),
+                settings: published.settings_at(base_url),
+            }),
         }
     }
 }

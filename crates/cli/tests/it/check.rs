@@ -70,3 +70,55 @@ async fn check_passes_every_sandbox_connection_and_names_the_vendor_code_of_a_re
         "the refused token leaked"
     );
 }
+
+/// `init --sandbox` writes Google's service account (key file, administrator) and Salesforce's connected app
+/// (key, consumer key, user, login URL) rather than fixed tokens; `check` mints through both, and a key the
+/// vendor refuses is reported with its OAuth error code, the key never shown.
+#[tokio::test(flavor = "multi_thread")]
+async fn init_writes_renewable_credentials_and_check_names_a_refused_key() {
+    let workspace = Workspace::start(None).await;
+    let config: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(workspace.path("grantflow.yaml")).expect("config"),
+    )
+    .expect("yaml");
+    let google = &config["connections"]["google"];
+    assert!(
+        google["service_account_key"]["file"].is_string(),
+        "{google}"
+    );
+    assert!(google["subject"].is_string(), "{google}");
+    assert!(google.get("token").is_none(), "{google}");
+    let salesforce = &config["connections"]["salesforce"];
+    for key in ["consumer_key", "username", "login_url"] {
+        assert!(salesforce[key].is_string(), "{salesforce}");
+    }
+    assert!(
+        salesforce["private_key"]["file"].is_string(),
+        "{salesforce}"
+    );
+    assert!(salesforce.get("token").is_none(), "{salesforce}");
+
+    let healthy = workspace.run(&["check", "--json"]);
+    assert_eq!(healthy.code, 0, "{}", healthy.all());
+
+    // Another service account's key under the same name: Google refuses the signature.
+    let key_path = workspace.path(".grantflow/google.service_account_key");
+    let mut key: Value =
+        serde_json::from_str(&std::fs::read_to_string(&key_path).expect("key")).expect("json");
+    let real = key["private_key"].as_str().expect("pem").to_string();
+    let other = grantflow_sandbox::okta::ServiceKey::generate("other").expect("key");
+    key["private_key"] = other.private_pem.clone().into();
+    std::fs::write(&key_path, key.to_string()).expect("write");
+    let refused = workspace.run(&["check", "--json"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    let report: Value = serde_json::from_str(&refused.stdout).expect("json report");
+    let google = connections(&report)
+        .iter()
+        .find(|c| c["connection"] == "google")
+        .expect("google");
+    assert_eq!(google["failure"]["kind"], "unauthorized", "{google}");
+    assert_eq!(google["failure"]["code"], "invalid_grant", "{google}");
+    let seen = refused.all();
+    assert!(!seen.contains("PRIVATE KEY"), "{seen}");
+    assert!(!seen.contains(&real[40..100]) && !seen.contains(&other.private_pem[40..100]));
+}

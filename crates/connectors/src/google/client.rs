@@ -4,11 +4,11 @@
 
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode, Url};
-use secrecy::SecretString;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::ops::ControlFlow;
 
+use super::auth::GoogleAuth;
 use crate::Failure;
 use crate::ratelimit::Documented;
 use crate::transport::{
@@ -35,7 +35,7 @@ const QUOTA_REASONS: [&str; 3] = [
 pub type GoogleClient = Transport<GoogleDialect>;
 
 pub struct GoogleDialect {
-    pub(super) token: SecretString,
+    pub(super) auth: GoogleAuth,
 }
 
 /// Google's error: `error.errors[0].reason` (the code to act on) and `error.message`.
@@ -55,8 +55,13 @@ pub fn google_error(body: &Value) -> (Option<String>, String) {
 
 #[async_trait]
 impl Dialect for GoogleDialect {
-    async fn credentials(&self, _: &Wire, _: &Call, _: &Ctx<'_>) -> Result<Credentials, Failure> {
-        Credentials::bearer(&self.token)
+    async fn credentials(&self, _: &Wire, _: &Call, ctx: &Ctx<'_>) -> Result<Credentials, Failure> {
+        self.auth.credentials(ctx.now).await
+    }
+
+    /// A minted token refused with a 401 (expired early, revoked) is minted again once.
+    async fn renew(&self) -> bool {
+        self.auth.forget().await
     }
 
     fn bucket(&self, _: &Call) -> Cow<'static, str> {
@@ -191,7 +196,7 @@ mod tests {
         }))
         .expect("config");
         let dialect = GoogleDialect {
-            token: SecretString::from("t"),
+            auth: GoogleAuth::Token(secrecy::SecretString::from("t")),
         };
         let client = GoogleClient::new(
             crate::google::SYSTEM,

@@ -5,11 +5,13 @@
 //! before it is written, and a 409 `duplicate` from `members.insert` counts as already present, so a retry
 //! after a write whose effect is not yet visible in listings never inserts twice.
 
+mod auth;
 mod client;
 mod config;
 mod full;
 mod mapping;
 
+pub use auth::GOOGLE_TOKEN_AUDIENCE;
 pub use client::{GoogleClient, GoogleDialect};
 pub use config::GoogleConfig;
 
@@ -29,16 +31,46 @@ pub struct GoogleConnector {
     customer: String,
 }
 
+/// The connection's credential: a fixed token, or a service account acting as `subject`.
+fn auth_of(
+    connection: &ConnectionName,
+    config: &GoogleConfig,
+    context: &BuildContext,
+) -> Result<auth::GoogleAuth, Failure> {
+    match (&config.token, &config.service_account_key, &config.subject) {
+        (Some(token), None, _) => Ok(auth::GoogleAuth::Token(
+            context.secret(connection, "token", token)?,
+        )),
+        (None, Some(key), Some(subject)) => {
+            let json = context.secret(connection, "service_account_key", key)?;
+            auth::GoogleAuth::service_account(
+                connection,
+                auth::ServiceAccountKey::parse(connection, &json)?,
+                subject,
+                &config.scopes,
+                config.allow_insecure_http,
+                std::time::Duration::from_secs(config.timeout_seconds),
+            )
+        }
+        (None, Some(_), None) => Err(Failure::config(format!(
+            "connection {connection}: service_account_key needs `subject`, the administrator the service account acts as"
+        ))),
+        _ => Err(Failure::config(format!(
+            "connection {connection}: give exactly one of `token` (an access token) or `service_account_key` (a service account with domain-wide delegation)"
+        ))),
+    }
+}
+
 impl GoogleConnector {
     pub fn new(
         connection: ConnectionName,
         config: &GoogleConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = context.secret(&connection, "token", &config.token)?;
+        let auth = auth_of(&connection, config, context)?;
         let client = GoogleClient::new(
             SYSTEM,
-            GoogleDialect { token },
+            GoogleDialect { auth },
             config,
             &connection,
             context,

@@ -4,12 +4,12 @@
 
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode, Url};
-use secrecy::SecretString;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::time::Duration;
 
 use super::SalesforceConfig;
+use super::auth::SalesforceAuth;
 use crate::Failure;
 use crate::ratelimit::Budget;
 use crate::transport::{
@@ -23,7 +23,7 @@ pub const API_BUCKET: &str = "api";
 pub type SalesforceClient = Transport<SalesforceDialect>;
 
 pub struct SalesforceDialect {
-    token: SecretString,
+    auth: SalesforceAuth,
     /// The REST API version, without the `v`.
     api_version: String,
     /// How long a spent request limit is taken to last: Salesforce does not say.
@@ -32,9 +32,9 @@ pub struct SalesforceDialect {
 
 impl SalesforceDialect {
     /// The dialect of the org `config` describes.
-    pub(super) fn new(config: &SalesforceConfig, token: SecretString) -> Self {
+    pub(super) fn new(config: &SalesforceConfig, auth: SalesforceAuth) -> Self {
         Self {
-            token,
+            auth,
             api_version: config.api_version.clone(),
             limit_retry: chrono::Duration::from_std(Duration::from_secs(
                 config.limit_retry_seconds,
@@ -83,8 +83,18 @@ pub fn quote(text: &str) -> String {
 
 #[async_trait]
 impl Dialect for SalesforceDialect {
-    async fn credentials(&self, _: &Wire, _: &Call, _: &Ctx<'_>) -> Result<Credentials, Failure> {
-        Credentials::bearer(&self.token)
+    async fn credentials(
+        &self,
+        wire: &Wire,
+        _: &Call,
+        ctx: &Ctx<'_>,
+    ) -> Result<Credentials, Failure> {
+        self.auth.credentials(wire, ctx.now).await
+    }
+
+    /// A session refused with 401 `INVALID_SESSION_ID` (timed out, logged out) is opened again once.
+    async fn renew(&self) -> bool {
+        self.auth.forget().await
     }
 
     /// The REST API's root, `services/data/vXX.X/`.

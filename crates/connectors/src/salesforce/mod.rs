@@ -2,6 +2,7 @@
 //! An assignment is created with a PermissionSetAssignment (DUPLICATE_VALUE means it is already there) and
 //! removed by finding its Id with SOQL and deleting it. Permission sets a profile owns are left alone.
 
+mod auth;
 mod client;
 mod config;
 mod mapping;
@@ -36,7 +37,6 @@ impl SalesforceConnector {
         config: &SalesforceConfig,
         context: &BuildContext,
     ) -> Result<Self, Failure> {
-        let token = context.secret(&connection, "token", &config.token)?;
         let ca = match &config.ca_certificate {
             Some(path) => Some(std::fs::read(context.base_dir.join(path)).map_err(|error| {
                 Failure::Config {
@@ -48,9 +48,25 @@ impl SalesforceConnector {
             })?),
             None => None,
         };
+        let auth = match (&config.token, &config.private_key) {
+            (Some(token), None) => {
+                auth::SalesforceAuth::Token(context.secret(&connection, "token", token)?)
+            }
+            (None, Some(key)) => auth::SalesforceAuth::jwt(
+                &connection,
+                config,
+                context.secret(&connection, "private_key", key)?,
+                ca.as_deref(),
+            )?,
+            _ => {
+                return Err(Failure::config(format!(
+                    "connection {connection}: give exactly one of `token` (a session id) or `private_key` (the connected app's JWT bearer flow)"
+                )));
+            }
+        };
         let client = SalesforceClient::new(
             SYSTEM,
-            SalesforceDialect::new(config, token),
+            SalesforceDialect::new(config, auth),
             config,
             &connection,
             context,

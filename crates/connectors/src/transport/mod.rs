@@ -13,6 +13,7 @@
 //! origin; bodies are bounded; the per-attempt timeout covers the whole exchange.
 
 mod announce;
+pub mod grant;
 mod limits;
 mod paging;
 mod wire;

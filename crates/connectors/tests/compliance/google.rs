@@ -15,7 +15,10 @@ fn connector(sandbox: &Sandbox, waits: u32) -> GoogleConnector {
     let config = GoogleConfig {
         allow_insecure_http: false,
         base_url: sandbox.base_url(),
-        token: sandbox.credential("token"),
+        token: Some(sandbox.credential("token")),
+        service_account_key: None,
+        subject: None,
+        scopes: vec![],
         customer: "my_customer".into(),
         timeout_seconds: 10,
         max_rate_limit_waits: waits,

@@ -18,6 +18,7 @@ mod aws;
 mod aws_moto;
 mod bamboohr;
 mod datadog;
+mod expiring_tokens;
 mod github;
 mod gitlab;
 mod google;

@@ -21,7 +21,12 @@ fn config(sandbox: &Sandbox, trust_sandbox_ca: bool) -> SalesforceConfig {
     SalesforceConfig {
         allow_insecure_http: false,
         base_url: sandbox.base_url(),
-        token: sandbox.credential("token"),
+        token: Some(sandbox.credential("token")),
+        private_key: None,
+        consumer_key: None,
+        username: None,
+        login_url: "https://login.salesforce.com".into(),
+        session_timeout_seconds: 7200,
         api_version: "59.0".into(),
         ca_certificate: trust_sandbox_ca
             .then(|| sandbox.info().ca_certificate.clone())

@@ -21,10 +21,14 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub async fn start(kind: &'static str) -> Sandbox {
-        let running =
-            grantflow_sandbox::start(&grantflow_sandbox::demo_org(), SandboxOptions::default())
-                .await
-                .expect("sandbox");
+        Self::start_with(kind, SandboxOptions::default()).await
+    }
+
+    /// The demo sandbox started with `options` (a clock of the test's, a token lifetime).
+    pub async fn start_with(kind: &'static str, options: SandboxOptions) -> Sandbox {
+        let running = grantflow_sandbox::start(&grantflow_sandbox::demo_org(), options)
+            .await
+            .expect("sandbox");
         assert!(
             running.info.systems.contains_key(kind),
             "no {kind} emulator"

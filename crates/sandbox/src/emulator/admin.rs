@@ -124,6 +124,18 @@ impl AdminBody {
             .transpose()
     }
 
+    /// `true` or `false`.
+    pub fn flag(&self, name: &str) -> Result<Option<bool>, AdminError> {
+        match self.value(name) {
+            None => Ok(None),
+            Some(Value::Bool(flag)) => Ok(Some(*flag)),
+            Some(other) => Err(AdminError::field(
+                name,
+                format!("must be true or false, not {other}"),
+            )),
+        }
+    }
+
     /// A share from 0 to 1.
     pub fn fraction(&self, name: &str) -> Result<Option<f64>, AdminError> {
         self.number(name, 0.0..=1.0)

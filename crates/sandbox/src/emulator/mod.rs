@@ -16,6 +16,7 @@ mod faults;
 mod limits;
 mod request;
 mod state;
+pub mod tokens;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -48,6 +49,8 @@ pub struct EmulatorConfig {
     pub clock: Arc<dyn Clock>,
     /// Rate-limit window (vendors count per minute or hour; tests shorten it).
     pub rate_limit_window_seconds: u64,
+    /// How long access tokens minted by a token endpoint live (`tokens::DEFAULT_LIFETIME_SECONDS`).
+    pub token_lifetime_seconds: u64,
 }
 
 impl EmulatorConfig {
@@ -87,6 +90,7 @@ impl Default for EmulatorConfig {
             token: None,
             clock: Arc::new(SystemClock),
             rate_limit_window_seconds: 60,
+            token_lifetime_seconds: tokens::DEFAULT_LIFETIME_SECONDS,
         }
     }
 }
@@ -116,6 +120,17 @@ pub trait Emulator: Send + Sync + Sized + 'static {
     /// (AWS account names, which Identity Center does not list), by the names connection settings use.
     fn settings(&self) -> serde_json::Map<String, serde_json::Value> {
         serde_json::Map::new()
+    }
+
+    /// [`Emulator::credentials`] once the emulator listens at `base_url`, for credentials that name it (a
+    /// service account key file's `token_uri`).
+    fn credentials_at(&self, _base_url: &str) -> BTreeMap<String, String> {
+        self.credentials()
+    }
+
+    /// [`Emulator::settings`] once the emulator listens at `base_url` (a login URL).
+    fn settings_at(&self, _base_url: &str) -> serde_json::Map<String, serde_json::Value> {
+        self.settings()
     }
 
     /// The shared state pieces, as the admin routes see them.

@@ -5,6 +5,7 @@
 mod directory;
 mod errors;
 mod hand_change;
+mod oauth;
 mod pagination;
 mod state;
 
@@ -17,12 +18,16 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use errors::GoogleError;
+pub use oauth::{AUDIENCE, CLIENT_EMAIL, DELEGATED_SCOPES};
 pub use state::{Google, GoogleSeed, GoogleSeedGroup, GoogleSeedMember, GoogleSeedUser};
 
-use crate::emulator::{CoreAdmin, Emulator, EmulatorConfig, credentials, random_token};
+use crate::emulator::tokens::TokenIssuer;
+use crate::emulator::{
+    CoreAdmin, Emulator, EmulatorConfig, credentials, json_response, random_token,
+};
 use crate::hand_change::HandChange;
 use state::Quota;
 
@@ -33,17 +38,59 @@ impl Emulator for Google {
     const LEGACY_HAND_CHANGES: &'static [&'static str] = hand_change::LEGACY_OPS;
     type Seed = GoogleSeed;
 
-    /// `config.token` is the OAuth access token clients send as `Bearer`.
+    /// `config.token` is the fixed OAuth access token clients may send as `Bearer`; the service account's
+    /// grants mint tokens that live `config.token_lifetime_seconds`.
     fn start(seed: &GoogleSeed, config: EmulatorConfig) -> Arc<Self> {
+        let key_id = random_token("", 40).to_lowercase();
         Arc::new(Google {
             core: config.core(seed, Quota::new(config.rate_limit_window_seconds)),
             token: config.token_or(|| random_token("ya29.", 40)),
             customer_id: seed.customer_id.clone(),
+            issuer: TokenIssuer::new(&key_id, config.token_lifetime_seconds).ok(),
+            key_id,
         })
     }
 
     fn credentials(&self) -> BTreeMap<String, String> {
         credentials([("token", &self.token)])
+    }
+
+    /// The fixed token, and the service account's key file with `token_uri` here.
+    fn credentials_at(&self, base_url: &str) -> BTreeMap<String, String> {
+        let mut published = self.credentials();
+        if let Some(issuer) = &self.issuer {
+            published.insert(
+                "service_account_key".into(),
+                oauth::key_file(issuer, &self.key_id, base_url),
+            );
+        }
+        published
+    }
+
+    /// The administrator the service account acts as: the seed's first admin.
+    fn settings(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut settings = serde_json::Map::new();
+        let state = self.core.state();
+        let admin = state
+            .users
+            .values()
+            .filter(|u| u.is_admin && !u.suspended)
+            .min_by_key(|u| u.created);
+        if let Some(admin) = admin {
+            settings.insert("subject".into(), admin.primary_email.clone().into());
+        }
+        settings
+    }
+
+    fn admin_routes() -> Router<Arc<Self>> {
+        Router::new().route("/__sandbox/tokens", get(tokens).post(set_tokens))
+    }
+
+    fn reset(&self) {
+        self.core.reset();
+        if let Some(issuer) = &self.issuer {
+            issuer.reset();
+        }
     }
 
     fn core(&self) -> &dyn CoreAdmin {
@@ -87,6 +134,8 @@ impl Emulator for Google {
             .fallback(|| async { GoogleError::not_found("path") })
             .method_not_allowed_fallback(|| async { GoogleError::not_allowed() })
             .layer(middleware::from_fn_with_state(this.clone(), google_layer))
+            // The token endpoint takes no access token (it is where one comes from).
+            .merge(Router::new().route("/token", post(oauth::token)))
     }
 
     fn hand_change(&self, change: &HandChange) -> Result<(), String> {
@@ -98,17 +147,49 @@ impl Emulator for Google {
     }
 }
 
-fn authorized(token: &str, headers: &HeaderMap) -> bool {
+fn presented(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|presented| !token.is_empty() && presented.trim() == token)
+        .map(str::trim)
+}
+
+/// `GET /__sandbox/tokens`: the minted tokens' lifetime and counts.
+async fn tokens(State(g): State<Arc<Google>>) -> Response {
+    match &g.issuer {
+        Some(issuer) => json_response(StatusCode::OK, &issuer.settings_json()),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `POST /__sandbox/tokens`: `{"lifetime_seconds": n, "expire_now": true}`.
+async fn set_tokens(State(g): State<Arc<Google>>, body: Bytes) -> Response {
+    let Some(issuer) = &g.issuer else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match issuer.configure(&body, g.core.now()) {
+        Ok(settings) => json_response(StatusCode::OK, &settings),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn google_layer(State(g): State<Arc<Google>>, req: Request, next: Next) -> Response {
-    if !authorized(&g.token, req.headers()) {
-        return GoogleError::unauthenticated().into_response();
+    let verdict =
+        presented(req.headers()).map(|token| g.bearer(token, req.method(), req.uri().path()));
+    match verdict {
+        Some(oauth::Bearer::Allowed) => {}
+        Some(oauth::Bearer::MissingScope) => {
+            return GoogleError::new(
+                StatusCode::FORBIDDEN,
+                "insufficientPermissions",
+                "Request had insufficient authentication scopes.",
+            )
+            .into_response();
+        }
+        Some(oauth::Bearer::Invalid) | None => {
+            return GoogleError::unauthenticated().into_response();
+        }
     }
     let now = g.core.now();
     {

@@ -246,6 +246,10 @@ pub struct Google {
     pub(crate) core: Core<Inner, Quota, GoogleFaults>,
     pub token: String,
     pub customer_id: String,
+    /// The service account's key and the tokens its grants were issued; `None` if no key could be made.
+    pub(crate) issuer: Option<crate::emulator::tokens::TokenIssuer>,
+    /// The key's `private_key_id`.
+    pub(crate) key_id: String,
 }
 
 pub fn ts(t: DateTime<Utc>) -> String {

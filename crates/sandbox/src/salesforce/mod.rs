@@ -3,6 +3,7 @@
 //! and PermissionSetAssignment, errors as `[{message, errorCode, fields}]`, Bearer session auth, and
 //! `Sforce-Limit-Info` on every answer with 403 `REQUEST_LIMIT_EXCEEDED` once the org's budget is spent.
 
+mod oauth;
 mod seed;
 mod soql;
 mod state;
@@ -19,9 +20,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
+pub use oauth::CONSUMER_KEY;
 pub use seed::{SalesforceSeed, SalesforceSeedPermissionSet, SalesforceSeedUser};
 pub use state::Salesforce;
 
+use crate::emulator::tokens::TokenIssuer;
 use crate::emulator::{
     CoreAdmin, Ctx, Emulator, EmulatorConfig, credentials, json_response, random_token, set_header,
 };
@@ -48,11 +51,46 @@ impl Emulator for Salesforce {
             core: config.core(seed, config.windows(state::BUCKETS)),
             // A session id shaped like Salesforce's (`00D…!…`).
             token: config.token_or(|| random_token("00D8d000000SANDBX!", 96)),
+            issuer: TokenIssuer::new("sandbox-connected-app", config.token_lifetime_seconds).ok(),
         })
     }
 
+    /// The fixed session id, and the private key whose certificate the connected app holds.
     fn credentials(&self) -> BTreeMap<String, String> {
-        credentials([("token", &self.token)])
+        let mut published = credentials([("token", &self.token)]);
+        if let Some(issuer) = &self.issuer {
+            published.insert("private_key".into(), issuer.private_pem().to_owned());
+        }
+        published
+    }
+
+    /// The connected app's consumer key, the integration user (the seed's first active System
+    /// Administrator), and the login URL: the emulator itself.
+    fn settings_at(&self, base_url: &str) -> serde_json::Map<String, Value> {
+        let mut settings = serde_json::Map::new();
+        settings.insert("consumer_key".into(), oauth::CONSUMER_KEY.into());
+        settings.insert("login_url".into(), base_url.into());
+        if let Some(username) = self.integration_user() {
+            settings.insert("username".into(), username.into());
+        }
+        if let Some(issuer) = &self.issuer {
+            settings.insert(
+                "session_timeout_seconds".into(),
+                issuer.lifetime_seconds().into(),
+            );
+        }
+        settings
+    }
+
+    fn admin_routes() -> Router<Arc<Self>> {
+        Router::new().route("/__sandbox/tokens", get(tokens).post(set_tokens))
+    }
+
+    fn reset(&self) {
+        self.core.reset();
+        if let Some(issuer) = &self.issuer {
+            issuer.reset();
+        }
     }
 
     fn core(&self) -> &dyn CoreAdmin {
@@ -93,6 +131,8 @@ impl Emulator for Salesforce {
                 )
             })
             .layer(middleware::from_fn_with_state(this.clone(), sf_layer))
+            // The token endpoint takes no session (it is where one comes from) and is not an API request.
+            .merge(Router::new().route("/services/oauth2/token", axum::routing::post(oauth::token)))
     }
 
     /// Permission set assignments and deactivation, as an administrator changes them in Setup.
@@ -111,22 +151,66 @@ impl IntoResponse for SfError {
     }
 }
 
-fn authorized(token: &str, headers: &HeaderMap) -> bool {
-    let presented = headers
+fn authorized(s: &Salesforce, headers: &HeaderMap) -> bool {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("OAuth "))
-        });
-    !token.is_empty() && presented == Some(token)
+        })
+        .is_some_and(|presented| s.session_valid(presented))
+}
+
+/// `GET /__sandbox/tokens`: the sessions' lifetime and counts.
+async fn tokens(State(s): State<Arc<Salesforce>>) -> Response {
+    match &s.issuer {
+        Some(issuer) => json_response(StatusCode::OK, &issuer.settings_json()),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `POST /__sandbox/tokens`: `{"lifetime_seconds": n, "expire_now": true}`.
+async fn set_tokens(State(s): State<Arc<Salesforce>>, body: Bytes) -> Response {
+    let Some(issuer) = &s.issuer else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match issuer.configure(&body, s.core.now()) {
+        Ok(settings) => json_response(StatusCode::OK, &settings),
+        Err(e) => e.into_response(),
+    }
+}
+
+impl Salesforce {
+    /// The username grantflow's connection acts as: the first active System Administrator.
+    fn integration_user(&self) -> Option<String> {
+        let state = self.core.state();
+        let users = state.records.get("User")?;
+        let profiles = state.records.get("Profile")?;
+        users.values().find_map(|user| {
+            let profile = user.get("ProfileId").and_then(Value::as_str)?;
+            let admin = profiles
+                .get(profile)
+                .and_then(|p| p.get("Name"))
+                .and_then(Value::as_str)
+                == Some("System Administrator");
+            let active = user.get("IsActive").and_then(Value::as_bool) != Some(false);
+            (admin && active)
+                .then(|| {
+                    user.get("Username")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .flatten()
+        })
+    }
 }
 
 async fn sf_layer(State(s): State<Arc<Salesforce>>, req: Request, next: Next) -> Response {
     let now = s.core.now();
     // The versions list is public; everything else needs a session.
     let public = matches!(req.uri().path(), "/services/data" | "/services/data/");
-    if !public && !authorized(&s.token, req.headers()) {
+    if !public && !authorized(&s, req.headers()) {
         return SfError::new(401, "INVALID_SESSION_ID", "Session expired or invalid")
             .into_response();
     }

@@ -535,6 +535,8 @@ impl Inner {
 pub struct Salesforce {
     pub(crate) core: Core<Inner>,
     pub token: String,
+    /// The connected app's key and the sessions its JWT bearer grants opened; `None` if no key could be made.
+    pub(crate) issuer: Option<crate::emulator::tokens::TokenIssuer>,
 }
 
 /// The org's one request budget (`DailyApiRequests`, 15,000 for a new Enterprise org); tests lower it.

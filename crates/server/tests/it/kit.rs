@@ -120,9 +120,9 @@ impl Server {
                 kind: system.to_string(),
                 base_url: info.base_url.clone(),
                 credentials: info
-                    .credentials
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone().into()))
+                    .connection_credentials()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into()))
                     .collect(),
                 ca_certificate: info.ca_certificate.clone(),
                 settings: info.settings.clone(),

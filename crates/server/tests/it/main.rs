@@ -8,6 +8,7 @@
 
 mod console;
 mod door;
+mod expiring_credentials;
 mod flows;
 mod hardening;
 mod kit;
