@@ -214,6 +214,30 @@ impl Service {
             .map_err(run_error)
     }
 
+    /// The event a run of `flow` sees for a trigger's raw event given by hand (`flow run --event FILE`):
+    /// an Okta System Log event as the Okta trigger presents it (refused when the trigger would not take
+    /// it), a webhook's body under `body`, anything else as it is.
+    pub fn event_for(&self, flow: &grantflow_workflows::Flow, raw: Json) -> Result<Json> {
+        match &flow.trigger {
+            Some(trigger @ Trigger::Okta { .. }) if raw.get("eventType").is_some() => {
+                let connection = self.config.directory.to_string();
+                trigger
+                    .okta_event(&connection, &raw)
+                    .map(|(view, _)| view)
+                    .ok_or_else(|| {
+                        ServiceError::Invalid(format!(
+                            "the event is not one flow {} is triggered by (its type, group, app or attribute differs)",
+                            flow.name
+                        ))
+                    })
+            }
+            Some(Trigger::Webhook { .. }) if raw.get("body").is_none() => {
+                Ok(json!({ "body": raw }))
+            }
+            _ => Ok(raw),
+        }
+    }
+
     /// Starts the runs an Okta event (from the event hook or the System Log) triggers: one per flow whose
     /// trigger it matches, never two for one event.
     pub async fn start_flows_for_okta_event(

@@ -148,10 +148,10 @@ pub async fn run(service: &Service, command: FlowCommand) -> anyhow::Result<Exit
         } => {
             let flows = load(service, flows.as_deref())?;
             let actor = actor();
-            let event = read_event(event.as_deref())?;
             let found = flows
                 .get(&flow)
                 .ok_or_else(|| anyhow::anyhow!("no flow `{flow}`"))?;
+            let event = service.event_for(&found, read_event(event.as_deref())?)?;
             let runtime = service.flow_runtime(flows.clone(), &actor.id);
             let start = Start {
                 trigger: "manual".into(),
@@ -203,7 +203,7 @@ pub async fn run(service: &Service, command: FlowCommand) -> anyhow::Result<Exit
             };
             let start = Start {
                 trigger: "plan".into(),
-                event: read_event(event.as_deref())?,
+                event: service.event_for(&found, read_event(event.as_deref())?)?,
                 inputs: parse_inputs(&inputs)?,
                 key: None,
                 actor: actor().id,

@@ -19,6 +19,7 @@ mod drift;
 mod faults;
 mod faults_all;
 mod flow_crash;
+mod flow_templates;
 mod hardening;
 mod hris;
 mod okta_full;
