@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::flows::FlowRunView;
-use crate::{Actor, Result, Role, Service, ServiceError};
+use crate::{Actor, Result, Service};
 
 /// One loaded flow and how it last ran.
 #[derive(Debug, Clone, Serialize)]
@@ -39,14 +39,12 @@ pub struct FlowInputView {
 /// Whether `actor` may read flows and their runs (administrators, auditors, viewers), as
 /// [`Service::flow_runs`] decides.
 pub fn may_read_flows(actor: &Actor) -> bool {
-    [Role::Admin, Role::Auditor, Role::Viewer]
-        .iter()
-        .any(|r| actor.has(r))
+    crate::access::allows(actor, &crate::access::Permission::ReadFlows)
 }
 
 /// Whether `actor` may start a run by hand (administrators), as [`Service::start_flow`] decides.
 pub fn may_run_flows(actor: &Actor) -> bool {
-    actor.has(&Role::Admin)
+    crate::access::allows(actor, &crate::access::Permission::RunFlows)
 }
 
 fn kind_name(kind: grantflow_workflows::cards::Type) -> &'static str {
@@ -64,11 +62,7 @@ fn kind_name(kind: grantflow_workflows::cards::Type) -> &'static str {
 impl Service {
     /// The flows of `flows` by name, each with its last run.
     pub async fn flow_summaries(&self, actor: &Actor, flows: &FlowSet) -> Result<Vec<FlowSummary>> {
-        if !may_read_flows(actor) {
-            return Err(ServiceError::Forbidden(format!(
-                "{actor} may not read flows: only administrators, auditors and viewers may"
-            )));
-        }
+        crate::access::authorize(actor, &crate::access::Permission::ReadFlows)?;
         let mut summaries = Vec::with_capacity(flows.len());
         for flow in flows.iter() {
             let last_run = self

@@ -369,3 +369,151 @@ pub(crate) fn compile(raw: &RawTrigger) -> Result<Trigger, String> {
     }
     Err("empty trigger".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file::{RawOktaTrigger, RawPersonDate, RawSchedule};
+    use grantflow_policy::Located;
+
+    fn at<T>(value: T) -> Located<T> {
+        Located {
+            value,
+            line: 1,
+            column: 1,
+        }
+    }
+
+    fn okta(event: &str, group: Option<&str>) -> Trigger {
+        compile(&RawTrigger {
+            okta: Some(RawOktaTrigger {
+                event: at(event.to_string()),
+                group: group.map(str::to_string),
+                app: None,
+                attribute: None,
+                connection: None,
+            }),
+            ..RawTrigger::default()
+        })
+        .unwrap()
+    }
+
+    fn event(kind: &str, group: &str) -> Json {
+        json!({
+            "uuid": "evt-1", "eventType": kind, "published": "2026-12-04T10:00:00Z",
+            "target": [
+                {"id": "00u1", "type": "User", "alternateId": "kim@example.com", "displayName": "Kim"},
+                {"id": "00g1", "type": "UserGroup", "displayName": group}
+            ]
+        })
+    }
+
+    #[test]
+    fn an_okta_trigger_takes_its_event_type_and_group_only() {
+        let trigger = okta("user_added_to_group", Some("Engineering"));
+        let (view, key) = trigger
+            .okta_event("okta", &event("group.user_membership.add", "Engineering"))
+            .unwrap();
+        assert_eq!(view["user"]["login"], "kim@example.com");
+        assert_eq!(view["group"]["name"], "Engineering");
+        assert_eq!(view["type"], "user_added_to_group");
+        assert_eq!(key, "okta:okta:evt-1");
+        assert!(
+            trigger
+                .okta_event("okta", &event("group.user_membership.add", "Sales"))
+                .is_none()
+        );
+        assert!(
+            trigger
+                .okta_event(
+                    "okta",
+                    &event("group.user_membership.remove", "Engineering")
+                )
+                .is_none()
+        );
+        // Okta's own event type names the same trigger.
+        assert!(
+            okta("group.user_membership.add", None)
+                .okta_event("okta", &event("group.user_membership.add", "Sales"))
+                .is_some()
+        );
+        let unknown = compile(&RawTrigger {
+            okta: Some(RawOktaTrigger {
+                event: at("user_teleported".into()),
+                group: None,
+                app: None,
+                attribute: None,
+                connection: None,
+            }),
+            ..RawTrigger::default()
+        });
+        assert!(unknown.unwrap_err().contains("unknown Okta event"));
+    }
+
+    #[test]
+    fn a_schedule_fires_at_its_instants_in_its_time_zone() {
+        let trigger = compile(&RawTrigger {
+            schedule: Some(RawSchedule {
+                cron: at("0 9 * * MON-FRI".into()),
+                timezone: Some(at("Europe/Berlin".into())),
+            }),
+            ..RawTrigger::default()
+        })
+        .unwrap();
+        // Friday 4 December 2026, 07:00 UTC = 08:00 in Berlin: the next instants are Friday 09:00 and Monday 09:00 Berlin.
+        let after = DateTime::parse_from_rfc3339("2026-12-04T07:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let until = DateTime::parse_from_rfc3339("2026-12-08T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let instants: Vec<String> = trigger
+            .due_instants(after, until, 10)
+            .iter()
+            .map(|t| t.to_rfc3339())
+            .collect();
+        assert_eq!(
+            instants,
+            ["2026-12-04T08:00:00+00:00", "2026-12-07T08:00:00+00:00"]
+        );
+        let bad = compile(&RawTrigger {
+            schedule: Some(RawSchedule {
+                cron: at("61 * * * *".into()),
+                timezone: None,
+            }),
+            ..RawTrigger::default()
+        });
+        assert!(bad.unwrap_err().contains("invalid cron"));
+    }
+
+    #[test]
+    fn a_person_date_fires_at_the_time_of_day_in_its_zone_with_its_offset() {
+        let trigger = compile(&RawTrigger {
+            person_date: Some(RawPersonDate {
+                field: at("hris.start_date".into()),
+                offset_days: -1,
+                at: Some(at("08:30".into())),
+                timezone: Some(at("America/New_York".into())),
+            }),
+            ..RawTrigger::default()
+        })
+        .unwrap();
+        let instant = trigger.date_instant("2026-12-07").unwrap();
+        assert_eq!(instant.to_rfc3339(), "2026-12-06T13:30:00+00:00");
+        assert!(trigger.date_instant("not a date").is_none());
+    }
+
+    #[test]
+    fn a_trigger_is_exactly_one_kind_and_a_webhook_secret_is_never_inline() {
+        let none = compile(&RawTrigger::default());
+        assert!(none.unwrap_err().contains("0 given"));
+        let inline = compile(&RawTrigger {
+            webhook: Some(crate::file::RawWebhook {
+                secret: at("hunter2".into()),
+                tolerance_seconds: None,
+            }),
+            ..RawTrigger::default()
+        });
+        assert!(inline.unwrap_err().contains("never write the secret"));
+    }
+}
