@@ -529,6 +529,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Flow {
             command: commands::flow::FlowCommand::Check { path: Some(path) },
         } => commands::flow::check(&path),
+        #[cfg(feature = "sandbox")]
+        Command::Flow {
+            command:
+                commands::flow::FlowCommand::Test {
+                    flow,
+                    event,
+                    inputs,
+                    flows,
+                    json,
+                },
+        } => commands::flow::test(&flow, event.as_deref(), &inputs, flows.as_deref(), json).await,
         Command::Flow { command } => {
             let service = options.open().await?;
             commands::flow::run(&service, command).await

@@ -699,6 +699,42 @@ impl Host for Service {
             None => self.perform_plan(actor, plan_id).await,
         }
     }
+
+    async fn notify(&self, _card: &str, input: &Json) -> std::result::Result<Json, CardError> {
+        self.post_notice(input).await
+    }
+}
+
+impl Service {
+    /// Posts a flow's message through a connection that can chat (Slack); a channel named as people write
+    /// it (`#sales-team`) is found in the last sync.
+    async fn post_notice(&self, input: &Json) -> std::result::Result<Json, CardError> {
+        let connection = ConnectionName::new(text(input, "connection")?);
+        let channel = text(input, "channel")?;
+        let message = text(input, "text")?;
+        let connector = self.connectors.get(&connection).ok_or_else(|| {
+            CardError::new("unknown_connection", format!("no connection {connection}"))
+        })?;
+        let chat = connector.chat().ok_or_else(|| {
+            CardError::new("unsupported", format!("{connection} cannot post messages"))
+        })?;
+        let id = match self.actual_state().await {
+            Ok(actual) => actual
+                .snapshots
+                .get(&connection)
+                .and_then(|s| s.resource_by_name("channel", channel.trim_start_matches('#')))
+                .map(|r| r.id.clone())
+                .unwrap_or_else(|| channel.to_string()),
+            Err(_) => channel.to_string(),
+        };
+        let posted = chat.post(&id, message, &[]).await.map_err(|failure| {
+            let mut error =
+                CardError::new(failure.code(), failure.message()).in_system(connection.as_str());
+            error.retryable = failure.is_transient();
+            error
+        })?;
+        Ok(json!({"channel": posted.channel, "ts": posted.ts}))
+    }
 }
 
 /// What an approval step records as its effect: the request it submitted.
@@ -819,6 +855,10 @@ impl Host for DryRun<'_> {
             plan: plan.map(|p| format!("dry-run:{}", p.id)),
             operations,
         })
+    }
+
+    async fn notify(&self, _card: &str, input: &Json) -> std::result::Result<Json, CardError> {
+        Ok(json!({"channel": input.get("channel"), "ts": "", "not_sent": true}))
     }
 
     async fn perform(&self, _actor: &str, plan: &str) -> std::result::Result<Performed, CardError> {

@@ -74,6 +74,9 @@ pub enum Effect {
     Change,
     /// A custom HTTP call: resumed by sending it again with the same `Idempotency-Key`.
     Http,
+    /// A message to people (a chat channel): recorded before it is sent; a run resumed after the send may
+    /// send it again (a chat message cannot be observed).
+    Notify,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -361,6 +364,15 @@ pub const CARDS: &[Card] = &[
             req("approved", Type::Boolean),
             opt("plan", Type::Text),
         ],
+        open_inputs: false,
+        open_outputs: false,
+    },
+    Card {
+        name: "notify.slack",
+        summary: "Posts a message to a chat channel (by name or id) through a Slack connection.",
+        effect: Effect::Notify,
+        inputs: &[TARGET, req("channel", Type::Text), req("text", Type::Text)],
+        outputs: &[req("channel", Type::Text), req("ts", Type::Text)],
         open_inputs: false,
         open_outputs: false,
     },

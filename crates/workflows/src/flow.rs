@@ -536,7 +536,9 @@ impl Checker<'_> {
 
     fn retry(&mut self, raw: &RawStep, kind: &StepKind) -> Retry {
         let default_attempts = match kind {
-            StepKind::Card { card, .. } if card.effect == Effect::Http => 3,
+            StepKind::Card { card, .. } if matches!(card.effect, Effect::Http | Effect::Notify) => {
+                3
+            }
             StepKind::Card { card, .. } if card.effect == Effect::Read => 2,
             _ => 1,
         };

@@ -106,4 +106,7 @@ pub trait Host: Send + Sync {
     /// Applies a prepared plan through the engine's gate; applying it again after an interruption resumes
     /// it (its jobs observe before they retry), so the change is made once.
     async fn perform(&self, actor: &str, plan: &str) -> Result<Performed, CardError>;
+
+    /// A message to people (`notify.slack`).
+    async fn notify(&self, card: &str, input: &Json) -> Result<Json, CardError>;
 }

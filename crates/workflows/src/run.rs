@@ -780,10 +780,35 @@ impl Exec<'_> {
                     .await?
                 }
                 Effect::Http => self.http(step, &input, path, attempts, started).await?,
+                Effect::Notify => {
+                    if self.recorded(path).is_none() {
+                        let audit = json!({"flow": self.run.flow, "card": card.name, "connection": input.get("connection"), "channel": input.get("channel")});
+                        self.write(
+                            step,
+                            path,
+                            card.name,
+                            FlowStepState::Started,
+                            attempts,
+                            Some(&input),
+                            None,
+                            None,
+                            None,
+                            started,
+                            Some(audit),
+                        )
+                        .await
+                        .map_err(StepFailure::Halt)?;
+                    }
+                    if self.rt.dry_run {
+                        Ok(json!({"channel": input.get("channel"), "ts": "", "not_sent": true}))
+                    } else {
+                        self.rt.host.notify(card.name, &input).await
+                    }
+                }
             };
             match result {
                 Ok(output) => {
-                    let audit = matches!(card.effect, Effect::Change | Effect::Http)
+                    let audit = matches!(card.effect, Effect::Change | Effect::Http | Effect::Notify)
                         .then(|| json!({"flow": self.run.flow, "card": card.name, "outcome": "succeeded", "output": output}));
                     self.write(
                         step,
@@ -819,7 +844,7 @@ impl Exec<'_> {
                     backoff = backoff.saturating_mul(2);
                 }
                 Err(error) => {
-                    let audit = matches!(card.effect, Effect::Change | Effect::Http)
+                    let audit = matches!(card.effect, Effect::Change | Effect::Http | Effect::Notify)
                         .then(|| json!({"flow": self.run.flow, "card": card.name, "outcome": "failed", "error": error.to_json()}));
                     self.write(
                         step,

@@ -57,6 +57,10 @@ impl Host for FakeHost {
         })
     }
 
+    async fn notify(&self, _card: &str, input: &Json) -> Result<Json, CardError> {
+        Ok(json!({"channel": input["channel"], "ts": "1.0"}))
+    }
+
     async fn perform(&self, _actor: &str, plan: &str) -> Result<Performed, CardError> {
         self.performs.fetch_add(1, Ordering::SeqCst);
         let gate = self.block_perform.lock().unwrap().clone();

@@ -101,14 +101,13 @@ pub fn connector(
     token: SecretSource,
     context: &BuildContext,
 ) -> anyhow::Result<GoogleConnector> {
-    let config = GoogleConfig {
-        base_url,
-        allow_insecure_http: false,
-        token,
-        customer: "my_customer".into(),
-        timeout_seconds: 60,
-        max_rate_limit_waits: 100,
-    };
+    // The rest (credentials by key, scopes) as a configuration file without them would have it.
+    let mut config: GoogleConfig =
+        serde_json::from_value(serde_json::json!({"base_url": base_url}))
+            .map_err(|e| anyhow::anyhow!("google config: {e}"))?;
+    config.token = Some(token);
+    config.timeout_seconds = 60;
+    config.max_rate_limit_waits = 100;
     GoogleConnector::new(ConnectionName::new("google"), &config, context)
         .map_err(|f| anyhow::anyhow!("{f}"))
 }
