@@ -2,7 +2,7 @@
 ask for access, approve it as someone else, watch the plan apply, find a
 change made by hand, and be refused what one's role does not allow. The
 tests share one server and run in this file's order; each keeps a
-screenshot. (Workflows do not exist yet: no workflow page to open.)"""
+screenshot. Running a flow and opening its run is in test_workflows.py."""
 
 import json
 import re

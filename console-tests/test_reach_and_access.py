@@ -19,6 +19,7 @@ PAGES = [
     ("/console/requests", "form[action='/console/requests'][method=post] button[type=submit]"),
     ("/console/plans", "main a[href^='/console/plans/']"),
     ("/console/drift", "form[action='/console/drift/check'] button"),
+    ("/console/flows", "form.run-now button[type=submit]"),
     ("/console/reach?kind=group&name=" + DEMO_GROUP, "#name"),
     ("/console/connections", "button[aria-label='Sync okta now']"),
     ("/console/audit", "main a[href='/console/audit/verify']"),

@@ -5,8 +5,9 @@
 //! above baseline × tolerance fails the run and names the benchmark. The measures: planning and
 //! drift over a generated organisation, a snapshot's digest, and appending and verifying the audit
 //! chain. Two more are bound by rate limits rather than input size, so each is compared by its own
-//! ratio over its lower bound: the onboarding benchmark's makespan, and a small full sync's time. The
-//! workflow engine's overhead per step is compared with a plain SQLite insert+commit timed beside it.
+//! ratio over its lower bound: the onboarding benchmark's makespan, and small full syncs' times (Okta and
+//! GitHub). The workflow engine's overhead per step is compared with a plain SQLite insert+commit timed
+//! beside it.
 
 use std::time::{Duration, Instant};
 
@@ -152,6 +153,22 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     );
     if ratio > limit {
         regressions.push("sync_bound");
+    }
+    // The same for a GitHub organisation: one `core` budget, the teams read side by side.
+    let stored = baseline
+        .ratios
+        .get("sync_bound_github")
+        .copied()
+        .context("baseline.json has no ratio for sync_bound_github")?;
+    let ratio = crate::sync::github_quick_ratio(false)?;
+    let limit = stored * baseline.tolerance;
+    let verdict = if ratio > limit { "REGRESSION" } else { "ok" };
+    println!(
+        "{:<16} github org of 1,000 members, 50 teams at 60 calls per 4 s: time over the lower bound {ratio:5.2} (baseline {stored:.2}, limit {limit:.2}) {verdict}",
+        "sync_bound_gh"
+    );
+    if ratio > limit {
+        regressions.push("sync_bound_github");
     }
     // The workflow engine's overhead per durable step, over a plain SQLite insert+commit timed in the same
     // process: both are bound by the same fsync, so the ratio holds on a slow disk or a busy machine.

@@ -14,8 +14,9 @@
 //! - `audit`: appending audit events in batches, then verifying the chain.
 //! - `all`: the regression guard: how each of plan, drift and the snapshot
 //!   digest scales (4× the input over 1×), against `baseline.json`.
-//! - `sync`: a full sync of a generated Okta org at Okta's limits against the pagination-and-rate-limit
-//!   lower bound, peak memory, and (with `--baseline`) the same lists read with Okta's Python SDK.
+//! - `sync`: a full sync of a generated Okta org, GitHub organisation and Google domain at the vendors'
+//!   limits against the pagination-and-rate-limit lower bound, peak memory, and (with `--baseline`) the
+//!   same lists read with the vendors' Python clients.
 //! - `flow-steps`: the workflow engine's overhead per durable step (1,000 `set` cards; 1,000 `http` cards
 //!   against a local echo server) as p50/p99, and durable steps/s of many independent runs.
 //! - `api-org`: the organisation file of the API load benchmark
@@ -34,6 +35,15 @@ mod revoke;
 mod sync;
 
 use clap::{Parser, Subcommand};
+
+/// The systems `sync` measures.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SyncSystem {
+    All,
+    Okta,
+    Github,
+    Google,
+}
 
 #[derive(Parser)]
 #[command(name = "grantflow-bench")]
@@ -133,8 +143,12 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
-    /// Full sync of a generated Okta org through the emulator at Okta's documented limits.
+    /// Full sync of a generated Okta org, GitHub organisation and Google domain through their emulators
+    /// at the vendors' documented limits, each against its lower bound.
     Sync {
+        /// Which system's sync to run.
+        #[arg(long, value_enum, default_value_t = SyncSystem::All)]
+        system: SyncSystem,
         #[arg(long, default_value_t = 100_000)]
         users: usize,
         #[arg(long, default_value_t = 5_000)]
@@ -146,16 +160,45 @@ enum Command {
         /// The emulator's rate-limit window (Okta's is 60 s).
         #[arg(long, default_value_t = 60)]
         window_seconds: u64,
-        /// Also read the same lists with Okta's Python SDK (the conformance venv, or $GRANTFLOW_BENCH_PYTHON).
+        /// GitHub: organisation members (the first 20 admins).
+        #[arg(long, default_value_t = 20_000)]
+        github_members: usize,
+        #[arg(long, default_value_t = 1_000)]
+        github_teams: usize,
+        /// GitHub: team memberships in all (one in ten a maintainer).
+        #[arg(long, default_value_t = 100_000)]
+        github_memberships: usize,
+        /// GitHub: repositories (each team holds a permission on three).
+        #[arg(long, default_value_t = 2_000)]
+        github_repos: usize,
+        /// GitHub's `core` window (GitHub's is an hour; 5,000 calls a window).
+        #[arg(long, default_value_t = 3_600)]
+        github_window_seconds: u64,
+        #[arg(long, default_value_t = 50_000)]
+        google_users: usize,
+        #[arg(long, default_value_t = 2_000)]
+        google_groups: usize,
+        #[arg(long, default_value_t = 400_000)]
+        google_memberships: usize,
+        /// The Directory API quota's window (Google's is a minute; 2,400 queries a window).
+        #[arg(long, default_value_t = 60)]
+        google_window_seconds: u64,
+        /// Also read the same lists with the vendors' Python clients (okta, PyGithub,
+        /// google-api-python-client; the conformance venv, or $GRANTFLOW_BENCH_PYTHON).
         #[arg(long)]
         baseline: bool,
-        /// The guard's small run: 1,000 users, 100 groups, 10 apps, smaller buckets, 4 s windows.
+        /// The guard's small runs: Okta 1,000 users, 100 groups, 10 apps, smaller buckets, 4 s windows;
+        /// GitHub 1,000 members, 50 teams, 60 calls per 4 s window.
         #[arg(long)]
         quick: bool,
     },
     /// (Internal) the syncing side of `sync`, run as a child process so its memory is its own.
     #[command(hide = true)]
-    SyncClient { info: std::path::PathBuf },
+    SyncClient {
+        info: std::path::PathBuf,
+        #[arg(long, default_value = "okta")]
+        system: String,
+    },
     /// Write a sync snapshot with N grants to a fresh store.
     Snapshot {
         #[arg(long, default_value_t = 1_000_000)]
@@ -266,34 +309,84 @@ fn main() -> anyhow::Result<()> {
             }
             Command::All { quick } => guard::run(quick),
             Command::Sync {
+                system,
                 users,
                 groups,
                 memberships,
                 apps,
                 window_seconds,
+                github_members,
+                github_teams,
+                github_memberships,
+                github_repos,
+                github_window_seconds,
+                google_users,
+                google_groups,
+                google_memberships,
+                google_window_seconds,
                 baseline,
                 quick,
             } => {
+                let (okta, github, google) = match system {
+                    SyncSystem::All => (true, true, true),
+                    SyncSystem::Okta => (true, false, false),
+                    SyncSystem::Github => (false, true, false),
+                    SyncSystem::Google => (false, false, true),
+                };
                 if quick {
-                    let ratio = sync::quick_ratio(true)?;
-                    println!("sync (quick): ratio to the lower bound {ratio:.3}");
+                    if okta {
+                        let ratio = sync::quick_ratio(true)?;
+                        println!("sync okta (quick): ratio to the lower bound {ratio:.3}");
+                    }
+                    if github {
+                        let ratio = sync::github_quick_ratio(true)?;
+                        println!("sync github (quick): ratio to the lower bound {ratio:.3}");
+                    }
                     return Ok(());
                 }
-                let size = sync::Size {
-                    users,
-                    groups,
-                    memberships,
-                    apps,
-                };
-                let options = sync::Options {
-                    size,
-                    window_seconds,
-                    limits: serde_json::json!({}),
-                    baseline,
-                };
-                sync::run(options, true).await.map(|_| ())
+                if okta {
+                    let options = sync::Options {
+                        size: sync::Size {
+                            users,
+                            groups,
+                            memberships,
+                            apps,
+                        },
+                        window_seconds,
+                        limits: serde_json::json!({}),
+                        baseline,
+                    };
+                    sync::run(options, true).await?;
+                }
+                if github {
+                    let options = sync::github::Options {
+                        size: sync::github::Size {
+                            members: github_members,
+                            teams: github_teams,
+                            memberships: github_memberships,
+                            repos: github_repos,
+                        },
+                        window_seconds: github_window_seconds,
+                        limits: serde_json::json!({}),
+                        baseline,
+                    };
+                    sync::github::run(options, true).await?;
+                }
+                if google {
+                    let options = sync::google::Options {
+                        size: sync::google::Size {
+                            users: google_users,
+                            groups: google_groups,
+                            memberships: google_memberships,
+                        },
+                        window_seconds: google_window_seconds,
+                        baseline,
+                    };
+                    sync::google::run(options, true).await?;
+                }
+                Ok(())
             }
-            Command::SyncClient { info } => sync::client(&info).await,
+            Command::SyncClient { info, system } => sync::client(&info, &system).await,
             Command::Snapshot {
                 grants,
                 postgres,

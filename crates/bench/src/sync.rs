@@ -4,6 +4,12 @@
 //!
 //! The emulator runs in this process and the sync in a child process (`sync-client`), so the peak
 //! resident memory reported is the sync's own, not the emulator's copy of the org.
+//!
+//! The GitHub organisation and the Google domain (`github.rs`, `google.rs` beside this file) are measured
+//! the same way, each against its own bound's terms.
+
+pub mod github;
+pub mod google;
 
 use grantflow_connectors::okta::{OktaConfig, OktaConnector};
 use grantflow_connectors::{BuildContext, Connector, RateBudgets, SecretSource};
@@ -42,17 +48,21 @@ fn login(n: usize) -> String {
 
 /// Group sizes falling off as 1/(g + 20), summing to `memberships` (each at least 1, at most `users`).
 fn group_sizes(size: Size) -> Vec<usize> {
+    falloff(size.groups, size.memberships, size.users)
+}
+
+/// `groups` sizes falling off as 1/(g + 20), summing to about `memberships` (each at least 1, at most
+/// `users`): a few large groups and many of tens or hundreds of people.
+pub fn falloff(groups: usize, memberships: usize, users: usize) -> Vec<usize> {
     let weight = |g: usize| 1.0 / (g as f64 + 20.0);
-    let total: f64 = (0..size.groups).map(weight).sum();
-    (0..size.groups)
-        .map(|g| {
-            ((size.memberships as f64 * weight(g) / total).round() as usize).clamp(1, size.users)
-        })
+    let total: f64 = (0..groups).map(weight).sum();
+    (0..groups)
+        .map(|g| ((memberships as f64 * weight(g) / total).round() as usize).clamp(1, users.max(1)))
         .collect()
 }
 
 /// The members of group `g`: a run of `len` users from a start spread over the org.
-fn members(g: usize, len: usize, users: usize) -> impl Iterator<Item = usize> {
+pub fn members(g: usize, len: usize, users: usize) -> impl Iterator<Item = usize> {
     let start = g.wrapping_mul(7_919) % users.max(1);
     (0..len).map(move |k| (start + k) % users.max(1))
 }
@@ -112,15 +122,28 @@ pub fn generate(size: Size) -> Org {
                 .collect(),
         })
         .collect();
-    Org {
-        okta: OktaSeed {
+    org_of(
+        OktaSeed {
             users,
             groups,
             apps,
             ..Default::default()
         },
-        google: None,
-        github: None,
+        None,
+        None,
+    )
+}
+
+/// An organisation of the given sections and no other system.
+pub fn org_of(
+    okta: OktaSeed,
+    google: Option<grantflow_sandbox::google::GoogleSeed>,
+    github: Option<grantflow_sandbox::github::GithubSeed>,
+) -> Org {
+    Org {
+        okta,
+        google,
+        github,
         gitlab: None,
         slack: None,
         opa: None,
@@ -134,7 +157,7 @@ pub fn generate(size: Size) -> Org {
 }
 
 /// Calls a list of `items` takes at `page` a page (an empty list still takes one).
-fn pages(items: usize, page: usize) -> usize {
+pub fn pages(items: usize, page: usize) -> usize {
     items.div_ceil(page).max(1)
 }
 
@@ -211,7 +234,16 @@ pub fn calls(org: &Org) -> Vec<(&'static str, usize, String)> {
 }
 
 async fn admin_get(sandbox: &RunningSandbox, what: &str) -> anyhow::Result<serde_json::Value> {
-    let url = format!("{}/{what}", sandbox.info.systems["okta"].admin_url);
+    admin_get_of(sandbox, "okta", what).await
+}
+
+/// `GET /__sandbox/{what}` of `system`'s emulator.
+pub async fn admin_get_of(
+    sandbox: &RunningSandbox,
+    system: &str,
+    what: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let url = format!("{}/{what}", sandbox.info.systems[system].admin_url);
     Ok(reqwest::get(url).await?.error_for_status()?.json().await?)
 }
 
@@ -220,7 +252,16 @@ async fn reset_windows(
     sandbox: &RunningSandbox,
     settings: serde_json::Value,
 ) -> anyhow::Result<()> {
-    let url = format!("{}/rate-limits", sandbox.info.systems["okta"].admin_url);
+    reset_windows_of(sandbox, "okta", settings).await
+}
+
+/// Sets `system`'s rate limits (`{}` keeps them) and starts every window afresh.
+pub async fn reset_windows_of(
+    sandbox: &RunningSandbox,
+    system: &str,
+    settings: serde_json::Value,
+) -> anyhow::Result<()> {
+    let url = format!("{}/rate-limits", sandbox.info.systems[system].admin_url);
     reqwest::Client::new()
         .post(url)
         .json(&settings)
@@ -239,16 +280,27 @@ fn throttled(counters: &serde_json::Value) -> u64 {
 
 /// Median seconds of `n` reads of `path` (outside the measured run; the windows are reset after).
 async fn latency(sandbox: &RunningSandbox, path: &str, n: usize) -> anyhow::Result<f64> {
-    let okta = &sandbox.info.systems["okta"];
+    latency_of(sandbox, "okta", "SSWS", path.to_string(), n).await
+}
+
+/// [`latency`] of `system`, its token sent as `Authorization: {scheme} …`.
+pub async fn latency_of(
+    sandbox: &RunningSandbox,
+    system: &str,
+    scheme: &str,
+    path: String,
+    n: usize,
+) -> anyhow::Result<f64> {
+    let emulator = &sandbox.info.systems[system];
     let client = reqwest::Client::new();
     let mut times = Vec::new();
     for _ in 0..n {
         let started = Instant::now();
         client
-            .get(format!("{}{path}", okta.base_url))
+            .get(format!("{}{path}", emulator.base_url))
             .header(
                 "Authorization",
-                format!("SSWS {}", okta.credentials["token"]),
+                format!("{scheme} {}", emulator.credentials["token"]),
             )
             .send()
             .await?
@@ -263,37 +315,51 @@ async fn latency(sandbox: &RunningSandbox, path: &str, n: usize) -> anyhow::Resu
 
 /// What the sync measured, as the child process reports it.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Measured {
-    seconds: f64,
-    peak_rss_mb: f64,
-    accounts: usize,
-    resources: usize,
-    grants: usize,
-    resource_grants: usize,
+pub struct Measured {
+    pub seconds: f64,
+    pub peak_rss_mb: f64,
+    pub accounts: usize,
+    pub resources: usize,
+    pub grants: usize,
+    pub resource_grants: usize,
 }
 
-/// The lower bound and its terms; printed, and returned as seconds. Buckets are independent, so the bound is
-/// the slowest bucket's: the windows before its last call's window, plus that call's latency, or the
-/// dependency chain (a list, then a page it leads to) when that is longer.
-fn bound(
-    org: &Org,
-    limits: &serde_json::Value,
-    window: u64,
-    (page, chain): (f64, f64),
-    print: bool,
-) -> f64 {
+impl Measured {
+    /// The snapshot's counts after a sync that took `seconds`, with this process's peak memory.
+    fn of(snapshot: &Snapshot, seconds: f64) -> Self {
+        Self {
+            seconds,
+            peak_rss_mb: crate::peak_rss_mb(),
+            accounts: snapshot.accounts.len(),
+            resources: snapshot.resources.len(),
+            grants: snapshot.grants.len(),
+            resource_grants: snapshot.resource_grants.len(),
+        }
+    }
+}
+
+/// One term of a lower bound: `calls` to a bucket that allows `limit` per `window` seconds.
+pub struct Term {
+    pub bucket: String,
+    pub calls: usize,
+    pub limit: u64,
+    pub window: u64,
+    pub what: String,
+}
+
+/// The lower bound of independent buckets (the slowest bucket's windows before its last call's, plus that
+/// call's latency, or the dependency chain when that is longer), each term printed when `print`.
+pub fn bound_of(terms: &[Term], (page, chain): (f64, f64), print: bool) -> f64 {
     let mut slowest: f64 = 0.0;
-    for (bucket, calls, what) in calls(org) {
-        let limit = limits["buckets"][bucket]
-            .as_u64()
-            .unwrap_or(u64::MAX)
-            .max(1) as usize;
+    for term in terms {
+        let limit = term.limit.max(1) as usize;
         // Fixed windows from the bucket's first call: the last of `calls` is in window ceil(calls/limit).
-        let windows = calls.div_ceil(limit);
-        let seconds = (windows.saturating_sub(1) as u64 * window) as f64;
+        let windows = term.calls.div_ceil(limit);
+        let seconds = (windows.saturating_sub(1) as u64 * term.window) as f64;
         if print {
             println!(
-                "  bucket {bucket:<6} {calls:>6} calls / {limit:>4} per {window} s -> {windows:>3} windows, {seconds:>7.1} s  ({what})"
+                "  bucket {:<22} {:>6} calls / {:>4} per {:>4} s -> {windows:>3} windows, {seconds:>7.1} s  ({})",
+                term.bucket, term.calls, limit, term.window, term.what
             );
         }
         slowest = slowest.max(seconds);
@@ -305,6 +371,85 @@ fn bound(
         );
     }
     bound
+}
+
+/// Runs `sync-client` for `system` on the sandbox `info` file and reads what it measured.
+pub async fn measure_in_child(info: &Path, system: &str) -> anyhow::Result<Measured> {
+    let exe = std::env::current_exe()?;
+    let output = tokio::process::Command::new(exe)
+        .arg("sync-client")
+        .arg(info)
+        .arg("--system")
+        .arg(system)
+        .output()
+        .await?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the {system} sync failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(serde_json::from_slice(&output.stdout)?)
+}
+
+/// Requests and refusals `system`'s emulator counted (`/__sandbox/calls`), summed over its buckets.
+pub async fn calls_counted(sandbox: &RunningSandbox, system: &str) -> anyhow::Result<(u64, u64)> {
+    let counted = admin_get_of(sandbox, system, "calls").await?;
+    let sum = |field: &str| -> u64 {
+        counted["buckets"]
+            .as_object()
+            .map(|b| b.values().filter_map(|v| v[field].as_u64()).sum())
+            .unwrap_or(0)
+    };
+    Ok((sum("calls"), sum("refused")))
+}
+
+/// The context a sync child builds its connector in: no share held back for the tenant's other users,
+/// so the bound is the vendor's full limits.
+fn sync_context(dir: &Path) -> BuildContext {
+    BuildContext {
+        base_dir: dir.to_path_buf(),
+        budgets: Arc::new(RateBudgets::new(0.0)),
+        clock: Arc::new(grantflow_model::SystemClock),
+        limits: Default::default(),
+    }
+}
+
+/// Writes `system`'s token from the sandbox `info` into `dir`, as a secret file the connector reads.
+fn token_file(info: &serde_json::Value, system: &str, dir: &Path) -> anyhow::Result<SecretSource> {
+    let path = dir.join(format!("{system}.token"));
+    std::fs::write(
+        &path,
+        info["systems"][system]["credentials"]["token"]
+            .as_str()
+            .unwrap_or_default(),
+    )?;
+    Ok(SecretSource {
+        env: None,
+        file: Some(path),
+    })
+}
+
+/// The lower bound and its terms; printed, and returned as seconds. Buckets are independent, so the bound is
+/// the slowest bucket's: the windows before its last call's window, plus that call's latency, or the
+/// dependency chain (a list, then a page it leads to) when that is longer.
+fn bound(
+    org: &Org,
+    limits: &serde_json::Value,
+    window: u64,
+    latencies: (f64, f64),
+    print: bool,
+) -> f64 {
+    let terms: Vec<Term> = calls(org)
+        .into_iter()
+        .map(|(bucket, calls, what)| Term {
+            bucket: bucket.into(),
+            calls,
+            limit: limits["buckets"][bucket].as_u64().unwrap_or(u64::MAX),
+            window,
+            what,
+        })
+        .collect();
+    bound_of(&terms, latencies, print)
 }
 
 pub struct Options {
@@ -359,18 +504,7 @@ pub async fn run(options: Options, print: bool) -> anyhow::Result<(f64, f64)> {
     let lower = bound(&org, &limits, options.window_seconds, (page, chain), print);
     drop(org);
 
-    let exe = std::env::current_exe()?;
-    let output = tokio::process::Command::new(exe)
-        .arg("sync-client")
-        .arg(&info)
-        .output()
-        .await?;
-    anyhow::ensure!(
-        output.status.success(),
-        "the sync failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let measured: Measured = serde_json::from_slice(&output.stdout)?;
+    let measured = measure_in_child(&info, "okta").await?;
     let refused = throttled(&admin_get(&sandbox, "counters").await?);
     if print {
         println!(
@@ -407,53 +541,47 @@ pub async fn run(options: Options, print: bool) -> anyhow::Result<(f64, f64)> {
     Ok((measured.seconds, lower))
 }
 
-/// The child process: syncs the org the sandbox `info` file describes into a snapshot, as `grantflow sync`
-/// does, and prints what it measured as JSON.
-pub async fn client(info: &Path) -> anyhow::Result<()> {
+/// The child process: syncs `system`'s org the sandbox `info` file describes into a snapshot, as
+/// `grantflow sync` does, and prints what it measured as JSON.
+pub async fn client(info: &Path, system: &str) -> anyhow::Result<()> {
     let info: serde_json::Value = serde_json::from_slice(&std::fs::read(info)?)?;
-    let okta = &info["systems"]["okta"];
     let dir = tempfile::tempdir()?;
-    let token_file = dir.path().join("okta.token");
-    std::fs::write(
-        &token_file,
-        okta["credentials"]["token"].as_str().unwrap_or_default(),
-    )?;
-    let context = BuildContext {
-        base_dir: dir.path().to_path_buf(),
-        // No share held back for the tenant's other users, so the bound is Okta's full limits.
-        budgets: Arc::new(RateBudgets::new(0.0)),
-        clock: Arc::new(grantflow_model::SystemClock),
-        limits: Default::default(),
+    let context = sync_context(dir.path());
+    let base_url = info["systems"][system]["base_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let token = token_file(&info, system, dir.path())?;
+    let name = ConnectionName::new(system);
+    let connector: Box<dyn Connector> = match system {
+        "okta" => Box::new(
+            OktaConnector::new(
+                name.clone(),
+                &OktaConfig {
+                    base_url,
+                    token: Some(token),
+                    auth: None,
+                    timeout_seconds: 60,
+                    allow_insecure_http: false,
+                    max_rate_limit_waits: 100,
+                    sync: Default::default(),
+                    event_hook: None,
+                },
+                &context,
+            )
+            .map_err(|f| anyhow::anyhow!("{f}"))?,
+        ),
+        "github" => Box::new(github::connector(base_url, token, &context)?),
+        "google" => Box::new(google::connector(base_url, token, &context)?),
+        other => anyhow::bail!("no sync benchmark for {other}"),
     };
-    let config = OktaConfig {
-        base_url: okta["base_url"].as_str().unwrap_or_default().to_string(),
-        token: Some(SecretSource {
-            env: None,
-            file: Some(token_file),
-        }),
-        auth: None,
-        timeout_seconds: 60,
-        allow_insecure_http: false,
-        max_rate_limit_waits: 100,
-        sync: Default::default(),
-        event_hook: None,
-    };
-    let connector = OktaConnector::new(ConnectionName::new("okta"), &config, &context)
-        .map_err(|f| anyhow::anyhow!("{f}"))?;
-    let mut snapshot = Snapshot::new(ConnectionName::new("okta"), SystemKind::new("okta"));
+    let mut snapshot = Snapshot::new(name, SystemKind::new(system));
     let started = Instant::now();
     connector
         .sync(&mut snapshot)
         .await
-        .map_err(|f| anyhow::anyhow!("okta sync: {f}"))?;
-    let measured = Measured {
-        seconds: started.elapsed().as_secs_f64(),
-        peak_rss_mb: crate::peak_rss_mb(),
-        accounts: snapshot.accounts.len(),
-        resources: snapshot.resources.len(),
-        grants: snapshot.grants.len(),
-        resource_grants: snapshot.resource_grants.len(),
-    };
+        .map_err(|f| anyhow::anyhow!("{system} sync: {f}"))?;
+    let measured = Measured::of(&snapshot, started.elapsed().as_secs_f64());
     println!("{}", serde_json::to_string(&measured)?);
     Ok(())
 }
@@ -478,6 +606,15 @@ pub fn quick_ratio(print: bool) -> anyhow::Result<f64> {
     };
     let (seconds, lower) = tokio::task::block_in_place(|| {
         tokio::runtime::Handle::current().block_on(run(options, print))
+    })?;
+    Ok(seconds / lower.max(1e-9))
+}
+
+/// The guard's quick measure of the GitHub sync: time over the lower bound for a small organisation with
+/// the `core` budget scaled down to 60 calls per 4 s window.
+pub fn github_quick_ratio(print: bool) -> anyhow::Result<f64> {
+    let (seconds, lower) = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(github::run(github::Options::quick(), print))
     })?;
     Ok(seconds / lower.max(1e-9))
 }

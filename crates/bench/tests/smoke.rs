@@ -43,3 +43,28 @@ fn the_quick_plan_drift_and_snapshot_benchmarks_run() {
         "{snapshot}"
     );
 }
+
+#[test]
+fn the_quick_github_sync_reads_the_pages_the_bound_counts_without_refusals() {
+    let out = quick(&["sync", "--system", "github"]);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("grantflow: sync"))
+        .unwrap_or_else(|| panic!("no grantflow line: {out}"));
+    // "…; 165 calls (the bound counts 165), 0 refused; read …"
+    let sent = line
+        .split("; ")
+        .find(|part| part.contains(" calls (the bound counts "))
+        .unwrap_or_else(|| panic!("no call count: {line}"));
+    let (made, rest) = sent.split_once(" calls (the bound counts ").unwrap();
+    let (counted, refused) = rest.split_once("), ").unwrap();
+    assert_eq!(
+        made, counted,
+        "calls made against the bound's count: {line}"
+    );
+    assert_eq!(refused, "0 refused", "{line}");
+    assert!(
+        out.contains("sync github (quick): ratio to the lower bound"),
+        "{out}"
+    );
+}

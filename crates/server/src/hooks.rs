@@ -133,6 +133,9 @@ pub(crate) async fn deliver(
                 "event hook {connection}: delivery {} with {} event(s)",
                 delivery.id, delivery.events
             );
+            if system == "okta" {
+                start_okta_flows(&shared, &connection, &body).await;
+            }
             let _ = shared.wake.send(ConnectionName::new(connection));
             StatusCode::NO_CONTENT.into_response()
         }
@@ -144,6 +147,96 @@ pub(crate) async fn deliver(
             StatusCode::NO_CONTENT.into_response()
         }
         // Answering 5xx makes the vendor retry, which is what we want when the store is unavailable.
+        Err(error) => refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    }
+}
+
+/// Starts the flows an Okta event-hook delivery's events trigger (`data.events`, each a System Log event).
+/// Each event starts a flow once, however often Okta delivers it.
+async fn start_okta_flows(shared: &Shared, connection: &str, body: &[u8]) {
+    let Ok(delivery) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return;
+    };
+    let flows = shared.flows.current();
+    if flows.is_empty() {
+        return;
+    }
+    for event in delivery
+        .pointer("/data/events")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match shared
+            .service
+            .start_flows_for_okta_event(&flows, connection, event)
+            .await
+        {
+            Ok(started) => {
+                for run in started {
+                    if let grantflow_store::RunStart::Started(run) = run {
+                        println!(
+                            "event hook {connection}: flow {} run {} started",
+                            run.flow, run.id
+                        );
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(message = "Could not start the flows of an Okta event.", error = %error);
+            }
+        }
+    }
+}
+
+/// A signed webhook for a flow: `/hooks/flows/{flow}`. A bad signature or a stale timestamp is 401 and
+/// audited (never the body); a delivery seen before starts no second run.
+pub(crate) async fn flow_webhook(
+    State(shared): State<Arc<Shared>>,
+    Path(flow): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let flows = shared.flows.current();
+    let started = shared
+        .service
+        .start_flow_from_webhook(
+            &flows,
+            &flow,
+            header(grantflow_workflows::webhook::TIMESTAMP_HEADER),
+            header(grantflow_workflows::webhook::SIGNATURE_HEADER),
+            &body,
+        )
+        .await;
+    match started {
+        Ok(grantflow_store::RunStart::Started(run)) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({"run": run.id, "started": true})),
+        )
+            .into_response(),
+        Ok(grantflow_store::RunStart::Duplicate(run)) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"run": run.id, "started": false})),
+        )
+            .into_response(),
+        Err(grantflow_service::ServiceError::NotFound(_)) => not_accepted(),
+        Err(grantflow_service::ServiceError::Refused { code, message }) => {
+            if let Err(error) = shared
+                .service
+                .store
+                .audit(
+                    "webhook",
+                    AuditAction::ApiRefused,
+                    &format!("POST /hooks/flows/{flow}"),
+                    serde_json::json!({"status": 401, "code": code, "reason": message}),
+                )
+                .await
+            {
+                tracing::error!(message = "Could not audit a refused flow webhook.", error = %error);
+            }
+            not_accepted()
+        }
         Err(error) => refuse(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
     }
 }

@@ -68,6 +68,8 @@ pub(crate) struct Shared {
     pub metrics_token: Option<secrecy::SecretString>,
     /// People signed in with OpenID Connect.
     pub sessions: session::Sessions,
+    /// The flow files, reloaded by the flow worker when they change.
+    pub flows: Arc<grantflow_service::flows::LoadedFlows>,
 }
 
 /// A server started with [`start`].
@@ -156,7 +158,12 @@ pub async fn start_with_sign_in(
         .map(tokio::net::TcpListener::local_addr)
         .transpose()?;
     let (wake, woken) = mpsc::unbounded_channel();
+    // Flow files with mistakes stop the start, each mistake at its file:line:column.
+    let flows = service
+        .load_flows(None)
+        .map_err(|error| anyhow::anyhow!("flows: {error}"))?;
     let shared = Arc::new(Shared {
+        flows: Arc::new(grantflow_service::flows::LoadedFlows::new(flows)),
         service,
         syncing: Mutex::new(()),
         wake,
@@ -274,6 +281,10 @@ fn router(shared: Arc<Shared>, max_body_bytes: usize) -> Router {
         .route(
             "/hooks/{system}/{connection}",
             get(hooks::verify).post(hooks::deliver),
+        )
+        .route(
+            "/hooks/flows/{flow}",
+            axum::routing::post(hooks::flow_webhook),
         )
         .route("/metrics", get(metrics::guarded_metrics))
         .route(

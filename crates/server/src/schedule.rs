@@ -141,6 +141,25 @@ pub(crate) fn start(
             },
         );
     }
+    if options.worker.is_some() {
+        let running = shared.clone();
+        let flow_stop = stop.clone();
+        supervise(shared.clone(), "flows", stop.clone(), move || {
+            let (running, mut flow_stop) = (running.clone(), flow_stop.clone());
+            async move {
+                let stopped = async move {
+                    let _ = flow_stop.wait_for(|stopped| *stopped).await;
+                };
+                if let Err(error) = running
+                    .service
+                    .run_flow_worker(&running.flows, 8, false, stopped)
+                    .await
+                {
+                    eprintln!("flow worker failed: {error:#}");
+                }
+            }
+        });
+    }
     if let Some(worker) = options.worker.clone() {
         let working = shared.clone();
         let worker = Arc::new(worker);

@@ -4,7 +4,8 @@
 //! Playwright's own browsers are never downloaded). The server runs here
 //! over the sandbox, with sign-in through the Okta emulator; each browser
 //! test keeps a screenshot in `target/console-screenshots/`. The configuration
-//! has the demo's production-reach data, for the reach explorer.
+//! has the demo's production-reach data, for the reach explorer, and a flow
+//! to run from the Workflows page.
 //!
 //! Without Chromium (or without python3) the test says it was skipped and
 //! passes, like the PostgreSQL tests; `.ci/run` installs Chromium.
@@ -31,6 +32,36 @@ const SECRET: &str = "client-secret-of-the-grantflow-console";
 /// Reports drift on the Payments Oncall group, so that a member added by
 /// hand is a finding.
 const POLICY: &str = "policies:\n  - name: payments-oncall\n    when: person.department == \"Payments\"\n    grants:\n      - { system: okta, resource: group/Payments Oncall }\n";
+
+/// A flow an administrator runs from the Workflows page: `set` and `person.get` read the demo org, a
+/// branch on what they read, and a last card Okta refuses (unlocking a suspended user: E0000032).
+const UNLOCK_FLOW: &str = r#"flow: check-and-unlock
+description: Reads a person from the directory, then asks Okta to unlock their account.
+trigger:
+  manual: {}
+inputs:
+  who: {type: string, default: chen.wei@example.com}
+steps:
+  - id: note
+    card: set
+    with: {asked_for: "${inputs.who}"}
+  - id: person
+    card: person.get
+    with: {who: "${inputs.who}"}
+  - id: active
+    if: "steps.person.active"
+    then:
+      - id: fine
+        card: set
+        with: {state: "${steps.person.status}"}
+    else:
+      - id: why
+        card: set
+        with: {state: "${steps.person.status}"}
+  - id: unlock
+    card: account.action
+    with: {connection: okta, verb: unlock, who: "${inputs.who}"}
+"#;
 
 /// Who is added to Payments Oncall by hand (an engineer, not in Payments).
 const HAND_ADDED: &str = "tom.baker@example.com";
@@ -122,6 +153,8 @@ async fn the_console_in_chromium() {
     std::fs::write(&path, text).expect("write config");
     std::fs::create_dir_all(dir.path().join("policies")).expect("policies");
     std::fs::write(dir.path().join("policies/payments.yaml"), POLICY).expect("policy");
+    std::fs::create_dir_all(dir.path().join("flows")).expect("flows");
+    std::fs::write(dir.path().join("flows/unlock.yaml"), UNLOCK_FLOW).expect("flow");
     let mut config = Config::load(&path).expect("load config");
     config.database = format!("sqlite://{}", dir.path().join("grantflow.db").display());
     // The demo org's groups: Production Access Demo (sam), Platform (okta-demo-user, sam, …),

@@ -39,6 +39,10 @@ pub enum Permission<'a> {
     Apply,
     /// Creating, listing and revoking API tokens.
     ManageTokens,
+    /// Flows, their runs and each run's history.
+    ReadFlows,
+    /// Starting a flow by hand or through the API.
+    RunFlows,
 }
 
 impl Permission<'_> {
@@ -63,6 +67,8 @@ impl Permission<'_> {
                 format!("operators of {connection} and administrators")
             }
             Permission::Apply => "operators and administrators".into(),
+            Permission::ReadFlows => "viewers, auditors and administrators".into(),
+            Permission::RunFlows => "administrators".into(),
         }
     }
 }
@@ -93,6 +99,8 @@ pub fn allows(actor: &Actor, permission: &Permission<'_>) -> bool {
         Permission::Approve => actor.has(&Role::Approver),
         Permission::Sync(connection) => actor.may_operate(connection),
         Permission::Apply => actor.has(&Role::Admin) || any_operator(actor),
+        Permission::ReadFlows => actor.has(&Role::Viewer) || actor.has(&Role::Auditor),
+        Permission::RunFlows => actor.has(&Role::Admin),
     }
 }
 

@@ -82,6 +82,58 @@ pub fn view_of(run: FlowRunRecord, steps: Vec<FlowStepRecord>) -> FlowRunView {
     }
 }
 
+/// The flows a long-running process serves (`serve`, `worker`), reloaded when their files change: a run
+/// already started keeps its version; new runs take the new one.
+#[derive(Default)]
+pub struct LoadedFlows {
+    current: std::sync::RwLock<Arc<FlowSet>>,
+}
+
+impl LoadedFlows {
+    pub fn new(flows: FlowSet) -> Self {
+        Self {
+            current: std::sync::RwLock::new(Arc::new(flows)),
+        }
+    }
+
+    pub fn current(&self) -> Arc<FlowSet> {
+        self.current
+            .read()
+            .map(|flows| flows.clone())
+            .unwrap_or_default()
+    }
+
+    /// Reads the files again; a file with mistakes leaves the flows as they were, and says why.
+    pub fn reload(&self, service: &Service) {
+        match service.load_flows(None) {
+            Ok(flows) => {
+                let old = self.current();
+                let changed = flows.len() != old.len()
+                    || flows
+                        .iter()
+                        .any(|f| old.get(&f.name).is_none_or(|o| o.version != f.version));
+                if changed {
+                    tracing::info!(
+                        message = "Flow files changed; new runs use the new versions.",
+                        flows = flows.len()
+                    );
+                    if let Ok(mut current) = self.current.write() {
+                        *current = Arc::new(flows);
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::error!(message = "The flow files have mistakes; the flows loaded before stay in use.", error = %error);
+            }
+        }
+    }
+}
+
+/// How often a flow worker looks for due runs when it found none.
+const FLOW_POLL: Duration = Duration::from_millis(250);
+/// How often it reads the flow files again.
+const FLOW_RELOAD: Duration = Duration::from_secs(5);
+
 /// How long a worker holds a run before another may take it up.
 const RUN_LEASE: Duration = Duration::from_secs(60);
 
@@ -282,7 +334,7 @@ impl Service {
                         })
                         .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
                         .map(|t| t.with_timezone(&chrono::Utc));
-                    let after = last.map_or(since, |l| l.max(since));
+                    let after = last.unwrap_or(since);
                     for instant in trigger.due_instants(after, now, 10) {
                         let start = Start {
                             trigger: "schedule".into(),
@@ -330,6 +382,54 @@ impl Service {
             }
         }
         Ok(started)
+    }
+
+    /// Runs flows until `stop`: starts what schedules and people's dates make due, runs queued, woken and
+    /// abandoned runs (up to `max_runs` at once), reloads changed flow files, and keeps each flow's history
+    /// for its retention.
+    pub async fn run_flow_worker(
+        &self,
+        flows: &LoadedFlows,
+        max_runs: usize,
+        exit_when_idle: bool,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        tokio::pin!(stop);
+        let mut since = self.now();
+        let mut reloaded = std::time::Instant::now();
+        let mut purged: Option<std::time::Instant> = None;
+        loop {
+            if reloaded.elapsed() >= FLOW_RELOAD {
+                flows.reload(self);
+                reloaded = std::time::Instant::now();
+            }
+            let set = flows.current();
+            let now = self.now();
+            match self.start_due_flows(&set, since).await {
+                Ok(_) => since = now,
+                Err(error) => {
+                    tracing::error!(message = "Starting scheduled flows failed; trying again.", error = %error)
+                }
+            }
+            let runtime = self.flow_runtime(set, "grantflow:flows");
+            if purged.is_none_or(|at| at.elapsed() >= Duration::from_secs(3600)) {
+                purged = Some(std::time::Instant::now());
+                if let Err(error) = runtime.purge_history().await {
+                    tracing::error!(message = "Purging old flow runs failed.", error = %error);
+                }
+            }
+            let ran = runtime.run_available(max_runs).await.map_err(run_error)?;
+            if ran > 0 {
+                continue;
+            }
+            if exit_when_idle && self.store.open_flow_runs().await? == 0 {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(FLOW_POLL) => {}
+                _ = &mut stop => return Ok(()),
+            }
+        }
     }
 
     /// A run and its steps.
@@ -541,6 +641,13 @@ impl Host for Service {
         card: &str,
         input: &Json,
     ) -> std::result::Result<Prepared, CardError> {
+        if card == "approval" {
+            let request = self.submit_approval(actor, input).await?;
+            return Ok(Prepared {
+                plan: Some(format!("{APPROVAL_PREFIX}{}", request.id)),
+                operations: vec![request.summary],
+            });
+        }
         let (plan, operations) = self.change_plan(actor, card, input).await?;
         let Some(plan) = plan else {
             return Ok(Prepared {
@@ -563,7 +670,102 @@ impl Host for Service {
         actor: &str,
         plan_id: &str,
     ) -> std::result::Result<Performed, CardError> {
-        self.perform_plan(actor, plan_id).await
+        match plan_id.strip_prefix(APPROVAL_PREFIX) {
+            Some(request) => self.approval_decision(request).await,
+            None => self.perform_plan(actor, plan_id).await,
+        }
+    }
+}
+
+/// What an approval step records as its effect: the request it submitted.
+const APPROVAL_PREFIX: &str = "request:";
+/// How often a run waiting for an approval asks again.
+const APPROVAL_RECHECK: Duration = Duration::from_secs(2);
+
+impl Service {
+    /// An approval card's request, submitted as the flow (an administrator's request, so its rule's
+    /// reviewers decide; the flow never approves its own request).
+    async fn submit_approval(
+        &self,
+        actor: &str,
+        input: &Json,
+    ) -> std::result::Result<crate::requests::RequestView, CardError> {
+        use crate::requests::{Asked, NewRequest};
+        let asked = if let Some(action) = input.get("action").filter(|a| !a.is_null()) {
+            Asked::Action(ActionRequest {
+                connection: text(action, "connection")?.to_string(),
+                verb: text(action, "verb")?.to_string(),
+                who: text(action, "who")?.to_string(),
+                app: action.get("app").and_then(Json::as_str).map(str::to_string),
+                target_name: None,
+                options: action
+                    .get("options")
+                    .and_then(Json::as_object)
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| {
+                                format!(
+                                    "{k}={}",
+                                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+        } else if let Some(bundle) = input.get("bundle").and_then(Json::as_str) {
+            Asked::Bundle {
+                name: bundle.to_string(),
+            }
+        } else if let Some(change) = input.get("change").and_then(Json::as_str) {
+            Asked::Change {
+                text: change.to_string(),
+            }
+        } else {
+            return Err(CardError::new(
+                "invalid_input",
+                "an approval asks for an `action`, a `bundle` or a `change`",
+            ));
+        };
+        let duration = input
+            .get("duration")
+            .and_then(Json::as_str)
+            .map(grantflow_policy::parse_duration)
+            .transpose()
+            .map_err(|e| CardError::new("invalid_input", e))?;
+        let new = NewRequest {
+            asked,
+            for_person: Some(text(input, "for")?.to_string()),
+            reason: text(input, "reason")?.to_string(),
+            duration,
+            ticket: None,
+            break_glass: false,
+        };
+        self.submit_request(&Actor::new(actor, [Role::Admin]), &new)
+            .await
+            .map_err(service_error)
+    }
+
+    /// Where an approval card's request stands: still pending (the run waits), or decided.
+    async fn approval_decision(&self, request: &str) -> std::result::Result<Performed, CardError> {
+        let view = self
+            .request_view(&Actor::system("flows"), request)
+            .await
+            .map_err(service_error)?;
+        if view.state == "pending" {
+            return Err(CardError::waiting(
+                format!("request {request} waits for its reviewers"),
+                APPROVAL_RECHECK,
+            ));
+        }
+        let approved = matches!(
+            view.state.as_str(),
+            "approved" | "active" | "done" | "ended"
+        );
+        Ok(Performed {
+            output: json!({"request": request, "state": view.state, "approved": approved, "plan": view.plan_id}),
+            secrets: BTreeMap::new(),
+        })
     }
 }
 
@@ -582,6 +784,12 @@ impl Host for DryRun<'_> {
         card: &str,
         input: &Json,
     ) -> std::result::Result<Prepared, CardError> {
+        if card == "approval" {
+            return Ok(Prepared {
+                plan: Some("dry-run:approval".into()),
+                operations: vec![format!("ask for approval: {input}")],
+            });
+        }
         let (plan, operations) = self.0.change_plan(actor, card, input).await?;
         Ok(Prepared {
             plan: plan.map(|p| format!("dry-run:{}", p.id)),
@@ -608,9 +816,56 @@ impl Service {
         let connection = text(input, "connection")?;
         let actual = self.actual_state().await.map_err(service_error)?;
         let snapshot = self.snapshot_of(&actual, connection)?;
-        let who = text(input, "who")?;
+        let who = || text(input, "who");
         let acting = Actor::new(actor, [Role::Admin]);
+        let one = |kind: OpKind| {
+            grantflow_planner::plan_changes(
+                vec![(
+                    kind,
+                    ConnectionName::new(connection),
+                    vec![format!("flow step by {actor}")],
+                )],
+                &actual,
+                &format!("{actor} {card}"),
+                self.now(),
+                vec![],
+            )
+            .map_err(|e| CardError::new("invalid_change", e.to_string()))
+        };
         let plan = match card {
+            "resource.create" => {
+                let kind = text(input, "kind")?;
+                let name = text(input, "name")?;
+                let spec = input
+                    .get("spec")
+                    .and_then(Json::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                let resource = match snapshot.resource_by_name(kind, name) {
+                    Some(existing) => grantflow_planner::resource_ref(existing),
+                    None => grantflow_model::ResourceRef {
+                        id: grantflow_model::pending_id(name),
+                        kind: grantflow_model::ResourceKind::new(kind),
+                        name: name.to_string(),
+                    },
+                };
+                one(OpKind::CreateResource { resource, spec })?
+            }
+            "group.push" => {
+                let action = ActionRequest {
+                    connection: connection.to_string(),
+                    verb: "push_group".into(),
+                    who: text(input, "group")?.to_string(),
+                    app: Some(text(input, "app")?.to_string()),
+                    target_name: input
+                        .get("target_name")
+                        .and_then(Json::as_str)
+                        .map(str::to_string),
+                    options: vec![],
+                };
+                self.action_plan(&acting, &action, &actual)
+                    .map_err(service_error)?
+            }
             "account.action" => {
                 let options = input
                     .get("options")
@@ -627,7 +882,7 @@ impl Service {
                 let action = ActionRequest {
                     connection: connection.to_string(),
                     verb: text(input, "verb")?.to_string(),
-                    who: who.to_string(),
+                    who: who()?.to_string(),
                     app: input.get("app").and_then(Json::as_str).map(str::to_string),
                     target_name: None,
                     options,
@@ -636,7 +891,7 @@ impl Service {
                     .map_err(service_error)?
             }
             "grant.add" | "grant.remove" | "profile.update" => {
-                let account = account_of(&snapshot, connection, who)?;
+                let account = account_of(&snapshot, connection, who()?)?;
                 let kind = if card == "profile.update" {
                     let wanted = input
                         .get("attributes")
@@ -689,15 +944,7 @@ impl Service {
                         }
                     }
                 };
-                let reason = format!("flow step by {actor}");
-                grantflow_planner::plan_changes(
-                    vec![(kind, ConnectionName::new(connection), vec![reason])],
-                    &actual,
-                    &format!("{actor} {card}"),
-                    self.now(),
-                    vec![],
-                )
-                .map_err(|e| CardError::new("invalid_change", e.to_string()))?
+                one(kind)?
             }
             other => {
                 return Err(CardError::new(

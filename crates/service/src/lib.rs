@@ -16,6 +16,7 @@ pub mod config;
 mod directory;
 pub mod drift;
 pub mod files;
+pub mod flow_views;
 pub mod flows;
 pub mod health;
 mod ledger;

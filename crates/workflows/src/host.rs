@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use secrecy::SecretString;
 use serde_json::Value as Json;
 
+/// The code of [`CardError::waiting`].
+pub const WAITING: &str = "waiting";
+
 /// Why a card failed: the system's or grantflow's code and message, and whether trying again may help.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CardError {
@@ -29,6 +32,22 @@ impl CardError {
             retryable: false,
             retry_after: None,
         }
+    }
+
+    /// Not done yet, and nothing is wrong: an outside event (an approval, a first login) is awaited. The
+    /// run parks and asks again after `recheck`.
+    pub fn waiting(message: impl Into<String>, recheck: std::time::Duration) -> Self {
+        Self {
+            code: WAITING.into(),
+            message: message.into(),
+            system: None,
+            retryable: false,
+            retry_after: Some(recheck),
+        }
+    }
+
+    pub fn is_waiting(&self) -> bool {
+        self.code == WAITING
     }
 
     pub fn retryable(mut self) -> Self {

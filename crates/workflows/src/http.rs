@@ -25,6 +25,9 @@ pub struct HttpConnection {
     /// Hosts the flows may call through this connection: `vault.example.com`, `api.example.com:8443`, or
     /// `*.example.com` for its subdomains.
     pub allowed_hosts: Vec<String>,
+    /// Where a card's relative URL (`/v1/vaults`) points, so flows do not name hosts themselves.
+    #[serde(default)]
+    pub base_url: Option<String>,
     #[serde(default)]
     pub auth: Option<HttpAuth>,
     /// Seconds before a call is given up (default 30).
@@ -103,7 +106,11 @@ impl HttpCards {
             )
         })?;
         let raw_url = text("url").unwrap_or_default();
-        let mut url = url::Url::parse(raw_url)
+        let joined = match (&connection.base_url, raw_url.starts_with('/')) {
+            (Some(base), true) => format!("{}{raw_url}", base.trim_end_matches('/')),
+            _ => raw_url.to_string(),
+        };
+        let mut url = url::Url::parse(&joined)
             .map_err(|e| CardError::new("invalid_url", format!("`{raw_url}` is not a URL: {e}")))?;
         allowed(connection_name, connection, &url)?;
         if let Some(query) = input.get("query").and_then(Json::as_object) {

@@ -761,7 +761,6 @@ impl Exec<'_> {
             .unwrap_or_else(|| self.rt.store.now());
         let mut attempts = recorded.as_ref().map(|r| r.attempts).unwrap_or(0);
         let mut backoff = step.retry.backoff;
-        let effect = recorded.as_ref().and_then(|r| r.effect.clone());
         loop {
             attempts += 1;
             let result = match card.effect {
@@ -776,6 +775,9 @@ impl Exec<'_> {
                         .await
                 }
                 Effect::Change => {
+                    // The plan recorded by an earlier attempt (in this process or before it died) is the one
+                    // to finish: a retry never makes a second plan for the same step.
+                    let recorded_plan = self.recorded(path).and_then(|r| r.effect);
                     self.change(
                         step,
                         card,
@@ -783,7 +785,7 @@ impl Exec<'_> {
                         path,
                         attempts,
                         started,
-                        effect.as_deref(),
+                        recorded_plan.as_deref(),
                     )
                     .await?
                 }
@@ -809,6 +811,13 @@ impl Exec<'_> {
                     .await
                     .map_err(StepFailure::Halt)?;
                     return Ok(output);
+                }
+                Err(error) if error.is_waiting() && card.effect == Effect::Change => {
+                    // The effect is recorded as started with its plan or request: the resumed run asks again.
+                    let recheck = error.retry_after.unwrap_or(Duration::from_secs(5));
+                    let until = self.rt.store.now()
+                        + chrono::Duration::from_std(recheck).unwrap_or_default();
+                    return Err(StepFailure::Halt(Halt::Park(until)));
                 }
                 Err(error) if error.retryable && attempts < i64::from(step.retry.attempts) => {
                     let wait = error

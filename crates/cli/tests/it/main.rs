@@ -18,6 +18,7 @@ mod demo;
 mod drift;
 mod faults;
 mod faults_all;
+mod flow_crash;
 mod hardening;
 mod hris;
 mod okta_full;

@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode, Url, header::HeaderMap};
 use secrecy::SecretString;
 use serde_json::Value;
 use std::borrow::Cow;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use crate::Failure;
@@ -23,14 +24,50 @@ pub const SECONDARY: &str = "secondary";
 /// The hourly side of the secondary limit on content-creating requests.
 pub const SECONDARY_HOURLY: &str = "secondary:hourly";
 
-/// GitHub documents its secondary limit on content-creating requests but announces only the primary budget
-/// in its headers: "in general, no more than 80 content-generating requests per minute and no more than 500
-/// content-generating requests per hour" (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits).
+/// The secondary limit's points of reads, per REST endpoint (see [`read_points_bucket`]).
+pub const POINTS_ORG_MEMBERS: &str = "points:org-members";
+pub const POINTS_TEAM_MEMBERS: &str = "points:team-members";
+pub const POINTS_TEAM_REPOS: &str = "points:team-repos";
+pub const POINTS_TEAM_MEMBERSHIP: &str = "points:team-membership";
+pub const POINTS_TEAM_REPO: &str = "points:team-repo";
+pub const POINTS_USER: &str = "points:user";
+/// Every other read, counted together (fewer calls allowed than GitHub allows, never more).
+pub const POINTS_OTHER: &str = "points:other";
+
+/// Points a minute GitHub allows one REST endpoint; a GET costs one.
+pub const POINTS_PER_MINUTE: u64 = 900;
+
+/// GitHub documents its secondary limits but announces only the primary budget in its headers
+/// (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits):
+/// "in general, no more than 80 content-generating requests per minute and no more than 500
+/// content-generating requests per hour", and "no more than 900 points per minute are allowed for REST API
+/// endpoints" (per endpoint; most GETs are 1 point, most writes 5, and writes are held to the 80 a minute).
 pub fn documented_budget(bucket: &str) -> Option<Documented> {
     match bucket {
         SECONDARY => Some(Documented::per_minute(80)),
         SECONDARY_HOURLY => Some(Documented::per_hour(500)),
+        points if points.starts_with("points:") => Some(Documented::per_minute(POINTS_PER_MINUTE)),
         _ => None,
+    }
+}
+
+/// The endpoint a read is charged to for the secondary limit's points. The primary budget (5,000 an hour)
+/// allows a burst of 5,000 reads when a window opens, far beyond 900 a minute to one endpoint: a full sync
+/// reads mostly team member lists. Matched on the path's end, so a GitHub Enterprise Server prefix
+/// (`/api/v3`) does not matter.
+pub fn read_points_bucket(url: &Url) -> &'static str {
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(|s| s.filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    match segments.as_slice() {
+        [.., "orgs", _, "members"] => POINTS_ORG_MEMBERS,
+        [.., "orgs", _, "teams", _, "members"] => POINTS_TEAM_MEMBERS,
+        [.., "orgs", _, "teams", _, "repos"] => POINTS_TEAM_REPOS,
+        [.., "orgs", _, "teams", _, "memberships", _] => POINTS_TEAM_MEMBERSHIP,
+        [.., "orgs", _, "teams", _, "repos", _, _] => POINTS_TEAM_REPO,
+        [.., "users", _] => POINTS_USER,
+        _ => POINTS_OTHER,
     }
 }
 
@@ -109,9 +146,16 @@ impl Dialect for GithubDialect {
 
     fn also_charged(&self, call: &Call) -> &'static [&'static str] {
         if creates_content(call) {
-            &[SECONDARY, SECONDARY_HOURLY]
-        } else {
-            &[]
+            return &[SECONDARY, SECONDARY_HOURLY];
+        }
+        match read_points_bucket(&call.url) {
+            POINTS_ORG_MEMBERS => &[POINTS_ORG_MEMBERS],
+            POINTS_TEAM_MEMBERS => &[POINTS_TEAM_MEMBERS],
+            POINTS_TEAM_REPOS => &[POINTS_TEAM_REPOS],
+            POINTS_TEAM_MEMBERSHIP => &[POINTS_TEAM_MEMBERSHIP],
+            POINTS_TEAM_REPO => &[POINTS_TEAM_REPO],
+            POINTS_USER => &[POINTS_USER],
+            _ => &[POINTS_OTHER],
         }
     }
 
@@ -204,6 +248,25 @@ impl GithubClient {
             .await
     }
 
+    /// The first page's URL of a paginated list (100 per page).
+    pub fn list_url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, Failure> {
+        let mut query = query.to_vec();
+        query.push(("per_page", "100"));
+        self.url(segments, &query)
+    }
+
+    /// Each page of the list at `first` (from [`GithubClient::list_url`]) handed to `visit` as it arrives,
+    /// so a long list is never held whole.
+    pub async fn each_item_page(
+        &self,
+        first: Url,
+        mut visit: impl FnMut(Vec<Value>) -> ControlFlow<()>,
+    ) -> Result<(), Failure> {
+        let first = Self::call(Method::GET, first, None, None);
+        self.each_page(first, Paging::Link, Items::Array, |page| visit(page.items))
+            .await
+    }
+
     pub async fn send(
         &self,
         method: Method,
@@ -252,7 +315,7 @@ mod tests {
     }
 
     #[test]
-    fn content_creating_calls_are_also_charged_to_the_documented_secondary_limit() {
+    fn calls_are_also_charged_to_the_documented_secondary_limits() {
         let dialect = GithubDialect {
             token: SecretString::from("ghp-test".to_owned()),
         };
@@ -267,7 +330,21 @@ mod tests {
                 .also_charged(&Call::new(Method::DELETE, url.clone()))
                 .contains(&SECONDARY)
         );
-        assert!(dialect.also_charged(&Call::get(url)).is_empty());
+        assert_eq!(
+            dialect.also_charged(&Call::get(url)),
+            &[POINTS_TEAM_MEMBERSHIP]
+        );
+        let members =
+            Url::parse("https://ghe.example.com/api/v3/orgs/acme/teams/dev/members?role=member")
+                .expect("url");
+        assert_eq!(
+            dialect.also_charged(&Call::get(members)),
+            &[POINTS_TEAM_MEMBERS]
+        );
+        assert_eq!(
+            dialect.documented(POINTS_TEAM_MEMBERS),
+            Some(Documented::per_minute(900))
+        );
         assert_eq!(
             dialect.documented(SECONDARY),
             Some(Documented::per_minute(80))

@@ -7,18 +7,16 @@
 
 mod client;
 mod config;
+mod full;
 mod mapping;
 
 pub use client::{GithubClient, GithubDialect};
 pub use config::GithubConfig;
 
 use async_trait::async_trait;
-use grantflow_model::{
-    ConnectionName, Grant, GrantSource, OpKind, Operation, ResourceGrant, SystemKind,
-};
+use grantflow_model::{ConnectionName, OpKind, Operation, SystemKind};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
 
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use client::REPOSITORY_JSON;
@@ -131,67 +129,6 @@ impl GithubConnector {
         ))
     }
 
-    /// Emits the accounts; returns the invitees (id, login), whose team
-    /// memberships are pending and not listed among team members.
-    async fn sync_accounts(
-        &self,
-        sink: &mut dyn SyncSink,
-    ) -> Result<Vec<(String, String)>, Failure> {
-        let mut invitees = Vec::new();
-        let org = self.org().await?;
-        let admins: BTreeSet<String> = self
-            .client
-            .get_all(&["orgs", org, "members"], &[("role", "admin")])
-            .await?
-            .iter()
-            .filter_map(login_of)
-            .collect();
-        let members = self.client.get_all(&["orgs", org, "members"], &[]).await?;
-        sink.progress("members", members.len() as u64);
-        for user in &members {
-            let role = login_of(user).map(|l| {
-                if admins.contains(&l) {
-                    "admin"
-                } else {
-                    "member"
-                }
-            });
-            let (email, suspended) = self.profile(user).await?;
-            let status = if suspended {
-                mapping::SUSPENDED
-            } else {
-                mapping::ACTIVE
-            };
-            if let Some(account) = mapping::account(user, email, status, role) {
-                sink.account(account);
-            }
-        }
-        // Invitees have no membership yet but may already sit in teams (pending); they are accounts too.
-        for invitation in self
-            .client
-            .get_all(&["orgs", org, "invitations"], &[])
-            .await?
-        {
-            let Some(login) = login_of(&invitation) else {
-                continue;
-            };
-            let user = self.client.get(&["users", &login], None).await?.body;
-            let email = match invitation.get("email").and_then(Value::as_str) {
-                Some(e) => Some(e.to_string()),
-                None => self.email(&user).await?,
-            };
-            let role = invitation
-                .get("role")
-                .and_then(Value::as_str)
-                .map(|r| if r == "admin" { "admin" } else { "member" });
-            if let Some(account) = mapping::account(&user, email, mapping::INVITED, role) {
-                invitees.push((account.id.clone(), login.clone()));
-                sink.account(account);
-            }
-        }
-        Ok(invitees)
-    }
-
     /// The account's role on a team, `None` when not on it (pending memberships count: the invitation is out).
     async fn team_role(&self, team: &str, login: &str) -> Result<Option<String>, Failure> {
         let org = self.org().await?;
@@ -286,82 +223,7 @@ impl Connector for GithubConnector {
     }
 
     async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
-        let invitees = self.sync_accounts(sink).await?;
-        let org = self.org().await?;
-        let repos = self.client.get_all(&["orgs", org, "repos"], &[]).await?;
-        for repo in repos.iter().filter_map(mapping::repository) {
-            sink.resource(repo);
-        }
-        let teams = self.client.get_all(&["orgs", org, "teams"], &[]).await?;
-        let mut read = 0u64;
-        for team in teams.iter().filter_map(mapping::team) {
-            let mut members = Vec::new();
-            for role in TEAM_ROLES {
-                let users = self
-                    .client
-                    .get_all(
-                        &["orgs", org, "teams", &team.id, "members"],
-                        &[("role", role)],
-                    )
-                    .await?;
-                for user in users {
-                    let Some(id) = user.get("id").and_then(Value::as_u64) else {
-                        continue;
-                    };
-                    members.push(id.to_string());
-                    sink.grant(Grant {
-                        account_id: id.to_string(),
-                        resource_id: team.id.clone(),
-                        entitlement: role.to_string(),
-                        source: GrantSource::Direct,
-                    });
-                }
-            }
-            for repo in self
-                .client
-                .get_all(&["orgs", org, "teams", &team.id, "repos"], &[])
-                .await?
-            {
-                let (Some(name), Some(permission)) = (
-                    repo.get("name").and_then(Value::as_str),
-                    mapping::permission(&repo),
-                ) else {
-                    continue;
-                };
-                sink.resource_grant(ResourceGrant {
-                    holder_id: team.id.clone(),
-                    resource_id: name.to_string(),
-                    entitlement: permission.clone(),
-                });
-                for member in &members {
-                    sink.grant(Grant {
-                        account_id: member.clone(),
-                        resource_id: name.to_string(),
-                        entitlement: permission.clone(),
-                        source: GrantSource::Group {
-                            group_id: team.id.clone(),
-                        },
-                    });
-                }
-            }
-            // A pending team membership is access grantflow asked for and the
-            // invitee completes by accepting: it is held as far as planning
-            // goes, so a second plan does not ask for it again.
-            for (id, login) in &invitees {
-                if let Some(role) = self.team_role(&team.id, login).await? {
-                    sink.grant(Grant {
-                        account_id: id.clone(),
-                        resource_id: team.id.clone(),
-                        entitlement: role,
-                        source: GrantSource::Direct,
-                    });
-                }
-            }
-            read += 1;
-            sink.progress("teams", read);
-            sink.resource(team);
-        }
-        Ok(())
+        full::sync(self, sink).await
     }
 
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {

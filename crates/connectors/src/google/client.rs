@@ -1,20 +1,28 @@
 //! The Directory API's dialect: bearer auth, `pageToken` paging, Google's error body, and quota errors
 //! (403 `userRateLimitExceeded` / `quotaExceeded`, no documented `Retry-After`) answered with exponential
-//! backoff. Google announces no budget, so its bucket is never held back before a call.
+//! backoff. Google announces no budget, so the connection paces itself by the documented default quota.
 
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode, Url};
 use secrecy::SecretString;
 use serde_json::Value;
 use std::borrow::Cow;
+use std::ops::ControlFlow;
 
 use crate::Failure;
+use crate::ratelimit::Documented;
 use crate::transport::{
     Answer, Call, Credentials, Ctx, Dialect, Items, Paging, Transport, Wire, backoff_from,
 };
 
 /// The one quota bucket Google reports for the Directory API (queries per minute per user).
 pub const BUCKET: &str = "directory";
+
+/// The Directory API's default quota: "2,400 queries per minute per user per Google Cloud project"
+/// (https://developers.google.com/workspace/admin/directory/v1/limits, reason `userRateLimitExceeded`).
+/// Google announces no budget in its answers, so without this a sync of a large domain would learn the
+/// limit only from refusals and their exponential backoff, which overshoots the minute's reset by seconds.
+pub const DOCUMENTED_QUOTA: Documented = Documented::per_minute(2400);
 
 /// Reasons Google uses for quota; the documented remedy is exponential backoff.
 const QUOTA_REASONS: [&str; 3] = [
@@ -53,6 +61,10 @@ impl Dialect for GoogleDialect {
 
     fn bucket(&self, _: &Call) -> Cow<'static, str> {
         Cow::Borrowed(BUCKET)
+    }
+
+    fn documented(&self, bucket: &str) -> Option<Documented> {
+        (bucket == BUCKET).then_some(DOCUMENTED_QUOTA)
     }
 
     fn failure(&self, call: &Call, answer: &Answer, ctx: &Ctx<'_>) -> Option<Failure> {
@@ -119,6 +131,24 @@ impl GoogleClient {
     pub async fn get(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Value, Failure> {
         let url = self.url(segments, query)?;
         Ok(self.send_json(Method::GET, url, None).await?.body)
+    }
+
+    /// Each page's items under `field` handed to `visit` as the page arrives, following `nextPageToken`, so a
+    /// long list is never held whole.
+    pub async fn each_item_page(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        field: &'static str,
+        mut visit: impl FnMut(Vec<Value>) -> ControlFlow<()>,
+    ) -> Result<(), Failure> {
+        let first = Call::json_api(Method::GET, self.url(segments, query)?, None);
+        let paging = Paging::Cursor {
+            token: "/nextPageToken",
+            param: "pageToken",
+        };
+        self.each_page(first, paging, Items::Field(field), |page| visit(page.items))
+            .await
     }
 
     /// Every item under `field` across pages, following `nextPageToken`.

@@ -7,13 +7,14 @@
 
 mod client;
 mod config;
+mod full;
 mod mapping;
 
 pub use client::{GoogleClient, GoogleDialect};
 pub use config::GoogleConfig;
 
 use async_trait::async_trait;
-use grantflow_model::{ConnectionName, Grant, GrantSource, OpKind, Operation, SystemKind};
+use grantflow_model::{ConnectionName, OpKind, Operation, SystemKind};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -161,47 +162,7 @@ impl Connector for GoogleConnector {
     }
 
     async fn sync(&self, sink: &mut dyn SyncSink) -> Result<(), Failure> {
-        let scope = [("customer", self.customer.as_str()), ("maxResults", "500")];
-        let users = self
-            .client
-            .get_all(&["users"], &scope, "users", |n| {
-                sink.progress("users", n as u64)
-            })
-            .await?;
-        for account in users.iter().filter_map(mapping::account) {
-            sink.account(account);
-        }
-        let scope = [("customer", self.customer.as_str()), ("maxResults", "200")];
-        let groups = self
-            .client
-            .get_all(&["groups"], &scope, "groups", |n| {
-                sink.progress("groups", n as u64)
-            })
-            .await?;
-        let mut read = 0u64;
-        for group in groups.iter().filter_map(mapping::group) {
-            let members = self
-                .client
-                .get_all(
-                    &["groups", &group.id, "members"],
-                    &[("maxResults", "200")],
-                    "members",
-                    |_| {},
-                )
-                .await?;
-            for (user_id, role) in members.iter().filter_map(mapping::member) {
-                sink.grant(Grant {
-                    account_id: user_id,
-                    resource_id: group.id.clone(),
-                    entitlement: role,
-                    source: GrantSource::Direct,
-                });
-            }
-            read += 1;
-            sink.progress("memberships", read);
-            sink.resource(group);
-        }
-        Ok(())
+        full::sync(self, sink).await
     }
 
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {

@@ -1,6 +1,6 @@
 //! GitHub REST emulator (organisation, memberships, teams, team repository permissions): the router, and the
-//! middleware applying token auth, the primary and secondary rate limits with `x-ratelimit-*` headers, and
-//! injected faults. Changes by hand (`hand_change.rs`) take the shared contract and older ops such as a user
+//! middleware applying token auth, the primary and secondary rate limits (content-creating requests, and
+//! points per endpoint) with `x-ratelimit-*` headers, and injected faults. Changes by hand (`hand_change.rs`) take the shared contract and older ops such as a user
 //! accepting an invitation.
 
 mod errors;
@@ -142,7 +142,8 @@ async fn github_layer(State(g): State<Arc<Github>>, req: Request, next: Next) ->
         Some(_) => {}
     }
     let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let decision = g.core.limits().charge(g.core.now(), write);
+    let endpoint = rate_limit::endpoint(req.uri().path());
+    let decision = g.core.limits().charge(g.core.now(), write, &endpoint);
     let mut resp = match decision.refused {
         Some(Refusal::Primary { status }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::errors::{GithubError, GithubResult};
-use super::pagination::{Ctx, no_content, ok, paged};
+use super::pagination::{Ctx, no_content, ok, paged, paged_with};
 use super::state::{Github, Inner, Membership, ts};
 
 /// The org in the path must be this emulator's (GitHub compares logins case-insensitively).
@@ -56,9 +56,8 @@ pub async fn list_members(
         .iter()
         .filter(|(_, m)| !m.pending && (role == "all" || m.role == role))
         .filter_map(|(login, _)| inner.users.get(login))
-        .map(|u| inner.user_json(u, &ctx.base))
         .collect();
-    paged(&ctx, items)
+    paged_with(&ctx, items, |u| inner.user_json(u, &ctx.base))
 }
 
 pub async fn check_member(
@@ -230,12 +229,10 @@ pub async fn list_repos(
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
     let inner = o.core.state();
-    let items = inner
-        .repos
-        .values()
-        .map(|r| inner.repo_json(r, &o.org, o.org_id, &ctx.base))
-        .collect();
-    paged(&ctx, items)
+    let items = inner.repos.values().collect();
+    paged_with(&ctx, items, |r| {
+        inner.repo_json(r, &o.org, o.org_id, &ctx.base)
+    })
 }
 
 pub async fn get_repo(

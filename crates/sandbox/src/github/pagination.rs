@@ -92,6 +92,16 @@ pub fn no_content() -> Response {
 /// One page of `items` as a JSON array, with `Link` rel next/prev/first/last as GitHub sends them
 /// (one header, comma-separated, absolute URLs).
 pub fn paged(ctx: &Ctx, items: Vec<Value>) -> GithubResult<Response> {
+    paged_with(ctx, items, Value::clone)
+}
+
+/// [`paged`], turning only the page's items into JSON: a list of 20,000 members read 100 at a time would
+/// otherwise build every member's JSON for each of its 200 pages.
+pub fn paged_with<T>(
+    ctx: &Ctx,
+    items: Vec<T>,
+    to_json: impl Fn(&T) -> Value,
+) -> GithubResult<Response> {
     let per_page = match ctx.param("per_page") {
         None => 30,
         Some(v) => v
@@ -109,7 +119,9 @@ pub fn paged(ctx: &Ctx, items: Vec<Value>) -> GithubResult<Response> {
     let last = items.len().div_ceil(per_page).max(1);
     let start = ((page - 1) * per_page).min(items.len());
     let end = (start + per_page).min(items.len());
-    let mut resp = ok(&Value::Array(items[start..end].to_vec()));
+    let mut resp = ok(&Value::Array(
+        items[start..end].iter().map(to_json).collect(),
+    ));
     let mut links = Vec::new();
     if page > 1 {
         links.push(format!(

@@ -1,10 +1,12 @@
 //! GitHub's REST rate limits: the primary `core` budget (5,000 requests per window for a token, reported in
-//! `x-ratelimit-*` on every response) and the secondary limit on content-creating requests (80 per minute per
-//! GitHub's docs), answered with 403 (or 429) and `Retry-After`.
+//! `x-ratelimit-*` on every response) and the secondary limits on content-creating requests (80 per minute per
+//! GitHub's docs) and on points per REST endpoint (900 a minute; a read is one point), answered with 403 (or
+//! 429) and `Retry-After`.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 use crate::emulator::{AdminBody, AdminError, RateLimits, Tally, bounds};
 
@@ -20,6 +22,9 @@ pub struct LimitsConfig {
     /// Writes (POST, PUT, PATCH, DELETE) allowed per secondary window.
     pub secondary_limit: u32,
     pub secondary_status: u16,
+    /// Reads allowed per minute to one REST endpoint: "no more than 900 points per minute are allowed for
+    /// REST API endpoints", a GET being one point (docs.github.com, "Rate limits for the REST API").
+    pub points_per_minute: u32,
 }
 
 impl LimitsConfig {
@@ -31,6 +36,7 @@ impl LimitsConfig {
             secondary_window_seconds: 60,
             secondary_limit: 80,
             secondary_status: 403,
+            points_per_minute: 900,
         }
     }
 }
@@ -46,6 +52,8 @@ pub struct Limits {
     pub config: LimitsConfig,
     primary: Option<Window>,
     secondary: Option<Window>,
+    /// Each endpoint's minute of reads, by route (`orgs/{}/teams/{}/members`).
+    points: BTreeMap<String, Window>,
     tally: Tally,
 }
 
@@ -81,6 +89,7 @@ impl Limits {
             config: LimitsConfig::new(window_seconds),
             primary: None,
             secondary: None,
+            points: BTreeMap::new(),
             tally: Tally::default(),
         }
     }
@@ -89,26 +98,35 @@ impl Limits {
         self.config = config;
         self.primary = None;
         self.secondary = None;
+        self.points.clear();
     }
-    /// Charges one request; a refused request is not counted, as on GitHub. The tally counts every request
-    /// under `core` (refused there only by the primary limit) and every write that passed it under
-    /// `secondary`, so one refusal is tallied once.
-    pub fn charge(&mut self, now: DateTime<Utc>, write: bool) -> Decision {
-        let decision = self.charge_windows(now, write);
+    /// Charges one request to `endpoint` (the route, from [`endpoint`]); a refused request is not counted,
+    /// as on GitHub. The tally counts every request under `core` (a write refused there only by the primary
+    /// limit, a read by the primary limit or its endpoint's points) and every write that passed the primary
+    /// limit under `secondary`, so one refusal is tallied once.
+    pub fn charge(&mut self, now: DateTime<Utc>, write: bool, endpoint: &str) -> Decision {
+        let decision = self.charge_windows(now, write, endpoint);
         let passed_primary = !matches!(decision.refused, Some(Refusal::Primary { .. }));
-        self.tally.count("core", passed_primary);
-        if write && passed_primary {
-            self.tally.count("secondary", decision.refused.is_none());
+        if write {
+            self.tally.count("core", passed_primary);
+            if passed_primary {
+                self.tally.count("secondary", decision.refused.is_none());
+            }
+        } else {
+            self.tally.count("core", decision.refused.is_none());
         }
         decision
     }
 
-    fn charge_windows(&mut self, now: DateTime<Utc>, write: bool) -> Decision {
+    fn charge_windows(&mut self, now: DateTime<Utc>, write: bool, endpoint: &str) -> Decision {
         let c = &self.config;
         // Windows are bounded by `bounds::WINDOW_SECONDS`, so these conversions cannot wrap.
         let length = Duration::seconds(c.window_seconds as i64);
         let mut p = current(self.primary, length, now);
-        let reset = (p.start + length).timestamp();
+        // Rounded up, as the other emulators' windows (`emulator::limits`): a client that waits until the
+        // announced second must not arrive before the window has ended.
+        let end = p.start + length;
+        let reset = end.timestamp() + i64::from(end.timestamp_subsec_nanos() > 0);
         let decision = |used: u32, refused| Decision {
             limit: c.limit,
             remaining: c.limit.saturating_sub(used),
@@ -137,11 +155,49 @@ impl Limits {
             }
             s.used += 1;
             self.secondary = Some(s);
+        } else {
+            let minute = Duration::seconds(60);
+            let mut e = current(self.points.get(endpoint).copied(), minute, now);
+            if e.used >= c.points_per_minute {
+                let left = (e.start + minute - now).num_milliseconds().max(0) as u64;
+                self.points.insert(endpoint.to_owned(), e);
+                return decision(
+                    p.used,
+                    Some(Refusal::Secondary {
+                        status: c.secondary_status,
+                        retry_after: left.div_ceil(1000).max(1),
+                    }),
+                );
+            }
+            e.used += 1;
+            self.points.insert(endpoint.to_owned(), e);
         }
         p.used += 1;
         self.primary = Some(p);
         decision(p.used, None)
     }
+}
+
+/// The route a request's path is charged to for the points limit: each id in the path (the segment after
+/// `orgs`, `teams`, `users`, `members`, `memberships`, `invitations`, and the owner and name after `repos`)
+/// as `{}`, so every team's member list is one endpoint, as on GitHub.
+pub fn endpoint(path: &str) -> String {
+    let mut route = Vec::new();
+    let mut ids = 0;
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        if ids > 0 {
+            route.push("{}");
+            ids -= 1;
+            continue;
+        }
+        ids = match segment {
+            "orgs" | "teams" | "users" | "members" | "memberships" | "invitations" => 1,
+            "repos" => 2,
+            _ => 0,
+        };
+        route.push(segment);
+    }
+    route.join("/")
 }
 
 /// Fields left out keep their current values.
@@ -153,6 +209,7 @@ impl RateLimits for Limits {
         "secondary_window_seconds",
         "secondary_limit",
         "secondary_status",
+        "points_per_minute",
     ];
 
     fn settings(&self) -> Value {
@@ -184,6 +241,7 @@ impl RateLimits for Limits {
                 .unwrap_or(c.secondary_window_seconds),
             secondary_limit: limit("secondary_limit")?.unwrap_or(c.secondary_limit),
             secondary_status: status("secondary_status")?.unwrap_or(c.secondary_status),
+            points_per_minute: limit("points_per_minute")?.unwrap_or(c.points_per_minute),
         };
         self.set_config(config);
         Ok(())
@@ -206,12 +264,20 @@ mod tests {
             ..LimitsConfig::new(10)
         });
         let t = Utc::now();
-        assert_eq!(l.charge(t, false).remaining, 1);
-        assert_eq!(l.charge(t, false).remaining, 0);
-        let refused = l.charge(t, false);
+        assert_eq!(l.charge(t, false, "orgs/{}/members").remaining, 1);
+        assert_eq!(l.charge(t, false, "orgs/{}/members").remaining, 0);
+        let refused = l.charge(t, false, "orgs/{}/members");
         assert_eq!(refused.refused, Some(Refusal::Primary { status: 403 }));
-        assert_eq!(refused.reset, (t + Duration::seconds(10)).timestamp());
-        assert!(l.charge(t + Duration::seconds(11), false).refused.is_none());
+        let end = t + Duration::seconds(10);
+        assert_eq!(
+            refused.reset,
+            end.timestamp() + i64::from(end.timestamp_subsec_nanos() > 0)
+        );
+        assert!(
+            l.charge(t + Duration::seconds(11), false, "orgs/{}/members")
+                .refused
+                .is_none()
+        );
     }
 
     #[test]
@@ -223,17 +289,43 @@ mod tests {
             ..LimitsConfig::new(60)
         });
         let t = Utc::now();
-        assert!(l.charge(t, true).refused.is_none());
+        assert!(l.charge(t, true, "orgs/{}/teams").refused.is_none());
         assert!(
-            l.charge(t, false).refused.is_none(),
+            l.charge(t, false, "orgs/{}/members").refused.is_none(),
             "reads are not content-creating"
         );
         assert_eq!(
-            l.charge(t, true).refused,
+            l.charge(t, true, "orgs/{}/teams").refused,
             Some(Refusal::Secondary {
                 status: 403,
                 retry_after: 3
             })
+        );
+    }
+
+    #[test]
+    fn reads_over_an_endpoints_points_get_a_retry_after_and_other_endpoints_go_on() {
+        let mut l = Limits::new(3600);
+        l.set_config(LimitsConfig {
+            points_per_minute: 2,
+            ..LimitsConfig::new(3600)
+        });
+        let t = Utc::now();
+        let members = endpoint("/orgs/acme/teams/dev/members");
+        assert_eq!(members, endpoint("/orgs/acme/teams/ops/members"));
+        assert_eq!(members, "orgs/{}/teams/{}/members");
+        assert_eq!(endpoint("/repos/acme/web"), "repos/{}/{}");
+        assert!(l.charge(t, false, &members).refused.is_none());
+        assert!(l.charge(t, false, &members).refused.is_none());
+        assert!(matches!(
+            l.charge(t, false, &members).refused,
+            Some(Refusal::Secondary { status: 403, retry_after }) if (59..=60).contains(&retry_after)
+        ));
+        assert!(l.charge(t, false, "orgs/{}/members").refused.is_none());
+        assert!(
+            l.charge(t + Duration::seconds(61), false, &members)
+                .refused
+                .is_none()
         );
     }
 

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::errors::{GithubError, GithubResult};
 use super::org::{check_org, parse};
-use super::pagination::{Ctx, json, no_content, ok, paged};
+use super::pagination::{Ctx, json, no_content, ok, paged, paged_with};
 use super::state::{
     Github, Inner, Membership, PERMISSIONS, Team, TeamMember, permission_json, slugify,
 };
@@ -31,12 +31,8 @@ pub async fn list_teams(
 ) -> GithubResult<Response> {
     check_org(&o, &org)?;
     let inner = o.core.state();
-    let items = inner
-        .teams
-        .values()
-        .map(|t| inner.team_json(t, &o.org, &ctx.base))
-        .collect();
-    paged(&ctx, items)
+    let items = inner.teams.values().collect();
+    paged_with(&ctx, items, |t| inner.team_json(t, &o.org, &ctx.base))
 }
 
 #[derive(Deserialize)]
@@ -146,9 +142,8 @@ pub async fn list_team_members(
         .iter()
         .filter(|(_, m)| !m.pending && (role == "all" || m.role == role))
         .filter_map(|(login, _)| inner.users.get(login))
-        .map(|u| inner.user_json(u, &ctx.base))
         .collect();
-    paged(&ctx, items)
+    paged_with(&ctx, items, |u| inner.user_json(u, &ctx.base))
 }
 
 fn team_membership_json(

@@ -58,15 +58,15 @@ pub async fn list_users(
     let size = q.max_results(100, 500)?;
     let inner = o.core.state();
     let mut users: Vec<&User> = inner.users.values().collect();
-    users.sort_by_key(|u| u.primary_email.to_lowercase());
+    users.sort_by_cached_key(|u| u.primary_email.to_lowercase());
     if descending(&q) {
         users.reverse();
     }
+    let (users, next) = page(users, q.get("pageToken"), size)?;
     let items = users
         .iter()
         .map(|u| inner.user_json(u, &o.customer_id))
         .collect();
-    let (items, next) = page(items, q.get("pageToken"), size)?;
     Ok(ok(&list_body(
         "admin#directory#users",
         "users",
@@ -278,12 +278,14 @@ pub async fn list_members(
         .filter(|(_, m)| roles.as_ref().is_none_or(|r| r.contains(&m.role)))
         .map(|(uid, m)| (uid.clone(), m))
         .collect();
-    members.sort_by_key(|(uid, _)| inner.users.get(uid).map(|u| u.primary_email.to_lowercase()));
+    members.sort_by_cached_key(|(uid, _)| {
+        inner.users.get(uid).map(|u| u.primary_email.to_lowercase())
+    });
+    let (members, next) = page(members, q.get("pageToken"), size)?;
     let items = members
         .iter()
         .map(|(uid, m)| inner.member_json(uid, m))
         .collect();
-    let (items, next) = page(items, q.get("pageToken"), size)?;
     Ok(ok(&list_body(
         "admin#directory#members",
         "members",

@@ -40,13 +40,14 @@ impl Query {
     }
 }
 
-/// The page after `token` and the token of the next page. Tokens are opaque to clients; an unknown one is
+/// The page after `token` and the token of the next page (of anything, so a handler turns only the page's
+/// items into JSON). Tokens are opaque to clients; an unknown one is
 /// `Invalid Input: pageToken`, as Google answers a stale or forged token.
-pub fn page(
-    items: Vec<Value>,
+pub fn page<T>(
+    items: Vec<T>,
     token: Option<&str>,
     size: usize,
-) -> GoogleResult<(Vec<Value>, Option<String>)> {
+) -> GoogleResult<(Vec<T>, Option<String>)> {
     let start = match token {
         None => 0,
         Some(t) => t
@@ -57,7 +58,10 @@ pub fn page(
     };
     let end = (start + size).min(items.len());
     let next = (end < items.len()).then(|| format!("sbx-{end}"));
-    Ok((items[start..end].to_vec(), next))
+    Ok((
+        items.into_iter().skip(start).take(end - start).collect(),
+        next,
+    ))
 }
 
 /// A list body: `kind`, `etag`, the items under `field` (omitted when empty, as the real API does) and

@@ -4,6 +4,7 @@
 
 mod audit;
 mod dto;
+mod flows;
 mod plans;
 mod read;
 mod requests;
@@ -98,6 +99,7 @@ pub(crate) fn decode_cursor(list: &str, cursor: Option<&str>) -> Result<Option<S
         (name = "audit", description = "The audit trail"),
         (name = "tokens", description = "API tokens (administrators)"),
         (name = "requests", description = "Access requests and their reviews"),
+        (name = "flows", description = "Workflows: flows, runs started through the API, runs card by card"),
     )
 )]
 struct ApiDoc;
@@ -127,6 +129,9 @@ const EXTRA_PROBLEMS: &[(&str, &str, &[u16])] = &[
     ("/api/v1/requests/{id}", "get", &[404]),
     ("/api/v1/requests/{id}/approve", "post", &[404, 409, 415]),
     ("/api/v1/requests/{id}/deny", "post", &[404, 409, 415]),
+    // 404: no such flow; 409: its trigger does not take API calls; 422: inputs that do not fit.
+    ("/api/v1/flows/{flow}/runs", "post", &[404, 409, 415, 422]),
+    ("/api/v1/flow-runs/{id}", "get", &[404]),
 ];
 
 fn problem_response(status: u16) -> (&'static str, &'static str) {
@@ -262,6 +267,10 @@ pub(crate) fn routes() -> (axum::Router<Arc<Shared>>, utoipa::openapi::OpenApi) 
         .routes(routes!(requests::show_request))
         .routes(routes!(requests::approve_request))
         .routes(routes!(requests::deny_request))
+        .routes(routes!(flows::list_flows))
+        .routes(routes!(flows::start_flow_run))
+        .routes(routes!(flows::list_flow_runs))
+        .routes(routes!(flows::show_flow_run))
         .split_for_parts();
     document_problems(&mut doc);
     (router, doc)

@@ -13,6 +13,7 @@
 mod audit;
 mod connections;
 mod drift;
+mod flows;
 mod people;
 mod plans;
 mod reach;
@@ -180,19 +181,60 @@ pub(crate) struct NavLink {
     pub current: bool,
 }
 
+/// Who may open a page: a permission of the service's table, or the rule of the service's flows.
+enum Shows {
+    Permission(Permission<'static>),
+    /// Administrators, auditors and viewers ([`grantflow_service::flow_views::may_read_flows`]).
+    Flows,
+}
+
+impl Visitor {
+    fn may_open(&self, shows: &Shows) -> bool {
+        match shows {
+            Shows::Permission(permission) => self.may(permission),
+            Shows::Flows => grantflow_service::flow_views::may_read_flows(&self.actor),
+        }
+    }
+}
+
 /// The console's pages, each with the permission that shows it.
-const PAGES: [(&str, &str, Permission<'static>); 7] = [
-    ("/console/people", "People", Permission::ReadPeople),
-    ("/console/requests", "Requests", Permission::ReadSelf),
-    ("/console/plans", "Plans", Permission::ReadPlans),
-    ("/console/drift", "Drift", Permission::ReadDrift),
-    ("/console/reach", "Reach", Permission::ReadReach),
+const PAGES: [(&str, &str, Shows); 8] = [
+    (
+        "/console/people",
+        "People",
+        Shows::Permission(Permission::ReadPeople),
+    ),
+    (
+        "/console/requests",
+        "Requests",
+        Shows::Permission(Permission::ReadSelf),
+    ),
+    (
+        "/console/plans",
+        "Plans",
+        Shows::Permission(Permission::ReadPlans),
+    ),
+    (
+        "/console/drift",
+        "Drift",
+        Shows::Permission(Permission::ReadDrift),
+    ),
+    ("/console/flows", "Workflows", Shows::Flows),
+    (
+        "/console/reach",
+        "Reach",
+        Shows::Permission(Permission::ReadReach),
+    ),
     (
         "/console/connections",
         "Connections",
-        Permission::ReadConnections,
+        Shows::Permission(Permission::ReadConnections),
     ),
-    ("/console/audit", "Audit", Permission::ReadAudit),
+    (
+        "/console/audit",
+        "Audit",
+        Shows::Permission(Permission::ReadAudit),
+    ),
 ];
 
 impl Layout {
@@ -214,7 +256,7 @@ impl Layout {
             csrf: visitor.csrf.clone().unwrap_or_default(),
             nav: PAGES
                 .iter()
-                .filter(|(_, _, permission)| visitor.may(permission))
+                .filter(|(_, _, shows)| visitor.may_open(shows))
                 .map(|(href, label, _)| NavLink {
                     href,
                     label,
@@ -249,6 +291,9 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/console/plans/{id}/apply", post(plans::apply))
         .route("/console/drift", get(drift::findings))
         .route("/console/drift/check", post(drift::check))
+        .route("/console/flows", get(flows::list))
+        .route("/console/flows/{name}/run", post(flows::run_now))
+        .route("/console/flows/runs/{id}", get(flows::run))
         .route("/console/reach", get(reach::explore))
         .route("/console/connections", get(connections::list))
         .route("/console/connections/{name}/sync", post(connections::sync))
@@ -308,7 +353,7 @@ async fn css() -> Response {
 async fn home(visitor: Visitor) -> Response {
     let first = PAGES
         .iter()
-        .find(|(_, _, permission)| visitor.may(permission))
+        .find(|(_, _, shows)| visitor.may_open(shows))
         .map(|(href, _, _)| *href)
         .unwrap_or("/console/requests");
     Redirect::to(first).into_response()

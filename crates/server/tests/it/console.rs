@@ -30,6 +30,7 @@ const PAGES: &[(&str, &[&str])] = &[
         &["admin", "approver", "requester", "viewer", "operator:okta"],
     ),
     ("/console/drift", &["admin", "viewer"]),
+    ("/console/flows", &["admin", "auditor", "viewer"]),
     ("/console/reach", &["admin", "viewer"]),
     (
         "/console/connections",
@@ -470,5 +471,239 @@ async fn each_grant_says_policy_group_or_by_hand_in_the_page_and_the_api() {
     assert!(
         body.contains("<span class=\"source source-group\">group Platform</span>"),
         "{body}"
+    );
+}
+
+/// A flow run by hand: two cards read the demo org (`set`, `person.get`), a branch on what they read,
+/// and a last card that asks Okta to unlock a suspended user, which Okta refuses (E0000032).
+pub const UNLOCK_FLOW: &str = r#"flow: check-and-unlock
+description: Reads a person from the directory, then asks Okta to unlock their account.
+trigger:
+  manual: {}
+inputs:
+  who: {type: string, default: chen.wei@example.com}
+steps:
+  - id: note
+    card: set
+    with: {asked_for: "${inputs.who}"}
+  - id: person
+    card: person.get
+    with: {who: "${inputs.who}"}
+  - id: active
+    if: "steps.person.active"
+    then:
+      - id: fine
+        card: set
+        with: {state: "${steps.person.status}"}
+    else:
+      - id: why
+        card: set
+        with: {state: "${steps.person.status}"}
+  - id: unlock
+    card: account.action
+    with: {connection: okta, verb: unlock, who: "${inputs.who}"}
+"#;
+
+/// A flow Okta's events start: listed, but not run from the page.
+const EVENT_FLOW: &str = "flow: welcome\ntrigger:\n  okta: {event: user_added_to_group, group: Platform}\nsteps:\n  - id: hello\n    card: set\n    with: {greeting: hello}\n";
+
+async fn flows_server() -> Server {
+    Server::start_with(false, |_, dir| {
+        std::fs::create_dir_all(dir.join("flows")).unwrap();
+        std::fs::write(dir.join("flows/unlock.yaml"), UNLOCK_FLOW).unwrap();
+        std::fs::write(dir.join("flows/welcome.yaml"), EVENT_FLOW).unwrap();
+    })
+    .await
+}
+
+/// The CSRF-free form a bearer token may send: (name, value) pairs.
+async fn run_now(server: &Server, role: &str, inputs: &[(&str, &str)]) -> reqwest::Response {
+    post_form(
+        server,
+        &server.tokens[role],
+        "/console/flows/check-and-unlock/run",
+        inputs,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_workflows_page_lists_the_flows_and_runs_one_card_by_card() {
+    let server = flows_server().await;
+    let (status, body) = page_as(&server, "viewer", "/console/flows").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("check-and-unlock"), "{body}");
+    assert!(body.contains("Reads a person from the directory"), "{body}");
+    assert!(body.contains("data-trigger=\"manual\""), "{body}");
+    assert!(body.contains("data-trigger=\"okta\""), "{body}");
+    assert!(body.contains("never"), "no run yet: {body}");
+    // A viewer reads, but is offered no Run now.
+    assert!(
+        !body.contains("/console/flows/check-and-unlock/run"),
+        "{body}"
+    );
+    // An administrator is offered Run now for the manual flow only, with its declared input.
+    let (_, body) = page_as(&server, "admin", "/console/flows").await;
+    assert!(
+        body.contains("action=\"/console/flows/check-and-unlock/run\""),
+        "{body}"
+    );
+    assert!(!body.contains("/console/flows/welcome/run"), "{body}");
+    assert!(body.contains("name=\"input.who\""), "{body}");
+    assert!(
+        body.contains("placeholder=\"chen.wei@example.com\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("<code class=\"details\">flows/unlock.yaml</code>"),
+        "{body}"
+    );
+
+    // Run now (the input left empty takes its default): the page of the run, which has ended.
+    let started = run_now(&server, "admin", &[("input.who", ""), ("key", "k1")]).await;
+    assert_eq!(started.status(), 303, "{}", started.text().await.unwrap());
+    let at = started.headers()["location"].to_str().unwrap().to_string();
+    assert!(at.starts_with("/console/flows/runs/run-"), "{at}");
+    let (status, run) = page_as(&server, "viewer", &at).await;
+    assert_eq!(status, 200, "{run}");
+    assert!(run.contains("<h1>Run of check-and-unlock</h1>"), "{run}");
+    assert!(run.contains("id=\"run-state\">failed<"), "{run}");
+    // Each card, in order, with what it read.
+    let cards: Vec<&str> = run
+        .split("data-path=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    // The branch is shown before the card that ran inside it, though recorded after it.
+    assert_eq!(
+        cards,
+        ["note", "person", "active", "active/else/why", "unlock"],
+        "{run}"
+    );
+    assert!(
+        run.contains("&#34;asked_for&#34;: &#34;chen.wei@example.com&#34;"),
+        "{run}"
+    );
+    assert!(
+        run.contains("&#34;status&#34;: &#34;SUSPENDED&#34;"),
+        "{run}"
+    );
+    // The branch's card is indented under its `if`.
+    assert!(
+        run.contains("class=\"card step depth-1 ok\" data-path=\"active/else/why\""),
+        "{run}"
+    );
+    // The failed card says which system refused it and Okta's own code.
+    let unlock = run.split("data-path=\"unlock\"").nth(1).unwrap();
+    assert!(unlock.contains("data-state=\"failed\""), "{unlock}");
+    assert!(
+        unlock.contains(
+            "<strong class=\"system\">okta</strong> answered <code class=\"code\">E0000032</code>"
+        ),
+        "{unlock}"
+    );
+    assert!(run.contains("id=\"run-error\""), "{run}");
+    // The list shows it as the flow's last run and among the recent runs.
+    let (_, body) = page_as(&server, "auditor", "/console/flows").await;
+    assert!(body.contains(&at), "{body}");
+    // The same form sent again (its key) is the same run, not a second one.
+    let again = run_now(&server, "admin", &[("input.who", ""), ("key", "k1")]).await;
+    assert_eq!(again.headers()["location"].to_str().unwrap(), at);
+    // htmx polling a run gets the cards alone.
+    let fragment = reqwest::Client::new()
+        .get(server.url(&at))
+        .bearer_auth(&server.tokens["viewer"])
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(fragment.contains("data-path=\"unlock\""), "{fragment}");
+    assert!(!fragment.contains("<html"), "{fragment}");
+    // An input the flow does not declare is refused, naming the ones it does.
+    let refused = run_now(&server, "admin", &[("input.whom", "x")]).await;
+    assert_eq!(refused.status(), 422);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("no input `whom` (its inputs: who)"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_viewer_reads_runs_but_may_not_start_one_and_others_may_not_read_them() {
+    let server = flows_server().await;
+    let refused = run_now(&server, "viewer", &[]).await;
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("only administrators may run flows"),
+    );
+    let started = run_now(&server, "admin", &[("input.who", "tom.baker@example.com")]).await;
+    assert_eq!(started.status(), 303);
+    let at = started.headers()["location"].to_str().unwrap().to_string();
+    for role in ["viewer", "auditor", "admin"] {
+        let (status, _) = page_as(&server, role, &at).await;
+        assert_eq!(status, 200, "{role}");
+    }
+    for role in ["requester", "approver", "operator:okta"] {
+        let (status, body) = page_as(&server, role, &at).await;
+        assert_eq!(status, 403, "{role}: {body}");
+        let (status, _) = page_as(&server, role, "/console/flows").await;
+        assert_eq!(status, 403, "{role}");
+        let refused = run_now(&server, role, &[]).await;
+        assert_eq!(refused.status(), 403, "{role}");
+    }
+    // The navigation offers Workflows only to those who may read it.
+    let (_, body) = page_as(&server, "viewer", "/console/people").await;
+    assert!(body.contains("href=\"/console/flows\""));
+    let (_, body) = page_as(&server, "requester", "/console/requests").await;
+    assert!(!body.contains("href=\"/console/flows\""));
+    // The refusals are audited with the page's route.
+    let refused: Vec<Value> = server
+        .store
+        .audit_page(Some("api.refused"), None, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.details)
+        .collect();
+    assert!(
+        refused
+            .iter()
+            .any(|d| d["route"] == "POST /console/flows/{name}/run" && d["status"] == 403),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flow_file_with_a_mistake_is_named_on_the_page_and_nothing_runs() {
+    let server = Server::start_with(false, |_, dir| {
+        std::fs::create_dir_all(dir.join("flows")).unwrap();
+        std::fs::write(dir.join("flows/unlock.yaml"), UNLOCK_FLOW).unwrap();
+        std::fs::write(
+            dir.join("flows/broken.yaml"),
+            "flow: broken\ntrigger: {manual: {}}\nsteps:\n  - id: a\n    card: no.such.card\n",
+        )
+        .unwrap();
+    })
+    .await;
+    let (status, body) = page_as(&server, "viewer", "/console/flows").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("The flow files have mistakes"), "{body}");
+    assert!(
+        body.contains("broken.yaml:5:"),
+        "the mistake's place: {body}"
+    );
+    let refused = run_now(&server, "admin", &[]).await;
+    assert_eq!(refused.status(), 400);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("no flow runs until they are fixed")
     );
 }

@@ -8,6 +8,7 @@
 
 mod console;
 mod door;
+mod flows;
 mod hardening;
 mod kit;
 mod openapi;
