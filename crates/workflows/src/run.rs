@@ -907,30 +907,28 @@ impl Exec<'_> {
                 },
             },
         };
-        Ok(
-            match self
-                .rt
-                .host
-                .perform(actor, &plan)
-                .instrument(tracing::trace_span!("flow.card_work"))
-                .await
-            {
-                Ok(performed) => {
-                    let mut output = performed.output;
-                    if let Some(map) = output.as_object_mut() {
-                        map.entry("plan").or_insert(Json::String(plan));
-                        for (name, secret) in performed.secrets {
-                            map.insert(name, Json::String(secret.expose_secret().to_string()));
-                            if let Ok(mut secrets) = self.secrets.lock() {
-                                secrets.push(secret);
-                            }
+        let performed = self
+            .rt
+            .host
+            .perform(actor, &plan)
+            .instrument(tracing::trace_span!("flow.card_work"))
+            .await;
+        Ok(match performed {
+            Ok(performed) => {
+                let mut output = performed.output;
+                if let Some(map) = output.as_object_mut() {
+                    map.entry("plan").or_insert(Json::String(plan));
+                    for (name, secret) in performed.secrets {
+                        map.insert(name, Json::String(secret.expose_secret().to_string()));
+                        if let Ok(mut secrets) = self.secrets.lock() {
+                            secrets.push(secret);
                         }
                     }
-                    Ok(output)
                 }
-                Err(error) => Err(error),
-            },
-        )
+                Ok(output)
+            }
+            Err(error) => Err(error),
+        })
     }
 
     async fn http(
