@@ -6,7 +6,8 @@
 //! drift over a generated organisation, a snapshot's digest, and appending and verifying the audit
 //! chain. Two more are bound by rate limits rather than input size, so each is compared by its own
 //! ratio over its lower bound: the onboarding benchmark's makespan, and small full syncs' times (Okta and
-//! GitHub).
+//! GitHub). The workflow engine's overhead per step is compared with a plain SQLite insert+commit timed
+//! beside it.
 
 use std::time::{Duration, Instant};
 
@@ -168,6 +169,27 @@ pub fn run(quick: bool) -> anyhow::Result<()> {
     );
     if ratio > limit {
         regressions.push("sync_bound_github");
+    }
+    // The workflow engine's overhead per durable step, over a plain SQLite insert+commit timed in the same
+    // process: both are bound by the same fsync, so the ratio holds on a slow disk or a busy machine.
+    let stored = baseline
+        .ratios
+        .get("flow_step_over_insert")
+        .copied()
+        .context("baseline.json has no ratio for flow_step_over_insert")?;
+    let (ratio, step_us, insert_us) = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(crate::flows::guard_ratio())
+    })?;
+    let limit = stored * baseline.tolerance;
+    let verdict = if ratio > limit { "REGRESSION" } else { "ok" };
+    println!(
+        "{:<16} p50 per set-card step {:.3} ms over a plain insert+commit {:.3} ms: ratio {ratio:5.2} (baseline {stored:.2}, limit {limit:.2}) {verdict}",
+        "flow_step",
+        step_us / 1e3,
+        insert_us / 1e3,
+    );
+    if ratio > limit {
+        regressions.push("flow_step");
     }
     anyhow::ensure!(
         regressions.is_empty(),

@@ -17,6 +17,8 @@
 //! - `sync`: a full sync of a generated Okta org, GitHub organisation and Google domain at the vendors'
 //!   limits against the pagination-and-rate-limit lower bound, peak memory, and (with `--baseline`) the
 //!   same lists read with the vendors' Python clients.
+//! - `flow-steps`: the workflow engine's overhead per durable step (1,000 `set` cards; 1,000 `http` cards
+//!   against a local echo server) as p50/p99, and durable steps/s of many independent runs.
 //! - `api-org`: the organisation file of the API load benchmark
 //!   (`crates/bench/api-load.sh`).
 
@@ -25,6 +27,7 @@ mod apply;
 mod audit;
 mod baseline;
 mod database;
+mod flows;
 mod guard;
 mod onboard;
 mod org;
@@ -206,6 +209,15 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// The workflow engine's per-step overhead (p50/p99) and durable steps/s, on SQLite and PostgreSQL.
+    FlowSteps {
+        /// A PostgreSQL server (a fresh schema is made and dropped) measured after SQLite.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// 200 cards a run, 100 independent runs.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Append N audit events in batches (each batch one durable commit), then verify the whole chain.
     Audit {
         #[arg(long, default_value_t = 10_000_000)]
@@ -380,6 +392,14 @@ fn main() -> anyhow::Result<()> {
                 postgres,
                 quick,
             } => org::snapshot(if quick { 20_000 } else { grants }, postgres.as_deref()).await,
+            Command::FlowSteps { postgres, quick } => {
+                let size = if quick {
+                    flows::Size::quick()
+                } else {
+                    flows::Size::full()
+                };
+                flows::run(size, postgres.as_deref()).await
+            }
             Command::Audit {
                 events,
                 batch,

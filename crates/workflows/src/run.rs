@@ -24,6 +24,7 @@ use grantflow_store::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value as Json, json};
+use tracing::Instrument as _;
 
 use crate::cards::{self, Card, Effect};
 use crate::flow::{Flow, OnError, Step, StepKind, Wait};
@@ -334,7 +335,10 @@ impl Exec<'_> {
         Box::pin(async move {
             for step in steps {
                 let path = format!("{prefix}{}", step.id);
-                match self.step(step, &scope, &path).await? {
+                // A TRACE span per step: the benchmark times the engine's per-step overhead with it (its
+                // start, its end, and the card's own work inside). Disabled, it costs a level check.
+                let span = tracing::trace_span!("flow.step", path = %path);
+                match self.step(step, &scope, &path).instrument(span).await? {
                     (Control::Return(value), _) => return Ok((Control::Return(value), scope)),
                     (Control::Next, output) => {
                         if let Some(Json::Object(outputs)) = scope.get_mut("steps") {
@@ -763,7 +767,13 @@ impl Exec<'_> {
                 Effect::Pure => {
                     pure::run(card.name, &input).map_err(|m| CardError::new("invalid_input", m))
                 }
-                Effect::Read => self.rt.host.read(card.name, &input).await,
+                Effect::Read => {
+                    self.rt
+                        .host
+                        .read(card.name, &input)
+                        .instrument(tracing::trace_span!("flow.card_work"))
+                        .await
+                }
                 Effect::Change => {
                     // The plan recorded by an earlier attempt (in this process or before it died) is the one
                     // to finish: a retry never makes a second plan for the same step.
@@ -883,7 +893,13 @@ impl Exec<'_> {
         let actor = &self.run.actor;
         let plan = match recorded_plan {
             Some(plan) => plan.to_string(),
-            None => match self.rt.host.prepare(actor, card.name, input).await {
+            None => match self
+                .rt
+                .host
+                .prepare(actor, card.name, input)
+                .instrument(tracing::trace_span!("flow.card_work"))
+                .await
+            {
                 Err(error) => return Ok(Err(error)),
                 Ok(prepared) => match prepared.plan {
                     None => {
@@ -916,7 +932,13 @@ impl Exec<'_> {
                 },
             },
         };
-        Ok(match self.rt.host.perform(actor, &plan).await {
+        let performed = self
+            .rt
+            .host
+            .perform(actor, &plan)
+            .instrument(tracing::trace_span!("flow.card_work"))
+            .await;
+        Ok(match performed {
             Ok(performed) => {
                 let mut output = performed.output;
                 if let Some(map) = output.as_object_mut() {
@@ -969,7 +991,12 @@ impl Exec<'_> {
             .await
             .map_err(StepFailure::Halt)?;
         }
-        Ok(self.rt.http.call(input, &key).await)
+        Ok(self
+            .rt
+            .http
+            .call(input, &key)
+            .instrument(tracing::trace_span!("flow.card_work"))
+            .await)
     }
 }
 

@@ -650,3 +650,64 @@ steps:
     expect("step `names` gives no `nope`", "flows/broken.yaml:25:15");
     assert_eq!(lines.len(), 7, "{all}");
 }
+
+/// A worker whose run was taken over can record no step: neither one with an audit event (a transaction
+/// that renews the lease) nor one without (a single guarded insert), while the new holder's writes land.
+#[tokio::test]
+async fn a_step_write_after_a_takeover_is_refused() {
+    for (store, _dir) in stores("a_step_write_after_a_takeover_is_refused").await {
+        let host = FakeHost::default();
+        let http = http_cards("http://127.0.0.1:9");
+        let set = flows(&[(
+            "f.yaml",
+            "flow: f\ntrigger: {manual: {}}\nsteps:\n  - id: a\n    card: set\n    with: {x: 1}\n",
+        )]);
+        let rt = runtime(&store, &host, &http, set, "w");
+        let id = started(&rt, "f", manual(json!({}))).await;
+        let lease_for = Duration::from_secs(60);
+        let (_, first) = store
+            .claim_flow_run("w1", Some(&id), lease_for)
+            .await
+            .unwrap()
+            .unwrap();
+        store.release_flow_run(&id, "w1").await.unwrap();
+        let (_, second) = store
+            .claim_flow_run("w2", Some(&id), lease_for)
+            .await
+            .unwrap()
+            .unwrap();
+        let output = json!({"x": 1});
+        let write = |path: &'static str, audit: Option<Json>| grantflow_store::StepWrite {
+            path,
+            step: path,
+            card: "set",
+            state: grantflow_store::FlowStepState::Succeeded,
+            attempts: 1,
+            input: None,
+            output: Some(&output),
+            error: None,
+            effect: None,
+            started_at: chrono::Utc::now(),
+            audit,
+            actor: "cli:test",
+        };
+        for audit in [None, Some(json!({"card": "set"}))] {
+            let refused = store
+                .record_flow_step(&id, &first, lease_for, &write("stale", audit.clone()))
+                .await;
+            assert!(
+                matches!(refused, Err(grantflow_store::StoreError::LeaseLost { .. })),
+                "a stale worker's write (audit {audit:?}) was not refused: {refused:?}"
+            );
+            store
+                .record_flow_step(&id, &second, lease_for, &write("a", audit))
+                .await
+                .unwrap();
+        }
+        let steps = store.flow_steps(&id).await.unwrap();
+        assert_eq!(
+            steps.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(),
+            ["a"]
+        );
+    }
+}
