@@ -193,6 +193,13 @@ impl Host for NoHost {
     async fn perform(&self, _actor: &str, plan: &str) -> Result<Performed, CardError> {
         Err(CardError::new("bench", format!("no changes here ({plan})")))
     }
+
+    async fn notify(&self, card: &str, _input: &Json) -> Result<Json, CardError> {
+        Err(CardError::new(
+            "bench",
+            format!("no messages here ({card})"),
+        ))
+    }
 }
 
 /// A local echo server on 127.0.0.1: `POST /echo` answers its JSON body. Returns its base URL.
