@@ -159,7 +159,19 @@ pub async fn test(
             "Testing flow {flow} against the built-in sandbox (demo organisation); nothing outside it is touched."
         );
     }
-    crate::commands::sync::run(&service, None, false, true).await?;
+    if json {
+        // Only the run goes to standard output.
+        service
+            .sync(
+                &actor(),
+                None,
+                false,
+                &crate::progress::SyncProgress::new(true),
+            )
+            .await?;
+    } else {
+        crate::commands::sync::run(&service, None, false, true).await?;
+    }
     let flows = load(&service, None)?;
     let found = flows
         .get(flow)

@@ -145,6 +145,34 @@ async fn the_example_flows_check_and_run_against_the_sandbox() {
     );
     let resync = workspace.run(&["sync", "--system", "opa"]);
     assert_eq!(resync.code, 0, "{}", resync.all());
-    let people = workspace.run(&["flow", "runs", "--json"]);
-    assert_eq!(people.code, 0);
+    let runs = workspace.run(&["flow", "runs", "--json"]);
+    assert_eq!(runs.code, 0);
+
+    // `flow test` tries a flow against a sandbox of its own: the workspace's Okta is not touched.
+    let before = workspace.writes().await.len();
+    let tested = workspace.run(&[
+        "flow",
+        "test",
+        "password-reset",
+        "--flows",
+        examples,
+        "--input",
+        "who=okta-demo-user@example.com",
+        "--json",
+    ]);
+    assert_eq!(tested.code, 0, "{}", tested.all());
+    let run: serde_json::Value = serde_json::from_str(&tested.stdout).unwrap();
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let paths: Vec<&str> = run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["path"].as_str())
+        .collect();
+    assert!(paths.contains(&"check/then/reset"), "{paths:?}");
+    assert_eq!(
+        workspace.writes().await.len(),
+        before,
+        "flow test wrote to the workspace's sandbox"
+    );
 }
