@@ -246,6 +246,17 @@ fn step_from_row(run: &str, row: &sqlx::any::AnyRow) -> Result<FlowStepRecord> {
     })
 }
 
+/// A write guarded by the run's lease changed nothing: the lease was taken over.
+fn still_held(rows: u64, run: &str, lease: &Lease) -> Result<()> {
+    if rows == 0 {
+        return Err(StoreError::LeaseLost {
+            job: format!("flow run {run}"),
+            owner: lease.owner.clone(),
+        });
+    }
+    Ok(())
+}
+
 fn lease_ms(now: DateTime<Utc>, lease: Duration) -> i64 {
     millis(now) + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
 }
@@ -465,10 +476,7 @@ impl Store {
         .rows_affected();
         if held == 0 {
             tx.rollback().await?;
-            return Err(StoreError::LeaseLost {
-                job: format!("flow run {run}"),
-                owner: lease.owner.clone(),
-            });
+            return still_held(held, run, lease);
         }
         let finished = (step.state != FlowStepState::Started).then(|| millis(now));
         sqlx::query(
@@ -548,12 +556,7 @@ impl Store {
         .execute(self.pool())
         .await?
         .rows_affected();
-        if written == 0 {
-            return Err(StoreError::LeaseLost {
-                job: format!("flow run {run}"),
-                owner: lease.owner.clone(),
-            });
-        }
+        still_held(written, run, lease)?;
         Ok(())
     }
 
@@ -574,12 +577,7 @@ impl Store {
         .execute(self.pool())
         .await?
         .rows_affected();
-        if held == 0 {
-            return Err(StoreError::LeaseLost {
-                job: format!("flow run {run}"),
-                owner: lease.owner.clone(),
-            });
-        }
+        still_held(held, run, lease)?;
         Ok(())
     }
 
@@ -627,12 +625,7 @@ impl Store {
         .execute(self.pool())
         .await?
         .rows_affected();
-        if parked == 0 {
-            return Err(StoreError::LeaseLost {
-                job: format!("flow run {run}"),
-                owner: lease.owner.clone(),
-            });
-        }
+        still_held(parked, run, lease)?;
         Ok(())
     }
 
@@ -665,10 +658,7 @@ impl Store {
         .await?;
         let Some(row) = row else {
             tx.rollback().await?;
-            return Err(StoreError::LeaseLost {
-                job: format!("flow run {run}"),
-                owner: lease.owner.clone(),
-            });
+            return still_held(0, run, lease);
         };
         if erase_io {
             sqlx::query("UPDATE flow_steps SET input = NULL, output = NULL WHERE run_id = $1")
