@@ -96,6 +96,15 @@ pub(super) fn error(status: StatusCode, message: &str) -> Response {
     )
 }
 
+/// A refusal in Connect's shape, small enough to return in a `Result` (a `Response` is not).
+pub(super) struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        error(self.0, &self.1)
+    }
+}
+
 /// The shared rate-limit and fault knobs, in Connect's error shape.
 async fn limits_and_faults(State(vault): State<Arc<Vault>>, req: Request, next: Next) -> Response {
     let decision = vault.core.limits().charge("api", vault.core.now());
@@ -153,11 +162,11 @@ struct FilterQuery {
 }
 
 /// A SCIM `eq` filter: `attribute eq "value"`, on one of `allowed` attributes.
-fn parse_filter<'f>(filter: &'f str, allowed: &[&str]) -> Result<(&'f str, String), Response> {
+fn parse_filter<'f>(filter: &'f str, allowed: &[&str]) -> Result<(&'f str, String), Refusal> {
     let refuse = || {
-        error(
+        Refusal(
             StatusCode::BAD_REQUEST,
-            &format!(
+            format!(
                 "Invalid filter {filter:?}: expected {} eq \"…\"",
                 allowed.join(" or ")
             ),
@@ -178,19 +187,19 @@ fn parse_filter<'f>(filter: &'f str, allowed: &[&str]) -> Result<(&'f str, Strin
 }
 
 /// The vault named by the path, or Connect's 400 (not an id), 404 (no such vault) or 403 (not granted).
-fn find_vault<'s>(
-    vaults: &'s mut [StoredVault],
-    id: &str,
-) -> Result<&'s mut StoredVault, Response> {
+fn find_vault<'s>(vaults: &'s mut [StoredVault], id: &str) -> Result<&'s mut StoredVault, Refusal> {
     if !is_id(id) {
-        return Err(error(StatusCode::BAD_REQUEST, "Invalid Vault UUID"));
+        return Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            "Invalid Vault UUID".into(),
+        ));
     }
     let vault = vaults
         .iter_mut()
         .find(|v| v.id == id)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, "Vault not found"))?;
+        .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, "Vault not found".into()))?;
     if !vault.granted {
-        return Err(error(StatusCode::FORBIDDEN, "Unauthorized access"));
+        return Err(Refusal(StatusCode::FORBIDDEN, "Unauthorized access".into()));
     }
     Ok(vault)
 }
@@ -205,7 +214,7 @@ async fn list_vaults(
     let name = match q.filter.as_deref().map(|f| parse_filter(f, &["name"])) {
         None => None,
         Some(Ok((_, name))) => Some(name),
-        Some(Err(resp)) => return resp,
+        Some(Err(refusal)) => return refusal.into_response(),
     };
     let state = vault.core.state();
     let vaults: Vec<Value> = state
@@ -221,7 +230,7 @@ async fn get_vault(State(vault): State<Arc<Vault>>, Path(id): Path<String>) -> R
     let mut state = vault.core.state();
     match find_vault(&mut state.vaults, &id) {
         Ok(v) => json_response(StatusCode::OK, &v.to_json()),
-        Err(resp) => resp,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -250,12 +259,12 @@ async fn list_items(
     {
         None => None,
         Some(Ok(filter)) => Some(filter),
-        Some(Err(resp)) => return resp,
+        Some(Err(refusal)) => return refusal.into_response(),
     };
     let mut state = vault.core.state();
     let stored = match find_vault(&mut state.vaults, &id) {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(refusal) => return refusal.into_response(),
     };
     let items: Vec<Value> = stored
         .items
@@ -279,7 +288,7 @@ async fn get_item(
     let mut state = vault.core.state();
     let stored = match find_vault(&mut state.vaults, &vault_id) {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(refusal) => return refusal.into_response(),
     };
     if !is_id(&item_id) {
         return error(StatusCode::BAD_REQUEST, "Invalid Item UUID");
@@ -302,7 +311,7 @@ async fn delete_item(
     let mut state = vault.core.state();
     let stored = match find_vault(&mut state.vaults, &vault_id) {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(refusal) => return refusal.into_response(),
     };
     if !is_id(&item_id) {
         return error(StatusCode::BAD_REQUEST, "Invalid Item UUID");
@@ -331,7 +340,7 @@ async fn create_item(
     let mut state = vault.core.state();
     let stored = match find_vault(&mut state.vaults, &vault_id) {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(refusal) => return refusal.into_response(),
     };
     let item = match new_item(&body, &vault_id) {
         Ok(item) => item,
@@ -354,12 +363,12 @@ fn new_item(body: &[u8], vault_id: &str) -> Result<Map<String, Value>, String> {
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
         return Err("the body must be a JSON object".into());
     };
-    if let Some(given) = body.get("vault").and_then(|v| v.get("id")) {
-        if given.as_str() != Some(vault_id) {
-            return Err(format!(
-                "vault.id {given} does not match the vault in the path"
-            ));
-        }
+    if let Some(given) = body.get("vault").and_then(|v| v.get("id"))
+        && given.as_str() != Some(vault_id)
+    {
+        return Err(format!(
+            "vault.id {given} does not match the vault in the path"
+        ));
     }
     let title = match body.get("title") {
         None | Some(Value::Null) => String::new(),
