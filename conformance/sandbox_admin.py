@@ -16,6 +16,14 @@ def system_info(key):
     return json.loads(pathlib.Path(path).read_text())["systems"][key]
 
 
+def service_info(key):
+    """The `ServiceInfo` of `key` (a service for flows, such as the 1Password Connect emulator `vault`)."""
+    path = os.environ.get("GRANTFLOW_SANDBOX_INFO")
+    if not path:
+        pytest.fail("GRANTFLOW_SANDBOX_INFO must name the sandbox info JSON file")
+    return json.loads(pathlib.Path(path).read_text())["services"][key]
+
+
 class Admin:
     def __init__(self, url):
         self.url = url

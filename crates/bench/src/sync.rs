@@ -153,6 +153,7 @@ pub fn org_of(
         jira: None,
         salesforce: None,
         bamboohr: None,
+        vault: None,
     }
 }
 

@@ -1,6 +1,8 @@
 //! A grantflow.yaml for a running sandbox, from the connection details the
 //! sandbox publishes (its info file): each system a connection, its
-//! credentials in owner-only files, and the demo's reachability data.
+//! credentials in owner-only files, and the demo's reachability data. Its
+//! services (the 1Password Connect emulator) become the flows' HTTP
+//! connections instead, their tokens in owner-only files too.
 
 use grantflow_sandbox::SandboxInfo;
 use grantflow_service::config::{NewConnection, new_config};
@@ -49,6 +51,9 @@ pub fn for_sandbox(
     if info.systems.values().any(|s| s.kind == "datadog") {
         extra.insert("reachability".into(), demo_reachability(base)?);
     }
+    if !info.services.is_empty() {
+        extra.insert("flows".into(), flow_connections(info, base)?);
+    }
     new_config(
         &connections,
         &directory,
@@ -56,6 +61,36 @@ pub fn for_sandbox(
         extra,
         "grantflow configuration for a local sandbox (grantflow sandbox up).",
     )
+}
+
+/// `flows: {http_connections: …}`: one HTTP connection per sandbox service, named like the service, allowed to
+/// reach its host and port only, and authenticated with its token (written owner-only, like the connections'
+/// credentials, and referred to by file so the YAML holds no secret).
+fn flow_connections(info: &SandboxInfo, base: &Path) -> anyhow::Result<serde_json::Value> {
+    let mut connections = serde_json::Map::new();
+    for (name, service) in &info.services {
+        let url = url::Url::parse(&service.base_url)
+            .map_err(|e| anyhow::anyhow!("service {name}: base_url is not a URL: {e}"))?;
+        let host = match (url.host_str(), url.port_or_known_default()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            _ => anyhow::bail!("service {name}: base_url {} has no host", service.base_url),
+        };
+        let mut connection = serde_json::Map::new();
+        connection.insert("allowed_hosts".into(), serde_json::json!([host]));
+        // Flows name the vault's paths (`/v1/vaults/…`), not its address.
+        connection.insert("base_url".into(), serde_json::json!(service.base_url));
+        if let Some(token) = service.credentials.get("token") {
+            let file = format!(".grantflow/flows.{name}.token");
+            grantflow_service::files::write_private(&base.join(&file), token.as_bytes())
+                .map_err(|e| anyhow::anyhow!("writing {file} for service {name}: {e}"))?;
+            connection.insert(
+                "auth".into(),
+                serde_json::json!({ "bearer": { "token": { "file": file } } }),
+            );
+        }
+        connections.insert(name.clone(), connection.into());
+    }
+    Ok(serde_json::json!({ "http_connections": connections }))
 }
 
 /// The sandbox's demo organisation comes with production-reach data: write it under `reach/` and
@@ -69,4 +104,89 @@ fn demo_reachability(base: &Path) -> anyhow::Result<serde_json::Value> {
         sources.insert("root".into(), "reach".into());
     }
     Ok(section)
+}
+
+#[cfg(test)]
+mod tests {
+    //! A sandbox's services become flows' HTTP connections (not connector connections), and the file that
+    //! results is one grantflow loads, with the token in an owner-only file and nowhere in the YAML.
+
+    use super::*;
+    use grantflow_sandbox::SystemInfo;
+
+    fn system(kind: &str, base_url: &str, token: &str) -> SystemInfo {
+        SystemInfo {
+            kind: kind.into(),
+            base_url: base_url.into(),
+            admin_url: format!("{base_url}/__sandbox"),
+            credentials: [("token".to_string(), token.to_string())].into(),
+            settings: serde_json::Map::new(),
+            ca_certificate: None,
+        }
+    }
+
+    #[test]
+    fn services_become_flow_http_connections_with_the_token_in_a_private_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let info = SandboxInfo {
+            systems: [(
+                "okta".to_string(),
+                system("okta", "http://127.0.0.1:41001", "00okta-token"),
+            )]
+            .into(),
+            services: [(
+                "vault".to_string(),
+                system("vault", "http://127.0.0.1:41002", "eyJvault-token"),
+            )]
+            .into(),
+        };
+        let text = for_sandbox(&info, dir.path(), &BTreeMap::new()).expect("config");
+        assert!(!text.contains("eyJvault-token"), "{text}");
+        let path = dir.path().join("grantflow.yaml");
+        std::fs::write(&path, &text).expect("write");
+        let config = grantflow_service::config::Config::load(&path).expect("grantflow loads it");
+        assert_eq!(
+            config
+                .connections
+                .keys()
+                .map(|name| name.0.as_str())
+                .collect::<Vec<_>>(),
+            ["okta"],
+            "a service is not a connector connection"
+        );
+        let vault = &config.flows.http_connections["vault"];
+        assert_eq!(vault.allowed_hosts, ["127.0.0.1:41002"]);
+        let Some(grantflow_workflows::HttpAuth::Bearer { token }) = &vault.auth else {
+            panic!("bearer auth expected: {:?}", vault.auth);
+        };
+        let file = dir.path().join(token.file.as_ref().expect("a token file"));
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("token file"),
+            "eyJvault-token"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&file)
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "owner-only: {mode:o}");
+        }
+    }
+
+    #[test]
+    fn without_services_no_flows_section_is_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let info = SandboxInfo {
+            systems: [(
+                "okta".to_string(),
+                system("okta", "http://127.0.0.1:41001", "00okta-token"),
+            )]
+            .into(),
+            services: BTreeMap::new(),
+        };
+        let text = for_sandbox(&info, dir.path(), &BTreeMap::new()).expect("config");
+        assert!(!text.contains("flows"), "{text}");
+    }
 }

@@ -5,7 +5,9 @@
 //! ([`emulator::Core`]), the vendor's routes, errors, pagination and rate-limit rules, and changes by hand. The
 //! `/__sandbox` admin routes (writes, faults, rate limits, calls, reset, hand-change) are shared ([`emulator`]).
 //! Systems are listed in one place, `systems.rs`, and [`start`] serves each on its own loopback port, wrapped in
-//! the network faults every system shares ([`network_faults`]).
+//! the network faults every system shares ([`network_faults`]). Services that flows call through the custom HTTP
+//! card rather than a connector (the 1Password Connect emulator, [`vault`]) are served the same way but published
+//! apart, under `SandboxInfo.services`.
 
 pub mod aws;
 pub mod bamboohr;
@@ -28,10 +30,11 @@ mod server;
 pub mod slack;
 mod systems;
 mod tls;
+pub mod vault;
 pub mod venv;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use emulator::{Emulator, EmulatorConfig};
 pub use okta::{OktaConfig, okta_router};
 pub use org::{Org, demo_org, load_org};
-pub use server::{RunningSandbox, SandboxInfo, SandboxOptions, SystemInfo, start};
+pub use server::{RunningSandbox, SandboxInfo, SandboxOptions, ServiceInfo, SystemInfo, start};

@@ -38,6 +38,9 @@ pub struct Org {
     /// The BambooHR HRIS; absent means none.
     #[serde(default)]
     pub bamboohr: Option<crate::bamboohr::BamboohrSeed>,
+    /// A 1Password Connect server (a service for flows' custom HTTP card, not a connector); absent means none.
+    #[serde(default)]
+    pub vault: Option<crate::vault::VaultSeed>,
 }
 
 const DEMO_YAML: &str = include_str!("../orgs/demo.yaml");
@@ -82,6 +85,7 @@ impl Org {
         self.opa.as_ref().map_or(Ok(()), |s| s.validate())?;
         self.jira.as_ref().map_or(Ok(()), |j| j.validate())?;
         self.salesforce.as_ref().map_or(Ok(()), |s| s.validate())?;
+        self.vault.as_ref().map_or(Ok(()), |v| v.validate())?;
         self.okta.validate()
     }
 }

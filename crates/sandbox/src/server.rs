@@ -89,7 +89,14 @@ impl SystemInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxInfo {
     pub systems: BTreeMap<String, SystemInfo>,
+    /// Services flows call through the custom HTTP card (the 1Password Connect emulator, key `vault`): not
+    /// connector systems, so apart from `systems`, which become grantflow connections.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, ServiceInfo>,
 }
+
+/// Where a service listens and how to authenticate to it: the same fields as a system's.
+pub type ServiceInfo = SystemInfo;
 
 /// The running emulators; dropping it leaves them running until the runtime stops.
 #[derive(Debug)]
@@ -124,6 +131,7 @@ pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSan
     let (stop, stopped) = watch::channel(false);
     let mut info = SandboxInfo {
         systems: BTreeMap::new(),
+        services: BTreeMap::new(),
     };
     let mut tasks = Vec::new();
     // One CA for every HTTPS system of this sandbox, made only when one is configured.
@@ -150,7 +158,12 @@ pub async fn start(org: &Org, opts: SandboxOptions) -> anyhow::Result<RunningSan
         }
         let base_url = format!("{}://{addr}", if https { "https" } else { "http" });
         let published = (sys.published)(&base_url);
-        info.systems.insert(
+        let listing = if sys.service {
+            &mut info.services
+        } else {
+            &mut info.systems
+        };
+        listing.insert(
             sys.kind.to_owned(),
             SystemInfo {
                 kind: sys.kind.to_owned(),

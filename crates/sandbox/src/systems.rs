@@ -8,13 +8,15 @@ use axum::Router;
 use crate::emulator::{Emulator, EmulatorConfig, router};
 use crate::org::Org;
 use crate::{
-    aws, bamboohr, datadog, github, gitlab, google, jira, okta, opa, salesforce, scim, slack,
+    aws, bamboohr, datadog, github, gitlab, google, jira, okta, opa, salesforce, scim, slack, vault,
 };
 
 /// One emulator ready to serve: the router plus what clients need to reach it.
 pub(crate) struct BuiltSystem {
-    /// Key and kind in `SandboxInfo.systems`.
+    /// Key and kind in `SandboxInfo.systems` (or `services`).
     pub kind: &'static str,
+    /// Published under `SandboxInfo.services`: reached by flows' HTTP card, not a connector system.
+    pub service: bool,
     /// 0 picks an ephemeral port.
     pub port: u16,
     /// Served over HTTPS only, as its vendor's client insists.
@@ -35,6 +37,7 @@ impl BuiltSystem {
         let published = emulator.clone();
         BuiltSystem {
             kind: E::KIND,
+            service: false,
             port: 0,
             https: E::HTTPS,
             router: router(emulator),
@@ -97,6 +100,10 @@ pub(crate) fn build(
         built::<scim::Scim>(org.scim.as_ref(), config),
         built::<datadog::Datadog>(org.datadog.as_ref(), config),
         built::<bamboohr::Bamboohr>(org.bamboohr.as_ref(), config),
+        built::<vault::Vault>(org.vault.as_ref(), config).map(|sys| BuiltSystem {
+            service: true,
+            ..sys
+        }),
     ]
     .into_iter()
     .flatten()

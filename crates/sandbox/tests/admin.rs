@@ -70,7 +70,12 @@ async fn every_emulator_refuses_absurd_settings_by_name_and_keeps_serving() {
         ("network", json!({"reset_rate": 2.0}), "reset_rate"),
     ];
     assert_eq!(sandbox.info.systems.len(), 12, "every emulator is checked");
-    for (key, system) in &sandbox.info.systems {
+    assert_eq!(
+        sandbox.info.services.keys().collect::<Vec<_>>(),
+        ["vault"],
+        "services are published apart from connector systems"
+    );
+    for (key, system) in sandbox.info.systems.iter().chain(&sandbox.info.services) {
         let client = system.http_client().expect("client");
         let limits = get(&client, &format!("{}/rate-limits", system.admin_url)).await;
         let faults = get(&client, &format!("{}/faults", system.admin_url)).await;

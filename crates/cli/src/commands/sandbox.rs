@@ -28,6 +28,13 @@ pub async fn up(
             system.kind, system.base_url, system.admin_url
         );
     }
+    // Services are reached by flows' HTTP card, not by a connector: listed apart.
+    for (name, service) in &sandbox.info.services {
+        println!(
+            "{name} (service for flows): {}  admin: {}",
+            service.base_url, service.admin_url
+        );
+    }
     if let Some(path) = &info {
         write_info(path, &sandbox.info)?;
         println!(
@@ -72,7 +79,11 @@ async fn apply_faults(path: &Path, info: &SandboxInfo) -> anyhow::Result<()> {
         )
     })?;
     for (system, endpoints) in systems {
-        let Some(target) = info.systems.get(&system) else {
+        let Some(target) = info
+            .systems
+            .get(&system)
+            .or_else(|| info.services.get(&system))
+        else {
             anyhow::bail!("{}: no system \"{system}\" in this sandbox", path.display());
         };
         for (endpoint, settings) in endpoints {

@@ -145,6 +145,60 @@ async fn the_example_flows_check_and_run_against_the_sandbox() {
     );
     let resync = workspace.run(&["sync", "--system", "opa"]);
     assert_eq!(resync.code, 0, "{}", resync.all());
+    // Seed 001's second flow: the new hire's temporary password goes to the manager's vault, and nowhere else.
+    let vault = grantflow_sandbox::vault::vault_id("priya.raman@example.com (private)");
+    let ran = workspace.run(&[
+        "flow",
+        "run",
+        "new-hire-password",
+        "-i",
+        "who=okta-demo-user@example.com",
+        "-i",
+        &format!("vault={vault}"),
+        "--json",
+    ]);
+    assert_eq!(ran.code, 0, "{}", ran.all());
+    let run: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let admin = &workspace.sandbox.info.services["vault"].admin_url;
+    let items: serde_json::Value = reqwest::get(format!("{admin}/items"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let item = items["items"]
+        .as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .find(|i| i["title"] == "Temporary password for okta-demo-user@example.com")
+        })
+        .unwrap_or_else(|| panic!("no item in the vault: {items}"));
+    let password = item["fields"]
+        .as_array()
+        .and_then(|fields| fields.iter().find(|f| f["purpose"] == "PASSWORD"))
+        .and_then(|f| f["value"].as_str())
+        .expect("a password field")
+        .to_string();
+    assert!(password.len() >= 8 && password != "[secret]", "{password}");
+    let shown = workspace.run(&["flow", "run-show", run["id"].as_str().unwrap(), "--json"]);
+    let exported = workspace.run(&["audit", "export"]);
+    let database = std::fs::read(workspace.database()).unwrap();
+    for (what, text) in [
+        ("the run", shown.stdout.as_bytes()),
+        ("the audit trail", exported.stdout.as_bytes()),
+        ("the database", &database[..]),
+    ] {
+        assert!(
+            !text
+                .windows(password.len())
+                .any(|w| w == password.as_bytes()),
+            "the temporary password is in {what}"
+        );
+    }
+    assert!(shown.stdout.contains("[secret]"), "{}", shown.stdout);
+
     let runs = workspace.run(&["flow", "runs", "--json"]);
     assert_eq!(runs.code, 0);
 

@@ -15,6 +15,7 @@ mod opa;
 mod salesforce;
 mod scim;
 mod slack;
+mod vault;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
