@@ -158,12 +158,12 @@ pub async fn start_with_sign_in(
         .map(tokio::net::TcpListener::local_addr)
         .transpose()?;
     let (wake, woken) = mpsc::unbounded_channel();
-    // Flow files with mistakes stop the start, each mistake at its file:line:column.
-    let flows = service
-        .load_flows(None)
-        .map_err(|error| anyhow::anyhow!("flows: {error}"))?;
+    // Flow files with mistakes do not keep the server (and people's access requests) down: each mistake is
+    // said now at its file:line:column, the console names it, and the flows load once the files are fixed.
+    let flows = grantflow_service::flows::LoadedFlows::default();
+    flows.reload(&service);
     let shared = Arc::new(Shared {
-        flows: Arc::new(grantflow_service::flows::LoadedFlows::new(flows)),
+        flows: Arc::new(flows),
         service,
         syncing: Mutex::new(()),
         wake,
