@@ -88,9 +88,11 @@ pub struct FlowRuns {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FlowRunsQuery {
     /// Only this flow's runs.
     pub flow: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
