@@ -13,6 +13,7 @@ mod cursors;
 mod declared;
 mod drift;
 mod flows;
+mod group_commit;
 mod jobs;
 mod overlay;
 mod pages;
@@ -136,6 +137,8 @@ pub struct Store {
     sqlite_file: Option<Arc<std::path::Path>>,
     clock: Arc<dyn Clock>,
     recent: Arc<recent::Recent>,
+    /// Flow runs' writes made at the same moment share a commit (see `group_commit`).
+    group_commit: Arc<group_commit::GroupCommit>,
 }
 
 /// Timestamps are written with a fixed number of fractional digits so that
@@ -225,6 +228,7 @@ impl Store {
             sqlite_file,
             clock,
             recent: Arc::default(),
+            group_commit: Arc::default(),
         })
     }
 
