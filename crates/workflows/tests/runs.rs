@@ -880,3 +880,54 @@ async fn one_claim_takes_the_earliest_due_runs_and_no_more() {
         }
     }
 }
+
+/// An HTTP connection's bound on calls in flight holds across concurrent cards (every run of every flow
+/// shares it), and calls over the bound wait their turn rather than fail.
+#[tokio::test]
+async fn an_http_connection_never_has_more_calls_in_flight_than_its_bound() {
+    #[derive(Default)]
+    struct Load {
+        now: AtomicUsize,
+        most: AtomicUsize,
+    }
+    async fn slow(State(load): State<Arc<Load>>) -> &'static str {
+        let now = load.now.fetch_add(1, Ordering::SeqCst) + 1;
+        load.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        load.now.fetch_sub(1, Ordering::SeqCst);
+        "done"
+    }
+    let load = Arc::new(Load::default());
+    let app = axum::Router::new()
+        .route("/slow", get(slow))
+        .with_state(load.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let connection: HttpConnection = serde_json::from_value(json!({
+        "allowed_hosts": [address.to_string()],
+        "base_url": format!("http://{address}"),
+        "max_in_flight": 2,
+    }))
+    .unwrap();
+    let cards = HttpCards::new(
+        BTreeMap::from([("slow".to_string(), connection)]),
+        PathBuf::from("."),
+    );
+    let input = json!({"connection": "slow", "method": "GET", "url": "/slow"});
+    let calls = futures::future::join_all((0..8).map(|n| {
+        let cards = &cards;
+        let input = &input;
+        async move { cards.call(input, &format!("key-{n}")).await }
+    }))
+    .await;
+    for call in &calls {
+        let output = call.as_ref().expect("every call is made, in its turn");
+        assert_eq!(output["status"], 200);
+    }
+    assert_eq!(
+        load.most.load(Ordering::SeqCst),
+        2,
+        "calls in flight at once"
+    );
+}
