@@ -366,10 +366,7 @@ async fn one_event_starts_one_run() {
     for (store, _dir) in stores("one_event_starts_one_run").await {
         let host = FakeHost::default();
         let http = http_cards("http://127.0.0.1:9");
-        let set = flows(&[(
-            "f.yaml",
-            "flow: f\ntrigger: {manual: {}}\nsteps:\n  - id: a\n    card: set\n    with: {x: 1}\n",
-        )]);
+        let set = flows(&[("f.yaml", ONE_SET_CARD)]);
         let rt = runtime(&store, &host, &http, set.clone(), "w");
         let flow = set.get("f").unwrap();
         let keyed = || Start {
@@ -651,6 +648,32 @@ steps:
     assert_eq!(lines.len(), 7, "{all}");
 }
 
+/// A flow of one `set` card.
+const ONE_SET_CARD: &str =
+    "flow: f\ntrigger: {manual: {}}\nsteps:\n  - id: a\n    card: set\n    with: {x: 1}\n";
+
+/// A `set` step's row as a run writes it when the step has ended.
+fn set_step<'a>(
+    path: &'a str,
+    output: &'a Json,
+    audit: Option<Json>,
+) -> grantflow_store::StepWrite<'a> {
+    grantflow_store::StepWrite {
+        path,
+        step: path,
+        card: "set",
+        state: grantflow_store::FlowStepState::Succeeded,
+        attempts: 1,
+        input: None,
+        output: Some(output),
+        error: None,
+        effect: None,
+        started_at: chrono::Utc::now(),
+        audit,
+        actor: "cli:test",
+    }
+}
+
 /// A worker whose run was taken over can record no step: neither one with an audit event (a transaction
 /// that renews the lease) nor one without (a single guarded insert), while the new holder's writes land.
 #[tokio::test]
@@ -658,10 +681,7 @@ async fn a_step_write_after_a_takeover_is_refused() {
     for (store, _dir) in stores("a_step_write_after_a_takeover_is_refused").await {
         let host = FakeHost::default();
         let http = http_cards("http://127.0.0.1:9");
-        let set = flows(&[(
-            "f.yaml",
-            "flow: f\ntrigger: {manual: {}}\nsteps:\n  - id: a\n    card: set\n    with: {x: 1}\n",
-        )]);
+        let set = flows(&[("f.yaml", ONE_SET_CARD)]);
         let rt = runtime(&store, &host, &http, set, "w");
         let id = started(&rt, "f", manual(json!({}))).await;
         let lease_for = Duration::from_secs(60);
@@ -677,20 +697,7 @@ async fn a_step_write_after_a_takeover_is_refused() {
             .unwrap()
             .unwrap();
         let output = json!({"x": 1});
-        let write = |path: &'static str, audit: Option<Json>| grantflow_store::StepWrite {
-            path,
-            step: path,
-            card: "set",
-            state: grantflow_store::FlowStepState::Succeeded,
-            attempts: 1,
-            input: None,
-            output: Some(&output),
-            error: None,
-            effect: None,
-            started_at: chrono::Utc::now(),
-            audit,
-            actor: "cli:test",
-        };
+        let write = |path: &'static str, audit: Option<Json>| set_step(path, &output, audit);
         for audit in [None, Some(json!({"card": "set"}))] {
             let refused = store
                 .record_flow_step(&id, &first, lease_for, &write("stale", audit.clone()))
@@ -719,10 +726,7 @@ async fn steps_written_together_are_each_answered_for_their_own_run() {
     for (store, _dir) in stores("steps_written_together_are_each_answered").await {
         let host = FakeHost::default();
         let http = http_cards("http://127.0.0.1:9");
-        let set = flows(&[(
-            "f.yaml",
-            "flow: f\ntrigger: {manual: {}}\nsteps:\n  - id: a\n    card: set\n    with: {x: 1}\n",
-        )]);
+        let set = flows(&[("f.yaml", ONE_SET_CARD)]);
         let rt = runtime(&store, &host, &http, set, "w");
         let lease_for = Duration::from_secs(60);
         let mut held = Vec::new();
@@ -748,20 +752,7 @@ async fn steps_written_together_are_each_answered_for_their_own_run() {
             held.push((id, lease));
         }
         let output = json!({"x": 1});
-        let write = |path: &'static str| grantflow_store::StepWrite {
-            path,
-            step: path,
-            card: "set",
-            state: grantflow_store::FlowStepState::Succeeded,
-            attempts: 1,
-            input: None,
-            output: Some(&output),
-            error: None,
-            effect: None,
-            started_at: chrono::Utc::now(),
-            audit: None,
-            actor: "cli:test",
-        };
+        let write = |path: &'static str| set_step(path, &output, None);
         for path in ["first", "second"] {
             let answers = futures::future::join_all(held.iter().map(|(id, lease)| {
                 let write = write(path);
@@ -800,10 +791,7 @@ async fn one_claim_takes_the_earliest_due_runs_and_no_more() {
     for (store, _dir) in stores("one_claim_takes_the_earliest_due_runs").await {
         let host = FakeHost::default();
         let http = http_cards("http://127.0.0.1:9");
-        let set = flows(&[(
-            "f.yaml",
-            "flow: f\ntrigger: {manual: {}}\nsteps:\n  - id: a\n    card: set\n    with: {x: 1}\n",
-        )]);
+        let set = flows(&[("f.yaml", ONE_SET_CARD)]);
         let rt = runtime(&store, &host, &http, set, "w");
         let mut ids = Vec::new();
         for _ in 0..5 {
