@@ -377,6 +377,24 @@ async fn the_start_date_activates_the_hire_and_the_end_date_suspends_the_leaver(
             .to_string(),
     )
     .unwrap();
+    // `flow plan` first: nothing is changed and no email is sent.
+    let planned = workspace.run(&[
+        "flow",
+        "plan",
+        "offboarding",
+        "--event",
+        event.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(planned.code, 0, "{}", planned.all());
+    assert!(
+        planned.stdout.contains("\"not_sent\": true"),
+        "{}",
+        planned.stdout
+    );
+    assert_eq!(mail(&workspace).await.len(), 1, "flow plan sent an email");
+    let user = workspace.okta_get(&format!("/api/v1/users/{leaver}")).await;
+    assert_eq!(user["status"], "ACTIVE", "{user}");
     let run = run_json(
         &workspace,
         &[
