@@ -67,6 +67,9 @@ pub struct FlowSettings {
     /// The connections the custom HTTP card calls through: allowed hosts and credentials.
     #[serde(default)]
     pub http_connections: BTreeMap<String, grantflow_workflows::HttpConnection>,
+    /// The SMTP server the email card (`notify.email`) sends through; its password from `env` or `file`.
+    #[serde(default)]
+    pub smtp: Option<grantflow_workflows::SmtpConnection>,
 }
 
 /// How `grantflow serve` faces the network: who may read `/metrics`, TLS,
@@ -279,6 +282,7 @@ pub struct Config {
 pub struct Flows {
     pub directory: PathBuf,
     pub http_connections: BTreeMap<String, grantflow_workflows::HttpConnection>,
+    pub smtp: Option<grantflow_workflows::SmtpConnection>,
 }
 
 impl Config {
@@ -367,6 +371,7 @@ impl Config {
                     .unwrap_or_else(|| PathBuf::from("flows")),
             ),
             http_connections: file.flows.http_connections,
+            smtp: file.flows.smtp,
         };
         Ok(Config {
             database: relative_sqlite(&database, &base),
