@@ -2,9 +2,10 @@
 //! to add, direct grants on managed resources to remove), which become a
 //! plan.
 
+use crate::accounts::{plan_accounts, planning_people};
 use crate::build::build_plan;
 use crate::declared::{Wiring, plan_creations};
-use crate::desired::{desired_access, directory_people, policy_reasons, with_declared};
+use crate::desired::{desired_access_with, policy_reasons, with_declared};
 use crate::index::SnapshotIndex;
 use crate::order::DirectoryFirst;
 use crate::profile::plan_profiles;
@@ -28,8 +29,9 @@ pub fn plan_policies(
 ) -> Result<Plan, PlanError> {
     let augmented = with_declared(policies, actual);
     let actual_declared = augmented.as_ref();
-    let people = directory_people(actual)?;
-    let desired = desired_access(policies, actual_declared, &people)?;
+    let people = planning_people(policies, actual, now.date_naive())?;
+    let accounts = plan_accounts(policies, actual_declared, &people, now.date_naive())?;
+    let desired = desired_access_with(policies, actual_declared, &people, &accounts.pending)?;
     let indexes: BTreeMap<&ConnectionName, SnapshotIndex<'_>> = actual_declared
         .snapshots
         .iter()
@@ -149,8 +151,10 @@ pub fn plan_policies(
     let (profiles, profile_notes) =
         plan_profiles(policies, actual_declared, &people, &desired.correlated)?;
     changes.extend(profiles);
+    changes.extend(accounts.changes);
     let wiring = plan_creations(policies, actual, &actual_declared.snapshots, &mut changes);
     let mut notes = desired.notes;
+    notes.extend(accounts.notes);
     notes.extend(profile_notes);
     notes.extend(time_bound_notes);
     notes.extend(wiring.notes.iter().cloned());

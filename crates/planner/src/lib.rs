@@ -5,6 +5,7 @@
 //! that were loaded elsewhere and returns a plan draft; storing it, giving
 //! it an id and executing it are other crates' business.
 
+mod accounts;
 mod build;
 mod correlate;
 mod declared;

@@ -71,6 +71,50 @@ pub(crate) fn order_directory_first(operations: &mut [Operation], first: &Direct
     }
 }
 
+/// Accounts first: whatever acts on an account the plan creates (its grants, its profile) waits for
+/// the creation, and a person's account in any other system waits for their directory account's
+/// creation (single sign-on and provisioning key off the directory account).
+pub(crate) fn order_accounts_first(operations: &mut [Operation], directory: &ConnectionName) {
+    let mut creations: HashMap<(ConnectionName, String), OperationId> = HashMap::new();
+    let mut directory_creations: HashMap<String, OperationId> = HashMap::new();
+    for op in operations.iter() {
+        if let OpKind::CreateAccount { account, .. } = &op.kind {
+            creations.insert((op.connection.clone(), account.id.clone()), op.id);
+            if op.connection == *directory
+                && let Some(email) = account.pending_email()
+            {
+                directory_creations.insert(email.to_string(), op.id);
+            }
+        }
+    }
+    if creations.is_empty() {
+        return;
+    }
+    for op in operations.iter_mut() {
+        let Some(account) = op.account() else {
+            continue;
+        };
+        let mut before = Vec::new();
+        if matches!(op.kind, OpKind::CreateAccount { .. }) {
+            if op.connection != *directory
+                && let Some(id) = account
+                    .pending_email()
+                    .and_then(|email| directory_creations.get(email))
+            {
+                before.push(*id);
+            }
+        } else if let Some(id) = creations.get(&(op.connection.clone(), account.id.clone())) {
+            before.push(*id);
+        }
+        for id in before {
+            if !op.depends_on.contains(&id) {
+                op.depends_on.push(id);
+            }
+        }
+        op.depends_on.sort();
+    }
+}
+
 pub(crate) fn sort_key(
     kind: &OpKind,
     connection: &ConnectionName,

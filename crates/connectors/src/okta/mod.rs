@@ -266,6 +266,8 @@ impl OktaConnector {
             | OpKind::DeletePush { group, resource } => vec![group, resource],
             OpKind::AccountAction { .. }
             | OpKind::UpdateProfile { .. }
+            | OpKind::CreateAccount { .. }
+            | OpKind::RetireAccount { .. }
             | OpKind::CreateResource { .. }
             | OpKind::UpdateResource { .. }
             | OpKind::DeleteResource { .. } => vec![],
