@@ -421,20 +421,24 @@ pub fn removal_weight(op: &Operation, snapshots: &BTreeMap<ConnectionName, Snaps
             })
             .unwrap_or(0)
             .max(1),
+        // Retiring an account (suspend, deactivate, delete) takes everything it holds, like the
+        // account actions of the same names.
         OpKind::AccountAction {
             account, action, ..
-        } if TAKES_ALL_ACCESS.contains(&action.as_str()) => snapshot
-            .map(|s| {
-                s.grants
-                    .iter()
-                    .filter(|g| g.account_id == account.id)
-                    .count() as u64
-            })
-            .unwrap_or(0)
-            .max(1),
+        } if TAKES_ALL_ACCESS.contains(&action.as_str()) => held_by(snapshot, &account.id),
+        OpKind::RetireAccount { account, .. } => held_by(snapshot, &account.id),
         _ => 0,
     }
 }
+
+/// Every grant `account` holds (at least one: an account's retirement is a removal of its own).
+fn held_by(snapshot: Option<&Snapshot>, account: &str) -> u64 {
+    snapshot
+        .map(|s| s.grants.iter().filter(|g| g.account_id == account).count() as u64)
+        .unwrap_or(0)
+        .max(1)
+}
+
 
 /// Account actions that take away everything the account holds.
 const TAKES_ALL_ACCESS: &[&str] = &["suspend", "deactivate", "deprovision", "delete"];
@@ -605,4 +609,46 @@ async fn rail_refusal(
         return Ok(None);
     }
     Ok(Some(Refusal::MassRemoval(reasons)))
+}
+
+#[cfg(test)]
+mod weight_tests {
+    use super::*;
+    use grantflow_model::{AccountRef, Grant, OperationId, RetireMode};
+
+    #[test]
+    fn retiring_an_account_weighs_everything_it_holds_for_the_rail() {
+        let okta = ConnectionName::new("okta");
+        let mut snapshot = Snapshot::default();
+        for group in ["g1", "g2", "g3"] {
+            snapshot.grants.push(Grant {
+                account_id: "00u1".into(),
+                resource_id: group.into(),
+                entitlement: "member".into(),
+                source: GrantSource::Direct,
+            });
+        }
+        let snapshots = BTreeMap::from([(okta.clone(), snapshot)]);
+        let retire = |id: &str, mode| Operation {
+            id: OperationId(0),
+            connection: okta.clone(),
+            kind: OpKind::retire_account(
+                AccountRef {
+                    id: id.into(),
+                    login: format!("{id}@example.com"),
+                },
+                mode,
+            ),
+            reasons: vec![],
+            depends_on: vec![],
+        };
+        for mode in RetireMode::ALL {
+            assert_eq!(removal_weight(&retire("00u1", mode), &snapshots), 3, "{mode}");
+        }
+        assert_eq!(
+            removal_weight(&retire("00u2", RetireMode::Suspend), &snapshots),
+            1,
+            "an account that holds nothing still counts as one removal"
+        );
+    }
 }
