@@ -46,25 +46,20 @@ pub(crate) fn planning_people(
     if policies.declares_accounts() {
         let mut joiners = grantflow_model::hris_only_people(&people, &actual.snapshots);
         grantflow_model::with_hris(&mut joiners, &actual.snapshots);
-        joiners.retain(|person| !hris_date_passed(person, "end_date", today));
+        joiners.retain(|person| crate::leavers::left(person, today).is_none());
         people.extend(joiners);
     }
     Ok(people)
 }
 
 /// The person's HRIS date `field` (`YYYY-MM-DD`), when it is readable.
-fn hris_date(person: &Person, field: &str) -> Option<NaiveDate> {
+pub(crate) fn hris_date(person: &Person, field: &str) -> Option<NaiveDate> {
     person
         .attributes
         .get(HRIS_ATTRIBUTE)
         .and_then(|hris| hris.get(field))
         .and_then(Value::as_str)
         .and_then(|date| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok())
-}
-
-/// `true` once the person's HRIS date `field` is today or earlier.
-pub(crate) fn hris_date_passed(person: &Person, field: &str, today: NaiveDate) -> bool {
-    hris_date(person, field).is_some_and(|date| date <= today)
 }
 
 /// `true` while the person's HRIS start date (`YYYY-MM-DD`) is after `today`.
@@ -261,7 +256,7 @@ fn merge<'p>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::plan_policies;
     use crate::tests::{lines, policies, state};
@@ -315,7 +310,7 @@ mod tests {
     /// The test directory, plus a Sales group, an HRIS (bob, already in Okta; nia, who started;
     /// ola, who starts on 2027-01-11; kim, who left before ever getting an account) and Slack, where
     /// only bob has an account.
-    fn joiners() -> ActualState {
+    pub(crate) fn joiners() -> ActualState {
         let mut actual = state();
         let okta = ConnectionName::new("okta");
         if let Some(snapshot) = actual.snapshots.get_mut(&okta) {

@@ -5,7 +5,7 @@
 use crate::declared::{Wiring, add_creation_dependencies, order_by_dependencies};
 use crate::order::{
     DirectoryFirst, add_dependencies, check_acyclic, order_accounts_first, order_directory_first,
-    sort_key,
+    order_leavers, sort_key,
 };
 use crate::review::{preconditions, review_item};
 use crate::{ActualState, PlanError};
@@ -40,6 +40,7 @@ pub(crate) fn build_plan(
     order_accounts_first(&mut operations, &actual.directory);
     if let Some(first) = directory_first {
         order_directory_first(&mut operations, first);
+        order_leavers(&mut operations, first);
     }
     check_acyclic(&operations)?;
     let operations = order_by_dependencies(operations);

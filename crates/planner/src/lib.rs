@@ -12,6 +12,7 @@ mod declared;
 mod desired;
 mod diff;
 mod index;
+mod leavers;
 mod order;
 mod people;
 mod profile;
