@@ -362,9 +362,7 @@ fn change_of(
             | OpKind::UpdateResource { .. }
             | OpKind::CreateAccount { .. },
             _,
-        ) => {
-            Ok((Vec::new(), Vec::new()))
-        }
+        ) => Ok((Vec::new(), Vec::new())),
         // Switching an account back on makes everything it holds reachable again.
         (OpKind::AccountAction { account, .. }, _) => Ok((Vec::new(), holder(account))),
         // A profile attribute gives access only through a rule that reads it (an Okta group rule),

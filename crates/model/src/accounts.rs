@@ -50,7 +50,11 @@ pub enum RetireMode {
 }
 
 impl RetireMode {
-    pub const ALL: [RetireMode; 3] = [RetireMode::Suspend, RetireMode::Deactivate, RetireMode::Delete];
+    pub const ALL: [RetireMode; 3] = [
+        RetireMode::Suspend,
+        RetireMode::Deactivate,
+        RetireMode::Delete,
+    ];
 
     /// The verb a review line and a natural key use.
     pub fn as_str(self) -> &'static str {
@@ -79,13 +83,20 @@ impl fmt::Display for RetireMode {
 
 /// `firstName "Ann", lastName "Lee"; activated, no email`: what a reviewer reads of a creation.
 /// The login is the account's name on the line already, so it is not repeated.
-pub(crate) fn creation_summary(attributes: &Map<String, Value>, options: &AccountOptions) -> String {
+pub(crate) fn creation_summary(
+    attributes: &Map<String, Value>,
+    options: &AccountOptions,
+) -> String {
     let fields: Vec<String> = attributes
         .iter()
         .filter(|(name, _)| name.as_str() != "login")
         .map(|(name, value)| format!("{name} {value}"))
         .collect();
-    let mut how = vec![if options.activate { "activated" } else { "staged" }];
+    let mut how = vec![if options.activate {
+        "activated"
+    } else {
+        "staged"
+    }];
     if options.activate {
         how.push(if options.send_email {
             "activation email"
@@ -106,8 +117,8 @@ pub(crate) fn creation_summary(attributes: &Map<String, Value>, options: &Accoun
 #[cfg(test)]
 mod tests {
     use crate::{
-        AccountOptions, AccountRef, ConnectionName, LifecycleState, OpKind, Operation,
-        OperationId, RetireMode, Snapshot, SystemKind,
+        AccountOptions, AccountRef, ConnectionName, LifecycleState, OpKind, Operation, OperationId,
+        RetireMode, Snapshot, SystemKind,
     };
     use serde_json::json;
 
@@ -158,7 +169,9 @@ mod tests {
             ..AccountOptions::default()
         });
         assert!(
-            temporary.describe().ends_with("activated, no email, temporary password)"),
+            temporary
+                .describe()
+                .ends_with("activated, no email, temporary password)"),
             "{}",
             temporary.describe()
         );
@@ -242,6 +255,9 @@ mod tests {
         });
         snapshot.apply_change(&op(OpKind::retire_account(reference, RetireMode::Delete)));
         assert!(snapshot.account(&id).is_none());
-        assert!(snapshot.grants.is_empty(), "a deleted account holds nothing");
+        assert!(
+            snapshot.grants.is_empty(),
+            "a deleted account holds nothing"
+        );
     }
 }

@@ -65,7 +65,10 @@ pub fn with_hris(people: &mut [Person], snapshots: &BTreeMap<ConnectionName, Sna
 /// `displayName`, `department`, `title`, as far as the HRIS has them; `hris` is added by
 /// [`with_hris`]); their state is `pending` (no directory account yet). Employees who have left
 /// (deprovisioned) and employees without a work email are not people to create anything for.
-pub fn hris_only_people(people: &[Person], snapshots: &BTreeMap<ConnectionName, Snapshot>) -> Vec<Person> {
+pub fn hris_only_people(
+    people: &[Person],
+    snapshots: &BTreeMap<ConnectionName, Snapshot>,
+) -> Vec<Person> {
     let mut known: std::collections::HashSet<String> =
         people.iter().map(|p| p.email.to_lowercase()).collect();
     let mut joiners = Vec::new();
@@ -81,7 +84,10 @@ pub fn hris_only_people(people: &[Person], snapshots: &BTreeMap<ConnectionName, 
             let mut attributes = Map::new();
             attributes.insert("email".into(), Value::String(email.clone()));
             attributes.insert("login".into(), Value::String(email.clone()));
-            attributes.insert("displayName".into(), Value::String(account.display_name.clone()));
+            attributes.insert(
+                "displayName".into(),
+                Value::String(account.display_name.clone()),
+            );
             let first_name = fact("preferred_name").or_else(|| fact("first_name"));
             for (name, value) in [
                 ("firstName", first_name),
@@ -191,7 +197,11 @@ mod tests {
             vec![account("00u1", Some("lena@example.com"), json!({}))],
         )
         .people();
-        let mut gone = account("42", Some("old@example.com"), json!({"department": "Sales"}));
+        let mut gone = account(
+            "42",
+            Some("old@example.com"),
+            json!({"department": "Sales"}),
+        );
         gone.state = LifecycleState::Deprovisioned;
         let snapshots = BTreeMap::from([(
             ConnectionName::new("bamboohr"),

@@ -238,7 +238,9 @@ fn merge<'p>(
         ))
     };
     if earlier.spec.options != spec.options {
-        return Err(conflict("activate, send_email or temporary_password".into()));
+        return Err(conflict(
+            "activate, send_email or temporary_password".into(),
+        ));
     }
     for (name, value) in attributes {
         match earlier.attributes.get(&name) {
@@ -318,9 +320,24 @@ pub(crate) mod tests {
         }
         let mut hris = Snapshot::new(ConnectionName::new("bamboohr"), SystemKind::new("bamboohr"));
         hris.accounts = vec![
-            employee("1", "bob@example.com", "Bob", json!({"start_date": "2020-01-01"})),
-            employee("2", "nia@example.com", "Nia", json!({"start_date": "2026-12-01"})),
-            employee("3", "ola@example.com", "Ola", json!({"start_date": "2027-01-11"})),
+            employee(
+                "1",
+                "bob@example.com",
+                "Bob",
+                json!({"start_date": "2020-01-01"}),
+            ),
+            employee(
+                "2",
+                "nia@example.com",
+                "Nia",
+                json!({"start_date": "2026-12-01"}),
+            ),
+            employee(
+                "3",
+                "ola@example.com",
+                "Ola",
+                json!({"start_date": "2027-01-11"}),
+            ),
             employee(
                 "4",
                 "kim@example.com",
@@ -339,7 +356,9 @@ pub(crate) mod tests {
             attributes: Default::default(),
         }];
         slack.resources.push(group("C1", "channel", "sales"));
-        actual.snapshots.insert(ConnectionName::new("bamboohr"), hris);
+        actual
+            .snapshots
+            .insert(ConnectionName::new("bamboohr"), hris);
         actual.snapshots.insert(ConnectionName::new("slack"), slack);
         actual
     }
@@ -359,7 +378,8 @@ pub(crate) mod tests {
 
     #[test]
     fn joiners_get_their_accounts_directory_first_and_their_grants_after() {
-        let plan = plan_policies(&policies(SALES), &joiners(), "test", at("2026-12-05")).expect("plans");
+        let plan =
+            plan_policies(&policies(SALES), &joiners(), "test", at("2026-12-05")).expect("plans");
         let mut described = lines(&plan);
         described.sort();
         assert_eq!(
@@ -384,11 +404,24 @@ pub(crate) mod tests {
             "{:?}",
             plan.review.notes
         );
-        let okta_create = find(&plan, "+ okta create account nia@example.com (email \"nia@example.com\", firstName \"Nia\"; activated, no email)");
-        let slack_create = find(&plan, "+ slack create account nia@example.com (email \"nia@example.com\"; activated, no email)");
+        let okta_create = find(
+            &plan,
+            "+ okta create account nia@example.com (email \"nia@example.com\", firstName \"Nia\"; activated, no email)",
+        );
+        let slack_create = find(
+            &plan,
+            "+ slack create account nia@example.com (email \"nia@example.com\"; activated, no email)",
+        );
         let okta_grant = find(&plan, "+ okta group \"Sales\" member for nia@example.com");
-        let slack_grant = find(&plan, "+ slack channel \"sales\" member for nia@example.com");
-        assert_eq!(okta_create.depends_on, vec![], "the directory account comes first");
+        let slack_grant = find(
+            &plan,
+            "+ slack channel \"sales\" member for nia@example.com",
+        );
+        assert_eq!(
+            okta_create.depends_on,
+            vec![],
+            "the directory account comes first"
+        );
         assert_eq!(slack_create.depends_on, vec![okta_create.id]);
         assert_eq!(okta_grant.depends_on, vec![okta_create.id]);
         assert!(
@@ -397,12 +430,18 @@ pub(crate) mod tests {
             "{:?}",
             slack_grant.depends_on
         );
-        assert_eq!(okta_grant.account().map(|a| a.id.as_str()), Some("pending:nia@example.com"));
+        assert_eq!(
+            okta_grant.account().map(|a| a.id.as_str()),
+            Some("pending:nia@example.com")
+        );
         let position = |op: &Operation| plan.operations.iter().position(|o| o.id == op.id);
         assert!(position(okta_create) < position(slack_create));
         assert!(position(slack_create) < position(slack_grant));
         assert!(okta_create.reasons.contains(&"policy sales".to_string()));
-        let staged = find(&plan, "+ okta create account ola@example.com (email \"ola@example.com\", firstName \"Ola\"; staged)");
+        let staged = find(
+            &plan,
+            "+ okta create account ola@example.com (email \"ola@example.com\", firstName \"Ola\"; staged)",
+        );
         assert!(
             staged.reasons.iter().any(|r| r.contains("start date")),
             "{:?}",
@@ -413,15 +452,19 @@ pub(crate) mod tests {
     #[test]
     fn a_staged_pre_hire_is_activated_by_a_plan_on_or_after_the_start_date() {
         let mut actual = joiners();
-        let first = plan_policies(&policies(SALES), &actual, "test", at("2026-12-05")).expect("plans");
+        let first =
+            plan_policies(&policies(SALES), &actual, "test", at("2026-12-05")).expect("plans");
         for op in &first.operations {
             if let Some(snapshot) = actual.snapshots.get_mut(&op.connection) {
                 snapshot.apply_change(op);
             }
         }
-        let before = plan_policies(&policies(SALES), &actual, "test", at("2027-01-10")).expect("plans");
+        let before =
+            plan_policies(&policies(SALES), &actual, "test", at("2027-01-10")).expect("plans");
         assert!(
-            !lines(&before).iter().any(|l| l.contains("activate") || l.contains("create account")),
+            !lines(&before)
+                .iter()
+                .any(|l| l.contains("activate") || l.contains("create account")),
             "nothing to do before the start date, and nothing created twice: {:?}",
             lines(&before)
         );

@@ -4,10 +4,10 @@
 
 use crate::accounts::{plan_accounts, planning_people};
 use crate::build::build_plan;
-use crate::leavers::{left, plan_leavers};
 use crate::declared::{Wiring, plan_creations};
 use crate::desired::{desired_access_with, policy_reasons, with_declared};
 use crate::index::SnapshotIndex;
+use crate::leavers::{left, plan_leavers};
 use crate::order::DirectoryFirst;
 use crate::profile::plan_profiles;
 use crate::request::{self, ChangeRequest, RequestError};

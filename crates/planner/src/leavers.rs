@@ -49,9 +49,11 @@ pub(crate) fn plan_leavers(
         let mut retire: BTreeMap<&ConnectionName, (RetireMode, u32, &str)> = BTreeMap::new();
         for policy in policies.matching(person).map_err(PlanError::Policy)? {
             for spec in &policy.accounts {
-                retire
-                    .entry(&spec.connection)
-                    .or_insert((spec.retire, spec.delete_after_days, policy.name.as_str()));
+                retire.entry(&spec.connection).or_insert((
+                    spec.retire,
+                    spec.delete_after_days,
+                    policy.name.as_str(),
+                ));
             }
         }
         for (connection, (mode, grace, policy)) in retire {
@@ -176,16 +178,16 @@ mod tests {
     #[test]
     fn a_leaver_loses_sessions_then_grants_then_accounts_downstream_first() {
         let today = at("2026-12-05");
-        let still_here = plan_policies(&policies(SALES), &bob_leaves("2026-12-05"), "t", today)
-            .expect("plans");
+        let still_here =
+            plan_policies(&policies(SALES), &bob_leaves("2026-12-05"), "t", today).expect("plans");
         assert!(
             !lines(&still_here).iter().any(|l| l.contains("bob")),
             "the end date is the last day: {:?}",
             lines(&still_here)
         );
 
-        let plan = plan_policies(&policies(SALES), &bob_leaves("2026-12-04"), "t", today)
-            .expect("plans");
+        let plan =
+            plan_policies(&policies(SALES), &bob_leaves("2026-12-04"), "t", today).expect("plans");
         let mut bob: Vec<String> = lines(&plan)
             .into_iter()
             .filter(|l| l.contains("bob"))
@@ -218,7 +220,12 @@ mod tests {
                 downstream.describe()
             );
         }
-        assert!(okta_retire.reasons.iter().any(|r| r.contains("end date 2026-12-04")));
+        assert!(
+            okta_retire
+                .reasons
+                .iter()
+                .any(|r| r.contains("end date 2026-12-04"))
+        );
         let position = |op: &Operation| plan.operations.iter().position(|o| o.id == op.id);
         assert!(position(slack_retire) < position(okta_retire));
 

@@ -113,10 +113,9 @@ pub(crate) fn compile(
                     expression,
                     at: source.position(),
                 }),
-                Err(message) => problems.push(source.diagnostic(
-                    path,
-                    format!("account attribute `{attribute}`: {message}"),
-                )),
+                Err(message) => problems.push(
+                    source.diagnostic(path, format!("account attribute `{attribute}`: {message}")),
+                ),
             }
         }
         let options = AccountOptions {

@@ -541,7 +541,12 @@ impl PolicySet {
                 .profile
                 .iter()
                 .map(|p| (&p.connection, &p.system_at))
-                .chain(policy.accounts.iter().map(|a| (&a.connection, &a.system_at)));
+                .chain(
+                    policy
+                        .accounts
+                        .iter()
+                        .map(|a| (&a.connection, &a.system_at)),
+                );
             for (connection, at) in systems {
                 if !snapshots.contains_key(connection) {
                     problems.push(

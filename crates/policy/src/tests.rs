@@ -471,9 +471,13 @@ fn account_options_that_cannot_work_together_are_located() {
         found[2].starts_with("p.yaml:8:17") && found[2].contains("twice"),
         "{found:?}"
     );
-    let unknown_mode = self::errors("policies:\n  - name: p\n    accounts:\n      - {system: okta, retire: archive}\n");
+    let unknown_mode = self::errors(
+        "policies:\n  - name: p\n    accounts:\n      - {system: okta, retire: archive}\n",
+    );
     assert!(
-        unknown_mode.iter().any(|e| e.starts_with("p.yaml:4:") && e.contains("archive")),
+        unknown_mode
+            .iter()
+            .any(|e| e.starts_with("p.yaml:4:") && e.contains("archive")),
         "{unknown_mode:?}"
     );
 }

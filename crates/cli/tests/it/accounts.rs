@@ -64,7 +64,10 @@ async fn a_joiner_only_the_hris_knows_gets_an_okta_account_and_its_password_is_s
     assert!(!run.stderr.contains(&password));
     let export = ws.run(&["audit", "export"]);
     assert_eq!(export.code, 0, "{}", export.all());
-    assert!(!export.stdout.contains(&password), "the password reached the audit trail");
+    assert!(
+        !export.stdout.contains(&password),
+        "the password reached the audit trail"
+    );
     for entry in std::fs::read_dir(ws.path(".grantflow")).expect("dir") {
         let bytes = std::fs::read(entry.expect("entry").path()).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);

@@ -41,7 +41,10 @@ pub async fn pending_user(
     };
     let filter = format!("profile.email eq \"{}\"", email.replace('"', "\\\""));
     let answer = client
-        .get("/api/v1/users", &[("filter", filter.as_str()), ("limit", "2")])
+        .get(
+            "/api/v1/users",
+            &[("filter", filter.as_str()), ("limit", "2")],
+        )
         .await?;
     let found = answer.body.as_array().cloned().unwrap_or_default();
     // Two users with one email: nothing is granted on a guess.
@@ -173,7 +176,10 @@ pub async fn retired(
     account: &AccountRef,
     mode: RetireMode,
 ) -> Result<Observed, Failure> {
-    let user = match client.get(&format!("/api/v1/users/{}", account.id), &[]).await {
+    let user = match client
+        .get(&format!("/api/v1/users/{}", account.id), &[])
+        .await
+    {
         Ok(answer) => Some(answer.body),
         Err(failure) if is_not_found(&failure) => None,
         Err(failure) => return Err(failure),

@@ -60,18 +60,48 @@ async fn a_created_user_starts_as_the_policy_says_and_secrets_are_handed_out_onc
             ..AccountOptions::default()
         },
     );
-    assert_eq!(connector.observe(&staged).await.expect("observe"), Observed::NotDone);
-    assert_eq!(connector.apply(&staged).await.expect("create"), Applied::Changed);
-    assert_eq!(user(&connector, "staged.hire@example.com").await.0.as_deref(), Some("STAGED"));
-    assert!(connector.take_secret(&staged).is_none(), "a staged user has nothing to hand out");
-    assert_eq!(connector.observe(&staged).await.expect("observe"), Observed::Done);
+    assert_eq!(
+        connector.observe(&staged).await.expect("observe"),
+        Observed::NotDone
+    );
+    assert_eq!(
+        connector.apply(&staged).await.expect("create"),
+        Applied::Changed
+    );
+    assert_eq!(
+        user(&connector, "staged.hire@example.com")
+            .await
+            .0
+            .as_deref(),
+        Some("STAGED")
+    );
+    assert!(
+        connector.take_secret(&staged).is_none(),
+        "a staged user has nothing to hand out"
+    );
+    assert_eq!(
+        connector.observe(&staged).await.expect("observe"),
+        Observed::Done
+    );
 
     // Activated without an email: Okta answers the activation with its link, the one way in.
     let quiet = creation("quiet.hire@example.com", AccountOptions::default());
-    assert_eq!(connector.apply(&quiet).await.expect("create"), Applied::Changed);
-    assert_eq!(user(&connector, "quiet.hire@example.com").await.0.as_deref(), Some("PROVISIONED"));
+    assert_eq!(
+        connector.apply(&quiet).await.expect("create"),
+        Applied::Changed
+    );
+    assert_eq!(
+        user(&connector, "quiet.hire@example.com")
+            .await
+            .0
+            .as_deref(),
+        Some("PROVISIONED")
+    );
     let link = connector.take_secret(&quiet).expect("the activation link");
-    assert!(link.expose_secret().contains("/tokens/"), "an activation URL");
+    assert!(
+        link.expose_secret().contains("/tokens/"),
+        "an activation URL"
+    );
     assert!(connector.take_secret(&quiet).is_none(), "handed out once");
 
     // A temporary password: the user is ACTIVE-with-an-expired-password at once.
@@ -82,16 +112,27 @@ async fn a_created_user_starts_as_the_policy_says_and_secrets_are_handed_out_onc
             ..AccountOptions::default()
         },
     );
-    assert_eq!(connector.apply(&temporary).await.expect("create"), Applied::Changed);
+    assert_eq!(
+        connector.apply(&temporary).await.expect("create"),
+        Applied::Changed
+    );
     assert_eq!(
         user(&connector, "temp.hire@example.com").await.0.as_deref(),
         Some("PASSWORD_EXPIRED")
     );
-    let password = connector.take_secret(&temporary).expect("the temporary password");
+    let password = connector
+        .take_secret(&temporary)
+        .expect("the temporary password");
     assert!(password.expose_secret().len() >= 12);
-    assert!(connector.take_secret(&temporary).is_none(), "handed out once");
+    assert!(
+        connector.take_secret(&temporary).is_none(),
+        "handed out once"
+    );
     let stored = serde_json::to_string(&temporary).expect("json");
-    assert!(!stored.contains(password.expose_secret()), "the operation never holds it");
+    assert!(
+        !stored.contains(password.expose_secret()),
+        "the operation never holds it"
+    );
 
     // With Okta's email: activated, nothing handed out.
     let emailed = creation(
@@ -101,8 +142,17 @@ async fn a_created_user_starts_as_the_policy_says_and_secrets_are_handed_out_onc
             ..AccountOptions::default()
         },
     );
-    assert_eq!(connector.apply(&emailed).await.expect("create"), Applied::Changed);
-    assert_eq!(user(&connector, "mailed.hire@example.com").await.0.as_deref(), Some("PROVISIONED"));
+    assert_eq!(
+        connector.apply(&emailed).await.expect("create"),
+        Applied::Changed
+    );
+    assert_eq!(
+        user(&connector, "mailed.hire@example.com")
+            .await
+            .0
+            .as_deref(),
+        Some("PROVISIONED")
+    );
     assert!(connector.take_secret(&emailed).is_none());
 }
 
@@ -111,11 +161,20 @@ async fn a_retried_creation_is_found_by_login_and_a_half_done_one_is_finished() 
     let org = Org::start().await;
     let connector = org.token_connector();
     let create = creation("Nia.Park@example.com", AccountOptions::default());
-    assert_eq!(connector.apply(&create).await.expect("create"), Applied::Changed);
+    assert_eq!(
+        connector.apply(&create).await.expect("create"),
+        Applied::Changed
+    );
     let _ = connector.take_secret(&create);
     // The engine's retry after a lost answer: the effect is there, so nothing is sent.
-    assert_eq!(connector.observe(&create).await.expect("observe"), Observed::Done);
-    assert_eq!(connector.apply(&create).await.expect("again"), Applied::AlreadyPresent);
+    assert_eq!(
+        connector.observe(&create).await.expect("observe"),
+        Observed::Done
+    );
+    assert_eq!(
+        connector.apply(&create).await.expect("again"),
+        Applied::AlreadyPresent
+    );
     let (_, _, count) = user(&connector, "nia.park@example.com").await;
     assert_eq!(count, 1, "never created twice");
 
@@ -129,9 +188,18 @@ async fn a_retried_creation_is_found_by_login_and_a_half_done_one_is_finished() 
     );
     connector.apply(&staged_first).await.expect("staged");
     let finish = creation("half.done@example.com", AccountOptions::default());
-    assert_eq!(connector.observe(&finish).await.expect("observe"), Observed::NotDone);
-    assert_eq!(connector.apply(&finish).await.expect("finish"), Applied::Changed);
-    assert!(connector.take_secret(&finish).is_some(), "the activation link of the finished creation");
+    assert_eq!(
+        connector.observe(&finish).await.expect("observe"),
+        Observed::NotDone
+    );
+    assert_eq!(
+        connector.apply(&finish).await.expect("finish"),
+        Applied::Changed
+    );
+    assert!(
+        connector.take_secret(&finish).is_some(),
+        "the activation link of the finished creation"
+    );
     let (status, _, count) = user(&connector, "half.done@example.com").await;
     assert_eq!((status.as_deref(), count), (Some("PROVISIONED"), 1));
 }
@@ -147,17 +215,29 @@ async fn a_grant_planned_with_the_creation_finds_the_new_user() {
         resource: finance,
         entitlement: "member".into(),
     });
-    assert_eq!(connector.observe(&grant).await.expect("observe"), Observed::NotDone);
+    assert_eq!(
+        connector.observe(&grant).await.expect("observe"),
+        Observed::NotDone
+    );
     match connector.apply(&grant).await {
-        Err(failure) => assert!(failure.to_string().contains("does not exist yet"), "{failure}"),
+        Err(failure) => assert!(
+            failure.to_string().contains("does not exist yet"),
+            "{failure}"
+        ),
         Ok(applied) => panic!("granted to nobody: {applied:?}"),
     }
     connector
         .apply(&creation("nia.park@example.com", AccountOptions::default()))
         .await
         .expect("create");
-    assert_eq!(connector.apply(&grant).await.expect("grant"), Applied::Changed);
-    assert_eq!(connector.observe(&grant).await.expect("observe"), Observed::Done);
+    assert_eq!(
+        connector.apply(&grant).await.expect("grant"),
+        Applied::Changed
+    );
+    assert_eq!(
+        connector.observe(&grant).await.expect("observe"),
+        Observed::Done
+    );
     let after = sync(&connector).await;
     assert_eq!(
         crate::sandbox::held(&after, "nia.park@example.com", "group/Finance"),
@@ -174,14 +254,32 @@ async fn retiring_suspends_deactivates_and_deletes_only_a_deprovisioned_user() {
     let retire = |email: &str, mode| op(OpKind::retire_account(account(email), mode));
 
     let suspend = retire("tom.baker@example.com", RetireMode::Suspend);
-    assert_eq!(connector.apply(&suspend).await.expect("suspend"), Applied::Changed);
-    assert_eq!(connector.apply(&suspend).await.expect("again"), Applied::AlreadyPresent);
-    assert_eq!(user(&connector, "tom.baker@example.com").await.0.as_deref(), Some("SUSPENDED"));
+    assert_eq!(
+        connector.apply(&suspend).await.expect("suspend"),
+        Applied::Changed
+    );
+    assert_eq!(
+        connector.apply(&suspend).await.expect("again"),
+        Applied::AlreadyPresent
+    );
+    assert_eq!(
+        user(&connector, "tom.baker@example.com").await.0.as_deref(),
+        Some("SUSPENDED")
+    );
 
     let deactivate = retire("chen.wei@example.com", RetireMode::Deactivate);
-    assert_eq!(connector.observe(&deactivate).await.expect("observe"), Observed::NotDone);
-    assert_eq!(connector.apply(&deactivate).await.expect("deactivate"), Applied::Changed);
-    assert_eq!(connector.observe(&deactivate).await.expect("observe"), Observed::Done);
+    assert_eq!(
+        connector.observe(&deactivate).await.expect("observe"),
+        Observed::NotDone
+    );
+    assert_eq!(
+        connector.apply(&deactivate).await.expect("deactivate"),
+        Applied::Changed
+    );
+    assert_eq!(
+        connector.observe(&deactivate).await.expect("observe"),
+        Observed::Done
+    );
     assert_eq!(
         user(&connector, "chen.wei@example.com").await.0.as_deref(),
         Some("DEPROVISIONED")
@@ -189,8 +287,21 @@ async fn retiring_suspends_deactivates_and_deletes_only_a_deprovisioned_user() {
 
     // An active user: deactivated first (Okta deletes only DEPROVISIONED users), then deleted.
     let delete = retire("marco.rossi@example.com", RetireMode::Delete);
-    assert_eq!(connector.apply(&delete).await.expect("delete"), Applied::Changed);
-    assert_eq!(user(&connector, "marco.rossi@example.com").await.2, 0, "gone");
-    assert_eq!(connector.observe(&delete).await.expect("observe"), Observed::Done);
-    assert_eq!(connector.apply(&delete).await.expect("again"), Applied::AlreadyPresent);
+    assert_eq!(
+        connector.apply(&delete).await.expect("delete"),
+        Applied::Changed
+    );
+    assert_eq!(
+        user(&connector, "marco.rossi@example.com").await.2,
+        0,
+        "gone"
+    );
+    assert_eq!(
+        connector.observe(&delete).await.expect("observe"),
+        Observed::Done
+    );
+    assert_eq!(
+        connector.apply(&delete).await.expect("again"),
+        Applied::AlreadyPresent
+    );
 }

@@ -133,7 +133,9 @@ fn expires_password(ctx: &Ctx, activate: bool, has_password: bool) -> OktaResult
         Some("changePassword") => Ok(true),
         Some(other) => Err(OktaError::validation(
             "nextLogin",
-            vec![format!("nextLogin: '{other}' is not a valid value (changePassword)")],
+            vec![format!(
+                "nextLogin: '{other}' is not a valid value (changePassword)"
+            )],
         )),
     }
 }
