@@ -269,3 +269,49 @@ def test_system_log_through_sdk(sdk, run):
         assert link_urls(resp.headers, "next")
 
     run(go())
+
+
+def test_accounts_as_code_create_with_expired_password_deactivate_and_delete(sdk, run):
+    """What grantflow's create_account and retire_account send: nextLogin=changePassword (only with
+    activate=true and a password), suspend, deactivate, and DELETE, which deletes only a DEPROVISIONED user."""
+    from okta.models.user_next_login import UserNextLogin
+
+    async def go():
+        client = sdk()
+        _, _, err = await client.create_user(
+            new_user("expired.conf@example.com", "Tmp-Pass-42!word"),
+            activate=False,
+            next_login=UserNextLogin.CHANGEPASSWORD,
+        )
+        assert err is not None and err.status == 400 and err.error_code == "E0000125", err
+        _, _, err = await client.create_user(
+            new_user("nopass.conf@example.com"), activate=True, next_login=UserNextLogin.CHANGEPASSWORD
+        )
+        assert err is not None and err.status == 400 and err.error_code == "E0000124", err
+        user, _, err = await client.create_user(
+            new_user("expired.conf@example.com", "Tmp-Pass-42!word"),
+            activate=True,
+            next_login=UserNextLogin.CHANGEPASSWORD,
+        )
+        assert err is None, err
+        assert value(user.status) == "PASSWORD_EXPIRED"
+
+        result = await client.suspend_user(user.id)
+        err = result[-1]
+        assert err is not None and err.error_code == "E0000001", "only an ACTIVE user is suspended"
+
+        # DELETE of a user that is not deprovisioned deactivates it; a second DELETE removes it.
+        result = await client.delete_user(user.id, send_email=False)
+        assert result[-1] is None, result
+        fetched, _, err = await client.get_user(user.id)
+        assert err is None, err
+        assert value(fetched.status) == "DEPROVISIONED"
+        result = await client.deactivate_user(user.id, send_email=False)
+        err = result[-1]
+        assert err is not None and err.status == 403, "a DEPROVISIONED user is not deactivated again"
+        result = await client.delete_user(user.id, send_email=False)
+        assert result[-1] is None, result
+        _, _, err = await client.get_user(user.id)
+        assert err is not None and err.status == 404 and err.error_code == "E0000007"
+
+    run(go())

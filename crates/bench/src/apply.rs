@@ -174,6 +174,7 @@ pub async fn run(
     let request = grantflow_engine::GateRequest {
         snapshots: &snapshots,
         allow_mass_removal: None,
+        allow_leavers: None,
         actor: "bench",
     };
     let cleared = grantflow_engine::clear(&store, &plan.id, &request, &Default::default())

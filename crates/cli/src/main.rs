@@ -182,6 +182,11 @@ enum Command {
         /// allows; must name the plan being applied.
         #[arg(long, value_name = "PLAN_ID")]
         allow_mass_removal: Option<String>,
+        /// Apply a leaver plan: the accounts it retires (and what is removed from them) do not
+        /// count against the safety rail, which still holds for the rest; must name the plan
+        /// being applied (audited as plan.leaver_allowed).
+        #[arg(long, value_name = "PLAN_ID")]
+        allow_leavers: Option<String>,
         /// How long this process holds an operation before another worker may take it over.
         #[arg(long, default_value_t = 60)]
         lease_seconds: u64,
@@ -621,6 +626,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             concurrency,
             allow_mass_removal,
+            allow_leavers,
             lease_seconds,
             queue,
             no_wait,
@@ -629,6 +635,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let apply = grantflow_service::ApplyOptions {
                 concurrency,
                 allow_mass_removal,
+                allow_leavers,
                 lease: std::time::Duration::from_secs(lease_seconds),
                 queue_only: queue || no_wait,
             };
@@ -797,8 +804,14 @@ async fn remote_command(
             queue,
             no_wait,
             allow_mass_removal,
+            allow_leavers,
             ..
         } => {
+            if allow_leavers.is_some() {
+                anyhow::bail!(
+                    "--allow-leavers is not available through --server yet: apply the leaver plan locally"
+                );
+            }
             api::run_apply(
                 &remote,
                 &plan_id,

@@ -103,6 +103,10 @@ pub struct GateRequest<'a> {
     pub snapshots: &'a BTreeMap<ConnectionName, Snapshot>,
     /// Set when the person named this very plan to go past the safety rail.
     pub allow_mass_removal: Option<&'a str>,
+    /// Set when the person named this very plan as a leaver plan: the accounts it retires (their
+    /// retirement, and the removals and session revocations on them) do not count against the rail,
+    /// which still holds for everything else in the plan (audited as `plan.leaver_allowed`).
+    pub allow_leavers: Option<&'a str>,
     pub actor: &'a str,
 }
 
@@ -421,19 +425,44 @@ pub fn removal_weight(op: &Operation, snapshots: &BTreeMap<ConnectionName, Snaps
             })
             .unwrap_or(0)
             .max(1),
+        // Retiring an account (suspend, deactivate, delete) takes everything it holds, like the
+        // account actions of the same names.
         OpKind::AccountAction {
             account, action, ..
-        } if TAKES_ALL_ACCESS.contains(&action.as_str()) => snapshot
-            .map(|s| {
-                s.grants
-                    .iter()
-                    .filter(|g| g.account_id == account.id)
-                    .count() as u64
-            })
-            .unwrap_or(0)
-            .max(1),
+        } if TAKES_ALL_ACCESS.contains(&action.as_str()) => held_by(snapshot, &account.id),
+        OpKind::RetireAccount { account, .. } => held_by(snapshot, &account.id),
         _ => 0,
     }
+}
+
+/// Every grant `account` holds (at least one: an account's retirement is a removal of its own).
+fn held_by(snapshot: Option<&Snapshot>, account: &str) -> u64 {
+    snapshot
+        .map(|s| s.grants.iter().filter(|g| g.account_id == account).count() as u64)
+        .unwrap_or(0)
+        .max(1)
+}
+
+/// The unfinished operations of a leaver plan the leaver allowance covers: each account retirement,
+/// and every removal or action on an account the plan retires.
+fn leaver_operations(plan: &Plan, unfinished: &BTreeSet<u32>) -> BTreeSet<u32> {
+    let retired: BTreeSet<(&ConnectionName, &str)> = plan
+        .operations
+        .iter()
+        .filter_map(|op| match &op.kind {
+            OpKind::RetireAccount { account, .. } => Some((&op.connection, account.id.as_str())),
+            _ => None,
+        })
+        .collect();
+    plan.operations
+        .iter()
+        .filter(|op| unfinished.contains(&op.id.0) && !op.widens_access())
+        .filter(|op| {
+            op.account()
+                .is_some_and(|a| retired.contains(&(&op.connection, a.id.as_str())))
+        })
+        .map(|op| op.id.0)
+        .collect()
 }
 
 /// Account actions that take away everything the account holds.
@@ -557,6 +586,14 @@ async fn rail_refusal(
 ) -> Result<Option<Refusal>, EngineError> {
     let rail = &settings.rail;
     let allowed = request.allow_mass_removal == Some(plan.id.as_str());
+    // The leaver allowance takes the leavers' operations out of the count, never the rail itself.
+    let leavers = if request.allow_leavers == Some(plan.id.as_str()) {
+        leaver_operations(plan, unfinished)
+    } else {
+        BTreeSet::new()
+    };
+    let counted: BTreeSet<u32> = unfinished.difference(&leavers).copied().collect();
+    let unfinished = &counted;
     let mut reasons = plan_rail_violations(plan, unfinished, request.snapshots, rail);
     if !reasons.is_empty() && !allowed {
         return Ok(Some(Refusal::MassRemoval(reasons)));
@@ -590,6 +627,23 @@ async fn rail_refusal(
             over.limit
         ));
     }
+    if !leavers.is_empty() && (reasons.is_empty() || allowed) {
+        let accounts: BTreeSet<String> = plan
+            .operations
+            .iter()
+            .filter(|op| matches!(op.kind, OpKind::RetireAccount { .. }))
+            .filter(|op| leavers.contains(&op.id.0))
+            .map(|op| format!("{} {}", op.connection, op.holder().label()))
+            .collect();
+        store
+            .audit(
+                request.actor,
+                grantflow_store::AuditAction::PlanLeaverAllowed,
+                &plan.id,
+                json!({ "retired": accounts, "operations": leavers.len() }),
+            )
+            .await?;
+    }
     if reasons.is_empty() {
         return Ok(None);
     }
@@ -605,4 +659,50 @@ async fn rail_refusal(
         return Ok(None);
     }
     Ok(Some(Refusal::MassRemoval(reasons)))
+}
+
+#[cfg(test)]
+mod weight_tests {
+    use super::*;
+    use grantflow_model::{AccountRef, Grant, OperationId, RetireMode};
+
+    #[test]
+    fn retiring_an_account_weighs_everything_it_holds_for_the_rail() {
+        let okta = ConnectionName::new("okta");
+        let mut snapshot = Snapshot::default();
+        for group in ["g1", "g2", "g3"] {
+            snapshot.grants.push(Grant {
+                account_id: "00u1".into(),
+                resource_id: group.into(),
+                entitlement: "member".into(),
+                source: GrantSource::Direct,
+            });
+        }
+        let snapshots = BTreeMap::from([(okta.clone(), snapshot)]);
+        let retire = |id: &str, mode| Operation {
+            id: OperationId(0),
+            connection: okta.clone(),
+            kind: OpKind::retire_account(
+                AccountRef {
+                    id: id.into(),
+                    login: format!("{id}@example.com"),
+                },
+                mode,
+            ),
+            reasons: vec![],
+            depends_on: vec![],
+        };
+        for mode in RetireMode::ALL {
+            assert_eq!(
+                removal_weight(&retire("00u1", mode), &snapshots),
+                3,
+                "{mode}"
+            );
+        }
+        assert_eq!(
+            removal_weight(&retire("00u2", RetireMode::Suspend), &snapshots),
+            1,
+            "an account that holds nothing still counts as one removal"
+        );
+    }
 }

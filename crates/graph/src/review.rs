@@ -355,10 +355,14 @@ fn change_of(
     };
     match (&op.kind, system) {
         // Creating a resource gives nobody anything; its grants are reviewed one by one. Changing a declared
-        // resource's settings changes what its holders may do there, not which services they reach.
-        (OpKind::CreateResource { .. } | OpKind::UpdateResource { .. }, _) => {
-            Ok((Vec::new(), Vec::new()))
-        }
+        // resource's settings changes what its holders may do there, not which services they reach. A new
+        // account holds nothing yet: its grants, too, are reviewed one by one.
+        (
+            OpKind::CreateResource { .. }
+            | OpKind::UpdateResource { .. }
+            | OpKind::CreateAccount { .. },
+            _,
+        ) => Ok((Vec::new(), Vec::new())),
         // Switching an account back on makes everything it holds reachable again.
         (OpKind::AccountAction { account, .. }, _) => Ok((Vec::new(), holder(account))),
         // A profile attribute gives access only through a rule that reads it (an Okta group rule),

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
-use crate::{ConnectionName, Person, Snapshot};
+use crate::{ConnectionName, LifecycleState, Person, Snapshot};
 
 /// The person attribute HRIS facts are under.
 pub const HRIS_ATTRIBUTE: &str = "hris";
@@ -57,6 +57,59 @@ pub fn with_hris(people: &mut [Person], snapshots: &BTreeMap<ConnectionName, Sna
                 .insert(HRIS_ATTRIBUTE.into(), Value::Object(map.clone()));
         }
     }
+}
+
+/// The people an HRIS knows and `people` (the directory's) do not, by work email: a joiner with no
+/// directory account yet, who is planned an account when a policy declares one. Their attributes are
+/// the directory's standard ones taken from the HRIS (`email`, `login`, `firstName`, `lastName`,
+/// `displayName`, `department`, `title`, as far as the HRIS has them; `hris` is added by
+/// [`with_hris`]); their state is `pending` (no directory account yet). Employees who have left
+/// (deprovisioned) and employees without a work email are not people to create anything for.
+pub fn hris_only_people(
+    people: &[Person],
+    snapshots: &BTreeMap<ConnectionName, Snapshot>,
+) -> Vec<Person> {
+    let mut known: std::collections::HashSet<String> =
+        people.iter().map(|p| p.email.to_lowercase()).collect();
+    let mut joiners = Vec::new();
+    for snapshot in snapshots.values().filter(|s| is_hris(s)) {
+        for account in &snapshot.accounts {
+            let Some(email) = account.email.as_deref().map(str::to_lowercase) else {
+                continue;
+            };
+            if account.state.is_deprovisioned() || !known.insert(email.clone()) {
+                continue;
+            }
+            let fact = |name: &str| account.attributes.get(name).cloned();
+            let mut attributes = Map::new();
+            attributes.insert("email".into(), Value::String(email.clone()));
+            attributes.insert("login".into(), Value::String(email.clone()));
+            attributes.insert(
+                "displayName".into(),
+                Value::String(account.display_name.clone()),
+            );
+            let first_name = fact("preferred_name").or_else(|| fact("first_name"));
+            for (name, value) in [
+                ("firstName", first_name),
+                ("lastName", fact("last_name")),
+                ("department", fact("department")),
+                ("title", fact("title")),
+            ] {
+                if let Some(value) = value {
+                    attributes.insert(name.into(), value);
+                }
+            }
+            joiners.push(Person {
+                email: email.clone(),
+                login: email,
+                display_name: account.display_name.clone(),
+                status: account.status.clone(),
+                state: LifecycleState::Pending,
+                attributes,
+            });
+        }
+    }
+    joiners
 }
 
 #[cfg(test)]
@@ -135,5 +188,45 @@ mod tests {
             people[1].attributes["hris"], "kept",
             "someone the HRIS does not know keeps what the directory said"
         );
+    }
+
+    #[test]
+    fn people_only_the_hris_knows_are_joiners_and_leavers_are_not() {
+        let people = snapshot(
+            "okta",
+            vec![account("00u1", Some("lena@example.com"), json!({}))],
+        )
+        .people();
+        let mut gone = account(
+            "42",
+            Some("old@example.com"),
+            json!({"department": "Sales"}),
+        );
+        gone.state = LifecycleState::Deprovisioned;
+        let snapshots = BTreeMap::from([(
+            ConnectionName::new("bamboohr"),
+            snapshot(
+                "bamboohr",
+                vec![
+                    account("40", Some("LENA@example.com"), json!({})),
+                    account(
+                        "41",
+                        Some("Nia@Example.com"),
+                        json!({"first_name": "Nia", "last_name": "Park", "department": "Sales", "start_date": "2027-01-11"}),
+                    ),
+                    gone,
+                    account("43", None, json!({"department": "Sales"})),
+                ],
+            ),
+        )]);
+        let joiners = hris_only_people(&people, &snapshots);
+        assert_eq!(joiners.len(), 1, "{joiners:?}");
+        let nia = &joiners[0];
+        assert_eq!(nia.email, "nia@example.com");
+        assert_eq!(nia.state, LifecycleState::Pending);
+        assert_eq!(nia.attributes["firstName"], "Nia");
+        assert_eq!(nia.attributes["lastName"], "Park");
+        assert_eq!(nia.attributes["department"], "Sales");
+        assert_eq!(nia.attributes["email"], "nia@example.com");
     }
 }

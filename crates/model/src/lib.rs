@@ -5,6 +5,7 @@
 //! connector maps its native objects into these types; the planner, store and
 //! engine only ever see these types.
 
+mod accounts;
 mod clock;
 mod hris;
 mod lifecycle;
@@ -13,8 +14,9 @@ mod schema;
 mod snapshot;
 mod spec;
 
+pub use accounts::{AccountOptions, RetireMode};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use hris::{HRIS_ATTRIBUTE, HRIS_SYSTEMS, is_hris, with_hris};
+pub use hris::{HRIS_ATTRIBUTE, HRIS_SYSTEMS, hris_only_people, is_hris, with_hris};
 pub use lifecycle::LifecycleState;
 pub use operation::{
     ACCOUNT_KIND, AccountRef, CREATE_ENTITLEMENT, DELETE_ENTITLEMENT, Holder, OpKind, Operation,

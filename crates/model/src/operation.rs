@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::{ConnectionName, ResourceKind};
+use crate::{AccountOptions, ConnectionName, ResourceKind, RetireMode};
 
 /// The position of an operation inside its plan (stable once the plan is stored).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -129,6 +129,28 @@ pub enum OpKind {
         before: serde_json::Map<String, serde_json::Value>,
         #[serde(default)]
         after: serde_json::Map<String, serde_json::Value>,
+        target: ResourceRef,
+    },
+    /// Create an account a policy's `accounts:` declares for a person who
+    /// has none. Until it exists its id is `pending:<email>` (grants on it
+    /// wait for it); the connector finds it by `account.login`, so a retried
+    /// creation that took effect is never made twice. `attributes` are the
+    /// system's profile fields; `options` how it starts (never a password:
+    /// a temporary one is returned once by the connector, not stored here).
+    /// Built by [`OpKind::create_account`].
+    CreateAccount {
+        account: AccountRef,
+        #[serde(default)]
+        attributes: serde_json::Map<String, serde_json::Value>,
+        #[serde(default)]
+        options: AccountOptions,
+        target: ResourceRef,
+    },
+    /// Switch off or remove a person's account (a leaver): `mode` says how.
+    /// Built by [`OpKind::retire_account`].
+    RetireAccount {
+        account: AccountRef,
+        mode: RetireMode,
         target: ResourceRef,
     },
 }
@@ -260,6 +282,40 @@ impl OpKind {
             target,
         }
     }
+
+    /// Creates `account` (pending until it exists) with `attributes`, started as `options` say.
+    pub fn create_account(
+        account: AccountRef,
+        attributes: serde_json::Map<String, serde_json::Value>,
+        options: AccountOptions,
+    ) -> Self {
+        let target = account_target(&account);
+        OpKind::CreateAccount {
+            account,
+            attributes,
+            options,
+            target,
+        }
+    }
+
+    /// Retires `account` as `mode` says.
+    pub fn retire_account(account: AccountRef, mode: RetireMode) -> Self {
+        let target = account_target(&account);
+        OpKind::RetireAccount {
+            account,
+            mode,
+            target,
+        }
+    }
+}
+
+/// The account seen as the resource an operation acts on (kind `account`).
+fn account_target(account: &AccountRef) -> ResourceRef {
+    ResourceRef {
+        id: account.id.clone(),
+        kind: ResourceKind::new(ACCOUNT_KIND),
+        name: account.login.clone(),
+    }
 }
 
 /// Account actions that give access back (the rest take it away or leave
@@ -330,6 +386,14 @@ impl Operation {
                     serde_json::Value::Object(after.clone())
                 );
             }
+            // By login: the account has no id until it exists, and one login is one account.
+            OpKind::CreateAccount { account, .. } => {
+                return format!(
+                    "{}:create_account:{}",
+                    self.connection,
+                    account.login.to_lowercase()
+                );
+            }
             OpKind::UpdateProfile { account, after, .. } => {
                 return format!(
                     "{}:update_profile:{}:{}",
@@ -365,6 +429,8 @@ impl Operation {
             OpKind::DeactivatePush { .. } => "deactivate_push",
             OpKind::DeletePush { .. } => "delete_push",
             OpKind::UpdateProfile { .. } => "update_profile",
+            OpKind::CreateAccount { .. } => "create_account",
+            OpKind::RetireAccount { .. } => "retire_account",
         }
     }
 
@@ -379,13 +445,15 @@ impl Operation {
             | OpKind::PushGroup { .. }
             | OpKind::CreateResource { .. }
             | OpKind::UpdateResource { .. }
-            | OpKind::UpdateProfile { .. } => true,
+            | OpKind::UpdateProfile { .. }
+            | OpKind::CreateAccount { .. } => true,
             OpKind::AccountAction { action, .. } => WIDENING_ACTIONS.contains(&action.as_str()),
             OpKind::RemoveGrant { .. }
             | OpKind::RemoveGroupGrant { .. }
             | OpKind::DeleteResource { .. }
             | OpKind::DeactivatePush { .. }
-            | OpKind::DeletePush { .. } => false,
+            | OpKind::DeletePush { .. }
+            | OpKind::RetireAccount { .. } => false,
         }
     }
 
@@ -394,7 +462,9 @@ impl Operation {
             OpKind::AddGrant { account, .. }
             | OpKind::RemoveGrant { account, .. }
             | OpKind::AccountAction { account, .. }
-            | OpKind::UpdateProfile { account, .. } => Holder::Account(account),
+            | OpKind::UpdateProfile { account, .. }
+            | OpKind::CreateAccount { account, .. }
+            | OpKind::RetireAccount { account, .. } => Holder::Account(account),
             OpKind::AddGroupGrant { group, .. }
             | OpKind::RemoveGroupGrant { group, .. }
             | OpKind::PushGroup { group, .. }
@@ -427,7 +497,10 @@ impl Operation {
             | OpKind::DeleteResource { resource }
             | OpKind::DeactivatePush { resource, .. }
             | OpKind::DeletePush { resource, .. } => resource,
-            OpKind::AccountAction { target, .. } | OpKind::UpdateProfile { target, .. } => target,
+            OpKind::AccountAction { target, .. }
+            | OpKind::UpdateProfile { target, .. }
+            | OpKind::CreateAccount { target, .. }
+            | OpKind::RetireAccount { target, .. } => target,
         }
     }
 
@@ -445,6 +518,8 @@ impl Operation {
             OpKind::UpdateResource { .. } => UPDATE_ENTITLEMENT,
             OpKind::UpdateProfile { .. } => PROFILE_ENTITLEMENT,
             OpKind::DeleteResource { .. } => DELETE_ENTITLEMENT,
+            OpKind::CreateAccount { .. } => CREATE_ENTITLEMENT,
+            OpKind::RetireAccount { mode, .. } => mode.as_str(),
         }
     }
 
@@ -486,6 +561,29 @@ impl Operation {
         }
         let resource = self.resource();
         match &self.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                options,
+                ..
+            } => {
+                return format!(
+                    "{} {} create account {} ({})",
+                    self.sign(),
+                    self.connection,
+                    account.login,
+                    crate::accounts::creation_summary(attributes, options)
+                );
+            }
+            OpKind::RetireAccount { account, mode, .. } => {
+                return format!(
+                    "{} {} {} account {}",
+                    self.sign(),
+                    self.connection,
+                    mode.as_str(),
+                    account.login
+                );
+            }
             OpKind::CreateResource { .. } | OpKind::DeleteResource { .. } => {
                 return format!(
                     "{} {} {} {} \"{}\"",

@@ -414,6 +414,54 @@ impl Snapshot {
                     }
                 }
             }
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                options,
+                ..
+            } => {
+                if self.account_by_login_or_email(&account.login).is_some() {
+                    return;
+                }
+                let text = |name: &str| attributes.get(name).and_then(Value::as_str);
+                let email = text("email")
+                    .or(account.pending_email())
+                    .map(str::to_lowercase);
+                let names: Vec<&str> = [text("firstName"), text("lastName")]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                let state = if options.activate {
+                    LifecycleState::Active
+                } else {
+                    LifecycleState::Pending
+                };
+                self.accounts.push(Account {
+                    id: account.id.clone(),
+                    login: account.login.clone(),
+                    email,
+                    display_name: if names.is_empty() {
+                        account.login.clone()
+                    } else {
+                        names.join(" ")
+                    },
+                    status: state.as_str().to_ascii_uppercase(),
+                    state,
+                    attributes: attributes.clone(),
+                });
+            }
+            OpKind::RetireAccount { account, mode, .. } => match mode.state_after() {
+                Some(now) => {
+                    if let Some(found) = self.accounts.iter_mut().find(|a| a.id == account.id) {
+                        found.state = now;
+                        found.status = now.as_str().to_ascii_uppercase();
+                    }
+                }
+                None => {
+                    self.accounts.retain(|a| a.id != account.id);
+                    self.grants.retain(|g| g.account_id != account.id);
+                }
+            },
             OpKind::DeleteResource { resource } => {
                 let Some(id) = self
                     .resources

@@ -4,7 +4,8 @@
 
 use crate::declared::{Wiring, add_creation_dependencies, order_by_dependencies};
 use crate::order::{
-    DirectoryFirst, add_dependencies, check_acyclic, order_directory_first, sort_key,
+    DirectoryFirst, add_dependencies, check_acyclic, order_accounts_first, order_directory_first,
+    order_leavers, sort_key,
 };
 use crate::review::{preconditions, review_item};
 use crate::{ActualState, PlanError};
@@ -36,8 +37,10 @@ pub(crate) fn build_plan(
         .collect();
     add_dependencies(&mut operations);
     add_creation_dependencies(&mut operations, wiring);
+    order_accounts_first(&mut operations, &actual.directory);
     if let Some(first) = directory_first {
         order_directory_first(&mut operations, first);
+        order_leavers(&mut operations, first);
     }
     check_acyclic(&operations)?;
     let operations = order_by_dependencies(operations);

@@ -325,6 +325,8 @@ pub(crate) fn add_creation_dependencies(operations: &mut [Operation], wiring: &W
             }
             OpKind::AccountAction { .. }
             | OpKind::UpdateProfile { .. }
+            | OpKind::CreateAccount { .. }
+            | OpKind::RetireAccount { .. }
             | OpKind::CreateResource { .. }
             | OpKind::UpdateResource { .. }
             | OpKind::DeleteResource { .. }

@@ -3,7 +3,7 @@
 
 use crate::correlate::Correlated;
 use crate::{ActualState, PlanError, correlate};
-use grantflow_model::{AccountRef, ConnectionName, Person, Resource, Snapshot};
+use grantflow_model::{AccountRef, ConnectionName, Person, Resource, Snapshot, pending_id};
 use grantflow_policy::PolicySet;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -71,6 +71,17 @@ pub fn desired_access<'s>(
     policies: &PolicySet,
     actual: &'s ActualState,
     people: &[Person],
+) -> Result<Desired<'s>, PlanError> {
+    desired_access_with(policies, actual, people, &HashMap::new())
+}
+
+/// [`desired_access`] with the accounts the plan creates: (connection, person's email in lower
+/// case) → the pending id their grants in that connection target.
+pub(crate) fn desired_access_with<'s>(
+    policies: &PolicySet,
+    actual: &'s ActualState,
+    people: &[Person],
+    created: &HashMap<(ConnectionName, String), String>,
 ) -> Result<Desired<'s>, PlanError> {
     policies
         .check(&actual.snapshots, &actual.directory)
@@ -158,6 +169,15 @@ pub fn desired_access<'s>(
                 let account_id: Cow<'s, str> = match matches.account_for(&person.email) {
                     Some(account) => Cow::Borrowed(account.id.as_str()),
                     None if matches.is_ambiguous(&person.email) => continue,
+                    // The plan creates the account: the grant targets it and waits for it.
+                    None if !created.is_empty()
+                        && created.contains_key(&(
+                            (*connection).clone(),
+                            person.email.to_lowercase(),
+                        )) =>
+                    {
+                        Cow::Owned(pending_id(&person.email.to_lowercase()))
+                    }
                     // The system makes the account itself at the person's
                     // first sign-in: plan the grant; it waits until then.
                     None if snapshot.accounts_created_on_first_login => {

@@ -2,10 +2,12 @@
 //! to add, direct grants on managed resources to remove), which become a
 //! plan.
 
+use crate::accounts::{plan_accounts, planning_people};
 use crate::build::build_plan;
 use crate::declared::{Wiring, plan_creations};
-use crate::desired::{desired_access, directory_people, policy_reasons, with_declared};
+use crate::desired::{desired_access_with, policy_reasons, with_declared};
 use crate::index::SnapshotIndex;
+use crate::leavers::{left, plan_leavers};
 use crate::order::DirectoryFirst;
 use crate::profile::plan_profiles;
 use crate::request::{self, ChangeRequest, RequestError};
@@ -28,8 +30,19 @@ pub fn plan_policies(
 ) -> Result<Plan, PlanError> {
     let augmented = with_declared(policies, actual);
     let actual_declared = augmented.as_ref();
-    let people = directory_people(actual)?;
-    let desired = desired_access(policies, actual_declared, &people)?;
+    let today = now.date_naive();
+    let mut people = planning_people(policies, actual, today)?;
+    let (leavers, leaver_notes) = plan_leavers(policies, actual_declared, &people, today)?;
+    if policies.declares_accounts() {
+        // A leaver is wanted nothing: the diff removes what they hold on managed resources.
+        for person in &mut people {
+            if left(person, today).is_some() {
+                person.state = grantflow_model::LifecycleState::Deprovisioned;
+            }
+        }
+    }
+    let accounts = plan_accounts(policies, actual_declared, &people, today)?;
+    let desired = desired_access_with(policies, actual_declared, &people, &accounts.pending)?;
     let indexes: BTreeMap<&ConnectionName, SnapshotIndex<'_>> = actual_declared
         .snapshots
         .iter()
@@ -149,8 +162,12 @@ pub fn plan_policies(
     let (profiles, profile_notes) =
         plan_profiles(policies, actual_declared, &people, &desired.correlated)?;
     changes.extend(profiles);
+    changes.extend(accounts.changes);
+    changes.extend(leavers);
     let wiring = plan_creations(policies, actual, &actual_declared.snapshots, &mut changes);
     let mut notes = desired.notes;
+    notes.extend(accounts.notes);
+    notes.extend(leaver_notes);
     notes.extend(profile_notes);
     notes.extend(time_bound_notes);
     notes.extend(wiring.notes.iter().cloned());

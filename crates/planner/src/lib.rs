@@ -5,12 +5,14 @@
 //! that were loaded elsewhere and returns a plan draft; storing it, giving
 //! it an id and executing it are other crates' business.
 
+mod accounts;
 mod build;
 mod correlate;
 mod declared;
 mod desired;
 mod diff;
 mod index;
+mod leavers;
 mod order;
 mod people;
 mod profile;

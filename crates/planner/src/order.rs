@@ -14,23 +14,89 @@ pub(crate) struct DirectoryFirst<'a, 's> {
     pub(crate) correlated: &'a BTreeMap<&'s ConnectionName, Correlated<'s>>,
 }
 
+impl DirectoryFirst<'_, '_> {
+    /// The email of the person whose account `op` acts on, when it acts on a person's account.
+    fn person_of(&self, op: &Operation) -> Option<String> {
+        let account = op.account()?;
+        if let Some(email) = account.pending_email() {
+            return Some(email.to_string());
+        }
+        self.correlated
+            .get(&op.connection)?
+            .person_of
+            .get(account.id.as_str())
+            .cloned()
+    }
+}
+
+/// A leaver's order: their directory sessions revoked first; their grants removed next; each of
+/// their accounts retired after the removals from it; their directory account retired last, after
+/// everything else of theirs (downstream systems before the directory).
+pub(crate) fn order_leavers(operations: &mut [Operation], first: &DirectoryFirst<'_, '_>) {
+    let is_sessions = |op: &Operation| {
+        matches!(&op.kind, OpKind::AccountAction { action, .. } if action == "clear_sessions")
+            && op.reasons.iter().any(|r| r.starts_with("leaver: "))
+    };
+    // Per leaver: the sessions' revocation, and every removal and retirement of theirs.
+    let mut sessions: HashMap<String, OperationId> = HashMap::new();
+    let mut leavers: HashMap<String, Vec<(OperationId, ConnectionName, String, bool)>> =
+        HashMap::new();
+    for op in operations.iter() {
+        let (Some(person), Some(account)) = (first.person_of(op), op.account()) else {
+            continue;
+        };
+        if is_sessions(op) {
+            sessions.insert(person, op.id);
+        } else if !op.widens_access() {
+            let retirement = matches!(op.kind, OpKind::RetireAccount { .. });
+            leavers.entry(person).or_default().push((
+                op.id,
+                op.connection.clone(),
+                account.id.clone(),
+                retirement,
+            ));
+        }
+    }
+    leavers.retain(|person, ops| sessions.contains_key(person) || ops.iter().any(|o| o.3));
+    if leavers.is_empty() {
+        return;
+    }
+    for op in operations.iter_mut() {
+        let Some(person) = first.person_of(op) else {
+            continue;
+        };
+        let (Some(theirs), Some(account)) = (leavers.get(&person), op.account()) else {
+            continue;
+        };
+        if op.widens_access() || sessions.get(&person) == Some(&op.id) {
+            continue;
+        }
+        let mut before: Vec<OperationId> = sessions.get(&person).copied().into_iter().collect();
+        if matches!(op.kind, OpKind::RetireAccount { .. }) {
+            let last = op.connection == *first.directory;
+            for (id, connection, holder, retirement) in theirs {
+                let same_account = *connection == op.connection && *holder == account.id;
+                let downstream = last && *connection != *first.directory;
+                if *id != op.id && (same_account && !retirement || downstream) {
+                    before.push(*id);
+                }
+            }
+        }
+        for id in before {
+            if id != op.id && !op.depends_on.contains(&id) {
+                op.depends_on.push(id);
+            }
+        }
+        op.depends_on.sort();
+    }
+}
+
 /// A person's access elsewhere follows their directory access (single
 /// sign-on and provisioning key off the directory's groups): their additions
 /// in other systems wait for their additions in the directory, and their
 /// removals from the directory wait until the other systems took access away.
 pub(crate) fn order_directory_first(operations: &mut [Operation], first: &DirectoryFirst<'_, '_>) {
-    let correlated = first.correlated;
-    let person_of = |op: &Operation| -> Option<String> {
-        let account = op.account()?;
-        if let Some(email) = account.pending_email() {
-            return Some(email.to_string());
-        }
-        correlated
-            .get(&op.connection)?
-            .person_of
-            .get(account.id.as_str())
-            .cloned()
-    };
+    let person_of = |op: &Operation| first.person_of(op);
     let mut directory_adds: HashMap<String, Vec<OperationId>> = HashMap::new();
     let mut downstream_removals: HashMap<String, Vec<OperationId>> = HashMap::new();
     for op in operations.iter() {
@@ -68,6 +134,50 @@ pub(crate) fn order_directory_first(operations: &mut [Operation], first: &Direct
             }
         }
         depends_on.sort();
+    }
+}
+
+/// Accounts first: whatever acts on an account the plan creates (its grants, its profile) waits for
+/// the creation, and a person's account in any other system waits for their directory account's
+/// creation (single sign-on and provisioning key off the directory account).
+pub(crate) fn order_accounts_first(operations: &mut [Operation], directory: &ConnectionName) {
+    let mut creations: HashMap<(ConnectionName, String), OperationId> = HashMap::new();
+    let mut directory_creations: HashMap<String, OperationId> = HashMap::new();
+    for op in operations.iter() {
+        if let OpKind::CreateAccount { account, .. } = &op.kind {
+            creations.insert((op.connection.clone(), account.id.clone()), op.id);
+            if op.connection == *directory
+                && let Some(email) = account.pending_email()
+            {
+                directory_creations.insert(email.to_string(), op.id);
+            }
+        }
+    }
+    if creations.is_empty() {
+        return;
+    }
+    for op in operations.iter_mut() {
+        let Some(account) = op.account() else {
+            continue;
+        };
+        let mut before = Vec::new();
+        if matches!(op.kind, OpKind::CreateAccount { .. }) {
+            if op.connection != *directory
+                && let Some(id) = account
+                    .pending_email()
+                    .and_then(|email| directory_creations.get(email))
+            {
+                before.push(*id);
+            }
+        } else if let Some(id) = creations.get(&(op.connection.clone(), account.id.clone())) {
+            before.push(*id);
+        }
+        for id in before {
+            if !op.depends_on.contains(&id) {
+                op.depends_on.push(id);
+            }
+        }
+        op.depends_on.sort();
     }
 }
 

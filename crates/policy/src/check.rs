@@ -89,13 +89,27 @@ impl Ty {
 
 /// Checks `program` (the condition `source`) against the attributes in `catalog`.
 pub fn check(program: &Program, catalog: &AttributeCatalog) -> Vec<Problem> {
+    check_given(program, catalog, BTreeSet::new())
+}
+
+/// The attributes `program` (a policy's condition) tests with `has()` on every path where it
+/// holds: a value computed only for the people it matches may read them unguarded.
+pub fn guaranteed_by(program: &Program) -> BTreeSet<String> {
+    present_when(program.expression(), true)
+}
+
+/// [`check`], with `guards` known to be present (tested by the policy's condition).
+pub fn check_given(
+    program: &Program,
+    catalog: &AttributeCatalog,
+    guards: BTreeSet<String>,
+) -> Vec<Problem> {
     let mut checker = Checker {
         catalog,
         program,
         problems: Vec::new(),
         bound: BTreeMap::new(),
     };
-    let guards = BTreeSet::new();
     let ty = checker.walk(program.expression(), &guards);
     if !matches!(ty, Ty::Bool | Ty::Dyn) {
         checker.problem(

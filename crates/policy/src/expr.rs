@@ -302,6 +302,20 @@ impl Condition {
         }
     }
 
+    /// Checks a value computed only for the people `condition` matches: the attributes the
+    /// condition tests with `has()` may be read unguarded.
+    pub fn check_given(&self, catalog: &AttributeCatalog, condition: &Condition) -> Vec<Problem> {
+        let guards = condition
+            .program
+            .as_ref()
+            .map(check::guaranteed_by)
+            .unwrap_or_default();
+        match &self.program {
+            Some(program) => check::check_given(program, catalog, guards),
+            None => vec![],
+        }
+    }
+
     /// Whether `person` matches. An attribute the person lacks, or a value
     /// of an unexpected type, is an error, never a silent `false`: a
     /// condition that cannot be decided must not take anyone's access.

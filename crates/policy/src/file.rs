@@ -147,6 +147,10 @@ pub struct PolicyDoc {
     /// Attributes set on the profile of a matching person's account, per system.
     #[serde(default)]
     pub profile: Vec<ProfileDoc>,
+    /// The accounts each matching person must have, per system: created when missing (a
+    /// pre-hire's staged until the HRIS start date), retired as `retire` says when they leave.
+    #[serde(default)]
+    pub accounts: Vec<crate::AccountDoc>,
     /// What `grantflow drift` does when access to this policy's resources
     /// differs from it: `report` (the default), `approval` (a remediation
     /// plan waits for an approver) or `auto` (remediated through the engine).

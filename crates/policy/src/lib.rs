@@ -9,6 +9,7 @@
 //! references against synced snapshots (common-model types), not against
 //! Okta or any other system directly.
 
+mod accounts;
 mod attributes;
 mod check;
 mod diagnostic;
@@ -17,6 +18,7 @@ mod file;
 mod located;
 mod requests;
 
+pub use accounts::{AccountDoc, AccountSpec, RetireDoc};
 pub use attributes::{AttributeCatalog, CANONICAL_ATTRIBUTES, KnownAttribute, Origin};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use expr::{Condition, person_value};
@@ -47,6 +49,8 @@ pub struct Policy {
     pub grants: Vec<GrantSpec>,
     /// Attributes set on matching people's accounts, per system.
     pub profile: Vec<ProfileSpec>,
+    /// The accounts matching people must have, per system (created when missing).
+    pub accounts: Vec<AccountSpec>,
     /// How drift on this policy's resources is handled, when the policy says.
     pub drift: Option<RemediationMode>,
 }
@@ -303,12 +307,13 @@ impl PolicySet {
                     None => Condition::always(),
                 };
                 let mut grants = Vec::new();
-                if doc.grants.is_empty() && doc.profile.is_empty() {
+                if doc.grants.is_empty() && doc.profile.is_empty() && doc.accounts.is_empty() {
                     problems.push(doc.name.diagnostic(
                         path,
-                        format!("policy \"{name}\" grants nothing and sets nothing: add at least one entry under `grants` or `profile`"),
+                        format!("policy \"{name}\" grants nothing and sets nothing: add at least one entry under `grants`, `profile` or `accounts`"),
                     ));
                 }
+                let accounts = accounts::compile(&doc.accounts, path, &mut problems);
                 let mut profile = Vec::new();
                 for doc in &doc.profile {
                     let mut attributes = Vec::new();
@@ -350,6 +355,7 @@ impl PolicySet {
                     condition_at: doc.when.as_ref().map(Located::position),
                     grants,
                     profile,
+                    accounts,
                     drift: doc.drift,
                 });
             }
@@ -418,6 +424,12 @@ impl PolicySet {
             }
         }
         Ok(found)
+    }
+
+    /// Whether any policy declares accounts (`accounts:`), which makes people the HRIS knows and
+    /// the directory does not yet part of planning.
+    pub fn declares_accounts(&self) -> bool {
+        self.policies.iter().any(|p| !p.accounts.is_empty())
     }
 
     /// The snapshots with every declared resource (and every resource a push creates) that the last sync
@@ -525,12 +537,21 @@ impl PolicySet {
                     problems.push(grant.at.diagnostic(&policy.file, message));
                 }
             }
-            for profile in &policy.profile {
-                if !snapshots.contains_key(&profile.connection) {
-                    problems.push(profile.system_at.diagnostic(
-                        &policy.file,
-                        unknown_system_message(&profile.connection, snapshots),
-                    ));
+            let systems = policy
+                .profile
+                .iter()
+                .map(|p| (&p.connection, &p.system_at))
+                .chain(
+                    policy
+                        .accounts
+                        .iter()
+                        .map(|a| (&a.connection, &a.system_at)),
+                );
+            for (connection, at) in systems {
+                if !snapshots.contains_key(connection) {
+                    problems.push(
+                        at.diagnostic(&policy.file, unknown_system_message(connection, snapshots)),
+                    );
                 }
             }
         }
@@ -601,9 +622,19 @@ impl PolicySet {
             for problem in found {
                 problems.push(self.condition_diagnostic(policy, problem.offset, &problem.message));
             }
-            for value in policy.profile.iter().flat_map(|p| &p.attributes) {
+            let values = policy
+                .profile
+                .iter()
+                .flat_map(|p| p.attributes.iter().map(|v| ("profile", v)))
+                .chain(
+                    policy
+                        .accounts
+                        .iter()
+                        .flat_map(|a| a.attributes.iter().map(|v| ("account", v))),
+                );
+            for (what, value) in values {
                 let found = match catalog {
-                    Some(catalog) => value.expression.check(catalog),
+                    Some(catalog) => value.expression.check_given(catalog, &policy.condition),
                     None => vec![],
                 };
                 for problem in found
@@ -627,7 +658,7 @@ impl PolicySet {
                         line,
                         column,
                         message: format!(
-                            "policy \"{}\": profile attribute `{}`: {}",
+                            "policy \"{}\": {what} attribute `{}`: {}",
                             policy.name, value.name, problem.message
                         ),
                     });

@@ -193,13 +193,17 @@ fn repository_file(relative: &str) -> PathBuf {
 
 #[test]
 fn the_shipped_schema_is_the_generated_one() {
+    if std::env::var_os("UPDATE_SCHEMA").is_some() {
+        let text = serde_json::to_string_pretty(&json_schema()).expect("serialises") + "\n";
+        std::fs::write(repository_file("schemas/policy.schema.json"), text).expect("written");
+    }
     let shipped = std::fs::read_to_string(repository_file("schemas/policy.schema.json"))
         .expect("schemas/policy.schema.json is shipped");
     let shipped: serde_json::Value = serde_json::from_str(&shipped).expect("valid JSON");
     assert_eq!(
         shipped,
         json_schema(),
-        "regenerate with: cargo run -- policy schema > schemas/policy.schema.json"
+        "regenerate with: UPDATE_SCHEMA=1 cargo test -p grantflow-policy shipped_schema"
     );
 }
 
@@ -417,4 +421,81 @@ fn hris_facts_are_known_as_person_hris_once_an_hris_is_synced_and_are_tested_wit
         .insert("hris".into(), json!({"department": "Sales"}));
     assert_eq!(policy.condition.evaluate(&sales), Ok(true));
     assert_eq!(policy.condition.evaluate(&person("Sales")), Ok(false));
+}
+
+const ACCOUNTS: &str = r#"policies:
+  - name: joiners
+    when: has(person.hris) && person.hris.department == "Sales"
+    accounts:
+      - system: okta
+        attributes:
+          login: person.email
+          firstName: person.hris.first_name
+        send_email: false
+        retire: delete
+        delete_after_days: 30
+"#;
+
+#[test]
+fn accounts_are_read_with_their_options_and_defaults() {
+    let set = load(ACCOUNTS).expect("loads");
+    assert!(set.declares_accounts());
+    let account = &set.policies[0].accounts[0];
+    assert_eq!(account.connection.as_str(), "okta");
+    let names: Vec<&str> = account.attributes.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, vec!["firstName", "login"]);
+    assert_eq!(
+        account.options,
+        grantflow_model::AccountOptions {
+            activate: true,
+            send_email: false,
+            temporary_password: false
+        }
+    );
+    assert_eq!(account.retire, grantflow_model::RetireMode::Delete);
+    assert_eq!(account.delete_after_days, 30);
+    assert!(!load(GOOD).expect("loads").declares_accounts());
+}
+
+#[test]
+fn account_options_that_cannot_work_together_are_located() {
+    let text = "policies:\n  - name: p\n    accounts:\n      - system: okta\n        activate: false\n        temporary_password: true\n        delete_after_days: 3\n      - system: okta\n";
+    let found = self::errors(text);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(
+        found[0].starts_with("p.yaml:4:17") && found[0].contains("needs `activate: true`"),
+        "{found:?}"
+    );
+    assert!(found[1].contains("needs `retire: delete`"), "{found:?}");
+    assert!(
+        found[2].starts_with("p.yaml:8:17") && found[2].contains("twice"),
+        "{found:?}"
+    );
+    let unknown_mode = self::errors(
+        "policies:\n  - name: p\n    accounts:\n      - {system: okta, retire: archive}\n",
+    );
+    assert!(
+        unknown_mode
+            .iter()
+            .any(|e| e.starts_with("p.yaml:4:") && e.contains("archive")),
+        "{unknown_mode:?}"
+    );
+}
+
+#[test]
+fn an_account_attribute_is_checked_like_a_condition_at_its_line() {
+    let snapshots = directory_with(&[json!({"department": "Sales"})]);
+    let text = "policies:\n  - name: p\n    accounts:\n      - system: okta\n        attributes:\n          firstName: person.departmnt\n      - system: oktaa\n";
+    let errors = check_errors(text, &snapshots);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].starts_with("p.yaml:6:")
+            && errors[0].contains("account attribute `firstName`")
+            && errors[0].contains("did you mean `person.department`"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].starts_with("p.yaml:7:") && errors[1].contains("oktaa"),
+        "{errors:?}"
+    );
 }

@@ -59,6 +59,9 @@ pub struct ApplyOptions {
     pub concurrency: usize,
     /// Must name the plan to go past the safety rail.
     pub allow_mass_removal: Option<String>,
+    /// Must name the plan for its leavers' retirements to go past the safety rail (the rest of
+    /// the plan still counts).
+    pub allow_leavers: Option<String>,
     /// How long this process holds an operation before another worker may take it over.
     pub lease: Duration,
     /// Only queue the plan for workers.
@@ -70,6 +73,7 @@ impl Default for ApplyOptions {
         Self {
             concurrency: 8,
             allow_mass_removal: None,
+            allow_leavers: None,
             lease: Duration::from_secs(60),
             queue_only: false,
         }
@@ -376,6 +380,7 @@ impl Service {
         let request = GateRequest {
             snapshots: &actual.snapshots,
             allow_mass_removal: options.allow_mass_removal.as_deref(),
+            allow_leavers: options.allow_leavers.as_deref(),
             actor: &actor.id,
         };
         let cleared =

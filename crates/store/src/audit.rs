@@ -34,6 +34,9 @@ pub enum AuditAction {
     PlanRemovalsReserved,
     /// `plan.mass_removal_allowed`: A plan over the mass-removal safety rail was allowed by name.
     PlanMassRemovalAllowed,
+    /// `plan.leaver_allowed`: A leaver plan's retirements (and the removals from the accounts it
+    /// retires) went past the safety rail by the leaver allowance naming it; its other removals still counted.
+    PlanLeaverAllowed,
     /// `plan.refused`: The gate refused a plan (stale, lapsed approval, safety rail, …).
     PlanRefused,
     /// `plan.tampered`: A stored plan no longer matches its digest.
@@ -110,6 +113,7 @@ impl AuditAction {
         AuditAction::PlanApproved,
         AuditAction::PlanRemovalsReserved,
         AuditAction::PlanMassRemovalAllowed,
+        AuditAction::PlanLeaverAllowed,
         AuditAction::PlanRefused,
         AuditAction::PlanTampered,
         AuditAction::PlanQueued,
@@ -155,6 +159,7 @@ impl AuditAction {
             AuditAction::PlanApproved => "plan.approved",
             AuditAction::PlanRemovalsReserved => "plan.removals_reserved",
             AuditAction::PlanMassRemovalAllowed => "plan.mass_removal_allowed",
+            AuditAction::PlanLeaverAllowed => "plan.leaver_allowed",
             AuditAction::PlanRefused => "plan.refused",
             AuditAction::PlanTampered => "plan.tampered",
             AuditAction::PlanQueued => "plan.queued",

@@ -58,6 +58,7 @@ fn audit_actions_keep_their_stored_names() {
             "plan.approved",
             "plan.removals_reserved",
             "plan.mass_removal_allowed",
+            "plan.leaver_allowed",
             "plan.refused",
             "plan.tampered",
             "plan.queued",

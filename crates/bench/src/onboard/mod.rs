@@ -185,6 +185,7 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
     let request = grantflow_engine::GateRequest {
         snapshots: &snapshots_by_connection,
         allow_mass_removal: None,
+        allow_leavers: None,
         actor: "bench",
     };
     let cleared = grantflow_engine::clear(&store, &plan.id, &request, &Default::default())

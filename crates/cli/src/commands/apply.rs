@@ -3,6 +3,7 @@
 
 use grantflow_engine::Report;
 use grantflow_service::{ApplyOptions, ApplyOutcome, Service};
+use secrecy::ExposeSecret;
 use std::process::ExitCode;
 
 use crate::app::actor;
@@ -31,9 +32,30 @@ pub async fn run(
                 );
             }
             print_report(service, &report, json).await?;
+            print_secrets(service, &report.plan_id, json).await;
             Ok(exit_code(&report))
         }
         Err(error) => render::refused(&error, "Nothing was applied."),
+    }
+}
+
+/// The one-time secrets the plan's operations produced in this process (a created account's
+/// temporary password or activation link): shown here once, kept nowhere. With `--json` they go to
+/// stderr so the report stays one JSON document.
+async fn print_secrets(service: &Service, plan_id: &str, json: bool) {
+    let Ok(plan) = service.store.plan(plan_id).await else {
+        return;
+    };
+    for (_, who, secret) in service.take_secrets(&plan) {
+        let line = format!(
+            "One-time secret for {who} (temporary password or activation link; shown once, not stored): {}",
+            secret.expose_secret()
+        );
+        if json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
     }
 }
 

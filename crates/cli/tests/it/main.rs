@@ -9,6 +9,7 @@
 
 mod testkit;
 
+mod accounts;
 mod apply_crash;
 mod audit_checkpoints;
 mod check;

@@ -1,6 +1,7 @@
 //! The Okta connector: users, groups, memberships, apps and app assignments
 //! through Okta's Management API.
 
+mod accounts;
 mod actions;
 mod auth;
 mod client;
@@ -245,10 +246,25 @@ async fn group_id_by_name(client: &OktaClient, name: &str) -> Result<Option<Stri
 }
 
 impl OktaConnector {
-    /// `op` with every `pending:<name>` group replaced by the group's id, looked up by name; `None` when
-    /// such a group does not exist (yet).
+    /// `op` with every `pending:<name>` group replaced by the group's id, looked up by name, and a
+    /// `pending:<email>` account by its user's id; `None` when such a group or user does not exist (yet).
     async fn resolve_pending(&self, op: &Operation) -> Result<Option<Operation>, Failure> {
         let mut resolved = op.clone();
+        // A grant planned with its account's creation names the account `pending:<email>`: it is
+        // found by its login (the email, when the plan has no other).
+        if let OpKind::AddGrant { account, .. } | OpKind::RemoveGrant { account, .. } =
+            &mut resolved.kind
+            && account.pending_email().is_some()
+        {
+            match accounts::pending_user(&self.client, account).await? {
+                Some(user) => {
+                    account.id = id_of(&user).ok_or_else(|| {
+                        Failure::unexpected_response("an okta user without an id", None)
+                    })?;
+                }
+                None => return Ok(None),
+            }
+        }
         let refs: Vec<&mut grantflow_model::ResourceRef> = match &mut resolved.kind {
             OpKind::AddGrant { resource, .. } | OpKind::RemoveGrant { resource, .. } => {
                 vec![resource]
@@ -266,6 +282,8 @@ impl OktaConnector {
             | OpKind::DeletePush { group, resource } => vec![group, resource],
             OpKind::AccountAction { .. }
             | OpKind::UpdateProfile { .. }
+            | OpKind::CreateAccount { .. }
+            | OpKind::RetireAccount { .. }
             | OpKind::CreateResource { .. }
             | OpKind::UpdateResource { .. }
             | OpKind::DeleteResource { .. } => vec![],
@@ -418,6 +436,8 @@ impl Connector for OktaConnector {
                 "deactivate_push",
                 "delete_push",
                 "update_profile",
+                "create_account",
+                "retire_account",
             ],
             rate_limit_buckets: vec![
                 "apps",
@@ -454,6 +474,22 @@ impl Connector for OktaConnector {
                 resource, after, ..
             } => return self.update_group(op, resource, after).await,
             OpKind::DeleteResource { resource } => return self.delete_group(op, resource).await,
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                options,
+                ..
+            } => {
+                let (applied, secret) =
+                    accounts::create(&self.client, account, attributes, options).await?;
+                if let (Some(secret), Ok(mut secrets)) = (secret, self.secrets.lock()) {
+                    secrets.insert(op.natural_key(), secret);
+                }
+                return Ok(applied);
+            }
+            OpKind::RetireAccount { account, mode, .. } => {
+                return accounts::retire(&self.client, account, *mode).await;
+            }
             OpKind::UpdateProfile { account, after, .. } => {
                 // Read first: an update Okta already holds would still be logged as a profile change.
                 if self.observe(op).await? == Observed::Done {
@@ -482,7 +518,7 @@ impl Connector for OktaConnector {
             return Err(Failure::retry_later(
                 None,
                 format!(
-                    "{}: a group that {} names does not exist yet",
+                    "{}: a group or user that {} names does not exist yet",
                     self.connection,
                     op.describe()
                 ),
@@ -604,6 +640,12 @@ impl Connector for OktaConnector {
             OpKind::DeleteResource { resource } => {
                 let gone = self.declared_group(op, resource).await?.is_none();
                 return Ok(Observed::from(gone));
+            }
+            OpKind::CreateAccount {
+                account, options, ..
+            } => return accounts::created(&self.client, account, options).await,
+            OpKind::RetireAccount { account, mode, .. } => {
+                return accounts::retired(&self.client, account, *mode).await;
             }
             OpKind::UpdateProfile { account, after, .. } => {
                 let user = self

@@ -25,6 +25,7 @@ mod google;
 mod harness;
 mod jira;
 mod okta;
+mod okta_accounts;
 mod okta_full;
 mod okta_incremental;
 mod okta_sync;

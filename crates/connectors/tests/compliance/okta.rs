@@ -4,7 +4,8 @@
 use grantflow_connectors::okta::{OktaConfig, OktaConnector};
 use grantflow_connectors::{Connector, SyncChanges};
 use grantflow_model::{
-    AttributeType, ConnectionName, GrantSource, LifecycleState, OpKind, Snapshot,
+    AccountOptions, AccountRef, AttributeType, ConnectionName, GrantSource, LifecycleState, OpKind,
+    RetireMode, Snapshot,
 };
 use serde_json::{Value, json};
 
@@ -35,6 +36,7 @@ fn connector(sandbox: &Sandbox, waits: u32) -> OktaConnector {
 }
 
 const EMMA: &str = "emma.jones@example.com";
+const AISHA: &str = "aisha.khan@example.com";
 
 impl System for Okta {
     const KIND: &'static str = "okta";
@@ -51,6 +53,7 @@ impl System for Okta {
 
     fn operations(sandbox: &Sandbox, s: &Snapshot) -> Vec<Case> {
         let emma = crate::sandbox::account(s, EMMA).id;
+        let aisha = crate::sandbox::account(s, AISHA).id;
         let id = |kind, name| resource(s, kind, name).id;
         let (monitors, pad) = (
             id("app", "Production Monitors"),
@@ -102,6 +105,27 @@ impl System for Okta {
                         .unwrap_or_default(),
                 )),
                 format!("user/{emma}"),
+            ),
+            // An account a policy declares: created once (activated with Okta's email: one call;
+            // without one it is two, `okta_accounts.rs`), found by its login when applied again.
+            Case::unkeyed(sandbox.operation(OpKind::create_account(
+                AccountRef::pending("new.joiner@example.com"),
+                json!({"email": "new.joiner@example.com", "firstName": "New", "lastName": "Joiner"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                AccountOptions {
+                    send_email: true,
+                    ..AccountOptions::default()
+                },
+            ))),
+            // A leaver's account retired: Okta refuses to deactivate a DEPROVISIONED user again.
+            Case::new(
+                sandbox.operation(OpKind::retire_account(
+                    crate::sandbox::account(s, AISHA),
+                    RetireMode::Deactivate,
+                )),
+                format!("user/{aisha}"),
             ),
             // A lifecycle call Okta refuses to repeat (E0000001 for a user already suspended): the
             // connector reads the status first.

@@ -92,6 +92,7 @@ async fn a_creation_is_grantflow_s_only_when_its_own_call_made_it_and_a_deletion
     let gate = |allow| GateRequest {
         snapshots: &snapshots,
         allow_mass_removal: allow,
+        allow_leavers: None,
         actor: "test",
     };
     let refused =

@@ -158,6 +158,8 @@ async fn cleared(store: &Store, plan: &Plan) -> Cleared {
     let request = GateRequest {
         snapshots: &snapshots,
         allow_mass_removal: None,
+        allow_leavers: None,
+        allow_leavers: None,
         actor: "test",
     };
     grantflow_engine::clear(store, &plan.id, &request, &GateSettings::default())

@@ -113,6 +113,33 @@ fn validate_profile(
     causes
 }
 
+/// `nextLogin=changePassword`: the user is created activated with their password already expired,
+/// which Okta allows only with `activate=true` (E0000125) and a password (E0000124).
+fn expires_password(ctx: &Ctx, activate: bool, has_password: bool) -> OktaResult<bool> {
+    let refused = |code: &'static str, summary: &str| {
+        OktaError::new(StatusCode::BAD_REQUEST, code, summary.to_string())
+            .with_causes(vec![summary.to_string()])
+    };
+    match ctx.param("nextLogin") {
+        None | Some("") => Ok(false),
+        Some("changePassword") if !activate => Err(refused(
+            "E0000125",
+            "Could not create user. To create a user and expire their password immediately, `activate` must be true.",
+        )),
+        Some("changePassword") if !has_password => Err(refused(
+            "E0000124",
+            "Could not create user. To create a user and expire their password immediately, a password must be specified.",
+        )),
+        Some("changePassword") => Ok(true),
+        Some(other) => Err(OktaError::validation(
+            "nextLogin",
+            vec![format!(
+                "nextLogin: '{other}' is not a valid value (changePassword)"
+            )],
+        )),
+    }
+}
+
 pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaResult<Response> {
     let req: UserBody = parse_body(&body, "createUser")?;
     let activate = ctx.bool_param("activate", true)?;
@@ -136,10 +163,15 @@ pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaRe
     }
     let creds = req.credentials.unwrap_or_default();
     let has_password = creds.sets_password();
-    let status = match (activate, has_password) {
-        (false, _) => UserStatus::Staged,
-        (true, true) => UserStatus::Active,
-        (true, false) => UserStatus::Provisioned,
+    let expire_password = expires_password(&ctx, activate, has_password)?;
+    // `provider=true`: an identity provider holds the credentials, so an activated user is ACTIVE
+    // without a password.
+    let provider = ctx.bool_param("provider", false)?;
+    let status = match (activate, has_password || provider, expire_password) {
+        (false, ..) => UserStatus::Staged,
+        (true, _, true) => UserStatus::PasswordExpired,
+        (true, true, false) => UserStatus::Active,
+        (true, false, false) => UserStatus::Provisioned,
     };
     let id = inner.new_id("00u");
     let now = ctx.now;
@@ -151,7 +183,8 @@ pub async fn create(State(o): State<Arc<Okta>>, ctx: Ctx, body: Bytes) -> OktaRe
         id: id.clone(),
         status,
         created: now,
-        activated: (status == UserStatus::Active).then_some(now),
+        activated: matches!(status, UserStatus::Active | UserStatus::PasswordExpired)
+            .then_some(now),
         status_changed: (status != UserStatus::Staged).then_some(now),
         last_updated: now,
         password_changed: has_password.then_some(now),
