@@ -159,7 +159,6 @@ async fn cleared(store: &Store, plan: &Plan) -> Cleared {
         snapshots: &snapshots,
         allow_mass_removal: None,
         allow_leavers: None,
-        allow_leavers: None,
         actor: "test",
     };
     grantflow_engine::clear(store, &plan.id, &request, &GateSettings::default())
