@@ -80,7 +80,7 @@ pub struct RawTrigger {
     /// A person runs it by hand (`grantflow flow run`), with inputs.
     #[serde(default)]
     pub manual: Option<RawEmpty>,
-    /// A submitted access request.
+    /// An access request, when it is submitted or approved.
     #[serde(default)]
     pub request: Option<RawRequestTrigger>,
 }

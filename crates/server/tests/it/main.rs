@@ -9,6 +9,7 @@
 mod console;
 mod door;
 mod expiring_credentials;
+mod flow_triggers;
 mod flows;
 mod hardening;
 mod kit;

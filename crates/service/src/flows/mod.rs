@@ -13,7 +13,9 @@ use grantflow_workflows::{CardError, FlowSet, Runtime, Start, Trigger};
 use serde::Serialize;
 
 mod host;
+mod requests;
 pub use host::DryRun;
+pub use requests::request_event;
 use serde_json::{Value as Json, json};
 
 use crate::{Actor, Result, Service, ServiceError};
