@@ -210,6 +210,45 @@ impl Trigger {
         }
     }
 
+    /// An Okta trigger's matcher as data, for a wait kept in the store (`okta_from_matcher` reads it back).
+    pub fn okta_matcher(&self) -> Option<Json> {
+        let Trigger::Okta {
+            event_types,
+            group,
+            app,
+            attribute,
+            connection,
+        } = self
+        else {
+            return None;
+        };
+        Some(json!({
+            "event_types": event_types,
+            "group": group,
+            "app": app,
+            "attribute": attribute,
+            "connection": connection,
+        }))
+    }
+
+    /// The Okta trigger a stored matcher describes.
+    pub fn okta_from_matcher(matcher: &Json) -> Option<Trigger> {
+        let text = |name: &str| matcher.get(name).and_then(Json::as_str).map(str::to_string);
+        let event_types: Vec<String> = matcher
+            .get("event_types")?
+            .as_array()?
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect();
+        (!event_types.is_empty()).then(|| Trigger::Okta {
+            event_types,
+            group: text("group"),
+            app: text("app"),
+            attribute: text("attribute"),
+            connection: text("connection"),
+        })
+    }
+
     /// The schedule's instants after `after` up to `until`, at most `limit` (a worker that was down for a
     /// while starts one run per missed instant, up to the limit).
     pub fn due_instants(
