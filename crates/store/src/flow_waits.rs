@@ -186,3 +186,148 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use grantflow_model::{Clock, ManualClock};
+    use serde_json::json;
+
+    use crate::{FlowRunState, NewFlowRun, RunStart, Store, testing};
+
+    async fn stores(test: &str, clock: Arc<dyn Clock>) -> Vec<(Store, tempfile::TempDir)> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let mut stores = vec![(Store::open(&url, clock.clone()).await.expect("open"), dir)];
+        if let Some(url) = testing::postgres_url(test).await {
+            let store = Store::open(&url, clock).await.expect("open postgres");
+            stores.push((store, tempfile::tempdir().expect("tempdir")));
+        }
+        stores
+    }
+
+    /// A run parked (waiting) until an hour from now.
+    async fn parked_run(store: &Store) -> String {
+        let run = NewFlowRun {
+            id: format!("run-{}", uuid::Uuid::now_v7().simple()),
+            flow: "f".into(),
+            version: "v1".into(),
+            path: "f.yaml".into(),
+            source: "flow: f".into(),
+            trigger_kind: "api".into(),
+            event_key: None,
+            event: json!({}),
+            actor: "test".into(),
+            record_io: true,
+        };
+        let RunStart::Started(run) = store.start_flow_run(&run).await.expect("start") else {
+            panic!("a new run");
+        };
+        let (run, lease) = store
+            .claim_flow_run("w@1", Some(&run.id), Duration::from_secs(60))
+            .await
+            .expect("claim")
+            .expect("claimed");
+        let later = store.now() + chrono::Duration::hours(1);
+        store
+            .park_flow_run(&run.id, &lease, later, FlowRunState::Waiting)
+            .await
+            .expect("park");
+        run.id
+    }
+
+    #[tokio::test]
+    async fn a_cursor_is_kept_replaced_and_forgotten() {
+        for (store, _dir) in stores("flow_cursors", Arc::new(ManualClock::starting_now())).await {
+            assert_eq!(store.flow_cursor("okta-log:okta").await.unwrap(), None);
+            store.set_flow_cursor("okta-log:okta", "c1").await.unwrap();
+            store.set_flow_cursor("okta-log:okta", "c2").await.unwrap();
+            assert_eq!(
+                store.flow_cursor("okta-log:okta").await.unwrap().as_deref(),
+                Some("c2")
+            );
+            store.clear_flow_cursor("okta-log:okta").await.unwrap();
+            assert_eq!(store.flow_cursor("okta-log:okta").await.unwrap(), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_first_matching_event_wakes_the_run_and_a_wait_past_its_deadline_takes_none() {
+        let clock = Arc::new(ManualClock::starting_now());
+        for (store, _dir) in stores("flow_event_waits", clock.clone()).await {
+            let run = parked_run(&store).await;
+            let deadline = store.now() + chrono::Duration::minutes(30);
+            let matcher = json!({"event_types": ["user.lifecycle.activate"]});
+            store
+                .add_flow_event_wait(&run, "/wait", "Kim@Example.com", &matcher, deadline)
+                .await
+                .unwrap();
+            let open = store
+                .open_flow_event_waits(&["kim@example.com".into(), "00u1".into()])
+                .await
+                .unwrap();
+            assert_eq!(open.len(), 1);
+            assert_eq!(open[0].matcher, matcher);
+            assert!(
+                store
+                    .open_flow_event_waits(&["lena@example.com".into()])
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert!(
+                store
+                    .deliver_flow_event(&run, "/wait", &json!({"uuid": "e1"}))
+                    .await
+                    .unwrap()
+            );
+            // The run is due now, not in an hour.
+            let (claimed, _) = store
+                .claim_flow_run("w@2", None, Duration::from_secs(60))
+                .await
+                .unwrap()
+                .expect("the run was woken");
+            assert_eq!(claimed.id, run);
+            // A second event does not replace the first.
+            assert!(
+                !store
+                    .deliver_flow_event(&run, "/wait", &json!({"uuid": "e2"}))
+                    .await
+                    .unwrap()
+            );
+            let wait = store.flow_event_wait(&run, "/wait").await.unwrap().unwrap();
+            assert_eq!(wait.matched, Some(json!({"uuid": "e1"})));
+            store.end_flow_event_wait(&run, "/wait").await.unwrap();
+            assert!(
+                store
+                    .flow_event_wait(&run, "/wait")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+
+            let late = parked_run(&store).await;
+            let deadline = store.now() + chrono::Duration::minutes(30);
+            store
+                .add_flow_event_wait(&late, "/wait", "tom@example.com", &matcher, deadline)
+                .await
+                .unwrap();
+            clock.advance(Duration::from_secs(31 * 60));
+            assert!(
+                store
+                    .open_flow_event_waits(&["tom@example.com".into()])
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert!(
+                !store
+                    .deliver_flow_event(&late, "/wait", &json!({"uuid": "e3"}))
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+}
