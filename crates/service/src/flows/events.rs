@@ -81,13 +81,23 @@ impl Service {
             };
             for event in &read.events {
                 poll.events += 1;
-                let started = self
+                // As on the hook: an event whose flows cannot start (a flow needing inputs an event does
+                // not give) is said and passed, so it never holds back the events after it.
+                match self
                     .start_flows_for_okta_event(flows, connection.as_str(), event)
-                    .await?;
-                poll.started += started
-                    .iter()
-                    .filter(|s| matches!(s, grantflow_store::RunStart::Started(_)))
-                    .count();
+                    .await
+                {
+                    Ok(started) => {
+                        poll.started += started
+                            .iter()
+                            .filter(|s| matches!(s, grantflow_store::RunStart::Started(_)))
+                            .count();
+                    }
+                    Err(ServiceError::Store(error)) => return Err(ServiceError::Store(error)),
+                    Err(error) => {
+                        tracing::error!(message = "Could not start the flows of an Okta event.", connection = %connection, error = %error);
+                    }
+                }
             }
             self.store.set_flow_cursor(&source, &read.cursor).await?;
         }
