@@ -154,6 +154,7 @@ pub fn org_of(
         salesforce: None,
         bamboohr: None,
         vault: None,
+        smtp: None,
     }
 }
 

@@ -1,8 +1,9 @@
 //! A grantflow.yaml for a running sandbox, from the connection details the
 //! sandbox publishes (its info file): each system a connection, its
 //! credentials in owner-only files, and the demo's reachability data. Its
-//! services (the 1Password Connect emulator) become the flows' HTTP
-//! connections instead, their tokens in owner-only files too.
+//! services become flows' settings instead: the 1Password Connect emulator
+//! an HTTP connection, the SMTP sink the email card's server (`flows.smtp`),
+//! their secrets in owner-only files too.
 
 use grantflow_sandbox::SandboxInfo;
 use grantflow_service::config::{NewConnection, new_config};
@@ -68,7 +69,12 @@ pub fn for_sandbox(
 /// credentials, and referred to by file so the YAML holds no secret).
 fn flow_connections(info: &SandboxInfo, base: &Path) -> anyhow::Result<serde_json::Value> {
     let mut connections = serde_json::Map::new();
+    let mut smtp = None;
     for (name, service) in &info.services {
+        if service.kind == "smtp" {
+            smtp = Some(smtp_connection(name, service, base)?);
+            continue;
+        }
         let url = url::Url::parse(&service.base_url)
             .map_err(|e| anyhow::anyhow!("service {name}: base_url is not a URL: {e}"))?;
         let host = match (url.host_str(), url.port_or_known_default()) {
@@ -90,7 +96,47 @@ fn flow_connections(info: &SandboxInfo, base: &Path) -> anyhow::Result<serde_jso
         }
         connections.insert(name.clone(), connection.into());
     }
-    Ok(serde_json::json!({ "http_connections": connections }))
+    let mut flows = serde_json::Map::new();
+    if !connections.is_empty() {
+        flows.insert("http_connections".into(), connections.into());
+    }
+    if let Some(smtp) = smtp {
+        flows.insert("smtp".into(), smtp);
+    }
+    Ok(flows.into())
+}
+
+/// `flows: {smtp: …}` for the sandbox's SMTP sink: its loopback address without TLS (the sink offers none,
+/// and grantflow allows plain SMTP only to this machine), its account, and its password in an owner-only file.
+fn smtp_connection(
+    name: &str,
+    service: &grantflow_sandbox::ServiceInfo,
+    base: &Path,
+) -> anyhow::Result<serde_json::Value> {
+    let setting = |key: &str| {
+        service
+            .settings
+            .get(key)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("service {name}: no `{key}` setting"))
+    };
+    let mut smtp = serde_json::json!({
+        "host": setting("smtp_host")?,
+        "port": setting("smtp_port")?,
+        "tls": "none",
+        "from": setting("from")?,
+    });
+    if let (Some(username), Some(password)) = (
+        service.credentials.get("username"),
+        service.credentials.get("password"),
+    ) {
+        let file = format!(".grantflow/flows.{name}.password");
+        grantflow_service::files::write_private(&base.join(&file), password.as_bytes())
+            .map_err(|e| anyhow::anyhow!("writing {file} for service {name}: {e}"))?;
+        smtp["username"] = username.clone().into();
+        smtp["password"] = serde_json::json!({ "file": file });
+    }
+    Ok(smtp)
 }
 
 /// The sandbox's demo organisation comes with production-reach data: write it under `reach/` and
@@ -173,6 +219,48 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o077, 0, "owner-only: {mode:o}");
         }
+    }
+
+    #[test]
+    fn the_smtp_sink_becomes_the_email_cards_server_with_its_password_in_a_private_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut sink = system("smtp", "http://127.0.0.1:41003", "unused");
+        sink.credentials = [
+            ("username".to_string(), "grantflow".to_string()),
+            ("password".to_string(), "smtp-secret-password".to_string()),
+        ]
+        .into();
+        sink.settings = serde_json::json!({"smtp_host": "127.0.0.1", "smtp_port": 41025, "from": "grantflow@example.com"})
+            .as_object()
+            .cloned()
+            .expect("object");
+        let info = SandboxInfo {
+            systems: [(
+                "okta".to_string(),
+                system("okta", "http://127.0.0.1:41001", "00okta-token"),
+            )]
+            .into(),
+            services: [("smtp".to_string(), sink)].into(),
+        };
+        let text = for_sandbox(&info, dir.path(), &BTreeMap::new()).expect("config");
+        assert!(!text.contains("smtp-secret-password"), "{text}");
+        let path = dir.path().join("grantflow.yaml");
+        std::fs::write(&path, &text).expect("write");
+        let config = grantflow_service::config::Config::load(&path).expect("grantflow loads it");
+        assert!(config.flows.http_connections.is_empty());
+        let smtp = config.flows.smtp.expect("flows.smtp");
+        assert_eq!(
+            (smtp.host.as_str(), smtp.port, smtp.tls),
+            ("127.0.0.1", Some(41025), grantflow_workflows::SmtpTls::None)
+        );
+        assert_eq!(smtp.username.as_deref(), Some("grantflow"));
+        let file = dir
+            .path()
+            .join(smtp.password.and_then(|p| p.file).expect("a password file"));
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("password file"),
+            "smtp-secret-password"
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! `/__sandbox` admin routes (writes, faults, rate limits, calls, reset, hand-change) are shared ([`emulator`]).
 //! Systems are listed in one place, `systems.rs`, and [`start`] serves each on its own loopback port, wrapped in
 //! the network faults every system shares ([`network_faults`]). Services that flows call through the custom HTTP
-//! card rather than a connector (the 1Password Connect emulator, [`vault`]) are served the same way but published
-//! apart, under `SandboxInfo.services`.
+//! card rather than a connector (the 1Password Connect emulator, [`vault`]) or the email card (the SMTP sink,
+//! [`smtp`]) are served the same way but published apart, under `SandboxInfo.services`.
 
 pub mod aws;
 pub mod bamboohr;
@@ -28,6 +28,7 @@ pub mod salesforce;
 pub mod scim;
 mod server;
 pub mod slack;
+pub mod smtp;
 mod systems;
 mod tls;
 pub mod vault;

@@ -41,6 +41,9 @@ pub struct Org {
     /// A 1Password Connect server (a service for flows' custom HTTP card, not a connector); absent means none.
     #[serde(default)]
     pub vault: Option<crate::vault::VaultSeed>,
+    /// An SMTP sink (a service for flows' email card, not a connector); absent means none.
+    #[serde(default)]
+    pub smtp: Option<crate::smtp::SmtpSeed>,
 }
 
 const DEMO_YAML: &str = include_str!("../orgs/demo.yaml");

@@ -8,7 +8,8 @@ use axum::Router;
 use crate::emulator::{Emulator, EmulatorConfig, router};
 use crate::org::Org;
 use crate::{
-    aws, bamboohr, datadog, github, gitlab, google, jira, okta, opa, salesforce, scim, slack, vault,
+    aws, bamboohr, datadog, github, gitlab, google, jira, okta, opa, salesforce, scim, slack, smtp,
+    vault,
 };
 
 /// One emulator ready to serve: the router plus what clients need to reach it.
@@ -101,6 +102,10 @@ pub(crate) fn build(
         built::<datadog::Datadog>(org.datadog.as_ref(), config),
         built::<bamboohr::Bamboohr>(org.bamboohr.as_ref(), config),
         built::<vault::Vault>(org.vault.as_ref(), config).map(|sys| BuiltSystem {
+            service: true,
+            ..sys
+        }),
+        built::<smtp::Smtp>(org.smtp.as_ref(), config).map(|sys| BuiltSystem {
             service: true,
             ..sys
         }),

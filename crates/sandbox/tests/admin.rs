@@ -72,7 +72,7 @@ async fn every_emulator_refuses_absurd_settings_by_name_and_keeps_serving() {
     assert_eq!(sandbox.info.systems.len(), 12, "every emulator is checked");
     assert_eq!(
         sandbox.info.services.keys().collect::<Vec<_>>(),
-        ["vault"],
+        ["smtp", "vault"],
         "services are published apart from connector systems"
     );
     for (key, system) in sandbox.info.systems.iter().chain(&sandbox.info.services) {

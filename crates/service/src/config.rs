@@ -76,6 +76,9 @@ pub struct FlowSettings {
     /// shared with incremental syncs).
     #[serde(default)]
     pub okta_poll_seconds: Option<u64>,
+    /// The SMTP server the email card (`notify.email`) sends through; its password from `env` or `file`.
+    #[serde(default)]
+    pub smtp: Option<grantflow_workflows::SmtpConnection>,
 }
 
 /// How Okta events reach flows (`flows.okta_events`).
@@ -303,6 +306,7 @@ pub struct Flows {
     pub http_connections: BTreeMap<String, grantflow_workflows::HttpConnection>,
     pub okta_events: OktaEvents,
     pub okta_poll_interval: std::time::Duration,
+    pub smtp: Option<grantflow_workflows::SmtpConnection>,
 }
 
 impl Config {
@@ -395,6 +399,7 @@ impl Config {
             okta_poll_interval: std::time::Duration::from_secs(
                 file.flows.okta_poll_seconds.unwrap_or(15).max(1),
             ),
+            smtp: file.flows.smtp,
         };
         Ok(Config {
             database: relative_sqlite(&database, &base),

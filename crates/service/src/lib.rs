@@ -118,6 +118,8 @@ pub struct Service {
     graph_cache: std::sync::Mutex<Option<GraphOfState>>,
     /// The custom HTTP card's connections (`flows.http_connections`), with their cached OAuth tokens.
     pub(crate) flow_http: grantflow_workflows::HttpCards,
+    /// The email card's SMTP server (`flows.smtp`).
+    pub(crate) flow_email: grantflow_workflows::EmailCards,
 }
 
 /// A reachability graph, the state it was built from, and when.
@@ -166,6 +168,10 @@ impl Service {
             graph_cache: std::sync::Mutex::new(None),
             flow_http: grantflow_workflows::HttpCards::new(
                 config.flows.http_connections.clone(),
+                config.base_dir.clone(),
+            ),
+            flow_email: grantflow_workflows::EmailCards::new(
+                config.flows.smtp.clone(),
                 config.base_dir.clone(),
             ),
             config,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
+use crate::group_commit::{RunEnd, StepRow, Write};
 use crate::{AuditAction, Backend, Lease, Result, Store, StoreError, audit};
 
 /// A run as stored.
@@ -246,6 +247,16 @@ fn step_from_row(run: &str, row: &sqlx::any::AnyRow) -> Result<FlowStepRecord> {
     })
 }
 
+/// A run just claimed by `owner`, with the lease its new fence gives.
+fn claimed(owner: &str, row: &sqlx::any::AnyRow) -> Result<(FlowRunRecord, Lease)> {
+    let run = run_from_row(row)?;
+    let lease = Lease {
+        owner: owner.to_string(),
+        fence: run.fence,
+    };
+    Ok((run, lease))
+}
+
 /// A write guarded by the run's lease changed nothing: the lease was taken over.
 fn still_held(rows: u64, run: &str, lease: &Lease) -> Result<()> {
     if rows == 0 {
@@ -382,38 +393,83 @@ impl Store {
         id: Option<&str>,
         lease: Duration,
     ) -> Result<Option<(FlowRunRecord, Lease)>> {
+        let Some(id) = id else {
+            return Ok(self.claim_due_flow_runs(owner, 1, lease).await?.pop());
+        };
         let now = self.now();
         let lock = match self.backend() {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let filter = if id.is_some() { "AND r.id = $4" } else { "" };
         let sql = format!(
             "UPDATE flow_runs SET state = 'running', owner = $1, lease_until_ms = $2, fence = fence + 1
              WHERE id = (
                 SELECT r.id FROM flow_runs r
                 WHERE ((r.state IN ('queued', 'waiting') AND r.due_ms <= $3)
-                       OR (r.state = 'running' AND r.lease_until_ms < $3)) {filter}
-                ORDER BY r.due_ms, r.id
-                LIMIT 1 {lock})
+                       OR (r.state = 'running' AND r.lease_until_ms < $3)) AND r.id = $4
+                {lock})
              RETURNING {RUN_COLUMNS}"
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner)
             .bind(lease_ms(now, lease))
-            .bind(millis(now));
-        if let Some(id) = id {
-            query = query.bind(id);
-        }
-        let Some(row) = query.fetch_optional(self.pool()).await? else {
-            return Ok(None);
+            .bind(millis(now))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| claimed(owner, &row)).transpose()
+    }
+
+    /// Takes up to `most` due runs (queued, waiting and due, or held by a lease that ran out), the earliest
+    /// due first, in one transaction: a worker with free slots claims them with one commit, not one each.
+    pub async fn claim_due_flow_runs(
+        &self,
+        owner: &str,
+        most: usize,
+        lease: Duration,
+    ) -> Result<Vec<(FlowRunRecord, Lease)>> {
+        let now = self.now();
+        let due = match self.backend() {
+            // PostgreSQL skips the rows another worker is claiming.
+            Backend::Postgres => {
+                "SELECT r.id FROM flow_runs r
+                 WHERE (r.state IN ('queued', 'waiting') AND r.due_ms <= $3)
+                    OR (r.state = 'running' AND r.lease_until_ms < $3)
+                 ORDER BY r.due_ms, r.id LIMIT $4 FOR UPDATE SKIP LOCKED"
+            }
+            // SQLite (one writer) plans the OR above as a sort of every due run for each claim; one index
+            // range per state, each already in order, is a read of `most` rows each.
+            Backend::Sqlite => {
+                "SELECT id FROM (
+                   SELECT * FROM (SELECT r.id, r.due_ms FROM flow_runs r
+                                  WHERE r.state = 'queued' AND r.due_ms <= $3 ORDER BY r.due_ms LIMIT $4)
+                   UNION ALL
+                   SELECT * FROM (SELECT r.id, r.due_ms FROM flow_runs r
+                                  WHERE r.state = 'waiting' AND r.due_ms <= $3 ORDER BY r.due_ms LIMIT $4)
+                   UNION ALL
+                   SELECT * FROM (SELECT r.id, r.due_ms FROM flow_runs r
+                                  WHERE r.state = 'running' AND r.lease_until_ms < $3 ORDER BY r.due_ms LIMIT $4)
+                 ) ORDER BY due_ms, id LIMIT $4"
+            }
         };
-        let run = run_from_row(&row)?;
-        let lease = Lease {
-            owner: owner.to_string(),
-            fence: run.fence,
-        };
-        Ok(Some((run, lease)))
+        let sql = format!(
+            "UPDATE flow_runs SET state = 'running', owner = $1, lease_until_ms = $2, fence = fence + 1
+             WHERE id IN ({due})
+             RETURNING {RUN_COLUMNS}"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(owner)
+            .bind(lease_ms(now, lease))
+            .bind(millis(now))
+            .bind(i64::try_from(most.max(1)).unwrap_or(i64::MAX))
+            .fetch_all(self.pool())
+            .await?;
+        let mut runs = rows
+            .iter()
+            .map(|row| claimed(owner, row))
+            .collect::<Result<Vec<_>>>()?;
+        runs.sort_by(|(a, _), (b, _)| (a.due_at, &a.id).cmp(&(b.due_at, &b.id)));
+        Ok(runs)
     }
 
     /// The owners of runs held now, for a worker to release those of processes that died.
@@ -517,47 +573,38 @@ impl Store {
         Ok(())
     }
 
-    /// A step without an audit event (a function card, a read, a branch): one statement, its own
-    /// transaction, that writes the row only while `lease` holds the run — a quarter of the round trips of
-    /// the transaction above, which is most of a step's cost beside the commit (`grantflow-bench
-    /// flow-steps`). The lease is not renewed here: the runtime renews it while the run is in hand.
+    /// A step without an audit event (a function card, a read, a branch): one statement that writes the
+    /// row only while `lease` holds the run, committed together with the steps other runs write at the
+    /// same moment (`step_batch`: a group commit), since the commit is most of a step's cost
+    /// (`grantflow-bench flow-steps`). The lease is not renewed here: the runtime renews it while the run
+    /// is in hand.
     async fn record_flow_step_alone(
         &self,
         run: &str,
         lease: &Lease,
         step: &StepWrite<'_>,
     ) -> Result<()> {
-        let finished = (step.state != FlowStepState::Started).then(|| millis(self.now()));
-        let written = sqlx::query(
-            "INSERT INTO flow_steps (run_id, path, seq, step, card, state, attempts, input, output, error, effect,
-                                     started_ms, finished_ms)
-             SELECT $1, $2, (SELECT COUNT(*) FROM flow_steps WHERE run_id = $1), $3, $4, $5, $6, $7, $8, $9, $10,
-                    $11, $12
-             WHERE EXISTS (SELECT 1 FROM flow_runs
-                           WHERE id = $1 AND owner = $13 AND fence = $14 AND state = 'running')
-             ON CONFLICT (run_id, path) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
-                 input = excluded.input, output = excluded.output, error = excluded.error,
-                 effect = COALESCE(excluded.effect, flow_steps.effect), finished_ms = excluded.finished_ms",
-        )
-        .bind(run)
-        .bind(step.path)
-        .bind(step.step)
-        .bind(step.card)
-        .bind(step.state.as_str())
-        .bind(step.attempts)
-        .bind(step.input.map(|v| v.to_string()))
-        .bind(step.output.map(|v| v.to_string()))
-        .bind(step.error.map(|v| v.to_string()))
-        .bind(step.effect)
-        .bind(millis(step.started_at))
-        .bind(finished)
-        .bind(&lease.owner)
-        .bind(lease.fence)
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        still_held(written, run, lease)?;
-        Ok(())
+        let row = StepRow {
+            run: run.to_string(),
+            owner: lease.owner.clone(),
+            fence: lease.fence,
+            path: step.path.to_string(),
+            step: step.step.to_string(),
+            card: step.card.to_string(),
+            state: step.state.as_str(),
+            attempts: step.attempts,
+            input: step.input.map(|v| v.to_string()),
+            output: step.output.map(|v| v.to_string()),
+            error: step.error.map(|v| v.to_string()),
+            effect: step.effect.map(str::to_string),
+            started_ms: millis(step.started_at),
+            finished_ms: (step.state != FlowStepState::Started).then(|| millis(self.now())),
+        };
+        let written = self
+            .group_commit
+            .write(self.pool(), Write::Step(row))
+            .await?;
+        still_held(written, run, lease)
     }
 
     /// Keeps a run's lease while a long step (a plan being applied) is in hand.
@@ -640,46 +687,22 @@ impl Store {
         error: Option<&serde_json::Value>,
         erase_io: bool,
     ) -> Result<()> {
-        let now = self.now();
-        let mut tx = self.begin().await?;
-        let row = sqlx::query(
-            "UPDATE flow_runs SET state = $1, owner = NULL, lease_until_ms = 0, output = $2, error = $3, finished_ms = $4
-             WHERE id = $5 AND owner = $6 AND fence = $7 AND state = 'running'
-             RETURNING flow, actor",
-        )
-        .bind(state.as_str())
-        .bind(output.map(|v| v.to_string()))
-        .bind(error.map(|v| v.to_string()))
-        .bind(millis(now))
-        .bind(run)
-        .bind(&lease.owner)
-        .bind(lease.fence)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return still_held(0, run, lease);
+        let end = RunEnd {
+            run: run.to_string(),
+            owner: lease.owner.clone(),
+            fence: lease.fence,
+            state: state.as_str(),
+            output: output.map(|v| v.to_string()),
+            error: error.cloned(),
+            erase_io,
+            backend: self.backend(),
+            now: self.now(),
         };
-        if erase_io {
-            sqlx::query("UPDATE flow_steps SET input = NULL, output = NULL WHERE run_id = $1")
-                .bind(run)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let flow: String = row.try_get("flow")?;
-        let actor: String = row.try_get("actor")?;
-        audit::append(
-            &mut tx,
-            self.backend(),
-            now,
-            &actor,
-            AuditAction::FlowRunFinished,
-            run,
-            serde_json::json!({ "flow": flow, "state": state.as_str(), "error": error }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let written = self
+            .group_commit
+            .write(self.pool(), Write::End(end))
+            .await?;
+        still_held(written, run, lease)
     }
 
     /// Runs, newest first, of one flow or all, at most `limit`.

@@ -14,6 +14,7 @@ mod declared;
 mod drift;
 mod flow_waits;
 mod flows;
+mod group_commit;
 mod jobs;
 mod overlay;
 mod pages;
@@ -138,6 +139,8 @@ pub struct Store {
     sqlite_file: Option<Arc<std::path::Path>>,
     clock: Arc<dyn Clock>,
     recent: Arc<recent::Recent>,
+    /// Flow runs' writes made at the same moment share a commit (see `group_commit`).
+    group_commit: Arc<group_commit::GroupCommit>,
 }
 
 /// Timestamps are written with a fixed number of fractional digits so that
@@ -227,6 +230,7 @@ impl Store {
             sqlite_file,
             clock,
             recent: Arc::default(),
+            group_commit: Arc::default(),
         })
     }
 

@@ -74,8 +74,8 @@ pub enum Effect {
     Change,
     /// A custom HTTP call: resumed by sending it again with the same `Idempotency-Key`.
     Http,
-    /// A message to people (a chat channel): recorded before it is sent; a run resumed after the send may
-    /// send it again (a chat message cannot be observed).
+    /// A message to people (a chat channel, an email): recorded before it is sent; a run resumed after the
+    /// send may send it again (a sent message cannot be observed).
     Notify,
 }
 
@@ -286,7 +286,7 @@ pub const CARDS: &[Card] = &[
     },
     Card {
         name: "account.action",
-        summary: "An account action (activate, suspend, unsuspend, deactivate, reset_password, reset_mfa, revoke_sessions, …), an app assignment or a group push.",
+        summary: "An account action (activate, suspend, unsuspend, deactivate, reset_password, reset_mfa, clear_sessions, …), an app assignment or a group push.",
         effect: Effect::Change,
         inputs: &[
             TARGET,
@@ -373,6 +373,20 @@ pub const CARDS: &[Card] = &[
         effect: Effect::Notify,
         inputs: &[TARGET, req("channel", Type::Text), req("text", Type::Text)],
         outputs: &[req("channel", Type::Text), req("ts", Type::Text)],
+        open_inputs: false,
+        open_outputs: false,
+    },
+    Card {
+        name: "notify.email",
+        summary: "Sends a plain-text email (to one address or a list, optional cc) through the organisation's SMTP server (`flows.smtp`); gives the message id.",
+        effect: Effect::Notify,
+        inputs: &[
+            req("to", Type::Any),
+            req("subject", Type::Text),
+            req("body", Type::Text),
+            opt("cc", Type::Any),
+        ],
+        outputs: &[req("message_id", Type::Text), req("recipients", Type::List)],
         open_inputs: false,
         open_outputs: false,
     },

@@ -107,6 +107,6 @@ pub trait Host: Send + Sync {
     /// it (its jobs observe before they retry), so the change is made once.
     async fn perform(&self, actor: &str, plan: &str) -> Result<Performed, CardError>;
 
-    /// A message to people (`notify.slack`).
+    /// A message to people (`notify.slack`, `notify.email`).
     async fn notify(&self, card: &str, input: &Json) -> Result<Json, CardError>;
 }

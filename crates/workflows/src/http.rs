@@ -33,7 +33,14 @@ pub struct HttpConnection {
     /// Seconds before a call is given up (default 30).
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// Calls through this connection in flight at once, across every run of every flow (default 8): a
+    /// burst of runs must not overwhelm a system that has no published rate limit.
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
 }
+
+/// Calls a connection has in flight at once unless it says otherwise.
+const DEFAULT_IN_FLIGHT: u32 = 8;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -66,6 +73,8 @@ pub struct HttpCards {
     base: PathBuf,
     /// OAuth access tokens per connection, until shortly before they expire.
     tokens: Mutex<BTreeMap<String, (SecretString, Instant)>>,
+    /// Each connection's bound on calls in flight.
+    in_flight: BTreeMap<String, tokio::sync::Semaphore>,
 }
 
 impl HttpCards {
@@ -74,11 +83,19 @@ impl HttpCards {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
+        let in_flight = connections
+            .iter()
+            .map(|(name, connection)| {
+                let most = connection.max_in_flight.unwrap_or(DEFAULT_IN_FLIGHT).max(1);
+                (name.clone(), tokio::sync::Semaphore::new(most as usize))
+            })
+            .collect();
         Self {
             client,
             connections,
             base,
             tokens: Mutex::new(BTreeMap::new()),
+            in_flight,
         }
     }
 
@@ -153,6 +170,11 @@ impl HttpCards {
             .authenticate(connection_name, connection, request)
             .await?;
         let host = url.host_str().unwrap_or_default().to_string();
+        // Held until the response's body is read (the call is in flight until then).
+        let _turn = match self.in_flight.get(connection_name) {
+            Some(bound) => bound.acquire().await.ok(),
+            None => None,
+        };
         let response = request.send().await.map_err(|e| {
             CardError::new(
                 "http_unreachable",

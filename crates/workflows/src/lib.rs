@@ -8,6 +8,7 @@
 //! custom HTTP card calls out directly, and only to the hosts its connection allows.
 
 pub mod cards;
+pub mod email;
 pub mod file;
 pub mod flow;
 pub mod host;
@@ -20,6 +21,7 @@ pub mod trigger;
 pub mod webhook;
 pub mod worker;
 
+pub use email::{EmailCards, SmtpConnection, SmtpTls};
 pub use flow::{Flow, Step, StepKind};
 pub use host::{CardError, Host, Performed, Prepared};
 pub use http::{HttpAuth, HttpCards, HttpConnection};

@@ -56,56 +56,95 @@ impl Runtime<'_> {
         self.execute(run, lease).await.map(Some)
     }
 
-    /// Runs what is due, up to `max` runs at once and each flow's own bound; returns how many runs it took
-    /// up. Runs held by a process of this machine that died are released first.
+    /// Runs what is due, up to `max` runs at once and each flow's own bound, claiming the next run as soon
+    /// as one ends (a slot never idles while runs are due); returns how many runs it took up. It returns
+    /// after at most `max × 8` runs, so the worker's other duties (schedules, history) keep their turn.
+    /// Runs held by a process of this machine that died are released first.
     pub async fn run_available(&self, max: usize) -> Result<usize, RunError> {
         for (run, owner) in self.store.flow_run_owners().await? {
             if grantflow_engine::process::owner_is_gone(&owner) {
                 self.store.release_flow_run(&run, &owner).await?;
             }
         }
-        let mut claimed = Vec::new();
+        let max = max.max(1);
+        let mut in_hand = futures::stream::FuturesUnordered::new();
         let mut per_flow: BTreeMap<String, usize> = BTreeMap::new();
-        while claimed.len() < max.max(1) {
-            let Some((run, lease)) = self
-                .store
-                .claim_flow_run(&self.owner, None, self.lease)
-                .await?
-            else {
-                break;
-            };
-            let bound = self
-                .flows
-                .get(&run.flow)
-                .map(|f| f.concurrency)
-                .unwrap_or(10);
-            let in_hand = per_flow.entry(run.flow.clone()).or_default();
-            if *in_hand >= bound {
-                // Over the flow's bound in this worker: back to the queue for a moment.
-                let later = self.store.now() + chrono::Duration::milliseconds(200);
-                self.store
-                    .park_flow_run(&run.id, &lease, later, FlowRunState::Queued)
-                    .await?;
+        let mut taken = 0;
+        let mut queue_drained = false;
+        // The next claim runs beside the runs in hand (a claim is a commit; awaiting it alone would stall
+        // them) and is never dropped half-way: a claim committed but not seen would hold its runs until
+        // their leases ran out. One claim takes as many runs as there are free slots.
+        let mut claiming = None;
+        let mut failed_claim = None;
+        loop {
+            let free = max
+                .saturating_sub(in_hand.len())
+                .min((max * 8).saturating_sub(taken));
+            if claiming.is_none() && !queue_drained && free > 0 {
+                claiming = Some(Box::pin(self.store.claim_due_flow_runs(
+                    &self.owner,
+                    free,
+                    self.lease,
+                )));
+            }
+            if claiming.is_none() && in_hand.is_empty() {
                 break;
             }
-            *in_hand += 1;
-            claimed.push((run, lease));
-        }
-        let taken = claimed.len();
-        let results: Vec<Result<RunOutcome, RunError>> = futures::stream::iter(
-            claimed
-                .into_iter()
-                .map(|(run, lease)| self.execute(run, lease)),
-        )
-        .buffer_unordered(max.max(1))
-        .collect()
-        .await;
-        for result in results {
-            if let Err(error) = result {
-                tracing::error!(message = "A flow run stopped; another worker will take it up.", error = %error);
+            tokio::select! {
+                Some((flow, result)) = in_hand.next(), if !in_hand.is_empty() => {
+                    if let Some(of_flow) = per_flow.get_mut(&flow) {
+                        *of_flow = of_flow.saturating_sub(1);
+                    }
+                    if let Err(error) = result {
+                        tracing::error!(message = "A flow run stopped; another worker will take it up.", error = %error);
+                    }
+                }
+                claimed = async { match claiming.as_mut() { Some(claim) => claim.await, None => std::future::pending().await } }, if claiming.is_some() => {
+                    claiming = None;
+                    let claimed = match claimed {
+                        Ok(claimed) => claimed,
+                        // The runs in hand are finished first; the error is the answer after them.
+                        Err(error) => {
+                            queue_drained = true;
+                            failed_claim = Some(error);
+                            continue;
+                        }
+                    };
+                    if claimed.len() < free {
+                        queue_drained = true;
+                    }
+                    for (run, lease) in claimed {
+                        let bound = self
+                            .flows
+                            .get(&run.flow)
+                            .map(|f| f.concurrency)
+                            .unwrap_or(10);
+                        let of_flow = per_flow.entry(run.flow.clone()).or_default();
+                        if *of_flow >= bound {
+                            // Over the flow's bound in this worker: back to the queue for a moment.
+                            let later = self.store.now() + chrono::Duration::milliseconds(200);
+                            queue_drained = true;
+                            if let Err(error) = self
+                                .store
+                                .park_flow_run(&run.id, &lease, later, FlowRunState::Queued)
+                                .await
+                            {
+                                failed_claim = Some(error);
+                            }
+                            continue;
+                        }
+                        *of_flow += 1;
+                        taken += 1;
+                        let flow = run.flow.clone();
+                        in_hand.push(async move { (flow, self.execute(run, lease).await) });
+                    }
+                }
             }
         }
-        Ok(taken)
+        match failed_claim {
+            Some(error) => Err(error.into()),
+            None => Ok(taken),
+        }
     }
 
     /// Deletes finished runs older than each flow's retention.

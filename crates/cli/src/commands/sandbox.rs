@@ -28,10 +28,15 @@ pub async fn up(
             system.kind, system.base_url, system.admin_url
         );
     }
-    // Services are reached by flows' HTTP card, not by a connector: listed apart.
+    // Services are reached by flows' HTTP and email cards, not by a connector: listed apart.
     for (name, service) in &sandbox.info.services {
+        let smtp = service
+            .settings
+            .get("smtp_port")
+            .map(|port| format!("  smtp: 127.0.0.1:{port}"))
+            .unwrap_or_default();
         println!(
-            "{name} (service for flows): {}  admin: {}",
+            "{name} (service for flows): {}{smtp}  admin: {}",
             service.base_url, service.admin_url
         );
     }

@@ -20,6 +20,7 @@ mod faults;
 mod faults_all;
 mod flow_crash;
 mod flow_templates;
+mod flow_templates_seed004;
 mod hardening;
 mod hris;
 mod okta_full;

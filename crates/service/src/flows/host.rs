@@ -1,6 +1,6 @@
 //! The rest of grantflow as a flow's cards see it ([`Host`]): reads of the directory and the last syncs,
 //! changes as plans stored and applied through the engine's gate, approvals through the requests' chains,
-//! messages through a chat connection; and [`DryRun`], the same for `flow plan` with nothing stored or applied.
+//! messages through a chat connection or the SMTP server; and [`DryRun`], the same for `flow plan` with nothing stored or applied.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -181,8 +181,11 @@ impl Host for Service {
         }
     }
 
-    async fn notify(&self, _card: &str, input: &Json) -> std::result::Result<Json, CardError> {
-        self.post_notice(input).await
+    async fn notify(&self, card: &str, input: &Json) -> std::result::Result<Json, CardError> {
+        match card {
+            "notify.email" => self.flow_email.send(input).await,
+            _ => self.post_notice(input).await,
+        }
     }
 }
 
@@ -338,8 +341,11 @@ impl Host for DryRun<'_> {
         })
     }
 
-    async fn notify(&self, _card: &str, input: &Json) -> std::result::Result<Json, CardError> {
-        Ok(json!({"channel": input.get("channel"), "ts": "", "not_sent": true}))
+    async fn notify(&self, card: &str, input: &Json) -> std::result::Result<Json, CardError> {
+        Ok(match card {
+            "notify.email" => json!({"message_id": "", "recipients": [], "not_sent": true}),
+            _ => json!({"channel": input.get("channel"), "ts": "", "not_sent": true}),
+        })
     }
 
     async fn perform(&self, _actor: &str, plan: &str) -> std::result::Result<Performed, CardError> {

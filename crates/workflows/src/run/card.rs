@@ -101,7 +101,14 @@ impl Exec<'_> {
                         .map_err(StepFailure::Halt)?;
                     }
                     if self.rt.dry_run {
-                        Ok(json!({"channel": input.get("channel"), "ts": "", "not_sent": true}))
+                        Ok(match card.name {
+                            "notify.email" => {
+                                json!({"message_id": "", "recipients": input.get("to"), "not_sent": true})
+                            }
+                            _ => {
+                                json!({"channel": input.get("channel"), "ts": "", "not_sent": true})
+                            }
+                        })
                     } else {
                         self.rt.host.notify(card.name, &input).await
                     }
