@@ -112,6 +112,13 @@ pub enum SyncChanges {
     CursorExpired { message: String },
 }
 
+/// Events read from a system's event log, and where the next read resumes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventLogRead {
+    pub events: Vec<serde_json::Value>,
+    pub cursor: String,
+}
+
 /// One event-hook delivery, as far as grantflow cares: its id (to
 /// de-duplicate on) and how many change events it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,6 +277,13 @@ pub trait Connector: Send + Sync {
         _snapshot: &mut Snapshot,
     ) -> Result<SyncChanges, Failure> {
         Ok(SyncChanges::Unsupported)
+    }
+
+    /// The system's events after `cursor` (without one: from now on), oldest first, with the cursor to
+    /// resume at; `None` when the system publishes no event log. Okta's System Log: what flows' Okta
+    /// triggers poll when event hooks are not configured.
+    async fn read_events(&self, _cursor: Option<&str>) -> Result<Option<EventLogRead>, Failure> {
+        Ok(None)
     }
 
     /// The receiver for the system's event hooks, when it has them and

@@ -67,9 +67,31 @@ pub struct FlowSettings {
     /// The connections the custom HTTP card calls through: allowed hosts and credentials.
     #[serde(default)]
     pub http_connections: BTreeMap<String, grantflow_workflows::HttpConnection>,
+    /// How Okta events reach flows: `auto` (default: the event hook where the connection configures
+    /// `event_hook:`, else the System Log, polled), `hook` (never polled), `poll` (polled as well as hooked; an
+    /// event starts one run either way).
+    #[serde(default)]
+    pub okta_events: OktaEvents,
+    /// How often the System Log is polled for flows, in seconds (default 15; Okta's `logs` bucket is
+    /// shared with incremental syncs).
+    #[serde(default)]
+    pub okta_poll_seconds: Option<u64>,
     /// The SMTP server the email card (`notify.email`) sends through; its password from `env` or `file`.
     #[serde(default)]
     pub smtp: Option<grantflow_workflows::SmtpConnection>,
+}
+
+/// How Okta events reach flows (`flows.okta_events`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OktaEvents {
+    /// The event hook where the connection has `event_hook:`, else the System Log.
+    #[default]
+    Auto,
+    /// Only the event hook: the System Log is never polled for flows.
+    Hook,
+    /// The System Log is polled whether or not hooks are configured.
+    Poll,
 }
 
 /// How `grantflow serve` faces the network: who may read `/metrics`, TLS,
@@ -282,6 +304,8 @@ pub struct Config {
 pub struct Flows {
     pub directory: PathBuf,
     pub http_connections: BTreeMap<String, grantflow_workflows::HttpConnection>,
+    pub okta_events: OktaEvents,
+    pub okta_poll_interval: std::time::Duration,
     pub smtp: Option<grantflow_workflows::SmtpConnection>,
 }
 
@@ -371,6 +395,10 @@ impl Config {
                     .unwrap_or_else(|| PathBuf::from("flows")),
             ),
             http_connections: file.flows.http_connections,
+            okta_events: file.flows.okta_events,
+            okta_poll_interval: std::time::Duration::from_secs(
+                file.flows.okta_poll_seconds.unwrap_or(15).max(1),
+            ),
             smtp: file.flows.smtp,
         };
         Ok(Config {

@@ -166,7 +166,7 @@ const RUN_COLUMNS: &str = "id, flow, version, trigger_kind, event_key, event, ac
 const STEP_COLUMNS: &str =
     "path, seq, step, card, state, attempts, input, output, error, effect, started_ms, finished_ms";
 
-fn millis(at: DateTime<Utc>) -> i64 {
+pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
 
@@ -174,7 +174,7 @@ fn from_millis(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-fn json_column(
+pub(crate) fn json_column(
     row: &sqlx::any::AnyRow,
     column: &str,
     what: &str,
@@ -726,6 +726,14 @@ impl Store {
     /// Deletes the finished runs of `flow` that ended before `before`, with their steps (history retention).
     pub async fn purge_flow_runs(&self, flow: &str, before: DateTime<Utc>) -> Result<u64> {
         let mut tx = self.begin().await?;
+        sqlx::query(
+            "DELETE FROM flow_event_waits WHERE run_id IN
+               (SELECT id FROM flow_runs WHERE flow = $1 AND finished_ms IS NOT NULL AND finished_ms < $2)",
+        )
+        .bind(flow)
+        .bind(millis(before))
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "DELETE FROM flow_steps WHERE run_id IN
                (SELECT id FROM flow_runs WHERE flow = $1 AND finished_ms IS NOT NULL AND finished_ms < $2)",

@@ -12,6 +12,7 @@ mod budgets;
 mod cursors;
 mod declared;
 mod drift;
+mod flow_waits;
 mod flows;
 mod group_commit;
 mod jobs;
@@ -31,6 +32,7 @@ pub use budgets::SharedBudget;
 pub use cursors::SyncCursor;
 pub use declared::{DeclaredObject, GROUP_PUSH};
 pub use drift::{DriftChanges, FindingRecord};
+pub use flow_waits::FlowEventWait;
 pub use flows::{
     FlowRunRecord, FlowRunState, FlowStepRecord, FlowStepState, NewFlowRun, RunStart, StepWrite,
 };

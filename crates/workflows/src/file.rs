@@ -80,7 +80,7 @@ pub struct RawTrigger {
     /// A person runs it by hand (`grantflow flow run`), with inputs.
     #[serde(default)]
     pub manual: Option<RawEmpty>,
-    /// A submitted access request.
+    /// An access request, when it is submitted or approved.
     #[serde(default)]
     pub request: Option<RawRequestTrigger>,
 }
@@ -227,6 +227,32 @@ pub struct RawWait {
     /// A time (RFC 3339), usually a template.
     #[serde(default)]
     pub until: Option<Located<String>>,
+    /// An event about the run's person, matched as an `okta:` trigger matches (hook or System Log).
+    #[serde(default)]
+    pub event: Option<RawWaitEvent>,
+    /// How long to wait for the event before the step fails with `wait_timeout` (`30m`, `3d`).
+    #[serde(default)]
+    pub timeout: Option<Located<String>>,
+    /// Whose event: a login, email or Okta user id, usually a template (default: the run's person —
+    /// `event.user.login`, `event.person.email`, `event.subject`, or `inputs.who`, the first the run has).
+    #[serde(default)]
+    pub who: Option<Located<String>>,
+}
+
+/// The event a wait waits for: the same matcher as an `okta:` trigger.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWaitEvent {
+    /// Okta's event type or its short name (`user_activated`, `user_added_to_group`, …).
+    pub okta: Located<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub app: Option<String>,
+    #[serde(default)]
+    pub attribute: Option<String>,
+    #[serde(default)]
+    pub connection: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -16,6 +16,8 @@ use crate::file::{self, RawFlow, RawStep};
 use crate::template::{Expression, Template};
 use crate::trigger::{self, Trigger};
 
+mod wait;
+
 /// A flow ready to run.
 #[derive(Debug)]
 pub struct Flow {
@@ -31,6 +33,30 @@ pub struct Flow {
     pub retention: Duration,
     pub concurrency: usize,
     pub steps: Vec<Step>,
+}
+
+impl Flow {
+    /// Whether Okta events concern it: its trigger is an Okta event, or a step waits for one (a helper
+    /// flow's wait counts too: it runs inside its caller's run).
+    pub fn hears_okta_events(&self) -> bool {
+        fn waits(steps: &[Step]) -> bool {
+            steps.iter().any(|step| {
+                let inner = match &step.kind {
+                    StepKind::Wait(Wait::Event { .. }) => return true,
+                    StepKind::If {
+                        then, otherwise, ..
+                    } => waits(then) || waits(otherwise),
+                    StepKind::Switch { cases, default, .. } => {
+                        cases.iter().any(|(_, steps)| waits(steps)) || waits(default)
+                    }
+                    StepKind::ForEach { steps, .. } => waits(steps),
+                    _ => false,
+                };
+                inner || matches!(&step.on_error, OnError::Catch(steps) if waits(steps))
+            })
+        }
+        matches!(self.trigger, Some(Trigger::Okta { .. })) || waits(&self.steps)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +111,12 @@ pub enum StepKind {
 pub enum Wait {
     For(Duration),
     Until(Template),
+    /// Until an Okta event about the run's person matches (`matcher`, an Okta trigger), at most `timeout`.
+    Event {
+        matcher: Trigger,
+        timeout: Duration,
+        who: Option<Template>,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -742,30 +774,7 @@ impl Checker<'_> {
             ));
         }
         if let Some(wait) = &raw.wait {
-            let kind = match (&wait.duration, &wait.until) {
-                (Some(d), None) => match parse_duration(&d.value) {
-                    Ok(duration) => Wait::For(duration),
-                    Err(message) => {
-                        self.at(d, message);
-                        return None;
-                    }
-                },
-                (None, Some(until)) => Wait::Until(self.template(
-                    until,
-                    &Json::String(until.value.clone()),
-                    visible,
-                    inputs,
-                )?),
-                _ => {
-                    self.at(
-                        &raw.id,
-                        format!("step `{id}`: wait takes one of for: or until:"),
-                    );
-                    return None;
-                }
-            };
-            let fields = BTreeMap::from([("until".to_string(), Type::Text)]);
-            return Some((StepKind::Wait(kind), Outputs::Fields(fields)));
+            return self.wait(raw, wait, id, visible, inputs);
         }
         if raw.output.is_some() {
             let values = raw

@@ -27,5 +27,5 @@ pub use host::{CardError, Host, Performed, Prepared};
 pub use http::{HttpAuth, HttpCards, HttpConnection};
 pub use run::{RunError, RunOutcome, Runtime, SECRET_PLACEHOLDER};
 pub use set::{FlowSet, inputs_for};
-pub use trigger::Trigger;
+pub use trigger::{RequestMoment, Trigger};
 pub use worker::Start;

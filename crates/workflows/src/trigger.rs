@@ -48,6 +48,22 @@ pub enum Trigger {
     },
 }
 
+/// The moments of a request that start flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestMoment {
+    Submitted,
+    Approved,
+}
+
+impl RequestMoment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestMoment::Submitted => "submitted",
+            RequestMoment::Approved => "approved",
+        }
+    }
+}
+
 /// Okta's event types by the names flows may use for them.
 const OKTA_EVENTS: &[(&str, &str)] = &[
     ("user_added_to_group", "group.user_membership.add"),
@@ -172,6 +188,65 @@ impl Trigger {
             "raw": event,
         });
         Some((view, format!("okta:{connection}:{uuid}")))
+    }
+
+    /// Whether a request trigger starts for a request reaching `moment` (`submitted` or `approved`) that
+    /// asked for `bundle` (its name, when it asked for a bundle); bundle names compare as people write them,
+    /// without regard to case.
+    pub fn takes_request(&self, moment: RequestMoment, bundle: Option<&str>) -> bool {
+        let Trigger::Request {
+            bundle: wanted,
+            approved,
+        } = self
+        else {
+            return false;
+        };
+        if *approved != (moment == RequestMoment::Approved) {
+            return false;
+        }
+        match wanted {
+            None => true,
+            Some(wanted) => bundle.is_some_and(|b| b.trim().eq_ignore_ascii_case(wanted.trim())),
+        }
+    }
+
+    /// An Okta trigger's matcher as data, for a wait kept in the store (`okta_from_matcher` reads it back).
+    pub fn okta_matcher(&self) -> Option<Json> {
+        let Trigger::Okta {
+            event_types,
+            group,
+            app,
+            attribute,
+            connection,
+        } = self
+        else {
+            return None;
+        };
+        Some(json!({
+            "event_types": event_types,
+            "group": group,
+            "app": app,
+            "attribute": attribute,
+            "connection": connection,
+        }))
+    }
+
+    /// The Okta trigger a stored matcher describes.
+    pub fn okta_from_matcher(matcher: &Json) -> Option<Trigger> {
+        let text = |name: &str| matcher.get(name).and_then(Json::as_str).map(str::to_string);
+        let event_types: Vec<String> = matcher
+            .get("event_types")?
+            .as_array()?
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect();
+        (!event_types.is_empty()).then(|| Trigger::Okta {
+            event_types,
+            group: text("group"),
+            app: text("app"),
+            attribute: text("attribute"),
+            connection: text("connection"),
+        })
     }
 
     /// The schedule's instants after `after` up to `until`, at most `limit` (a worker that was down for a
@@ -448,6 +523,30 @@ mod tests {
             ..RawTrigger::default()
         });
         assert!(unknown.unwrap_err().contains("unknown Okta event"));
+    }
+
+    #[test]
+    fn a_request_trigger_takes_its_moment_and_bundle_only() {
+        let request = |bundle: Option<&str>, on: &str| {
+            compile(&RawTrigger {
+                request: Some(crate::file::RawRequestTrigger {
+                    bundle: bundle.map(str::to_string),
+                    on: Some(at(on.to_string())),
+                }),
+                ..RawTrigger::default()
+            })
+            .unwrap()
+        };
+        let any_submitted = request(None, "submitted");
+        assert!(any_submitted.takes_request(RequestMoment::Submitted, None));
+        assert!(any_submitted.takes_request(RequestMoment::Submitted, Some("Sales")));
+        assert!(!any_submitted.takes_request(RequestMoment::Approved, None));
+        let sales_approved = request(Some("Sales Tools"), "approved");
+        assert!(sales_approved.takes_request(RequestMoment::Approved, Some("sales tools")));
+        assert!(!sales_approved.takes_request(RequestMoment::Approved, Some("Finance")));
+        assert!(!sales_approved.takes_request(RequestMoment::Approved, None));
+        assert!(!sales_approved.takes_request(RequestMoment::Submitted, Some("Sales Tools")));
+        assert!(!okta("user_created", None).takes_request(RequestMoment::Submitted, None));
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Runtime<'_> {
                         tracing::error!(message = "A flow run stopped; another worker will take it up.", error = %error);
                     }
                 }
-                claimed = async { claiming.as_mut().expect("guarded by is_some").await }, if claiming.is_some() => {
+                claimed = async { match claiming.as_mut() { Some(claim) => claim.await, None => std::future::pending().await } }, if claiming.is_some() => {
                     claiming = None;
                     let claimed = match claimed {
                         Ok(claimed) => claimed,

@@ -648,6 +648,51 @@ steps:
     assert_eq!(lines.len(), 7, "{all}");
 }
 
+#[test]
+fn a_wait_for_an_event_is_checked_like_an_okta_trigger_and_needs_a_timeout() {
+    let text = r#"flow: waits
+trigger: {manual: {}}
+steps:
+  - id: no_timeout
+    wait: {event: {okta: user_activated}}
+  - id: unknown_event
+    wait: {event: {okta: user_teleported}, timeout: 1h}
+  - id: both
+    wait: {for: 1h, event: {okta: user_activated}, timeout: 1h}
+  - id: bad_who
+    wait: {event: {okta: user_activated}, timeout: 1h, who: "${inputs.nobody}"}
+  - id: fine
+    wait: {event: {okta: user_added_to_group, group: Engineering}, timeout: 3d}
+  - id: reads
+    card: set
+    with: {login: "${steps.fine.event.user.login}", nope: "${steps.fine.nothing}"}
+"#;
+    let error =
+        FlowSet::from_sources(vec![(PathBuf::from("flows/waits.yaml"), text.into())]).unwrap_err();
+    let lines: Vec<String> = error.0.iter().map(|d| d.to_string()).collect();
+    let all = lines.join("\n");
+    let expect = |needle: &str, at: &str| {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(needle) && l.starts_with(at)),
+            "no `{needle}` at {at} in:\n{all}"
+        );
+    };
+    expect("a wait for an event needs a timeout", "flows/waits.yaml:4:");
+    expect(
+        "unknown Okta event `user_teleported`",
+        "flows/waits.yaml:7:",
+    );
+    expect(
+        "wait takes one of for:, until: or event:",
+        "flows/waits.yaml:8:",
+    );
+    expect("the flow has no input `nobody`", "flows/waits.yaml:11:");
+    expect("step `fine` gives no `nothing`", "flows/waits.yaml:16:");
+    assert_eq!(lines.len(), 5, "{all}");
+}
+
 /// A flow of one `set` card.
 const ONE_SET_CARD: &str =
     "flow: f\ntrigger: {manual: {}}\nsteps:\n  - id: a\n    card: set\n    with: {x: 1}\n";

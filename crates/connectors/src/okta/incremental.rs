@@ -62,6 +62,31 @@ pub async fn head(client: &OktaClient) -> Result<String, Failure> {
     Ok(cursor)
 }
 
+/// The System Log's events after `cursor` (without one: from now on) and the polling cursor to resume at,
+/// read by the same polling query as an incremental sync (the `logs` bucket's budget paces it).
+pub async fn events(
+    client: &OktaClient,
+    cursor: Option<&str>,
+) -> Result<crate::EventLogRead, Failure> {
+    let url = match cursor {
+        Some(cursor) => client.url("/api/v1/logs", &[("after", cursor), ("limit", "1000")])?,
+        None => {
+            let since = client
+                .now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            client.url("/api/v1/logs", &[("since", &since), ("limit", "1000")])?
+        }
+    };
+    let (events, cursor) = poll(client, url, cursor.unwrap_or_default().to_string()).await?;
+    if cursor.is_empty() {
+        return Err(Failure::unexpected_response(
+            "the System Log gave no polling cursor (no rel=\"next\" link)",
+            None,
+        ));
+    }
+    Ok(crate::EventLogRead { events, cursor })
+}
+
 /// What the events name, by Okta's target type.
 #[derive(Default)]
 struct Dirty {

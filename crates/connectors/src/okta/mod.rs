@@ -745,6 +745,13 @@ impl Connector for OktaConnector {
         incremental::sync_changes(&self.client, &self.scope, cursor, snapshot).await
     }
 
+    async fn read_events(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<Option<crate::EventLogRead>, Failure> {
+        incremental::events(&self.client, cursor).await.map(Some)
+    }
+
     fn hook_receiver(&self) -> Option<&dyn crate::HookReceiver> {
         self.hooks.as_ref().map(|h| h as &dyn crate::HookReceiver)
     }

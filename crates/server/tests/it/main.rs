@@ -9,6 +9,8 @@
 mod console;
 mod door;
 mod expiring_credentials;
+mod flow_events;
+mod flow_triggers;
 mod flows;
 mod hardening;
 mod kit;

@@ -12,8 +12,12 @@ use grantflow_store::{FlowRunRecord, FlowStepRecord, RunStart};
 use grantflow_workflows::{CardError, FlowSet, Runtime, Start, Trigger};
 use serde::Serialize;
 
+mod events;
 mod host;
+mod requests;
+pub use events::OktaPoll;
 pub use host::DryRun;
+pub use requests::request_event;
 use serde_json::{Value as Json, json};
 
 use crate::{Actor, Result, Service, ServiceError};
@@ -247,13 +251,15 @@ impl Service {
     }
 
     /// Starts the runs an Okta event (from the event hook or the System Log) triggers: one per flow whose
-    /// trigger it matches, never two for one event.
+    /// trigger it matches, never two for one event; and wakes the runs waiting for such an event about its
+    /// user.
     pub async fn start_flows_for_okta_event(
         &self,
         flows: &Arc<FlowSet>,
         connection: &str,
         event: &Json,
     ) -> Result<Vec<RunStart>> {
+        self.deliver_okta_event_to_waits(connection, event).await?;
         let runtime = self.flow_runtime(flows.clone(), "grantflow:events");
         let mut started = Vec::new();
         for flow in flows.iter() {
@@ -416,9 +422,9 @@ impl Service {
         Ok(started)
     }
 
-    /// Runs flows until `stop`: starts what schedules and people's dates make due, runs queued, woken and
-    /// abandoned runs (up to `max_runs` at once), reloads changed flow files, and keeps each flow's history
-    /// for its retention.
+    /// Runs flows until `stop`: starts what schedules and people's dates make due, polls the Okta System
+    /// Log where hooks do not bring its events, runs queued, woken and abandoned runs (up to `max_runs` at
+    /// once), reloads changed flow files, and keeps each flow's history for its retention.
     pub async fn run_flow_worker(
         &self,
         flows: &LoadedFlows,
@@ -427,6 +433,20 @@ impl Service {
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<()> {
         tokio::pin!(stop);
+        // The System Log is polled beside the runs, so a poll waiting on the `logs` bucket holds no run back.
+        tokio::select! {
+            ran = self.run_flows(flows, max_runs, exit_when_idle, stop.as_mut()) => ran,
+            _ = self.poll_okta_events_forever(flows) => Ok(()),
+        }
+    }
+
+    async fn run_flows(
+        &self,
+        flows: &LoadedFlows,
+        max_runs: usize,
+        exit_when_idle: bool,
+        mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    ) -> Result<()> {
         let mut since = self.now();
         let mut reloaded = std::time::Instant::now();
         let mut purged: Option<std::time::Instant> = None;
@@ -459,7 +479,7 @@ impl Service {
             }
             tokio::select! {
                 _ = tokio::time::sleep(FLOW_POLL) => {}
-                _ = &mut stop => return Ok(()),
+                _ = stop.as_mut() => return Ok(()),
             }
         }
     }

@@ -621,6 +621,9 @@ impl Service {
         self.store
             .insert_request(&record, submitted, decided)
             .await?;
+        // After the request's transaction: a flow sees the request as stored.
+        self.start_request_flows_logged(&id, grantflow_workflows::RequestMoment::Submitted)
+            .await;
         if let Some(glass) = break_glass {
             self.notify(
                 &glass.notify,

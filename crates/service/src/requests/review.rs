@@ -222,6 +222,10 @@ impl Service {
         if record.state != "approved" {
             return Ok(());
         }
+        // Started here, while the request is still `approved`: whichever call fulfils it (the review, or
+        // the timer after a crash) starts the `approved` flows, and their key makes it once.
+        self.start_request_flows_logged(id, grantflow_workflows::RequestMoment::Approved)
+            .await;
         let asked: Asked = serde_json::from_value(record.body.clone()).map_err(|e| {
             ServiceError::Other(anyhow::anyhow!("request {id}: unreadable body: {e}"))
         })?;

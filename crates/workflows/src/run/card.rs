@@ -298,7 +298,7 @@ impl Exec<'_> {
     }
 }
 
-fn recorded_error(error: Option<&Json>) -> CardError {
+pub(super) fn recorded_error(error: Option<&Json>) -> CardError {
     let text = |name: &str| {
         error
             .and_then(|e| e.get(name))

@@ -34,6 +34,7 @@ use crate::set::FlowSet;
 use crate::template::Template;
 
 mod card;
+mod wait_event;
 
 /// What a recorded secret reads as.
 pub const SECRET_PLACEHOLDER: &str = "[secret]";
@@ -157,6 +158,8 @@ impl Runtime<'_> {
                 self.store
                     .park_flow_run(&run.id, &lease, until, FlowRunState::Waiting)
                     .await?;
+                // An event that matched one of its waits while it was still running woke nothing.
+                self.store.wake_flow_run_if_matched(&run.id).await?;
                 return Ok(RunOutcome {
                     run: run.id,
                     state: FlowRunState::Waiting,
@@ -651,6 +654,16 @@ impl Exec<'_> {
         path: &str,
         now: DateTime<Utc>,
     ) -> Result<(Control, Json), StepFailure> {
+        if let Wait::Event {
+            matcher,
+            timeout,
+            who,
+        } = wait
+        {
+            return self
+                .wait_event(step, matcher, *timeout, who.as_ref(), scope, path, now)
+                .await;
+        }
         let recorded = self.recorded(path);
         let until = match recorded
             .as_ref()
@@ -665,6 +678,7 @@ impl Exec<'_> {
                 Wait::For(duration) => {
                     now + chrono::Duration::from_std(*duration).unwrap_or_default()
                 }
+                Wait::Event { .. } => now,
                 Wait::Until(template) => {
                     let text = template
                         .evaluate(scope)
