@@ -67,6 +67,10 @@ pub struct FlowSettings {
     /// The connections the custom HTTP card calls through: allowed hosts and credentials.
     #[serde(default)]
     pub http_connections: BTreeMap<String, grantflow_workflows::HttpConnection>,
+    /// Per connection, the secret (`env:NAME` or `file:PATH`) a vendor signs its webhooks to
+    /// `/hooks/jira/{connection}` with (Jira's admin-webhook secret).
+    #[serde(default)]
+    pub webhook_secrets: BTreeMap<String, String>,
 }
 
 /// How `grantflow serve` faces the network: who may read `/metrics`, TLS,
@@ -279,6 +283,7 @@ pub struct Config {
 pub struct Flows {
     pub directory: PathBuf,
     pub http_connections: BTreeMap<String, grantflow_workflows::HttpConnection>,
+    pub webhook_secrets: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -367,6 +372,7 @@ impl Config {
                     .unwrap_or_else(|| PathBuf::from("flows")),
             ),
             http_connections: file.flows.http_connections,
+            webhook_secrets: file.flows.webhook_secrets,
         };
         Ok(Config {
             database: relative_sqlite(&database, &base),

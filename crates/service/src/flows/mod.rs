@@ -13,7 +13,9 @@ use grantflow_workflows::{CardError, FlowSet, Runtime, Start, Trigger};
 use serde::Serialize;
 
 mod host;
+pub mod system_events;
 pub use host::DryRun;
+pub use system_events::SlackEventAnswer;
 use serde_json::{Value as Json, json};
 
 use crate::{Actor, Result, Service, ServiceError};
@@ -161,7 +163,9 @@ impl Service {
         if !path.exists() {
             return Ok(FlowSet::default());
         }
-        FlowSet::load(path).map_err(|d| ServiceError::Policy(d.to_string()))
+        let flows = FlowSet::load(path).map_err(|d| ServiceError::Policy(d.to_string()))?;
+        self.check_event_triggers(&flows)?;
+        Ok(flows)
     }
 
     /// The runtime that runs `flows` as this worker.
