@@ -64,6 +64,7 @@ fn config_json(inner: &Inner) -> Value {
         "command": inner.app.command,
         "command_url": inner.app.command_url,
         "interactivity_url": inner.app.interactivity_url,
+        "events_url": inner.app.events_url,
     })
 }
 
@@ -127,12 +128,32 @@ fn command_name(body: &AdminBody) -> Result<Option<String>, AdminError> {
 }
 
 pub async fn set_app(State(s): State<Arc<Slack>>, body: Bytes) -> Response {
-    answer((|| {
-        let body = AdminBody::parse(&body, &["command", "command_url", "interactivity_url"])?;
+    let parsed = (|| {
+        let body = AdminBody::parse(
+            &body,
+            &["command", "command_url", "interactivity_url", "events_url"],
+        )?;
         let command = command_name(&body)?;
         let command_url = request_url(&body, "command_url")?;
         let interactivity_url = request_url(&body, "interactivity_url")?;
+        let events_url = request_url(&body, "events_url")?;
+        Ok::<_, AdminError>((command, command_url, interactivity_url, events_url))
+    })();
+    let (command, command_url, interactivity_url, events_url) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return e.into_response(),
+    };
+    // Slack checks an Events API URL before it takes it.
+    if let Some(Some(url)) = &events_url
+        && let Err(e) = super::events::verify_url(&s, url).await
+    {
+        return e.into_response();
+    }
+    answer((|| {
         let mut inner = s.core.state();
+        if let Some(u) = events_url {
+            inner.app.events_url = u;
+        }
         if let Some(c) = command {
             inner.app.command = c;
         }
