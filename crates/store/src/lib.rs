@@ -10,6 +10,7 @@ mod approvals;
 mod audit;
 mod budgets;
 mod cursors;
+mod event_cursors;
 mod declared;
 mod drift;
 mod flows;

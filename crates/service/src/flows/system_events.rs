@@ -229,6 +229,131 @@ impl Service {
     }
 }
 
+/// Records read per feed per poll; a busier feed catches up over the next polls.
+const RECORDS_PER_POLL: usize = 200;
+/// The cursor of a feed whose object had no records when it started: every record is newer.
+const BEFORE_EVERYTHING: &str = "1970-01-01T00:00:00.000+0000";
+
+impl Service {
+    /// Polls each Salesforce object a `record_created` trigger watches: the records created since the feed's
+    /// cursor start their flows (once each: the run's key is the record Id), then the cursor moves to the
+    /// newest `CreatedDate` read. A feed's first poll only sets its cursor at the newest record, so records
+    /// that existed before the flow start nothing. The cursor is in the store: a restart neither loses nor
+    /// repeats a record.
+    pub async fn poll_record_feeds(&self, flows: &Arc<FlowSet>) -> Result<Vec<RunStart>> {
+        let mut feeds: Vec<(String, String)> = flows
+            .iter()
+            .filter_map(|flow| match &flow.trigger {
+                Some(Trigger::SystemEvent(t)) if t.kind == SystemEventKind::RecordCreated => t
+                    .object
+                    .clone()
+                    .map(|object| (t.connection.clone(), object)),
+                _ => None,
+            })
+            .collect();
+        feeds.sort();
+        feeds.dedup();
+        let mut started = Vec::new();
+        for (connection, object) in feeds {
+            let name = ConnectionName::new(&connection);
+            let Some(feed) = self.connectors.get(&name).and_then(|c| c.record_feed()) else {
+                continue;
+            };
+            let key = format!("{connection}:{object}");
+            let failed = |f: grantflow_connectors::Failure| {
+                ServiceError::Other(anyhow::anyhow!(
+                    "polling {object} records of connection {connection}: {}",
+                    f.message()
+                ))
+            };
+            let Some(cursor) = self.store.event_cursor(&key).await? else {
+                let newest = feed
+                    .records_created(&object, None, 1)
+                    .await
+                    .map_err(failed)?;
+                let mut start = FeedCursor {
+                    created: BEFORE_EVERYTHING.into(),
+                    ids: vec![],
+                };
+                if let Some(record) = newest.first() {
+                    start.advance(record);
+                }
+                self.store.set_event_cursor(&key, &start.text()).await?;
+                // Records of the newest one's second that were not read yet are taken by the next poll.
+                continue;
+            };
+            let mut cursor = FeedCursor::parse(&cursor);
+            let records = feed
+                .records_created(&object, Some(&cursor.created), RECORDS_PER_POLL)
+                .await
+                .map_err(failed)?;
+            let before = cursor.clone();
+            for record in &records {
+                let Some(event) = SystemEvent::from_salesforce(&connection, &object, record) else {
+                    continue;
+                };
+                if cursor.ids.contains(&event.id) {
+                    continue;
+                }
+                started.extend(self.start_flows_for_system_event(flows, &event).await?);
+                cursor.advance(record);
+            }
+            if cursor != before {
+                self.store.set_event_cursor(&key, &cursor.text()).await?;
+            }
+        }
+        Ok(started)
+    }
+}
+
+/// Where a record feed has read up to: the newest `CreatedDate` read and the records of that second
+/// already taken. The query asks for `CreatedDate >=` that second (SOQL compares whole seconds, and a
+/// record of that second may be committed after the poll), so those ids are what keeps one from being
+/// taken twice.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct FeedCursor {
+    created: String,
+    ids: Vec<String>,
+}
+
+fn second_of(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z")
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(text))
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+impl FeedCursor {
+    fn parse(text: &str) -> Self {
+        serde_json::from_str(text).unwrap_or_else(|_| FeedCursor {
+            created: text.to_string(),
+            ids: vec![],
+        })
+    }
+
+    fn text(&self) -> String {
+        json!({"created": self.created, "ids": self.ids}).to_string()
+    }
+
+    /// Takes `record` (read in `CreatedDate` order) as read.
+    fn advance(&mut self, record: &Json) {
+        let (Some(id), Some(created)) = (
+            record.get("Id").and_then(Json::as_str),
+            record.get("CreatedDate").and_then(Json::as_str),
+        ) else {
+            return;
+        };
+        match (second_of(created), second_of(&self.created)) {
+            (Some(new), Some(old)) if new > old => {
+                self.created = created.to_string();
+                self.ids = vec![id.to_string()];
+            }
+            (Some(new), Some(old)) if new == old => self.ids.push(id.to_string()),
+            _ => {}
+        }
+    }
+}
+
 /// The audit detail of a refused event delivery: the reason, never the body.
 pub fn refusal_detail(code: &str, reason: &str) -> Json {
     json!({"status": 401, "code": code, "reason": reason})
