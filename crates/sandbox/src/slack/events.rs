@@ -102,7 +102,8 @@ pub fn channel_created(s: &Arc<Slack>, channel: &Channel) {
     let Some(url) = inner.app.events_url.clone() else {
         return;
     };
-    let event_id = random_token("Ev0", 9).to_uppercase();
+    // Slack's event ids: `Ev` and upper-case letters and digits.
+    let event_id = format!("Ev{}", random_token("", 10).to_uppercase());
     let envelope = json!({
         "token": s.verification_token,
         "team_id": TEAM_ID,
