@@ -80,6 +80,22 @@ async fn a_new_opportunity_starts_one_run_after_a_poll_and_never_a_second() {
     config.database = format!("sqlite://{}", dir.path().join("grantflow.db").display());
     config.flows.directory = dir.path().join("flows");
 
+    // An event kind of another system than the connection's is a mistake at the trigger's `kind:`.
+    let wrong = dir.path().join("wrong");
+    std::fs::create_dir_all(&wrong).unwrap();
+    std::fs::write(
+        wrong.join("on-okta-channel.yaml"),
+        "flow: on-okta-channel\ntrigger:\n  event: {connection: okta, kind: channel_created}\nsteps:\n  - id: s\n    card: set\n    with: {a: 1}\n",
+    )
+    .unwrap();
+    let checked = Service::open(config.clone()).await.unwrap();
+    let problem = checked.load_flows(Some(&wrong)).unwrap_err().to_string();
+    assert!(
+        problem.contains("on-okta-channel.yaml:3:") && problem.contains("is a slack event, but connection `okta` is okta"),
+        "{problem}"
+    );
+    drop(checked);
+
     let sf = &sandbox.info.systems["salesforce"];
     let ca = std::fs::read(sf.ca_certificate.as_ref().unwrap()).unwrap();
     let client = reqwest::Client::builder()

@@ -363,6 +363,21 @@ mod tests {
     }
 
     #[test]
+    fn flow_check_places_an_unknown_kind_at_its_trigger() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("on-jira.yaml"),
+            "flow: on-jira\ntrigger:\n  event:\n    connection: jira\n    kind: issue_exploded\nsteps:\n  - id: s\n    card: set\n    with: {a: 1}\n",
+        )
+        .unwrap();
+        let problems = crate::FlowSet::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            problems.contains("on-jira.yaml:3:3") && problems.contains("unknown event kind `issue_exploded`"),
+            "{problems}"
+        );
+    }
+
+    #[test]
     fn unknown_kinds_and_misplaced_filters_are_refused() {
         let err = trigger("slack", "channel_exploded", None, None).unwrap_err();
         assert!(err.contains("unknown event kind `channel_exploded`"), "{err}");
