@@ -91,7 +91,8 @@ async fn a_new_opportunity_starts_one_run_after_a_poll_and_never_a_second() {
     let checked = Service::open(config.clone()).await.unwrap();
     let problem = checked.load_flows(Some(&wrong)).unwrap_err().to_string();
     assert!(
-        problem.contains("on-okta-channel.yaml:3:") && problem.contains("is a slack event, but connection `okta` is okta"),
+        problem.contains("on-okta-channel.yaml:3:")
+            && problem.contains("is a slack event, but connection `okta` is okta"),
         "{problem}"
     );
     drop(checked);
@@ -141,7 +142,11 @@ async fn a_new_opportunity_starts_one_run_after_a_poll_and_never_a_second() {
     )
     .await;
     let runs = service.poll_record_feeds(&flows).await.unwrap();
-    assert_eq!(started(&runs), ["on-opportunity"], "one new Opportunity, one run");
+    assert_eq!(
+        started(&runs),
+        ["on-opportunity"],
+        "one new Opportunity, one run"
+    );
     let RunStart::Started(run) = &runs[0] else {
         unreachable!()
     };

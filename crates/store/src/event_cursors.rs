@@ -6,10 +6,11 @@ use crate::{Result, Store, timestamp};
 impl Store {
     /// Where `feed` has read up to, if it has started.
     pub async fn event_cursor(&self, feed: &str) -> Result<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT cursor FROM event_cursors WHERE feed = $1")
-            .bind(feed)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT cursor FROM event_cursors WHERE feed = $1")
+                .bind(feed)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|(cursor,)| cursor))
     }
 
@@ -43,7 +44,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let store = Store::open(&url, Arc::new(SystemClock)).await.unwrap();
-        assert_eq!(store.event_cursor("salesforce:Opportunity").await.unwrap(), None);
+        assert_eq!(
+            store.event_cursor("salesforce:Opportunity").await.unwrap(),
+            None
+        );
         store
             .set_event_cursor("salesforce:Opportunity", "2026-12-05T01:00:00.000+0000")
             .await
@@ -55,9 +59,16 @@ mod tests {
         drop(store);
         let reopened = Store::open(&url, Arc::new(SystemClock)).await.unwrap();
         assert_eq!(
-            reopened.event_cursor("salesforce:Opportunity").await.unwrap().as_deref(),
+            reopened
+                .event_cursor("salesforce:Opportunity")
+                .await
+                .unwrap()
+                .as_deref(),
             Some("2026-12-05T02:00:00.000+0000")
         );
-        assert_eq!(reopened.event_cursor("salesforce:Account").await.unwrap(), None);
+        assert_eq!(
+            reopened.event_cursor("salesforce:Account").await.unwrap(),
+            None
+        );
     }
 }

@@ -296,7 +296,12 @@ mod tests {
         }
     }
 
-    fn trigger(connection: &str, kind: &str, project: Option<&str>, object: Option<&str>) -> Result<Trigger, String> {
+    fn trigger(
+        connection: &str,
+        kind: &str,
+        project: Option<&str>,
+        object: Option<&str>,
+    ) -> Result<Trigger, String> {
         compile(&RawSystemEvent {
             connection: at(connection.into()),
             kind: at(kind.into()),
@@ -316,16 +321,20 @@ mod tests {
     #[test]
     fn a_slack_channel_created_callback_starts_its_trigger_keyed_by_the_event_id() {
         let t = trigger("slack", "channel_created", None, None).unwrap();
-        let event = SystemEvent::from_slack("slack", &slack_envelope("Ev1", "channel_created")).unwrap();
+        let event =
+            SystemEvent::from_slack("slack", &slack_envelope("Ev1", "channel_created")).unwrap();
         let (view, key) = t.system_event(&event).unwrap();
         assert_eq!(view["system"], "slack");
         assert_eq!(view["name"], "incident-42");
         assert_eq!(view["actor"], "U1");
         assert_eq!(key, "event:slack:Ev1");
         // Another connection's channels, and other event types, are not this trigger's.
-        let other = SystemEvent::from_slack("slack-eu", &slack_envelope("Ev1", "channel_created")).unwrap();
+        let other =
+            SystemEvent::from_slack("slack-eu", &slack_envelope("Ev1", "channel_created")).unwrap();
         assert!(t.system_event(&other).is_none());
-        assert!(SystemEvent::from_slack("slack", &slack_envelope("Ev2", "channel_rename")).is_none());
+        assert!(
+            SystemEvent::from_slack("slack", &slack_envelope("Ev2", "channel_rename")).is_none()
+        );
     }
 
     #[test]
@@ -342,7 +351,10 @@ mod tests {
         assert_eq!(view["project"], "SEC");
         assert_eq!(view["name"], "Suspicious sign-in");
         assert_eq!(key, "event:jira:10001@1764900000123");
-        assert!(t.system_event(&SystemEvent::from_jira("jira", &body("PLAT")).unwrap()).is_none());
+        assert!(
+            t.system_event(&SystemEvent::from_jira("jira", &body("PLAT")).unwrap())
+                .is_none()
+        );
         let updated = json!({"webhookEvent": "jira:issue_updated", "issue": {"id": "1"}});
         assert!(SystemEvent::from_jira("jira", &updated).is_none());
     }
@@ -357,9 +369,19 @@ mod tests {
         assert_eq!(key, "event:salesforce:006A");
         let account = SystemEvent::from_salesforce("salesforce", "Account", &record).unwrap();
         assert!(t.system_event(&account).is_none());
-        let err = trigger("salesforce", "record_created", None, Some("Account WHERE Id != null")).unwrap_err();
+        let err = trigger(
+            "salesforce",
+            "record_created",
+            None,
+            Some("Account WHERE Id != null"),
+        )
+        .unwrap_err();
         assert!(err.contains("not a Salesforce object"), "{err}");
-        assert!(trigger("salesforce", "record_created", None, None).unwrap_err().contains("needs object"));
+        assert!(
+            trigger("salesforce", "record_created", None, None)
+                .unwrap_err()
+                .contains("needs object")
+        );
     }
 
     #[test]
@@ -372,7 +394,8 @@ mod tests {
         .unwrap();
         let problems = crate::FlowSet::load(dir.path()).unwrap_err().to_string();
         assert!(
-            problems.contains("on-jira.yaml:3:3") && problems.contains("unknown event kind `issue_exploded`"),
+            problems.contains("on-jira.yaml:3:3")
+                && problems.contains("unknown event kind `issue_exploded`"),
             "{problems}"
         );
     }
@@ -380,9 +403,15 @@ mod tests {
     #[test]
     fn unknown_kinds_and_misplaced_filters_are_refused() {
         let err = trigger("slack", "channel_exploded", None, None).unwrap_err();
-        assert!(err.contains("unknown event kind `channel_exploded`"), "{err}");
+        assert!(
+            err.contains("unknown event kind `channel_exploded`"),
+            "{err}"
+        );
         assert!(err.contains("channel_created (slack)"), "{err}");
         let err = trigger("slack", "channel_created", Some("SEC"), None).unwrap_err();
-        assert!(err.contains("project: applies to issue_created only"), "{err}");
+        assert!(
+            err.contains("project: applies to issue_created only"),
+            "{err}"
+        );
     }
 }

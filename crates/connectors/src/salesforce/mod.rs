@@ -162,7 +162,9 @@ impl SalesforceConnector {
 fn object_name(object: &str) -> Result<&str, Failure> {
     let valid = object.starts_with(|c: char| c.is_ascii_alphabetic())
         && object.len() <= 80
-        && object.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        && object
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
     if valid {
         Ok(object)
     } else {

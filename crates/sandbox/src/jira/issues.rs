@@ -89,7 +89,10 @@ impl Inner {
             .users
             .get(&issue.reporter)
             .map(|u| self.user_json(u, api));
-        let created = issue.created.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+        let created = issue
+            .created
+            .format("%Y-%m-%dT%H:%M:%S%.3f+0000")
+            .to_string();
         json!({
             "id": issue.id.to_string(),
             "key": issue.key,
@@ -157,9 +160,7 @@ pub async fn create_issue(State(j): State<Arc<Jira>>, ctx: Ctx, body: Bytes) -> 
                         || issue_type_json(&inner, t, &api)["id"] == wanted_type
                 })
                 .cloned()
-                .ok_or_else(|| {
-                    JiraError::field("issuetype", "Specify a valid issue type")
-                })?;
+                .ok_or_else(|| JiraError::field("issuetype", "Specify a valid issue type"))?;
             let summary = fields
                 .get("summary")
                 .and_then(Value::as_str)
@@ -235,7 +236,9 @@ pub async fn get_issue(
             .issue_by_id_or_key(&id_or_key)
             .map(|i| json_response(StatusCode::OK, &inner.issue_json(i, &api_root(&ctx))))
             .ok_or_else(|| {
-                JiraError::not_found("Issue does not exist or you do not have permission to see it.")
+                JiraError::not_found(
+                    "Issue does not exist or you do not have permission to see it.",
+                )
             }),
     )
 }

@@ -413,7 +413,10 @@ fn fields_of(schema: &state::Schema, body: &Bytes) -> Result<Map<String, Value>,
     };
     let mut out = Map::new();
     for (k, v) in given {
-        if state::AUDIT_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(&k)) {
+        if state::AUDIT_FIELDS
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(&k))
+        {
             return Err(SfError::new(
                 400,
                 "INVALID_FIELD_FOR_INSERT_UPDATE",
@@ -588,8 +591,8 @@ async fn create(
             let creator = inner.records.get("User").and_then(|users| {
                 users.values().find_map(|u| {
                     let profile = text(u, "ProfileId").and_then(|p| inner.find(p));
-                    let admin = profile.and_then(|(_, p)| text(p, "Name"))
-                        == Some("System Administrator");
+                    let admin =
+                        profile.and_then(|(_, p)| text(p, "Name")) == Some("System Administrator");
                     let active = u.get("IsActive").and_then(Value::as_bool) != Some(false);
                     (admin && active).then(|| u.get("Id").cloned()).flatten()
                 })

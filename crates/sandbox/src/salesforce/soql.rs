@@ -367,7 +367,9 @@ mod tests {
                 Condition::Compare("Amount".into(), Comparison::Less, Literal::Number(5.0)),
             ]
         );
-        assert!(parse("SELECT Id FROM Opportunity WHERE CreatedDate > 2026-13-45T99:00:00Z").is_err());
+        assert!(
+            parse("SELECT Id FROM Opportunity WHERE CreatedDate > 2026-13-45T99:00:00Z").is_err()
+        );
     }
 
     #[test]

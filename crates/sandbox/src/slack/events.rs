@@ -38,7 +38,12 @@ pub struct SentEvent {
 }
 
 /// Sends `body` to `url` signed as Slack signs it; the app's status, or why it could not be reached.
-async fn post(s: &Slack, url: &str, body: &str, retry: Option<u32>) -> Result<(u16, String), String> {
+async fn post(
+    s: &Slack,
+    url: &str,
+    body: &str,
+    retry: Option<u32>,
+) -> Result<(u16, String), String> {
     let timestamp = s.core.now().timestamp();
     let client = reqwest::Client::builder()
         .timeout(ACK_TIMEOUT)
@@ -81,7 +86,11 @@ pub async fn verify_url(s: &Slack, url: &str) -> Result<(), AdminError> {
     let (status, text) = post(s, url, &body, None).await.map_err(AdminError::new)?;
     let echoed = serde_json::from_str::<Value>(&text)
         .ok()
-        .and_then(|v| v.get("challenge").and_then(Value::as_str).map(str::to_owned))
+        .and_then(|v| {
+            v.get("challenge")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| text.trim().to_owned());
     if status != 200 || echoed != challenge {
         return Err(AdminError::field(
@@ -172,7 +181,12 @@ pub async fn redeliver(State(s): State<Arc<Slack>>, body: Bytes) -> Response {
             .iter()
             .find(|e| e.event_id == id)
             .ok_or_else(|| AdminError::field("event_id", format!("no event {id} was sent")))?;
-        Ok::<_, AdminError>((id, sent.url.clone(), sent.envelope.to_string(), sent.answers.len()))
+        Ok::<_, AdminError>((
+            id,
+            sent.url.clone(),
+            sent.envelope.to_string(),
+            sent.answers.len(),
+        ))
     })();
     let (id, url, envelope, tries) = match found {
         Ok(found) => found,

@@ -111,7 +111,10 @@ async fn a_slack_channel_created_starts_one_run_and_a_forged_event_none() {
         .json()
         .await
         .unwrap();
-    let event_id = events["events"][0]["event_id"].as_str().unwrap().to_string();
+    let event_id = events["events"][0]["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let retried: Value = server
         .client
         .post(format!("{admin}/events/redeliver"))

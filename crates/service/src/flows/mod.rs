@@ -15,8 +15,8 @@ use serde::Serialize;
 mod host;
 pub mod system_events;
 pub use host::DryRun;
-pub use system_events::SlackEventAnswer;
 use serde_json::{Value as Json, json};
+pub use system_events::SlackEventAnswer;
 
 use crate::{Actor, Result, Service, ServiceError};
 
