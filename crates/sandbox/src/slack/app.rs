@@ -53,10 +53,6 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("v0={}", hex::encode(ctx.sign().as_ref()))
 }
 
-fn answer(result: Result<Response, AdminError>) -> Response {
-    result.unwrap_or_else(IntoResponse::into_response)
-}
-
 fn config_json(inner: &Inner) -> Value {
     json!({
         "app_id": APP_ID,
@@ -149,22 +145,20 @@ pub async fn set_app(State(s): State<Arc<Slack>>, body: Bytes) -> Response {
     {
         return e.into_response();
     }
-    answer((|| {
-        let mut inner = s.core.state();
-        if let Some(u) = events_url {
-            inner.app.events_url = u;
-        }
-        if let Some(c) = command {
-            inner.app.command = c;
-        }
-        if let Some(u) = command_url {
-            inner.app.command_url = u;
-        }
-        if let Some(u) = interactivity_url {
-            inner.app.interactivity_url = u;
-        }
-        Ok(json_response(StatusCode::OK, &config_json(&inner)))
-    })())
+    let mut inner = s.core.state();
+    if let Some(u) = events_url {
+        inner.app.events_url = u;
+    }
+    if let Some(c) = command {
+        inner.app.command = c;
+    }
+    if let Some(u) = command_url {
+        inner.app.command_url = u;
+    }
+    if let Some(u) = interactivity_url {
+        inner.app.interactivity_url = u;
+    }
+    json_response(StatusCode::OK, &config_json(&inner))
 }
 
 #[derive(Debug, serde::Deserialize)]
