@@ -1,6 +1,11 @@
 """jira 3.x against the emulator: the Cloud constructor, project roles and their actors, group membership,
-a 429 the library retries, and errors as JIRAError."""
+issues and the admin webhook they fire, a 429 the library retries, and errors as JIRAError."""
 
+import hashlib
+import hmac
+import http.server
+import json
+import threading
 import time
 
 import pytest
@@ -32,7 +37,7 @@ def test_wrong_token_is_refused_with_jiras_error_body(info):
 
 
 def test_projects_and_their_roles(client, info):
-    assert {p.key for p in client.projects()} == {"PLAT", "PAY", "ENG"}
+    assert {p.key for p in client.projects()} == {"PLAT", "PAY", "SEC", "ENG"}
     roles = client.project_roles("PLAT")
     assert set(roles) == {"Administrators", "Developers", "Viewers"}
     # The role URLs point back at the address the client used, so the library can follow them.
@@ -113,3 +118,55 @@ def test_a_missing_project_is_a_404_jiraerror_with_jiras_message(client):
         client.project_roles("NOPE")
     assert e.value.status_code == 404
     assert "No project could be found with key 'NOPE'." in e.value.text
+
+
+def test_an_issue_created_through_the_library_is_read_back_and_fires_the_signed_webhook(client, admin):
+    received = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers.items()), body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        admin.post("/webhooks", {"url": f"http://127.0.0.1:{server.server_port}/jira", "secret": "s3cret"})
+        issue = client.create_issue(
+            project="SEC", summary="Suspicious sign-in for kim", issuetype={"name": "Incident"}
+        )
+        assert issue.key == "SEC-1"
+        assert issue.fields.issuetype.name == "Incident"
+        assert issue.fields.project.key == "SEC"
+        assert client.issue(issue.id).fields.summary == "Suspicious sign-in for kim"
+        deadline = time.time() + 10
+        while not received and time.time() < deadline:
+            time.sleep(0.05)
+        assert received, "no webhook delivery"
+        headers, body = received[0]
+        headers = {k.lower(): v for k, v in headers.items()}
+        want = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+        assert headers["x-hub-signature"] == want
+        assert headers["x-atlassian-webhook-identifier"]
+        event = json.loads(body)
+        assert event["webhookEvent"] == "jira:issue_created"
+        assert event["issue"]["key"] == "SEC-1"
+        assert event["issue"]["fields"]["summary"] == "Suspicious sign-in for kim"
+    finally:
+        server.shutdown()
+
+
+def test_an_issue_without_a_summary_or_of_an_unknown_type_is_refused(client):
+    with pytest.raises(JIRAError) as e:
+        client.create_issue(project="SEC", summary="", issuetype={"name": "Incident"})
+    assert e.value.status_code == 400
+    assert "summary" in e.value.text
+    with pytest.raises(JIRAError) as e:
+        client.create_issue(project="PLAT", summary="x", issuetype={"name": "Incident"})
+    assert e.value.status_code == 400
+    assert "valid issue type" in e.value.text

@@ -115,3 +115,29 @@ def test_api_usage_is_parsed_and_the_limit_refuses_with_request_limit_exceeded(s
         sf.query("SELECT Id FROM Profile")
     assert e.value.status == 403
     assert e.value.content[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+
+
+def test_a_new_opportunity_is_found_by_its_created_date(sf):
+    """What grantflow's record feed asks: records created at or after a cursor, oldest first."""
+    before = sf.query("SELECT Id, CreatedDate FROM Opportunity ORDER BY CreatedDate DESC LIMIT 1")["records"]
+    created = sf.Opportunity.create({"Name": "Acme renewal", "StageName": "Prospecting", "CloseDate": "2027-03-31"})
+    assert created["success"] is True
+    opportunity = sf.Opportunity.get(created["id"])
+    assert opportunity["Name"] == "Acme renewal"
+    stamped = opportunity["CreatedDate"]
+    assert stamped.endswith("+0000") and opportunity["CreatedById"].startswith("005")
+    since = stamped[:19] + "Z"
+    rows = sf.query_all(
+        f"SELECT Id, Name, CreatedDate FROM Opportunity WHERE CreatedDate >= {since} ORDER BY CreatedDate"
+    )["records"]
+    assert created["id"] in [r["Id"] for r in rows]
+    next_year = str(int(stamped[:4]) + 1) + stamped[4:19] + "Z"
+    later = sf.query(f"SELECT Id FROM Opportunity WHERE CreatedDate > {next_year}")
+    assert later["totalSize"] == 0
+    assert before == [] or before[0]["Id"] != created["id"]
+    # Salesforce sets its audit fields itself.
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.Opportunity.create(
+            {"Name": "x", "StageName": "Prospecting", "CloseDate": "2027-03-31", "CreatedDate": "2020-01-01T00:00:00Z"}
+        )
+    assert refused.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"

@@ -257,3 +257,55 @@ def test_person_calls_check_their_input(client, admin, info):
     # Nobody listens on port 9: the admin call says so instead of hanging.
     r = requests.post(url + "/click", json={"user": "priya.raman@example.com", "ts": ts, "action_id": "deny"}, timeout=10)
     assert r.status_code == 502 and "could not be reached" in r.json()["error"]
+
+
+def test_a_new_channel_is_sent_to_the_events_url_signed_after_its_challenge(client, admin, verifier):
+    r = Receiver()
+    try:
+        # Slack first checks the URL: an app that does not echo the challenge is refused.
+        r.reply = (200, b"nope", "text/plain")
+        with pytest.raises(requests.HTTPError):
+            admin.post("/app", {"events_url": r.url + "/slack/events"})
+        challenge = r.received[0]
+        assert json.loads(challenge["body"])["type"] == "url_verification"
+        assert verifier.is_valid_request(challenge["body"], challenge["headers"])
+
+        r.received.clear()
+        original = r.server.RequestHandlerClass.do_POST
+
+        def echo(handler):
+            length = int(handler.headers.get("Content-Length", "0"))
+            body = handler.rfile.read(length)
+            headers = {k.lower(): v for k, v in handler.headers.items()}
+            r.received.append({"path": handler.path, "headers": headers, "body": body})
+            parsed = json.loads(body)
+            answer = json.dumps({"challenge": parsed.get("challenge")}).encode()
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(answer)))
+            handler.end_headers()
+            handler.wfile.write(answer)
+
+        r.server.RequestHandlerClass.do_POST = echo
+        try:
+            admin.post("/app", {"events_url": r.url + "/slack/events"})
+            created = client.conversations_create(name="incident-77")
+            deadline = time.time() + 5
+            while len(r.received) < 2 and time.time() < deadline:
+                time.sleep(0.05)
+        finally:
+            r.server.RequestHandlerClass.do_POST = original
+        event = r.received[1]
+        assert verifier.is_valid_request(event["body"], event["headers"])
+        envelope = json.loads(event["body"])
+        assert envelope["type"] == "event_callback" and envelope["event_id"].startswith("Ev")
+        assert envelope["event"]["type"] == "channel_created"
+        assert envelope["event"]["channel"]["id"] == created["channel"]["id"]
+        assert envelope["event"]["channel"]["name"] == "incident-77"
+        # A private channel is not a channel_created event.
+        client.conversations_create(name="secret-77", is_private=True)
+        time.sleep(0.3)
+        assert len(r.received) == 2
+    finally:
+        admin.post("/app", {"events_url": ""})
+        r.close()

@@ -207,6 +207,21 @@ pub struct PostedMessage {
     pub ts: String,
 }
 
+/// Records created in a system, read by polling their creation time.
+#[async_trait]
+pub trait RecordFeed: Send + Sync {
+    /// The records of `object` created at or after `since` (the system's own
+    /// timestamp text, as a record's `CreatedDate` gives it), oldest first, at
+    /// most `limit`; each with `Id`, `Name`, `CreatedDate` and `CreatedById`.
+    /// Without `since`, only the newest record: where a new feed starts.
+    async fn records_created(
+        &self,
+        object: &str,
+        since: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, Failure>;
+}
+
 /// Posting as grantflow's app in a chat system.
 #[async_trait]
 pub trait Chat: Send + Sync {
@@ -295,6 +310,12 @@ pub trait Connector: Send + Sync {
     /// The system's messaging, when it is a chat system grantflow can post
     /// to (requests' notices and approval messages).
     fn chat(&self) -> Option<&dyn Chat> {
+        None
+    }
+
+    /// The system's new records, when flows can be started by their creation
+    /// and the system has no webhook to say so (Salesforce).
+    fn record_feed(&self) -> Option<&dyn RecordFeed> {
         None
     }
 

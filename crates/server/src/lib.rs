@@ -13,6 +13,7 @@ pub mod api;
 mod auth;
 mod console;
 pub mod door;
+mod event_hooks;
 mod hooks;
 mod metrics;
 pub mod problem;
@@ -285,6 +286,14 @@ fn router(shared: Arc<Shared>, max_body_bytes: usize) -> Router {
         .route(
             "/hooks/flows/{flow}",
             axum::routing::post(hooks::flow_webhook),
+        )
+        .route(
+            "/hooks/slack/events",
+            axum::routing::post(event_hooks::slack_events),
+        )
+        .route(
+            "/hooks/jira/{connection}",
+            axum::routing::post(event_hooks::jira_webhook),
         )
         .route("/metrics", get(metrics::guarded_metrics))
         .route(

@@ -19,7 +19,7 @@ use crate::Shared;
 use crate::problem::Problem;
 
 /// Checks the request's signature; the refusal is audited.
-async fn verified<'a>(
+pub(crate) async fn verified<'a>(
     shared: &Shared,
     connection: &str,
     headers: &'a HeaderMap,

@@ -79,6 +79,10 @@ pub struct FlowSettings {
     /// The SMTP server the email card (`notify.email`) sends through; its password from `env` or `file`.
     #[serde(default)]
     pub smtp: Option<grantflow_workflows::SmtpConnection>,
+    /// Per connection, the secret (`env:NAME` or `file:PATH`) a vendor signs its webhooks to
+    /// `/hooks/jira/{connection}` with (Jira's admin-webhook secret).
+    #[serde(default)]
+    pub webhook_secrets: BTreeMap<String, String>,
 }
 
 /// How Okta events reach flows (`flows.okta_events`).
@@ -307,6 +311,7 @@ pub struct Flows {
     pub okta_events: OktaEvents,
     pub okta_poll_interval: std::time::Duration,
     pub smtp: Option<grantflow_workflows::SmtpConnection>,
+    pub webhook_secrets: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -400,6 +405,7 @@ impl Config {
                 file.flows.okta_poll_seconds.unwrap_or(15).max(1),
             ),
             smtp: file.flows.smtp,
+            webhook_secrets: file.flows.webhook_secrets,
         };
         Ok(Config {
             database: relative_sqlite(&database, &base),

@@ -12,6 +12,7 @@ mod budgets;
 mod cursors;
 mod declared;
 mod drift;
+mod event_cursors;
 mod flow_waits;
 mod flows;
 mod group_commit;

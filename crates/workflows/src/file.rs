@@ -113,8 +113,14 @@ pub struct RawOktaTrigger {
 #[serde(deny_unknown_fields)]
 pub struct RawSystemEvent {
     pub connection: Located<String>,
-    /// The kind of change: `issue_created`, `channel_created`, `record_created`, or the vendor's event name.
+    /// The kind of change: `channel_created` (Slack), `issue_created` (Jira), `record_created` (Salesforce).
     pub kind: Located<String>,
+    /// Jira: only issues of this project (its key).
+    #[serde(default)]
+    pub project: Option<Located<String>>,
+    /// Salesforce: the object whose new records start runs (`Opportunity`, `Account`, a custom `…__c`).
+    #[serde(default)]
+    pub object: Option<Located<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -20,10 +20,9 @@ pub enum Trigger {
         attribute: Option<String>,
         connection: Option<String>,
     },
-    SystemEvent {
-        connection: String,
-        kind: String,
-    },
+    /// Another system's event (a Slack channel, a Jira issue or a Salesforce record created):
+    /// `system_event.rs`.
+    SystemEvent(crate::system_event::SystemEventTrigger),
     Schedule {
         cron: Box<croner::Cron>,
         expression: String,
@@ -87,7 +86,7 @@ impl Trigger {
     pub fn kind(&self) -> &'static str {
         match self {
             Trigger::Okta { .. } => "okta",
-            Trigger::SystemEvent { .. } => "event",
+            Trigger::SystemEvent(_) => "event",
             Trigger::Schedule { .. } => "schedule",
             Trigger::PersonDate { .. } => "person_date",
             Trigger::Webhook { .. } => "webhook",
@@ -383,10 +382,7 @@ pub(crate) fn compile(raw: &RawTrigger) -> Result<Trigger, String> {
         });
     }
     if let Some(event) = &raw.event {
-        return Ok(Trigger::SystemEvent {
-            connection: event.connection.value.clone(),
-            kind: event.kind.value.clone(),
-        });
+        return crate::system_event::compile(event).map(Trigger::SystemEvent);
     }
     if let Some(schedule) = &raw.schedule {
         let expression = schedule.cron.value.trim().to_string();

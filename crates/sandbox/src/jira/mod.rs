@@ -4,6 +4,7 @@
 
 mod errors;
 mod handlers;
+mod issues;
 mod seed;
 mod state;
 
@@ -19,6 +20,7 @@ use axum::routing::get;
 use base64::Engine as _;
 
 pub use errors::JiraError;
+pub use issues::hub_signature;
 pub use seed::{JiraSeed, JiraSeedActors, JiraSeedGroup, JiraSeedProject, JiraSeedUser};
 pub use state::{ADMIN_EMAIL, Jira};
 
@@ -82,13 +84,25 @@ impl Emulator for Jira {
                 .route(&format!("{p}/user"), get(h::user))
                 .route(&format!("{p}/user/search"), get(h::user_search))
                 .route(&format!("{p}/users/search"), get(h::users))
-                .route(&format!("{p}/users"), get(h::users));
+                .route(&format!("{p}/users"), get(h::users))
+                .route(
+                    &format!("{p}/issue"),
+                    axum::routing::post(issues::create_issue),
+                )
+                .route(&format!("{p}/issue/{{id}}"), get(issues::get_issue));
         }
         r.fallback(|| async { JiraError::not_found("Not Found") })
             .method_not_allowed_fallback(|| async {
                 JiraError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
             })
             .layer(middleware::from_fn_with_state(this.clone(), jira_layer))
+    }
+
+    fn admin_routes() -> Router<Arc<Self>> {
+        Router::new().route(
+            "/__sandbox/webhooks",
+            get(issues::get_webhooks).post(issues::set_webhook),
+        )
     }
 
     /// Project role actors, group membership and deactivation, as an administrator changes them in Jira's own

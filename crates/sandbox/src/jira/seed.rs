@@ -52,7 +52,13 @@ pub struct JiraSeedProject {
     /// Role name → its actors in this project.
     #[serde(default)]
     pub roles: BTreeMap<String, JiraSeedActors>,
+    /// The issue types issues of this project may have; [`DEFAULT_ISSUE_TYPES`] when absent.
+    #[serde(default)]
+    pub issue_types: Vec<String>,
 }
+
+/// The issue types of a new Jira Software project.
+pub const DEFAULT_ISSUE_TYPES: &[&str] = &["Task", "Bug", "Story", "Epic"];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

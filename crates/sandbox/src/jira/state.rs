@@ -44,6 +44,8 @@ pub struct Project {
     pub name: String,
     /// Role id → actors.
     pub roles: BTreeMap<u64, Actors>,
+    /// The issue types its issues may have, by name.
+    pub issue_types: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +66,10 @@ pub struct Inner {
     pub writes: Writes,
     /// 429s answered.
     pub throttled: u64,
+    /// By issue id.
+    pub issues: BTreeMap<u64, super::issues::Issue>,
+    /// The admin webhooks Jira calls when an issue is created.
+    pub webhooks: Vec<super::issues::Webhook>,
 }
 
 /// Cloud-style 24-hex-digit account ids, stable for a seed position.
@@ -159,6 +165,14 @@ impl Seeded for Inner {
                     key: p.key.clone(),
                     name: p.name.clone(),
                     roles,
+                    issue_types: if p.issue_types.is_empty() {
+                        super::seed::DEFAULT_ISSUE_TYPES
+                            .iter()
+                            .map(|t| (*t).to_owned())
+                            .collect()
+                    } else {
+                        p.issue_types.clone()
+                    },
                 },
             );
         }

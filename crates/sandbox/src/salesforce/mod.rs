@@ -413,6 +413,17 @@ fn fields_of(schema: &state::Schema, body: &Bytes) -> Result<Map<String, Value>,
     };
     let mut out = Map::new();
     for (k, v) in given {
+        if state::AUDIT_FIELDS
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(&k))
+        {
+            return Err(SfError::new(
+                400,
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                format!("Unable to create/update fields: {k}. Please check the security settings of this field and verify that it is read/write for your profile or permission set."),
+            )
+            .with_fields(vec![k]));
+        }
         let field = schema.field(&k).filter(|f| *f != "Id").ok_or_else(|| {
             SfError::new(
                 400,
@@ -570,6 +581,23 @@ async fn create(
                     .or_insert(Value::String("Regular".into()));
             }
             _ => {}
+        }
+        // Salesforce stamps its audit fields itself.
+        if schema.field("CreatedDate").is_some() {
+            let now = state::sf_datetime(s.core.now());
+            fields.insert("CreatedDate".into(), Value::String(now.clone()));
+            fields.insert("SystemModstamp".into(), Value::String(now));
+            // The caller: the first active System Administrator (the connection's integration user).
+            let creator = inner.records.get("User").and_then(|users| {
+                users.values().find_map(|u| {
+                    let profile = text(u, "ProfileId").and_then(|p| inner.find(p));
+                    let admin =
+                        profile.and_then(|(_, p)| text(p, "Name")) == Some("System Administrator");
+                    let active = u.get("IsActive").and_then(Value::as_bool) != Some(false);
+                    (admin && active).then(|| u.get("Id").cloned()).flatten()
+                })
+            });
+            fields.insert("CreatedById".into(), creator.unwrap_or(Value::Null));
         }
         let id = inner.insert(schema.name, Value::Object(fields));
         let key = inner

@@ -1,6 +1,6 @@
 //! The SOQL subset the emulator answers: `SELECT f, Rel.f FROM Obj [WHERE c AND c …] [ORDER BY f [ASC|DESC]]
-//! [LIMIT n]`, where a condition is `f = v`, `f != v` or `f IN (v, …)` and a value is a quoted string, `true`,
-//! `false`, `null` or a number.
+//! [LIMIT n]`, where a condition is `f = v`, `f != v`, `f > v` (`>=`, `<`, `<=`) or `f IN (v, …)` and a value is
+//! a quoted string, `true`, `false`, `null`, a number or a datetime literal (`2026-12-05T09:30:00Z`).
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
@@ -10,8 +10,30 @@ pub enum Literal {
     Null,
 }
 
+/// An ordering comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+}
+
+impl Comparison {
+    pub fn holds(self, ordering: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::{Greater, Less};
+        match self {
+            Comparison::Greater => ordering == Greater,
+            Comparison::GreaterOrEqual => ordering != Less,
+            Comparison::Less => ordering == Less,
+            Comparison::LessOrEqual => ordering != Greater,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
+    Compare(String, Comparison, Literal),
     Equals(String, Literal),
     NotEquals(String, Literal),
     In(String, Vec<Literal>),
@@ -35,6 +57,7 @@ enum Token {
     Close,
     Eq,
     NotEq,
+    Compare(Comparison),
 }
 
 fn describe(token: Option<&Token>) -> String {
@@ -47,6 +70,13 @@ fn describe(token: Option<&Token>) -> String {
         Some(Token::Close) => ")".into(),
         Some(Token::Eq) => "=".into(),
         Some(Token::NotEq) => "!=".into(),
+        Some(Token::Compare(c)) => match c {
+            Comparison::Greater => ">",
+            Comparison::GreaterOrEqual => ">=",
+            Comparison::Less => "<",
+            Comparison::LessOrEqual => "<=",
+        }
+        .into(),
     }
 }
 
@@ -74,12 +104,26 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
                 chars.next();
                 out.push(Token::Eq);
             }
-            '!' | '<' => {
+            '!' => {
                 chars.next();
-                match (c, chars.next()) {
-                    ('!', Some('=')) | ('<', Some('>')) => out.push(Token::NotEq),
+                match chars.next() {
+                    Some('=') => out.push(Token::NotEq),
                     _ => return Err(format!("unexpected token: '{c}'")),
                 }
+            }
+            '<' | '>' => {
+                chars.next();
+                let (token, two_characters) = match (c, chars.peek()) {
+                    ('<', Some('>')) => (Token::NotEq, true),
+                    ('<', Some('=')) => (Token::Compare(Comparison::LessOrEqual), true),
+                    ('>', Some('=')) => (Token::Compare(Comparison::GreaterOrEqual), true),
+                    ('<', _) => (Token::Compare(Comparison::Less), false),
+                    _ => (Token::Compare(Comparison::Greater), false),
+                };
+                if two_characters {
+                    chars.next();
+                }
+                out.push(token);
             }
             '\'' => {
                 chars.next();
@@ -99,9 +143,16 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
                 out.push(Token::Text(s));
             }
             c if c.is_alphanumeric() || c == '_' || c == '.' || c == '-' => {
+                // A datetime literal (it starts with a digit) also has `:` and `+`.
+                let datetime = c.is_ascii_digit();
                 let mut w = String::new();
                 while let Some(&ch) = chars.peek() {
-                    if ch.is_alphanumeric() || ch == '_' || ch == '.' || ch == '-' {
+                    if ch.is_alphanumeric()
+                        || ch == '_'
+                        || ch == '.'
+                        || ch == '-'
+                        || (datetime && (ch == ':' || ch == '+'))
+                    {
                         w.push(ch);
                         chars.next();
                     } else {
@@ -167,6 +218,11 @@ impl Parser {
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("true") => Ok(Literal::Bool(true)),
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("false") => Ok(Literal::Bool(false)),
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("null") => Ok(Literal::Null),
+            Some(Token::Word(w)) if w.contains('T') && w.contains(':') => {
+                chrono::DateTime::parse_from_rfc3339(&w)
+                    .map(|_| Literal::Text(w.clone()))
+                    .map_err(|_| format!("line 1:0 no viable alternative at character '{w}'"))
+            }
             Some(Token::Word(w)) => w
                 .parse()
                 .map(Literal::Number)
@@ -180,6 +236,7 @@ impl Parser {
         match self.next() {
             Some(Token::Eq) => Ok(Condition::Equals(field, self.literal()?)),
             Some(Token::NotEq) => Ok(Condition::NotEquals(field, self.literal()?)),
+            Some(Token::Compare(c)) => Ok(Condition::Compare(field, c, self.literal()?)),
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("in") => {
                 if self.next() != Some(Token::Open) {
                     return Err("expecting a left parentheses, found something else".into());
@@ -289,6 +346,29 @@ mod tests {
                 .expect("escapes")
                 .conditions[0],
             Condition::Equals("Email".into(), Literal::Text("o'brien@example.com".into()))
+        );
+    }
+
+    #[test]
+    fn a_created_date_cursor_query_parses() {
+        let q = parse(
+            "SELECT Id, Name, CreatedDate FROM Opportunity WHERE CreatedDate >= 2026-12-05T09:30:00Z \
+             AND Amount < 5 ORDER BY CreatedDate",
+        )
+        .expect("parses");
+        assert_eq!(
+            q.conditions,
+            [
+                Condition::Compare(
+                    "CreatedDate".into(),
+                    Comparison::GreaterOrEqual,
+                    Literal::Text("2026-12-05T09:30:00Z".into())
+                ),
+                Condition::Compare("Amount".into(), Comparison::Less, Literal::Number(5.0)),
+            ]
+        );
+        assert!(
+            parse("SELECT Id FROM Opportunity WHERE CreatedDate > 2026-13-45T99:00:00Z").is_err()
         );
     }
 

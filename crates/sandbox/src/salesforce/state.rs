@@ -99,7 +99,61 @@ pub const SCHEMAS: &[Schema] = &[
         ],
         deletable: true,
     },
+    // Business records: flows are started by their creation (polled by `CreatedDate`).
+    Schema {
+        name: "Account",
+        prefix: "001",
+        fields: &[
+            "Id",
+            "Name",
+            "Type",
+            "Industry",
+            "CreatedDate",
+            "CreatedById",
+            "SystemModstamp",
+        ],
+        required: &["Name"],
+        lookups: &[("CreatedBy", "CreatedById", "User")],
+        deletable: true,
+    },
+    Schema {
+        name: "Opportunity",
+        prefix: "006",
+        fields: &[
+            "Id",
+            "Name",
+            "StageName",
+            "CloseDate",
+            "Amount",
+            "AccountId",
+            "CreatedDate",
+            "CreatedById",
+            "SystemModstamp",
+        ],
+        required: &["Name", "StageName", "CloseDate"],
+        lookups: &[
+            ("Account", "AccountId", "Account"),
+            ("CreatedBy", "CreatedById", "User"),
+        ],
+        deletable: true,
+    },
 ];
+
+/// The fields Salesforce sets itself on every record it creates (never the caller).
+pub const AUDIT_FIELDS: &[&str] = &["CreatedDate", "CreatedById", "SystemModstamp"];
+
+/// A datetime as Salesforce writes it: `2026-12-05T09:30:00.000+0000`.
+pub fn sf_datetime(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
+}
+
+/// A datetime field's value or a SOQL datetime literal (`2026-12-05T09:30:00Z`, `…+01:00`).
+fn parse_datetime(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .or_else(|_| chrono::DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
 
 pub fn schema(name: &str) -> Option<&'static Schema> {
     SCHEMAS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
@@ -423,6 +477,22 @@ impl Inner {
             _ => false,
         };
         Ok(match c {
+            Condition::Compare(f, op, lit) => {
+                let value = self.resolve(schema, record, f)?;
+                let ordering = match (&value, lit) {
+                    (Value::String(s), Literal::Text(t)) => {
+                        match (parse_datetime(s), parse_datetime(t)) {
+                            (Some(a), Some(b)) => Some(a.cmp(&b)),
+                            _ => Some(s.as_str().cmp(t.as_str())),
+                        }
+                    }
+                    (Value::Number(n), Literal::Number(l)) => {
+                        n.as_f64().and_then(|n| n.partial_cmp(l))
+                    }
+                    _ => None,
+                };
+                ordering.is_some_and(|o| op.holds(o))
+            }
             Condition::Equals(f, lit) => equal(&self.resolve(schema, record, f)?, lit),
             Condition::NotEquals(f, lit) => !equal(&self.resolve(schema, record, f)?, lit),
             Condition::In(f, lits) => {

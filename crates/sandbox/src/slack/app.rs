@@ -53,10 +53,6 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("v0={}", hex::encode(ctx.sign().as_ref()))
 }
 
-fn answer(result: Result<Response, AdminError>) -> Response {
-    result.unwrap_or_else(IntoResponse::into_response)
-}
-
 fn config_json(inner: &Inner) -> Value {
     json!({
         "app_id": APP_ID,
@@ -64,6 +60,7 @@ fn config_json(inner: &Inner) -> Value {
         "command": inner.app.command,
         "command_url": inner.app.command_url,
         "interactivity_url": inner.app.interactivity_url,
+        "events_url": inner.app.events_url,
     })
 }
 
@@ -127,23 +124,41 @@ fn command_name(body: &AdminBody) -> Result<Option<String>, AdminError> {
 }
 
 pub async fn set_app(State(s): State<Arc<Slack>>, body: Bytes) -> Response {
-    answer((|| {
-        let body = AdminBody::parse(&body, &["command", "command_url", "interactivity_url"])?;
+    let parsed = (|| {
+        let body = AdminBody::parse(
+            &body,
+            &["command", "command_url", "interactivity_url", "events_url"],
+        )?;
         let command = command_name(&body)?;
         let command_url = request_url(&body, "command_url")?;
         let interactivity_url = request_url(&body, "interactivity_url")?;
-        let mut inner = s.core.state();
-        if let Some(c) = command {
-            inner.app.command = c;
-        }
-        if let Some(u) = command_url {
-            inner.app.command_url = u;
-        }
-        if let Some(u) = interactivity_url {
-            inner.app.interactivity_url = u;
-        }
-        Ok(json_response(StatusCode::OK, &config_json(&inner)))
-    })())
+        let events_url = request_url(&body, "events_url")?;
+        Ok::<_, AdminError>((command, command_url, interactivity_url, events_url))
+    })();
+    let (command, command_url, interactivity_url, events_url) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return e.into_response(),
+    };
+    // Slack checks an Events API URL before it takes it.
+    if let Some(Some(url)) = &events_url
+        && let Err(e) = super::events::verify_url(&s, url).await
+    {
+        return e.into_response();
+    }
+    let mut inner = s.core.state();
+    if let Some(u) = events_url {
+        inner.app.events_url = u;
+    }
+    if let Some(c) = command {
+        inner.app.command = c;
+    }
+    if let Some(u) = command_url {
+        inner.app.command_url = u;
+    }
+    if let Some(u) = interactivity_url {
+        inner.app.interactivity_url = u;
+    }
+    json_response(StatusCode::OK, &config_json(&inner))
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -7,6 +7,7 @@
 mod app;
 mod chat;
 mod envelope;
+mod events;
 mod methods;
 mod seed;
 mod state;
@@ -83,6 +84,8 @@ impl Emulator for Slack {
             .route("/__sandbox/click", post(app::click))
             .route("/__sandbox/messages", get(app::messages))
             .route("/__sandbox/responses", get(app::responses))
+            .route("/__sandbox/events", get(events::list))
+            .route("/__sandbox/events/redeliver", post(events::redeliver))
     }
 
     /// A workspace admin adds someone to or removes them from `channel/<name>` (entitlement `member`), or
@@ -199,7 +202,19 @@ async fn call(
     }
     let mut inner = s.core.state();
     match methods::dispatch(&method, &mut inner, &args, now.timestamp()) {
-        Ok(fields) => ok_response(fields),
+        Ok(fields) => {
+            // A new public channel is an Events API `channel_created` for the app.
+            let created = (method == "conversations.create")
+                .then(|| fields.get("channel").and_then(|c| c.get("id")))
+                .flatten()
+                .and_then(|id| id.as_str())
+                .and_then(|id| inner.channels.get(id).cloned());
+            drop(inner);
+            if let Some(channel) = created {
+                events::channel_created(&s, &channel);
+            }
+            ok_response(fields)
+        }
         Err(e) => e.into_response(),
     }
 }

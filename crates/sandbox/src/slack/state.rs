@@ -62,6 +62,8 @@ pub struct AppConfig {
     pub command: String,
     pub command_url: Option<String>,
     pub interactivity_url: Option<String>,
+    /// The Events API request URL (`channel_created` is sent there).
+    pub events_url: Option<String>,
 }
 
 impl Default for AppConfig {
@@ -70,6 +72,7 @@ impl Default for AppConfig {
             command: "/grantflow".into(),
             command_url: None,
             interactivity_url: None,
+            events_url: None,
         }
     }
 }
@@ -101,6 +104,8 @@ pub struct Inner {
     pub response_urls: BTreeMap<String, ResponseUrl>,
     /// What the app answered through `response_url`s and slash-command replies, oldest first.
     pub responses: VecDeque<Value>,
+    /// The Events API events sent, oldest first, at most [`super::events::MAX_EVENTS`].
+    pub events: VecDeque<super::events::SentEvent>,
     pub writes: Writes,
     /// 429s answered, per method.
     pub throttled: BTreeMap<String, u64>,

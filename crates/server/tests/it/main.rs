@@ -21,5 +21,6 @@ mod requests;
 mod roles;
 mod schemathesis;
 mod signin;
+mod system_events;
 mod tokens;
 mod worker;

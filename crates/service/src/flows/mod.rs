@@ -16,9 +16,11 @@ mod events;
 mod host;
 mod requests;
 pub use events::OktaPoll;
+pub mod system_events;
 pub use host::DryRun;
 pub use requests::request_event;
 use serde_json::{Value as Json, json};
+pub use system_events::SlackEventAnswer;
 
 use crate::{Actor, Result, Service, ServiceError};
 
@@ -150,6 +152,9 @@ const FLOW_POLL: Duration = Duration::from_millis(250);
 /// How often it reads the flow files again.
 const FLOW_RELOAD: Duration = Duration::from_secs(5);
 
+/// How often a worker polls the record feeds flows watch (Salesforce has no webhook for a new record).
+const RECORD_POLL: Duration = Duration::from_secs(30);
+
 /// How long a worker holds a run before another may take it up.
 const RUN_LEASE: Duration = Duration::from_secs(60);
 
@@ -165,7 +170,9 @@ impl Service {
         if !path.exists() {
             return Ok(FlowSet::default());
         }
-        FlowSet::load(path).map_err(|d| ServiceError::Policy(d.to_string()))
+        let flows = FlowSet::load(path).map_err(|d| ServiceError::Policy(d.to_string()))?;
+        self.check_event_triggers(&flows)?;
+        Ok(flows)
     }
 
     /// The runtime that runs `flows` as this worker.
@@ -450,6 +457,7 @@ impl Service {
         let mut since = self.now();
         let mut reloaded = std::time::Instant::now();
         let mut purged: Option<std::time::Instant> = None;
+        let mut polled: Option<std::time::Instant> = None;
         loop {
             if reloaded.elapsed() >= FLOW_RELOAD {
                 flows.reload(self);
@@ -461,6 +469,12 @@ impl Service {
                 Ok(_) => since = now,
                 Err(error) => {
                     tracing::error!(message = "Starting scheduled flows failed; trying again.", error = %error)
+                }
+            }
+            if polled.is_none_or(|at| at.elapsed() >= RECORD_POLL) {
+                polled = Some(std::time::Instant::now());
+                if let Err(error) = self.poll_record_feeds(&set).await {
+                    tracing::error!(message = "Polling the record feeds failed; trying again.", error = %error);
                 }
             }
             let runtime = self.flow_runtime(set, "grantflow:flows");
