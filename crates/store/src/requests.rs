@@ -275,6 +275,36 @@ impl Store {
         row.as_ref().map(record_from_row).transpose()
     }
 
+    /// Notes that request `id`'s submission was offered to the flows with request triggers.
+    pub async fn mark_request_flows_offered(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE access_requests SET flows_offered_ms = $1 WHERE id = $2 AND flows_offered_ms IS NULL")
+            .bind(millis(self.now()))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Requests created since `since` whose submission was never offered to the flows (the process that
+    /// stored them died first), oldest first, at most `limit`.
+    pub async fn requests_not_offered_to_flows(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT id FROM access_requests WHERE flows_offered_ms IS NULL AND created_ms >= $1
+             ORDER BY created_ms, id LIMIT $2",
+        )
+        .bind(millis(since))
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get::<String, _>("id")?))
+            .collect()
+    }
+
     /// Requests newest first, at most `limit`.
     pub async fn requests(&self, filter: &RequestFilter, limit: i64) -> Result<Vec<RequestRecord>> {
         let mut sql = format!("SELECT {COLUMNS} FROM access_requests WHERE 1 = 1");

@@ -162,3 +162,73 @@ async fn submitting_a_request_starts_its_flow_once_and_approving_it_the_approved
             .is_empty()
     );
 }
+
+/// A request submitted while the flow files had a mistake started nothing then; once the files are fixed,
+/// the flow worker offers the request to the flows again and its `submitted` run starts, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_whose_flows_could_not_start_is_offered_again_once_they_can() {
+    let flows_dir = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = flows_dir.clone();
+    let server = Server::start_with(true, move |_, dir| {
+        std::fs::write(dir.join("policies/requests.yaml"), RULES).expect("rules");
+        std::fs::create_dir_all(dir.join("flows")).expect("flows");
+        std::fs::write(dir.join("flows/on-submitted.yaml"), ON_SUBMITTED).expect("flow");
+        std::fs::write(dir.join("flows/broken.yaml"), "flow: broken\nsteps: [").expect("flow");
+        *seen.lock().expect("lock") = Some(dir.join("flows"));
+    })
+    .await;
+    let lena = server
+        .person_token("lena.fischer@example.com", &[Role::Requester])
+        .await;
+    let (status, request) = server
+        .call_with(
+            Some(&lena),
+            "POST",
+            "/api/v1/requests",
+            Some(json!({"request": "assign lena.fischer@example.com to the Platform group", "reason": "joining the team"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{request}");
+    let id = request["id"].as_str().expect("id").to_string();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert!(
+        server
+            .store
+            .flow_runs(Some("on-submitted"), 10)
+            .await
+            .expect("runs")
+            .is_empty(),
+        "no flow can start while the files have a mistake"
+    );
+
+    let dir = flows_dir.lock().expect("lock").clone().expect("flows dir");
+    std::fs::remove_file(dir.join("broken.yaml")).expect("fix");
+    let mut runs = Vec::new();
+    for _ in 0..300 {
+        runs = server
+            .store
+            .flow_runs(Some("on-submitted"), 10)
+            .await
+            .expect("runs");
+        if !runs.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(runs.len(), 1, "the missed submission started its run");
+    assert_eq!(
+        runs[0].event_key.as_deref(),
+        Some(format!("request:{id}:submitted").as_str())
+    );
+    // Later sweeps find nothing more to offer.
+    tokio::time::sleep(Duration::from_millis(6_000)).await;
+    assert_eq!(
+        server
+            .store
+            .flow_runs(Some("on-submitted"), 10)
+            .await
+            .expect("runs")
+            .len(),
+        1
+    );
+}

@@ -154,6 +154,8 @@ const FLOW_RELOAD: Duration = Duration::from_secs(5);
 
 /// How often a worker polls the record feeds flows watch (Salesforce has no webhook for a new record).
 const RECORD_POLL: Duration = Duration::from_secs(30);
+/// How often the worker looks for requests whose `submitted` runs a dying process did not start.
+const REQUEST_SWEEP: Duration = Duration::from_secs(5);
 
 /// How long a worker holds a run before another may take it up.
 const RUN_LEASE: Duration = Duration::from_secs(60);
@@ -458,6 +460,7 @@ impl Service {
         let mut reloaded = std::time::Instant::now();
         let mut purged: Option<std::time::Instant> = None;
         let mut polled: Option<std::time::Instant> = None;
+        let mut swept: Option<std::time::Instant> = None;
         loop {
             if reloaded.elapsed() >= FLOW_RELOAD {
                 flows.reload(self);
@@ -475,6 +478,12 @@ impl Service {
                 polled = Some(std::time::Instant::now());
                 if let Err(error) = self.poll_record_feeds(&set).await {
                     tracing::error!(message = "Polling the record feeds failed; trying again.", error = %error);
+                }
+            }
+            if swept.is_none_or(|at| at.elapsed() >= REQUEST_SWEEP) {
+                swept = Some(std::time::Instant::now());
+                if let Err(error) = self.start_missed_request_flows(&set).await {
+                    tracing::error!(message = "Looking for request-triggered runs not started failed; trying again.", error = %error);
                 }
             }
             let runtime = self.flow_runtime(set, "grantflow:flows");

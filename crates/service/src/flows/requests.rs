@@ -54,15 +54,20 @@ impl Service {
                 return;
             }
         };
-        if !flows.iter().any(|f| {
+        let has_request_flows = flows.iter().any(|f| {
             f.trigger
                 .as_ref()
                 .is_some_and(|t| matches!(t, grantflow_workflows::Trigger::Request { .. }))
-        }) {
+        });
+        if has_request_flows && let Err(error) = self.start_request_flows(&flows, id, moment).await
+        {
+            tracing::error!(message = "Starting the flows a request triggers failed; the flow worker tries again.", request = %id, on = moment.as_str(), error = %error);
             return;
         }
-        if let Err(error) = self.start_request_flows(&flows, id, moment).await {
-            tracing::error!(message = "Starting the flows a request triggers failed.", request = %id, on = moment.as_str(), error = %error);
+        if moment == RequestMoment::Submitted
+            && let Err(error) = self.store.mark_request_flows_offered(id).await
+        {
+            tracing::error!(message = "Noting a request as offered to the flows failed; the flow worker offers it again (a run already started is not repeated).", request = %id, error = %error);
         }
     }
 
@@ -93,6 +98,31 @@ impl Service {
                 actor: flow_actor(&flow.name),
             };
             started.push(runtime.start(flow, start).await.map_err(run_error)?);
+        }
+        Ok(started)
+    }
+}
+
+/// How far back the worker looks for requests whose `submitted` start may have been lost.
+const MISSED_START_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+impl Service {
+    /// Offers again to the flows the requests a process stored but died before offering (their
+    /// `submitted` start was lost); the start's key (`request:<id>:submitted`) makes a repeat a no-op.
+    /// (An `approved` start is retried by the timer that fulfils approved requests.) Returns how many runs
+    /// it started.
+    pub async fn start_missed_request_flows(&self, flows: &Arc<FlowSet>) -> Result<usize> {
+        let since = self.now() - MISSED_START_WINDOW;
+        let missed = self.store.requests_not_offered_to_flows(since, 200).await?;
+        let mut started = 0;
+        for id in missed {
+            started += self
+                .start_request_flows(flows, &id, RequestMoment::Submitted)
+                .await?
+                .iter()
+                .filter(|start| matches!(start, RunStart::Started(_)))
+                .count();
+            self.store.mark_request_flows_offered(&id).await?;
         }
         Ok(started)
     }
