@@ -19,6 +19,7 @@ mod demo;
 mod drift;
 mod faults;
 mod faults_all;
+mod flow_accounts;
 mod flow_crash;
 mod flow_templates;
 mod flow_templates_seed004;

@@ -417,6 +417,42 @@ impl Service {
                 self.action_plan(&acting, &action, &actual)
                     .map_err(service_error)?
             }
+            "account.create" => {
+                let login = text(input, "login")?;
+                let mut attributes = input
+                    .get("attributes")
+                    .and_then(Json::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                attributes
+                    .entry("login")
+                    .or_insert_with(|| Json::String(login.to_string()));
+                let flag = |name: &str| input.get(name).and_then(Json::as_bool);
+                let defaults = grantflow_model::AccountOptions::default();
+                let options = grantflow_model::AccountOptions {
+                    activate: flag("activate").unwrap_or(defaults.activate),
+                    send_email: flag("send_email").unwrap_or(defaults.send_email),
+                    temporary_password: flag("temporary_password")
+                        .unwrap_or(defaults.temporary_password),
+                };
+                let account = AccountRef {
+                    id: grantflow_model::pending_id(login),
+                    login: login.to_string(),
+                };
+                one(OpKind::create_account(account, attributes, options))?
+            }
+            "account.retire" => {
+                let account = account_of(&snapshot, connection, who()?)?;
+                let mode = text(input, "mode")?;
+                let mode: grantflow_model::RetireMode =
+                    serde_json::from_value(Json::String(mode.to_string())).map_err(|_| {
+                        CardError::new(
+                            "invalid_mode",
+                            format!("mode `{mode}`: use suspend, deactivate or delete"),
+                        )
+                    })?;
+                one(OpKind::retire_account(account, mode))?
+            }
             "account.action" => {
                 let options = input
                     .get("options")
