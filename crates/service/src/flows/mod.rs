@@ -307,21 +307,12 @@ impl Service {
                 "flow {flow} has no webhook trigger"
             )));
         };
-        let source = match secret.split_once(':') {
-            Some(("env", name)) => grantflow_connectors::SecretSource {
-                env: Some(name.to_string()),
-                file: None,
-            },
-            Some(("file", path)) => grantflow_connectors::SecretSource {
-                env: None,
-                file: Some(path.into()),
-            },
-            _ => {
-                return Err(ServiceError::Invalid(format!(
+        let source =
+            grantflow_connectors::SecretSource::from_reference(secret).ok_or_else(|| {
+                ServiceError::Invalid(format!(
                     "flow {flow}: the webhook secret is env:NAME or file:PATH"
-                )));
-            }
-        };
+                ))
+            })?;
         let secret = source
             .read(
                 &format!("flow {flow} webhook secret"),

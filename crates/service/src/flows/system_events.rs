@@ -185,21 +185,12 @@ impl Service {
             .get(connection)
             .filter(|_| is_jira)
             .ok_or_else(|| refused("no webhook secret is configured for it"))?;
-        let source = match source.split_once(':') {
-            Some(("env", name)) => grantflow_connectors::SecretSource {
-                env: Some(name.to_string()),
-                file: None,
-            },
-            Some(("file", path)) => grantflow_connectors::SecretSource {
-                env: None,
-                file: Some(path.into()),
-            },
-            _ => {
-                return Err(ServiceError::Config(format!(
+        let source =
+            grantflow_connectors::SecretSource::from_reference(source).ok_or_else(|| {
+                ServiceError::Config(format!(
                     "flows.webhook_secrets.{connection} is env:NAME or file:PATH"
-                )));
-            }
-        };
+                ))
+            })?;
         let secret = source
             .read(
                 &format!("Jira webhook secret of connection {connection}"),
