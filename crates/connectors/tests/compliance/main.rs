@@ -20,6 +20,7 @@ mod bamboohr;
 mod datadog;
 mod expiring_tokens;
 mod github;
+mod github_accounts;
 mod gitlab;
 mod google;
 mod google_accounts;
