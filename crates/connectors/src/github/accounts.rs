@@ -291,8 +291,11 @@ impl GithubConnector {
     /// user (GitHub adds the team to the pending invitation). An email-only invitation waits for the
     /// invitee to sign up and accept; no invitation yet (its creation not visible) is retried.
     pub(super) async fn pending_login(&self, account: &AccountRef) -> Result<Resolved, Failure> {
-        let Some(email) = account.pending_email() else {
-            return Ok(Resolved::Login(account.login.clone()));
+        let email = match account.pending_email() {
+            Some(email) => email,
+            // An email-only invitation a sync read is named by its email.
+            None if account.id.starts_with(INVITATION_PREFIX) => account.login.as_str(),
+            None => return Ok(Resolved::Login(account.login.clone())),
         };
         Ok(match self.standing(email).await? {
             Standing::Member(login)

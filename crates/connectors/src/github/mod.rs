@@ -319,13 +319,15 @@ impl Connector for GithubConnector {
 }
 
 impl GithubConnector {
-    /// `op` with a `pending:<email>` account (invited in the same plan) given its GitHub login; the inner
+    /// `op` with a `pending:<email>` account (invited in the same plan), or an email-only invitation a sync read
+    /// (`invitation:<id>`, named by the email), given its GitHub login; the inner
     /// `Err` is why there is none yet (waiting for the invitee, or the invitation not visible yet).
     async fn resolve_pending(&self, op: &Operation) -> Result<Result<Operation, Failure>, Failure> {
         let mut resolved = op.clone();
         if let OpKind::AddGrant { account, .. } | OpKind::RemoveGrant { account, .. } =
             &mut resolved.kind
-            && account.pending_email().is_some()
+            && (account.pending_email().is_some()
+                || account.id.starts_with(accounts::INVITATION_PREFIX))
         {
             match self.pending_login(account).await? {
                 Resolved::Login(login) => account.login = login,

@@ -150,13 +150,28 @@ async fn a_grant_on_an_email_without_a_github_user_waits_for_the_acceptance() {
         c.apply(&remove).await.expect("remove"),
         Applied::AlreadyPresent
     );
+    // The next plan names the account as the sync read it: the invitation, by email. It waits too.
+    let synced = sandbox.sync(&c).await;
+    let invited = sandbox.operation(OpKind::AddGrant {
+        account: crate::sandbox::account(&synced, "nia.park@example.com"),
+        resource: resource(&s, "team", "Backend"),
+        entitlement: "member".into(),
+    });
+    assert!(matches!(
+        c.apply(&invited).await,
+        Err(Failure::Waiting { .. })
+    ));
     sandbox
         .admin(
             "invitations/accept",
             json!({"email": "nia.park@example.com", "login": "nia-p"}),
         )
         .await;
-    assert_eq!(c.apply(&grant).await.expect("grant"), Applied::Changed);
+    assert_eq!(c.apply(&invited).await.expect("grant"), Applied::Changed);
+    assert_eq!(
+        c.apply(&grant).await.expect("grant"),
+        Applied::AlreadyPresent
+    );
     let after = sandbox.sync(&c).await;
     let nia = account_of(&after, "nia.park@example.com");
     assert_eq!(
