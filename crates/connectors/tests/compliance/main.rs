@@ -20,7 +20,9 @@ mod bamboohr;
 mod datadog;
 mod expiring_tokens;
 mod github;
+mod github_accounts;
 mod gitlab;
+mod gitlab_accounts;
 mod google;
 mod google_accounts;
 mod harness;
@@ -41,6 +43,7 @@ contract! {
     google => crate::google::Google,
     github => crate::github::Github,
     gitlab => crate::gitlab::Gitlab,
+    gitlab_admin_api => crate::gitlab_accounts::GitlabAdminApi,
     slack => crate::slack::Slack,
     aws => crate::aws::Aws,
     jira => crate::jira::Jira,
