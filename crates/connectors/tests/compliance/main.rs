@@ -33,7 +33,9 @@ mod opa;
 mod salesforce;
 mod sandbox;
 mod scim;
+mod scim_accounts;
 mod slack;
+mod slack_accounts;
 
 contract! {
     okta => crate::okta::Okta,
