@@ -15,6 +15,7 @@
 )]
 
 mod aws;
+mod aws_accounts;
 mod aws_moto;
 mod bamboohr;
 mod datadog;
