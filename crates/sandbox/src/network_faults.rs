@@ -35,8 +35,9 @@ pub struct NetworkFaultSettings {
     /// request took effect), longer than a client's timeout.
     pub timeout_rate: f64,
     pub timeout_ms: u64,
-    /// The next this many writes (non-GET requests) are answered only after
-    /// `timeout_ms`, after they took effect: a deterministic timeout.
+    /// The next this many writes (non-GET requests; for AWS, calls other
+    /// than Get/List/Describe) are answered only after `timeout_ms`, after
+    /// they took effect: a deterministic timeout.
     pub timeout_next_writes: u32,
     /// The next this many writes lose their answer to a connection reset
     /// after they took effect: a deterministic reset.
@@ -175,6 +176,8 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
             .into_response();
     }
     let is_read = request.method() == axum::http::Method::GET;
+    // AWS's JSON protocols POST every call: a Get/List/Describe is no write for the scheduled faults.
+    let writes = !is_read && !aws_read(&request);
     let key = request.uri().to_string();
     if settings.consistency_delay_ms > 0 && is_read {
         return consistent_later(&faults, &settings, key, request, next).await;
@@ -186,7 +189,7 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
     {
         active.last_write = Some(faults.clock.now());
     }
-    let scheduled_reset = !is_read
+    let scheduled_reset = writes
         && faults.active.lock().is_ok_and(|mut active| {
             let due = active.resets_left > 0;
             active.resets_left = active.resets_left.saturating_sub(1);
@@ -199,7 +202,7 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
         let (parts, _) = response.into_parts();
         return Response::from_parts(parts, broken);
     }
-    let scheduled_timeout = !is_read
+    let scheduled_timeout = writes
         && faults.active.lock().is_ok_and(|mut active| {
             let due = active.timeouts_left > 0;
             active.timeouts_left = active.timeouts_left.saturating_sub(1);
@@ -211,6 +214,20 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
         tokio::time::sleep(Duration::from_millis(settings.timeout_ms)).await;
     }
     response
+}
+
+/// An AWS JSON call (`X-Amz-Target: Service.Operation`) that only reads.
+fn aws_read(request: &Request) -> bool {
+    request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|target| target.rsplit('.').next())
+        .is_some_and(|op| {
+            ["Get", "List", "Describe"]
+                .iter()
+                .any(|p| op.starts_with(p))
+        })
 }
 
 /// Serves a read stale (the answer cached before the last write) while the

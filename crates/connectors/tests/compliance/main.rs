@@ -15,6 +15,7 @@
 )]
 
 mod aws;
+mod aws_accounts;
 mod aws_moto;
 mod bamboohr;
 mod datadog;
@@ -38,7 +39,9 @@ mod salesforce;
 mod salesforce_accounts;
 mod sandbox;
 mod scim;
+mod scim_accounts;
 mod slack;
+mod slack_accounts;
 
 contract! {
     okta => crate::okta::Okta,
