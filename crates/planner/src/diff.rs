@@ -12,8 +12,8 @@ use crate::order::DirectoryFirst;
 use crate::profile::plan_profiles;
 use crate::request::{self, ChangeRequest, RequestError};
 use crate::{ActualState, PlanError, resource_ref};
-use chrono::{DateTime, Utc};
 use chrono::NaiveDate;
+use chrono::{DateTime, Utc};
 use grantflow_model::{
     AccountRef, ConnectionName, GrantSource, OpKind, Person, Plan, PlannedId, pending_id,
 };
@@ -45,8 +45,7 @@ pub fn plan_policies(
         }
     }
     let accounts = plan_accounts(policies, actual_declared, &people, today)?;
-    let mut desired =
-        desired_access_with(policies, actual_declared, &people, &accounts.pending)?;
+    let mut desired = desired_access_with(policies, actual_declared, &people, &accounts.pending)?;
     let (waiting, pre_hire_notes) = hold_pre_hires(policies, &people, &mut desired, today);
     let indexes: BTreeMap<&ConnectionName, SnapshotIndex<'_>> = actual_declared
         .snapshots

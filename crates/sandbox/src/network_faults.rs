@@ -554,17 +554,33 @@ mod tests {
         .await;
         assert_eq!(status, StatusCode::OK);
         // Aimed at /users: another path's write is not touched.
-        assert_eq!(call(&router, "POST", "/groups/1", "").await.0, StatusCode::CREATED);
+        assert_eq!(
+            call(&router, "POST", "/groups/1", "").await.0,
+            StatusCode::CREATED
+        );
         assert_eq!(made.load(Ordering::SeqCst), 1);
         let (status, _) = call(&router, "POST", "/users", "").await;
         assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
-        assert_eq!(made.load(Ordering::SeqCst), 1, "held and dropped before the service");
+        assert_eq!(
+            made.load(Ordering::SeqCst),
+            1,
+            "held and dropped before the service"
+        );
         // Spent: the retry goes through.
-        assert_eq!(call(&router, "POST", "/users", "").await.0, StatusCode::CREATED);
+        assert_eq!(
+            call(&router, "POST", "/users", "").await.0,
+            StatusCode::CREATED
+        );
         assert_eq!(made.load(Ordering::SeqCst), 2);
         let started = std::time::Instant::now();
-        assert_eq!(call(&router, "POST", "/roles/7", "").await.0, StatusCode::CREATED);
-        assert!(started.elapsed() >= Duration::from_millis(50), "answered late");
+        assert_eq!(
+            call(&router, "POST", "/roles/7", "").await.0,
+            StatusCode::CREATED
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(50),
+            "answered late"
+        );
         assert_eq!(made.load(Ordering::SeqCst), 3, "made, then answered late");
 
         let (_, shown) = call(&router, "GET", "/__sandbox/network", "").await;
@@ -574,7 +590,10 @@ mod tests {
             .flatten()
             .filter_map(|s| Some((s["fault"].as_str()?, s["path"].as_str()?)))
             .collect();
-        assert_eq!(spent, [("timeout_before", "/users"), ("timeout_after", "/roles/7")]);
+        assert_eq!(
+            spent,
+            [("timeout_before", "/users"), ("timeout_after", "/roles/7")]
+        );
         let writes: Vec<(&str, u64, bool)> = shown["writes"]
             .as_array()
             .into_iter()
@@ -612,7 +631,10 @@ mod tests {
                 "consistency_delay_ms",
             ),
             (r#"{"outage": 1}"#, "outage"),
-            (r#"{"write_faults": {"fault": "timeout_before"}}"#, "write_faults"),
+            (
+                r#"{"write_faults": {"fault": "timeout_before"}}"#,
+                "write_faults",
+            ),
             (r#"{"write_faults": [{"fault": "slow"}]}"#, "write_faults"),
             (
                 r#"{"write_faults": [{"fault": "timeout_after", "path": "rest"}]}"#,

@@ -90,7 +90,10 @@ pub async fn run(
         }
         let code = sales_engineer::run(options, &dir).await?;
         if temporary.is_none() {
-            println!("\nThe demo's store, organisation and policies are in {}", dir.display());
+            println!(
+                "\nThe demo's store, organisation and policies are in {}",
+                dir.display()
+            );
         }
         return Ok(code);
     }

@@ -26,7 +26,8 @@ use crate::testkit::Workspace;
 
 const ORG: &str = include_str!("../../../../examples/scenarios/sales-engineer/org.yaml");
 const TEAMS: &str = include_str!("../../../../examples/scenarios/sales-engineer/teams.yaml");
-const ROLE: &str = include_str!("../../../../examples/scenarios/sales-engineer/sales-engineer.yaml");
+const ROLE: &str =
+    include_str!("../../../../examples/scenarios/sales-engineer/sales-engineer.yaml");
 const NEW_HIRE: &str = "ana.lima@example.com";
 /// The systems she gets an account in from the policy (GitLab makes its own at the first login).
 const ACCOUNTS: [&str; 5] = ["okta", "google", "salesforce", "slack", "jira"];
@@ -97,7 +98,11 @@ async fn admin(ws: &Workspace, system: &str, method: &str, what: &str, body: Val
         _ => client.post(&url).json(&body),
     };
     let response = request.send().await.expect("admin reachable");
-    assert!(response.status().is_success(), "{url}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
     response.json().await.unwrap_or(Value::Null)
 }
 
@@ -108,7 +113,9 @@ async fn landed(ws: &Workspace, system: &str) -> Vec<String> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|w| w["reached_service"] == true && (200..300).contains(&w["status"].as_u64().unwrap_or(0)))
+        .filter(|w| {
+            w["reached_service"] == true && (200..300).contains(&w["status"].as_u64().unwrap_or(0))
+        })
         .filter_map(|w| Some(format!("{} {}", w["method"].as_str()?, w["path"].as_str()?)))
         .collect()
 }
@@ -117,7 +124,9 @@ async fn landed(ws: &Workspace, system: &str) -> Vec<String> {
 async fn service(ws: &Workspace, clock: &Arc<StoryClock>) -> Service {
     let config = Config::load(&ws.path("grantflow.yaml")).expect("config");
     let clock: Arc<dyn grantflow_model::Clock> = clock.clone();
-    Service::open_with_clock(config, clock).await.expect("service")
+    Service::open_with_clock(config, clock)
+        .await
+        .expect("service")
 }
 
 async fn apply(service: &Service, plan: &str, allow_leavers: bool) -> grantflow_engine::Report {
@@ -126,7 +135,12 @@ async fn apply(service: &Service, plan: &str, allow_leavers: bool) -> grantflow_
         ..ApplyOptions::default()
     };
     match service
-        .apply(&Actor::local_operator(), plan, &options, &grantflow_engine::Silent)
+        .apply(
+            &Actor::local_operator(),
+            plan,
+            &options,
+            &grantflow_engine::Silent,
+        )
         .await
         .expect("applied")
     {
@@ -141,7 +155,12 @@ fn events_of(export: &str, subject: &str) -> Vec<(String, Value)> {
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|e| e["subject"] == subject)
-        .map(|e| (e["action"].as_str().unwrap_or("").to_string(), e["details"].clone()))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or("").to_string(),
+                e["details"].clone(),
+            )
+        })
         .collect()
 }
 
@@ -179,16 +198,32 @@ async fn a_sales_engineer_from_the_hris_to_retirement_with_every_account_created
     let employee = hired["id"].as_str().expect("employee id").to_string();
     {
         let service = service(&ws, &clock).await;
-        service.sync(&actor, None, false, &Quiet).await.expect("sync");
-        let proposal = service.plan_policies(&actor, &policies).await.expect("plan");
-        let lines: Vec<String> = proposal.plan.operations.iter().map(|op| op.describe()).collect();
+        service
+            .sync(&actor, None, false, &Quiet)
+            .await
+            .expect("sync");
+        let proposal = service
+            .plan_policies(&actor, &policies)
+            .await
+            .expect("plan");
+        let lines: Vec<String> = proposal
+            .plan
+            .operations
+            .iter()
+            .map(|op| op.describe())
+            .collect();
         assert_eq!(lines.len(), 1, "{lines:#?}");
         assert!(
-            lines[0].starts_with("+ okta create account ana.lima@example.com") && lines[0].ends_with("staged)"),
+            lines[0].starts_with("+ okta create account ana.lima@example.com")
+                && lines[0].ends_with("staged)"),
             "{lines:#?}"
         );
         let waits = format!("ana.lima@example.com's access waits for their start date {start}");
-        assert!(proposal.plan.review.notes.contains(&waits), "{:#?}", proposal.plan.review.notes);
+        assert!(
+            proposal.plan.review.notes.contains(&waits),
+            "{:#?}",
+            proposal.plan.review.notes
+        );
         let report = apply(&service, &proposal.plan.id, false).await;
         assert!(report.is_success(), "{report:#?}");
     }
@@ -196,7 +231,10 @@ async fn a_sales_engineer_from_the_hris_to_retirement_with_every_account_created
     assert_eq!(staged["status"], "STAGED", "{staged:#}");
     for system in ["google", "salesforce", "slack", "jira", "gitlab"] {
         let writes = ws.writes_to(system).await;
-        assert!(writes.is_empty(), "nothing changes in {system} before she starts: {writes:?}");
+        assert!(
+            writes.is_empty(),
+            "nothing changes in {system} before she starts: {writes:?}"
+        );
     }
 
     // Her first day (the real today): the binary plans and applies.
@@ -212,41 +250,71 @@ async fn a_sales_engineer_from_the_hris_to_retirement_with_every_account_created
     assert_eq!(sync.code, 0, "{}", sync.all());
     let (plan_id, plan) = ws.plan();
     let ops = ops(&plan);
-    assert!(only_hers(&plan["operations"].to_string()), "only she changes: {plan:#}");
+    assert!(
+        only_hers(&plan["operations"].to_string()),
+        "only she changes: {plan:#}"
+    );
     let find = |pred: &dyn Fn(&Value) -> bool, what: &str| -> Value {
-        ops.iter().find(|op| pred(op)).cloned().unwrap_or_else(|| panic!("no {what} in {plan:#}"))
+        ops.iter()
+            .find(|op| pred(op))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {what} in {plan:#}"))
     };
-    find(&|op| op["connection"] == "okta" && op["kind"] == "account_action", "okta activation");
+    find(
+        &|op| op["connection"] == "okta" && op["kind"] == "account_action",
+        "okta activation",
+    );
     let created: BTreeMap<&str, Value> = ACCOUNTS[1..]
         .iter()
         .map(|system| {
-            (*system, find(&|op| op["connection"] == *system && op["kind"] == "create_account", "creation"))
+            (
+                *system,
+                find(
+                    &|op| op["connection"] == *system && op["kind"] == "create_account",
+                    "creation",
+                ),
+            )
         })
         .collect();
     for (system, resource) in HER_RESOURCES {
         let grant = find(
-            &|op| op["connection"] == system && op["kind"] == "add_grant" && op["resource"]["name"] == resource,
+            &|op| {
+                op["connection"] == system
+                    && op["kind"] == "add_grant"
+                    && op["resource"]["name"] == resource
+            },
             resource,
         );
         if let Some(creation) = created.get(system) {
             assert!(
-                grant["depends_on"].as_array().is_some_and(|d| d.contains(&creation["id"])),
+                grant["depends_on"]
+                    .as_array()
+                    .is_some_and(|d| d.contains(&creation["id"])),
                 "{system} {resource} waits for her {system} account: {grant:#}"
             );
         }
     }
     let gitlab = find(&|op| op["connection"] == "gitlab", "gitlab grant");
-    assert_eq!(gitlab["account"]["id"], "pending:ana.lima@example.com", "{gitlab:#}");
+    assert_eq!(
+        gitlab["account"]["id"], "pending:ana.lima@example.com",
+        "{gitlab:#}"
+    );
 
     // Jira: her user's creation is held and dropped before it reaches Jira; her first project role
     // is given and answered too late. `apply` is killed while that answer is on its way.
-    admin(&ws, "jira", "POST", "network", json!({
-        "timeout_ms": 2500,
-        "write_faults": [
-            {"fault": "timeout_before", "path": "/rest/api/3/user"},
-            {"fault": "timeout_after", "path": "/rest/api/3/project/"},
-        ],
-    }))
+    admin(
+        &ws,
+        "jira",
+        "POST",
+        "network",
+        json!({
+            "timeout_ms": 2500,
+            "write_faults": [
+                {"fault": "timeout_before", "path": "/rest/api/3/user"},
+                {"fault": "timeout_after", "path": "/rest/api/3/project/"},
+            ],
+        }),
+    )
     .await;
     let mut child = ws
         .command(&["apply", &plan_id])
@@ -257,13 +325,24 @@ async fn a_sales_engineer_from_the_hris_to_retirement_with_every_account_created
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let network = admin(&ws, "jira", "GET", "network", Value::Null).await;
-        let spent: Vec<&str> = network["spent"].as_array().into_iter().flatten().filter_map(|s| s["fault"].as_str()).collect();
+        let spent: Vec<&str> = network["spent"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["fault"].as_str())
+            .collect();
         if spent.contains(&"timeout_after") {
             assert_eq!(spent, ["timeout_before", "timeout_after"], "{network:#}");
             break;
         }
-        assert!(Instant::now() < deadline, "Jira's role call never came: {network:#}");
-        assert!(child.try_wait().expect("wait").is_none(), "apply ended before Jira's role call: {network:#}");
+        assert!(
+            Instant::now() < deadline,
+            "Jira's role call never came: {network:#}"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "apply ended before Jira's role call: {network:#}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     child.kill().expect("SIGKILL");
@@ -271,15 +350,27 @@ async fn a_sales_engineer_from_the_hris_to_retirement_with_every_account_created
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let resumed = ws.run(&["apply", &plan_id, "--json"]);
-    assert_eq!(resumed.code, 3, "GitLab waits, nothing fails: {}", resumed.all());
+    assert_eq!(
+        resumed.code,
+        3,
+        "GitLab waits, nothing fails: {}",
+        resumed.all()
+    );
     let report: Value = serde_json::from_str(&resumed.stdout).expect("report");
     assert_eq!(report["failed"], 0, "{report:#}");
     let state = |id: &Value| -> Value {
-        report["operations"].as_array().into_iter().flatten().find(|o| o["id"] == *id).cloned().unwrap_or_default()
+        report["operations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| o["id"] == *id)
+            .cloned()
+            .unwrap_or_default()
     };
     assert_eq!(state(&gitlab["id"])["state"], "waiting", "{report:#}");
 
-    ws.admin_post_to("gitlab", "first-login", json!({"email": NEW_HIRE})).await;
+    ws.admin_post_to("gitlab", "first-login", json!({"email": NEW_HIRE}))
+        .await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let done = ws.run(&["apply", &plan_id, "--json"]);
     assert_eq!(done.code, 0, "{}", done.all());
@@ -291,24 +382,50 @@ async fn a_sales_engineer_from_the_hris_to_retirement_with_every_account_created
     let jira_create = &created["jira"];
     let events = events_of(&export, &format!("{plan_id}/op{}", jira_create["id"]));
     let actions: Vec<&str> = events.iter().map(|(a, _)| a.as_str()).collect();
-    let timed_out = actions.iter().position(|a| *a == "operation.retry_scheduled");
-    let again = events.iter().position(|(a, d)| a == "operation.attempt" && d["attempt"].as_u64() >= Some(2));
-    assert!(timed_out.is_some() && again > timed_out, "the creation timed out and was sent again: {events:#?}");
-    assert_eq!(events.last().map(|(a, d)| (a.as_str(), d["outcome"].clone())), Some(("operation.succeeded", json!("applied"))), "{events:#?}");
+    let timed_out = actions
+        .iter()
+        .position(|a| *a == "operation.retry_scheduled");
+    let again = events
+        .iter()
+        .position(|(a, d)| a == "operation.attempt" && d["attempt"].as_u64() >= Some(2));
+    assert!(
+        timed_out.is_some() && again > timed_out,
+        "the creation timed out and was sent again: {events:#?}"
+    );
+    assert_eq!(
+        events
+            .last()
+            .map(|(a, d)| (a.as_str(), d["outcome"].clone())),
+        Some(("operation.succeeded", json!("applied"))),
+        "{events:#?}"
+    );
     let found_done: Vec<Value> = ops
         .iter()
         .filter(|op| op["connection"] == "jira" && op["kind"] == "add_grant")
         .filter(|op| {
             let events = events_of(&export, &format!("{plan_id}/op{}", op["id"]));
-            events.last().is_some_and(|(a, d)| a == "operation.succeeded" && d["outcome"] == "already_present")
-                && events.iter().filter(|(a, _)| a == "operation.attempt").count() >= 2
+            events.last().is_some_and(|(a, d)| {
+                a == "operation.succeeded" && d["outcome"] == "already_present"
+            }) && events
+                .iter()
+                .filter(|(a, _)| a == "operation.attempt")
+                .count()
+                >= 2
         })
         .cloned()
         .collect();
-    assert_eq!(found_done.len(), 1, "one role was given before its answer was lost, and found done after the kill: {export}");
+    assert_eq!(
+        found_done.len(),
+        1,
+        "one role was given before its answer was lost, and found done after the kill: {export}"
+    );
     let jira_calls = admin(&ws, "jira", "GET", "network", Value::Null).await;
     assert!(
-        jira_calls["writes"].as_array().into_iter().flatten().any(|w| w["path"] == "/rest/api/3/user" && w["reached_service"] == false),
+        jira_calls["writes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|w| w["path"] == "/rest/api/3/user" && w["reached_service"] == false),
         "the first creation never reached Jira: {jira_calls:#}"
     );
 
@@ -318,7 +435,11 @@ async fn a_sales_engineer_from_the_hris_to_retirement_with_every_account_created
         for (key, count) in ws.writes_to(system).await {
             let was = writes_before.get(&key).and_then(Value::as_u64).unwrap_or(0);
             let now = count.as_u64().unwrap_or(0);
-            assert!(now - was <= 1, "{system}: {key} written {} times on her first day", now - was);
+            assert!(
+                now - was <= 1,
+                "{system}: {key} written {} times on her first day",
+                now - was
+            );
         }
     }
     for (system, method, path) in CREATIONS {
@@ -327,17 +448,34 @@ async fn a_sales_engineer_from_the_hris_to_retirement_with_every_account_created
             .into_iter()
             .filter(|w| w.starts_with(method) && w.trim_end_matches('/').ends_with(path))
             .count();
-        assert_eq!(creations, 1, "{system}: her account created {creations} times");
+        assert_eq!(
+            creations, 1,
+            "{system}: her account created {creations} times"
+        );
     }
 
     // Her end date passes: the leaver plan takes everything back, downstream before the directory.
     clock.set_day(20);
     let last_day = start.checked_add_days(Days::new(30)).expect("date");
-    admin(&ws, "bamboohr", "POST", "employees", json!({"id": employee, "terminationDate": last_day.to_string()})).await;
+    admin(
+        &ws,
+        "bamboohr",
+        "POST",
+        "employees",
+        json!({"id": employee, "terminationDate": last_day.to_string()}),
+    )
+    .await;
     clock.set_day(31);
     let service = service(&ws, &clock).await;
-    service.sync(&actor, None, false, &Quiet).await.expect("sync");
-    let leaver = service.plan_policies(&actor, &policies).await.expect("leaver plan").plan;
+    service
+        .sync(&actor, None, false, &Quiet)
+        .await
+        .expect("sync");
+    let leaver = service
+        .plan_policies(&actor, &policies)
+        .await
+        .expect("leaver plan")
+        .plan;
     let lines: Vec<String> = leaver.operations.iter().map(|op| op.describe()).collect();
     assert!(!leaver.operations.is_empty());
     assert!(only_hers(&lines.join("\n")), "only hers: {lines:#?}");
@@ -348,7 +486,10 @@ async fn a_sales_engineer_from_the_hris_to_retirement_with_every_account_created
         .map(|op| op.connection.as_str())
         .collect();
     for system in ACCOUNTS {
-        assert!(retired.contains(&system), "her {system} account is retired: {lines:#?}");
+        assert!(
+            retired.contains(&system),
+            "her {system} account is retired: {lines:#?}"
+        );
     }
     let last = leaver.operations.last().expect("ops");
     assert!(
@@ -358,29 +499,54 @@ async fn a_sales_engineer_from_the_hris_to_retirement_with_every_account_created
     let report = apply(&service, &leaver.id, true).await;
     assert!(report.is_success(), "{report:#?}");
 
-    service.sync(&actor, None, false, &Quiet).await.expect("sync");
+    service
+        .sync(&actor, None, false, &Quiet)
+        .await
+        .expect("sync");
     let actual = service.actual_state().await.expect("state");
     for (name, snapshot) in &actual.snapshots {
         let Some(account) = snapshot.account_by_login_or_email(NEW_HIRE) else {
             continue;
         };
         if ACCOUNTS.contains(&name.as_str()) {
-            assert!(!account.state.is_active(), "{name}: her account is still {:?}", account.state);
+            assert!(
+                !account.state.is_active(),
+                "{name}: her account is still {:?}",
+                account.state
+            );
         }
-        for grant in snapshot.grants.iter().filter(|g| g.account_id == account.id) {
-            let resource = snapshot.resource(&grant.resource_id).map(|r| r.name.clone()).unwrap_or_default();
+        for grant in snapshot
+            .grants
+            .iter()
+            .filter(|g| g.account_id == account.id)
+        {
+            let resource = snapshot
+                .resource(&grant.resource_id)
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
             assert!(
                 !HER_RESOURCES.contains(&(name.as_str(), resource.as_str())),
                 "{name}: she still holds {resource}"
             );
         }
     }
-    assert!(actual.snapshots.contains_key(&ConnectionName::new("bamboohr")));
+    assert!(
+        actual
+            .snapshots
+            .contains_key(&ConnectionName::new("bamboohr"))
+    );
     let drift = service.check_drift(&policies, 4).await.expect("drift");
     let findings: Vec<String> = drift.report.drift().map(|f| format!("{f:?}")).collect();
     assert!(findings.is_empty(), "drift finds nothing: {findings:#?}");
-    let again = service.plan_policies(&actor, &policies).await.expect("plan");
-    assert!(again.plan.operations.is_empty(), "{:#?}", again.plan.operations);
+    let again = service
+        .plan_policies(&actor, &policies)
+        .await
+        .expect("plan");
+    assert!(
+        again.plan.operations.is_empty(),
+        "{:#?}",
+        again.plan.operations
+    );
     drop(service);
     assert_eq!(ws.run(&["audit", "verify"]).code, 0);
 }
@@ -394,7 +560,11 @@ fn the_demo_tells_the_sales_engineer_story_in_order() {
         .output()
         .expect("demo runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     for expected in [
         "No drift: every system holds what the policies say, and Ana holds nothing.",
         "Planning again: 0 change(s) left.",
@@ -423,14 +593,23 @@ fn the_demo_tells_the_sales_engineer_story_in_order() {
             timeline.join("\n")
         );
     };
-    let staged = line("okta", &["create account ana.lima@example.com", "staged", "✓ done"]);
+    let staged = line(
+        "okta",
+        &["create account ana.lima@example.com", "staged", "✓ done"],
+    );
     let activated = line("okta", &["activate account ana.lima@example.com", "✓ done"]);
     in_order(&[staged, activated, line("okta", &["sales-team", "✓ done"])]);
     let jira_found_done = line("jira", &["found already in effect"]);
     in_order(&[
         activated,
-        line("jira", &["create account ana.lima@example.com", "⚠", "retry at"]),
-        line("jira", &["create account ana.lima@example.com", "↻ attempt 2"]),
+        line(
+            "jira",
+            &["create account ana.lima@example.com", "⚠", "retry at"],
+        ),
+        line(
+            "jira",
+            &["create account ana.lima@example.com", "↻ attempt 2"],
+        ),
         line("jira", &["create account ana.lima@example.com", "✓ done"]),
         jira_found_done,
     ]);
@@ -465,6 +644,10 @@ fn the_demo_tells_the_sales_engineer_story_in_order() {
             .unwrap_or_else(|| panic!("{system} not retired:\n{}", timeline.join("\n")));
         let last = timeline.iter().rposition(|l| is(l, system)).unwrap_or(0);
         in_order(&[gitlab_done, retired, directory_retired]);
-        assert!(last < directory_retired, "{system} before the directory:\n{}", timeline.join("\n"));
+        assert!(
+            last < directory_retired,
+            "{system} before the directory:\n{}",
+            timeline.join("\n")
+        );
     }
 }

@@ -116,7 +116,9 @@ pub async fn run(options: &Options, dir: &Path) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| anyhow::anyhow!("no date 30 days after {start}"))?;
     clock.set_day(-3);
 
-    super::step("Starting the sandbox (a sales and engineering company; Mia Davis is its Sales Engineer)");
+    super::step(
+        "Starting the sandbox (a sales and engineering company; Mia Davis is its Sales Engineer)",
+    );
     let org_path = dir.join("org.yaml");
     std::fs::write(&org_path, ORG)?;
     let org = grantflow_sandbox::load_org(&org_path)?;
@@ -171,7 +173,7 @@ impl Story {
     /// A service on the story's clock, opened afresh for each day as a command run that day would be.
     async fn service(&self) -> anyhow::Result<Service> {
         let clock: Arc<dyn grantflow_model::Clock> = self.clock.clone();
-        Ok(Service::open_with_clock(self.options.load_config()?, clock).await?)
+        Service::open_with_clock(self.options.load_config()?, clock).await
     }
 
     async fn tell(&mut self, start: NaiveDate, last_day: NaiveDate) -> anyhow::Result<ExitCode> {
