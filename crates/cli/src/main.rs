@@ -810,15 +810,11 @@ async fn remote_command(
             allow_leavers,
             ..
         } => {
-            if allow_leavers.is_some() {
-                anyhow::bail!(
-                    "--allow-leavers is not available through --server yet: apply the leaver plan locally"
-                );
-            }
             api::run_apply(
                 &remote,
                 &plan_id,
                 allow_mass_removal.as_deref(),
+                allow_leavers.as_deref(),
                 !(queue || no_wait),
                 json,
                 quiet,

@@ -13,6 +13,7 @@ mod desired;
 mod diff;
 mod index;
 mod leavers;
+mod lifecycle;
 mod order;
 mod people;
 mod profile;
@@ -25,6 +26,7 @@ pub use desired::{
 };
 pub use diff::{plan_changes, plan_grants, plan_policies, plan_request, requested_grants};
 pub use index::SnapshotIndex;
+pub use lifecycle::{DueChange, LifecyclePlan, LifecycleStep, plan_lifecycle};
 pub use people::{AccountChanges, ChangesFor, GroupKind, by_person};
 pub use review::preconditions;
 

@@ -1,6 +1,7 @@
 //! The background work of `grantflow serve`, each task supervised: syncs on
-//! an interval and on event hooks, each followed by a drift check, and the
-//! worker that runs plans queued through the API.
+//! an interval and on event hooks, each followed by a drift check (and, with
+//! `lifecycle.automatic`, a lifecycle pass, also run on its own date check),
+//! and the worker that runs plans queued through the API.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,6 +101,23 @@ pub(crate) fn start(
                 loop {
                     ticks.tick().await;
                     run_sync(&scheduled, None, "drift schedule").await;
+                }
+            }
+        });
+    }
+    let lifecycle = shared.service.config.lifecycle;
+    if lifecycle.automatic && lifecycle.check_every_seconds > 0 {
+        let checking = shared.clone();
+        supervise(shared.clone(), "lifecycle-dates", stop.clone(), move || {
+            let checking = checking.clone();
+            async move {
+                let mut ticks =
+                    tokio::time::interval(Duration::from_secs(lifecycle.check_every_seconds));
+                loop {
+                    ticks.tick().await;
+                    // One at a time with the syncs, which end with a lifecycle pass of their own.
+                    let _one_at_a_time = checking.syncing.lock().await;
+                    run_lifecycle(&checking, "date check").await;
                 }
             }
         });
@@ -224,7 +242,20 @@ pub(crate) async fn run_sync(shared: &Shared, only: Option<&str>, why: &str) {
             return;
         }
     }
+    if shared.service.config.lifecycle.automatic {
+        run_lifecycle(shared, &format!("after the {why} sync")).await;
+    }
     check_drift(shared, why).await;
+}
+
+/// One pass of the automatic lifecycle (`lifecycle.automatic`), with its outcome on the console: the
+/// due joiners, starts and leavers planned and queued for the worker.
+async fn run_lifecycle(shared: &Shared, why: &str) {
+    match shared.service.run_lifecycle(why).await {
+        Ok(pass) if pass.plan.is_none() && pass.resumed.is_empty() => {}
+        Ok(pass) => println!("lifecycle ({why}): {}", pass.summary()),
+        Err(error) => eprintln!("lifecycle ({why}) failed: {error:#}"),
+    }
 }
 
 /// The metrics of a drift check that ran (scheduled, or asked for through the API).

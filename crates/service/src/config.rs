@@ -55,6 +55,36 @@ struct ConfigFile {
     /// Workflows: where the flow files are and the custom HTTP card's connections.
     #[serde(default)]
     flows: FlowSettings,
+    /// Whether `grantflow serve` plans and applies joiners', starters' and leavers' changes by itself.
+    #[serde(default)]
+    lifecycle: LifecycleSettings,
+}
+
+/// The automatic lifecycle (`docs/lifecycle.md`): off unless asked for.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleSettings {
+    /// `grantflow serve` plans and applies each due joiner, start date and leaver after every sync
+    /// and every `check_every_seconds`.
+    #[serde(default)]
+    pub automatic: bool,
+    /// How often the dates are checked without a sync (a start or end date passes at midnight, with
+    /// no HRIS change to announce it).
+    #[serde(default = "default_lifecycle_check")]
+    pub check_every_seconds: u64,
+}
+
+fn default_lifecycle_check() -> u64 {
+    300
+}
+
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        Self {
+            automatic: false,
+            check_every_seconds: default_lifecycle_check(),
+        }
+    }
 }
 
 /// Workflows' settings.
@@ -301,6 +331,7 @@ pub struct Config {
     pub server: ServerSettings,
     /// `directory` already relative to `base_dir`.
     pub flows: Flows,
+    pub lifecycle: LifecycleSettings,
 }
 
 /// Workflows' settings, resolved.
@@ -423,6 +454,7 @@ impl Config {
             sign_in: file.sign_in,
             server,
             flows,
+            lifecycle: file.lifecycle,
         })
     }
 }

@@ -19,6 +19,7 @@ pub mod files;
 pub mod flow_views;
 pub mod flows;
 pub mod health;
+pub mod lifecycle;
 mod ledger;
 pub mod plans;
 pub mod reach;

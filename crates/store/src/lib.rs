@@ -17,6 +17,7 @@ mod flow_waits;
 mod flows;
 mod group_commit;
 mod jobs;
+mod lifecycle;
 mod overlay;
 mod pages;
 mod plans;
@@ -38,6 +39,7 @@ pub use flows::{
     FlowRunRecord, FlowRunState, FlowStepRecord, FlowStepState, NewFlowRun, RunStart, StepWrite,
 };
 pub use jobs::{BY_GRANTFLOW, Job, JobOutcome, JobState, Lease};
+pub use lifecycle::{LifecycleChange, LifecycleState};
 pub use overlay::StateVersion;
 pub use pages::{OpenFinding, PlanSummary, SyncSummary};
 pub use plans::StoredPlan;

@@ -3,7 +3,7 @@
 //! transaction, together with the approval request when one is needed.
 
 use grantflow_model::Plan;
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
 use crate::jobs::JobState;
 use crate::{AuditAction, Result, Store, StoreError, audit, timestamp};
@@ -37,19 +37,37 @@ impl Store {
         actor: &str,
         approval_reason: Option<&str>,
     ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        if self
+            .insert_plan(&mut tx, plan, actor, approval_reason)
+            .await?
+        {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// [`Store::save_plan_for_approval`] within `tx`: `false` (and nothing written) when the plan is
+    /// stored already.
+    pub(crate) async fn insert_plan(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        plan: &Plan,
+        actor: &str,
+        approval_reason: Option<&str>,
+    ) -> Result<bool> {
         let body = serde_json::to_string(plan).map_err(|source| StoreError::Corrupt {
             what: "plan".into(),
             source,
         })?;
         let digest = plan.digest();
-        let mut tx = self.begin().await?;
         let exists = sqlx::query("SELECT 1 FROM plans WHERE id = $1")
             .bind(&plan.id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
             .is_some();
         if exists {
-            return Ok(());
+            return Ok(false);
         }
         sqlx::query(
             "INSERT INTO plans (id, created_at, created_ms, origin, body, digest) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -60,7 +78,7 @@ impl Store {
         .bind(&plan.origin)
         .bind(body)
         .bind(&digest)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         let now = self.now();
         for op in &plan.operations {
@@ -72,7 +90,7 @@ impl Store {
             .bind(op.natural_key())
             .bind(JobState::Pending.as_str())
             .bind(timestamp(now))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             for dependency in &op.depends_on {
                 sqlx::query(
@@ -81,12 +99,12 @@ impl Store {
                 .bind(&plan.id)
                 .bind(i64::from(op.id.0))
                 .bind(i64::from(dependency.0))
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
         }
         audit::append(
-            &mut tx,
+            tx,
             self.backend(),
             now,
             actor,
@@ -106,11 +124,10 @@ impl Store {
         )
         .await?;
         if let Some(reason) = approval_reason {
-            self.insert_approval_request(&mut tx, &plan.id, actor, reason, now)
+            self.insert_approval_request(tx, &plan.id, actor, reason, now)
                 .await?;
         }
-        tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     pub async fn plan(&self, id: &str) -> Result<Plan> {

@@ -309,7 +309,7 @@ async fn propose_and_apply(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    run_apply(remote, &review.id, None, true, json, quiet).await
+    run_apply(remote, &review.id, None, None, true, json, quiet).await
 }
 
 /// Asks on the terminal; without one, refuses rather than guessing.
@@ -347,6 +347,7 @@ pub async fn run_apply(
     remote: &Remote,
     id: &str,
     allow_mass_removal: Option<&str>,
+    allow_leavers: Option<&str>,
     wait: bool,
     json: bool,
     quiet: bool,
@@ -354,6 +355,7 @@ pub async fn run_apply(
     let query: Vec<(&str, &str)> = allow_mass_removal
         .map(|plan| ("allow_mass_removal", plan))
         .into_iter()
+        .chain(allow_leavers.map(|plan| ("allow_leavers", plan)))
         .collect();
     let queued: Queued = remote.post_with(&["plans", id, "apply"], &query).await?;
     if !wait {

@@ -108,8 +108,15 @@ impl Dialect for GoogleDialect {
         } else if status == StatusCode::FORBIDDEN
             && reason.as_deref() == Some("insufficientPermissions")
         {
+            // Named by the call's family: user writes need the user scope, the rest the group scope.
+            let users = call.url.path().contains("/directory/v1/users");
             Failure::InsufficientScope {
-                scope: "https://www.googleapis.com/auth/admin.directory.group".into(),
+                scope: if users {
+                    super::accounts::USER_SCOPE
+                } else {
+                    "https://www.googleapis.com/auth/admin.directory.group"
+                }
+                .into(),
                 message,
             }
         } else {

@@ -12,8 +12,8 @@ pub struct GoogleConfig {
     /// Allows plain `http` to a host that is not loopback: the credential would cross the network in clear.
     #[serde(default)]
     pub allow_insecure_http: bool,
-    /// A fixed OAuth 2.0 access token with the `admin.directory.user.readonly`, `admin.directory.group` and
-    /// `admin.directory.group.member` scopes (sent as `Authorization: Bearer …`). It is never renewed, so it
+    /// A fixed OAuth 2.0 access token with the `admin.directory.user` (`.readonly` when no accounts are
+    /// managed), `admin.directory.group` and `admin.directory.group.member` scopes (sent as `Authorization: Bearer …`). It is never renewed, so it
     /// suits short runs; give this or `service_account_key`.
     #[serde(default)]
     pub token: Option<SecretSource>,
@@ -27,7 +27,9 @@ pub struct GoogleConfig {
     #[serde(default)]
     pub subject: Option<String>,
     /// The scopes asked for with `service_account_key`; each must be granted to the service account's client
-    /// id in the Admin console's domain-wide delegation.
+    /// id in the Admin console's domain-wide delegation. Accounts as code (creating, suspending, deleting
+    /// users, updating their profile) need `admin.directory.user`, the default; a connection that only
+    /// manages group memberships may ask for `admin.directory.user.readonly` instead.
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
     /// The customer whose users and groups are read; `my_customer` is the token's own.
@@ -45,7 +47,7 @@ crate::http_settings!(GoogleConfig);
 
 fn default_scopes() -> Vec<String> {
     [
-        "https://www.googleapis.com/auth/admin.directory.user.readonly",
+        "https://www.googleapis.com/auth/admin.directory.user",
         "https://www.googleapis.com/auth/admin.directory.group",
         "https://www.googleapis.com/auth/admin.directory.group.member",
     ]

@@ -39,6 +39,8 @@ async fn accounts(connector: &GoogleConnector) -> Result<Vec<Account>, Failure> 
     let query = [
         ("customer", connector.customer.as_str()),
         ("maxResults", USERS_PAGE),
+        // `full` brings the custom schema fields a policy's profile may set.
+        ("projection", "full"),
     ];
     let mut kept = Vec::new();
     connector

@@ -45,6 +45,9 @@ pub fn account(user: &Value) -> Option<Account> {
             attributes.insert(name.into(), v.clone());
         }
     }
+    // The fields accounts and profiles as code set, under the names policies give them, so a profile
+    // that already holds plans nothing.
+    attributes.extend(super::accounts::profile_values(user));
     let display_name = text(user, "/name/fullName")
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| email.clone());

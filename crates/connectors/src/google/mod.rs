@@ -4,7 +4,12 @@
 //! Idempotency: a membership is read (`members.get`, which sees a new member at once, unlike `members.list`)
 //! before it is written, and a 409 `duplicate` from `members.insert` counts as already present, so a retry
 //! after a write whose effect is not yet visible in listings never inserts twice.
+//!
+//! Accounts (`accounts.rs`): users created, suspended, deleted and their declared profile fields updated,
+//! when the connection's credential may write users (a fixed token, or a service account given
+//! `admin.directory.user`).
 
+mod accounts;
 mod auth;
 mod client;
 mod config;
@@ -18,7 +23,10 @@ pub use config::GoogleConfig;
 use async_trait::async_trait;
 use grantflow_model::{ConnectionName, OpKind, Operation, SystemKind};
 use reqwest::Method;
+use secrecy::SecretString;
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{ENTITLEMENTS, GROUP};
@@ -29,6 +37,11 @@ pub struct GoogleConnector {
     connection: ConnectionName,
     client: GoogleClient,
     customer: String,
+    /// The credential may write users: a fixed token (its scopes are the token's business; a missing
+    /// one is reported by Google), or a service account asking for `admin.directory.user`.
+    manages_accounts: bool,
+    /// Passwords of users this connector created, by natural key, until the caller takes them.
+    secrets: Mutex<HashMap<String, SecretString>>,
 }
 
 /// The connection's credential: a fixed token, or a service account acting as `subject`.
@@ -76,10 +89,14 @@ impl GoogleConnector {
             context,
             None,
         )?;
+        let manages_accounts =
+            config.token.is_some() || config.scopes.iter().any(|s| s == accounts::USER_SCOPE);
         Ok(Self {
             connection,
             client,
             customer: config.customer.clone(),
+            manages_accounts,
+            secrets: Mutex::new(HashMap::new()),
         })
     }
 
@@ -101,6 +118,26 @@ impl GoogleConnector {
             return Err(self.unsupported(op));
         }
         Ok((&resource.id, &account.id, op.entitlement().to_uppercase()))
+    }
+
+    /// `op` with a `pending:<email>` account (created in the same plan) replaced by its user's id; `None`
+    /// while no such user exists.
+    async fn resolve_pending(&self, op: &Operation) -> Result<Option<Operation>, Failure> {
+        let mut resolved = op.clone();
+        if let OpKind::AddGrant { account, .. } | OpKind::RemoveGrant { account, .. } =
+            &mut resolved.kind
+            && account.pending_email().is_some()
+        {
+            let Some(user) = accounts::pending_user(&self.client, account).await? else {
+                return Ok(None);
+            };
+            account.id = user
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| Failure::unexpected_response("a google user without an id", None))?;
+        }
+        Ok(Some(resolved))
     }
 
     /// The member's current role, `None` when not a member (`members.get` reads through, not a listing).
@@ -177,7 +214,17 @@ impl Connector for GoogleConnector {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
             base_url: self.client.base().to_string(),
-            operations: vec!["add_grant", "remove_grant"],
+            operations: if self.manages_accounts {
+                vec![
+                    "add_grant",
+                    "remove_grant",
+                    "create_account",
+                    "retire_account",
+                    "update_profile",
+                ]
+            } else {
+                vec!["add_grant", "remove_grant"]
+            },
             rate_limit_buckets: vec![client::BUCKET],
             accounts_created_on_first_login: false,
         }
@@ -198,6 +245,44 @@ impl Connector for GoogleConnector {
     }
 
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                options,
+                ..
+            } => {
+                let (applied, secret) =
+                    accounts::create(&self.client, account, attributes, options).await?;
+                if let (Some(secret), Ok(mut secrets)) = (secret, self.secrets.lock()) {
+                    secrets.insert(op.natural_key(), secret);
+                }
+                return Ok(applied);
+            }
+            OpKind::RetireAccount { account, mode, .. } => {
+                return accounts::retire(&self.client, account, *mode).await;
+            }
+            OpKind::UpdateProfile { account, after, .. } => {
+                return accounts::update_profile(&self.client, account, after).await;
+            }
+            _ => {}
+        }
+        let Some(resolved) = self.resolve_pending(op).await? else {
+            if !op.widens_access() {
+                // No user yet: nothing to take away.
+                return Ok(Applied::AlreadyPresent);
+            }
+            // Its dependency (the account's creation) succeeded, so the user should be readable soon.
+            return Err(Failure::retry_later(
+                None,
+                format!(
+                    "{}: the google user that {} names does not exist yet",
+                    self.connection,
+                    op.describe()
+                ),
+            ));
+        };
+        let op = &resolved;
         let (group, user, role) = self.target(op)?;
         match &op.kind {
             OpKind::AddGrant { .. } => self.add(group, user, &role).await,
@@ -207,11 +292,46 @@ impl Connector for GoogleConnector {
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        match &op.kind {
+            OpKind::CreateAccount { account, .. } => {
+                return accounts::created(&self.client, account).await;
+            }
+            OpKind::RetireAccount { account, mode, .. } => {
+                return accounts::retired(&self.client, account, *mode).await;
+            }
+            OpKind::UpdateProfile { account, after, .. } => {
+                return accounts::profile_updated(&self.client, account, after).await;
+            }
+            _ => {}
+        }
+        let Some(resolved) = self.resolve_pending(op).await? else {
+            // No user yet: nothing is held.
+            return Ok(Observed::of(op, false));
+        };
+        let op = &resolved;
         let (group, user, role) = self.target(op)?;
         let present = self
             .current_role(group, user)
             .await?
             .is_some_and(|r| r == role);
         Ok(Observed::of(op, present))
+    }
+
+    fn check(&self, op: &Operation) -> Result<(), Failure> {
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                ..
+            } => accounts::check(self.connection.as_str(), account, attributes, true),
+            OpKind::UpdateProfile { account, after, .. } => {
+                accounts::check(self.connection.as_str(), account, after, false)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn take_secret(&self, op: &Operation) -> Option<SecretString> {
+        self.secrets.lock().ok()?.remove(&op.natural_key())
     }
 }

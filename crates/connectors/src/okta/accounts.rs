@@ -3,7 +3,7 @@
 //! `DELETE` once deprovisioned), and finding a user by login, which makes a retried creation that took
 //! effect a no-op and resolves the `pending:<email>` account of grants planned with the creation.
 
-use grantflow_model::{AccountOptions, AccountRef, RetireMode};
+use grantflow_model::{AccountOptions, AccountRef, OpKind, Operation, RetireMode};
 use rand::Rng;
 use reqwest::Method;
 use secrecy::SecretString;
@@ -53,6 +53,49 @@ pub async fn pending_user(
     } else {
         None
     })
+}
+
+/// An operation on an account a plan created (`pending:<email>`, as the read-your-writes overlay
+/// knows it until the next sync) with the user's id put in: an action, a retirement or a profile
+/// update must reach the user itself, never a 404 read as "done".
+pub async fn with_created_account(
+    client: &OktaClient,
+    op: &Operation,
+) -> Result<CreatedAccount, Failure> {
+    let mut resolved = op.clone();
+    let (account, target) = match &mut resolved.kind {
+        OpKind::AccountAction {
+            account, target, ..
+        }
+        | OpKind::RetireAccount {
+            account, target, ..
+        }
+        | OpKind::UpdateProfile {
+            account, target, ..
+        } => (account, target),
+        _ => return Ok(CreatedAccount::NotPending),
+    };
+    if account.pending_email().is_none() {
+        return Ok(CreatedAccount::NotPending);
+    }
+    let Some(user) = pending_user(client, account).await? else {
+        return Ok(CreatedAccount::Missing);
+    };
+    let id = super::id_of(&user)
+        .ok_or_else(|| Failure::unexpected_response("an okta user without an id", None))?;
+    account.id.clone_from(&id);
+    target.id = id;
+    Ok(CreatedAccount::Found(resolved))
+}
+
+/// What [`with_created_account`] found.
+pub enum CreatedAccount {
+    /// The operation names no `pending:` account: as it is.
+    NotPending,
+    /// The operation with the user's id in place of `pending:<email>`.
+    Found(Operation),
+    /// No user has the login or email.
+    Missing,
 }
 
 fn status(user: &Value) -> &str {

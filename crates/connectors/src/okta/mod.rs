@@ -466,6 +466,29 @@ impl Connector for OktaConnector {
     }
 
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        let created;
+        let op = match accounts::with_created_account(&self.client, op).await? {
+            accounts::CreatedAccount::NotPending => op,
+            accounts::CreatedAccount::Found(resolved) => {
+                created = resolved;
+                &created
+            }
+            // A user the plan created and nobody can find is as retired as it gets; anything else
+            // waits for the creation to show.
+            accounts::CreatedAccount::Missing if matches!(op.kind, OpKind::RetireAccount { .. }) => {
+                return Ok(Applied::AlreadyPresent);
+            }
+            accounts::CreatedAccount::Missing => {
+                return Err(Failure::retry_later(
+                    None,
+                    format!(
+                        "{}: the user that {} names does not exist yet",
+                        self.connection,
+                        op.describe()
+                    ),
+                ));
+            }
+        };
         match &op.kind {
             OpKind::CreateResource { resource, spec } => {
                 return self.create_group(op, resource, spec).await;
@@ -621,6 +644,18 @@ impl Connector for OktaConnector {
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        let created;
+        let op = match accounts::with_created_account(&self.client, op).await? {
+            accounts::CreatedAccount::NotPending => op,
+            accounts::CreatedAccount::Found(resolved) => {
+                created = resolved;
+                &created
+            }
+            accounts::CreatedAccount::Missing => {
+                let gone = matches!(op.kind, OpKind::RetireAccount { .. });
+                return Ok(Observed::from(gone));
+            }
+        };
         match &op.kind {
             OpKind::CreateResource { resource, .. } => {
                 let exists = group_id_by_name(&self.client, &resource.name)

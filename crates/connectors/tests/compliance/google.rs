@@ -3,7 +3,9 @@
 
 use grantflow_connectors::google::{GoogleConfig, GoogleConnector};
 use grantflow_connectors::{Applied, Connector, Observed};
-use grantflow_model::{ConnectionName, Operation, Snapshot};
+use grantflow_model::{
+    AccountOptions, AccountRef, ConnectionName, OpKind, Operation, RetireMode, Snapshot,
+};
 use serde_json::json;
 
 use crate::harness::{ByHand, Case, Grant, Missing, RateLimits, Said, Sandbox, System, Text};
@@ -53,11 +55,42 @@ impl System for Google {
             resource(s, PLATFORM.0, PLATFORM.1).id,
             account(s, DEMO).id
         );
+        let user = |email: &str| format!("user/{}", account(s, email).id);
+        let fields = |value: serde_json::Value| value.as_object().cloned().unwrap_or_default();
         vec![
             Case::new(role(sandbox, s, true, DEMO, "member"), &key),
             // A role change is a PATCH of the membership, not a second insert.
             Case::new(role(sandbox, s, true, DEMO, "manager"), &key),
             Case::new(role(sandbox, s, false, DEMO, "manager"), &key),
+            // Accounts as code (google_accounts.rs): created once, found by primary email.
+            Case::unkeyed(sandbox.operation(OpKind::create_account(
+                AccountRef::pending("new.joiner@example.com"),
+                fields(json!({"givenName": "New", "familyName": "Joiner", "orgUnitPath": "/Sales"})),
+                AccountOptions::default(),
+            ))),
+            // The declared profile fields, one users.update after reading the user.
+            Case::new(
+                sandbox.operation(OpKind::update_profile(
+                    account(s, DEMO),
+                    serde_json::Map::new(),
+                    fields(json!({"orgUnitPath": "/Engineering", "customSchemas.Employment.costCenter": "ENG-1"})),
+                )),
+                user(DEMO),
+            ),
+            Case::new(
+                sandbox.operation(OpKind::retire_account(
+                    account(s, "tom.baker@example.com"),
+                    RetireMode::Suspend,
+                )),
+                user("tom.baker@example.com"),
+            ),
+            Case::new(
+                sandbox.operation(OpKind::retire_account(
+                    account(s, "aisha.khan@example.com"),
+                    RetireMode::Delete,
+                )),
+                user("aisha.khan@example.com"),
+            ),
         ]
     }
 

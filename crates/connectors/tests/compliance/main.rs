@@ -22,6 +22,7 @@ mod expiring_tokens;
 mod github;
 mod gitlab;
 mod google;
+mod google_accounts;
 mod harness;
 mod jira;
 mod okta;

@@ -1,4 +1,4 @@
-//! Directory API handlers: users, groups, members (with roles) and hasMember.
+//! Directory API handlers: groups, members (with roles) and hasMember (users are `users.rs`).
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::errors::{GoogleError, GoogleResult};
 use super::pagination::{Query, list_body, page};
-use super::state::{Google, Group, Member, ROLES, User};
+use super::state::{Google, Group, Member, ROLES};
 
 pub fn ok(body: &Value) -> Response {
     let mut resp = (StatusCode::OK, body.to_string()).into_response();
@@ -23,11 +23,11 @@ pub fn ok(body: &Value) -> Response {
 }
 
 /// Google answers deletes with 204 and no body.
-fn no_content() -> Response {
+pub(super) fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> GoogleResult<T> {
+pub(super) fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> GoogleResult<T> {
     serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => GoogleError::invalid(&e.to_string()),
         _ => GoogleError::parse_error(),
@@ -35,7 +35,7 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> GoogleResult<T> {
 }
 
 /// `customer=my_customer` (or the id) or `domain=…`: one of them is required, as in the API.
-fn check_scope(o: &Google, q: &Query) -> GoogleResult<()> {
+pub(super) fn check_scope(o: &Google, q: &Query) -> GoogleResult<()> {
     match (q.get("customer"), q.get("domain")) {
         (Some(c), _) if c == "my_customer" || c == o.customer_id => Ok(()),
         (Some(_), _) => Err(GoogleError::not_found("customer")),
@@ -44,118 +44,9 @@ fn check_scope(o: &Google, q: &Query) -> GoogleResult<()> {
     }
 }
 
-fn descending(q: &Query) -> bool {
+pub(super) fn descending(q: &Query) -> bool {
     q.get("sortOrder")
         .is_some_and(|s| s.eq_ignore_ascii_case("DESCENDING"))
-}
-
-pub async fn list_users(
-    State(o): State<Arc<Google>>,
-    RawQuery(raw): RawQuery,
-) -> GoogleResult<Response> {
-    let q = Query::parse(raw.as_deref());
-    check_scope(&o, &q)?;
-    let size = q.max_results(100, 500)?;
-    let inner = o.core.state();
-    let mut users: Vec<&User> = inner.users.values().collect();
-    users.sort_by_cached_key(|u| u.primary_email.to_lowercase());
-    if descending(&q) {
-        users.reverse();
-    }
-    let (users, next) = page(users, q.get("pageToken"), size)?;
-    let items = users
-        .iter()
-        .map(|u| inner.user_json(u, &o.customer_id))
-        .collect();
-    Ok(ok(&list_body(
-        "admin#directory#users",
-        "users",
-        items,
-        next,
-    )))
-}
-
-pub async fn get_user(
-    State(o): State<Arc<Google>>,
-    Path(key): Path<String>,
-) -> GoogleResult<Response> {
-    let inner = o.core.state();
-    let u = inner
-        .find_user(&key)
-        .ok_or_else(|| GoogleError::not_found("userKey"))?;
-    Ok(ok(&inner.user_json(u, &o.customer_id)))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NewUser {
-    primary_email: Option<String>,
-    name: Option<NewName>,
-    password: Option<String>,
-    #[serde(default)]
-    suspended: bool,
-    org_unit_path: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NewName {
-    given_name: Option<String>,
-    family_name: Option<String>,
-}
-
-pub async fn insert_user(State(o): State<Arc<Google>>, body: Bytes) -> GoogleResult<Response> {
-    let n: NewUser = parse(&body)?;
-    let email = n
-        .primary_email
-        .ok_or_else(|| GoogleError::required("primaryEmail"))?;
-    let name = n.name.ok_or_else(|| GoogleError::required("name"))?;
-    let given = name
-        .given_name
-        .ok_or_else(|| GoogleError::required("name.givenName"))?;
-    let family = name
-        .family_name
-        .ok_or_else(|| GoogleError::required("name.familyName"))?;
-    if n.password.is_none_or(|p| p.is_empty()) {
-        return Err(GoogleError::required("password"));
-    }
-    let now = o.core.now();
-    let mut inner = o.core.state();
-    if inner.find_user(&email).is_some() {
-        return Err(GoogleError::entity_exists());
-    }
-    let id = inner.user_id();
-    let user = User {
-        id: id.clone(),
-        primary_email: email,
-        given_name: given,
-        family_name: family,
-        suspended: n.suspended,
-        is_admin: false,
-        org_unit_path: n.org_unit_path.unwrap_or_else(|| "/".into()),
-        created: now,
-    };
-    let body = inner.user_json(&user, &o.customer_id);
-    inner.users.insert(id.clone(), user);
-    inner.writes.count(format!("user/{id}"));
-    Ok(ok(&body))
-}
-
-pub async fn delete_user(
-    State(o): State<Arc<Google>>,
-    Path(key): Path<String>,
-) -> GoogleResult<Response> {
-    let mut inner = o.core.state();
-    let id = inner
-        .find_user(&key)
-        .map(|u| u.id.clone())
-        .ok_or_else(|| GoogleError::not_found("userKey"))?;
-    inner.users.remove(&id);
-    for g in inner.groups.values_mut() {
-        g.members.remove(&id);
-    }
-    inner.writes.count(format!("user/{id}"));
-    Ok(no_content())
 }
 
 pub async fn list_groups(

@@ -1,4 +1,5 @@
-//! Google Workspace Admin SDK Directory API emulator: the router, and the middleware applying Google's
+//! Google Workspace Admin SDK Directory API emulator (users in `users.rs`, groups and members in
+//! `directory.rs`): the router, and the middleware applying Google's
 //! OAuth bearer check, per-user query quota (403 `userRateLimitExceeded`), and injected faults. Changes by
 //! hand (`hand_change.rs`) take the shared contract and the older `add_member` / `remove_member` / `set_role` ops.
 
@@ -8,6 +9,7 @@ mod hand_change;
 mod oauth;
 mod pagination;
 mod state;
+mod users;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -99,14 +101,18 @@ impl Emulator for Google {
 
     fn api(this: &Arc<Self>) -> Router<Arc<Self>> {
         use directory as d;
+        use users as u;
         Router::new()
             .route(
                 &format!("{V1}/users"),
-                get(d::list_users).post(d::insert_user),
+                get(u::list_users).post(u::insert_user),
             )
             .route(
                 &format!("{V1}/users/{{key}}"),
-                get(d::get_user).delete(d::delete_user),
+                get(u::get_user)
+                    .put(u::update_user)
+                    .patch(u::update_user)
+                    .delete(u::delete_user),
             )
             .route(
                 &format!("{V1}/groups"),

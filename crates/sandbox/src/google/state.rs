@@ -105,6 +105,10 @@ pub struct User {
     pub is_admin: bool,
     pub org_unit_path: String,
     pub created: DateTime<Utc>,
+    /// Set at creation or update; the user must change the password at the next sign-in.
+    pub change_password_at_next_login: bool,
+    /// `customSchemas`: schema name → field → value (only in `projection=full` answers).
+    pub custom_schemas: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -274,6 +278,8 @@ impl Seeded for Inner {
                     is_admin: u.is_admin,
                     org_unit_path: u.org_unit_path.clone().unwrap_or_else(|| "/".into()),
                     created: now,
+                    change_password_at_next_login: false,
+                    custom_schemas: serde_json::Map::new(),
                 },
             );
         }
@@ -348,8 +354,18 @@ impl Inner {
             .ok_or_else(|| GoogleError::not_found("groupKey"))
     }
 
+    /// The user as `projection=full` answers it: with its custom schemas (`basic`, the default, leaves
+    /// them out).
+    pub fn user_json_full(&self, u: &User, customer: &str) -> Value {
+        let mut user = self.user_json(u, customer);
+        if !u.custom_schemas.is_empty() {
+            user["customSchemas"] = Value::Object(u.custom_schemas.clone());
+        }
+        user
+    }
+
     pub fn user_json(&self, u: &User, customer: &str) -> Value {
-        json!({
+        let mut user = json!({
             "kind": "admin#directory#user",
             "id": u.id,
             "etag": etag(&u.id),
@@ -363,13 +379,18 @@ impl Inner {
             "isDelegatedAdmin": false,
             "suspended": u.suspended,
             "archived": false,
-            "changePasswordAtNextLogin": false,
+            "changePasswordAtNextLogin": u.change_password_at_next_login,
             "orgUnitPath": u.org_unit_path,
             "customerId": customer,
             "creationTime": ts(u.created),
             "emails": [{"address": u.primary_email, "primary": true}],
             "includeInGlobalAddressList": true,
-        })
+        });
+        // Output only, "returned only if the `suspended` property is `true`".
+        if u.suspended {
+            user["suspensionReason"] = Value::String("ADMIN".into());
+        }
+        user
     }
 
     pub fn group_json(&self, g: &Group, now: DateTime<Utc>) -> Value {

@@ -157,6 +157,7 @@ pub(crate) async fn apply_plan(
     let options = ApplyOptions {
         queue_only: true,
         allow_mass_removal: query.allow_mass_removal,
+        allow_leavers: query.allow_leavers,
         ..ApplyOptions::default()
     };
     match shared

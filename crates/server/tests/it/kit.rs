@@ -21,7 +21,7 @@ pub const REQUEST: &str = "assign okta-demo-user@example.com to the Production A
 pub const PERSON: &str = "okta-demo-user@example.com";
 
 /// The wall clock, moved forward on demand (to expire tokens).
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct SkewedClock {
     ahead_ms: AtomicI64,
 }
@@ -36,6 +36,13 @@ impl SkewedClock {
 impl Clock for SkewedClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now() + chrono::Duration::milliseconds(self.ahead_ms.load(Ordering::SeqCst))
+    }
+}
+
+/// The emulators may read the same clock (`Server::start_sharing_clock`): dates move for both sides.
+impl grantflow_sandbox::Clock for SkewedClock {
+    fn now(&self) -> DateTime<Utc> {
+        Clock::now(self)
     }
 }
 
@@ -106,6 +113,38 @@ impl Server {
         systems: &[&str],
         configure: impl FnOnce(&mut grantflow_service::Config, &std::path::Path),
     ) -> Server {
+        Self::start_clocked(
+            options,
+            Arc::new(SkewedClock::default()),
+            worker,
+            systems,
+            configure,
+        )
+        .await
+    }
+
+    /// [`Server::start_systems`] with the emulators on the server's clock: moving it moves dates (a
+    /// start or end date passing) on both sides, and signed webhooks stay fresh.
+    pub async fn start_sharing_clock(
+        worker: bool,
+        systems: &[&str],
+        configure: impl FnOnce(&mut grantflow_service::Config, &std::path::Path),
+    ) -> Server {
+        let clock = Arc::new(SkewedClock::default());
+        let options = grantflow_sandbox::SandboxOptions {
+            clock: Some(clock.clone()),
+            ..Default::default()
+        };
+        Self::start_clocked(options, clock, worker, systems, configure).await
+    }
+
+    async fn start_clocked(
+        options: grantflow_sandbox::SandboxOptions,
+        clock: Arc<SkewedClock>,
+        worker: bool,
+        systems: &[&str],
+        configure: impl FnOnce(&mut grantflow_service::Config, &std::path::Path),
+    ) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let sandbox = grantflow_sandbox::start(&grantflow_sandbox::demo_org(), options)
             .await
@@ -148,7 +187,6 @@ impl Server {
         let mut config = grantflow_service::Config::load(&path).expect("load config");
         config.database = format!("sqlite://{}", dir.path().join("grantflow.db").display());
         configure(&mut config, dir.path());
-        let clock = Arc::new(SkewedClock::default());
         let service = Service::open_with_clock(config.clone(), clock.clone())
             .await
             .expect("service");

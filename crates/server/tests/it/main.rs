@@ -14,6 +14,7 @@ mod flow_triggers;
 mod flows;
 mod hardening;
 mod kit;
+mod lifecycle;
 mod openapi;
 mod problems;
 mod reach;

@@ -70,6 +70,10 @@ pub struct ApplyQuery {
     /// The plan's id again, to let it past the safety rail (audited as
     /// `plan.mass_removal_allowed`).
     pub allow_mass_removal: Option<String>,
+    /// The plan's id again, to let the accounts a leaver plan retires (and what is removed from
+    /// them) past the safety rail; every other removal still counts (audited as
+    /// `plan.leaver_allowed`).
+    pub allow_leavers: Option<String>,
 }
 
 /// What a drift check found and did.
