@@ -244,9 +244,15 @@ mod tests {
     fn only_the_people_whose_lifecycle_is_due_and_each_change_once() {
         let actual = joiners();
         let none = BTreeSet::new();
-        let planned =
-            plan_lifecycle(&policies(SALES), &actual, "t", at("2026-12-05"), &none, &none)
-                .expect("plans");
+        let planned = plan_lifecycle(
+            &policies(SALES),
+            &actual,
+            "t",
+            at("2026-12-05"),
+            &none,
+            &none,
+        )
+        .expect("plans");
         assert_eq!(
             sorted(&planned.plan),
             vec![
@@ -271,20 +277,40 @@ mod tests {
             .plan
             .operations
             .iter()
-            .find(|op| matches!(op.kind, OpKind::CreateAccount { .. }) && op.describe().contains("nia"))
+            .find(|op| {
+                matches!(op.kind, OpKind::CreateAccount { .. }) && op.describe().contains("nia")
+            })
             .expect("nia's account");
-        assert_eq!(grant.depends_on, vec![create.id], "renumbered with the plan");
+        assert_eq!(
+            grant.depends_on,
+            vec![create.id],
+            "renumbered with the plan"
+        );
         assert!(planned.plan.is_sealed());
 
         // Planned once: with its keys recorded, nothing is due again; nor while its plan runs.
         let done: BTreeSet<String> = planned.due.iter().map(|d| d.key.clone()).collect();
-        let again = plan_lifecycle(&policies(SALES), &actual, "t", at("2026-12-05"), &done, &none)
-            .expect("plans");
+        let again = plan_lifecycle(
+            &policies(SALES),
+            &actual,
+            "t",
+            at("2026-12-05"),
+            &done,
+            &none,
+        )
+        .expect("plans");
         assert!(again.plan.operations.is_empty() && again.due.is_empty());
-        let busy: BTreeSet<String> = ["nia@example.com".to_string(), "ola@example.com".into()].into();
-        let running =
-            plan_lifecycle(&policies(SALES), &actual, "t", at("2026-12-05"), &none, &busy)
-                .expect("plans");
+        let busy: BTreeSet<String> =
+            ["nia@example.com".to_string(), "ola@example.com".into()].into();
+        let running = plan_lifecycle(
+            &policies(SALES),
+            &actual,
+            "t",
+            at("2026-12-05"),
+            &none,
+            &busy,
+        )
+        .expect("plans");
         assert!(running.plan.operations.is_empty());
     }
 
@@ -302,7 +328,8 @@ mod tests {
         if let Some(hris) = actual.snapshots.get_mut(&ConnectionName::new("bamboohr"))
             && let Some(bob) = hris.accounts.iter_mut().find(|a| a.id == "1")
         {
-            bob.attributes.insert("end_date".into(), json!("2026-12-04"));
+            bob.attributes
+                .insert("end_date".into(), json!("2026-12-04"));
         }
         let done: BTreeSet<String> = plan_lifecycle(
             &policies(SALES),

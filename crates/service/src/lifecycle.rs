@@ -42,7 +42,8 @@ impl LifecyclePass {
         let mut text = match &self.plan {
             None => "nothing due".to_string(),
             Some(plan) => {
-                let count = |step: LifecycleStep| self.due.iter().filter(|d| d.step == step).count();
+                let count =
+                    |step: LifecycleStep| self.due.iter().filter(|d| d.step == step).count();
                 format!(
                     "plan {plan} for {} joiner change(s), {} start(s), {} leaver change(s): {}",
                     count(LifecycleStep::Joiner),

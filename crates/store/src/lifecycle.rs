@@ -189,17 +189,33 @@ mod tests {
                 .await
                 .unwrap()
         );
-        assert_eq!(store.lifecycle_unapplied().await.unwrap(), vec![first.id.clone()]);
-        assert!(store.lifecycle_busy().await.unwrap().contains("ann@example.com"));
+        assert_eq!(
+            store.lifecycle_unapplied().await.unwrap(),
+            vec![first.id.clone()]
+        );
+        assert!(
+            store
+                .lifecycle_busy()
+                .await
+                .unwrap()
+                .contains("ann@example.com")
+        );
         let second = plan("lifecycle 2");
         assert!(
             !store
-                .save_lifecycle_plan(&second, "grantflow:lifecycle", &[change("k2"), change("k1")])
+                .save_lifecycle_plan(
+                    &second,
+                    "grantflow:lifecycle",
+                    &[change("k2"), change("k1")]
+                )
                 .await
                 .unwrap(),
             "k1 was planned already"
         );
-        assert!(store.stored_plan(&second.id).await.is_err(), "nothing stored");
+        assert!(
+            store.stored_plan(&second.id).await.is_err(),
+            "nothing stored"
+        );
         store
             .set_lifecycle_state(&first.id, LifecycleState::Queued, None)
             .await
@@ -207,7 +223,12 @@ mod tests {
         drop(store);
         let store = Store::open(&url, Arc::new(SystemClock)).await.unwrap();
         assert_eq!(
-            store.lifecycle_keys().await.unwrap().into_iter().collect::<Vec<_>>(),
+            store
+                .lifecycle_keys()
+                .await
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
             vec!["k1".to_string()]
         );
         assert!(store.lifecycle_unapplied().await.unwrap().is_empty());

@@ -475,7 +475,9 @@ impl Connector for OktaConnector {
             }
             // A user the plan created and nobody can find is as retired as it gets; anything else
             // waits for the creation to show.
-            accounts::CreatedAccount::Missing if matches!(op.kind, OpKind::RetireAccount { .. }) => {
+            accounts::CreatedAccount::Missing
+                if matches!(op.kind, OpKind::RetireAccount { .. }) =>
+            {
                 return Ok(Applied::AlreadyPresent);
             }
             accounts::CreatedAccount::Missing => {

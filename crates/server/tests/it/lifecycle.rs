@@ -226,7 +226,12 @@ async fn a_leaver_plan_through_the_api_passes_the_rail_only_with_the_leaver_allo
     );
 
     let (status, queued) = server
-        .call("admin", "POST", &format!("{apply}?allow_leavers={id}"), None)
+        .call(
+            "admin",
+            "POST",
+            &format!("{apply}?allow_leavers={id}"),
+            None,
+        )
         .await;
     assert_eq!(status, 202, "{queued}");
     let okta = Okta::of(&server);
@@ -380,11 +385,7 @@ async fn serve_creates_activates_and_retires_accounts_by_itself_as_the_hris_and_
     .await;
     assert!(okta.sessions_cleared(&rosa).await >= 1, "sessions cleared");
     eventually("her grant removed", || async {
-        (!okta
-            .groups(&rosa)
-            .await
-            .contains(&"Platform".to_string()))
-        .then_some(())
+        (!okta.groups(&rosa).await.contains(&"Platform".to_string())).then_some(())
     })
     .await;
 
@@ -412,7 +413,9 @@ async fn serve_creates_activates_and_retires_accounts_by_itself_as_the_hris_and_
     assert_eq!(allowed.len(), 1, "the leaver allowance, audited");
     assert_eq!(allowed[0].actor, "grantflow:lifecycle");
     assert!(
-        !events.iter().any(|e| e.action == "plan.mass_removal_allowed"),
+        !events
+            .iter()
+            .any(|e| e.action == "plan.mass_removal_allowed"),
         "never with the rail off"
     );
 }

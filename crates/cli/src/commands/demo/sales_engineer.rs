@@ -4,8 +4,9 @@
 //! it and creates (and grants) everything else, through a Jira call that times out before it reaches
 //! Jira, one that times out after Jira made the change, and a GitLab membership that waits for her
 //! first SSO login; once her end date has passed, the leaver plan takes everything back and drift
-//! finds nothing. Every step is plain sync, plan and apply, with one clock — moved a day at a time
-//! instead of waited for — shared by grantflow and the emulators.
+//! finds nothing. Each day is a sync and the automatic lifecycle pass `grantflow serve` makes after
+//! it (`Service::run_lifecycle`), its plan then run here as a worker would, with one clock — moved a
+//! day at a time instead of waited for — shared by grantflow and the emulators.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,7 +23,6 @@ use super::timeline;
 use crate::app::{Options, actor};
 use crate::commands::{apply, sync};
 use crate::progress::ApplyProgress;
-use crate::render;
 
 /// The scenario's organisation: Mia Davis is the Sales Engineer so far; the new one is in no system.
 pub const ORG: &str = include_str!("../../../../../examples/scenarios/sales-engineer/org.yaml");
@@ -280,32 +280,46 @@ impl Story {
         })
     }
 
-    /// Syncs, plans from the policies, shows the plan, and applies it (a leaver plan with the leaver
-    /// allowance naming it).
+    /// Syncs, then what `grantflow serve` does after each sync with `lifecycle.automatic`: plans what
+    /// is due for the people whose lifecycle is (and nothing else), takes the plan through the gate (a
+    /// leaver plan with the leaver allowance naming it) and queues it; then runs it here, as a worker
+    /// would, and shows its report.
     async fn plan_and_apply(
         &mut self,
         service: &Service,
         leaver_allowance: bool,
     ) -> anyhow::Result<Report> {
         sync::run(service, None, false, self.quiet).await?;
-        let proposal = service
-            .plan_policies(&actor(), &self.policies)
+        let pass = service
+            .run_lifecycle("the demo's day")
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        print!("{}", render::plan(&proposal));
-        let plan = proposal.plan.id.clone();
-        self.plans.push(plan.clone());
-        if proposal.plan.operations.is_empty() {
-            anyhow::bail!("the plan of this step is empty: the story cannot go on");
+        println!("Lifecycle: {}", pass.summary());
+        let Some(plan) = pass.plan.clone() else {
+            anyhow::bail!("nothing was due on this day: the story cannot go on");
+        };
+        if let Some(why) = &pass.refused {
+            anyhow::bail!("the gate refused the lifecycle plan {plan}: {why}");
         }
-        service
-            .confirm(
-                &actor(),
-                &plan,
-                "grantflow demo --scenario sales-engineer",
-                serde_json::json!({}),
-            )
-            .await?;
+        let stored = service.store.plan(&plan).await?;
+        for op in &stored.operations {
+            let after: Vec<String> = op.depends_on.iter().map(|d| d.to_string()).collect();
+            println!(
+                "  [{}] {}{}  ({})",
+                op.id,
+                op.describe(),
+                if after.is_empty() {
+                    String::new()
+                } else {
+                    format!("  after {}", after.join(", "))
+                },
+                op.reasons.join("; ")
+            );
+        }
+        for note in &stored.review.notes {
+            println!("  note: {note}");
+        }
+        self.plans.push(plan.clone());
         let allowance = leaver_allowance.then(|| plan.clone());
         self.execute(service, &plan, allowance).await
     }
