@@ -237,3 +237,59 @@ def test_organizations_refuses_an_unknown_account(organizations):
     with pytest.raises(ClientError) as bad:
         organizations.list_accounts(MaxResults=50)
     assert bad.value.response["Error"]["Code"] == "InvalidInputException"
+
+
+def test_users_are_created_found_updated_and_deleted(store, instance, admin):
+    store_id = instance["IdentityStoreId"]
+    created = store.create_user(
+        IdentityStoreId=store_id,
+        UserName="nia.park@example.com",
+        DisplayName="Nia Park",
+        Name={"GivenName": "Nia", "FamilyName": "Park"},
+        Emails=[{"Value": "nia.park@example.com", "Type": "work", "Primary": True}],
+        Title="Sales Engineer",
+    )
+    user = created["UserId"]
+    assert created["IdentityStoreId"] == store_id
+    assert user_id(store, instance, "nia.park@example.com") == user
+    by_email = store.get_user_id(
+        IdentityStoreId=store_id,
+        AlternateIdentifier={"UniqueAttribute": {"AttributePath": "emails.value", "AttributeValue": "nia.park@example.com"}},
+    )
+    assert by_email["UserId"] == user
+    described = store.describe_user(IdentityStoreId=store_id, UserId=user)
+    assert described["Title"] == "Sales Engineer" and described["Name"]["GivenName"] == "Nia"
+
+    with pytest.raises(ClientError) as e:
+        store.create_user(IdentityStoreId=store_id, UserName="NIA.PARK@example.com", DisplayName="Nia",
+                          Name={"GivenName": "Nia", "FamilyName": "Park"})
+    assert code(e) == "ConflictException"
+    with pytest.raises(ClientError) as e:
+        store.create_user(IdentityStoreId=store_id, UserName="nameless@example.com", DisplayName="Nameless")
+    assert code(e) == "ValidationException"
+
+    store.update_user(
+        IdentityStoreId=store_id,
+        UserId=user,
+        Operations=[
+            {"AttributePath": "title", "AttributeValue": "Staff Engineer"},
+            {"AttributePath": "name.givenName", "AttributeValue": "Nia-Marie"},
+            {"AttributePath": "displayName", "AttributeValue": "Nia-Marie Park"},
+        ],
+    )
+    described = store.describe_user(IdentityStoreId=store_id, UserId=user)
+    assert described["Title"] == "Staff Engineer"
+    assert described["Name"]["GivenName"] == "Nia-Marie" and described["DisplayName"] == "Nia-Marie Park"
+    with pytest.raises(ClientError) as e:
+        store.update_user(IdentityStoreId=store_id, UserId=user,
+                          Operations=[{"AttributePath": "shoeSize", "AttributeValue": "9"}])
+    assert code(e) == "ValidationException"
+
+    store.delete_user(IdentityStoreId=store_id, UserId=user)
+    with pytest.raises(ClientError) as e:
+        store.describe_user(IdentityStoreId=store_id, UserId=user)
+    assert code(e) == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        store.delete_user(IdentityStoreId=store_id, UserId=user)
+    assert code(e) == "ResourceNotFoundException"
+    assert admin.get("/writes")["writes"][f"user/{user}"] == 3

@@ -53,7 +53,7 @@ def test_where_in_and_relationship_fields(sf):
     ]
     assert rows[0]["PermissionSet"]["attributes"]["type"] == "PermissionSet"
     owned = sf.query("SELECT Id, Name, Profile.Name FROM PermissionSet WHERE IsOwnedByProfile = true")
-    assert owned["totalSize"] == 4
+    assert owned["totalSize"] == 5
     assert {r["Profile"]["Name"] for r in owned["records"]} >= {"Standard User", "Sales User"}
     assert sf.query("SELECT Id FROM User LIMIT 3")["totalSize"] == 3
 

@@ -129,3 +129,27 @@ def test_a_wrong_token_is_a_401_scim_error(base_url):
     with Client(base_url=base_url, headers={"Authorization": "Bearer nope"}) as c:
         r = c.get("/Users")
     assert r.status_code == 401 and r.json()["status"] == "401"
+
+
+def test_accounts_are_created_patched_deactivated_and_deleted(http, scim, admin):
+    created = http.post("/Users", json={
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "nia.park@example.com",
+        "name": {"givenName": "Nia", "familyName": "Park"}, "title": "Sales Engineer", "active": True,
+        "emails": [{"value": "nia.park@example.com", "type": "work", "primary": True}],
+    })
+    assert created.status_code == 201
+    nia = scim.query(User, query_parameters=SearchRequest(filter='userName eq "nia.park@example.com"')).resources[0]
+    assert nia.title == "Sales Engineer" and nia.name.given_name == "Nia"
+    patch = PatchOp[User](operations=[
+        PatchOperation(op="replace", path="title", value="Staff Engineer"),
+        PatchOperation(op="replace", path="name.givenName", value="Nia-Marie"),
+    ])
+    scim.modify(User, nia.id, patch)
+    read = http.get(f"/Users/{nia.id}").json()
+    assert read["title"] == "Staff Engineer" and read["name"]["givenName"] == "Nia-Marie"
+    assert read["name"]["familyName"] == "Park", "attributes not named keep their values"
+    scim.modify(User, nia.id, PatchOp[User](operations=[PatchOperation(op="replace", path="active", value=False)]))
+    assert http.get(f"/Users/{nia.id}").json()["active"] is False
+    assert http.delete(f"/Users/{nia.id}").status_code == 204
+    assert http.get(f"/Users/{nia.id}").status_code == 404
+    assert admin.get("/writes")["writes"][f"user/{nia.id}"] == 4

@@ -36,8 +36,9 @@ pub struct NetworkFaultSettings {
     /// request took effect), longer than a client's timeout.
     pub timeout_rate: f64,
     pub timeout_ms: u64,
-    /// The next this many writes (non-GET requests) are answered only after
-    /// `timeout_ms`, after they took effect: a deterministic timeout.
+    /// The next this many writes (non-GET requests; for AWS, calls other
+    /// than Get/List/Describe) are answered only after `timeout_ms`, after
+    /// they took effect: a deterministic timeout.
     pub timeout_next_writes: u32,
     /// The next this many writes lose their answer to a connection reset
     /// after they took effect: a deterministic reset.
@@ -338,13 +339,15 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
         .map(|active| (active.settings.clone(), active.outage_until))
         .ok();
     let is_read = request.method() == axum::http::Method::GET;
+    // AWS's JSON protocols POST every call: a Get/List/Describe is no write for the scheduled faults.
+    let writes = !is_read && !aws_read(&request);
     let method = request.method().as_str().to_string();
     let path = request.uri().path().to_string();
     let Some((settings, outage_until)) = current else {
         return next.run(request).await;
     };
     if outage_until.is_some_and(|until| faults.clock.now() < until) {
-        if !is_read {
+        if writes {
             faults.saw(&method, &path, StatusCode::SERVICE_UNAVAILABLE, false);
         }
         return (
@@ -358,10 +361,10 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
     if settings.consistency_delay_ms > 0 && is_read {
         return consistent_later(&faults, &settings, key, request, next).await;
     }
-    let aimed = if is_read {
-        None
-    } else {
+    let aimed = if writes {
         spend_aimed(&faults, &method, &path)
+    } else {
+        None
     };
     if aimed == Some(WriteFaultKind::TimeoutBefore) {
         faults.saw(&method, &path, StatusCode::GATEWAY_TIMEOUT, false);
@@ -375,7 +378,7 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
             .into_response();
     }
     let response = next.run(request).await;
-    if !is_read {
+    if writes {
         faults.saw(&method, &path, response.status(), true);
     }
     match aimed {
@@ -395,7 +398,7 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
     {
         active.last_write = Some(faults.clock.now());
     }
-    let scheduled_reset = !is_read
+    let scheduled_reset = writes
         && faults.active.lock().is_ok_and(|mut active| {
             let due = active.resets_left > 0;
             active.resets_left = active.resets_left.saturating_sub(1);
@@ -408,7 +411,7 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
         let (parts, _) = response.into_parts();
         return Response::from_parts(parts, broken);
     }
-    let scheduled_timeout = !is_read
+    let scheduled_timeout = writes
         && faults.active.lock().is_ok_and(|mut active| {
             let due = active.timeouts_left > 0;
             active.timeouts_left = active.timeouts_left.saturating_sub(1);
@@ -437,6 +440,20 @@ fn spend_aimed(faults: &Faults, method: &str, path: &str) -> Option<WriteFaultKi
         at: faults.clock.now(),
     });
     Some(aimed.fault)
+}
+
+/// An AWS JSON call (`X-Amz-Target: Service.Operation`) that only reads.
+fn aws_read(request: &Request) -> bool {
+    request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|target| target.rsplit('.').next())
+        .is_some_and(|op| {
+            ["Get", "List", "Describe"]
+                .iter()
+                .any(|p| op.starts_with(p))
+        })
 }
 
 /// Serves a read stale (the answer cached before the last write) while the

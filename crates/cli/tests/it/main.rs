@@ -25,6 +25,7 @@ mod flow_templates;
 mod flow_templates_seed004;
 mod hardening;
 mod hris;
+mod leavers;
 mod okta_full;
 mod reach;
 mod remote;

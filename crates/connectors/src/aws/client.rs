@@ -203,7 +203,11 @@ pub fn is_code(failure: &Failure, code: &str) -> bool {
 }
 
 /// `result`, with the failure AWS answers as `code` taken to mean `instead`.
-fn unless_code<T>(result: Result<T, Failure>, code: &str, instead: T) -> Result<T, Failure> {
+pub(super) fn unless_code<T>(
+    result: Result<T, Failure>,
+    code: &str,
+    instead: T,
+) -> Result<T, Failure> {
     match result {
         Err(failure) if is_code(&failure, code) => Ok(instead),
         other => other,
@@ -306,7 +310,7 @@ impl AwsClient {
         })
     }
 
-    fn store(&self) -> &aws_sdk_identitystore::Client {
+    pub(super) fn store(&self) -> &aws_sdk_identitystore::Client {
         if crate::transport::waiting_allowed() {
             &self.store
         } else {
@@ -400,7 +404,7 @@ impl AwsClient {
             .collect())
     }
 
-    async fn store_id(&self) -> Result<String, Failure> {
+    pub(super) async fn store_id(&self) -> Result<String, Failure> {
         Ok(self.instance().await?.identity_store_id.clone())
     }
 

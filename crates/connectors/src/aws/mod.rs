@@ -20,6 +20,10 @@
 //! `status_poll_ms`). `FAILED` is permanent with AWS's `FailureReason`; still `IN_PROGRESS` after the budget is
 //! retry-later, and the engine's `observe` (`ListAccountAssignments`) tells whether it landed.
 //!
+//! Accounts (`accounts.rs`): identity store users created (`CreateUser`, found first with `GetUserId`), deleted
+//! (`DeleteUser`; the API cannot disable a user, so suspend and deactivate are refused) and updated
+//! (`UpdateUser`).
+//!
 //! Errors: `ThrottlingException` → rate limited (after the SDK's own retries); `ResourceNotFoundException`,
 //! `ValidationException`, `AccessDeniedException` → permanent with AWS's code and message; credential errors
 //! (`UnrecognizedClientException`, `InvalidSignatureException`, …) → unauthorized; 5xx, timeouts and connection
@@ -42,6 +46,7 @@
 //!   (the connector never parses them);
 //! - operations moto lacks answer HTTP 500, which the SDK retries; the moto test uses one attempt.
 
+mod accounts;
 mod client;
 mod config;
 mod mapping;
@@ -64,11 +69,14 @@ use client::ClientSettings;
 pub const SYSTEM: &str = "aws";
 
 /// The operations this connector performs.
-const OPERATIONS: [&str; 4] = [
+const OPERATIONS: [&str; 7] = [
     "add_grant",
     "remove_grant",
     "add_group_grant",
     "remove_group_grant",
+    "create_account",
+    "retire_account",
+    "update_profile",
 ];
 
 pub struct AwsConnector {
@@ -208,6 +216,17 @@ impl AwsConnector {
             | OpKind::RemoveGroupGrant {
                 group, resource, ..
             } if group.kind.as_str() == GROUP && resource.kind.as_str() == ACCOUNT => Ok(()),
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                ..
+            } => accounts::check_creation(self.connection.as_str(), account, attributes),
+            OpKind::RetireAccount { account, mode, .. } => {
+                accounts::check_retirement(self.connection.as_str(), account, *mode)
+            }
+            OpKind::UpdateProfile { account, after, .. } => {
+                accounts::check_attributes(self.connection.as_str(), account, after)
+            }
             _ => Err(self.unsupported(op)),
         }
     }
@@ -311,6 +330,17 @@ impl AwsConnector {
     }
 
     fn no_user(&self, op: &Operation) -> Failure {
+        // A person whose user the plan creates: the creation may not have taken effect yet.
+        if op.account().is_some_and(|a| a.pending_email().is_some()) {
+            return Failure::retry_later(
+                Some("UserNotFound".into()),
+                format!(
+                    "{}: {} has no IAM Identity Center user yet",
+                    self.connection,
+                    op.holder().label()
+                ),
+            );
+        }
         Failure::permanent(
             "UserNotFound",
             format!(
@@ -433,6 +463,35 @@ impl Connector for AwsConnector {
     }
 
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                ..
+            } => {
+                self.shape(op)?;
+                return self.client.create_user(account, attributes).await;
+            }
+            OpKind::RetireAccount { account, .. } => {
+                self.shape(op)?;
+                return self.client.delete_user(account).await;
+            }
+            OpKind::UpdateProfile { account, after, .. } => {
+                self.shape(op)?;
+                return match self.client.update_user(account, after).await? {
+                    Some(applied) => Ok(applied),
+                    None => Err(Failure::permanent(
+                        "ResourceNotFoundException",
+                        format!(
+                            "{}: aws user {} to update does not exist",
+                            self.connection, account.login
+                        ),
+                        Some(400),
+                    )),
+                };
+            }
+            _ => {}
+        }
         let widen = op.widens_access();
         match self.target(op).await? {
             Target::Membership { user: None, .. }
@@ -489,6 +548,21 @@ impl Connector for AwsConnector {
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        match &op.kind {
+            OpKind::CreateAccount { account, .. } => {
+                let exists = self.client.account_user(account).await?.is_some();
+                return Ok(Observed::from(exists));
+            }
+            OpKind::RetireAccount { account, .. } => {
+                let gone = self.client.account_user(account).await?.is_none();
+                return Ok(Observed::from(gone));
+            }
+            OpKind::UpdateProfile { account, after, .. } => {
+                let holds = self.client.profile_holds(account, after).await?;
+                return Ok(Observed::from(holds == Some(true)));
+            }
+            _ => {}
+        }
         let present = match self.target(op).await? {
             Target::Membership { user: None, .. }
             | Target::Assignment {

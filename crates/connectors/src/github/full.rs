@@ -122,19 +122,21 @@ fn trim_user(user: &Value) -> Value {
     Value::Object(kept)
 }
 
-/// The invitees as accounts (status INVITED), each from its invitation and the user's profile.
+/// The invitees as accounts (status INVITED), each from its invitation and the user's profile. An invitation of
+/// an email no GitHub user has yet is an account `invitation:<id>` named by the email (no team reads: it can
+/// hold no team membership until accepted).
 async fn invitees(
     connector: &GithubConnector,
     org: &str,
-) -> Result<Vec<(Account, Invitee)>, Failure> {
+) -> Result<Vec<(Account, Option<Invitee>)>, Failure> {
     let invitations = each(connector, &["orgs", org, "invitations"], &[], |i| {
         Some(i.clone())
     })
     .await?;
-    let read: Vec<Option<(Account, Invitee)>> = stream::iter(invitations)
+    let read: Vec<Option<(Account, Option<Invitee>)>> = stream::iter(invitations)
         .map(|invitation| async move {
             let Some(login) = login_of(&invitation) else {
-                return Ok(None);
+                return Ok(mapping::email_invitation(&invitation).map(|a| (a, None)));
             };
             let user = connector.client.get(&["users", &login], None).await?.body;
             let email = match invitation.get("email").and_then(Value::as_str) {
@@ -158,7 +160,7 @@ async fn invitees(
                         login: login.clone(),
                         in_teams,
                     };
-                    (account, invitee)
+                    (account, Some(invitee))
                 },
             ))
         })
@@ -281,7 +283,8 @@ pub(super) async fn sync(
         for repo in repos {
             sink.resource(repo);
         }
-        let (invited, invitees): (Vec<Account>, Vec<Invitee>) = invited.into_iter().unzip();
+        let (invited, invitees): (Vec<Account>, Vec<Option<Invitee>>) = invited.into_iter().unzip();
+        let invitees: Vec<Invitee> = invitees.into_iter().flatten().collect();
         let invitees = &invitees;
 
         // The members beside the teams; the teams' grants go to the sink as each team is read.

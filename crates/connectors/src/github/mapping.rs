@@ -74,6 +74,29 @@ pub fn account(
     })
 }
 
+/// An invitation of an email no GitHub user has yet (`login: null`) as a pending account: id
+/// `invitation:<id>`, named and correlated by the email.
+pub fn email_invitation(invitation: &Value) -> Option<Account> {
+    let id = invitation.get("id").and_then(Value::as_u64)?;
+    let email = text(invitation, "/email")?;
+    let mut attributes = Map::new();
+    let role = if text(invitation, "/role").as_deref() == Some("admin") {
+        "admin"
+    } else {
+        "member"
+    };
+    attributes.insert("org_role".into(), Value::String(role.into()));
+    Some(Account {
+        id: format!("{}{id}", super::accounts::INVITATION_PREFIX),
+        login: email.clone(),
+        email: Some(email.clone()),
+        display_name: email,
+        state: lifecycle_state(INVITED),
+        status: INVITED.into(),
+        attributes,
+    })
+}
+
 /// A team, keyed by its slug (what every team path takes).
 pub fn team(team: &Value) -> Option<Resource> {
     let slug = text(team, "/slug")?;

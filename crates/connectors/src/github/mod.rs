@@ -4,7 +4,11 @@
 //! Every write is preceded by a read of the one object it changes, so a replayed operation sends nothing.
 //! A team membership for someone outside the organisation is an invitation (`pending`), which counts as done:
 //! the rest is up to the invitee.
+//!
+//! Accounts (`accounts.rs`): an organisation invitation by email, found by email among invitations and members;
+//! retired by removing the membership or cancelling the invitation.
 
+mod accounts;
 mod client;
 mod config;
 mod full;
@@ -13,6 +17,7 @@ mod mapping;
 pub use client::{GithubClient, GithubDialect};
 pub use config::GithubConfig;
 
+use accounts::Resolved;
 use async_trait::async_trait;
 use grantflow_model::{ConnectionName, OpKind, Operation, SystemKind};
 use reqwest::Method;
@@ -211,6 +216,8 @@ impl Connector for GithubConnector {
                 "remove_grant",
                 "add_group_grant",
                 "remove_group_grant",
+                "create_account",
+                "retire_account",
             ],
             rate_limit_buckets: vec![client::CORE, client::SECONDARY, client::SECONDARY_HOURLY],
             accounts_created_on_first_login: false,
@@ -227,6 +234,24 @@ impl Connector for GithubConnector {
     }
 
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                ..
+            } => return self.invite(account, attributes).await,
+            OpKind::RetireAccount { account, mode, .. } => {
+                return self.retire(account, *mode).await;
+            }
+            _ => {}
+        }
+        let resolved = match self.resolve_pending(op).await? {
+            Ok(resolved) => resolved,
+            // Nobody to take access from yet; someone to wait for.
+            Err(_) if !op.widens_access() => return Ok(Applied::AlreadyPresent),
+            Err(not_yet) => return Err(not_yet),
+        };
+        let op = &resolved;
         let (current, path) = self.state(op).await?;
         let wanted = op.entitlement();
         let holds = current.as_deref() == Some(wanted);
@@ -259,8 +284,56 @@ impl Connector for GithubConnector {
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                ..
+            } => return self.invited(account, attributes).await,
+            OpKind::RetireAccount { account, .. } => return self.retired(account).await,
+            _ => {}
+        }
+        let Ok(resolved) = self.resolve_pending(op).await? else {
+            // No login yet: nothing is held.
+            return Ok(Observed::of(op, false));
+        };
+        let op = &resolved;
         let (current, _) = self.state(op).await?;
         let present = current.as_deref() == Some(op.entitlement());
         Ok(Observed::of(op, present))
+    }
+
+    fn check(&self, op: &Operation) -> Result<(), Failure> {
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                ..
+            } => accounts::check_create(self.connection.as_str(), account, attributes),
+            OpKind::RetireAccount { account, mode, .. } => {
+                accounts::check_retire(self.connection.as_str(), account, *mode)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl GithubConnector {
+    /// `op` with a `pending:<email>` account (invited in the same plan), or an email-only invitation a sync read
+    /// (`invitation:<id>`, named by the email), given its GitHub login; the inner
+    /// `Err` is why there is none yet (waiting for the invitee, or the invitation not visible yet).
+    async fn resolve_pending(&self, op: &Operation) -> Result<Result<Operation, Failure>, Failure> {
+        let mut resolved = op.clone();
+        if let OpKind::AddGrant { account, .. } | OpKind::RemoveGrant { account, .. } =
+            &mut resolved.kind
+            && (account.pending_email().is_some()
+                || account.id.starts_with(accounts::INVITATION_PREFIX))
+        {
+            match self.pending_login(account).await? {
+                Resolved::Login(login) => account.login = login,
+                Resolved::NotYet(why) => return Ok(Err(why)),
+            }
+        }
+        Ok(Ok(resolved))
     }
 }

@@ -28,6 +28,22 @@ pub struct GitlabConfig {
     /// planned and wait for that sign-in instead of being skipped.
     #[serde(default = "default_true")]
     pub accounts_created_on_first_login: bool,
+    /// How GitLab users come to exist: `first_login` (the default: at the person's first SSO sign-in, as
+    /// `accounts_created_on_first_login` says) or `admin_api` (self-managed GitLab with an administrator's
+    /// token: grantflow creates, blocks, deactivates and deletes users as policies declare).
+    #[serde(default)]
+    pub accounts: GitlabAccounts,
+}
+
+/// Who makes GitLab users.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GitlabAccounts {
+    /// GitLab, at the first SSO sign-in (or a person, by hand).
+    #[default]
+    FirstLogin,
+    /// grantflow, through the admin users API (`POST /users`, block, deactivate, delete).
+    AdminApi,
 }
 
 crate::http_settings!(GitlabConfig);

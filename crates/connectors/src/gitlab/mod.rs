@@ -11,13 +11,17 @@
 //! at most at the share's `group_access_level`, kept in the project's `shared_with_groups` attribute. Archived
 //! projects are included (members can still read them), marked by the `archived` attribute. Project membership
 //! itself is not read or managed.
+//!
+//! With `accounts: admin_api` (self-managed GitLab, an administrator's token) users are created and retired
+//! as policies declare (`accounts.rs`); otherwise they appear at the first SSO sign-in, as above.
 
+mod accounts;
 mod client;
 mod config;
 mod mapping;
 
 pub use client::{GitlabClient, GitlabDialect, error_text};
-pub use config::GitlabConfig;
+pub use config::{GitlabAccounts, GitlabConfig};
 pub use mapping::{ALIASES, PROJECT, PROJECT_MEMBER, level_of, project_id};
 
 use async_trait::async_trait;
@@ -39,6 +43,8 @@ pub struct GitlabConnector {
     client: GitlabClient,
     pending_recheck: chrono::Duration,
     accounts_created_on_first_login: bool,
+    /// Users are created and retired through the admin API.
+    admin_api: bool,
 }
 
 fn id_of(value: &Value) -> Option<u64> {
@@ -77,7 +83,10 @@ impl GitlabConnector {
         Ok(Self {
             connection,
             client,
-            accounts_created_on_first_login: config.accounts_created_on_first_login,
+            // Created by grantflow, a user is not waited for.
+            accounts_created_on_first_login: config.accounts_created_on_first_login
+                && config.accounts != GitlabAccounts::AdminApi,
+            admin_api: config.accounts == GitlabAccounts::AdminApi,
             pending_recheck: chrono::Duration::seconds(
                 i64::try_from(config.pending_recheck_seconds).unwrap_or(5),
             ),
@@ -262,7 +271,16 @@ impl Connector for GitlabConnector {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
             base_url: self.client.base().to_string(),
-            operations: vec!["add_grant", "remove_grant"],
+            operations: if self.admin_api {
+                vec![
+                    "add_grant",
+                    "remove_grant",
+                    "create_account",
+                    "retire_account",
+                ]
+            } else {
+                vec!["add_grant", "remove_grant"]
+            },
             rate_limit_buckets: vec!["api"],
             accounts_created_on_first_login: self.accounts_created_on_first_login,
         }
@@ -369,6 +387,25 @@ impl Connector for GitlabConnector {
     }
 
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                options,
+                ..
+            } => {
+                self.admin_api_only(op)?;
+                return accounts::create(&self.client, account, attributes, options).await;
+            }
+            OpKind::RetireAccount { account, mode, .. } => {
+                self.admin_api_only(op)?;
+                let Some(user) = self.user_id(account).await? else {
+                    return Ok(Applied::AlreadyPresent);
+                };
+                return accounts::retire(&self.client, user, *mode).await;
+            }
+            _ => {}
+        }
         let (user, group, level, account) = self.target(op).await?;
         let widens = op.widens_access();
         let Some(user) = user else {
@@ -388,6 +425,20 @@ impl Connector for GitlabConnector {
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                ..
+            } => return accounts::created(&self.client, account, attributes).await,
+            OpKind::RetireAccount { account, mode, .. } => {
+                let Some(user) = self.user_id(account).await? else {
+                    return Ok(Observed::Done);
+                };
+                return accounts::retired(&self.client, user, *mode).await;
+            }
+            _ => {}
+        }
         let (user, group, level, _) = self.target(op).await?;
         let Some(user) = user else {
             return Ok(Observed::of(op, false));
@@ -401,5 +452,36 @@ impl Connector for GitlabConnector {
             direct == Some(level)
         };
         Ok(Observed::of(op, present))
+    }
+
+    fn check(&self, op: &Operation) -> Result<(), Failure> {
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                options,
+                ..
+            } => {
+                self.admin_api_only(op)?;
+                accounts::check_create(self.connection.as_str(), account, attributes, options)
+            }
+            OpKind::RetireAccount { .. } => self.admin_api_only(op),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl GitlabConnector {
+    /// Users are made and retired here only with `accounts: admin_api`.
+    fn admin_api_only(&self, op: &Operation) -> Result<(), Failure> {
+        if self.admin_api {
+            return Ok(());
+        }
+        Err(Failure::unsupported(format!(
+            "{}: gitlab cannot {} {}: users appear at their first SSO sign-in; set `accounts: admin_api` (self-managed GitLab, an administrator's token) to manage them",
+            self.connection,
+            op.verb(),
+            op.resource().name
+        )))
     }
 }

@@ -1,6 +1,7 @@
 //! The Jira Cloud connector: Atlassian accounts, project roles (user actors as grants, group actors as resource
-//! grants) and group membership, through the REST v3 API.
+//! grants) and group membership, through the REST v3 API; accounts created and deleted as `accounts.rs` says.
 
+mod accounts;
 mod client;
 mod config;
 mod mapping;
@@ -112,23 +113,13 @@ impl JiraConnector {
         ))
     }
 
-    /// The account id; for `pending:<email>`, the account with that email if there is one now.
+    /// The account id; for `pending:<email>` (an account the plan creates, or one made at a first sign-in), the
+    /// account with that email if there is one now.
     async fn account_id(&self, account: &AccountRef) -> Result<Option<String>, Failure> {
         let Some(email) = crate::pending_email(account) else {
             return Ok(Some(account.id.clone()));
         };
-        let found = self.client.get("user/search", &[("query", email)]).await?;
-        Ok(found
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|u| {
-                u.get("emailAddress")
-                    .and_then(Value::as_str)
-                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
-            })
-            .and_then(|u| u.get("accountId").and_then(Value::as_str))
-            .map(str::to_string))
+        accounts::account_by_email(&self.client, email).await
     }
 
     /// The operation's target and actor; the actor is `None` for a person with no Jira account.
@@ -313,6 +304,8 @@ impl Connector for JiraConnector {
                 "remove_grant",
                 "add_group_grant",
                 "remove_group_grant",
+                "create_account",
+                "retire_account",
             ],
             rate_limit_buckets: vec![client::API_BUCKET],
             accounts_created_on_first_login: false,
@@ -409,11 +402,53 @@ impl Connector for JiraConnector {
         Ok(())
     }
 
+    fn check(&self, op: &Operation) -> Result<(), Failure> {
+        let connection = self.connection.as_str();
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                options,
+                ..
+            } => accounts::check_create(connection, account, attributes, options),
+            OpKind::RetireAccount { account, mode, .. } => {
+                accounts::check_retire(connection, account, *mode)
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        let connection = self.connection.as_str();
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                ..
+            } => {
+                self.check(op)?;
+                return accounts::create(&self.client, connection, account, attributes).await;
+            }
+            OpKind::RetireAccount { account, mode, .. } => {
+                return accounts::retire(&self.client, connection, account, *mode).await;
+            }
+            _ => {}
+        }
         let (target, actor) = self.parse(op).await?;
         let add = op.widens_access();
         let Some(actor) = actor else {
-            return if add {
+            let pending = op.account().is_some_and(|a| a.pending_email().is_some());
+            return if add && pending {
+                // The account the plan creates (its creation succeeded first) should be searchable soon.
+                Err(Failure::retry_later(
+                    None,
+                    format!(
+                        "{connection}: the jira account {} that {} names does not exist yet",
+                        op.holder().label(),
+                        op.describe()
+                    ),
+                ))
+            } else if add {
                 Err(Failure::Permanent {
                     vendor_code: "404".into(),
                     message: format!(
@@ -456,6 +491,17 @@ impl Connector for JiraConnector {
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                ..
+            } => return accounts::created(&self.client, account, attributes).await,
+            OpKind::RetireAccount { account, .. } => {
+                return accounts::retired(&self.client, account).await;
+            }
+            _ => {}
+        }
         let (target, actor) = self.parse(op).await?;
         let held = match actor {
             Some(actor) => self.holds(&target, &actor).await?.0,

@@ -39,9 +39,23 @@ pub fn account(user: &Value) -> Option<Account> {
         login,
         // Upper case like the other systems' statuses; drift reads INACTIVE as "cannot sign in".
         status: if active { "ACTIVE" } else { "INACTIVE" }.to_string(),
-        state: LifecycleState::from_active_flag(active),
+        // A deactivated user is Salesforce's leaver (users are never deleted): deprovisioned, which is what
+        // `retire: deactivate` leaves. Suspended is a frozen user (`freeze`).
+        state: if active {
+            LifecycleState::Active
+        } else {
+            LifecycleState::Deprovisioned
+        },
         attributes,
     })
+}
+
+/// A frozen user (`UserLogin.IsFrozen`): active, but unable to sign in, so suspended.
+pub fn freeze(account: &mut Account) {
+    if account.state == LifecycleState::Active {
+        account.status = "FROZEN".to_string();
+        account.state = LifecycleState::Suspended;
+    }
 }
 
 /// A permission set by its API name; `None` for one a profile owns (it changes only with the profile).

@@ -1,7 +1,9 @@
 //! The Salesforce connector: Users as accounts and permission-set assignments, through the REST API and SOQL.
 //! An assignment is created with a PermissionSetAssignment (DUPLICATE_VALUE means it is already there) and
-//! removed by finding its Id with SOQL and deleting it. Permission sets a profile owns are left alone.
+//! removed by finding its Id with SOQL and deleting it. Permission sets a profile owns are left alone. Users are
+//! created, retired (deactivated or frozen) and updated as `accounts.rs` says.
 
+mod accounts;
 mod auth;
 mod client;
 mod config;
@@ -85,18 +87,23 @@ impl SalesforceConnector {
         ))
     }
 
-    /// The User Id; for `pending:<email>`, the user with that email if there is one now.
+    /// The User Id; for `pending:<email>` (an account the plan creates), the user with that Username (the
+    /// login), else that email, if there is one now.
     async fn user_id(&self, account: &AccountRef) -> Result<Option<String>, Failure> {
         let Some(email) = crate::pending_email(account) else {
             return Ok(Some(account.id.clone()));
         };
-        let soql = format!("SELECT Id FROM User WHERE Email = {} LIMIT 1", quote(email));
-        Ok(self
-            .client
-            .query(&soql, |_| {})
-            .await?
-            .first()
-            .and_then(id_of))
+        if let Some(user) = accounts::user_by_username(&self.client, &account.login).await? {
+            return Ok(id_of(&user));
+        }
+        let soql = format!("SELECT Id FROM User WHERE Email = {} LIMIT 2", quote(email));
+        let found = self.client.query(&soql, |_| {}).await?;
+        // Two users with one email: nothing is granted on a guess.
+        Ok(if found.len() == 1 {
+            found.first().and_then(id_of)
+        } else {
+            None
+        })
     }
 
     /// The Id of the permission set named `name`, refusing one a profile owns.
@@ -223,7 +230,13 @@ impl Connector for SalesforceConnector {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
             base_url: self.client.base().to_string(),
-            operations: vec!["add_grant", "remove_grant"],
+            operations: vec![
+                "add_grant",
+                "remove_grant",
+                "create_account",
+                "retire_account",
+                "update_profile",
+            ],
             rate_limit_buckets: vec![client::API_BUCKET],
             accounts_created_on_first_login: false,
         }
@@ -247,7 +260,22 @@ impl Connector for SalesforceConnector {
             client.query(soql, |n| sink.progress(label, n as u64)).await
         }
         let users = query(&self.client, sink, "users", "SELECT Id, Username, Email, Name, IsActive, ProfileId, Profile.Name, FederationIdentifier FROM User").await?;
-        for account in users.iter().filter_map(mapping::account) {
+        // Frozen users (UserLogin.IsFrozen) cannot sign in though they are active: read as suspended.
+        let frozen: std::collections::BTreeSet<String> = query(
+            &self.client,
+            sink,
+            "frozen users",
+            "SELECT UserId FROM UserLogin WHERE IsFrozen = true",
+        )
+        .await?
+        .iter()
+        .filter_map(|l| l.get("UserId").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+        for mut account in users.iter().filter_map(mapping::account) {
+            if frozen.contains(&account.id) {
+                mapping::freeze(&mut account);
+            }
             sink.account(account);
         }
         let sets = query(&self.client, sink, "permission sets", "SELECT Id, Name, Label, Type, IsOwnedByProfile FROM PermissionSet WHERE IsOwnedByProfile = false").await?;
@@ -272,21 +300,70 @@ impl Connector for SalesforceConnector {
         Ok(())
     }
 
+    fn check(&self, op: &Operation) -> Result<(), Failure> {
+        let connection = self.connection.as_str();
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                options,
+                ..
+            } => accounts::check_create(connection, account, attributes, options),
+            OpKind::RetireAccount { account, mode, .. } => {
+                accounts::check_retire(connection, account, *mode)
+            }
+            OpKind::UpdateProfile { account, after, .. } => {
+                accounts::check_update(connection, account, after)
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        let connection = self.connection.as_str();
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                options,
+                ..
+            } => {
+                self.check(op)?;
+                return accounts::create(&self.client, connection, account, attributes, options)
+                    .await;
+            }
+            OpKind::RetireAccount { account, mode, .. } => {
+                return accounts::retire(&self.client, connection, account, *mode).await;
+            }
+            OpKind::UpdateProfile { account, after, .. } => {
+                self.check(op)?;
+                return accounts::update(&self.client, connection, account, after).await;
+            }
+            _ => {}
+        }
         let (user, set) = self.target(op).await?;
         let Some(user) = user else {
-            return if op.widens_access() {
+            return if !op.widens_access() {
+                Ok(Applied::AlreadyPresent)
+            } else if op.account().is_some_and(|a| a.pending_email().is_some()) {
+                // The account the plan creates (its creation succeeded first) should be readable soon.
+                Err(Failure::retry_later(
+                    None,
+                    format!(
+                        "{connection}: the salesforce user {} that {} names does not exist yet",
+                        op.holder().label(),
+                        op.describe()
+                    ),
+                ))
+            } else {
                 Err(Failure::Permanent {
                     vendor_code: "NOT_FOUND".into(),
                     message: format!(
-                        "{}: {} has no Salesforce user",
-                        self.connection,
+                        "{connection}: {} has no Salesforce user",
                         op.holder().label()
                     ),
                     status: None,
                 })
-            } else {
-                Ok(Applied::AlreadyPresent)
             };
         };
         if op.widens_access() {
@@ -326,6 +403,20 @@ impl Connector for SalesforceConnector {
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                ..
+            } => return accounts::created(&self.client, account, attributes).await,
+            OpKind::RetireAccount { account, mode, .. } => {
+                return accounts::retired(&self.client, account, *mode).await;
+            }
+            OpKind::UpdateProfile { account, after, .. } => {
+                return accounts::updated(&self.client, account, after).await;
+            }
+            _ => {}
+        }
         let (user, set) = self.target(op).await?;
         let present = match user {
             Some(user) => self.assignment(&user, &set).await?.is_some(),

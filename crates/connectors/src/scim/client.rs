@@ -39,7 +39,7 @@ pub struct ScimDialect {
 
 impl ScimDialect {
     /// The dialect of the app `config` describes, named `app` in messages.
-    pub(super) fn new(app: String, config: &ScimConfig, token: SecretString) -> Self {
+    pub(crate) fn new(app: String, config: &ScimConfig, token: SecretString) -> Self {
         Self {
             token,
             app,

@@ -1,7 +1,9 @@
 //! A generic SCIM 2.0 connector (RFC 7643 / RFC 7644): Users as accounts, Groups as resources with `member`,
 //! membership changed with PATCH after reading the group (so a repeated operation changes nothing), and
-//! deactivation / reactivation with PATCH `replace active`.
+//! deactivation / reactivation with PATCH `replace active`; accounts created, retired and their profiles
+//! updated through `/Users` (`accounts.rs`, shared with Slack's SCIM API).
 
+pub(crate) mod accounts;
 mod client;
 mod config;
 mod mapping;
@@ -22,7 +24,7 @@ use mapping::{GROUP, MEMBER};
 
 pub const SYSTEM: &str = "scim";
 
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub(crate) const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// Account actions: SCIM has one lifecycle switch, `active`.
 pub const ACTIONS: &[(&str, bool)] = &[
@@ -40,7 +42,7 @@ pub struct ScimConnector {
 }
 
 /// `attr eq "value"`, quoted and escaped by the `scim_v2` crate's filter printer.
-fn eq_filter(attr: &str, value: &str) -> String {
+pub(crate) fn eq_filter(attr: &str, value: &str) -> String {
     Filter::Attr(AttrExp::Comparison(
         AttrPath::with_name(attr),
         CompareOp::Eq,
@@ -130,6 +132,8 @@ impl ScimConnector {
                 }
                 Ok(())
             }
+            OpKind::CreateAccount { .. } | OpKind::UpdateProfile { .. } => Ok(()),
+            OpKind::RetireAccount { .. } => Ok(()),
             _ => Err(self.unsupported(op)),
         }
     }
@@ -222,6 +226,18 @@ impl ScimConnector {
     }
 
     fn no_account(&self, op: &Operation) -> Failure {
+        // A person the plan creates the account of: the creation may not have taken effect yet.
+        if op.account().is_some_and(|a| a.pending_email().is_some()) {
+            return Failure::retry_later(
+                Some("user_not_found".into()),
+                format!(
+                    "{} ({}): {} has no SCIM user yet",
+                    self.connection,
+                    self.app,
+                    op.holder().label()
+                ),
+            );
+        }
         Failure::Permanent {
             vendor_code: "user_not_found".into(),
             message: format!(
@@ -242,7 +258,14 @@ impl Connector for ScimConnector {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
             base_url: self.client.base().to_string(),
-            operations: vec!["add_grant", "remove_grant", "account_action"],
+            operations: vec![
+                "add_grant",
+                "remove_grant",
+                "account_action",
+                "create_account",
+                "retire_account",
+                "update_profile",
+            ],
             rate_limit_buckets: vec![BUCKET],
             accounts_created_on_first_login: false,
         }
@@ -290,6 +313,28 @@ impl Connector for ScimConnector {
     }
 
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        match &op.kind {
+            OpKind::CreateAccount {
+                account,
+                attributes,
+                options,
+                ..
+            } => {
+                let body = accounts::creation_body(account, attributes, options, str::to_string);
+                return accounts::create(&self.client, account, &body).await;
+            }
+            OpKind::RetireAccount { account, mode, .. } => {
+                return accounts::retire(&self.client, account, *mode, accounts::DeleteMeans::Gone)
+                    .await;
+            }
+            OpKind::UpdateProfile { account, after, .. } => {
+                return accounts::update_profile(&self.client, account, after, || {
+                    self.no_account(op)
+                })
+                .await;
+            }
+            _ => {}
+        }
         match self.target(op).await? {
             Target::Member { group, user } => {
                 let Some(user) = user else {
@@ -330,6 +375,24 @@ impl Connector for ScimConnector {
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        match &op.kind {
+            OpKind::CreateAccount { account, .. } => {
+                return accounts::created(&self.client, account).await;
+            }
+            OpKind::RetireAccount { account, mode, .. } => {
+                return accounts::retired(
+                    &self.client,
+                    account,
+                    *mode,
+                    accounts::DeleteMeans::Gone,
+                )
+                .await;
+            }
+            OpKind::UpdateProfile { account, after, .. } => {
+                return accounts::profile_updated(&self.client, account, after).await;
+            }
+            _ => {}
+        }
         let done = match self.target(op).await? {
             Target::Member { group, user } => match user {
                 Some(user) => self.members(&group).await?.0.contains(&user) == op.widens_access(),

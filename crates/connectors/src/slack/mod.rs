@@ -1,6 +1,8 @@
 //! The Slack connector: workspace members and public and private channel membership through the Web API, and
-//! the app's messages (`post_message`, `update_message`) for asking and answering people in Slack.
+//! the app's messages (`post_message`, `update_message`) for asking and answering people in Slack; with a SCIM
+//! token (Business+ / Enterprise Grid), accounts through Slack's SCIM API (`accounts.rs`).
 
+mod accounts;
 mod client;
 mod config;
 mod mapping;
@@ -23,6 +25,8 @@ pub struct SlackConnector {
     connection: ConnectionName,
     client: SlackClient,
     signing_secret: Option<secrecy::SecretString>,
+    /// Slack's SCIM API, when the connection has a SCIM token.
+    scim: Option<crate::scim::ScimClient>,
 }
 
 pub use crate::PostedMessage;
@@ -47,10 +51,12 @@ impl SlackConnector {
             context,
             None,
         )?;
+        let scim = accounts::scim_client(&connection, config, context)?;
         Ok(Self {
             connection,
             client,
             signing_secret,
+            scim,
         })
     }
 
@@ -211,8 +217,22 @@ impl Connector for SlackConnector {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
             base_url: self.client.base().to_string(),
-            operations: vec!["add_grant", "remove_grant"],
-            rate_limit_buckets: vec!["tier2", "tier3", "tier4", "special"],
+            operations: if self.scim.is_some() {
+                vec![
+                    "add_grant",
+                    "remove_grant",
+                    "create_account",
+                    "retire_account",
+                    "update_profile",
+                ]
+            } else {
+                vec!["add_grant", "remove_grant"]
+            },
+            rate_limit_buckets: if self.scim.is_some() {
+                vec!["tier2", "tier3", "tier4", "special", crate::scim::BUCKET]
+            } else {
+                vec!["tier2", "tier3", "tier4", "special"]
+            },
             accounts_created_on_first_login: false,
         }
     }
@@ -258,18 +278,26 @@ impl Connector for SlackConnector {
         Ok(())
     }
 
+    fn check(&self, op: &Operation) -> Result<(), Failure> {
+        self.check_account(op)
+    }
+
     async fn apply(&self, op: &Operation) -> Result<Applied, Failure> {
+        if let Some(applied) = self.apply_account(op).await? {
+            return Ok(applied);
+        }
         let (channel, user) = self.target(op).await?;
         let Some(user) = user else {
             return if op.widens_access() {
-                Err(Failure::permanent(
-                    "users_not_found",
+                // Only a `pending:<email>` person has no id: their account may be created in this plan and
+                // not exist yet, so the grant waits for it.
+                Err(Failure::retry_later(
+                    Some("users_not_found".into()),
                     format!(
-                        "{}: {} has no Slack account",
+                        "{}: {} has no Slack account yet",
                         self.connection,
                         op.holder().label()
                     ),
-                    None,
                 ))
             } else {
                 Ok(Applied::AlreadyPresent)
@@ -296,6 +324,9 @@ impl Connector for SlackConnector {
     }
 
     async fn observe(&self, op: &Operation) -> Result<Observed, Failure> {
+        if let Some(observed) = self.observe_account(op).await? {
+            return Ok(observed);
+        }
         let (channel, user) = self.target(op).await?;
         let present = match user {
             Some(user) => self.members(&channel).await?.contains(&user),

@@ -4,7 +4,7 @@
 
 use grantflow_connectors::aws::{AwsConfig, AwsConnector};
 use grantflow_connectors::{Applied, Connector, Failure, Observed};
-use grantflow_model::{ConnectionName, OpKind, Operation, ResourceGrant, Snapshot};
+use grantflow_model::{ConnectionName, OpKind, Operation, ResourceGrant, RetireMode, Snapshot};
 use serde_json::json;
 
 use crate::harness::{ByHand, Case, Grant, Missing, RateLimits, Said, Sandbox, System, Text};
@@ -17,7 +17,7 @@ const PROD_PLATFORM: &str = "222233334444";
 const DEMO: &str = "okta-demo-user@example.com";
 
 /// `max_attempts` per call (the SDK retries throttling and 5xx), `status_polls` reads of an assignment request.
-fn connector(sandbox: &Sandbox, max_attempts: u32, status_polls: u32) -> AwsConnector {
+pub fn connector(sandbox: &Sandbox, max_attempts: u32, status_polls: u32) -> AwsConnector {
     let config = AwsConfig {
         allow_insecure_http: false,
         region: Some("eu-west-1".into()),
@@ -70,6 +70,8 @@ impl System for Aws {
         let group_assignment =
             format!("assignment/{PROD_PLATFORM}/platform-readonly/GROUP/{engineering}");
         let platform_engineers = ("group", "Platform Engineers");
+        let lena = account(s, "lena.fischer@example.com");
+        let lena_key = format!("user/{}", lena.id);
         let readonly = |add| {
             sandbox.group_grant(
                 s,
@@ -92,6 +94,25 @@ impl System for Aws {
             Case::new(power_user(sandbox, s, false, DEMO), &assignment),
             Case::new(readonly(true), &group_assignment),
             Case::new(readonly(false), &group_assignment),
+            Case::unkeyed(crate::aws_accounts::creation(
+                sandbox,
+                "nia.park@example.com",
+            )),
+            Case::new(
+                sandbox.operation(OpKind::update_profile(
+                    lena.clone(),
+                    serde_json::Map::new(),
+                    json!({"title": "Engineering Manager", "displayName": "Lena F."})
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
+                )),
+                &lena_key,
+            ),
+            Case::new(
+                sandbox.operation(OpKind::retire_account(lena, RetireMode::Delete)),
+                &lena_key,
+            ),
         ]
     }
 

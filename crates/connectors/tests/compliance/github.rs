@@ -3,7 +3,10 @@
 
 use grantflow_connectors::github::{GithubConfig, GithubConnector};
 use grantflow_connectors::{Applied, Connector, Observed};
-use grantflow_model::{ConnectionName, GrantSource, Operation, Snapshot};
+use grantflow_model::{
+    AccountOptions, AccountRef, ConnectionName, GrantSource, OpKind, Operation, RetireMode,
+    Snapshot,
+};
 use serde_json::json;
 
 use crate::harness::{ByHand, Case, Grant, Missing, RateLimits, Said, Sandbox, System, Text};
@@ -22,7 +25,7 @@ fn config(sandbox: &Sandbox, waits: u32, organization: Option<&str>) -> GithubCo
     }
 }
 
-fn connector(sandbox: &Sandbox, waits: u32) -> GithubConnector {
+pub fn connector(sandbox: &Sandbox, waits: u32) -> GithubConnector {
     GithubConnector::new(
         ConnectionName::new("github"),
         &config(sandbox, waits, None),
@@ -80,6 +83,20 @@ impl System for Github {
             Case::new(
                 repo(sandbox, s, false, "Backend", "platform-infra", "maintain"),
                 permission,
+            ),
+            // Accounts as code (github_accounts.rs): an invitation by email, found by email when applied again.
+            Case::unkeyed(sandbox.operation(OpKind::create_account(
+                AccountRef::pending("new.joiner@example.com"),
+                serde_json::Map::new(),
+                AccountOptions::default(),
+            ))),
+            // A leaver: the membership removed (GitHub has no suspended state).
+            Case::new(
+                sandbox.operation(OpKind::retire_account(
+                    crate::sandbox::account(s, "tom.baker@example.com"),
+                    RetireMode::Deactivate,
+                )),
+                "org/membership/tbaker",
             ),
         ]
     }

@@ -1,7 +1,7 @@
 //! The GitLab connector against the GitLab emulator: its part of the contract, and what only GitLab does
 //! (nested groups and inherited levels, level changes, people who get an account at their first SSO login).
 
-use grantflow_connectors::gitlab::{GitlabConfig, GitlabConnector};
+use grantflow_connectors::gitlab::{GitlabAccounts, GitlabConfig, GitlabConnector};
 use grantflow_connectors::{Applied, Connector, Failure, Observed};
 use grantflow_model::{AccountRef, ConnectionName, GrantSource, Operation, Snapshot};
 use serde_json::json;
@@ -12,6 +12,11 @@ use crate::sandbox::{account, grant_kind, resource};
 pub struct Gitlab;
 
 fn connector(sandbox: &Sandbox, waits: u32) -> GitlabConnector {
+    connector_with(sandbox, waits, GitlabAccounts::FirstLogin)
+}
+
+/// Its connector, with users made at the first SSO sign-in or through the admin API.
+pub fn connector_with(sandbox: &Sandbox, waits: u32, accounts: GitlabAccounts) -> GitlabConnector {
     let config = GitlabConfig {
         allow_insecure_http: false,
         base_url: sandbox.base_url(),
@@ -20,12 +25,13 @@ fn connector(sandbox: &Sandbox, waits: u32) -> GitlabConnector {
         max_rate_limit_waits: waits,
         pending_recheck_seconds: 3,
         accounts_created_on_first_login: true,
+        accounts,
     };
     GitlabConnector::new(ConnectionName::new("gitlab"), &config, &Sandbox::context())
         .expect("connector")
 }
 
-const TOM: &str = "tom.baker@example.com";
+pub const TOM: &str = "tom.baker@example.com";
 const DEMO: &str = "okta-demo-user@example.com";
 
 fn level(

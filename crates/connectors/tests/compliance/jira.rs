@@ -3,7 +3,9 @@
 
 use grantflow_connectors::jira::{JiraConfig, JiraConnector};
 use grantflow_connectors::{Connector, Failure};
-use grantflow_model::{ConnectionName, ResourceGrant, Snapshot};
+use grantflow_model::{
+    AccountOptions, AccountRef, ConnectionName, OpKind, ResourceGrant, RetireMode, Snapshot,
+};
 use serde_json::json;
 
 use crate::harness::{ByHand, Case, Grant, Missing, RateLimits, Said, Sandbox, System, Text};
@@ -14,7 +16,7 @@ pub struct Jira;
 const NEW_HIRE: &str = "5b10ac8d82e05b22cc7d0008";
 const HIRE: &str = "new.hire@example.com";
 
-fn connector_with(sandbox: &Sandbox, waits: u32, timeout_seconds: u64) -> JiraConnector {
+pub fn connector_with(sandbox: &Sandbox, waits: u32, timeout_seconds: u64) -> JiraConnector {
     let config = JiraConfig {
         allow_insecure_http: false,
         base_url: sandbox.base_url(),
@@ -27,7 +29,7 @@ fn connector_with(sandbox: &Sandbox, waits: u32, timeout_seconds: u64) -> JiraCo
         .expect("connector")
 }
 
-fn connector(sandbox: &Sandbox, waits: u32) -> JiraConnector {
+pub fn connector(sandbox: &Sandbox, waits: u32) -> JiraConnector {
     connector_with(sandbox, waits, 10)
 }
 
@@ -49,6 +51,7 @@ impl System for Jira {
         let member = format!("group/payments-team/member/{NEW_HIRE}");
         let group_role = "project/PAY/role:Viewers/group/payments-team";
         let (platform, payments_team) = (("project", "Platform"), ("group", "payments-team"));
+        let former = crate::sandbox::account(s, "former.engineer@example.com");
         let viewers = |add| {
             sandbox.group_grant(
                 s,
@@ -77,6 +80,17 @@ impl System for Jira {
             ),
             Case::new(viewers(true), group_role),
             Case::new(viewers(false), group_role),
+            // An account a policy declares: created once with the default product, found by email again.
+            Case::unkeyed(sandbox.operation(OpKind::create_account(
+                AccountRef::pending("nia.park@example.com"),
+                serde_json::Map::new(),
+                AccountOptions::default(),
+            ))),
+            // A leaver's account deleted (Jira's only retirement; `jira_accounts.rs` for the refused modes).
+            Case::new(
+                sandbox.operation(OpKind::retire_account(former.clone(), RetireMode::Delete)),
+                format!("user/{}", former.id),
+            ),
         ]
     }
 

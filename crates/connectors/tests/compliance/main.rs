@@ -15,16 +15,20 @@
 )]
 
 mod aws;
+mod aws_accounts;
 mod aws_moto;
 mod bamboohr;
 mod datadog;
 mod expiring_tokens;
 mod github;
+mod github_accounts;
 mod gitlab;
+mod gitlab_accounts;
 mod google;
 mod google_accounts;
 mod harness;
 mod jira;
+mod jira_accounts;
 mod okta;
 mod okta_accounts;
 mod okta_full;
@@ -32,15 +36,19 @@ mod okta_incremental;
 mod okta_sync;
 mod opa;
 mod salesforce;
+mod salesforce_accounts;
 mod sandbox;
 mod scim;
+mod scim_accounts;
 mod slack;
+mod slack_accounts;
 
 contract! {
     okta => crate::okta::Okta,
     google => crate::google::Google,
     github => crate::github::Github,
     gitlab => crate::gitlab::Gitlab,
+    gitlab_admin_api => crate::gitlab_accounts::GitlabAdminApi,
     slack => crate::slack::Slack,
     aws => crate::aws::Aws,
     jira => crate::jira::Jira,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use grantflow_connectors::salesforce::{SalesforceConfig, SalesforceConnector};
 use grantflow_connectors::{Applied, BuildContext, Connector, Failure, RateBudgets};
-use grantflow_model::{ConnectionName, OpKind, Snapshot};
+use grantflow_model::{AccountOptions, AccountRef, ConnectionName, OpKind, RetireMode, Snapshot};
 use serde_json::json;
 
 use crate::harness::{ByHand, Case, Grant, Missing, RateLimits, Said, Sandbox, System, Text};
@@ -36,7 +36,15 @@ fn config(sandbox: &Sandbox, trust_sandbox_ca: bool) -> SalesforceConfig {
     }
 }
 
-fn connector(sandbox: &Sandbox) -> SalesforceConnector {
+/// The connection's settings with a per-request timeout of `seconds`.
+pub fn config_with_timeout(sandbox: &Sandbox, seconds: u64) -> SalesforceConfig {
+    SalesforceConfig {
+        timeout_seconds: seconds,
+        ..config(sandbox, true)
+    }
+}
+
+pub fn connector(sandbox: &Sandbox) -> SalesforceConnector {
     SalesforceConnector::new(
         ConnectionName::new("salesforce"),
         &config(sandbox, true),
@@ -64,6 +72,9 @@ impl System for Salesforce {
             "permission_set/Sandbox_Deploy/assigned/{}",
             account(s, HIRE).id
         );
+        let lena = account(s, "lena.fischer@example.com");
+        let zoe = account(s, "zoe.taylor@example.com");
+        let fields = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
         vec![
             Case::new(
                 sandbox.grant(s, true, HIRE, SANDBOX_DEPLOY, "assigned"),
@@ -72,6 +83,28 @@ impl System for Salesforce {
             Case::new(
                 sandbox.grant(s, false, HIRE, SANDBOX_DEPLOY, "assigned"),
                 &key,
+            ),
+            // A User a policy declares, its profile by name; found by Username when applied again.
+            Case::unkeyed(sandbox.operation(OpKind::create_account(
+                AccountRef::pending("nia.park@example.com"),
+                fields(
+                    json!({"FirstName": "Nia", "LastName": "Park", "profile": "Sales Engineer"}),
+                ),
+                AccountOptions::default(),
+            ))),
+            // A profile update: the profile by name and a field, one PATCH.
+            Case::new(
+                sandbox.operation(OpKind::update_profile(
+                    lena.clone(),
+                    serde_json::Map::new(),
+                    fields(json!({"profile": "Sales Engineer", "Title": "Sales Engineer"})),
+                )),
+                format!("User/{}", lena.id),
+            ),
+            // A leaver deactivated (IsActive false); frozen instead with `suspend` (salesforce_accounts.rs).
+            Case::new(
+                sandbox.operation(OpKind::retire_account(zoe.clone(), RetireMode::Deactivate)),
+                format!("User/{}", zoe.id),
             ),
         ]
     }
@@ -174,8 +207,8 @@ async fn the_request_budget_is_read_from_sforce_limit_info_and_a_spent_limit_is_
         .expect("budget recorded");
     assert_eq!(
         (limit, remaining),
-        (15_000, 15_000 - 3),
-        "three queries were charged"
+        (15_000, 15_000 - 4),
+        "four queries were charged"
     );
 
     sandbox

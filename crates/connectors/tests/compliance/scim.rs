@@ -3,14 +3,15 @@
 
 use grantflow_connectors::scim::{ScimConfig, ScimConnector};
 use grantflow_connectors::{Applied, Connector, Observed};
-use grantflow_model::{AccountRef, ConnectionName, OpKind, Operation, Snapshot};
+use grantflow_model::{AccountRef, ConnectionName, OpKind, Operation, RetireMode, Snapshot};
+use serde_json::{Map, json};
 
 use crate::harness::{ByHand, Case, Grant, Missing, RateLimits, Said, Sandbox, System, Text};
 use crate::sandbox::{account, grant_kind, holders, resource};
 
 pub struct Scim;
 
-fn config(sandbox: &Sandbox, page_size: u32, waits: u32) -> ScimConfig {
+pub fn config(sandbox: &Sandbox, page_size: u32, waits: u32) -> ScimConfig {
     ScimConfig {
         allow_insecure_http: false,
         base_url: format!("{}/scim/v2", sandbox.base_url()),
@@ -81,11 +82,32 @@ impl System for Scim {
             resource(s, PLATFORM.0, PLATFORM.1).id
         );
         let active = format!("user/{diego}/active");
+        let nina = account(s, "nina.petrova@example.com");
+        let user = format!("user/{}", nina.id);
         vec![
             Case::new(sandbox.grant(s, true, DIEGO, PLATFORM, "member"), &member),
             Case::new(sandbox.grant(s, false, DIEGO, PLATFORM, "member"), &member),
             Case::new(sandbox.action(s, DIEGO, "deactivate"), &active),
             Case::new(sandbox.action(s, DIEGO, "reactivate"), &active),
+            Case::unkeyed(crate::scim_accounts::creation(
+                sandbox,
+                "nia.park@example.com",
+            )),
+            Case::new(
+                sandbox.operation(OpKind::update_profile(
+                    nina.clone(),
+                    Map::new(),
+                    json!({"title": "Staff Engineer", "name.givenName": "Nina"})
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
+                )),
+                &user,
+            ),
+            Case::new(
+                sandbox.operation(OpKind::retire_account(nina, RetireMode::Delete)),
+                &user,
+            ),
         ]
     }
 

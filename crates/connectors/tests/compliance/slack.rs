@@ -3,24 +3,34 @@
 
 use grantflow_connectors::Connector;
 use grantflow_connectors::slack::{SlackConfig, SlackConnector};
-use grantflow_model::{ConnectionName, Snapshot};
+use grantflow_model::{ConnectionName, OpKind, RetireMode, Snapshot};
+use serde_json::{Map, json};
 
 use crate::harness::{ByHand, Case, Grant, Missing, RateLimits, Said, Sandbox, System, Text};
 use crate::sandbox::{account, holders, resource};
 
 pub struct Slack;
 
-fn connector(sandbox: &Sandbox, waits: u32) -> SlackConnector {
-    let config = SlackConfig {
+pub fn config(sandbox: &Sandbox, waits: u32) -> SlackConfig {
+    SlackConfig {
         allow_insecure_http: false,
         base_url: sandbox.base_url(),
         token: sandbox.credential("token"),
         signing_secret: Some(sandbox.credential("signing_secret")),
+        scim_token: Some(sandbox.credential("scim_token")),
+        scim_base_url: None,
         timeout_seconds: 10,
         max_rate_limit_waits: waits,
-    };
-    SlackConnector::new(ConnectionName::new("slack"), &config, &Sandbox::context())
-        .expect("connector")
+    }
+}
+
+fn connector(sandbox: &Sandbox, waits: u32) -> SlackConnector {
+    SlackConnector::new(
+        ConnectionName::new("slack"),
+        &config(sandbox, waits),
+        &Sandbox::context(),
+    )
+    .expect("connector")
 }
 
 const DEMO: &str = "okta-demo-user@example.com";
@@ -45,9 +55,30 @@ impl System for Slack {
             resource(s, ONCALL.0, ONCALL.1).id,
             account(s, DEMO).id
         );
+        let nina = account(s, "nina.petrova@example.com");
+        let user = format!("user/{}", nina.id);
         vec![
             Case::new(sandbox.grant(s, true, DEMO, ONCALL, "member"), &key),
             Case::new(sandbox.grant(s, false, DEMO, ONCALL, "member"), &key),
+            Case::unkeyed(crate::slack_accounts::creation(
+                sandbox,
+                "nia.park@example.com",
+            )),
+            Case::new(
+                sandbox.operation(OpKind::update_profile(
+                    nina.clone(),
+                    Map::new(),
+                    json!({"title": "Staff Engineer"})
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
+                )),
+                &user,
+            ),
+            Case::new(
+                sandbox.operation(OpKind::retire_account(nina, RetireMode::Deactivate)),
+                &user,
+            ),
         ]
     }
 

@@ -14,6 +14,7 @@
 mod ops;
 mod seed;
 mod state;
+mod users;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -30,11 +30,11 @@ impl AwsError {
         self
     }
 
-    fn validation(message: impl Into<String>) -> Self {
+    pub(super) fn validation(message: impl Into<String>) -> Self {
         Self::new("ValidationException", message)
     }
 
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(super) fn not_found(message: impl Into<String>) -> Self {
         Self::new("ResourceNotFoundException", message)
     }
 }
@@ -51,7 +51,7 @@ impl IntoResponse for AwsError {
 
 pub type OpResult = Result<Value, AwsError>;
 
-fn text<'a>(body: &'a Value, key: &str) -> Result<&'a str, AwsError> {
+pub(super) fn text<'a>(body: &'a Value, key: &str) -> Result<&'a str, AwsError> {
     body.get(key)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
@@ -279,7 +279,7 @@ pub fn identity_store(op: &str, inner: &mut Inner, body: &Value) -> OpResult {
                 .count(format!("membership/{}/{}", m.group_id, m.user_id));
             Ok(json!({}))
         }
-        _ => Err(unknown(op)),
+        _ => super::users::write(op, inner, body).unwrap_or_else(|| Err(unknown(op))),
     }
 }
 

@@ -18,6 +18,8 @@ pub struct User {
     pub email: String,
     /// `UserStatus` DISABLED: the user cannot sign in to the AWS access portal.
     pub disabled: bool,
+    /// The other attributes `CreateUser`/`UpdateUser` set, as `DescribeUser` answers them (`Name`, `Title`, …).
+    pub profile: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -174,6 +176,7 @@ impl Seeded for Inner {
                         .unwrap_or_else(|| name_from_email(&u.email)),
                     email: u.email.clone(),
                     disabled: false,
+                    profile: serde_json::Map::new(),
                 },
             );
         }
@@ -283,7 +286,7 @@ impl Inner {
         let mut words = u.display_name.splitn(2, ' ');
         let given = words.next().unwrap_or_default();
         let family = words.next().unwrap_or_default();
-        json!({
+        let mut v = json!({
             "IdentityStoreId": self.identity_store_id,
             "UserId": u.id,
             "UserName": u.user_name,
@@ -291,7 +294,11 @@ impl Inner {
             "Name": {"Formatted": u.display_name, "GivenName": given, "FamilyName": family},
             "Emails": [{"Value": u.email, "Type": "work", "Primary": true}],
             "UserStatus": if u.disabled { "DISABLED" } else { "ENABLED" },
-        })
+        });
+        if let Some(obj) = v.as_object_mut() {
+            obj.extend(u.profile.clone());
+        }
+        v
     }
 
     pub fn group_json(&self, g: &Group) -> Value {

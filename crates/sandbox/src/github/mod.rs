@@ -1,10 +1,11 @@
-//! GitHub REST emulator (organisation, memberships, teams, team repository permissions): the router, and the
+//! GitHub REST emulator (organisation, memberships, invitations, teams, team repository permissions): the router, and the
 //! middleware applying token auth, the primary and secondary rate limits (content-creating requests, and
 //! points per endpoint) with `x-ratelimit-*` headers, and injected faults. Changes by hand (`hand_change.rs`) take the shared contract and older ops such as a user
 //! accepting an invitation.
 
 mod errors;
 mod hand_change;
+mod invitations;
 mod org;
 mod pagination;
 mod rate_limit;
@@ -55,6 +56,13 @@ impl Emulator for Github {
         &self.core
     }
 
+    fn admin_routes() -> Router<Arc<Self>> {
+        Router::new().route(
+            "/__sandbox/invitations/accept",
+            axum::routing::post(invitations::accept),
+        )
+    }
+
     fn api(this: &Arc<Self>) -> Router<Arc<Self>> {
         Router::new()
             .route("/user", get(org::authenticated_user))
@@ -72,7 +80,14 @@ impl Emulator for Github {
                     .put(org::set_membership)
                     .delete(org::remove_membership),
             )
-            .route("/orgs/{org}/invitations", get(org::list_invitations))
+            .route(
+                "/orgs/{org}/invitations",
+                get(invitations::list_invitations).post(invitations::create_invitation),
+            )
+            .route(
+                "/orgs/{org}/invitations/{id}",
+                axum::routing::delete(invitations::cancel_invitation),
+            )
             .route("/orgs/{org}/repos", get(org::list_repos))
             .route("/repos/{owner}/{repo}", get(org::get_repo))
             .route(

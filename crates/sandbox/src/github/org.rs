@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::errors::{GithubError, GithubResult};
 use super::pagination::{Ctx, no_content, ok, paged, paged_with};
-use super::state::{Github, Inner, Membership, ts};
+use super::state::{Github, Inner, Membership};
 
 /// The org in the path must be this emulator's (GitHub compares logins case-insensitively).
 pub fn check_org(o: &Github, org: &str) -> GithubResult<()> {
@@ -166,34 +166,6 @@ pub async fn remove_membership(
         t.members.remove(&key);
     }
     Ok(no_content())
-}
-
-pub async fn list_invitations(
-    State(o): State<Arc<Github>>,
-    ctx: Ctx,
-    Path(org): Path<String>,
-) -> GithubResult<Response> {
-    check_org(&o, &org)?;
-    let inner = o.core.state();
-    let items = inner
-        .memberships
-        .iter()
-        .filter(|(_, m)| m.pending)
-        .filter_map(|(login, m)| inner.users.get(login).map(|u| (u, m)))
-        .map(|(u, m)| {
-            let team_count = inner.teams.values().filter(|t| t.members.contains_key(&u.login.to_lowercase())).count();
-            json!({
-                "id": m.invitation_id, "node_id": format!("OI_sbx{}", m.invitation_id),
-                "login": u.login, "email": u.email,
-                "role": if m.role == "admin" { "admin" } else { "direct_member" },
-                "created_at": ts(m.since), "failed_at": Value::Null, "failed_reason": Value::Null,
-                "inviter": Value::Null, "team_count": team_count,
-                "invitation_teams_url": format!("{}/organizations/{}/invitations/{}/teams", ctx.base, o.org_id, m.invitation_id),
-                "invitation_source": "member",
-            })
-        })
-        .collect();
-    paged(&ctx, items)
 }
 
 pub async fn get_user(

@@ -134,6 +134,17 @@ pub struct Membership {
     pub since: DateTime<Utc>,
 }
 
+/// An invitation of an email no GitHub user has (yet): `login` is null until the invitee signs up and
+/// accepts.
+#[derive(Debug, Clone)]
+pub struct EmailInvitation {
+    pub id: u64,
+    pub email: String,
+    /// `admin`, `member` or `billing_manager`.
+    pub role: String,
+    pub since: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone)]
 pub struct TeamMember {
     pub role: String,
@@ -165,6 +176,8 @@ pub struct Repo {
 pub struct Inner {
     pub users: BTreeMap<String, User>,
     pub memberships: BTreeMap<String, Membership>,
+    /// By invitation id.
+    pub email_invitations: BTreeMap<u64, EmailInvitation>,
     pub teams: BTreeMap<String, Team>,
     pub repos: BTreeMap<String, Repo>,
     pub writes: Writes,

@@ -49,6 +49,11 @@ impl GitlabError {
         Self::message(StatusCode::UNAUTHORIZED, "401 Unauthorized")
     }
 
+    /// `403`: `{"message": "…"}`, e.g. an LDAP-blocked user the API may not change.
+    pub fn forbidden(message: &str) -> Self {
+        Self::message(StatusCode::FORBIDDEN, format!("403 Forbidden - {message}"))
+    }
+
     pub fn conflict(message: &str) -> Self {
         Self::message(StatusCode::CONFLICT, message)
     }

@@ -1,11 +1,13 @@
-//! `/api/v4/users` and `/api/v4/user`: listing with `search`/`username`, lookup, and admin creation.
+//! `/api/v4/users` and `/api/v4/user`: listing with `search`/`username`, lookup, and the administrator's
+//! user lifecycle: creation, `POST /users/:id/block`, `POST /users/:id/deactivate` (both answer 201 `true`),
+//! and `DELETE /users/:id` (204; the user's memberships go with it). Each write counts as `user/{id}`.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::errors::{GitlabError, GitlabResult, Params};
 use super::pagination::paged;
@@ -115,4 +117,71 @@ pub async fn create(
     inner.users.insert(id, user);
     inner.writes.count(format!("user/{id}"));
     Ok(json_response(StatusCode::CREATED, &body))
+}
+
+/// The user by the id in the path, as GitLab's `find_user` does: 404 `User Not Found` otherwise.
+fn user_id(inner: &super::state::Inner, id: &str) -> GitlabResult<u64> {
+    id.parse::<u64>()
+        .ok()
+        .filter(|id| inner.users.contains_key(id))
+        .ok_or_else(|| GitlabError::not_found("User"))
+}
+
+/// `201 true`, as the block and deactivate endpoints answer.
+fn done() -> Response {
+    json_response(StatusCode::CREATED, &serde_json::Value::Bool(true))
+}
+
+/// `POST /users/:id/block`: an LDAP-blocked user cannot be changed by the API (403); blocking a blocked
+/// user changes nothing and answers the same.
+pub async fn block(State(g): State<Arc<Gitlab>>, Path(id): Path<String>) -> GitlabResult<Response> {
+    let mut inner = g.core.state();
+    let id = user_id(&inner, &id)?;
+    inner.writes.count(format!("user/{id}"));
+    let user = inner
+        .users
+        .get_mut(&id)
+        .ok_or_else(|| GitlabError::not_found("User"))?;
+    if user.state == "ldap_blocked" {
+        return Err(GitlabError::forbidden(
+            "LDAP blocked users cannot be modified by the API",
+        ));
+    }
+    user.state = "blocked".into();
+    Ok(done())
+}
+
+/// `POST /users/:id/deactivate`: a blocked user cannot be deactivated (403); a deactivated one stays so.
+/// (GitLab also refuses a user active within its dormancy period; the sandbox's users have no activity.)
+pub async fn deactivate(
+    State(g): State<Arc<Gitlab>>,
+    Path(id): Path<String>,
+) -> GitlabResult<Response> {
+    let mut inner = g.core.state();
+    let id = user_id(&inner, &id)?;
+    inner.writes.count(format!("user/{id}"));
+    let user = inner
+        .users
+        .get_mut(&id)
+        .ok_or_else(|| GitlabError::not_found("User"))?;
+    if user.state.contains("blocked") {
+        return Err(GitlabError::forbidden(
+            "A blocked user cannot be deactivated by the API",
+        ));
+    }
+    user.state = "deactivated".into();
+    Ok(done())
+}
+
+/// `DELETE /users/:id`: 204, the user and their memberships gone.
+pub async fn delete(
+    State(g): State<Arc<Gitlab>>,
+    Path(id): Path<String>,
+) -> GitlabResult<Response> {
+    let mut inner = g.core.state();
+    let id = user_id(&inner, &id)?;
+    inner.writes.count(format!("user/{id}"));
+    inner.users.remove(&id);
+    inner.members.retain(|(_, uid), _| *uid != id);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,12 +1,13 @@
 //! Jira Cloud REST emulator: the same handlers under `/rest/api/2`, `/3` and `latest` (the `jira` library uses
 //! `2` and `latest`, Atlassian documents `3`), Basic auth with email and API token, Jira's error body, and 429s
-//! with an integer `Retry-After` and the `X-RateLimit-*` headers.
+//! with an integer `Retry-After` and the `X-RateLimit-*` headers. Users are created and deleted as `users.rs` says.
 
 mod errors;
 mod handlers;
 mod issues;
 mod seed;
 mod state;
+mod users;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -81,7 +82,17 @@ impl Emulator for Jira {
                     &format!("{p}/group/user"),
                     axum::routing::post(h::add_group_user).delete(h::remove_group_user),
                 )
-                .route(&format!("{p}/user"), get(h::user))
+                .route(
+                    &format!("{p}/user"),
+                    get(h::user)
+                        .post(users::create_user)
+                        .delete(users::delete_user),
+                )
+                // The `jira` library's delete_user asks for `user/?username=`.
+                .route(
+                    &format!("{p}/user/"),
+                    axum::routing::delete(users::delete_user),
+                )
                 .route(&format!("{p}/user/search"), get(h::user_search))
                 .route(&format!("{p}/users/search"), get(h::users))
                 .route(&format!("{p}/users"), get(h::users))

@@ -19,6 +19,8 @@ pub struct User {
     pub email: String,
     pub display_name: String,
     pub active: bool,
+    /// The products the account may use (`jira-software`, …); empty: no Jira access.
+    pub products: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,10 +72,12 @@ pub struct Inner {
     pub issues: BTreeMap<u64, super::issues::Issue>,
     /// The admin webhooks Jira calls when an issue is created.
     pub webhooks: Vec<super::issues::Webhook>,
+    /// Accounts created through the API so far (their ids follow the seeded ones).
+    pub created_users: usize,
 }
 
 /// Cloud-style 24-hex-digit account ids, stable for a seed position.
-fn account_id(n: usize) -> String {
+pub fn account_id(n: usize) -> String {
     format!("5b10ac8d82e05b22cc7d{:04x}", n + 1)
 }
 
@@ -97,6 +101,7 @@ impl Seeded for Inner {
                 email: ADMIN_EMAIL.into(),
                 display_name: "Jira Admin".into(),
                 active: true,
+                products: [super::users::DEFAULT_PRODUCT.to_owned()].into(),
             },
         );
         let mut by_email = BTreeMap::new();
@@ -113,6 +118,7 @@ impl Seeded for Inner {
                         .clone()
                         .unwrap_or_else(|| crate::emulator::name_from_email(&u.email)),
                     active: !u.inactive,
+                    products: [super::users::DEFAULT_PRODUCT.to_owned()].into(),
                 },
             );
         }

@@ -1,6 +1,6 @@
 //! Salesforce REST emulator (served over HTTPS by the sandbox): `/services/data/` versions, SOQL `query/` and
 //! `queryAll/` with `nextRecordsUrl` paging, sObject create/get/update/delete for User, Profile, PermissionSet
-//! and PermissionSetAssignment, errors as `[{message, errorCode, fields}]`, Bearer session auth, and
+//! and PermissionSetAssignment (UserLogin: get and update, which freezes a user), errors as `[{message, errorCode, fields}]`, Bearer session auth, and
 //! `Sforce-Limit-Info` on every answer with 403 `REQUEST_LIMIT_EXCEEDED` once the org's budget is spent.
 
 mod oauth;
@@ -519,6 +519,71 @@ fn check_create(inner: &Inner, object: &str, fields: &Map<String, Value>) -> Res
     Ok(())
 }
 
+/// Rules of an update: a User's Username stays unique and its ProfileId names a profile; a UserLogin's
+/// `UserId` is fixed, and `IsPasswordLocked` can only be cleared from the API.
+fn check_update(
+    inner: &Inner,
+    object: &str,
+    id: &str,
+    fields: &Map<String, Value>,
+) -> Result<(), SfError> {
+    let not_updatable = |field: &str| {
+        SfError::new(
+            400,
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            format!("Unable to create/update fields: {field}. Please check the security settings of this field and verify that it is read/write for your profile or permission set."),
+        )
+        .with_fields(vec![field.to_owned()])
+    };
+    match object {
+        "User" => {
+            if let Some(username) = text(fields, "Username") {
+                let taken = inner
+                    .records
+                    .get("User")
+                    .into_iter()
+                    .flatten()
+                    .any(|(other, r)| {
+                        other != id
+                            && text(r, "Username").is_some_and(|u| u.eq_ignore_ascii_case(username))
+                    });
+                if taken {
+                    return Err(SfError::new(
+                        400,
+                        "DUPLICATE_USERNAME",
+                        "Duplicate Username.<br>The username already exists in this or another Salesforce organization. Usernames must be unique across all Salesforce organizations. To resolve, use a different username (it doesn't need to match the user's email address). ",
+                    )
+                    .with_fields(vec!["Username".into()]));
+                }
+            }
+            if let Some(profile) = fields.get("ProfileId") {
+                let known = profile
+                    .as_str()
+                    .and_then(|p| inner.find(p))
+                    .is_some_and(|(t, _)| t == "Profile");
+                if !known {
+                    return Err(SfError::new(
+                        400,
+                        "INVALID_CROSS_REFERENCE_KEY",
+                        "invalid cross reference id",
+                    )
+                    .with_fields(vec!["ProfileId".into()]));
+                }
+            }
+        }
+        "UserLogin" => {
+            if fields.contains_key("UserId") {
+                return Err(not_updatable("UserId"));
+            }
+            if fields.get("IsPasswordLocked") == Some(&Value::Bool(true)) {
+                return Err(not_updatable("IsPasswordLocked"));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn write_key(inner: &Inner, object: &str, record: &Map<String, Value>) -> String {
     if object == "PermissionSetAssignment" {
         let set = text(record, "PermissionSetId")
@@ -558,6 +623,14 @@ async fn create(
                 format!("Required fields are missing: [{}]", missing.join(", ")),
             )
             .with_fields(missing));
+        }
+        if schema.name == "UserLogin" {
+            // Salesforce makes a user's UserLogin with the user; the API only reads and updates it.
+            return Err(SfError::new(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "HTTP Method 'POST' not allowed. Allowed are GET,HEAD",
+            ));
         }
         let mut inner = s.core.state();
         check_create(&inner, schema.name, &fields)?;
@@ -600,6 +673,9 @@ async fn create(
             fields.insert("CreatedById".into(), creator.unwrap_or(Value::Null));
         }
         let id = inner.insert(schema.name, Value::Object(fields));
+        if schema.name == "User" {
+            inner.insert_user_login(&id);
+        }
         let key = inner
             .records
             .get(schema.name)
@@ -672,6 +748,7 @@ async fn update(
         let (schema, record) = located(&inner, &object, &id)?;
         let fields = fields_of(schema, &body)?;
         let full_id = text(record, "Id").unwrap_or_default().to_owned();
+        check_update(&inner, schema.name, &full_id, &fields)?;
         let mut updated = record.clone();
         updated.extend(fields);
         let key = write_key(&inner, schema.name, &updated);
@@ -696,6 +773,13 @@ async fn remove(
         version(&v)?;
         let mut inner = s.core.state();
         let (schema, record) = located(&inner, &object, &id)?;
+        if schema.name == "UserLogin" {
+            return Err(SfError::new(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "HTTP Method 'DELETE' not allowed. Allowed are GET,HEAD,PATCH",
+            ));
+        }
         if !schema.deletable {
             return Err(SfError::new(
                 400,

@@ -1,4 +1,5 @@
-//! The emulated Salesforce org in memory: records of User, Profile, PermissionSet and PermissionSetAssignment,
+//! The emulated Salesforce org in memory: records of User (with its UserLogin), Profile, PermissionSet and
+//! PermissionSetAssignment,
 //! their schema (fields, required fields, relationships), SOQL evaluation and query cursors.
 
 use std::collections::BTreeMap;
@@ -41,6 +42,8 @@ pub const SCHEMAS: &[Schema] = &[
             "EmailEncodingKey",
             "LanguageLocaleKey",
             "UserType",
+            "Title",
+            "Department",
         ],
         required: &[
             "Username",
@@ -54,6 +57,16 @@ pub const SCHEMAS: &[Schema] = &[
             "LanguageLocaleKey",
         ],
         lookups: &[("Profile", "ProfileId", "Profile")],
+        deletable: false,
+    },
+    // One per User, made with it: the settings of its sign-in. Salesforce supports query, retrieve and update
+    // (`IsFrozen` freezes the user), never create or delete.
+    Schema {
+        name: "UserLogin",
+        prefix: "060",
+        fields: &["Id", "UserId", "IsFrozen", "IsPasswordLocked"],
+        required: &[],
+        lookups: &[("User", "UserId", "User")],
         deletable: false,
     },
     Schema {
@@ -280,6 +293,7 @@ impl Seeded for Inner {
                     "UserType": "Standard",
                 }),
             );
+            s.insert_user_login(&user);
             // The profile's own permission set is assigned too, as Salesforce shows it.
             let owned = s.profile_permission_set(&profile);
             for set in owned.into_iter().chain(
@@ -311,6 +325,14 @@ impl Inner {
                     && r.get("IsOwnedByProfile") == Some(&Value::Bool(true)))
                 .then(|| id.clone())
             })
+    }
+
+    /// The UserLogin Salesforce keeps for every user: not frozen, not locked.
+    pub fn insert_user_login(&mut self, user: &str) -> String {
+        self.insert(
+            "UserLogin",
+            json!({"UserId": user, "IsFrozen": false, "IsPasswordLocked": false}),
+        )
     }
 
     /// Stores a record with every schema field present (null when not given); returns its new id.

@@ -6,13 +6,13 @@
 //! Filters and PATCH paths are parsed by the `scim_v2` crate (RFC 7644 §3.4.2.2 grammar, LALRPOP-generated);
 //! evaluating them against resources is this module's own (`filter.rs`), as that crate only parses.
 
-mod error;
-mod filter;
-mod patch;
-mod schema;
+pub(crate) mod error;
+pub(crate) mod filter;
+pub(crate) mod patch;
+pub(crate) mod schema;
 mod seed;
 mod state;
-mod values;
+pub(crate) mod values;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -432,6 +432,7 @@ mod tests {
                 deleted: false,
                 is_admin: false,
                 updated: 0,
+                scim: Default::default(),
             },
         );
         inner

@@ -2,13 +2,14 @@
 //! argument) auth, per-method tiered rate limits (429 + `Retry-After` + `ratelimited`; chat.postMessage's
 //! special limit counted per channel), and injected faults. `chat.rs` holds the messages the app posts;
 //! `app.rs` plays Slack towards the app (signed slash commands and button clicks, `response_url`s) and its
-//! admin endpoints.
+//! admin endpoints; `scim.rs` is Slack's SCIM API (`/scim/v1|v2/Users`), with its own token.
 
 mod app;
 mod chat;
 mod envelope;
 mod events;
 mod methods;
+mod scim;
 mod seed;
 mod state;
 
@@ -40,6 +41,15 @@ fn bot_token() -> String {
     random_token(&format!("xoxb-{team}-{bot}-"), 24)
 }
 
+/// A user token shaped like Slack's (`xoxp-…`): the SCIM API takes a Workspace Owner's or Admin's token with
+/// the `admin` scope, not the bot token.
+fn user_token() -> String {
+    let mut rng = rand::rng();
+    let team = rng.random_range(100_000_000_000u64..999_999_999_999);
+    let user = rng.random_range(100_000_000_000u64..999_999_999_999);
+    random_token(&format!("xoxp-{team}-{user}-"), 32)
+}
+
 /// A signing secret shaped like Slack's: 32 lower-case hex digits.
 fn signing_secret() -> String {
     let bytes: [u8; 16] = rand::random();
@@ -54,6 +64,7 @@ impl Emulator for Slack {
         Arc::new(Slack {
             core: config.core(seed, config.windows(state::TIERS)),
             token: config.token_or(bot_token),
+            scim_token: user_token(),
             signing_secret: signing_secret(),
             verification_token: random_token("", 24),
         })
@@ -62,6 +73,7 @@ impl Emulator for Slack {
     fn credentials(&self) -> BTreeMap<String, String> {
         credentials([
             ("token", &self.token),
+            ("scim_token", &self.scim_token),
             ("signing_secret", &self.signing_secret),
         ])
     }
@@ -74,6 +86,7 @@ impl Emulator for Slack {
         Router::new()
             .route("/api/{method}", any(call))
             .route("/actions/{team}/{id}/{key}", post(app::response_url))
+            .merge(scim::routes())
             .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found").into_response() })
     }
 

@@ -24,6 +24,9 @@ pub struct User {
     pub deleted: bool,
     pub is_admin: bool,
     pub updated: i64,
+    /// What Slack's SCIM API keeps of the member besides handle, email and status (name, title, …), as SCIM
+    /// attributes.
+    pub scim: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -143,6 +146,7 @@ impl Seeded for Inner {
                     deleted: u.deleted,
                     is_admin: u.is_admin,
                     updated: now.timestamp(),
+                    scim: serde_json::Map::new(),
                 },
             );
         }
@@ -296,6 +300,7 @@ impl Inner {
                 "display_name": u.name,
                 "display_name_normalized": u.name,
                 "email": u.email,
+                "title": u.scim.get("title").and_then(Value::as_str).unwrap_or(""),
                 "team": TEAM_ID,
             },
             "is_admin": u.is_admin,
@@ -346,6 +351,9 @@ pub const TIERS: &[(&str, u32)] = &[
     ("tier3", 50),
     ("tier4", 100),
     ("special", 60),
+    // Slack's SCIM API, org-wide per minute (docs.slack.dev/reference/scim-api/rate-limits).
+    ("scim_writes", 600),
+    ("scim_reads", 1000),
 ];
 
 pub fn tier_of(method: &str) -> &'static str {
@@ -366,6 +374,8 @@ pub fn tier_of(method: &str) -> &'static str {
 pub struct Slack {
     pub(crate) core: Core<Inner>,
     pub token: String,
+    /// The SCIM API's token (a user token with the `admin` scope, `xoxp-…`).
+    pub scim_token: String,
     /// The app's signing secret: every request the emulator sends the app is signed with it.
     pub signing_secret: String,
     /// The deprecated verification token Slack still puts in payloads.

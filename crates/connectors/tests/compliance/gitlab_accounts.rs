@@ -1,0 +1,240 @@
+//! Accounts as code in self-managed GitLab through the admin API (`accounts: admin_api`), against the
+//! emulator: the whole contract again with users created and retired ([`GitlabAdminApi`]), a retried
+//! creation whose answer was lost found by email and never made twice, grants on the account a plan
+//! creates, each retire mode (block, deactivate, delete), and without the flag: users still appear at the
+//! first SSO sign-in and the account kinds are refused.
+
+use grantflow_connectors::gitlab::GitlabAccounts;
+use grantflow_connectors::{Applied, Connector, Failure, Observed};
+use grantflow_model::{AccountOptions, AccountRef, OpKind, Operation, RetireMode, Snapshot};
+use serde_json::{Value, json};
+
+use crate::gitlab::{Gitlab, TOM, connector_with};
+use crate::harness::{ByHand, Case, Grant, Missing, RateLimits, Said, Sandbox, System};
+use crate::sandbox::{account, resource};
+
+/// GitLab with `accounts: admin_api`: the contract of [`Gitlab`], plus creating and retiring users.
+pub struct GitlabAdminApi;
+
+fn admin(sandbox: &Sandbox) -> grantflow_connectors::gitlab::GitlabConnector {
+    connector_with(sandbox, 3, GitlabAccounts::AdminApi)
+}
+
+fn creation(sandbox: &Sandbox, email: &str, options: AccountOptions) -> Operation {
+    sandbox.operation(OpKind::create_account(
+        AccountRef::pending(email),
+        json!({"name": "Nia Park"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        options,
+    ))
+}
+
+impl System for GitlabAdminApi {
+    const KIND: &'static str = "gitlab";
+
+    fn connector(sandbox: &Sandbox, waits: u32) -> Box<dyn Connector> {
+        Box::new(connector_with(sandbox, waits, GitlabAccounts::AdminApi))
+    }
+
+    const GRANT: Grant = Gitlab::GRANT;
+
+    fn operations(sandbox: &Sandbox, s: &Snapshot) -> Vec<Case> {
+        let mut cases = Gitlab::operations(sandbox, s);
+        let user = |email: &str| format!("user/{}", account(s, email).id);
+        cases.extend([
+            Case::unkeyed(creation(
+                sandbox,
+                "nia.park@example.com",
+                AccountOptions::default(),
+            )),
+            Case::new(
+                sandbox.operation(OpKind::retire_account(
+                    account(s, "aisha.khan@example.com"),
+                    RetireMode::Suspend,
+                )),
+                user("aisha.khan@example.com"),
+            ),
+            Case::new(
+                sandbox.operation(OpKind::retire_account(
+                    account(s, "sam.okafor@example.com"),
+                    RetireMode::Deactivate,
+                )),
+                user("sam.okafor@example.com"),
+            ),
+            Case::new(
+                sandbox.operation(OpKind::retire_account(
+                    account(s, "nina.petrova@example.com"),
+                    RetireMode::Delete,
+                )),
+                user("nina.petrova@example.com"),
+            ),
+        ]);
+        cases
+    }
+
+    const RATE_LIMITS: RateLimits = Gitlab::RATE_LIMITS;
+    const SERVER_ERROR: (u16, Said) = Gitlab::SERVER_ERROR;
+    const PERMANENT: (Missing, Said) = Gitlab::PERMANENT;
+    const WRONG_CREDENTIAL: (&'static str, &'static str) = Gitlab::WRONG_CREDENTIAL;
+    const UNAUTHORIZED: Said = Gitlab::UNAUTHORIZED;
+    const BY_HAND: ByHand = Gitlab::BY_HAND;
+}
+
+/// The user as the admin API answers it, by email.
+async fn user(sandbox: &Sandbox, email: &str) -> Vec<Value> {
+    reqwest::Client::new()
+        .get(format!("{}/api/v4/users", sandbox.base_url()))
+        .query(&[("search", email)])
+        .header("PRIVATE-TOKEN", sandbox.credential_value("token"))
+        .send()
+        .await
+        .expect("users")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn a_creation_whose_answer_was_lost_is_found_by_email_and_never_made_twice() {
+    let sandbox = Sandbox::start("gitlab").await;
+    let c = admin(&sandbox);
+    let create = creation(
+        &sandbox,
+        "Nia.Park@example.com",
+        AccountOptions {
+            send_email: true,
+            ..AccountOptions::default()
+        },
+    );
+    assert_eq!(c.check(&create), Ok(()));
+    sandbox
+        .admin("network", json!({"reset_next_writes": 1}))
+        .await;
+    let lost = c.apply(&create).await.expect_err("the answer is lost");
+    assert!(lost.is_transient(), "{lost:?}");
+    assert_eq!(c.observe(&create).await.expect("observe"), Observed::Done);
+    let writes = sandbox.writes().await;
+    assert_eq!(
+        c.apply(&create).await.expect("again"),
+        Applied::AlreadyPresent
+    );
+    assert_eq!(
+        sandbox.writes().await,
+        writes,
+        "nothing sent the second time"
+    );
+    let found = user(&sandbox, "nia.park@example.com").await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["username"], "nia.park");
+    assert_eq!(found[0]["name"], "Nia Park");
+    assert_eq!(found[0]["state"], "active");
+}
+
+#[tokio::test]
+async fn a_grant_planned_with_the_creation_finds_the_new_user() {
+    let sandbox = Sandbox::start("gitlab").await;
+    let c = admin(&sandbox);
+    assert!(
+        !c.describe().accounts_created_on_first_login,
+        "users made by grantflow are not waited for"
+    );
+    let s = sandbox.sync(&c).await;
+    let grant = sandbox.operation(OpKind::AddGrant {
+        account: AccountRef::pending("nia.park@example.com"),
+        resource: resource(&s, "group", "acme/payments"),
+        entitlement: "access_level:20".into(),
+    });
+    assert_eq!(c.observe(&grant).await.expect("observe"), Observed::NotDone);
+    assert!(c.apply(&grant).await.is_err_and(|f| f.is_transient()));
+    c.apply(&creation(
+        &sandbox,
+        "nia.park@example.com",
+        AccountOptions::default(),
+    ))
+    .await
+    .expect("create");
+    assert_eq!(c.apply(&grant).await.expect("grant"), Applied::Changed);
+    assert_eq!(c.observe(&grant).await.expect("observe"), Observed::Done);
+}
+
+#[tokio::test]
+async fn each_retire_mode_blocks_deactivates_or_deletes() {
+    let sandbox = Sandbox::start("gitlab").await;
+    let c = admin(&sandbox);
+    let s = sandbox.sync(&c).await;
+    for (email, mode, state) in [
+        (TOM, RetireMode::Suspend, Some("BLOCKED")),
+        (
+            "lena.fischer@example.com",
+            RetireMode::Deactivate,
+            Some("DEACTIVATED"),
+        ),
+        ("marco.rossi@example.com", RetireMode::Delete, None),
+    ] {
+        let retire = sandbox.operation(OpKind::retire_account(account(&s, email), mode));
+        assert_eq!(c.check(&retire), Ok(()));
+        assert_eq!(
+            c.apply(&retire).await.expect("retire"),
+            Applied::Changed,
+            "{mode}"
+        );
+        assert_eq!(c.observe(&retire).await.expect("observe"), Observed::Done);
+        assert_eq!(
+            c.apply(&retire).await.expect("again"),
+            Applied::AlreadyPresent,
+            "{mode}"
+        );
+        let after = sandbox.sync(&c).await;
+        assert_eq!(
+            after
+                .account_by_login_or_email(email)
+                .map(|a| a.status.as_str()),
+            state,
+            "{email}"
+        );
+    }
+    // GitLab refuses to deactivate a blocked user; its words reach the engine.
+    let blocked = sandbox.operation(OpKind::retire_account(
+        account(&s, TOM),
+        RetireMode::Deactivate,
+    ));
+    match c.apply(&blocked).await {
+        Err(Failure::Permanent {
+            status: Some(403),
+            message,
+            ..
+        }) => assert!(
+            message.contains("blocked user cannot be deactivated"),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn without_the_admin_api_users_still_appear_at_the_first_sign_in() {
+    let sandbox = Sandbox::start("gitlab").await;
+    let c = connector_with(&sandbox, 3, GitlabAccounts::FirstLogin);
+    let operations = c.describe().operations;
+    assert!(!operations.contains(&"create_account"), "{operations:?}");
+    assert!(c.describe().accounts_created_on_first_login);
+    let create = creation(&sandbox, "nia.park@example.com", AccountOptions::default());
+    let why = c.check(&create).expect_err("refused").to_string();
+    assert!(why.contains("admin_api"), "{why}");
+    // A creation without a name is refused by the admin API connection before planning stores it.
+    let nameless = sandbox.operation(OpKind::create_account(
+        AccountRef::pending("nia.park@example.com"),
+        serde_json::Map::new(),
+        AccountOptions::default(),
+    ));
+    let why = admin(&sandbox)
+        .check(&nameless)
+        .expect_err("no name")
+        .to_string();
+    assert!(
+        why.contains("name") && why.contains("nia.park@example.com"),
+        "{why}"
+    );
+}
