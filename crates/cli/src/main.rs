@@ -55,7 +55,10 @@ enum Command {
         /// Run a built-in scenario instead of the example policies: `group-push` (scenario 3: an OPA secret
         /// folder, an Okta group pushed to Okta Privileged Access, and an OPA security policy for it) or
         /// `senior-engineer` (scenario 4: "Senior Engineer Access" for a new hire across seven systems,
-        /// through a Jira timeout and a GitLab account that appears at the first SSO login).
+        /// through a Jira timeout and a GitLab account that appears at the first SSO login), or
+        /// `sales-engineer` (seed 003's Sales Engineer from the HRIS to retirement: accounts created in
+        /// every system on the start date, Jira timeouts before and after the effect, a GitLab wait for
+        /// the first SSO login, everything retired once the end date passes, and the audit timeline).
         #[arg(long, conflicts_with = "policies")]
         scenario: Option<String>,
     },

@@ -389,12 +389,19 @@ pub(crate) mod tests {
                 "+ okta create account ola@example.com (email \"ola@example.com\", firstName \"Ola\"; staged)",
                 "+ okta group \"Sales\" member for bob@example.com",
                 "+ okta group \"Sales\" member for nia@example.com",
-                "+ okta group \"Sales\" member for ola@example.com",
                 "+ slack channel \"sales\" member for bob",
                 "+ slack channel \"sales\" member for nia@example.com",
                 "+ slack create account nia@example.com (email \"nia@example.com\"; activated, no email)",
             ],
-            "kim left before she ever had an account: nothing is created for her; ola has not started, so only her directory account exists (staged)"
+            "kim left before she ever had an account: nothing is created for her; ola has not started, so only her directory account exists (staged), and her access waits"
+        );
+        assert!(
+            plan.review
+                .notes
+                .iter()
+                .any(|n| n == "ola@example.com's access waits for their start date 2027-01-11"),
+            "{:?}",
+            plan.review.notes
         );
         assert!(
             plan.review
@@ -474,6 +481,13 @@ pub(crate) mod tests {
                 .iter()
                 .any(|l| l.starts_with("+ slack create account ola@example.com")),
             "her other accounts come on the start date: {:?}",
+            lines(&on)
+        );
+        assert!(
+            lines(&on)
+                .iter()
+                .any(|l| l == "+ okta group \"Sales\" member for ola@example.com"),
+            "and her access with them: {:?}",
             lines(&on)
         );
         let activations: Vec<&Operation> = on

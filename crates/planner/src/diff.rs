@@ -2,7 +2,7 @@
 //! to add, direct grants on managed resources to remove), which become a
 //! plan.
 
-use crate::accounts::{plan_accounts, planning_people};
+use crate::accounts::{before_start, hris_date, plan_accounts, planning_people};
 use crate::build::build_plan;
 use crate::declared::{Wiring, plan_creations};
 use crate::desired::{desired_access_with, policy_reasons, with_declared};
@@ -12,11 +12,14 @@ use crate::order::DirectoryFirst;
 use crate::profile::plan_profiles;
 use crate::request::{self, ChangeRequest, RequestError};
 use crate::{ActualState, PlanError, resource_ref};
+use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
-use grantflow_model::{AccountRef, ConnectionName, GrantSource, OpKind, Plan, PlannedId};
+use grantflow_model::{
+    AccountRef, ConnectionName, GrantSource, OpKind, Person, Plan, PlannedId, pending_id,
+};
 use grantflow_policy::PolicySet;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Computes the plan that makes actual access match the policies.
 ///
@@ -42,7 +45,8 @@ pub fn plan_policies(
         }
     }
     let accounts = plan_accounts(policies, actual_declared, &people, today)?;
-    let desired = desired_access_with(policies, actual_declared, &people, &accounts.pending)?;
+    let mut desired = desired_access_with(policies, actual_declared, &people, &accounts.pending)?;
+    let (waiting, pre_hire_notes) = hold_pre_hires(policies, &people, &mut desired, today);
     let indexes: BTreeMap<&ConnectionName, SnapshotIndex<'_>> = actual_declared
         .snapshots
         .iter()
@@ -97,6 +101,7 @@ pub fn plan_policies(
                 || !desired
                     .managed
                     .contains_key(&(connection, grant.resource_id.as_str()))
+                || waiting.contains(&(connection.clone(), grant.account_id.clone()))
             {
                 continue;
             }
@@ -168,6 +173,7 @@ pub fn plan_policies(
     let mut notes = desired.notes;
     notes.extend(accounts.notes);
     notes.extend(leaver_notes);
+    notes.extend(pre_hire_notes);
     notes.extend(profile_notes);
     notes.extend(time_bound_notes);
     notes.extend(wiring.notes.iter().cloned());
@@ -184,6 +190,47 @@ pub fn plan_policies(
         &wiring,
         Some(&directory_first),
     )
+}
+
+/// A pre-hire's access waits for the start date, as their accounts outside the directory do: the
+/// staged directory account is given nothing before the person starts (a staged Okta user in a group
+/// is already provisioned to the group's apps), and nothing it holds is taken. Returns the accounts
+/// held back (connection, account id), and a note per person whose grants wait.
+fn hold_pre_hires(
+    policies: &PolicySet,
+    people: &[Person],
+    desired: &mut crate::desired::Desired<'_>,
+    today: NaiveDate,
+) -> (BTreeSet<(ConnectionName, String)>, Vec<String>) {
+    let mut waiting = BTreeSet::new();
+    let mut notes = Vec::new();
+    if !policies.declares_accounts() {
+        return (waiting, notes);
+    }
+    for person in people.iter().filter(|p| before_start(p, today)) {
+        let email = person.email.to_lowercase();
+        let mut theirs = BTreeSet::new();
+        for (connection, matches) in &desired.correlated {
+            if let Some(account) = matches.account_for(&email) {
+                theirs.insert(((*connection).clone(), account.id.clone()));
+            }
+            theirs.insert(((*connection).clone(), pending_id(&email)));
+        }
+        let before = desired.grants.len();
+        desired.grants.retain(|(connection, account, _, _), _| {
+            !theirs.contains(&((*connection).clone(), account.to_string()))
+        });
+        if desired.grants.len() < before {
+            let start = hris_date(person, "start_date")
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+            notes.push(format!(
+                "{email}'s access waits for their start date {start}"
+            ));
+        }
+        waiting.extend(theirs);
+    }
+    (waiting, notes)
 }
 
 /// Computes the plan for one requested change (`grantflow do`).

@@ -1,7 +1,8 @@
 //! Faults below the vendor's API, the same for every emulator: outage
 //! windows, connections reset after the request took effect, answers that
 //! arrive too late (the client times out though the change was made), and
-//! stale reads after a write. Faults in the vendor's own terms (error
+//! stale reads after a write, and one-shot faults aimed at the next write
+//! to one path, before or after it takes effect. Faults in the vendor's own terms (error
 //! bodies, rate limits, latency) are each emulator's `/__sandbox/faults`
 //! and `/__sandbox/rate-limits` (`crate::emulator`); these are wrapped
 //! around every emulator by the server, with their admin endpoint
@@ -46,7 +47,71 @@ pub struct NetworkFaultSettings {
     /// system answered before is answered the same way again (stale), as
     /// Google documents for its directory.
     pub consistency_delay_ms: u64,
+    /// One-shot faults, each spent on the first write (non-GET request) whose path starts with its
+    /// `path`, in order: a timeout before the write reaches the vendor (the client's retry really
+    /// re-sends it), a timeout after it took effect, or a reset after it took effect.
+    pub write_faults: Vec<WriteFault>,
 }
+
+/// One aimed fault of `write_faults`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WriteFault {
+    /// `timeout_before`, `timeout_after` or `reset_after`.
+    pub fault: WriteFaultKind,
+    /// The request path's prefix (`/rest/api/3/user`); `/` aims at any write.
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteFaultKind {
+    /// Held for `timeout_ms`, then dropped: the vendor never sees it.
+    TimeoutBefore,
+    /// Made, then answered only after `timeout_ms`.
+    TimeoutAfter,
+    /// Made, then its answer lost to a connection reset.
+    ResetAfter,
+}
+
+impl WriteFaultKind {
+    const NAMES: &'static [&'static str] = &["timeout_before", "timeout_after", "reset_after"];
+
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "timeout_before" => Some(Self::TimeoutBefore),
+            "timeout_after" => Some(Self::TimeoutAfter),
+            "reset_after" => Some(Self::ResetAfter),
+            _ => None,
+        }
+    }
+}
+
+/// A fault of `write_faults` that was spent, as `GET /__sandbox/network` lists it (`spent`), so a
+/// test can tell the fault really happened, and where.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpentFault {
+    pub fault: WriteFaultKind,
+    pub method: String,
+    pub path: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One write (non-GET request) as the network saw it, for `GET /__sandbox/network`'s `writes`: a
+/// test counts the calls that really reached the service (`POST /api/v1/users` answered 200: one
+/// creation), whichever emulator it is, and whatever faults were in the way.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeenWrite {
+    pub method: String,
+    pub path: String,
+    /// The service's answer; for a write held and dropped (`timeout_before`), the 504 the sandbox gave.
+    pub status: u16,
+    /// `false` when the write never reached the service (an outage, `timeout_before`).
+    pub reached_service: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// The writes kept for `GET /__sandbox/network` (the newest; older ones are dropped).
+const SEEN_WRITES: usize = 10_000;
 
 impl NetworkFaultSettings {
     const FIELDS: &'static [&'static str] = &[
@@ -57,6 +122,7 @@ impl NetworkFaultSettings {
         "timeout_next_writes",
         "reset_next_writes",
         "consistency_delay_ms",
+        "write_faults",
     ];
 
     /// Reads and checks a `POST /__sandbox/network` body; the error names the field.
@@ -79,8 +145,74 @@ impl NetworkFaultSettings {
             consistency_delay_ms: b
                 .uint("consistency_delay_ms", 0..=bounds::DELAY_MS)?
                 .unwrap_or(0),
+            write_faults: write_faults(body)?,
         })
     }
+}
+
+/// `write_faults`: a list of `{"fault", "path"}` objects (at most [`bounds::COUNT`]).
+fn write_faults(body: &[u8]) -> Result<Vec<WriteFault>, AdminError> {
+    let field = "write_faults";
+    // `AdminBody::parse` has checked that the body is a JSON object (or empty).
+    let list = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut fields)) => fields.remove(field),
+        _ => None,
+    };
+    let items = match list {
+        None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) => items,
+        Some(other) => {
+            return Err(AdminError::field(
+                field,
+                format!("must be a list of {{\"fault\", \"path\"}} objects, not {other}"),
+            ));
+        }
+    };
+    if items.len() as u64 > bounds::COUNT {
+        return Err(AdminError::field(
+            field,
+            format!("has {} entries; at most {}", items.len(), bounds::COUNT),
+        ));
+    }
+    items
+        .iter()
+        .map(|item| {
+            let fault = item
+                .get("fault")
+                .and_then(serde_json::Value::as_str)
+                .and_then(WriteFaultKind::parse)
+                .ok_or_else(|| {
+                    AdminError::field(
+                        field,
+                        format!(
+                            "each entry's fault must be one of {}, not {}",
+                            WriteFaultKind::NAMES.join(", "),
+                            item.get("fault").unwrap_or(&serde_json::Value::Null)
+                        ),
+                    )
+                })?;
+            let path = match item.get("path") {
+                None | Some(serde_json::Value::Null) => "/".to_string(),
+                Some(serde_json::Value::String(path)) if path.starts_with('/') => path.clone(),
+                Some(other) => {
+                    return Err(AdminError::field(
+                        field,
+                        format!("each entry's path must start with /, not {other}"),
+                    ));
+                }
+            };
+            if let Some(unknown) = item
+                .as_object()
+                .and_then(|o| o.keys().find(|k| !["fault", "path"].contains(&k.as_str())))
+            {
+                return Err(AdminError::field(
+                    field,
+                    format!("unknown key {unknown:?} in an entry (fault, path)"),
+                ));
+            }
+            Ok(WriteFault { fault, path })
+        })
+        .collect()
 }
 
 /// A read's answer, kept to be served stale after a write.
@@ -100,19 +232,44 @@ struct Active {
     timeouts_left: u32,
     /// Writes still to lose their answer (`reset_next_writes`).
     resets_left: u32,
+    /// `write_faults` not spent yet, in order.
+    aimed: Vec<WriteFault>,
+    /// `write_faults` spent, in order.
+    spent: Vec<SpentFault>,
     reads: std::collections::HashMap<String, CachedRead>,
 }
 
 #[derive(Clone)]
 struct Faults {
     active: Arc<Mutex<Active>>,
+    /// Every write seen, kept across new settings (a `POST /__sandbox/network` resets the faults, not
+    /// the record of what happened).
+    seen: Arc<Mutex<std::collections::VecDeque<SeenWrite>>>,
     clock: Arc<dyn Clock>,
+}
+
+impl Faults {
+    fn saw(&self, method: &str, path: &str, status: StatusCode, reached_service: bool) {
+        if let Ok(mut seen) = self.seen.lock() {
+            if seen.len() >= SEEN_WRITES {
+                seen.pop_front();
+            }
+            seen.push_back(SeenWrite {
+                method: method.to_string(),
+                path: path.to_string(),
+                status: status.as_u16(),
+                reached_service,
+                at: self.clock.now(),
+            });
+        }
+    }
 }
 
 /// Wraps `router` with the network faults and their admin endpoint.
 pub fn wrap(router: Router, clock: Arc<dyn Clock>) -> Router {
     let faults = Faults {
         active: Arc::new(Mutex::new(Active::default())),
+        seen: Arc::default(),
         clock,
     };
     let admin = Router::new()
@@ -125,12 +282,28 @@ pub fn wrap(router: Router, clock: Arc<dyn Clock>) -> Router {
 }
 
 async fn show(State(faults): State<Faults>) -> Response {
-    let settings = faults
+    let (settings, spent) = faults
         .active
         .lock()
-        .map(|a| a.settings.clone())
+        .map(|a| (a.settings.clone(), a.spent.clone()))
         .unwrap_or_default();
-    axum::Json(settings).into_response()
+    let seen: Vec<SeenWrite> = faults
+        .seen
+        .lock()
+        .map(|seen| seen.iter().cloned().collect())
+        .unwrap_or_default();
+    let mut shown = serde_json::to_value(settings).unwrap_or_default();
+    if let Some(map) = shown.as_object_mut() {
+        map.insert(
+            "spent".into(),
+            serde_json::to_value(spent).unwrap_or_default(),
+        );
+        map.insert(
+            "writes".into(),
+            serde_json::to_value(seen).unwrap_or_default(),
+        );
+    }
+    axum::Json(shown).into_response()
 }
 
 async fn set(State(faults): State<Faults>, body: Bytes) -> Response {
@@ -149,6 +322,7 @@ async fn set(State(faults): State<Faults>, body: Bytes) -> Response {
             outage_until,
             timeouts_left: settings.timeout_next_writes,
             resets_left: settings.reset_next_writes,
+            aimed: settings.write_faults.clone(),
             ..Active::default()
         };
     }
@@ -164,10 +338,18 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
         .lock()
         .map(|active| (active.settings.clone(), active.outage_until))
         .ok();
+    let is_read = request.method() == axum::http::Method::GET;
+    // AWS's JSON protocols POST every call: a Get/List/Describe is no write for the scheduled faults.
+    let writes = !is_read && !aws_read(&request);
+    let method = request.method().as_str().to_string();
+    let path = request.uri().path().to_string();
     let Some((settings, outage_until)) = current else {
         return next.run(request).await;
     };
     if outage_until.is_some_and(|until| faults.clock.now() < until) {
+        if writes {
+            faults.saw(&method, &path, StatusCode::SERVICE_UNAVAILABLE, false);
+        }
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             [("content-type", "application/json")],
@@ -175,14 +357,41 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
         )
             .into_response();
     }
-    let is_read = request.method() == axum::http::Method::GET;
-    // AWS's JSON protocols POST every call: a Get/List/Describe is no write for the scheduled faults.
-    let writes = !is_read && !aws_read(&request);
     let key = request.uri().to_string();
     if settings.consistency_delay_ms > 0 && is_read {
         return consistent_later(&faults, &settings, key, request, next).await;
     }
+    let aimed = if writes {
+        spend_aimed(&faults, &method, &path)
+    } else {
+        None
+    };
+    if aimed == Some(WriteFaultKind::TimeoutBefore) {
+        faults.saw(&method, &path, StatusCode::GATEWAY_TIMEOUT, false);
+        // The client gives up first; the vendor never sees the request.
+        tokio::time::sleep(Duration::from_millis(settings.timeout_ms)).await;
+        return (
+            StatusCode::GATEWAY_TIMEOUT,
+            [("content-type", "application/json")],
+            r#"{"error":"sandbox: timed out before reaching the service"}"#,
+        )
+            .into_response();
+    }
     let response = next.run(request).await;
+    if writes {
+        faults.saw(&method, &path, response.status(), true);
+    }
+    match aimed {
+        Some(WriteFaultKind::TimeoutAfter) => {
+            tokio::time::sleep(Duration::from_millis(settings.timeout_ms)).await;
+            return response;
+        }
+        Some(WriteFaultKind::ResetAfter) => {
+            let (parts, _) = response.into_parts();
+            return Response::from_parts(parts, broken_body());
+        }
+        _ => {}
+    }
     if settings.consistency_delay_ms > 0
         && !is_read
         && let Ok(mut active) = faults.active.lock()
@@ -214,6 +423,23 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
         tokio::time::sleep(Duration::from_millis(settings.timeout_ms)).await;
     }
     response
+}
+
+/// Takes the first aimed fault whose path prefixes this write's, recording it as spent.
+fn spend_aimed(faults: &Faults, method: &str, path: &str) -> Option<WriteFaultKind> {
+    let mut active = faults.active.lock().ok()?;
+    let index = active
+        .aimed
+        .iter()
+        .position(|aimed| path.starts_with(&aimed.path))?;
+    let aimed = active.aimed.remove(index);
+    active.spent.push(SpentFault {
+        fault: aimed.fault,
+        method: method.to_string(),
+        path: path.to_string(),
+        at: faults.clock.now(),
+    });
+    Some(aimed.fault)
 }
 
 /// An AWS JSON call (`X-Amz-Target: Service.Operation`) that only reads.
@@ -294,6 +520,119 @@ fn broken_body() -> Body {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::routing::post;
+    use serde_json::Value;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use tower::ServiceExt;
+
+    /// A service that counts the writes that reach it, wrapped in the network faults.
+    fn counted() -> (Router, Arc<AtomicU32>) {
+        let made = Arc::new(AtomicU32::new(0));
+        let counter = made.clone();
+        let service = Router::new().route(
+            "/{*path}",
+            post(move || {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    StatusCode::CREATED
+                }
+            }),
+        );
+        (wrap(service, Arc::new(crate::clock::SystemClock)), made)
+    }
+
+    async fn call(router: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::from(body.to_owned()))
+            .expect("request");
+        let response = router.clone().oneshot(request).await.expect("response");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_aimed_timeout_before_never_reaches_the_service_and_one_after_does() {
+        let (router, made) = counted();
+        let (status, _) = call(
+            &router,
+            "POST",
+            "/__sandbox/network",
+            r#"{"timeout_ms": 50, "write_faults": [{"fault": "timeout_before", "path": "/users"}, {"fault": "timeout_after", "path": "/roles/"}]}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        // Aimed at /users: another path's write is not touched.
+        assert_eq!(
+            call(&router, "POST", "/groups/1", "").await.0,
+            StatusCode::CREATED
+        );
+        assert_eq!(made.load(Ordering::SeqCst), 1);
+        let (status, _) = call(&router, "POST", "/users", "").await;
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(
+            made.load(Ordering::SeqCst),
+            1,
+            "held and dropped before the service"
+        );
+        // Spent: the retry goes through.
+        assert_eq!(
+            call(&router, "POST", "/users", "").await.0,
+            StatusCode::CREATED
+        );
+        assert_eq!(made.load(Ordering::SeqCst), 2);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            call(&router, "POST", "/roles/7", "").await.0,
+            StatusCode::CREATED
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(50),
+            "answered late"
+        );
+        assert_eq!(made.load(Ordering::SeqCst), 3, "made, then answered late");
+
+        let (_, shown) = call(&router, "GET", "/__sandbox/network", "").await;
+        let spent: Vec<(&str, &str)> = shown["spent"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| Some((s["fault"].as_str()?, s["path"].as_str()?)))
+            .collect();
+        assert_eq!(
+            spent,
+            [("timeout_before", "/users"), ("timeout_after", "/roles/7")]
+        );
+        let writes: Vec<(&str, u64, bool)> = shown["writes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| {
+                Some((
+                    w["path"].as_str()?,
+                    w["status"].as_u64()?,
+                    w["reached_service"].as_bool()?,
+                ))
+            })
+            .collect();
+        assert_eq!(
+            writes,
+            [
+                ("/groups/1", 201, true),
+                ("/users", 504, false),
+                ("/users", 201, true),
+                ("/roles/7", 201, true),
+            ]
+        );
+    }
 
     #[test]
     fn settings_out_of_range_are_refused_by_name() {
@@ -309,6 +648,19 @@ mod tests {
                 "consistency_delay_ms",
             ),
             (r#"{"outage": 1}"#, "outage"),
+            (
+                r#"{"write_faults": {"fault": "timeout_before"}}"#,
+                "write_faults",
+            ),
+            (r#"{"write_faults": [{"fault": "slow"}]}"#, "write_faults"),
+            (
+                r#"{"write_faults": [{"fault": "timeout_after", "path": "rest"}]}"#,
+                "write_faults",
+            ),
+            (
+                r#"{"write_faults": [{"fault": "reset_after", "when": 1}]}"#,
+                "write_faults",
+            ),
         ] {
             let err = NetworkFaultSettings::parse(body.as_bytes()).expect_err(body);
             assert!(err.message().contains(field), "{body}: {}", err.message());
@@ -317,6 +669,23 @@ mod tests {
             .expect("valid");
         assert_eq!(ok.outage_seconds, 2.5);
         assert_eq!(ok.timeout_ms, 1500);
+        let aimed = NetworkFaultSettings::parse(
+            br#"{"write_faults": [{"fault": "timeout_before", "path": "/rest/api/3/user"}, {"fault": "reset_after"}]}"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            aimed.write_faults,
+            vec![
+                WriteFault {
+                    fault: WriteFaultKind::TimeoutBefore,
+                    path: "/rest/api/3/user".into()
+                },
+                WriteFault {
+                    fault: WriteFaultKind::ResetAfter,
+                    path: "/".into()
+                },
+            ]
+        );
         assert_eq!(
             NetworkFaultSettings::parse(b""),
             Ok(NetworkFaultSettings::default())

@@ -42,7 +42,7 @@ pub async fn run(
 /// The one-time secrets the plan's operations produced in this process (a created account's
 /// temporary password or activation link): shown here once, kept nowhere. With `--json` they go to
 /// stderr so the report stays one JSON document.
-async fn print_secrets(service: &Service, plan_id: &str, json: bool) {
+pub async fn print_secrets(service: &Service, plan_id: &str, json: bool) {
     let Ok(plan) = service.store.plan(plan_id).await else {
         return;
     };

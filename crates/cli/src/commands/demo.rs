@@ -15,6 +15,9 @@ use crate::commands::{apply, sync};
 use crate::progress::ApplyProgress;
 use crate::render;
 
+mod sales_engineer;
+mod timeline;
+
 /// The example policies, built in so the demo runs from any folder.
 const EXAMPLE_POLICIES: [(&str, &str); 3] = [
     (
@@ -44,7 +47,7 @@ const SENIOR_ENGINEER_POLICIES: [(&str, &str); 1] = [(
 )];
 
 /// The scenarios `--scenario` runs instead of the example policies.
-pub const SCENARIOS: &[&str] = &["group-push", "senior-engineer"];
+pub const SCENARIOS: &[&str] = &["group-push", "senior-engineer", "sales-engineer"];
 
 /// The person of scenario 4: starts today, has no GitLab account until the first SSO login.
 const NEW_HIRE: &str = "new.hire@example.com";
@@ -64,6 +67,8 @@ pub async fn run(
         None => (&EXAMPLE_POLICIES, DEMO_USER),
         Some("group-push") => (&GROUP_PUSH_POLICIES, GROUP_PUSH_USER),
         Some("senior-engineer") => (&SENIOR_ENGINEER_POLICIES, NEW_HIRE),
+        // Its own organisation, policies and days; set up below.
+        Some("sales-engineer") => (&[], sales_engineer::NEW_HIRE),
         Some(other) => anyhow::bail!(
             "unknown scenario \"{other}\" (scenarios: {})",
             SCENARIOS.join(", ")
@@ -79,6 +84,19 @@ pub async fn run(
         (None, None) => anyhow::bail!("no folder for the demo"),
     };
     std::fs::create_dir_all(&dir)?;
+    if scenario.as_deref() == Some("sales-engineer") {
+        if policies.is_some() {
+            anyhow::bail!("the sales-engineer scenario brings its own policies");
+        }
+        let code = sales_engineer::run(options, &dir).await?;
+        if temporary.is_none() {
+            println!(
+                "\nThe demo's store, organisation and policies are in {}",
+                dir.display()
+            );
+        }
+        return Ok(code);
+    }
 
     step("Starting the sandbox (built-in demo organisation)");
     let sandbox =

@@ -31,6 +31,7 @@ mod reach;
 mod remote;
 mod scenario_declared_lifecycle;
 mod scenario_group_push;
+mod scenario_sales_engineer;
 mod scenario_senior_engineer;
 mod tokens;
 mod trust;

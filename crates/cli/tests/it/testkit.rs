@@ -44,6 +44,11 @@ impl Run {
 impl Workspace {
     /// The demo organisation, or an organisation file's text.
     pub async fn start(org_yaml: Option<&str>) -> Workspace {
+        Self::start_with(org_yaml, SandboxOptions::default()).await
+    }
+
+    /// As [`Workspace::start`], the sandbox started with `options` (a clock tests move, …).
+    pub async fn start_with(org_yaml: Option<&str>, options: SandboxOptions) -> Workspace {
         let dir = tempfile::tempdir().expect("tempdir");
         let org = match org_yaml {
             Some(text) => {
@@ -53,7 +58,7 @@ impl Workspace {
             }
             None => grantflow_sandbox::demo_org(),
         };
-        let sandbox = grantflow_sandbox::start(&org, SandboxOptions::default())
+        let sandbox = grantflow_sandbox::start(&org, options)
             .await
             .expect("sandbox starts");
         let info = dir.path().join("sandbox.json");
