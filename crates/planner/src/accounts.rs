@@ -500,5 +500,21 @@ pub(crate) mod tests {
             activations[0].describe(),
             "+ okta activate account ola@example.com (send_email=false)"
         );
+        let activation = activations[0].id;
+        for line in [
+            "+ okta group \"Sales\" member for ola@example.com",
+            "+ slack create account ola@example.com",
+        ] {
+            let op = on
+                .operations
+                .iter()
+                .find(|op| op.describe().starts_with(line))
+                .unwrap_or_else(|| panic!("no `{line}` in {:?}", lines(&on)));
+            assert!(
+                op.depends_on.contains(&activation),
+                "`{line}` waits for the directory account's activation: {:?}",
+                op.depends_on
+            );
+        }
     }
 }

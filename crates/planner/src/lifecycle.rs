@@ -259,9 +259,9 @@ mod tests {
                 "+ okta create account nia@example.com (email \"nia@example.com\"; activated, no email)",
                 "+ okta create account ola@example.com (email \"ola@example.com\"; staged)",
                 "+ okta group \"Sales\" member for nia@example.com",
-                "+ okta group \"Sales\" member for ola@example.com",
             ],
-            "bob's missing grant is no lifecycle change: it waits for a person's plan"
+            "bob's missing grant is no lifecycle change: it waits for a person's plan; ola, a \
+             pre-hire, is staged and her access waits for her start date"
         );
         let keys: Vec<&str> = planned.due.iter().map(|d| d.key.as_str()).collect();
         assert_eq!(keys.len(), 2, "{keys:?}");

@@ -139,18 +139,30 @@ pub(crate) fn order_directory_first(operations: &mut [Operation], first: &Direct
 
 /// Accounts first: whatever acts on an account the plan creates (its grants, its profile) waits for
 /// the creation, and a person's account in any other system waits for their directory account's
-/// creation (single sign-on and provisioning key off the directory account).
+/// creation (single sign-on and provisioning key off the directory account). A staged directory
+/// account activated on the start date is the same: its grants and the person's other accounts wait
+/// for the activation.
 pub(crate) fn order_accounts_first(operations: &mut [Operation], directory: &ConnectionName) {
     let mut creations: HashMap<(ConnectionName, String), OperationId> = HashMap::new();
-    let mut directory_creations: HashMap<String, OperationId> = HashMap::new();
+    // The directory step each person's other accounts wait for, by email.
+    let mut directory_steps: HashMap<String, OperationId> = HashMap::new();
     for op in operations.iter() {
-        if let OpKind::CreateAccount { account, .. } = &op.kind {
-            creations.insert((op.connection.clone(), account.id.clone()), op.id);
-            if op.connection == *directory
-                && let Some(email) = account.pending_email()
-            {
-                directory_creations.insert(email.to_string(), op.id);
+        match &op.kind {
+            OpKind::CreateAccount { account, .. } => {
+                creations.insert((op.connection.clone(), account.id.clone()), op.id);
+                if op.connection == *directory
+                    && let Some(email) = account.pending_email()
+                {
+                    directory_steps.insert(email.to_string(), op.id);
+                }
             }
+            OpKind::AccountAction {
+                account, action, ..
+            } if op.connection == *directory && action == "activate" => {
+                creations.insert((op.connection.clone(), account.id.clone()), op.id);
+                directory_steps.insert(account.login.to_lowercase(), op.id);
+            }
+            _ => {}
         }
     }
     if creations.is_empty() {
@@ -165,11 +177,13 @@ pub(crate) fn order_accounts_first(operations: &mut [Operation], directory: &Con
             if op.connection != *directory
                 && let Some(id) = account
                     .pending_email()
-                    .and_then(|email| directory_creations.get(email))
+                    .and_then(|email| directory_steps.get(email))
             {
                 before.push(*id);
             }
-        } else if let Some(id) = creations.get(&(op.connection.clone(), account.id.clone())) {
+        } else if let Some(id) = creations.get(&(op.connection.clone(), account.id.clone()))
+            && *id != op.id
+        {
             before.push(*id);
         }
         for id in before {

@@ -28,9 +28,11 @@ pub struct GitlabConfig {
     /// planned and wait for that sign-in instead of being skipped.
     #[serde(default = "default_true")]
     pub accounts_created_on_first_login: bool,
-    /// How GitLab users come to exist: `first_login` (the default: at the person's first SSO sign-in, as
-    /// `accounts_created_on_first_login` says) or `admin_api` (self-managed GitLab with an administrator's
-    /// token: grantflow creates, blocks, deactivates and deletes users as policies declare).
+    /// How GitLab users come to exist and go: `first_login` (the default: at the person's first SSO
+    /// sign-in, as `accounts_created_on_first_login` says; grantflow neither makes nor retires them),
+    /// `admin_api` (self-managed GitLab with an administrator's token: grantflow creates, blocks,
+    /// deactivates and deletes users as policies declare) or `first_login_admin_retire` (users appear at
+    /// their first SSO sign-in, and an administrator's token retires a leaver's as policies declare).
     #[serde(default)]
     pub accounts: GitlabAccounts,
 }
@@ -44,6 +46,21 @@ pub enum GitlabAccounts {
     FirstLogin,
     /// grantflow, through the admin users API (`POST /users`, block, deactivate, delete).
     AdminApi,
+    /// GitLab at the first SSO sign-in; grantflow retires them through the admin users API (block,
+    /// deactivate, delete): SAML sign-in alone never switches a leaver's GitLab user off.
+    FirstLoginAdminRetire,
+}
+
+impl GitlabAccounts {
+    /// Whether grantflow creates users (otherwise they appear at their first sign-in).
+    pub fn creates(self) -> bool {
+        self == Self::AdminApi
+    }
+
+    /// Whether grantflow retires users through the admin API.
+    pub fn retires(self) -> bool {
+        self != Self::FirstLogin
+    }
 }
 
 crate::http_settings!(GitlabConfig);

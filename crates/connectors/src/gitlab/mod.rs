@@ -13,7 +13,8 @@
 //! itself is not read or managed.
 //!
 //! With `accounts: admin_api` (self-managed GitLab, an administrator's token) users are created and retired
-//! as policies declare (`accounts.rs`); otherwise they appear at the first SSO sign-in, as above.
+//! as policies declare (`accounts.rs`); otherwise they appear at the first SSO sign-in, as above, and with
+//! `accounts: first_login_admin_retire` the administrator's token still retires a leaver's user.
 
 mod accounts;
 mod client;
@@ -43,8 +44,8 @@ pub struct GitlabConnector {
     client: GitlabClient,
     pending_recheck: chrono::Duration,
     accounts_created_on_first_login: bool,
-    /// Users are created and retired through the admin API.
-    admin_api: bool,
+    /// Who makes and retires users.
+    accounts: GitlabAccounts,
 }
 
 fn id_of(value: &Value) -> Option<u64> {
@@ -85,8 +86,8 @@ impl GitlabConnector {
             client,
             // Created by grantflow, a user is not waited for.
             accounts_created_on_first_login: config.accounts_created_on_first_login
-                && config.accounts != GitlabAccounts::AdminApi,
-            admin_api: config.accounts == GitlabAccounts::AdminApi,
+                && !config.accounts.creates(),
+            accounts: config.accounts,
             pending_recheck: chrono::Duration::seconds(
                 i64::try_from(config.pending_recheck_seconds).unwrap_or(5),
             ),
@@ -271,15 +272,17 @@ impl Connector for GitlabConnector {
             system: SystemKind::new(SYSTEM),
             connection: self.connection.clone(),
             base_url: self.client.base().to_string(),
-            operations: if self.admin_api {
-                vec![
+            operations: match self.accounts {
+                GitlabAccounts::AdminApi => vec![
                     "add_grant",
                     "remove_grant",
                     "create_account",
                     "retire_account",
-                ]
-            } else {
-                vec!["add_grant", "remove_grant"]
+                ],
+                GitlabAccounts::FirstLoginAdminRetire => {
+                    vec!["add_grant", "remove_grant", "retire_account"]
+                }
+                GitlabAccounts::FirstLogin => vec!["add_grant", "remove_grant"],
             },
             rate_limit_buckets: vec!["api"],
             accounts_created_on_first_login: self.accounts_created_on_first_login,
@@ -398,7 +401,7 @@ impl Connector for GitlabConnector {
                 return accounts::create(&self.client, account, attributes, options).await;
             }
             OpKind::RetireAccount { account, mode, .. } => {
-                self.admin_api_only(op)?;
+                self.admin_api_retires(op)?;
                 let Some(user) = self.user_id(account).await? else {
                     return Ok(Applied::AlreadyPresent);
                 };
@@ -465,20 +468,33 @@ impl Connector for GitlabConnector {
                 self.admin_api_only(op)?;
                 accounts::check_create(self.connection.as_str(), account, attributes, options)
             }
-            OpKind::RetireAccount { .. } => self.admin_api_only(op),
+            OpKind::RetireAccount { .. } => self.admin_api_retires(op),
             _ => Ok(()),
         }
     }
 }
 
 impl GitlabConnector {
-    /// Users are made and retired here only with `accounts: admin_api`.
+    /// Users are made here only with `accounts: admin_api`.
     fn admin_api_only(&self, op: &Operation) -> Result<(), Failure> {
-        if self.admin_api {
+        if self.accounts.creates() {
             return Ok(());
         }
         Err(Failure::unsupported(format!(
             "{}: gitlab cannot {} {}: users appear at their first SSO sign-in; set `accounts: admin_api` (self-managed GitLab, an administrator's token) to manage them",
+            self.connection,
+            op.verb(),
+            op.resource().name
+        )))
+    }
+
+    /// Users are retired here with `accounts: admin_api` or `first_login_admin_retire`.
+    fn admin_api_retires(&self, op: &Operation) -> Result<(), Failure> {
+        if self.accounts.retires() {
+            return Ok(());
+        }
+        Err(Failure::unsupported(format!(
+            "{}: gitlab cannot {} {}: users appear at their first SSO sign-in and grantflow does not retire them; set `accounts: first_login_admin_retire` or `admin_api` (self-managed GitLab, an administrator's token) to block, deactivate or delete a leaver's user",
             self.connection,
             op.verb(),
             op.resource().name

@@ -89,7 +89,13 @@ pub async fn list(State(o): State<Arc<Okta>>, ctx: Ctx) -> OktaResult<Response> 
         .unwrap_or_default();
     let polling = until.is_none() && !descending;
     let until = until.unwrap_or(ctx.now);
-    let since = since.unwrap_or(until - Duration::days(7));
+    // A polling cursor is itself the lower bound: the default 7-day window only bounds a query
+    // without one, so a poller resuming a cursor days old still reads every event after it.
+    let since = match (since, after) {
+        (Some(since), _) => since,
+        (None, Some(_)) => DateTime::<Utc>::MIN_UTC,
+        (None, None) => until - Duration::days(7),
+    };
     let inner = o.core.state();
     let mut matching: Vec<&LogRecord> = inner
         .logs

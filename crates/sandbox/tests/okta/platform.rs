@@ -315,3 +315,42 @@ async fn concurrency_limit_answers_429_with_zero_limit() {
     assert_eq!(counters["throttled"]["concurrency"], 1);
     e.sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_polling_cursor_resumes_after_the_default_seven_day_window() {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let sb = start(
+        &demo_org(),
+        SandboxOptions {
+            okta_token: Some(TOKEN.into()),
+            clock: Some(clock.clone() as Arc<dyn grantflow_sandbox::Clock>),
+            ..SandboxOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let e = Env {
+        base: sb.info.systems["okta"].base_url.clone(),
+        sb,
+        http: Client::new(),
+    };
+    let (_, h, _) = e.get("/api/v1/logs").await;
+    let next = next_link(&h).expect("a polling cursor");
+    let (s, _) = e
+        .post(
+            "/api/v1/groups",
+            json!({"profile": {"name": "Made Before A Month Passed"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    clock.advance(chrono::Duration::days(30));
+    let (s, _, v) = e.get(&next).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v.as_array().map(Vec::len),
+        Some(1),
+        "the month-old event after the cursor is still read: {v}"
+    );
+    assert_eq!(v[0]["eventType"], "group.lifecycle.create");
+    e.sb.shutdown().await;
+}

@@ -134,7 +134,8 @@ pub async fn run(options: &Options, dir: &Path) -> anyhow::Result<ExitCode> {
         println!("  {name}: {}", system.base_url);
     }
     let config_path = dir.join("grantflow.yaml");
-    // Short waits so a timeout is retried, and a wait re-checked, within seconds.
+    // Short waits so a timeout is retried, and a wait re-checked, within seconds. GitLab users appear
+    // at their first SSO sign-in; the administrator's token blocks a leaver's.
     let settings = std::collections::BTreeMap::from([
         (
             "jira",
@@ -142,7 +143,10 @@ pub async fn run(options: &Options, dir: &Path) -> anyhow::Result<ExitCode> {
         ),
         (
             "gitlab",
-            serde_json::Map::from_iter([("pending_recheck_seconds".to_string(), 1.into())]),
+            serde_json::Map::from_iter([
+                ("pending_recheck_seconds".to_string(), 1.into()),
+                ("accounts".to_string(), "first_login_admin_retire".into()),
+            ]),
         ),
     ]);
     let config_text = crate::sandbox_config::for_sandbox(&sandbox.info, dir, &settings)?;

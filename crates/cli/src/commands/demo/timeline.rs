@@ -3,7 +3,7 @@
 //! when, waiting and for what, failed with the vendor's code). Read from the hash-chained audit
 //! events, not from memory, so what it shows is what an auditor would find.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use grantflow_model::Plan;
 use grantflow_service::Service;
@@ -16,6 +16,7 @@ pub async fn lines(service: &Service, plan_ids: &[String]) -> anyhow::Result<Vec
         plans.insert(id.as_str(), service.store.plan(id).await?);
     }
     let mut out = Vec::new();
+    let mut plan_lines = BTreeSet::new();
     for event in service.store.audit_events().await? {
         let (plan_id, op) = match event.subject.split_once("/op") {
             Some((plan, op)) => (plan, op.parse::<u32>().ok()),
@@ -24,9 +25,15 @@ pub async fn lines(service: &Service, plan_ids: &[String]) -> anyhow::Result<Vec
         let Some(plan) = plans.get(plan_id) else {
             continue;
         };
-        if let Some(line) = line(&event, plan, op) {
-            out.push(format!("{}  {line}", when(&event.at)));
+        let Some(line) = line(&event, plan, op) else {
+            continue;
+        };
+        // The gate records the leaver allowance each time a plan passes it (queued, then run): one
+        // line tells it.
+        if op.is_none() && !plan_lines.insert(line.clone()) {
+            continue;
         }
+        out.push(format!("{}  {line}", when(&event.at)));
     }
     Ok(out)
 }
@@ -81,6 +88,12 @@ fn line(event: &AuditEvent, plan: &Plan, op: Option<u32>) -> Option<String> {
         .or_else(|| change.strip_prefix("~ "))
         .unwrap_or(&change)
         .to_string();
+    // Without its sign a grant line would not say which way it went.
+    let change = match operation.kind {
+        grantflow_model::OpKind::AddGrant { .. } => format!("grant {change}"),
+        grantflow_model::OpKind::RemoveGrant { .. } => format!("revoke {change}"),
+        _ => change,
+    };
     let outcome = match event.action.as_str() {
         "operation.attempt" => {
             let attempt = event
@@ -99,12 +112,24 @@ fn line(event: &AuditEvent, plan: &Plan, op: Option<u32>) -> Option<String> {
             }
             _ => "✓ done".to_string(),
         },
-        "operation.retry_scheduled" => format!(
-            "⚠ {} {} → retry at {}",
-            text(event, "vendor_code"),
-            text(event, "message"),
-            when(text(event, "next_attempt_at"))
-        ),
+        "operation.retry_scheduled" => {
+            let code = text(event, "vendor_code");
+            let code = if code.is_empty() || code == text(event, "kind") {
+                String::new()
+            } else {
+                format!("{code} ")
+            };
+            let wait_ms = event
+                .details
+                .get("wait_ms")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            format!(
+                "⚠ {code}{} → retry in {:.1} s",
+                text(event, "message"),
+                wait_ms as f64 / 1000.0
+            )
+        }
         "operation.waiting" => format!(
             "⏸ waiting: {} (checked again at {})",
             text(event, "reason"),
