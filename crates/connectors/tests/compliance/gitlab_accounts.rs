@@ -238,3 +238,46 @@ async fn without_the_admin_api_users_still_appear_at_the_first_sign_in() {
         "{why}"
     );
 }
+
+#[tokio::test]
+async fn first_login_admin_retire_leaves_creation_to_the_sign_in_and_blocks_a_leaver() {
+    let sandbox = Sandbox::start("gitlab").await;
+    let c = connector_with(&sandbox, 3, GitlabAccounts::FirstLoginAdminRetire);
+    let described = c.describe();
+    assert!(described.accounts_created_on_first_login);
+    assert!(
+        !described.operations.contains(&"create_account")
+            && described.operations.contains(&"retire_account"),
+        "{:?}",
+        described.operations
+    );
+    let create = creation(&sandbox, "nia.park@example.com", AccountOptions::default());
+    let why = c.check(&create).expect_err("refused").to_string();
+    assert!(why.contains("first SSO sign-in"), "{why}");
+
+    let s = sandbox.sync(&c).await;
+    let block = sandbox.operation(OpKind::retire_account(
+        account(&s, TOM),
+        RetireMode::Suspend,
+    ));
+    c.check(&block).expect("a retirement passes check()");
+    assert_eq!(
+        c.observe(&block).await.expect("observed"),
+        Observed::NotDone
+    );
+    assert_eq!(c.apply(&block).await.expect("blocked"), Applied::Changed);
+    assert_eq!(c.observe(&block).await.expect("observed"), Observed::Done);
+    let tom = account(&s, TOM);
+    let after = sandbox.sync(&c).await;
+    let user = after
+        .accounts
+        .iter()
+        .find(|a| a.id == tom.id)
+        .expect("synced");
+    assert!(!user.state.is_active(), "{user:?}");
+
+    // Without it grantflow leaves GitLab users alone, and says how to change that.
+    let plain = connector_with(&sandbox, 3, GitlabAccounts::FirstLogin);
+    let why = plain.check(&block).expect_err("refused").to_string();
+    assert!(why.contains("first_login_admin_retire"), "{why}");
+}
