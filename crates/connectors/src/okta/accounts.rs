@@ -85,7 +85,7 @@ pub async fn with_created_account(
         .ok_or_else(|| Failure::unexpected_response("an okta user without an id", None))?;
     account.id.clone_from(&id);
     target.id = id;
-    Ok(CreatedAccount::Found(resolved))
+    Ok(CreatedAccount::Found(Box::new(resolved)))
 }
 
 /// What [`with_created_account`] found.
@@ -93,7 +93,7 @@ pub enum CreatedAccount {
     /// The operation names no `pending:` account: as it is.
     NotPending,
     /// The operation with the user's id in place of `pending:<email>`.
-    Found(Operation),
+    Found(Box<Operation>),
     /// No user has the login or email.
     Missing,
 }
