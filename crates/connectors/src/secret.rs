@@ -66,9 +66,64 @@ impl SecretSource {
     }
 }
 
+/// The one-time secrets (temporary passwords, activation links) a connector's creations produced, held
+/// in memory only until the caller takes each one once, keyed by the operation's natural key.
+#[derive(Debug, Default)]
+pub(crate) struct OneTimeSecrets(std::sync::Mutex<std::collections::HashMap<String, SecretString>>);
+
+impl OneTimeSecrets {
+    /// Holds `secret` (when there is one) for `op` until [`OneTimeSecrets::take`].
+    pub(crate) fn keep(&self, op: &grantflow_model::Operation, secret: Option<SecretString>) {
+        if let (Some(secret), Ok(mut secrets)) = (secret, self.0.lock()) {
+            secrets.insert(op.natural_key(), secret);
+        }
+    }
+
+    /// The secret `op` produced, once.
+    pub(crate) fn take(&self, op: &grantflow_model::Operation) -> Option<SecretString> {
+        self.0.lock().ok()?.remove(&op.natural_key())
+    }
+}
+
+/// A temporary password the vendors' default policies accept (Okta's: upper and lower case, digits, a
+/// symbol; Google's: 8 to 100 characters), 20 characters from the operating system's generator, with
+/// look-alike characters left out. Handed out once as a one-time secret; kept nowhere.
+pub(crate) fn temporary_password() -> String {
+    use rand::Rng;
+    const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
+    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+    const DIGITS: &[u8] = b"23456789";
+    const SYMBOLS: &[u8] = b"!#%+-=?@_";
+    let mut rng = rand::rng();
+    let mut pick = |set: &[u8]| char::from(set[rng.random_range(0..set.len())]);
+    let mut password: Vec<char> = vec![pick(LOWER), pick(UPPER), pick(DIGITS), pick(SYMBOLS)];
+    let all: Vec<u8> = [LOWER, UPPER, DIGITS, SYMBOLS].concat();
+    while password.len() < 20 {
+        password.push(pick(&all));
+    }
+    // The four classes are at the start; shuffle so the positions say nothing.
+    for i in (1..password.len()).rev() {
+        let j = rng.random_range(0..=i);
+        password.swap(i, j);
+    }
+    password.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::SecretSource;
+    use super::temporary_password;
+
+    #[test]
+    fn temporary_passwords_have_every_class_and_differ() {
+        let first = temporary_password();
+        assert_eq!(first.chars().count(), 20);
+        assert!(first.chars().any(|c| c.is_ascii_lowercase()));
+        assert!(first.chars().any(|c| c.is_ascii_uppercase()));
+        assert!(first.chars().any(|c| c.is_ascii_digit()));
+        assert!(first.chars().any(|c| !c.is_ascii_alphanumeric()));
+        assert_ne!(first, temporary_password());
+    }
 
     #[test]
     fn a_reference_names_a_variable_or_a_file_and_nothing_else() {

@@ -268,13 +268,13 @@ async fn execute(service: &Service, plan_id: &str, quiet: bool) -> anyhow::Resul
     Ok(report)
 }
 
-/// A POST on one emulator's admin endpoint (faults, first logins).
-async fn admin_post(
+/// A POST on one emulator's admin endpoint (faults, first logins, HRIS entries); its JSON answer.
+pub(crate) async fn admin_post(
     info: &grantflow_sandbox::SandboxInfo,
     system: &str,
     what: &str,
     body: serde_json::Value,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<serde_json::Value> {
     let Some(system_info) = info.systems.get(system) else {
         anyhow::bail!("the sandbox has no {system}");
     };
@@ -285,10 +285,12 @@ async fn admin_post(
         .json(&body)
         .send()
         .await?;
-    if !response.status().is_success() {
-        anyhow::bail!("{url}: {}", response.status());
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!("{url}: {status} {text}");
     }
-    Ok(())
+    Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
 }
 
 /// Every audit event of one plan, in order, with its time.

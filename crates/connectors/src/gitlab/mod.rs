@@ -397,11 +397,11 @@ impl Connector for GitlabConnector {
                 options,
                 ..
             } => {
-                self.admin_api_only(op)?;
+                self.accounts_allow(op)?;
                 return accounts::create(&self.client, account, attributes, options).await;
             }
             OpKind::RetireAccount { account, mode, .. } => {
-                self.admin_api_retires(op)?;
+                self.accounts_allow(op)?;
                 let Some(user) = self.user_id(account).await? else {
                     return Ok(Applied::AlreadyPresent);
                 };
@@ -465,36 +465,35 @@ impl Connector for GitlabConnector {
                 options,
                 ..
             } => {
-                self.admin_api_only(op)?;
+                self.accounts_allow(op)?;
                 accounts::check_create(self.connection.as_str(), account, attributes, options)
             }
-            OpKind::RetireAccount { .. } => self.admin_api_retires(op),
+            OpKind::RetireAccount { .. } => self.accounts_allow(op),
             _ => Ok(()),
         }
     }
 }
 
 impl GitlabConnector {
-    /// Users are made here only with `accounts: admin_api`.
-    fn admin_api_only(&self, op: &Operation) -> Result<(), Failure> {
-        if self.accounts.creates() {
+    /// Users are made here only with `accounts: admin_api`; retired with it or
+    /// `first_login_admin_retire`.
+    fn accounts_allow(&self, op: &Operation) -> Result<(), Failure> {
+        let (allowed, why) = if matches!(op.kind, OpKind::RetireAccount { .. }) {
+            (
+                self.accounts.retires(),
+                "users appear at their first SSO sign-in and grantflow does not retire them; set `accounts: first_login_admin_retire` or `admin_api` (self-managed GitLab, an administrator's token) to block, deactivate or delete a leaver's user",
+            )
+        } else {
+            (
+                self.accounts.creates(),
+                "users appear at their first SSO sign-in; set `accounts: admin_api` (self-managed GitLab, an administrator's token) to manage them",
+            )
+        };
+        if allowed {
             return Ok(());
         }
         Err(Failure::unsupported(format!(
-            "{}: gitlab cannot {} {}: users appear at their first SSO sign-in; set `accounts: admin_api` (self-managed GitLab, an administrator's token) to manage them",
-            self.connection,
-            op.verb(),
-            op.resource().name
-        )))
-    }
-
-    /// Users are retired here with `accounts: admin_api` or `first_login_admin_retire`.
-    fn admin_api_retires(&self, op: &Operation) -> Result<(), Failure> {
-        if self.accounts.retires() {
-            return Ok(());
-        }
-        Err(Failure::unsupported(format!(
-            "{}: gitlab cannot {} {}: users appear at their first SSO sign-in and grantflow does not retire them; set `accounts: first_login_admin_retire` or `admin_api` (self-managed GitLab, an administrator's token) to block, deactivate or delete a leaver's user",
+            "{}: gitlab cannot {} {}: {why}",
             self.connection,
             op.verb(),
             op.resource().name

@@ -10,7 +10,6 @@
 //! names into the account's attributes, so a profile the policy already holds plans nothing.
 
 use grantflow_model::{AccountOptions, AccountRef, RetireMode};
-use rand::Rng;
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
@@ -200,28 +199,6 @@ pub async fn created(client: &GoogleClient, account: &AccountRef) -> Result<Obse
     ))
 }
 
-/// A password Google accepts (8 to 100 characters; upper and lower case, digits and a symbol, 20 of
-/// them), from the operating system's generator. Handed out once; kept nowhere.
-fn temporary_password() -> String {
-    const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
-    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
-    const DIGITS: &[u8] = b"23456789";
-    const SYMBOLS: &[u8] = b"!#%+-=?@_";
-    let mut rng = rand::rng();
-    let mut pick = |set: &[u8]| char::from(set[rng.random_range(0..set.len())]);
-    let mut password: Vec<char> = vec![pick(LOWER), pick(UPPER), pick(DIGITS), pick(SYMBOLS)];
-    let all: Vec<u8> = [LOWER, UPPER, DIGITS, SYMBOLS].concat();
-    while password.len() < 20 {
-        password.push(pick(&all));
-    }
-    // The four classes are at the start; shuffle so the positions say nothing.
-    for i in (1..password.len()).rev() {
-        let j = rng.random_range(0..=i);
-        password.swap(i, j);
-    }
-    password.into_iter().collect()
-}
-
 /// Creates the user unless its primary email exists. Google requires a password at creation and sends
 /// no welcome email through the API, so a generated one (to be changed at the first sign-in) is the
 /// one-time secret whatever the options; `activate: false` creates the user suspended.
@@ -234,7 +211,7 @@ pub async fn create(
     if user(client, &account.login).await?.is_some() {
         return Ok((Applied::AlreadyPresent, None));
     }
-    let password = temporary_password();
+    let password = crate::secret::temporary_password();
     let mut body = user_body(attributes);
     body.insert(PRIMARY.into(), Value::String(account.login.clone()));
     body.insert("password".into(), Value::String(password.clone()));
@@ -404,16 +381,5 @@ mod tests {
             Value::Object(profile_values(&body)),
             Value::Object(attributes)
         );
-    }
-
-    #[test]
-    fn temporary_passwords_have_every_class_and_differ() {
-        let first = temporary_password();
-        assert_eq!(first.chars().count(), 20);
-        assert!(first.chars().any(|c| c.is_ascii_lowercase()));
-        assert!(first.chars().any(|c| c.is_ascii_uppercase()));
-        assert!(first.chars().any(|c| c.is_ascii_digit()));
-        assert!(first.chars().any(|c| !c.is_ascii_alphanumeric()));
-        assert_ne!(first, temporary_password());
     }
 }

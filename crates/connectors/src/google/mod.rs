@@ -25,8 +25,6 @@ use grantflow_model::{ConnectionName, OpKind, Operation, SystemKind};
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 use crate::{Applied, BuildContext, Connector, Description, Failure, Observed, SyncSink};
 use mapping::{ENTITLEMENTS, GROUP};
@@ -41,7 +39,7 @@ pub struct GoogleConnector {
     /// one is reported by Google), or a service account asking for `admin.directory.user`.
     manages_accounts: bool,
     /// Passwords of users this connector created, by natural key, until the caller takes them.
-    secrets: Mutex<HashMap<String, SecretString>>,
+    secrets: crate::secret::OneTimeSecrets,
 }
 
 /// The connection's credential: a fixed token, or a service account acting as `subject`.
@@ -96,7 +94,7 @@ impl GoogleConnector {
             client,
             customer: config.customer.clone(),
             manages_accounts,
-            secrets: Mutex::new(HashMap::new()),
+            secrets: crate::secret::OneTimeSecrets::default(),
         })
     }
 
@@ -254,9 +252,7 @@ impl Connector for GoogleConnector {
             } => {
                 let (applied, secret) =
                     accounts::create(&self.client, account, attributes, options).await?;
-                if let (Some(secret), Ok(mut secrets)) = (secret, self.secrets.lock()) {
-                    secrets.insert(op.natural_key(), secret);
-                }
+                self.secrets.keep(op, secret);
                 return Ok(applied);
             }
             OpKind::RetireAccount { account, mode, .. } => {
@@ -332,6 +328,6 @@ impl Connector for GoogleConnector {
     }
 
     fn take_secret(&self, op: &Operation) -> Option<SecretString> {
-        self.secrets.lock().ok()?.remove(&op.natural_key())
+        self.secrets.take(op)
     }
 }

@@ -4,7 +4,6 @@
 //! effect a no-op and resolves the `pending:<email>` account of grants planned with the creation.
 
 use grantflow_model::{AccountOptions, AccountRef, OpKind, Operation, RetireMode};
-use rand::Rng;
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
@@ -122,28 +121,6 @@ pub async fn created(
     Ok(Observed::from(done))
 }
 
-/// A temporary password Okta's default policy accepts (upper and lower case, digits, a symbol, 20
-/// characters), from the operating system's generator. Handed out once; kept nowhere.
-fn temporary_password() -> String {
-    const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
-    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
-    const DIGITS: &[u8] = b"23456789";
-    const SYMBOLS: &[u8] = b"!#%+-=?@_";
-    let mut rng = rand::rng();
-    let mut pick = |set: &[u8]| char::from(set[rng.random_range(0..set.len())]);
-    let mut password: Vec<char> = vec![pick(LOWER), pick(UPPER), pick(DIGITS), pick(SYMBOLS)];
-    let all: Vec<u8> = [LOWER, UPPER, DIGITS, SYMBOLS].concat();
-    while password.len() < 20 {
-        password.push(pick(&all));
-    }
-    // The four classes are at the start; shuffle so the positions say nothing.
-    for i in (1..password.len()).rev() {
-        let j = rng.random_range(0..=i);
-        password.swap(i, j);
-    }
-    password.into_iter().collect()
-}
-
 /// Creates the user unless its login exists, as `options` say: staged; activated with Okta's email;
 /// activated without one (the activation link comes back as the one-time secret); or activated with
 /// a temporary password that expires at the first sign-in (the password is the one-time secret).
@@ -172,7 +149,7 @@ pub async fn create(
     let activate_now = options.activate && (options.send_email || options.temporary_password);
     let mut query = vec![("activate", if activate_now { "true" } else { "false" })];
     if options.activate && options.temporary_password {
-        let password = temporary_password();
+        let password = crate::secret::temporary_password();
         body["credentials"] = json!({ "password": { "value": password } });
         query.push(("nextLogin", "changePassword"));
         secret = Some(SecretString::from(password));
@@ -284,21 +261,5 @@ pub async fn retire(
                 Err(failure) => Err(failure),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::temporary_password;
-
-    #[test]
-    fn temporary_passwords_have_every_class_and_differ() {
-        let first = temporary_password();
-        assert_eq!(first.chars().count(), 20);
-        assert!(first.chars().any(|c| c.is_ascii_lowercase()));
-        assert!(first.chars().any(|c| c.is_ascii_uppercase()));
-        assert!(first.chars().any(|c| c.is_ascii_digit()));
-        assert!(first.chars().any(|c| !c.is_ascii_alphanumeric()));
-        assert_ne!(first, temporary_password());
     }
 }

@@ -25,7 +25,7 @@ use grantflow_model::{
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Mutex;
 
 use crate::{
@@ -42,7 +42,7 @@ pub struct OktaConnector {
     scope: SyncScope,
     /// Secrets an applied operation produced (temporary passwords), by
     /// natural key, until the caller takes them.
-    secrets: Mutex<HashMap<String, SecretString>>,
+    secrets: crate::secret::OneTimeSecrets,
     /// Natural keys of the account actions this connector performed. Okta
     /// refuses to repeat a lifecycle call (E0000001 for a user already
     /// suspended), and that refusal is what a fresh request to suspend a
@@ -102,7 +102,7 @@ impl OktaConnector {
             connection,
             client,
             scope: config.sync.clone(),
-            secrets: Mutex::new(HashMap::new()),
+            secrets: crate::secret::OneTimeSecrets::default(),
             performed_actions: Mutex::new(HashSet::new()),
             hooks,
         })
@@ -507,9 +507,7 @@ impl Connector for OktaConnector {
             } => {
                 let (applied, secret) =
                     accounts::create(&self.client, account, attributes, options).await?;
-                if let (Some(secret), Ok(mut secrets)) = (secret, self.secrets.lock()) {
-                    secrets.insert(op.natural_key(), secret);
-                }
+                self.secrets.keep(op, secret);
                 return Ok(applied);
             }
             OpKind::RetireAccount { account, mode, .. } => {
@@ -572,9 +570,7 @@ impl Connector for OktaConnector {
                 if let Ok(mut performed) = self.performed_actions.lock() {
                     performed.insert(key);
                 }
-                if let (Some(secret), Ok(mut secrets)) = (secret, self.secrets.lock()) {
-                    secrets.insert(op.natural_key(), secret);
-                }
+                self.secrets.keep(op, secret);
                 return Ok(applied);
             }
             OpKind::PushGroup {
@@ -794,6 +790,6 @@ impl Connector for OktaConnector {
     }
 
     fn take_secret(&self, op: &Operation) -> Option<SecretString> {
-        self.secrets.lock().ok()?.remove(&op.natural_key())
+        self.secrets.take(op)
     }
 }

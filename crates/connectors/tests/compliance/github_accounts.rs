@@ -47,22 +47,7 @@ async fn an_invitation_by_email_is_sent_once_and_read_back_as_pending() {
     let create = invite(&sandbox, "Nia.Park@example.com", json!({"role": "admin"}));
     assert_eq!(c.check(&create), Ok(()));
     // The invitation takes effect; its answer is lost.
-    sandbox
-        .admin("network", json!({"reset_next_writes": 1}))
-        .await;
-    let lost = c.apply(&create).await.expect_err("the answer is lost");
-    assert!(lost.is_transient(), "{lost:?}");
-    assert_eq!(c.observe(&create).await.expect("observe"), Observed::Done);
-    let writes = sandbox.writes().await;
-    assert_eq!(
-        c.apply(&create).await.expect("again"),
-        Applied::AlreadyPresent
-    );
-    assert_eq!(
-        sandbox.writes().await,
-        writes,
-        "nothing sent the second time"
-    );
+    sandbox.answer_lost_then_found_done(&c, &create).await;
     let sent = invitations(&sandbox).await;
     let nia: Vec<&Value> = sent
         .iter()

@@ -109,22 +109,7 @@ async fn a_creation_whose_answer_was_lost_is_found_by_email_and_never_made_twice
         },
     );
     assert_eq!(c.check(&create), Ok(()));
-    sandbox
-        .admin("network", json!({"reset_next_writes": 1}))
-        .await;
-    let lost = c.apply(&create).await.expect_err("the answer is lost");
-    assert!(lost.is_transient(), "{lost:?}");
-    assert_eq!(c.observe(&create).await.expect("observe"), Observed::Done);
-    let writes = sandbox.writes().await;
-    assert_eq!(
-        c.apply(&create).await.expect("again"),
-        Applied::AlreadyPresent
-    );
-    assert_eq!(
-        sandbox.writes().await,
-        writes,
-        "nothing sent the second time"
-    );
+    sandbox.answer_lost_then_found_done(&c, &create).await;
     let found = user(&sandbox, "nia.park@example.com").await;
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["username"], "nia.park");

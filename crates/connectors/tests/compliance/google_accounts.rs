@@ -130,23 +130,7 @@ async fn a_creation_whose_answer_was_lost_is_found_by_email_and_never_made_twice
     let c = connector(&sandbox);
     let create = creation(&sandbox, "Nia.Park@example.com", AccountOptions::default());
     // The insert takes effect; its answer never arrives.
-    sandbox
-        .admin("network", json!({"reset_next_writes": 1}))
-        .await;
-    let failure = c.apply(&create).await.expect_err("the answer is lost");
-    assert!(failure.is_transient(), "{failure:?}");
-    // The engine observes before it retries: done, so nothing is sent again.
-    assert_eq!(c.observe(&create).await.expect("observe"), Observed::Done);
-    let writes = sandbox.writes().await;
-    assert_eq!(
-        c.apply(&create).await.expect("again"),
-        Applied::AlreadyPresent
-    );
-    assert_eq!(
-        sandbox.writes().await,
-        writes,
-        "nothing written the second time"
-    );
+    sandbox.answer_lost_then_found_done(&c, &create).await;
     assert!(
         c.take_secret(&create).is_none(),
         "a user found existing has no password to hand out"

@@ -132,6 +132,26 @@ impl Sandbox {
         serde_json::from_value(body["writes"].clone()).expect("write counts")
     }
 
+    /// Applies `op` while the network drops its answer after the write took effect: the failure is
+    /// transient, the connector observes the effect, and applying again sends nothing.
+    pub async fn answer_lost_then_found_done(&self, connector: &dyn Connector, op: &Operation) {
+        self.admin("network", serde_json::json!({"reset_next_writes": 1}))
+            .await;
+        let lost = connector.apply(op).await.expect_err("the answer is lost");
+        assert!(lost.is_transient(), "{lost:?}");
+        // The engine observes before it retries: done, so nothing is sent again.
+        assert_eq!(
+            connector.observe(op).await.expect("observe"),
+            grantflow_connectors::Observed::Done
+        );
+        let writes = self.writes().await;
+        assert_eq!(
+            connector.apply(op).await.expect("again"),
+            grantflow_connectors::Applied::AlreadyPresent
+        );
+        assert_eq!(self.writes().await, writes, "nothing sent the second time");
+    }
+
     pub async fn sync(&self, connector: &dyn Connector) -> Snapshot {
         let mut snapshot =
             Snapshot::new(ConnectionName::new(self.kind), SystemKind::new(self.kind));

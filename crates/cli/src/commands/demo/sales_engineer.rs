@@ -19,7 +19,7 @@ use grantflow_sandbox::SandboxInfo;
 use grantflow_service::{ApplyOptions, ApplyOutcome, Service};
 use grantflow_store::Verification;
 
-use super::timeline;
+use super::{admin_post, timeline};
 use crate::app::{Options, actor};
 use crate::commands::{apply, sync};
 use crate::progress::ApplyProgress;
@@ -187,7 +187,7 @@ impl Story {
         super::step(&format!(
             "{before}: HR hires Ana Lima as a Sales Engineer in BambooHR, starting {start}. She has no account anywhere."
         ));
-        let hired = admin(&self.info, "bamboohr", "employees", hire(start)).await?;
+        let hired = admin_post(&self.info, "bamboohr", "employees", hire(start)).await?;
         let employee = hired["id"].as_str().unwrap_or_default().to_string();
         let service = self.service().await?;
         let report = self.plan_and_apply(&service, false).await?;
@@ -197,14 +197,14 @@ impl Story {
         super::step(&format!("{start}: Ana's first day"));
         let service = self.service().await?;
         println!("(Jira will time out twice: once before a call reaches it, once after it acted.)");
-        admin(&self.info, "jira", "network", jira_faults()).await?;
+        admin_post(&self.info, "jira", "network", jira_faults()).await?;
         let report = self.plan_and_apply(&service, false).await?;
         ok &= report.failed == 0;
         if report.is_incomplete() {
             super::step(&format!(
                 "{start}: Ana signs in to GitLab through Okta for the first time"
             ));
-            admin(
+            admin_post(
                 &self.info,
                 "gitlab",
                 "first-login",
@@ -224,7 +224,7 @@ impl Story {
         super::step(&format!(
             "{recorded}: HR records that Ana leaves; her last day is {last_day}"
         ));
-        admin(
+        admin_post(
             &self.info,
             "bamboohr",
             "employees",
@@ -351,29 +351,4 @@ impl Story {
         apply::print_secrets(service, plan, false).await;
         Ok(report)
     }
-}
-
-/// A POST on one emulator's admin endpoint; its JSON answer.
-async fn admin(
-    info: &SandboxInfo,
-    system: &str,
-    what: &str,
-    body: serde_json::Value,
-) -> anyhow::Result<serde_json::Value> {
-    let Some(system_info) = info.systems.get(system) else {
-        anyhow::bail!("the sandbox has no {system}");
-    };
-    let url = format!("{}/{what}", system_info.admin_url);
-    let response = system_info
-        .http_client()?
-        .post(&url)
-        .json(&body)
-        .send()
-        .await?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    if !status.is_success() {
-        anyhow::bail!("{url}: {status} {text}");
-    }
-    Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
 }
