@@ -13,7 +13,7 @@ use crate::{
 use grantflow_model::{Account, ConnectionName, GrantSource, OpKind, Person, PlannedId, Snapshot};
 use grantflow_planner::{
     ActualState, Correlated, Desired, PlanError, SnapshotIndex, desired_access, directory_people,
-    resource_ref, with_declared,
+    plan_profiles, resource_ref, with_declared,
 };
 use grantflow_policy::{PolicySet, RemediationMode};
 use std::borrow::Cow;
@@ -68,6 +68,7 @@ pub fn detect(
         &desired,
         &mut report.notes,
     ));
+    report.findings.extend(judge.profile_mismatches(&people)?);
     report.findings.sort_by(|a, b| {
         (a.connection.as_str(), a.kind, &a.key).cmp(&(b.connection.as_str(), b.kind, &b.key))
     });
@@ -118,6 +119,70 @@ impl<'v> ConnectionView<'v> {
 }
 
 impl Judge<'_, '_> {
+    /// Profile attributes a policy's `profile:` sets that the account holds with another value: one
+    /// finding per account, fixed by the same partial update `grantflow plan` would make.
+    fn profile_mismatches(&self, people: &[Person]) -> Result<Vec<Finding>, PlanError> {
+        let (updates, _) =
+            plan_profiles(self.policies, self.actual, people, &self.desired.correlated)?;
+        let mut findings = Vec::new();
+        for (fix, connection, reasons) in updates {
+            let OpKind::UpdateProfile {
+                account,
+                before,
+                after,
+                ..
+            } = &fix
+            else {
+                continue;
+            };
+            let names: Vec<String> = reasons
+                .iter()
+                .map(|r| r.trim_start_matches("policy ").to_string())
+                .collect();
+            let positions: BTreeSet<usize> = self
+                .policies
+                .policies
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| names.contains(&p.name))
+                .map(|(i, _)| i)
+                .collect();
+            let mode = effective_mode(self.policies, self.settings, &connection, &positions);
+            let differences: Vec<String> = after
+                .iter()
+                .map(|(name, wanted)| {
+                    let held = before.get(name).unwrap_or(&serde_json::Value::Null);
+                    format!("{name} is {held}, policy sets {wanted}")
+                })
+                .collect();
+            let person = self
+                .desired
+                .correlated
+                .get(&connection)
+                .and_then(|matches| matches.person_of.get(account.id.as_str()).cloned());
+            findings.push(Finding {
+                key: format!(
+                    "{}:{connection}:{}:{}",
+                    FindingKind::ProfileMismatch.as_str(),
+                    account.id,
+                    after.keys().cloned().collect::<Vec<_>>().join(",")
+                ),
+                kind: FindingKind::ProfileMismatch,
+                connection: connection.clone(),
+                person,
+                account: Some(account.clone()),
+                resource: None,
+                entitlement: None,
+                policies: names,
+                detail: differences.join("; "),
+                mode,
+                disposition: disposition(mode, true),
+                fix: Some(fix.clone()),
+            });
+        }
+        Ok(findings)
+    }
+
     /// Whether grants on a resource are judged: some policy names it, or
     /// configuration puts it in scope.
     fn judged(&self, connection: &ConnectionName, resource_id: &str) -> bool {

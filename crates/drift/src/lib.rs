@@ -92,6 +92,9 @@ pub enum FindingKind {
     RuleManaged,
     /// A person holds both sides of a separation-of-duties conflict rule.
     SodConflict,
+    /// A profile attribute a policy's `profile:` sets holds another value (changed by hand, or
+    /// never set).
+    ProfileMismatch,
 }
 
 impl FindingKind {
@@ -106,6 +109,7 @@ impl FindingKind {
             FindingKind::AmbiguousMatch => "ambiguous match",
             FindingKind::RuleManaged => "rule-managed (not drift)",
             FindingKind::SodConflict => "separation-of-duties conflict",
+            FindingKind::ProfileMismatch => "profile mismatch",
         }
     }
 
@@ -120,6 +124,7 @@ impl FindingKind {
             FindingKind::AmbiguousMatch => "ambiguous_match",
             FindingKind::RuleManaged => "rule_managed",
             FindingKind::SodConflict => "sod_conflict",
+            FindingKind::ProfileMismatch => "profile_mismatch",
         }
     }
 

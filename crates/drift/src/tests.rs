@@ -704,3 +704,47 @@ policies:
         .collect();
     assert!(gitlab_findings.is_empty(), "{gitlab_findings:#?}");
 }
+
+#[test]
+fn a_profile_attribute_changed_by_hand_is_found_and_fixed_by_the_same_partial_update() {
+    const FLAG: &str = r#"
+policies:
+  - name: engineering-flag
+    drift: auto
+    when: person.department == "Engineering"
+    profile:
+      - system: okta
+        set: { isMemberOfGroup: "true", costCenter: '"ENG-" + person.department' }
+"#;
+    let mut ann = person_account("u-ann", "ann@example.com", "Engineering", "ACTIVE");
+    ann.attributes.insert("isMemberOfGroup".into(), json!(true));
+    ann.attributes
+        .insert("costCenter".into(), json!("ENG-Engineering"));
+    let bob = person_account("u-bob", "bob@example.com", "Sales", "ACTIVE");
+    let in_step = state(vec![okta(vec![ann.clone(), bob.clone()], vec![])]);
+    let report = detect(&policies(FLAG), &in_step, &DriftSettings::default()).expect("drift");
+    assert!(kinds(&report).is_empty(), "{:?}", kinds(&report));
+
+    // Someone clears the flag by hand in Okta.
+    ann.attributes
+        .insert("isMemberOfGroup".into(), json!(false));
+    let changed = state(vec![okta(vec![ann, bob], vec![])]);
+    let report = detect(&policies(FLAG), &changed, &DriftSettings::default()).expect("drift");
+    let found: Vec<&Finding> = report.drift().collect();
+    assert_eq!(found.len(), 1, "{:?}", kinds(&report));
+    let finding = found[0];
+    assert_eq!(finding.kind, FindingKind::ProfileMismatch);
+    assert_eq!(finding.person.as_deref(), Some("ann@example.com"));
+    assert_eq!(finding.policies, vec!["engineering-flag"]);
+    assert_eq!(finding.detail, "isMemberOfGroup is false, policy sets true");
+    assert_eq!(finding.disposition, Disposition::Remediated);
+    let plans = remediation(&report, &changed, "drift", Utc::now()).expect("plans");
+    let fix = plans.automatic.expect("an automatic plan");
+    assert_eq!(
+        fix.operations
+            .iter()
+            .map(|op| op.describe())
+            .collect::<Vec<_>>(),
+        vec!["~ okta update profile of ann@example.com: isMemberOfGroup false \u{2192} true"]
+    );
+}

@@ -28,6 +28,7 @@ pub use diff::{plan_changes, plan_grants, plan_policies, plan_request, requested
 pub use index::SnapshotIndex;
 pub use lifecycle::{DueChange, LifecyclePlan, LifecycleStep, plan_lifecycle};
 pub use people::{AccountChanges, ChangesFor, GroupKind, by_person};
+pub use profile::plan_profiles;
 pub use review::preconditions;
 
 pub use request::{Action, ChangeRequest, RequestError, parse_request, requested_grant};

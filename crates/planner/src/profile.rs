@@ -23,7 +23,7 @@ struct Wanted<'p> {
 /// One `update_profile` per account whose attributes differ from what matching policies set,
 /// with the policies as reasons; notes for people with no account to set them on. Two policies
 /// setting one attribute of one person differently is an error naming both.
-pub(crate) fn plan_profiles(
+pub fn plan_profiles(
     policies: &PolicySet,
     actual: &ActualState,
     people: &[Person],
