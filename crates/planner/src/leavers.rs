@@ -118,7 +118,7 @@ mod tests {
     use crate::plan_policies;
     use crate::tests::{lines, policies, state};
     use chrono::{DateTime, Utc};
-    use grantflow_model::{ConnectionName, Grant, GrantSource, Operation};
+    use grantflow_model::{ConnectionName, Grant, GrantSource, OpKind, Operation};
     use serde_json::json;
 
     const SALES: &str = r#"policies:
@@ -248,6 +248,31 @@ mod tests {
             .filter(|l| l.contains("bob"))
             .collect();
         assert_eq!(bob, vec!["- slack delete account bob"]);
+
+        // Read against the state after it ran, a deleted account whose login is the person's email
+        // (Jira's, Google's) is still theirs in a report.
+        let mut after = after;
+        for op in &mut after.operations {
+            if let OpKind::RetireAccount { account, .. } = &mut op.kind {
+                account.login = "bob@example.com".into();
+            }
+        }
+        for op in &after.operations {
+            if let Some(snapshot) = later.snapshots.get_mut(&op.connection) {
+                snapshot.apply_change(op);
+            }
+        }
+        let slack = later.snapshots.get(&ConnectionName::new("slack"));
+        assert!(
+            slack.is_some_and(|s| !s.accounts.iter().any(|a| a.id == "U1")),
+            "deleted"
+        );
+        let groups = crate::by_person(&after, &later);
+        assert_eq!(
+            groups.iter().map(|g| g.email.clone()).collect::<Vec<_>>(),
+            vec![Some("bob@example.com".to_string())],
+            "{groups:?}"
+        );
     }
 
     #[test]

@@ -92,12 +92,25 @@ pub fn by_person(plan: &Plan, actual: &ActualState) -> Vec<ChangesFor> {
     for op in &plan.operations {
         let (kind, email, holder) = match op.account() {
             Some(account) => {
-                let email = account.pending_email().map(str::to_lowercase).or_else(|| {
-                    person_of
-                        .get(&op.connection)
-                        .and_then(|m| m.get(&account.id))
-                        .cloned()
-                });
+                let email = account
+                    .pending_email()
+                    .map(str::to_lowercase)
+                    .or_else(|| {
+                        person_of
+                            .get(&op.connection)
+                            .and_then(|m| m.get(&account.id))
+                            .cloned()
+                    })
+                    // An account the plan deleted is gone from the state a report is read
+                    // against; its login still names the person when it is their email.
+                    .or_else(|| {
+                        let gone = actual
+                            .snapshots
+                            .get(&op.connection)
+                            .is_none_or(|s| !s.accounts.iter().any(|a| a.id == account.id));
+                        let login = account.login.to_lowercase();
+                        (gone && names.contains_key(&login)).then_some(login)
+                    });
                 match email {
                     Some(email) => (GroupKind::Person, email, account.login.clone()),
                     None => (GroupKind::Unmatched, String::new(), account.login.clone()),
