@@ -1,21 +1,8 @@
 //! `grantflow demo`, as a person on a fresh machine runs it.
 
-use crate::testkit::BIN;
-
 #[test]
 fn the_demo_ends_with_the_demo_user_holding_the_three_apps() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let output = std::process::Command::new(BIN)
-        .args(["demo", "--quiet"])
-        .current_dir(dir.path())
-        .output()
-        .expect("demo runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = crate::testkit::demo_stdout(&["--quiet"]);
     let apps = stdout
         .lines()
         .skip_while(|l| !l.starts_with("okta-demo-user@example.com in Okta now:"))

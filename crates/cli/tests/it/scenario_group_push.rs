@@ -219,18 +219,7 @@ async fn group_push_scenario_creates_pushes_and_grants_in_order_across_okta_and_
 
 #[test]
 fn the_demo_runs_the_group_push_scenario() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let output = std::process::Command::new(crate::testkit::BIN)
-        .args(["demo", "--scenario", "group-push", "--quiet"])
-        .current_dir(dir.path())
-        .output()
-        .expect("demo runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = crate::testkit::demo_stdout(&["--scenario", "group-push", "--quiet"]);
     assert!(stdout.contains("after op2, op4"), "{stdout}");
     assert!(
         stdout.contains("after op0, op1"),

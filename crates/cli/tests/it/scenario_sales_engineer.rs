@@ -558,18 +558,7 @@ async fn a_sales_engineer_from_the_hris_to_retirement_with_every_account_created
 
 #[test]
 fn the_demo_tells_the_sales_engineer_story_in_order() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let output = std::process::Command::new(crate::testkit::BIN)
-        .args(["demo", "--scenario", "sales-engineer", "--quiet"])
-        .current_dir(dir.path())
-        .output()
-        .expect("demo runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = crate::testkit::demo_stdout(&["--scenario", "sales-engineer", "--quiet"]);
     for expected in [
         "No drift: every system holds what the policies say, and Ana holds nothing.",
         "Planning again: 0 change(s) left.",

@@ -175,18 +175,7 @@ async fn senior_engineer_access_reaches_seven_systems_through_a_timeout_and_a_fi
 
 #[test]
 fn the_demo_runs_the_senior_engineer_scenario() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let output = std::process::Command::new(crate::testkit::BIN)
-        .args(["demo", "--scenario", "senior-engineer", "--quiet"])
-        .current_dir(dir.path())
-        .output()
-        .expect("demo runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = crate::testkit::demo_stdout(&["--scenario", "senior-engineer", "--quiet"]);
     for expected in [
         "signs in to GitLab for the first time",
         "operation.retry_scheduled",

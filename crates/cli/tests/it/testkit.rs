@@ -183,6 +183,24 @@ impl Workspace {
 }
 
 /// Everything a file holds, or "" when it does not exist.
+/// Runs `grantflow demo` with `args` in a fresh folder; its standard output once it succeeded.
+pub fn demo_stdout(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(BIN)
+        .arg("demo")
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .expect("demo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
