@@ -35,6 +35,28 @@ pub async fn env() -> Env {
     }
 }
 
+/// The sandbox for `org` on a clock the test moves, and that clock.
+pub async fn env_on_clock(org: &grantflow_sandbox::Org) -> (Env, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let sb = start(
+        org,
+        SandboxOptions {
+            okta_token: Some(TOKEN.into()),
+            clock: Some(clock.clone() as Arc<dyn grantflow_sandbox::Clock>),
+            ..SandboxOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let base = sb.info.systems["okta"].base_url.clone();
+    let env = Env {
+        sb,
+        http: Client::new(),
+        base,
+    };
+    (env, clock)
+}
+
 impl Env {
     pub async fn call(
         &self,

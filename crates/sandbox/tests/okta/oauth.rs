@@ -44,23 +44,7 @@ async fn bearer(e: &Env, token: &str, method: Method, path: &str) -> reqwest::Re
 
 #[tokio::test]
 async fn a_bearer_token_is_held_to_its_scopes_and_its_hour() {
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let sb = start(
-        &demo_org(),
-        SandboxOptions {
-            okta_token: Some(TOKEN.into()),
-            clock: Some(clock.clone() as Arc<dyn grantflow_sandbox::Clock>),
-            ..SandboxOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let base = sb.info.systems["okta"].base_url.clone();
-    let e = Env {
-        sb,
-        http: Client::new(),
-        base,
-    };
+    let (e, clock) = env_on_clock(&demo_org()).await;
     let key = ServiceKey::generate("k1").unwrap();
     e.admin(
         Method::POST,

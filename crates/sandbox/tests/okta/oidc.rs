@@ -41,24 +41,9 @@ async fn oidc() -> Oidc {
         "0oapostclient0000001",
         TokenAuthMethod::ClientSecretPost,
     ));
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let sb = start(
-        &org,
-        SandboxOptions {
-            okta_token: Some(TOKEN.into()),
-            clock: Some(clock.clone() as Arc<dyn grantflow_sandbox::Clock>),
-            ..SandboxOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let base = sb.info.systems["okta"].base_url.clone();
+    let (e, clock) = env_on_clock(&org).await;
     Oidc {
-        e: Env {
-            sb,
-            http: Client::new(),
-            base,
-        },
+        e,
         browser: Client::builder().redirect(Policy::none()).build().unwrap(),
         clock,
     }

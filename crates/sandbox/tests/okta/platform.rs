@@ -318,22 +318,7 @@ async fn concurrency_limit_answers_429_with_zero_limit() {
 
 #[tokio::test]
 async fn a_polling_cursor_resumes_after_the_default_seven_day_window() {
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let sb = start(
-        &demo_org(),
-        SandboxOptions {
-            okta_token: Some(TOKEN.into()),
-            clock: Some(clock.clone() as Arc<dyn grantflow_sandbox::Clock>),
-            ..SandboxOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let e = Env {
-        base: sb.info.systems["okta"].base_url.clone(),
-        sb,
-        http: Client::new(),
-    };
+    let (e, clock) = env_on_clock(&demo_org()).await;
     let (_, h, _) = e.get("/api/v1/logs").await;
     let next = next_link(&h).expect("a polling cursor");
     let (s, _) = e
