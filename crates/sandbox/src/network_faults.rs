@@ -520,10 +520,9 @@ fn broken_body() -> Body {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::call;
     use axum::routing::post;
-    use serde_json::Value;
     use std::sync::atomic::{AtomicU32, Ordering};
-    use tower::ServiceExt;
 
     /// A service that counts the writes that reach it, wrapped in the network faults.
     fn counted() -> (Router, Arc<AtomicU32>) {
@@ -540,23 +539,6 @@ mod tests {
             }),
         );
         (wrap(service, Arc::new(crate::clock::SystemClock)), made)
-    }
-
-    async fn call(router: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Body::from(body.to_owned()))
-            .expect("request");
-        let response = router.clone().oneshot(request).await.expect("response");
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap_or_default();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
     }
 
     #[tokio::test]

@@ -168,19 +168,43 @@ pub fn router<E: Emulator>(emulator: &Arc<E>) -> Router {
     api.merge(admin::routes::<E>()).with_state(emulator.clone())
 }
 
+/// One request through a router in process, for the emulators' unit tests: the status and the JSON
+/// body (`null` when there is none).
+#[cfg(test)]
+pub(crate) async fn call(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    body: &str,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    use tower::ServiceExt;
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(axum::body::Body::from(body.to_owned()))
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     //! The shared admin routes on a minimal emulator: every bad setting is a 400 naming its field, leaves the
     //! settings as they were, and no later request panics.
 
     use super::*;
-    use axum::body::Body;
     use axum::extract::State;
-    use axum::http::{Request, StatusCode};
+    use axum::http::StatusCode;
     use axum::routing::get;
     use chrono::{DateTime, Utc};
     use serde_json::{Value, json};
-    use tower::ServiceExt;
 
     #[derive(Debug, Default)]
     struct Pings {
@@ -252,23 +276,6 @@ mod tests {
 
     async fn send(router: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
         call(router, "POST", uri, body).await
-    }
-
-    async fn call(router: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Body::from(body.to_owned()))
-            .expect("request");
-        let response = router.clone().oneshot(request).await.expect("response");
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .expect("body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
     }
 
     #[tokio::test]
