@@ -583,6 +583,31 @@ steps:
     }
 }
 
+/// The problems a flow file is refused with, each as `file:line:column: message`.
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn of(path: &str, text: &str) -> Self {
+        let error = FlowSet::from_sources(vec![(PathBuf::from(path), text.into())]).unwrap_err();
+        Self(error.0.iter().map(|d| d.to_string()).collect())
+    }
+
+    /// One problem says `needle` at the position `at` (a prefix such as `flows/x.yaml:7:`).
+    fn expect(&self, needle: &str, at: &str) {
+        assert!(
+            self.0
+                .iter()
+                .any(|l| l.contains(needle) && l.starts_with(at)),
+            "no `{needle}` at {at} in:\n{}",
+            self.0.join("\n")
+        );
+    }
+
+    fn count(&self, expected: usize) {
+        assert_eq!(self.0.len(), expected, "{}", self.0.join("\n"));
+    }
+}
+
 #[test]
 fn every_mistake_in_a_flow_file_is_reported_at_its_place() {
     let text = r#"flow: broken
@@ -611,18 +636,8 @@ steps:
     card: set
     with: {y: "${steps.names.nope}"}
 "#;
-    let error =
-        FlowSet::from_sources(vec![(PathBuf::from("flows/broken.yaml"), text.into())]).unwrap_err();
-    let lines: Vec<String> = error.0.iter().map(|d| d.to_string()).collect();
-    let all = lines.join("\n");
-    let expect = |needle: &str, at: &str| {
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains(needle) && l.starts_with(at)),
-            "no `{needle}` at {at} in:\n{all}"
-        );
-    };
+    let problems = Problems::of("flows/broken.yaml", text);
+    let expect = |needle: &str, at: &str| problems.expect(needle, at);
     expect(
         "unknown card `person.gett`; did you mean `person.get`?",
         "flows/broken.yaml:7:11",
@@ -645,7 +660,7 @@ steps:
         "flows/broken.yaml:22:28",
     );
     expect("step `names` gives no `nope`", "flows/broken.yaml:25:15");
-    assert_eq!(lines.len(), 7, "{all}");
+    problems.count(7);
 }
 
 #[test]
@@ -667,18 +682,8 @@ steps:
     card: set
     with: {login: "${steps.fine.event.user.login}", nope: "${steps.fine.nothing}"}
 "#;
-    let error =
-        FlowSet::from_sources(vec![(PathBuf::from("flows/waits.yaml"), text.into())]).unwrap_err();
-    let lines: Vec<String> = error.0.iter().map(|d| d.to_string()).collect();
-    let all = lines.join("\n");
-    let expect = |needle: &str, at: &str| {
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains(needle) && l.starts_with(at)),
-            "no `{needle}` at {at} in:\n{all}"
-        );
-    };
+    let problems = Problems::of("flows/waits.yaml", text);
+    let expect = |needle: &str, at: &str| problems.expect(needle, at);
     expect("a wait for an event needs a timeout", "flows/waits.yaml:4:");
     expect(
         "unknown Okta event `user_teleported`",
@@ -690,7 +695,7 @@ steps:
     );
     expect("the flow has no input `nobody`", "flows/waits.yaml:11:");
     expect("step `fine` gives no `nothing`", "flows/waits.yaml:16:");
-    assert_eq!(lines.len(), 5, "{all}");
+    problems.count(5);
 }
 
 /// An HTTP connection's bound on calls in flight holds across concurrent cards (every run of every flow
