@@ -160,17 +160,7 @@ async fn each_retire_mode_blocks_deactivates_or_deletes() {
     ] {
         let retire = sandbox.operation(OpKind::retire_account(account(&s, email), mode));
         assert_eq!(c.check(&retire), Ok(()));
-        assert_eq!(
-            c.apply(&retire).await.expect("retire"),
-            Applied::Changed,
-            "{mode}"
-        );
-        assert_eq!(c.observe(&retire).await.expect("observe"), Observed::Done);
-        assert_eq!(
-            c.apply(&retire).await.expect("again"),
-            Applied::AlreadyPresent,
-            "{mode}"
-        );
+        sandbox.applies_once(&c, &retire).await;
         let after = sandbox.sync(&c).await;
         assert_eq!(
             after
@@ -250,8 +240,7 @@ async fn first_login_admin_retire_leaves_creation_to_the_sign_in_and_blocks_a_le
         c.observe(&block).await.expect("observed"),
         Observed::NotDone
     );
-    assert_eq!(c.apply(&block).await.expect("blocked"), Applied::Changed);
-    assert_eq!(c.observe(&block).await.expect("observed"), Observed::Done);
+    sandbox.applies_once(&c, &block).await;
     let tom = account(&s, TOM);
     let after = sandbox.sync(&c).await;
     let user = after

@@ -176,12 +176,7 @@ async fn deletion_is_the_one_retirement_and_the_rest_is_refused_before_planning(
         c.observe(&delete).await.expect("observe"),
         Observed::NotDone
     );
-    assert_eq!(c.apply(&delete).await.expect("delete"), Applied::Changed);
-    assert_eq!(c.observe(&delete).await.expect("observe"), Observed::Done);
-    assert_eq!(
-        c.apply(&delete).await.expect("again"),
-        Applied::AlreadyPresent
-    );
+    sandbox.applies_once(&c, &delete).await;
     let after = sandbox.sync(&c).await;
     assert!(
         after

@@ -152,6 +152,27 @@ impl Sandbox {
         assert_eq!(self.writes().await, writes, "nothing sent the second time");
     }
 
+    /// Applies `op`, which changes the system; then the connector observes it done, and applying it
+    /// again changes nothing.
+    pub async fn applies_once(&self, connector: &dyn Connector, op: &Operation) {
+        let what = op.describe();
+        assert_eq!(
+            connector.apply(op).await.expect("applied"),
+            grantflow_connectors::Applied::Changed,
+            "{what}"
+        );
+        assert_eq!(
+            connector.observe(op).await.expect("observed"),
+            grantflow_connectors::Observed::Done,
+            "{what}"
+        );
+        assert_eq!(
+            connector.apply(op).await.expect("applied again"),
+            grantflow_connectors::Applied::AlreadyPresent,
+            "{what}"
+        );
+    }
+
     pub async fn sync(&self, connector: &dyn Connector) -> Snapshot {
         let mut snapshot =
             Snapshot::new(ConnectionName::new(self.kind), SystemKind::new(self.kind));
