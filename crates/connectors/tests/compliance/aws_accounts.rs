@@ -9,7 +9,7 @@ use serde_json::{Map, json};
 
 use crate::aws::connector;
 use crate::harness::Sandbox;
-use crate::sandbox::{account, grant_kind, holders, resource};
+use crate::sandbox::account;
 
 /// The creation a policy plans for a person without an Identity Center user.
 pub fn creation(sandbox: &Sandbox, email: &str) -> Operation {
@@ -74,29 +74,9 @@ async fn a_user_is_created_once_across_a_lost_answer_and_a_nameless_one_is_refus
 async fn a_membership_planned_with_the_creation_waits_for_it() {
     let sandbox = Sandbox::start("aws").await;
     let c = connector(&sandbox, 1, 5);
-    let s = sandbox.sync(&c).await;
-    let join = sandbox.operation(grant_kind(
-        true,
-        AccountRef::pending(NIA),
-        resource(&s, "group", "Engineering"),
-        "member",
-    ));
-    let early = c.apply(&join).await.expect_err("no user yet");
-    assert!(early.is_transient(), "retried later: {early:?}");
-    assert_eq!(
-        c.apply(&creation(&sandbox, NIA)).await.expect("create"),
-        Applied::Changed
-    );
-    assert_eq!(c.apply(&join).await.expect("join"), Applied::Changed);
-    assert!(
-        holders(
-            &sandbox.sync(&c).await,
-            "group/Engineering",
-            "member",
-            Some(true)
-        )
-        .contains(&NIA.to_string())
-    );
+    sandbox
+        .grant_waits_for_creation(&c, &creation(&sandbox, NIA), NIA, ("group", "Engineering"))
+        .await;
 }
 
 #[tokio::test]

@@ -173,6 +173,43 @@ impl Sandbox {
         );
     }
 
+    /// A grant on `email`'s pending account (`pending:<email>`) on the resource `kind`/`name` waits
+    /// (a transient failure, returned) until `create` makes the account; then it is given and the
+    /// next sync shows it.
+    pub async fn grant_waits_for_creation(
+        &self,
+        connector: &dyn Connector,
+        create: &Operation,
+        email: &str,
+        (kind, name): (&str, &str),
+    ) -> grantflow_connectors::Failure {
+        let snapshot = self.sync(connector).await;
+        let join = self.operation(grant_kind(
+            true,
+            AccountRef::pending(email),
+            resource(&snapshot, kind, name),
+            "member",
+        ));
+        let early = connector.apply(&join).await.expect_err("no user yet");
+        assert!(early.is_transient(), "retried later: {early:?}");
+        assert_eq!(
+            connector.apply(create).await.expect("create"),
+            grantflow_connectors::Applied::Changed
+        );
+        assert_eq!(
+            connector.apply(&join).await.expect("join"),
+            grantflow_connectors::Applied::Changed
+        );
+        let holders = holders(
+            &self.sync(connector).await,
+            &format!("{kind}/{name}"),
+            "member",
+            Some(true),
+        );
+        assert!(holders.contains(&email.to_string()), "{holders:?}");
+        early
+    }
+
     pub async fn sync(&self, connector: &dyn Connector) -> Snapshot {
         let mut snapshot =
             Snapshot::new(ConnectionName::new(self.kind), SystemKind::new(self.kind));

@@ -11,7 +11,7 @@ use grantflow_model::{
 use serde_json::{Map, json};
 
 use crate::harness::Sandbox;
-use crate::sandbox::{account, grant_kind, holders, resource};
+use crate::sandbox::account;
 
 /// The creation a policy plans for a person without a SCIM user.
 pub fn creation(sandbox: &Sandbox, email: &str) -> Operation {
@@ -107,30 +107,10 @@ async fn a_taken_user_name_is_a_409_uniqueness_and_a_staged_user_is_inactive() {
 async fn a_group_grant_planned_with_the_creation_waits_for_it() {
     let sandbox = Sandbox::start("scim").await;
     let c = connector(&sandbox, 10);
-    let s = sandbox.sync(&c).await;
-    let join = sandbox.operation(grant_kind(
-        true,
-        AccountRef::pending(NIA),
-        resource(&s, "group", "Engineering"),
-        "member",
-    ));
-    let early = c.apply(&join).await.expect_err("no user yet");
-    assert!(early.is_transient(), "retried later: {early:?}");
+    let early = sandbox
+        .grant_waits_for_creation(&c, &creation(&sandbox, NIA), NIA, ("group", "Engineering"))
+        .await;
     assert_eq!(early.code(), "user_not_found");
-    assert_eq!(
-        c.apply(&creation(&sandbox, NIA)).await.expect("create"),
-        Applied::Changed
-    );
-    assert_eq!(c.apply(&join).await.expect("join"), Applied::Changed);
-    assert!(
-        holders(
-            &sandbox.sync(&c).await,
-            "group/Engineering",
-            "member",
-            Some(true)
-        )
-        .contains(&NIA.to_string())
-    );
 }
 
 #[tokio::test]
