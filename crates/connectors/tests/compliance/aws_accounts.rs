@@ -3,7 +3,7 @@
 //! only by deletion (suspend and deactivate refused before a plan is stored, with the reason), a creation
 //! without the name Identity Center requires refused the same way, and a profile update through `UpdateUser`.
 
-use grantflow_connectors::{Applied, Connector, Observed};
+use grantflow_connectors::{Connector, Observed};
 use grantflow_model::{AccountOptions, AccountRef, OpKind, Operation, RetireMode};
 use serde_json::{Map, json};
 
@@ -35,19 +35,12 @@ async fn a_user_is_created_once_across_a_lost_answer_and_a_nameless_one_is_refus
         Observed::NotDone
     );
     sandbox
-        .admin(
-            "network",
+        .answer_lost_then_found_done(
+            &c,
+            &create,
             json!({"timeout_next_writes": 1, "timeout_ms": 7000}),
         )
         .await;
-    let lost = c.apply(&create).await.expect_err("the answer is lost");
-    assert!(lost.is_transient(), "{lost:?}");
-    assert_eq!(
-        c.apply(&create).await.expect("retry"),
-        Applied::AlreadyPresent,
-        "GetUserId finds the user the lost call made"
-    );
-    assert_eq!(c.observe(&create).await.expect("observe"), Observed::Done);
     let s = sandbox.sync(&c).await;
     let nia = s.account_by_login_or_email(NIA).expect("created");
     assert_eq!(nia.login, NIA);

@@ -47,7 +47,9 @@ async fn an_invitation_by_email_is_sent_once_and_read_back_as_pending() {
     let create = invite(&sandbox, "Nia.Park@example.com", json!({"role": "admin"}));
     assert_eq!(c.check(&create), Ok(()));
     // The invitation takes effect; its answer is lost.
-    sandbox.answer_lost_then_found_done(&c, &create).await;
+    sandbox
+        .answer_lost_then_found_done(&c, &create, json!({"reset_next_writes": 1}))
+        .await;
     let sent = invitations(&sandbox).await;
     let nia: Vec<&Value> = sent
         .iter()

@@ -109,7 +109,9 @@ async fn a_creation_whose_answer_was_lost_is_found_by_email_and_never_made_twice
         },
     );
     assert_eq!(c.check(&create), Ok(()));
-    sandbox.answer_lost_then_found_done(&c, &create).await;
+    sandbox
+        .answer_lost_then_found_done(&c, &create, json!({"reset_next_writes": 1}))
+        .await;
     let found = user(&sandbox, "nia.park@example.com").await;
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["username"], "nia.park");

@@ -130,7 +130,9 @@ async fn a_creation_whose_answer_was_lost_is_found_by_email_and_never_made_twice
     let c = connector(&sandbox);
     let create = creation(&sandbox, "Nia.Park@example.com", AccountOptions::default());
     // The insert takes effect; its answer never arrives.
-    sandbox.answer_lost_then_found_done(&c, &create).await;
+    sandbox
+        .answer_lost_then_found_done(&c, &create, json!({"reset_next_writes": 1}))
+        .await;
     assert!(
         c.take_secret(&create).is_none(),
         "a user found existing has no password to hand out"

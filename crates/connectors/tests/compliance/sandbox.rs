@@ -132,11 +132,17 @@ impl Sandbox {
         serde_json::from_value(body["writes"].clone()).expect("write counts")
     }
 
-    /// Applies `op` while the network drops its answer after the write took effect: the failure is
-    /// transient, the connector observes the effect, and applying again sends nothing.
-    pub async fn answer_lost_then_found_done(&self, connector: &dyn Connector, op: &Operation) {
-        self.admin("network", serde_json::json!({"reset_next_writes": 1}))
-            .await;
+    /// Applies `op` while the network loses its answer after the write took effect (`fault`: the
+    /// sandbox's `/network` setting, e.g. `{"reset_next_writes": 1}` or a `timeout_next_writes` past
+    /// the client's timeout): the failure is transient, the connector observes the effect, and
+    /// applying again sends nothing.
+    pub async fn answer_lost_then_found_done(
+        &self,
+        connector: &dyn Connector,
+        op: &Operation,
+        fault: Value,
+    ) {
+        self.admin("network", fault).await;
         let lost = connector.apply(op).await.expect_err("the answer is lost");
         assert!(lost.is_transient(), "{lost:?}");
         // The engine observes before it retries: done, so nothing is sent again.

@@ -47,18 +47,12 @@ async fn a_user_is_created_once_across_a_lost_answer() {
         Observed::NotDone
     );
     sandbox
-        .admin(
-            "network",
+        .answer_lost_then_found_done(
+            &c,
+            &create,
             json!({"timeout_next_writes": 1, "timeout_ms": 2500}),
         )
         .await;
-    let lost = c.apply(&create).await.expect_err("the answer is lost");
-    assert!(lost.is_transient(), "{lost:?}");
-    assert_eq!(
-        c.apply(&create).await.expect("retry"),
-        Applied::AlreadyPresent
-    );
-    assert_eq!(c.observe(&create).await.expect("observe"), Observed::Done);
     let s = sandbox.sync(&c).await;
     let nia = user(&s, NIA).expect("created");
     assert_eq!(nia.login, NIA, "userName defaults to the login");

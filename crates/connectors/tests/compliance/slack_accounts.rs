@@ -46,19 +46,12 @@ async fn a_member_is_created_once_across_a_lost_answer_and_the_web_api_sees_it()
     let before = sandbox.writes().await;
     // The creation takes effect but its answer comes after the client gave up.
     sandbox
-        .admin(
-            "network",
+        .answer_lost_then_found_done(
+            &c,
+            &create,
             json!({"timeout_next_writes": 1, "timeout_ms": 2500}),
         )
         .await;
-    let lost = c.apply(&create).await.expect_err("the answer is lost");
-    assert!(lost.is_transient(), "{lost:?}");
-    assert_eq!(
-        c.apply(&create).await.expect("retry"),
-        Applied::AlreadyPresent,
-        "the retry finds the member by email and sends nothing"
-    );
-    assert_eq!(c.observe(&create).await.expect("observe"), Observed::Done);
     let after = sandbox.writes().await;
     let created: Vec<_> = after
         .iter()
