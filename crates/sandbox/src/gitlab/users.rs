@@ -132,23 +132,34 @@ fn done() -> Response {
     json_response(StatusCode::CREATED, &serde_json::Value::Bool(true))
 }
 
-/// `POST /users/:id/block`: an LDAP-blocked user cannot be changed by the API (403); blocking a blocked
-/// user changes nothing and answers the same.
-pub async fn block(State(g): State<Arc<Gitlab>>, Path(id): Path<String>) -> GitlabResult<Response> {
+/// Moves a user to `to` as a state-changing admin call does; `refuse` is GitLab's 403 for the state
+/// the user is in, if that state forbids the change.
+fn set_state(
+    g: &Gitlab,
+    id: &str,
+    to: &str,
+    refuse: impl Fn(&str) -> Option<&'static str>,
+) -> GitlabResult<Response> {
     let mut inner = g.core.state();
-    let id = user_id(&inner, &id)?;
+    let id = user_id(&inner, id)?;
     inner.writes.count(format!("user/{id}"));
     let user = inner
         .users
         .get_mut(&id)
         .ok_or_else(|| GitlabError::not_found("User"))?;
-    if user.state == "ldap_blocked" {
-        return Err(GitlabError::forbidden(
-            "LDAP blocked users cannot be modified by the API",
-        ));
+    if let Some(message) = refuse(&user.state) {
+        return Err(GitlabError::forbidden(message));
     }
-    user.state = "blocked".into();
+    user.state = to.into();
     Ok(done())
+}
+
+/// `POST /users/:id/block`: an LDAP-blocked user cannot be changed by the API (403); blocking a blocked
+/// user changes nothing and answers the same.
+pub async fn block(State(g): State<Arc<Gitlab>>, Path(id): Path<String>) -> GitlabResult<Response> {
+    set_state(&g, &id, "blocked", |state| {
+        (state == "ldap_blocked").then_some("LDAP blocked users cannot be modified by the API")
+    })
 }
 
 /// `POST /users/:id/deactivate`: a blocked user cannot be deactivated (403); a deactivated one stays so.
@@ -157,20 +168,11 @@ pub async fn deactivate(
     State(g): State<Arc<Gitlab>>,
     Path(id): Path<String>,
 ) -> GitlabResult<Response> {
-    let mut inner = g.core.state();
-    let id = user_id(&inner, &id)?;
-    inner.writes.count(format!("user/{id}"));
-    let user = inner
-        .users
-        .get_mut(&id)
-        .ok_or_else(|| GitlabError::not_found("User"))?;
-    if user.state.contains("blocked") {
-        return Err(GitlabError::forbidden(
-            "A blocked user cannot be deactivated by the API",
-        ));
-    }
-    user.state = "deactivated".into();
-    Ok(done())
+    set_state(&g, &id, "deactivated", |state| {
+        state
+            .contains("blocked")
+            .then_some("A blocked user cannot be deactivated by the API")
+    })
 }
 
 /// `DELETE /users/:id`: 204, the user and their memberships gone.
