@@ -249,6 +249,17 @@ struct Faults {
 }
 
 impl Faults {
+    fn spent(&self, fault: WriteFaultKind, method: &str, path: &str) {
+        if let Ok(mut active) = self.active.lock() {
+            active.spent.push(SpentFault {
+                fault,
+                method: method.to_string(),
+                path: path.to_string(),
+                at: self.clock.now(),
+            });
+        }
+    }
+
     fn saw(&self, method: &str, path: &str, status: StatusCode, reached_service: bool) {
         if let Ok(mut seen) = self.seen.lock() {
             if seen.len() >= SEEN_WRITES {
@@ -362,11 +373,12 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
         return consistent_later(&faults, &settings, key, request, next).await;
     }
     let aimed = if writes {
-        spend_aimed(&faults, &method, &path)
+        take_aimed(&faults, &path)
     } else {
         None
     };
     if aimed == Some(WriteFaultKind::TimeoutBefore) {
+        faults.spent(WriteFaultKind::TimeoutBefore, &method, &path);
         faults.saw(&method, &path, StatusCode::GATEWAY_TIMEOUT, false);
         // The client gives up first; the vendor never sees the request.
         tokio::time::sleep(Duration::from_millis(settings.timeout_ms)).await;
@@ -380,6 +392,11 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
     let response = next.run(request).await;
     if writes {
         faults.saw(&method, &path, response.status(), true);
+    }
+    // An after-effect fault is spent once the effect is made, so a test that waits for it to be
+    // spent (to kill the client while the answer is on its way) knows the change happened.
+    if let Some(kind) = aimed {
+        faults.spent(kind, &method, &path);
     }
     match aimed {
         Some(WriteFaultKind::TimeoutAfter) => {
@@ -425,21 +442,15 @@ async fn inject(State(faults): State<Faults>, request: Request, next: Next) -> R
     response
 }
 
-/// Takes the first aimed fault whose path prefixes this write's, recording it as spent.
-fn spend_aimed(faults: &Faults, method: &str, path: &str) -> Option<WriteFaultKind> {
+/// Takes the first aimed fault whose path prefixes this write's, so no other write gets it; the
+/// caller records it as spent when it happens ([`Faults::spent`]).
+fn take_aimed(faults: &Faults, path: &str) -> Option<WriteFaultKind> {
     let mut active = faults.active.lock().ok()?;
     let index = active
         .aimed
         .iter()
         .position(|aimed| path.starts_with(&aimed.path))?;
-    let aimed = active.aimed.remove(index);
-    active.spent.push(SpentFault {
-        fault: aimed.fault,
-        method: method.to_string(),
-        path: path.to_string(),
-        at: faults.clock.now(),
-    });
-    Some(aimed.fault)
+    Some(active.aimed.remove(index).fault)
 }
 
 /// An AWS JSON call (`X-Amz-Target: Service.Operation`) that only reads.
@@ -539,6 +550,47 @@ mod tests {
             }),
         );
         (wrap(service, Arc::new(crate::clock::SystemClock)), made)
+    }
+
+    #[tokio::test]
+    async fn an_after_effect_fault_is_listed_as_spent_only_once_the_write_is_made() {
+        let made = Arc::new(AtomicU32::new(0));
+        let counter = made.clone();
+        let slow_service = Router::new().route(
+            "/{*path}",
+            post(move || {
+                let counter = counter.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    StatusCode::CREATED
+                }
+            }),
+        );
+        let router = wrap(slow_service, Arc::new(crate::clock::SystemClock));
+        call(
+            &router,
+            "POST",
+            "/__sandbox/network",
+            r#"{"timeout_ms": 50, "write_faults": [{"fault": "timeout_after", "path": "/roles/"}]}"#,
+        )
+        .await;
+        let spent = |router: Router| async move {
+            let (_, shown) = call(&router, "GET", "/__sandbox/network", "").await;
+            shown["spent"].as_array().map_or(0, Vec::len)
+        };
+
+        let client = {
+            let router = router.clone();
+            tokio::spawn(async move { call(&router, "POST", "/roles/7", "").await })
+        };
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert_eq!(made.load(Ordering::SeqCst), 0);
+        assert_eq!(spent(router.clone()).await, 0, "not made yet, so not spent");
+        let (status, _) = client.await.expect("the write's answer");
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(made.load(Ordering::SeqCst), 1);
+        assert_eq!(spent(router).await, 1, "made, then spent");
     }
 
     #[tokio::test]

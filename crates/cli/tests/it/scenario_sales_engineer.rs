@@ -418,10 +418,10 @@ async fn a_sales_engineer_from_the_hris_to_retirement_with_every_account_created
         })
         .cloned()
         .collect();
-    assert_eq!(
-        found_done.len(),
-        1,
-        "one role was given before its answer was lost, and found done after the kill: {export}"
+    // The other role may have been in flight at the kill too, and is then found done the same way.
+    assert!(
+        !found_done.is_empty(),
+        "the role whose answer was lost is found done after the kill, not sent again: {export}"
     );
     let jira_calls = admin(&ws, "jira", "GET", "network", Value::Null).await;
     assert!(
