@@ -535,8 +535,9 @@ mod tests {
     use axum::routing::post;
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    /// A service that counts the writes that reach it, wrapped in the network faults.
-    fn counted() -> (Router, Arc<AtomicU32>) {
+    /// A service that counts the writes that reach it, each made `work` after it arrived, wrapped
+    /// in the network faults.
+    fn counted(work: Duration) -> (Router, Arc<AtomicU32>) {
         let made = Arc::new(AtomicU32::new(0));
         let counter = made.clone();
         let service = Router::new().route(
@@ -544,6 +545,7 @@ mod tests {
             post(move || {
                 let counter = counter.clone();
                 async move {
+                    tokio::time::sleep(work).await;
                     counter.fetch_add(1, Ordering::SeqCst);
                     StatusCode::CREATED
                 }
@@ -554,20 +556,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_after_effect_fault_is_listed_as_spent_only_once_the_write_is_made() {
-        let made = Arc::new(AtomicU32::new(0));
-        let counter = made.clone();
-        let slow_service = Router::new().route(
-            "/{*path}",
-            post(move || {
-                let counter = counter.clone();
-                async move {
-                    tokio::time::sleep(Duration::from_millis(150)).await;
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    StatusCode::CREATED
-                }
-            }),
-        );
-        let router = wrap(slow_service, Arc::new(crate::clock::SystemClock));
+        let (router, made) = counted(Duration::from_millis(150));
         call(
             &router,
             "POST",
@@ -595,7 +584,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_aimed_timeout_before_never_reaches_the_service_and_one_after_does() {
-        let (router, made) = counted();
+        let (router, made) = counted(Duration::ZERO);
         let (status, _) = call(
             &router,
             "POST",
