@@ -1,6 +1,6 @@
 """python-gitlab against the GitLab emulator's administrator user lifecycle: users.create with reset_password or
-force_random_password, the 409 for a taken email, block, deactivate (refused for a blocked user), delete, and the
-write counts."""
+force_random_password, the 409 for a taken email, block, deactivate (refused for a blocked user), delete, profile
+changes through User.save() (PUT /users/:id), and the write counts."""
 
 import gitlab
 import pytest
@@ -37,4 +37,31 @@ def test_create_block_deactivate_and_delete_users(gl, admin):
     assert gl.users.list(search="nia.park@example.com") == []
     with pytest.raises(gitlab.exceptions.GitlabHttpError) as missing:
         gl.http_post(f"/users/{nia.id}/block")
+    assert missing.value.response_code == 404
+
+
+def test_save_changes_only_the_fields_set_and_keeps_the_rest(gl, admin):
+    tom = gl.users.list(search="tom.baker@example.com")[0]
+    user = gl.users.get(tom.id)
+    username, email = user.username, user.email
+    user.name = "Tom Baker-Ross"
+    user.organization = "Acme Payments"
+    user.external = True
+    user.save()
+    again = gl.users.get(tom.id)
+    assert (again.name, again.organization, again.external) == ("Tom Baker-Ross", "Acme Payments", True)
+    assert (again.username, again.email, again.state, again.location) == (username, email, "active", "")
+    assert admin.get("/writes")["writes"][f"user/{tom.id}"] == 1
+
+    again.location = "Lisbon"
+    again.save()
+    assert gl.users.get(tom.id).location == "Lisbon"
+    assert gl.users.get(tom.id).organization == "Acme Payments", "not sent, so kept"
+
+    user.name = ""
+    with pytest.raises(gitlab.exceptions.GitlabUpdateError) as blank:
+        user.save()
+    assert blank.value.response_code == 400
+    with pytest.raises(gitlab.exceptions.GitlabUpdateError) as missing:
+        gl.users.update(999999, {"name": "Nobody"})
     assert missing.value.response_code == 404

@@ -4,6 +4,8 @@
 //! person signing in through SSO), and retiring by `POST /users/:id/block` (suspend), `POST
 //! /users/:id/deactivate` (deactivate) or `DELETE /users/:id` (delete). The user is found by email (or
 //! username) before anything is sent, so a retried creation that took effect is never made twice.
+//! Profiles (`name`, `organization`, `location`, `bio`, `external`) change with `PUT /users/:id`, which
+//! keeps the fields not sent, after a read that shows whether they already hold.
 
 use grantflow_model::{AccountOptions, AccountRef, RetireMode};
 use reqwest::Method;
@@ -106,6 +108,103 @@ pub fn check_create(
     Ok(())
 }
 
+/// The profile fields grantflow changes (`PUT /users/:id`, which python-gitlab's `User.save()` sends
+/// too). `email` and `username` are left out on purpose: a new email waits for the person to confirm
+/// it, and a new username moves every URL of theirs; both are who the account is, not its profile.
+const PROFILE_FIELDS: [&str; 5] = ["name", "organization", "location", "bio", "external"];
+
+/// Refuses, before planning stores it, a profile field grantflow does not change here, a blank `name`
+/// and a value of the wrong type (`external` is true or false, the others text).
+pub fn check_profile(
+    connection: &str,
+    account: &AccountRef,
+    after: &Map<String, Value>,
+) -> Result<(), Failure> {
+    let refuse = |why: String| {
+        Failure::permanent(
+            "invalid_attributes",
+            format!("{connection}: gitlab profile of {}: {why}", account.login),
+            None,
+        )
+    };
+    for (field, value) in after {
+        match (field.as_str(), value) {
+            ("external", Value::Bool(_)) => {}
+            ("external", other) => {
+                return Err(refuse(format!("`external` is true or false, not {other}")));
+            }
+            ("name", Value::String(name)) if name.trim().is_empty() => {
+                return Err(refuse("GitLab refuses a blank `name`".into()));
+            }
+            (field, Value::String(_)) if PROFILE_FIELDS.contains(&field) => {}
+            (field, other) if PROFILE_FIELDS.contains(&field) => {
+                return Err(refuse(format!("`{field}` is text, not {other}")));
+            }
+            (field, _) => {
+                return Err(refuse(format!(
+                    "`{field}` is not a profile field grantflow changes in GitLab ({})",
+                    PROFILE_FIELDS.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `user` (as `GET /users/:id` answers it) holds every field of `after`; an unset text field
+/// reads as `""` or `null`, which are the same.
+fn holds(user: &Value, after: &Map<String, Value>) -> bool {
+    after.iter().all(|(field, wanted)| {
+        let held = user.get(field).unwrap_or(&Value::Null);
+        held == wanted
+            || (wanted.as_str() == Some("") && held.is_null())
+            || (held.as_str() == Some("") && wanted.is_null())
+    })
+}
+
+/// The user as `GET /users/:id` answers it, `None` when there is no such user.
+async fn user_by_id(client: &GitlabClient, id: u64) -> Result<Option<Value>, Failure> {
+    match client.get(&format!("users/{id}"), &[]).await {
+        Ok(answer) => Ok(Some(answer.body)),
+        Err(failure) if failure.is_status(404) => Ok(None),
+        Err(failure) => Err(failure),
+    }
+}
+
+pub async fn profile_updated(
+    client: &GitlabClient,
+    id: u64,
+    after: &Map<String, Value>,
+) -> Result<Observed, Failure> {
+    let user = user_by_id(client, id).await?;
+    Ok(Observed::from(user.is_some_and(|u| holds(&u, after))))
+}
+
+/// Sends the fields of `after` that differ (GitLab keeps the others); a profile that holds them
+/// already is `already_present`.
+pub async fn update_profile(
+    connection: &str,
+    client: &GitlabClient,
+    id: u64,
+    after: &Map<String, Value>,
+) -> Result<Applied, Failure> {
+    let Some(user) = user_by_id(client, id).await? else {
+        return Err(Failure::permanent(
+            "not_found",
+            format!("{connection}: gitlab user {id} does not exist"),
+            Some(404),
+        ));
+    };
+    if holds(&user, after) {
+        return Ok(Applied::AlreadyPresent);
+    }
+    let url = client.url(&format!("users/{id}"), &[])?;
+    client
+        .send_json(Method::PUT, url, Some(Value::Object(after.clone())))
+        .await?;
+    Ok(Applied::Changed)
+}
+
 /// The user with `email` (GitLab matches a search by email only in full), or with `username`.
 async fn find(
     client: &GitlabClient,
@@ -199,18 +298,12 @@ pub async fn create(
 
 /// The user's `state`, `None` when there is no such user.
 async fn state(client: &GitlabClient, id: u64) -> Result<Option<String>, Failure> {
-    match client.get(&format!("users/{id}"), &[]).await {
-        Ok(answer) => Ok(Some(
-            answer
-                .body
-                .get("state")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-        )),
-        Err(failure) if failure.is_status(404) => Ok(None),
-        Err(failure) => Err(failure),
-    }
+    Ok(user_by_id(client, id).await?.map(|user| {
+        user.get("state")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    }))
 }
 
 /// Whether `state` is what `mode` leaves (every kind of block counts for a suspension).
@@ -317,6 +410,41 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_profile_takes_only_its_fields_with_their_types_and_unset_text_is_empty() {
+        let nia = AccountRef {
+            id: "7".into(),
+            login: "nia".into(),
+        };
+        let check = |after: Value| check_profile("gitlab", &nia, &attributes(after));
+        assert!(
+            check(json!({"name": "Nia Park", "organization": "Acme", "external": true})).is_ok()
+        );
+        for (refused, says) in [
+            (json!({"email": "n@example.com"}), "organization, location"),
+            (json!({"external": "yes"}), "true or false"),
+            (json!({"location": 7}), "text"),
+            (json!({"name": " "}), "blank"),
+        ] {
+            let why = check(refused)
+                .err()
+                .map(|f| f.message())
+                .unwrap_or_default();
+            assert!(why.contains(says) && why.contains("nia"), "{why}");
+        }
+        let user = json!({"name": "Nia", "bio": "", "location": null, "external": false});
+        assert!(holds(
+            &user,
+            &attributes(json!({"bio": null, "location": ""}))
+        ));
+        assert!(holds(
+            &user,
+            &attributes(json!({"external": false, "name": "Nia"}))
+        ));
+        assert!(!holds(&user, &attributes(json!({"external": true}))));
+        assert!(!holds(&user, &attributes(json!({"organization": "Acme"}))));
     }
 
     #[test]

@@ -59,6 +59,12 @@ impl GitlabAccounts {
 
     /// Whether grantflow retires users through the admin API.
     pub fn retires(self) -> bool {
+        self.administers()
+    }
+
+    /// Whether the connection holds an administrator's token, which also changes users' profiles
+    /// (`PUT /users/:id`).
+    pub fn administers(self) -> bool {
         self != Self::FirstLogin
     }
 }

@@ -60,7 +60,17 @@ pub fn account(user: &Value) -> Option<Account> {
         .or_else(|| text(user, "public_email"))
         .filter(|e| !e.is_empty());
     let mut attributes = Map::new();
-    for key in ["web_url", "is_admin", "bot", "external"] {
+    // The profile fields a policy's `profile:` may set (`name` too), so a plan compares with them.
+    for key in [
+        "web_url",
+        "is_admin",
+        "bot",
+        "name",
+        "external",
+        "organization",
+        "location",
+        "bio",
+    ] {
         if let Some(v) = user.get(key) {
             attributes.insert(key.to_string(), v.clone());
         }

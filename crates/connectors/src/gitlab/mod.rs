@@ -278,9 +278,15 @@ impl Connector for GitlabConnector {
                     "remove_grant",
                     "create_account",
                     "retire_account",
+                    "update_profile",
                 ],
                 GitlabAccounts::FirstLoginAdminRetire => {
-                    vec!["add_grant", "remove_grant", "retire_account"]
+                    vec![
+                        "add_grant",
+                        "remove_grant",
+                        "retire_account",
+                        "update_profile",
+                    ]
                 }
                 GitlabAccounts::FirstLogin => vec!["add_grant", "remove_grant"],
             },
@@ -407,6 +413,26 @@ impl Connector for GitlabConnector {
                 };
                 return accounts::retire(&self.client, user, *mode).await;
             }
+            OpKind::UpdateProfile { account, after, .. } => {
+                self.accounts_allow(op)?;
+                let Some(user) = self.user_id(account).await? else {
+                    return Err(Failure::permanent(
+                        "not_found",
+                        format!(
+                            "{}: gitlab has no user {} to change the profile of",
+                            self.connection, account.login
+                        ),
+                        None,
+                    ));
+                };
+                return accounts::update_profile(
+                    self.connection.as_str(),
+                    &self.client,
+                    user,
+                    after,
+                )
+                .await;
+            }
             _ => {}
         }
         let (user, group, level, account) = self.target(op).await?;
@@ -440,6 +466,12 @@ impl Connector for GitlabConnector {
                 };
                 return accounts::retired(&self.client, user, *mode).await;
             }
+            OpKind::UpdateProfile { account, after, .. } => {
+                let Some(user) = self.user_id(account).await? else {
+                    return Ok(Observed::NotDone);
+                };
+                return accounts::profile_updated(&self.client, user, after).await;
+            }
             _ => {}
         }
         let (user, group, level, _) = self.target(op).await?;
@@ -469,19 +501,28 @@ impl Connector for GitlabConnector {
                 accounts::check_create(self.connection.as_str(), account, attributes, options)
             }
             OpKind::RetireAccount { .. } => self.accounts_allow(op),
+            OpKind::UpdateProfile { account, after, .. } => {
+                self.accounts_allow(op)?;
+                accounts::check_profile(self.connection.as_str(), account, after)
+            }
             _ => Ok(()),
         }
     }
 }
 
 impl GitlabConnector {
-    /// Users are made here only with `accounts: admin_api`; retired with it or
-    /// `first_login_admin_retire`.
+    /// Users are made here only with `accounts: admin_api`; retired, and their profiles changed, with it
+    /// or `first_login_admin_retire` (both hold an administrator's token).
     fn accounts_allow(&self, op: &Operation) -> Result<(), Failure> {
         let (allowed, why) = if matches!(op.kind, OpKind::RetireAccount { .. }) {
             (
                 self.accounts.retires(),
                 "users appear at their first SSO sign-in and grantflow does not retire them; set `accounts: first_login_admin_retire` or `admin_api` (self-managed GitLab, an administrator's token) to block, deactivate or delete a leaver's user",
+            )
+        } else if matches!(op.kind, OpKind::UpdateProfile { .. }) {
+            (
+                self.accounts.administers(),
+                "changing a user's profile takes an administrator's token; set `accounts: first_login_admin_retire` or `admin_api` (self-managed GitLab)",
             )
         } else {
             (

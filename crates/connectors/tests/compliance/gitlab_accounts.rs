@@ -1,8 +1,8 @@
 //! Accounts as code in self-managed GitLab through the admin API (`accounts: admin_api`), against the
 //! emulator: the whole contract again with users created and retired ([`GitlabAdminApi`]), a retried
 //! creation whose answer was lost found by email and never made twice, grants on the account a plan
-//! creates, each retire mode (block, deactivate, delete), and without the flag: users still appear at the
-//! first SSO sign-in and the account kinds are refused.
+//! creates, each retire mode (block, deactivate, delete), profile updates, and without the flag: users
+//! still appear at the first SSO sign-in and the account kinds are refused.
 
 use grantflow_connectors::gitlab::GitlabAccounts;
 use grantflow_connectors::{Applied, Connector, Failure, Observed};
@@ -20,13 +20,14 @@ fn admin(sandbox: &Sandbox) -> grantflow_connectors::gitlab::GitlabConnector {
     connector_with(sandbox, 3, GitlabAccounts::AdminApi)
 }
 
+fn fields(value: Value) -> serde_json::Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
 fn creation(sandbox: &Sandbox, email: &str, options: AccountOptions) -> Operation {
     sandbox.operation(OpKind::create_account(
         AccountRef::pending(email),
-        json!({"name": "Nia Park"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        fields(json!({"name": "Nia Park"})),
         options,
     ))
 }
@@ -69,6 +70,14 @@ impl System for GitlabAdminApi {
                     RetireMode::Delete,
                 )),
                 user("nina.petrova@example.com"),
+            ),
+            Case::new(
+                sandbox.operation(OpKind::update_profile(
+                    account(s, "marco.rossi@example.com"),
+                    serde_json::Map::new(),
+                    fields(json!({"organization": "Acme Payments", "location": "Milan"})),
+                )),
+                user("marco.rossi@example.com"),
             ),
         ]);
         cases
@@ -256,4 +265,59 @@ async fn first_login_admin_retire_leaves_creation_to_the_sign_in_and_blocks_a_le
     let plain = connector_with(&sandbox, 3, GitlabAccounts::FirstLogin);
     let why = plain.check(&block).expect_err("refused").to_string();
     assert!(why.contains("first_login_admin_retire"), "{why}");
+}
+
+#[tokio::test]
+async fn a_profile_update_sends_only_the_declared_fields_once_and_a_lost_answer_is_found_done() {
+    let sandbox = Sandbox::start("gitlab").await;
+    let c = admin(&sandbox);
+    let s = sandbox.sync(&c).await;
+    let lena = account(&s, "lena.fischer@example.com");
+    let before = user(&sandbox, "lena.fischer@example.com").await;
+    let update = sandbox.operation(OpKind::update_profile(
+        lena.clone(),
+        serde_json::Map::new(),
+        fields(
+            json!({"name": "Lena Fischer-Ito", "organization": "Acme Platform", "external": true}),
+        ),
+    ));
+    assert_eq!(c.check(&update), Ok(()));
+    sandbox
+        .answer_lost_then_found_done(&c, &update, json!({"reset_next_writes": 1}))
+        .await;
+    let after = user(&sandbox, "lena.fischer@example.com").await;
+    assert_eq!(after[0]["name"], "Lena Fischer-Ito");
+    assert_eq!(after[0]["organization"], "Acme Platform");
+    assert_eq!(after[0]["external"], true);
+    for kept in ["username", "email", "state", "location", "bio"] {
+        assert_eq!(after[0][kept], before[0][kept], "{kept} kept");
+    }
+    // The next sync reads the fields, so a plan for the same profile has nothing left to change.
+    let synced = sandbox.sync(&c).await;
+    let read = synced
+        .accounts
+        .iter()
+        .find(|a| a.id == lena.id)
+        .expect("synced");
+    assert_eq!(read.attributes["organization"], "Acme Platform");
+    assert_eq!(read.attributes["name"], "Lena Fischer-Ito");
+
+    // What GitLab's admin API cannot take here is refused before planning stores it; without an
+    // administrator's token, profiles are not changed at all.
+    let email = sandbox.operation(OpKind::update_profile(
+        lena.clone(),
+        serde_json::Map::new(),
+        fields(json!({"email": "lena@elsewhere.example"})),
+    ));
+    let why = c.check(&email).expect_err("refused").to_string();
+    assert!(
+        why.contains("email") && why.contains("organization"),
+        "{why}"
+    );
+    let plain = connector_with(&sandbox, 3, GitlabAccounts::FirstLogin);
+    assert!(!plain.describe().operations.contains(&"update_profile"));
+    let why = plain.check(&update).expect_err("refused").to_string();
+    assert!(why.contains("administrator"), "{why}");
+    let retiring = connector_with(&sandbox, 3, GitlabAccounts::FirstLoginAdminRetire);
+    assert_eq!(retiring.check(&update), Ok(()));
 }

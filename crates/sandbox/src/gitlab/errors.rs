@@ -134,6 +134,21 @@ impl Params {
             .filter(|s| !s.is_empty())
     }
 
+    /// A parameter as sent, an empty text included (which clears a profile field).
+    pub fn given(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// A Grape `Boolean`: `true` or `false` (as JSON or text); anything else is `{name} is invalid`.
+    pub fn boolean(&self, name: &str) -> GitlabResult<Option<bool>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(GitlabError::param(format!("{name} is invalid"))),
+        }
+    }
+
     /// Grape lists every missing required parameter in one message.
     pub fn require(&self, names: &[&str]) -> GitlabResult<()> {
         let missing: Vec<String> = names

@@ -59,7 +59,10 @@ impl Emulator for Gitlab {
         Router::new()
             .route("/api/v4/user", get(users::current))
             .route("/api/v4/users", get(users::list).post(users::create))
-            .route("/api/v4/users/{id}", get(users::get).delete(users::delete))
+            .route(
+                "/api/v4/users/{id}",
+                get(users::get).put(users::update).delete(users::delete),
+            )
             .route("/api/v4/users/{id}/block", post(users::block))
             .route("/api/v4/users/{id}/deactivate", post(users::deactivate))
             .route("/api/v4/groups", get(groups::list).post(groups::create))

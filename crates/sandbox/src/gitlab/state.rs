@@ -17,6 +17,17 @@ pub struct User {
     pub email: String,
     pub state: String,
     pub created_at: DateTime<Utc>,
+    pub profile: UserProfile,
+}
+
+/// The profile fields an administrator may change with `PUT /users/:id` (and set at creation) that
+/// the sandbox keeps; GitLab answers the text ones as `""` when unset.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserProfile {
+    pub organization: String,
+    pub location: String,
+    pub bio: String,
+    pub external: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +114,7 @@ impl Seeded for Inner {
                     email: u.email.clone(),
                     state: u.state.clone().unwrap_or_else(|| "active".into()),
                     created_at: now,
+                    profile: UserProfile::default(),
                 },
             );
         }
@@ -301,6 +313,7 @@ impl Inner {
                 email: email.to_owned(),
                 state: "active".into(),
                 created_at: now,
+                profile: UserProfile::default(),
             },
         );
         self.writes.count(format!("user/{id}"));
@@ -321,7 +334,10 @@ impl Inner {
             "public_email": "",
             "is_admin": false,
             "bot": false,
-            "external": false,
+            "external": u.profile.external,
+            "organization": u.profile.organization,
+            "location": u.profile.location,
+            "bio": u.profile.bio,
         })
     }
 

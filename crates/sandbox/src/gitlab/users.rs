@@ -1,6 +1,7 @@
 //! `/api/v4/users` and `/api/v4/user`: listing with `search`/`username`, lookup, and the administrator's
 //! user lifecycle: creation, `POST /users/:id/block`, `POST /users/:id/deactivate` (both answer 201 `true`),
-//! and `DELETE /users/:id` (204; the user's memberships go with it). Each write counts as `user/{id}`.
+//! `PUT /users/:id` (the profile fields below, answered with the user), and `DELETE /users/:id` (204; the
+//! user's memberships go with it). Each write counts as `user/{id}`.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::errors::{GitlabError, GitlabResult, Params};
 use super::pagination::paged;
-use super::state::{Gitlab, User};
+use super::state::{Gitlab, User, UserProfile};
 use crate::emulator::{Ctx, json_response};
 
 pub async fn list(State(g): State<Arc<Gitlab>>, ctx: Ctx) -> GitlabResult<Response> {
@@ -103,6 +104,8 @@ pub async fn create(
     {
         return Err(GitlabError::conflict("Username has already been taken"));
     }
+    let mut profile = UserProfile::default();
+    set_profile(&mut profile, &p)?;
     let id = inner.next();
     let user = User {
         id,
@@ -111,12 +114,61 @@ pub async fn create(
         email: email.to_owned(),
         state: "active".into(),
         created_at: ctx.now,
+        profile,
     };
     let body = inner.user_json(&user, &ctx);
     inner.pending.remove(&email.to_lowercase());
     inner.users.insert(id, user);
     inner.writes.count(format!("user/{id}"));
     Ok(json_response(StatusCode::CREATED, &body))
+}
+
+/// The profile fields of a creation or an update, each only when sent: an empty text clears one.
+fn set_profile(profile: &mut UserProfile, p: &Params) -> GitlabResult<()> {
+    for (name, field) in [
+        ("organization", &mut profile.organization),
+        ("location", &mut profile.location),
+        ("bio", &mut profile.bio),
+    ] {
+        if let Some(value) = p.given(name) {
+            *field = value.to_owned();
+        }
+    }
+    if let Some(external) = p.boolean("external")? {
+        profile.external = external;
+    }
+    Ok(())
+}
+
+/// `PUT /users/:id`: an administrator changes the user's `name` and profile fields (`organization`,
+/// `location`, `bio`, `external`); fields not sent keep their values. Answers 200 with the user.
+/// (GitLab takes more, such as `email` and `username`; the sandbox keeps only these.)
+pub async fn update(
+    State(g): State<Arc<Gitlab>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> GitlabResult<Response> {
+    let p = Params::from(&ctx, &headers, &body)?;
+    let mut inner = g.core.state();
+    let id = user_id(&inner, &id)?;
+    if p.given("name").is_some_and(|n| n.trim().is_empty()) {
+        return Err(GitlabError::invalid("name", "can't be blank".into()));
+    }
+    let mut user = inner
+        .users
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| GitlabError::not_found("User"))?;
+    if let Some(name) = p.get("name") {
+        user.name = name.to_owned();
+    }
+    set_profile(&mut user.profile, &p)?;
+    let body = inner.user_json(&user, &ctx);
+    inner.users.insert(id, user);
+    inner.writes.count(format!("user/{id}"));
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// The user by the id in the path, as GitLab's `find_user` does: 404 `User Not Found` otherwise.
