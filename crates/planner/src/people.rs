@@ -3,9 +3,10 @@
 //! system's account beneath; accounts that match no person, and changes to
 //! groups and resources themselves, apart.
 
-use grantflow_model::{ConnectionName, OperationId, Plan};
+use grantflow_model::{Account, ConnectionName, LifecycleState, OperationId, Plan, Snapshot};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use serde_json::Map;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{ActualState, correlate};
 
@@ -55,6 +56,48 @@ impl ChangesFor {
     }
 }
 
+/// The accounts of `snapshot` with those `plan` names on `connection` that are gone from it put back
+/// (`None` when none is gone): a report read after the plan deleted an account still matches it to
+/// its person the way the plan did, by email or by a handle (`correlation.fallbacks: [login]`).
+fn with_accounts_gone(
+    plan: &Plan,
+    connection: &ConnectionName,
+    snapshot: &Snapshot,
+) -> Option<Snapshot> {
+    let present: BTreeSet<&str> = snapshot.accounts.iter().map(|a| a.id.as_str()).collect();
+    let mut gone: BTreeMap<&str, Account> = BTreeMap::new();
+    for op in plan
+        .operations
+        .iter()
+        .filter(|o| o.connection == *connection)
+    {
+        let Some(account) = op.account() else {
+            continue;
+        };
+        if account.pending_email().is_some() || present.contains(account.id.as_str()) {
+            continue;
+        }
+        gone.entry(account.id.as_str()).or_insert_with(|| Account {
+            id: account.id.clone(),
+            login: account.login.clone(),
+            email: None,
+            display_name: account.login.clone(),
+            status: "DELETED".into(),
+            state: LifecycleState::Deprovisioned,
+            attributes: Map::new(),
+        });
+    }
+    if gone.is_empty() {
+        return None;
+    }
+    let mut accounts = snapshot.accounts.clone();
+    accounts.extend(gone.into_values());
+    Some(Snapshot {
+        accounts,
+        ..Snapshot::default()
+    })
+}
+
 /// Groups `plan`'s operations by person.
 pub fn by_person(plan: &Plan, actual: &ActualState) -> Vec<ChangesFor> {
     let people = actual
@@ -76,11 +119,16 @@ pub fn by_person(plan: &Plan, actual: &ActualState) -> Vec<ChangesFor> {
             .snapshots
             .get(&op.connection)
             .map(|snapshot| {
-                correlate(snapshot, &people, &actual.correlation)
-                    .person_of
-                    .into_iter()
-                    .map(|(account, email)| (account.to_string(), email.to_lowercase()))
-                    .collect()
+                let with_gone = with_accounts_gone(plan, &op.connection, snapshot);
+                correlate(
+                    with_gone.as_ref().unwrap_or(snapshot),
+                    &people,
+                    &actual.correlation,
+                )
+                .person_of
+                .into_iter()
+                .map(|(account, email)| (account.to_string(), email.to_lowercase()))
+                .collect()
             })
             .unwrap_or_default();
         person_of.insert(&op.connection, matched);
@@ -92,25 +140,12 @@ pub fn by_person(plan: &Plan, actual: &ActualState) -> Vec<ChangesFor> {
     for op in &plan.operations {
         let (kind, email, holder) = match op.account() {
             Some(account) => {
-                let email = account
-                    .pending_email()
-                    .map(str::to_lowercase)
-                    .or_else(|| {
-                        person_of
-                            .get(&op.connection)
-                            .and_then(|m| m.get(&account.id))
-                            .cloned()
-                    })
-                    // An account the plan deleted is gone from the state a report is read
-                    // against; its login still names the person when it is their email.
-                    .or_else(|| {
-                        let gone = actual
-                            .snapshots
-                            .get(&op.connection)
-                            .is_none_or(|s| !s.accounts.iter().any(|a| a.id == account.id));
-                        let login = account.login.to_lowercase();
-                        (gone && names.contains_key(&login)).then_some(login)
-                    });
+                let email = account.pending_email().map(str::to_lowercase).or_else(|| {
+                    person_of
+                        .get(&op.connection)
+                        .and_then(|m| m.get(&account.id))
+                        .cloned()
+                });
                 match email {
                     Some(email) => (GroupKind::Person, email, account.login.clone()),
                     None => (GroupKind::Unmatched, String::new(), account.login.clone()),
