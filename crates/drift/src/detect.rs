@@ -60,6 +60,17 @@ pub fn detect(
         if *connection != actual.directory {
             report.findings.extend(judge.account_findings(&view));
         }
+        for service in settings
+            .service_accounts
+            .iter()
+            .filter(|s| s.system == connection.as_str())
+            .filter(|s| !snapshot.accounts.iter().any(|a| s.names(a)))
+        {
+            report.notes.push(format!(
+                "drift.service_accounts names {} in {connection}, which has no such account",
+                service.account
+            ));
+        }
     }
     report.findings.extend(conflicts(
         policies,
@@ -453,6 +464,15 @@ impl Judge<'_, '_> {
                 .person_of
                 .get(account.id.as_str())
                 .and_then(|e| self.people_by_email.get(e));
+            let service = person.is_none()
+                && self
+                    .settings
+                    .service_accounts
+                    .iter()
+                    .any(|s| s.system == connection.as_str() && s.names(account));
+            if service {
+                continue;
+            }
             let Some((kind, detail)) = account_finding(account, person.copied(), &wanted_here)
             else {
                 continue;

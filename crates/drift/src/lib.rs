@@ -45,6 +45,10 @@ pub struct DriftSettings {
     /// How accounts are matched to people after the work email.
     #[serde(default)]
     pub correlation: Correlation,
+    /// Accounts that belong to no person on purpose (an integration's API user, a bot): never
+    /// reported as orphans.
+    #[serde(default)]
+    pub service_accounts: Vec<ServiceAccount>,
     /// `grantflow serve` checks drift this often (seconds); 0 turns the
     /// schedule off (checks still follow each sync).
     #[serde(default)]
@@ -63,6 +67,30 @@ pub struct ScopeEntry {
     pub system: String,
     /// `<kind>/<name>`, as in policies.
     pub resource: String,
+}
+
+/// An account that is no person's on purpose, named by configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAccount {
+    /// The connection name.
+    pub system: String,
+    /// The account's login, email or id (compared without case).
+    pub account: String,
+}
+
+impl ServiceAccount {
+    fn names(&self, account: &Account) -> bool {
+        let wanted = self.account.as_str();
+        [
+            Some(&account.login),
+            account.email.as_ref(),
+            Some(&account.id),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|name| name.eq_ignore_ascii_case(wanted))
+    }
 }
 
 /// What a finding is.

@@ -748,3 +748,53 @@ policies:
         vec!["~ okta update profile of ann@example.com: isMemberOfGroup false \u{2192} true"]
     );
 }
+
+#[test]
+fn a_service_account_named_in_the_settings_is_no_orphan_and_a_misspelt_one_is_noted() {
+    let people = vec![person_account(
+        "u-ann",
+        "ann@example.com",
+        "Engineering",
+        "ACTIVE",
+    )];
+    let actual = state(vec![
+        okta(people, vec![]),
+        chat(
+            vec![
+                handle_account("c1", "deploy-bot", "ACTIVE"),
+                handle_account("c2", "ghost", "ACTIVE"),
+            ],
+            vec![],
+        ),
+    ]);
+    let orphans = |settings: &DriftSettings| {
+        let report = detect(&policies(ENGINEERING), &actual, settings).expect("drift");
+        let found: Vec<String> = report
+            .drift()
+            .filter(|f| f.kind == FindingKind::OrphanAccount)
+            .filter_map(|f| f.account.as_ref().map(|a| a.login.clone()))
+            .collect();
+        (found, report.notes)
+    };
+    assert_eq!(
+        orphans(&DriftSettings::default()).0,
+        ["deploy-bot", "ghost"]
+    );
+    let settings: DriftSettings = serde_saphyr::from_str(
+        "service_accounts:\n  - { system: chat, account: Deploy-Bot }\n  - { system: chat, account: deploy-bott }\n",
+    )
+    .expect("settings");
+    let (found, notes) = orphans(&settings);
+    assert_eq!(found, ["ghost"], "only the bot named is left out");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("deploy-bott") && n.contains("chat")),
+        "{notes:?}"
+    );
+    // Another connection's account of the same name is still judged.
+    let elsewhere: DriftSettings =
+        serde_saphyr::from_str("service_accounts: [{ system: okta, account: deploy-bot }]")
+            .expect("settings");
+    assert_eq!(orphans(&elsewhere).0, ["deploy-bot", "ghost"]);
+}
