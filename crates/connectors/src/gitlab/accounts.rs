@@ -60,6 +60,15 @@ fn username_of(account: &AccountRef, attributes: &Map<String, Value>) -> Option<
     (!username.is_empty()).then_some(username)
 }
 
+/// What `check()` answers for attributes GitLab cannot take: which connection, which account, why.
+fn invalid(connection: &str, what: &str, account: &AccountRef, why: String) -> Failure {
+    Failure::permanent(
+        "invalid_attributes",
+        format!("{connection}: gitlab {what} {}: {why}", account.login),
+        None,
+    )
+}
+
 /// Refuses, before planning stores it, what the admin API cannot take: an unknown field, no `name`, no
 /// email, and a temporary password (GitLab's admin API has none to hand out here: the person signs in
 /// through SSO, or sets a password from GitLab's reset email with `send_email`).
@@ -69,13 +78,7 @@ pub fn check_create(
     attributes: &Map<String, Value>,
     options: &AccountOptions,
 ) -> Result<(), Failure> {
-    let refuse = |why: String| {
-        Failure::permanent(
-            "invalid_attributes",
-            format!("{connection}: gitlab account {}: {why}", account.login),
-            None,
-        )
-    };
+    let refuse = |why: String| invalid(connection, "account", account, why);
     if let Some(name) = attributes.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(refuse(format!(
             "attribute `{name}` is not a field grantflow sets in GitLab ({})",
@@ -120,13 +123,7 @@ pub fn check_profile(
     account: &AccountRef,
     after: &Map<String, Value>,
 ) -> Result<(), Failure> {
-    let refuse = |why: String| {
-        Failure::permanent(
-            "invalid_attributes",
-            format!("{connection}: gitlab profile of {}: {why}", account.login),
-            None,
-        )
-    };
+    let refuse = |why: String| invalid(connection, "profile of", account, why);
     for (field, value) in after {
         match (field.as_str(), value) {
             ("external", Value::Bool(_)) => {}
